@@ -1,0 +1,77 @@
+package bundle
+
+import (
+	"crypto/x509"
+	"fmt"
+	"strings"
+
+	"golang.org/x/net/idna"
+)
+
+// NormalizeDomain returns a domain name as the APIs and certificates spell
+// it: trimmed, without a trailing dot, lower-case, internationalised labels
+// in punycode. A CDN wildcard written ".example.com" becomes
+// "*.example.com". It fails for a name that is not a valid host name.
+func NormalizeDomain(domain string) (string, error) {
+	d := strings.TrimSuffix(strings.TrimSpace(domain), ".")
+	wild := false
+	switch {
+	case strings.HasPrefix(d, "*."):
+		wild, d = true, d[2:]
+	case strings.HasPrefix(d, "."):
+		wild, d = true, d[1:]
+	}
+	if d == "" {
+		return "", fmt.Errorf("empty domain name %q", domain)
+	}
+	ascii, err := idna.Lookup.ToASCII(d)
+	if err != nil {
+		return "", fmt.Errorf("invalid domain name %q: %w", domain, err)
+	}
+	ascii = strings.ToLower(ascii)
+	if !strings.Contains(ascii, ".") {
+		return "", fmt.Errorf("invalid domain name %q: it needs at least two labels", domain)
+	}
+	if wild {
+		return "*." + ascii, nil
+	}
+	return ascii, nil
+}
+
+// Covers reports whether the leaf certificate is valid for domain by the
+// rules of RFC 6125: an exact match against a DNS subject alternative name,
+// case-insensitive, internationalised names compared in punycode; a SAN
+// "*.example.com" covers exactly one more label; the subject CN counts only
+// when the certificate has no DNS SANs. A wildcard acceleration domain
+// ("*.example.com" or ".example.com") is covered only by that same wildcard
+// SAN, since it stands for every name below it.
+func (b *Bundle) Covers(domain string) bool { return Covers(b.Leaf, domain) }
+
+// Covers is Bundle.Covers for any certificate.
+func Covers(c *x509.Certificate, domain string) bool {
+	d, err := NormalizeDomain(domain)
+	if err != nil {
+		return false
+	}
+	names := c.DNSNames
+	if len(names) == 0 && c.Subject.CommonName != "" {
+		names = []string{c.Subject.CommonName}
+	}
+	for _, n := range names {
+		san, err := NormalizeDomain(n)
+		if err != nil {
+			continue
+		}
+		if san == d {
+			return true
+		}
+		if strings.HasPrefix(d, "*.") || !strings.HasPrefix(san, "*.") {
+			continue
+		}
+		label, rest, ok := strings.Cut(d, ".")
+		if ok && label != "" && rest == san[2:] {
+			return true
+		}
+	}
+	return false
+}

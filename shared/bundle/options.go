@@ -1,0 +1,49 @@
+package bundle
+
+import (
+	"crypto/x509"
+	"time"
+)
+
+// DefaultWarnDays is how many days before expiry Validate starts warning.
+const DefaultWarnDays = 14
+
+// Options tune Parse and Validate. The zero value is ready to use: a 1 MiB
+// cap, the real clock, a 14-day warning, and the system roots.
+type Options struct {
+	// MaxSize caps the total bytes of all sources; 0 means DefaultMaxSize.
+	MaxSize int64
+	// Now is the clock; nil means time.Now. Tests inject a fixed time.
+	Now func() time.Time
+	// WarnDays: a leaf with fewer days left than this draws a warning;
+	// 0 means DefaultWarnDays, a negative value turns the warning off.
+	WarnDays int
+	// Roots are trusted in addition to the system roots (private CAs, tests).
+	Roots []*x509.Certificate
+	// NoSystemRoots trusts only Roots: for tests and air-gapped setups.
+	NoSystemRoots bool
+	// AllowUntrusted turns a chain that does not verify from an error into
+	// a warning. A missing intermediate stays an error.
+	AllowUntrusted bool
+}
+
+func (o Options) maxSize() int64 {
+	if o.MaxSize > 0 {
+		return o.MaxSize
+	}
+	return DefaultMaxSize
+}
+
+func (o Options) now() time.Time {
+	if o.Now != nil {
+		return o.Now()
+	}
+	return time.Now()
+}
+
+func (o Options) warnDays() int {
+	if o.WarnDays == 0 {
+		return DefaultWarnDays
+	}
+	return o.WarnDays
+}

@@ -1,0 +1,72 @@
+package manifest
+
+// Product names an Alibaba Cloud product and the API certdrop calls on it.
+type Product string
+
+// The products a target can name.
+const (
+	// CDN is Alibaba Cloud CDN through SetCdnDomainSSLCertificate.
+	CDN Product = "cdn"
+	// CDNLegacy is Alibaba Cloud CDN through the older
+	// SetDomainServerCertificate (10 calls/s).
+	CDNLegacy Product = "cdn-legacy"
+	// VOD is ApsaraVideo VOD through SetVodDomainSSLCertificate.
+	VOD Product = "vod"
+	// Live is ApsaraVideo Live through SetLiveDomainCertificate.
+	Live Product = "live"
+)
+
+// Products lists every product, in the order reports group them.
+func Products() []Product { return []Product{CDN, CDNLegacy, VOD, Live} }
+
+// HasEnv reports whether the product's API takes Env=staging.
+func (p Product) HasEnv() bool { return p == CDN || p == VOD }
+
+// VOD regions a target may name.
+const (
+	VODRegionShanghai  = "cn-shanghai"
+	VODRegionSingapore = "ap-southeast-1"
+)
+
+// Manifest is a parsed, validated manifest: which domains of which products
+// receive certificates.
+type Manifest struct {
+	// Path is the file the manifest came from, for messages.
+	Path     string
+	Version  int
+	Defaults Defaults
+	// Targets holds one entry per (product, domain), in file order, with
+	// defaults already applied.
+	Targets []Target
+}
+
+// Defaults apply to every target unless the target overrides them.
+type Defaults struct {
+	// Staging sends Env=staging where the API has it (cdn, vod).
+	Staging bool `json:"staging"`
+	// AllowUntrusted lets a chain that does not verify be deployed.
+	AllowUntrusted bool `json:"allowUntrusted"`
+	// WarnDays: warn when fewer days than this remain on the certificate.
+	WarnDays int `json:"warnDays"`
+	// Canary: deploy this many targets first and confirm them before the rest.
+	Canary int `json:"canary"`
+	// Verify: confirm every target by Describe after its Set.
+	Verify bool `json:"verify"`
+}
+
+// Target is one domain of one product.
+type Target struct {
+	Product Product
+	// Domain is the domain as written in the manifest.
+	Domain string
+	// Region is the VOD region (cn-shanghai or ap-southeast-1); empty for
+	// the other products.
+	Region string
+	// Bundle, when set, restricts the target to bundles whose object key
+	// starts with it.
+	Bundle string
+	// Staging is the resolved Env=staging setting.
+	Staging bool
+	// Line is the manifest line the domain was written on.
+	Line int
+}

@@ -1,0 +1,82 @@
+// Package plan turns a validated bundle and the manifest targets it matches
+// into the exact API calls to make: action, version, endpoint and
+// parameters as the vendor's reference documents name them, plus the
+// quota-bound estimate of how long the run must take.
+package plan
+
+import (
+	"fmt"
+
+	"github.com/certdrop/certdrop/shared/manifest"
+)
+
+// API describes one OpenAPI operation certdrop calls and its documented
+// per-account quota.
+type API struct {
+	Product manifest.Product
+	// Action is the OpenAPI action name, e.g. "SetCdnDomainSSLCertificate".
+	Action string
+	// Version is the API version, e.g. "2018-05-10".
+	Version string
+	// Quota is the documented limit in calls per second per account.
+	Quota float64
+}
+
+// String returns the action name.
+func (a API) String() string { return a.Action }
+
+// API versions of the three products.
+const (
+	CDNVersion  = "2018-05-10"
+	VODVersion  = "2017-03-21"
+	LiveVersion = "2016-11-01"
+)
+
+// SetAPI returns the operation that installs a certificate on a product.
+// The quotas are those the reference documents state: 30 calls/s for the
+// three current APIs, 10 calls/s for the legacy SetDomainServerCertificate.
+func SetAPI(p manifest.Product) API {
+	switch p {
+	case manifest.CDN:
+		return API{p, "SetCdnDomainSSLCertificate", CDNVersion, 30}
+	case manifest.CDNLegacy:
+		return API{p, "SetDomainServerCertificate", CDNVersion, 10}
+	case manifest.VOD:
+		return API{p, "SetVodDomainSSLCertificate", VODVersion, 30}
+	case manifest.Live:
+		return API{p, "SetLiveDomainCertificate", LiveVersion, 30}
+	}
+	panic(fmt.Sprintf("plan: unknown product %q", p))
+}
+
+// DescribeAPI returns the operation that reads the certificate a domain
+// carries now. Both CDN products share DescribeDomainCertificateInfo. The
+// reference documents at hand give no quota for these reads; 30 calls/s,
+// the same as the writes, is a conservative default, and configurable.
+func DescribeAPI(p manifest.Product) API {
+	switch p {
+	case manifest.CDN, manifest.CDNLegacy:
+		return API{manifest.CDN, "DescribeDomainCertificateInfo", CDNVersion, 30}
+	case manifest.VOD:
+		return API{p, "DescribeVodDomainCertificateInfo", VODVersion, 30}
+	case manifest.Live:
+		return API{p, "DescribeLiveDomainCertificateInfo", LiveVersion, 30}
+	}
+	panic(fmt.Sprintf("plan: unknown product %q", p))
+}
+
+// DefaultEndpoint returns the public endpoint host of a product; region
+// matters only for VOD (cn-shanghai by default, or ap-southeast-1).
+func DefaultEndpoint(p manifest.Product, region string) string {
+	switch p {
+	case manifest.VOD:
+		if region == "" {
+			region = manifest.VODRegionShanghai
+		}
+		return "vod." + region + ".aliyuncs.com"
+	case manifest.Live:
+		return "live.aliyuncs.com"
+	default:
+		return "cdn.aliyuncs.com"
+	}
+}

@@ -1,0 +1,132 @@
+package plan
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/certdrop/certdrop/shared/bundle"
+	"github.com/certdrop/certdrop/shared/manifest"
+)
+
+// Plan is the set of calls that deploys one bundle to the manifest targets
+// it matches.
+type Plan struct {
+	// Bundle identifies the certificate being deployed.
+	Bundle bundle.Identity
+	// Sources are the files or object keys the bundle came from.
+	Sources []string
+	// CertName is the name every call gives the certificate.
+	CertName string
+	// Calls holds one Set call per covered target, in manifest order.
+	Calls []Call
+	// NotCovered are targets bound to this bundle by their bundle prefix
+	// that the certificate does not cover: reported, never dropped.
+	NotCovered []manifest.Target
+}
+
+// Build plans the calls that deploy b to the targets of m it matches.
+// objectKey is where the bundle was found ("" when unknown: bundle prefixes
+// are then not checked). b must already have passed Validate.
+func Build(b *bundle.Bundle, m *manifest.Manifest, objectKey string) (*Plan, error) {
+	id := b.Identity()
+	p := &Plan{
+		Bundle:   id,
+		Sources:  append([]string(nil), b.Sources...),
+		CertName: CertName(id),
+	}
+	covered, notCovered := m.Match(b.Leaf, objectKey)
+	p.NotCovered = notCovered
+	certPEM, keyPEM := b.CertPEM(), b.KeyPEM()
+	for _, t := range covered {
+		c, err := newCall(t, p.CertName, certPEM, keyPEM)
+		if err != nil {
+			return nil, err
+		}
+		p.Calls = append(p.Calls, c)
+	}
+	return p, nil
+}
+
+// LowerBound is the shortest time the Set calls can take at the documented
+// quotas: the largest, over the APIs, of calls ÷ calls-per-second.
+func (p *Plan) LowerBound() time.Duration { return LowerBound(p.Calls) }
+
+// LowerBound is Plan.LowerBound for any calls.
+func LowerBound(calls []Call) time.Duration {
+	perAPI := map[string]int{}
+	quota := map[string]float64{}
+	for _, c := range calls {
+		perAPI[c.API.Action]++
+		quota[c.API.Action] = c.API.Quota
+	}
+	var worst float64
+	for a, n := range perAPI {
+		worst = math.Max(worst, float64(n)/quota[a])
+	}
+	return time.Duration(worst * float64(time.Second))
+}
+
+// ByProduct groups calls by product, in manifest.Products order.
+func (p *Plan) ByProduct() map[manifest.Product][]Call {
+	g := map[manifest.Product][]Call{}
+	for _, c := range p.Calls {
+		g[c.Target.Product] = append(g[c.Target.Product], c)
+	}
+	return g
+}
+
+// maxCertName is the longest CertName the APIs accept
+// (InvalidCertName.TooLong above it).
+const maxCertName = 128
+
+// CertName derives the name a certificate is uploaded under, so that the
+// name alone identifies it: certdrop-<cn>-<not-after yyyymmdd>-<first 8 hex
+// of the SHA-256 fingerprint>. Characters other than letters, digits, '.',
+// '_' and '-' become '-', a leading "*." becomes "wildcard.", and the CN is
+// shortened so the whole stays within 128 characters.
+func CertName(id bundle.Identity) string {
+	cn := id.CommonName
+	if cn == "" && len(id.SANs) > 0 {
+		cn = id.SANs[0]
+	}
+	cn = strings.ToLower(cn)
+	if rest, ok := strings.CutPrefix(cn, "*."); ok {
+		cn = "wildcard." + rest
+	}
+	cn = strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '.', r == '_', r == '-':
+			return r
+		}
+		return '-'
+	}, cn)
+	if cn == "" {
+		cn = "cert"
+	}
+	suffix := fmt.Sprintf("-%s-%s", id.NotAfter.UTC().Format("20060102"), id.Fingerprint[:8])
+	prefix := "certdrop-"
+	if room := maxCertName - len(prefix) - len(suffix); len(cn) > room {
+		cn = cn[:room]
+	}
+	return prefix + cn + suffix
+}
+
+// CertNameFingerprint returns the 8-hex fingerprint prefix a certdrop
+// CertName embeds, or "" when name is not one of certdrop's.
+func CertNameFingerprint(name string) string {
+	if !strings.HasPrefix(name, "certdrop-") || len(name) < len("certdrop-x-20060102-")+8 {
+		return ""
+	}
+	fp := name[len(name)-8:]
+	for _, r := range fp {
+		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'f') {
+			return ""
+		}
+	}
+	if name[len(name)-9] != '-' {
+		return ""
+	}
+	return fp
+}
