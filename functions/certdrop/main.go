@@ -1,0 +1,80 @@
+// Command certdrop installs renewed TLS certificates on Alibaba Cloud CDN,
+// VOD and Live domains. It is both the Function Compute custom-runtime
+// server and the command line; see README.md.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"syscall"
+)
+
+// Exit codes shared by every command.
+const (
+	exitOK    = 0 // success
+	exitFail  = 1 // the job ran and something failed (invalid bundle, failed target)
+	exitUsage = 2 // bad usage or bad input: nothing was called
+)
+
+// cli carries what a command needs from its environment, so commands can be
+// run from tests with their own streams and environment.
+type cli struct {
+	stdout, stderr io.Writer
+	getenv         func(string) string
+}
+
+// command is one subcommand: a one-line summary and its entry point.
+type command struct {
+	summary string
+	run     func(ctx context.Context, c *cli, args []string) int
+}
+
+func commands() map[string]command {
+	return map[string]command{
+		"validate": {"check a certificate bundle before deploying it", runValidate},
+		"plan":     {"show the API calls a bundle and manifest would make", runPlan},
+	}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, &cli{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}, os.Args[1:])
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, c *cli, args []string) int {
+	cmds := commands()
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(c.stdout, cmds)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	cmd, ok := cmds[args[0]]
+	if !ok {
+		fmt.Fprintf(c.stderr, "certdrop: unknown command %q\n\n", args[0])
+		usage(c.stderr, cmds)
+		return exitUsage
+	}
+	return cmd.run(ctx, c, args[1:])
+}
+
+func usage(w io.Writer, cmds map[string]command) {
+	fmt.Fprintln(w, "certdrop installs renewed TLS certificates on Alibaba Cloud CDN, VOD and Live domains.")
+	fmt.Fprintln(w, "\nUsage: certdrop <command> [flags]\n\nCommands:")
+	names := make([]string, 0, len(cmds))
+	for n := range cmds {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-10s %s\n", n, cmds[n].summary)
+	}
+	fmt.Fprintln(w, "\nRun 'certdrop <command> --help' for a command's flags.")
+}

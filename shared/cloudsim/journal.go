@@ -1,0 +1,65 @@
+package cloudsim
+
+import (
+	"encoding/json"
+	"io"
+	"sync"
+	"time"
+)
+
+// Entry is one call the emulator answered. It never holds a request's
+// private key or credentials.
+type Entry struct {
+	Time time.Time `json:"time"`
+	// Service is "cdn", "vod", "live" or "oss".
+	Service string `json:"service"`
+	// API is the action ("SetCdnDomainSSLCertificate") or the OSS
+	// operation ("PutObject").
+	API string `json:"api"`
+	// Domain is the DomainName parameter; for OSS, the bucket.
+	Domain string `json:"domain,omitempty"`
+	// Key is the OSS object key.
+	Key string `json:"key,omitempty"`
+	// Outcome is "ok" or "error".
+	Outcome string `json:"outcome"`
+	// Code is the error code answered, empty on success.
+	Code string `json:"code,omitempty"`
+	// Status is the HTTP status answered (0 when the connection was reset).
+	Status    int    `json:"status"`
+	RequestID string `json:"requestId,omitempty"`
+	// CertName is the CertName parameter of a Set call.
+	CertName string `json:"certName,omitempty"`
+}
+
+// Journal records every call the emulator answers, in order, and optionally
+// streams them as JSON lines. It is safe for concurrent use.
+type Journal struct {
+	mu      sync.Mutex
+	entries []Entry
+	w       io.Writer
+}
+
+// NewJournal returns a journal that also writes each entry as a JSON line
+// to w, when w is not nil.
+func NewJournal(w io.Writer) *Journal { return &Journal{w: w} }
+
+// Record appends an entry, stamping its time if unset.
+func (j *Journal) Record(e Entry) {
+	if e.Time.IsZero() {
+		e.Time = time.Now().UTC()
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.entries = append(j.entries, e)
+	if j.w != nil {
+		b, _ := json.Marshal(e)
+		_, _ = j.w.Write(append(b, '\n'))
+	}
+}
+
+// Entries returns a copy of every entry so far.
+func (j *Journal) Entries() []Entry {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return append([]Entry(nil), j.entries...)
+}
