@@ -37,6 +37,7 @@ func commands() map[string]command {
 	return map[string]command{
 		"validate": {"check a certificate bundle before deploying it", runValidate},
 		"plan":     {"show the API calls a bundle and manifest would make", runPlan},
+		"gencert":  {"issue a throwaway demo CA and certificate to try certdrop", runGencert},
 	}
 }
 

@@ -1,0 +1,191 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/certdrop/certdrop/shared/bundle"
+	"github.com/certdrop/certdrop/shared/manifest"
+	"github.com/certdrop/certdrop/shared/plan"
+)
+
+// planOutput is what `certdrop plan --json` prints.
+type planOutput struct {
+	Bundle       bundle.Identity   `json:"bundle"`
+	Sources      []string          `json:"sources"`
+	ObjectKey    string            `json:"objectKey,omitempty"`
+	CertName     string            `json:"certName"`
+	Warnings     []string          `json:"warnings"`
+	Calls        []planCall        `json:"calls"`
+	NotCovered   []planTarget      `json:"notCovered"`
+	LowerBoundMs int64             `json:"lowerBoundMs"`
+	Quotas       map[string]string `json:"quotas"`
+}
+
+type planCall struct {
+	Product  manifest.Product `json:"product"`
+	Domain   string           `json:"domain"`
+	Action   string           `json:"action"`
+	Version  string           `json:"version"`
+	Endpoint string           `json:"endpoint"`
+	Params   []plan.Param     `json:"params"`
+}
+
+type planTarget struct {
+	Product manifest.Product `json:"product"`
+	Domain  string           `json:"domain"`
+	Line    int              `json:"line"`
+}
+
+// bundleInput is the bundle and manifest a plan or deploy starts from,
+// validated under the manifest's defaults.
+type bundleInput struct {
+	bundle   *bundle.Bundle
+	manifest *manifest.Manifest
+}
+
+// loadInput reads and validates the bundle and manifest. Any error is bad
+// input: the caller exits with exitUsage and calls nothing.
+func loadInput(files []string, manifestPath, rootsPath string) (*bundleInput, error) {
+	m, err := manifest.Load(manifestPath)
+	if err != nil {
+		return nil, err
+	}
+	opts := bundle.Options{AllowUntrusted: m.Defaults.AllowUntrusted, WarnDays: m.Defaults.WarnDays}
+	if rootsPath != "" {
+		if opts.Roots, err = bundle.LoadRoots(rootsPath); err != nil {
+			return nil, err
+		}
+	}
+	srcs, err := readBundleSources(files)
+	if err != nil {
+		return nil, err
+	}
+	b, err := bundle.Parse(srcs, opts)
+	if err != nil {
+		return nil, fmt.Errorf("invalid bundle: %w", err)
+	}
+	if err := b.Validate(opts); err != nil {
+		return nil, fmt.Errorf("invalid bundle: %w", err)
+	}
+	return &bundleInput{bundle: b, manifest: m}, nil
+}
+
+func runPlan(_ context.Context, c *cli, args []string) int {
+	fs := newFlagSet("plan", "--bundle FILE|DIR... --manifest FILE [--key OBJECT-KEY] [--json]",
+		"Shows the API calls certdrop would make to deploy a bundle to the manifest's targets,\n"+
+			"grouped by product, with secrets redacted, and the shortest time the documented quotas allow.\n"+
+			"Nothing is called. Exit 0 on success, 2 for bad input.", c.stderr)
+	var bundles multiFlag
+	fs.Var(&bundles, "bundle", "a bundle file or folder (repeatable; extra arguments count too)")
+	manifestPath := fs.String("manifest", "", "the manifest (YAML or JSON)")
+	key := fs.String("key", "", "the OSS object key the bundle came from, to apply targets' bundle: prefixes")
+	roots := fs.String("trust-roots", "", "PEM file of extra trusted roots (private CA)")
+	asJSON := fs.Bool("json", false, "print the plan as JSON")
+	rest, err := parseInterleaved(fs, args)
+	if err != nil {
+		return flagExit(err)
+	}
+	bundles = append(bundles, rest...)
+	if len(bundles) == 0 || *manifestPath == "" {
+		return usageError(c, "plan", "--bundle and --manifest are required")
+	}
+	in, err := loadInput(bundles, *manifestPath, *roots)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "certdrop plan: %v\n", err)
+		return exitUsage
+	}
+	p, err := plan.Build(in.bundle, in.manifest, *key)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "certdrop plan: %v\n", err)
+		return exitUsage
+	}
+	out := planOutputOf(p, *key, in.bundle.Warnings)
+	if *asJSON {
+		enc := json.NewEncoder(c.stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(out)
+		return exitOK
+	}
+	printPlan(c.stdout, p, out)
+	return exitOK
+}
+
+func planOutputOf(p *plan.Plan, key string, warnings []string) planOutput {
+	out := planOutput{
+		Bundle:       p.Bundle,
+		Sources:      p.Sources,
+		ObjectKey:    key,
+		CertName:     p.CertName,
+		Warnings:     append([]string{}, warnings...),
+		Calls:        []planCall{},
+		NotCovered:   []planTarget{},
+		LowerBoundMs: p.LowerBound().Milliseconds(),
+		Quotas:       map[string]string{},
+	}
+	for _, call := range p.Calls {
+		out.Calls = append(out.Calls, planCall{
+			Product: call.Target.Product, Domain: call.DomainName, Action: call.API.Action,
+			Version: call.API.Version, Endpoint: call.Endpoint, Params: call.Params,
+		})
+		out.Quotas[call.API.Action] = fmt.Sprintf("%g/s", call.API.Quota)
+	}
+	for _, t := range p.NotCovered {
+		out.NotCovered = append(out.NotCovered, planTarget{Product: t.Product, Domain: t.Domain, Line: t.Line})
+	}
+	return out
+}
+
+func printPlan(w io.Writer, p *plan.Plan, out planOutput) {
+	id := p.Bundle
+	fmt.Fprintf(w, "PLAN (nothing is called): deploy %s to %d target(s)\n", id.CommonName, len(p.Calls))
+	fmt.Fprintf(w, "  names     %s\n", strings.Join(id.SANs, ", "))
+	fmt.Fprintf(w, "  expires   %s, issuer %s\n", id.NotAfter.Format(time.DateOnly), id.Issuer)
+	fmt.Fprintf(w, "  sha256    %s\n", id.Fingerprint)
+	fmt.Fprintf(w, "  certName  %s\n", p.CertName)
+	for _, wn := range out.Warnings {
+		fmt.Fprintf(w, "  warning   %s\n", wn)
+	}
+	groups := p.ByProduct()
+	for _, prod := range manifest.Products() {
+		calls := groups[prod]
+		if len(calls) == 0 {
+			continue
+		}
+		api := calls[0].API
+		fmt.Fprintf(w, "\n%s: %d call(s) to %s (%s), quota %g/s\n", prod, len(calls), api.Action, api.Version, api.Quota)
+		for _, call := range calls {
+			fmt.Fprintf(w, "  %-36s https://%s\n", call.DomainName, call.Endpoint)
+			fmt.Fprintf(w, "      %s\n", paramSummary(call.Params))
+		}
+	}
+	if len(p.NotCovered) > 0 {
+		fmt.Fprintln(w, "\nnot covered (bound to this bundle, but the certificate does not name them):")
+		for _, t := range p.NotCovered {
+			fmt.Fprintf(w, "  %-10s %-36s manifest line %d\n", t.Product, t.Domain, t.Line)
+		}
+	}
+	if len(p.Calls) == 0 {
+		fmt.Fprintln(w, "\nNo target in the manifest is covered by this certificate: nothing to deploy.")
+		return
+	}
+	fmt.Fprintf(w, "\nLower bound at the documented quotas: %s\n", p.LowerBound().Round(time.Millisecond))
+}
+
+// paramSummary lists a call's parameters, with certificate bodies
+// summarised and secrets redacted.
+func paramSummary(params []plan.Param) string {
+	parts := make([]string, 0, len(params))
+	for _, p := range params {
+		v := p.Shown()
+		if !p.Sensitive && strings.Contains(v, "-----BEGIN") {
+			v = fmt.Sprintf("<PEM, %d certificate(s), %d bytes>", strings.Count(v, "-----BEGIN CERTIFICATE"), len(v))
+		}
+		parts = append(parts, p.Name+"="+v)
+	}
+	return strings.Join(parts, " ")
+}

@@ -1,0 +1,67 @@
+package fanout
+
+import (
+	"time"
+
+	"github.com/certdrop/certdrop/shared/plan"
+)
+
+// State is what happened to one target. The names are part of the report
+// format: people script against them.
+type State string
+
+// The states a target ends in.
+const (
+	// Deployed: a Set call succeeded (and, when verifying, Describe
+	// confirmed the new certificate).
+	Deployed State = "deployed"
+	// Unchanged: the domain already carried this certificate; nothing was set.
+	Unchanged State = "unchanged"
+	// SkippedNewer: the domain carries a certificate that expires later;
+	// certdrop does not downgrade unless forced.
+	SkippedNewer State = "skipped_newer"
+	// NotCovered: the target is bound to the bundle but the certificate
+	// does not cover its domain.
+	NotCovered State = "not_covered"
+	// Failed: the Set call failed (permanently, or after the last retry).
+	Failed State = "failed"
+	// NotStarted: the run stopped (auth failure, deadline, failed canary)
+	// before any Set call for this target.
+	NotStarted State = "not_started"
+	// Planned: a dry run would have set the certificate here.
+	Planned State = "planned"
+)
+
+// States lists every state, in the order summaries show them.
+func States() []State {
+	return []State{Deployed, Unchanged, SkippedNewer, Planned, NotCovered, Failed, NotStarted}
+}
+
+// OK reports whether the state counts as success for exit codes and
+// Function Compute's error signalling.
+func (s State) OK() bool {
+	switch s {
+	case Deployed, Unchanged, SkippedNewer, Planned:
+		return true
+	}
+	return false
+}
+
+// Result is the outcome of one target.
+type Result struct {
+	Call  plan.Call
+	State State
+	// Attempts counts the Set calls sent (0 when none was).
+	Attempts int
+	// Throttled counts the calls (Describe or Set) answered with throttling.
+	Throttled int
+	// RequestIDs are the RequestIds of every call made for the target, in order.
+	RequestIDs []string
+	// Err is why the target failed or was not started; nil otherwise.
+	Err error
+	// Before is what Describe reported before any Set; nil when Describe
+	// was not called or failed.
+	Before *Installed
+	// Duration is the time from the target's first call to its last answer.
+	Duration time.Duration
+}

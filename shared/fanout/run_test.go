@@ -1,0 +1,339 @@
+package fanout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/certdrop/certdrop/shared/bundle"
+	"github.com/certdrop/certdrop/shared/manifest"
+	"github.com/certdrop/certdrop/shared/plan"
+)
+
+// fakeErr is a classified API error for tests.
+type fakeErr struct {
+	class Class
+	code  string
+	hint  time.Duration
+}
+
+func (e *fakeErr) Error() string             { return e.code }
+func (e *fakeErr) Class() Class              { return e.class }
+func (e *fakeErr) RetryAfter() time.Duration { return e.hint }
+func (e *fakeErr) APIRequestID() string      { return "req-" + e.code }
+
+var (
+	errThrottled = &fakeErr{class: Throttled, code: "Throttling.User"}
+	errBusy      = &fakeErr{class: Transient, code: "ServiceBusy"}
+	errOffline   = &fakeErr{class: Permanent, code: "InvalidDomain.Offline"}
+	errAuth      = &fakeErr{class: Auth, code: "InvalidAccessKeyId.NotFound"}
+)
+
+// fakeClient answers from per-domain scripts and records every call.
+type fakeClient struct {
+	mu        sync.Mutex
+	installed map[string]Installed
+	setErrs   map[string][]error // consumed in order, then success
+	descErrs  map[string][]error
+	sets      map[string]int
+	describes int
+	// ignoreSet leaves Describe showing the old state after a Set.
+	ignoreSet bool
+}
+
+func newFake() *fakeClient {
+	return &fakeClient{installed: map[string]Installed{}, setErrs: map[string][]error{},
+		descErrs: map[string][]error{}, sets: map[string]int{}}
+}
+
+func (f *fakeClient) Set(_ context.Context, c plan.Call) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.sets[c.DomainName]++
+	if errs := f.setErrs[c.DomainName]; len(errs) > 0 {
+		f.setErrs[c.DomainName] = errs[1:]
+		return "", errs[0]
+	}
+	if !f.ignoreSet {
+		f.installed[c.DomainName] = Installed{CertName: c.Param("CertName"), HTTPS: true}
+	}
+	return fmt.Sprintf("set-%s-%d", c.DomainName, f.sets[c.DomainName]), nil
+}
+
+func (f *fakeClient) Describe(_ context.Context, c plan.Call) (Installed, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.describes++
+	if errs := f.descErrs[c.DomainName]; len(errs) > 0 {
+		f.descErrs[c.DomainName] = errs[1:]
+		return Installed{}, errs[0]
+	}
+	in := f.installed[c.DomainName]
+	in.RequestID = "desc-" + c.DomainName
+	return in, nil
+}
+
+func (f *fakeClient) totalSets() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, v := range f.sets {
+		n += v
+	}
+	return n
+}
+
+var notAfter = time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC)
+
+// testPlan builds a plan of n CDN calls without a real bundle.
+func testPlan(n int) *plan.Plan {
+	p := &plan.Plan{Bundle: bundle.Identity{Fingerprint: "ab12cd34ef", NotAfter: notAfter, CommonName: "example.com"}}
+	p.CertName = plan.CertName(bundle.Identity{Fingerprint: "ab12cd34ef56", NotAfter: notAfter, CommonName: "example.com"})
+	for i := range n {
+		d := fmt.Sprintf("d%02d.example.com", i)
+		p.Calls = append(p.Calls, plan.Call{
+			Target:     manifest.Target{Product: manifest.CDN, Domain: d},
+			API:        plan.SetAPI(manifest.CDN),
+			DomainName: d,
+			Params:     []plan.Param{{Name: "DomainName", Value: d}, {Name: "CertName", Value: p.CertName}},
+		})
+	}
+	return p
+}
+
+// serial makes runs deterministic: one worker per API, no real pacing.
+func serial(o Options) Options {
+	o.Quotas = map[string]float64{"SetCdnDomainSSLCertificate": 1000, "DescribeDomainCertificateInfo": 1000}
+	o.LatencyP99 = time.Millisecond
+	o.BaseDelay = time.Millisecond
+	o.MaxDelay = 2 * time.Millisecond
+	return o
+}
+
+func states(rs []Result) []State {
+	s := make([]State, len(rs))
+	for i, r := range rs {
+		s[i] = r.State
+	}
+	return s
+}
+
+func TestRun(t *testing.T) {
+	d := func(i int) string { return fmt.Sprintf("d%02d.example.com", i) }
+	tests := []struct {
+		name      string
+		n         int
+		opts      Options
+		setup     func(f *fakeClient, p *plan.Plan)
+		want      []State
+		wantSets  int
+		wantAttem []int
+		wantThr   []int
+		wantCode  map[int]string // index → error code or stop code found in the error
+	}{
+		{
+			name: "all deployed", n: 3,
+			want: []State{Deployed, Deployed, Deployed}, wantSets: 3, wantAttem: []int{1, 1, 1},
+		},
+		{
+			name: "unchanged by CertName, by fingerprint; HTTPS off is not unchanged", n: 3,
+			setup: func(f *fakeClient, p *plan.Plan) {
+				f.installed[d(0)] = Installed{CertName: p.CertName, HTTPS: true}
+				f.installed[d(1)] = Installed{CertName: "other", Fingerprint: p.Bundle.Fingerprint, HTTPS: true}
+				f.installed[d(2)] = Installed{CertName: p.CertName, HTTPS: false}
+			},
+			want: []State{Unchanged, Unchanged, Deployed}, wantSets: 1,
+		},
+		{
+			name: "never downgrades", n: 2,
+			setup: func(f *fakeClient, p *plan.Plan) {
+				f.installed[d(0)] = Installed{CertName: "newer", NotAfter: notAfter.AddDate(0, 1, 0), HTTPS: true}
+				f.installed[d(1)] = Installed{CertName: "older", NotAfter: notAfter.AddDate(0, -1, 0), HTTPS: true}
+			},
+			want: []State{SkippedNewer, Deployed}, wantSets: 1,
+		},
+		{
+			name: "force sets over newer and same", n: 2, opts: Options{Force: true},
+			setup: func(f *fakeClient, p *plan.Plan) {
+				f.installed[d(0)] = Installed{CertName: "newer", NotAfter: notAfter.AddDate(0, 1, 0), HTTPS: true}
+				f.installed[d(1)] = Installed{CertName: p.CertName, HTTPS: true}
+			},
+			want: []State{Deployed, Deployed}, wantSets: 2,
+		},
+		{
+			name: "throttled and busy are retried", n: 2,
+			setup: func(f *fakeClient, p *plan.Plan) {
+				f.setErrs[d(0)] = []error{errThrottled, errThrottled}
+				f.setErrs[d(1)] = []error{errBusy}
+			},
+			want: []State{Deployed, Deployed}, wantSets: 5, wantAttem: []int{3, 2}, wantThr: []int{2, 0},
+		},
+		{
+			name: "retries run out", n: 1, opts: Options{MaxAttempts: 4},
+			setup: func(f *fakeClient, p *plan.Plan) {
+				f.setErrs[d(0)] = []error{errBusy, errBusy, errBusy, errBusy, errBusy}
+			},
+			want: []State{Failed}, wantSets: 4, wantAttem: []int{4},
+			wantCode: map[int]string{0: "ServiceBusy"},
+		},
+		{
+			name: "a permanent error fails one target only", n: 3,
+			setup: func(f *fakeClient, p *plan.Plan) { f.setErrs[d(1)] = []error{errOffline} },
+			want:  []State{Deployed, Failed, Deployed}, wantSets: 3, wantAttem: []int{1, 1, 1},
+			wantCode: map[int]string{1: "InvalidDomain.Offline"},
+		},
+		{
+			name: "an auth error stops the run", n: 4,
+			setup: func(f *fakeClient, p *plan.Plan) { f.setErrs[d(1)] = []error{errAuth} },
+			want:  []State{Deployed, Failed, NotStarted, NotStarted}, wantSets: 2,
+			wantCode: map[int]string{1: "InvalidAccessKeyId", 2: "credentials were refused", 3: "credentials were refused"},
+		},
+		{
+			name: "a describe failure falls back to set", n: 2,
+			setup: func(f *fakeClient, p *plan.Plan) {
+				f.installed[d(0)] = Installed{CertName: p.CertName, HTTPS: true}
+				f.descErrs[d(0)] = []error{errBusy, errBusy, errBusy}
+				f.descErrs[d(1)] = []error{errOffline}
+			},
+			want: []State{Deployed, Deployed}, wantSets: 2,
+		},
+		{
+			name: "dry run sets nothing", n: 3, opts: Options{DryRun: true},
+			setup: func(f *fakeClient, p *plan.Plan) {
+				f.installed[d(0)] = Installed{CertName: p.CertName, HTTPS: true}
+			},
+			want: []State{Unchanged, Planned, Planned}, wantSets: 0,
+		},
+		{
+			name: "deadline passed: nothing starts", n: 3, opts: Options{StopAt: time.Now().Add(-time.Second)},
+			want: []State{NotStarted, NotStarted, NotStarted}, wantSets: 0,
+			wantCode: map[int]string{0: "deadline", 1: "deadline", 2: "deadline"},
+		},
+		{
+			name: "canary failure stops the rest", n: 4, opts: Options{Canary: 2},
+			setup: func(f *fakeClient, p *plan.Plan) { f.setErrs[d(1)] = []error{errOffline} },
+			want:  []State{Deployed, Failed, NotStarted, NotStarted}, wantSets: 2,
+			wantCode: map[int]string{1: "InvalidDomain.Offline", 2: "canary", 3: "canary"},
+		},
+		{
+			name: "verify catches a set that did not take", n: 1, opts: Options{Verify: true},
+			setup: func(f *fakeClient, p *plan.Plan) { f.ignoreSet = true },
+			want:  []State{Failed}, wantSets: 1,
+			wantCode: map[int]string{0: "still shows"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := testPlan(tt.n)
+			f := newFake()
+			if tt.setup != nil {
+				tt.setup(f, p)
+			}
+			res := Run(context.Background(), f, p, serial(tt.opts))
+			if got := states(res); fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Fatalf("states = %v, want %v", got, tt.want)
+			}
+			if got := f.totalSets(); got != tt.wantSets {
+				t.Errorf("Set calls = %d, want %d", got, tt.wantSets)
+			}
+			for i, a := range tt.wantAttem {
+				if res[i].Attempts != a {
+					t.Errorf("target %d attempts = %d, want %d", i, res[i].Attempts, a)
+				}
+			}
+			for i, n := range tt.wantThr {
+				if res[i].Throttled != n {
+					t.Errorf("target %d throttled = %d, want %d", i, res[i].Throttled, n)
+				}
+			}
+			for i, r := range res {
+				code, want := tt.wantCode[i]
+				switch {
+				case want && (r.Err == nil || !containsFold(r.Err.Error(), code)):
+					t.Errorf("target %d error = %v, want it to mention %q", i, r.Err, code)
+				case !want && r.Err != nil:
+					t.Errorf("target %d unexpected error %v", i, r.Err)
+				case r.State == Deployed && len(r.RequestIDs) == 0:
+					t.Errorf("target %d deployed without a RequestId", i)
+				}
+			}
+		})
+	}
+}
+
+func containsFold(s, sub string) bool {
+	return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
+}
+
+func TestBackoffBounds(t *testing.T) {
+	r := &run{opts: Options{}}
+	for try := 1; try <= 10; try++ {
+		ceil := min(DefaultMaxDelay, DefaultBaseDelay<<(try-1))
+		for range 200 {
+			if d := r.backoff(try, 0); d < 0 || d > ceil {
+				t.Fatalf("try %d: delay %v outside [0, %v]", try, d, ceil)
+			}
+		}
+	}
+	if d := r.backoff(1, 3*time.Second); d < 3*time.Second {
+		t.Errorf("retry-after hint of 3s gave %v", d)
+	}
+	if d := r.backoff(1, time.Hour); d != DefaultMaxDelay {
+		t.Errorf("a huge hint gave %v, want the cap %v", d, DefaultMaxDelay)
+	}
+}
+
+func TestPacerAIMD(t *testing.T) {
+	p := newPacer(30)
+	t0 := time.Unix(0, 0)
+	window := func(start time.Time, calls, throttled int) {
+		for i := range calls {
+			p.observe(start.Add(time.Duration(i)*time.Millisecond), i < throttled)
+		}
+	}
+	// A window with 60% throttled, closed by the first call of the next.
+	window(t0, 10, 6)
+	p.observe(t0.Add(paceWindow), false)
+	if got := p.limit(); got != 30*paceDecrease {
+		t.Fatalf("after a throttled window: %v, want %v", got, 30*paceDecrease)
+	}
+	// Sporadic throttling (30%) does not slow the pace further; it recovers.
+	at := t0.Add(paceWindow)
+	for range 5 {
+		window(at, 10, 3)
+		at = at.Add(paceWindow)
+	}
+	p.observe(at, false)
+	if got := p.limit(); got != 30 {
+		t.Fatalf("after calm windows: %v, want back at the quota 30", got)
+	}
+	// Sustained overload converges down but never below the floor.
+	for range 50 {
+		window(at, 10, 10)
+		at = at.Add(paceWindow)
+	}
+	p.observe(at, true)
+	if got := p.limit(); got != paceFloor {
+		t.Fatalf("after sustained throttling: %v, want the floor %v", got, paceFloor)
+	}
+}
+
+func TestRunCanceledContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	f := newFake()
+	res := Run(ctx, f, testPlan(2), serial(Options{}))
+	for i, r := range res {
+		var se *StopError
+		if r.State != NotStarted || !errors.As(r.Err, &se) || se.Code != "Canceled" {
+			t.Errorf("target %d: %s %v, want not_started Canceled", i, r.State, r.Err)
+		}
+	}
+	if f.totalSets() != 0 || f.describes != 0 {
+		t.Errorf("calls made after cancel: %d sets, %d describes", f.totalSets(), f.describes)
+	}
+}

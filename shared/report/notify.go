@@ -1,0 +1,153 @@
+package report
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Webhook formats.
+const (
+	FormatJSON     = "json"
+	FormatDingTalk = "dingtalk"
+	FormatFeishu   = "feishu"
+	FormatSlack    = "slack"
+)
+
+// Webhook posts a short summary of a run to a chat or an HTTP endpoint.
+// A webhook failure is returned for logging and never fails a run.
+type Webhook struct {
+	// URL receives the POST. It often embeds a token (DingTalk's
+	// access_token), so it is never logged or put in an error whole.
+	URL string
+	// Format is json (default), dingtalk, feishu or slack.
+	Format string
+	// Always posts after every run, not only after runs with failures.
+	Always bool
+	// Client sends the request; nil means a client with a 10 s timeout.
+	Client *http.Client
+}
+
+// WebhookFromEnv reads CERTDROP_WEBHOOK_URL, CERTDROP_WEBHOOK_FORMAT and
+// CERTDROP_WEBHOOK_ON ("failure", the default, or "always"). It returns nil
+// when no URL is set.
+func WebhookFromEnv(getenv func(string) string) (*Webhook, error) {
+	u := getenv("CERTDROP_WEBHOOK_URL")
+	if u == "" {
+		return nil, nil
+	}
+	w := &Webhook{URL: u, Format: strings.ToLower(getenv("CERTDROP_WEBHOOK_FORMAT"))}
+	switch w.Format {
+	case "", FormatJSON, FormatDingTalk, FormatFeishu, FormatSlack:
+	default:
+		return nil, fmt.Errorf("CERTDROP_WEBHOOK_FORMAT %q: use json, dingtalk, feishu or slack", w.Format)
+	}
+	switch on := strings.ToLower(getenv("CERTDROP_WEBHOOK_ON")); on {
+	case "", "failure":
+	case "always":
+		w.Always = true
+	default:
+		return nil, fmt.Errorf("CERTDROP_WEBHOOK_ON %q: use failure or always", on)
+	}
+	if _, err := url.ParseRequestURI(u); err != nil {
+		return nil, fmt.Errorf("CERTDROP_WEBHOOK_URL is not a URL")
+	}
+	return w, nil
+}
+
+// Notify posts the summary of r when the run had failures or Always is set;
+// it reports whether it posted.
+func (w *Webhook) Notify(ctx context.Context, r *Report) (bool, error) {
+	if !w.Always && r.Summary.OK() {
+		return false, nil
+	}
+	body, err := json.Marshal(w.payload(r))
+	if err != nil {
+		return false, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(body))
+	if err != nil {
+		return false, fmt.Errorf("webhook %s: %w", redactURL(w.URL), unwrapURLError(err))
+	}
+	req.Header.Set("Content-Type", "application/json")
+	client := w.Client
+	if client == nil {
+		client = &http.Client{Timeout: 10 * time.Second}
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return false, fmt.Errorf("webhook %s: %w", redactURL(w.URL), unwrapURLError(err))
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode/100 != 2 {
+		return true, fmt.Errorf("webhook %s answered HTTP %d", redactURL(w.URL), resp.StatusCode)
+	}
+	return true, nil
+}
+
+// payload shapes the message for the webhook's format.
+func (w *Webhook) payload(r *Report) any {
+	text := Text(r)
+	switch w.Format {
+	case FormatDingTalk:
+		return map[string]any{"msgtype": "text", "text": map[string]string{"content": text}}
+	case FormatFeishu:
+		return map[string]any{"msg_type": "text", "content": map[string]string{"text": text}}
+	case FormatSlack:
+		return map[string]string{"text": text}
+	}
+	return map[string]any{"text": text, "runId": r.RunID, "trigger": r.Trigger, "requestId": r.RequestID,
+		"bundle": r.Bundle, "summary": r.Summary, "failures": failures(r, 20)}
+}
+
+// Text is the short human summary a webhook posts: the bundle, the summary
+// line, and up to ten targets that did not end well.
+func Text(r *Report) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "certdrop %s: %s (%s)\n%s\n", r.Trigger, r.Bundle.Subject, r.Bundle.CertName, SummaryLine(r))
+	fs := failures(r, 10)
+	for _, t := range fs {
+		fmt.Fprintf(&b, "- %s %s: %s %s\n", t.Product, t.Domain, t.State, detail(t))
+	}
+	if n := r.Summary.Failed + r.Summary.NotStarted + r.Summary.NotCovered; n > len(fs) {
+		fmt.Fprintf(&b, "(and %d more; see the report of run %s)\n", n-len(fs), r.RunID)
+	}
+	return b.String()
+}
+
+func failures(r *Report, n int) []Target {
+	var out []Target
+	for _, t := range r.Targets {
+		if !t.State.OK() && len(out) < n {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// redactURL keeps a URL's scheme and host only: paths and queries of chat
+// webhooks carry tokens.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "<webhook>"
+	}
+	return u.Scheme + "://" + u.Host + "/…"
+}
+
+// unwrapURLError drops *url.Error's copy of the full URL.
+func unwrapURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}

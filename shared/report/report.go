@@ -1,0 +1,205 @@
+// Package report writes the truthful account of a run: one JSON document
+// saying what happened to every target, and the same for people as a table,
+// with progress while the run goes on.
+package report
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"time"
+
+	"github.com/certdrop/certdrop/shared/fanout"
+	"github.com/certdrop/certdrop/shared/manifest"
+	"github.com/certdrop/certdrop/shared/plan"
+)
+
+// Triggers name what started a run.
+const (
+	TriggerOSS    = "oss"
+	TriggerTimer  = "timer"
+	TriggerManual = "manual"
+	TriggerCLI    = "cli"
+)
+
+// Report is one run's document. Its JSON names are a public format: people
+// script against them, so they do not change. It never holds key material.
+type Report struct {
+	RunID      string    `json:"runId"`
+	Trigger    string    `json:"trigger"`
+	RequestID  string    `json:"requestId"`
+	StartedAt  time.Time `json:"startedAt"`
+	FinishedAt time.Time `json:"finishedAt"`
+	DryRun     bool      `json:"dryRun"`
+	Bundle     Bundle    `json:"bundle"`
+	Targets    []Target  `json:"targets"`
+	Summary    Summary   `json:"summary"`
+}
+
+// Bundle identifies the certificate a run deployed.
+type Bundle struct {
+	// Keys are the object keys (or files) the bundle came from.
+	Keys        []string  `json:"keys"`
+	Subject     string    `json:"subject"`
+	SANs        []string  `json:"sans"`
+	Issuer      string    `json:"issuer"`
+	NotAfter    time.Time `json:"notAfter"`
+	Fingerprint string    `json:"fingerprint"`
+	CertName    string    `json:"certName"`
+}
+
+// Target is what happened to one domain of one product.
+type Target struct {
+	Product    manifest.Product `json:"product"`
+	Domain     string           `json:"domain"`
+	API        string           `json:"api"`
+	State      fanout.State     `json:"state"`
+	Attempts   int              `json:"attempts"`
+	Throttled  int              `json:"throttled"`
+	RequestIDs []string         `json:"requestIds"`
+	Error      *Error           `json:"error,omitempty"`
+	DurationMs int64            `json:"durationMs"`
+	// Previous is what the domain carried before the run, when Describe
+	// said; it explains unchanged and skipped_newer.
+	Previous *Previous `json:"previous,omitempty"`
+}
+
+// Previous is the certificate a domain carried before the run.
+type Previous struct {
+	CertName string     `json:"certName,omitempty"`
+	NotAfter *time.Time `json:"notAfter,omitempty"`
+	HTTPS    bool       `json:"https"`
+}
+
+// Error explains a failed or not-started target.
+type Error struct {
+	// Code is the API's error code, or certdrop's own reason ("Deadline",
+	// "AuthFailed", "CanaryFailed", "VerifyFailed").
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	// Hint says what a person can do about it.
+	Hint string `json:"hint,omitempty"`
+}
+
+// Summary counts targets per state and sets the run's duration beside the
+// shortest time the quotas allow.
+type Summary struct {
+	Total        int   `json:"total"`
+	Deployed     int   `json:"deployed"`
+	Unchanged    int   `json:"unchanged"`
+	SkippedNewer int   `json:"skipped_newer"`
+	NotCovered   int   `json:"not_covered"`
+	Failed       int   `json:"failed"`
+	NotStarted   int   `json:"not_started"`
+	Planned      int   `json:"planned"`
+	DurationMs   int64 `json:"durationMs"`
+	LowerBoundMs int64 `json:"lowerBoundMs"`
+}
+
+// OK reports whether every target ended well: no failed or not_started.
+func (s Summary) OK() bool { return s.Failed == 0 && s.NotStarted == 0 }
+
+// Meta is what a report needs besides the plan and the results.
+type Meta struct {
+	Trigger   string
+	RequestID string
+	DryRun    bool
+	StartedAt time.Time
+	// Keys are the bundle's object keys; plan.Sources when empty.
+	Keys []string
+}
+
+// New assembles the report of a run from its plan and results. Targets the
+// plan found not covered are listed with state not_covered.
+func New(m Meta, p *plan.Plan, results []fanout.Result, finished time.Time) *Report {
+	keys := m.Keys
+	if len(keys) == 0 {
+		keys = p.Sources
+	}
+	r := &Report{
+		RunID:      NewRunID(m.StartedAt),
+		Trigger:    m.Trigger,
+		RequestID:  m.RequestID,
+		StartedAt:  m.StartedAt.UTC(),
+		FinishedAt: finished.UTC(),
+		DryRun:     m.DryRun,
+		Bundle: Bundle{
+			Keys: append([]string{}, keys...), Subject: p.Bundle.CommonName,
+			SANs: append([]string{}, p.Bundle.SANs...), Issuer: p.Bundle.Issuer,
+			NotAfter: p.Bundle.NotAfter, Fingerprint: p.Bundle.Fingerprint, CertName: p.CertName,
+		},
+		Targets: make([]Target, 0, len(results)+len(p.NotCovered)),
+	}
+	for _, res := range results {
+		r.Targets = append(r.Targets, targetOf(res))
+	}
+	for _, t := range p.NotCovered {
+		domain, err := plan.APIDomain(t.Product, t.Domain)
+		if err != nil {
+			domain = t.Domain
+		}
+		r.Targets = append(r.Targets, Target{
+			Product: t.Product, Domain: domain, API: plan.SetAPI(t.Product).Action,
+			State: fanout.NotCovered, RequestIDs: []string{},
+			Error: &Error{Code: "NotCovered", Message: "the certificate does not cover " + t.Domain,
+				Hint: "issue a certificate that names this domain, or remove its bundle: binding"},
+		})
+	}
+	r.Summary = summarize(r.Targets)
+	r.Summary.DurationMs = finished.Sub(m.StartedAt).Milliseconds()
+	r.Summary.LowerBoundMs = p.LowerBound().Milliseconds()
+	return r
+}
+
+func targetOf(res fanout.Result) Target {
+	t := Target{
+		Product:    res.Call.Target.Product,
+		Domain:     res.Call.DomainName,
+		API:        res.Call.API.Action,
+		State:      res.State,
+		Attempts:   res.Attempts,
+		Throttled:  res.Throttled,
+		RequestIDs: append([]string{}, res.RequestIDs...),
+		DurationMs: res.Duration.Milliseconds(),
+	}
+	if res.Err != nil {
+		t.Error = errorOf(res.Err)
+	}
+	if b := res.Before; b != nil {
+		t.Previous = &Previous{CertName: b.CertName, HTTPS: b.HTTPS}
+		if !b.NotAfter.IsZero() {
+			na := b.NotAfter.UTC()
+			t.Previous.NotAfter = &na
+		}
+	}
+	return t
+}
+
+func summarize(ts []Target) Summary {
+	s := Summary{Total: len(ts)}
+	for _, t := range ts {
+		switch t.State {
+		case fanout.Deployed:
+			s.Deployed++
+		case fanout.Unchanged:
+			s.Unchanged++
+		case fanout.SkippedNewer:
+			s.SkippedNewer++
+		case fanout.NotCovered:
+			s.NotCovered++
+		case fanout.Failed:
+			s.Failed++
+		case fanout.NotStarted:
+			s.NotStarted++
+		case fanout.Planned:
+			s.Planned++
+		}
+	}
+	return s
+}
+
+// NewRunID returns a sortable, unique run id: the start time and 8 random hex.
+func NewRunID(start time.Time) string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return start.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
+}

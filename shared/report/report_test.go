@@ -1,0 +1,279 @@
+package report
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/certdrop/certdrop/shared/bundle"
+	"github.com/certdrop/certdrop/shared/fanout"
+	"github.com/certdrop/certdrop/shared/manifest"
+	"github.com/certdrop/certdrop/shared/plan"
+)
+
+const fakeKey = "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIFAKEFAKEFAKE\n-----END EC PRIVATE KEY-----\n"
+
+// apiErr stands in for a cloud client's error.
+type apiErr struct{ code, hint string }
+
+func (e apiErr) Error() string      { return e.code + ": the API said no" }
+func (e apiErr) APICode() string    { return e.code }
+func (e apiErr) APIMessage() string { return "the API said no" }
+func (e apiErr) APIHint() string    { return e.hint }
+
+func testRun() (*plan.Plan, []fanout.Result) {
+	na := time.Date(2027, 2, 1, 0, 0, 0, 0, time.UTC)
+	p := &plan.Plan{
+		Bundle:     bundle.Identity{CommonName: "example.com", SANs: []string{"example.com", "*.example.com"}, NotAfter: na, Fingerprint: "00ff"},
+		Sources:    []string{"certs/example.com/fullchain.pem", "certs/example.com/privkey.pem"},
+		CertName:   "certdrop-example.com-20270201-00ff00ff",
+		NotCovered: []manifest.Target{{Product: manifest.Live, Domain: "live.other.com", Bundle: "certs/example.com/"}},
+	}
+	mk := func(prod manifest.Product, d string) plan.Call {
+		return plan.Call{Target: manifest.Target{Product: prod, Domain: d}, API: plan.SetAPI(prod), DomainName: d,
+			Params: []plan.Param{{Name: "SSLPri", Value: fakeKey, Sensitive: true}}}
+	}
+	p.Calls = []plan.Call{mk(manifest.CDN, "a.example.com"), mk(manifest.CDN, "b.example.com"),
+		mk(manifest.VOD, "v.example.com"), mk(manifest.Live, "l.example.com")}
+	later := na.AddDate(0, 2, 0)
+	rs := []fanout.Result{
+		{Call: p.Calls[0], State: fanout.Deployed, Attempts: 2, Throttled: 1, RequestIDs: []string{"r1", "r2"}, Duration: 300 * time.Millisecond},
+		{Call: p.Calls[1], State: fanout.Failed, Attempts: 1, RequestIDs: []string{"r3"},
+			Err: apiErr{"InvalidDomain.Offline", "the domain is offline: start it first"}},
+		{Call: p.Calls[2], State: fanout.SkippedNewer, Before: &fanout.Installed{CertName: "newer", NotAfter: later, HTTPS: true}},
+		{Call: p.Calls[3], State: fanout.NotStarted, Err: &fanout.StopError{Code: "Deadline", Message: "deadline near"}},
+	}
+	return p, rs
+}
+
+func TestNewReport(t *testing.T) {
+	p, rs := testRun()
+	start := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	r := New(Meta{Trigger: TriggerOSS, RequestID: "fc-req-1", StartedAt: start}, p, rs, start.Add(1500*time.Millisecond))
+	want := Summary{Total: 5, Deployed: 1, Failed: 1, SkippedNewer: 1, NotStarted: 1, NotCovered: 1,
+		DurationMs: 1500, LowerBoundMs: p.LowerBound().Milliseconds()}
+	if r.Summary != want {
+		t.Errorf("summary = %+v\nwant      %+v", r.Summary, want)
+	}
+	if r.Summary.OK() {
+		t.Error("a run with a failed target reports OK")
+	}
+	byDomain := map[string]Target{}
+	for _, tg := range r.Targets {
+		byDomain[tg.Domain] = tg
+	}
+	tests := []struct {
+		domain, state, code, hint string
+	}{
+		{"a.example.com", "deployed", "", ""},
+		{"b.example.com", "failed", "InvalidDomain.Offline", "the domain is offline: start it first"},
+		{"v.example.com", "skipped_newer", "", ""},
+		{"l.example.com", "not_started", "Deadline", stopHints["Deadline"]},
+		{"live.other.com", "not_covered", "NotCovered", "issue a certificate that names this domain, or remove its bundle: binding"},
+	}
+	for _, tt := range tests {
+		tg, ok := byDomain[tt.domain]
+		if !ok {
+			t.Errorf("%s missing from the report", tt.domain)
+			continue
+		}
+		if string(tg.State) != tt.state {
+			t.Errorf("%s state = %s, want %s", tt.domain, tg.State, tt.state)
+		}
+		switch {
+		case tt.code == "" && tg.Error != nil:
+			t.Errorf("%s has error %+v", tt.domain, tg.Error)
+		case tt.code != "" && (tg.Error == nil || tg.Error.Code != tt.code || tg.Error.Hint != tt.hint):
+			t.Errorf("%s error = %+v, want code %q hint %q", tt.domain, tg.Error, tt.code, tt.hint)
+		}
+	}
+	if got := byDomain["a.example.com"]; got.Attempts != 2 || got.Throttled != 1 || len(got.RequestIDs) != 2 || got.DurationMs != 300 {
+		t.Errorf("deployed target = %+v", got)
+	}
+}
+
+// TestJSONNames pins the report's field names: people script against them.
+func TestJSONNames(t *testing.T) {
+	p, rs := testRun()
+	r := New(Meta{Trigger: TriggerCLI, StartedAt: time.Now()}, p, rs, time.Now())
+	data, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(data, []byte("PRIVATE KEY")) || bytes.Contains(data, []byte("FAKEFAKE")) {
+		t.Fatal("the report contains key material")
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	keys := func(m map[string]any) string {
+		var ks []string
+		for k := range m {
+			ks = append(ks, k)
+		}
+		sort.Strings(ks)
+		return strings.Join(ks, ",")
+	}
+	checks := []struct {
+		name string
+		obj  map[string]any
+		want string
+	}{
+		{"report", doc, "bundle,dryRun,finishedAt,requestId,runId,startedAt,summary,targets,trigger"},
+		{"bundle", doc["bundle"].(map[string]any), "certName,fingerprint,issuer,keys,notAfter,sans,subject"},
+		{"summary", doc["summary"].(map[string]any), "deployed,durationMs,failed,lowerBoundMs,not_covered,not_started,planned,skipped_newer,total,unchanged"},
+		{"target", doc["targets"].([]any)[1].(map[string]any), "api,attempts,domain,durationMs,error,product,requestIds,state,throttled"},
+		{"error", doc["targets"].([]any)[1].(map[string]any)["error"].(map[string]any), "code,hint,message"},
+	}
+	for _, c := range checks {
+		if got := keys(c.obj); got != c.want {
+			t.Errorf("%s fields = %s\nwant %s", c.name, got, c.want)
+		}
+	}
+}
+
+func TestWriteTable(t *testing.T) {
+	p, rs := testRun()
+	r := New(Meta{Trigger: TriggerCLI, StartedAt: time.Now()}, p, rs, time.Now())
+	var buf bytes.Buffer
+	if err := WriteTable(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, want := range []string{
+		"a.example.com", "deployed",
+		"InvalidDomain.Offline: InvalidDomain.Offline: the API said no → the domain is offline: start it first",
+		"carries newer, expiring 2027-04-01 (later)", "not_started", "not_covered",
+		"FAILED: 1 deployed, 1 skipped_newer, 1 not_covered, 1 failed, 1 not_started of 5 target(s)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestWebhook(t *testing.T) {
+	p, rs := testRun()
+	failing := New(Meta{Trigger: TriggerOSS, StartedAt: time.Now()}, p, rs, time.Now())
+	ok := New(Meta{Trigger: TriggerOSS, StartedAt: time.Now()}, p, rs[:1], time.Now())
+	ok.Targets = ok.Targets[:1]
+	ok.Summary = summarize(ok.Targets)
+
+	var got []map[string]any
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m map[string]any
+		body, _ := io.ReadAll(r.Body)
+		if err := json.Unmarshal(body, &m); err != nil {
+			t.Errorf("webhook body is not JSON: %v", err)
+		}
+		got = append(got, m)
+	}))
+	defer srv.Close()
+
+	tests := []struct {
+		format   string
+		always   bool
+		report   *Report
+		posted   bool
+		textPath []string
+	}{
+		{FormatDingTalk, false, failing, true, []string{"text", "content"}},
+		{FormatFeishu, false, failing, true, []string{"content", "text"}},
+		{FormatSlack, false, failing, true, []string{"text"}},
+		{FormatJSON, false, failing, true, []string{"text"}},
+		{FormatJSON, false, ok, false, nil},
+		{FormatSlack, true, ok, true, []string{"text"}},
+	}
+	for _, tt := range tests {
+		got = nil
+		w := &Webhook{URL: srv.URL + "/robot/send?access_token=SECRET-TOKEN", Format: tt.format, Always: tt.always}
+		posted, err := w.Notify(context.Background(), tt.report)
+		if err != nil || posted != tt.posted || len(got) != map[bool]int{true: 1}[tt.posted] {
+			t.Errorf("%s always=%v: posted=%v err=%v bodies=%d", tt.format, tt.always, posted, err, len(got))
+			continue
+		}
+		if !tt.posted {
+			continue
+		}
+		var v any = got[0]
+		for _, k := range tt.textPath {
+			v = v.(map[string]any)[k]
+		}
+		if s, _ := v.(string); !strings.Contains(s, "example.com") || !strings.Contains(s, SummaryLine(tt.report)) {
+			t.Errorf("%s: text = %q", tt.format, v)
+		}
+	}
+}
+
+func TestWebhookErrorsHideToken(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusForbidden)
+	}))
+	p, rs := testRun()
+	r := New(Meta{StartedAt: time.Now()}, p, rs, time.Now())
+	w := &Webhook{URL: srv.URL + "/hook?access_token=SECRET-TOKEN"}
+	_, err := w.Notify(context.Background(), r)
+	srv.Close()
+	_, err2 := w.Notify(context.Background(), r) // server gone: a network error
+	for _, e := range []error{err, err2} {
+		if e == nil {
+			t.Fatal("want an error")
+		}
+		if strings.Contains(e.Error(), "SECRET-TOKEN") || strings.Contains(e.Error(), "/hook") {
+			t.Errorf("error leaks the webhook URL: %v", e)
+		}
+	}
+}
+
+func TestWebhookFromEnv(t *testing.T) {
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	if w, err := WebhookFromEnv(env(nil)); w != nil || err != nil {
+		t.Errorf("no URL: %v %v", w, err)
+	}
+	w, err := WebhookFromEnv(env(map[string]string{"CERTDROP_WEBHOOK_URL": "https://oapi.dingtalk.com/robot/send?access_token=x",
+		"CERTDROP_WEBHOOK_FORMAT": "DingTalk", "CERTDROP_WEBHOOK_ON": "always"}))
+	if err != nil || w.Format != FormatDingTalk || !w.Always {
+		t.Errorf("got %+v %v", w, err)
+	}
+	for _, bad := range []map[string]string{
+		{"CERTDROP_WEBHOOK_URL": "https://x", "CERTDROP_WEBHOOK_FORMAT": "teams"},
+		{"CERTDROP_WEBHOOK_URL": "https://x", "CERTDROP_WEBHOOK_ON": "sometimes"},
+		{"CERTDROP_WEBHOOK_URL": "not a url"},
+	} {
+		if _, err := WebhookFromEnv(env(bad)); err == nil {
+			t.Errorf("%v: want an error", bad)
+		}
+	}
+}
+
+func TestProgress(t *testing.T) {
+	var buf bytes.Buffer
+	p := NewProgress(&buf, false)
+	for i := 1; i <= 20; i++ {
+		p.Update(fanout.Progress{Done: i, Total: 20, Elapsed: time.Duration(i) * 100 * time.Millisecond})
+	}
+	p.Finish()
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	// The first snapshot, one per tenth of the run, and the last.
+	if len(lines) != 11 || !strings.HasPrefix(lines[0], "progress: 1/20 targets") ||
+		!strings.HasPrefix(lines[10], "progress: 20/20 targets, 10.0/s, 0 throttled") {
+		t.Errorf("plain progress printed %d lines:\n%s", len(lines), buf.String())
+	}
+	buf.Reset()
+	bar := NewProgress(&buf, true)
+	bar.Update(fanout.Progress{Done: 5, Total: 10, Throttled: 2, Elapsed: time.Second})
+	bar.Update(fanout.Progress{Done: 10, Total: 10, Throttled: 2, Elapsed: 2 * time.Second})
+	bar.Finish()
+	if out := buf.String(); !strings.Contains(out, "\r[###############...............] 5/10  5.0/s  throttled 2") ||
+		!strings.HasSuffix(out, "10/10  5.0/s  throttled 2 \n") {
+		t.Errorf("bar = %q", out)
+	}
+}
