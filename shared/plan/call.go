@@ -44,6 +44,11 @@ func (p Param) Shown() string {
 // String renders "Name=value" with sensitive values redacted.
 func (p Param) String() string { return p.Name + "=" + p.Shown() }
 
+// GoString renders the parameter for %#v with sensitive values redacted.
+func (p Param) GoString() string {
+	return fmt.Sprintf("plan.Param{Name:%q, Value:%q, Sensitive:%t}", p.Name, p.Shown(), p.Sensitive)
+}
+
 // LogValue redacts sensitive values for log/slog.
 func (p Param) LogValue() slog.Value { return slog.StringValue(p.String()) }
 

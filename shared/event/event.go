@@ -1,0 +1,94 @@
+// Package event decodes what Function Compute delivers to certdrop: an OSS
+// trigger notification, a timer trigger's tick, or a manual invocation. The
+// types mirror the wire JSON as plain structs.
+package event
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Kind says which of the three event shapes an invocation carried.
+type Kind string
+
+// The event kinds.
+const (
+	KindOSS    Kind = "oss"
+	KindTimer  Kind = "timer"
+	KindManual Kind = "manual"
+)
+
+// Event is a decoded invocation body: exactly one of OSS, Timer or Manual
+// is set, as Kind says.
+type Event struct {
+	Kind   Kind
+	OSS    *OSSEvent
+	Timer  *TimerEvent
+	Manual *ManualEvent
+}
+
+// ErrUnrecognized is wrapped by Parse's error for a body that is none of
+// the three shapes; nothing is called for it.
+var ErrUnrecognized = errors.New("unrecognized event")
+
+// expected names the three shapes, for error messages.
+const expected = `expected an OSS trigger event {"events":[...]}, a timer event {"triggerTime","triggerName","payload"} ` +
+	`or a manual invocation {"bundle":"oss://bucket/prefix/","dryRun":false,"force":false}`
+
+// Parse decodes an invocation body into one of the three event shapes.
+func Parse(body []byte) (*Event, error) {
+	var probe map[string]json.RawMessage
+	if err := json.Unmarshal(body, &probe); err != nil {
+		return nil, fmt.Errorf("%w: the body is not a JSON object (%v); %s", ErrUnrecognized, err, expected)
+	}
+	switch {
+	case probe["events"] != nil:
+		var e OSSEvent
+		if err := json.Unmarshal(body, &e); err != nil {
+			return nil, fmt.Errorf("OSS event: %w", err)
+		}
+		if len(e.Events) == 0 {
+			return nil, fmt.Errorf("%w: the OSS event has no records", ErrUnrecognized)
+		}
+		return &Event{Kind: KindOSS, OSS: &e}, nil
+	case probe["triggerTime"] != nil || probe["triggerName"] != nil:
+		t, err := parseTimer(body)
+		if err != nil {
+			return nil, err
+		}
+		return &Event{Kind: KindTimer, Timer: t}, nil
+	case probe["bundle"] != nil:
+		m, err := parseManual(body)
+		if err != nil {
+			return nil, err
+		}
+		return &Event{Kind: KindManual, Manual: m}, nil
+	}
+	keys := make([]string, 0, len(probe))
+	for k := range probe {
+		keys = append(keys, k)
+	}
+	return nil, fmt.Errorf("%w: fields %s; %s", ErrUnrecognized, strings.Join(keys, ", "), expected)
+}
+
+// strictDecode decodes a JSON object refusing any field not spelled exactly
+// as one of allowed, so a typo ("dryrun", "prefx") is an error rather than
+// a silent default: encoding/json alone matches names case-insensitively.
+func strictDecode(data []byte, v any, allowed ...string) error {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(data, &fields); err != nil {
+		return err
+	}
+	for k := range fields {
+		if !slices.Contains(allowed, k) {
+			return fmt.Errorf("unknown field %q (known: %s)", k, strings.Join(allowed, ", "))
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
+}

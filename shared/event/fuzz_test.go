@@ -1,0 +1,59 @@
+package event
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// FuzzParse: any body either decodes into exactly the shape its Kind names
+// or fails; it never panics.
+func FuzzParse(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "events", "*.json"))
+	for _, p := range files {
+		if data, err := os.ReadFile(p); err == nil {
+			f.Add(data)
+		}
+	}
+	for _, s := range []string{
+		`{"bundle":"oss://b/k/","dryRun":true}`, `{"events":[{}]}`, `{"events":null}`, `{}`, `null`, `"x"`,
+		`{"triggerTime":"t","triggerName":"n","payload":"{\"mode\":\"reconcile\"}"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		e, err := Parse(body)
+		if err != nil {
+			if e != nil {
+				t.Fatal("an event and an error")
+			}
+			return
+		}
+		set := 0
+		for _, ok := range []bool{e.OSS != nil, e.Timer != nil, e.Manual != nil} {
+			if ok {
+				set++
+			}
+		}
+		if set != 1 {
+			t.Fatalf("kind %s with %d shapes set", e.Kind, set)
+		}
+		switch e.Kind {
+		case KindOSS:
+			if len(e.OSS.Events) == 0 {
+				t.Fatal("an OSS event without records")
+			}
+		case KindTimer:
+			if e.Timer.Reconcile.Mode != ModeReconcile {
+				t.Fatal("a timer event without the reconcile mode")
+			}
+		case KindManual:
+			if _, _, err := e.Manual.BundleLocation(); err != nil {
+				t.Fatal(err)
+			}
+		default:
+			t.Fatal(errors.New("unknown kind"))
+		}
+	})
+}

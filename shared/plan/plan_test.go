@@ -1,0 +1,205 @@
+package plan
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/certdrop/certdrop/shared/bundle"
+	"github.com/certdrop/certdrop/shared/cloudsim"
+	"github.com/certdrop/certdrop/shared/manifest"
+)
+
+// testBundle issues a leaf for names under a fresh demo CA and parses it.
+func testBundle(t testing.TB, names ...string) *bundle.Bundle {
+	t.Helper()
+	now := time.Now()
+	root, err := cloudsim.NewRootCA("test root", now.Add(-time.Hour), now.AddDate(1, 0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := root.Issue(cloudsim.LeafRequest{DNSNames: names, NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(0, 2, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := bundle.Parse([]bundle.Source{{Name: "bundle.pem", Data: append(leaf.CertPEM, leaf.KeyPEM...)}}, bundle.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestBuild(t *testing.T) {
+	b := testBundle(t, "example.com", "*.example.com")
+	m := &manifest.Manifest{Targets: []manifest.Target{
+		{Product: manifest.CDN, Domain: "WWW.Example.com", Staging: true},
+		{Product: manifest.CDN, Domain: "*.example.com"},
+		{Product: manifest.CDNLegacy, Domain: ".example.com"},
+		{Product: manifest.VOD, Domain: "vod.example.com", Region: "ap-southeast-1"},
+		{Product: manifest.Live, Domain: "pull.example.com", Staging: true},
+		{Product: manifest.Live, Domain: "a.b.example.com", Bundle: "certs/example.com/"},
+		{Product: manifest.CDN, Domain: "other.org"},
+	}}
+	p, err := Build(b, m, "certs/example.com/fullchain.pem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := b.KeyPEM().Reveal()
+	cert := b.CertPEM()
+	name := p.CertName
+	want := []struct {
+		action, version, endpoint, domain string
+		params                            string
+	}{
+		{"SetCdnDomainSSLCertificate", "2018-05-10", "cdn.aliyuncs.com", "www.example.com",
+			"DomainName=www.example.com CertName=" + name + " CertType=upload SSLProtocol=on SSLPub=CERT SSLPri=KEY Env=staging"},
+		{"SetCdnDomainSSLCertificate", "2018-05-10", "cdn.aliyuncs.com", ".example.com",
+			"DomainName=.example.com CertName=" + name + " CertType=upload SSLProtocol=on SSLPub=CERT SSLPri=KEY"},
+		{"SetDomainServerCertificate", "2018-05-10", "cdn.aliyuncs.com", ".example.com",
+			"DomainName=.example.com ServerCertificateStatus=on CertName=" + name + " ServerCertificate=CERT PrivateKey=KEY ForceSet=1"},
+		{"SetVodDomainSSLCertificate", "2017-03-21", "vod.ap-southeast-1.aliyuncs.com", "vod.example.com",
+			"DomainName=vod.example.com CertName=" + name + " CertType=upload SSLProtocol=on SSLPub=CERT SSLPri=KEY"},
+		{"SetLiveDomainCertificate", "2016-11-01", "live.aliyuncs.com", "pull.example.com",
+			"DomainName=pull.example.com CertName=" + name + " CertType=upload SSLProtocol=on SSLPub=CERT SSLPri=KEY ForceSet=1"},
+	}
+	if len(p.Calls) != len(want) {
+		t.Fatalf("%d calls, want %d: %v", len(p.Calls), len(want), p.Calls)
+	}
+	for i, w := range want {
+		c := p.Calls[i]
+		var ps []string
+		for _, prm := range c.Params {
+			v := prm.Value
+			switch v {
+			case key:
+				v = "KEY"
+				if !prm.Sensitive {
+					t.Errorf("%s: the key parameter %s is not marked sensitive", c, prm.Name)
+				}
+			case cert:
+				v = "CERT"
+			}
+			ps = append(ps, prm.Name+"="+v)
+		}
+		got := strings.Join(ps, " ")
+		if c.API.Action != w.action || c.API.Version != w.version || c.Endpoint != w.endpoint || c.DomainName != w.domain || got != w.params {
+			t.Errorf("call %d:\n got %s %s %s %s %s\nwant %s %s %s %s %s", i,
+				c.API.Action, c.API.Version, c.Endpoint, c.DomainName, got, w.action, w.version, w.endpoint, w.domain, w.params)
+		}
+	}
+	if len(p.NotCovered) != 1 || p.NotCovered[0].Domain != "a.b.example.com" {
+		t.Errorf("not covered = %v, want the bound a.b.example.com", p.NotCovered)
+	}
+	// 2 CDN calls at 30/s and 1 legacy call at 10/s: the legacy API bounds it.
+	if got := p.LowerBound(); got != 100*time.Millisecond {
+		t.Errorf("lower bound = %v, want 100ms", got)
+	}
+}
+
+func TestLowerBound(t *testing.T) {
+	calls := func(p manifest.Product, n int) []Call {
+		cs := make([]Call, n)
+		for i := range cs {
+			cs[i] = Call{API: SetAPI(p)}
+		}
+		return cs
+	}
+	tests := []struct {
+		calls []Call
+		want  time.Duration
+	}{
+		{nil, 0},
+		{calls(manifest.CDN, 600), 20 * time.Second},
+		{append(append(calls(manifest.CDN, 600), calls(manifest.VOD, 200)...), calls(manifest.Live, 200)...), 20 * time.Second},
+		{append(calls(manifest.CDN, 30), calls(manifest.CDNLegacy, 30)...), 3 * time.Second},
+	}
+	for i, tt := range tests {
+		if got := LowerBound(tt.calls); got != tt.want {
+			t.Errorf("case %d: %v, want %v", i, got, tt.want)
+		}
+	}
+}
+
+func TestCertName(t *testing.T) {
+	na := time.Date(2027, 1, 31, 12, 0, 0, 0, time.UTC)
+	fp := "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	tests := []struct {
+		cn   string
+		sans []string
+		want string
+	}{
+		{"www.example.com", nil, "certdrop-www.example.com-20270131-01234567"},
+		{"*.Example.com", nil, "certdrop-wildcard.example.com-20270131-01234567"},
+		{"", []string{"san.example.com"}, "certdrop-san.example.com-20270131-01234567"},
+		{"My Org / Prod", nil, "certdrop-my-org---prod-20270131-01234567"},
+		{"", nil, "certdrop-cert-20270131-01234567"},
+	}
+	for _, tt := range tests {
+		got := CertName(bundle.Identity{CommonName: tt.cn, SANs: tt.sans, NotAfter: na, Fingerprint: fp})
+		if got != tt.want {
+			t.Errorf("CertName(%q) = %q, want %q", tt.cn, got, tt.want)
+		}
+		if CertNameFingerprint(got) != "01234567" {
+			t.Errorf("CertNameFingerprint(%q) = %q", got, CertNameFingerprint(got))
+		}
+	}
+	long := CertName(bundle.Identity{CommonName: strings.Repeat("a", 300) + ".com", NotAfter: na, Fingerprint: fp})
+	if len(long) != 128 || !strings.HasSuffix(long, "-20270131-01234567") {
+		t.Errorf("long CertName = %d chars %q", len(long), long)
+	}
+	for _, s := range []string{"", "mycert", "certdrop-x-20270131-0123456g", "certdrop-x-20270131_01234567"} {
+		if CertNameFingerprint(s) != "" {
+			t.Errorf("CertNameFingerprint(%q) = %q, want none", s, CertNameFingerprint(s))
+		}
+	}
+}
+
+func TestAPIDomain(t *testing.T) {
+	tests := []struct {
+		p          manifest.Product
+		in, want   string
+		shouldFail bool
+	}{
+		{manifest.CDN, "WWW.Example.COM.", "www.example.com", false},
+		{manifest.CDN, "*.example.com", ".example.com", false},
+		{manifest.CDNLegacy, ".example.com", ".example.com", false},
+		{manifest.Live, "*.example.com", "*.example.com", false},
+		{manifest.VOD, "bücher.example", "xn--bcher-kva.example", false},
+		{manifest.CDN, "no spaces.com", "", true},
+	}
+	for _, tt := range tests {
+		got, err := APIDomain(tt.p, tt.in)
+		if (err != nil) != tt.shouldFail || got != tt.want {
+			t.Errorf("APIDomain(%s, %q) = %q, %v", tt.p, tt.in, got, err)
+		}
+	}
+}
+
+// TestSecretsRedacted checks every way a call can be printed, logged or
+// marshalled hides the key.
+func TestSecretsRedacted(t *testing.T) {
+	b := testBundle(t, "example.com")
+	m := &manifest.Manifest{Targets: []manifest.Target{{Product: manifest.CDN, Domain: "example.com"}, {Product: manifest.CDNLegacy, Domain: "example.com"}}}
+	p, err := Build(b, m, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyBody := strings.Split(b.KeyPEM().Reveal(), "\n")[1]
+	var out strings.Builder
+	log := slog.New(slog.NewJSONHandler(&out, nil))
+	for _, c := range p.Calls {
+		fmt.Fprintf(&out, "%v %+v %s %#v\n", c, c.Params, c, c.Params)
+		log.Info("call", "call", c, "params", c.Params)
+		js, _ := json.Marshal(c.Params)
+		out.Write(js)
+	}
+	if strings.Contains(out.String(), keyBody) || strings.Contains(out.String(), "PRIVATE KEY") {
+		t.Fatal("a call's rendering contains the private key")
+	}
+	if !strings.Contains(out.String(), bundle.Redacted) {
+		t.Fatal("want the key shown as <redacted>")
+	}
+}
