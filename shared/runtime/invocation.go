@@ -1,0 +1,104 @@
+// Package runtime is Function Compute 3.0's custom-runtime contract on
+// net/http: an HTTP server on the configured port that turns POST /invoke
+// into a call of a Handler, and the handler's answer into the response FC
+// expects. It knows nothing of certificates; the handler does the work.
+package runtime
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// Function Compute's request headers.
+const (
+	HeaderRequestID       = "x-fc-request-id"
+	HeaderAccessKeyID     = "x-fc-access-key-id"
+	HeaderAccessKeySecret = "x-fc-access-key-secret"
+	HeaderSecurityToken   = "x-fc-security-token"
+	HeaderFunctionTimeout = "x-fc-function-timeout"
+	HeaderRetryCount      = "x-fc-retry-count"
+	HeaderRegion          = "x-fc-region"
+	HeaderAccountID       = "x-fc-account-id"
+	HeaderFunctionName    = "x-fc-function-name"
+	// HeaderStatus set to 404 on a response marks the invocation failed:
+	// FC then counts the error, retries an async invocation and fires the
+	// on-failure destination.
+	HeaderStatus = "x-fc-status"
+)
+
+// Credentials are the temporary credentials FC passes with each invocation
+// (the function's role). They format and log as redacted.
+type Credentials struct {
+	AccessKeyID     string
+	AccessKeySecret string
+	SecurityToken   string
+}
+
+// String names the access key id only.
+func (c Credentials) String() string { return fmt.Sprintf("Credentials{AccessKeyID:%s, <redacted>}", c.AccessKeyID) }
+
+// GoString is String, for %#v.
+func (c Credentials) GoString() string { return c.String() }
+
+// LogValue logs the access key id only.
+func (c Credentials) LogValue() slog.Value { return slog.StringValue(c.String()) }
+
+// Invocation is one POST /invoke.
+type Invocation struct {
+	RequestID string
+	// Body is the event, as FC delivered it.
+	Body []byte
+	// Credentials are nil when FC passed none (no role configured, or a
+	// local run).
+	Credentials *Credentials
+	// Timeout is the function's timeout from x-fc-function-timeout; 0
+	// when FC did not say.
+	Timeout time.Duration
+	// Received is when the invocation arrived; the deadline counts from it.
+	Received     time.Time
+	RetryCount   int
+	Region       string
+	AccountID    string
+	FunctionName string
+	// Log carries the request id on every line.
+	Log *slog.Logger
+}
+
+// Deadline is when FC stops the invocation: arrival plus the timeout, or
+// the zero time when the timeout is unknown.
+func (inv *Invocation) Deadline() time.Time {
+	if inv.Timeout <= 0 {
+		return time.Time{}
+	}
+	return inv.Received.Add(inv.Timeout)
+}
+
+// invocationFrom reads an invocation's metadata from FC's headers.
+func invocationFrom(r *http.Request, body []byte, received time.Time, log *slog.Logger) *Invocation {
+	h := r.Header
+	inv := &Invocation{
+		RequestID:    h.Get(HeaderRequestID),
+		Body:         body,
+		Received:     received,
+		Region:       h.Get(HeaderRegion),
+		AccountID:    h.Get(HeaderAccountID),
+		FunctionName: h.Get(HeaderFunctionName),
+	}
+	if inv.RequestID == "" {
+		inv.RequestID = "local-" + strconv.FormatInt(received.UnixNano(), 36)
+	}
+	if id, secret := h.Get(HeaderAccessKeyID), h.Get(HeaderAccessKeySecret); id != "" && secret != "" {
+		inv.Credentials = &Credentials{AccessKeyID: id, AccessKeySecret: secret, SecurityToken: h.Get(HeaderSecurityToken)}
+	}
+	if s, err := strconv.ParseFloat(h.Get(HeaderFunctionTimeout), 64); err == nil && s > 0 {
+		inv.Timeout = time.Duration(s * float64(time.Second))
+	}
+	if n, err := strconv.Atoi(h.Get(HeaderRetryCount)); err == nil {
+		inv.RetryCount = n
+	}
+	inv.Log = log.With("requestId", inv.RequestID)
+	return inv
+}

@@ -1,0 +1,235 @@
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// handlerFunc adapts a function to Handler.
+type handlerFunc func(ctx context.Context, inv *Invocation) ([]byte, bool)
+
+func (f handlerFunc) Invoke(ctx context.Context, inv *Invocation) ([]byte, bool) { return f(ctx, inv) }
+
+// syncBuffer is a goroutine-safe log sink.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestInvoke(t *testing.T) {
+	var logs syncBuffer
+	var got *Invocation
+	s := &Server{
+		Log: slog.New(slog.NewJSONHandler(&logs, nil)),
+		Handler: handlerFunc(func(ctx context.Context, inv *Invocation) ([]byte, bool) {
+			got = inv
+			inv.Log.Info("working", "secretSeen", inv.Credentials)
+			return []byte(`{"ok":` + string(inv.Body) + `}`), string(inv.Body) == "false"
+		}),
+		Now: func() time.Time { return time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC) },
+	}
+	tests := []struct {
+		body       string
+		wantStatus int
+		wantFCErr  string
+	}{
+		{"true", 200, ""},
+		{"false", 404, "404"},
+	}
+	for _, tt := range tests {
+		req := httptest.NewRequest(http.MethodPost, "/invoke", strings.NewReader(tt.body))
+		req.Header.Set(HeaderRequestID, "req-"+tt.body)
+		req.Header.Set(HeaderAccessKeyID, "STS.id")
+		req.Header.Set(HeaderAccessKeySecret, "very-secret")
+		req.Header.Set(HeaderSecurityToken, "token-xyz")
+		req.Header.Set(HeaderFunctionTimeout, "900")
+		req.Header.Set(HeaderRetryCount, "2")
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, req)
+		if rec.Code != tt.wantStatus || rec.Header().Get(HeaderStatus) != tt.wantFCErr || rec.Body.String() != `{"ok":`+tt.body+`}` {
+			t.Errorf("%s: %d %q %q", tt.body, rec.Code, rec.Header().Get(HeaderStatus), rec.Body.String())
+		}
+	}
+	if got.RequestID != "req-false" || got.Credentials == nil || got.Credentials.AccessKeySecret != "very-secret" ||
+		got.Credentials.SecurityToken != "token-xyz" || got.Timeout != 900*time.Second || got.RetryCount != 2 ||
+		!got.Deadline().Equal(time.Date(2026, 11, 23, 10, 15, 0, 0, time.UTC)) {
+		t.Errorf("invocation = %+v", got)
+	}
+	out := logs.String()
+	if strings.Contains(out, "very-secret") || strings.Contains(out, "token-xyz") {
+		t.Fatal("the logs contain the credentials")
+	}
+	var starts, ends int
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("log line is not JSON: %s", line)
+		}
+		id, _ := m["requestId"].(string)
+		if !strings.HasPrefix(id, "req-") {
+			t.Errorf("log line without the request id: %s", line)
+		}
+		msg, _ := m["msg"].(string)
+		if msg == "FC Invoke Start RequestId: "+id {
+			starts++
+		}
+		if msg == "FC Invoke End RequestId: "+id {
+			ends++
+		}
+	}
+	if starts != 2 || ends != 2 {
+		t.Errorf("%d start and %d end lines, want 2 each", starts, ends)
+	}
+}
+
+func TestRoutes(t *testing.T) {
+	initialized := false
+	s := &Server{Handler: initHandler{&initialized}}
+	tests := []struct {
+		method, path string
+		want         int
+	}{
+		{http.MethodPost, "/initialize", 200},
+		{http.MethodGet, "/pre-stop", 200},
+		{http.MethodGet, "/pre-freeze", 200},
+		{http.MethodGet, "/invoke", 404},
+		{http.MethodPost, "/other", 404},
+	}
+	for _, tt := range tests {
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, httptest.NewRequest(tt.method, tt.path, nil))
+		if rec.Code != tt.want {
+			t.Errorf("%s %s = %d, want %d", tt.method, tt.path, rec.Code, tt.want)
+		}
+	}
+	if !initialized {
+		t.Error("POST /initialize did not call Initialize")
+	}
+	failing := &Server{Handler: initHandler{nil}}
+	rec := httptest.NewRecorder()
+	failing.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/initialize", nil))
+	if rec.Code != 404 || rec.Header().Get(HeaderStatus) != "404" {
+		t.Errorf("failed initialize answered %d %q", rec.Code, rec.Header().Get(HeaderStatus))
+	}
+}
+
+type initHandler struct{ done *bool }
+
+func (h initHandler) Invoke(context.Context, *Invocation) ([]byte, bool) { return nil, false }
+func (h initHandler) Initialize(context.Context, *Invocation) error {
+	if h.done == nil {
+		return errors.New("no roots")
+	}
+	*h.done = true
+	return nil
+}
+
+func TestOversizedEvent(t *testing.T) {
+	called := false
+	s := &Server{Handler: handlerFunc(func(context.Context, *Invocation) ([]byte, bool) { called = true; return nil, false })}
+	rec := httptest.NewRecorder()
+	s.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/invoke", bytes.NewReader(make([]byte, MaxEventSize+10))))
+	if called || rec.Code != 404 || rec.Header().Get(HeaderStatus) != "404" {
+		t.Errorf("oversized event: called=%v status=%d", called, rec.Code)
+	}
+}
+
+func TestListenAddr(t *testing.T) {
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	tests := []struct {
+		env  map[string]string
+		want string
+	}{
+		{nil, "0.0.0.0:9000"},
+		{map[string]string{"FC_SERVER_PORT": "9100"}, "0.0.0.0:9100"},
+		{map[string]string{"FC_CUSTOM_LISTEN_PORT": "8080", "FC_SERVER_PORT": "9100"}, "0.0.0.0:8080"},
+		{map[string]string{"FC_CUSTOM_LISTEN_PORT": "x"}, "0.0.0.0:9000"},
+	}
+	for _, tt := range tests {
+		if got := ListenAddr(env(tt.env)); got != tt.want {
+			t.Errorf("%v: %s, want %s", tt.env, got, tt.want)
+		}
+	}
+}
+
+// TestGracefulShutdown: a SIGTERM (ctx canceled) while an invocation runs
+// lets it finish and answer before Serve returns.
+func TestGracefulShutdown(t *testing.T) {
+	started, release := make(chan struct{}), make(chan struct{})
+	s := &Server{Handler: handlerFunc(func(context.Context, *Invocation) ([]byte, bool) {
+		close(started)
+		<-release
+		return []byte(`"done"`), false
+	})}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ctx, l) }()
+
+	type answer struct {
+		body string
+		err  error
+	}
+	answered := make(chan answer, 1)
+	go func() {
+		resp, err := http.Post("http://"+l.Addr().String()+"/invoke", "application/json", strings.NewReader("{}"))
+		if err != nil {
+			answered <- answer{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		answered <- answer{string(b), err}
+	}()
+	<-started
+	cancel()
+	// Shutdown has begun once the listener refuses new connections.
+	for {
+		c, err := net.Dial("tcp", l.Addr().String())
+		if err != nil {
+			break
+		}
+		c.Close()
+		runtimeGosched()
+	}
+	select {
+	case err := <-served:
+		t.Fatalf("Serve returned with an invocation in flight: %v", err)
+	default:
+	}
+	close(release)
+	if a := <-answered; a.err != nil || a.body != `"done"` {
+		t.Fatalf("in-flight invocation: %q %v", a.body, a.err)
+	}
+	if err := <-served; err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+}
+
+func runtimeGosched() { time.Sleep(time.Millisecond) }
