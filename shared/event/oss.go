@@ -91,7 +91,9 @@ func (r OSSRecord) IsObjectCreated() bool {
 
 // IsSymlink reports whether the record announces a symbolic link, whose
 // target holds the content.
-func (r OSSRecord) IsSymlink() bool { return strings.EqualFold(r.EventName, "ObjectCreated:PutSymlink") }
+func (r OSSRecord) IsSymlink() bool {
+	return strings.EqualFold(r.EventName, "ObjectCreated:PutSymlink")
+}
 
 // KeyCandidates returns the object keys the record may mean, most likely
 // first. Notifications carry the key percent-encoded or raw depending on the

@@ -38,7 +38,9 @@ type Credentials struct {
 }
 
 // String names the access key id only.
-func (c Credentials) String() string { return fmt.Sprintf("Credentials{AccessKeyID:%s, <redacted>}", c.AccessKeyID) }
+func (c Credentials) String() string {
+	return fmt.Sprintf("Credentials{AccessKeyID:%s, <redacted>}", c.AccessKeyID)
+}
 
 // GoString is String, for %#v.
 func (c Credentials) GoString() string { return c.String() }

@@ -92,7 +92,9 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, MaxEventSize+1))
 	inv := invocationFrom(r, body, received, s.log())
 	inv.Log.Info("FC Invoke Start RequestId: "+inv.RequestID, "retryCount", inv.RetryCount, "timeout", inv.Timeout.String())
-	defer func() { inv.Log.Info("FC Invoke End RequestId: "+inv.RequestID, "ms", s.now().Sub(received).Milliseconds()) }()
+	defer func() {
+		inv.Log.Info("FC Invoke End RequestId: "+inv.RequestID, "ms", s.now().Sub(received).Milliseconds())
+	}()
 	if err == nil && len(body) > MaxEventSize {
 		err = fmt.Errorf("event of more than %d bytes", MaxEventSize)
 	}
