@@ -124,9 +124,17 @@ func (r *run) startCtx(ctx context.Context) (context.Context, context.CancelFunc
 	return context.WithDeadline(ctx, r.opts.StopAt)
 }
 
-// runTargets processes the given targets with, per Set API, a pool of
-// workers sized to keep the API's quota busy at its p99 latency.
+// runTargets takes the given targets to their final states.
 func (r *run) runTargets(ctx context.Context, idx []int, verify bool) {
+	r.pool(ctx, idx, func(i int) {
+		r.target(ctx, &r.results[i], verify)
+		r.reportProgress()
+	})
+}
+
+// pool calls work for each index with, per Set API, a pool of workers sized
+// to keep the API's quota busy at its p99 latency, and no more.
+func (r *run) pool(ctx context.Context, idx []int, work func(i int)) {
 	groups := map[string][]int{}
 	var order []string
 	for _, i := range idx {
@@ -146,8 +154,7 @@ func (r *run) runTargets(ctx context.Context, idx []int, verify bool) {
 		for range workers {
 			wg.Go(func() {
 				for i := range jobs {
-					r.target(ctx, &r.results[i], verify)
-					r.reportProgress()
+					work(i)
 				}
 			})
 		}

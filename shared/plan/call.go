@@ -109,16 +109,11 @@ func APIDomain(p manifest.Product, domain string) (string, error) {
 }
 
 func newCall(t manifest.Target, certName, certPEM string, key bundle.Secret) (Call, error) {
-	domain, err := APIDomain(t.Product, t.Domain)
+	c, err := TargetCall(t)
 	if err != nil {
-		return Call{}, fmt.Errorf("target %s %s: %w", t.Product, t.Domain, err)
+		return Call{}, err
 	}
-	c := Call{
-		Target:     t,
-		API:        SetAPI(t.Product),
-		Endpoint:   DefaultEndpoint(t.Product, t.Region),
-		DomainName: domain,
-	}
+	domain := c.DomainName
 	add := func(name, value string) { c.Params = append(c.Params, Param{Name: name, Value: value}) }
 	switch t.Product {
 	case manifest.CDNLegacy:
@@ -143,4 +138,15 @@ func newCall(t manifest.Target, certName, certPEM string, key bundle.Secret) (Ca
 		}
 	}
 	return c, nil
+}
+
+// TargetCall returns a call that names a target without a certificate: its
+// API, endpoint and API domain, no parameters. It is what a Describe of a
+// target needs, for reconciles that inspect targets no bundle covers.
+func TargetCall(t manifest.Target) (Call, error) {
+	domain, err := APIDomain(t.Product, t.Domain)
+	if err != nil {
+		return Call{}, fmt.Errorf("target %s %s: %w", t.Product, t.Domain, err)
+	}
+	return Call{Target: t, API: SetAPI(t.Product), Endpoint: DefaultEndpoint(t.Product, t.Region), DomainName: domain}, nil
 }

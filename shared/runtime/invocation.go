@@ -5,11 +5,12 @@
 package runtime
 
 import (
-	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/certdrop/certdrop/shared/store"
 )
 
 // Function Compute's request headers.
@@ -29,33 +30,15 @@ const (
 	HeaderStatus = "x-fc-status"
 )
 
-// Credentials are the temporary credentials FC passes with each invocation
-// (the function's role). They format and log as redacted.
-type Credentials struct {
-	AccessKeyID     string
-	AccessKeySecret string
-	SecurityToken   string
-}
-
-// String names the access key id only.
-func (c Credentials) String() string {
-	return fmt.Sprintf("Credentials{AccessKeyID:%s, <redacted>}", c.AccessKeyID)
-}
-
-// GoString is String, for %#v.
-func (c Credentials) GoString() string { return c.String() }
-
-// LogValue logs the access key id only.
-func (c Credentials) LogValue() slog.Value { return slog.StringValue(c.String()) }
-
 // Invocation is one POST /invoke.
 type Invocation struct {
 	RequestID string
 	// Body is the event, as FC delivered it.
 	Body []byte
-	// Credentials are nil when FC passed none (no role configured, or a
-	// local run).
-	Credentials *Credentials
+	// Credentials are the function role's temporary credentials FC passes
+	// with each invocation; nil when it passed none (no role configured, or
+	// a local run). They print and log redacted.
+	Credentials *store.Credentials
 	// Timeout is the function's timeout from x-fc-function-timeout; 0
 	// when FC did not say.
 	Timeout time.Duration
@@ -93,7 +76,7 @@ func invocationFrom(r *http.Request, body []byte, received time.Time, log *slog.
 		inv.RequestID = "local-" + strconv.FormatInt(received.UnixNano(), 36)
 	}
 	if id, secret := h.Get(HeaderAccessKeyID), h.Get(HeaderAccessKeySecret); id != "" && secret != "" {
-		inv.Credentials = &Credentials{AccessKeyID: id, AccessKeySecret: secret, SecurityToken: h.Get(HeaderSecurityToken)}
+		inv.Credentials = &store.Credentials{AccessKeyID: id, AccessKeySecret: secret, SecurityToken: h.Get(HeaderSecurityToken)}
 	}
 	if s, err := strconv.ParseFloat(h.Get(HeaderFunctionTimeout), 64); err == nil && s > 0 {
 		inv.Timeout = time.Duration(s * float64(time.Second))
