@@ -31,8 +31,10 @@ type Report struct {
 	FinishedAt time.Time `json:"finishedAt"`
 	DryRun     bool      `json:"dryRun"`
 	Bundle     Bundle    `json:"bundle"`
-	Targets    []Target  `json:"targets"`
-	Summary    Summary   `json:"summary"`
+	// Warnings about the bundle (expiring soon, untrusted but allowed).
+	Warnings []string `json:"warnings,omitempty"`
+	Targets  []Target `json:"targets"`
+	Summary  Summary  `json:"summary"`
 }
 
 // Bundle identifies the certificate a run deployed.

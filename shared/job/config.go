@@ -1,0 +1,137 @@
+// Package job runs certdrop's work for one invocation: it turns an event
+// into bundles read from the store, validates them, plans the calls for the
+// manifest's targets, fans them out and writes the report. The Function
+// Compute handler and the command line both drive it.
+package job
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/certdrop/certdrop/shared/report"
+)
+
+// Defaults of the settings Config reads from the environment.
+const (
+	DefaultReportPrefix  = "certdrop/reports/"
+	DefaultTriggerPrefix = "certs/"
+	// DefaultManifestKey is where the manifest is looked for in the
+	// trigger's bucket when CERTDROP_MANIFEST is not set.
+	DefaultManifestKey = "certdrop/manifest.yaml"
+)
+
+// Config is the function's configuration, read from its environment
+// variables (all documented in the README).
+type Config struct {
+	// Manifest is CERTDROP_MANIFEST: oss://bucket/key, or a path in the
+	// code package. Empty means oss://<trigger bucket>/certdrop/manifest.yaml.
+	Manifest string
+	// ReportPrefix is CERTDROP_REPORT_PREFIX: where reports are written in
+	// the bucket. It may not lie under TriggerPrefix (a report would
+	// trigger the function again).
+	ReportPrefix string
+	// TriggerPrefix is CERTDROP_TRIGGER_PREFIX: the OSS trigger's filter
+	// prefix, and the default prefix a reconcile lists.
+	TriggerPrefix string
+	// Bucket is CERTDROP_BUCKET: the bucket a timer reconcile lists when
+	// its payload names none.
+	Bucket string
+	// TrustRoots is CERTDROP_TRUST_ROOTS: extra trusted roots, oss:// or
+	// a path.
+	TrustRoots string
+	// Timeout is CERTDROP_FUNCTION_TIMEOUT (seconds), used when the
+	// invocation does not carry x-fc-function-timeout.
+	Timeout time.Duration
+	// Margin is CERTDROP_SAFETY_MARGIN (seconds): no call starts this
+	// close to the deadline, so the report is still written. 0 means a
+	// tenth of the timeout, between 5 s and 60 s.
+	Margin time.Duration
+	// Quotas override the documented calls per second, by API action:
+	// CERTDROP_QUOTAS="SetCdnDomainSSLCertificate=20,DescribeDomainCertificateInfo=50".
+	Quotas map[string]float64
+	// Webhook, when set, is told about runs with failures.
+	Webhook *report.Webhook
+}
+
+// ConfigFromEnv reads the configuration and checks it.
+func ConfigFromEnv(getenv func(string) string) (*Config, error) {
+	c := &Config{
+		Manifest:      getenv("CERTDROP_MANIFEST"),
+		ReportPrefix:  getenv("CERTDROP_REPORT_PREFIX"),
+		TriggerPrefix: getenv("CERTDROP_TRIGGER_PREFIX"),
+		Bucket:        getenv("CERTDROP_BUCKET"),
+		TrustRoots:    getenv("CERTDROP_TRUST_ROOTS"),
+	}
+	if c.ReportPrefix == "" {
+		c.ReportPrefix = DefaultReportPrefix
+	}
+	if c.TriggerPrefix == "" {
+		c.TriggerPrefix = DefaultTriggerPrefix
+	}
+	var err error
+	if c.Timeout, err = seconds(getenv, "CERTDROP_FUNCTION_TIMEOUT"); err != nil {
+		return nil, err
+	}
+	if c.Margin, err = seconds(getenv, "CERTDROP_SAFETY_MARGIN"); err != nil {
+		return nil, err
+	}
+	if c.Quotas, err = parseQuotas(getenv("CERTDROP_QUOTAS")); err != nil {
+		return nil, err
+	}
+	if c.Webhook, err = report.WebhookFromEnv(getenv); err != nil {
+		return nil, err
+	}
+	return c, c.check()
+}
+
+// check refuses a configuration under which the function would trigger
+// itself: reports written under the trigger's prefix.
+func (c *Config) check() error {
+	if !strings.HasSuffix(c.ReportPrefix, "/") {
+		c.ReportPrefix += "/"
+	}
+	if strings.HasPrefix(c.ReportPrefix, c.TriggerPrefix) || strings.HasPrefix(c.TriggerPrefix, c.ReportPrefix) {
+		return fmt.Errorf("CERTDROP_REPORT_PREFIX %q overlaps the trigger prefix %q: every report would trigger the function again; "+
+			"use prefixes that do not contain each other (defaults: reports %q, bundles %q)",
+			c.ReportPrefix, c.TriggerPrefix, DefaultReportPrefix, DefaultTriggerPrefix)
+	}
+	return nil
+}
+
+// stopMargin is the safety margin for a function timeout.
+func (c *Config) stopMargin(timeout time.Duration) time.Duration {
+	if c.Margin > 0 {
+		return c.Margin
+	}
+	return min(max(timeout/10, 5*time.Second), 60*time.Second)
+}
+
+func seconds(getenv func(string) string, name string) (time.Duration, error) {
+	v := getenv(name)
+	if v == "" {
+		return 0, nil
+	}
+	s, err := strconv.ParseFloat(v, 64)
+	if err != nil || s < 0 {
+		return 0, fmt.Errorf("%s=%q: want a number of seconds", name, v)
+	}
+	return time.Duration(s * float64(time.Second)), nil
+}
+
+func parseQuotas(v string) (map[string]float64, error) {
+	if strings.TrimSpace(v) == "" {
+		return nil, nil
+	}
+	q := map[string]float64{}
+	for _, part := range strings.Split(v, ",") {
+		name, rate, ok := strings.Cut(strings.TrimSpace(part), "=")
+		r, err := strconv.ParseFloat(rate, 64)
+		if !ok || err != nil || r <= 0 || name == "" {
+			return nil, fmt.Errorf("CERTDROP_QUOTAS: %q is not Action=calls-per-second", part)
+		}
+		q[name] = r
+	}
+	return q, nil
+}

@@ -1,0 +1,107 @@
+package job
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/certdrop/certdrop/shared/bundle"
+	"github.com/certdrop/certdrop/shared/fanout"
+	"github.com/certdrop/certdrop/shared/manifest"
+	"github.com/certdrop/certdrop/shared/plan"
+	"github.com/certdrop/certdrop/shared/report"
+)
+
+// Deployment is one bundle to deploy to a manifest's targets.
+type Deployment struct {
+	// Sources are the bundle's parts; Keys name where they came from.
+	Sources []bundle.Source
+	Keys    []string
+	// ObjectKey is the key that matches targets' bundle: prefixes ("" to
+	// not check them).
+	ObjectKey string
+	Manifest  *manifest.Manifest
+	// Roots are trusted in addition to the system roots.
+	Roots []*x509.Certificate
+	// Now is the clock for validity checks; nil means time.Now.
+	Now func() time.Time
+}
+
+// Options tune how a deployment runs.
+type Options struct {
+	Trigger   string
+	RequestID string
+	DryRun    bool
+	Force     bool
+	// StopAt: no call starts after it (the function's deadline minus the
+	// safety margin).
+	StopAt   time.Time
+	Quotas   map[string]float64
+	Log      *slog.Logger
+	Progress func(fanout.Progress)
+	// Fanout, when set, replaces the options derived from the fields
+	// above and the manifest (benchmarks and tests tune retries with it).
+	Fanout *fanout.Options
+}
+
+// ErrWaiting is wrapped by the error of a bundle that is not complete yet:
+// only one half of a pair has arrived, or the key does not match the
+// certificate because one file is renewed and the other still uploading.
+// The other file's event completes it.
+var ErrWaiting = errors.New("waiting for the rest of the bundle")
+
+// isIncomplete tells a bundle that is still arriving from a broken one.
+func isIncomplete(err error) bool {
+	return errors.Is(err, bundle.ErrNoKey) || errors.Is(err, bundle.ErrNoCertificate) || errors.Is(err, bundle.ErrKeyMismatch)
+}
+
+// Prepare parses and validates the bundle under the manifest's defaults
+// and plans its calls. A bundle still arriving fails with an error wrapping
+// ErrWaiting; a broken one with the *bundle.Error.
+func (d *Deployment) Prepare() (*plan.Plan, []string, error) {
+	opts := bundle.Options{
+		Now:            d.Now,
+		WarnDays:       d.Manifest.Defaults.WarnDays,
+		Roots:          d.Roots,
+		AllowUntrusted: d.Manifest.Defaults.AllowUntrusted,
+	}
+	b, err := bundle.Parse(d.Sources, opts)
+	if err != nil {
+		if isIncomplete(err) {
+			return nil, nil, errors.Join(ErrWaiting, err)
+		}
+		return nil, nil, err
+	}
+	if err := b.Validate(opts); err != nil {
+		return nil, b.Warnings, err
+	}
+	p, err := plan.Build(b, d.Manifest, d.ObjectKey)
+	if err != nil {
+		return nil, b.Warnings, err
+	}
+	return p, b.Warnings, nil
+}
+
+// Run fans a prepared plan out through client and reports the outcome.
+func Run(ctx context.Context, client fanout.Client, p *plan.Plan, m *manifest.Manifest, keys []string, o Options) *report.Report {
+	start := time.Now()
+	fo := fanout.Options{
+		DryRun:   o.DryRun,
+		Force:    o.Force,
+		Canary:   m.Defaults.Canary,
+		Verify:   m.Defaults.Verify,
+		StopAt:   o.StopAt,
+		Quotas:   o.Quotas,
+		Logger:   o.Log,
+		Progress: o.Progress,
+	}
+	if o.Fanout != nil {
+		fo = *o.Fanout
+	}
+	results := fanout.Run(ctx, client, p, fo)
+	return report.New(report.Meta{
+		Trigger: o.Trigger, RequestID: o.RequestID, DryRun: o.DryRun, StartedAt: start, Keys: keys,
+	}, p, results, time.Now())
+}
