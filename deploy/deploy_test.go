@@ -1,0 +1,245 @@
+// Package deploy holds the deployment files (s.yaml beside the repository
+// root, the RAM policy here); its tests check them.
+package deploy
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"gopkg.in/yaml.v3"
+
+	"github.com/certdrop/certdrop/shared/event"
+	"github.com/certdrop/certdrop/shared/job"
+)
+
+// fc3Schema is the fc3 component's JSON Schema, kept beside the repository
+// as reference material (not committed here: it is the vendor's).
+var fc3Schema = filepath.Join("..", "..", "shared", "reference", "fc3-schema.json")
+
+var varRef = regexp.MustCompile(`\$\{vars\.([A-Za-z0-9_]+)\}`)
+
+// loadSYAML reads s.yaml with every ${vars.*} resolved, as JSON-shaped data.
+func loadSYAML(t *testing.T) map[string]any {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("..", "s.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	vars, _ := doc["vars"].(map[string]any)
+	resolved := varRef.ReplaceAllStringFunc(string(raw), func(m string) string {
+		name := varRef.FindStringSubmatch(m)[1]
+		v, ok := vars[name]
+		if !ok {
+			t.Errorf("s.yaml uses ${vars.%s}, which vars does not define", name)
+		}
+		s, _ := v.(string)
+		return s
+	})
+	doc = nil
+	if err := yaml.Unmarshal([]byte(resolved), &doc); err != nil {
+		t.Fatal(err)
+	}
+	// Round-trip through JSON so numbers and maps have JSON's types.
+	js, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out map[string]any
+	if err := json.Unmarshal(js, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func props(t *testing.T, doc map[string]any) map[string]any {
+	t.Helper()
+	res := doc["resources"].(map[string]any)["certdrop"].(map[string]any)
+	if res["component"] != "fc3" {
+		t.Fatalf("component = %v, want fc3", res["component"])
+	}
+	return res["props"].(map[string]any)
+}
+
+// TestSYAMLSchema validates s.yaml's props against the fc3 component's
+// schema after resolving ${vars.*}. It skips when the schema (reference
+// material beside the repository) is absent.
+func TestSYAMLSchema(t *testing.T) {
+	data, err := os.ReadFile(fc3Schema)
+	if os.IsNotExist(err) {
+		t.Skipf("skipping: the fc3 schema %s is not present beside the repository", fc3Schema)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	schemaDoc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := jsonschema.NewCompiler()
+	if err := c.AddResource("fc3-schema.json", schemaDoc); err != nil {
+		t.Fatal(err)
+	}
+	sch, err := c.Compile("fc3-schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := props(t, loadSYAML(t))
+	if err := sch.Validate(any(p)); err != nil {
+		t.Fatalf("s.yaml props do not validate against the fc3 schema:\n%v", err)
+	}
+	// The schema must be able to fail: a wrong runtime is refused.
+	bad := map[string]any{}
+	for k, v := range p {
+		bad[k] = v
+	}
+	bad["runtime"] = "go2"
+	if err := sch.Validate(any(bad)); err == nil {
+		t.Fatal("the schema accepted runtime go2")
+	}
+}
+
+// TestSYAMLSettings checks what the issue asks of the deployment.
+func TestSYAMLSettings(t *testing.T) {
+	doc := loadSYAML(t)
+	p := props(t, doc)
+	vars := doc["vars"].(map[string]any)
+	if rt, _ := p["runtime"].(string); !strings.HasPrefix(rt, "custom.debian") {
+		t.Errorf("runtime %q", rt)
+	}
+	if p["code"] != "./dist/fc" || p["timeout"] != 900.0 || p["logConfig"] != "auto" {
+		t.Errorf("code %v timeout %v logConfig %v", p["code"], p["timeout"], p["logConfig"])
+	}
+	if m := p["memorySize"]; m != 128.0 && m != 256.0 {
+		t.Errorf("memorySize %v", m)
+	}
+	crc := p["customRuntimeConfig"].(map[string]any)
+	if crc["port"] != 9000.0 || !slices.Equal(toStrings(crc["args"]), []string{"serve"}) {
+		t.Errorf("customRuntimeConfig %v", crc)
+	}
+	if p["concurrencyConfig"].(map[string]any)["reservedConcurrency"] != 1.0 || p["instanceConcurrency"] != 1.0 {
+		t.Errorf("concurrency %v %v", p["concurrencyConfig"], p["instanceConcurrency"])
+	}
+	if p["asyncInvokeConfig"].(map[string]any)["maxAsyncRetryAttempts"] != 3.0 {
+		t.Errorf("asyncInvokeConfig %v", p["asyncInvokeConfig"])
+	}
+	env := map[string]string{}
+	for k, v := range p["environmentVariables"].(map[string]any) {
+		env[k] = v.(string)
+	}
+	if _, err := job.ConfigFromEnv(func(k string) string { return env[k] }); err != nil {
+		t.Errorf("the environment is not a valid configuration: %v", err)
+	}
+	var oss, timer map[string]any
+	for _, tr := range p["triggers"].([]any) {
+		tr := tr.(map[string]any)
+		switch tr["triggerType"] {
+		case "oss":
+			oss = tr["triggerConfig"].(map[string]any)
+		case "timer":
+			timer = tr["triggerConfig"].(map[string]any)
+		}
+	}
+	if oss == nil || timer == nil {
+		t.Fatal("want an oss and a timer trigger")
+	}
+	events := toStrings(oss["events"])
+	sort.Strings(events)
+	want := []string{"oss:ObjectCreated:CompleteMultipartUpload", "oss:ObjectCreated:CopyObject", "oss:ObjectCreated:PostObject", "oss:ObjectCreated:PutObject"}
+	if !slices.Equal(events, want) {
+		t.Errorf("oss events %v, want %v", events, want)
+	}
+	prefix := oss["filter"].(map[string]any)["key"].(map[string]any)["prefix"]
+	if prefix != vars["prefix"] || env["CERTDROP_TRIGGER_PREFIX"] != prefix {
+		t.Errorf("trigger prefix %v, vars.prefix %v, CERTDROP_TRIGGER_PREFIX %v", prefix, vars["prefix"], env["CERTDROP_TRIGGER_PREFIX"])
+	}
+	body, _ := json.Marshal(map[string]any{"triggerTime": "2026-11-23T03:00:00Z", "triggerName": "daily-reconcile", "payload": timer["payload"]})
+	ev, err := event.Parse(body)
+	if err != nil || ev.Kind != event.KindTimer || ev.Timer.Reconcile.Prefix != prefix {
+		t.Errorf("timer payload %v: %v", timer["payload"], err)
+	}
+}
+
+func toStrings(v any) []string {
+	var out []string
+	for _, x := range v.([]any) {
+		out = append(out, x.(string))
+	}
+	return out
+}
+
+// TestRAMPolicy: least privilege: exactly the actions certdrop calls.
+func TestRAMPolicy(t *testing.T) {
+	data, err := os.ReadFile("ram-policy.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pol struct {
+		Version   string
+		Statement []struct {
+			Effect    string
+			Action    []string
+			Resource  []string
+			Condition map[string]any
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&pol); err != nil {
+		t.Fatal(err)
+	}
+	resources := map[string][]string{}
+	for _, s := range pol.Statement {
+		if s.Effect != "Allow" {
+			t.Errorf("unexpected effect %q", s.Effect)
+		}
+		for _, a := range s.Action {
+			if strings.Contains(a, "*") {
+				t.Errorf("wildcard action %q", a)
+			}
+			resources[a] = append(resources[a], s.Resource...)
+		}
+	}
+	var actions []string
+	for a := range resources {
+		actions = append(actions, a)
+	}
+	sort.Strings(actions)
+	want := []string{
+		"cdn:DescribeDomainCertificateInfo", "cdn:SetCdnDomainSSLCertificate", "cdn:SetDomainServerCertificate",
+		"live:DescribeLiveDomainCertificateInfo", "live:SetLiveDomainCertificate",
+		"oss:GetObject", "oss:ListObjects", "oss:PutObject",
+		"vod:DescribeVodDomainCertificateInfo", "vod:SetVodDomainSSLCertificate",
+	}
+	if !slices.Equal(actions, want) {
+		t.Errorf("actions:\n got %v\nwant %v", actions, want)
+	}
+	for _, r := range resources["oss:PutObject"] {
+		if !strings.HasSuffix(r, "/certdrop/reports/*") {
+			t.Errorf("oss:PutObject on %s: only the report prefix", r)
+		}
+	}
+	for _, r := range resources["oss:GetObject"] {
+		if strings.HasSuffix(r, "bucket/*") || !strings.Contains(r, "/") {
+			t.Errorf("oss:GetObject on %s: only the bundle prefix and the manifest", r)
+		}
+	}
+	for _, a := range []string{"cdn:SetCdnDomainSSLCertificate", "live:SetLiveDomainCertificate"} {
+		for _, r := range resources[a] {
+			if !strings.Contains(r, ":domain/") {
+				t.Errorf("%s on %s: scope it to domains", a, r)
+			}
+		}
+	}
+}
