@@ -4,7 +4,7 @@ GO      ?= go
 BIN     := dist/certdrop
 PKGS    := ./...
 
-.PHONY: all build test bench demo fmt vet clean
+.PHONY: all build package deploy test bench demo fmt clean
 
 all: build
 
@@ -17,6 +17,14 @@ test:
 	if [ -n "$$unformatted" ]; then echo "gofmt needed on:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 $(PKGS)
+
+# package: the Function Compute code package, a static linux/amd64 binary.
+package:
+	mkdir -p dist/fc
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags='-s -w' -o dist/fc/bootstrap ./functions/certdrop
+
+deploy: package
+	s deploy -y
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
