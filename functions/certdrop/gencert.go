@@ -11,11 +11,13 @@ import (
 )
 
 func runGencert(_ context.Context, c *cli, args []string) int {
-	fs := newFlagSet("gencert", "--out DIR --domain D... [--days N] [--rsa BITS]",
-		"Issues a throwaway demo CA (root.pem, kept in DIR) and a certificate signed by it, written\n"+
-			"as certbot lays them out (fullchain.pem, privkey.pem), to try certdrop without a real\n"+
-			"certificate. Pass DIR/root.pem as --trust-roots. Never deploy these to production.", c.stderr)
-	out := fs.String("out", "", "folder to write root.pem, fullchain.pem and privkey.pem into")
+	fs := newFlagSet("gencert", "--out DIR --domain D... [--root FILE] [--days N] [--rsa BITS]",
+		"Issues a throwaway demo CA and a certificate signed by it, written as certbot lays them\n"+
+			"out (DIR/fullchain.pem, DIR/privkey.pem), to try certdrop without a real certificate.\n"+
+			"The CA's root goes beside DIR (not in it: it is not part of the bundle); pass it as\n"+
+			"--trust-roots. Never deploy these to production.", c.stderr)
+	out := fs.String("out", "", "folder to write fullchain.pem and privkey.pem into")
+	rootPath := fs.String("root", "", "where to write the demo root (default: demo-root.pem beside DIR)")
 	var domains multiFlag
 	fs.Var(&domains, "domain", "a DNS name for the certificate (repeatable)")
 	days := fs.Int("days", 90, "validity of the certificate in days")
@@ -26,19 +28,22 @@ func runGencert(_ context.Context, c *cli, args []string) int {
 	if *out == "" || len(domains) == 0 || *days <= 0 {
 		return usageError(c, "gencert", "--out and at least one --domain are required, --days must be positive")
 	}
-	if err := gencert(*out, domains, *days, *rsaBits, time.Now()); err != nil {
+	if *rootPath == "" {
+		*rootPath = filepath.Join(filepath.Dir(filepath.Clean(*out)), "demo-root.pem")
+	}
+	if err := gencert(*out, *rootPath, domains, *days, *rsaBits, time.Now()); err != nil {
 		fmt.Fprintf(c.stderr, "certdrop gencert: %v\n", err)
 		return exitFail
 	}
-	fmt.Fprintf(c.stdout, "wrote %s, %s and %s (valid %d days)\n",
-		filepath.Join(*out, "root.pem"), filepath.Join(*out, "fullchain.pem"), filepath.Join(*out, "privkey.pem"), *days)
+	fmt.Fprintf(c.stdout, "wrote %s and %s (valid %d days), trusted root %s\n",
+		filepath.Join(*out, "fullchain.pem"), filepath.Join(*out, "privkey.pem"), *days, *rootPath)
 	return exitOK
 }
 
-// gencert writes a demo root, and a leaf with its intermediate, into dir.
-// An existing root.pem's CA cannot be reused (its key is not kept), so each
-// run makes a new CA.
-func gencert(dir string, domains []string, days, rsaBits int, now time.Time) error {
+// gencert writes a leaf with its intermediate, and its key, into dir, and
+// the demo root to rootPath. The CA's keys are not kept, so each run makes
+// a new CA.
+func gencert(dir, rootPath string, domains []string, days, rsaBits int, now time.Time) error {
 	start := now.Add(-time.Hour)
 	root, err := cloudsim.NewRootCA("certdrop demo root", start, start.AddDate(10, 0, 0))
 	if err != nil {
@@ -58,16 +63,16 @@ func gencert(dir string, domains []string, days, rsaBits int, now time.Time) err
 		return err
 	}
 	files := []struct {
-		name string
+		path string
 		data []byte
 		mode os.FileMode
 	}{
-		{"root.pem", root.CertPEM(), 0o644},
-		{"fullchain.pem", append(append([]byte{}, leaf.CertPEM...), inter.CertPEM()...), 0o644},
-		{"privkey.pem", leaf.KeyPEM, 0o600},
+		{rootPath, root.CertPEM(), 0o644},
+		{filepath.Join(dir, "fullchain.pem"), append(append([]byte{}, leaf.CertPEM...), inter.CertPEM()...), 0o644},
+		{filepath.Join(dir, "privkey.pem"), leaf.KeyPEM, 0o600},
 	}
 	for _, f := range files {
-		if err := os.WriteFile(filepath.Join(dir, f.name), f.data, f.mode); err != nil {
+		if err := os.WriteFile(f.path, f.data, f.mode); err != nil {
 			return err
 		}
 	}

@@ -38,6 +38,10 @@ func commands() map[string]command {
 		"validate": {"check a certificate bundle before deploying it", runValidate},
 		"plan":     {"show the API calls a bundle and manifest would make", runPlan},
 		"gencert":  {"issue a throwaway demo CA and certificate to try certdrop", runGencert},
+		"deploy":   {"deploy a bundle to the manifest's targets and report", runDeploy},
+		"serve":    {"run the Function Compute custom-runtime server", runServe},
+		"invoke":   {"run one event locally, as the function would", runInvoke},
+		"sim":      {"run the local cloud emulator (OpenAPI and OSS) for demos and tests", runSim},
 	}
 }
 

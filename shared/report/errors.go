@@ -2,7 +2,9 @@ package report
 
 import (
 	"errors"
+	"strings"
 
+	"github.com/certdrop/certdrop/shared/cloud"
 	"github.com/certdrop/certdrop/shared/fanout"
 )
 
@@ -14,24 +16,24 @@ var stopHints = map[string]string{
 	"Canceled":     "the run was interrupted; run it again",
 }
 
-// apiError is implemented by the cloud clients' errors.
-type apiError interface {
-	APICode() string
-	APIMessage() string
-	APIHint() string
-}
-
 // errorOf renders a target's error for the report. The message is the
 // whole chain, so a retried target that then hit the deadline says both.
 func errorOf(err error) *Error {
 	var (
 		se *fanout.StopError
 		ve *fanout.VerifyError
-		ae apiError
+		ce *cloud.Error
 	)
 	switch {
-	case errors.As(err, &ae):
-		return &Error{Code: ae.APICode(), Message: err.Error(), Hint: ae.APIHint()}
+	case errors.As(err, &ce):
+		code := ce.Code
+		if code == "" {
+			code = "NetworkError"
+		}
+		// The code and hint have fields of their own; the message is the
+		// API's, plus whatever the fan-out added (a stop after retries).
+		msg := ce.Message + strings.TrimPrefix(err.Error(), ce.Error())
+		return &Error{Code: code, Message: msg, Hint: ce.Hint}
 	case errors.As(err, &se):
 		return &Error{Code: se.Code, Message: err.Error(), Hint: stopHints[se.Code]}
 	case errors.As(err, &ve):

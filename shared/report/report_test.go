@@ -13,20 +13,13 @@ import (
 	"time"
 
 	"github.com/certdrop/certdrop/shared/bundle"
+	"github.com/certdrop/certdrop/shared/cloud"
 	"github.com/certdrop/certdrop/shared/fanout"
 	"github.com/certdrop/certdrop/shared/manifest"
 	"github.com/certdrop/certdrop/shared/plan"
 )
 
 const fakeKey = "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIFAKEFAKEFAKE\n-----END EC PRIVATE KEY-----\n"
-
-// apiErr stands in for a cloud client's error.
-type apiErr struct{ code, hint string }
-
-func (e apiErr) Error() string      { return e.code + ": the API said no" }
-func (e apiErr) APICode() string    { return e.code }
-func (e apiErr) APIMessage() string { return "the API said no" }
-func (e apiErr) APIHint() string    { return e.hint }
 
 func testRun() (*plan.Plan, []fanout.Result) {
 	na := time.Date(2027, 2, 1, 0, 0, 0, 0, time.UTC)
@@ -46,7 +39,8 @@ func testRun() (*plan.Plan, []fanout.Result) {
 	rs := []fanout.Result{
 		{Call: p.Calls[0], State: fanout.Deployed, Attempts: 2, Throttled: 1, RequestIDs: []string{"r1", "r2"}, Duration: 300 * time.Millisecond},
 		{Call: p.Calls[1], State: fanout.Failed, Attempts: 1, RequestIDs: []string{"r3"},
-			Err: apiErr{"InvalidDomain.Offline", "the domain is offline: start it first"}},
+			Err: &cloud.Error{API: "SetCdnDomainSSLCertificate", Domain: "b.example.com", Code: "InvalidDomain.Offline",
+				Message: "the API said no", Hint: "the domain is offline: start it first", RequestID: "r3", HTTPStatus: 400}},
 		{Call: p.Calls[2], State: fanout.SkippedNewer, Before: &fanout.Installed{CertName: "newer", NotAfter: later, HTTPS: true}},
 		{Call: p.Calls[3], State: fanout.NotStarted, Err: &fanout.StopError{Code: "Deadline", Message: "deadline near"}},
 	}
@@ -150,7 +144,7 @@ func TestWriteTable(t *testing.T) {
 	out := buf.String()
 	for _, want := range []string{
 		"a.example.com", "deployed",
-		"InvalidDomain.Offline: InvalidDomain.Offline: the API said no → the domain is offline: start it first",
+		"InvalidDomain.Offline: the API said no → the domain is offline: start it first",
 		"carries newer, expiring 2027-04-01 (later)", "not_started", "not_covered",
 		"FAILED: 1 deployed, 1 skipped_newer, 1 not_covered, 1 failed, 1 not_started of 5 target(s)",
 	} {

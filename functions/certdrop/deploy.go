@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"golang.org/x/term"
+
+	"github.com/certdrop/certdrop/shared/job"
+	"github.com/certdrop/certdrop/shared/plan"
+	"github.com/certdrop/certdrop/shared/report"
+)
+
+func runDeploy(ctx context.Context, c *cli, args []string) int {
+	fs := newFlagSet("deploy", "--bundle FILE|DIR... --manifest FILE [--dry-run] [--force] [--json]",
+		"Deploys a bundle to every manifest target it covers, paced to each API's quota, retrying\n"+
+			"throttled calls and skipping domains that already carry the certificate, then prints the\n"+
+			"report. Credentials: ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET (and _SECURITY_TOKEN), or the\n"+
+			"aliyun CLI profile. Endpoints: CERTDROP_CDN_ENDPOINT, CERTDROP_VOD_ENDPOINT,\n"+
+			"CERTDROP_LIVE_ENDPOINT (the emulator: see 'certdrop sim').\n"+
+			"Exit 0 when every target ended deployed, unchanged, skipped_newer or planned; 1 when any\n"+
+			"failed or was not started; 2 for bad input (nothing is called).", c.stderr)
+	var bundles multiFlag
+	fs.Var(&bundles, "bundle", "a bundle file or folder (repeatable; extra arguments count too)")
+	manifestPath := fs.String("manifest", "", "the manifest (YAML or JSON)")
+	key := fs.String("key", "", "the OSS object key the bundle came from, to apply targets' bundle: prefixes")
+	roots := fs.String("trust-roots", "", "PEM file of extra trusted roots (private CA)")
+	dryRun := fs.Bool("dry-run", false, "describe the targets and report what would be set, without setting anything")
+	force := fs.Bool("force", false, "set targets that already carry this or a newer certificate")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	verbose := fs.Bool("v", false, "log each target and retry to stderr")
+	rest, err := parseInterleaved(fs, args)
+	if err != nil {
+		return flagExit(err)
+	}
+	bundles = append(bundles, rest...)
+	if len(bundles) == 0 || *manifestPath == "" {
+		return usageError(c, "deploy", "--bundle and --manifest are required")
+	}
+	in, err := loadInput(bundles, *manifestPath, *roots)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "certdrop deploy: %v\n", err)
+		return exitUsage
+	}
+	for _, w := range in.bundle.Warnings {
+		fmt.Fprintf(c.stderr, "warning: %s\n", w)
+	}
+	p, err := plan.Build(in.bundle, in.manifest, *key)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "certdrop deploy: %v\n", err)
+		return exitUsage
+	}
+	client, err := newAPIClient(ctx, c.getenv, nil)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "certdrop deploy: %v\n", err)
+		return exitUsage
+	}
+	level := slog.LevelError
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: level}))
+	progress := report.NewProgress(c.stderr, isTerminal(c.stderr))
+	rep := job.Run(ctx, client, p, in.manifest, p.Sources, job.Options{
+		Trigger: report.TriggerCLI, DryRun: *dryRun, Force: *force, Quotas: nil, Log: log, Progress: progress.Update,
+	})
+	progress.Finish()
+	rep.Warnings = in.bundle.Warnings
+	if *asJSON {
+		enc := json.NewEncoder(c.stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(rep)
+	} else {
+		_ = report.WriteTable(c.stdout, rep)
+	}
+	if wh, err := report.WebhookFromEnv(c.getenv); err != nil {
+		fmt.Fprintf(c.stderr, "warning: webhook not used: %v\n", err)
+	} else if wh != nil {
+		if _, err := wh.Notify(ctx, rep); err != nil {
+			fmt.Fprintf(c.stderr, "warning: %v\n", err)
+		}
+	}
+	if !rep.Summary.OK() {
+		return exitFail
+	}
+	return exitOK
+}
+
+// isTerminal reports whether w is a terminal, for progress bars.
+func isTerminal(w any) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+
+	"github.com/certdrop/certdrop/shared/cloudsim"
+)
+
+// runSim runs the local cloud emulator until interrupted. The export lines
+// go to stdout, ending with "# ready", so a script can wait for them and
+// source them; everything else goes to stderr.
+func runSim(ctx context.Context, c *cli, args []string) int {
+	fs := newFlagSet("sim", "--config FILE [--journal FILE] [--data DIR] [--notify URL]",
+		"Runs the local cloud emulator: one loopback listener that answers the CDN, VOD and Live\n"+
+			"certificate APIs as the real OpenAPI does (signatures, quotas, error codes, injected\n"+
+			"faults), and one for OSS. Prints the environment that points certdrop at it, then serves\n"+
+			"until interrupted. See testdata/sim/demo.yaml for the configuration format.", c.stderr)
+	config := fs.String("config", "", "the emulator's YAML configuration")
+	journal := fs.String("journal", "", "write every call as a JSON line to this file")
+	data := fs.String("data", "", "keep OSS buckets and objects in this folder (default: in memory)")
+	notify := fs.String("notify", "", "POST an OSS trigger event to this URL after each upload (e.g. http://127.0.0.1:9000/invoke)")
+	if _, err := parseInterleaved(fs, args); err != nil {
+		return flagExit(err)
+	}
+	if *config == "" {
+		return usageError(c, "sim", "--config is required")
+	}
+	cfg, err := cloudsim.LoadConfig(*config)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "certdrop sim: %v\n", err)
+		return exitUsage
+	}
+	if *data != "" {
+		cfg.OSS.DataDir = *data
+	}
+	if *notify != "" {
+		u, err := url.Parse(*notify)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return usageError(c, "sim", fmt.Sprintf("--notify %q is not an http(s) URL", *notify))
+		}
+		t := cloudsim.OSSTriggerSettings{URL: *notify}
+		if len(cfg.Credentials) > 0 {
+			// Function Compute hands the function's role credentials to
+			// each invocation; the emulator hands over its first key.
+			t.Credentials = cfg.Credentials[0].AccessKeyID
+		}
+		cfg.OSS.Triggers = append(cfg.OSS.Triggers, t)
+	}
+	if *journal != "" {
+		f, err := os.Create(*journal)
+		if err != nil {
+			fmt.Fprintf(c.stderr, "certdrop sim: %v\n", err)
+			return exitFail
+		}
+		defer f.Close()
+		cfg.JournalWriter = f
+	}
+
+	sim, err := cloudsim.New(cfg)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "certdrop sim: %v\n", err)
+		return exitUsage
+	}
+	if err := sim.Start(ctx); err != nil {
+		fmt.Fprintf(c.stderr, "certdrop sim: %v\n", err)
+		return exitFail
+	}
+	ep := sim.Endpoints()
+	fmt.Fprintf(c.stderr, "certdrop sim: serving %d cdn, %d vod and %d live domains\n",
+		len(cfg.Domains.CDN), len(cfg.Domains.VOD), len(cfg.Domains.Live))
+	fmt.Fprintf(c.stderr, "  OpenAPI (CDN, VOD, Live): %s\n", ep.OpenAPI)
+	if ep.OSS != "" {
+		fmt.Fprintf(c.stderr, "  OSS:                      %s\n", ep.OSS)
+	}
+	if *journal != "" {
+		fmt.Fprintf(c.stderr, "  journal:                  %s\n", *journal)
+	}
+	fmt.Fprintln(c.stderr, "Export the lines printed on stdout; press Ctrl-C to stop.")
+	for _, kv := range sim.Env() {
+		fmt.Fprintf(c.stdout, "export %s\n", kv)
+	}
+	if len(cfg.Credentials) > 0 {
+		fmt.Fprintf(c.stdout, "# export ALIBABA_CLOUD_ACCESS_KEY_SECRET=<the accessKeySecret of %s in %s>\n",
+			cfg.Credentials[0].AccessKeyID, *config)
+	}
+	fmt.Fprintln(c.stdout, "# ready")
+
+	<-ctx.Done()
+	err = sim.Close()
+	ok, failed := 0, 0
+	for _, e := range sim.Journal().Entries() {
+		if e.Outcome == "ok" {
+			ok++
+		} else {
+			failed++
+		}
+	}
+	fmt.Fprintf(c.stderr, "certdrop sim: stopped after %d calls (%d ok, %d not)\n", ok+failed, ok, failed)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "certdrop sim: %v\n", err)
+		return exitFail
+	}
+	return exitOK
+}

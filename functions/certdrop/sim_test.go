@@ -1,0 +1,128 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// simOutput is an io.Writer safe for the command's goroutine and the test.
+type simOutput struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (o *simOutput) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.buf.Write(p)
+}
+
+func (o *simOutput) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.buf.String()
+}
+
+func TestSimCommandServesUntilCanceled(t *testing.T) {
+	journal := filepath.Join(t.TempDir(), "journal.jsonl")
+	var stdout, stderr simOutput
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, &cli{stdout: &stdout, stderr: &stderr, getenv: func(string) string { return "" }},
+			[]string{"sim", "--config", filepath.Join("..", "..", "testdata", "sim", "demo.yaml"), "--journal", journal,
+				"--data", t.TempDir(), "--notify", "http://127.0.0.1:9/invoke"})
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(stdout.String(), "# ready") {
+		select {
+		case code := <-done:
+			t.Fatalf("sim exited with %d: %s", code, stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no ready line: %s", stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	env := map[string]string{}
+	for _, line := range strings.Split(stdout.String(), "\n") {
+		if kv, ok := strings.CutPrefix(line, "export "); ok {
+			k, v, _ := strings.Cut(kv, "=")
+			env[k] = v
+		}
+	}
+	for _, k := range []string{"CERTDROP_CDN_ENDPOINT", "CERTDROP_VOD_ENDPOINT", "CERTDROP_LIVE_ENDPOINT", "CERTDROP_OSS_ENDPOINT"} {
+		if !strings.HasPrefix(env[k], "http://127.0.0.1:") {
+			t.Errorf("%s=%q", k, env[k])
+		}
+	}
+	if env["ALIBABA_CLOUD_ACCESS_KEY_ID"] != "simAK" || strings.Contains(stdout.String()+stderr.String(), "simSK") {
+		t.Errorf("credentials output: %s", stdout.String())
+	}
+
+	// An unsigned request is answered like the real OpenAPI, and journaled.
+	req, _ := http.NewRequest("POST", env["CERTDROP_CDN_ENDPOINT"]+"/", strings.NewReader("DomainName=www.certdrop-demo.test"))
+	req.Header.Set("x-acs-action", "DescribeDomainCertificateInfo")
+	req.Header.Set("x-acs-version", "2018-05-10")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body map[string]string
+	_ = json.NewDecoder(res.Body).Decode(&body)
+	res.Body.Close()
+	if res.StatusCode != 400 || body["Code"] != "IncompleteSignature" || body["RequestId"] == "" {
+		t.Fatalf("unsigned request: HTTP %d %v", res.StatusCode, body)
+	}
+
+	cancel()
+	select {
+	case code := <-done:
+		if code != exitOK {
+			t.Fatalf("exit %d: %s", code, stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("sim did not stop on cancel")
+	}
+	b, err := os.ReadFile(journal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) != 1 || !strings.Contains(lines[0], `"code":"IncompleteSignature"`) {
+		t.Fatalf("journal: %q", b)
+	}
+	if !strings.Contains(stderr.String(), "stopped after 1 calls") {
+		t.Fatalf("stderr: %s", stderr.String())
+	}
+}
+
+func TestSimCommandUsage(t *testing.T) {
+	tests := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"sim"}, exitUsage, "--config is required"},
+		{[]string{"sim", "--config", "/nonexistent.yaml"}, exitUsage, "nonexistent.yaml"},
+		{[]string{"sim", "--config", filepath.Join("..", "..", "testdata", "sim", "demo.yaml"), "--notify", "ftp://x"}, exitUsage, "not an http(s) URL"},
+		{[]string{"sim", "--help"}, exitOK, "Usage: certdrop sim"},
+	}
+	for _, tt := range tests {
+		var stdout, stderr simOutput
+		code := run(context.Background(), &cli{stdout: &stdout, stderr: &stderr, getenv: func(string) string { return "" }}, tt.args)
+		if code != tt.code || !strings.Contains(stderr.String(), tt.want) {
+			t.Errorf("%v: exit %d, stderr %q; want %d and %q", tt.args, code, stderr.String(), tt.code, tt.want)
+		}
+	}
+}
