@@ -41,6 +41,8 @@ func commands() map[string]command {
 		"deploy":   {"deploy a bundle to the manifest's targets and report", runDeploy},
 		"serve":    {"run the Function Compute custom-runtime server", runServe},
 		"invoke":   {"run one event locally, as the function would", runInvoke},
+		"push":     {"upload a bundle's files into the watched bucket folder", runPush},
+		"show":     {"print a report as tables", runShow},
 		"sim":      {"run the local cloud emulator (OpenAPI and OSS) for demos and tests", runSim},
 	}
 }
