@@ -55,7 +55,7 @@ func loadInput(files []string, manifestPath, rootsPath string) (*bundleInput, er
 	if err != nil {
 		return nil, err
 	}
-	opts := bundle.Options{AllowUntrusted: m.Defaults.AllowUntrusted, WarnDays: m.Defaults.WarnDays}
+	opts := m.Defaults.BundleOptions()
 	if rootsPath != "" {
 		if opts.Roots, err = bundle.LoadRoots(rootsPath); err != nil {
 			return nil, err

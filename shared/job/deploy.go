@@ -61,12 +61,8 @@ func isIncomplete(err error) bool {
 // and plans its calls. A bundle still arriving fails with an error wrapping
 // ErrWaiting; a broken one with the *bundle.Error.
 func (d *Deployment) Prepare() (*plan.Plan, []string, error) {
-	opts := bundle.Options{
-		Now:            d.Now,
-		WarnDays:       d.Manifest.Defaults.WarnDays,
-		Roots:          d.Roots,
-		AllowUntrusted: d.Manifest.Defaults.AllowUntrusted,
-	}
+	opts := d.Manifest.Defaults.BundleOptions()
+	opts.Now, opts.Roots = d.Now, d.Roots
 	b, err := bundle.Parse(d.Sources, opts)
 	if err != nil {
 		if isIncomplete(err) {

@@ -13,16 +13,19 @@ import (
 // must show rather than drop. Targets without a bundle prefix that the
 // certificate does not cover belong to other certificates and are in
 // neither list. An empty objectKey means the key is unknown: bundle
-// prefixes are then not checked.
+// prefixes are then not checked, and a target the certificate does not
+// cover is in neither list, since it is not known to be bound to this
+// bundle. A nil leaf covers nothing. Both lists keep manifest order.
 func (m *Manifest) Match(leaf *x509.Certificate, objectKey string) (covered, notCovered []Target) {
 	for _, t := range m.Targets {
-		if t.Bundle != "" && objectKey != "" && !strings.HasPrefix(objectKey, t.Bundle) {
+		bound := t.Bundle != "" && objectKey != ""
+		if bound && !strings.HasPrefix(objectKey, t.Bundle) {
 			continue
 		}
 		switch {
-		case bundle.Covers(leaf, t.Domain):
+		case leaf != nil && bundle.Covers(leaf, t.Domain):
 			covered = append(covered, t)
-		case t.Bundle != "":
+		case bound:
 			notCovered = append(notCovered, t)
 		}
 	}

@@ -1,5 +1,7 @@
 package manifest
 
+import "github.com/certdrop/certdrop/shared/bundle"
+
 // Product names an Alibaba Cloud product and the API certdrop calls on it.
 type Product string
 
@@ -47,11 +49,25 @@ type Defaults struct {
 	// AllowUntrusted lets a chain that does not verify be deployed.
 	AllowUntrusted bool `json:"allowUntrusted"`
 	// WarnDays: warn when fewer days than this remain on the certificate.
+	// A manifest that leaves it out gets DefaultWarnDays; 0 turns the
+	// warning off (see BundleOptions).
 	WarnDays int `json:"warnDays"`
 	// Canary: deploy this many targets first and confirm them before the rest.
 	Canary int `json:"canary"`
 	// Verify: confirm every target by Describe after its Set.
 	Verify bool `json:"verify"`
+}
+
+// BundleOptions returns the bundle validation settings the defaults ask
+// for: AllowUntrusted, and WarnDays in bundle.Options' convention, where 0
+// means the default and a negative value turns the warning off. Callers
+// add the clock and the roots.
+func (d Defaults) BundleOptions() bundle.Options {
+	o := bundle.Options{WarnDays: d.WarnDays, AllowUntrusted: d.AllowUntrusted}
+	if d.WarnDays == 0 {
+		o.WarnDays = -1
+	}
+	return o
 }
 
 // Target is one domain of one product.
@@ -70,3 +86,6 @@ type Target struct {
 	// Line is the manifest line the domain was written on.
 	Line int
 }
+
+// String names the target as messages do: "cdn www.example.com".
+func (t Target) String() string { return string(t.Product) + " " + t.Domain }

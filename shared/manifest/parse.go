@@ -1,0 +1,619 @@
+package manifest
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/certdrop/certdrop/shared/bundle"
+)
+
+// Version is the only manifest version this package reads.
+const Version = 1
+
+// DefaultWarnDays is the warnDays of a manifest that does not set it.
+const DefaultWarnDays = bundle.DefaultWarnDays
+
+// MaxSize caps a manifest's size in bytes. A manifest lists domains: a
+// megabyte of them is a mistake, not a configuration.
+const MaxSize = 1 << 20
+
+// MaxTargets caps the domains a manifest may list (after expanding domains
+// lists and YAML aliases), which also bounds the work Parse does on hostile
+// input.
+const MaxTargets = 10000
+
+// maxInt caps warnDays and canary so that every consumer can do arithmetic
+// on them without overflow; the schema states the same maximum.
+const maxInt = math.MaxInt32
+
+// Field names, as a manifest spells them.
+var (
+	manifestFields = []string{"version", "defaults", "targets"}
+	defaultsFields = []string{"staging", "allowUntrusted", "warnDays", "canary", "verify"}
+	targetFields   = []string{"product", "domain", "domains", "region", "bundle", "staging"}
+)
+
+// Load reads and parses the manifest at path. Problems with the content
+// are reported as Errors naming path; a file that cannot be read gives the
+// os error, wrapped.
+func Load(path string) (*Manifest, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("manifest: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("manifest: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse parses and validates a manifest; name is the file it came from and
+// is used in messages. It returns either a valid Manifest or an error that
+// is Errors: every problem found, each with name, line and column.
+func Parse(name string, data []byte) (*Manifest, error) {
+	p := &parser{file: name, seen: map[Error]bool{}}
+	if len(data) > MaxSize {
+		p.add(0, 0, "manifest is larger than %d bytes", MaxSize)
+		return nil, p.errs
+	}
+	m := p.parse(data)
+	if len(p.errs) > 0 {
+		return nil, p.errs.sorted()
+	}
+	return m, nil
+}
+
+// parser collects the errors of one Parse.
+type parser struct {
+	file string
+	errs Errors
+	seen map[Error]bool // errors already reported, so an alias reports once
+	// targets maps each (resource, normalised domain) to its first target,
+	// to find duplicates.
+	targets map[string]Target
+	// visited is the domains read so far, against MaxTargets.
+	visited int
+	// full is set once visited passes MaxTargets: Parse stops expanding.
+	full bool
+	// targetNodes remembers the target mappings already read, with their
+	// line, so a target repeated through an alias is reported, not
+	// expanded again.
+	targetNodes map[*yaml.Node]int
+}
+
+// errorf records an error at n's position.
+func (p *parser) errorf(n *yaml.Node, format string, args ...any) {
+	p.add(n.Line, n.Column, format, args...)
+}
+
+// add records an error at line and column (0 for unknown), once.
+func (p *parser) add(line, col int, format string, args ...any) {
+	e := Error{File: p.file, Line: line, Column: col, Msg: fmt.Sprintf(format, args...)}
+	if p.seen[e] {
+		return
+	}
+	p.seen[e] = true
+	p.errs = append(p.errs, &e)
+}
+
+// syntaxLine matches the position yaml.v3 puts in its syntax errors.
+var syntaxLine = regexp.MustCompile(`^yaml: line (\d+): `)
+
+// syntaxError turns a yaml.v3 error into an Error, keeping its line.
+func (p *parser) syntaxError(err error) {
+	msg := err.Error()
+	line := 1 // yaml.v3 leaves the line out when it is the first one
+	if m := syntaxLine.FindStringSubmatch(msg); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		msg = msg[len(m[0]):]
+	}
+	p.add(line, 0, "invalid YAML: %s", strings.TrimPrefix(msg, "yaml: "))
+}
+
+// parse reads the one YAML document in data as a manifest.
+func (p *parser) parse(data []byte) *Manifest {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			p.add(0, 0, "manifest is empty")
+		} else {
+			p.syntaxError(err)
+		}
+		return nil
+	}
+	var next yaml.Node
+	switch err := dec.Decode(&next); {
+	case err == nil:
+		p.errorf(&next, "a manifest is one YAML document; this is a second one")
+	case !errors.Is(err, io.EOF):
+		p.syntaxError(err)
+	}
+	root := &doc
+	if root.Kind == yaml.DocumentNode {
+		if len(root.Content) == 0 {
+			p.add(0, 0, "manifest is empty")
+			return nil
+		}
+		root = root.Content[0]
+	}
+	if root.Kind == yaml.ScalarNode && root.ShortTag() == "!!null" && root.Value == "" {
+		// A lone "---": a document with nothing in it.
+		p.add(0, 0, "manifest is empty")
+		return nil
+	}
+	return p.manifest(root)
+}
+
+// manifest reads the top-level mapping.
+func (p *parser) manifest(n *yaml.Node) *Manifest {
+	n = resolve(n)
+	if n.Kind != yaml.MappingNode {
+		p.errorf(n, "manifest must be a mapping with version and targets, not %s", describe(n))
+		return nil
+	}
+	f := p.fields(n, "manifest", manifestFields)
+	m := &Manifest{Path: p.file, Defaults: Defaults{WarnDays: DefaultWarnDays}}
+
+	if v := f.value("version"); v == nil {
+		p.errorf(n, "missing version (this certdrop reads \"version: %d\")", Version)
+	} else if ver, ok := p.integer(v, "version"); ok {
+		if ver != Version {
+			p.errorf(v, "unsupported version %d (this certdrop reads version %d)", ver, Version)
+		}
+		m.Version = int(ver)
+	}
+
+	if v := f.value("defaults"); v != nil {
+		p.defaults(v, &m.Defaults)
+	}
+
+	v := f.value("targets")
+	if v == nil {
+		p.errorf(n, "missing targets")
+		return m
+	}
+	list := resolve(v)
+	switch {
+	case isNull(list) || list.Kind == yaml.SequenceNode && len(list.Content) == 0:
+		p.errorf(v, "no targets")
+	case list.Kind != yaml.SequenceNode:
+		p.errorf(v, "targets must be a list, not %s", describe(list))
+	default:
+		for _, t := range list.Content {
+			m.Targets = append(m.Targets, p.target(t, m.Defaults)...)
+			if p.full {
+				break
+			}
+		}
+	}
+	return m
+}
+
+// defaults reads the defaults mapping into d.
+func (p *parser) defaults(raw *yaml.Node, d *Defaults) {
+	n := resolve(raw)
+	if n.Kind != yaml.MappingNode {
+		p.errorf(raw, "defaults must be a mapping, not %s", describe(n))
+		return
+	}
+	f := p.fields(n, "defaults", defaultsFields)
+	p.boolean(f.value("staging"), "staging", &d.Staging)
+	p.boolean(f.value("allowUntrusted"), "allowUntrusted", &d.AllowUntrusted)
+	p.boolean(f.value("verify"), "verify", &d.Verify)
+	p.count(f.value("warnDays"), "warnDays", &d.WarnDays)
+	p.count(f.value("canary"), "canary", &d.Canary)
+}
+
+// target reads one entry of targets: one Target per domain it lists.
+func (p *parser) target(raw *yaml.Node, d Defaults) []Target {
+	n := resolve(raw)
+	if n.Kind != yaml.MappingNode {
+		p.errorf(raw, "target must be a mapping, not %s", describe(n))
+		return nil
+	}
+	if line, ok := p.targetNodes[n]; ok {
+		p.errorf(raw, "this alias repeats the target on line %d, listing its domains twice", line)
+		return nil
+	}
+	if p.targetNodes == nil {
+		p.targetNodes = map[*yaml.Node]int{}
+	}
+	p.targetNodes[n] = n.Line
+
+	f := p.fields(n, "target", targetFields)
+	t, known := p.settings(n, f, d)
+	return p.expand(t, known, p.domainNodes(n, f))
+}
+
+// settings reads everything of a target but its domains; known reports
+// whether its product is one certdrop knows.
+func (p *parser) settings(n *yaml.Node, f fields, d Defaults) (t Target, known bool) {
+	if v := f.value("product"); v == nil {
+		p.errorf(n, "target has no product (want %s)", productList())
+	} else if s, ok := p.str(v, "product"); ok {
+		t.Product, known = Product(s), isProduct(Product(s))
+		switch {
+		case known:
+		case suggest(s, productNames()) != "":
+			p.errorf(v, "unknown product %q%s", s, suggest(s, productNames()))
+		default:
+			p.errorf(v, "unknown product %q (want %s)", s, productList())
+		}
+	}
+
+	switch v := f.value("region"); {
+	case v == nil:
+		if t.Product == VOD {
+			t.Region = VODRegionShanghai
+		}
+	case known && t.Product != VOD:
+		p.errorf(f.key("region"), "region is only for vod targets, not %s", t.Product)
+	default:
+		if s, ok := p.str(v, "region"); ok {
+			if s != VODRegionShanghai && s != VODRegionSingapore {
+				p.errorf(v, "unknown vod region %q (want %s or %s)", s, VODRegionShanghai, VODRegionSingapore)
+			}
+			t.Region = s
+		}
+	}
+
+	if v := f.value("bundle"); v != nil {
+		if s, ok := p.str(v, "bundle"); ok {
+			if s == "" {
+				p.errorf(v, "bundle must not be empty (leave it out to match every bundle)")
+			}
+			t.Bundle = s
+		}
+	}
+
+	// Staging: the target's own setting, else the default; only products
+	// whose API has Env can have it, and an explicit true elsewhere is an
+	// error (an explicit false is allowed: it states what happens).
+	staging := d.Staging
+	if v := f.value("staging"); v != nil {
+		if p.boolean(v, "staging", &staging) && staging && known && !t.Product.HasEnv() {
+			p.errorf(v, "staging: true is not possible for %s: its API has no Env parameter", t.Product)
+		}
+	}
+	t.Staging = staging && t.Product.HasEnv()
+	return t, known
+}
+
+// domainNodes returns the nodes of a target's domain and domains fields,
+// in file order.
+func (p *parser) domainNodes(n *yaml.Node, f fields) []*yaml.Node {
+	if f.value("domain") == nil && f.value("domains") == nil {
+		p.errorf(n, "target has no domain or domains")
+	}
+	var nodes []*yaml.Node
+	for _, e := range f.list {
+		switch e.name {
+		case "domain":
+			nodes = append(nodes, e.value)
+		case "domains":
+			list := resolve(e.value)
+			switch {
+			case list.Kind != yaml.SequenceNode:
+				p.errorf(e.value, "domains must be a list, not %s", describe(list))
+			case len(list.Content) == 0:
+				p.errorf(e.value, "domains is empty")
+			default:
+				nodes = append(nodes, list.Content...)
+			}
+		}
+	}
+	return nodes
+}
+
+// expand returns one copy of t per valid domain node, checking each
+// domain and, when the product is known, that no earlier target has it.
+func (p *parser) expand(t Target, known bool, nodes []*yaml.Node) []Target {
+	var out []Target
+	for _, n := range nodes {
+		if p.visited++; p.visited > MaxTargets {
+			p.errorf(n, "too many domains: a manifest lists at most %d", MaxTargets)
+			p.full = true
+			break
+		}
+		s, ok := p.str(n, "domain")
+		if !ok {
+			continue
+		}
+		norm, err := checkDomain(s)
+		if err != nil {
+			p.errorf(n, "%v", err)
+			continue
+		}
+		t.Domain, t.Line = s, n.Line
+		if known {
+			p.unique(n, t, norm)
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+// unique reports a target whose (product, domain) an earlier target
+// already has.
+func (p *parser) unique(n *yaml.Node, t Target, norm string) {
+	key := string(resource(t.Product)) + " " + norm
+	first, dup := p.targets[key]
+	switch {
+	case !dup:
+		if p.targets == nil {
+			p.targets = map[string]Target{}
+		}
+		p.targets[key] = t
+	case first.Product == t.Product:
+		p.errorf(n, "duplicate target: %s %s is already listed on line %d", t.Product, t.Domain, first.Line)
+	default:
+		p.errorf(n, "%s %s is already a %s target on line %d: both set the certificate of the same CDN domain",
+			t.Product, t.Domain, first.Product, first.Line)
+	}
+}
+
+// field is one key and its value in a mapping.
+type field struct {
+	name       string
+	key, value *yaml.Node
+}
+
+// fields is a mapping's known fields, in file order.
+type fields struct{ list []field }
+
+func (f fields) get(name string) (field, bool) {
+	for _, e := range f.list {
+		if e.name == name {
+			return e, true
+		}
+	}
+	return field{}, false
+}
+
+// value returns the value of a field, nil when absent.
+func (f fields) value(name string) *yaml.Node {
+	e, _ := f.get(name)
+	return e.value
+}
+
+// key returns the key node of a field, nil when absent.
+func (f fields) key(name string) *yaml.Node {
+	e, _ := f.get(name)
+	return e.key
+}
+
+// fields reads mapping n (called what in messages), reporting keys that
+// are not in allowed, keys set twice, and YAML merge keys.
+func (p *parser) fields(n *yaml.Node, what string, allowed []string) fields {
+	var f fields
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		rawKey, value := n.Content[i], n.Content[i+1]
+		k := resolve(rawKey)
+		switch {
+		case k.Kind != yaml.ScalarNode:
+			p.errorf(rawKey, "field name must be a string, not %s", describe(k))
+			continue
+		case k.ShortTag() == "!!merge":
+			p.errorf(rawKey, "YAML merge keys (<<) are not supported: write the fields out")
+			continue
+		}
+		name := k.Value
+		if !contains(allowed, name) {
+			p.errorf(rawKey, "unknown field %q in %s%s", name, what, hint(name, what, allowed))
+			continue
+		}
+		if prev, dup := f.get(name); dup {
+			p.errorf(rawKey, "field %q is already set on line %d", name, prev.key.Line)
+			continue
+		}
+		f.list = append(f.list, field{name: name, key: rawKey, value: value})
+	}
+	return f
+}
+
+// hint suggests what an unknown field was meant to be.
+func hint(name, what string, allowed []string) string {
+	if s := suggest(name, allowed); s != "" {
+		return s
+	}
+	if what == "manifest" && contains(defaultsFields, name) {
+		return " (it belongs under defaults)"
+	}
+	if what == "manifest" && contains(targetFields, name) {
+		return " (it belongs to an entry of targets)"
+	}
+	return ""
+}
+
+// str reads a string scalar.
+func (p *parser) str(raw *yaml.Node, name string) (string, bool) {
+	n := resolve(raw)
+	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!str" {
+		p.errorf(raw, "%s must be a string, not %s", name, describe(n))
+		return "", false
+	}
+	return n.Value, true
+}
+
+// boolean reads a true/false scalar into dst, if raw is present; it reports
+// whether dst was set.
+func (p *parser) boolean(raw *yaml.Node, name string, dst *bool) bool {
+	if raw == nil {
+		return false
+	}
+	n := resolve(raw)
+	var b bool
+	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" || n.Decode(&b) != nil {
+		p.errorf(raw, "%s must be true or false, not %s", name, describe(n))
+		return false
+	}
+	*dst = b
+	return true
+}
+
+// count reads a non-negative integer no larger than maxInt into dst, if
+// raw is present.
+func (p *parser) count(raw *yaml.Node, name string, dst *int) {
+	if raw == nil {
+		return
+	}
+	v, ok := p.integer(raw, name)
+	switch {
+	case !ok:
+	case v < 0:
+		p.errorf(raw, "%s must not be negative", name)
+	case v > maxInt:
+		p.errorf(raw, "%s is too large (at most %d)", name, maxInt)
+	default:
+		*dst = int(v)
+	}
+}
+
+// integer reads an integer scalar. A number with no fractional part
+// ("14.0") counts as an integer, as it does in JSON Schema.
+func (p *parser) integer(raw *yaml.Node, name string) (int64, bool) {
+	n := resolve(raw)
+	if n.Kind == yaml.ScalarNode {
+		switch n.ShortTag() {
+		case "!!int":
+			var v int64
+			if n.Decode(&v) == nil {
+				return v, true
+			}
+			p.errorf(raw, "%s is too large", name)
+			return 0, false
+		case "!!float":
+			var f float64
+			if n.Decode(&f) == nil && f == math.Trunc(f) && !math.IsInf(f, 0) {
+				if math.Abs(f) >= 1<<63 {
+					p.errorf(raw, "%s is too large", name)
+					return 0, false
+				}
+				return int64(f), true
+			}
+			p.errorf(raw, "%s must be an integer, not %s", name, n.Value)
+			return 0, false
+		}
+	}
+	p.errorf(raw, "%s must be an integer, not %s", name, describe(n))
+	return 0, false
+}
+
+// resolve follows an alias to the node it names.
+func resolve(n *yaml.Node) *yaml.Node {
+	for i := 0; n.Kind == yaml.AliasNode && n.Alias != nil && i < 10; i++ {
+		n = n.Alias
+	}
+	return n
+}
+
+// isNull reports whether n is a YAML null (~, null, or nothing).
+func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" }
+
+// describe names the kind of a node for "must be X, not Y" messages.
+func describe(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		switch tag := n.ShortTag(); tag {
+		case "!!str":
+			return "a string"
+		case "!!int":
+			return "an integer"
+		case "!!float":
+			return "a number"
+		case "!!bool":
+			return "a boolean"
+		case "!!null":
+			return "null"
+		case "!!timestamp":
+			return "a timestamp"
+		case "!!binary":
+			return "binary data"
+		default:
+			return "a value tagged " + tag
+		}
+	}
+	return "an unresolved alias"
+}
+
+func isProduct(p Product) bool { return contains(Products(), p) }
+
+func productNames() []string {
+	var names []string
+	for _, p := range Products() {
+		names = append(names, string(p))
+	}
+	return names
+}
+
+// productList is "cdn, cdn-legacy, vod or live".
+func productList() string {
+	n := productNames()
+	return strings.Join(n[:len(n)-1], ", ") + " or " + n[len(n)-1]
+}
+
+func contains[T comparable](list []T, v T) bool {
+	for _, e := range list {
+		if e == v {
+			return true
+		}
+	}
+	return false
+}
+
+// suggest returns ` (did you mean "x"?)` for the candidate closest to word
+// when it is close enough to be a typo, or "".
+func suggest(word string, candidates []string) string {
+	best, bestDist := "", 3
+	for _, c := range candidates {
+		d := distance(strings.ToLower(word), strings.ToLower(c))
+		if d < bestDist && d < len(c) {
+			best, bestDist = c, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+// distance is the Levenshtein distance between a and b, counted in bytes;
+// words longer than 64 bytes are never typos of a field name.
+func distance(a, b string) int {
+	if len(a) > 64 || len(b) > 64 {
+		return math.MaxInt
+	}
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
