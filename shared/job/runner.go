@@ -32,6 +32,12 @@ type Runner struct {
 	Now func() time.Time
 	// Fanout, when set, replaces the fan-out options of every run.
 	Fanout *fanout.Options
+
+	// serial makes one invocation run at a time in a process, as the
+	// deployment does across the account (reservedConcurrency 1): the
+	// same event delivered twice at once is then deployed once, and the
+	// second delivery finds every target unchanged.
+	serial sync.Mutex
 }
 
 // Request is one invocation's event and context.
@@ -72,6 +78,8 @@ func (r *Runner) now() time.Time {
 // Run carries out one invocation and returns its outcome. It never panics
 // on bad input: everything that goes wrong is in the outcome.
 func (r *Runner) Run(ctx context.Context, req Request) *Outcome {
+	r.serial.Lock()
+	defer r.serial.Unlock()
 	log := req.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
