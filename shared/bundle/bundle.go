@@ -38,7 +38,9 @@ type Bundle struct {
 	// Intermediates chain Leaf towards a root, each issuing the one before;
 	// duplicates and self-signed roots are dropped.
 	Intermediates []*x509.Certificate
-	// Extra are certificates in the input that are not on the leaf's chain.
+	// Extra are certificates in the input that are not on the leaf's chain
+	// (an old certificate, another site's); Parse warns about them and they
+	// are never deployed.
 	Extra []*x509.Certificate
 	// Sources names the inputs the bundle was read from.
 	Sources []string
@@ -50,8 +52,12 @@ type Bundle struct {
 }
 
 // Parse reads a bundle from its sources. The sources may come in any order
-// and each may hold any mix of certificates and keys. Parse checks structure
-// only; call Validate to check validity dates and trust.
+// and each may hold any mix of certificates and keys: one combined file, or
+// every file of a folder (certbot's cert.pem, chain.pem, fullchain.pem and
+// privkey.pem at once; acme.sh's <domain>.cer, <domain>.key, ca.cer and
+// fullchain.cer). Text sources without PEM blocks (certbot's README) are
+// skipped. Parse checks structure only; call Validate to check validity
+// dates and trust. Every error is an *Error wrapping one of the sentinels.
 func Parse(srcs []Source, opts Options) (*Bundle, error) {
 	maxSize := opts.maxSize()
 	var total int64
@@ -68,28 +74,32 @@ func Parse(srcs []Source, opts Options) (*Bundle, error) {
 	var certs []*x509.Certificate
 	seen := map[string]bool{}
 	var keySource string
+	var keyDER []byte
 	for _, s := range srcs {
 		b.Sources = append(b.Sources, s.Name)
 		blocks, err := decodeBlocks(s)
 		if err != nil {
 			return nil, err
 		}
+		var ignored []string
 		for _, blk := range blocks {
-			switch blk.Type {
-			case "CERTIFICATE":
+			switch {
+			case blk.Type == "CERTIFICATE":
 				c, err := x509.ParseCertificate(blk.Bytes)
 				if err != nil {
 					return nil, newError(ErrMalformed, s.Name,
-						fmt.Sprintf("certificate %d cannot be parsed: %v", len(certs)+1, sanitize(err)),
-						"the file is damaged or is not a certificate; export it again")
+						fmt.Sprintf("the certificate at line %d cannot be parsed: %s", blk.line, sanitize(err)),
+						"the file is damaged or is not a certificate: export it again")
 				}
 				fp := Fingerprint(c)
 				if !seen[fp] {
 					seen[fp] = true
 					certs = append(certs, c)
 				}
-			case "PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY", "ENCRYPTED PRIVATE KEY",
-				"DSA PRIVATE KEY", "OPENSSH PRIVATE KEY":
+			case isKeyBlock(blk.Type):
+				if keyDER != nil && blk.Type != "ENCRYPTED PRIVATE KEY" && len(blk.Headers) == 0 && bytes.Equal(blk.Bytes, keyDER) {
+					continue // the same key again (privkey.pem and a combined file)
+				}
 				k, err := parseKey(s.Name, blk)
 				if err != nil {
 					return nil, err
@@ -97,19 +107,22 @@ func Parse(srcs []Source, opts Options) (*Bundle, error) {
 				if b.key != nil {
 					if !samePublicKey(b.key.Public(), k.Public()) {
 						return nil, newError(ErrMultipleKeys, s.Name,
-							fmt.Sprintf("holds a private key different from the one in %s", keySource),
+							fmt.Sprintf("the private key at line %d differs from the one already read from %s", blk.line, keySource),
 							"a bundle carries exactly one private key: remove the stale one")
 					}
 					continue
 				}
-				b.key, keySource = k, s.Name
-			case "EC PARAMETERS":
+				b.key, keySource, keyDER = k, s.Name, blk.Bytes
+			case blk.Type == "EC PARAMETERS":
 				// openssl ecparam -genkey writes these before the key; the key
 				// names its own curve.
 			default:
-				b.Warnings = append(b.Warnings,
-					fmt.Sprintf("%s: ignored a %q block", s.Name, blk.Type))
+				ignored = append(ignored, fmt.Sprintf("%s at line %d", blockLabel([]byte(blk.Type+"-----")), blk.line))
 			}
+		}
+		if len(ignored) > 0 {
+			b.Warnings = append(b.Warnings, fmt.Sprintf("%s: ignored %d block(s) that are neither certificates nor keys: %s",
+				s.Name, len(ignored), listSome(ignored)))
 		}
 	}
 	if len(certs) == 0 {
@@ -122,20 +135,41 @@ func Parse(srcs []Source, opts Options) (*Bundle, error) {
 			"no private key found",
 			"include the private key (privkey.pem or <domain>.key)")
 	}
-	for _, c := range certs {
-		if samePublicKey(c.PublicKey, b.key.Public()) {
-			b.Leaf = c
-			break
-		}
-	}
+	b.Leaf = pickLeaf(certs, b.key)
 	if b.Leaf == nil {
 		return nil, newError(ErrKeyMismatch, keySource,
 			fmt.Sprintf("the %s private key matches none of the %d certificate(s) (%s)",
 				publicKeyType(b.key.Public()), len(certs), certNames(certs)),
 			"the certificate and key come from different renewals: use the key that was generated with this certificate")
 	}
+	if rk, ok := b.key.(*rsa.PrivateKey); ok && rk.N.BitLen() < 2048 {
+		b.Warnings = append(b.Warnings, fmt.Sprintf("the key is %s: use 2048 bits or more", b.KeyType()))
+	}
 	b.Intermediates, b.Extra, b.root = orderChain(b.Leaf, certs)
+	if len(b.Extra) > 0 {
+		b.Warnings = append(b.Warnings, fmt.Sprintf("ignored %d certificate(s) not on the chain of %s (%s)",
+			len(b.Extra), leafName(b.Leaf), certNames(b.Extra)))
+	}
 	return b, nil
+}
+
+// pickLeaf returns the certificate for key. When several do (a renewal that
+// reused the key, next to the old certificate), it prefers one that is not
+// a CA and then the most recently issued.
+func pickLeaf(certs []*x509.Certificate, key crypto.Signer) *x509.Certificate {
+	var leaf *x509.Certificate
+	for _, c := range certs {
+		if !samePublicKey(key.Public(), c.PublicKey) {
+			continue
+		}
+		switch {
+		case leaf == nil,
+			leaf.IsCA && !c.IsCA,
+			leaf.IsCA == c.IsCA && c.NotBefore.After(leaf.NotBefore):
+			leaf = c
+		}
+	}
+	return leaf
 }
 
 // Identity describes the leaf certificate.
@@ -170,21 +204,33 @@ func (b *Bundle) KeyPEM() Secret {
 			panic("bundle: marshal EC key: " + err.Error())
 		}
 		blk = &pem.Block{Type: "EC PRIVATE KEY", Bytes: der}
+	default:
+		return Secret{} // a Bundle that Parse did not make
 	}
 	return Secret{s: string(pem.EncodeToMemory(blk))}
 }
 
-// KeyType describes the private key: "RSA-2048", "ECDSA-P256".
-func (b *Bundle) KeyType() string { return publicKeyType(b.key.Public()) }
+// KeyType describes the private key: "RSA-2048", "ECDSA-P256"; "" for a
+// Bundle that Parse did not make.
+func (b *Bundle) KeyType() string {
+	if b.key == nil {
+		return ""
+	}
+	return publicKeyType(b.key.Public())
+}
 
 func certNames(certs []*x509.Certificate) string {
-	var names []string
+	names := make([]string, len(certs))
 	for i, c := range certs {
-		if i == 3 {
-			names = append(names, fmt.Sprintf("and %d more", len(certs)-3))
-			break
-		}
-		names = append(names, "CN="+c.Subject.CommonName)
+		names[i] = "CN=" + c.Subject.CommonName
 	}
-	return strings.Join(names, ", ")
+	return listSome(names)
+}
+
+// listSome joins the first three items and says how many more there are.
+func listSome(items []string) string {
+	if len(items) > 3 {
+		return strings.Join(items[:3], ", ") + fmt.Sprintf(" and %d more", len(items)-3)
+	}
+	return strings.Join(items, ", ")
 }

@@ -8,10 +8,22 @@ import (
 	"golang.org/x/net/idna"
 )
 
+// hostProfile converts host names to ASCII for lookup (UTS #46 mapping:
+// lower case, NFC, punycode), and unlike idna.Lookup also refuses empty
+// labels and labels or names that are too long for the DNS.
+var hostProfile = idna.New(
+	idna.MapForLookup(),
+	idna.BidiRule(),
+	idna.VerifyDNSLength(true),
+	idna.Transitional(false),
+)
+
 // NormalizeDomain returns a domain name as the APIs and certificates spell
 // it: trimmed, without a trailing dot, lower-case, internationalised labels
 // in punycode. A CDN wildcard written ".example.com" becomes
-// "*.example.com". It fails for a name that is not a valid host name.
+// "*.example.com". It fails for a name that is not a valid host name: empty
+// labels, characters a host name cannot have, a single label, an IP
+// address, or a wildcard anywhere but as the whole first label.
 func NormalizeDomain(domain string) (string, error) {
 	d := strings.TrimSuffix(strings.TrimSpace(domain), ".")
 	wild := false
@@ -24,13 +36,17 @@ func NormalizeDomain(domain string) (string, error) {
 	if d == "" {
 		return "", fmt.Errorf("empty domain name %q", domain)
 	}
-	ascii, err := idna.Lookup.ToASCII(d)
+	ascii, err := hostProfile.ToASCII(d)
 	if err != nil {
 		return "", fmt.Errorf("invalid domain name %q: %w", domain, err)
 	}
 	ascii = strings.ToLower(ascii)
-	if !strings.Contains(ascii, ".") {
+	i := strings.LastIndexByte(ascii, '.')
+	if i < 0 {
 		return "", fmt.Errorf("invalid domain name %q: it needs at least two labels", domain)
+	}
+	if strings.Trim(ascii[i+1:], "0123456789") == "" {
+		return "", fmt.Errorf("invalid domain name %q: the last label is numeric (an IP address is not a domain)", domain)
 	}
 	if wild {
 		return "*." + ascii, nil
@@ -59,8 +75,8 @@ func Covers(c *x509.Certificate, domain string) bool {
 	}
 	for _, n := range names {
 		san, err := NormalizeDomain(n)
-		if err != nil {
-			continue
+		if err != nil || strings.HasPrefix(n, ".") {
+			continue // ".example.com" is CDN shorthand, not a SAN form
 		}
 		if san == d {
 			return true

@@ -3,7 +3,7 @@ package bundle
 import "errors"
 
 // Sentinel errors for the ways a bundle can be rejected. Every error returned
-// by Parse, Check and Verify wraps exactly one of them, so callers branch with
+// by Parse, Validate and ParseRoots wraps exactly one of them, so callers branch with
 // errors.Is while the message (from *Error) tells a person what to do.
 // No error ever contains key material.
 var (

@@ -22,8 +22,11 @@ type Options struct {
 	Roots []*x509.Certificate
 	// NoSystemRoots trusts only Roots: for tests and air-gapped setups.
 	NoSystemRoots bool
-	// AllowUntrusted turns a chain that does not verify from an error into
-	// a warning. A missing intermediate stays an error.
+	// AllowUntrusted turns a chain that does not verify (self-signed, a
+	// private root not given in Roots, a leaf not for server
+	// authentication) from an error into a warning. A missing intermediate
+	// stays an error: a chain that stops short of any root breaks clients
+	// whatever they trust.
 	AllowUntrusted bool
 }
 

@@ -1,9 +1,7 @@
 package bundle
 
 import (
-	"bytes"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"math"
@@ -12,9 +10,10 @@ import (
 )
 
 // Validate checks what Parse cannot: that the leaf is within its validity
-// window, that the chain is complete, and that it verifies to a trusted root.
-// Warnings (expiry soon, an untrusted chain that AllowUntrusted accepts) are
-// appended to b.Warnings. The first problem found is returned as an *Error.
+// window, that the chain is complete, and that it verifies to a trusted root
+// for server authentication. Warnings (expiry soon, an untrusted chain that
+// AllowUntrusted accepts) are appended to b.Warnings. The first problem
+// found is returned as an *Error.
 func (b *Bundle) Validate(opts Options) error {
 	now := opts.now()
 	leaf := b.Leaf
@@ -28,24 +27,9 @@ func (b *Bundle) Validate(opts Options) error {
 			fmt.Sprintf("the certificate for %s is not valid until %s", leafName(leaf), leaf.NotBefore.UTC().Format(time.RFC3339)),
 			"check the clock of the machine that issued it, or wait until then")
 	}
-	if days := DaysLeft(leaf, now); opts.warnDays() > 0 && days < opts.warnDays() {
-		b.Warnings = append(b.Warnings, fmt.Sprintf("the certificate expires in %d day(s), on %s",
-			days, leaf.NotAfter.UTC().Format(time.DateOnly)))
-	}
-
-	roots, err := opts.pool()
-	if err != nil {
-		return err
-	}
-	last := leaf
-	if n := len(b.Intermediates); n > 0 {
-		last = b.Intermediates[n-1]
-	}
-	if !isSelfSigned(last) && b.root == nil && !poolHasIssuer(roots, last) {
-		return newError(ErrMissingIntermediate, "",
-			fmt.Sprintf("the chain ends at %q, whose issuer %q is neither in the bundle nor a known root",
-				last.Subject.CommonName, describeName(last.Issuer.CommonName, last.Issuer.String())),
-			"add the intermediate certificate (fullchain.pem, or acme.sh's ca.cer); if it is your private root, pass it as a trusted root")
+	if days, warn := DaysLeft(leaf, now), opts.warnDays(); warn > 0 && days < warn {
+		b.Warnings = append(b.Warnings, fmt.Sprintf("the certificate for %s expires in %d day(s), on %s",
+			leafName(leaf), days, leaf.NotAfter.UTC().Format(time.DateOnly)))
 	}
 
 	inter := x509.NewCertPool()
@@ -53,40 +37,46 @@ func (b *Bundle) Validate(opts Options) error {
 		inter.AddCert(c)
 	}
 	_, verr := leaf.Verify(x509.VerifyOptions{
-		Roots:         roots,
+		Roots:         opts.pool(),
 		Intermediates: inter,
 		CurrentTime:   now,
 		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	})
-	if verr != nil {
-		e := newError(ErrUntrusted, "", "the chain does not verify: "+sanitize(verr),
-			"deploy a certificate from a publicly trusted CA, pass your private root as a trusted root, or set allowUntrusted: true in the manifest")
-		if !opts.AllowUntrusted {
-			return e
-		}
-		b.Warnings = append(b.Warnings, e.Detail+" (allowed by allowUntrusted)")
+	if verr == nil {
+		return nil
 	}
+	// No path to a trusted root. When the chain the bundle carries stops
+	// at a certificate that is not self-signed, and no root was given, the
+	// certificate that issued it is missing from the bundle: name it.
+	var ua x509.UnknownAuthorityError
+	top := b.Chain()[len(b.Intermediates)]
+	if errors.As(verr, &ua) && b.root == nil && !isSelfSigned(top) {
+		return newError(ErrMissingIntermediate, "",
+			fmt.Sprintf("the chain ends at %q, whose issuer %q is neither in the bundle nor a trusted root",
+				describeName(top.Subject.CommonName, top.Subject.String()), describeName(top.Issuer.CommonName, top.Issuer.String())),
+			"add the intermediate certificate (deploy fullchain.pem, or include acme.sh's ca.cer); if that issuer is your private root, pass it as a trusted root")
+	}
+	detail := "the chain does not verify: " + sanitize(verr)
+	var inv x509.CertificateInvalidError
+	if errors.As(verr, &inv) && inv.Cert != nil {
+		detail += fmt.Sprintf(" (certificate %q)", describeName(inv.Cert.Subject.CommonName, inv.Cert.Subject.String()))
+	}
+	e := newError(ErrUntrusted, "", detail,
+		"deploy a certificate from a publicly trusted CA, pass your private root as a trusted root, or set allowUntrusted: true in the manifest")
+	if !opts.AllowUntrusted {
+		return e
+	}
+	b.Warnings = append(b.Warnings, e.Detail+" (allowed by allowUntrusted)")
 	return nil
 }
 
-// poolHasIssuer reports whether a root in pool issued c. A CertPool has no
-// lookup by name, so it asks Verify with c as the leaf and checks that the
-// complaint, if any, is not an unknown authority.
-func poolHasIssuer(pool *x509.CertPool, c *x509.Certificate) bool {
-	_, err := c.Verify(x509.VerifyOptions{
-		Roots:       pool,
-		CurrentTime: c.NotBefore.Add(time.Second),
-		KeyUsages:   []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
-	})
-	var ua x509.UnknownAuthorityError
-	return !errors.As(err, &ua)
-}
-
-func (o Options) pool() (*x509.CertPool, error) {
+// pool returns the roots Validate trusts: the system roots unless
+// NoSystemRoots, plus Roots. A machine without system roots (a scratch
+// container) simply trusts Roots alone.
+func (o Options) pool() *x509.CertPool {
 	var pool *x509.CertPool
 	if !o.NoSystemRoots {
-		p, err := x509.SystemCertPool()
-		if err == nil {
+		if p, err := x509.SystemCertPool(); err == nil {
 			pool = p
 		}
 	}
@@ -96,10 +86,11 @@ func (o Options) pool() (*x509.CertPool, error) {
 	for _, c := range o.Roots {
 		pool.AddCert(c)
 	}
-	return pool, nil
+	return pool
 }
 
-// DaysLeft is the number of whole days from now until the leaf expires.
+// DaysLeft is the number of whole days from now until the leaf expires
+// (negative once it has).
 func DaysLeft(c *x509.Certificate, now time.Time) int {
 	return int(math.Floor(c.NotAfter.Sub(now).Hours() / 24))
 }
@@ -114,26 +105,29 @@ func LoadRoots(path string) ([]*x509.Certificate, error) {
 }
 
 // ParseRoots parses the PEM certificates of a trusted-roots file; name
-// labels errors.
+// labels errors. Blocks other than certificates are skipped; a damaged
+// block, or a file without any certificate, is an *Error.
 func ParseRoots(name string, data []byte) ([]*x509.Certificate, error) {
+	blocks, err := decodeBlocks(Source{Name: name, Data: data})
+	if err != nil {
+		return nil, err
+	}
 	var roots []*x509.Certificate
-	for rest := bytes.TrimPrefix(data, utf8BOM); ; {
-		var blk *pem.Block
-		blk, rest = pem.Decode(rest)
-		if blk == nil {
-			break
-		}
+	for _, blk := range blocks {
 		if blk.Type != "CERTIFICATE" {
 			continue
 		}
 		c, err := x509.ParseCertificate(blk.Bytes)
 		if err != nil {
-			return nil, newError(ErrMalformed, name, "a trusted root cannot be parsed: "+sanitize(err), "")
+			return nil, newError(ErrMalformed, name,
+				fmt.Sprintf("the trusted root at line %d cannot be parsed: %s", blk.line, sanitize(err)),
+				"export the root certificate again as PEM")
 		}
 		roots = append(roots, c)
 	}
 	if len(roots) == 0 {
-		return nil, newError(ErrNoCertificate, name, "no certificate found in the trusted roots file", "")
+		return nil, newError(ErrNoCertificate, name, "no certificate found in the trusted roots file",
+			"give a PEM file with one or more CERTIFICATE blocks")
 	}
 	return roots, nil
 }

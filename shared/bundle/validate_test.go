@@ -1,0 +1,225 @@
+package bundle_test
+
+import (
+	"crypto/x509"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/certdrop/certdrop/shared/bundle"
+	"github.com/certdrop/certdrop/shared/bundle/internal/testpki"
+)
+
+func TestValidateDates(t *testing.T) {
+	p := fixture(t)
+	nb, na := p.leaf.Cert.NotBefore, p.leaf.Cert.NotAfter
+	tests := []struct {
+		name     string
+		now      time.Time
+		warnDays int
+		want     error
+		msg      []string
+		warning  string // a substring of the one warning expected; "" for none
+	}{
+		{name: "well inside the window", now: testNow},
+		{name: "one second before notBefore", now: nb.Add(-time.Second), want: bundle.ErrNotYetValid, msg: []string{"not valid until 2025-01-01T00:00:00Z", "clock"}},
+		{name: "at notBefore", now: nb},
+		{name: "at notAfter", now: na, warning: "expires in 0 day(s)"},
+		{name: "one second after notAfter", now: na.Add(time.Second), want: bundle.ErrExpired, msg: []string{"example.com expired on 2045-01-01", "renew"}},
+		{name: "13 days and 23 hours left", now: na.Add(-14*24*time.Hour + time.Hour), warning: "expires in 13 day(s), on 2045-01-01"},
+		{name: "exactly 14 days left", now: na.Add(-14 * 24 * time.Hour)},
+		{name: "WarnDays 30, 20 days left", now: na.AddDate(0, 0, -20), warnDays: 30, warning: "expires in 20 day(s)"},
+		{name: "WarnDays 30, 31 days left", now: na.AddDate(0, 0, -31), warnDays: 30},
+		{name: "negative WarnDays turns the warning off", now: na.Add(-time.Hour), warnDays: -1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := bundle.Parse(one("bundle.pem", p.leaf.PEM(), p.inter1.PEM(), keyPEM(t, p.rsaKey, testpki.PKCS8)), p.opts())
+			if err != nil {
+				t.Fatal(err)
+			}
+			o := p.opts()
+			o.Now = func() time.Time { return tt.now }
+			o.WarnDays = tt.warnDays
+			err = b.Validate(o)
+			if tt.want != nil {
+				if err == nil {
+					t.Fatal("Validate accepted it")
+				}
+				checkError(t, err, tt.want, tt.msg, p.rsaKey)
+				return
+			}
+			if err != nil {
+				t.Fatalf("Validate: %v", err)
+			}
+			switch {
+			case tt.warning == "" && len(b.Warnings) != 0:
+				t.Errorf("warnings = %q, want none", b.Warnings)
+			case tt.warning != "" && (len(b.Warnings) != 1 || !strings.Contains(b.Warnings[0], tt.warning)):
+				t.Errorf("warnings = %q, want one saying %q", b.Warnings, tt.warning)
+			}
+		})
+	}
+}
+
+func TestDaysLeft(t *testing.T) {
+	p := fixture(t)
+	na := p.leaf.Cert.NotAfter
+	for _, tt := range []struct {
+		now  time.Time
+		want int
+	}{
+		{na.Add(-48 * time.Hour), 2},
+		{na.Add(-47 * time.Hour), 1},
+		{na, 0},
+		{na.Add(time.Hour), -1},
+	} {
+		if got := bundle.DaysLeft(p.leaf.Cert, tt.now); got != tt.want {
+			t.Errorf("DaysLeft at %s = %d, want %d", tt.now, got, tt.want)
+		}
+	}
+}
+
+func TestValidateTrust(t *testing.T) {
+	p := fixture(t)
+	key := keyPEM(t, p.rsaKey, testpki.PKCS8)
+	selfKey := newKey(t, testpki.P256)
+	self := issue(t, testpki.Spec{CN: "self.example.com", DNS: []string{"self.example.com"}, Key: selfKey}, nil)
+	clientOnly := issue(t, testpki.Spec{CN: "client.example.com", DNS: []string{"client.example.com"},
+		EKU: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}, p.inter1)
+	expiredCA := issue(t, testpki.Spec{CN: "Test Expired CA", IsCA: true,
+		NotBefore: time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), NotAfter: time.Date(2029, 1, 1, 0, 0, 0, 0, time.UTC)}, p.root)
+	underExpired := issue(t, testpki.Spec{CN: "old.example.com", DNS: []string{"old.example.com"}}, expiredCA)
+
+	trusted := func(o bundle.Options) bundle.Options { return o }
+	none := func(o bundle.Options) bundle.Options { o.Roots = nil; return o }
+	allow := func(o bundle.Options) bundle.Options { o.Roots = nil; o.AllowUntrusted = true; return o }
+	system := func(o bundle.Options) bundle.Options { o.Roots, o.NoSystemRoots = nil, false; return o }
+	tests := []struct {
+		name    string
+		srcs    []bundle.Source
+		opts    func(bundle.Options) bundle.Options
+		want    error
+		msg     []string
+		warning string
+	}{
+		{name: "chain to a trusted root", srcs: one("b.pem", p.leaf.PEM(), p.inter1.PEM(), key), opts: trusted},
+		{name: "root carried in the bundle and trusted", srcs: one("b.pem", p.leaf.PEM(), p.inter1.PEM(), p.root.PEM(), key), opts: trusted},
+		{
+			name: "root carried in the bundle but not trusted", srcs: one("b.pem", p.leaf.PEM(), p.inter1.PEM(), p.root.PEM(), key), opts: none,
+			want: bundle.ErrUntrusted, msg: []string{"unknown authority", "allowUntrusted"},
+		},
+		{
+			name: "private chain against the system roots", srcs: one("b.pem", p.leaf.PEM(), p.inter1.PEM(), p.root.PEM(), key), opts: system,
+			want: bundle.ErrUntrusted, msg: []string{"does not verify"},
+		},
+		{
+			name: "allowUntrusted turns it into a warning", srcs: one("b.pem", p.leaf.PEM(), p.inter1.PEM(), p.root.PEM(), key), opts: allow,
+			warning: "allowed by allowUntrusted",
+		},
+		{
+			name: "self-signed leaf, untrusted", srcs: one("b.pem", self.PEM(), keyPEM(t, selfKey, testpki.PKCS8)), opts: none,
+			want: bundle.ErrUntrusted, msg: []string{"does not verify"},
+		},
+		{
+			name: "self-signed leaf, allowed", srcs: one("b.pem", self.PEM(), keyPEM(t, selfKey, testpki.PKCS8)), opts: allow,
+			warning: "allowed by allowUntrusted",
+		},
+		{
+			name: "self-signed leaf passed as a root", srcs: one("b.pem", self.PEM(), keyPEM(t, selfKey, testpki.PKCS8)),
+			opts: func(o bundle.Options) bundle.Options { o.Roots = []*x509.Certificate{self.Cert}; return o },
+		},
+		{
+			name: "intermediate passed as the trusted root", srcs: one("b.pem", p.leaf.PEM(), key),
+			opts: func(o bundle.Options) bundle.Options { o.Roots = []*x509.Certificate{p.inter1.Cert}; return o },
+		},
+		{
+			name: "leaf not for server authentication", srcs: one("b.pem", clientOnly.PEM(), p.inter1.PEM(), keyPEM(t, clientOnly.Key, testpki.PKCS8)), opts: trusted,
+			want: bundle.ErrUntrusted, msg: []string{"key usage"},
+		},
+		{
+			name: "expired intermediate is named", srcs: one("b.pem", underExpired.PEM(), expiredCA.PEM(), keyPEM(t, underExpired.Key, testpki.PKCS8)), opts: trusted,
+			want: bundle.ErrUntrusted, msg: []string{"expired", `"Test Expired CA"`},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := tt.opts(p.opts())
+			b, err := bundle.Parse(tt.srcs, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = b.Validate(o)
+			if tt.want != nil {
+				if err == nil {
+					t.Fatal("Validate accepted it")
+				}
+				checkError(t, err, tt.want, tt.msg, p.rsaKey, selfKey)
+				return
+			}
+			if err != nil {
+				t.Fatalf("Validate: %v", err)
+			}
+			if tt.warning == "" && len(b.Warnings) != 0 || tt.warning != "" && (len(b.Warnings) != 1 || !strings.Contains(b.Warnings[0], tt.warning)) {
+				t.Errorf("warnings = %q, want %q", b.Warnings, tt.warning)
+			}
+		})
+	}
+}
+
+func TestParseRoots(t *testing.T) {
+	p := fixture(t)
+	tests := []struct {
+		name  string
+		data  []byte
+		count int
+		want  error
+	}{
+		{name: "one root", data: p.root.PEM(), count: 1},
+		{name: "two roots, CRLF, BOM, text between", data: cat([]byte("\xEF\xBB\xBF# private roots\r\n"), crlfOf(p.root.PEM()), []byte("\r\nnext:\r\n"), crlfOf(p.inter1.PEM())), count: 2},
+		{name: "non-certificate blocks skipped", data: cat(p.root.PEM(), keyPEM(t, p.leafEC.Key, testpki.PKCS8)), count: 1},
+		{name: "empty", data: nil, want: bundle.ErrNoCertificate},
+		{name: "only a key", data: keyPEM(t, p.leafEC.Key, testpki.SEC1), want: bundle.ErrNoCertificate},
+		{name: "truncated second root is not skipped", data: cat(p.root.PEM(), p.inter1.PEM()[:100]), want: bundle.ErrMalformed},
+		{name: "corrupted DER", data: corrupt("CERTIFICATE", p.root.Cert.Raw), want: bundle.ErrMalformed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			roots, err := bundle.ParseRoots("roots.pem", tt.data)
+			if tt.want != nil {
+				if err == nil {
+					t.Fatalf("ParseRoots accepted it: %d roots", len(roots))
+				}
+				checkError(t, err, tt.want, []string{"roots.pem"}, p.leafEC.Key)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(roots) != tt.count {
+				t.Errorf("got %d roots, want %d", len(roots), tt.count)
+			}
+		})
+	}
+}
+
+func TestLoadRoots(t *testing.T) {
+	p := fixture(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "roots.pem")
+	if err := os.WriteFile(path, p.root.PEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	roots, err := bundle.LoadRoots(path)
+	if err != nil || len(roots) != 1 || !roots[0].Equal(p.root.Cert) {
+		t.Fatalf("LoadRoots = %d roots, %v; want the test root", len(roots), err)
+	}
+	if _, err := bundle.LoadRoots(filepath.Join(dir, "missing.pem")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("LoadRoots of a missing file = %v, want os.ErrNotExist", err)
+	}
+}
+
+func crlfOf(b []byte) []byte { return []byte(strings.ReplaceAll(string(b), "\n", "\r\n")) }
