@@ -72,6 +72,7 @@ func runDeploy(ctx context.Context, c *cli, args []string) int {
 	if *asJSON {
 		enc := json.NewEncoder(c.stdout)
 		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
 		_ = enc.Encode(rep)
 	} else {
 		_ = report.WriteTable(c.stdout, rep)

@@ -108,6 +108,7 @@ func runPlan(_ context.Context, c *cli, args []string) int {
 	if *asJSON {
 		enc := json.NewEncoder(c.stdout)
 		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
 		_ = enc.Encode(out)
 		return exitOK
 	}

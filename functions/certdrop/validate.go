@@ -84,6 +84,7 @@ func runValidate(_ context.Context, c *cli, args []string) int {
 	if *asJSON {
 		enc := json.NewEncoder(c.stdout)
 		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
 		_ = enc.Encode(res)
 	} else {
 		printValidate(c.stdout, res)

@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -54,10 +55,14 @@ func (p Param) LogValue() slog.Value { return slog.StringValue(p.String()) }
 
 // MarshalJSON renders {"name":..,"value":..} with sensitive values redacted.
 func (p Param) MarshalJSON() ([]byte, error) {
-	return json.Marshal(struct {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // "<redacted>" stays readable
+	err := enc.Encode(struct {
 		Name  string `json:"name"`
 		Value string `json:"value"`
 	}{p.Name, p.Shown()})
+	return bytes.TrimSpace(buf.Bytes()), err
 }
 
 // Form returns the parameters as the request body carries them, secrets

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const (
+	bundles = "../../testdata/bundles/"
+	root    = bundles + "demo-root.pem"
+	example = "../../testdata/manifests/example.yaml"
+)
+
+// runCLI runs the command line with its own streams and an empty
+// environment.
+func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(context.Background(), &cli{stdout: &out, stderr: &errb, getenv: func(string) string { return "" }}, args)
+	return code, out.String(), errb.String()
+}
+
+func TestCLI(t *testing.T) {
+	tests := []struct {
+		name       string
+		args       []string
+		code       int
+		stdoutHas  []string
+		stderrHas  []string
+		stdoutLack []string
+	}{
+		{"no command", nil, exitUsage, []string{"Usage: certdrop <command>"}, nil, nil},
+		{"help", []string{"--help"}, exitOK, []string{"validate", "plan", "deploy", "serve"}, nil, nil},
+		{"unknown command", []string{"frobnicate"}, exitUsage, nil, []string{`unknown command "frobnicate"`}, nil},
+		{"validate help", []string{"validate", "--help"}, exitOK, nil, []string{"Usage: certdrop validate", "-trust-roots"}, nil},
+		{"validate no files", []string{"validate"}, exitUsage, nil, []string{"name at least one bundle"}, nil},
+		{"validate missing file", []string{"validate", "nope.pem"}, exitUsage, nil, []string{"nope.pem"}, nil},
+		{"validate bad flag", []string{"validate", "--frob", bundles + "pkcs8"}, exitUsage, nil, []string{"flag provided but not defined: -frob"}, nil},
+		{
+			"validate acme.sh folder", []string{"validate", bundles + "acme.sh", "--trust-roots", root, "--domain", "www.example.com"}, exitOK,
+			[]string{"Names (SAN):  example.com, www.example.com", "Key:          ECDSA-P256", "www.example.com                          covered", "Verdict:      valid",
+				"1. example.com", "2. certdrop Demo Intermediate CA"}, nil, []string{"PRIVATE KEY"},
+		},
+		{
+			"validate certbot folder, flags after files", []string{"validate", bundles + "certbot", "--trust-roots", root}, exitOK,
+			[]string{"Verdict:      valid"}, nil, nil,
+		},
+		{
+			"validate a domain not covered", []string{"validate", bundles + "wildcard", "--trust-roots", root, "--domain", "a.example.com", "--domain", "a.b.example.com"}, exitFail,
+			[]string{"a.example.com                            covered", "a.b.example.com                          NOT covered", "INVALID: the certificate does not cover a.b.example.com"}, nil, nil,
+		},
+		{"validate unknown private root", []string{"validate", bundles + "pkcs1"}, exitFail, []string{"INVALID", "neither in the bundle nor a trusted root", "What to do:"}, nil, nil},
+		{"validate untrusted root in the bundle", []string{"validate", bundles + "reversed-chain"}, exitFail, []string{"INVALID", "does not verify"}, nil, nil},
+		{"validate allow untrusted", []string{"validate", bundles + "reversed-chain", "--allow-untrusted"}, exitOK, []string{"Warning:", "allowed by allowUntrusted", "Verdict:      valid"}, nil, nil},
+		{"validate expired", []string{"validate", bundles + "expired", "--trust-roots", root}, exitFail, []string{"INVALID", "expired", "renew"}, nil, nil},
+		{"validate encrypted", []string{"validate", bundles + "encrypted-key", "--trust-roots", root}, exitFail, []string{"INVALID", "decrypt"}, nil, []string{"BEGIN"}},
+		{"validate mismatched", []string{"validate", bundles + "mismatched", "--trust-roots", root}, exitFail, []string{"INVALID", "matches none"}, nil, nil},
+		{
+			"plan", []string{"plan", "--bundle", bundles + "certbot", "--manifest", example, "--trust-roots", root}, exitOK,
+			[]string{"PLAN (nothing is called): deploy example.com to 1 target(s)", "cdn: 1 call(s) to SetCdnDomainSSLCertificate (2018-05-10), quota 30/s",
+				"www.example.com", "SSLPri=<redacted>", "Lower bound at the documented quotas: 33ms"}, nil, []string{"PRIVATE KEY"},
+		},
+		{
+			"plan with key applies bundle prefixes", []string{"plan", "--bundle", bundles + "certbot", "--manifest", example, "--trust-roots", root, "--key", "certs/example.com/fullchain.pem"}, exitOK,
+			[]string{"not covered", "pull.example.com"}, nil, nil,
+		},
+		{"plan untrusted is bad input", []string{"plan", "--bundle", bundles + "certbot", "--manifest", example}, exitUsage, nil, []string{"invalid bundle", "neither in the bundle nor a trusted root"}, nil},
+		{"plan needs a manifest", []string{"plan", "--bundle", bundles + "certbot"}, exitUsage, nil, []string{"--bundle and --manifest are required"}, nil},
+		{
+			"plan invalid manifest", []string{"plan", "--bundle", bundles + "certbot", "--manifest", "../../testdata/manifests/invalid/negative.yaml"}, exitUsage,
+			nil, []string{"negative.yaml:"}, nil,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errs := runCLI(t, tt.args...)
+			if code != tt.code {
+				t.Errorf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tt.code, out, errs)
+			}
+			for _, s := range tt.stdoutHas {
+				if !strings.Contains(out, s) {
+					t.Errorf("stdout lacks %q:\n%s", s, out)
+				}
+			}
+			for _, s := range tt.stderrHas {
+				if !strings.Contains(errs, s) {
+					t.Errorf("stderr lacks %q:\n%s", s, errs)
+				}
+			}
+			for _, s := range tt.stdoutLack {
+				if strings.Contains(out, s) || strings.Contains(errs, s) {
+					t.Errorf("output contains %q", s)
+				}
+			}
+		})
+	}
+}
+
+func TestValidateJSON(t *testing.T) {
+	code, out, _ := runCLI(t, "validate", "--json", bundles+"reversed-chain", "--trust-roots", root, "--domain", "example.com")
+	var res validateResult
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	if code != exitOK || !res.Valid || len(res.Chain) != 3 || res.Bundle == nil || len(res.Bundle.Fingerprint) != 64 ||
+		len(res.Domains) != 1 || !res.Domains[0].Covered || res.Error != nil {
+		t.Errorf("exit %d, result %+v", code, res)
+	}
+}
+
+func TestPlanJSON(t *testing.T) {
+	code, out, errs := runCLI(t, "plan", "--json", "--bundle", bundles+"sec1", "--manifest", example, "--trust-roots", root)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var p planOutput
+	if err := json.Unmarshal([]byte(out), &p); err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Calls) != 1 || p.Calls[0].Action != "SetCdnDomainSSLCertificate" || p.Calls[0].Domain != "www.example.com" {
+		t.Fatalf("calls = %+v", p.Calls)
+	}
+	if strings.Contains(out, "PRIVATE KEY") {
+		t.Errorf("the output holds the key:\n%s", out)
+	}
+	redacted := false
+	for _, prm := range p.Calls[0].Params {
+		if prm.Name == "SSLPri" {
+			redacted = prm.Value == "<redacted>"
+		}
+	}
+	if !redacted || !strings.Contains(out, `"value": "<redacted>"`) {
+		t.Errorf("SSLPri is not shown as <redacted>:\n%s", out)
+	}
+}
+
+// TestGencert: a new user's first try, gencert then validate, works.
+func TestGencert(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "certs", "example.test")
+	code, _, errs := runCLI(t, "gencert", "--out", out, "--domain", "example.test", "--domain", "*.example.test", "--days", "30")
+	if code != exitOK {
+		t.Fatalf("gencert: exit %d %s", code, errs)
+	}
+	if fi, err := os.Stat(filepath.Join(out, "privkey.pem")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("privkey.pem: %v %v", fi, err)
+	}
+	rootPath := filepath.Join(dir, "certs", "demo-root.pem")
+	code, stdout, _ := runCLI(t, "validate", out, "--trust-roots", rootPath, "--domain", "www.example.test")
+	if code != exitOK || !strings.Contains(stdout, "(29 days left)") {
+		t.Errorf("validate the generated bundle: exit %d\n%s", code, stdout)
+	}
+}
