@@ -1,0 +1,258 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// tmpPrefix names Put's temporary files, which List skips.
+const tmpPrefix = ".certdrop-tmp-"
+
+// Dir is a Store over a local directory, for the command line. A key is a
+// slash-separated path below the directory; every access goes through
+// os.Root, so neither a "../" key nor a symbolic link can reach outside it.
+// Symbolic links inside the directory are followed like OSS symlinks.
+type Dir struct {
+	root    string
+	maxSize int64
+	maxList int
+}
+
+// OpenDir returns a store over the existing directory dir.
+func OpenDir(dir string, opts Options) (*Dir, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, &Error{Op: "open", Key: dir, Err: ErrConfig, Detail: err.Error()}
+	}
+	fi, err := os.Stat(abs)
+	if err != nil {
+		return nil, &Error{Op: "open", Key: dir, Err: ErrConfig, Detail: "directory not accessible", cause: err}
+	}
+	if !fi.IsDir() {
+		return nil, &Error{Op: "open", Key: dir, Err: ErrConfig, Detail: "not a directory"}
+	}
+	return &Dir{root: abs, maxSize: opts.maxSize(), maxList: opts.maxList()}, nil
+}
+
+// String returns the directory's path.
+func (d *Dir) String() string { return d.root }
+
+// dirKey checks a key names a file path inside the root: no empty, "." or
+// ".." segment, no backslash or NUL, not ending in "/".
+func dirKey(op, key string) error {
+	if err := validKey(op, key); err != nil {
+		return err
+	}
+	if strings.ContainsAny(key, "\\\x00") {
+		return &Error{Op: op, Key: key, Err: ErrInvalidKey, Detail: "key contains a backslash or NUL"}
+	}
+	for _, seg := range strings.Split(key, "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return &Error{Op: op, Key: key, Err: ErrInvalidKey, Detail: `key has an empty, "." or ".." path segment`}
+		}
+	}
+	return nil
+}
+
+// fsError turns a file system error into an *Error.
+func fsError(op, key string, err error) error {
+	e := &Error{Op: op, Key: key, Err: err, cause: err}
+	var pe *fs.PathError
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		e.Err = ErrNotFound
+	case errors.Is(err, fs.ErrPermission):
+		e.Err = ErrDenied
+	case errors.As(err, &pe) && strings.Contains(pe.Err.Error(), "escapes"):
+		// os.Root's "path escapes from parent" (not exported): a
+		// symbolic link leading outside the directory.
+		e.Err, e.Detail = ErrInvalidKey, "a symbolic link leads outside the directory"
+	}
+	return e
+}
+
+func (d *Dir) openRoot(op, key string) (*os.Root, error) {
+	r, err := os.OpenRoot(d.root)
+	if err != nil {
+		return nil, &Error{Op: op, Key: key, Err: ErrConfig, Detail: "directory not accessible", cause: err}
+	}
+	return r, nil
+}
+
+// Get reads the file at key, refusing one over the size cap before reading
+// it. A symbolic link is followed if its target lies inside the directory.
+func (d *Dir) Get(ctx context.Context, key string) (*Object, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := dirKey("get", key); err != nil {
+		return nil, err
+	}
+	r, err := d.openRoot("get", key)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	// Stat before opening, so that a FIFO or device is never opened.
+	fi, err := r.Stat(key)
+	if err != nil {
+		return nil, fsError("get", key, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, &Error{Op: "get", Key: key, Err: ErrNotFound, Detail: "not a regular file"}
+	}
+	f, err := r.Open(key)
+	if err != nil {
+		return nil, fsError("get", key, err)
+	}
+	defer f.Close()
+	if fi, err = f.Stat(); err != nil {
+		return nil, fsError("get", key, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, &Error{Op: "get", Key: key, Err: ErrNotFound, Detail: "not a regular file"}
+	}
+	if fi.Size() > d.maxSize {
+		return nil, &Error{Op: "get", Key: key, Err: ErrTooLarge, Detail: fmt.Sprintf("file is %d bytes, over the %d-byte cap", fi.Size(), d.maxSize)}
+	}
+	data, err := io.ReadAll(io.LimitReader(f, d.maxSize+1))
+	if err != nil {
+		return nil, fsError("get", key, err)
+	}
+	if int64(len(data)) > d.maxSize {
+		return nil, &Error{Op: "get", Key: key, Err: ErrTooLarge, Detail: fmt.Sprintf("file grew over the %d-byte cap while being read", d.maxSize)}
+	}
+	obj := &Object{ObjectInfo: ObjectInfo{Key: key, Size: int64(len(data)), LastModified: fi.ModTime()}, Data: data}
+	if li, err := r.Lstat(key); err == nil && li.Mode()&fs.ModeSymlink != 0 {
+		obj.Symlink = true
+		if link, err := r.Readlink(key); err == nil && !path.IsAbs(link) {
+			t := path.Join(path.Dir(key), filepath.ToSlash(link))
+			if t != ".." && !strings.HasPrefix(t, "../") {
+				obj.Target = t
+			}
+		}
+	}
+	return obj, nil
+}
+
+// List returns the files (and symbolic links to files inside the
+// directory) whose key starts with prefix, in key order. Directories are
+// not listed; a symbolic link to a directory is not descended into.
+func (d *Dir) List(ctx context.Context, prefix string) ([]ObjectInfo, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	start := "."
+	if i := strings.LastIndex(prefix, "/"); i >= 0 {
+		start = prefix[:i]
+		if err := dirKey("list", start); err != nil {
+			return nil, &Error{Op: "list", Key: prefix, Err: ErrInvalidKey, Detail: `prefix has an empty, "." or ".." path segment`}
+		}
+	}
+	r, err := d.openRoot("list", prefix)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	fsys := r.FS()
+	var out []ObjectInfo
+	err = fs.WalkDir(fsys, start, func(p string, de fs.DirEntry, err error) error {
+		if err != nil {
+			if p == start && errors.Is(err, fs.ErrNotExist) {
+				return fs.SkipAll
+			}
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if de.IsDir() {
+			if p != start && !strings.HasPrefix(p+"/", prefix) && !strings.HasPrefix(prefix, p+"/") {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasPrefix(p, prefix) || strings.HasPrefix(de.Name(), tmpPrefix) {
+			return nil
+		}
+		fi, err := fs.Stat(fsys, p) // follows a link inside the root
+		if err != nil || !fi.Mode().IsRegular() {
+			return nil // dangling, escaping or special: not an object
+		}
+		if len(out) == d.maxList {
+			return &Error{Op: "list", Key: prefix, Err: ErrTooLarge, Detail: fmt.Sprintf("more than %d objects", d.maxList)}
+		}
+		out = append(out, ObjectInfo{
+			Key:          p,
+			Size:         fi.Size(),
+			LastModified: fi.ModTime(),
+			Symlink:      de.Type()&fs.ModeSymlink != 0,
+		})
+		return nil
+	})
+	if err != nil {
+		var se *Error
+		switch {
+		case errors.As(err, &se):
+			return nil, se
+		case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+			return nil, err
+		}
+		return nil, fsError("list", prefix, err)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out, nil
+}
+
+// Put writes data to the file at key, creating directories as needed. It
+// writes a temporary file beside it and renames it into place, so a
+// reader never sees a partial file.
+func (d *Dir) Put(ctx context.Context, key string, data []byte, _ string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := dirKey("put", key); err != nil {
+		return err
+	}
+	r, err := d.openRoot("put", key)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	dir := path.Dir(key)
+	if dir != "." {
+		if err := r.MkdirAll(dir, 0o755); err != nil {
+			return fsError("put", key, err)
+		}
+	}
+	var rnd [8]byte
+	_, _ = rand.Read(rnd[:])
+	tmp := path.Join(dir, tmpPrefix+hex.EncodeToString(rnd[:]))
+	f, err := r.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return fsError("put", key, err)
+	}
+	_, werr := f.Write(data)
+	cerr := f.Close()
+	if err := errors.Join(werr, cerr); err != nil {
+		_ = r.Remove(tmp)
+		return fsError("put", key, err)
+	}
+	if err := r.Rename(tmp, key); err != nil {
+		_ = r.Remove(tmp)
+		return fsError("put", key, err)
+	}
+	return nil
+}
+
+var _ Store = (*Dir)(nil)
