@@ -10,6 +10,8 @@ import (
 // Entry is one call the emulator answered. It never holds a request's
 // private key or credentials.
 type Entry struct {
+	// Time is when the call arrived; for OpenAPI calls that passed
+	// authentication, when the quota admitted or refused it.
 	Time time.Time `json:"time"`
 	// Service is "cdn", "vod", "live" or "oss".
 	Service string `json:"service"`
@@ -20,15 +22,28 @@ type Entry struct {
 	Domain string `json:"domain,omitempty"`
 	// Key is the OSS object key.
 	Key string `json:"key,omitempty"`
-	// Outcome is "ok" or "error".
+	// Outcome is "ok" or "error"; for OpenAPI calls also "reset" (the
+	// connection was reset, nothing applied) and "abandoned" (the client
+	// went away during the injected latency, nothing applied).
 	Outcome string `json:"outcome"`
 	// Code is the error code answered, empty on success.
 	Code string `json:"code,omitempty"`
 	// Status is the HTTP status answered (0 when the connection was reset).
 	Status    int    `json:"status"`
 	RequestID string `json:"requestId,omitempty"`
-	// CertName is the CertName parameter of a Set call.
+	// CertName is the CertName parameter of a Set call; on success, the
+	// name installed.
 	CertName string `json:"certName,omitempty"`
+	// Env is the Env parameter of a Set call ("staging").
+	Env string `json:"env,omitempty"`
+	// Attempt numbers the OpenAPI calls of one API for one domain that
+	// passed authentication and the quota, from 1: the input of the
+	// deterministic fault decisions.
+	Attempt int `json:"attempt,omitempty"`
+	// Fault names the injected fault: "scripted", "throttle", "5xx",
+	// "reset" or "slow" (the answer was held past the client's timeout;
+	// the call was applied).
+	Fault string `json:"fault,omitempty"`
 }
 
 // Journal records every call the emulator answers, in order, and optionally

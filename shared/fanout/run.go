@@ -220,7 +220,9 @@ func (r *run) target(ctx context.Context, res *Result, verify bool) {
 		return
 	}
 	res.State = Deployed
-	if verify {
+	// A staging (Env=staging) certificate is not what Describe reports,
+	// so it cannot be confirmed that way.
+	if verify && res.Call.Param("Env") != "staging" {
 		if err := r.verify(ctx, res); err != nil {
 			res.State, res.Err = Failed, err
 		}

@@ -41,8 +41,10 @@ type Options struct {
 	Quotas   map[string]float64
 	Log      *slog.Logger
 	Progress func(fanout.Progress)
-	// Fanout, when set, replaces the options derived from the fields
-	// above and the manifest (benchmarks and tests tune retries with it).
+	// Fanout, when set, is the base of the fan-out options: its retry,
+	// pacing and concurrency settings are kept, and the fields above and
+	// the manifest's canary and verify are set over it (benchmarks and
+	// tests tune retries with it).
 	Fanout *fanout.Options
 }
 
@@ -83,18 +85,15 @@ func (d *Deployment) Prepare() (*plan.Plan, []string, error) {
 // Run fans a prepared plan out through client and reports the outcome.
 func Run(ctx context.Context, client fanout.Client, p *plan.Plan, m *manifest.Manifest, keys []string, o Options) *report.Report {
 	start := time.Now()
-	fo := fanout.Options{
-		DryRun:   o.DryRun,
-		Force:    o.Force,
-		Canary:   m.Defaults.Canary,
-		Verify:   m.Defaults.Verify,
-		StopAt:   o.StopAt,
-		Quotas:   o.Quotas,
-		Logger:   o.Log,
-		Progress: o.Progress,
-	}
+	var fo fanout.Options
 	if o.Fanout != nil {
 		fo = *o.Fanout
+	}
+	fo.DryRun, fo.Force = o.DryRun, o.Force
+	fo.Canary, fo.Verify = m.Defaults.Canary, m.Defaults.Verify
+	fo.StopAt, fo.Logger, fo.Progress = o.StopAt, o.Log, o.Progress
+	if o.Quotas != nil {
+		fo.Quotas = o.Quotas
 	}
 	results := fanout.Run(ctx, client, p, fo)
 	return report.New(report.Meta{

@@ -1,0 +1,161 @@
+package cloud
+
+import (
+	"bufio"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/certdrop/certdrop/shared/fanout"
+)
+
+// seedRow is one row of a reference document's error table.
+type seedRow struct{ file, status, code string }
+
+func readSeedRows(t *testing.T) []seedRow {
+	t.Helper()
+	f, err := os.Open(filepath.Join("testdata", "seed_error_codes.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var rows []seedRow
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		parts := strings.Split(line, "\t")
+		if len(parts) != 3 {
+			t.Fatalf("bad row %q", line)
+		}
+		rows = append(rows, seedRow{parts[0], parts[1], parts[2]})
+	}
+	if len(rows) == 0 {
+		t.Fatal("no rows")
+	}
+	return rows
+}
+
+// TestEverySeedCodeIsClassified: every code of the reference documents'
+// error tables is in the table, with a hint, and the throttling,
+// transient and auth codes the brief names are classified so.
+func TestEverySeedCodeIsClassified(t *testing.T) {
+	codes := Codes()
+	for _, r := range readSeedRows(t) {
+		ci, ok := codes[r.code]
+		if !ok {
+			t.Errorf("%s: %s (HTTP %s) is not in the table", r.file, r.code, r.status)
+			continue
+		}
+		if ci.Hint == "" {
+			t.Errorf("%s has no hint", r.code)
+		}
+	}
+	want := map[string]fanout.Class{
+		"Throttling": fanout.Throttled, "Throttling.User": fanout.Throttled, "Throttling.Api": fanout.Throttled,
+		"Rejected.Throttling": fanout.Throttled,
+		"ServiceUnavailable":  fanout.Transient, "InternalError": fanout.Transient, "ServiceBusy": fanout.Transient,
+		"CreateCertificateFailed": fanout.Transient, "CertStorage.failed": fanout.Transient, "SignatureNonceUsed": fanout.Transient,
+		"InvalidAccessKeyId.NotFound": fanout.Auth, "InvalidAccessKeyId.Inactive": fanout.Auth,
+		"InvalidSecurityToken.Expired": fanout.Auth, "InvalidSecurityToken.Malformed": fanout.Auth,
+		"SignatureDoesNotMatch": fanout.Auth, "Forbidden.RAM": fanout.Auth, "NoPermission": fanout.Auth,
+		"InvalidDomain.Offline": fanout.Permanent, "Certificate.MissMatch": fanout.Permanent,
+		"DomainInSafeMode": fanout.Permanent, "Certificate.Duplicated": fanout.Permanent,
+		"InvalidDomain.NotFound": fanout.Permanent,
+	}
+	for code, class := range want {
+		if got := codes[code].Class; got != class {
+			t.Errorf("%s is %v, want %v", code, got, class)
+		}
+	}
+	for code, ci := range codes {
+		if ci.Hint == "" {
+			t.Errorf("%s has no hint", code)
+		}
+	}
+}
+
+// TestSeedListMatchesTheDocuments checks testdata/seed_error_codes.txt
+// against the reference documents themselves, where they are at hand
+// (/work/shared/seeds in the development environment): every listed code
+// is in its document, and each document's error table has exactly as many
+// rows as the list gives it.
+func TestSeedListMatchesTheDocuments(t *testing.T) {
+	dir := os.Getenv("CERTDROP_SEEDS")
+	if dir == "" {
+		dir = filepath.Join("..", "..", "..", "shared", "seeds")
+	}
+	if _, err := os.Stat(dir); err != nil {
+		t.Skipf("reference documents not at hand (%s); set CERTDROP_SEEDS", dir)
+	}
+	byFile := map[string][]seedRow{}
+	for _, r := range readSeedRows(t) {
+		byFile[r.file] = append(byFile[r.file], r)
+	}
+	// A table row starts with its HTTP status, directly or after a pipe,
+	// followed by the code.
+	row := regexp.MustCompile(`(?m)(?:^|[^0-9])(?:400|403|404|500|503)\s*\|?\s*[A-Za-z]`)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".txt") {
+			continue
+		}
+		seen++
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := string(b)
+		start := -1
+		for _, marker := range []string{"Error codes", "错误码"} {
+			if i := strings.Index(text, marker); i >= 0 && (start < 0 || i < start) {
+				start = i
+			}
+		}
+		if start < 0 {
+			t.Errorf("%s: no error table", e.Name())
+			continue
+		}
+		section := text[start:]
+		if n, want := len(row.FindAllString(section, -1)), len(byFile[e.Name()]); n != want {
+			t.Errorf("%s: %d error rows in the document, %d in the list", e.Name(), n, want)
+		}
+		for _, r := range byFile[e.Name()] {
+			if !strings.Contains(section, r.status) || !strings.Contains(section, r.code) {
+				t.Errorf("%s: %s %s is not in the document", e.Name(), r.status, r.code)
+			}
+		}
+	}
+	if seen != len(byFile) {
+		t.Errorf("%d documents, the list covers %d", seen, len(byFile))
+	}
+}
+
+func TestClassifyUnknownCodes(t *testing.T) {
+	tests := []struct {
+		code   string
+		status int
+		want   fanout.Class
+	}{
+		{"Whatever", 429, fanout.Throttled},
+		{"Throttling.Something", 400, fanout.Throttled},
+		{"Whatever", 502, fanout.Transient},
+		{"InvalidAccessKeyId.Something", 403, fanout.Auth},
+		{"InvalidSecurityToken.New", 400, fanout.Auth},
+		{"Brand.New", 400, fanout.Permanent},
+		{"Brand.New", 404, fanout.Permanent},
+	}
+	for _, tt := range tests {
+		if got, _ := classify(tt.code, tt.status); got != tt.want {
+			t.Errorf("classify(%s, %d) = %v, want %v", tt.code, tt.status, got, tt.want)
+		}
+	}
+}

@@ -1,0 +1,279 @@
+package cloudsim
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// DefaultMaxCertificateBytes is the longest SSLPub (ServerCertificate) the
+// emulator accepts before answering InvalidCertificate.TooLong. The vendor
+// documents the code but not the limit; a full chain is a few kilobytes.
+const DefaultMaxCertificateBytes = 64 << 10
+
+// Config configures a Sim. LoadConfig reads it from YAML; the fields
+// tagged `yaml:"-"` are set from code.
+type Config struct {
+	// OpenAPIAddr is the loopback address the OpenAPI listener binds;
+	// default "127.0.0.1:0" (an ephemeral port).
+	OpenAPIAddr string `yaml:"openapiAddr"`
+	// OSSAddr is the loopback address of the OSS listener; default
+	// "127.0.0.1:0".
+	OSSAddr string `yaml:"ossAddr"`
+	// Credentials are the access keys the emulator accepts, for OpenAPI
+	// and OSS alike. They all belong to one account.
+	Credentials []Credential `yaml:"credentials"`
+	// Quotas are calls per second per account by API action; missing
+	// actions get DefaultQuotas, a negative value means unlimited.
+	Quotas map[string]float64 `yaml:"quotas"`
+	// Domains are the account's domains, by product.
+	Domains Domains `yaml:"domains"`
+	// Faults are the injected failures; the zero value injects none.
+	Faults Faults `yaml:"faults"`
+	// MaxCertificateBytes caps SSLPub; 0 means DefaultMaxCertificateBytes.
+	MaxCertificateBytes int `yaml:"maxCertificateBytes"`
+	// OSS configures the OSS emulator served on OSSAddr.
+	OSS OSSSettings `yaml:"oss"`
+
+	// JournalWriter, when set, receives every journal entry as a JSON line.
+	JournalWriter io.Writer `yaml:"-"`
+	// CertificateClock is the time certificates are checked against
+	// (Certificate.Expired); nil means time.Now. Signatures, quotas and
+	// latency always use the real clock.
+	CertificateClock func() time.Time `yaml:"-"`
+	// Logger receives one debug line per call; nil discards them.
+	Logger *slog.Logger `yaml:"-"`
+}
+
+// Credential is one access key the emulator accepts. It formats and logs
+// without its secret and token.
+type Credential struct {
+	AccessKeyID     string `yaml:"accessKeyId"`
+	AccessKeySecret string `yaml:"accessKeySecret"`
+	// SecurityToken, when set, makes this an STS key: requests must carry
+	// the token (x-acs-security-token).
+	SecurityToken string `yaml:"securityToken"`
+	// Expired makes the STS token expired: InvalidSecurityToken.Expired.
+	Expired bool `yaml:"expired"`
+	// Disabled makes the key inactive: InvalidAccessKeyId.Inactive.
+	Disabled bool `yaml:"disabled"`
+	// DenyActions are API actions this key's RAM policy does not allow:
+	// Forbidden.RAM (403).
+	DenyActions []string `yaml:"denyActions"`
+}
+
+// Format prints the credential with its secret and token redacted, for
+// every verb.
+func (c Credential) Format(f fmt.State, _ rune) {
+	fmt.Fprintf(f, "Credential{AccessKeyID:%s <redacted>}", c.AccessKeyID)
+}
+
+// LogValue logs only the access key ID.
+func (c Credential) LogValue() slog.Value { return slog.StringValue(c.AccessKeyID) }
+
+// Domains lists the account's domains by product. A CDN wildcard domain is
+// registered as ".example.com", as the CDN names it.
+type Domains struct {
+	CDN  []Domain `yaml:"cdn"`
+	VOD  []Domain `yaml:"vod"`
+	Live []Domain `yaml:"live"`
+}
+
+// Domain is one domain of the account.
+type Domain struct {
+	Name string `yaml:"name"`
+	// State is online (the default), offline, configuring or safemode.
+	State string `yaml:"state"`
+	// Installed pre-seeds the certificate the domain carries.
+	Installed *SeedCert `yaml:"installed"`
+}
+
+// SeedCert is a certificate a domain carries before any call: give its
+// PEM (Cert or CertFile) to have Describe return it, or only NotAfter for a
+// certificate the emulator knows by name and expiry.
+type SeedCert struct {
+	CertName string `yaml:"certName"`
+	// Cert is the PEM chain; CertFile a file holding it, relative to the
+	// configuration file.
+	Cert     string `yaml:"cert"`
+	CertFile string `yaml:"certFile"`
+	// NotAfter is the expiry when no PEM is given.
+	NotAfter time.Time `yaml:"notAfter"`
+	// HTTPS defaults to true.
+	HTTPS *bool `yaml:"https"`
+}
+
+// OSSSettings is the YAML form of the OSS emulator's configuration; the
+// Sim turns it into an OSSConfig sharing its credentials and journal.
+type OSSSettings struct {
+	// Disabled turns the OSS listener off.
+	Disabled          bool     `yaml:"disabled"`
+	Region            string   `yaml:"region"`
+	AccountID         string   `yaml:"accountId"`
+	Buckets           []string `yaml:"buckets"`
+	AutoCreateBuckets bool     `yaml:"autoCreateBuckets"`
+	// DataDir persists buckets and objects; relative to the configuration
+	// file. Empty keeps them in memory.
+	DataDir       string `yaml:"dataDir"`
+	MaxObjectSize int64  `yaml:"maxObjectSize"`
+	// Triggers invoke a function after writes, as OSS triggers do.
+	Triggers []OSSTriggerSettings `yaml:"triggers"`
+}
+
+// OSSTriggerSettings is the YAML form of an OSSTrigger.
+type OSSTriggerSettings struct {
+	URL          string        `yaml:"url"`
+	Bucket       string        `yaml:"bucket"`
+	Events       []string      `yaml:"events"`
+	Prefix       string        `yaml:"prefix"`
+	Suffix       string        `yaml:"suffix"`
+	FunctionName string        `yaml:"functionName"`
+	Timeout      time.Duration `yaml:"timeout"`
+	// Credentials names an access key of Config.Credentials whose secret
+	// (and token) the trigger hands to the function in the x-fc-access-key-*
+	// headers, as Function Compute does for a function with a role.
+	Credentials string `yaml:"credentials"`
+}
+
+// LoadConfig reads a YAML configuration. Unknown fields are errors, so a
+// typo does not silently configure nothing. Relative file names (certFile,
+// oss.dataDir) are resolved against the file's folder.
+func LoadConfig(path string) (Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("cloudsim: %w", err)
+	}
+	var cfg Config
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+		return Config{}, fmt.Errorf("cloudsim: %s: %w", path, err)
+	}
+	dir := filepath.Dir(path)
+	for _, list := range []*[]Domain{&cfg.Domains.CDN, &cfg.Domains.VOD, &cfg.Domains.Live} {
+		for i := range *list {
+			s := (*list)[i].Installed
+			if s == nil || s.CertFile == "" {
+				continue
+			}
+			f := s.CertFile
+			if !filepath.IsAbs(f) {
+				f = filepath.Join(dir, f)
+			}
+			b, err := os.ReadFile(f)
+			if err != nil {
+				return Config{}, fmt.Errorf("cloudsim: %s: domain %s: %w", path, (*list)[i].Name, err)
+			}
+			s.Cert, s.CertFile = string(b), ""
+		}
+	}
+	if cfg.OSS.DataDir != "" && !filepath.IsAbs(cfg.OSS.DataDir) {
+		cfg.OSS.DataDir = filepath.Join(dir, cfg.OSS.DataDir)
+	}
+	if err := cfg.validate(); err != nil {
+		return Config{}, fmt.Errorf("cloudsim: %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// validate checks the configuration for mistakes a person would make.
+func (c *Config) validate() error {
+	for _, a := range []struct{ name, addr string }{{"openapiAddr", c.OpenAPIAddr}, {"ossAddr", c.OSSAddr}} {
+		if a.addr == "" {
+			continue
+		}
+		host, _, err := net.SplitHostPort(a.addr)
+		if err != nil {
+			return fmt.Errorf("%s: %w", a.name, err)
+		}
+		if !isLoopbackHost(host) {
+			return fmt.Errorf("%s: %q is not a loopback address: the emulator receives private keys and serves plain HTTP", a.name, a.addr)
+		}
+	}
+	seen := map[string]bool{}
+	for i, cr := range c.Credentials {
+		if cr.AccessKeyID == "" || cr.AccessKeySecret == "" {
+			return fmt.Errorf("credentials[%d]: accessKeyId and accessKeySecret are required", i)
+		}
+		if seen[cr.AccessKeyID] {
+			return fmt.Errorf("credentials[%d]: duplicate accessKeyId %s", i, cr.AccessKeyID)
+		}
+		seen[cr.AccessKeyID] = true
+		for _, a := range cr.DenyActions {
+			if _, ok := lookupAPI(a); !ok {
+				return fmt.Errorf("credentials[%d]: denyActions: unknown action %q", i, a)
+			}
+		}
+	}
+	for a := range c.Quotas {
+		if _, ok := lookupAPI(a); !ok {
+			return fmt.Errorf("quotas: unknown action %q", a)
+		}
+		if c.Quotas[a] == 0 {
+			return fmt.Errorf("quotas: %s: 0 calls per second would refuse every call; use a negative value for unlimited", a)
+		}
+	}
+	for _, p := range []struct {
+		product string
+		list    []Domain
+	}{{ProductCDN, c.Domains.CDN}, {ProductVOD, c.Domains.VOD}, {ProductLive, c.Domains.Live}} {
+		names := map[string]bool{}
+		for i, d := range p.list {
+			n := strings.ToLower(strings.TrimSpace(d.Name))
+			if n == "" {
+				return fmt.Errorf("domains.%s[%d]: name is required", p.product, i)
+			}
+			if p.product == ProductCDN && strings.HasPrefix(n, "*.") {
+				return fmt.Errorf("domains.cdn[%d]: the CDN names a wildcard domain %q, not %q", i, n[1:], n)
+			}
+			if names[n] {
+				return fmt.Errorf("domains.%s[%d]: duplicate domain %s", p.product, i, n)
+			}
+			names[n] = true
+			switch d.State {
+			case "", StateOnline, StateOffline, StateConfiguring, StateSafeMode:
+			default:
+				return fmt.Errorf("domains.%s[%d] %s: state must be online, offline, configuring or safemode, not %q", p.product, i, n, d.State)
+			}
+			if s := d.Installed; s != nil {
+				if s.CertName == "" {
+					return fmt.Errorf("domains.%s[%d] %s: installed.certName is required", p.product, i, n)
+				}
+				if s.Cert != "" {
+					if _, ok := firstCertificate(s.Cert); !ok {
+						return fmt.Errorf("domains.%s[%d] %s: installed.cert holds no parsable certificate", p.product, i, n)
+					}
+				} else if s.NotAfter.IsZero() {
+					return fmt.Errorf("domains.%s[%d] %s: installed needs cert, certFile or notAfter", p.product, i, n)
+				}
+			}
+		}
+	}
+	if c.MaxCertificateBytes < 0 {
+		return fmt.Errorf("maxCertificateBytes must not be negative")
+	}
+	for i, t := range c.OSS.Triggers {
+		if t.Credentials != "" && !seen[t.Credentials] {
+			return fmt.Errorf("oss.triggers[%d]: credentials %q is not an accessKeyId of credentials", i, t.Credentials)
+		}
+	}
+	return c.Faults.validate()
+}
+
+// isLoopbackHost reports whether host is localhost or a loopback IP.
+func isLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

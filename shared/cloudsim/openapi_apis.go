@@ -1,0 +1,76 @@
+package cloudsim
+
+// The products the OpenAPI emulator serves, as the domain registry and the
+// journal's Service field name them.
+const (
+	ProductCDN  = "cdn"
+	ProductVOD  = "vod"
+	ProductLive = "live"
+)
+
+// apiSpec describes one emulated OpenAPI operation.
+type apiSpec struct {
+	action  string
+	version string
+	// product is ProductCDN, ProductVOD or ProductLive.
+	product string
+	// set is true for the four Set operations, false for Describe.
+	set bool
+	// legacy marks SetDomainServerCertificate, whose parameters are
+	// ServerCertificateStatus, ServerCertificate and PrivateKey.
+	legacy bool
+	// forceSet: the operation documents ForceSet (Live and the legacy CDN
+	// operation); the others have no such parameter.
+	forceSet bool
+	// env: the operation documents Env=staging (CDN and VOD).
+	env bool
+	// quota is the default per-account calls per second.
+	quota float64
+}
+
+// hostID is what the product's error responses name as HostId.
+func (a apiSpec) hostID() string {
+	switch a.product {
+	case ProductVOD:
+		return "vod.cn-shanghai.aliyuncs.com"
+	case ProductLive:
+		return "live.aliyuncs.com"
+	default:
+		return "cdn.aliyuncs.com"
+	}
+}
+
+// DefaultQuotas returns the per-account calls per second the emulator
+// enforces when the configuration names no quota for an API: the
+// documented 30/s for the current Set operations, 10/s for the legacy
+// SetDomainServerCertificate, and 30/s for the Describe operations.
+func DefaultQuotas() map[string]float64 {
+	q := map[string]float64{}
+	for _, a := range apiSpecs() {
+		q[a.action] = a.quota
+	}
+	return q
+}
+
+// apiSpecs lists the emulated operations.
+func apiSpecs() []apiSpec {
+	return []apiSpec{
+		{action: "SetCdnDomainSSLCertificate", version: "2018-05-10", product: ProductCDN, set: true, env: true, quota: 30},
+		{action: "SetDomainServerCertificate", version: "2018-05-10", product: ProductCDN, set: true, legacy: true, forceSet: true, quota: 10},
+		{action: "SetVodDomainSSLCertificate", version: "2017-03-21", product: ProductVOD, set: true, env: true, quota: 30},
+		{action: "SetLiveDomainCertificate", version: "2016-11-01", product: ProductLive, set: true, forceSet: true, quota: 30},
+		{action: "DescribeDomainCertificateInfo", version: "2018-05-10", product: ProductCDN, quota: 30},
+		{action: "DescribeVodDomainCertificateInfo", version: "2017-03-21", product: ProductVOD, quota: 30},
+		{action: "DescribeLiveDomainCertificateInfo", version: "2016-11-01", product: ProductLive, quota: 30},
+	}
+}
+
+// lookupAPI finds an operation by action name.
+func lookupAPI(action string) (apiSpec, bool) {
+	for _, a := range apiSpecs() {
+		if a.action == action {
+			return a, true
+		}
+	}
+	return apiSpec{}, false
+}

@@ -1,0 +1,285 @@
+package cloudsim
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// maxOpenAPIBody caps a request body: a certificate chain and key are a few
+// kilobytes, and the certificate alone may be MaxCertificateBytes.
+const maxOpenAPIBody = 1 << 20
+
+// acsRequestID returns a request ID shaped like the OpenAPI's: an
+// upper-case UUID.
+func acsRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := strings.ToUpper(hex.EncodeToString(b[:]))
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+// openAPIHandler serves every emulated product on one listener; the
+// x-acs-action header (or the Action parameter) names the operation.
+type openAPIHandler struct{ s *Sim }
+
+// ServeHTTP answers one OpenAPI request.
+func (h openAPIHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.s.serveOpenAPI(w, r) }
+
+// call is one request on its way through the emulator.
+type call struct {
+	w       http.ResponseWriter
+	r       *http.Request
+	entry   Entry
+	api     apiSpec
+	rate    *rateInfo
+	product string
+}
+
+// serveOpenAPI answers one request: route, authenticate, apply the quota,
+// inject faults, then validate and apply the operation. Every request gets
+// exactly one journal entry, recorded before the answer is written.
+func (s *Sim) serveOpenAPI(w http.ResponseWriter, r *http.Request) {
+	c := &call{w: w, r: r, entry: Entry{Time: time.Now().UTC(), RequestID: acsRequestID()}}
+
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxOpenAPIBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			s.fail(c, &apiError{status: http.StatusRequestEntityTooLarge, code: "RequestEntityTooLarge",
+				message: "The request body is too large."})
+			return
+		}
+		s.fail(c, &apiError{status: http.StatusBadRequest, code: "InvalidParameter", message: "The request body cannot be read."})
+		return
+	}
+	params := r.URL.Query()
+	if ct := r.Header.Get("Content-Type"); strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
+		form, err := url.ParseQuery(string(body))
+		if err != nil {
+			s.fail(c, &apiError{status: http.StatusBadRequest, code: "InvalidParameter", message: "The request body is not a valid form."})
+			return
+		}
+		for k, v := range form {
+			params[k] = v
+		}
+	}
+	c.entry.Domain = strings.ToLower(strings.TrimSpace(params.Get("DomainName")))
+	c.entry.CertName = params.Get("CertName")
+	c.entry.Env = params.Get("Env")
+
+	action := r.Header.Get("x-acs-action")
+	if action == "" {
+		action = params.Get("Action")
+	}
+	c.entry.API = action
+	api, ok := lookupAPI(action)
+	if !ok {
+		s.fail(c, newAPIError("", "InvalidAction.NotFound"))
+		return
+	}
+	c.api, c.product = api, api.product
+	c.entry.Service = api.product
+	version := r.Header.Get("x-acs-version")
+	if version == "" {
+		version = params.Get("Version")
+	}
+	if version != api.version {
+		s.fail(c, newAPIError(api.product, "InvalidVersion"))
+		return
+	}
+
+	keyID, aerr := s.authenticate(r, body, time.Now().UTC())
+	if aerr != nil {
+		s.fail(c, aerr)
+		return
+	}
+	if slices.Contains(s.creds[keyID].DenyActions, action) {
+		s.fail(c, newAPIError(api.product, "Forbidden.RAM"))
+		return
+	}
+
+	ok, rate, at := s.quotas.allow(action, time.Now)
+	c.entry.Time, c.rate = at.UTC(), rate
+	if !ok {
+		e := newAPIError(api.product, "Throttling.User")
+		e.rate = rate
+		s.fail(c, e)
+		return
+	}
+
+	c.entry.Attempt = s.nextAttempt(action, c.entry.Domain)
+	d := s.cfg.Faults.decide(api.product, action, c.entry.Domain, c.entry.Attempt)
+	if d.kind != faultNone {
+		c.entry.Fault = d.kind
+	}
+	switch d.kind {
+	case faultReset:
+		s.reset(c)
+		return
+	case faultScripted, faultThrottle, fault5xx:
+		if strings.HasPrefix(d.err.code, "Throttling") || d.err.code == "Rejected.Throttling" || d.err.status == http.StatusTooManyRequests {
+			// An injected throttle carries a half-second TimeLeft hint.
+			d.err.rate = &rateInfo{limit: rateLimit(rate), timeLeft: 500 * time.Millisecond, reset: time.Now().Add(500 * time.Millisecond)}
+		}
+		if !s.wait(r, d.latency) {
+			s.abandon(c)
+			return
+		}
+		s.fail(c, d.err)
+		return
+	}
+	if !s.wait(r, d.latency) {
+		s.abandon(c)
+		return
+	}
+
+	var status int
+	var resp any
+	var e *apiError
+	if api.set {
+		c.entry.CertName, e = s.applySet(api, params)
+		if e == nil {
+			status, resp = http.StatusOK, map[string]string{"RequestId": c.entry.RequestID}
+		}
+	} else {
+		resp, e = s.describe(api, params, c.entry.RequestID)
+		status = http.StatusOK
+	}
+	if e != nil {
+		if d.kind == faultSlow {
+			s.record(c, e.status, e.code)
+			s.wait(r, d.slow)
+			s.write(c, e.status, s.errorBody(c, e), e.rate)
+			return
+		}
+		s.fail(c, e)
+		return
+	}
+	s.record(c, status, "")
+	if d.kind == faultSlow {
+		s.wait(r, d.slow)
+	}
+	s.write(c, status, resp, nil)
+}
+
+func rateLimit(ri *rateInfo) int {
+	if ri == nil {
+		return 0
+	}
+	return ri.limit
+}
+
+// nextAttempt counts the calls of action for domain that got past the
+// quota, starting at 1.
+func (s *Sim) nextAttempt(action, domain string) int {
+	s.attemptsMu.Lock()
+	defer s.attemptsMu.Unlock()
+	k := action + "\x00" + domain
+	s.attempts[k]++
+	return s.attempts[k]
+}
+
+// wait sleeps d, or until the client goes away or the emulator closes; it
+// reports whether the full delay elapsed.
+func (s *Sim) wait(r *http.Request, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-r.Context().Done():
+		return false
+	case <-s.done:
+		return false
+	}
+}
+
+// record adds the call's journal entry.
+func (s *Sim) record(c *call, status int, code string) {
+	c.entry.Status, c.entry.Code = status, code
+	c.entry.Outcome = "ok"
+	if code != "" || status >= 400 {
+		c.entry.Outcome = "error"
+	}
+	s.journal.Record(c.entry)
+	s.log.Debug("openapi call", "api", c.entry.API, "domain", c.entry.Domain, "status", status,
+		"code", code, "attempt", c.entry.Attempt, "fault", c.entry.Fault, "requestId", c.entry.RequestID)
+}
+
+// fail records and writes an error answer.
+func (s *Sim) fail(c *call, e *apiError) {
+	s.record(c, e.status, e.code)
+	rate := e.rate
+	s.write(c, e.status, s.errorBody(c, e), rate)
+}
+
+// abandon records a call whose client went away during the latency delay;
+// nothing was applied and nothing is written.
+func (s *Sim) abandon(c *call) {
+	c.entry.Outcome, c.entry.Status = "abandoned", 0
+	s.journal.Record(c.entry)
+}
+
+// reset records the call, then closes its connection with a TCP RST
+// before any answer: the client sees "connection reset by peer".
+func (s *Sim) reset(c *call) {
+	c.entry.Outcome, c.entry.Status = "reset", 0
+	s.journal.Record(c.entry)
+	hj, ok := c.w.(http.Hijacker)
+	if !ok {
+		panic(http.ErrAbortHandler)
+	}
+	conn, _, err := hj.Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	_ = conn.Close()
+}
+
+// errorBody is the JSON error answer of the real services.
+func (s *Sim) errorBody(c *call, e *apiError) map[string]string {
+	host := c.api.hostID()
+	product := map[string]string{ProductCDN: "Cdn", ProductVOD: "vod", ProductLive: "live"}[c.product]
+	return map[string]string{
+		"RequestId": c.entry.RequestID,
+		"HostId":    host,
+		"Code":      e.code,
+		"Message":   e.message,
+		"Recommend": "https://api.aliyun.com/troubleshoot?q=" + url.QueryEscape(e.code) + "&product=" + product + "&requestId=" + c.entry.RequestID,
+	}
+}
+
+// write sends a JSON answer with the OpenAPI's headers.
+func (s *Sim) write(c *call, status int, v any, rate *rateInfo) {
+	if rate == nil {
+		rate = c.rate
+	}
+	h := c.w.Header()
+	h.Set("Content-Type", "application/json;charset=utf-8")
+	h.Set("x-acs-request-id", c.entry.RequestID)
+	if rate != nil {
+		h.Set("x-ratelimit-user-api", rate.header())
+	}
+	b, _ := json.Marshal(v)
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	c.w.WriteHeader(status)
+	_, _ = c.w.Write(b)
+}

@@ -1,0 +1,325 @@
+package cloudsim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Sim is the local cloud emulator: an OpenAPI listener that speaks the
+// CDN, VOD and Live certificate operations exactly as the real SDK expects
+// them (signatures, quotas, error shapes), and an OSS listener. Both bind
+// loopback only. Build it with New, then Start it; Close stops it.
+type Sim struct {
+	cfg          Config
+	log          *slog.Logger
+	journal      *Journal
+	creds        map[string]Credential
+	quotas       *quotas
+	reg          *registry
+	nonces       nonceCache
+	maxCertBytes int
+	certNow      func() time.Time
+
+	attemptsMu sync.Mutex
+	attempts   map[string]int
+
+	oss *OSS
+
+	mu        sync.Mutex
+	started   bool
+	openapiLn net.Listener
+	ossLn     net.Listener
+	servers   []*http.Server
+	done      chan struct{}
+	closeOnce sync.Once
+	wg        sync.WaitGroup
+}
+
+// Endpoints are the URLs the emulator listens on.
+type Endpoints struct {
+	// OpenAPI serves CDN, VOD and Live: "http://127.0.0.1:PORT".
+	OpenAPI string
+	// OSS serves object storage, path style; empty when disabled.
+	OSS string
+}
+
+// New builds an emulator from cfg: domains registered, seeded
+// certificates installed, the OSS emulator configured. It binds nothing
+// until Start.
+func New(cfg Config) (*Sim, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("cloudsim: %w", err)
+	}
+	s := &Sim{
+		cfg:          cfg,
+		log:          cfg.Logger,
+		journal:      NewJournal(cfg.JournalWriter),
+		creds:        map[string]Credential{},
+		reg:          newRegistry(),
+		maxCertBytes: cfg.MaxCertificateBytes,
+		certNow:      cfg.CertificateClock,
+		attempts:     map[string]int{},
+		done:         make(chan struct{}),
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.maxCertBytes == 0 {
+		s.maxCertBytes = DefaultMaxCertificateBytes
+	}
+	if s.certNow == nil {
+		s.certNow = time.Now
+	}
+	for _, c := range cfg.Credentials {
+		s.creds[c.AccessKeyID] = c
+	}
+	limits := DefaultQuotas()
+	maps.Copy(limits, cfg.Quotas)
+	s.quotas = newQuotas(limits)
+
+	for _, p := range []struct {
+		product string
+		list    []Domain
+	}{{ProductCDN, cfg.Domains.CDN}, {ProductVOD, cfg.Domains.VOD}, {ProductLive, cfg.Domains.Live}} {
+		for _, d := range p.list {
+			ent := &domainEntry{state: d.State}
+			if ent.state == "" {
+				ent.state = StateOnline
+			}
+			if sc := d.Installed; sc != nil {
+				dc := DomainCert{CertName: sc.CertName, CertPEM: sc.Cert, HTTPS: sc.HTTPS == nil || *sc.HTTPS,
+					CertType: "upload", NotAfter: sc.NotAfter.UTC()}
+				if leaf, ok := firstCertificate(sc.Cert); ok {
+					describeLeaf(&dc, leaf)
+				}
+				rec := s.reg.nameLocked(sc.CertName, dc.Fingerprint)
+				if rec.fingerprint != dc.Fingerprint {
+					return nil, fmt.Errorf("cloudsim: certificate name %s is seeded with two different certificates", sc.CertName)
+				}
+				dc.CertID = rec.id
+				ent.prod = dc
+			}
+			s.reg.domains[domainKey(p.product, d.Name)] = ent
+		}
+	}
+
+	if !cfg.OSS.Disabled {
+		oss, err := NewOSS(s.ossConfig())
+		if err != nil {
+			return nil, err
+		}
+		s.oss = oss
+	}
+	return s, nil
+}
+
+// ossConfig turns the OSS settings into the OSS emulator's configuration,
+// sharing the emulator's credentials and journal.
+func (s *Sim) ossConfig() OSSConfig {
+	o := s.cfg.OSS
+	creds := map[string]OSSCredential{}
+	for _, c := range s.cfg.Credentials {
+		if !c.Disabled && !c.Expired {
+			creds[c.AccessKeyID] = OSSCredential{Secret: c.AccessKeySecret, SecurityToken: c.SecurityToken}
+		}
+	}
+	var triggers []OSSTrigger
+	for _, t := range o.Triggers {
+		tr := OSSTrigger{
+			URL: t.URL, Bucket: t.Bucket, Events: t.Events, Prefix: t.Prefix, Suffix: t.Suffix,
+			FunctionName: t.FunctionName, FunctionTimeout: t.Timeout,
+		}
+		if c, ok := s.creds[t.Credentials]; ok {
+			tr.AccessKeyID, tr.AccessKeySecret, tr.SecurityToken = c.AccessKeyID, c.AccessKeySecret, c.SecurityToken
+		}
+		triggers = append(triggers, tr)
+	}
+	return OSSConfig{
+		Region:            o.Region,
+		AccountID:         o.AccountID,
+		Credentials:       creds,
+		Buckets:           o.Buckets,
+		AutoCreateBuckets: o.AutoCreateBuckets,
+		DataDir:           o.DataDir,
+		MaxObjectSize:     o.MaxObjectSize,
+		Journal:           s.journal,
+		Triggers:          triggers,
+	}
+}
+
+// Start binds the listeners and serves until Close or until ctx ends.
+func (s *Sim) Start(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.started {
+		return errors.New("cloudsim: already started")
+	}
+	s.started = true
+	addr := s.cfg.OpenAPIAddr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", addr)
+	if err != nil {
+		return fmt.Errorf("cloudsim: openapi listener: %w", err)
+	}
+	s.openapiLn = ln
+	s.serve(ln, openAPIHandler{s})
+	if s.oss != nil {
+		addr := s.cfg.OSSAddr
+		if addr == "" {
+			addr = "127.0.0.1:0"
+		}
+		oln, err := lc.Listen(ctx, "tcp", addr)
+		if err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("cloudsim: oss listener: %w", err)
+		}
+		s.ossLn = oln
+		s.serve(oln, s.oss)
+	}
+	go func() {
+		select {
+		case <-ctx.Done():
+			_ = s.Close()
+		case <-s.done:
+		}
+	}()
+	return nil
+}
+
+func (s *Sim) serve(ln net.Listener, h http.Handler) {
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	s.servers = append(s.servers, srv)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		_ = srv.Serve(ln)
+	}()
+}
+
+// Endpoints returns the listeners' URLs; empty before Start.
+func (s *Sim) Endpoints() Endpoints {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var e Endpoints
+	if s.openapiLn != nil {
+		e.OpenAPI = "http://" + s.openapiLn.Addr().String()
+	}
+	if s.ossLn != nil {
+		e.OSS = "http://" + s.ossLn.Addr().String()
+	}
+	return e
+}
+
+// Env returns the environment that points certdrop at the emulator, as
+// NAME=value pairs: CERTDROP_CDN_ENDPOINT, CERTDROP_VOD_ENDPOINT,
+// CERTDROP_LIVE_ENDPOINT, CERTDROP_OSS_ENDPOINT (when OSS runs) and
+// ALIBABA_CLOUD_ACCESS_KEY_ID of the first configured credential. The
+// secret is left out on purpose: it is in the configuration file.
+func (s *Sim) Env() []string {
+	e := s.Endpoints()
+	var env []string
+	if e.OpenAPI != "" {
+		env = append(env,
+			"CERTDROP_CDN_ENDPOINT="+e.OpenAPI,
+			"CERTDROP_VOD_ENDPOINT="+e.OpenAPI,
+			"CERTDROP_LIVE_ENDPOINT="+e.OpenAPI)
+	}
+	if e.OSS != "" {
+		env = append(env, "CERTDROP_OSS_ENDPOINT="+e.OSS)
+	}
+	if len(s.cfg.Credentials) > 0 {
+		env = append(env, "ALIBABA_CLOUD_ACCESS_KEY_ID="+s.cfg.Credentials[0].AccessKeyID)
+	}
+	return env
+}
+
+// Journal returns the call journal.
+func (s *Sim) Journal() *Journal { return s.journal }
+
+// OSS returns the OSS emulator, nil when disabled.
+func (s *Sim) OSS() *OSS { return s.oss }
+
+// Handler returns the OpenAPI handler, to serve it elsewhere (behind TLS in
+// a test, say).
+func (s *Sim) Handler() http.Handler { return openAPIHandler{s} }
+
+// Installed returns what a domain of product ("cdn", "vod", "live") carries
+// in production, as Describe reports it.
+func (s *Sim) Installed(product, domain string) (DomainCert, bool) {
+	s.reg.mu.Lock()
+	defer s.reg.mu.Unlock()
+	ent := s.reg.domains[domainKey(product, domain)]
+	if ent == nil {
+		return DomainCert{}, false
+	}
+	return ent.prod, true
+}
+
+// Staging returns what Env=staging installed on a domain, if anything.
+func (s *Sim) Staging(product, domain string) (DomainCert, bool) {
+	s.reg.mu.Lock()
+	defer s.reg.mu.Unlock()
+	ent := s.reg.domains[domainKey(product, domain)]
+	if ent == nil || ent.staging == nil {
+		return DomainCert{}, false
+	}
+	return *ent.staging, true
+}
+
+// SetDomainState changes a registered domain's state (online, offline,
+// configuring, safemode), as an operator would mid-run.
+func (s *Sim) SetDomainState(product, domain, state string) error {
+	switch state {
+	case StateOnline, StateOffline, StateConfiguring, StateSafeMode:
+	default:
+		return fmt.Errorf("cloudsim: unknown domain state %q", state)
+	}
+	s.reg.mu.Lock()
+	defer s.reg.mu.Unlock()
+	ent := s.reg.domains[domainKey(product, domain)]
+	if ent == nil {
+		return fmt.Errorf("cloudsim: no %s domain %s", product, strings.ToLower(domain))
+	}
+	ent.state = state
+	return nil
+}
+
+// Close stops the listeners, cuts connections held by slow answers, and
+// stops the OSS emulator's trigger deliveries. It is safe to call more
+// than once.
+func (s *Sim) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		close(s.done)
+		s.mu.Lock()
+		servers := s.servers
+		s.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		for _, srv := range servers {
+			if e := srv.Shutdown(ctx); e != nil {
+				_ = srv.Close()
+			}
+		}
+		s.wg.Wait()
+		if s.oss != nil {
+			err = s.oss.Close()
+		}
+	})
+	return err
+}

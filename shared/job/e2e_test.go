@@ -1,0 +1,588 @@
+package job_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/certdrop/certdrop/shared/bundle"
+	"github.com/certdrop/certdrop/shared/cloud"
+	"github.com/certdrop/certdrop/shared/cloudsim"
+	"github.com/certdrop/certdrop/shared/fanout"
+	"github.com/certdrop/certdrop/shared/job"
+	"github.com/certdrop/certdrop/shared/manifest"
+	"github.com/certdrop/certdrop/shared/plan"
+	"github.com/certdrop/certdrop/shared/runtime"
+	"github.com/certdrop/certdrop/shared/store"
+)
+
+const (
+	bucket    = "certs-bucket"
+	simKey    = "simAK"
+	simSecret = "simSK-very-secret"
+)
+
+// harness is the whole deployment on loopback: the emulator (OpenAPI and
+// OSS, whose trigger invokes the function) and the function's
+// custom-runtime server in front of a job.Runner on the real clients.
+type harness struct {
+	t      *testing.T
+	ctx    context.Context
+	sim    *cloudsim.Sim
+	fnURL  string
+	st     store.Store
+	ca     *cloudsim.CA
+	getenv func(string) string
+	logs   *syncBuffer
+
+	mu       sync.Mutex
+	outcomes []job.Outcome
+}
+
+// syncBuffer is a goroutine-safe log sink.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// recorder keeps every outcome the function answered.
+type recorder struct {
+	h     *harness
+	inner runtime.Handler
+}
+
+func (r recorder) Invoke(ctx context.Context, inv *runtime.Invocation) ([]byte, bool) {
+	body, failed := r.inner.Invoke(ctx, inv)
+	var o job.Outcome
+	if err := json.Unmarshal(body, &o); err != nil {
+		r.h.t.Errorf("the function answered something that is not an outcome: %v", err)
+	}
+	r.h.mu.Lock()
+	r.h.outcomes = append(r.h.outcomes, o)
+	r.h.mu.Unlock()
+	return body, failed
+}
+
+// testDomains returns a fresh registry for each harness (tests change it).
+func testDomains() cloudsim.Domains {
+	return cloudsim.Domains{
+		CDN:  []cloudsim.Domain{{Name: "www.example.com"}, {Name: "img.example.com"}, {Name: ".example.com"}, {Name: "legacy.other.org"}},
+		VOD:  []cloudsim.Domain{{Name: "vod.example.com"}},
+		Live: []cloudsim.Domain{{Name: "pull.example.com"}},
+	}
+}
+
+const testManifest = `version: 1
+targets:
+  - product: cdn
+    domains: [www.example.com, img.example.com, "*.example.com"]
+  - product: vod
+    domain: vod.example.com
+  - product: live
+    domain: pull.example.com
+`
+
+func newHarness(t *testing.T, mutate func(*cloudsim.Config)) *harness {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	h := &harness{t: t, ctx: ctx, logs: &syncBuffer{}}
+	now := time.Now()
+	root, err := cloudsim.NewRootCA("e2e root", now.Add(-time.Hour), now.AddDate(5, 0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.ca, err = root.Intermediate("e2e intermediate", now.Add(-time.Hour), now.AddDate(4, 0, 0)); err != nil {
+		t.Fatal(err)
+	}
+	rootPath := filepath.Join(t.TempDir(), "root.pem")
+	if err := os.WriteFile(rootPath, root.CertPEM(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	var fn http.Handler
+	fnSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fn.ServeHTTP(w, r) }))
+	t.Cleanup(fnSrv.Close)
+	h.fnURL = fnSrv.URL
+
+	cfg := cloudsim.Config{
+		Credentials: []cloudsim.Credential{{AccessKeyID: simKey, AccessKeySecret: simSecret}},
+		Domains:     testDomains(),
+		OSS: cloudsim.OSSSettings{
+			Buckets:  []string{bucket},
+			Triggers: []cloudsim.OSSTriggerSettings{{URL: fnSrv.URL + "/invoke", Prefix: "certs/", Credentials: simKey, Timeout: 900 * time.Second}},
+		},
+	}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	sim, err := cloudsim.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sim.Close() })
+	h.sim = sim
+
+	env := map[string]string{
+		"ALIBABA_CLOUD_ACCESS_KEY_SECRET": simSecret,
+		"FC_REGION":                       sim.OSS().Region(),
+		"CERTDROP_BUCKET":                 bucket,
+		"CERTDROP_MANIFEST":               "oss://" + bucket + "/certdrop/manifest.yaml",
+		"CERTDROP_TRUST_ROOTS":            rootPath,
+	}
+	for _, kv := range sim.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	h.getenv = func(k string) string { return env[k] }
+	jc, err := job.ConfigFromEnv(h.getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runner := &job.Runner{
+		Config: jc,
+		OpenStore: func(ctx context.Context, b string, creds *store.Credentials) (store.Store, error) {
+			return store.OpenOSS(ctx, b, "", store.Options{Getenv: h.getenv, Credentials: creds})
+		},
+		NewClient: func(ctx context.Context, creds *store.Credentials) (fanout.Client, error) {
+			opts := cloud.Options{Getenv: h.getenv}
+			if creds != nil {
+				opts.Credentials = &cloud.Credentials{AccessKeyID: creds.AccessKeyID, AccessKeySecret: creds.AccessKeySecret, SecurityToken: creds.SecurityToken}
+			}
+			return cloud.New(opts)
+		},
+		// Fast retries: the behaviour under test is which calls happen.
+		Fanout: &fanout.Options{BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond},
+	}
+	fn = &runtime.Server{Handler: recorder{h, runner}, Log: slog.New(slog.NewJSONHandler(h.logs, nil))}
+	if h.st, err = store.OpenOSS(ctx, bucket, "", store.Options{Getenv: h.getenv}); err != nil {
+		t.Fatal(err)
+	}
+	h.putQuiet("certdrop/manifest.yaml", []byte(testManifest))
+	t.Cleanup(func() {
+		for _, secret := range []string{simSecret, "PRIVATE KEY"} {
+			if strings.Contains(h.logs.String(), secret) {
+				t.Errorf("the function's logs contain %q", secret)
+			}
+		}
+	})
+	return h
+}
+
+// leaf issues a certificate for names under the harness CA.
+func (h *harness) leaf(notAfter time.Time, names ...string) *cloudsim.Leaf {
+	h.t.Helper()
+	l, err := h.ca.Issue(cloudsim.LeafRequest{DNSNames: names, NotBefore: time.Now().Add(-time.Hour), NotAfter: notAfter})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return l
+}
+
+func (h *harness) fullchain(l *cloudsim.Leaf) []byte {
+	return append(append([]byte{}, l.CertPEM...), h.ca.CertPEM()...)
+}
+
+// putQuiet writes an object outside the trigger's prefix.
+func (h *harness) putQuiet(key string, data []byte) {
+	h.t.Helper()
+	if err := h.st.Put(h.ctx, key, data, ""); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// put writes an object and waits until the trigger's invocation (and its
+// retries) are over.
+func (h *harness) put(key string, data []byte) {
+	h.t.Helper()
+	h.putQuiet(key, data)
+	h.settle()
+}
+
+func (h *harness) settle() {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(h.ctx, 60*time.Second)
+	defer cancel()
+	if err := h.sim.OSS().WaitNotifications(ctx); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// invoke posts an event straight to the function, as FC would.
+func (h *harness) invoke(body string) (int, job.Outcome) {
+	h.t.Helper()
+	req, _ := http.NewRequestWithContext(h.ctx, http.MethodPost, h.fnURL+"/invoke", strings.NewReader(body))
+	req.Header.Set(runtime.HeaderRequestID, fmt.Sprintf("manual-%d", time.Now().UnixNano()))
+	req.Header.Set(runtime.HeaderAccessKeyID, simKey)
+	req.Header.Set(runtime.HeaderAccessKeySecret, simSecret)
+	req.Header.Set(runtime.HeaderFunctionTimeout, "900")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var o job.Outcome
+	if err := json.NewDecoder(resp.Body).Decode(&o); err != nil {
+		h.t.Fatal(err)
+	}
+	return resp.StatusCode, o
+}
+
+// setCalls counts the successful Set calls per domain, from the journal.
+func (h *harness) setCalls() map[string]int {
+	n := map[string]int{}
+	for _, e := range h.sim.Journal().Entries() {
+		if strings.HasPrefix(e.API, "Set") && e.Outcome == "ok" {
+			n[e.Domain]++
+		}
+	}
+	return n
+}
+
+// allSets counts every Set call, answered well or not.
+func (h *harness) allSets() int {
+	n := 0
+	for _, e := range h.sim.Journal().Entries() {
+		if strings.HasPrefix(e.API, "Set") {
+			n++
+		}
+	}
+	return n
+}
+
+func (h *harness) recorded() []job.Outcome {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]job.Outcome(nil), h.outcomes...)
+}
+
+// states maps "product domain" to state for an outcome's reports.
+func states(o job.Outcome) map[string]string {
+	m := map[string]string{}
+	for _, r := range o.Reports {
+		for _, t := range r.Targets {
+			m[string(t.Product)+" "+t.Domain] = string(t.State)
+		}
+	}
+	return m
+}
+
+var allDeployed = map[string]string{
+	"cdn www.example.com": "deployed", "cdn img.example.com": "deployed", "cdn .example.com": "deployed",
+	"vod vod.example.com": "deployed", "live pull.example.com": "deployed",
+}
+
+func sameStates(t *testing.T, what string, got, want map[string]string) {
+	t.Helper()
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("%s: states\n got %v\nwant %v", what, got, want)
+	}
+}
+
+// assertSetOnce: every target had exactly one successful Set, and no
+// target is reported deployed without one.
+func assertSetOnce(t *testing.T, h *harness) {
+	t.Helper()
+	sets := h.setCalls()
+	for _, d := range []string{"www.example.com", "img.example.com", ".example.com", "vod.example.com", "pull.example.com"} {
+		if sets[d] != 1 {
+			t.Errorf("%s: %d successful Set calls, want 1", d, sets[d])
+		}
+	}
+}
+
+func TestE2ECombinedBundle(t *testing.T) {
+	h := newHarness(t, nil)
+	l := h.leaf(time.Now().AddDate(0, 3, 0), "example.com", "*.example.com")
+	h.put("certs/example.com/bundle.pem", append(h.fullchain(l), l.KeyPEM...))
+	outs := h.recorded()
+	if len(outs) != 1 {
+		t.Fatalf("%d invocations, want 1", len(outs))
+	}
+	sameStates(t, "first run", states(outs[0]), allDeployed)
+	if outs[0].Failed() || outs[0].ReportKey == "" {
+		t.Errorf("failed=%v reportKey=%q", outs[0].Failed(), outs[0].ReportKey)
+	}
+	assertSetOnce(t, h)
+	// The report is in the bucket, under the report prefix, and readable.
+	objs, err := h.st.List(h.ctx, "certdrop/reports/")
+	if err != nil || len(objs) != 1 {
+		t.Fatalf("reports in the bucket: %v %v", objs, err)
+	}
+	obj, err := h.st.Get(h.ctx, objs[0].Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var saved job.Outcome
+	if err := json.Unmarshal(obj.Data, &saved); err != nil {
+		t.Fatal(err)
+	}
+	sameStates(t, "saved report", states(saved), allDeployed)
+	if bytes.Contains(obj.Data, []byte("PRIVATE KEY")) || bytes.Contains(obj.Data, []byte(simSecret)) {
+		t.Error("the saved report holds a secret")
+	}
+	// The same bundle again: nothing is set.
+	h.put("certs/example.com/bundle.pem", append(h.fullchain(l), l.KeyPEM...))
+	outs = h.recorded()
+	for k := range states(outs[1]) {
+		if states(outs[1])[k] != "unchanged" {
+			t.Errorf("second upload: %s is %s, want unchanged", k, states(outs[1])[k])
+		}
+	}
+	assertSetOnce(t, h)
+}
+
+func TestE2ESplitPair(t *testing.T) {
+	for _, keyFirst := range []bool{false, true} {
+		t.Run(fmt.Sprintf("keyFirst=%v", keyFirst), func(t *testing.T) {
+			h := newHarness(t, nil)
+			l := h.leaf(time.Now().AddDate(0, 3, 0), "example.com", "*.example.com")
+			files := [][2]string{{"fullchain.pem", string(h.fullchain(l))}, {"privkey.pem", string(l.KeyPEM)}}
+			if keyFirst {
+				files[0], files[1] = files[1], files[0]
+			}
+			h.put("certs/example.com/"+files[0][0], []byte(files[0][1]))
+			outs := h.recorded()
+			if len(outs) != 1 || len(outs[0].Waiting) != 1 || len(outs[0].Reports) != 0 || outs[0].Failed() {
+				t.Fatalf("first half: %+v", outs)
+			}
+			if h.allSets() != 0 {
+				t.Fatalf("%d Set calls for half a bundle", h.allSets())
+			}
+			h.put("certs/example.com/"+files[1][0], []byte(files[1][1]))
+			outs = h.recorded()
+			if len(outs) != 2 {
+				t.Fatalf("%d invocations, want 2", len(outs))
+			}
+			sameStates(t, "second half", states(outs[1]), allDeployed)
+			assertSetOnce(t, h)
+		})
+	}
+}
+
+// TestE2ERenewalKeyArrivesLate: a renewal whose new certificate lands while
+// the old key is still there waits instead of failing, and the new key
+// completes it.
+func TestE2ERenewalKeyArrivesLate(t *testing.T) {
+	h := newHarness(t, nil)
+	old := h.leaf(time.Now().AddDate(0, 1, 0), "example.com", "*.example.com")
+	h.put("certs/example.com/privkey.pem", old.KeyPEM)
+	h.put("certs/example.com/fullchain.pem", h.fullchain(old))
+	sameStates(t, "the old pair", states(h.recorded()[1]), allDeployed)
+	renewed := h.leaf(time.Now().AddDate(0, 3, 0), "example.com", "*.example.com")
+	h.put("certs/example.com/fullchain.pem", h.fullchain(renewed))
+	if outs := h.recorded(); len(outs) != 3 || len(outs[2].Waiting) != 1 || outs[2].Failed() {
+		t.Fatalf("certificate without its key: %+v", outs[2:])
+	}
+	h.put("certs/example.com/privkey.pem", renewed.KeyPEM)
+	sameStates(t, "after the key", states(h.recorded()[3]), allDeployed)
+}
+
+func TestE2EEncodedKeys(t *testing.T) {
+	h := newHarness(t, nil)
+	l := h.leaf(time.Now().AddDate(0, 3, 0), "example.com", "*.example.com")
+	key := "certs/my site/证书 100%+/full chain.pem"
+	// Through the emulator's trigger (the key arrives raw)...
+	h.put(key, append(h.fullchain(l), l.KeyPEM...))
+	sameStates(t, "raw key", states(h.recorded()[0]), allDeployed)
+	// ...and percent-encoded, as a notification may carry it.
+	ev := h.sim.OSS().Deliveries()[0].Event
+	encoded := strings.ReplaceAll(string(ev), `"key":"certs/my site/证书 100%+/full chain.pem"`,
+		`"key":"certs/my%20site/%E8%AF%81%E4%B9%A6%20100%25%2B/full%20chain.pem"`)
+	if encoded == string(ev) {
+		t.Fatalf("the event does not hold the key as expected: %s", ev)
+	}
+	code, o := h.invoke(encoded)
+	if code != http.StatusOK || len(o.Reports) != 1 {
+		t.Fatalf("percent-encoded key: HTTP %d %+v", code, o)
+	}
+	for k, s := range states(o) {
+		if s != "unchanged" {
+			t.Errorf("%s is %s, want unchanged", k, s)
+		}
+	}
+	assertSetOnce(t, h)
+}
+
+func TestE2EDuplicateEvents(t *testing.T) {
+	h := newHarness(t, func(c *cloudsim.Config) { c.OSS.Triggers = nil })
+	l := h.leaf(time.Now().AddDate(0, 3, 0), "example.com", "*.example.com")
+	h.putQuiet("certs/example.com/fullchain.pem", h.fullchain(l))
+	h.putQuiet("certs/example.com/privkey.pem", l.KeyPEM)
+	rec := func(k string) string {
+		return fmt.Sprintf(`{"eventName":"ObjectCreated:PutObject","region":"cn-hangzhou","oss":{"bucket":{"name":%q},"object":{"key":%q}}}`, bucket, k)
+	}
+	// One payload naming both files of the folder, delivered three times at once.
+	body := `{"events":[` + rec("certs/example.com/fullchain.pem") + "," + rec("certs/example.com/privkey.pem") + `]}`
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Go(func() {
+			if code, o := h.invoke(body); code != http.StatusOK || len(o.Reports) != 1 {
+				t.Errorf("HTTP %d, %d reports", code, len(o.Reports))
+			}
+		})
+	}
+	wg.Wait()
+	assertSetOnce(t, h)
+}
+
+func TestE2ERetryAfterPartialFailure(t *testing.T) {
+	h := newHarness(t, func(c *cloudsim.Config) {
+		c.Domains.CDN[1].State = "offline" // img.example.com
+	})
+	l := h.leaf(time.Now().AddDate(0, 3, 0), "example.com", "*.example.com")
+	h.put("certs/example.com/bundle.pem", append(h.fullchain(l), l.KeyPEM...))
+	outs := h.recorded()
+	// FC retries a failed invocation (3 times by default): each retry sets
+	// only what is still missing.
+	if len(outs) != 4 {
+		t.Fatalf("%d invocations, want 1 and 3 retries", len(outs))
+	}
+	for i, o := range outs {
+		st := states(o)
+		if !o.Failed() || st["cdn img.example.com"] != "failed" {
+			t.Errorf("invocation %d: failed=%v img=%s", i, o.Failed(), st["cdn img.example.com"])
+		}
+		for _, r := range o.Reports {
+			for _, tg := range r.Targets {
+				if tg.Domain == "img.example.com" && (tg.Error == nil || tg.Error.Code != "InvalidDomain.Offline" || tg.Error.Hint == "") {
+					t.Errorf("offline domain error = %+v", tg.Error)
+				}
+			}
+		}
+	}
+	sets := h.setCalls()
+	if sets["img.example.com"] != 0 || sets["www.example.com"] != 1 || sets[".example.com"] != 1 {
+		t.Errorf("successful Set calls: %v", sets)
+	}
+	// Once the domain is back online, a manual re-run sets only it.
+	if err := h.sim.SetDomainState("cdn", "img.example.com", "online"); err != nil {
+		t.Fatal(err)
+	}
+	code, o := h.invoke(`{"bundle":"oss://` + bucket + `/certs/example.com/bundle.pem"}`)
+	if code != http.StatusOK || states(o)["cdn img.example.com"] != "deployed" || states(o)["cdn www.example.com"] != "unchanged" {
+		t.Errorf("manual re-run: HTTP %d %v", code, states(o))
+	}
+	assertSetOnce(t, h)
+}
+
+func TestE2EManualDryRun(t *testing.T) {
+	h := newHarness(t, func(c *cloudsim.Config) { c.OSS.Triggers = nil })
+	l := h.leaf(time.Now().AddDate(0, 3, 0), "example.com", "*.example.com")
+	h.putQuiet("certs/example.com/fullchain.pem", h.fullchain(l))
+	h.putQuiet("certs/example.com/privkey.pem", l.KeyPEM)
+	code, o := h.invoke(`{"bundle":"oss://` + bucket + `/certs/example.com/","dryRun":true}`)
+	if code != http.StatusOK || o.Trigger != "manual" || len(o.Reports) != 1 || !o.Reports[0].DryRun {
+		t.Fatalf("HTTP %d %+v", code, o)
+	}
+	for k, s := range states(o) {
+		if s != "planned" {
+			t.Errorf("%s is %s, want planned", k, s)
+		}
+	}
+	if n := h.allSets(); n != 0 {
+		t.Errorf("a dry run made %d Set calls", n)
+	}
+}
+
+func TestE2EReconcile(t *testing.T) {
+	soon := time.Now().Add(5*24*time.Hour + time.Hour)
+	h := newHarness(t, func(c *cloudsim.Config) {
+		c.OSS.Triggers = nil
+		c.Domains.CDN[3].Installed = &cloudsim.SeedCert{CertName: "hand-made", NotAfter: soon}
+	})
+	h.putQuiet("certdrop/manifest.yaml", []byte(testManifest+"  - product: cdn\n    domain: legacy.other.org\n"))
+	// Two bundles for the same names: the reconcile deploys the newer.
+	older := h.leaf(time.Now().AddDate(0, 2, 0), "example.com", "*.example.com")
+	newer := h.leaf(time.Now().AddDate(0, 3, 0), "example.com", "*.example.com")
+	h.putQuiet("certs/example.com/bundle.pem", append(h.fullchain(newer), newer.KeyPEM...))
+	h.putQuiet("certs/old/example.com.pem", append(h.fullchain(older), older.KeyPEM...))
+	timer := `{"triggerTime":"2026-11-23T03:00:00Z","triggerName":"daily","payload":"{\"mode\":\"reconcile\",\"prefix\":\"certs/\"}"}`
+	code, o := h.invoke(timer)
+	if code != http.StatusOK || o.Trigger != "timer" || len(o.Reports) != 1 {
+		js, _ := json.MarshalIndent(o, "", " ")
+		t.Fatalf("HTTP %d %s", code, js)
+	}
+	sameStates(t, "first reconcile", states(o), allDeployed)
+	if o.Reports[0].Bundle.NotAfter.Unix() != newer.Cert.NotAfter.Unix() {
+		t.Errorf("deployed the certificate expiring %v, want the newer one", o.Reports[0].Bundle.NotAfter)
+	}
+	if len(o.Expiring) != 1 || o.Expiring[0].Domain != "legacy.other.org" || o.Expiring[0].DaysLeft != 5 || o.Expiring[0].State != "expiring" {
+		t.Errorf("expiring = %+v", o.Expiring)
+	}
+	// Drift: someone puts another certificate on www by hand.
+	hand := h.leaf(time.Now().AddDate(0, 1, 0), "www.example.com")
+	h.setByHand("www.example.com", hand)
+	code, o = h.invoke(timer)
+	want := map[string]string{}
+	for k := range allDeployed {
+		want[k] = "unchanged"
+	}
+	want["cdn www.example.com"] = "deployed"
+	if code != http.StatusOK {
+		t.Errorf("HTTP %d", code)
+	}
+	sameStates(t, "reconcile after drift", states(o), want)
+	if sets := h.setCalls(); sets["www.example.com"] != 3 || sets["img.example.com"] != 1 { // www: reconcile, by hand, reconcile
+		t.Errorf("Set calls %v", sets)
+	}
+}
+
+// setByHand installs a certificate on a CDN domain through the API, as a
+// person would in the console.
+func (h *harness) setByHand(domain string, l *cloudsim.Leaf) {
+	h.t.Helper()
+	b, err := bundle.Parse([]bundle.Source{{Name: "hand.pem", Data: append(h.fullchain(l), l.KeyPEM...)}}, bundle.Options{})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	p, err := plan.Build(b, &manifest.Manifest{Targets: []manifest.Target{{Product: manifest.CDN, Domain: domain}}}, "")
+	if err != nil || len(p.Calls) != 1 {
+		h.t.Fatalf("plan: %v %v", p, err)
+	}
+	c, err := cloud.New(cloud.Options{Getenv: h.getenv})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if _, err := c.Set(h.ctx, p.Calls[0]); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+func TestE2EBadEvent(t *testing.T) {
+	h := newHarness(t, nil)
+	code, o := h.invoke(`{"hello":"world"}`)
+	if code != http.StatusNotFound || o.Error == nil || o.Error.Code != "BadEvent" || !strings.Contains(o.Error.Message, "expected an OSS trigger event") {
+		t.Errorf("HTTP %d %+v", code, o.Error)
+	}
+	for _, e := range h.sim.Journal().Entries() {
+		if e.Service != "oss" || e.API != "PutObject" {
+			t.Errorf("a bad event caused a call: %+v", e)
+		}
+	}
+}
