@@ -22,6 +22,11 @@ FOLDER=certs/certdrop-demo.test/
 work=$(mktemp -d "${TMPDIR:-/tmp}/certdrop-demo.XXXXXX")
 pids=()
 cleanup() {
+	status=$?
+	if [ "$status" -ne 0 ]; then
+		echo "demo failed; the last lines of the logs:" >&2
+		tail -n 20 "$work/sim.log" "$work/serve.log" >&2 2>/dev/null || true
+	fi
 	for p in "${pids[@]}"; do kill -INT "$p" 2>/dev/null || true; done
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
 	rm -rf "$work"
@@ -52,6 +57,7 @@ free_port() {
 
 # reports: how many reports the function has written so far.
 reports() { grep -c '"report written"' "$work/serve.log" 2>/dev/null || true; }
+has_reports() { [ "$(reports)" -ge "$1" ]; }
 last_report() { grep '"report written"' "$work/serve.log" | tail -1 | sed -E 's/.*"key":"([^"]+)".*/\1/'; }
 
 step "1. the emulator: $SIM_CONFIG (20 CDN, 5 VOD, 5 Live domains; old.certdrop-demo.test is offline)"
@@ -76,7 +82,8 @@ wait_for bash -c "exec 3<>/dev/tcp/127.0.0.1/$port"
 echo "listening; its JSON log is $work/serve.log"
 
 step "3. upload the manifest, then the renewed bundle (certificate first, then key)"
-"$BIN" push "$MANIFEST" --to "oss://$BUCKET/certdrop/" >/dev/null
+cp "$MANIFEST" "$work/manifest.yaml"
+"$BIN" push "$work/manifest.yaml" --to "oss://$BUCKET/certdrop/"
 mv "$work/certdrop-demo.test/privkey.pem" "$work/privkey.pem"
 "$BIN" push "$work/certdrop-demo.test/fullchain.pem" --to "oss://$BUCKET/$FOLDER"
 wait_for grep -q '"bundle waiting"' "$work/serve.log"
@@ -84,14 +91,14 @@ echo "the function: $(grep '"bundle waiting"' "$work/serve.log" | head -1 | sed 
 "$BIN" push "$work/privkey.pem" --to "oss://$BUCKET/$FOLDER"
 
 step "4. the report the function wrote"
-wait_for test "$(reports)" -ge 1
+wait_for has_reports 1
 "$BIN" show "$(last_report)" || true
 
 step "5. upload the same bundle again: nothing to do"
 before=$(reports)
 mv "$work/privkey.pem" "$work/certdrop-demo.test/privkey.pem"
 "$BIN" push "$work/certdrop-demo.test" --to "oss://$BUCKET/$FOLDER"
-wait_for test "$(reports)" -ge $((before + 2))
+wait_for has_reports $((before + 2))
 "$BIN" show "$(last_report)" || true
 
 sets=$(grep -c '"api":"Set' "$work/journal.jsonl" || true)

@@ -13,7 +13,7 @@ import (
 // go to stdout, ending with "# ready", so a script can wait for them and
 // source them; everything else goes to stderr.
 func runSim(ctx context.Context, c *cli, args []string) int {
-	fs := newFlagSet("sim", "--config FILE [--journal FILE] [--data DIR] [--notify URL]",
+	fs := newFlagSet("sim", "--config FILE [--journal FILE] [--data DIR] [--notify URL [--notify-prefix P]]",
 		"Runs the local cloud emulator: one loopback listener that answers the CDN, VOD and Live\n"+
 			"certificate APIs as the real OpenAPI does (signatures, quotas, error codes, injected\n"+
 			"faults), and one for OSS. Prints the environment that points certdrop at it, then serves\n"+
@@ -22,6 +22,7 @@ func runSim(ctx context.Context, c *cli, args []string) int {
 	journal := fs.String("journal", "", "write every call as a JSON line to this file")
 	data := fs.String("data", "", "keep OSS buckets and objects in this folder (default: in memory)")
 	notify := fs.String("notify", "", "POST an OSS trigger event to this URL after each upload (e.g. http://127.0.0.1:9000/invoke)")
+	notifyPrefix := fs.String("notify-prefix", "", "with --notify: only for keys under this prefix, as the trigger's filter (e.g. certs/)")
 	if _, err := parseInterleaved(fs, args); err != nil {
 		return flagExit(err)
 	}
@@ -41,7 +42,7 @@ func runSim(ctx context.Context, c *cli, args []string) int {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return usageError(c, "sim", fmt.Sprintf("--notify %q is not an http(s) URL", *notify))
 		}
-		t := cloudsim.OSSTriggerSettings{URL: *notify}
+		t := cloudsim.OSSTriggerSettings{URL: *notify, Prefix: *notifyPrefix}
 		if len(cfg.Credentials) > 0 {
 			// Function Compute hands the function's role credentials to
 			// each invocation; the emulator hands over its first key.

@@ -211,10 +211,10 @@ func (inv *invocation) deploy(ctx context.Context, loc *located, objectKey strin
 	p, warnings, err := d.Prepare()
 	switch {
 	case errors.Is(err, ErrWaiting):
-		inv.log.Info("bundle waiting", "unit", loc.Unit, "reason", err.Error())
-		inv.out.Waiting = append(inv.out.Waiting, Skipped{Unit: loc.Unit, Keys: loc.Keys,
-			Reason: "incomplete: " + strings.TrimPrefix(err.Error(), ErrWaiting.Error()+"\n") +
-				"; the event of the other file completes it"})
+		reason := "incomplete: " + strings.TrimPrefix(err.Error(), ErrWaiting.Error()+"\n") +
+			"; the event of the other file completes it"
+		inv.log.Info("bundle waiting", "unit", loc.Unit, "reason", reason)
+		inv.out.Waiting = append(inv.out.Waiting, Skipped{Unit: loc.Unit, Keys: loc.Keys, Reason: reason})
 		return nil
 	case err != nil:
 		inv.log.Error("bundle invalid", "unit", loc.Unit, "error", err.Error())
