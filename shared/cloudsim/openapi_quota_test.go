@@ -100,7 +100,10 @@ func TestQuotaHoldsOverConcurrentBurst(t *testing.T) {
 			inBurst++
 		}
 	}
-	const want = 90.0
+	want := 3 * DefaultQuotas()["DescribeDomainCertificateInfo"] // 100/s, as documented
+	if want != 300 {
+		t.Fatalf("DescribeDomainCertificateInfo quota %v/s, want the documented 100", want/3)
+	}
 	if float64(inBurst) < want*0.95 || float64(inBurst) > want*1.05 {
 		t.Fatalf("accepted %d calls in the first 3 s of the burst (%d refused), want %v ± 5%%", inBurst, rejected, want)
 	}

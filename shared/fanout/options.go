@@ -7,16 +7,18 @@ import (
 
 // Defaults for Options' zero values.
 const (
-	DefaultMaxAttempts = 8
-	DefaultBaseDelay   = 200 * time.Millisecond
-	DefaultMaxDelay    = 10 * time.Second
+	DefaultMaxAttempts  = 8
+	DefaultMaxThrottled = 20
+	DefaultBaseDelay    = 200 * time.Millisecond
+	DefaultMaxDelay     = 10 * time.Second
 	// DefaultLatencyP99 is the call latency the concurrency is sized for:
 	// each API gets quota × p99 calls in flight, so that slow answers never
 	// cap the rate, and no more.
 	DefaultLatencyP99 = 2 * time.Second
-	// describeAttempts bounds the Describe retries: a Describe that keeps
-	// failing does not block the Set.
-	describeAttempts = 3
+	// describeAttempts and describeThrottled bound the Describe retries:
+	// a Describe that keeps failing does not block the Set.
+	describeAttempts  = 3
+	describeThrottled = 6
 )
 
 // Options tune a run. The zero value deploys for real with the documented
@@ -34,8 +36,13 @@ type Options struct {
 	// StopAt: no call starts after this time; calls in flight finish and
 	// untouched targets end NotStarted. Zero means no limit but ctx.
 	StopAt time.Time
-	// MaxAttempts bounds the Set calls per target; 0 means 8.
+	// MaxAttempts bounds the Set calls per target that fail transiently
+	// (5xx, busy, network); 0 means 8.
 	MaxAttempts int
+	// MaxThrottled bounds the Set calls per target answered with
+	// throttling, which the service did not process; 0 means 20, or
+	// MaxAttempts when that is larger.
+	MaxThrottled int
 	// BaseDelay and MaxDelay shape the exponential backoff with full
 	// jitter between attempts; 0 means 200 ms and 10 s.
 	BaseDelay, MaxDelay time.Duration
@@ -64,6 +71,13 @@ func (o Options) maxAttempts() int {
 		return o.MaxAttempts
 	}
 	return DefaultMaxAttempts
+}
+
+func (o Options) maxThrottled() int {
+	if o.MaxThrottled > 0 {
+		return o.MaxThrottled
+	}
+	return max(DefaultMaxThrottled, o.maxAttempts())
 }
 
 func (o Options) baseDelay() time.Duration {

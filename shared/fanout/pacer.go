@@ -22,6 +22,11 @@ const (
 	paceDecrease  = 0.7
 	paceIncrease  = 0.2
 	paceFloor     = 1.0 // calls per second
+	// paceHeadroom keeps the pace a little under the quota: a server that
+	// counts calls in a sliding one-second window rejects the 31st call
+	// that network jitter squeezes into it, and every rejected call costs
+	// a full slot and a retry.
+	paceHeadroom = 0.97
 )
 
 // pacer paces the calls to one API with a token bucket whose rate follows
@@ -40,6 +45,7 @@ type pacer struct {
 // token, so calls are spread evenly rather than sent in bursts that a
 // per-second quota window would reject.
 func newPacer(quota float64) *pacer {
+	quota *= paceHeadroom
 	return &pacer{quota: quota, lim: rate.NewLimiter(rate.Limit(quota), 1)}
 }
 

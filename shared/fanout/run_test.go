@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"testing"
@@ -181,6 +182,15 @@ func TestRun(t *testing.T) {
 			wantCode: map[int]string{0: "ServiceBusy"},
 		},
 		{
+			name: "throttling has its own budget", n: 2, opts: Options{MaxAttempts: 2, MaxThrottled: 5},
+			setup: func(f *fakeClient, p *plan.Plan) {
+				f.setErrs[d(0)] = []error{errThrottled, errThrottled, errThrottled, errThrottled, errBusy}
+				f.setErrs[d(1)] = []error{errThrottled, errThrottled, errThrottled, errThrottled, errThrottled, errThrottled}
+			},
+			want: []State{Deployed, Failed}, wantSets: 11, wantAttem: []int{6, 5}, wantThr: []int{4, 5},
+			wantCode: map[int]string{1: "Throttling"},
+		},
+		{
 			name: "a permanent error fails one target only", n: 3,
 			setup: func(f *fakeClient, p *plan.Plan) { f.setErrs[d(1)] = []error{errOffline} },
 			want:  []State{Deployed, Failed, Deployed}, wantSets: 3, wantAttem: []int{1, 1, 1},
@@ -279,8 +289,10 @@ func TestBackoffBounds(t *testing.T) {
 			}
 		}
 	}
-	if d := r.backoff(1, 3*time.Second); d < 3*time.Second {
-		t.Errorf("retry-after hint of 3s gave %v", d)
+	for range 200 {
+		if d := r.backoff(5, 3*time.Second); d < 3*time.Second || d > 3*time.Second+DefaultBaseDelay {
+			t.Fatalf("retry-after hint of 3s gave %v, want [3s, 3.2s]", d)
+		}
 	}
 	if d := r.backoff(1, time.Hour); d != DefaultMaxDelay {
 		t.Errorf("a huge hint gave %v, want the cap %v", d, DefaultMaxDelay)
@@ -289,6 +301,10 @@ func TestBackoffBounds(t *testing.T) {
 
 func TestPacerAIMD(t *testing.T) {
 	p := newPacer(30)
+	q := p.quota
+	if math.Abs(q-30*paceHeadroom) > 1e-9 {
+		t.Fatalf("pace %v, want %v below the quota of 30", q, 30*paceHeadroom)
+	}
 	t0 := time.Unix(0, 0)
 	window := func(start time.Time, calls, throttled int) {
 		for i := range calls {
@@ -298,8 +314,8 @@ func TestPacerAIMD(t *testing.T) {
 	// A window with 60% throttled, closed by the first call of the next.
 	window(t0, 10, 6)
 	p.observe(t0.Add(paceWindow), false)
-	if got := p.limit(); got != 30*paceDecrease {
-		t.Fatalf("after a throttled window: %v, want %v", got, 30*paceDecrease)
+	if got := p.limit(); got != q*paceDecrease {
+		t.Fatalf("after a throttled window: %v, want %v", got, q*paceDecrease)
 	}
 	// Sporadic throttling (30%) does not slow the pace further; it recovers.
 	at := t0.Add(paceWindow)
@@ -308,8 +324,8 @@ func TestPacerAIMD(t *testing.T) {
 		at = at.Add(paceWindow)
 	}
 	p.observe(at, false)
-	if got := p.limit(); got != 30 {
-		t.Fatalf("after calm windows: %v, want back at the quota 30", got)
+	if got := p.limit(); got != q {
+		t.Fatalf("after calm windows: %v, want back at %v", got, q)
 	}
 	// Sustained overload converges down but never below the floor.
 	for range 50 {

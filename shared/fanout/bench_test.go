@@ -1,0 +1,347 @@
+package fanout_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/certdrop/certdrop/shared/bundle"
+	"github.com/certdrop/certdrop/shared/cloud"
+	"github.com/certdrop/certdrop/shared/cloudsim"
+	"github.com/certdrop/certdrop/shared/fanout"
+	"github.com/certdrop/certdrop/shared/manifest"
+	"github.com/certdrop/certdrop/shared/plan"
+)
+
+// fleet is an emulated account with n CDN, VOD and Live domains under
+// bench.test, a plan deploying one certificate to all of them, and a
+// client of the emulator.
+type fleet struct {
+	sim    *cloudsim.Sim
+	client *cloud.Client
+	plan   *plan.Plan
+}
+
+// fleetSpec is an emulated account: how many domains of each product, the
+// faults and the quotas. It travels as JSON to a child process.
+type fleetSpec struct {
+	CDN, VOD, Live int
+	Faults         cloudsim.Faults
+	Quotas         map[string]float64
+}
+
+func (fs fleetSpec) names() (cdn, vod, live []string) {
+	names := func(prefix string, n int) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = fmt.Sprintf("%s%05d.bench.test", prefix, i)
+		}
+		return out
+	}
+	return names("c", fs.CDN), names("v", fs.VOD), names("l", fs.Live)
+}
+
+// start runs the emulator for the spec and returns its environment.
+func (fs fleetSpec) start(ctx context.Context) (*cloudsim.Sim, []string, error) {
+	reg := func(ds []string) []cloudsim.Domain {
+		out := make([]cloudsim.Domain, len(ds))
+		for i, d := range ds {
+			out[i] = cloudsim.Domain{Name: d}
+		}
+		return out
+	}
+	cdn, vod, live := fs.names()
+	sim, err := cloudsim.New(cloudsim.Config{
+		Credentials: []cloudsim.Credential{{AccessKeyID: "benchAK", AccessKeySecret: "benchSK"}},
+		Domains:     cloudsim.Domains{CDN: reg(cdn), VOD: reg(vod), Live: reg(live)},
+		Faults:      fs.Faults,
+		Quotas:      fs.Quotas,
+		OSS:         cloudsim.OSSSettings{Disabled: true},
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := sim.Start(ctx); err != nil {
+		return nil, nil, err
+	}
+	return sim, sim.Env(), nil
+}
+
+// childEnv names the variable that makes the test binary an emulator.
+const childEnv = "CERTDROP_BENCH_SIM"
+
+// TestMain lets a benchmark run the emulator in a child process (this
+// binary again), so that the memory it measures is certdrop's alone.
+func TestMain(m *testing.M) {
+	if spec := os.Getenv(childEnv); spec != "" {
+		var fs fleetSpec
+		if err := json.Unmarshal([]byte(spec), &fs); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		_, env, err := fs.start(context.Background())
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		_ = json.NewEncoder(os.Stdout).Encode(env)
+		_, _ = io.Copy(io.Discard, os.Stdin) // until the parent closes it
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// startChild runs the emulator in a child process and returns its
+// environment; the child ends with the benchmark.
+func (fs fleetSpec) startChild(tb testing.TB) []string {
+	tb.Helper()
+	spec, _ := json.Marshal(fs)
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"="+string(spec))
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		_ = stdin.Close()
+		_ = cmd.Wait()
+	})
+	var env []string
+	if err := json.NewDecoder(stdout).Decode(&env); err != nil {
+		tb.Fatalf("the emulator child: %v", err)
+	}
+	return env
+}
+
+func newFleet(tb testing.TB, cdn, vod, live int, faults cloudsim.Faults, quotas map[string]float64) *fleet {
+	return fleetSpec{CDN: cdn, VOD: vod, Live: live, Faults: faults, Quotas: quotas}.build(tb, false)
+}
+
+// build starts the emulator (in this process, or in a child) and plans a
+// certificate for every domain.
+func (fs fleetSpec) build(tb testing.TB, child bool) *fleet {
+	tb.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	tb.Cleanup(cancel)
+	f := &fleet{}
+	var simEnv []string
+	if child {
+		simEnv = fs.startChild(tb)
+	} else {
+		sim, e, err := fs.start(ctx)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(func() { _ = sim.Close() })
+		f.sim, simEnv = sim, e
+	}
+	cdnNames, vodNames, liveNames := fs.names()
+	env := map[string]string{"ALIBABA_CLOUD_ACCESS_KEY_SECRET": "benchSK"}
+	for _, kv := range simEnv {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	client, err := cloud.New(cloud.Options{Getenv: func(k string) string { return env[k] }})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	now := time.Now()
+	root, err := cloudsim.NewRootCA("bench root", now.Add(-time.Hour), now.AddDate(1, 0, 0))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	leaf, err := root.Issue(cloudsim.LeafRequest{DNSNames: []string{"*.bench.test"}, NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(0, 3, 0), RSABits: 2048})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	b, err := bundle.Parse([]bundle.Source{{Name: "bench.pem", Data: append(leaf.CertPEM, leaf.KeyPEM...)}}, bundle.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	m := &manifest.Manifest{}
+	for _, g := range []struct {
+		p  manifest.Product
+		ds []string
+	}{{manifest.CDN, cdnNames}, {manifest.VOD, vodNames}, {manifest.Live, liveNames}} {
+		for _, d := range g.ds {
+			m.Targets = append(m.Targets, manifest.Target{Product: g.p, Domain: d})
+		}
+	}
+	p, err := plan.Build(b, m, "")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	f.client, f.plan = client, p
+	return f
+}
+
+// run deploys the fleet's plan and reports the figures the issue asks for.
+func (f *fleet) run(b *testing.B, opts fanout.Options) []fanout.Result {
+	b.Helper()
+	start := time.Now()
+	res := fanout.Run(context.Background(), f.client, f.plan, opts)
+	elapsed := time.Since(start)
+	counts := map[fanout.State]int{}
+	attempts, throttled := 0, 0
+	for _, r := range res {
+		counts[r.State]++
+		attempts += r.Attempts
+		throttled += r.Throttled
+	}
+	sets, describes := 0, 0
+	var lastSet time.Time
+	for _, e := range f.sim.Journal().Entries() {
+		if strings.HasPrefix(e.API, "Set") {
+			sets++
+			if e.Time.After(lastSet) {
+				lastSet = e.Time
+			}
+		}
+		if strings.HasPrefix(e.API, "Describe") {
+			describes++
+		}
+	}
+	if os.Getenv("BENCH_DEBUG") != "" {
+		perSec := map[int]int{}
+		thrSec := map[int]int{}
+		for _, e := range f.sim.Journal().Entries() {
+			if e.API == "SetCdnDomainSSLCertificate" {
+				sec := int(e.Time.Sub(start).Seconds())
+				perSec[sec]++
+				if e.Outcome != "ok" {
+					thrSec[sec]++
+				}
+			}
+		}
+		for i := 0; i <= int(elapsed.Seconds()); i++ {
+			fmt.Fprintf(os.Stderr, "%d:%d/%d ", i, perSec[i], thrSec[i])
+		}
+		fmt.Fprintln(os.Stderr)
+	}
+	b.ReportMetric(float64(sets), "set-calls")
+	b.ReportMetric(float64(describes), "describe-calls")
+	bound := f.plan.LowerBound()
+	b.ReportMetric(elapsed.Seconds(), "s/run")
+	b.ReportMetric(bound.Seconds(), "s-lower-bound")
+	b.ReportMetric(elapsed.Seconds()/bound.Seconds(), "x-lower-bound")
+	b.ReportMetric(float64(counts[fanout.Deployed]), "deployed")
+	b.ReportMetric(float64(len(res)-counts[fanout.Deployed]), "not-deployed")
+	b.ReportMetric(float64(throttled), "throttled")
+	if sets != attempts {
+		b.Errorf("the emulator saw %d Set calls, the report counts %d attempts", sets, attempts)
+	}
+	return res
+}
+
+var latency100ms = cloudsim.Latency{Median: 100 * time.Millisecond, P99: 400 * time.Millisecond}
+
+// BenchmarkFleet1000 deploys 600 CDN, 200 VOD and 200 Live domains at the
+// production quotas with 100 ms median latency. The lower bound is
+// 600 ÷ 30 = 20 s; the target is 1.10 × that.
+func BenchmarkFleet1000(b *testing.B) {
+	for range b.N {
+		b.StopTimer()
+		f := newFleet(b, 600, 200, 200, cloudsim.Faults{Seed: 1, Latency: latency100ms}, nil)
+		b.StartTimer()
+		res := f.run(b, fanout.Options{})
+		for _, r := range res {
+			if r.State != fanout.Deployed {
+				b.Fatalf("%s: %s %v", r.Call, r.State, r.Err)
+			}
+		}
+	}
+}
+
+// BenchmarkFleet1000Faults is the same with 30% of calls throttled and 2%
+// answered 5xx: every target must end deployed, within 1.5 × the bound.
+func BenchmarkFleet1000Faults(b *testing.B) {
+	for range b.N {
+		b.StopTimer()
+		f := newFleet(b, 600, 200, 200, cloudsim.Faults{Seed: 2, Latency: latency100ms, ThrottleRate: 0.30, ErrorRate: 0.02}, nil)
+		b.StartTimer()
+		res := f.run(b, benchOpts())
+		for _, r := range res {
+			if r.State != fanout.Deployed {
+				b.Fatalf("%s: %s %v", r.Call, r.State, r.Err)
+			}
+		}
+	}
+}
+
+// BenchmarkFleet10000Memory deploys 10,000 targets and reports the peak
+// memory in use during the run: plan, fan-out, clients and results. The
+// emulator runs in a child process, so its memory does not count. Quotas
+// are raised so the run takes seconds, not the 5.5 minutes 30 calls/s
+// would: memory depends on the number of targets and calls in flight.
+func BenchmarkFleet10000Memory(b *testing.B) {
+	fast := map[string]float64{}
+	for a := range cloudsim.DefaultQuotas() {
+		fast[a] = 3000
+	}
+	for range b.N {
+		b.StopTimer()
+		spec := fleetSpec{CDN: 6000, VOD: 2000, Live: 2000, Quotas: fast,
+			Faults: cloudsim.Faults{Seed: 3, Latency: cloudsim.Latency{Median: 5 * time.Millisecond, P99: 20 * time.Millisecond}}}
+		f := spec.build(b, true)
+		runtime.GC()
+		var base runtime.MemStats
+		runtime.ReadMemStats(&base)
+		peak := base.HeapInuse + base.StackInuse
+		done := make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			t := time.NewTicker(5 * time.Millisecond)
+			defer t.Stop()
+			var ms runtime.MemStats
+			for {
+				select {
+				case <-done:
+					return
+				case <-t.C:
+					runtime.ReadMemStats(&ms)
+					peak = max(peak, ms.HeapInuse+ms.StackInuse)
+				}
+			}
+		})
+		b.StartTimer()
+		// 3000 calls/s × 20 ms = 60 calls in flight per API: what production
+		// runs with (30 calls/s × the default 2 s p99).
+		res := fanout.Run(context.Background(), f.client, f.plan, fanout.Options{Quotas: fast, LatencyP99: 20 * time.Millisecond})
+		b.StopTimer()
+		close(done)
+		wg.Wait()
+		deployed := 0
+		for _, r := range res {
+			if r.State == fanout.Deployed {
+				deployed++
+			}
+		}
+		b.ReportMetric(float64(deployed), "deployed")
+		b.ReportMetric(float64(peak)/(1<<20), "MiB-peak-in-use")
+		b.ReportMetric(float64(base.HeapInuse+base.StackInuse)/(1<<20), "MiB-before")
+	}
+}
+
+func benchOpts() fanout.Options {
+	var o fanout.Options
+	if v := os.Getenv("BENCH_P99"); v != "" {
+		o.LatencyP99, _ = time.ParseDuration(v)
+	}
+	return o
+}
