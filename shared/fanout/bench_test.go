@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"runtime"
 	"strings"
 	"sync"
@@ -36,6 +37,13 @@ type fleetSpec struct {
 	CDN, VOD, Live int
 	Faults         cloudsim.Faults
 	Quotas         map[string]float64
+	// Seed installs a certificate on domains before the run.
+	Seed map[string]*cloudsim.SeedCert `json:"-"`
+	// Offline lists domains the emulator has offline.
+	Offline []string `json:"-"`
+	// Mutate changes the emulator's configuration; Client the client's.
+	Mutate func(*cloudsim.Config) `json:"-"`
+	Client func(*cloud.Options)   `json:"-"`
 }
 
 func (fs fleetSpec) names() (cdn, vod, live []string) {
@@ -54,18 +62,25 @@ func (fs fleetSpec) start(ctx context.Context) (*cloudsim.Sim, []string, error) 
 	reg := func(ds []string) []cloudsim.Domain {
 		out := make([]cloudsim.Domain, len(ds))
 		for i, d := range ds {
-			out[i] = cloudsim.Domain{Name: d}
+			out[i] = cloudsim.Domain{Name: d, Installed: fs.Seed[d]}
+			if slices.Contains(fs.Offline, d) {
+				out[i].State = "offline"
+			}
 		}
 		return out
 	}
 	cdn, vod, live := fs.names()
-	sim, err := cloudsim.New(cloudsim.Config{
+	cfg := cloudsim.Config{
 		Credentials: []cloudsim.Credential{{AccessKeyID: "benchAK", AccessKeySecret: "benchSK"}},
 		Domains:     cloudsim.Domains{CDN: reg(cdn), VOD: reg(vod), Live: reg(live)},
 		Faults:      fs.Faults,
 		Quotas:      fs.Quotas,
 		OSS:         cloudsim.OSSSettings{Disabled: true},
-	})
+	}
+	if fs.Mutate != nil {
+		fs.Mutate(&cfg)
+	}
+	sim, err := cloudsim.New(cfg)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -157,7 +172,11 @@ func (fs fleetSpec) build(tb testing.TB, child bool) *fleet {
 		k, v, _ := strings.Cut(kv, "=")
 		env[k] = v
 	}
-	client, err := cloud.New(cloud.Options{Getenv: func(k string) string { return env[k] }})
+	copts := cloud.Options{Getenv: func(k string) string { return env[k] }}
+	if fs.Client != nil {
+		fs.Client(&copts)
+	}
+	client, err := cloud.New(copts)
 	if err != nil {
 		tb.Fatal(err)
 	}
