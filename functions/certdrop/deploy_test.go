@@ -1,0 +1,163 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/certdrop/certdrop/shared/cloudsim"
+	"github.com/certdrop/certdrop/shared/report"
+)
+
+// deployEnv starts the emulator with a few domains (one offline) and
+// writes a bundle, its root and a manifest; it returns the environment
+// and the paths.
+func deployEnv(t *testing.T) (env map[string]string, sim *cloudsim.Sim, bundleDir, root, manifestPath string) {
+	t.Helper()
+	sim, err := cloudsim.New(cloudsim.Config{
+		Credentials: []cloudsim.Credential{{AccessKeyID: "cliAK", AccessKeySecret: "cliSK"}},
+		Domains: cloudsim.Domains{
+			CDN:  []cloudsim.Domain{{Name: "www.example.test"}, {Name: ".example.test"}, {Name: "old.example.test", State: "offline"}},
+			Live: []cloudsim.Domain{{Name: "pull.example.test"}},
+		},
+		OSS: cloudsim.OSSSettings{Disabled: true},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	if err := sim.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sim.Close() })
+	env = map[string]string{"ALIBABA_CLOUD_ACCESS_KEY_SECRET": "cliSK"}
+	for _, kv := range sim.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	dir := t.TempDir()
+	bundleDir, root = filepath.Join(dir, "example.test"), filepath.Join(dir, "root.pem")
+	if err := gencert(bundleDir, root, []string{"example.test", "*.example.test"}, 30, 0, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	manifestPath = filepath.Join(dir, "manifest.yaml")
+	m := "version: 1\ntargets:\n  - product: cdn\n    domains: [www.example.test, \"*.example.test\"]\n  - product: live\n    domain: pull.example.test\n"
+	if err := os.WriteFile(manifestPath, []byte(m), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return env, sim, bundleDir, root, manifestPath
+}
+
+func runWithEnv(env map[string]string, args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	code := run(context.Background(), &cli{stdout: &out, stderr: &errb, getenv: func(k string) string { return env[k] }}, args)
+	return code, out.String(), errb.String()
+}
+
+func setCalls(sim *cloudsim.Sim) int {
+	n := 0
+	for _, e := range sim.Journal().Entries() {
+		if strings.HasPrefix(e.API, "Set") {
+			n++
+		}
+	}
+	return n
+}
+
+func TestDeploy(t *testing.T) {
+	env, sim, bundleDir, root, manifestPath := deployEnv(t)
+
+	// A dry run describes and sets nothing.
+	code, out, errs := runWithEnv(env, "deploy", "--bundle", bundleDir, "--manifest", manifestPath, "--trust-roots", root, "--dry-run", "--json")
+	var rep report.Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != exitOK || !rep.DryRun || rep.Summary.Planned != 3 || setCalls(sim) != 0 {
+		t.Fatalf("dry run: exit %d, %+v, %d Set calls, %v\n%s", code, rep.Summary, setCalls(sim), err, errs)
+	}
+
+	code, out, errs = runWithEnv(env, "deploy", "--bundle", bundleDir, "--manifest", manifestPath, "--trust-roots", root)
+	if code != exitOK || !strings.Contains(out, "OK: 3 deployed of 3 target(s)") || !strings.Contains(errs, "progress: 3/3 targets") {
+		t.Fatalf("deploy: exit %d\n%s\n%s", code, out, errs)
+	}
+	code, out, _ = runWithEnv(env, "deploy", "--bundle", bundleDir, "--manifest", manifestPath, "--trust-roots", root)
+	if code != exitOK || !strings.Contains(out, "OK: 3 unchanged of 3 target(s)") || setCalls(sim) != 3 {
+		t.Fatalf("second deploy: exit %d, %d Set calls\n%s", code, setCalls(sim), out)
+	}
+
+	// The offline domain fails the run: exit 1, with the API's code and a hint.
+	withOld := manifestPath + ".old.yaml"
+	m, _ := os.ReadFile(manifestPath)
+	if err := os.WriteFile(withOld, append(m, "  - product: cdn\n    domain: old.example.test\n"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ = runWithEnv(env, "deploy", "--bundle", bundleDir, "--manifest", withOld, "--trust-roots", root)
+	if code != exitFail || !strings.Contains(out, "InvalidDomain.Offline") || !strings.Contains(out, "FAILED: 3 unchanged, 1 failed") {
+		t.Fatalf("offline domain: exit %d\n%s", code, out)
+	}
+}
+
+func TestDeployBadInput(t *testing.T) {
+	env, sim, bundleDir, root, manifestPath := deployEnv(t)
+	noCreds := map[string]string{}
+	for k, v := range env {
+		if !strings.HasPrefix(k, "ALIBABA_CLOUD_") {
+			noCreds[k] = v
+		}
+	}
+	noCreds["HOME"] = t.TempDir() // no CLI profile either
+	tests := []struct {
+		name   string
+		env    map[string]string
+		args   []string
+		errHas string
+	}{
+		{"untrusted bundle", env, []string{"deploy", "--bundle", bundleDir, "--manifest", manifestPath}, "invalid bundle"},
+		{"missing manifest", env, []string{"deploy", "--bundle", bundleDir, "--manifest", "nope.yaml", "--trust-roots", root}, "nope.yaml"},
+		{"no credentials", noCreds, []string{"deploy", "--bundle", bundleDir, "--manifest", manifestPath, "--trust-roots", root}, "no Alibaba Cloud credentials"},
+		{"plain http to a remote host", map[string]string{"ALIBABA_CLOUD_ACCESS_KEY_ID": "cliAK", "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "cliSK",
+			"CERTDROP_CDN_ENDPOINT": "http://cdn.example.com"}, []string{"deploy", "--bundle", bundleDir, "--manifest", manifestPath, "--trust-roots", root}, "loopback"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, errs := runWithEnv(tt.env, tt.args...)
+			if code != exitUsage || !strings.Contains(errs, tt.errHas) {
+				t.Errorf("exit %d, stderr:\n%s\nwant exit 2 and %q", code, errs, tt.errHas)
+			}
+			if strings.Contains(errs, "cliSK") {
+				t.Error("stderr shows the secret")
+			}
+		})
+	}
+	if len(sim.Journal().Entries()) != 0 {
+		t.Errorf("bad input made %d calls", len(sim.Journal().Entries()))
+	}
+}
+
+func TestInvokeLocally(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.json")
+	if err := os.WriteFile(bad, []byte(`{"hello":"world"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ := runWithEnv(map[string]string{}, "invoke", "--event", bad, "--request-id", "r-1")
+	var o struct {
+		RequestID string
+		Error     *report.Error
+	}
+	if err := json.Unmarshal([]byte(out), &o); err != nil || code != exitFail || o.RequestID != "r-1" || o.Error == nil || o.Error.Code != "BadEvent" {
+		t.Errorf("exit %d, %v\n%s", code, err, out)
+	}
+	if code, _, errs := runWithEnv(map[string]string{}, "invoke"); code != exitUsage || !strings.Contains(errs, "--event is required") {
+		t.Errorf("no event: exit %d %s", code, errs)
+	}
+	// A configuration that would trigger itself is refused before anything runs.
+	loop := map[string]string{"CERTDROP_REPORT_PREFIX": "certs/reports/"}
+	if code, _, errs := runWithEnv(loop, "invoke", "--event", bad); code != exitUsage || !strings.Contains(errs, "would trigger the function again") {
+		t.Errorf("self-triggering configuration: exit %d %s", code, errs)
+	}
+}
