@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
@@ -70,10 +69,7 @@ func runDeploy(ctx context.Context, c *cli, args []string) int {
 	progress.Finish()
 	rep.Warnings = in.bundle.Warnings
 	if *asJSON {
-		enc := json.NewEncoder(c.stdout)
-		enc.SetIndent("", "  ")
-		enc.SetEscapeHTML(false)
-		_ = enc.Encode(rep)
+		printJSON(c.stdout, rep)
 	} else {
 		_ = report.WriteTable(c.stdout, rep)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -64,4 +65,13 @@ func flagExit(err error) int {
 		return exitOK
 	}
 	return exitUsage
+}
+
+// printJSON writes v as indented JSON, with "<" and ">" left readable
+// ("<redacted>").
+func printJSON(w io.Writer, v any) {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -106,10 +105,7 @@ func runPlan(_ context.Context, c *cli, args []string) int {
 	}
 	out := planOutputOf(p, *key, in.bundle.Warnings)
 	if *asJSON {
-		enc := json.NewEncoder(c.stdout)
-		enc.SetIndent("", "  ")
-		enc.SetEscapeHTML(false)
-		_ = enc.Encode(out)
+		printJSON(c.stdout, out)
 		return exitOK
 	}
 	printPlan(c.stdout, p, out)

@@ -1,39 +1,21 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/certdrop/certdrop/internal/testutil"
 )
-
-// simOutput is an io.Writer safe for the command's goroutine and the test.
-type simOutput struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (o *simOutput) Write(p []byte) (int, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.Write(p)
-}
-
-func (o *simOutput) String() string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.String()
-}
 
 func TestSimCommandServesUntilCanceled(t *testing.T) {
 	journal := filepath.Join(t.TempDir(), "journal.jsonl")
-	var stdout, stderr simOutput
+	var stdout, stderr testutil.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan int, 1)
@@ -119,7 +101,7 @@ func TestSimCommandUsage(t *testing.T) {
 		{[]string{"sim", "--help"}, exitOK, "Usage: certdrop sim"},
 	}
 	for _, tt := range tests {
-		var stdout, stderr simOutput
+		var stdout, stderr testutil.Buffer
 		code := run(context.Background(), &cli{stdout: &stdout, stderr: &stderr, getenv: func(string) string { return "" }}, tt.args)
 		if code != tt.code || !strings.Contains(stderr.String(), tt.want) {
 			t.Errorf("%v: exit %d, stderr %q; want %d and %q", tt.args, code, stderr.String(), tt.code, tt.want)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -82,10 +81,7 @@ func runValidate(_ context.Context, c *cli, args []string) int {
 	}
 	res := validate(srcs, opts, domains)
 	if *asJSON {
-		enc := json.NewEncoder(c.stdout)
-		enc.SetIndent("", "  ")
-		enc.SetEscapeHTML(false)
-		_ = enc.Encode(res)
+		printJSON(c.stdout, res)
 	} else {
 		printValidate(c.stdout, res)
 	}

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certdrop/certdrop/internal/testutil"
 	"github.com/certdrop/certdrop/shared/bundle"
 	"github.com/certdrop/certdrop/shared/cloud"
 	"github.com/certdrop/certdrop/shared/cloudsim"
@@ -43,28 +44,10 @@ type harness struct {
 	st     store.Store
 	ca     *cloudsim.CA
 	getenv func(string) string
-	logs   *syncBuffer
+	logs   *testutil.Buffer
 
 	mu       sync.Mutex
 	outcomes []job.Outcome
-}
-
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // recorder keeps every outcome the function answered.
@@ -108,7 +91,7 @@ func newHarness(t *testing.T, mutate func(*cloudsim.Config)) *harness {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	h := &harness{t: t, ctx: ctx, logs: &syncBuffer{}}
+	h := &harness{t: t, ctx: ctx, logs: &testutil.Buffer{}}
 	now := time.Now()
 	root, err := cloudsim.NewRootCA("e2e root", now.Add(-time.Hour), now.AddDate(5, 0, 0))
 	if err != nil {

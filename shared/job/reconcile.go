@@ -43,12 +43,8 @@ func (inv *invocation) onTimer(ctx context.Context, t *event.TimerEvent) {
 	if prefix == "" {
 		prefix = inv.r.Config.TriggerPrefix
 	}
-	if !inv.prepare(ctx, bucket) {
-		return
-	}
-	st, err := inv.store(ctx, bucket)
-	if err != nil {
-		inv.fail("StoreUnavailable", err.Error(), "")
+	st, ok := inv.begin(ctx, bucket)
+	if !ok {
 		return
 	}
 	units, err := inv.units(ctx, st, prefix)
@@ -72,17 +68,13 @@ func (inv *invocation) onTimer(ctx context.Context, t *event.TimerEvent) {
 			newest[id] = c
 		}
 	}
-	client, err := inv.apiClient(ctx)
-	if err != nil {
-		inv.fail("NoCredentials", err.Error(), "give the function a role or set ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET")
+	client, ok := inv.apiClient(ctx)
+	if !ok {
 		return
 	}
 	for _, id := range order {
 		c := newest[id]
-		rep := Run(ctx, client, c.plan, inv.manifest, c.loc.Keys, Options{
-			Trigger: report.TriggerTimer, RequestID: inv.req.RequestID, DryRun: rc.DryRun,
-			StopAt: inv.stopAt, Quotas: inv.r.Config.Quotas, Log: inv.log, Fanout: inv.r.Fanout,
-		})
+		rep := Run(ctx, client, c.plan, inv.manifest, c.loc.Keys, inv.runOptions(rc.DryRun, false))
 		inv.out.Reports = append(inv.out.Reports, rep)
 		inv.log.Info("reconciled", "unit", c.loc.Unit, "summary", report.SummaryLine(rep))
 	}

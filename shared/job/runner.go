@@ -52,7 +52,7 @@ type Request struct {
 }
 
 // invocation is the state of one Run: the stores, manifest, roots and
-// client, each made once and only when needed.
+// client, each made once and only when needed. One goroutine uses it.
 type invocation struct {
 	r      *Runner
 	req    Request
@@ -61,7 +61,6 @@ type invocation struct {
 	stopAt time.Time
 	bucket string // the bucket reports go to
 
-	mu       sync.Mutex
 	stores   map[string]store.Store
 	manifest *manifest.Manifest
 	roots    []*x509.Certificate
@@ -119,8 +118,6 @@ func (inv *invocation) fail(code, msg, hint string) {
 
 // store opens (once) the store of a bucket.
 func (inv *invocation) store(ctx context.Context, bucket string) (store.Store, error) {
-	inv.mu.Lock()
-	defer inv.mu.Unlock()
 	if st, ok := inv.stores[bucket]; ok {
 		return st, nil
 	}
@@ -190,18 +187,42 @@ func (inv *invocation) prepare(ctx context.Context, bucket string) bool {
 	return true
 }
 
-// apiClient builds (once) the API client.
-func (inv *invocation) apiClient(ctx context.Context) (fanout.Client, error) {
-	inv.mu.Lock()
-	defer inv.mu.Unlock()
+// begin readies the run for a bucket: the manifest and roots loaded, the
+// bucket's store open. It reports false, the failure recorded, when the
+// run cannot go on.
+func (inv *invocation) begin(ctx context.Context, bucket string) (store.Store, bool) {
+	if !inv.prepare(ctx, bucket) {
+		return nil, false
+	}
+	st, err := inv.store(ctx, bucket)
+	if err != nil {
+		inv.fail("StoreUnavailable", err.Error(), "")
+		return nil, false
+	}
+	return st, true
+}
+
+// apiClient builds (once) the API client. It reports false, the failure
+// recorded, when there is none to be had (no credentials, a refused
+// endpoint).
+func (inv *invocation) apiClient(ctx context.Context) (fanout.Client, bool) {
 	if inv.client == nil {
 		c, err := inv.r.NewClient(ctx, inv.req.Credentials)
 		if err != nil {
-			return nil, err
+			inv.fail("NoClient", err.Error(), "give the function a role (s.yaml role:) or set ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET; check CERTDROP_*_ENDPOINT")
+			return nil, false
 		}
 		inv.client = c
 	}
-	return inv.client, nil
+	return inv.client, true
+}
+
+// runOptions are the options of every deployment of this invocation.
+func (inv *invocation) runOptions(dryRun, force bool) Options {
+	return Options{
+		Trigger: inv.out.Trigger, RequestID: inv.req.RequestID, DryRun: dryRun, Force: force,
+		StopAt: inv.stopAt, Quotas: inv.r.Config.Quotas, Log: inv.log, Fanout: inv.r.Fanout,
+	}
 }
 
 // deploy validates, plans, fans out and reports one located bundle.
@@ -225,17 +246,13 @@ func (inv *invocation) deploy(ctx context.Context, loc *located, objectKey strin
 	for _, w := range warnings {
 		inv.log.Warn("bundle warning", "unit", loc.Unit, "warning", w)
 	}
-	client, err := inv.apiClient(ctx)
-	if err != nil {
-		inv.fail("NoCredentials", err.Error(), "give the function a role (s.yaml role:) or set ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET")
+	client, ok := inv.apiClient(ctx)
+	if !ok {
 		return nil
 	}
 	inv.log.Info("deploying", "unit", loc.Unit, "certName", p.CertName, "targets", len(p.Calls), "notCovered", len(p.NotCovered),
 		"dryRun", dryRun, "lowerBound", p.LowerBound().String())
-	rep := Run(ctx, client, p, inv.manifest, loc.Keys, Options{
-		Trigger: inv.out.Trigger, RequestID: inv.req.RequestID, DryRun: dryRun, Force: force,
-		StopAt: inv.stopAt, Quotas: inv.r.Config.Quotas, Log: inv.log, Fanout: inv.r.Fanout,
-	})
+	rep := Run(ctx, client, p, inv.manifest, loc.Keys, inv.runOptions(dryRun, force))
 	rep.Warnings = warnings
 	inv.out.Reports = append(inv.out.Reports, rep)
 	inv.log.Info("run finished", "unit", loc.Unit, "summary", report.SummaryLine(rep))
@@ -284,12 +301,8 @@ func (inv *invocation) onOSS(ctx context.Context, ev *event.OSSEvent) {
 			ignore("the event names no bucket")
 			continue
 		}
-		if !inv.prepare(ctx, bucket) {
-			return
-		}
-		st, err := inv.store(ctx, bucket)
-		if err != nil {
-			inv.fail("StoreUnavailable", err.Error(), "")
+		st, ok := inv.begin(ctx, bucket)
+		if !ok {
 			return
 		}
 		if done[bucket+"\x00"+folderOf(cands[0])] || done[bucket+"\x00"+cands[0]] {
@@ -332,15 +345,12 @@ func anyPart(keys []string) bool {
 func (inv *invocation) onManual(ctx context.Context, m *event.ManualEvent) {
 	bucket, key, _ := m.BundleLocation()
 	inv.bucket = bucket
-	if !inv.prepare(ctx, bucket) {
-		return
-	}
-	st, err := inv.store(ctx, bucket)
-	if err != nil {
-		inv.fail("StoreUnavailable", err.Error(), "")
+	st, ok := inv.begin(ctx, bucket)
+	if !ok {
 		return
 	}
 	have := map[string]*store.Object{}
+	var err error
 	var loc *located
 	objectKey := key
 	if key == "" || strings.HasSuffix(key, "/") {

@@ -11,9 +11,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/certdrop/certdrop/internal/testutil"
 )
 
 // handlerFunc adapts a function to Handler.
@@ -21,26 +22,8 @@ type handlerFunc func(ctx context.Context, inv *Invocation) ([]byte, bool)
 
 func (f handlerFunc) Invoke(ctx context.Context, inv *Invocation) ([]byte, bool) { return f(ctx, inv) }
 
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestInvoke(t *testing.T) {
-	var logs syncBuffer
+	var logs testutil.Buffer
 	var got *Invocation
 	s := &Server{
 		Log: slog.New(slog.NewJSONHandler(&logs, nil)),
