@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aliyun/aliyun-oss-go-sdk/oss"
+
 	"github.com/certdrop/certdrop/internal/testutil"
 	"github.com/certdrop/certdrop/shared/bundle"
 	"github.com/certdrop/certdrop/shared/cloud"
@@ -567,5 +569,33 @@ func TestE2EBadEvent(t *testing.T) {
 		if e.Service != "oss" || e.API != "PutObject" {
 			t.Errorf("a bad event caused a call: %+v", e)
 		}
+	}
+}
+
+// TestE2ESymlink: a PutSymlink event is handled through the link's target.
+func TestE2ESymlink(t *testing.T) {
+	h := newHarness(t, nil)
+	l := h.leaf(time.Now().AddDate(0, 3, 0), "example.com", "*.example.com")
+	h.putQuiet("archive/example.com-2026.pem", append(h.fullchain(l), l.KeyPEM...))
+	client, err := oss.New(h.getenv("CERTDROP_OSS_ENDPOINT"), simKey, simSecret,
+		oss.AuthVersion(oss.AuthV4), oss.Region(h.getenv("FC_REGION")), oss.ForcePathStyle(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := client.Bucket(bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.PutSymlink("certs/example.com/current.pem", "archive/example.com-2026.pem"); err != nil {
+		t.Fatal(err)
+	}
+	h.settle()
+	outs := h.recorded()
+	if len(outs) != 1 {
+		t.Fatalf("%d invocations, want 1", len(outs))
+	}
+	sameStates(t, "through the symlink", states(outs[0]), allDeployed)
+	if ev := h.sim.OSS().Deliveries()[0].EventName; ev != "ObjectCreated:PutSymlink" {
+		t.Errorf("the event was %s", ev)
 	}
 }
