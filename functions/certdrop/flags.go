@@ -12,8 +12,10 @@ import (
 // multiFlag collects a flag given several times (--domain a --domain b).
 type multiFlag []string
 
+// String lists the values given, for flag's help output.
 func (m *multiFlag) String() string { return strings.Join(*m, ",") }
 
+// Set adds one value.
 func (m *multiFlag) Set(v string) error {
 	*m = append(*m, v)
 	return nil
