@@ -4,14 +4,20 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/certdrop/certdrop/shared/cloud"
 	"github.com/certdrop/certdrop/shared/cloudsim"
+	"github.com/certdrop/certdrop/shared/fanout"
+	"github.com/certdrop/certdrop/shared/manifest"
+	"github.com/certdrop/certdrop/shared/plan"
 	"github.com/certdrop/certdrop/shared/report"
+	"github.com/certdrop/certdrop/shared/store"
 )
 
 // deployEnv starts the emulator with a few domains (one offline) and
@@ -159,5 +165,39 @@ func TestInvokeLocally(t *testing.T) {
 	loop := map[string]string{"CERTDROP_REPORT_PREFIX": "certs/reports/"}
 	if code, _, errs := runWithEnv(loop, "invoke", "--event", bad); code != exitUsage || !strings.Contains(errs, "would trigger the function again") {
 		t.Errorf("self-triggering configuration: exit %d %s", code, errs)
+	}
+}
+
+// TestClientsSignPerInvocation: invocations share one client's connections
+// but each signs with its own credentials.
+func TestClientsSignPerInvocation(t *testing.T) {
+	env, _, _, _, _ := deployEnv(t)
+	cs := &clients{getenv: func(k string) string { return env[k] }}
+	call, err := plan.TargetCall(manifest.Target{Product: manifest.CDN, Domain: "www.example.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		creds *store.Credentials
+		ok    bool
+	}{
+		{&store.Credentials{AccessKeyID: "cliAK", AccessKeySecret: "cliSK"}, true},
+		{&store.Credentials{AccessKeyID: "cliAK", AccessKeySecret: "wrong"}, false},
+		{&store.Credentials{AccessKeyID: "cliAK", AccessKeySecret: "cliSK"}, true},
+		{nil, true}, // the environment's key
+	}
+	for i, tt := range tests {
+		c, err := cs.get(context.Background(), tt.creds)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.Describe(context.Background(), call)
+		var ce *cloud.Error
+		switch {
+		case tt.ok && err != nil:
+			t.Errorf("call %d: %v", i, err)
+		case !tt.ok && (!errors.As(err, &ce) || ce.Class() != fanout.Auth):
+			t.Errorf("call %d with a wrong secret: %v, want an auth error", i, err)
+		}
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"net"
 	"os"
 
-	"github.com/certdrop/certdrop/shared/fanout"
 	"github.com/certdrop/certdrop/shared/job"
 	"github.com/certdrop/certdrop/shared/runtime"
 	"github.com/certdrop/certdrop/shared/store"
@@ -19,14 +18,13 @@ func newRunner(getenv func(string) string) (*job.Runner, error) {
 	if err != nil {
 		return nil, err
 	}
+	cs := &clients{getenv: getenv}
 	return &job.Runner{
 		Config: cfg,
 		OpenStore: func(ctx context.Context, bucket string, creds *store.Credentials) (store.Store, error) {
 			return store.OpenOSS(ctx, bucket, "", store.Options{Getenv: getenv, Credentials: creds})
 		},
-		NewClient: func(ctx context.Context, creds *store.Credentials) (fanout.Client, error) {
-			return newAPIClient(ctx, getenv, creds)
-		},
+		NewClient: cs.get,
 	}, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -597,5 +598,38 @@ func TestE2ESymlink(t *testing.T) {
 	sameStates(t, "through the symlink", states(outs[0]), allDeployed)
 	if ev := h.sim.OSS().Deliveries()[0].EventName; ev != "ObjectCreated:PutSymlink" {
 		t.Errorf("the event was %s", ev)
+	}
+}
+
+// TestE2EInitialize: FC's warm-up builds the client with the role's
+// credentials; a refused configuration fails it.
+func TestE2EInitialize(t *testing.T) {
+	h := newHarness(t, nil)
+	post := func(secret string) *http.Response {
+		req, _ := http.NewRequestWithContext(h.ctx, http.MethodPost, h.fnURL+"/initialize", nil)
+		req.Header.Set(runtime.HeaderRequestID, "init-1")
+		req.Header.Set(runtime.HeaderAccessKeyID, simKey)
+		req.Header.Set(runtime.HeaderAccessKeySecret, secret)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	if resp := post(simSecret); resp.StatusCode != http.StatusOK {
+		t.Errorf("initialize: HTTP %d", resp.StatusCode)
+	}
+	bad := &job.Runner{Config: &job.Config{}, NewClient: func(context.Context, *store.Credentials) (fanout.Client, error) {
+		return nil, errors.New("CERTDROP_CDN_ENDPOINT: plain http only to a loopback host")
+	}}
+	srv := &runtime.Server{Handler: bad}
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodPost, "/initialize", nil)
+	req.Header.Set(runtime.HeaderAccessKeyID, simKey)
+	req.Header.Set(runtime.HeaderAccessKeySecret, simSecret)
+	srv.ServeHTTP(rec, req)
+	if rec.Code != http.StatusNotFound || rec.Header().Get(runtime.HeaderStatus) != "404" {
+		t.Errorf("a failing warm-up answered %d", rec.Code)
 	}
 }

@@ -2,6 +2,7 @@ package job
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -35,6 +36,20 @@ func (r *Runner) Invoke(ctx context.Context, fc *runtime.Invocation) ([]byte, bo
 		return []byte(fmt.Sprintf(`{"error":%q}`, err.Error())), true
 	}
 	return body, out.Failed()
+}
+
+// Initialize is the warm-up (POST /initialize): it loads the system roots
+// and, when FC passed credentials, builds the API client, so that the first
+// invocation does neither and a misconfigured endpoint fails here.
+func (r *Runner) Initialize(ctx context.Context, fc *runtime.Invocation) error {
+	if _, err := x509.SystemCertPool(); err != nil {
+		fc.Log.Warn("no system roots; only CERTDROP_TRUST_ROOTS are trusted", "error", err.Error())
+	}
+	if fc.Credentials == nil {
+		return nil
+	}
+	_, err := r.NewClient(ctx, fc.Credentials)
+	return err
 }
 
 // ReportKey is where an invocation's outcome is written:
