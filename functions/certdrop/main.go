@@ -43,6 +43,7 @@ func commands() map[string]command {
 		"invoke":   {"run one event locally, as the function would", runInvoke},
 		"push":     {"upload a bundle's files into the watched bucket folder", runPush},
 		"show":     {"print a report as tables", runShow},
+		"schema":   {"print the manifest's JSON Schema", runSchema},
 		"sim":      {"run the local cloud emulator (OpenAPI and OSS) for demos and tests", runSim},
 	}
 }

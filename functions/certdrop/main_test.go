@@ -34,6 +34,7 @@ func TestCLI(t *testing.T) {
 		stderrHas  []string
 		stdoutLack []string
 	}{
+		{"schema", []string{"schema"}, exitOK, []string{`"$schema"`, `"targets"`}, nil, nil},
 		{"no command", nil, exitUsage, []string{"Usage: certdrop <command>"}, nil, nil},
 		{"help", []string{"--help"}, exitOK, []string{"validate", "plan", "deploy", "serve"}, nil, nil},
 		{"unknown command", []string{"frobnicate"}, exitUsage, nil, []string{`unknown command "frobnicate"`}, nil},
