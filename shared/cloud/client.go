@@ -216,8 +216,8 @@ func (c *Client) do(ctx context.Context, call plan.Call, api plan.API, form map[
 	// its Headers field on every RPC call): one per call.
 	sdk, err := openapi.NewClient(&openapiutil.Config{
 		Credential:     c.sdkCred,
-		Endpoint:       dara.String(ep.host),
-		Protocol:       dara.String(ep.scheme),
+		Endpoint:       dara.String(ep.Host),
+		Protocol:       dara.String(ep.Scheme),
 		ConnectTimeout: dara.Int(int(c.opts.ConnectTimeout.Milliseconds())),
 		ReadTimeout:    dara.Int(int(c.opts.ReadTimeout.Milliseconds())),
 		RetryOptions:   &dara.RetryOptions{Retryable: false},
@@ -238,7 +238,7 @@ func (c *Client) do(ctx context.Context, call plan.Call, api plan.API, form map[
 	params := &openapiutil.Params{
 		Action:      dara.String(api.Action),
 		Version:     dara.String(api.Version),
-		Protocol:    dara.String(strings.ToUpper(ep.scheme)),
+		Protocol:    dara.String(strings.ToUpper(ep.Scheme)),
 		Pathname:    dara.String("/"),
 		Method:      dara.String("POST"),
 		AuthType:    dara.String("AK"),

@@ -28,8 +28,8 @@ func TestParseEndpoint(t *testing.T) {
 		{"http://127.0.0.1.nip.io", "", "plain http is allowed only to a loopback host"},
 		{"ftp://127.0.0.1", "", "scheme must be https"},
 		{"https://cdn.aliyuncs.com/path", "", "only scheme, host and port"},
-		{"https://user:pw@cdn.aliyuncs.com", "", "only scheme, host and port"},
-		{"https://", "", "only scheme, host and port"},
+		{"https://user:pw@cdn.aliyuncs.com", "", "must not contain user information"},
+		{"https://", "", "has no host"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.raw, func(t *testing.T) {

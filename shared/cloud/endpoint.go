@@ -1,11 +1,7 @@
 package cloud
 
 import (
-	"fmt"
-	"net"
-	"net/url"
-	"strings"
-
+	"github.com/certdrop/certdrop/internal/secureurl"
 	"github.com/certdrop/certdrop/shared/manifest"
 	"github.com/certdrop/certdrop/shared/plan"
 )
@@ -21,13 +17,7 @@ const (
 )
 
 // endpoint is where a product's calls go.
-type endpoint struct {
-	scheme string // "https", or "http" for a loopback host
-	host   string // host[:port]
-}
-
-// String renders the endpoint as a URL.
-func (e endpoint) String() string { return e.scheme + "://" + e.host }
+type endpoint = secureurl.Endpoint
 
 // endpointEnv names the override variable of a product.
 func endpointEnv(p manifest.Product) string {
@@ -41,43 +31,10 @@ func endpointEnv(p manifest.Product) string {
 	}
 }
 
-// parseEndpoint reads an endpoint override. It takes a URL with scheme
-// https, or http when the host is loopback (127.0.0.0/8, ::1, localhost):
-// every Set call carries a private key, which must never cross a network
-// in clear text. A bare host name means https.
-func parseEndpoint(name, raw string) (endpoint, error) {
-	raw = strings.TrimSpace(raw)
-	if !strings.Contains(raw, "://") {
-		raw = "https://" + raw
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return endpoint{}, fmt.Errorf("%s=%q is not a URL: %w", name, raw, err)
-	}
-	if u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
-		return endpoint{}, fmt.Errorf("%s=%q: give only scheme, host and port, like https://cdn.aliyuncs.com", name, raw)
-	}
-	switch u.Scheme {
-	case "https":
-	case "http":
-		if !isLoopback(u.Hostname()) {
-			return endpoint{}, fmt.Errorf("%s=%q: plain http is allowed only to a loopback host (127.0.0.1, ::1, localhost); "+
-				"the calls carry the certificate's private key: use https", name, raw)
-		}
-	default:
-		return endpoint{}, fmt.Errorf("%s=%q: the scheme must be https (or http to a loopback host)", name, raw)
-	}
-	return endpoint{scheme: u.Scheme, host: u.Host}, nil
-}
-
-// isLoopback reports whether host is localhost or a loopback IP address.
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
+// parseEndpoint reads an endpoint override: https, or http to a loopback
+// host only (every Set call carries a private key, which must never cross
+// a network in clear text); a bare host name means https.
+func parseEndpoint(name, raw string) (endpoint, error) { return secureurl.Parse(name, raw) }
 
 // endpoints holds the overrides read from the environment at New.
 type endpoints map[manifest.Product]endpoint
@@ -112,5 +69,5 @@ func (eps endpoints) forCall(c plan.Call) endpoint {
 	if host == "" {
 		host = plan.DefaultEndpoint(c.Target.Product, c.Target.Region)
 	}
-	return endpoint{scheme: "https", host: host}
+	return endpoint{Scheme: "https", Host: host}
 }

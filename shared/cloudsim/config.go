@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/certdrop/certdrop/internal/secureurl"
 )
 
 // DefaultMaxCertificateBytes is the longest SSLPub (ServerCertificate) the
@@ -195,7 +197,7 @@ func (c *Config) validate() error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", a.name, err)
 		}
-		if !isLoopbackHost(host) {
+		if !secureurl.IsLoopback(host) {
 			return fmt.Errorf("%s: %q is not a loopback address: the emulator receives private keys and serves plain HTTP", a.name, a.addr)
 		}
 	}
@@ -267,13 +269,4 @@ func (c *Config) validate() error {
 		}
 	}
 	return c.Faults.validate()
-}
-
-// isLoopbackHost reports whether host is localhost or a loopback IP.
-func isLoopbackHost(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

@@ -2,9 +2,9 @@ package store
 
 import (
 	"fmt"
-	"net"
-	"net/url"
 	"strings"
+
+	"github.com/certdrop/certdrop/internal/secureurl"
 )
 
 // Environment variables OpenOSS reads (through Options.Getenv).
@@ -61,63 +61,20 @@ func resolveEndpoint(opts Options, getenv func(string) string) (endpoint, error)
 		}
 		return endpoint{url: "https://" + host, region: region}, nil
 	}
-	ep, err := parseEndpoint(raw)
+	ep, err := secureurl.Parse("the OSS endpoint", raw)
 	if err != nil {
 		return endpoint{}, err
 	}
 	if region == "" {
-		region = regionFromHost(ep.host)
+		region = regionFromHost(ep.Hostname)
 	}
 	if region == "" {
-		return endpoint{}, fmt.Errorf("no OSS region for endpoint %s: set %s", ep.url, EnvRegion)
+		return endpoint{}, fmt.Errorf("no OSS region for endpoint %s: set %s", ep, EnvRegion)
 	}
 	if !validRegion(region) {
 		return endpoint{}, fmt.Errorf("invalid region %q", region)
 	}
-	return endpoint{url: ep.url, region: region, loopback: ep.loopback}, nil
-}
-
-type parsedEndpoint struct {
-	url, host string
-	loopback  bool
-}
-
-// parseEndpoint validates an endpoint: http(s), a host, nothing else.
-func parseEndpoint(raw string) (parsedEndpoint, error) {
-	s := raw
-	if !strings.Contains(s, "://") {
-		s = "https://" + s
-	}
-	if strings.Contains(s, "@") {
-		// Never echo it: user information may hold a password.
-		return parsedEndpoint{}, fmt.Errorf("OSS endpoint must not contain user information")
-	}
-	u, err := url.Parse(s)
-	if err != nil {
-		return parsedEndpoint{}, fmt.Errorf("invalid OSS endpoint %q", raw)
-	}
-	switch {
-	case u.Scheme != "http" && u.Scheme != "https":
-		return parsedEndpoint{}, fmt.Errorf("OSS endpoint %q: scheme must be https (or http to a loopback host)", raw)
-	case u.Host == "" || u.Hostname() == "":
-		return parsedEndpoint{}, fmt.Errorf("OSS endpoint %q has no host", raw)
-	case u.Path != "" && u.Path != "/", u.RawQuery != "", u.Fragment != "":
-		return parsedEndpoint{}, fmt.Errorf("OSS endpoint %q must be scheme://host[:port] only", raw)
-	}
-	lb := isLoopback(u.Hostname())
-	if u.Scheme == "http" && !lb {
-		return parsedEndpoint{}, fmt.Errorf("OSS endpoint %q refused: plain http is allowed only to a loopback host (127.0.0.0/8, ::1, localhost); use https", raw)
-	}
-	return parsedEndpoint{url: u.Scheme + "://" + u.Host, host: u.Hostname(), loopback: lb}, nil
-}
-
-// isLoopback reports whether host is localhost or a loopback IP address.
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return endpoint{url: ep.String(), region: region, loopback: ep.Loopback}, nil
 }
 
 // regionFromHost returns the region of an oss-<region>[-internal].aliyuncs.com

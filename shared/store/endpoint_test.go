@@ -46,8 +46,8 @@ func TestResolveEndpoint(t *testing.T) {
 		{name: "http to lookalike host", env: map[string]string{"FC_REGION": "cn-hangzhou", "CERTDROP_OSS_ENDPOINT": "http://127.0.0.1.nip.io"}, err: "plain http"},
 		{name: "http to localhost subdomain", env: map[string]string{"FC_REGION": "cn-hangzhou", "CERTDROP_OSS_ENDPOINT": "http://localhost.evil.com"}, err: "plain http"},
 		{name: "other scheme", env: map[string]string{"FC_REGION": "cn-hangzhou", "CERTDROP_OSS_ENDPOINT": "ftp://127.0.0.1"}, err: "scheme"},
-		{name: "path", env: map[string]string{"FC_REGION": "cn-hangzhou", "CERTDROP_OSS_ENDPOINT": "https://example.com/oss"}, err: "scheme://host"},
-		{name: "query", env: map[string]string{"FC_REGION": "cn-hangzhou", "CERTDROP_OSS_ENDPOINT": "https://example.com?x=1"}, err: "scheme://host"},
+		{name: "path", env: map[string]string{"FC_REGION": "cn-hangzhou", "CERTDROP_OSS_ENDPOINT": "https://example.com/oss"}, err: "only scheme, host and port"},
+		{name: "query", env: map[string]string{"FC_REGION": "cn-hangzhou", "CERTDROP_OSS_ENDPOINT": "https://example.com?x=1"}, err: "only scheme, host and port"},
 		{name: "user info", env: map[string]string{"FC_REGION": "cn-hangzhou", "CERTDROP_OSS_ENDPOINT": "https://ak:hunter2@example.com"}, err: "user information"},
 		{name: "no host", env: map[string]string{"FC_REGION": "cn-hangzhou", "CERTDROP_OSS_ENDPOINT": "https://"}, err: "no host"},
 	}
