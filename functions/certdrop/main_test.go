@@ -157,3 +157,17 @@ func TestGencert(t *testing.T) {
 		t.Errorf("validate the generated bundle: exit %d\n%s", code, stdout)
 	}
 }
+
+// TestPlanEndpoints: the plan shows where the calls would go under the
+// environment's overrides, and refuses one that would send keys in clear.
+func TestPlanEndpoints(t *testing.T) {
+	args := []string{"plan", "--bundle", bundles + "certbot", "--manifest", example, "--trust-roots", root}
+	code, out, _ := runWithEnv(map[string]string{"CERTDROP_CDN_ENDPOINT": "http://127.0.0.1:8080"}, args...)
+	if code != exitOK || !strings.Contains(out, "www.example.com                      http://127.0.0.1:8080") {
+		t.Errorf("exit %d\n%s", code, out)
+	}
+	code, _, errs := runWithEnv(map[string]string{"CERTDROP_CDN_ENDPOINT": "http://cdn.example.com"}, args...)
+	if code != exitUsage || !strings.Contains(errs, "plain http is allowed only to a loopback host") {
+		t.Errorf("exit %d\n%s", code, errs)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/certdrop/certdrop/shared/bundle"
+	"github.com/certdrop/certdrop/shared/cloud"
 	"github.com/certdrop/certdrop/shared/manifest"
 	"github.com/certdrop/certdrop/shared/plan"
 )
@@ -103,7 +104,11 @@ func runPlan(_ context.Context, c *cli, args []string) int {
 		fmt.Fprintf(c.stderr, "certdrop plan: %v\n", err)
 		return exitUsage
 	}
-	out := planOutputOf(p, *key, in.bundle.Warnings)
+	out, err := planOutputOf(p, *key, in.bundle.Warnings, c.getenv)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "certdrop plan: %v\n", err)
+		return exitUsage
+	}
 	if *asJSON {
 		printJSON(c.stdout, out)
 		return exitOK
@@ -112,7 +117,9 @@ func runPlan(_ context.Context, c *cli, args []string) int {
 	return exitOK
 }
 
-func planOutputOf(p *plan.Plan, key string, warnings []string) planOutput {
+// planOutputOf describes a plan, with each call's endpoint as the
+// environment's overrides make it.
+func planOutputOf(p *plan.Plan, key string, warnings []string, getenv func(string) string) (planOutput, error) {
 	out := planOutput{
 		Bundle:       p.Bundle,
 		Sources:      p.Sources,
@@ -125,16 +132,20 @@ func planOutputOf(p *plan.Plan, key string, warnings []string) planOutput {
 		Quotas:       map[string]string{},
 	}
 	for _, call := range p.Calls {
+		ep, err := cloud.ResolveEndpoint(getenv, call)
+		if err != nil {
+			return planOutput{}, err
+		}
 		out.Calls = append(out.Calls, planCall{
 			Product: call.Target.Product, Domain: call.DomainName, Action: call.API.Action,
-			Version: call.API.Version, Endpoint: call.Endpoint, Params: call.Params,
+			Version: call.API.Version, Endpoint: ep, Params: call.Params,
 		})
 		out.Quotas[call.API.Action] = fmt.Sprintf("%g/s", call.API.Quota)
 	}
 	for _, t := range p.NotCovered {
 		out.NotCovered = append(out.NotCovered, planTarget{Product: t.Product, Domain: t.Domain, Line: t.Line})
 	}
-	return out
+	return out, nil
 }
 
 func printPlan(w io.Writer, p *plan.Plan, out planOutput) {
@@ -147,16 +158,20 @@ func printPlan(w io.Writer, p *plan.Plan, out planOutput) {
 	for _, wn := range out.Warnings {
 		fmt.Fprintf(w, "  warning   %s\n", wn)
 	}
-	groups := p.ByProduct()
 	for _, prod := range manifest.Products() {
-		calls := groups[prod]
+		var calls []planCall
+		for _, c := range out.Calls {
+			if c.Product == prod {
+				calls = append(calls, c)
+			}
+		}
 		if len(calls) == 0 {
 			continue
 		}
-		api := calls[0].API
+		api := plan.SetAPI(prod)
 		fmt.Fprintf(w, "\n%s: %d call(s) to %s (%s), quota %g/s\n", prod, len(calls), api.Action, api.Version, api.Quota)
 		for _, call := range calls {
-			fmt.Fprintf(w, "  %-36s https://%s\n", call.DomainName, call.Endpoint)
+			fmt.Fprintf(w, "  %-36s %s\n", call.Domain, call.Endpoint)
 			fmt.Fprintf(w, "      %s\n", paramSummary(call.Params))
 		}
 	}

@@ -71,3 +71,13 @@ func (eps endpoints) forCall(c plan.Call) endpoint {
 	}
 	return endpoint{Scheme: "https", Host: host}
 }
+
+// ResolveEndpoint returns the URL a call would go to under the
+// environment's overrides, without needing credentials: for plans.
+func ResolveEndpoint(getenv func(string) string, call plan.Call) (string, error) {
+	eps, err := readEndpoints(getenv)
+	if err != nil {
+		return "", err
+	}
+	return eps.forCall(call).String(), nil
+}

@@ -68,15 +68,6 @@ func LowerBound(calls []Call) time.Duration {
 	return time.Duration(worst * float64(time.Second))
 }
 
-// ByProduct groups calls by product, in manifest.Products order.
-func (p *Plan) ByProduct() map[manifest.Product][]Call {
-	g := map[manifest.Product][]Call{}
-	for _, c := range p.Calls {
-		g[c.Target.Product] = append(g[c.Target.Product], c)
-	}
-	return g
-}
-
 // maxCertName is the longest CertName the APIs accept
 // (InvalidCertName.TooLong above it).
 const maxCertName = 128
