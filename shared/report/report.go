@@ -83,7 +83,7 @@ type Error struct {
 }
 
 // Summary counts targets per state and sets the run's duration beside the
-// shortest time the quotas allow.
+// shortest time the quotas allow for the Set calls it had to make.
 type Summary struct {
 	Total        int   `json:"total"`
 	Deployed     int   `json:"deployed"`
@@ -148,7 +148,7 @@ func New(m Meta, p *plan.Plan, results []fanout.Result, finished time.Time) *Rep
 	}
 	r.Summary = summarize(r.Targets)
 	r.Summary.DurationMs = finished.Sub(m.StartedAt).Milliseconds()
-	r.Summary.LowerBoundMs = p.LowerBound().Milliseconds()
+	r.Summary.LowerBoundMs = lowerBound(results).Milliseconds()
 	return r
 }
 
@@ -174,6 +174,19 @@ func targetOf(res fanout.Result) Target {
 		}
 	}
 	return t
+}
+
+// lowerBound is the shortest time the quotas allow for the Set calls the
+// run had to make: targets found unchanged or newer needed none, so a re-run
+// that sets nothing has a bound of zero.
+func lowerBound(results []fanout.Result) time.Duration {
+	var needed []plan.Call
+	for _, r := range results {
+		if r.Attempts > 0 || r.State == fanout.Planned {
+			needed = append(needed, r.Call)
+		}
+	}
+	return plan.LowerBound(needed)
 }
 
 func summarize(ts []Target) Summary {

@@ -271,3 +271,20 @@ func TestProgress(t *testing.T) {
 		t.Errorf("bar = %q", out)
 	}
 }
+
+// TestLowerBoundCountsNeededSets: a run that set nothing has no quota bound.
+func TestLowerBoundCountsNeededSets(t *testing.T) {
+	p, rs := testRun()
+	for i := range rs {
+		rs[i].State, rs[i].Attempts, rs[i].Err = fanout.Unchanged, 0, nil
+	}
+	r := New(Meta{StartedAt: time.Now()}, p, rs, time.Now())
+	if r.Summary.LowerBoundMs != 0 || p.LowerBound() == 0 {
+		t.Errorf("all unchanged: bound %dms (the plan's is %v)", r.Summary.LowerBoundMs, p.LowerBound())
+	}
+	rs[0].Attempts, rs[1].State = 3, fanout.Planned
+	r = New(Meta{StartedAt: time.Now()}, p, rs, time.Now())
+	if want := (2 * time.Second / 30).Milliseconds(); r.Summary.LowerBoundMs != want {
+		t.Errorf("two CDN Sets needed: bound %dms, want %d", r.Summary.LowerBoundMs, want)
+	}
+}
