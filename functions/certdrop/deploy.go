@@ -52,6 +52,11 @@ func runDeploy(ctx context.Context, c *cli, args []string) int {
 		fmt.Fprintf(c.stderr, "certdrop deploy: %v\n", err)
 		return exitUsage
 	}
+	cfg, err := job.ConfigFromEnv(c.getenv) // CERTDROP_QUOTAS and the webhook, as for the function
+	if err != nil {
+		fmt.Fprintf(c.stderr, "certdrop deploy: %v\n", err)
+		return exitUsage
+	}
 	client, err := newAPIClient(ctx, c.getenv, nil)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "certdrop deploy: %v\n", err)
@@ -64,7 +69,7 @@ func runDeploy(ctx context.Context, c *cli, args []string) int {
 	log := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: level}))
 	progress := report.NewProgress(c.stderr, isTerminal(c.stderr))
 	rep := job.Run(ctx, client, p, in.manifest, p.Sources, job.Options{
-		Trigger: report.TriggerCLI, DryRun: *dryRun, Force: *force, Quotas: nil, Log: log, Progress: progress.Update,
+		Trigger: report.TriggerCLI, DryRun: *dryRun, Force: *force, Quotas: cfg.Quotas, Log: log, Progress: progress.Update,
 	})
 	progress.Finish()
 	rep.Warnings = in.bundle.Warnings
@@ -73,10 +78,8 @@ func runDeploy(ctx context.Context, c *cli, args []string) int {
 	} else {
 		_ = report.WriteTable(c.stdout, rep)
 	}
-	if wh, err := report.WebhookFromEnv(c.getenv); err != nil {
-		fmt.Fprintf(c.stderr, "warning: webhook not used: %v\n", err)
-	} else if wh != nil {
-		if _, err := wh.Notify(ctx, rep); err != nil {
+	if cfg.Webhook != nil {
+		if _, err := cfg.Webhook.Notify(ctx, rep); err != nil {
 			fmt.Fprintf(c.stderr, "warning: %v\n", err)
 		}
 	}
