@@ -5,6 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -101,9 +104,19 @@ func TestDeploy(t *testing.T) {
 	if err := os.WriteFile(withOld, append(m, "  - product: cdn\n    domain: old.example.test\n"...), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	var hooks []string
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		hooks = append(hooks, string(b))
+	}))
+	defer hook.Close()
+	env["CERTDROP_WEBHOOK_URL"], env["CERTDROP_WEBHOOK_FORMAT"] = hook.URL+"/robot?token=t", "slack"
 	code, out, _ = runWithEnv(env, "deploy", "--bundle", bundleDir, "--manifest", withOld, "--trust-roots", root)
 	if code != exitFail || !strings.Contains(out, "InvalidDomain.Offline") || !strings.Contains(out, "FAILED: 3 unchanged, 1 failed") {
 		t.Fatalf("offline domain: exit %d\n%s", code, out)
+	}
+	if len(hooks) != 1 || !strings.Contains(hooks[0], `"text":"certdrop cli`) || !strings.Contains(hooks[0], "old.example.test") {
+		t.Errorf("webhook got %q", hooks)
 	}
 }
 
