@@ -66,7 +66,7 @@ port=$(free_port)
 	--journal "$work/journal.jsonl" >"$work/sim.env" 2>"$work/sim.log" &
 pids+=($!)
 wait_for grep -q '^# ready' "$work/sim.env"
-cat "$work/sim.log"
+grep -v "^Export the lines" "$work/sim.log" || true
 # shellcheck disable=SC1091
 source <(grep '^export ' "$work/sim.env")
 export ALIBABA_CLOUD_ACCESS_KEY_SECRET=simSK FC_REGION=cn-hangzhou
