@@ -103,9 +103,6 @@ func TestEventNames(t *testing.T) {
 			t.Errorf("%q: IsObjectCreated = %v", name, got)
 		}
 	}
-	if !(OSSRecord{EventName: "ObjectCreated:PutSymlink"}).IsSymlink() || (OSSRecord{EventName: "ObjectCreated:PutObject"}).IsSymlink() {
-		t.Error("IsSymlink")
-	}
 }
 
 func TestKeyCandidates(t *testing.T) {

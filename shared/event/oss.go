@@ -89,12 +89,6 @@ func (r OSSRecord) IsObjectCreated() bool {
 	return false
 }
 
-// IsSymlink reports whether the record announces a symbolic link, whose
-// target holds the content.
-func (r OSSRecord) IsSymlink() bool {
-	return strings.EqualFold(r.EventName, "ObjectCreated:PutSymlink")
-}
-
 // KeyCandidates returns the object keys the record may mean, most likely
 // first. Notifications carry the key percent-encoded or raw depending on the
 // path that produced them, and a raw key may itself contain '%' or '+', so

@@ -12,7 +12,6 @@ type Inspection struct {
 	// Installed is nil when Describe failed; Err says why.
 	Installed *Installed
 	Err       error
-	Throttled int
 }
 
 // Inspect describes the domains of calls without setting anything, paced
@@ -28,7 +27,7 @@ func Inspect(ctx context.Context, client Client, calls []plan.Call, opts Options
 	r.pool(ctx, idx, func(i int) {
 		res := &r.results[i]
 		inst, err := r.describe(ctx, res)
-		out[i] = Inspection{Call: res.Call, Err: err, Throttled: res.Throttled}
+		out[i] = Inspection{Call: res.Call, Err: err}
 		if err == nil {
 			out[i].Installed = &inst
 		}

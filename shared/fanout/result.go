@@ -32,11 +32,6 @@ const (
 	Planned State = "planned"
 )
 
-// States lists every state, in the order summaries show them.
-func States() []State {
-	return []State{Deployed, Unchanged, SkippedNewer, Planned, NotCovered, Failed, NotStarted}
-}
-
 // OK reports whether the state counts as success for exit codes and
 // Function Compute's error signalling.
 func (s State) OK() bool {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path"
 	"sort"
 	"strings"
 
@@ -104,6 +103,3 @@ func getAny(ctx context.Context, st store.Store, candidates []string) (*store.Ob
 	}
 	return nil, first
 }
-
-// baseName is a key's last element.
-func baseName(key string) string { return path.Base(key) }

@@ -19,7 +19,6 @@ import (
 type candidate struct {
 	loc  *located
 	plan *plan.Plan
-	key  string
 }
 
 // onTimer reconciles: it deploys the newest valid bundle of each
@@ -139,7 +138,7 @@ func (inv *invocation) candidate(u *located) (candidate, bool) {
 		inv.out.Ignored = append(inv.out.Ignored, Skipped{Unit: u.Unit, Keys: u.Keys, Reason: "covers no manifest target"})
 		return candidate{}, false
 	}
-	return candidate{loc: u, plan: p, key: u.Keys[0]}, true
+	return candidate{loc: u, plan: p}, true
 }
 
 // identityKey names what a certificate is for: its sorted names.

@@ -103,21 +103,3 @@ func CertName(id bundle.Identity) string {
 	}
 	return prefix + cn + suffix
 }
-
-// CertNameFingerprint returns the 8-hex fingerprint prefix a certdrop
-// CertName embeds, or "" when name is not one of certdrop's.
-func CertNameFingerprint(name string) string {
-	if !strings.HasPrefix(name, "certdrop-") || len(name) < len("certdrop-x-20060102-")+8 {
-		return ""
-	}
-	fp := name[len(name)-8:]
-	for _, r := range fp {
-		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'f') {
-			return ""
-		}
-	}
-	if name[len(name)-9] != '-' {
-		return ""
-	}
-	return fp
-}
