@@ -3,13 +3,20 @@
 GO      ?= go
 BIN     := dist/certdrop
 PKGS    := ./...
+# VERSION is what `certdrop --version` prints (main.version).
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+# FC_TAGS builds the Function Compute package without the workstation-only
+# commands (sim, gencert) and what they link: the emulator and the demo CA
+# (functions/certdrop/workstation.go; TestFCPackageLinksNoEmulator).
+FC_TAGS := fc
 
 .PHONY: all build package deploy test bench demo fmt clean
 
 all: build
 
 build:
-	$(GO) build -trimpath -o $(BIN) ./functions/certdrop
+	$(GO) build -trimpath -ldflags='$(LDFLAGS)' -o $(BIN) ./functions/certdrop
 
 # test: formatting, vet, then the race-enabled tests (fuzz seeds included).
 test:
@@ -18,10 +25,11 @@ test:
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 $(PKGS)
 
-# package: the Function Compute code package, a static linux/amd64 binary.
+# package: the Function Compute code package, a static linux/amd64 binary
+# without the emulator (no `sim`, no `gencert`).
 package:
 	mkdir -p dist/fc
-	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags='-s -w' -o dist/fc/bootstrap ./functions/certdrop
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -tags $(FC_TAGS) -trimpath -ldflags='-s -w $(LDFLAGS)' -o dist/fc/bootstrap ./functions/certdrop
 
 deploy: package
 	s deploy -y

@@ -1,7 +1,8 @@
+//go:build !fc
+
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -61,12 +62,6 @@ func deployEnv(t *testing.T) (env map[string]string, sim *cloudsim.Sim, bundleDi
 		t.Fatal(err)
 	}
 	return env, sim, bundleDir, root, manifestPath
-}
-
-func runWithEnv(env map[string]string, args ...string) (int, string, string) {
-	var out, errb bytes.Buffer
-	code := run(context.Background(), &cli{stdout: &out, stderr: &errb, getenv: func(k string) string { return env[k] }}, args)
-	return code, out.String(), errb.String()
 }
 
 func setCalls(sim *cloudsim.Sim) int {

@@ -33,19 +33,24 @@ type command struct {
 	run     func(ctx context.Context, c *cli, args []string) int
 }
 
+// commands returns every command of this build: the ones every build has,
+// plus the workstation-only ones (sim, gencert; see workstation.go), which
+// the Function Compute package (built with -tags fc) leaves out.
 func commands() map[string]command {
-	return map[string]command{
+	cmds := map[string]command{
 		"validate": {"check a certificate bundle before deploying it", runValidate},
 		"plan":     {"show the API calls a bundle and manifest would make", runPlan},
-		"gencert":  {"issue a throwaway demo CA and certificate to try certdrop", runGencert},
 		"deploy":   {"deploy a bundle to the manifest's targets and report", runDeploy},
 		"serve":    {"run the Function Compute custom-runtime server", runServe},
 		"invoke":   {"run one event locally, as the function would", runInvoke},
 		"push":     {"upload a bundle's files into the watched bucket folder", runPush},
 		"show":     {"print a report as tables", runShow},
 		"schema":   {"print the manifest's JSON Schema", runSchema},
-		"sim":      {"run the local cloud emulator (OpenAPI and OSS) for demos and tests", runSim},
 	}
+	for name, cmd := range workstationCommands() {
+		cmds[name] = cmd
+	}
+	return cmds
 }
 
 func main() {

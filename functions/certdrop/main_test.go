@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -22,6 +20,14 @@ func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	code = run(context.Background(), &cli{stdout: &out, stderr: &errb, getenv: func(string) string { return "" }}, args)
+	return code, out.String(), errb.String()
+}
+
+// runWithEnv runs the command line with its own streams and env as the
+// environment.
+func runWithEnv(env map[string]string, args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	code := run(context.Background(), &cli{stdout: &out, stderr: &errb, getenv: func(k string) string { return env[k] }}, args)
 	return code, out.String(), errb.String()
 }
 
@@ -137,24 +143,6 @@ func TestPlanJSON(t *testing.T) {
 	}
 	if !redacted || !strings.Contains(out, `"value": "<redacted>"`) {
 		t.Errorf("SSLPri is not shown as <redacted>:\n%s", out)
-	}
-}
-
-// TestGencert: a new user's first try, gencert then validate, works.
-func TestGencert(t *testing.T) {
-	dir := t.TempDir()
-	out := filepath.Join(dir, "certs", "example.test")
-	code, _, errs := runCLI(t, "gencert", "--out", out, "--domain", "example.test", "--domain", "*.example.test", "--days", "30")
-	if code != exitOK {
-		t.Fatalf("gencert: exit %d %s", code, errs)
-	}
-	if fi, err := os.Stat(filepath.Join(out, "privkey.pem")); err != nil || fi.Mode().Perm() != 0o600 {
-		t.Errorf("privkey.pem: %v %v", fi, err)
-	}
-	rootPath := filepath.Join(dir, "certs", "demo-root.pem")
-	code, stdout, _ := runCLI(t, "validate", out, "--trust-roots", rootPath, "--domain", "www.example.test")
-	if code != exitOK || !strings.Contains(stdout, "(29 days left)") {
-		t.Errorf("validate the generated bundle: exit %d\n%s", code, stdout)
 	}
 }
 
