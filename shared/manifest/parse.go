@@ -593,14 +593,18 @@ func suggest(word string, candidates []string) string {
 	return fmt.Sprintf(" (did you mean %q?)", best)
 }
 
-// distance is the Levenshtein distance between a and b, counted in bytes;
-// words longer than 64 bytes are never typos of a field name.
+// distance is the optimal string alignment distance between a and b (the
+// Levenshtein distance with a swap of two adjacent letters counted as one
+// edit, the commonest typo: "vdo" is one edit from vod, two from cdn),
+// counted in bytes; words longer than 64 bytes are never typos of a field
+// name.
 func distance(a, b string) int {
 	if len(a) > 64 || len(b) > 64 {
 		return math.MaxInt
 	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
+	prev2 := make([]int, len(b)+1) // row i-2
+	prev := make([]int, len(b)+1)  // row i-1
+	cur := make([]int, len(b)+1)   // row i
 	for j := range prev {
 		prev[j] = j
 	}
@@ -612,8 +616,11 @@ func distance(a, b string) int {
 				cost = 0
 			}
 			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				cur[j] = min(cur[j], prev2[j-2]+1)
+			}
 		}
-		prev, cur = cur, prev
+		prev2, prev, cur = prev, cur, prev2
 	}
 	return prev[len(b)]
 }
