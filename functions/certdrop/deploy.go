@@ -14,19 +14,19 @@ import (
 )
 
 func runDeploy(ctx context.Context, c *cli, args []string) int {
-	fs := newFlagSet("deploy", "--bundle FILE|DIR... --manifest FILE [--dry-run] [--force] [--json]",
+	fs := newFlagSet("deploy", "--bundle FILE|DIR... --manifest FILE [--dry-run] [--force] [--key K] [--trust-roots FILE] [--json] [-v]",
 		"Deploys a bundle to every manifest target it covers, paced to each API's quota, retrying\n"+
 			"throttled calls and skipping domains that already carry the certificate, then prints the\n"+
 			"report. Credentials: ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET (and _SECURITY_TOKEN), or the\n"+
 			"aliyun CLI profile. Endpoints: CERTDROP_CDN_ENDPOINT, CERTDROP_VOD_ENDPOINT,\n"+
 			"CERTDROP_LIVE_ENDPOINT (the emulator: see 'certdrop sim').\n"+
 			"Exit 0 when every target ended deployed, unchanged, skipped_newer or planned; 1 when any\n"+
-			"failed or was not started; 2 for bad input (nothing is called).", c.stderr)
+			"failed or was not started; 2 for bad input (nothing is called).", c)
 	var bundles multiFlag
-	fs.Var(&bundles, "bundle", "a bundle file or folder (repeatable; extra arguments count too)")
-	manifestPath := fs.String("manifest", "", "the manifest (YAML or JSON)")
-	key := fs.String("key", "", "the OSS object key the bundle came from, to apply targets' bundle: prefixes")
-	roots := fs.String("trust-roots", "", "PEM file of extra trusted roots (private CA)")
+	fs.Var(&bundles, "bundle", "a bundle `FILE|DIR` (repeatable; extra arguments count too)")
+	manifestPath := fs.String("manifest", "", "the manifest `FILE` (YAML or JSON)")
+	key := fs.String("key", "", "the OSS object key `K` the bundle came from, to apply targets' bundle: prefixes")
+	roots := fs.String("trust-roots", "", "a PEM `FILE` of extra trusted roots (private CA)")
 	dryRun := fs.Bool("dry-run", false, "describe the targets and report what would be set, without setting anything")
 	force := fs.Bool("force", false, "set targets that already carry this or a newer certificate")
 	asJSON := fs.Bool("json", false, "print the report as JSON")

@@ -17,13 +17,13 @@ func runGencert(_ context.Context, c *cli, args []string) int {
 		"Issues a throwaway demo CA and a certificate signed by it, written as certbot lays them\n"+
 			"out (DIR/fullchain.pem, DIR/privkey.pem), to try certdrop without a real certificate.\n"+
 			"The CA's root goes beside DIR (not in it: it is not part of the bundle); pass it as\n"+
-			"--trust-roots. Never deploy these to production.", c.stderr)
-	out := fs.String("out", "", "folder to write fullchain.pem and privkey.pem into")
-	rootPath := fs.String("root", "", "where to write the demo root (default: demo-root.pem beside DIR)")
+			"--trust-roots. Never deploy these to production.", c)
+	out := fs.String("out", "", "the folder (`DIR`) to write fullchain.pem and privkey.pem into")
+	rootPath := fs.String("root", "", "the `FILE` to write the demo root to (default: demo-root.pem beside DIR)")
 	var domains multiFlag
-	fs.Var(&domains, "domain", "a DNS name for the certificate (repeatable)")
-	days := fs.Int("days", 90, "validity of the certificate in days")
-	rsaBits := fs.Int("rsa", 0, "issue an RSA key of this size instead of ECDSA P-256")
+	fs.Var(&domains, "domain", "a DNS name `D` for the certificate (repeatable)")
+	days := fs.Int("days", 90, "the certificate's validity: `N` days")
+	rsaBits := fs.Int("rsa", 0, "issue an RSA key of `BITS` bits instead of ECDSA P-256")
 	if _, err := parseInterleaved(fs, args); err != nil {
 		return flagExit(err)
 	}

@@ -17,10 +17,10 @@ func runInvoke(ctx context.Context, c *cli, args []string) int {
 		"Runs one event locally, as the function would, without the server: for debugging.\n"+
 			"FILE is an OSS trigger event, a timer event or a manual invocation ('-' reads stdin).\n"+
 			"Configuration comes from the environment, as for 'serve'. Prints the outcome;\n"+
-			"exit 0 on success, 1 when the invocation failed.", c.stderr)
-	eventFile := fs.String("event", "", "the event JSON file")
-	requestID := fs.String("request-id", "", "request id to use (default: a local one)")
-	timeout := fs.Float64("timeout", 0, "function timeout in seconds, as x-fc-function-timeout would say")
+			"exit 0 on success, 1 when the invocation failed.", c)
+	eventFile := fs.String("event", "", "the event JSON `FILE` (- for stdin)")
+	requestID := fs.String("request-id", "", "the request `ID` to use (default: a local one)")
+	timeout := fs.Float64("timeout", 0, "the function timeout in `SECONDS`, as x-fc-function-timeout would say")
 	if _, err := parseInterleaved(fs, args); err != nil {
 		return flagExit(err)
 	}

@@ -9,9 +9,51 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	goruntime "runtime"
+	"runtime/debug"
 	"sort"
+	"strings"
 	"syscall"
 )
+
+// version is certdrop's version, set at build time by make
+// (-ldflags "-X main.version=..."); when unset, the module version or
+// commit the Go toolchain recorded is shown instead.
+var version string
+
+// versionString says which certdrop this is: the version v (else the
+// module's), the commit it
+// was built from when the toolchain recorded it, the Go version and
+// platform.
+func versionString(v string, info *debug.BuildInfo, ok bool) string {
+	var details []string
+	if ok {
+		if v == "" && info.Main.Version != "" {
+			v = info.Main.Version
+		}
+		settings := map[string]string{}
+		for _, s := range info.Settings {
+			settings[s.Key] = s.Value
+		}
+		if rev := settings["vcs.revision"]; rev != "" {
+			if len(rev) > 12 {
+				rev = rev[:12]
+			}
+			if settings["vcs.modified"] == "true" {
+				rev += ", modified"
+			}
+			details = append(details, "commit "+rev)
+		}
+		if tags := settings["-tags"]; tags != "" {
+			details = append(details, "tags "+tags)
+		}
+	}
+	if v == "" {
+		v = "(devel)"
+	}
+	details = append(details, goruntime.Version(), goruntime.GOOS+"/"+goruntime.GOARCH)
+	return fmt.Sprintf("certdrop %s (%s)", v, strings.Join(details, ", "))
+}
 
 // Exit codes shared by every command.
 const (
@@ -62,6 +104,11 @@ func main() {
 
 func run(ctx context.Context, c *cli, args []string) int {
 	cmds := commands()
+	if len(args) > 0 && (args[0] == "--version" || args[0] == "-version" || args[0] == "version") {
+		info, ok := debug.ReadBuildInfo()
+		fmt.Fprintln(c.stdout, versionString(version, info, ok))
+		return exitOK
+	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(c.stdout, cmds)
 		if len(args) == 0 {
@@ -89,5 +136,5 @@ func usage(w io.Writer, cmds map[string]command) {
 	for _, n := range names {
 		fmt.Fprintf(w, "  %-10s %s\n", n, cmds[n].summary)
 	}
-	fmt.Fprintln(w, "\nRun 'certdrop <command> --help' for a command's flags.")
+	fmt.Fprintln(w, "\nRun 'certdrop <command> --help' for a command's flags, 'certdrop --version' for the version.")
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"runtime/debug"
 	"strings"
 	"testing"
 )
@@ -44,10 +45,11 @@ func TestCLI(t *testing.T) {
 		{"no command", nil, exitUsage, []string{"Usage: certdrop <command>"}, nil, nil},
 		{"help", []string{"--help"}, exitOK, []string{"validate", "plan", "deploy", "serve"}, nil, nil},
 		{"unknown command", []string{"frobnicate"}, exitUsage, nil, []string{`unknown command "frobnicate"`}, nil},
-		{"validate help", []string{"validate", "--help"}, exitOK, nil, []string{"Usage: certdrop validate", "-trust-roots"}, nil},
+		{"validate help", []string{"validate", "--help"}, exitOK, []string{"Usage: certdrop validate", "  --trust-roots FILE  "}, nil, nil},
+		{"version", []string{"--version"}, exitOK, []string{"certdrop ", "linux/"}, nil, nil},
 		{"validate no files", []string{"validate"}, exitUsage, nil, []string{"name at least one bundle"}, nil},
 		{"validate missing file", []string{"validate", "nope.pem"}, exitUsage, nil, []string{"nope.pem"}, nil},
-		{"validate bad flag", []string{"validate", "--frob", bundles + "pkcs8"}, exitUsage, nil, []string{"flag provided but not defined: -frob"}, nil},
+		{"validate bad flag", []string{"validate", "--frob", bundles + "pkcs8"}, exitUsage, nil, []string{"certdrop validate: flag provided but not defined: --frob", "Run 'certdrop validate --help'"}, nil},
 		{
 			"validate acme.sh folder", []string{"validate", bundles + "acme.sh", "--trust-roots", root, "--domain", "www.example.com"}, exitOK,
 			[]string{"Names (SAN):  example.com, www.example.com", "Key:          ECDSA-P256", "www.example.com                          covered", "Verdict:      valid",
@@ -143,6 +145,29 @@ func TestPlanJSON(t *testing.T) {
 	}
 	if !redacted || !strings.Contains(out, `"value": "<redacted>"`) {
 		t.Errorf("SSLPri is not shown as <redacted>:\n%s", out)
+	}
+}
+
+// TestVersion: --version names the version make sets (-X main.version),
+// else the module's; a build without either says (devel).
+func TestVersion(t *testing.T) {
+	info := &debug.BuildInfo{Main: debug.Module{Version: "v1.2.3"}, Settings: []debug.BuildSetting{
+		{Key: "vcs.revision", Value: "0123456789abcdef0123"}, {Key: "vcs.modified", Value: "true"}, {Key: "-tags", Value: "fc"},
+	}}
+	for _, tt := range []struct {
+		set  string
+		info *debug.BuildInfo
+		ok   bool
+		want string
+	}{
+		{"", info, true, "certdrop v1.2.3 (commit 0123456789ab, modified, tags fc, go"},
+		{"v9.9.9", info, true, "certdrop v9.9.9 (commit"},
+		{"", nil, false, "certdrop (devel) (go"},
+	} {
+		got := versionString(tt.set, tt.info, tt.ok)
+		if !strings.HasPrefix(got, tt.want) {
+			t.Errorf("version %q: got %q, want prefix %q", tt.set, got, tt.want)
+		}
 	}
 }
 

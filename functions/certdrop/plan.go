@@ -76,15 +76,15 @@ func loadInput(files []string, manifestPath, rootsPath string) (*bundleInput, er
 }
 
 func runPlan(_ context.Context, c *cli, args []string) int {
-	fs := newFlagSet("plan", "--bundle FILE|DIR... --manifest FILE [--key OBJECT-KEY] [--json]",
+	fs := newFlagSet("plan", "--bundle FILE|DIR... --manifest FILE [--key OBJECT-KEY] [--trust-roots FILE] [--json]",
 		"Shows the API calls certdrop would make to deploy a bundle to the manifest's targets,\n"+
 			"grouped by product, with secrets redacted, and the shortest time the documented quotas allow.\n"+
-			"Nothing is called. Exit 0 on success, 2 for bad input.", c.stderr)
+			"Nothing is called. Exit 0 on success, 2 for bad input.", c)
 	var bundles multiFlag
-	fs.Var(&bundles, "bundle", "a bundle file or folder (repeatable; extra arguments count too)")
-	manifestPath := fs.String("manifest", "", "the manifest (YAML or JSON)")
-	key := fs.String("key", "", "the OSS object key the bundle came from, to apply targets' bundle: prefixes")
-	roots := fs.String("trust-roots", "", "PEM file of extra trusted roots (private CA)")
+	fs.Var(&bundles, "bundle", "a bundle `FILE|DIR` (repeatable; extra arguments count too)")
+	manifestPath := fs.String("manifest", "", "the manifest `FILE` (YAML or JSON)")
+	key := fs.String("key", "", "the OSS `OBJECT-KEY` the bundle came from, to apply targets' bundle: prefixes")
+	roots := fs.String("trust-roots", "", "a PEM `FILE` of extra trusted roots (private CA)")
 	asJSON := fs.Bool("json", false, "print the plan as JSON")
 	rest, err := parseInterleaved(fs, args)
 	if err != nil {

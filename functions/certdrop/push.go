@@ -10,13 +10,13 @@ import (
 )
 
 func runPush(ctx context.Context, c *cli, args []string) int {
-	fs := newFlagSet("push", "FILE|DIR... --to oss://BUCKET/FOLDER/",
+	fs := newFlagSet("push", "FILE|DIR... --to oss://BUCKET/FOLDER/ [--region R]",
 		"Uploads a bundle's files into a bucket folder, where the function's OSS trigger picks them\n"+
 			"up: for renewal hooks on machines without ossutil. Each file keeps its name. Credentials\n"+
 			"and endpoint as for the function: ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET, FC_REGION or\n"+
-			"--region, CERTDROP_OSS_ENDPOINT.", c.stderr)
-	to := fs.String("to", "", "the folder to upload into, as oss://bucket/folder/")
-	region := fs.String("region", "", "the bucket's region (default FC_REGION)")
+			"--region, CERTDROP_OSS_ENDPOINT.", c)
+	to := fs.String("to", "", "the folder to upload into, as `oss://BUCKET/FOLDER/`")
+	region := fs.String("region", "", "the bucket's region `R`, e.g. cn-hangzhou (default: FC_REGION)")
 	files, err := parseInterleaved(fs, args)
 	if err != nil {
 		return flagExit(err)

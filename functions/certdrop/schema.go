@@ -9,7 +9,7 @@ import (
 func runSchema(_ context.Context, c *cli, args []string) int {
 	fs := newFlagSet("schema", "",
 		"Prints the manifest's JSON Schema, for editors (YAML language servers take it with\n"+
-			"'# yaml-language-server: $schema=<file>').", c.stderr)
+			"'# yaml-language-server: $schema=<file>').", c)
 	if rest, err := parseInterleaved(fs, args); err != nil {
 		return flagExit(err)
 	} else if len(rest) > 0 {

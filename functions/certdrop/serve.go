@@ -42,8 +42,8 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 		"Runs the Function Compute custom-runtime server: POST /invoke runs an event (OSS trigger,\n"+
 			"timer reconcile or manual re-run), POST /initialize, GET /pre-stop. It listens on 0.0.0.0 at\n"+
 			"FC_CUSTOM_LISTEN_PORT, else FC_SERVER_PORT, else 9000, and stops gracefully on SIGTERM.\n"+
-			"Configuration comes from the environment (see README).", c.stderr)
-	listen := fs.String("listen", "", "listen address, overriding the FC port variables (e.g. 127.0.0.1:9000)")
+			"Configuration comes from the environment (see README).", c)
+	listen := fs.String("listen", "", "the listen `ADDR`, overriding the FC port variables (e.g. 127.0.0.1:9000)")
 	if _, err := parseInterleaved(fs, args); err != nil {
 		return flagExit(err)
 	}

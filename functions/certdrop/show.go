@@ -16,7 +16,7 @@ import (
 func runShow(ctx context.Context, c *cli, args []string) int {
 	fs := newFlagSet("show", "FILE|oss://BUCKET/KEY",
 		"Prints a report the function wrote (an invocation outcome) or that 'deploy --json' printed,\n"+
-			"as tables a person reads. Exit 0 when the run succeeded, 1 when it failed.", c.stderr)
+			"as tables a person reads. Exit 0 when the run succeeded, 1 when it failed.", c)
 	files, err := parseInterleaved(fs, args)
 	if err != nil {
 		return flagExit(err)

@@ -19,12 +19,12 @@ func runSim(ctx context.Context, c *cli, args []string) int {
 		"Runs the local cloud emulator: one loopback listener that answers the CDN, VOD and Live\n"+
 			"certificate APIs as the real OpenAPI does (signatures, quotas, error codes, injected\n"+
 			"faults), and one for OSS. Prints the environment that points certdrop at it, then serves\n"+
-			"until interrupted. See testdata/sim/demo.yaml for the configuration format.", c.stderr)
-	config := fs.String("config", "", "the emulator's YAML configuration")
-	journal := fs.String("journal", "", "write every call as a JSON line to this file")
-	data := fs.String("data", "", "keep OSS buckets and objects in this folder (default: in memory)")
-	notify := fs.String("notify", "", "POST an OSS trigger event to this URL after each upload (e.g. http://127.0.0.1:9000/invoke)")
-	notifyPrefix := fs.String("notify-prefix", "", "with --notify: only for keys under this prefix, as the trigger's filter (e.g. certs/)")
+			"until interrupted. See testdata/sim/demo.yaml for the configuration format.", c)
+	config := fs.String("config", "", "the emulator's YAML configuration `FILE`")
+	journal := fs.String("journal", "", "write every call as a JSON line to `FILE`")
+	data := fs.String("data", "", "keep OSS buckets and objects in `DIR` (default: in memory)")
+	notify := fs.String("notify", "", "POST an OSS trigger event to `URL` after each upload (e.g. http://127.0.0.1:9000/invoke)")
+	notifyPrefix := fs.String("notify-prefix", "", "with --notify: only for keys under the prefix `P`, as the trigger's filter (e.g. certs/)")
 	if _, err := parseInterleaved(fs, args); err != nil {
 		return flagExit(err)
 	}

@@ -105,8 +105,9 @@ func TestSimCommandUsage(t *testing.T) {
 	for _, tt := range tests {
 		var stdout, stderr testutil.Buffer
 		code := run(context.Background(), &cli{stdout: &stdout, stderr: &stderr, getenv: func(string) string { return "" }}, tt.args)
-		if code != tt.code || !strings.Contains(stderr.String(), tt.want) {
-			t.Errorf("%v: exit %d, stderr %q; want %d and %q", tt.args, code, stderr.String(), tt.code, tt.want)
+		// Help goes to stdout, problems to stderr.
+		if code != tt.code || !strings.Contains(stderr.String()+stdout.String(), tt.want) {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want %d and %q", tt.args, code, stdout.String(), stderr.String(), tt.code, tt.want)
 		}
 	}
 }

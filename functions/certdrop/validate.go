@@ -53,14 +53,14 @@ func problemOf(err error) *problem {
 }
 
 func runValidate(_ context.Context, c *cli, args []string) int {
-	fs := newFlagSet("validate", "FILE|DIR... [--domain D]... [--trust-roots FILE] [--json]",
+	fs := newFlagSet("validate", "FILE|DIR... [--domain D]... [--trust-roots FILE] [--allow-untrusted] [--warn-days N] [--json]",
 		"Checks a certificate bundle before it is deployed: structure, key match, chain, validity,\n"+
-			"trust and, with --domain, coverage. Exit 0 valid, 1 invalid, 2 usage error.", c.stderr)
+			"trust and, with --domain, coverage. Exit 0 valid, 1 invalid, 2 usage error.", c)
 	var domains multiFlag
-	fs.Var(&domains, "domain", "a domain the certificate must cover (repeatable)")
-	roots := fs.String("trust-roots", "", "PEM file of extra trusted roots (private CA)")
+	fs.Var(&domains, "domain", "a domain `D` the certificate must cover (repeatable)")
+	roots := fs.String("trust-roots", "", "a PEM `FILE` of extra trusted roots (private CA)")
 	allowUntrusted := fs.Bool("allow-untrusted", false, "accept a chain that does not verify (warn instead)")
-	warnDays := fs.Int("warn-days", bundle.DefaultWarnDays, "warn when fewer days than this remain")
+	warnDays := fs.Int("warn-days", bundle.DefaultWarnDays, "warn when fewer than `N` days remain")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	files, err := parseInterleaved(fs, args)
 	if err != nil {
