@@ -22,9 +22,8 @@ import (
 var version string
 
 // versionString says which certdrop this is: the version v (else the
-// module's), the commit it
-// was built from when the toolchain recorded it, the Go version and
-// platform.
+// module's), the commit it was built from when the toolchain recorded it,
+// the Go version and platform.
 func versionString(v string, info *debug.BuildInfo, ok bool) string {
 	var details []string
 	if ok {
