@@ -13,7 +13,7 @@ import (
 )
 
 func runInvoke(ctx context.Context, c *cli, args []string) int {
-	fs := newFlagSet("invoke", "--event FILE [--request-id ID] [--timeout SECONDS]",
+	fs := newFlagSet("invoke", "--event FILE [--request-id ID] [--timeout SECONDS] [--region R]",
 		"Runs one event locally, as the function would, without the server: for debugging.\n"+
 			"FILE is an OSS trigger event, a timer event or a manual invocation ('-' reads stdin).\n"+
 			"Configuration comes from the environment, as for 'serve'. Prints the outcome;\n"+
@@ -21,9 +21,11 @@ func runInvoke(ctx context.Context, c *cli, args []string) int {
 	eventFile := fs.String("event", "", "the event JSON `FILE` (- for stdin)")
 	requestID := fs.String("request-id", "", "the request `ID` to use (default: a local one)")
 	timeout := fs.Float64("timeout", 0, "the function timeout in `SECONDS`, as x-fc-function-timeout would say")
+	region := fs.String("region", "", regionFlagHelp)
 	if _, err := parseInterleaved(fs, args); err != nil {
 		return flagExit(err)
 	}
+	getenv := withRegion(c.getenv, *region)
 	if *eventFile == "" {
 		return usageError(c, "invoke", "--event is required")
 	}
@@ -37,7 +39,12 @@ func runInvoke(ctx context.Context, c *cli, args []string) int {
 	if err != nil {
 		return usageError(c, "invoke", err.Error())
 	}
-	runner, err := newRunner(c.getenv)
+	// Every event reads OSS: refuse now rather than in the outcome.
+	if err := checkRegion(ctx, getenv); err != nil {
+		fmt.Fprintf(c.stderr, "certdrop invoke: %v\n", err)
+		return exitUsage
+	}
+	runner, err := newRunner(getenv)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "certdrop invoke: %v\n", err)
 		return exitUsage

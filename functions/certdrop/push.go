@@ -16,7 +16,7 @@ func runPush(ctx context.Context, c *cli, args []string) int {
 			"and endpoint as for the function: ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET, FC_REGION or\n"+
 			"--region, CERTDROP_OSS_ENDPOINT.", c)
 	to := fs.String("to", "", "the folder to upload into, as `oss://BUCKET/FOLDER/`")
-	region := fs.String("region", "", "the bucket's region `R`, e.g. cn-hangzhou (default: FC_REGION)")
+	region := fs.String("region", "", regionFlagHelp)
 	files, err := parseInterleaved(fs, args)
 	if err != nil {
 		return flagExit(err)
@@ -30,7 +30,7 @@ func runPush(ctx context.Context, c *cli, args []string) int {
 	}
 	st, err := store.Open(ctx, *to, store.Options{Getenv: c.getenv, Region: *region})
 	if err != nil {
-		fmt.Fprintf(c.stderr, "certdrop push: %v\n", err)
+		fmt.Fprintf(c.stderr, "certdrop push: %v\n", regionHint(err))
 		return exitUsage
 	}
 	for _, s := range srcs {

@@ -14,9 +14,10 @@ import (
 )
 
 func runShow(ctx context.Context, c *cli, args []string) int {
-	fs := newFlagSet("show", "FILE|oss://BUCKET/KEY",
+	fs := newFlagSet("show", "FILE|oss://BUCKET/KEY [--region R]",
 		"Prints a report the function wrote (an invocation outcome) or that 'deploy --json' printed,\n"+
 			"as tables a person reads. Exit 0 when the run succeeded, 1 when it failed.", c)
+	region := fs.String("region", "", regionFlagHelp)
 	files, err := parseInterleaved(fs, args)
 	if err != nil {
 		return flagExit(err)
@@ -30,9 +31,9 @@ func runShow(ctx context.Context, c *cli, args []string) int {
 		if perr != nil {
 			return usageError(c, "show", perr.Error())
 		}
-		st, oerr := store.OpenOSS(ctx, bucket, "", store.Options{Getenv: c.getenv})
+		st, oerr := store.OpenOSS(ctx, bucket, "", store.Options{Getenv: c.getenv, Region: *region})
 		if oerr != nil {
-			fmt.Fprintf(c.stderr, "certdrop show: %v\n", oerr)
+			fmt.Fprintf(c.stderr, "certdrop show: %v\n", regionHint(oerr))
 			return exitUsage
 		}
 		obj, gerr := st.Get(ctx, key)

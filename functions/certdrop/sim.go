@@ -9,6 +9,7 @@ import (
 	"os"
 
 	"github.com/certdrop/certdrop/shared/cloudsim"
+	"github.com/certdrop/certdrop/shared/store"
 )
 
 // runSim runs the local cloud emulator until interrupted. The export lines
@@ -82,7 +83,12 @@ func runSim(ctx context.Context, c *cli, args []string) int {
 		fmt.Fprintf(c.stderr, "  journal:                  %s\n", *journal)
 	}
 	fmt.Fprintln(c.stderr, "Export the lines printed on stdout; press Ctrl-C to stop.")
-	for _, kv := range sim.Env() {
+	env := sim.Env()
+	if o := sim.OSS(); o != nil {
+		// push, show oss:// and invoke sign for the bucket's region.
+		env = append(env, store.EnvRegion+"="+o.Region())
+	}
+	for _, kv := range env {
 		fmt.Fprintf(c.stdout, "export %s\n", kv)
 	}
 	if len(cfg.Credentials) > 0 {

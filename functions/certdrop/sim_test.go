@@ -50,6 +50,10 @@ func TestSimCommandServesUntilCanceled(t *testing.T) {
 			t.Errorf("%s=%q", k, env[k])
 		}
 	}
+	// push, show oss:// and invoke need the region the emulator signs in.
+	if env["FC_REGION"] != "cn-hangzhou" {
+		t.Errorf("FC_REGION=%q, want the emulator's region cn-hangzhou", env["FC_REGION"])
+	}
 	if env["ALIBABA_CLOUD_ACCESS_KEY_ID"] != "simAK" || strings.Contains(stdout.String()+stderr.String(), "simSK") {
 		t.Errorf("credentials output: %s", stdout.String())
 	}

@@ -50,7 +50,7 @@ func resolveEndpoint(opts Options, getenv func(string) string) (endpoint, error)
 	}
 	if raw == "" {
 		if region == "" {
-			return endpoint{}, fmt.Errorf("no OSS region: set %s (or %s)", EnvRegion, EnvEndpoint)
+			return endpoint{}, fmt.Errorf("%w: set %s (or %s)", ErrNoRegion, EnvRegion, EnvEndpoint)
 		}
 		if !validRegion(region) {
 			return endpoint{}, fmt.Errorf("invalid region %q", region)
@@ -69,7 +69,7 @@ func resolveEndpoint(opts Options, getenv func(string) string) (endpoint, error)
 		region = regionFromHost(ep.Hostname)
 	}
 	if region == "" {
-		return endpoint{}, fmt.Errorf("no OSS region for endpoint %s: set %s", ep, EnvRegion)
+		return endpoint{}, fmt.Errorf("%w for endpoint %s: set %s", ErrNoRegion, ep, EnvRegion)
 	}
 	if !validRegion(region) {
 		return endpoint{}, fmt.Errorf("invalid region %q", region)

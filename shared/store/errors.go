@@ -24,6 +24,10 @@ var (
 	// ErrConfig: the store cannot be opened or used as configured (bad
 	// URL, missing region, refused endpoint, no credentials available).
 	ErrConfig = errors.New("invalid store configuration")
+	// ErrNoRegion: no OSS region is configured, nor named by the
+	// endpoint; it comes with ErrConfig, so that a command line can name
+	// its own way to give one (certdrop's --region).
+	ErrNoRegion = errors.New("no OSS region")
 )
 
 // Error is a failed store operation.

@@ -81,7 +81,8 @@ func OpenOSS(ctx context.Context, bucket, prefix string, opts Options) (*OSS, er
 	}
 	ep, err := resolveEndpoint(opts, getenv)
 	if err != nil {
-		return nil, openErr("%v", err)
+		// cause keeps ErrNoRegion for errors.Is.
+		return nil, &Error{Op: "open", Key: prefix, Err: ErrConfig, Detail: err.Error(), cause: err}
 	}
 	provider, err := credentialProvider(opts, getenv)
 	if err != nil {
