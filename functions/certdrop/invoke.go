@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/certdrop/certdrop/shared/event"
 	"github.com/certdrop/certdrop/shared/runtime"
 )
 
@@ -39,15 +40,19 @@ func runInvoke(ctx context.Context, c *cli, args []string) int {
 	if err != nil {
 		return usageError(c, "invoke", err.Error())
 	}
-	// Every event reads OSS: refuse now rather than in the outcome.
-	if err := checkRegion(ctx, getenv); err != nil {
-		fmt.Fprintf(c.stderr, "certdrop invoke: %v\n", err)
-		return exitUsage
-	}
 	runner, err := newRunner(getenv)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "certdrop invoke: %v\n", err)
 		return exitUsage
+	}
+	// Every event reads OSS: without a region, refuse now, naming --region,
+	// rather than in the outcome. A bad event is answered below, as the
+	// function answers it.
+	if _, perr := event.Parse(body); perr == nil {
+		if err := checkRegion(ctx, getenv); err != nil {
+			fmt.Fprintf(c.stderr, "certdrop invoke: %v\n", err)
+			return exitUsage
+		}
 	}
 	now := time.Now()
 	id := *requestID
