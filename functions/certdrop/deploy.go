@@ -21,7 +21,8 @@ func runDeploy(ctx context.Context, c *cli, args []string) int {
 			"aliyun CLI profile. Endpoints: CERTDROP_CDN_ENDPOINT, CERTDROP_VOD_ENDPOINT,\n"+
 			"CERTDROP_LIVE_ENDPOINT (the emulator: see 'certdrop sim').\n"+
 			"Exit 0 when every target ended deployed, unchanged, skipped_newer or planned; 1 when any\n"+
-			"failed or was not started; 2 for bad input (nothing is called).", c)
+			"failed or was not started; 2 for bad input or a certificate that covers no target\n"+
+			"(nothing is called).", c)
 	var bundles multiFlag
 	fs.Var(&bundles, "bundle", "a bundle `FILE|DIR` (repeatable; extra arguments count too)")
 	manifestPath := fs.String("manifest", "", "the manifest `FILE` (YAML or JSON)")
@@ -50,6 +51,12 @@ func runDeploy(ctx context.Context, c *cli, args []string) int {
 	p, err := plan.Build(in.bundle, in.manifest, *key)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "certdrop deploy: %v\n", err)
+		return exitUsage
+	}
+	if len(p.Calls) == 0 {
+		// Nothing to call: say why, as plan does, rather than report
+		// success over an empty table.
+		printNothingCovered(c.stderr, "deploy", p, in.manifest)
 		return exitUsage
 	}
 	cfg, err := job.ConfigFromEnv(c.getenv) // CERTDROP_QUOTAS and the webhook, as for the function

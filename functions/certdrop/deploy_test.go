@@ -115,6 +115,27 @@ func TestDeploy(t *testing.T) {
 	}
 }
 
+// TestDeployCoversNoTarget: a certificate that covers no target is not
+// reported as success over an empty table: deploy says, as plan does,
+// which names it has and which targets it does not cover, and calls
+// nothing.
+func TestDeployCoversNoTarget(t *testing.T) {
+	env, sim, _, root, manifestPath := deployEnv(t)
+	other := filepath.Join(t.TempDir(), "other.test")
+	if err := gencert(other, root+".other", []string{"other.test"}, 30, 0, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := runWithEnv(env, "deploy", "--bundle", other, "--manifest", manifestPath, "--trust-roots", root+".other")
+	for _, want := range []string{"no target in the manifest is covered by this certificate", "names: other.test", "cdn www.example.test", "live pull.example.test"} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("stderr lacks %q", want)
+		}
+	}
+	if code != exitUsage || strings.Contains(out, "OK") || len(sim.Journal().Entries()) != 0 {
+		t.Errorf("exit %d, %d calls, stdout:\n%s\nstderr:\n%s", code, len(sim.Journal().Entries()), out, errs)
+	}
+}
+
 func TestDeployBadInput(t *testing.T) {
 	env, sim, bundleDir, root, manifestPath := deployEnv(t)
 	noCreds := map[string]string{}
