@@ -17,6 +17,7 @@ import (
 type Progress struct {
 	w        io.Writer
 	terminal bool
+	width    int // the terminal's width, 0 when unknown
 
 	mu       sync.Mutex
 	lastDraw time.Duration // the Elapsed of the last drawn snapshot
@@ -24,9 +25,10 @@ type Progress struct {
 	drawn    bool
 }
 
-// NewProgress writes progress to w, as a bar when terminal is true.
+// NewProgress writes progress to w, as a bar when terminal is true, fitted
+// to the terminal's width.
 func NewProgress(w io.Writer, terminal bool) *Progress {
-	return &Progress{w: w, terminal: terminal}
+	return &Progress{w: w, terminal: terminal, width: TerminalWidth(w)}
 }
 
 // Update records a progress snapshot and redraws when due.
@@ -39,7 +41,7 @@ func (p *Progress) Update(s fanout.Progress) {
 		if !final && !first && s.Elapsed-p.lastDraw < 100*time.Millisecond {
 			return
 		}
-		fmt.Fprintf(p.w, "\r%s", bar(s))
+		fmt.Fprintf(p.w, "\r%s", bar(s, p.width))
 	} else {
 		tenth := 0
 		if s.Total > 0 {
@@ -72,12 +74,20 @@ func rate(s fanout.Progress) float64 {
 	return float64(s.Done) / s.Elapsed.Seconds()
 }
 
-func bar(s fanout.Progress) string {
-	const width = 30
+// bar draws the progress bar and its figures in at most width-1 columns
+// (width 0: no limit): the bar shrinks first, then goes.
+func bar(s fanout.Progress, width int) string {
+	figures := fmt.Sprintf(" %d/%d  %.1f/s  throttled %d ", s.Done, s.Total, rate(s), s.Throttled)
+	barWidth := 30
+	if width > 0 {
+		barWidth = min(barWidth, width-1-len(figures)-2)
+		if barWidth < 5 {
+			return strings.TrimPrefix(cut(figures, width-1), " ")
+		}
+	}
 	filled := 0
 	if s.Total > 0 {
-		filled = s.Done * width / s.Total
+		filled = s.Done * barWidth / s.Total
 	}
-	return fmt.Sprintf("[%s%s] %d/%d  %.1f/s  throttled %d ",
-		strings.Repeat("#", filled), strings.Repeat(".", width-filled), s.Done, s.Total, rate(s), s.Throttled)
+	return "[" + strings.Repeat("#", filled) + strings.Repeat(".", barWidth-filled) + "]" + figures
 }

@@ -3,9 +3,13 @@ package report
 import (
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
+
+	"golang.org/x/term"
 
 	"github.com/certdrop/certdrop/shared/fanout"
 )
@@ -14,9 +18,39 @@ import (
 // the targets that did not end deployed are listed (the JSON has them all).
 const tableAllRows = 50
 
-// WriteTable prints the report for a person: a header naming the bundle,
-// one row per target, and the summary.
+// Column layout at a fixed width.
+const (
+	columnGap      = 2  // spaces between columns
+	minDomainWidth = 16 // a domain column narrower than this shows too little
+	minDetailWidth = 12 // below this, details go only under the table
+)
+
+// TerminalWidth returns the width of the terminal w writes to, or 0 when w
+// is not a terminal (a file, a pipe, a buffer): no limit.
+func TerminalWidth(w io.Writer) int {
+	f, ok := w.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return 0
+	}
+	width, _, err := term.GetSize(int(f.Fd()))
+	if err != nil || width <= 0 {
+		return 0
+	}
+	return width
+}
+
+// WriteTable prints the report for a person, fitted to the terminal w
+// writes to (see WriteTableWidth); anywhere else lines are not cut.
 func WriteTable(w io.Writer, r *Report) error {
+	return WriteTableWidth(w, r, TerminalWidth(w))
+}
+
+// WriteTableWidth prints the report for a person: a header naming the
+// bundle, one row per target, and the summary. With width > 0 every line
+// fits in width columns: long domains are elided in the middle, long
+// details cut, and each cut detail is then printed in full, wrapped, under
+// the table, so that nothing is lost. Width 0 means no limit.
+func WriteTableWidth(w io.Writer, r *Report, width int) error {
 	b := r.Bundle
 	fp := b.Fingerprint
 	if len(fp) > 16 {
@@ -26,30 +60,232 @@ func WriteTable(w io.Writer, r *Report) error {
 	if r.DryRun {
 		mode = " DRY RUN (no certificate was set)"
 	}
-	fmt.Fprintf(w, "run %s (%s)%s\ncertificate %s [%s], sha256 %s, expires %s\n\n",
-		r.RunID, r.Trigger, mode, b.Subject, strings.Join(b.SANs, ", "), fp, b.NotAfter.Format(time.DateOnly))
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PRODUCT\tDOMAIN\tSTATE\tATTEMPTS\tTHROTTLED\tTIME\tDETAIL")
+	fmt.Fprint(w, wrap(fmt.Sprintf("run %s (%s)%s", r.RunID, r.Trigger, mode), width, 4))
+	fmt.Fprint(w, wrap(fmt.Sprintf("certificate %s [%s], sha256 %s, expires %s",
+		b.Subject, sanList(b.SANs, width), fp, b.NotAfter.Format(time.DateOnly)), width, 4))
+	fmt.Fprintln(w)
+
+	header := []string{"PRODUCT", "DOMAIN", "STATE", "TRIES", "THROTTLED", "TIME", "DETAIL"}
+	var rows [][]string
 	hidden := 0
 	for _, t := range r.Targets {
 		if len(r.Targets) > tableAllRows && t.State == fanout.Deployed {
 			hidden++
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\n", t.Product, t.Domain, t.State, t.Attempts, t.Throttled,
-			(time.Duration(t.DurationMs) * time.Millisecond).String(), detail(t))
+		rows = append(rows, []string{string(t.Product), t.Domain, string(t.State), fmt.Sprint(t.Attempts),
+			fmt.Sprint(t.Throttled), (time.Duration(t.DurationMs) * time.Millisecond).String(), detail(t)})
+	}
+	lay := fitColumns(header, rows, width)
+	type note struct{ domain, text string }
+	var notes []note
+	tw := tabwriter.NewWriter(w, 0, 4, columnGap, ' ', 0)
+	line := func(cells []string) {
+		var shown []string
+		for i, c := range cells {
+			if lay.show[i] {
+				shown = append(shown, c)
+			}
+		}
+		fmt.Fprintln(tw, strings.TrimRight(strings.Join(shown, "\t"), "\t"))
+	}
+	line(header)
+	for _, row := range rows {
+		full, domain := row[colDetail], row[colDomain]
+		row[colDomain] = elideMiddle(domain, lay.domain)
+		row[colDetail] = cut(full, lay.detail)
+		if full != "" && (row[colDetail] != full || !lay.show[colDetail]) {
+			// Cut in the table: in full under it.
+			notes = append(notes, note{domain, full})
+		}
+		line(row)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	if hidden > 0 {
-		fmt.Fprintf(w, "(%d deployed targets not listed; --json lists every target)\n", hidden)
+		fmt.Fprint(w, wrap(fmt.Sprintf("(%d deployed targets not listed; --json lists every target)", hidden), width, 1))
 	}
-	_, err := fmt.Fprintf(w, "\n%s\n", SummaryLine(r))
+	if len(notes) > 0 {
+		fmt.Fprintln(w, "\nDetails:")
+		for _, n := range notes {
+			fmt.Fprint(w, wrap("  "+n.domain+": "+n.text, width, 6))
+		}
+	}
+	_, err := fmt.Fprintf(w, "\n%s", wrap(SummaryLine(r), width, 4))
 	return err
 }
 
-// detail explains a row: the error and its hint, or what the domain had.
+// Table columns that fitColumns treats apart.
+const (
+	colDomain = 1
+	colDetail = 6
+)
+
+// layout is how a table fits a width: the columns shown, and the widths
+// of DOMAIN and DETAIL (-1: no limit).
+type layout struct {
+	show           []bool
+	domain, detail int
+}
+
+// fitColumns lays the table out in width columns (0: no limit). The short
+// columns keep their natural width; DOMAIN keeps its own when it can and
+// DETAIL takes what is left. When too little is left for DETAIL, it is not
+// shown (details then go only under the table, in full); when too little
+// is left for DOMAIN, TIME, THROTTLED and TRIES are dropped in turn.
+func fitColumns(header []string, rows [][]string, width int) layout {
+	lay := layout{show: make([]bool, len(header)), domain: -1, detail: -1}
+	for i := range lay.show {
+		lay.show[i] = true
+	}
+	if width <= 0 {
+		return lay
+	}
+	natural := make([]int, len(header))
+	for i, h := range header {
+		natural[i] = utf8.RuneCountInString(h)
+	}
+	for _, row := range rows {
+		for i, c := range row {
+			natural[i] = max(natural[i], utf8.RuneCountInString(c))
+		}
+	}
+	// avail is what DOMAIN and DETAIL (when shown) may share; one column
+	// less than the terminal, as a line exactly as wide wraps on some.
+	avail := func() int {
+		a, shown := width-1, 0
+		for i, n := range natural {
+			if !lay.show[i] {
+				continue
+			}
+			shown++
+			if i != colDomain && i != colDetail {
+				a -= n
+			}
+		}
+		return a - columnGap*(shown-1)
+	}
+	a := avail()
+	if a >= natural[colDomain]+natural[colDetail] {
+		return lay
+	}
+	lay.domain = min(natural[colDomain], max(a-minDetailWidth, minDomainWidth))
+	lay.detail = a - lay.domain
+	if lay.detail < minDetailWidth {
+		lay.show[colDetail], lay.detail = false, -1
+		for _, drop := range []int{5, 4, 3} { // TIME, THROTTLED, TRIES
+			if avail() >= min(natural[colDomain], minDomainWidth) {
+				break
+			}
+			lay.show[drop] = false
+		}
+		lay.domain = min(natural[colDomain], avail())
+	}
+	lay.domain = max(lay.domain, utf8.RuneCountInString(header[colDomain]))
+	return lay
+}
+
+// elideMiddle shortens s to n runes by replacing its middle with "…",
+// keeping both ends of a domain (the host and the registrable name). A
+// negative n means no limit.
+func elideMiddle(s string, n int) string {
+	r := []rune(s)
+	if n < 0 || len(r) <= n {
+		return s
+	}
+	if n < 3 {
+		return string(r[:n])
+	}
+	head := (n - 1) / 2
+	tail := n - 1 - head
+	return string(r[:head]) + "…" + string(r[len(r)-tail:])
+}
+
+// cut shortens s to n runes, ending with "…" when cut; n 0 leaves "…" for
+// any text, and a negative n means no limit.
+func cut(s string, n int) string {
+	r := []rune(s)
+	if n < 0 || len(r) <= n {
+		return s
+	}
+	if n <= 1 {
+		return "…"
+	}
+	return strings.TrimRight(string(r[:n-1]), " ") + "…"
+}
+
+// wrap breaks s into lines of at most width-1 runes (a line exactly as
+// wide as the terminal wraps on some) at spaces, keeping s's leading
+// spaces and indenting the continuation lines by indent spaces; a word
+// longer than a line is split. Width 0 means no limit. The result ends
+// with a newline.
+func wrap(s string, width, indent int) string {
+	if width <= 0 || utf8.RuneCountInString(s) < width {
+		return s + "\n"
+	}
+	limit := width - 1
+	lead := min(len(s)-len(strings.TrimLeft(s, " ")), limit/2)
+	indent = min(indent, limit/2)
+	var b strings.Builder
+	var line []rune
+	empty := true // the line holds no word yet
+	start := func(n int) {
+		line, empty = []rune(strings.Repeat(" ", n)), true
+	}
+	flush := func() {
+		b.WriteString(string(line))
+		b.WriteByte('\n')
+		start(indent)
+	}
+	start(lead)
+	for _, word := range strings.Fields(s) {
+		wr := []rune(word)
+		if !empty && len(line)+1+len(wr) > limit {
+			flush()
+		}
+		if !empty {
+			line = append(line, ' ')
+		}
+		for len(line)+len(wr) > limit { // a word longer than a line
+			room := limit - len(line)
+			line = append(line, wr[:room]...)
+			wr = wr[room:]
+			flush()
+		}
+		line = append(line, wr...)
+		empty = false
+	}
+	if !empty {
+		b.WriteString(string(line))
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// sanList joins a certificate's names; at a fixed width, a long list is
+// cut after the names that fit, saying how many more there are.
+func sanList(sans []string, width int) string {
+	all := strings.Join(sans, ", ")
+	if width <= 0 || utf8.RuneCountInString(all) <= width/2 {
+		return all
+	}
+	var shown []string
+	n := 0
+	for i, s := range sans {
+		rest := fmt.Sprintf(", +%d more", len(sans)-i)
+		if i > 0 && n+2+utf8.RuneCountInString(s)+len(rest) > width/2 {
+			return strings.Join(shown, ", ") + fmt.Sprintf(" +%d more", len(sans)-i)
+		}
+		shown = append(shown, s)
+		n += 2 + utf8.RuneCountInString(s)
+	}
+	return all
+}
+
+// detail explains a row: the error and its hint, or the later certificate
+// a skipped domain carries. An unchanged domain needs none: it carries
+// this certificate (the JSON names it).
 func detail(t Target) string {
 	switch {
 	case t.Error != nil:
@@ -60,8 +296,6 @@ func detail(t Target) string {
 		return s
 	case t.State == fanout.SkippedNewer && t.Previous != nil && t.Previous.NotAfter != nil:
 		return fmt.Sprintf("carries %s, expiring %s (later)", t.Previous.CertName, t.Previous.NotAfter.Format(time.DateOnly))
-	case t.State == fanout.Unchanged && t.Previous != nil:
-		return "already carries " + t.Previous.CertName
 	}
 	return ""
 }
