@@ -69,7 +69,7 @@ wait_for grep -q '^# ready' "$work/sim.env"
 grep -v "^Export the lines" "$work/sim.log" || true
 # shellcheck disable=SC1091
 source <(grep '^export ' "$work/sim.env")
-export ALIBABA_CLOUD_ACCESS_KEY_SECRET=simSK FC_REGION=cn-hangzhou
+export ALIBABA_CLOUD_ACCESS_KEY_SECRET=simSK # sim exports the rest, FC_REGION included
 
 step "2. the function: certdrop serve on 127.0.0.1:$port"
 export CERTDROP_BUCKET=$BUCKET CERTDROP_MANIFEST=oss://$BUCKET/certdrop/manifest.yaml \

@@ -22,7 +22,7 @@ const tableAllRows = 50
 const (
 	columnGap      = 2  // spaces between columns
 	minDomainWidth = 16 // a domain column narrower than this shows too little
-	minDetailWidth = 12 // below this, details go only under the table
+	minDetailWidth = 24 // below this, details go only under the table
 )
 
 // TerminalWidth returns the width of the terminal w writes to, or 0 when w
@@ -130,10 +130,11 @@ type layout struct {
 }
 
 // fitColumns lays the table out in width columns (0: no limit). The short
-// columns keep their natural width; DOMAIN keeps its own when it can and
-// DETAIL takes what is left. When too little is left for DETAIL, it is not
-// shown (details then go only under the table, in full); when too little
-// is left for DOMAIN, TIME, THROTTLED and TRIES are dropped in turn.
+// columns keep their natural width, and so does DOMAIN when it can; DETAIL
+// takes what is left. When that is too little to read, DETAIL is not shown
+// (details then go only under the table, in full); when too little is left
+// for DOMAIN, TIME, THROTTLED and TRIES are dropped in turn, and a long
+// domain is elided.
 func fitColumns(header []string, rows [][]string, width int) layout {
 	lay := layout{show: make([]bool, len(header)), domain: -1, detail: -1}
 	for i := range lay.show {
@@ -170,18 +171,20 @@ func fitColumns(header []string, rows [][]string, width int) layout {
 	if a >= natural[colDomain]+natural[colDetail] {
 		return lay
 	}
-	lay.domain = min(natural[colDomain], max(a-minDetailWidth, minDomainWidth))
-	lay.detail = a - lay.domain
-	if lay.detail < minDetailWidth {
-		lay.show[colDetail], lay.detail = false, -1
-		for _, drop := range []int{5, 4, 3} { // TIME, THROTTLED, TRIES
-			if avail() >= min(natural[colDomain], minDomainWidth) {
-				break
-			}
-			lay.show[drop] = false
-		}
-		lay.domain = min(natural[colDomain], avail())
+	if a-natural[colDomain] >= minDetailWidth {
+		lay.domain, lay.detail = natural[colDomain], a-natural[colDomain]
+		return lay
 	}
+	// DETAIL would be too narrow to read, or squeeze the domains: leave it
+	// out (details go under the table, in full).
+	lay.show[colDetail] = false
+	for _, drop := range []int{5, 4, 3} { // TIME, THROTTLED, TRIES
+		if avail() >= min(natural[colDomain], minDomainWidth) {
+			break
+		}
+		lay.show[drop] = false
+	}
+	lay.domain = min(natural[colDomain], avail())
 	lay.domain = max(lay.domain, utf8.RuneCountInString(header[colDomain]))
 	return lay
 }
