@@ -26,3 +26,14 @@ func TestGencert(t *testing.T) {
 		t.Errorf("validate the generated bundle: exit %d\n%s", code, stdout)
 	}
 }
+
+// TestWorkstationCommands: the workstation build (make build) has the
+// commands the Function Compute package leaves out.
+func TestWorkstationCommands(t *testing.T) {
+	cmds := commands()
+	for _, name := range []string{"sim", "gencert"} {
+		if _, ok := cmds[name]; !ok {
+			t.Errorf("the workstation build lacks %q", name)
+		}
+	}
+}
