@@ -9,7 +9,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/certdrop/certdrop/shared/runtime"
+	"github.com/certdrop/certdrop/shared/fcruntime"
 )
 
 func runInvoke(ctx context.Context, c *cli, args []string) int {
@@ -30,7 +30,7 @@ func runInvoke(ctx context.Context, c *cli, args []string) int {
 	var body []byte
 	var err error
 	if *eventFile == "-" {
-		body, err = io.ReadAll(io.LimitReader(os.Stdin, runtime.MaxEventSize+1))
+		body, err = io.ReadAll(io.LimitReader(os.Stdin, fcruntime.MaxEventSize+1))
 	} else {
 		body, err = os.ReadFile(*eventFile)
 	}
@@ -47,7 +47,7 @@ func runInvoke(ctx context.Context, c *cli, args []string) int {
 	if id == "" {
 		id = fmt.Sprintf("local-%d", now.UnixNano())
 	}
-	inv := &runtime.Invocation{RequestID: id, Body: body, Received: now,
+	inv := &fcruntime.Invocation{RequestID: id, Body: body, Received: now,
 		Timeout: time.Duration(*timeout * float64(time.Second)), Log: newLogger(c).With("requestId", id)}
 	out, failed := runner.Invoke(ctx, inv)
 	var pretty bytes.Buffer

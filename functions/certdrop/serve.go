@@ -7,8 +7,8 @@ import (
 	"net"
 	"os"
 
+	"github.com/certdrop/certdrop/shared/fcruntime"
 	"github.com/certdrop/certdrop/shared/job"
-	"github.com/certdrop/certdrop/shared/runtime"
 	"github.com/certdrop/certdrop/shared/store"
 )
 
@@ -55,7 +55,7 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 	}
 	addr := *listen
 	if addr == "" {
-		addr = runtime.ListenAddr(c.getenv)
+		addr = fcruntime.ListenAddr(c.getenv)
 	}
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -63,7 +63,7 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 		return exitFail
 	}
 	log.Info("certdrop serving", "addr", l.Addr().String(), "pid", os.Getpid())
-	srv := &runtime.Server{Handler: runner, Log: log}
+	srv := &fcruntime.Server{Handler: runner, Log: log}
 	if err := srv.Serve(ctx, l); err != nil {
 		log.Error("server stopped", "error", err.Error())
 		return exitFail

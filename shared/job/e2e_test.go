@@ -23,10 +23,10 @@ import (
 	"github.com/certdrop/certdrop/shared/cloud"
 	"github.com/certdrop/certdrop/shared/cloudsim"
 	"github.com/certdrop/certdrop/shared/fanout"
+	"github.com/certdrop/certdrop/shared/fcruntime"
 	"github.com/certdrop/certdrop/shared/job"
 	"github.com/certdrop/certdrop/shared/manifest"
 	"github.com/certdrop/certdrop/shared/plan"
-	"github.com/certdrop/certdrop/shared/runtime"
 	"github.com/certdrop/certdrop/shared/store"
 )
 
@@ -56,10 +56,10 @@ type harness struct {
 // recorder keeps every outcome the function answered.
 type recorder struct {
 	h     *harness
-	inner runtime.Handler
+	inner fcruntime.Handler
 }
 
-func (r recorder) Invoke(ctx context.Context, inv *runtime.Invocation) ([]byte, bool) {
+func (r recorder) Invoke(ctx context.Context, inv *fcruntime.Invocation) ([]byte, bool) {
 	body, failed := r.inner.Invoke(ctx, inv)
 	var o job.Outcome
 	if err := json.Unmarshal(body, &o); err != nil {
@@ -165,7 +165,7 @@ func newHarness(t *testing.T, mutate func(*cloudsim.Config)) *harness {
 		// Fast retries: the behaviour under test is which calls happen.
 		Fanout: &fanout.Options{BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond},
 	}
-	fn = &runtime.Server{Handler: recorder{h, runner}, Log: slog.New(slog.NewJSONHandler(h.logs, nil))}
+	fn = &fcruntime.Server{Handler: recorder{h, runner}, Log: slog.New(slog.NewJSONHandler(h.logs, nil))}
 	if h.st, err = store.OpenOSS(ctx, bucket, "", store.Options{Getenv: h.getenv}); err != nil {
 		t.Fatal(err)
 	}
@@ -223,10 +223,10 @@ func (h *harness) settle() {
 func (h *harness) invoke(body string) (int, job.Outcome) {
 	h.t.Helper()
 	req, _ := http.NewRequestWithContext(h.ctx, http.MethodPost, h.fnURL+"/invoke", strings.NewReader(body))
-	req.Header.Set(runtime.HeaderRequestID, fmt.Sprintf("manual-%d", time.Now().UnixNano()))
-	req.Header.Set(runtime.HeaderAccessKeyID, simKey)
-	req.Header.Set(runtime.HeaderAccessKeySecret, simSecret)
-	req.Header.Set(runtime.HeaderFunctionTimeout, "900")
+	req.Header.Set(fcruntime.HeaderRequestID, fmt.Sprintf("manual-%d", time.Now().UnixNano()))
+	req.Header.Set(fcruntime.HeaderAccessKeyID, simKey)
+	req.Header.Set(fcruntime.HeaderAccessKeySecret, simSecret)
+	req.Header.Set(fcruntime.HeaderFunctionTimeout, "900")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		h.t.Fatal(err)
@@ -607,9 +607,9 @@ func TestE2EInitialize(t *testing.T) {
 	h := newHarness(t, nil)
 	post := func(secret string) *http.Response {
 		req, _ := http.NewRequestWithContext(h.ctx, http.MethodPost, h.fnURL+"/initialize", nil)
-		req.Header.Set(runtime.HeaderRequestID, "init-1")
-		req.Header.Set(runtime.HeaderAccessKeyID, simKey)
-		req.Header.Set(runtime.HeaderAccessKeySecret, secret)
+		req.Header.Set(fcruntime.HeaderRequestID, "init-1")
+		req.Header.Set(fcruntime.HeaderAccessKeyID, simKey)
+		req.Header.Set(fcruntime.HeaderAccessKeySecret, secret)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -623,13 +623,13 @@ func TestE2EInitialize(t *testing.T) {
 	bad := &job.Runner{Config: &job.Config{}, NewClient: func(context.Context, *store.Credentials) (fanout.Client, error) {
 		return nil, errors.New("CERTDROP_CDN_ENDPOINT: plain http only to a loopback host")
 	}}
-	srv := &runtime.Server{Handler: bad}
+	srv := &fcruntime.Server{Handler: bad}
 	rec := httptest.NewRecorder()
 	req := httptest.NewRequest(http.MethodPost, "/initialize", nil)
-	req.Header.Set(runtime.HeaderAccessKeyID, simKey)
-	req.Header.Set(runtime.HeaderAccessKeySecret, simSecret)
+	req.Header.Set(fcruntime.HeaderAccessKeyID, simKey)
+	req.Header.Set(fcruntime.HeaderAccessKeySecret, simSecret)
 	srv.ServeHTTP(rec, req)
-	if rec.Code != http.StatusNotFound || rec.Header().Get(runtime.HeaderStatus) != "404" {
+	if rec.Code != http.StatusNotFound || rec.Header().Get(fcruntime.HeaderStatus) != "404" {
 		t.Errorf("a failing warm-up answered %d", rec.Code)
 	}
 }

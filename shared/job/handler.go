@@ -9,15 +9,15 @@ import (
 	"time"
 
 	"github.com/certdrop/certdrop/shared/event"
+	"github.com/certdrop/certdrop/shared/fcruntime"
 	"github.com/certdrop/certdrop/shared/report"
-	"github.com/certdrop/certdrop/shared/runtime"
 )
 
 // Invoke is the Function Compute handler: it decodes the event, runs it,
 // writes the outcome under the report prefix, notifies the webhook, and
 // answers with the outcome, failed when any target failed or the run could
 // not start (so that FC retries it; a retry is safe, done work is skipped).
-func (r *Runner) Invoke(ctx context.Context, fc *runtime.Invocation) ([]byte, bool) {
+func (r *Runner) Invoke(ctx context.Context, fc *fcruntime.Invocation) ([]byte, bool) {
 	started := r.now()
 	ev, err := event.Parse(fc.Body)
 	var out *Outcome
@@ -41,7 +41,7 @@ func (r *Runner) Invoke(ctx context.Context, fc *runtime.Invocation) ([]byte, bo
 // Initialize is the warm-up (POST /initialize): it loads the system roots
 // and, when FC passed credentials, builds the API client, so that the first
 // invocation does neither and a misconfigured endpoint fails here.
-func (r *Runner) Initialize(ctx context.Context, fc *runtime.Invocation) error {
+func (r *Runner) Initialize(ctx context.Context, fc *fcruntime.Invocation) error {
 	if _, err := x509.SystemCertPool(); err != nil {
 		fc.Log.Warn("no system roots; only CERTDROP_TRUST_ROOTS are trusted", "error", err.Error())
 	}
@@ -62,7 +62,7 @@ func ReportKey(prefix string, started time.Time, requestID string) string {
 // save writes the outcome to the report prefix of the invocation's bucket.
 // A report that cannot be written fails the invocation: the report is the
 // record people rely on.
-func (r *Runner) save(ctx context.Context, fc *runtime.Invocation, out *Outcome, started time.Time) {
+func (r *Runner) save(ctx context.Context, fc *fcruntime.Invocation, out *Outcome, started time.Time) {
 	log, bucket := fc.Log, out.Bucket
 	if bucket == "" || (len(out.Reports) == 0 && out.Error == nil && len(out.Invalid) == 0) {
 		return // nothing deployed or refused: ignored objects, waiting halves

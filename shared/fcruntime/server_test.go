@@ -1,4 +1,4 @@
-package runtime
+package fcruntime
 
 import (
 	"bytes"
