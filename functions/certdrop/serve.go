@@ -40,8 +40,9 @@ func newLogger(c *cli) *slog.Logger {
 func runServe(ctx context.Context, c *cli, args []string) int {
 	fs := newFlagSet("serve", "[--listen ADDR]",
 		"Runs the Function Compute custom-runtime server: POST /invoke runs an event (OSS trigger,\n"+
-			"timer reconcile or manual re-run), POST /initialize, GET /pre-stop. It listens on 0.0.0.0 at\n"+
-			"FC_CUSTOM_LISTEN_PORT, else FC_SERVER_PORT, else 9000, and stops gracefully on SIGTERM.\n"+
+			"timer reconcile or manual re-run), POST /initialize, GET /pre-stop. It listens at\n"+
+			"FC_CUSTOM_LISTEN_PORT, else FC_SERVER_PORT, else 9000, on all interfaces inside Function\n"+
+			"Compute (FC_FUNCTION_NAME set) and on 127.0.0.1 anywhere else; it stops gracefully on SIGTERM.\n"+
 			"Configuration comes from the environment (see README).", c.stderr)
 	listen := fs.String("listen", "", "listen address, overriding the FC port variables (e.g. 127.0.0.1:9000)")
 	if _, err := parseInterleaved(fs, args); err != nil {
