@@ -340,3 +340,44 @@ func TestLowerBoundCountsNeededSets(t *testing.T) {
 		t.Errorf("two CDN Sets needed: bound %dms, want %d", r.Summary.LowerBoundMs, want)
 	}
 }
+
+// TestWebhookNotice: an alert notice (a refused bundle, a run that could
+// not start, an expiring certificate) is posted without Always; other
+// notices only with it; the lines posted are bounded.
+func TestWebhookNotice(t *testing.T) {
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		got = append(got, string(body))
+	}))
+	defer srv.Close()
+	many := make([]string, 30)
+	for i := range many {
+		many[i] = fmt.Sprintf("line %d", i)
+	}
+	tests := []struct {
+		format        string
+		always, alert bool
+		lines         []string
+		posted        bool
+		has, hasNot   string
+	}{
+		{FormatJSON, false, true, []string{"certs/a/: invalid bundle"}, true, "certs/a/: invalid bundle", ""},
+		{FormatDingTalk, false, true, []string{"cdn www.example.com expires in 5 days"}, true, "expires in 5 days", ""},
+		{FormatJSON, false, false, []string{"x"}, false, "", ""},
+		{FormatSlack, true, false, []string{"x"}, true, "- x", ""},
+		{FormatFeishu, false, true, many, true, "and 10 more", "line 20"},
+	}
+	for _, tt := range tests {
+		got = nil
+		w := &Webhook{URL: srv.URL, Format: tt.format, Always: tt.always}
+		posted, err := w.Post(context.Background(), Notice{Trigger: TriggerTimer, RequestID: "req-1", Title: "certdrop timer", Lines: tt.lines, Alert: tt.alert})
+		if err != nil || posted != tt.posted || len(got) != map[bool]int{true: 1}[tt.posted] {
+			t.Errorf("%s always=%v alert=%v: posted=%v err=%v bodies=%d", tt.format, tt.always, tt.alert, posted, err, len(got))
+			continue
+		}
+		if tt.posted && (!strings.Contains(got[0], tt.has) || (tt.hasNot != "" && strings.Contains(got[0], tt.hasNot))) {
+			t.Errorf("%s: body %s, want %q and not %q", tt.format, got[0], tt.has, tt.hasNot)
+		}
+	}
+}
