@@ -18,6 +18,9 @@ func newRunner(getenv func(string) string) (*job.Runner, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := cfg.RequireBucket(); err != nil {
+		return nil, err
+	}
 	cs := &clients{getenv: getenv}
 	return &job.Runner{
 		Config: cfg,

@@ -56,10 +56,7 @@ func WriteOutcome(w io.Writer, o *Outcome) error {
 			fmt.Fprintf(w, "  %-10s %-36s %s, %d day(s) left (%s)\n", e.Product, e.Domain, e.CertName, e.DaysLeft, e.NotAfter)
 		}
 	}
-	verdict := "OK"
-	if o.Failed() {
-		verdict = "FAILED"
-	}
+	verdict := strings.ToUpper(o.status())
 	_, err := fmt.Fprintf(w, "\ninvocation %s\n", verdict)
 	return err
 }
