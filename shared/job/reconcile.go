@@ -109,7 +109,7 @@ func (inv *invocation) stopped(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if !inv.stopAt.IsZero() && !inv.r.now().Before(inv.stopAt) {
+	if !inv.stopAt.IsZero() && !time.Now().Before(inv.stopAt) {
 		return context.DeadlineExceeded
 	}
 	return nil
