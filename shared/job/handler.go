@@ -123,7 +123,7 @@ func (r *Runner) save(ctx context.Context, fc *fcruntime.Invocation, out *Outcom
 			select {
 			case <-ctx.Done():
 				return err
-			case <-time.After(time.Duration(try) * 500 * time.Millisecond):
+			case <-time.After(time.Duration(try) * 300 * time.Millisecond):
 			}
 		}
 	}()
@@ -133,9 +133,7 @@ func (r *Runner) save(ctx context.Context, fc *fcruntime.Invocation, out *Outcom
 		return
 	}
 	log.Error("cannot write the report", "error", err.Error())
-	if out.Error == nil {
-		out.Error = &report.Error{Code: "ReportNotWritten", Message: err.Error(), Hint: reportHint(err), Transient: transient(err)}
-	}
+	out.ReportError = &report.Error{Code: "ReportNotWritten", Message: err.Error(), Hint: reportHint(err), Transient: transient(err)}
 }
 
 // reportHint says what to do about a report that could not be written,
@@ -186,6 +184,10 @@ func notice(out *Outcome, retry int) (report.Notice, bool) {
 		n.Lines = append(n.Lines, "report: "+out.ReportKey)
 	}
 	var what []string
+	if e := out.ReportError; e != nil {
+		what = append(what, "report not written")
+		n.Lines = append(n.Lines, fmt.Sprintf("%s: %s%s", e.Code, e.Message, hintOf(e)))
+	}
 	if e := out.Error; e != nil {
 		what = append(what, "failed before any call")
 		n.Lines = append(n.Lines, fmt.Sprintf("%s: %s%s", e.Code, e.Message, hintOf(e)))

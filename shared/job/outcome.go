@@ -43,6 +43,9 @@ type Outcome struct {
 	Error *report.Error `json:"error,omitempty"`
 	// ReportKey is where this document was written in the bucket.
 	ReportKey string `json:"reportKey,omitempty"`
+	// ReportError says why the document could not be written (in the
+	// response and the webhook only, naturally). It fails the invocation.
+	ReportError *report.Error `json:"reportError,omitempty"`
 }
 
 // Skipped is a bundle or object that was not deployed, and why.
@@ -70,7 +73,7 @@ type Expiring struct {
 // Failed reports whether anything failed: the run could not start, a
 // bundle was invalid, or a target failed or was not started.
 func (o *Outcome) Failed() bool {
-	if o.Error != nil || len(o.Invalid) > 0 {
+	if o.Error != nil || o.ReportError != nil || len(o.Invalid) > 0 {
 		return true
 	}
 	for _, r := range o.Reports {
@@ -89,6 +92,9 @@ func (o *Outcome) Failed() bool {
 // success: a retry would fail the same way, and the failure is already in
 // the report and the webhook.
 func (o *Outcome) Retry() bool {
+	if o.ReportError != nil && o.ReportError.Transient {
+		return true
+	}
 	if o.Error != nil {
 		return o.Error.Transient
 	}
