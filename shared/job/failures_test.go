@@ -146,3 +146,35 @@ func TestE2EReconcileSkipsBadObjects(t *testing.T) {
 		t.Errorf("expiring: %+v", o.Expiring)
 	}
 }
+
+// TestE2ERunCannotStart: an invalid or missing manifest, and missing
+// credentials, are written and alerted, and answered without an error
+// (a retry would fail the same way).
+func TestE2ERunCannotStart(t *testing.T) {
+	tests := []struct {
+		name     string
+		manifest string // "" leaves none
+		env      map[string]string
+		code     string
+	}{
+		{"invalid manifest", "version: 1\ntargets:\n  - product: cdnn\n    domain: www.example.com\n", nil, "ManifestInvalid"},
+		{"missing manifest", "", map[string]string{"CERTDROP_MANIFEST": "oss://" + bucket + "/certdrop/none.yaml"}, "ManifestUnreadable"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarnessEnv(t, nil, tt.env)
+			if tt.manifest != "" {
+				h.putQuiet("certdrop/manifest.yaml", []byte(tt.manifest))
+			}
+			l := h.leaf(time.Now().AddDate(0, 3, 0), "example.com", "*.example.com")
+			h.put("certs/example.com/bundle.pem", append(h.fullchain(l), l.KeyPEM...))
+			outs := h.recorded()
+			if len(outs) != 1 || outs[0].Error == nil || outs[0].Error.Code != tt.code || outs[0].ReportKey == "" || outs[0].Error.Transient {
+				t.Fatalf("%d invocations: %+v", len(outs), outs)
+			}
+			if hooks := h.webhooks(); len(hooks) != 1 || !strings.Contains(hooks[0], tt.code) {
+				t.Errorf("webhook posts %q", hooks)
+			}
+		})
+	}
+}

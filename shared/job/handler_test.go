@@ -153,3 +153,16 @@ func TestReportKeyPerRequest(t *testing.T) {
 		t.Errorf("report keys %q", keys)
 	}
 }
+
+// TestNoCredentialsAlerted: a run that finds no credentials for the API
+// clients says so in the outcome and the webhook.
+func TestNoCredentialsAlerted(t *testing.T) {
+	out := &Outcome{Trigger: "oss", RequestID: "r", Error: &report.Error{Code: "NoClient", Message: "no Alibaba Cloud credentials: set ..."}}
+	n, alert := notice(out, 0)
+	if !alert || !strings.Contains(n.Text(), "NoClient") || !strings.Contains(n.Title, "failed before any call") {
+		t.Errorf("notice %+v alert %v", n, alert)
+	}
+	if out.Retry() || !out.Failed() || out.status() != "failed" {
+		t.Errorf("retry %v failed %v", out.Retry(), out.Failed())
+	}
+}
