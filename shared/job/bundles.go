@@ -66,8 +66,8 @@ func (inv *invocation) refuse(loc *located, err error) {
 		inv.log.Error("bundle waited too long", "unit", s.Unit, "since", loc.Modified, "reason", why)
 		s.Reason = "incomplete for too long"
 		s.Error = &report.Error{Code: "WaitTimeout",
-			Message: fmt.Sprintf("the bundle is still incomplete %s after its last part was written (%s): %s",
-				waited.Round(time.Second), loc.Modified.UTC().Format(time.RFC3339), why),
+			Message: clip(fmt.Sprintf("the bundle is still incomplete %s after its last part was written (%s): %s",
+				waited.Round(time.Second), loc.Modified.UTC().Format(time.RFC3339), why)),
 			Hint: "upload the missing file, or the key generated with this certificate (CERTDROP_WAIT_LIMIT sets how long a bundle may wait)"}
 		inv.out.Invalid = append(inv.out.Invalid, s)
 		return
@@ -106,9 +106,9 @@ func problem(err error) *report.Error {
 	if errors.As(err, &be) {
 		msg := *be
 		msg.Hint = ""
-		return &report.Error{Code: "InvalidBundle", Message: msg.Error(), Hint: be.Hint}
+		return &report.Error{Code: "InvalidBundle", Message: clip(msg.Error()), Hint: be.Hint}
 	}
-	return &report.Error{Code: "InvalidBundle", Message: err.Error()}
+	return &report.Error{Code: "InvalidBundle", Message: clip(err.Error())}
 }
 
 // MaxEchoedKey is the longest object key echoed whole in responses and
@@ -128,6 +128,22 @@ func shortKey(k string) string {
 }
 
 func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
+
+// MaxEchoedMessage is the longest error message put whole in an outcome:
+// messages quote keys and event fields, which an event can make long.
+const MaxEchoedMessage = 2048
+
+// clip cuts a long message for echoing, saying how long it was.
+func clip(msg string) string {
+	if len(msg) <= MaxEchoedMessage {
+		return msg
+	}
+	cut := MaxEchoedMessage
+	for cut > 0 && !utf8RuneStart(msg[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s…(%d bytes)", msg[:cut], len(msg))
+}
 
 func shortKeys(keys []string) []string {
 	out := make([]string, len(keys))

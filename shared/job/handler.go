@@ -35,7 +35,7 @@ func (r *Runner) Invoke(ctx context.Context, fc *fcruntime.Invocation) ([]byte, 
 	if err != nil {
 		fc.Log.Error("unrecognized event", "error", err.Error())
 		out = &Outcome{RequestID: fc.RequestID, Reports: []*report.Report{}, Bucket: r.Config.Bucket,
-			Error: &report.Error{Code: "BadEvent", Message: err.Error()}}
+			Error: &report.Error{Code: "BadEvent", Message: clip(err.Error())}}
 	} else {
 		out = r.Run(ctx, Request{Event: ev, RequestID: fc.RequestID, Credentials: fc.Credentials,
 			Deadline: fc.Deadline(), Log: fc.Log})
@@ -133,7 +133,7 @@ func (r *Runner) save(ctx context.Context, fc *fcruntime.Invocation, out *Outcom
 		return
 	}
 	log.Error("cannot write the report", "error", err.Error())
-	out.ReportError = &report.Error{Code: "ReportNotWritten", Message: err.Error(), Hint: reportHint(err), Transient: transient(err)}
+	out.ReportError = &report.Error{Code: "ReportNotWritten", Message: clip(err.Error()), Hint: reportHint(err), Transient: transient(err)}
 }
 
 // reportHint says what to do about a report that could not be written,

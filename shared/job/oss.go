@@ -84,7 +84,7 @@ func (inv *invocation) onOSS(ctx context.Context, ev *event.OSSEvent) {
 func (inv *invocation) unreadable(key string, err error) {
 	inv.log.Error("object unreadable", "key", shortKey(key), "error", err.Error())
 	inv.out.Invalid = append(inv.out.Invalid, Skipped{Unit: shortKey(key), Reason: "unreadable",
-		Error: &report.Error{Code: "StoreError", Message: err.Error(), Transient: transient(err)}})
+		Error: &report.Error{Code: "StoreError", Message: clip(err.Error()), Transient: transient(err)}})
 }
 
 // noBundle renders the error of a folder that could not be read as a
@@ -92,7 +92,7 @@ func (inv *invocation) unreadable(key string, err error) {
 func noBundle(err error) *report.Error {
 	var se *store.Error
 	if errors.As(err, &se) {
-		return &report.Error{Code: "StoreError", Message: err.Error(), Transient: transient(err)}
+		return &report.Error{Code: "StoreError", Message: clip(err.Error()), Transient: transient(err)}
 	}
 	return problem(err)
 }

@@ -121,13 +121,13 @@ func (r *Runner) Run(ctx context.Context, req Request) *Outcome {
 // fail records why the run could not go on; the failure is permanent (a
 // retry cannot change it).
 func (inv *invocation) fail(code, msg, hint string) {
-	inv.failWith(&report.Error{Code: code, Message: msg, Hint: hint})
+	inv.failWith(&report.Error{Code: code, Message: clip(msg), Hint: hint})
 }
 
 // failErr records a failure caused by err, transient when err is (a store
 // that could not be reached, a deadline).
 func (inv *invocation) failErr(code string, err error, hint string) {
-	inv.failWith(&report.Error{Code: code, Message: err.Error(), Hint: hint, Transient: transient(err)})
+	inv.failWith(&report.Error{Code: code, Message: clip(err.Error()), Hint: hint, Transient: transient(err)})
 }
 
 func (inv *invocation) failWith(e *report.Error) {

@@ -154,3 +154,19 @@ func TestE2ENoBucket(t *testing.T) {
 		t.Errorf("%d Set calls", n)
 	}
 }
+
+// TestE2ELongEventEchoedCut: an event made of long field names is refused
+// with a message of bounded size.
+func TestE2ELongEventEchoedCut(t *testing.T) {
+	h := newHarness(t, nil)
+	var b strings.Builder
+	b.WriteString("{")
+	for i := range 200 {
+		fmt.Fprintf(&b, "%q:1,", fmt.Sprintf("%04d%s", i, strings.Repeat("f", 300)))
+	}
+	b.WriteString(`"last":1}`)
+	code, o := h.invoke(b.String())
+	if code != http.StatusOK || o.Error == nil || o.Error.Code != "BadEvent" || len(o.Error.Message) > 2100 {
+		t.Errorf("HTTP %d, error of %d bytes", code, len(o.Error.Message))
+	}
+}
