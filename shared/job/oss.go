@@ -13,13 +13,13 @@ import (
 )
 
 // onOSS handles an OSS trigger event: each created bundle part's bundle,
-// once per folder, whatever the number of events for it. Records for
+// once per folder, whatever the number of records for it, holding one
+// bundle's objects at a time. Records for
 // another bucket than CERTDROP_BUCKET, and keys outside
 // CERTDROP_TRIGGER_PREFIX, are ignored without a call: the event is not
 // trusted.
 func (inv *invocation) onOSS(ctx context.Context, ev *event.OSSEvent) {
 	cfg := inv.r.Config
-	have := map[string]*store.Object{}
 	done := map[string]bool{}
 	for _, rec := range ev.Events {
 		bucket, raw := rec.OSS.Bucket.Name, rec.OSS.Object.Key
@@ -65,7 +65,9 @@ func (inv *invocation) onOSS(ctx context.Context, ev *event.OSSEvent) {
 			inv.unreadable(cands[0], err)
 			continue
 		}
-		have[obj.Key] = obj
+		// Objects are kept for one record's bundle only, so an event naming
+		// many folders holds one folder at a time.
+		have := map[string]*store.Object{obj.Key: obj}
 		loc, err := locate(ctx, st, obj, have)
 		if err != nil {
 			inv.out.Invalid = append(inv.out.Invalid, Skipped{Unit: shortKey(folderOf(obj.Key)), Reason: "no bundle", Error: noBundle(err)})

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -67,11 +68,10 @@ func (c *nopClient) Describe(context.Context, plan.Call) (fanout.Installed, erro
 	return fanout.Installed{}, nil
 }
 
-// TestReconcileMemoryBounded: the reconcile holds one folder's objects at
-// a time, whatever the bucket holds. 40 objects of ~1 MB made the old
-// reconcile hold 40 MB before deploying anything; the bound now is a
-// folder (bundle.MaxParts objects of the size cap; here one object).
-func TestReconcileMemoryBounded(t *testing.T) {
+// memSetup builds a runner over a genStore of 40 valid bundles of ~1 MB,
+// each in its own folder, with a client that accepts everything.
+func memSetup(t *testing.T) (*genStore, *nopClient, *Runner) {
+	t.Helper()
 	now := time.Now()
 	root, err := cloudsim.NewRootCA("mem root", now.Add(-time.Hour), now.AddDate(5, 0, 0))
 	if err != nil {
@@ -103,6 +103,15 @@ func TestReconcileMemoryBounded(t *testing.T) {
 		OpenStore: func(context.Context, string, *store.Credentials) (store.Store, error) { return st, nil },
 		NewClient: func(context.Context, *store.Credentials) (fanout.Client, error) { return client, nil },
 	}
+	return st, client, r
+}
+
+// TestReconcileMemoryBounded: the reconcile holds one folder's objects at
+// a time, whatever the bucket holds. 40 objects of ~1 MB made the old
+// reconcile hold 40 MB before deploying anything; the bound now is a
+// folder (bundle.MaxParts objects of the size cap; here one object).
+func TestReconcileMemoryBounded(t *testing.T) {
+	st, client, r := memSetup(t)
 	ev, err := event.Parse([]byte(`{"triggerTime":"t","triggerName":"daily","payload":"{\"mode\":\"reconcile\"}"}`))
 	if err != nil {
 		t.Fatal(err)
@@ -112,6 +121,7 @@ func TestReconcileMemoryBounded(t *testing.T) {
 	if out.Error != nil || len(out.Invalid) != 0 || len(out.Reports) != 1 || client.sets != 1 {
 		t.Fatalf("error %+v invalid %+v reports %d sets %d", out.Error, out.Invalid, len(out.Reports), client.sets)
 	}
+	const objects, size = 40, 1_000_000
 	if st.gets != objects+1 {
 		t.Errorf("%d reads, want %d (each object once, and the newest again to deploy)", st.gets, objects+1)
 	}
@@ -119,5 +129,30 @@ func TestReconcileMemoryBounded(t *testing.T) {
 	t.Logf("peak heap over the baseline at a read: %d bytes (%d objects of %d bytes in the bucket)", held, objects, size)
 	if held > 4*size {
 		t.Errorf("the reconcile held %d bytes at a read: more than a few objects of %d bytes", held, size)
+	}
+}
+
+// TestOSSEventMemoryBounded: an OSS event naming many folders holds one
+// folder's objects at a time (it used to keep every object it read until
+// the end of the invocation).
+func TestOSSEventMemoryBounded(t *testing.T) {
+	st, client, r := memSetup(t)
+	var recs []string
+	for i := range st.n {
+		recs = append(recs, fmt.Sprintf(`{"eventName":"ObjectCreated:PutObject","oss":{"bucket":{"name":"b"},"object":{"key":%q}}}`, st.key(i)))
+	}
+	ev, err := event.Parse([]byte(`{"events":[` + strings.Join(recs, ",") + `]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.base = st.heap()
+	out := r.Run(context.Background(), Request{Event: ev, RequestID: "mem"})
+	if out.Error != nil || len(out.Invalid) != 0 || len(out.Reports) != st.n || client.sets != st.n {
+		t.Fatalf("error %+v invalid %+v reports %d sets %d", out.Error, out.Invalid, len(out.Reports), client.sets)
+	}
+	held := int64(st.peak) - int64(st.base)
+	t.Logf("peak heap over the baseline at a read: %d bytes (%d objects of %d bytes)", held, st.n, st.size)
+	if held > 4*int64(st.size) {
+		t.Errorf("the invocation held %d bytes at a read: more than a few objects of %d bytes", held, st.size)
 	}
 }
