@@ -94,7 +94,8 @@ func ReportKey(prefix string, day time.Time, requestID string) string {
 
 // save writes the outcome to the report prefix of CERTDROP_BUCKET, trying
 // again after a transient failure (at most reportAttempts tries of
-// reportAttemptTimeout each; the safety margin leaves time for them). A
+// reportAttemptTimeout each, never past the invocation's deadline; the
+// safety margin leaves time for them). A
 // report that cannot be written fails the invocation: the report is the
 // record people rely on.
 func (r *Runner) save(ctx context.Context, fc *fcruntime.Invocation, out *Outcome, day time.Time) {
@@ -103,6 +104,11 @@ func (r *Runner) save(ctx context.Context, fc *fcruntime.Invocation, out *Outcom
 		return
 	}
 	key := ReportKey(r.Config.ReportPrefix, day, out.RequestID)
+	if dl := fc.Deadline(); !dl.IsZero() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, dl)
+		defer cancel()
+	}
 	err := func() error {
 		st, err := r.OpenStore(ctx, bucket, fc.Credentials)
 		if err != nil {
