@@ -197,7 +197,10 @@ func newHarnessEnv(t *testing.T, mutate func(*cloudsim.Config), extra map[string
 		},
 	}
 	fn = &fcruntime.Server{Handler: recorder{h, runner}, Log: slog.New(slog.NewJSONHandler(h.logs, nil))}
-	if h.st, err = store.OpenOSS(ctx, bucket, "", store.Options{Getenv: h.getenv}); err != nil {
+	// The test's own view of the bucket signs with the emulator's key,
+	// whatever the function's environment holds.
+	testCreds := &store.Credentials{AccessKeyID: simKey, AccessKeySecret: simSecret}
+	if h.st, err = store.OpenOSS(ctx, bucket, "", store.Options{Getenv: h.getenv, Credentials: testCreds}); err != nil {
 		t.Fatal(err)
 	}
 	h.putQuiet("certdrop/manifest.yaml", []byte(testManifest))

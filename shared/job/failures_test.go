@@ -178,3 +178,29 @@ func TestE2ERunCannotStart(t *testing.T) {
 		})
 	}
 }
+
+// TestE2ENoCredentials: with no credentials anywhere (no x-fc-* headers, no
+// environment), the run fails before any call, says why, is written
+// nowhere (no store can be opened) but answered and alerted.
+func TestE2ENoCredentials(t *testing.T) {
+	h := newHarnessEnv(t, func(c *cloudsim.Config) { c.OSS.Triggers = nil },
+		map[string]string{"ALIBABA_CLOUD_ACCESS_KEY_ID": "", "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "", "HOME": "/nonexistent"})
+	req, _ := http.NewRequestWithContext(h.ctx, http.MethodPost, h.fnURL+"/invoke",
+		strings.NewReader(`{"bundle":"oss://`+bucket+`/certs/example.com/"}`))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	outs := h.recorded()
+	if len(outs) != 1 || outs[0].Error == nil || !strings.Contains(outs[0].Error.Message, "no Alibaba Cloud credentials") ||
+		!strings.Contains(outs[0].Error.Hint, "credentials") || outs[0].ReportError == nil {
+		t.Fatalf("outcome %+v", outs)
+	}
+	if hooks := h.webhooks(); len(hooks) != 1 || !strings.Contains(hooks[0], "no Alibaba Cloud credentials") {
+		t.Errorf("webhook posts %q", hooks)
+	}
+	if n := len(h.sim.Journal().Entries()); n != 1 { // the harness's manifest upload
+		t.Errorf("%d calls", n)
+	}
+}

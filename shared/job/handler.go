@@ -142,20 +142,30 @@ func (r *Runner) save(ctx context.Context, fc *fcruntime.Invocation, out *Outcom
 	out.ReportError = &report.Error{Code: "ReportNotWritten", Message: clip(err.Error()), Hint: reportHint(err), Transient: transient(err)}
 }
 
-// reportHint says what to do about a report that could not be written,
-// by the store's error: a refusal is a permission, anything else is not.
+// reportHint says what to do about a report that could not be written.
 func reportHint(err error) string {
+	return storeHint(err, "oss:PutObject under CERTDROP_REPORT_PREFIX in CERTDROP_BUCKET")
+}
+
+// storeHint says what to do about a store error, by its type: a refusal
+// is a permission (the one named by perm), a configuration error is the
+// configuration (credentials included), anything else is the network.
+func storeHint(err error, perm string) string {
 	switch {
 	case errors.Is(err, store.ErrDenied):
-		return "OSS refused the write: check that the role may oss:PutObject under CERTDROP_REPORT_PREFIX in CERTDROP_BUCKET"
+		return "OSS refused: check that the role may " + perm + " and that its credentials are valid"
 	case errors.Is(err, store.ErrNotFound):
-		return "the bucket CERTDROP_BUCKET does not exist in the function's region"
+		return "the bucket or object does not exist in the function's region"
 	case errors.Is(err, store.ErrConfig):
-		return "the store is misconfigured: check FC_REGION, CERTDROP_OSS_ENDPOINT and the credentials"
+		return "the store is misconfigured: check the credentials (the function's role), FC_REGION and CERTDROP_OSS_ENDPOINT"
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return "OSS did not answer in time: the invocation is retried"
 	}
-	return "OSS could not be reached (connection refused or reset, DNS, 5xx): check CERTDROP_OSS_ENDPOINT and the network; the invocation is retried"
+	var se *store.Error
+	if errors.As(err, &se) {
+		return "OSS could not be reached (connection refused or reset, DNS, 5xx): check CERTDROP_OSS_ENDPOINT and the network; the invocation is retried"
+	}
+	return ""
 }
 
 // notify tells the webhook about each report, then about everything else

@@ -2,6 +2,7 @@ package job
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/certdrop/certdrop/shared/bundle"
@@ -31,8 +32,11 @@ func (inv *invocation) prepare(ctx context.Context) bool {
 	loc := inv.r.Config.manifestLocation()
 	data, err := inv.load(ctx, loc)
 	if err != nil {
-		inv.failErr("ManifestUnreadable", fmt.Errorf("cannot read the manifest %s: %w", loc, err),
-			"upload the manifest there, or point CERTDROP_MANIFEST at it")
+		hint := "upload the manifest there, or point CERTDROP_MANIFEST at it"
+		if !errors.Is(err, store.ErrNotFound) {
+			hint = storeHint(err, "oss:GetObject on the manifest")
+		}
+		inv.failErr("ManifestUnreadable", fmt.Errorf("cannot read the manifest %s: %w", loc, err), hint)
 		return false
 	}
 	m, err := manifest.Parse(loc, data)
