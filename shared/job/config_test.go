@@ -1,9 +1,13 @@
 package job
 
 import (
+	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/certdrop/certdrop/shared/event"
 )
 
 // TestStopMargin: the margin before the deadline covers the longest call
@@ -42,5 +46,20 @@ func TestConfigFromEnv(t *testing.T) {
 	}
 	if _, err := ConfigFromEnv(env(map[string]string{"CERTDROP_WAIT_LIMIT": "soon"})); err == nil {
 		t.Error("CERTDROP_WAIT_LIMIT=soon accepted")
+	}
+}
+
+// TestTimeoutTooShort: a timeout no longer than the safety margin would
+// leave every target not_started and be retried for nothing: it is a
+// permanent failure that says what to change.
+func TestTimeoutTooShort(t *testing.T) {
+	r := &Runner{Config: &Config{Bucket: "b", TriggerPrefix: "certs/", ReportPrefix: "r/"}}
+	ev, err := event.Parse([]byte(`{"bundle":"oss://b/certs/x/"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := r.Run(context.Background(), Request{Event: ev, Deadline: time.Now().Add(30 * time.Second)})
+	if out.Error == nil || out.Error.Code != "TimeoutTooShort" || out.Retry() || !strings.Contains(out.Error.Hint, "timeout") {
+		t.Errorf("outcome error %+v retry %v", out.Error, out.Retry())
 	}
 }

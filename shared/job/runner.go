@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -91,8 +92,10 @@ func (r *Runner) Run(ctx context.Context, req Request) *Outcome {
 	if deadline.IsZero() && r.Config.Timeout > 0 {
 		deadline = start.Add(r.Config.Timeout)
 	}
+	var margin time.Duration
 	if !deadline.IsZero() {
-		inv.stopAt = deadline.Add(-r.Config.stopMargin(deadline.Sub(start)))
+		margin = r.Config.stopMargin(deadline.Sub(start))
+		inv.stopAt = deadline.Add(-margin)
 	}
 	ev := req.Event
 	switch ev.Kind {
@@ -105,6 +108,12 @@ func (r *Runner) Run(ctx context.Context, req Request) *Outcome {
 	}
 	if err := r.Config.RequireBucket(); err != nil {
 		inv.fail("NoBucket", err.Error(), "set CERTDROP_BUCKET to the OSS trigger's bucket")
+		return inv.out
+	}
+	if !inv.stopAt.IsZero() && !inv.stopAt.After(start) {
+		inv.fail("TimeoutTooShort", fmt.Sprintf("the invocation has %s, no more than the %s safety margin: no call could start",
+			deadline.Sub(start).Round(time.Second), margin),
+			fmt.Sprintf("give the function a timeout well above %s (s.yaml timeout:), or lower CERTDROP_SAFETY_MARGIN", MinMargin))
 		return inv.out
 	}
 	switch ev.Kind {
