@@ -449,6 +449,11 @@ func (e *env) deployed(t *testing.T, step, certFile string, targets []target) st
 		}
 	}
 	e.carries(t, step, fp, targets)
+	for _, j := range e.sim.Journal().Entries() {
+		if j.Service != "oss" && j.Outcome != "ok" {
+			t.Errorf("%s: the emulator answered %s %s with %s %s", step, j.API, j.Domain, j.Outcome, j.Code)
+		}
+	}
 
 	// The reports: some report of this leaf says each target was
 	// deployed, and none says one failed.
@@ -656,11 +661,11 @@ func (e *env) logs() string {
 	defer e.mu.Unlock()
 	var b strings.Builder
 	for _, l := range e.live {
-		data := l.out.Bytes()
-		if len(data) > 6000 {
-			data = data[len(data)-6000:]
+		lines := strings.Split(strings.TrimRight(string(l.out.Bytes()), "\n"), "\n")
+		if len(lines) > 25 {
+			lines = lines[len(lines)-25:]
 		}
-		fmt.Fprintf(&b, "--- %s (last lines)\n%s\n", l.name, data)
+		fmt.Fprintf(&b, "--- %s (last lines)\n%s\n", l.name, strings.Join(lines, "\n"))
 	}
 	return b.String()
 }
