@@ -44,6 +44,14 @@ func TestHooks(t *testing.T) {
 		t.Fatal(err)
 	}
 	noConf := filepath.Join(cfgDir, "absent.env")
+	// A lego certificates/ folder holding another certificate too.
+	legoDir := t.TempDir()
+	legoCrt, legoIssuer, legoKey := filepath.Join(legoDir, "www.example.org.crt"), filepath.Join(legoDir, "www.example.org.issuer.crt"), filepath.Join(legoDir, "www.example.org.key")
+	for _, f := range []string{legoCrt, legoIssuer, legoKey, filepath.Join(legoDir, "other.example.org.crt"), filepath.Join(legoDir, "other.example.org.issuer.crt")} {
+		if err := os.WriteFile(f, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	tests := []struct {
 		name, hook string
@@ -97,6 +105,12 @@ func TestHooks(t *testing.T) {
 			env:      []string{"LEGO_CERT_PATH=/v/certificates/a.test.crt", "LEGO_CERT_KEY_PATH=/v/certificates/a.test.key", "CERTDROP_HOOK_CONFIG=" + conf},
 			wantArgs: []string{"push", "/v/certificates/a.test.crt", "/v/certificates/a.test.key", "--to", "oss://conf-bucket/watched/a.test/"},
 			wantKey:  "LTAIfromconf",
+		},
+		{
+			name: "lego with the issuer beside the certificate", hook: "lego-hook",
+			env: []string{"LEGO_CERT_PATH=" + legoCrt, "LEGO_CERT_KEY_PATH=" + legoKey,
+				"CERTDROP_PUSH_TO=oss://b/certs/", "CERTDROP_HOOK_CONFIG=" + noConf},
+			wantArgs: []string{"push", legoCrt, legoIssuer, legoKey, "--to", "oss://b/certs/www.example.org/"},
 		},
 		{
 			name: "lego without its variables", hook: "lego-hook",
