@@ -103,9 +103,9 @@ func TestRealClients(t *testing.T) {
 		return a
 	}
 	e.client(t, "lego run A", "lego", append(legoArgs(e.dir("lego"), legoA), "run", "--run-hook", legoHook)...)
-	legoA1 := e.deployed(t, "lego run A", filepath.Join(certsDir, legoA+".crt"), legoATargets)
+	legoA1 := e.deployed(t, "lego run A", filepath.Join(certsDir, legoA+".crt"), legoATargets, legoFolder(legoA))
 	e.client(t, "lego run B", "lego", append(legoArgs(e.dir("lego"), legoB, "img."+legoB), "run", "--run-hook", legoHook)...)
-	legoB1 := e.deployed(t, "lego run B", filepath.Join(certsDir, legoB+".crt"), legoBTargets)
+	legoB1 := e.deployed(t, "lego run B", filepath.Join(certsDir, legoB+".crt"), legoBTargets, legoFolder(legoB))
 	e.carries(t, "lego run B", legoA1, legoATargets) // B's hook uploads B's files only
 
 	// acme.sh is not packaged by Debian: lego obtains a wildcard, laid
@@ -114,7 +114,8 @@ func TestRealClients(t *testing.T) {
 	// CERT_FULLCHAIN_PATH, CERT_KEY_PATH and Le_Domain exported).
 	e.client(t, "lego run for acme.sh", "lego", append(legoArgs(e.dir("lego-acme"), "*."+acmeName), "run")...)
 	e.acmeReload(t, filepath.Join(e.dir("lego-acme"), "certificates", "_."+acmeName))
-	e.deployed(t, "acme.sh reloadcmd", filepath.Join(e.dir("acme.sh"), "*."+acmeName+"_ecc", "fullchain.cer"), acmeTargets)
+	e.deployed(t, "acme.sh reloadcmd", filepath.Join(e.dir("acme.sh"), "*."+acmeName+"_ecc", "fullchain.cer"), acmeTargets,
+		folder{"_." + acmeName, []string{"*." + acmeName + ".key", "fullchain.cer"}})
 
 	// certbot: a wildcard and its apex by --manual DNS with an auth hook.
 	// Its live/ folder holds symbolic links into archive/.
@@ -125,16 +126,16 @@ func TestRealClients(t *testing.T) {
 		"--manual-auth-hook", "/bin/true", "--manual-cleanup-hook", "/bin/true",
 		"-d", "*." + certbotName, "-d", certbotName, "--deploy-hook", certbotHook}, certbotArgs...)...)
 	lineage := filepath.Join(e.dir("certbot/config"), "live", certbotName)
-	certbot1 := e.deployed(t, "certbot certonly", filepath.Join(lineage, "cert.pem"), certbotTargets)
+	certbot1 := e.deployed(t, "certbot certonly", filepath.Join(lineage, "cert.pem"), certbotTargets, certbotFolder)
 
 	// Renew once with each client.
 	e.client(t, "lego renew B", "lego", append(legoArgs(e.dir("lego"), legoB, "img."+legoB), "renew", "--days", "36500",
 		"--no-random-sleep", "--renew-hook", legoHook)...)
-	legoB2 := e.deployed(t, "lego renew B", filepath.Join(certsDir, legoB+".crt"), legoBTargets)
+	legoB2 := e.deployed(t, "lego renew B", filepath.Join(certsDir, legoB+".crt"), legoBTargets, legoFolder(legoB))
 	e.carries(t, "lego renew B", legoA1, legoATargets)
 	e.client(t, "certbot renew", "certbot", append([]string{"renew", "--force-renewal", "--no-random-sleep-on-renew",
 		"--deploy-hook", certbotHook}, certbotArgs...)...)
-	certbot2 := e.deployed(t, "certbot renew", filepath.Join(lineage, "cert.pem"), certbotTargets)
+	certbot2 := e.deployed(t, "certbot renew", filepath.Join(lineage, "cert.pem"), certbotTargets, certbotFolder)
 	for _, pair := range [][2]string{{certbot1, certbot2}, {legoB1, legoB2}} {
 		if pair[0] == pair[1] {
 			t.Errorf("the renewal wrote the same leaf %s", pair[0])
@@ -430,11 +431,25 @@ func (e *env) certdrop(t *testing.T, args ...string) ([]byte, error) {
 	return out, err
 }
 
-// deployed waits for the trigger's invocations to finish, then checks
-// that each target carries the leaf in certFile (the file the client
-// wrote) and that a report says it was deployed. It returns the leaf's
-// fingerprint.
-func (e *env) deployed(t *testing.T, step, certFile string, targets []target) string {
+// folder is what a hook must have uploaded: the folder under the watched
+// prefix (named after the certificate) and the files in it.
+type folder struct {
+	name  string
+	files []string
+}
+
+var certbotFolder = folder{certbotName, []string{"cert.pem", "chain.pem", "fullchain.pem", "privkey.pem"}}
+
+func legoFolder(domain string) folder {
+	return folder{domain, []string{domain + ".crt", domain + ".issuer.crt", domain + ".key"}}
+}
+
+// deployed waits for the trigger's invocations to finish, then checks that
+// the hook uploaded this certificate's files (and no other's) into its own
+// folder, that each target carries the leaf in certFile (the file the
+// client wrote), and that a report of a bundle made of that folder's files
+// says it was deployed. It returns the leaf's fingerprint.
+func (e *env) deployed(t *testing.T, step, certFile string, targets []target, want folder) string {
 	t.Helper()
 	fp := leafFingerprint(t, certFile)
 	ctx, cancel := context.WithTimeout(e.ctx, 60*time.Second)
@@ -447,6 +462,19 @@ func (e *env) deployed(t *testing.T, step, certFile string, targets []target) st
 			t.Errorf("%s: the function failed the event for %s after %d attempts (statuses %v, x-fc-status %v): %s",
 				step, d.Key, d.Attempts, d.Statuses, d.FCStatuses, d.Err)
 		}
+	}
+	dir := prefix + want.name + "/"
+	infos, err := e.st.List(e.ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, info := range infos {
+		got = append(got, strings.TrimPrefix(info.Key, dir))
+	}
+	sort.Strings(got)
+	if strings.Join(got, " ") != strings.Join(want.files, " ") {
+		t.Errorf("%s: the hook uploaded %q into %s, want %q", step, got, dir, want.files)
 	}
 	e.carries(t, step, fp, targets)
 	for _, j := range e.sim.Journal().Entries() {
@@ -463,6 +491,11 @@ func (e *env) deployed(t *testing.T, step, certFile string, targets []target) st
 		for _, r := range reports {
 			if r.Bundle.Fingerprint != fp {
 				continue
+			}
+			for _, k := range r.Bundle.Keys {
+				if !strings.Contains(k, dir) {
+					t.Errorf("%s: the report of %s names %s, outside %s", step, fp, k, dir)
+				}
 			}
 			for _, rt := range r.Targets {
 				if rt.Product == tg.product && rt.Domain == tg.domain {
@@ -502,7 +535,8 @@ func (e *env) carries(t *testing.T, step, fp string, targets []target) {
 // report is the part of certdrop's report this test reads.
 type report struct {
 	Bundle struct {
-		Fingerprint string `json:"fingerprint"`
+		Keys        []string `json:"keys"`
+		Fingerprint string   `json:"fingerprint"`
 	} `json:"bundle"`
 	Targets []struct {
 		Product string `json:"product"`
