@@ -91,6 +91,10 @@ func (d *dnsServer) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 			size = max(int(opt.UDPSize()), dns.MinMsgSize)
 		}
 		m.Truncate(size)
+	} else if m.Len() > dns.MaxMsgSize {
+		// A TCP message cannot exceed 64 KiB: a name with that many
+		// records is answered truncated rather than not at all.
+		m.Truncate(dns.MaxMsgSize)
 	}
 	if err := w.WriteMsg(m); err != nil {
 		d.log.Debug("dns answer not sent", "err", err)

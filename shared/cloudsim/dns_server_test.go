@@ -173,3 +173,16 @@ func TestDNSServerTruncatesOverUDP(t *testing.T) {
 		t.Fatalf("udp truncated %v (%d answers), tcp truncated %v (%d answers)", udp.Truncated, len(udp.Answer), tcp.Truncated, len(tcp.Answer))
 	}
 }
+
+func TestDNSServerAnswersOverTCPBeyond64KiB(t *testing.T) {
+	s := startSim(t, dnsConfig())
+	for i := range 20 {
+		if _, err := s.AddDNSRecord("example.test", "huge", "TXT", strings.Repeat(string(rune('a'+i)), 4000), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	in := query(t, s.Endpoints().DNS, "tcp", "huge.example.test", dns.TypeTXT)
+	if !in.Truncated || len(in.Answer) == 0 || len(in.Answer) == 20 {
+		t.Fatalf("truncated %v, %d answers", in.Truncated, len(in.Answer))
+	}
+}
