@@ -54,12 +54,15 @@ package cloudsim
 // MX target without its final dot.
 //
 // Throttling answers Throttling.User (HTTP 400) with the
-// x-ratelimit-user-api header, as the other products. The vendor documents
-// no per-action quota for alidns ("intelligent API throttling", notice of
-// 15 January 2025:
-// https://www.alibabacloud.com/en/notice/notice_on_api_throttling_of_alibaba_cloud_dns_444);
-// the emulator's defaults, 20 calls/s for reads and 10 calls/s for writes,
-// are its own conservative choice and are overridable in Config.Quotas.
+// x-ratelimit-user-api header, as the other products, past the documented
+// per-account quotas (https://www.alibabacloud.com/help/en/dns/api-alidns-2015-01-09-quota):
+// AddDomainRecord and DeleteDomainRecord 60/s, DescribeDomainRecords 100/s,
+// DescribeSubDomainRecords 300/s, DescribeDomainRecordInfo 200/s;
+// DescribeDomains and GetMainDomainName, not listed there, 10/s (the
+// emulator's choice). Since 15 January 2025 the vendor also throttles
+// "intelligently" below these
+// (https://www.alibabacloud.com/en/notice/notice_on_api_throttling_of_alibaba_cloud_dns_444):
+// faults.throttleRate emulates that. Config.Quotas overrides any of them.
 //
 // Sources: the API reference pages
 // https://www.alibabacloud.com/help/en/dns/api-alidns-2015-01-09-adddomainrecord,
