@@ -151,7 +151,9 @@ type dnsZone struct {
 	edition     string
 	propagation time.Duration
 	unpublished bool
-	created     time.Time
+	// external zones are served by the DNS server but unknown to the API.
+	external bool
+	created  time.Time
 	// records are the API's view; ghosts were deleted through the API but
 	// are still served until their goneAt.
 	records   []*zoneRecord
@@ -192,6 +194,7 @@ func newDNSState(cfg DNSSettings, now func() time.Time) (*dnsState, error) {
 			edition:     zc.Edition,
 			propagation: zc.Propagation,
 			unpublished: zc.Unpublished,
+			external:    zc.External,
 			created:     created.Add(time.Duration(i) * time.Minute),
 			serial:      1,
 		}
@@ -369,7 +372,7 @@ func (st *dnsState) add(zone, rr, typ, value string, ttl, priority int, line str
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	z := st.zones[canonicalZone(zone)]
-	if z == nil {
+	if z == nil || (viaAPI && z.external) {
 		return nil, newAPIError(ProductDNS, "InvalidDomainName.NoExist")
 	}
 	if line != "" && line != "default" {
@@ -431,7 +434,7 @@ func (st *dnsState) remove(id string, viaAPI bool) (DNSRecord, *apiError) {
 	defer st.mu.Unlock()
 	n, err := strconv.ParseInt(id, 10, 64)
 	z := st.byID[n]
-	if err != nil || z == nil {
+	if err != nil || z == nil || (viaAPI && z.external) {
 		return DNSRecord{}, newAPIError(ProductDNS, "DomainRecordNotBelongToUser")
 	}
 	now := st.now()
@@ -554,7 +557,7 @@ func (st *dnsState) callDomain(p url.Values) string {
 	defer st.mu.Unlock()
 	if id := p.Get("RecordId"); id != "" {
 		n, _ := strconv.ParseInt(id, 10, 64)
-		if z := st.byID[n]; z != nil {
+		if z := st.byID[n]; z != nil && !z.external {
 			return z.name
 		}
 		return ""
@@ -585,7 +588,7 @@ func (s *Sim) alidnsCall(api apiSpec, p url.Values, c *call) (any, *apiError) {
 		st.mu.Lock()
 		zones := make([]*dnsZone, 0, len(st.zones))
 		for _, z := range st.zones {
-			if matchKeyword(z.name, kw, exact) {
+			if !z.external && matchKeyword(z.name, kw, exact) {
 				zones = append(zones, z)
 			}
 		}
@@ -681,7 +684,7 @@ func (s *Sim) alidnsCall(api apiSpec, p url.Values, c *call) (any, *apiError) {
 		exact := strings.EqualFold(p.Get("SearchMode"), "EXACT")
 		st.mu.Lock()
 		z := st.zones[zoneName]
-		if z == nil {
+		if z == nil || z.external {
 			st.mu.Unlock()
 			return nil, newAPIError(ProductDNS, "InvalidDomainName.NoExist")
 		}
@@ -712,7 +715,7 @@ func (s *Sim) alidnsCall(api apiSpec, p url.Values, c *call) (any, *apiError) {
 		st.mu.Lock()
 		defer st.mu.Unlock()
 		z := st.byID[n]
-		if z == nil {
+		if z == nil || z.external {
 			return nil, newAPIError(ProductDNS, "DomainRecordNotBelongToUser")
 		}
 		i := slices.IndexFunc(z.records, func(r *zoneRecord) bool { return r.id == n })

@@ -76,6 +76,11 @@ type Credential struct {
 	// DenyActions are API actions this key's RAM policy does not allow:
 	// Forbidden.RAM (403).
 	DenyActions []string `yaml:"denyActions"`
+	// DNSZones, when set, scopes this key's RAM policy for Alibaba Cloud
+	// DNS to these zones (resource acs:alidns::<account>:domain/<zone>):
+	// an alidns call about another zone answers Forbidden.RAM.
+	// DescribeDomains and GetMainDomainName are not scoped.
+	DNSZones []string `yaml:"dnsZones"`
 }
 
 // Format prints the credential with its secret and token redacted, for
