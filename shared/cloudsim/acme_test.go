@@ -245,14 +245,40 @@ func TestACMEIssuesThroughEmulatorDNS(t *testing.T) {
 		t.Fatalf("window after SetRenewalWindow: %+v", ari.SuggestedWindow)
 	}
 
-	var ops []string
+	// Renewal: an order that replaces the certificate, under a named profile.
+	csr, err := acmez.NewCSR(key, sans)
+	if err != nil {
+		t.Fatal(err)
+	}
+	params, err := acmez.OrderParametersFromCSR(acct, csr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	params.Replaces, params.Profile = leaf, "default"
+	if _, err := c.ObtainCertificate(ctx, params); err != nil {
+		t.Fatalf("renewal replacing the certificate: %v", err)
+	}
+	if left := txtLeft(s); len(left) != 0 {
+		t.Fatalf("TXT records left behind: %v", left)
+	}
+
+	var ops, replaces []string
 	for _, e := range s.Journal().Entries() {
+		if e.API == "newOrder" && e.Domain != "example.test,*.example.test,cdn.example.test" {
+			t.Errorf("newOrder journaled for %q", e.Domain)
+		}
+		if e.API == "newOrder" {
+			replaces = append(replaces, e.Replaces+"/"+e.Profile)
+		}
 		if e.Service == "acme" && e.Outcome == "ok" && (e.API == "newOrder" || e.API == "finalize" || e.API == "challenge") {
 			ops = append(ops, e.API)
 		}
 	}
 	if ops[0] != "newOrder" || ops[len(ops)-1] != "finalize" || !slices.Contains(ops, "challenge") {
 		t.Fatalf("journal: %v", ops)
+	}
+	if len(replaces) != 2 || replaces[0] != "/" || !strings.HasSuffix(replaces[1], "/default") || len(replaces[1]) < 20 {
+		t.Fatalf("newOrder replaces/profile in the journal: %q", replaces)
 	}
 }
 

@@ -47,6 +47,14 @@ package cloudsim
 //	DeleteDomainRecord       RecordId (required)
 //	  -> RecordId. Errors: DomainRecordNotBelongToUser, LastOperationNotFinished.
 //
+// Every action naming a zone (DomainName, or the zone of RecordId or
+// SubDomain) answers Forbidden.RAM (HTTP 403) to a key whose
+// credentials.dnsZones does not list that zone, as a RAM policy scoped to
+// acs:alidns::<account>:domain/<zone> does; credentials.denyActions denies
+// actions outright. A zone configured external: true is served by the DNS
+// server but unknown to the API (InvalidDomainName.NoExist,
+// DomainRecordNotBelongToUser, absent from DescribeDomains).
+//
 // Record fields: DomainName, RecordId, RR, Type, Value, TTL, Priority (MX
 // only), Line ("default"), Status ("ENABLE"), Locked (false), Weight (1),
 // CreateTimestamp, UpdateTimestamp (Unix milliseconds). Numbers are JSON
