@@ -185,6 +185,13 @@ func (st *dnsState) answer(req *dns.Msg, ip net.IP) *dns.Msg {
 			return m
 		}
 		m.Answer = append(m.Answer, match...)
+		// The addresses of the emulator's name servers come with an NS
+		// answer, as glue does.
+		for _, r := range match {
+			if ns, ok := r.(*dns.NS); ok && slices.Contains(st.nameServers, canonicalZone(ns.Ns)) {
+				m.Extra = append(m.Extra, nsAddress(canonicalZone(ns.Ns), ip)...)
+			}
+		}
 		return m
 	}
 	return m

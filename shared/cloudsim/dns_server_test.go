@@ -94,6 +94,9 @@ func TestDNSServerAnswersFromZones(t *testing.T) {
 				if tt.rcode != dns.RcodeRefused && !in.Authoritative {
 					t.Fatal("answer not authoritative")
 				}
+				if tt.qtype == dns.TypeNS && summary(in.Extra) != "A 127.0.0.1; A 127.0.0.1" {
+					t.Fatalf("NS answer without the name servers' addresses: %q", summary(in.Extra))
+				}
 			})
 		}
 	}
