@@ -66,7 +66,7 @@ func (h *headerTap) RoundTrip(r *http.Request) (*http.Response, error) {
 // acmeClient is an acmez client of the emulator's CA that trusts only the
 // root the emulator wrote to CERTDROP_ACME_TRUST_ROOTS, with a DNS-01
 // solver writing TXT records through the emulator's state.
-func acmeClient(t *testing.T, s *Sim) (*acmez.Client, *stateSolver, *headerTap) {
+func acmeClient(t testing.TB, s *Sim) (*acmez.Client, *stateSolver, *headerTap) {
 	t.Helper()
 	pemBytes, err := os.ReadFile(envOf(s, "CERTDROP_ACME_TRUST_ROOTS"))
 	if err != nil {
@@ -93,7 +93,7 @@ func acmeClient(t *testing.T, s *Sim) (*acmez.Client, *stateSolver, *headerTap) 
 // emulator's zones directly, following a CNAME at the challenge name as a
 // delegating user would have it.
 type stateSolver struct {
-	t   *testing.T
+	t   testing.TB
 	s   *Sim
 	mu  sync.Mutex
 	ids map[string]string // key authorization digest -> record ID
@@ -144,7 +144,7 @@ func (ss *stateSolver) CleanUp(_ context.Context, chal acme.Challenge) error {
 }
 
 // newAccount registers a fresh account.
-func newAccount(t *testing.T, c *acmez.Client, eab *acme.EAB) (acme.Account, error) {
+func newAccount(t testing.TB, c *acmez.Client, eab *acme.EAB) (acme.Account, error) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -433,6 +433,24 @@ func TestRateLimitRefuses(t *testing.T) {
 		}
 		if got.String() != tt.want {
 			t.Errorf("%+v: %s, want %s", tt.r, got.String(), tt.want)
+		}
+	}
+}
+
+// BenchmarkACMEIssuance measures one DNS-01 issuance for a name against
+// the in-process CA: new order, TXT record written through the emulator's
+// state, validation through its DNS server, finalization, download.
+func BenchmarkACMEIssuance(b *testing.B) {
+	s := startSim(b, acmeConfig(nil))
+	c, _, _ := acmeClient(b, s)
+	acct, err := newAccount(b, c, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	for b.Loop() {
+		if _, err := c.ObtainCertificateForSANs(context.Background(), acct, key, []string{"www.example.test"}); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
