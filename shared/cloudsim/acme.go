@@ -44,6 +44,12 @@ type ACMESettings struct {
 	// file in a temporary folder removed at Close. Relative to the
 	// configuration file.
 	TrustRootFile string `yaml:"trustRootFile"`
+	// IssuerRootFile is where the emulator writes the PEM of the root the
+	// CA's issued chains lead to (pebble makes a new one at every start):
+	// add it to CERTDROP_TRUST_ROOTS to deploy what the CA issues. Default
+	// a file in the same temporary folder. Relative to the configuration
+	// file.
+	IssuerRootFile string `yaml:"issuerRootFile"`
 	// CertificateLifetime is the validity of certificates issued under the
 	// "default" profile; default 90 days. Pebble's renewal information (ARI)
 	// suggests a two-day window around two thirds of the lifetime, starting
@@ -148,18 +154,20 @@ func (a *ACMESettings) validate() error {
 
 // acmeCA is the running pebble and its HTTPS front.
 type acmeCA struct {
-	cfg       ACMESettings
-	wfe       *wfe.WebFrontEndImpl
-	ca        *ca.CAImpl
-	acme      http.Handler
-	mgmt      http.Handler
-	journal   *Journal
-	url       string
-	rootFile  string
-	tempDir   string
-	tlsRoot   []byte
-	ordersMu  sync.Mutex
-	newOrders int
+	cfg      ACMESettings
+	wfe      *wfe.WebFrontEndImpl
+	ca       *ca.CAImpl
+	acme     http.Handler
+	mgmt     http.Handler
+	journal  *Journal
+	url      string
+	rootFile string
+	// issuerRootFile holds the root the issued chains lead to.
+	issuerRootFile string
+	tempDir        string
+	tlsRoot        []byte
+	ordersMu       sync.Mutex
+	newOrders      int
 }
 
 // pebbleEnv serializes the construction of pebble's parts: pebble reads
@@ -250,22 +258,33 @@ func newACMECA(cfg ACMESettings, dnsAddr string, logger *slog.Logger, journal *J
 	return a, pair, nil
 }
 
-// writeTrustRoot writes the HTTPS root to the configured file or a
-// temporary one.
-func (a *acmeCA) writeTrustRoot() error {
-	path := a.cfg.TrustRootFile
-	if path == "" {
-		dir, err := os.MkdirTemp("", "cloudsim-acme-")
-		if err != nil {
+// writeRoots writes the HTTPS root and the issuing root to the configured
+// files, or to files in a temporary folder.
+func (a *acmeCA) writeRoots() error {
+	files := []struct {
+		path *string
+		name string
+		pem  []byte
+	}{
+		{&a.rootFile, "acme-tls-root.pem", a.tlsRoot},
+		{&a.issuerRootFile, "acme-issuer-root.pem", a.ca.GetRootCert(0).PEM()},
+	}
+	a.rootFile, a.issuerRootFile = a.cfg.TrustRootFile, a.cfg.IssuerRootFile
+	for _, f := range files {
+		if *f.path == "" {
+			if a.tempDir == "" {
+				dir, err := os.MkdirTemp("", "cloudsim-acme-")
+				if err != nil {
+					return fmt.Errorf("cloudsim: acme: %w", err)
+				}
+				a.tempDir = dir
+			}
+			*f.path = filepath.Join(a.tempDir, f.name)
+		}
+		if err := os.WriteFile(*f.path, f.pem, 0o644); err != nil {
 			return fmt.Errorf("cloudsim: acme: %w", err)
 		}
-		a.tempDir = dir
-		path = filepath.Join(dir, "acme-tls-root.pem")
 	}
-	if err := os.WriteFile(path, a.tlsRoot, 0o644); err != nil {
-		return fmt.Errorf("cloudsim: acme: trust root: %w", err)
-	}
-	a.rootFile = path
 	return nil
 }
 
@@ -465,7 +484,7 @@ func (s *Sim) ACMETrustRoot() (pemBytes []byte, file string) {
 }
 
 // ACMEIssuerRoot returns the PEM of the root that the ACME CA's issued
-// chains lead to, to verify them.
+// chains lead to, to verify them (also in Endpoints.ACMEIssuerRoot).
 func (s *Sim) ACMEIssuerRoot() []byte {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -381,6 +381,10 @@ func TestACMEEnvAndTrust(t *testing.T) {
 	if _, err := c.GetDirectory(context.Background()); err != nil {
 		t.Fatalf("with the trust root: %v", err)
 	}
+	issuer, err := os.ReadFile(envOf(s, "CERTDROP_SIM_ACME_ISSUER_ROOT"))
+	if err != nil || string(issuer) != string(s.ACMEIssuerRoot()) {
+		t.Fatalf("issuer root file: %v", err)
+	}
 	_, file := s.ACMETrustRoot()
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
