@@ -32,7 +32,11 @@ import (
 // (github.com/letsencrypt/pebble/v2), served over HTTPS on loopback, its
 // validation authority resolving DNS-01 challenges through the emulator's
 // DNS server. Only dns-01 can succeed: nothing answers http-01 or
-// tls-alpn-01 challenges.
+// tls-alpn-01 challenges. Beside ACME, the HTTPS listener serves pebble's
+// management endpoints for scripts: GET /roots/0 and /intermediates/0 (the
+// issuing chain), GET /cert-status-by-serial/<hex>, and POST
+// /set-renewal-info/ with {"Certificate": PEM, "ARIResponse": JSON text}
+// to set a certificate's renewal window (Sim.SetRenewalWindow from Go).
 type ACMESettings struct {
 	// Enabled starts the CA (and the DNS server, which it needs).
 	Enabled bool `yaml:"enabled"`
@@ -155,7 +159,6 @@ func (a *ACMESettings) validate() error {
 // acmeCA is the running pebble and its HTTPS front.
 type acmeCA struct {
 	cfg      ACMESettings
-	wfe      *wfe.WebFrontEndImpl
 	ca       *ca.CAImpl
 	acme     http.Handler
 	mgmt     http.Handler
@@ -253,7 +256,7 @@ func newACMECA(cfg ACMESettings, dnsAddr string, logger *slog.Logger, journal *J
 	if err != nil {
 		return nil, tls.Certificate{}, err
 	}
-	a := &acmeCA{cfg: cfg, wfe: &front, ca: authority, acme: front.Handler(), mgmt: front.ManagementHandler(),
+	a := &acmeCA{cfg: cfg, ca: authority, acme: front.Handler(), mgmt: front.ManagementHandler(),
 		journal: journal, tlsRoot: root.CertPEM()}
 	return a, pair, nil
 }
