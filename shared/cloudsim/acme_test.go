@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"errors"
+	"io"
 	"net/http"
 	"os"
 	"slices"
@@ -380,6 +381,23 @@ func TestACMEEnvAndTrust(t *testing.T) {
 	c, _, _ := acmeClient(t, s)
 	if _, err := c.GetDirectory(context.Background()); err != nil {
 		t.Fatalf("with the trust root: %v", err)
+	}
+	// The issuing root over the management endpoint, on the same listener.
+	res, err := c.HTTPClient.Get(strings.TrimSuffix(dir, "/dir") + "/roots/0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || strings.TrimSpace(string(root)) != strings.TrimSpace(string(s.ACMEIssuerRoot())) {
+		t.Fatalf("GET /roots/0: HTTP %d %q", res.StatusCode, root)
+	}
+	res, err = c.HTTPClient.Get(strings.TrimSuffix(dir, "/dir") + "/root-keys/0")
+	if err == nil {
+		res.Body.Close()
+	}
+	if err != nil || res.StatusCode != http.StatusNotFound {
+		t.Fatalf("the CA's root key is served: %v %v", err, res.StatusCode)
 	}
 	issuer, err := os.ReadFile(envOf(s, "CERTDROP_SIM_ACME_ISSUER_ROOT"))
 	if err != nil || string(issuer) != string(s.ACMEIssuerRoot()) {
