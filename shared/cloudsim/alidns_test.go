@@ -374,8 +374,8 @@ func TestAliDNSConcurrentWritersLeaveNothing(t *testing.T) {
 	ctx := context.Background()
 	errs := make(chan error, 8)
 	for i := range 8 {
+		c := newSDK(t, ep, "simAK", "simSK", "") // t.Fatal only here, not in the goroutine
 		go func() {
-			c := newSDK(t, ep, "simAK", "simSK", "")
 			zone := []string{"example.test", "delegated.example.net"}[i%2]
 			value := fmt.Sprintf("token-%d", i)
 			body, err := c.call(ctx, "AddDomainRecord", map[string]string{"DomainName": zone, "RR": "_acme-challenge", "Type": "TXT", "Value": value})
