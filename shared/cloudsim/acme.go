@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -72,6 +73,12 @@ type ACMESettings struct {
 	// to this long (whole seconds) before each validation, as pebble does
 	// by default; zero (the default here) validates at once.
 	ValidationDelay time.Duration `yaml:"validationDelay"`
+	// Delays hold the answer to these operations this long before pebble
+	// handles them, to put a deadline in the middle of an order
+	// deterministically. Keys are the journal's names: newAccount,
+	// newOrder, authorization, challenge, order, finalize, certificate,
+	// renewalInfo, ...
+	Delays map[string]time.Duration `yaml:"delays"`
 	// BadNonceRate is the percentage of good nonces refused badNonce;
 	// default 0 (pebble's own default is 5).
 	BadNonceRate int `yaml:"badNonceRate"`
@@ -149,6 +156,11 @@ func (a *ACMESettings) validate() error {
 	}
 	if a.RateLimit.After < 0 || a.RateLimit.Times < 0 || a.RateLimit.RetryAfter < 0 {
 		return fmt.Errorf("acme.rateLimit: after, times and retryAfter must not be negative")
+	}
+	for op, d := range a.Delays {
+		if !slices.Contains(acmeOperations(), op) || d < 0 {
+			return fmt.Errorf("acme.delays: %q is not an operation (%s) with a delay of zero or more", op, strings.Join(acmeOperations(), ", "))
+		}
 	}
 	if a.ValidationDelay < 0 || a.BadNonceRate < 0 || a.BadNonceRate > 99 || a.AuthzReuse < 0 || a.AuthzReuse > 100 {
 		return fmt.Errorf("acme: validationDelay must not be negative, badNonceRate must be 0-99, authzReuse 0-100")
@@ -299,9 +311,9 @@ func (a *acmeCA) close() error {
 	return nil
 }
 
-// acmeOperation names a request for the journal by pebble's paths.
-func acmeOperation(path string) string {
-	for _, p := range []struct{ prefix, name string }{
+// acmePaths maps pebble's paths to the operation names the journal uses.
+func acmePaths() []struct{ prefix, name string } {
+	return []struct{ prefix, name string }{
 		{"/dir", "directory"}, {"/nonce-plz", "newNonce"}, {"/sign-me-up", "newAccount"},
 		{"/my-account/", "account"}, {"/order-plz", "newOrder"}, {"/my-order/", "order"},
 		{"/finalize-order/", "finalize"}, {"/authZ/", "authorization"}, {"/chalZ/", "challenge"},
@@ -309,7 +321,21 @@ func acmeOperation(path string) string {
 		{"/draft-ietf-acme-ari-03/renewalInfo", "renewalInfo"}, {"/list-orderz/", "orders"},
 		{"/roots/", "roots"}, {"/intermediates/", "intermediates"}, {"/cert-status-by-serial/", "certStatus"},
 		{"/set-renewal-info/", "setRenewalInfo"},
-	} {
+	}
+}
+
+// acmeOperations lists the operation names.
+func acmeOperations() []string {
+	var out []string
+	for _, p := range acmePaths() {
+		out = append(out, p.name)
+	}
+	return out
+}
+
+// acmeOperation names a request for the journal by pebble's paths.
+func acmeOperation(path string) string {
+	for _, p := range acmePaths() {
 		if strings.HasPrefix(path, p.prefix) {
 			return p.name
 		}
@@ -368,6 +394,26 @@ func (a *acmeCA) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		e.Domain, e.Replaces, e.Profile = orderSummary(body)
+	}
+	if d := a.cfg.Delays[e.API]; d > 0 {
+		// Read the request first: the server notices a client that goes
+		// away only once the body is consumed.
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			e.Outcome, e.Fault = "abandoned", "slow"
+			a.journal.Record(e)
+			return
+		}
+		e.Fault = "slow"
 	}
 	rec := &statusRecorder{ResponseWriter: w}
 	switch {

@@ -412,6 +412,43 @@ func TestACMEEnvAndTrust(t *testing.T) {
 	}
 }
 
+func TestACMEDelayPutsADeadlineMidOrder(t *testing.T) {
+	s := startSim(t, acmeConfig(func(a *ACMESettings) {
+		a.Delays = map[string]time.Duration{"finalize": time.Hour}
+	}))
+	c, _, _ := acmeClient(t, s)
+	acct, err := newAccount(t, c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	// The order gets as far as finalize well within the deadline, then
+	// waits there until the client gives up.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_, err = c.ObtainCertificateForSANs(ctx, acct, key, []string{"www.example.test"})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("issuance with finalize held: %v", err)
+	}
+	if left := txtLeft(s); len(left) != 0 {
+		t.Fatalf("TXT records left behind: %v", left)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var abandoned bool
+		for _, e := range s.Journal().Entries() {
+			abandoned = abandoned || (e.API == "finalize" && e.Outcome == "abandoned" && e.Fault == "slow")
+		}
+		if abandoned {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no abandoned finalize in the journal")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func TestACMEConfigRejectsMistakes(t *testing.T) {
 	tests := []struct {
 		name string
@@ -424,6 +461,7 @@ func TestACMEConfigRejectsMistakes(t *testing.T) {
 		{"tiny lifetime", ACMESettings{Enabled: true, CertificateLifetime: time.Millisecond}, "at least 2s"},
 		{"default profile redefined", ACMESettings{Enabled: true, Profiles: map[string]time.Duration{"default": time.Hour}}, "extra profile"},
 		{"negative rate limit", ACMESettings{Enabled: true, RateLimit: RateLimitSettings{After: -1}}, "rateLimit"},
+		{"delay of an unknown operation", ACMESettings{Enabled: true, Delays: map[string]time.Duration{"finalise": time.Second}}, "not an operation"},
 	}
 	for _, tt := range tests {
 		cfg := testConfig()
