@@ -98,6 +98,19 @@ type EABSettings struct {
 	Keys map[string]string `yaml:"keys"`
 }
 
+// Format prints the settings with the MAC keys left out, for every verb.
+func (e EABSettings) Format(f fmt.State, _ rune) {
+	ids := make([]string, 0, len(e.Keys))
+	for id := range e.Keys {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	fmt.Fprintf(f, "EABSettings{Required:%v KeyIDs:%v <keys redacted>}", e.Required, ids)
+}
+
+// LogValue logs the key IDs only.
+func (e EABSettings) LogValue() slog.Value { return slog.StringValue(fmt.Sprint(e)) }
+
 // RateLimitSettings refuses newOrder requests with
 // urn:ietf:params:acme:error:rateLimited (HTTP 429) and a Retry-After
 // header, as a CA's rate limits do. New orders are counted from 1 over the

@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -511,6 +512,16 @@ func BenchmarkACMEIssuance(b *testing.B) {
 	for b.Loop() {
 		if _, err := c.ObtainCertificateForSANs(context.Background(), acct, key, []string{"www.example.test"}); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+func TestEABKeysNeverFormat(t *testing.T) {
+	e := EABSettings{Required: true, Keys: map[string]string{"kid-1": "c2VjcmV0LW1hYy1rZXk"}}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
+		out := fmt.Sprintf(verb, e) + fmt.Sprintf(verb, Config{ACME: ACMESettings{ExternalAccountBinding: e}})
+		if strings.Contains(out, "c2VjcmV0LW1hYy1rZXk") || !strings.Contains(out, "kid-1") {
+			t.Errorf("%s: %s", verb, out)
 		}
 	}
 }
