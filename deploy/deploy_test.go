@@ -5,6 +5,7 @@ package deploy
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -29,6 +30,13 @@ var varRef = regexp.MustCompile(`\$\{vars\.([A-Za-z0-9_]+)\}`)
 // loadSYAML reads s.yaml with every ${vars.*} resolved, as JSON-shaped data.
 func loadSYAML(t *testing.T) map[string]any {
 	t.Helper()
+	return loadSYAMLWith(t, nil)
+}
+
+// loadSYAMLWith is loadSYAML with some vars set to other values, as a user
+// edits them.
+func loadSYAMLWith(t *testing.T, set map[string]string) map[string]any {
+	t.Helper()
 	raw, err := os.ReadFile(filepath.Join("..", "s.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -40,6 +48,9 @@ func loadSYAML(t *testing.T) map[string]any {
 	vars, _ := doc["vars"].(map[string]any)
 	resolved := varRef.ReplaceAllStringFunc(string(raw), func(m string) string {
 		name := varRef.FindStringSubmatch(m)[1]
+		if v, ok := set[name]; ok {
+			return v
+		}
 		v, ok := vars[name]
 		if !ok {
 			t.Errorf("s.yaml uses ${vars.%s}, which vars does not define", name)
@@ -110,11 +121,24 @@ func TestSYAMLSchema(t *testing.T) {
 	}
 }
 
-// TestSYAMLSettings checks what the issue asks of the deployment.
+// TestSYAMLSettings checks what the issue asks of the deployment, with the
+// vars as shipped and as a user may set them: the trigger, the timer's
+// reconcile and the function's configuration follow vars.prefix.
 func TestSYAMLSettings(t *testing.T) {
-	doc := loadSYAML(t)
+	for _, set := range []map[string]string{nil, {"prefix": "renewed/tls/", "bucket": "other-bucket"}} {
+		t.Run(fmt.Sprint(set), func(t *testing.T) {
+			doc := loadSYAMLWith(t, set)
+			prefix, ok := set["prefix"]
+			if !ok {
+				prefix, _ = doc["vars"].(map[string]any)["prefix"].(string)
+			}
+			checkSYAMLSettings(t, doc, prefix)
+		})
+	}
+}
+
+func checkSYAMLSettings(t *testing.T, doc map[string]any, wantPrefix string) {
 	p := props(t, doc)
-	vars := doc["vars"].(map[string]any)
 	if rt, _ := p["runtime"].(string); !strings.HasPrefix(rt, "custom.debian") {
 		t.Errorf("runtime %q", rt)
 	}
@@ -161,8 +185,8 @@ func TestSYAMLSettings(t *testing.T) {
 		t.Errorf("oss events %v, want %v", events, want)
 	}
 	prefix := oss["filter"].(map[string]any)["key"].(map[string]any)["prefix"]
-	if prefix != vars["prefix"] || env["CERTDROP_TRIGGER_PREFIX"] != prefix {
-		t.Errorf("trigger prefix %v, vars.prefix %v, CERTDROP_TRIGGER_PREFIX %v", prefix, vars["prefix"], env["CERTDROP_TRIGGER_PREFIX"])
+	if prefix != wantPrefix || env["CERTDROP_TRIGGER_PREFIX"] != prefix {
+		t.Errorf("trigger prefix %v, vars.prefix %v, CERTDROP_TRIGGER_PREFIX %v", prefix, wantPrefix, env["CERTDROP_TRIGGER_PREFIX"])
 	}
 	body, _ := json.Marshal(map[string]any{"triggerTime": "2026-11-23T03:00:00Z", "triggerName": "daily-reconcile", "payload": timer["payload"]})
 	ev, err := event.Parse(body)
@@ -181,24 +205,7 @@ func toStrings(v any) []string {
 
 // TestRAMPolicy: least privilege: exactly the actions certdrop calls.
 func TestRAMPolicy(t *testing.T) {
-	data, err := os.ReadFile("ram-policy.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pol struct {
-		Version   string
-		Statement []struct {
-			Effect    string
-			Action    []string
-			Resource  []string
-			Condition map[string]any
-		}
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&pol); err != nil {
-		t.Fatal(err)
-	}
+	pol := readRAMPolicy(t, "ram-policy.json")
 	resources := map[string][]string{}
 	for _, s := range pol.Statement {
 		if s.Effect != "Allow" {
@@ -241,5 +248,69 @@ func TestRAMPolicy(t *testing.T) {
 				t.Errorf("%s on %s: scope it to domains", a, r)
 			}
 		}
+	}
+}
+
+// ramPolicy is a RAM policy document; unknown fields are refused.
+type ramPolicy struct {
+	Version   string
+	Statement []struct {
+		Effect    string
+		Action    []string
+		Resource  []string
+		Condition map[string]any
+	}
+}
+
+func readRAMPolicy(t *testing.T, name string) ramPolicy {
+	t.Helper()
+	data, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pol ramPolicy
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&pol); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return pol
+}
+
+// TestRAMPolicyRenewer: the renewal machine's key may put objects under
+// the watched prefix and do nothing else: not read them back (the keys of
+// other certificates), not list, not touch the manifest or the reports,
+// not call the CDN, VOD or Live APIs.
+func TestRAMPolicyRenewer(t *testing.T) {
+	pol := readRAMPolicy(t, "ram-policy-renewer.json")
+	vars := loadSYAML(t)["vars"].(map[string]any)
+	watched := "acs:oss:*:*:" + vars["bucket"].(string) + "/" + vars["prefix"].(string) + "*"
+	n := 0
+	for _, s := range pol.Statement {
+		if s.Effect != "Allow" {
+			t.Errorf("unexpected effect %q", s.Effect)
+		}
+		if !slices.Equal(s.Action, []string{"oss:PutObject"}) {
+			t.Errorf("actions %v: the renewal machine needs only oss:PutObject", s.Action)
+		}
+		for _, r := range s.Resource {
+			n++
+			if r != watched {
+				t.Errorf("oss:PutObject on %s: only the watched prefix %s", r, watched)
+			}
+		}
+	}
+	if n == 0 {
+		t.Error("the renewer policy grants nothing")
+	}
+	// The function's own policy reads bundles from the same prefix.
+	var reads bool
+	for _, s := range readRAMPolicy(t, "ram-policy.json").Statement {
+		if slices.Contains(s.Action, "oss:GetObject") && slices.Contains(s.Resource, watched) {
+			reads = true
+		}
+	}
+	if !reads {
+		t.Errorf("ram-policy.json does not let the function read %s, where the renewer writes", watched)
 	}
 }

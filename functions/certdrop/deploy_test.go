@@ -179,7 +179,11 @@ func TestInvokeLocally(t *testing.T) {
 	if err := os.WriteFile(bad, []byte(`{"hello":"world"}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	code, out, _ := runWithEnv(map[string]string{}, "invoke", "--event", bad, "--request-id", "r-1")
+	// Without CERTDROP_BUCKET the function does not run.
+	if code, _, errs := runWithEnv(map[string]string{}, "invoke", "--event", bad); code != exitUsage || !strings.Contains(errs, "CERTDROP_BUCKET is not set") {
+		t.Errorf("no bucket: exit %d %s", code, errs)
+	}
+	code, out, _ := runWithEnv(map[string]string{"CERTDROP_BUCKET": "certs-bucket"}, "invoke", "--event", bad, "--request-id", "r-1")
 	var o struct {
 		RequestID string
 		Error     *report.Error

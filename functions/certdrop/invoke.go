@@ -10,15 +10,15 @@ import (
 	"time"
 
 	"github.com/certdrop/certdrop/shared/event"
-	"github.com/certdrop/certdrop/shared/runtime"
+	"github.com/certdrop/certdrop/shared/fcruntime"
 )
 
 func runInvoke(ctx context.Context, c *cli, args []string) int {
 	fs := newFlagSet("invoke", "--event FILE [--request-id ID] [--timeout SECONDS] [--region R]",
 		"Runs one event locally, as the function would, without the server: for debugging.\n"+
 			"FILE is an OSS trigger event, a timer event or a manual invocation ('-' reads stdin).\n"+
-			"Configuration comes from the environment, as for 'serve'. Prints the outcome;\n"+
-			"exit 0 on success, 1 when the invocation failed.", c)
+			"Configuration comes from the environment, as for 'serve' (CERTDROP_BUCKET is required).\n"+
+			"Prints the outcome; exit 0 on success, 1 when anything failed.", c)
 	eventFile := fs.String("event", "", "the event JSON `FILE` (- for stdin)")
 	requestID := fs.String("request-id", "", "the request `ID` to use (default: a local one)")
 	timeout := fs.Float64("timeout", 0, "the function timeout in `SECONDS`, as x-fc-function-timeout would say")
@@ -33,7 +33,7 @@ func runInvoke(ctx context.Context, c *cli, args []string) int {
 	var body []byte
 	var err error
 	if *eventFile == "-" {
-		body, err = io.ReadAll(io.LimitReader(os.Stdin, runtime.MaxEventSize+1))
+		body, err = io.ReadAll(io.LimitReader(os.Stdin, fcruntime.MaxEventSize+1))
 	} else {
 		body, err = os.ReadFile(*eventFile)
 	}
@@ -59,9 +59,13 @@ func runInvoke(ctx context.Context, c *cli, args []string) int {
 	if id == "" {
 		id = fmt.Sprintf("local-%d", now.UnixNano())
 	}
-	inv := &runtime.Invocation{RequestID: id, Body: body, Received: now,
+	inv := &fcruntime.Invocation{RequestID: id, Body: body, Received: now,
 		Timeout: time.Duration(*timeout * float64(time.Second)), Log: newLogger(c).With("requestId", id)}
-	out, failed := runner.Invoke(ctx, inv)
+	out, _ := runner.Invoke(ctx, inv)
+	// The exit code says whether anything failed, whether or not Function
+	// Compute would retry it.
+	var verdict struct{ Status string }
+	failed := json.Unmarshal(out, &verdict) != nil || verdict.Status == "failed"
 	var pretty bytes.Buffer
 	if json.Indent(&pretty, out, "", "  ") == nil {
 		out = pretty.Bytes()

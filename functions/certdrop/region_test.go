@@ -17,7 +17,7 @@ func TestRegionErrorNamesTheFlag(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A loopback endpoint names no region; port 1 refuses connections.
-	env := map[string]string{"CERTDROP_OSS_ENDPOINT": "http://127.0.0.1:1",
+	env := map[string]string{"CERTDROP_OSS_ENDPOINT": "http://127.0.0.1:1", "CERTDROP_BUCKET": "bucket1",
 		"ALIBABA_CLOUD_ACCESS_KEY_ID": "ak", "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "sk"}
 	for _, args := range [][]string{
 		{"push", bundles + "certbot", "--to", "oss://bucket1/certs/x/"},

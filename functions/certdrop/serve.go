@@ -7,8 +7,8 @@ import (
 	"net"
 	"os"
 
+	"github.com/certdrop/certdrop/shared/fcruntime"
 	"github.com/certdrop/certdrop/shared/job"
-	"github.com/certdrop/certdrop/shared/runtime"
 	"github.com/certdrop/certdrop/shared/store"
 )
 
@@ -16,6 +16,9 @@ import (
 func newRunner(getenv func(string) string) (*job.Runner, error) {
 	cfg, err := job.ConfigFromEnv(getenv)
 	if err != nil {
+		return nil, err
+	}
+	if err := cfg.RequireBucket(); err != nil {
 		return nil, err
 	}
 	cs := &clients{getenv: getenv}
@@ -40,8 +43,9 @@ func newLogger(c *cli) *slog.Logger {
 func runServe(ctx context.Context, c *cli, args []string) int {
 	fs := newFlagSet("serve", "[--listen ADDR]",
 		"Runs the Function Compute custom-runtime server: POST /invoke runs an event (OSS trigger,\n"+
-			"timer reconcile or manual re-run), POST /initialize, GET /pre-stop. It listens on 0.0.0.0 at\n"+
-			"FC_CUSTOM_LISTEN_PORT, else FC_SERVER_PORT, else 9000, and stops gracefully on SIGTERM.\n"+
+			"timer reconcile or manual re-run), POST /initialize, GET /pre-stop. It listens at\n"+
+			"FC_CUSTOM_LISTEN_PORT, else FC_SERVER_PORT, else 9000, on all interfaces inside Function\n"+
+			"Compute (FC_FUNCTION_NAME set) and on 127.0.0.1 anywhere else; it stops gracefully on SIGTERM.\n"+
 			"Configuration comes from the environment (see README).", c)
 	listen := fs.String("listen", "", "the listen `ADDR`, overriding the FC port variables (e.g. 127.0.0.1:9000)")
 	if _, err := parseInterleaved(fs, args); err != nil {
@@ -55,7 +59,7 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 	}
 	addr := *listen
 	if addr == "" {
-		addr = runtime.ListenAddr(c.getenv)
+		addr = fcruntime.ListenAddr(c.getenv)
 	}
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -63,7 +67,7 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 		return exitFail
 	}
 	log.Info("certdrop serving", "addr", l.Addr().String(), "pid", os.Getpid())
-	srv := &runtime.Server{Handler: runner, Log: log}
+	srv := &fcruntime.Server{Handler: runner, Log: log}
 	if err := srv.Serve(ctx, l); err != nil {
 		log.Error("server stopped", "error", err.Error())
 		return exitFail

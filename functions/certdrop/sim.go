@@ -75,12 +75,20 @@ func runSim(ctx context.Context, c *cli, args []string) int {
 	ep := sim.Endpoints()
 	fmt.Fprintf(c.stderr, "certdrop sim: serving %d cdn, %d vod and %d live domains\n",
 		len(cfg.Domains.CDN), len(cfg.Domains.VOD), len(cfg.Domains.Live))
-	fmt.Fprintf(c.stderr, "  OpenAPI (CDN, VOD, Live): %s\n", ep.OpenAPI)
+	fmt.Fprintf(c.stderr, "  OpenAPI (CDN, VOD, Live, DNS): %s\n", ep.OpenAPI)
 	if ep.OSS != "" {
-		fmt.Fprintf(c.stderr, "  OSS:                      %s\n", ep.OSS)
+		fmt.Fprintf(c.stderr, "  OSS:                           %s\n", ep.OSS)
+	}
+	if ep.DNS != "" {
+		fmt.Fprintf(c.stderr, "  DNS server (%d zones):          %s (UDP and TCP)\n", len(cfg.DNS.Zones), ep.DNS)
+	}
+	if ep.ACMEDirectory != "" {
+		fmt.Fprintf(c.stderr, "  ACME CA (pebble) directory:    %s\n", ep.ACMEDirectory)
+		fmt.Fprintf(c.stderr, "  ACME CA TLS root:              %s\n", ep.ACMETrustRoots)
+		fmt.Fprintf(c.stderr, "  ACME CA issuing root:          %s\n", ep.ACMEIssuerRoot)
 	}
 	if *journal != "" {
-		fmt.Fprintf(c.stderr, "  journal:                  %s\n", *journal)
+		fmt.Fprintf(c.stderr, "  journal:                       %s\n", *journal)
 	}
 	fmt.Fprintln(c.stderr, "Export the lines printed on stdout; press Ctrl-C to stop.")
 	env := sim.Env()

@@ -45,7 +45,7 @@ func TestSimCommandServesUntilCanceled(t *testing.T) {
 			env[k] = v
 		}
 	}
-	for _, k := range []string{"CERTDROP_CDN_ENDPOINT", "CERTDROP_VOD_ENDPOINT", "CERTDROP_LIVE_ENDPOINT", "CERTDROP_OSS_ENDPOINT"} {
+	for _, k := range []string{"CERTDROP_CDN_ENDPOINT", "CERTDROP_VOD_ENDPOINT", "CERTDROP_LIVE_ENDPOINT", "CERTDROP_OSS_ENDPOINT", "CERTDROP_ALIDNS_ENDPOINT"} {
 		if !strings.HasPrefix(env[k], "http://127.0.0.1:") {
 			t.Errorf("%s=%q", k, env[k])
 		}
@@ -53,6 +53,15 @@ func TestSimCommandServesUntilCanceled(t *testing.T) {
 	// push, show oss:// and invoke need the region the emulator signs in.
 	if env["FC_REGION"] != "cn-hangzhou" {
 		t.Errorf("FC_REGION=%q, want the emulator's region cn-hangzhou", env["FC_REGION"])
+	}
+	if !strings.HasPrefix(env["CERTDROP_DNS_RESOLVERS"], "127.0.0.1:") {
+		t.Errorf("CERTDROP_DNS_RESOLVERS=%q", env["CERTDROP_DNS_RESOLVERS"])
+	}
+	if !strings.HasPrefix(env["CERTDROP_ACME_DIRECTORY"], "https://127.0.0.1:") {
+		t.Errorf("CERTDROP_ACME_DIRECTORY=%q", env["CERTDROP_ACME_DIRECTORY"])
+	}
+	if b, err := os.ReadFile(env["CERTDROP_ACME_TRUST_ROOTS"]); err != nil || !strings.Contains(string(b), "BEGIN CERTIFICATE") {
+		t.Errorf("CERTDROP_ACME_TRUST_ROOTS=%q: %v", env["CERTDROP_ACME_TRUST_ROOTS"], err)
 	}
 	if env["ALIBABA_CLOUD_ACCESS_KEY_ID"] != "simAK" || strings.Contains(stdout.String()+stderr.String(), "simSK") {
 		t.Errorf("credentials output: %s", stdout.String())

@@ -1,22 +1,20 @@
 package cloud
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
-	"path/filepath"
-	"strings"
 	"sync"
 
 	"github.com/aliyun/credentials-go/credentials/providers"
+
+	"github.com/certdrop/certdrop/internal/credchain"
 )
 
 // ErrNoCredentials is returned by New when no credentials are found: none
-// given, none in the environment, no Alibaba Cloud CLI profile.
-var ErrNoCredentials = errors.New("no Alibaba Cloud credentials: set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET " +
-	"(and ALIBABA_CLOUD_SECURITY_TOKEN for STS), configure an Alibaba Cloud CLI profile, or give the function a role")
+// given and none in the chain the OSS store uses too (internal/credchain:
+// environment, OIDC/RRSA, CLI profile, ECS RAM role).
+var ErrNoCredentials = credchain.ErrNone
 
 // Credentials are an AccessKey pair, with the security token of an STS
 // assumption. They format and log with the secret and token redacted.
@@ -51,16 +49,6 @@ func CredentialsFromFC(h http.Header) (Credentials, bool) {
 		AccessKeyID:     h.Get(HeaderFCAccessKeyID),
 		AccessKeySecret: h.Get(HeaderFCAccessKeySecret),
 		SecurityToken:   h.Get(HeaderFCSecurityToken),
-	}
-	return c, c.complete()
-}
-
-// credentialsFromEnv reads the standard variables.
-func credentialsFromEnv(getenv func(string) string) (Credentials, bool) {
-	c := Credentials{
-		AccessKeyID:     getenv("ALIBABA_CLOUD_ACCESS_KEY_ID"),
-		AccessKeySecret: getenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET"),
-		SecurityToken:   getenv("ALIBABA_CLOUD_SECURITY_TOKEN"),
 	}
 	return c, c.complete()
 }
@@ -140,11 +128,13 @@ func staticSource(name string, c Credentials) *credentialSource {
 	return s
 }
 
-// resolveCredentials picks the credentials: the ones given, then the
-// environment (ALIBABA_CLOUD_ACCESS_KEY_ID, _SECRET, ALIBABA_CLOUD_SECURITY_TOKEN),
-// then the Alibaba Cloud CLI profile (ALIBABA_CLOUD_CONFIG_FILE or
-// ~/.aliyun/config.json, profile ALIBABA_CLOUD_PROFILE or the current one).
-// It fails with ErrNoCredentials when there are none, before any call.
+// resolveCredentials picks the credentials: the ones given (Function
+// Compute's, per invocation), else the first source of the chain the OSS
+// store uses too (internal/credchain: the environment, OIDC/RRSA, the
+// Alibaba Cloud CLI profile, the ECS RAM role named by
+// ALIBABA_CLOUD_ECS_METADATA). It fails with ErrNoCredentials when there
+// are none, and asks the source once now, so that an unusable one fails
+// before any call.
 func resolveCredentials(given *Credentials, getenv func(string) string) (*credentialSource, error) {
 	if given != nil {
 		if !given.complete() {
@@ -152,38 +142,11 @@ func resolveCredentials(given *Credentials, getenv func(string) string) (*creden
 		}
 		return staticSource("given", *given), nil
 	}
-	c, ok := credentialsFromEnv(getenv)
-	if ok {
-		return staticSource("environment", c), nil
-	}
-	if (c.AccessKeyID == "") != (c.AccessKeySecret == "") {
-		missing := "ALIBABA_CLOUD_ACCESS_KEY_SECRET"
-		if c.AccessKeyID == "" {
-			missing = "ALIBABA_CLOUD_ACCESS_KEY_ID"
-		}
-		return nil, fmt.Errorf("%s is not set while its other half is: %w", missing, ErrNoCredentials)
-	}
-	if strings.EqualFold(getenv("ALIBABA_CLOUD_CLI_PROFILE_DISABLED"), "true") {
-		return nil, ErrNoCredentials
-	}
-	file := getenv("ALIBABA_CLOUD_CONFIG_FILE")
-	if file == "" {
-		home := getenv("HOME")
-		if home == "" {
-			return nil, ErrNoCredentials
-		}
-		file = filepath.Join(home, ".aliyun", "config.json")
-	}
-	if _, err := os.Stat(file); err != nil {
-		return nil, ErrNoCredentials
-	}
-	p, err := providers.NewCLIProfileCredentialsProviderBuilder().
-		WithProfileFile(file).WithProfileName(getenv("ALIBABA_CLOUD_PROFILE")).Build()
+	found, err := credchain.Find(getenv)
 	if err != nil {
-		return nil, fmt.Errorf("the Alibaba Cloud CLI profile %s: %v: %w", file, err, ErrNoCredentials)
+		return nil, err
 	}
-	src := &credentialSource{name: "CLI profile " + file, inner: p}
-	// Fail now, not at the first call, when the profile holds nothing usable.
+	src := &credentialSource{name: found.Name, inner: found.Provider}
 	if _, err := src.GetCredentials(); err != nil {
 		return nil, fmt.Errorf("%v: %w", err, ErrNoCredentials)
 	}

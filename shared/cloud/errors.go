@@ -208,3 +208,12 @@ func retryAfterHeader(h http.Header) time.Duration {
 func errorf(api, domain, format string, args ...any) *Error {
 	return &Error{API: api, Domain: domain, Message: fmt.Sprintf(format, args...), class: fanout.Permanent}
 }
+
+// APICode returns the OpenAPI error code (report.APIError).
+func (e *Error) APICode() string { return e.Code }
+
+// APIMessage returns the API's message (report.APIError).
+func (e *Error) APIMessage() string { return e.Message }
+
+// APIHint returns what a person can do (report.APIError).
+func (e *Error) APIHint() string { return e.Hint }

@@ -45,6 +45,11 @@ type Config struct {
 	MaxCertificateBytes int `yaml:"maxCertificateBytes"`
 	// OSS configures the OSS emulator served on OSSAddr.
 	OSS OSSSettings `yaml:"oss"`
+	// DNS configures Alibaba Cloud DNS: the zones the alidns OpenAPI
+	// manages and the authoritative DNS server answers from.
+	DNS DNSSettings `yaml:"dns"`
+	// ACME configures the in-process ACME CA (pebble); off by default.
+	ACME ACMESettings `yaml:"acme"`
 
 	// JournalWriter, when set, receives every journal entry as a JSON line.
 	JournalWriter io.Writer `yaml:"-"`
@@ -71,6 +76,11 @@ type Credential struct {
 	// DenyActions are API actions this key's RAM policy does not allow:
 	// Forbidden.RAM (403).
 	DenyActions []string `yaml:"denyActions"`
+	// DNSZones, when set, scopes this key's RAM policy for Alibaba Cloud
+	// DNS to these zones (resource acs:alidns::<account>:domain/<zone>):
+	// an alidns call about another zone answers Forbidden.RAM.
+	// DescribeDomains and GetMainDomainName are not scoped.
+	DNSZones []string `yaml:"dnsZones"`
 }
 
 // Format prints the credential with its secret and token redacted, for
@@ -148,7 +158,8 @@ type OSSTriggerSettings struct {
 
 // LoadConfig reads a YAML configuration. Unknown fields are errors, so a
 // typo does not silently configure nothing. Relative file names (certFile,
-// oss.dataDir) are resolved against the file's folder.
+// oss.dataDir, acme.trustRootFile, acme.issuerRootFile) are resolved
+// against the file's folder.
 func LoadConfig(path string) (Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -176,6 +187,11 @@ func LoadConfig(path string) (Config, error) {
 				return Config{}, fmt.Errorf("cloudsim: %s: domain %s: %w", path, (*list)[i].Name, err)
 			}
 			s.Cert, s.CertFile = string(b), ""
+		}
+	}
+	for _, f := range []*string{&cfg.ACME.TrustRootFile, &cfg.ACME.IssuerRootFile} {
+		if *f != "" && !filepath.IsAbs(*f) {
+			*f = filepath.Join(dir, *f)
 		}
 	}
 	if cfg.OSS.DataDir != "" && !filepath.IsAbs(cfg.OSS.DataDir) {
@@ -267,6 +283,12 @@ func (c *Config) validate() error {
 		if t.Credentials != "" && !seen[t.Credentials] {
 			return fmt.Errorf("oss.triggers[%d]: credentials %q is not an accessKeyId of credentials", i, t.Credentials)
 		}
+	}
+	if err := c.DNS.validate(); err != nil {
+		return err
+	}
+	if err := c.ACME.validate(); err != nil {
+		return err
 	}
 	return c.Faults.validate()
 }

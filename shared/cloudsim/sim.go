@@ -2,6 +2,7 @@ package cloudsim
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -32,11 +33,15 @@ type Sim struct {
 	attempts   map[string]int
 
 	oss *OSS
+	dns *dnsState
 
 	mu        sync.Mutex
+	dnsSrv    *dnsServer
+	acme      *acmeCA
 	started   bool
 	openapiLn net.Listener
 	ossLn     net.Listener
+	acmeLn    net.Listener
 	servers   []*http.Server
 	done      chan struct{}
 	closeOnce sync.Once
@@ -45,8 +50,21 @@ type Sim struct {
 
 // Endpoints are the URLs the emulator listens on.
 type Endpoints struct {
-	// OpenAPI serves CDN, VOD and Live: "http://127.0.0.1:PORT".
+	// OpenAPI serves CDN, VOD, Live and Alibaba Cloud DNS:
+	// "http://127.0.0.1:PORT".
 	OpenAPI string
+	// DNS is the authoritative DNS server's "127.0.0.1:PORT", UDP and TCP;
+	// empty when it does not run (no zones and no ACME CA).
+	DNS string
+	// ACMEDirectory is the ACME CA's directory,
+	// "https://127.0.0.1:PORT/dir"; empty when it does not run.
+	ACMEDirectory string
+	// ACMETrustRoots is the PEM file of the root of the ACME CA's HTTPS
+	// certificate; empty when the CA does not run.
+	ACMETrustRoots string
+	// ACMEIssuerRoot is the PEM file of the root the ACME CA's issued
+	// chains lead to; empty when the CA does not run.
+	ACMEIssuerRoot string
 	// OSS serves object storage, path style; empty when disabled.
 	OSS string
 }
@@ -110,6 +128,12 @@ func New(cfg Config) (*Sim, error) {
 			s.reg.domains[domainKey(p.product, d.Name)] = ent
 		}
 	}
+
+	st, err := newDNSState(cfg.DNS, time.Now)
+	if err != nil {
+		return nil, err
+	}
+	s.dns = st
 
 	if !cfg.OSS.Disabled {
 		oss, err := NewOSS(s.ossConfig())
@@ -187,6 +211,21 @@ func (s *Sim) Start(ctx context.Context) error {
 		s.ossLn = oln
 		s.serve(oln, s.oss)
 	}
+	if len(s.cfg.DNS.Zones) > 0 || s.cfg.ACME.Enabled {
+		d, err := startDNSServer(ctx, s.dns, s.cfg.DNS.Addr, s.log)
+		if err != nil {
+			s.closeListenersLocked()
+			return err
+		}
+		s.dnsSrv = d
+	}
+	if s.cfg.ACME.Enabled {
+		if err := s.startACME(ctx); err != nil {
+			s.closeListenersLocked()
+			_ = s.dnsSrv.shutdown(ctx)
+			return err
+		}
+	}
 	go func() {
 		select {
 		case <-ctx.Done():
@@ -195,6 +234,43 @@ func (s *Sim) Start(ctx context.Context) error {
 		}
 	}()
 	return nil
+}
+
+// startACME builds pebble resolving through the DNS server, writes the
+// trust root and serves HTTPS. Callers hold s.mu.
+func (s *Sim) startACME(ctx context.Context) error {
+	a, pair, err := newACMECA(s.cfg.ACME, s.dnsSrv.addr, s.log, s.journal)
+	if err != nil {
+		return err
+	}
+	if err := a.writeRoots(); err != nil {
+		_ = a.close()
+		return err
+	}
+	addr := s.cfg.ACME.Addr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", addr)
+	if err != nil {
+		_ = a.close()
+		return fmt.Errorf("cloudsim: acme listener: %w", err)
+	}
+	s.acmeLn = ln
+	a.url = "https://" + ln.Addr().String()
+	s.acme = a
+	s.serve(tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}), a)
+	return nil
+}
+
+// closeListenersLocked closes what Start bound so far, after a failure.
+func (s *Sim) closeListenersLocked() {
+	for _, ln := range []net.Listener{s.openapiLn, s.ossLn, s.acmeLn} {
+		if ln != nil {
+			_ = ln.Close()
+		}
+	}
 }
 
 func (s *Sim) serve(ln net.Listener, h http.Handler) {
@@ -222,13 +298,26 @@ func (s *Sim) Endpoints() Endpoints {
 	if s.ossLn != nil {
 		e.OSS = "http://" + s.ossLn.Addr().String()
 	}
+	if s.dnsSrv != nil {
+		e.DNS = s.dnsSrv.addr
+	}
+	if s.acme != nil {
+		e.ACMEDirectory = s.acme.url + "/dir"
+		e.ACMETrustRoots = s.acme.rootFile
+		e.ACMEIssuerRoot = s.acme.issuerRootFile
+	}
 	return e
 }
 
 // Env returns the environment that points certdrop at the emulator, as
 // NAME=value pairs: CERTDROP_CDN_ENDPOINT, CERTDROP_VOD_ENDPOINT,
-// CERTDROP_LIVE_ENDPOINT, CERTDROP_OSS_ENDPOINT (when OSS runs) and
-// ALIBABA_CLOUD_ACCESS_KEY_ID of the first configured credential. The
+// CERTDROP_LIVE_ENDPOINT, CERTDROP_ALIDNS_ENDPOINT, CERTDROP_OSS_ENDPOINT
+// (when OSS runs), CERTDROP_DNS_RESOLVERS (when the DNS server runs),
+// CERTDROP_ACME_DIRECTORY, CERTDROP_ACME_TRUST_ROOTS and
+// CERTDROP_SIM_ACME_ISSUER_ROOT (the file of the root the issued chains
+// lead to, for scripts to add to CERTDROP_TRUST_ROOTS; certdrop itself
+// does not read it) when the ACME CA runs, and ALIBABA_CLOUD_ACCESS_KEY_ID
+// of the first configured credential. The
 // secret is left out on purpose: it is in the configuration file.
 func (s *Sim) Env() []string {
 	e := s.Endpoints()
@@ -237,10 +326,18 @@ func (s *Sim) Env() []string {
 		env = append(env,
 			"CERTDROP_CDN_ENDPOINT="+e.OpenAPI,
 			"CERTDROP_VOD_ENDPOINT="+e.OpenAPI,
-			"CERTDROP_LIVE_ENDPOINT="+e.OpenAPI)
+			"CERTDROP_LIVE_ENDPOINT="+e.OpenAPI,
+			"CERTDROP_ALIDNS_ENDPOINT="+e.OpenAPI)
 	}
 	if e.OSS != "" {
 		env = append(env, "CERTDROP_OSS_ENDPOINT="+e.OSS)
+	}
+	if e.DNS != "" {
+		env = append(env, "CERTDROP_DNS_RESOLVERS="+e.DNS)
+	}
+	if e.ACMEDirectory != "" {
+		env = append(env, "CERTDROP_ACME_DIRECTORY="+e.ACMEDirectory, "CERTDROP_ACME_TRUST_ROOTS="+e.ACMETrustRoots,
+			"CERTDROP_SIM_ACME_ISSUER_ROOT="+e.ACMEIssuerRoot)
 	}
 	if len(s.cfg.Credentials) > 0 {
 		env = append(env, "ALIBABA_CLOUD_ACCESS_KEY_ID="+s.cfg.Credentials[0].AccessKeyID)
@@ -317,8 +414,17 @@ func (s *Sim) Close() error {
 			}
 		}
 		s.wg.Wait()
+		s.mu.Lock()
+		d, a := s.dnsSrv, s.acme
+		s.mu.Unlock()
+		if d != nil {
+			err = d.shutdown(ctx)
+		}
+		if a != nil {
+			err = errors.Join(err, a.close())
+		}
 		if s.oss != nil {
-			err = s.oss.Close()
+			err = errors.Join(err, s.oss.Close())
 		}
 	})
 	return err

@@ -1,6 +1,8 @@
 // Package event decodes what Function Compute delivers to certdrop: an OSS
 // trigger notification, a timer trigger's tick, or a manual invocation. The
-// types mirror the wire JSON as plain structs.
+// types mirror the wire JSON as plain structs. Decoding checks shape only:
+// an event is not trusted, and the buckets and keys it names are checked
+// against the configuration by the job.
 package event
 
 import (

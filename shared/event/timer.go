@@ -19,9 +19,11 @@ type TimerEvent struct {
 // {"mode":"reconcile","prefix":"certs/"}.
 type Reconcile struct {
 	Mode string `json:"mode"`
-	// Prefix is where the bundles live in the bucket.
+	// Prefix is where the bundles live in the bucket; empty means the
+	// configured trigger prefix, and the job refuses one outside it.
 	Prefix string `json:"prefix"`
-	// Bucket overrides the bucket; empty means the configured one.
+	// Bucket, when set, must be the configured bucket (CERTDROP_BUCKET):
+	// the job refuses any other. Events never choose the bucket.
 	Bucket string `json:"bucket,omitempty"`
 	// DryRun describes and reports without setting anything.
 	DryRun bool `json:"dryRun,omitempty"`

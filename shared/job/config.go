@@ -5,11 +5,13 @@
 package job
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/certdrop/certdrop/shared/cloud"
 	"github.com/certdrop/certdrop/shared/report"
 )
 
@@ -17,16 +19,29 @@ import (
 const (
 	DefaultReportPrefix  = "certdrop/reports/"
 	DefaultTriggerPrefix = "certs/"
-	// DefaultManifestKey is where the manifest is looked for in the
-	// trigger's bucket when CERTDROP_MANIFEST is not set.
+	// DefaultManifestKey is where the manifest is looked for in
+	// CERTDROP_BUCKET when CERTDROP_MANIFEST is not set.
 	DefaultManifestKey = "certdrop/manifest.yaml"
+	// DefaultWaitLimit is how long a bundle may wait for its other half
+	// (CERTDROP_WAIT_LIMIT) before it is reported as a failure.
+	DefaultWaitLimit = 15 * time.Minute
+)
+
+// The time the safety margin before the deadline must leave: the longest
+// API call (the clients' connect plus read timeout: a call started just
+// before the margin can run that long) and writing the report (ReportBudget).
+const (
+	LongestCall  = cloud.DefaultConnectTimeout + cloud.DefaultReadTimeout
+	ReportBudget = reportAttempts*reportAttemptTimeout + 2*time.Second
+	// MinMargin is the smallest safety margin: LongestCall + ReportBudget.
+	MinMargin = LongestCall + ReportBudget
 )
 
 // Config is the function's configuration, read from its environment
 // variables (all documented in the README).
 type Config struct {
 	// Manifest is CERTDROP_MANIFEST: oss://bucket/key, or a path in the
-	// code package. Empty means oss://<trigger bucket>/certdrop/manifest.yaml.
+	// code package. Empty means oss://<Bucket>/certdrop/manifest.yaml.
 	Manifest string
 	// ReportPrefix is CERTDROP_REPORT_PREFIX: where reports are written in
 	// the bucket. It may not lie under TriggerPrefix (a report would
@@ -35,8 +50,11 @@ type Config struct {
 	// TriggerPrefix is CERTDROP_TRIGGER_PREFIX: the OSS trigger's filter
 	// prefix, and the default prefix a reconcile lists.
 	TriggerPrefix string
-	// Bucket is CERTDROP_BUCKET: the bucket a timer reconcile lists when
-	// its payload names none.
+	// Bucket is CERTDROP_BUCKET: the one bucket the function works on, the
+	// OSS trigger's. Events for any other bucket are ignored, manual and
+	// timer events naming another are refused, and reports are written
+	// here. The function refuses to run without it (RequireBucket): the
+	// bucket is never taken from an event.
 	Bucket string
 	// TrustRoots is CERTDROP_TRUST_ROOTS: extra trusted roots, oss:// or
 	// a path.
@@ -45,9 +63,14 @@ type Config struct {
 	// invocation does not carry x-fc-function-timeout.
 	Timeout time.Duration
 	// Margin is CERTDROP_SAFETY_MARGIN (seconds): no call starts this
-	// close to the deadline, so the report is still written. 0 means a
-	// tenth of the timeout, between 5 s and 60 s.
+	// close to the deadline, so that the last call ends and the report is
+	// written before it. 0 means a tenth of the timeout up to 60 s, and
+	// never less than MinMargin (a call's timeout plus the report's budget).
 	Margin time.Duration
+	// WaitLimit is CERTDROP_WAIT_LIMIT (seconds, default 900): a bundle
+	// whose newest part is older than this and still lacks its other half
+	// (or its key still does not match) is a failure, not waiting.
+	WaitLimit time.Duration
 	// Quotas override the documented calls per second, by API action:
 	// CERTDROP_QUOTAS="SetCdnDomainSSLCertificate=20,DescribeDomainCertificateInfo=50".
 	Quotas map[string]float64
@@ -77,6 +100,12 @@ func ConfigFromEnv(getenv func(string) string) (*Config, error) {
 	if c.Margin, err = seconds(getenv, "CERTDROP_SAFETY_MARGIN"); err != nil {
 		return nil, err
 	}
+	if c.WaitLimit, err = seconds(getenv, "CERTDROP_WAIT_LIMIT"); err != nil {
+		return nil, err
+	}
+	if c.WaitLimit == 0 {
+		c.WaitLimit = DefaultWaitLimit
+	}
 	if c.Quotas, err = parseQuotas(getenv("CERTDROP_QUOTAS")); err != nil {
 		return nil, err
 	}
@@ -100,12 +129,26 @@ func (c *Config) check() error {
 	return nil
 }
 
-// stopMargin is the safety margin for a function timeout.
+// ErrNoBucket is returned by RequireBucket when CERTDROP_BUCKET is not set.
+var ErrNoBucket = errors.New("CERTDROP_BUCKET is not set: the function works on one bucket, the OSS trigger's, " +
+	"and never takes it from an event; set it in s.yaml (environmentVariables) to the trigger's bucket")
+
+// RequireBucket fails when the configuration names no bucket: the function
+// (serve, invoke) needs it, the command line's own commands do not.
+func (c *Config) RequireBucket() error {
+	if c.Bucket == "" {
+		return ErrNoBucket
+	}
+	return nil
+}
+
+// stopMargin is the safety margin for a function timeout: CERTDROP_SAFETY_MARGIN,
+// else a tenth of the timeout up to 60 s, and never less than MinMargin.
 func (c *Config) stopMargin(timeout time.Duration) time.Duration {
 	if c.Margin > 0 {
 		return c.Margin
 	}
-	return min(max(timeout/10, 5*time.Second), 60*time.Second)
+	return max(min(timeout/10, 60*time.Second), MinMargin)
 }
 
 func seconds(getenv func(string) string, name string) (time.Duration, error) {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -23,10 +24,10 @@ import (
 	"github.com/certdrop/certdrop/shared/cloud"
 	"github.com/certdrop/certdrop/shared/cloudsim"
 	"github.com/certdrop/certdrop/shared/fanout"
+	"github.com/certdrop/certdrop/shared/fcruntime"
 	"github.com/certdrop/certdrop/shared/job"
 	"github.com/certdrop/certdrop/shared/manifest"
 	"github.com/certdrop/certdrop/shared/plan"
-	"github.com/certdrop/certdrop/shared/runtime"
 	"github.com/certdrop/certdrop/shared/store"
 )
 
@@ -51,15 +52,17 @@ type harness struct {
 
 	mu       sync.Mutex
 	outcomes []job.Outcome
+	hooks    []string // webhook bodies posted
+	offset   time.Duration
 }
 
 // recorder keeps every outcome the function answered.
 type recorder struct {
 	h     *harness
-	inner runtime.Handler
+	inner fcruntime.Handler
 }
 
-func (r recorder) Invoke(ctx context.Context, inv *runtime.Invocation) ([]byte, bool) {
+func (r recorder) Invoke(ctx context.Context, inv *fcruntime.Invocation) ([]byte, bool) {
 	body, failed := r.inner.Invoke(ctx, inv)
 	var o job.Outcome
 	if err := json.Unmarshal(body, &o); err != nil {
@@ -91,6 +94,13 @@ targets:
 `
 
 func newHarness(t *testing.T, mutate func(*cloudsim.Config)) *harness {
+	t.Helper()
+	return newHarnessEnv(t, mutate, nil)
+}
+
+// newHarnessEnv is newHarness with environment variables set or, when
+// empty, unset.
+func newHarnessEnv(t *testing.T, mutate func(*cloudsim.Config), extra map[string]string) *harness {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -134,7 +144,15 @@ func newHarness(t *testing.T, mutate func(*cloudsim.Config)) *harness {
 	t.Cleanup(func() { _ = sim.Close() })
 	h.sim = sim
 
+	hookSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		h.mu.Lock()
+		h.hooks = append(h.hooks, string(body))
+		h.mu.Unlock()
+	}))
+	t.Cleanup(hookSrv.Close)
 	env := map[string]string{
+		"CERTDROP_WEBHOOK_URL":            hookSrv.URL + "/hook",
 		"ALIBABA_CLOUD_ACCESS_KEY_SECRET": simSecret,
 		"FC_REGION":                       sim.OSS().Region(),
 		"CERTDROP_BUCKET":                 bucket,
@@ -144,6 +162,13 @@ func newHarness(t *testing.T, mutate func(*cloudsim.Config)) *harness {
 	for _, kv := range sim.Env() {
 		k, v, _ := strings.Cut(kv, "=")
 		env[k] = v
+	}
+	for k, v := range extra {
+		if v == "" {
+			delete(env, k)
+		} else {
+			env[k] = v
+		}
 	}
 	h.getenv = func(k string) string { return env[k] }
 	jc, err := job.ConfigFromEnv(h.getenv)
@@ -164,9 +189,18 @@ func newHarness(t *testing.T, mutate func(*cloudsim.Config)) *harness {
 		},
 		// Fast retries: the behaviour under test is which calls happen.
 		Fanout: &fanout.Options{BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond},
+		// The clock, moved on by h.later.
+		Now: func() time.Time {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			return time.Now().Add(h.offset)
+		},
 	}
-	fn = &runtime.Server{Handler: recorder{h, runner}, Log: slog.New(slog.NewJSONHandler(h.logs, nil))}
-	if h.st, err = store.OpenOSS(ctx, bucket, "", store.Options{Getenv: h.getenv}); err != nil {
+	fn = &fcruntime.Server{Handler: recorder{h, runner}, Log: slog.New(slog.NewJSONHandler(h.logs, nil))}
+	// The test's own view of the bucket signs with the emulator's key,
+	// whatever the function's environment holds.
+	testCreds := &store.Credentials{AccessKeyID: simKey, AccessKeySecret: simSecret}
+	if h.st, err = store.OpenOSS(ctx, bucket, "", store.Options{Getenv: h.getenv, Credentials: testCreds}); err != nil {
 		t.Fatal(err)
 	}
 	h.putQuiet("certdrop/manifest.yaml", []byte(testManifest))
@@ -223,10 +257,10 @@ func (h *harness) settle() {
 func (h *harness) invoke(body string) (int, job.Outcome) {
 	h.t.Helper()
 	req, _ := http.NewRequestWithContext(h.ctx, http.MethodPost, h.fnURL+"/invoke", strings.NewReader(body))
-	req.Header.Set(runtime.HeaderRequestID, fmt.Sprintf("manual-%d", time.Now().UnixNano()))
-	req.Header.Set(runtime.HeaderAccessKeyID, simKey)
-	req.Header.Set(runtime.HeaderAccessKeySecret, simSecret)
-	req.Header.Set(runtime.HeaderFunctionTimeout, "900")
+	req.Header.Set(fcruntime.HeaderRequestID, fmt.Sprintf("manual-%d", time.Now().UnixNano()))
+	req.Header.Set(fcruntime.HeaderAccessKeyID, simKey)
+	req.Header.Set(fcruntime.HeaderAccessKeySecret, simSecret)
+	req.Header.Set(fcruntime.HeaderFunctionTimeout, "900")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		h.t.Fatal(err)
@@ -259,6 +293,30 @@ func (h *harness) allSets() int {
 		}
 	}
 	return n
+}
+
+// later moves the function's clock on by d.
+func (h *harness) later(d time.Duration) {
+	h.mu.Lock()
+	h.offset += d
+	h.mu.Unlock()
+}
+
+// webhooks returns the bodies posted to the webhook so far.
+func (h *harness) webhooks() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]string(nil), h.hooks...)
+}
+
+// reportObjects lists the reports written in the bucket.
+func (h *harness) reportObjects() []store.ObjectInfo {
+	h.t.Helper()
+	objs, err := h.st.List(h.ctx, "certdrop/reports/")
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return objs
 }
 
 func (h *harness) recorded() []job.Outcome {
@@ -437,34 +495,39 @@ func TestE2EDuplicateEvents(t *testing.T) {
 	assertSetOnce(t, h)
 }
 
-func TestE2ERetryAfterPartialFailure(t *testing.T) {
+// TestE2EPermanentFailureNotRetried: a target refused for a reason a
+// retry cannot change (an offline domain) fails the run, which is written
+// and alerted once, and is not answered as an error: FC does not retry it
+// (it used to, writing four reports).
+func TestE2EPermanentFailureNotRetried(t *testing.T) {
 	h := newHarness(t, func(c *cloudsim.Config) {
 		c.Domains.CDN[1].State = "offline" // img.example.com
 	})
 	l := h.leaf(time.Now().AddDate(0, 3, 0), "example.com", "*.example.com")
 	h.put("certs/example.com/bundle.pem", append(h.fullchain(l), l.KeyPEM...))
 	outs := h.recorded()
-	// FC retries a failed invocation (3 times by default): each retry sets
-	// only what is still missing.
-	if len(outs) != 4 {
-		t.Fatalf("%d invocations, want 1 and 3 retries", len(outs))
+	if len(outs) != 1 {
+		t.Fatalf("%d invocations, want 1 (no retry of a permanent failure)", len(outs))
 	}
-	for i, o := range outs {
-		st := states(o)
-		if !o.Failed() || st["cdn img.example.com"] != "failed" {
-			t.Errorf("invocation %d: failed=%v img=%s", i, o.Failed(), st["cdn img.example.com"])
-		}
-		for _, r := range o.Reports {
-			for _, tg := range r.Targets {
-				if tg.Domain == "img.example.com" && (tg.Error == nil || tg.Error.Code != "InvalidDomain.Offline" || tg.Error.Hint == "") {
-					t.Errorf("offline domain error = %+v", tg.Error)
-				}
+	o := outs[0]
+	if st := states(o); !o.Failed() || o.Status != "failed" || st["cdn img.example.com"] != "failed" || st["cdn www.example.com"] != "deployed" {
+		t.Errorf("failed=%v status=%s states=%v", o.Failed(), o.Status, st)
+	}
+	for _, r := range o.Reports {
+		for _, tg := range r.Targets {
+			if tg.Domain == "img.example.com" && (tg.Error == nil || tg.Error.Code != "InvalidDomain.Offline" || tg.Error.Hint == "" || tg.Error.Transient) {
+				t.Errorf("offline domain error = %+v", tg.Error)
 			}
 		}
 	}
-	sets := h.setCalls()
-	if sets["img.example.com"] != 0 || sets["www.example.com"] != 1 || sets[".example.com"] != 1 {
-		t.Errorf("successful Set calls: %v", sets)
+	if d := h.sim.OSS().Deliveries()[0]; !d.OK || d.Attempts != 1 {
+		t.Errorf("delivery: ok=%v attempts=%d", d.OK, d.Attempts)
+	}
+	if n := len(h.reportObjects()); n != 1 {
+		t.Errorf("%d reports written, want 1", n)
+	}
+	if hooks := h.webhooks(); len(hooks) != 1 || !strings.Contains(hooks[0], "img.example.com") {
+		t.Errorf("webhook posts: %q", hooks)
 	}
 	// Once the domain is back online, a manual re-run sets only it.
 	if err := h.sim.SetDomainState("cdn", "img.example.com", "online"); err != nil {
@@ -473,6 +536,45 @@ func TestE2ERetryAfterPartialFailure(t *testing.T) {
 	code, o := h.invoke(`{"bundle":"oss://` + bucket + `/certs/example.com/bundle.pem"}`)
 	if code != http.StatusOK || states(o)["cdn img.example.com"] != "deployed" || states(o)["cdn www.example.com"] != "unchanged" {
 		t.Errorf("manual re-run: HTTP %d %v", code, states(o))
+	}
+	assertSetOnce(t, h)
+}
+
+// TestE2ETransientFailureRetried: a target that failed for a reason a
+// retry can get past (5xx to the last attempt) is answered as an error,
+// FC retries, the retry sets what is missing, and the retry replaces the
+// first attempt's report instead of adding one.
+func TestE2ETransientFailureRetried(t *testing.T) {
+	h := newHarness(t, func(c *cloudsim.Config) {
+		c.Faults.Scripted = []cloudsim.Script{{Domain: "img.example.com", API: "SetCdnDomainSSLCertificate",
+			Code: "ServiceUnavailable", Status: 503, Times: fanout.DefaultMaxAttempts}}
+	})
+	l := h.leaf(time.Now().AddDate(0, 3, 0), "example.com", "*.example.com")
+	h.put("certs/example.com/bundle.pem", append(h.fullchain(l), l.KeyPEM...))
+	outs := h.recorded()
+	if len(outs) != 2 {
+		t.Fatalf("%d invocations, want 1 and 1 retry", len(outs))
+	}
+	if st := states(outs[0]); st["cdn img.example.com"] != "failed" || outs[0].Reports[0].Targets[1].Error == nil {
+		t.Errorf("first attempt: %v", st)
+	}
+	if st := states(outs[1]); st["cdn img.example.com"] != "deployed" || st["cdn www.example.com"] != "unchanged" || outs[1].Failed() {
+		t.Errorf("retry: %v", st)
+	}
+	if outs[0].ReportKey == "" || outs[0].ReportKey != outs[1].ReportKey {
+		t.Errorf("report keys %q and %q: a retry must replace its report", outs[0].ReportKey, outs[1].ReportKey)
+	}
+	objs := h.reportObjects()
+	if len(objs) != 1 {
+		t.Fatalf("%d reports written, want 1", len(objs))
+	}
+	obj, err := h.st.Get(h.ctx, objs[0].Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var saved job.Outcome
+	if err := json.Unmarshal(obj.Data, &saved); err != nil || states(saved)["cdn img.example.com"] != "deployed" {
+		t.Errorf("the report kept is not the retry's: %v %v", err, states(saved))
 	}
 	assertSetOnce(t, h)
 }
@@ -560,16 +662,22 @@ func (h *harness) setByHand(domain string, l *cloudsim.Leaf) {
 	}
 }
 
+// TestE2EBadEvent: an event that is not one is refused with no call,
+// written and alerted, and not retried (it cannot change).
 func TestE2EBadEvent(t *testing.T) {
 	h := newHarness(t, nil)
 	code, o := h.invoke(`{"hello":"world"}`)
-	if code != http.StatusNotFound || o.Error == nil || o.Error.Code != "BadEvent" || !strings.Contains(o.Error.Message, "expected an OSS trigger event") {
-		t.Errorf("HTTP %d %+v", code, o.Error)
+	if code != http.StatusOK || o.Error == nil || o.Error.Code != "BadEvent" || !strings.Contains(o.Error.Message, "expected an OSS trigger event") ||
+		o.Status != "failed" || o.ReportKey == "" {
+		t.Errorf("HTTP %d %+v", code, o)
 	}
 	for _, e := range h.sim.Journal().Entries() {
 		if e.Service != "oss" || e.API != "PutObject" {
 			t.Errorf("a bad event caused a call: %+v", e)
 		}
+	}
+	if hooks := h.webhooks(); len(hooks) != 1 || !strings.Contains(hooks[0], "BadEvent") {
+		t.Errorf("webhook posts: %q", hooks)
 	}
 }
 
@@ -607,9 +715,9 @@ func TestE2EInitialize(t *testing.T) {
 	h := newHarness(t, nil)
 	post := func(secret string) *http.Response {
 		req, _ := http.NewRequestWithContext(h.ctx, http.MethodPost, h.fnURL+"/initialize", nil)
-		req.Header.Set(runtime.HeaderRequestID, "init-1")
-		req.Header.Set(runtime.HeaderAccessKeyID, simKey)
-		req.Header.Set(runtime.HeaderAccessKeySecret, secret)
+		req.Header.Set(fcruntime.HeaderRequestID, "init-1")
+		req.Header.Set(fcruntime.HeaderAccessKeyID, simKey)
+		req.Header.Set(fcruntime.HeaderAccessKeySecret, secret)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -623,13 +731,13 @@ func TestE2EInitialize(t *testing.T) {
 	bad := &job.Runner{Config: &job.Config{}, NewClient: func(context.Context, *store.Credentials) (fanout.Client, error) {
 		return nil, errors.New("CERTDROP_CDN_ENDPOINT: plain http only to a loopback host")
 	}}
-	srv := &runtime.Server{Handler: bad}
+	srv := &fcruntime.Server{Handler: bad}
 	rec := httptest.NewRecorder()
 	req := httptest.NewRequest(http.MethodPost, "/initialize", nil)
-	req.Header.Set(runtime.HeaderAccessKeyID, simKey)
-	req.Header.Set(runtime.HeaderAccessKeySecret, simSecret)
+	req.Header.Set(fcruntime.HeaderAccessKeyID, simKey)
+	req.Header.Set(fcruntime.HeaderAccessKeySecret, simSecret)
 	srv.ServeHTTP(rec, req)
-	if rec.Code != http.StatusNotFound || rec.Header().Get(runtime.HeaderStatus) != "404" {
+	if rec.Code != http.StatusNotFound || rec.Header().Get(fcruntime.HeaderStatus) != "404" {
 		t.Errorf("a failing warm-up answered %d", rec.Code)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/certdrop/certdrop/shared/bundle"
 	"github.com/certdrop/certdrop/shared/store"
@@ -19,6 +20,18 @@ type located struct {
 	Unit    string
 	Keys    []string
 	Sources []bundle.Source
+	// Modified is the newest last-modified time of the parts: how long a
+	// bundle has waited for its other half counts from it.
+	Modified time.Time
+}
+
+// add appends one part read from the store.
+func (l *located) add(obj *store.Object) {
+	l.Keys = append(l.Keys, obj.Key)
+	l.Sources = append(l.Sources, bundle.Source{Name: obj.Key, Data: obj.Data})
+	if obj.LastModified.After(l.Modified) {
+		l.Modified = obj.LastModified
+	}
 }
 
 // folderOf returns the folder prefix of a key ("" at the bucket's root).
@@ -42,7 +55,9 @@ func selfContained(obj *store.Object) bool {
 // have holds objects already read, by key, so none is read twice.
 func locate(ctx context.Context, st store.Store, obj *store.Object, have map[string]*store.Object) (*located, error) {
 	if selfContained(obj) {
-		return &located{Unit: obj.Key, Keys: []string{obj.Key}, Sources: []bundle.Source{{Name: obj.Key, Data: obj.Data}}}, nil
+		loc := &located{Unit: obj.Key}
+		loc.add(obj)
+		return loc, nil
 	}
 	return locateFolder(ctx, st, folderOf(obj.Key), have)
 }
@@ -69,7 +84,7 @@ func locateFolder(ctx context.Context, st store.Store, folder string, have map[s
 			folder, len(keys), bundle.MaxParts)
 	}
 	sort.Strings(keys)
-	loc := &located{Unit: folder, Keys: keys}
+	loc := &located{Unit: folder}
 	for _, k := range keys {
 		obj := have[k]
 		if obj == nil {
@@ -81,7 +96,7 @@ func locateFolder(ctx context.Context, st store.Store, folder string, have map[s
 			}
 			have[k] = obj
 		}
-		loc.Sources = append(loc.Sources, bundle.Source{Name: k, Data: obj.Data})
+		loc.add(obj)
 	}
 	return loc, nil
 }

@@ -4,44 +4,59 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/certdrop/certdrop/shared/event"
+	"github.com/certdrop/certdrop/shared/fcruntime"
 	"github.com/certdrop/certdrop/shared/report"
-	"github.com/certdrop/certdrop/shared/runtime"
+	"github.com/certdrop/certdrop/shared/store"
+)
+
+// How the report is written: a few tries, each bounded, so that a
+// connection refused once or a slow answer does not lose it.
+const (
+	reportAttempts       = 3
+	reportAttemptTimeout = 5 * time.Second
 )
 
 // Invoke is the Function Compute handler: it decodes the event, runs it,
 // writes the outcome under the report prefix, notifies the webhook, and
-// answers with the outcome, failed when any target failed or the run could
-// not start (so that FC retries it; a retry is safe, done work is skipped).
-func (r *Runner) Invoke(ctx context.Context, fc *runtime.Invocation) ([]byte, bool) {
+// answers with the outcome. It answers as failed (so that FC retries the
+// invocation) only when the outcome says a retry can help (Outcome.Retry);
+// a retry of the same request writes the same report key.
+func (r *Runner) Invoke(ctx context.Context, fc *fcruntime.Invocation) ([]byte, bool) {
 	started := r.now()
 	ev, err := event.Parse(fc.Body)
 	var out *Outcome
+	day := started
 	if err != nil {
 		fc.Log.Error("unrecognized event", "error", err.Error())
-		out = &Outcome{RequestID: fc.RequestID, Reports: []*report.Report{},
-			Error: &report.Error{Code: "BadEvent", Message: err.Error()}}
+		out = &Outcome{RequestID: fc.RequestID, Reports: []*report.Report{}, Bucket: r.Config.Bucket,
+			Error: &report.Error{Code: "BadEvent", Message: clip(err.Error())}}
 	} else {
 		out = r.Run(ctx, Request{Event: ev, RequestID: fc.RequestID, Credentials: fc.Credentials,
 			Deadline: fc.Deadline(), Log: fc.Log})
-		r.save(ctx, fc, out, started)
-		r.notify(ctx, fc.Log, out)
+		day = eventDay(ev, started)
 	}
+	if out.Worth() {
+		r.save(ctx, fc, out, day)
+		r.notify(ctx, fc, out)
+	}
+	out.Status = out.status()
 	body, err := json.Marshal(out)
 	if err != nil {
 		return []byte(fmt.Sprintf(`{"error":%q}`, err.Error())), true
 	}
-	return body, out.Failed()
+	return body, out.Retry()
 }
 
 // Initialize is the warm-up (POST /initialize): it loads the system roots
 // and, when FC passed credentials, builds the API client, so that the first
 // invocation does neither and a misconfigured endpoint fails here.
-func (r *Runner) Initialize(ctx context.Context, fc *runtime.Invocation) error {
+func (r *Runner) Initialize(ctx context.Context, fc *fcruntime.Invocation) error {
 	if _, err := x509.SystemCertPool(); err != nil {
 		fc.Log.Warn("no system roots; only CERTDROP_TRUST_ROOTS are trusted", "error", err.Error())
 	}
@@ -52,51 +67,178 @@ func (r *Runner) Initialize(ctx context.Context, fc *runtime.Invocation) error {
 	return err
 }
 
+// eventDay is the day an event happened, from the event itself when it
+// says (an OSS record's eventTime, a timer's triggerTime), so that FC's
+// retries of an invocation, which carry the same event, name the same day.
+func eventDay(ev *event.Event, fallback time.Time) time.Time {
+	var s string
+	switch {
+	case ev.OSS != nil && len(ev.OSS.Events) > 0:
+		s = ev.OSS.Events[0].EventTime
+	case ev.Timer != nil:
+		s = ev.Timer.TriggerTime
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t
+	}
+	return fallback
+}
+
 // ReportKey is where an invocation's outcome is written:
-// <prefix><yyyy>/<mm>/<dd>/<hhmmss>-<requestId>.json.
-func ReportKey(prefix string, started time.Time, requestID string) string {
-	t := started.UTC()
-	return fmt.Sprintf("%s%s/%s-%s.json", prefix, t.Format("2006/01/02"), t.Format("150405"), requestID)
+// <prefix><yyyy>/<mm>/<dd>/<requestId>.json, the day being the event's.
+// It depends on the request only, so a retry of the same request replaces
+// its report rather than adding one.
+func ReportKey(prefix string, day time.Time, requestID string) string {
+	return fmt.Sprintf("%s%s/%s.json", prefix, day.UTC().Format("2006/01/02"), requestID)
 }
 
-// save writes the outcome to the report prefix of the invocation's bucket.
-// A report that cannot be written fails the invocation: the report is the
+// save writes the outcome to the report prefix of CERTDROP_BUCKET, trying
+// again after a transient failure (at most reportAttempts tries of
+// reportAttemptTimeout each, never past the invocation's deadline; the
+// safety margin leaves time for them). A
+// report that cannot be written fails the invocation: the report is the
 // record people rely on.
-func (r *Runner) save(ctx context.Context, fc *runtime.Invocation, out *Outcome, started time.Time) {
-	log, bucket := fc.Log, out.Bucket
-	if bucket == "" || (len(out.Reports) == 0 && out.Error == nil && len(out.Invalid) == 0) {
-		return // nothing deployed or refused: ignored objects, waiting halves
-	}
-	st, err := r.OpenStore(ctx, bucket, fc.Credentials)
-	if err == nil {
-		key := ReportKey(r.Config.ReportPrefix, started, out.RequestID)
-		var data []byte
-		data, err = json.MarshalIndent(out, "", "  ")
-		if err == nil {
-			err = st.Put(ctx, key, data, "application/json")
-		}
-		if err == nil {
-			out.ReportKey = "oss://" + bucket + "/" + key
-			log.Info("report written", "key", out.ReportKey)
-			return
-		}
-	}
-	log.Error("cannot write the report", "error", err.Error())
-	if out.Error == nil {
-		out.Error = &report.Error{Code: "ReportNotWritten", Message: err.Error(),
-			Hint: "check that the role may oss:PutObject under CERTDROP_REPORT_PREFIX"}
-	}
-}
-
-// notify tells the webhook about each report, logging (never failing on)
-// its errors.
-func (r *Runner) notify(ctx context.Context, log *slog.Logger, out *Outcome) {
-	if r.Config.Webhook == nil {
+func (r *Runner) save(ctx context.Context, fc *fcruntime.Invocation, out *Outcome, day time.Time) {
+	log, bucket := fc.Log, r.Config.Bucket
+	if bucket == "" {
 		return
 	}
+	key := ReportKey(r.Config.ReportPrefix, day, out.RequestID)
+	if dl := fc.Deadline(); !dl.IsZero() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, dl)
+		defer cancel()
+	}
+	err := func() error {
+		st, err := r.OpenStore(ctx, bucket, fc.Credentials)
+		if err != nil {
+			return err
+		}
+		data, err := json.MarshalIndent(out, "", "  ")
+		if err != nil {
+			return err
+		}
+		for try := 1; ; try++ {
+			actx, cancel := context.WithTimeout(ctx, reportAttemptTimeout)
+			err = st.Put(actx, key, data, "application/json")
+			cancel()
+			if err == nil || try == reportAttempts || !transient(err) || ctx.Err() != nil {
+				return err
+			}
+			log.Warn("report not written; trying again", "try", try, "error", err.Error())
+			select {
+			case <-ctx.Done():
+				return err
+			case <-time.After(time.Duration(try) * 300 * time.Millisecond):
+			}
+		}
+	}()
+	if err == nil {
+		out.ReportKey = "oss://" + bucket + "/" + key
+		log.Info("report written", "key", out.ReportKey)
+		return
+	}
+	log.Error("cannot write the report", "error", err.Error())
+	out.ReportError = &report.Error{Code: "ReportNotWritten", Message: clip(err.Error()), Hint: reportHint(err), Transient: transient(err)}
+}
+
+// reportHint says what to do about a report that could not be written.
+func reportHint(err error) string {
+	return storeHint(err, "oss:PutObject under CERTDROP_REPORT_PREFIX in CERTDROP_BUCKET")
+}
+
+// storeHint says what to do about a store error, by its type: a refusal
+// is a permission (the one named by perm), a configuration error is the
+// configuration (credentials included), anything else is the network.
+func storeHint(err error, perm string) string {
+	switch {
+	case errors.Is(err, store.ErrDenied):
+		return "OSS refused: check that the role may " + perm + " and that its credentials are valid"
+	case errors.Is(err, store.ErrNotFound):
+		return "the bucket or object does not exist in the function's region"
+	case errors.Is(err, store.ErrConfig):
+		return "the store is misconfigured: check the credentials (the function's role), FC_REGION and CERTDROP_OSS_ENDPOINT"
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return "OSS did not answer in time: the invocation is retried"
+	}
+	var se *store.Error
+	if errors.As(err, &se) {
+		return "OSS could not be reached (connection refused or reset, DNS, 5xx): check CERTDROP_OSS_ENDPOINT and the network; the invocation is retried"
+	}
+	return ""
+}
+
+// notify tells the webhook about each report, then about everything else
+// the outcome holds that people must hear of: bundles refused or waiting
+// too long, a run that could not start, a report not written, expiring
+// certificates. It logs (never fails on) the webhook's errors.
+func (r *Runner) notify(ctx context.Context, fc *fcruntime.Invocation, out *Outcome) {
+	w := r.Config.Webhook
+	if w == nil {
+		return
+	}
+	log := fc.Log
 	for _, rep := range out.Reports {
-		if _, err := r.Config.Webhook.Notify(ctx, rep); err != nil {
+		if _, err := w.Notify(ctx, rep); err != nil {
 			log.Warn("webhook failed", "error", err.Error())
 		}
 	}
+	n, ok := notice(out, fc.RetryCount)
+	if !ok && !w.Always {
+		return
+	}
+	if _, err := w.Post(ctx, n); err != nil {
+		log.Warn("webhook failed", "error", err.Error())
+	}
+}
+
+// notice is the webhook message for what an outcome holds beyond its
+// reports; ok is false when there is nothing to alert about.
+func notice(out *Outcome, retry int) (report.Notice, bool) {
+	n := report.Notice{Trigger: out.Trigger, RequestID: out.RequestID}
+	if out.ReportKey != "" {
+		n.Lines = append(n.Lines, "report: "+out.ReportKey)
+	}
+	var what []string
+	if e := out.ReportError; e != nil {
+		what = append(what, "report not written")
+		n.Lines = append(n.Lines, fmt.Sprintf("%s: %s%s", e.Code, e.Message, hintOf(e)))
+	}
+	if e := out.Error; e != nil {
+		what = append(what, "failed before any call")
+		n.Lines = append(n.Lines, fmt.Sprintf("%s: %s%s", e.Code, e.Message, hintOf(e)))
+	}
+	if len(out.Invalid) > 0 {
+		what = append(what, fmt.Sprintf("%d bundle(s) refused", len(out.Invalid)))
+		for _, s := range out.Invalid {
+			l := s.Unit + ": " + s.Reason
+			if s.Error != nil {
+				l += ": " + s.Error.Message + hintOf(s.Error)
+			}
+			n.Lines = append(n.Lines, l)
+		}
+	}
+	if len(out.Expiring) > 0 {
+		what = append(what, fmt.Sprintf("%d target(s) expiring", len(out.Expiring)))
+		for _, e := range out.Expiring {
+			n.Lines = append(n.Lines, fmt.Sprintf("%s %s: %s expires %s (%d day(s) left), no newer bundle in the bucket",
+				e.Product, e.Domain, e.CertName, e.NotAfter, e.DaysLeft))
+		}
+	}
+	n.Alert = len(what) > 0
+	if !n.Alert {
+		what = append(what, fmt.Sprintf("%d report(s), %d waiting, %d ignored", len(out.Reports), len(out.Waiting), len(out.Ignored)))
+	}
+	n.Title = fmt.Sprintf("certdrop %s %s: %s", out.Trigger, out.RequestID, strings.Join(what, ", "))
+	if retry > 0 {
+		n.Title += fmt.Sprintf(" (retry %d)", retry)
+	}
+	return n, n.Alert
+}
+
+func hintOf(e *report.Error) string {
+	if e.Hint == "" {
+		return ""
+	}
+	return " (" + e.Hint + ")"
 }

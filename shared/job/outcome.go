@@ -1,6 +1,9 @@
 package job
 
 import (
+	"time"
+
+	"github.com/certdrop/certdrop/shared/fanout"
 	"github.com/certdrop/certdrop/shared/report"
 )
 
@@ -10,15 +13,25 @@ import (
 type Outcome struct {
 	RequestID string `json:"requestId"`
 	Trigger   string `json:"trigger"`
-	// Bucket is the bucket the event concerned; reports are written there.
+	// Status sums the outcome up: "failed" (Failed), else "expiring" (a
+	// target's certificate runs out soon with nothing newer), else
+	// "waiting" (a bundle waits for its other half), else "ok".
+	Status string `json:"status,omitempty"`
+	// Bucket is CERTDROP_BUCKET, the bucket the function works on; the
+	// outcome is written there. Never taken from the event.
 	Bucket string `json:"bucket,omitempty"`
 	// Reports holds one report per bundle deployed (or dry-run).
 	Reports []*report.Report `json:"reports"`
-	// Waiting are bundles not complete yet; their other file's event
-	// completes them. Waiting is not a failure.
+	// Waiting are bundles not complete yet (half a pair, or a key that
+	// does not match while the other file may still be uploading); their
+	// other file's event completes them. Waiting is not a failure until
+	// Config.WaitLimit has passed since the newest part was written: the
+	// bundle is then Invalid (WaitTimeout).
 	Waiting []Skipped `json:"waiting,omitempty"`
 	// Invalid are bundles refused before any call: expired, malformed,
-	// untrusted, a missing intermediate. They fail the invocation.
+	// untrusted, a missing intermediate, a key that matches no
+	// certificate, waiting too long; and objects that could not be read.
+	// They fail the invocation.
 	Invalid []Skipped `json:"invalid,omitempty"`
 	// Ignored are objects of the event that are not bundle parts.
 	Ignored []Skipped `json:"ignored,omitempty"`
@@ -30,6 +43,9 @@ type Outcome struct {
 	Error *report.Error `json:"error,omitempty"`
 	// ReportKey is where this document was written in the bucket.
 	ReportKey string `json:"reportKey,omitempty"`
+	// ReportError says why the document could not be written (in the
+	// response and the webhook only, naturally). It fails the invocation.
+	ReportError *report.Error `json:"reportError,omitempty"`
 }
 
 // Skipped is a bundle or object that was not deployed, and why.
@@ -39,6 +55,8 @@ type Skipped struct {
 	Keys   []string      `json:"keys,omitempty"`
 	Reason string        `json:"reason"`
 	Error  *report.Error `json:"error,omitempty"`
+	// Since is, for a waiting bundle, when its newest part was written.
+	Since *time.Time `json:"since,omitempty"`
 }
 
 // Expiring is a target whose certificate runs out soon with nothing newer
@@ -52,11 +70,10 @@ type Expiring struct {
 	DaysLeft int    `json:"daysLeft"`
 }
 
-// Failed reports whether the invocation must be signalled as failed to
-// Function Compute: the run could not start, a bundle was invalid, or a
-// target failed or was not started.
+// Failed reports whether anything failed: the run could not start, a
+// bundle was invalid, or a target failed or was not started.
 func (o *Outcome) Failed() bool {
-	if o.Error != nil || len(o.Invalid) > 0 {
+	if o.Error != nil || o.ReportError != nil || len(o.Invalid) > 0 {
 		return true
 	}
 	for _, r := range o.Reports {
@@ -65,4 +82,53 @@ func (o *Outcome) Failed() bool {
 		}
 	}
 	return false
+}
+
+// Retry reports whether the invocation must be answered as failed so that
+// Function Compute retries it: only when something failed for a reason a
+// retry can get past (a store or API that could not be reached, throttling
+// to the end, the deadline). A permanent failure (an invalid bundle or
+// manifest, a refused event, a missing permission) is answered as a
+// success: a retry would fail the same way, and the failure is already in
+// the report and the webhook.
+func (o *Outcome) Retry() bool {
+	if o.ReportError != nil && o.ReportError.Transient {
+		return true
+	}
+	if o.Error != nil {
+		return o.Error.Transient
+	}
+	for _, s := range o.Invalid {
+		if s.Error != nil && s.Error.Transient {
+			return true
+		}
+	}
+	for _, r := range o.Reports {
+		for _, t := range r.Targets {
+			if t.State == fanout.NotStarted || (t.State == fanout.Failed && t.Error != nil && t.Error.Transient) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Worth reports whether the invocation did more than ignore objects, and
+// so writes its outcome under the report prefix.
+func (o *Outcome) Worth() bool {
+	return o.Trigger == report.TriggerTimer || o.Error != nil || len(o.Reports) > 0 || len(o.Invalid) > 0 ||
+		len(o.Waiting) > 0 || len(o.Expiring) > 0
+}
+
+// status computes Status.
+func (o *Outcome) status() string {
+	switch {
+	case o.Failed():
+		return "failed"
+	case len(o.Expiring) > 0:
+		return "expiring"
+	case len(o.Waiting) > 0:
+		return "waiting"
+	}
+	return "ok"
 }

@@ -3,6 +3,7 @@ package job
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sort"
 	"strings"
 	"time"
@@ -15,10 +16,12 @@ import (
 	"github.com/certdrop/certdrop/shared/store"
 )
 
-// candidate is a valid bundle found by a reconcile.
-type candidate struct {
-	loc  *located
-	plan *plan.Plan
+// found is what a reconcile keeps of a valid bundle between its two
+// passes: where it is and what it is, not its content.
+type found struct {
+	unit     string
+	keys     []string
+	notAfter time.Time
 }
 
 // onTimer reconciles: it deploys the newest valid bundle of each
@@ -27,44 +30,56 @@ type candidate struct {
 // whose certificate expires within warnDays with nothing newer to deploy.
 // It catches targets added to the manifest later, failed runs, and
 // certificates changed by hand in the console.
+//
+// It streams: the first pass reads one folder at a time (at most
+// bundle.MaxParts objects of the store's size cap) and keeps of each valid
+// bundle only its keys and expiry; the second re-reads the newest bundle of
+// each certificate just before deploying it. An object that cannot be read
+// or is over the size cap, and a folder with too many parts, are reported
+// and skipped; the rest of the reconcile goes on.
 func (inv *invocation) onTimer(ctx context.Context, t *event.TimerEvent) {
+	cfg := inv.r.Config
 	rc := t.Reconcile
-	bucket := rc.Bucket
+	bucket, prefix := rc.Bucket, rc.Prefix
 	if bucket == "" {
-		bucket = inv.r.Config.Bucket
+		bucket = cfg.Bucket
 	}
-	if bucket == "" {
-		inv.fail("NoBucket", "the reconcile names no bucket", `set CERTDROP_BUCKET, or "bucket" in the timer payload`)
+	if prefix == "" {
+		prefix = cfg.TriggerPrefix
+	}
+	if !inv.trusted(bucket, prefix) {
 		return
 	}
-	inv.bucket = bucket
-	prefix := rc.Prefix
-	if prefix == "" {
-		prefix = inv.r.Config.TriggerPrefix
-	}
-	st, ok := inv.begin(ctx, bucket)
+	st, ok := inv.begin(ctx)
 	if !ok {
 		return
 	}
-	units, err := inv.units(ctx, st, prefix)
+	folders, err := inv.folders(ctx, st, prefix)
 	if err != nil {
-		inv.fail("StoreUnavailable", err.Error(), "")
+		inv.failErr("StoreUnavailable", err, "")
 		return
 	}
-	newest := map[string]candidate{}
+	newest := map[string]found{}
 	var order []string
-	for _, u := range units {
-		c, ok := inv.candidate(u)
-		if !ok {
-			continue
+	for _, f := range folders {
+		if err := inv.stopped(ctx); err != nil {
+			inv.failErr("Deadline", fmt.Errorf("the reconcile stopped reading the bucket at %s: %w", shortKey(f.name), err),
+				"the next reconcile (or FC's retry) reads the rest")
+			break
 		}
-		id := identityKey(c.plan.Bundle)
-		cur, seen := newest[id]
-		if !seen {
-			order = append(order, id)
-		}
-		if !seen || c.plan.Bundle.NotAfter.After(cur.plan.Bundle.NotAfter) {
-			newest[id] = c
+		for _, u := range inv.readFolder(ctx, st, f) {
+			p, ok := inv.candidate(u)
+			if !ok {
+				continue
+			}
+			id := identityKey(p.Bundle)
+			cur, seen := newest[id]
+			if !seen {
+				order = append(order, id)
+			}
+			if !seen || p.Bundle.NotAfter.After(cur.notAfter) {
+				newest[id] = found{unit: u.Unit, keys: u.Keys, notAfter: p.Bundle.NotAfter}
+			}
 		}
 	}
 	client, ok := inv.apiClient(ctx)
@@ -72,73 +87,142 @@ func (inv *invocation) onTimer(ctx context.Context, t *event.TimerEvent) {
 		return
 	}
 	for _, id := range order {
-		c := newest[id]
-		rep := Run(ctx, client, c.plan, inv.manifest, c.loc.Keys, inv.runOptions(rc.DryRun, false))
+		f := newest[id]
+		u, ok := inv.reread(ctx, st, f)
+		if !ok {
+			continue
+		}
+		p, ok := inv.candidate(u)
+		if !ok {
+			continue
+		}
+		rep := Run(ctx, client, p, inv.manifest, shortKeys(u.Keys), inv.runOptions(rc.DryRun, false))
 		inv.out.Reports = append(inv.out.Reports, rep)
-		inv.log.Info("reconciled", "unit", c.loc.Unit, "summary", report.SummaryLine(rep))
+		inv.log.Info("reconciled", "unit", shortKey(u.Unit), "summary", report.SummaryLine(rep))
 	}
 	inv.expiring(ctx, client)
 }
 
-// units lists the bundles under prefix: every self-contained object, and
-// per folder the other parts together.
-func (inv *invocation) units(ctx context.Context, st store.Store, prefix string) ([]*located, error) {
+// stopped reports why the run must not go on reading: the context ended,
+// or the safety margin before the deadline is reached.
+func (inv *invocation) stopped(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if !inv.stopAt.IsZero() && !time.Now().Before(inv.stopAt) {
+		return context.DeadlineExceeded
+	}
+	return nil
+}
+
+// folder is a folder's bundle parts, by key, from a listing.
+type folder struct {
+	name string
+	keys []string
+}
+
+// folders lists the bundle parts under prefix, grouped by folder in key
+// order. Only the listing is held (at most the store's list cap).
+func (inv *invocation) folders(ctx context.Context, st store.Store, prefix string) ([]folder, error) {
 	infos, err := st.List(ctx, prefix)
 	if err != nil {
 		return nil, err
 	}
-	folders := map[string][]string{}
-	var order []string
+	at := map[string]int{}
+	var out []folder
 	for _, in := range infos {
 		if !bundle.IsPartName(in.Key) || strings.HasPrefix(in.Key, inv.r.Config.ReportPrefix) {
 			continue
 		}
 		f := folderOf(in.Key)
-		if _, ok := folders[f]; !ok {
-			order = append(order, f)
+		i, ok := at[f]
+		if !ok {
+			i = len(out)
+			at[f] = i
+			out = append(out, folder{name: f})
 		}
-		folders[f] = append(folders[f], in.Key)
+		out[i].keys = append(out[i].keys, in.Key)
 	}
-	var units []*located
-	for _, f := range order {
-		rest := &located{Unit: f}
-		for _, k := range folders[f] {
-			obj, err := st.Get(ctx, k)
-			if errors.Is(err, store.ErrNotFound) {
-				continue
-			}
-			if err != nil {
-				return nil, err
-			}
-			src := bundle.Source{Name: k, Data: obj.Data}
-			if selfContained(obj) {
-				units = append(units, &located{Unit: k, Keys: []string{k}, Sources: []bundle.Source{src}})
-				continue
-			}
-			rest.Keys = append(rest.Keys, k)
-			rest.Sources = append(rest.Sources, src)
-		}
-		if len(rest.Keys) > 0 && len(rest.Keys) <= bundle.MaxParts {
-			units = append(units, rest)
-		}
-	}
-	return units, nil
+	return out, nil
 }
 
-// candidate prepares a unit; bundles that are invalid (an old, expired
-// bundle left in the bucket is normal) are noted as ignored, not failures.
-func (inv *invocation) candidate(u *located) (candidate, bool) {
-	d := &Deployment{Sources: u.Sources, Keys: u.Keys, ObjectKey: u.Keys[0], Manifest: inv.manifest, Roots: inv.roots, Now: inv.r.Now}
+// readFolder reads one folder's objects and returns its bundles: each
+// self-contained object, and the other parts together. A folder with more
+// than bundle.MaxParts parts is reported and not read; an object that
+// cannot be read is reported and left out.
+func (inv *invocation) readFolder(ctx context.Context, st store.Store, f folder) []*located {
+	if len(f.keys) > bundle.MaxParts {
+		inv.out.Invalid = append(inv.out.Invalid, Skipped{Unit: shortKey(f.name), Reason: "too many parts",
+			Error: &report.Error{Code: "TooManyParts",
+				Message: fmt.Sprintf("%d certificate objects, more than the %d a bundle folder may hold", len(f.keys), bundle.MaxParts),
+				Hint:    "keep one certificate per folder"}})
+		return nil
+	}
+	var units []*located
+	rest := &located{Unit: f.name}
+	for _, k := range f.keys {
+		obj, err := st.Get(ctx, k)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			inv.unreadable(k, err)
+			continue
+		}
+		if selfContained(obj) {
+			u := &located{Unit: k}
+			u.add(obj)
+			units = append(units, u)
+			continue
+		}
+		rest.add(obj)
+	}
+	if len(rest.Keys) > 0 {
+		units = append(units, rest)
+	}
+	return units
+}
+
+// reread reads a bundle found by the first pass again, to deploy it.
+func (inv *invocation) reread(ctx context.Context, st store.Store, f found) (*located, bool) {
+	u := &located{Unit: f.unit}
+	for _, k := range f.keys {
+		obj, err := st.Get(ctx, k)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // deleted since: what is left is judged again
+		}
+		if err != nil {
+			inv.unreadable(k, err)
+			return nil, false
+		}
+		u.add(obj)
+	}
+	return u, true
+}
+
+// candidate prepares a unit for the reconcile. An expired bundle (an old
+// one left in the bucket is normal) and one that covers no manifest target
+// are noted as ignored; every other refusal is waiting or invalid, as for
+// an upload.
+func (inv *invocation) candidate(u *located) (*plan.Plan, bool) {
+	key := ""
+	if len(u.Keys) > 0 {
+		key = u.Keys[0]
+	}
+	d := &Deployment{Sources: u.Sources, Keys: u.Keys, ObjectKey: key, Manifest: inv.manifest, Roots: inv.roots, Now: inv.r.Now}
 	p, _, err := d.Prepare()
-	if err != nil {
-		inv.out.Ignored = append(inv.out.Ignored, Skipped{Unit: u.Unit, Keys: u.Keys, Reason: "not deployable: " + err.Error()})
-		return candidate{}, false
+	switch {
+	case errors.Is(err, bundle.ErrExpired):
+		inv.out.Ignored = append(inv.out.Ignored, Skipped{Unit: shortKey(u.Unit), Keys: shortKeys(u.Keys), Reason: "expired: " + err.Error()})
+		return nil, false
+	case err != nil:
+		inv.refuse(u, err)
+		return nil, false
+	case len(p.Calls) == 0 && len(p.NotCovered) == 0:
+		inv.out.Ignored = append(inv.out.Ignored, Skipped{Unit: shortKey(u.Unit), Keys: shortKeys(u.Keys), Reason: "covers no manifest target"})
+		return nil, false
 	}
-	if len(p.Calls) == 0 && len(p.NotCovered) == 0 {
-		inv.out.Ignored = append(inv.out.Ignored, Skipped{Unit: u.Unit, Keys: u.Keys, Reason: "covers no manifest target"})
-		return candidate{}, false
-	}
-	return candidate{loc: u, plan: p}, true
+	return p, true
 }
 
 // identityKey names what a certificate is for: its sorted names.

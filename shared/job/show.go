@@ -22,6 +22,12 @@ func WriteOutcome(w io.Writer, o *Outcome) error {
 			fmt.Fprintf(w, "  what to do: %s\n", o.Error.Hint)
 		}
 	}
+	if e := o.ReportError; e != nil {
+		fmt.Fprintf(w, "\nREPORT NOT WRITTEN: %s\n", e.Message)
+		if e.Hint != "" {
+			fmt.Fprintf(w, "  what to do: %s\n", e.Hint)
+		}
+	}
 	for _, r := range o.Reports {
 		fmt.Fprintln(w)
 		if err := report.WriteTable(w, r); err != nil {
@@ -56,10 +62,7 @@ func WriteOutcome(w io.Writer, o *Outcome) error {
 			fmt.Fprintf(w, "  %-10s %-36s %s, %d day(s) left (%s)\n", e.Product, e.Domain, e.CertName, e.DaysLeft, e.NotAfter)
 		}
 	}
-	verdict := "OK"
-	if o.Failed() {
-		verdict = "FAILED"
-	}
+	verdict := strings.ToUpper(o.status())
 	_, err := fmt.Fprintf(w, "\ninvocation %s\n", verdict)
 	return err
 }

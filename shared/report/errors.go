@@ -4,7 +4,6 @@ import (
 	"errors"
 	"strings"
 
-	"github.com/certdrop/certdrop/shared/cloud"
 	"github.com/certdrop/certdrop/shared/fanout"
 )
 
@@ -16,29 +15,52 @@ var stopHints = map[string]string{
 	"Canceled":     "the run was interrupted; run it again",
 }
 
+// transientStops are the stop codes a later run can get past unchanged.
+var transientStops = map[string]bool{"Deadline": true, "Canceled": true}
+
+// APIError is an error an API client returns with the vendor's answer. The
+// report reads the code, message and hint through it, so that it depends
+// on no client package (cloud's *Error implements it).
+type APIError interface {
+	error
+	// APICode is the vendor's error code; "" for a network error or timeout.
+	APICode() string
+	// APIMessage is the vendor's message, or the network error's.
+	APIMessage() string
+	// APIHint says what a person can do; "" when nothing specific.
+	APIHint() string
+}
+
+// temporary is implemented by errors that know whether a retry may help
+// (throttled, 5xx, network).
+type temporary interface{ Temporary() bool }
+
 // errorOf renders a target's error for the report. The message is the
 // whole chain, so a retried target that then hit the deadline says both.
 func errorOf(err error) *Error {
 	var (
 		se *fanout.StopError
 		ve *fanout.VerifyError
-		ce *cloud.Error
+		ae APIError
+		tp temporary
 	)
+	transient := errors.As(err, &tp) && tp.Temporary()
 	switch {
-	case errors.As(err, &ce):
-		code := ce.Code
+	case errors.As(err, &ae):
+		code := ae.APICode()
 		if code == "" {
 			code = "NetworkError"
 		}
 		// The code and hint have fields of their own; the message is the
 		// API's, plus whatever the fan-out added (a stop after retries).
-		msg := ce.Message + strings.TrimPrefix(err.Error(), ce.Error())
-		return &Error{Code: code, Message: msg, Hint: ce.Hint}
+		msg := ae.APIMessage() + strings.TrimPrefix(err.Error(), ae.Error())
+		return &Error{Code: code, Message: msg, Hint: ae.APIHint(), Transient: transient}
 	case errors.As(err, &se):
-		return &Error{Code: se.Code, Message: err.Error(), Hint: stopHints[se.Code]}
+		return &Error{Code: se.Code, Message: err.Error(), Hint: stopHints[se.Code],
+			Transient: transientStops[se.Code] || transient}
 	case errors.As(err, &ve):
 		return &Error{Code: "VerifyFailed", Message: err.Error(),
 			Hint: "the API accepted the certificate but Describe does not show it: check the domain in the console"}
 	}
-	return &Error{Code: "Error", Message: err.Error()}
+	return &Error{Code: "Error", Message: err.Error(), Transient: transient}
 }

@@ -68,13 +68,67 @@ func (w *Webhook) Notify(ctx context.Context, r *Report) (bool, error) {
 	if !w.Always && r.Summary.OK() {
 		return false, nil
 	}
-	body, err := json.Marshal(w.payload(r))
+	return true, w.send(ctx, w.payload(r))
+}
+
+// Notice is a message about an invocation that no run's report carries:
+// bundles refused before any call, a run that could not start, a report
+// that could not be written, certificates expiring with nothing newer to
+// deploy.
+type Notice struct {
+	Trigger   string
+	RequestID string
+	// Title is the first line ("certdrop oss: 1 invalid bundle").
+	Title string
+	// Lines are the details, one a line; at most MaxNoticeLines are posted.
+	Lines []string
+	// Alert marks a notice about a failure or an expiring certificate: it
+	// is posted whatever Always says.
+	Alert bool
+}
+
+// MaxNoticeLines bounds the lines a notice posts (the rest are counted).
+const MaxNoticeLines = 20
+
+// Text renders the notice as the message a chat shows.
+func (n Notice) Text() string {
+	var b strings.Builder
+	b.WriteString(n.Title)
+	b.WriteString("\n")
+	for i, l := range n.Lines {
+		if i == MaxNoticeLines {
+			fmt.Fprintf(&b, "(and %d more; see the report of request %s)\n", len(n.Lines)-i, n.RequestID)
+			break
+		}
+		b.WriteString("- " + l + "\n")
+	}
+	return b.String()
+}
+
+// Post sends the notice when it is an alert or Always is set; it reports
+// whether it posted.
+func (w *Webhook) Post(ctx context.Context, n Notice) (bool, error) {
+	if !n.Alert && !w.Always {
+		return false, nil
+	}
+	text := n.Text()
+	var js any = map[string]any{"text": text, "trigger": n.Trigger, "requestId": n.RequestID, "title": n.Title,
+		"lines": n.Lines[:min(len(n.Lines), MaxNoticeLines)]}
+	if w.Format != "" && w.Format != FormatJSON {
+		js = w.chat(text)
+	}
+	return true, w.send(ctx, js)
+}
+
+// send posts one JSON body.
+func (w *Webhook) send(ctx context.Context, payload any) error {
+	body, err := json.Marshal(payload)
 	if err != nil {
-		return false, err
+		return err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(body))
 	if err != nil {
-		return false, fmt.Errorf("webhook %s: %w", redactURL(w.URL), unwrapURLError(err))
+		return fmt.Errorf("webhook %s: %w", redactURL(w.URL), unwrapURLError(err))
 	}
 	req.Header.Set("Content-Type", "application/json")
 	client := w.Client
@@ -83,26 +137,32 @@ func (w *Webhook) Notify(ctx context.Context, r *Report) (bool, error) {
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return false, fmt.Errorf("webhook %s: %w", redactURL(w.URL), unwrapURLError(err))
+		return fmt.Errorf("webhook %s: %w", redactURL(w.URL), unwrapURLError(err))
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode/100 != 2 {
-		return true, fmt.Errorf("webhook %s answered HTTP %d", redactURL(w.URL), resp.StatusCode)
+		return fmt.Errorf("webhook %s answered HTTP %d", redactURL(w.URL), resp.StatusCode)
 	}
-	return true, nil
+	return nil
 }
 
-// payload shapes the message for the webhook's format.
-func (w *Webhook) payload(r *Report) any {
-	text := Text(r)
+// chat shapes a text for a chat format.
+func (w *Webhook) chat(text string) any {
 	switch w.Format {
 	case FormatDingTalk:
 		return map[string]any{"msgtype": "text", "text": map[string]string{"content": text}}
 	case FormatFeishu:
 		return map[string]any{"msg_type": "text", "content": map[string]string{"text": text}}
-	case FormatSlack:
-		return map[string]string{"text": text}
+	}
+	return map[string]string{"text": text}
+}
+
+// payload shapes the message for the webhook's format.
+func (w *Webhook) payload(r *Report) any {
+	text := Text(r)
+	if w.Format != "" && w.Format != FormatJSON {
+		return w.chat(text)
 	}
 	return map[string]any{"text": text, "runId": r.RunID, "trigger": r.Trigger, "requestId": r.RequestID,
 		"bundle": r.Bundle, "summary": r.Summary, "failures": failures(r, 20)}

@@ -80,6 +80,10 @@ type Error struct {
 	Message string `json:"message"`
 	// Hint says what a person can do about it.
 	Hint string `json:"hint,omitempty"`
+	// Transient is true when the same call may succeed later unchanged
+	// (throttled, network, 5xx, the deadline): the invocation is then
+	// answered as failed so that Function Compute retries it.
+	Transient bool `json:"transient,omitempty"`
 }
 
 // Summary counts targets per state and sets the run's duration beside the

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"go/build"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -13,7 +16,6 @@ import (
 	"time"
 
 	"github.com/certdrop/certdrop/shared/bundle"
-	"github.com/certdrop/certdrop/shared/cloud"
 	"github.com/certdrop/certdrop/shared/fanout"
 	"github.com/certdrop/certdrop/shared/manifest"
 	"github.com/certdrop/certdrop/shared/plan"
@@ -39,12 +41,62 @@ func testRun() (*plan.Plan, []fanout.Result) {
 	rs := []fanout.Result{
 		{Call: p.Calls[0], State: fanout.Deployed, Attempts: 2, Throttled: 1, RequestIDs: []string{"r1", "r2"}, Duration: 300 * time.Millisecond},
 		{Call: p.Calls[1], State: fanout.Failed, Attempts: 1, RequestIDs: []string{"r3"},
-			Err: &cloud.Error{API: "SetCdnDomainSSLCertificate", Domain: "b.example.com", Code: "InvalidDomain.Offline",
-				Message: "the API said no", Hint: "the domain is offline: start it first", RequestID: "r3", HTTPStatus: 400}},
+			Err: &apiErr{code: "InvalidDomain.Offline", msg: "the API said no", hint: "the domain is offline: start it first"}},
 		{Call: p.Calls[2], State: fanout.SkippedNewer, Before: &fanout.Installed{CertName: "newer", NotAfter: later, HTTPS: true}},
 		{Call: p.Calls[3], State: fanout.NotStarted, Err: &fanout.StopError{Code: "Deadline", Message: "deadline near"}},
 	}
 	return p, rs
+}
+
+// apiErr is an API client's error as report sees it (cloud's *Error in
+// the function).
+type apiErr struct {
+	code, msg, hint string
+	temporary       bool
+}
+
+func (e *apiErr) Error() string      { return "Set " + e.code + ": " + e.msg }
+func (e *apiErr) APICode() string    { return e.code }
+func (e *apiErr) APIMessage() string { return e.msg }
+func (e *apiErr) APIHint() string    { return e.hint }
+func (e *apiErr) Temporary() bool    { return e.temporary }
+
+// TestNoClientDependency: report reads API errors through APIError and
+// needs no client package.
+func TestNoClientDependency(t *testing.T) {
+	pkg, err := build.ImportDir(".", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, imp := range pkg.Imports {
+		if strings.HasSuffix(imp, "/shared/cloud") {
+			t.Errorf("report imports %s", imp)
+		}
+	}
+}
+
+// TestErrorTransient: the report says which failures a retry can get past.
+func TestErrorTransient(t *testing.T) {
+	tests := []struct {
+		name      string
+		err       error
+		code      string
+		transient bool
+	}{
+		{"throttled to the end", fmt.Errorf("after 6 tries: %w", &apiErr{code: "Throttling.User", temporary: true}), "Throttling.User", true},
+		{"network", &apiErr{temporary: true}, "NetworkError", true},
+		{"offline domain", &apiErr{code: "InvalidDomain.Offline", hint: "start it"}, "InvalidDomain.Offline", false},
+		{"deadline", &fanout.StopError{Code: "Deadline"}, "Deadline", true},
+		{"canary", &fanout.StopError{Code: "CanaryFailed"}, "CanaryFailed", false},
+		{"auth", &fanout.StopError{Code: "AuthFailed"}, "AuthFailed", false},
+		{"other", errors.New("boom"), "Error", false},
+	}
+	for _, tt := range tests {
+		e := errorOf(tt.err)
+		if e.Code != tt.code || e.Transient != tt.transient {
+			t.Errorf("%s: code %s transient %v, want %s %v", tt.name, e.Code, e.Transient, tt.code, tt.transient)
+		}
+	}
 }
 
 func TestNewReport(t *testing.T) {
@@ -286,5 +338,46 @@ func TestLowerBoundCountsNeededSets(t *testing.T) {
 	r = New(Meta{StartedAt: time.Now()}, p, rs, time.Now())
 	if want := (2 * time.Second / 30).Milliseconds(); r.Summary.LowerBoundMs != want {
 		t.Errorf("two CDN Sets needed: bound %dms, want %d", r.Summary.LowerBoundMs, want)
+	}
+}
+
+// TestWebhookNotice: an alert notice (a refused bundle, a run that could
+// not start, an expiring certificate) is posted without Always; other
+// notices only with it; the lines posted are bounded.
+func TestWebhookNotice(t *testing.T) {
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		got = append(got, string(body))
+	}))
+	defer srv.Close()
+	many := make([]string, 30)
+	for i := range many {
+		many[i] = fmt.Sprintf("line %d", i)
+	}
+	tests := []struct {
+		format        string
+		always, alert bool
+		lines         []string
+		posted        bool
+		has, hasNot   string
+	}{
+		{FormatJSON, false, true, []string{"certs/a/: invalid bundle"}, true, "certs/a/: invalid bundle", ""},
+		{FormatDingTalk, false, true, []string{"cdn www.example.com expires in 5 days"}, true, "expires in 5 days", ""},
+		{FormatJSON, false, false, []string{"x"}, false, "", ""},
+		{FormatSlack, true, false, []string{"x"}, true, "- x", ""},
+		{FormatFeishu, false, true, many, true, "and 10 more", "line 20"},
+	}
+	for _, tt := range tests {
+		got = nil
+		w := &Webhook{URL: srv.URL, Format: tt.format, Always: tt.always}
+		posted, err := w.Post(context.Background(), Notice{Trigger: TriggerTimer, RequestID: "req-1", Title: "certdrop timer", Lines: tt.lines, Alert: tt.alert})
+		if err != nil || posted != tt.posted || len(got) != map[bool]int{true: 1}[tt.posted] {
+			t.Errorf("%s always=%v alert=%v: posted=%v err=%v bodies=%d", tt.format, tt.always, tt.alert, posted, err, len(got))
+			continue
+		}
+		if tt.posted && (!strings.Contains(got[0], tt.has) || (tt.hasNot != "" && strings.Contains(got[0], tt.hasNot))) {
+			t.Errorf("%s: body %s, want %q and not %q", tt.format, got[0], tt.has, tt.hasNot)
+		}
 	}
 }

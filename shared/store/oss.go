@@ -13,15 +13,8 @@ import (
 	"strings"
 
 	"github.com/aliyun/aliyun-oss-go-sdk/oss"
-	"github.com/aliyun/credentials-go/credentials"
-)
 
-// Environment variables holding static credentials, as Function Compute
-// sets them for a function with a role (read through Options.Getenv).
-const (
-	EnvAccessKeyID     = "ALIBABA_CLOUD_ACCESS_KEY_ID"
-	EnvAccessKeySecret = "ALIBABA_CLOUD_ACCESS_KEY_SECRET"
-	EnvSecurityToken   = "ALIBABA_CLOUD_SECURITY_TOKEN"
+	"github.com/certdrop/certdrop/internal/credchain"
 )
 
 // OSS is a Store over a bucket of Alibaba Cloud OSS, rooted at a key
@@ -49,11 +42,12 @@ var bucketNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$`)
 // endpoint inside Function Compute (FC_FUNCTION_NAME set) or its public one
 // elsewhere; https always, plain http only to a loopback host.
 //
-// Credentials are, in order: opts.Credentials; ALIBABA_CLOUD_ACCESS_KEY_ID,
-// ALIBABA_CLOUD_ACCESS_KEY_SECRET and ALIBABA_CLOUD_SECURITY_TOKEN from
-// opts.Getenv; else the credentials-go default chain (which reads the
-// process environment, OIDC, the CLI and profile files and the ECS RAM
-// role), resolved lazily at each request so that STS credentials refresh.
+// Credentials are opts.Credentials, else the first source of the chain the
+// OpenAPI clients use too (internal/credchain, read through opts.Getenv:
+// ALIBABA_CLOUD_ACCESS_KEY_ID/_SECRET/SECURITY_TOKEN, OIDC/RRSA, the
+// Alibaba Cloud CLI profile, the ECS RAM role named by
+// ALIBABA_CLOUD_ECS_METADATA), asked at each request so that temporary
+// credentials refresh. With none, OpenOSS fails with ErrConfig.
 //
 // OpenOSS sends no request; a wrong bucket or credential shows at the first
 // call.
@@ -267,7 +261,7 @@ func classify(op, key string, err error) error {
 			e.Err = fmt.Errorf("OSS answered HTTP %d", se.StatusCode)
 		}
 	case errors.Is(err, errCredentials):
-		e.Err, e.Detail = ErrConfig, "no usable credentials from the default chain (environment, OIDC, CLI or profile file, ECS RAM role)"
+		e.Err, e.Detail = ErrConfig, "the credentials source (environment, OIDC/RRSA, CLI profile or ECS RAM role) gave no usable credentials"
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		if errors.Is(err, context.Canceled) {
 			e.Err = context.Canceled
@@ -295,9 +289,9 @@ type staticProvider struct{ c sdkCredentials }
 
 func (p staticProvider) GetCredentials() oss.Credentials { return p.c }
 
-// chainProvider serves credentials from credentials-go, resolving them at
-// each request (the library caches and refreshes STS credentials).
-type chainProvider struct{ cred credentials.Credential }
+// chainProvider serves credentials from a credchain source, asking it at
+// each request (its providers cache and refresh temporary credentials).
+type chainProvider struct{ src *credchain.Source }
 
 func (p chainProvider) GetCredentials() oss.Credentials {
 	c, err := p.GetCredentialsE()
@@ -307,19 +301,15 @@ func (p chainProvider) GetCredentials() oss.Credentials {
 	return c
 }
 
-// GetCredentialsE returns the chain's credentials. On failure it returns
-// errCredentials alone: the chain's own messages can quote a profile
+// GetCredentialsE returns the source's credentials. On failure it returns
+// errCredentials alone: a provider's own messages can quote a profile
 // file's content, secrets included.
 func (p chainProvider) GetCredentialsE() (oss.Credentials, error) {
-	m, err := p.cred.GetCredential()
-	if err != nil || m == nil || m.AccessKeyId == nil || m.AccessKeySecret == nil {
+	m, err := p.src.Provider.GetCredentials()
+	if err != nil || m == nil || m.AccessKeyId == "" || m.AccessKeySecret == "" {
 		return nil, errCredentials
 	}
-	c := Credentials{AccessKeyID: *m.AccessKeyId, AccessKeySecret: *m.AccessKeySecret}
-	if m.SecurityToken != nil {
-		c.SecurityToken = *m.SecurityToken
-	}
-	return sdkCredentials{c}, nil
+	return sdkCredentials{Credentials{AccessKeyID: m.AccessKeyId, AccessKeySecret: m.AccessKeySecret, SecurityToken: m.SecurityToken}}, nil
 }
 
 // credentialProvider picks the credentials source described on OpenOSS.
@@ -330,18 +320,11 @@ func credentialProvider(opts Options, getenv func(string) string) (oss.Credentia
 		}
 		return staticProvider{sdkCredentials{*c}}, nil
 	}
-	id, secret := getenv(EnvAccessKeyID), getenv(EnvAccessKeySecret)
-	switch {
-	case id != "" && secret != "":
-		return staticProvider{sdkCredentials{Credentials{AccessKeyID: id, AccessKeySecret: secret, SecurityToken: getenv(EnvSecurityToken)}}}, nil
-	case id != "" || secret != "":
-		return nil, fmt.Errorf("%s and %s must be set together", EnvAccessKeyID, EnvAccessKeySecret)
-	}
-	cred, err := credentials.NewCredential(nil)
+	src, err := credchain.Find(getenv)
 	if err != nil {
-		return nil, errCredentials
+		return nil, err
 	}
-	return chainProvider{cred}, nil
+	return chainProvider{src}, nil
 }
 
 // compile-time checks.

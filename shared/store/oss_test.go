@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
@@ -415,19 +417,28 @@ func TestOSSFromEnvironment(t *testing.T) {
 	}
 }
 
-// TestOSSDefaultChain: with nothing in Options.Getenv, credentials come
-// from credentials-go's default chain, here its environment provider.
-func TestOSSDefaultChain(t *testing.T) {
+// TestOSSCredentialChain: without credentials given, the store finds them
+// as the OpenAPI clients do (internal/credchain), through Options.Getenv:
+// here an Alibaba Cloud CLI profile, which the store used to ignore (it
+// read the process's own environment). With no source it refuses to open.
+func TestOSSCredentialChain(t *testing.T) {
 	srv, _ := emulator(t, nil)
-	t.Setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", testAK)
-	t.Setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", testSecret)
-	t.Setenv("ALIBABA_CLOUD_SECURITY_TOKEN", "")
-	s, err := store.OpenOSS(context.Background(), bucket, "", store.Options{Getenv: noEnv, Endpoint: srv.URL, Region: region})
+	cfg := filepath.Join(t.TempDir(), "config.json")
+	profile := `{"current":"dev","profiles":[{"name":"dev","mode":"AK","access_key_id":"` + testAK + `","access_key_secret":"` + testSecret + `"}]}`
+	if err := os.WriteFile(cfg, []byte(profile), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"ALIBABA_CLOUD_CONFIG_FILE": cfg}
+	s, err := store.OpenOSS(context.Background(), bucket, "", store.Options{Getenv: func(k string) string { return env[k] }, Endpoint: srv.URL, Region: region})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Put(context.Background(), "chain.pem", []byte("x"), ""); err != nil {
-		t.Errorf("Put with default-chain credentials: %v", err)
+		t.Errorf("Put with the CLI profile's credentials: %v", err)
+	}
+	_, err = store.OpenOSS(context.Background(), bucket, "", store.Options{Getenv: noEnv, Endpoint: srv.URL, Region: region})
+	if !errors.Is(err, store.ErrConfig) || !strings.Contains(err.Error(), "no Alibaba Cloud credentials") {
+		t.Errorf("no credentials: %v", err)
 	}
 }
 

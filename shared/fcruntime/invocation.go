@@ -1,8 +1,8 @@
-// Package runtime is Function Compute 3.0's custom-runtime contract on
+// Package fcruntime is Function Compute 3.0's custom-runtime contract on
 // net/http: an HTTP server on the configured port that turns POST /invoke
 // into a call of a Handler, and the handler's answer into the response FC
 // expects. It knows nothing of certificates; the handler does the work.
-package runtime
+package fcruntime
 
 import (
 	"log/slog"

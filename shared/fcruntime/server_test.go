@@ -1,4 +1,4 @@
-package runtime
+package fcruntime
 
 import (
 	"bytes"
@@ -146,10 +146,15 @@ func TestListenAddr(t *testing.T) {
 		env  map[string]string
 		want string
 	}{
-		{nil, "0.0.0.0:9000"},
-		{map[string]string{"FC_SERVER_PORT": "9100"}, "0.0.0.0:9100"},
-		{map[string]string{"FC_CUSTOM_LISTEN_PORT": "8080", "FC_SERVER_PORT": "9100"}, "0.0.0.0:8080"},
-		{map[string]string{"FC_CUSTOM_LISTEN_PORT": "x"}, "0.0.0.0:9000"},
+		// Outside Function Compute: loopback only, whatever the port says.
+		{nil, "127.0.0.1:9000"},
+		{map[string]string{"FC_SERVER_PORT": "9100"}, "127.0.0.1:9100"},
+		{map[string]string{"FC_CUSTOM_LISTEN_PORT": "8080"}, "127.0.0.1:8080"},
+		// Inside (FC sets FC_FUNCTION_NAME): all interfaces, as FC requires.
+		{map[string]string{"FC_FUNCTION_NAME": "certdrop"}, "0.0.0.0:9000"},
+		{map[string]string{"FC_FUNCTION_NAME": "certdrop", "FC_SERVER_PORT": "9100"}, "0.0.0.0:9100"},
+		{map[string]string{"FC_FUNCTION_NAME": "certdrop", "FC_CUSTOM_LISTEN_PORT": "8080", "FC_SERVER_PORT": "9100"}, "0.0.0.0:8080"},
+		{map[string]string{"FC_FUNCTION_NAME": "certdrop", "FC_CUSTOM_LISTEN_PORT": "x"}, "0.0.0.0:9000"},
 	}
 	for _, tt := range tests {
 		if got := ListenAddr(env(tt.env)); got != tt.want {

@@ -1,4 +1,4 @@
-package runtime
+package fcruntime
 
 import (
 	"context"
@@ -42,17 +42,31 @@ type Server struct {
 	wg sync.WaitGroup
 }
 
-// ListenAddr returns the address FC expects the server on: 0.0.0.0 at
-// FC_CUSTOM_LISTEN_PORT, else FC_SERVER_PORT, else 9000.
+// InsideFC reports whether the process runs inside Function Compute: FC
+// sets FC_FUNCTION_NAME in every function's environment.
+func InsideFC(getenv func(string) string) bool { return getenv("FC_FUNCTION_NAME") != "" }
+
+// ListenAddr returns the address to serve on. Inside Function Compute
+// (InsideFC) it is 0.0.0.0, as FC requires, at FC_CUSTOM_LISTEN_PORT, else
+// FC_SERVER_PORT, else 9000. Anywhere else the host is 127.0.0.1: an
+// invocation without x-fc-* headers signs with whatever credentials the
+// machine has, so the server must not be reachable from the network unless
+// someone asks for it with --listen.
 func ListenAddr(getenv func(string) string) string {
+	host := "127.0.0.1"
+	if InsideFC(getenv) {
+		host = "0.0.0.0"
+	}
+	port := "9000"
 	for _, k := range []string{"FC_CUSTOM_LISTEN_PORT", "FC_SERVER_PORT"} {
 		if p := getenv(k); p != "" {
 			if _, err := strconv.Atoi(p); err == nil {
-				return net.JoinHostPort("0.0.0.0", p)
+				port = p
+				break
 			}
 		}
 	}
-	return "0.0.0.0:9000"
+	return net.JoinHostPort(host, port)
 }
 
 // ServeHTTP routes FC's calls: POST /invoke, POST /initialize, GET /pre-stop

@@ -1,0 +1,63 @@
+package job
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/certdrop/certdrop/shared/event"
+	"github.com/certdrop/certdrop/shared/store"
+)
+
+// onManual re-runs one bundle: a folder (ending in "/") or an object. It
+// must lie in CERTDROP_BUCKET under CERTDROP_TRIGGER_PREFIX; anything else
+// is refused before any call.
+func (inv *invocation) onManual(ctx context.Context, m *event.ManualEvent) {
+	bucket, key, _ := m.BundleLocation()
+	if !inv.trusted(bucket, key) {
+		return
+	}
+	st, ok := inv.begin(ctx)
+	if !ok {
+		return
+	}
+	have := map[string]*store.Object{}
+	var err error
+	var loc *located
+	objectKey := key
+	if key == "" || strings.HasSuffix(key, "/") {
+		loc, err = locateFolder(ctx, st, key, have)
+		if err == nil && len(loc.Keys) > 0 {
+			objectKey = loc.Keys[0]
+		}
+	} else {
+		var obj *store.Object
+		if obj, err = st.Get(ctx, key); err == nil {
+			have[key] = obj
+			loc, err = locate(ctx, st, obj, have)
+		}
+	}
+	if err != nil {
+		inv.out.Invalid = append(inv.out.Invalid, Skipped{Unit: shortKey(m.Bundle), Reason: "no bundle", Error: noBundle(err)})
+		return
+	}
+	inv.deploy(ctx, loc, objectKey, m.DryRun, m.Force)
+}
+
+// trusted checks a bucket and key (or prefix) an event names against the
+// configuration, recording the refusal when they do not match: the bucket
+// must be CERTDROP_BUCKET and the key under CERTDROP_TRIGGER_PREFIX.
+func (inv *invocation) trusted(bucket, key string) bool {
+	cfg := inv.r.Config
+	if bucket != cfg.Bucket {
+		inv.fail("ForeignBucket", fmt.Sprintf("the event names bucket %q; this function works on CERTDROP_BUCKET %q only", shortKey(bucket), cfg.Bucket),
+			"name a bundle in "+cfg.Bucket+", or deploy another function for the other bucket")
+		return false
+	}
+	if !strings.HasPrefix(key, cfg.TriggerPrefix) {
+		inv.fail("OutsidePrefix", fmt.Sprintf("%q is not under CERTDROP_TRIGGER_PREFIX %q", shortKey(key), cfg.TriggerPrefix),
+			"bundles are deployed from the watched prefix only")
+		return false
+	}
+	return true
+}
