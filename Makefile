@@ -18,11 +18,13 @@ all: build
 build:
 	$(GO) build -trimpath -ldflags='$(LDFLAGS)' -o $(BIN) ./functions/certdrop
 
-# test: formatting, vet, then the race-enabled tests (fuzz seeds included).
+# test: formatting, vet (the Function Compute build too), then the race-enabled
+# tests (fuzz seeds included).
 test:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed on:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet $(PKGS)
+	$(GO) vet -tags $(FC_TAGS) ./functions/certdrop
 	$(GO) test -race -count=1 $(PKGS)
 
 # package: the Function Compute code package, a static linux/amd64 binary
