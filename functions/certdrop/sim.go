@@ -72,12 +72,15 @@ func runSim(ctx context.Context, c *cli, args []string) int {
 	ep := sim.Endpoints()
 	fmt.Fprintf(c.stderr, "certdrop sim: serving %d cdn, %d vod and %d live domains\n",
 		len(cfg.Domains.CDN), len(cfg.Domains.VOD), len(cfg.Domains.Live))
-	fmt.Fprintf(c.stderr, "  OpenAPI (CDN, VOD, Live): %s\n", ep.OpenAPI)
+	fmt.Fprintf(c.stderr, "  OpenAPI (CDN, VOD, Live, DNS): %s\n", ep.OpenAPI)
 	if ep.OSS != "" {
-		fmt.Fprintf(c.stderr, "  OSS:                      %s\n", ep.OSS)
+		fmt.Fprintf(c.stderr, "  OSS:                           %s\n", ep.OSS)
+	}
+	if ep.DNS != "" {
+		fmt.Fprintf(c.stderr, "  DNS server (%d zones):          %s (UDP and TCP)\n", len(cfg.DNS.Zones), ep.DNS)
 	}
 	if *journal != "" {
-		fmt.Fprintf(c.stderr, "  journal:                  %s\n", *journal)
+		fmt.Fprintf(c.stderr, "  journal:                       %s\n", *journal)
 	}
 	fmt.Fprintln(c.stderr, "Export the lines printed on stdout; press Ctrl-C to stop.")
 	for _, kv := range sim.Env() {

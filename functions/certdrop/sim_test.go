@@ -43,10 +43,13 @@ func TestSimCommandServesUntilCanceled(t *testing.T) {
 			env[k] = v
 		}
 	}
-	for _, k := range []string{"CERTDROP_CDN_ENDPOINT", "CERTDROP_VOD_ENDPOINT", "CERTDROP_LIVE_ENDPOINT", "CERTDROP_OSS_ENDPOINT"} {
+	for _, k := range []string{"CERTDROP_CDN_ENDPOINT", "CERTDROP_VOD_ENDPOINT", "CERTDROP_LIVE_ENDPOINT", "CERTDROP_OSS_ENDPOINT", "CERTDROP_ALIDNS_ENDPOINT"} {
 		if !strings.HasPrefix(env[k], "http://127.0.0.1:") {
 			t.Errorf("%s=%q", k, env[k])
 		}
+	}
+	if !strings.HasPrefix(env["CERTDROP_DNS_RESOLVERS"], "127.0.0.1:") {
+		t.Errorf("CERTDROP_DNS_RESOLVERS=%q", env["CERTDROP_DNS_RESOLVERS"])
 	}
 	if env["ALIBABA_CLOUD_ACCESS_KEY_ID"] != "simAK" || strings.Contains(stdout.String()+stderr.String(), "simSK") {
 		t.Errorf("credentials output: %s", stdout.String())

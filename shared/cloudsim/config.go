@@ -45,6 +45,9 @@ type Config struct {
 	MaxCertificateBytes int `yaml:"maxCertificateBytes"`
 	// OSS configures the OSS emulator served on OSSAddr.
 	OSS OSSSettings `yaml:"oss"`
+	// DNS configures Alibaba Cloud DNS: the zones the alidns OpenAPI
+	// manages and the authoritative DNS server answers from.
+	DNS DNSSettings `yaml:"dns"`
 
 	// JournalWriter, when set, receives every journal entry as a JSON line.
 	JournalWriter io.Writer `yaml:"-"`
@@ -267,6 +270,9 @@ func (c *Config) validate() error {
 		if t.Credentials != "" && !seen[t.Credentials] {
 			return fmt.Errorf("oss.triggers[%d]: credentials %q is not an accessKeyId of credentials", i, t.Credentials)
 		}
+	}
+	if err := c.DNS.validate(); err != nil {
+		return err
 	}
 	return c.Faults.validate()
 }

@@ -13,12 +13,14 @@ type Entry struct {
 	// Time is when the call arrived; for OpenAPI calls that passed
 	// authentication, when the quota admitted or refused it.
 	Time time.Time `json:"time"`
-	// Service is "cdn", "vod", "live" or "oss".
+	// Service is "cdn", "vod", "live", "alidns", "oss" or "acme".
 	Service string `json:"service"`
 	// API is the action ("SetCdnDomainSSLCertificate") or the OSS
 	// operation ("PutObject").
 	API string `json:"api"`
-	// Domain is the DomainName parameter; for OSS, the bucket.
+	// Domain is the DomainName parameter; for OSS, the bucket. For alidns
+	// calls without DomainName, the zone of RecordId, SubDomain or
+	// InputString.
 	Domain string `json:"domain,omitempty"`
 	// Key is the OSS object key.
 	Key string `json:"key,omitempty"`
@@ -36,6 +38,13 @@ type Entry struct {
 	CertName string `json:"certName,omitempty"`
 	// Env is the Env parameter of a Set call ("staging").
 	Env string `json:"env,omitempty"`
+	// RR, RecordType and Value describe the DNS record an AddDomainRecord
+	// asked for or a DeleteDomainRecord removed; RecordID is the record's
+	// ID (assigned, on a successful add).
+	RR         string `json:"rr,omitempty"`
+	RecordType string `json:"recordType,omitempty"`
+	Value      string `json:"value,omitempty"`
+	RecordID   string `json:"recordId,omitempty"`
 	// Attempt numbers the OpenAPI calls of one API for one domain that
 	// passed authentication and the quota, from 1: the input of the
 	// deterministic fault decisions.

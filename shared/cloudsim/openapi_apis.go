@@ -12,7 +12,7 @@ const (
 type apiSpec struct {
 	action  string
 	version string
-	// product is ProductCDN, ProductVOD or ProductLive.
+	// product is ProductCDN, ProductVOD, ProductLive or ProductDNS.
 	product string
 	// set is true for the four Set operations, false for Describe.
 	set bool
@@ -35,6 +35,8 @@ func (a apiSpec) hostID() string {
 		return "vod.cn-shanghai.aliyuncs.com"
 	case ProductLive:
 		return "live.aliyuncs.com"
+	case ProductDNS:
+		return "alidns.aliyuncs.com"
 	default:
 		return "cdn.aliyuncs.com"
 	}
@@ -43,7 +45,8 @@ func (a apiSpec) hostID() string {
 // DefaultQuotas returns the per-account calls per second the emulator
 // enforces when the configuration names no quota for an API: the
 // documented 30/s for the current Set operations, 10/s for the legacy
-// SetDomainServerCertificate, and 30/s for the Describe operations.
+// SetDomainServerCertificate, 30/s or 100/s for the Describe operations,
+// and for Alibaba Cloud DNS 20/s for reads and 10/s for writes.
 func DefaultQuotas() map[string]float64 {
 	q := map[string]float64{}
 	for _, a := range apiSpecs() {
@@ -64,6 +67,15 @@ func apiSpecs() []apiSpec {
 		{action: "DescribeDomainCertificateInfo", version: "2018-05-10", product: ProductCDN, quota: 100},
 		{action: "DescribeVodDomainCertificateInfo", version: "2017-03-21", product: ProductVOD, quota: 30},
 		{action: "DescribeLiveDomainCertificateInfo", version: "2016-11-01", product: ProductLive, quota: 100},
+		// Alibaba Cloud DNS documents no per-action quota (see alidns.go):
+		// 20/s for reads and 10/s for writes are the emulator's choice.
+		{action: "DescribeDomains", version: "2015-01-09", product: ProductDNS, quota: 20},
+		{action: "GetMainDomainName", version: "2015-01-09", product: ProductDNS, quota: 20},
+		{action: "DescribeDomainRecords", version: "2015-01-09", product: ProductDNS, quota: 20},
+		{action: "DescribeSubDomainRecords", version: "2015-01-09", product: ProductDNS, quota: 20},
+		{action: "DescribeDomainRecordInfo", version: "2015-01-09", product: ProductDNS, quota: 20},
+		{action: "AddDomainRecord", version: "2015-01-09", product: ProductDNS, quota: 10},
+		{action: "DeleteDomainRecord", version: "2015-01-09", product: ProductDNS, quota: 10},
 	}
 }
 

@@ -80,6 +80,25 @@ func apiErrorTable() map[string]knownError {
 		"Abs.CertRegion.ValueNotSupported":     {400, "CertRegion is not supported."},
 		"InvalidEnv":                           {400, "The specified Env is invalid."},
 		"CertName.MissingParameter":            {404, "You must specify CertName."},
+
+		// Alibaba Cloud DNS (alidns.go lists the sources).
+		"InvalidDomainName.NoExist":   {400, "The specified domain name does not exist. Refresh the page and try again."},
+		"IncorrectDomainUser":         {400, "The domain name does not belong to this user."},
+		"InvalidDomainName.Format":    {400, "The format of domain is error."},
+		"QuotaExceeded.StringLength":  {400, "You Can't finish this operation because the input string length has been out of MAX count."},
+		"DomainRecordDuplicate":       {400, "The domain record is duplicated."},
+		"DomainRecordConflict":        {400, "The domain record is conflict with other records."},
+		"DomainRecordNotBelongToUser": {400, "The domain record does not belong to this user."},
+		"QuotaExceeded.TTL":           {400, "The specified TTL is invalid. A valid TTL must be in the range of 600 to 86400."},
+		"QuotaExceeded.Record":        {400, "You Can't add this domain record because the record has been out of MAX count (90)."},
+		"LastOperationNotFinished":    {400, "The last operation is not finished. Try again later."},
+		"InvalidParameter":            {400, "The specified parameter is invalid."},
+		"MissingRR":                   {400, "RR is mandatory for this action."},
+		"MissingType":                 {400, "Type is mandatory for this action."},
+		"MissingValue":                {400, "Value is mandatory for this action."},
+		"MissingRecordId":             {400, "RecordId is mandatory for this action."},
+		"MissingSubDomain":            {400, "SubDomain is mandatory for this action."},
+		"MissingInputString":          {400, "InputString is mandatory for this action."},
 	}
 }
 

@@ -91,6 +91,9 @@ func (s *Sim) serveOpenAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	c.api, c.product = api, api.product
 	c.entry.Service = api.product
+	if api.product == ProductDNS && c.entry.Domain == "" {
+		c.entry.Domain = s.dns.callDomain(params)
+	}
 	version := r.Header.Get("x-acs-version")
 	if version == "" {
 		version = params.Get("Version")
@@ -148,12 +151,16 @@ func (s *Sim) serveOpenAPI(w http.ResponseWriter, r *http.Request) {
 	var status int
 	var resp any
 	var e *apiError
-	if api.set {
+	switch {
+	case api.product == ProductDNS:
+		resp, e = s.alidnsCall(api, params, c)
+		status = http.StatusOK
+	case api.set:
 		c.entry.CertName, e = s.applySet(api, params)
 		if e == nil {
 			status, resp = http.StatusOK, map[string]string{"RequestId": c.entry.RequestID}
 		}
-	} else {
+	default:
 		resp, e = s.describe(api, params, c.entry.RequestID)
 		status = http.StatusOK
 	}
@@ -257,7 +264,7 @@ func (s *Sim) reset(c *call) {
 // errorBody is the JSON error answer of the real services.
 func (s *Sim) errorBody(c *call, e *apiError) map[string]string {
 	host := c.api.hostID()
-	product := map[string]string{ProductCDN: "Cdn", ProductVOD: "vod", ProductLive: "live"}[c.product]
+	product := map[string]string{ProductCDN: "Cdn", ProductVOD: "vod", ProductLive: "live", ProductDNS: "Alidns"}[c.product]
 	return map[string]string{
 		"RequestId": c.entry.RequestID,
 		"HostId":    host,

@@ -32,8 +32,10 @@ type Sim struct {
 	attempts   map[string]int
 
 	oss *OSS
+	dns *dnsState
 
 	mu        sync.Mutex
+	dnsSrv    *dnsServer
 	started   bool
 	openapiLn net.Listener
 	ossLn     net.Listener
@@ -45,8 +47,12 @@ type Sim struct {
 
 // Endpoints are the URLs the emulator listens on.
 type Endpoints struct {
-	// OpenAPI serves CDN, VOD and Live: "http://127.0.0.1:PORT".
+	// OpenAPI serves CDN, VOD, Live and Alibaba Cloud DNS:
+	// "http://127.0.0.1:PORT".
 	OpenAPI string
+	// DNS is the authoritative DNS server's "127.0.0.1:PORT", UDP and TCP;
+	// empty when it does not run (no zones and no ACME CA).
+	DNS string
 	// OSS serves object storage, path style; empty when disabled.
 	OSS string
 }
@@ -110,6 +116,12 @@ func New(cfg Config) (*Sim, error) {
 			s.reg.domains[domainKey(p.product, d.Name)] = ent
 		}
 	}
+
+	st, err := newDNSState(cfg.DNS, time.Now)
+	if err != nil {
+		return nil, err
+	}
+	s.dns = st
 
 	if !cfg.OSS.Disabled {
 		oss, err := NewOSS(s.ossConfig())
@@ -187,6 +199,14 @@ func (s *Sim) Start(ctx context.Context) error {
 		s.ossLn = oln
 		s.serve(oln, s.oss)
 	}
+	if len(s.cfg.DNS.Zones) > 0 {
+		d, err := startDNSServer(ctx, s.dns, s.cfg.DNS.Addr, s.log)
+		if err != nil {
+			s.closeListenersLocked()
+			return err
+		}
+		s.dnsSrv = d
+	}
 	go func() {
 		select {
 		case <-ctx.Done():
@@ -195,6 +215,15 @@ func (s *Sim) Start(ctx context.Context) error {
 		}
 	}()
 	return nil
+}
+
+// closeListenersLocked closes what Start bound so far, after a failure.
+func (s *Sim) closeListenersLocked() {
+	for _, ln := range []net.Listener{s.openapiLn, s.ossLn} {
+		if ln != nil {
+			_ = ln.Close()
+		}
+	}
 }
 
 func (s *Sim) serve(ln net.Listener, h http.Handler) {
@@ -222,12 +251,16 @@ func (s *Sim) Endpoints() Endpoints {
 	if s.ossLn != nil {
 		e.OSS = "http://" + s.ossLn.Addr().String()
 	}
+	if s.dnsSrv != nil {
+		e.DNS = s.dnsSrv.addr
+	}
 	return e
 }
 
 // Env returns the environment that points certdrop at the emulator, as
 // NAME=value pairs: CERTDROP_CDN_ENDPOINT, CERTDROP_VOD_ENDPOINT,
-// CERTDROP_LIVE_ENDPOINT, CERTDROP_OSS_ENDPOINT (when OSS runs) and
+// CERTDROP_LIVE_ENDPOINT, CERTDROP_ALIDNS_ENDPOINT, CERTDROP_OSS_ENDPOINT
+// (when OSS runs), CERTDROP_DNS_RESOLVERS (when the DNS server runs) and
 // ALIBABA_CLOUD_ACCESS_KEY_ID of the first configured credential. The
 // secret is left out on purpose: it is in the configuration file.
 func (s *Sim) Env() []string {
@@ -237,10 +270,14 @@ func (s *Sim) Env() []string {
 		env = append(env,
 			"CERTDROP_CDN_ENDPOINT="+e.OpenAPI,
 			"CERTDROP_VOD_ENDPOINT="+e.OpenAPI,
-			"CERTDROP_LIVE_ENDPOINT="+e.OpenAPI)
+			"CERTDROP_LIVE_ENDPOINT="+e.OpenAPI,
+			"CERTDROP_ALIDNS_ENDPOINT="+e.OpenAPI)
 	}
 	if e.OSS != "" {
 		env = append(env, "CERTDROP_OSS_ENDPOINT="+e.OSS)
+	}
+	if e.DNS != "" {
+		env = append(env, "CERTDROP_DNS_RESOLVERS="+e.DNS)
 	}
 	if len(s.cfg.Credentials) > 0 {
 		env = append(env, "ALIBABA_CLOUD_ACCESS_KEY_ID="+s.cfg.Credentials[0].AccessKeyID)
@@ -317,8 +354,14 @@ func (s *Sim) Close() error {
 			}
 		}
 		s.wg.Wait()
+		s.mu.Lock()
+		d := s.dnsSrv
+		s.mu.Unlock()
+		if d != nil {
+			err = d.shutdown(ctx)
+		}
 		if s.oss != nil {
-			err = s.oss.Close()
+			err = errors.Join(err, s.oss.Close())
 		}
 	})
 	return err
