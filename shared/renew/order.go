@@ -70,7 +70,8 @@ func (e *Engine) order(ctx context.Context, cl *certClient, c manifest.Certifica
 	params.Profile = c.Profile
 	params.Replaces = replaces
 
-	solver := &dnsSolver{provider: provider, dns: e.dns, ttl: 60 * time.Second,
+	solver := &dnsSolver{provider: provider, dns: e.dns, // ttl 0: the provider's default (alidns: 600 s, the least the free edition takes)
+
 		propagation: e.opts.PropagationTimeout, poll: e.opts.PollInterval, cleanup: e.opts.CleanupTimeout, log: log}
 	cl.ChallengeSolvers = map[string]acmez.Solver{acme.ChallengeTypeDNS01: solver}
 	chains, err := cl.ObtainCertificate(ctx, params)

@@ -218,7 +218,7 @@ func (e *Engine) Run(ctx context.Context, certs []manifest.Certificate, ro RunOp
 
 // one handles one certificate.
 func (e *Engine) one(ctx context.Context, c manifest.Certificate, ro RunOptions) (res Result) {
-	start := e.opts.Now()
+	start := time.Now()
 	res = Result{Name: c.Name, Domains: c.Domains}
 	log := e.log.With("certificate", c.Name)
 	defer func() {

@@ -103,6 +103,7 @@ func (s *dnsSolver) Wait(ctx context.Context, chal acme.Challenge) error {
 	if p == nil {
 		return errors.New("no record was presented for this challenge")
 	}
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, s.propagation)
 	defer cancel()
 	var missing []string
@@ -130,6 +131,9 @@ func (s *dnsSolver) Wait(ctx context.Context, chal acme.Challenge) error {
 		select {
 		case <-ctx.Done():
 			t.Stop()
+			if err := parent.Err(); err != nil {
+				return fmt.Errorf("waiting for the TXT record %s to be visible: %w", strings.TrimSuffix(p.fqdn, "."), err)
+			}
 			return fmt.Errorf("the TXT record %s was not visible at the zone's authoritative servers within %s (%s): %w",
 				strings.TrimSuffix(p.fqdn, "."), s.propagation, strings.Join(missing, "; "), ErrNotVisible)
 		case <-t.C:
