@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"encoding/pem"
+	"io"
+	"log"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/letsencrypt/pebble/v2/ca"
+	"github.com/letsencrypt/pebble/v2/db"
+	"github.com/letsencrypt/pebble/v2/va"
+	"github.com/letsencrypt/pebble/v2/wfe"
+
+	"github.com/certdrop/certdrop/shared/cloudsim"
+)
+
+// renewEnv starts the emulator (with the zone example.test) and pebble,
+// and returns the environment and a manifest asking for one certificate.
+func renewEnv(t *testing.T) (env map[string]string, manifestPath string) {
+	t.Helper()
+	t.Setenv("PEBBLE_VA_NOSLEEP", "1")
+	t.Setenv("PEBBLE_WFE_NONCEREJECT", "0")
+	sim, err := cloudsim.New(cloudsim.Config{
+		Credentials: []cloudsim.Credential{{AccessKeyID: "LTAIcli", AccessKeySecret: "cli-secret-value"}},
+		OSS:         cloudsim.OSSSettings{Disabled: true},
+		DNS:         cloudsim.DNSSettings{Zones: []cloudsim.ZoneSettings{{Name: "example.test"}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	if err := sim.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sim.Close() })
+	logger := log.New(io.Discard, "", 0)
+	pdb := db.NewMemoryStore()
+	pca := ca.New(logger, pdb, "", "ecdsa", 0, 1, map[string]ca.Profile{"default": {}})
+	w := wfe.New(logger, pdb, va.New(logger, 0, 0, false, sim.Endpoints().DNS, pdb), pca, nil, false, false, 0, 0)
+	srv := httptest.NewTLSServer(w.Handler())
+	t.Cleanup(srv.Close)
+
+	dir := t.TempDir()
+	rootPath := filepath.Join(dir, "acme-root.pem")
+	if err := os.WriteFile(rootPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env = map[string]string{"ALIBABA_CLOUD_ACCESS_KEY_SECRET": "cli-secret-value", "CERTDROP_ACME_TRUST_ROOTS": rootPath}
+	for _, kv := range sim.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	manifestPath = filepath.Join(dir, "manifest.yaml")
+	m := "version: 1\ntargets: [{product: cdn, domain: www.example.test}]\ncertificates:\n" +
+		"  - {name: www, domains: [www.example.test], issuer: \"" + srv.URL + wfe.DirectoryPath + "\", dns: alidns}\n"
+	if err := os.WriteFile(manifestPath, []byte(m), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return env, manifestPath
+}
+
+func TestRenewCommand(t *testing.T) {
+	env, mf := renewEnv(t)
+	out := t.TempDir()
+
+	code, stdout, stderr := runWithEnv(env, "renew", "--manifest", mf, "--out", out, "--dry-run")
+	if code != exitOK || !strings.Contains(stdout, "due (no_bundle), not renewed: dry_run") {
+		t.Fatalf("dry run: %d\n%s\n%s", code, stdout, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(out, "www", "bundle.pem")); err == nil {
+		t.Fatal("a dry run wrote a bundle")
+	}
+
+	code, stdout, stderr = runWithEnv(env, "renew", "--manifest", mf, "--out", out)
+	if code != exitOK || !strings.Contains(stdout, "renewed (no_bundle)") {
+		t.Fatalf("renew: %d\n%s\n%s", code, stdout, stderr)
+	}
+	data, err := os.ReadFile(filepath.Join(out, "www", "bundle.pem"))
+	if err != nil || !strings.Contains(string(data), "BEGIN EC PRIVATE KEY") {
+		t.Fatalf("bundle: %v", err)
+	}
+	for _, s := range []string{stdout, stderr} {
+		if strings.Contains(s, "PRIVATE KEY") || strings.Contains(s, "cli-secret-value") {
+			t.Errorf("output holds a secret:\n%s", s)
+		}
+	}
+	fi, err := os.Stat(filepath.Join(out, "www", "bundle.pem"))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("bundle mode %v, want 0600", fi.Mode().Perm())
+	}
+
+	code, stdout, _ = runWithEnv(env, "renew", "--manifest", mf, "--out", out, "--json")
+	if code != exitOK || !strings.Contains(stdout, `"reason": "not_due"`) {
+		t.Fatalf("second run: %d\n%s", code, stdout)
+	}
+}
+
+func TestRenewCommandUsage(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"renew"}, "name the manifest"},
+		{[]string{"renew", "--manifest", example}, "name where bundles go"},
+		{[]string{"renew", "--manifest", example, "--out", t.TempDir()}, "has no certificates section"},
+		{[]string{"renew", "--manifest", "nope.yaml", "--out", t.TempDir()}, "nope.yaml"},
+	}
+	for _, tt := range tests {
+		code, _, stderr := runCLI(t, tt.args...)
+		if code != exitUsage || !strings.Contains(stderr, tt.want) {
+			t.Errorf("%v: %d %s", tt.args, code, stderr)
+		}
+	}
+	env, mf := renewEnv(t)
+	code, _, stderr := runWithEnv(env, "renew", "--manifest", mf, "--out", t.TempDir(), "--name", "nope")
+	if code != exitUsage || !strings.Contains(stderr, `no certificate named "nope"`) {
+		t.Errorf("--name nope: %d %s", code, stderr)
+	}
+}
