@@ -234,6 +234,11 @@ func (e *Engine) one(ctx context.Context, c manifest.Certificate, ro RunOptions)
 			"skipped", res.Skipped, "notAfter", res.NotAfter, "error", res.Error)
 	}()
 
+	// The secrets this certificate's variables hold are scrubbed from
+	// every error (a provider's message might echo its token).
+	for _, name := range secretVars(c) {
+		e.addSecret(e.getenv(name))
+	}
 	state, err := loadState(ctx, e.opts.Store, e.statePrefix, c.Name)
 	if err != nil {
 		log.Warn("state unreadable; starting afresh", "error", err)
@@ -308,6 +313,15 @@ func (e *Engine) one(ctx context.Context, c manifest.Certificate, ro RunOptions)
 	return res
 }
 
+// secretVars names the environment variables holding c's secrets.
+func secretVars(c manifest.Certificate) []string {
+	names := []string{c.DNS.APITokenEnv, c.DNS.KeyEnv}
+	if c.EAB != nil {
+		names = append(names, c.EAB.KeyIDEnv, c.EAB.MACKeyEnv)
+	}
+	return names
+}
+
 // lockFor returns the mutex of a key (one account registration at a
 // time).
 func (e *Engine) lockFor(key string) *sync.Mutex {
@@ -328,7 +342,9 @@ func (e *Engine) addSecret(v string) {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.secrets = append(e.secrets, v)
+	if !slices.Contains(e.secrets, v) {
+		e.secrets = append(e.secrets, v)
+	}
 }
 
 // privateKeyPEM matches a private-key PEM block, or what is left of one.
