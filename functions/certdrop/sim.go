@@ -79,6 +79,10 @@ func runSim(ctx context.Context, c *cli, args []string) int {
 	if ep.DNS != "" {
 		fmt.Fprintf(c.stderr, "  DNS server (%d zones):          %s (UDP and TCP)\n", len(cfg.DNS.Zones), ep.DNS)
 	}
+	if ep.ACMEDirectory != "" {
+		fmt.Fprintf(c.stderr, "  ACME CA (pebble) directory:    %s\n", ep.ACMEDirectory)
+		fmt.Fprintf(c.stderr, "  ACME CA TLS root:              %s\n", ep.ACMETrustRoots)
+	}
 	if *journal != "" {
 		fmt.Fprintf(c.stderr, "  journal:                       %s\n", *journal)
 	}

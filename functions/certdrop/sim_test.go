@@ -51,6 +51,12 @@ func TestSimCommandServesUntilCanceled(t *testing.T) {
 	if !strings.HasPrefix(env["CERTDROP_DNS_RESOLVERS"], "127.0.0.1:") {
 		t.Errorf("CERTDROP_DNS_RESOLVERS=%q", env["CERTDROP_DNS_RESOLVERS"])
 	}
+	if !strings.HasPrefix(env["CERTDROP_ACME_DIRECTORY"], "https://127.0.0.1:") {
+		t.Errorf("CERTDROP_ACME_DIRECTORY=%q", env["CERTDROP_ACME_DIRECTORY"])
+	}
+	if b, err := os.ReadFile(env["CERTDROP_ACME_TRUST_ROOTS"]); err != nil || !strings.Contains(string(b), "BEGIN CERTIFICATE") {
+		t.Errorf("CERTDROP_ACME_TRUST_ROOTS=%q: %v", env["CERTDROP_ACME_TRUST_ROOTS"], err)
+	}
 	if env["ALIBABA_CLOUD_ACCESS_KEY_ID"] != "simAK" || strings.Contains(stdout.String()+stderr.String(), "simSK") {
 		t.Errorf("credentials output: %s", stdout.String())
 	}

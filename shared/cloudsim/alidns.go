@@ -47,6 +47,14 @@ package cloudsim
 //	DeleteDomainRecord       RecordId (required)
 //	  -> RecordId. Errors: DomainRecordNotBelongToUser, LastOperationNotFinished.
 //
+// Every action naming a zone (DomainName, or the zone of RecordId or
+// SubDomain) answers Forbidden.RAM (HTTP 403) to a key whose
+// credentials.dnsZones does not list that zone, as a RAM policy scoped to
+// acs:alidns::<account>:domain/<zone> does; credentials.denyActions denies
+// actions outright. A zone configured external: true is served by the DNS
+// server but unknown to the API (InvalidDomainName.NoExist,
+// DomainRecordNotBelongToUser, absent from DescribeDomains).
+//
 // Record fields: DomainName, RecordId, RR, Type, Value, TTL, Priority (MX
 // only), Line ("default"), Status ("ENABLE"), Locked (false), Weight (1),
 // CreateTimestamp, UpdateTimestamp (Unix milliseconds). Numbers are JSON
@@ -54,12 +62,15 @@ package cloudsim
 // MX target without its final dot.
 //
 // Throttling answers Throttling.User (HTTP 400) with the
-// x-ratelimit-user-api header, as the other products. The vendor documents
-// no per-action quota for alidns ("intelligent API throttling", notice of
-// 15 January 2025:
-// https://www.alibabacloud.com/en/notice/notice_on_api_throttling_of_alibaba_cloud_dns_444);
-// the emulator's defaults, 20 calls/s for reads and 10 calls/s for writes,
-// are its own conservative choice and are overridable in Config.Quotas.
+// x-ratelimit-user-api header, as the other products, past the documented
+// per-account quotas (https://www.alibabacloud.com/help/en/dns/api-alidns-2015-01-09-quota):
+// AddDomainRecord and DeleteDomainRecord 60/s, DescribeDomainRecords 100/s,
+// DescribeSubDomainRecords 300/s, DescribeDomainRecordInfo 200/s;
+// DescribeDomains and GetMainDomainName, not listed there, 10/s (the
+// emulator's choice). Since 15 January 2025 the vendor also throttles
+// "intelligently" below these
+// (https://www.alibabacloud.com/en/notice/notice_on_api_throttling_of_alibaba_cloud_dns_444):
+// faults.throttleRate emulates that. Config.Quotas overrides any of them.
 //
 // Sources: the API reference pages
 // https://www.alibabacloud.com/help/en/dns/api-alidns-2015-01-09-adddomainrecord,
@@ -148,7 +159,9 @@ type dnsZone struct {
 	edition     string
 	propagation time.Duration
 	unpublished bool
-	created     time.Time
+	// external zones are served by the DNS server but unknown to the API.
+	external bool
+	created  time.Time
 	// records are the API's view; ghosts were deleted through the API but
 	// are still served until their goneAt.
 	records   []*zoneRecord
@@ -189,6 +202,7 @@ func newDNSState(cfg DNSSettings, now func() time.Time) (*dnsState, error) {
 			edition:     zc.Edition,
 			propagation: zc.Propagation,
 			unpublished: zc.Unpublished,
+			external:    zc.External,
 			created:     created.Add(time.Duration(i) * time.Minute),
 			serial:      1,
 		}
@@ -366,7 +380,7 @@ func (st *dnsState) add(zone, rr, typ, value string, ttl, priority int, line str
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	z := st.zones[canonicalZone(zone)]
-	if z == nil {
+	if z == nil || (viaAPI && z.external) {
 		return nil, newAPIError(ProductDNS, "InvalidDomainName.NoExist")
 	}
 	if line != "" && line != "default" {
@@ -428,7 +442,7 @@ func (st *dnsState) remove(id string, viaAPI bool) (DNSRecord, *apiError) {
 	defer st.mu.Unlock()
 	n, err := strconv.ParseInt(id, 10, 64)
 	z := st.byID[n]
-	if err != nil || z == nil {
+	if err != nil || z == nil || (viaAPI && z.external) {
 		return DNSRecord{}, newAPIError(ProductDNS, "DomainRecordNotBelongToUser")
 	}
 	now := st.now()
@@ -551,7 +565,7 @@ func (st *dnsState) callDomain(p url.Values) string {
 	defer st.mu.Unlock()
 	if id := p.Get("RecordId"); id != "" {
 		n, _ := strconv.ParseInt(id, 10, 64)
-		if z := st.byID[n]; z != nil {
+		if z := st.byID[n]; z != nil && !z.external {
 			return z.name
 		}
 		return ""
@@ -582,7 +596,7 @@ func (s *Sim) alidnsCall(api apiSpec, p url.Values, c *call) (any, *apiError) {
 		st.mu.Lock()
 		zones := make([]*dnsZone, 0, len(st.zones))
 		for _, z := range st.zones {
-			if matchKeyword(z.name, kw, exact) {
+			if !z.external && matchKeyword(z.name, kw, exact) {
 				zones = append(zones, z)
 			}
 		}
@@ -678,7 +692,7 @@ func (s *Sim) alidnsCall(api apiSpec, p url.Values, c *call) (any, *apiError) {
 		exact := strings.EqualFold(p.Get("SearchMode"), "EXACT")
 		st.mu.Lock()
 		z := st.zones[zoneName]
-		if z == nil {
+		if z == nil || z.external {
 			st.mu.Unlock()
 			return nil, newAPIError(ProductDNS, "InvalidDomainName.NoExist")
 		}
@@ -709,7 +723,7 @@ func (s *Sim) alidnsCall(api apiSpec, p url.Values, c *call) (any, *apiError) {
 		st.mu.Lock()
 		defer st.mu.Unlock()
 		z := st.byID[n]
-		if z == nil {
+		if z == nil || z.external {
 			return nil, newAPIError(ProductDNS, "DomainRecordNotBelongToUser")
 		}
 		i := slices.IndexFunc(z.records, func(r *zoneRecord) bool { return r.id == n })

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/miekg/dns"
 )
 
 // dnsConfig is testConfig with two zones: example.test on the free edition
@@ -321,5 +323,47 @@ func TestDNSConfigRejectsMistakes(t *testing.T) {
 		if _, err := New(cfg); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: %v, want %q", tt.name, err, tt.want)
 		}
+	}
+}
+
+func TestAliDNSExternalZoneAndScopedKey(t *testing.T) {
+	cfg := dnsConfig()
+	cfg.DNS.Zones = append(cfg.DNS.Zones, ZoneSettings{Name: "elsewhere.test", External: true,
+		Records: []RecordSettings{{RR: "_acme-challenge", Type: "CNAME", Value: "_acme-challenge.delegated.example.net"}}})
+	cfg.Credentials = append(cfg.Credentials, Credential{AccessKeyID: "scoped", AccessKeySecret: "scopedSK", DNSZones: []string{"delegated.example.net"}})
+	s := startSim(t, cfg)
+	ep := s.Endpoints().OpenAPI
+	ctx := context.Background()
+	c := newSDK(t, ep, "simAK", "simSK", "")
+
+	// An external zone is served by the DNS server, unknown to the API.
+	body, err := c.call(ctx, "DescribeDomains", nil)
+	if err != nil || fmt.Sprint(body["TotalCount"]) != "2" {
+		t.Fatalf("DescribeDomains lists %v zones (%v)", body["TotalCount"], err)
+	}
+	_, err = c.call(ctx, "AddDomainRecord", map[string]string{"DomainName": "elsewhere.test", "RR": "x", "Type": "TXT", "Value": "v"})
+	if code, _ := codeOf(err); code != "InvalidDomainName.NoExist" {
+		t.Fatalf("add to an external zone: %q", code)
+	}
+	_, err = c.call(ctx, "DeleteDomainRecord", map[string]string{"RecordId": s.DNSRecords("elsewhere.test")[0].RecordID})
+	if code, _ := codeOf(err); code != "DomainRecordNotBelongToUser" {
+		t.Fatalf("delete in an external zone: %q", code)
+	}
+	in := query(t, s.Endpoints().DNS, "udp", "_acme-challenge.elsewhere.test", dns.TypeCNAME)
+	if summary(in.Answer) != "CNAME _acme-challenge.delegated.example.net." {
+		t.Fatalf("external zone not served: %q", summary(in.Answer))
+	}
+
+	// A key scoped to one zone writes there and nowhere else.
+	scoped := newSDK(t, ep, "scoped", "scopedSK", "")
+	if _, err := scoped.call(ctx, "AddDomainRecord", map[string]string{"DomainName": "delegated.example.net", "RR": "_acme-challenge", "Type": "TXT", "Value": "v"}); err != nil {
+		t.Fatalf("scoped key in its zone: %v", err)
+	}
+	_, err = scoped.call(ctx, "AddDomainRecord", map[string]string{"DomainName": "example.test", "RR": "_acme-challenge", "Type": "TXT", "Value": "v"})
+	if code, status := codeOf(err); code != "Forbidden.RAM" || status != 403 {
+		t.Fatalf("scoped key elsewhere: %q %d", code, status)
+	}
+	if _, err := scoped.call(ctx, "DescribeDomains", nil); err != nil {
+		t.Fatalf("scoped key listing zones: %v", err)
 	}
 }

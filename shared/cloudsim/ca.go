@@ -12,6 +12,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"math/big"
+	"net"
 	"time"
 )
 
@@ -29,8 +30,10 @@ type LeafRequest struct {
 	// CommonName defaults to the first DNS name.
 	CommonName string
 	DNSNames   []string
-	NotBefore  time.Time
-	NotAfter   time.Time
+	// IPAddresses are IP SANs, for a loopback server's certificate.
+	IPAddresses []net.IP
+	NotBefore   time.Time
+	NotAfter    time.Time
 	// RSABits selects an RSA key of that size; 0 means ECDSA P-256.
 	RSABits int
 }
@@ -100,6 +103,7 @@ func (ca *CA) Issue(req LeafRequest) (*Leaf, error) {
 		SerialNumber: serial(),
 		Subject:      pkix.Name{CommonName: cn},
 		DNSNames:     req.DNSNames,
+		IPAddresses:  req.IPAddresses,
 		NotBefore:    req.NotBefore,
 		NotAfter:     req.NotAfter,
 		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,

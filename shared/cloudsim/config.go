@@ -48,6 +48,8 @@ type Config struct {
 	// DNS configures Alibaba Cloud DNS: the zones the alidns OpenAPI
 	// manages and the authoritative DNS server answers from.
 	DNS DNSSettings `yaml:"dns"`
+	// ACME configures the in-process ACME CA (pebble); off by default.
+	ACME ACMESettings `yaml:"acme"`
 
 	// JournalWriter, when set, receives every journal entry as a JSON line.
 	JournalWriter io.Writer `yaml:"-"`
@@ -74,6 +76,11 @@ type Credential struct {
 	// DenyActions are API actions this key's RAM policy does not allow:
 	// Forbidden.RAM (403).
 	DenyActions []string `yaml:"denyActions"`
+	// DNSZones, when set, scopes this key's RAM policy for Alibaba Cloud
+	// DNS to these zones (resource acs:alidns::<account>:domain/<zone>):
+	// an alidns call about another zone answers Forbidden.RAM.
+	// DescribeDomains and GetMainDomainName are not scoped.
+	DNSZones []string `yaml:"dnsZones"`
 }
 
 // Format prints the credential with its secret and token redacted, for
@@ -151,7 +158,7 @@ type OSSTriggerSettings struct {
 
 // LoadConfig reads a YAML configuration. Unknown fields are errors, so a
 // typo does not silently configure nothing. Relative file names (certFile,
-// oss.dataDir) are resolved against the file's folder.
+// oss.dataDir, acme.trustRootFile) are resolved against the file's folder.
 func LoadConfig(path string) (Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -180,6 +187,9 @@ func LoadConfig(path string) (Config, error) {
 			}
 			s.Cert, s.CertFile = string(b), ""
 		}
+	}
+	if cfg.ACME.TrustRootFile != "" && !filepath.IsAbs(cfg.ACME.TrustRootFile) {
+		cfg.ACME.TrustRootFile = filepath.Join(dir, cfg.ACME.TrustRootFile)
 	}
 	if cfg.OSS.DataDir != "" && !filepath.IsAbs(cfg.OSS.DataDir) {
 		cfg.OSS.DataDir = filepath.Join(dir, cfg.OSS.DataDir)
@@ -272,6 +282,9 @@ func (c *Config) validate() error {
 		}
 	}
 	if err := c.DNS.validate(); err != nil {
+		return err
+	}
+	if err := c.ACME.validate(); err != nil {
 		return err
 	}
 	return c.Faults.validate()

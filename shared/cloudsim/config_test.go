@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestLoadDemoConfig(t *testing.T) {
@@ -68,6 +69,12 @@ func TestLoadConfigRejectsMistakes(t *testing.T) {
 		{"seed without certificate", "domains: {cdn: [{name: a.example.com, installed: {certName: x}}]}", "needs cert"},
 		{"credential without secret", "credentials: [{accessKeyId: a}]", "accessKeySecret are required"},
 		{"missing cert file", "domains: {cdn: [{name: a.example.com, installed: {certName: x, certFile: nope.pem}}]}", "nope.pem"},
+		{"dns zone typo", "dns: {zones: [{name: a.test, propagaton: 1s}]}", "field propagaton not found"},
+		{"dns record", "dns: {zones: [{name: a.test, records: [{rr: www, type: A, value: x}]}]}", "IPv4"},
+		{"dns days", "dns: {zones: [{name: a.test, propagation: 1d}]}", "1d"},
+		{"acme public", "acme: {enabled: true, addr: '[::]:14000'}", "not a loopback"},
+		{"acme eab", "acme: {externalAccountBinding: {required: true}}", "without keys"},
+		{"scoped key", "credentials: [{accessKeyId: a, accessKeySecret: b, dnsZonez: [a.test]}]", "field dnsZonez not found"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -105,6 +112,66 @@ func TestLoadConfigSeedsFromCertFile(t *testing.T) {
 	got, ok := s.Installed(ProductCDN, "www.example.test")
 	if !ok || got.CertName != "old" || got.HTTPS || got.NotAfter.Unix() != p.notAfter.Unix() || got.Fingerprint == "" {
 		t.Fatalf("seeded: %+v", got)
+	}
+}
+
+func TestLoadConfigDNSAndACME(t *testing.T) {
+	dir := t.TempDir()
+	yaml := `
+credentials: [{accessKeyId: a, accessKeySecret: b, dnsZones: [example.test]}]
+oss: {disabled: true}
+dns:
+  addr: 127.0.0.1:0
+  nameServers: [ns1.sim.test, ns2.sim.test]
+  writeSettle: 200ms
+  zones:
+    - name: example.test
+      edition: enterprise
+      propagation: 2s
+      records:
+        - {rr: _acme-challenge.www, type: CNAME, value: _acme-challenge.www.delegated.test.}
+    - {name: delegated.test, unpublished: true}
+    - {name: elsewhere.test, external: true}
+acme:
+  enabled: true
+  trustRootFile: root.pem
+  certificateLifetime: 240h
+  profiles: {shortlived: 160h}
+  externalAccountBinding: {required: true, keys: {kid-1: c2VjcmV0LWtleQ}}
+  rateLimit: {after: 2, times: 1, retryAfter: 30m}
+  validationDelay: 1s
+  badNonceRate: 5
+  authzReuse: 50
+`
+	if err := os.WriteFile(filepath.Join(dir, "sim.yaml"), []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := LoadConfig(filepath.Join(dir, "sim.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, a := cfg.DNS, cfg.ACME
+	if len(d.Zones) != 3 || d.Zones[0].Propagation != 2*time.Second || !d.Zones[1].Unpublished || !d.Zones[2].External ||
+		d.Zones[0].Edition != EditionEnterprise || d.WriteSettle != 200*time.Millisecond || len(d.NameServers) != 2 ||
+		d.Zones[0].Records[0].Value != "_acme-challenge.www.delegated.test." || cfg.Credentials[0].DNSZones[0] != "example.test" {
+		t.Fatalf("dns: %+v", d)
+	}
+	if !a.Enabled || a.TrustRootFile != filepath.Join(dir, "root.pem") || a.CertificateLifetime != 240*time.Hour ||
+		a.Profiles["shortlived"] != 160*time.Hour || !a.ExternalAccountBinding.Required || a.ExternalAccountBinding.Keys["kid-1"] != "c2VjcmV0LWtleQ" ||
+		a.RateLimit != (RateLimitSettings{After: 2, Times: 1, RetryAfter: 30 * time.Minute}) || a.ValidationDelay != time.Second ||
+		a.BadNonceRate != 5 || a.AuthzReuse != 50 {
+		t.Fatalf("acme: %+v", a)
+	}
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if b, err := os.ReadFile(filepath.Join(dir, "root.pem")); err != nil || !strings.Contains(string(b), "BEGIN CERTIFICATE") {
+		t.Fatalf("trust root file: %v", err)
 	}
 }
 

@@ -56,6 +56,12 @@ type ZoneSettings struct {
 	// Unpublished makes the API's changes to this zone never reach the DNS
 	// server: a record that never becomes visible.
 	Unpublished bool `yaml:"unpublished"`
+	// External makes the zone one hosted outside the account (another
+	// account, another provider): the DNS server answers for it, the API
+	// does not know it (InvalidDomainName.NoExist, absent from
+	// DescribeDomains). For a CNAME delegation from a zone certdrop may
+	// not write to one it may.
+	External bool `yaml:"external"`
 	// Records are the zone's records before any call; the SOA and NS of the
 	// apex are the emulator's own and need not be listed.
 	Records []RecordSettings `yaml:"records"`

@@ -91,6 +91,10 @@ func (d *dnsServer) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 			size = max(int(opt.UDPSize()), dns.MinMsgSize)
 		}
 		m.Truncate(size)
+	} else if m.Len() > dns.MaxMsgSize {
+		// A TCP message cannot exceed 64 KiB: a name with that many
+		// records is answered truncated rather than not at all.
+		m.Truncate(dns.MaxMsgSize)
 	}
 	if err := w.WriteMsg(m); err != nil {
 		d.log.Debug("dns answer not sent", "err", err)
@@ -181,6 +185,13 @@ func (st *dnsState) answer(req *dns.Msg, ip net.IP) *dns.Msg {
 			return m
 		}
 		m.Answer = append(m.Answer, match...)
+		// The addresses of the emulator's name servers come with an NS
+		// answer, as glue does.
+		for _, r := range match {
+			if ns, ok := r.(*dns.NS); ok && slices.Contains(st.nameServers, canonicalZone(ns.Ns)) {
+				m.Extra = append(m.Extra, nsAddress(canonicalZone(ns.Ns), ip)...)
+			}
+		}
 		return m
 	}
 	return m

@@ -94,6 +94,9 @@ func TestDNSServerAnswersFromZones(t *testing.T) {
 				if tt.rcode != dns.RcodeRefused && !in.Authoritative {
 					t.Fatal("answer not authoritative")
 				}
+				if tt.qtype == dns.TypeNS && summary(in.Extra) != "A 127.0.0.1; A 127.0.0.1" {
+					t.Fatalf("NS answer without the name servers' addresses: %q", summary(in.Extra))
+				}
 			})
 		}
 	}
@@ -171,5 +174,18 @@ func TestDNSServerTruncatesOverUDP(t *testing.T) {
 	tcp := query(t, s.Endpoints().DNS, "tcp", "big.example.test", dns.TypeTXT)
 	if !udp.Truncated || tcp.Truncated || len(tcp.Answer) != 40 {
 		t.Fatalf("udp truncated %v (%d answers), tcp truncated %v (%d answers)", udp.Truncated, len(udp.Answer), tcp.Truncated, len(tcp.Answer))
+	}
+}
+
+func TestDNSServerAnswersOverTCPBeyond64KiB(t *testing.T) {
+	s := startSim(t, dnsConfig())
+	for i := range 20 {
+		if _, err := s.AddDNSRecord("example.test", "huge", "TXT", strings.Repeat(string(rune('a'+i)), 4000), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	in := query(t, s.Endpoints().DNS, "tcp", "huge.example.test", dns.TypeTXT)
+	if !in.Truncated || len(in.Answer) == 0 || len(in.Answer) == 20 {
+		t.Fatalf("truncated %v, %d answers", in.Truncated, len(in.Answer))
 	}
 }

@@ -20,7 +20,7 @@ type Entry struct {
 	API string `json:"api"`
 	// Domain is the DomainName parameter; for OSS, the bucket. For alidns
 	// calls without DomainName, the zone of RecordId, SubDomain or
-	// InputString.
+	// InputString. For an ACME newOrder, the identifiers, comma-separated.
 	Domain string `json:"domain,omitempty"`
 	// Key is the OSS object key.
 	Key string `json:"key,omitempty"`
@@ -45,6 +45,10 @@ type Entry struct {
 	RecordType string `json:"recordType,omitempty"`
 	Value      string `json:"value,omitempty"`
 	RecordID   string `json:"recordId,omitempty"`
+	// Replaces and Profile are what an ACME newOrder asked for (its
+	// identifiers are in Domain, comma-separated).
+	Replaces string `json:"replaces,omitempty"`
+	Profile  string `json:"profile,omitempty"`
 	// Attempt numbers the OpenAPI calls of one API for one domain that
 	// passed authentication and the quota, from 1: the input of the
 	// deterministic fault decisions.

@@ -46,7 +46,10 @@ func (a apiSpec) hostID() string {
 // enforces when the configuration names no quota for an API: the
 // documented 30/s for the current Set operations, 10/s for the legacy
 // SetDomainServerCertificate, 30/s or 100/s for the Describe operations,
-// and for Alibaba Cloud DNS 20/s for reads and 10/s for writes.
+// and for Alibaba Cloud DNS the documented 60/s for AddDomainRecord and
+// DeleteDomainRecord, 100/s, 300/s and 200/s for DescribeDomainRecords,
+// DescribeSubDomainRecords and DescribeDomainRecordInfo, and 10/s for the
+// undocumented DescribeDomains and GetMainDomainName.
 func DefaultQuotas() map[string]float64 {
 	q := map[string]float64{}
 	for _, a := range apiSpecs() {
@@ -67,15 +70,17 @@ func apiSpecs() []apiSpec {
 		{action: "DescribeDomainCertificateInfo", version: "2018-05-10", product: ProductCDN, quota: 100},
 		{action: "DescribeVodDomainCertificateInfo", version: "2017-03-21", product: ProductVOD, quota: 30},
 		{action: "DescribeLiveDomainCertificateInfo", version: "2016-11-01", product: ProductLive, quota: 100},
-		// Alibaba Cloud DNS documents no per-action quota (see alidns.go):
-		// 20/s for reads and 10/s for writes are the emulator's choice.
-		{action: "DescribeDomains", version: "2015-01-09", product: ProductDNS, quota: 20},
-		{action: "GetMainDomainName", version: "2015-01-09", product: ProductDNS, quota: 20},
-		{action: "DescribeDomainRecords", version: "2015-01-09", product: ProductDNS, quota: 20},
-		{action: "DescribeSubDomainRecords", version: "2015-01-09", product: ProductDNS, quota: 20},
-		{action: "DescribeDomainRecordInfo", version: "2015-01-09", product: ProductDNS, quota: 20},
-		{action: "AddDomainRecord", version: "2015-01-09", product: ProductDNS, quota: 10},
-		{action: "DeleteDomainRecord", version: "2015-01-09", product: ProductDNS, quota: 10},
+		// Alibaba Cloud DNS's "API rate quota" page
+		// (https://www.alibabacloud.com/help/en/dns/api-alidns-2015-01-09-quota)
+		// lists the record operations; DescribeDomains and
+		// GetMainDomainName are not listed: 10/s is the emulator's choice.
+		{action: "DescribeDomains", version: "2015-01-09", product: ProductDNS, quota: 10},
+		{action: "GetMainDomainName", version: "2015-01-09", product: ProductDNS, quota: 10},
+		{action: "DescribeDomainRecords", version: "2015-01-09", product: ProductDNS, quota: 100},
+		{action: "DescribeSubDomainRecords", version: "2015-01-09", product: ProductDNS, quota: 300},
+		{action: "DescribeDomainRecordInfo", version: "2015-01-09", product: ProductDNS, quota: 200},
+		{action: "AddDomainRecord", version: "2015-01-09", product: ProductDNS, quota: 60},
+		{action: "DeleteDomainRecord", version: "2015-01-09", product: ProductDNS, quota: 60},
 	}
 }
 

@@ -112,6 +112,11 @@ func (s *Sim) serveOpenAPI(w http.ResponseWriter, r *http.Request) {
 		s.fail(c, newAPIError(api.product, "Forbidden.RAM"))
 		return
 	}
+	if zones := s.creds[keyID].DNSZones; api.product == ProductDNS && len(zones) > 0 && c.entry.Domain != "" &&
+		!slices.ContainsFunc(zones, func(z string) bool { return canonicalZone(z) == c.entry.Domain }) {
+		s.fail(c, newAPIError(api.product, "Forbidden.RAM"))
+		return
+	}
 
 	ok, rate, at := s.quotas.allow(action, time.Now)
 	c.entry.Time, c.rate = at.UTC(), rate

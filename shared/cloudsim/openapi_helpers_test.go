@@ -71,7 +71,7 @@ func testConfig() Config {
 }
 
 // startSim starts an emulator that is closed when the test ends.
-func startSim(t *testing.T, cfg Config) *Sim {
+func startSim(t testing.TB, cfg Config) *Sim {
 	t.Helper()
 	s, err := New(cfg)
 	if err != nil {

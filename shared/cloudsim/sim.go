@@ -2,6 +2,7 @@ package cloudsim
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -36,9 +37,11 @@ type Sim struct {
 
 	mu        sync.Mutex
 	dnsSrv    *dnsServer
+	acme      *acmeCA
 	started   bool
 	openapiLn net.Listener
 	ossLn     net.Listener
+	acmeLn    net.Listener
 	servers   []*http.Server
 	done      chan struct{}
 	closeOnce sync.Once
@@ -53,6 +56,12 @@ type Endpoints struct {
 	// DNS is the authoritative DNS server's "127.0.0.1:PORT", UDP and TCP;
 	// empty when it does not run (no zones and no ACME CA).
 	DNS string
+	// ACMEDirectory is the ACME CA's directory,
+	// "https://127.0.0.1:PORT/dir"; empty when it does not run.
+	ACMEDirectory string
+	// ACMETrustRoots is the PEM file of the root of the ACME CA's HTTPS
+	// certificate; empty when the CA does not run.
+	ACMETrustRoots string
 	// OSS serves object storage, path style; empty when disabled.
 	OSS string
 }
@@ -199,13 +208,20 @@ func (s *Sim) Start(ctx context.Context) error {
 		s.ossLn = oln
 		s.serve(oln, s.oss)
 	}
-	if len(s.cfg.DNS.Zones) > 0 {
+	if len(s.cfg.DNS.Zones) > 0 || s.cfg.ACME.Enabled {
 		d, err := startDNSServer(ctx, s.dns, s.cfg.DNS.Addr, s.log)
 		if err != nil {
 			s.closeListenersLocked()
 			return err
 		}
 		s.dnsSrv = d
+	}
+	if s.cfg.ACME.Enabled {
+		if err := s.startACME(ctx); err != nil {
+			s.closeListenersLocked()
+			_ = s.dnsSrv.shutdown(ctx)
+			return err
+		}
 	}
 	go func() {
 		select {
@@ -217,9 +233,36 @@ func (s *Sim) Start(ctx context.Context) error {
 	return nil
 }
 
+// startACME builds pebble resolving through the DNS server, writes the
+// trust root and serves HTTPS. Callers hold s.mu.
+func (s *Sim) startACME(ctx context.Context) error {
+	a, pair, err := newACMECA(s.cfg.ACME, s.dnsSrv.addr, s.log, s.journal)
+	if err != nil {
+		return err
+	}
+	if err := a.writeTrustRoot(); err != nil {
+		return err
+	}
+	addr := s.cfg.ACME.Addr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", addr)
+	if err != nil {
+		_ = a.close()
+		return fmt.Errorf("cloudsim: acme listener: %w", err)
+	}
+	s.acmeLn = ln
+	a.url = "https://" + ln.Addr().String()
+	s.acme = a
+	s.serve(tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}), a)
+	return nil
+}
+
 // closeListenersLocked closes what Start bound so far, after a failure.
 func (s *Sim) closeListenersLocked() {
-	for _, ln := range []net.Listener{s.openapiLn, s.ossLn} {
+	for _, ln := range []net.Listener{s.openapiLn, s.ossLn, s.acmeLn} {
 		if ln != nil {
 			_ = ln.Close()
 		}
@@ -254,14 +297,19 @@ func (s *Sim) Endpoints() Endpoints {
 	if s.dnsSrv != nil {
 		e.DNS = s.dnsSrv.addr
 	}
+	if s.acme != nil {
+		e.ACMEDirectory = s.acme.url + "/dir"
+		e.ACMETrustRoots = s.acme.rootFile
+	}
 	return e
 }
 
 // Env returns the environment that points certdrop at the emulator, as
 // NAME=value pairs: CERTDROP_CDN_ENDPOINT, CERTDROP_VOD_ENDPOINT,
 // CERTDROP_LIVE_ENDPOINT, CERTDROP_ALIDNS_ENDPOINT, CERTDROP_OSS_ENDPOINT
-// (when OSS runs), CERTDROP_DNS_RESOLVERS (when the DNS server runs) and
-// ALIBABA_CLOUD_ACCESS_KEY_ID of the first configured credential. The
+// (when OSS runs), CERTDROP_DNS_RESOLVERS (when the DNS server runs),
+// CERTDROP_ACME_DIRECTORY and CERTDROP_ACME_TRUST_ROOTS (when the ACME CA
+// runs) and ALIBABA_CLOUD_ACCESS_KEY_ID of the first configured credential. The
 // secret is left out on purpose: it is in the configuration file.
 func (s *Sim) Env() []string {
 	e := s.Endpoints()
@@ -278,6 +326,9 @@ func (s *Sim) Env() []string {
 	}
 	if e.DNS != "" {
 		env = append(env, "CERTDROP_DNS_RESOLVERS="+e.DNS)
+	}
+	if e.ACMEDirectory != "" {
+		env = append(env, "CERTDROP_ACME_DIRECTORY="+e.ACMEDirectory, "CERTDROP_ACME_TRUST_ROOTS="+e.ACMETrustRoots)
 	}
 	if len(s.cfg.Credentials) > 0 {
 		env = append(env, "ALIBABA_CLOUD_ACCESS_KEY_ID="+s.cfg.Credentials[0].AccessKeyID)
@@ -355,10 +406,13 @@ func (s *Sim) Close() error {
 		}
 		s.wg.Wait()
 		s.mu.Lock()
-		d := s.dnsSrv
+		d, a := s.dnsSrv, s.acme
 		s.mu.Unlock()
 		if d != nil {
 			err = d.shutdown(ctx)
+		}
+		if a != nil {
+			err = errors.Join(err, a.close())
 		}
 		if s.oss != nil {
 			err = errors.Join(err, s.oss.Close())
