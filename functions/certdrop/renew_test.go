@@ -2,33 +2,23 @@ package main
 
 import (
 	"context"
-	"encoding/pem"
-	"io"
-	"log"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/letsencrypt/pebble/v2/ca"
-	"github.com/letsencrypt/pebble/v2/db"
-	"github.com/letsencrypt/pebble/v2/va"
-	"github.com/letsencrypt/pebble/v2/wfe"
-
 	"github.com/certdrop/certdrop/shared/cloudsim"
 )
 
-// renewEnv starts the emulator (with the zone example.test) and pebble,
-// and returns the environment and a manifest asking for one certificate.
+// renewEnv starts the emulator (the zone example.test, its ACME CA) and
+// returns the environment and a manifest asking for one certificate.
 func renewEnv(t *testing.T) (env map[string]string, manifestPath string) {
 	t.Helper()
-	t.Setenv("PEBBLE_VA_NOSLEEP", "1")
-	t.Setenv("PEBBLE_WFE_NONCEREJECT", "0")
 	sim, err := cloudsim.New(cloudsim.Config{
 		Credentials: []cloudsim.Credential{{AccessKeyID: "LTAIcli", AccessKeySecret: "cli-secret-value"}},
 		OSS:         cloudsim.OSSSettings{Disabled: true},
 		DNS:         cloudsim.DNSSettings{Zones: []cloudsim.ZoneSettings{{Name: "example.test"}}},
+		ACME:        cloudsim.ACMESettings{Enabled: true},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -39,26 +29,15 @@ func renewEnv(t *testing.T) (env map[string]string, manifestPath string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = sim.Close() })
-	logger := log.New(io.Discard, "", 0)
-	pdb := db.NewMemoryStore()
-	pca := ca.New(logger, pdb, "", "ecdsa", 0, 1, map[string]ca.Profile{"default": {}})
-	w := wfe.New(logger, pdb, va.New(logger, 0, 0, false, sim.Endpoints().DNS, pdb), pca, nil, false, false, 0, 0)
-	srv := httptest.NewTLSServer(w.Handler())
-	t.Cleanup(srv.Close)
-
-	dir := t.TempDir()
-	rootPath := filepath.Join(dir, "acme-root.pem")
-	if err := os.WriteFile(rootPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	env = map[string]string{"ALIBABA_CLOUD_ACCESS_KEY_SECRET": "cli-secret-value", "CERTDROP_ACME_TRUST_ROOTS": rootPath}
+	_, rootFile := sim.ACMETrustRoot()
+	env = map[string]string{"ALIBABA_CLOUD_ACCESS_KEY_SECRET": "cli-secret-value", "CERTDROP_ACME_TRUST_ROOTS": rootFile}
 	for _, kv := range sim.Env() {
 		k, v, _ := strings.Cut(kv, "=")
 		env[k] = v
 	}
-	manifestPath = filepath.Join(dir, "manifest.yaml")
+	manifestPath = filepath.Join(t.TempDir(), "manifest.yaml")
 	m := "version: 1\ntargets: [{product: cdn, domain: www.example.test}]\ncertificates:\n" +
-		"  - {name: www, domains: [www.example.test], issuer: \"" + srv.URL + wfe.DirectoryPath + "\", dns: alidns}\n"
+		"  - {name: www, domains: [www.example.test], issuer: \"" + sim.ACMEDirectory() + "\", dns: alidns}\n"
 	if err := os.WriteFile(manifestPath, []byte(m), 0o644); err != nil {
 		t.Fatal(err)
 	}

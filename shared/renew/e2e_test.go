@@ -3,7 +3,6 @@ package renew_test
 import (
 	"context"
 	"errors"
-	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -60,24 +59,32 @@ func TestFirstIssuanceThenNothingDue(t *testing.T) {
 	if r := res[0]; !r.Renewed || r.Reason != renew.ReasonForced {
 		t.Errorf("forced: %+v", r)
 	}
-	h.ca.mu.Lock()
-	defer h.ca.mu.Unlock()
-	if h.ca.accounts != 1 || h.ca.orders != 2 {
-		t.Errorf("the CA saw %d new accounts and %d orders; want 1 and 2", h.ca.accounts, h.ca.orders)
+	accounts, _ := h.acme("newAccount")
+	orders, _ := h.acme("newOrder")
+	if accounts != 1 || orders != 2 {
+		t.Errorf("the CA saw %d new accounts and %d orders; want 1 and 2", accounts, orders)
 	}
 }
 
-// TestRenewalWindowOpens: once the CA's ARI window has opened, the
-// certificate is renewed and the order names the one it replaces.
+// TestRenewalWindowOpens: once the CA's ARI window has opened (long
+// before a third of the lifetime is left), the certificate is renewed and
+// the order names the one it replaces.
 func TestRenewalWindowOpens(t *testing.T) {
 	h := newHarness(t, harnessOpts{})
 	certs := []manifest.Certificate{h.cert("example.test", "example.test")}
 	if r := h.run(h.ctx, h.engine(nil), certs, renew.RunOptions{})[0]; !r.Renewed {
 		t.Fatalf("first: %+v", r)
 	}
-	old, _ := h.bundle("example.test")
-	later := func(o *renew.Options) { o.Now = func() time.Time { return time.Now().Add(80 * 24 * time.Hour) } }
-	r := h.run(h.ctx, h.engine(later), certs, renew.RunOptions{})[0]
+	old, oldPEM := h.bundle("example.test")
+	// The next day, the window is not open yet: nothing is due.
+	nextDay := func(o *renew.Options) { o.Now = func() time.Time { return time.Now().Add(25 * time.Hour) } }
+	if r := h.run(h.ctx, h.engine(nextDay), certs, renew.RunOptions{})[0]; r.Due {
+		t.Fatalf("before the window: %+v", r)
+	}
+	if err := h.sim.SetRenewalWindow(oldPEM, time.Now().Add(-time.Hour), time.Now().Add(2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	r := h.run(h.ctx, h.engine(nextDay), certs, renew.RunOptions{})[0]
 	if !r.Renewed || r.Reason != renew.ReasonARIWindow {
 		t.Fatalf("in the window: %+v", r)
 	}
@@ -85,11 +92,29 @@ func TestRenewalWindowOpens(t *testing.T) {
 	if leaf.SerialNumber.Cmp(old.SerialNumber) == 0 {
 		t.Errorf("the bundle was not replaced")
 	}
-	h.ca.mu.Lock()
-	if len(h.ca.replaces) != 1 {
-		t.Errorf("orders with replaces: %v, want 1", h.ca.replaces)
+	if _, replaces := h.acme("newOrder"); len(replaces) != 1 {
+		t.Errorf("orders with replaces: %v, want 1", replaces)
 	}
-	h.ca.mu.Unlock()
+	h.assertNoTXTLeft()
+}
+
+// TestRenewBefore: renewBefore overrides the CA's window.
+func TestRenewBefore(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	c := h.cert("rb", "example.test")
+	if r := h.run(h.ctx, h.engine(nil), []manifest.Certificate{c}, renew.RunOptions{})[0]; !r.Renewed {
+		t.Fatalf("first: %+v", r)
+	}
+	nextDay := func(o *renew.Options) { o.Now = func() time.Time { return time.Now().Add(25 * time.Hour) } }
+	c.RenewBefore = 30 * 24 * time.Hour
+	if r := h.run(h.ctx, h.engine(nextDay), []manifest.Certificate{c}, renew.RunOptions{})[0]; r.Due || !strings.Contains(r.Detail, "renews from") {
+		t.Fatalf("89 days left, renewBefore 30d: %+v", r)
+	}
+	c.RenewBefore = 89*24*time.Hour + 12*time.Hour
+	r := h.run(h.ctx, h.engine(nextDay), []manifest.Certificate{c}, renew.RunOptions{})[0]
+	if !r.Renewed || r.Reason != renew.ReasonRenewBefore {
+		t.Fatalf("renewBefore reached: %+v", r)
+	}
 	h.assertNoTXTLeft()
 }
 
@@ -183,29 +208,17 @@ func TestRecordNeverVisible(t *testing.T) {
 		t.Fatalf("state: %v %s", err, st.Data)
 	}
 	// The next run backs off without asking the CA.
-	orders := h.ca.orders
+	orders, _ := h.acme("newOrder")
 	r = h.run(h.ctx, e, certs, renew.RunOptions{})[0]
-	if r.Skipped != renew.SkipBackoff || r.Renewed || h.ca.orders != orders {
-		t.Errorf("second run: %+v (%d orders)", r, h.ca.orders-orders)
+	if after, _ := h.acme("newOrder"); r.Skipped != renew.SkipBackoff || r.Renewed || after != orders {
+		t.Errorf("second run: %+v (%d orders)", r, after-orders)
 	}
 }
 
 // TestCARateLimited: the CA refuses the order with rateLimited and
 // Retry-After; the engine reports it and waits at least that long.
 func TestCARateLimited(t *testing.T) {
-	limit := func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/order-plz") {
-				w.Header().Set("Content-Type", "application/problem+json")
-				w.Header().Set("Retry-After", "10800")
-				w.WriteHeader(http.StatusTooManyRequests)
-				_, _ = w.Write([]byte(`{"type":"urn:ietf:params:acme:error:rateLimited","detail":"too many certificates already issued for this exact set of identifiers","status":429}`))
-				return
-			}
-			next.ServeHTTP(w, r)
-		})
-	}
-	h := newHarness(t, harnessOpts{wrapCA: limit})
+	h := newHarness(t, harnessOpts{rateLimit: cloudsim.RateLimitSettings{Times: 5, RetryAfter: 3 * time.Hour}})
 	before := time.Now()
 	r := h.run(h.ctx, h.engine(nil), []manifest.Certificate{h.cert("limited", "example.test")}, renew.RunOptions{})[0]
 	if r.Renewed || !errors.Is(r.Err, renew.ErrRateLimited) || r.Skipped != renew.SkipRateLimit {
@@ -216,6 +229,15 @@ func TestCARateLimited(t *testing.T) {
 	}
 	if n := h.journalCount("AddDomainRecord", ""); n != 0 {
 		t.Errorf("%d records written for a refused order", n)
+	}
+	refused := 0
+	for _, e := range h.sim.Journal().Entries() {
+		if e.Service == "acme" && e.API == "newOrder" && e.Code == "rateLimited" {
+			refused++
+		}
+	}
+	if refused != 1 {
+		t.Errorf("%d refused orders, want 1 (no retry against a rate limit)", refused)
 	}
 }
 
@@ -257,10 +279,8 @@ func TestTwoCertificatesAtOnce(t *testing.T) {
 		t.Errorf("results out of order")
 	}
 	h.assertNoTXTLeft()
-	h.ca.mu.Lock()
-	defer h.ca.mu.Unlock()
-	if h.ca.accounts != 1 {
-		t.Errorf("%d accounts registered for one CA and e-mail", h.ca.accounts)
+	if accounts, _ := h.acme("newAccount"); accounts != 1 {
+		t.Errorf("%d accounts registered for one CA and e-mail", accounts)
 	}
 }
 
@@ -296,7 +316,7 @@ func TestDryRun(t *testing.T) {
 	if !r.Due || r.Renewed || r.Skipped != renew.SkipDryRun || r.Reason != renew.ReasonNoBundle {
 		t.Fatalf("%+v", r)
 	}
-	if h.ca.orders != 0 || h.journalCount("AddDomainRecord", "") != 0 {
+	if orders, _ := h.acme("newOrder"); orders != 0 || h.journalCount("AddDomainRecord", "") != 0 {
 		t.Errorf("a dry run ordered or wrote")
 	}
 }

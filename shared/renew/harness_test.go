@@ -4,24 +4,15 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
-	"io"
-	"log"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/letsencrypt/pebble/v2/ca"
-	"github.com/letsencrypt/pebble/v2/db"
-	"github.com/letsencrypt/pebble/v2/va"
-	"github.com/letsencrypt/pebble/v2/wfe"
 	"github.com/libdns/libdns"
 
 	"github.com/certdrop/certdrop/shared/cloud"
@@ -53,9 +44,8 @@ type harness struct {
 	env    map[string]string
 	logs   *syncBuffer
 
-	caSrv     *httptest.Server
 	directory string
-	ca        *pebbleStats
+	caRoot    *x509.Certificate // the CA's HTTPS root (CERTDROP_ACME_TRUST_ROOTS)
 	client    *cloud.Client
 	// refuse makes the alidns provider refuse writes to these zones, as a
 	// zone certdrop may not write (CNAME delegation).
@@ -66,35 +56,28 @@ type harness struct {
 type harnessOpts struct {
 	zones      []cloudsim.ZoneSettings
 	requireEAB bool
-	// wrapCA intercepts the CA's requests (rate limiting).
-	wrapCA func(http.Handler) http.Handler
-}
-
-// pebbleStats counts what the CA saw.
-type pebbleStats struct {
-	mu       sync.Mutex
-	accounts int
-	orders   int
-	replaces []string
+	rateLimit  cloudsim.RateLimitSettings
 }
 
 func newHarness(t *testing.T, ho harnessOpts) *harness {
 	t.Helper()
-	t.Setenv("PEBBLE_VA_NOSLEEP", "1")
-	t.Setenv("PEBBLE_WFE_NONCEREJECT", "0")
-	t.Setenv("PEBBLE_AUTHZREUSE", "0")
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	h := &harness{t: t, ctx: ctx, logs: &syncBuffer{}, ca: &pebbleStats{}, refuse: map[string]bool{}}
+	h := &harness{t: t, ctx: ctx, logs: &syncBuffer{}, refuse: map[string]bool{}}
 
 	zones := ho.zones
 	if zones == nil {
 		zones = []cloudsim.ZoneSettings{{Name: "example.test"}}
 	}
+	acmeCfg := cloudsim.ACMESettings{Enabled: true, RateLimit: ho.rateLimit}
+	if ho.requireEAB {
+		acmeCfg.ExternalAccountBinding = cloudsim.EABSettings{Required: true, Keys: map[string]string{eabKID: eabMAC}}
+	}
 	sim, err := cloudsim.New(cloudsim.Config{
 		Credentials: []cloudsim.Credential{{AccessKeyID: simKey, AccessKeySecret: simSecret}},
 		OSS:         cloudsim.OSSSettings{Buckets: []string{bucket}},
 		DNS:         cloudsim.DNSSettings{Zones: zones},
+		ACME:        acmeCfg,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -117,56 +100,28 @@ func newHarness(t *testing.T, ho harnessOpts) *harness {
 		t.Fatal(err)
 	}
 
-	// pebble, validating through the emulator's DNS server.
-	logger := log.New(io.Discard, "", 0)
-	pdb := db.NewMemoryStore()
-	if ho.requireEAB {
-		if err := pdb.AddExternalAccountKeyByID(eabKID, eabMAC); err != nil {
-			t.Fatal(err)
-		}
+	h.directory = sim.ACMEDirectory()
+	rootPEM, _ := sim.ACMETrustRoot()
+	blk, _ := pem.Decode(rootPEM)
+	if h.caRoot, err = x509.ParseCertificate(blk.Bytes); err != nil {
+		t.Fatal(err)
 	}
-	pca := ca.New(logger, pdb, "", "ecdsa", 0, 1, map[string]ca.Profile{
-		// One profile: pebble picks a random one for orders without.
-		"default": {Description: "90 days"},
-	})
-	pva := va.New(logger, 0, 0, false, sim.Endpoints().DNS, pdb)
-	w := wfe.New(logger, pdb, pva, pca, nil, false, ho.requireEAB, 0, 0)
-	var handler http.Handler = h.count(w.Handler())
-	if ho.wrapCA != nil {
-		handler = ho.wrapCA(handler)
-	}
-	h.caSrv = httptest.NewTLSServer(handler)
-	t.Cleanup(h.caSrv.Close)
-	h.directory = h.caSrv.URL + wfe.DirectoryPath
-
 	t.Cleanup(func() { h.assertNoSecrets() })
 	return h
 }
 
-// count records new accounts, new orders and their "replaces".
-func (h *harness) count(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost && (strings.HasSuffix(r.URL.Path, "/order-plz") || strings.HasSuffix(r.URL.Path, "/sign-me-up")) {
-			body, _ := io.ReadAll(r.Body)
-			r.Body = io.NopCloser(bytes.NewReader(body))
-			var jws struct{ Payload string }
-			_ = json.Unmarshal(body, &jws)
-			payload, _ := base64.RawURLEncoding.DecodeString(jws.Payload)
-			var p struct{ Replaces string }
-			_ = json.Unmarshal(payload, &p)
-			h.ca.mu.Lock()
-			if strings.HasSuffix(r.URL.Path, "/order-plz") {
-				h.ca.orders++
-				if p.Replaces != "" {
-					h.ca.replaces = append(h.ca.replaces, p.Replaces)
-				}
-			} else {
-				h.ca.accounts++
+// acme counts the CA's successful requests of an operation ("newAccount",
+// "newOrder") from the emulator's journal, and the orders' replaces.
+func (h *harness) acme(api string) (n int, replaces []string) {
+	for _, e := range h.sim.Journal().Entries() {
+		if e.Service == "acme" && e.API == api && e.Outcome == "ok" {
+			n++
+			if e.Replaces != "" {
+				replaces = append(replaces, e.Replaces)
 			}
-			h.ca.mu.Unlock()
 		}
-		next.ServeHTTP(w, r)
-	})
+	}
+	return n, replaces
 }
 
 // engine builds an engine on the harness; mutate adjusts its options.
@@ -185,7 +140,7 @@ func (h *harness) engine(mutate func(*renew.Options)) *renew.Engine {
 			return refusing{p, h.refuse}, nil
 		},
 		Resolvers:          []string{h.sim.Endpoints().DNS},
-		Roots:              []*x509.Certificate{h.caSrv.Certificate()},
+		Roots:              []*x509.Certificate{h.caRoot},
 		Getenv:             h.getenv,
 		PropagationTimeout: 5 * time.Second,
 		PollInterval:       50 * time.Millisecond,
