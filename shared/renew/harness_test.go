@@ -36,7 +36,7 @@ const (
 // Alibaba Cloud DNS API, authoritative DNS server) and pebble, an ACME CA
 // in process whose validation asks the emulator's DNS server.
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	ctx    context.Context
 	sim    *cloudsim.Sim
 	st     store.Store
@@ -59,7 +59,7 @@ type harnessOpts struct {
 	rateLimit  cloudsim.RateLimitSettings
 }
 
-func newHarness(t *testing.T, ho harnessOpts) *harness {
+func newHarness(t testing.TB, ho harnessOpts) *harness {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
