@@ -320,3 +320,53 @@ func TestDryRun(t *testing.T) {
 		t.Errorf("a dry run ordered or wrote")
 	}
 }
+
+// TestRecordNotRemovable: the DNS API refuses to delete the record; the
+// certificate is issued and written, and the record left behind is
+// reported, never silently.
+func TestRecordNotRemovable(t *testing.T) {
+	h := newHarness(t, harnessOpts{faults: cloudsim.Faults{Scripted: []cloudsim.Script{
+		{Domain: "example.test", API: "DeleteDomainRecord", Code: "IncorrectDomainUser", Times: 100},
+	}}})
+	r := h.run(h.ctx, h.engine(nil), []manifest.Certificate{h.cert("stuck", "example.test")}, renew.RunOptions{})[0]
+	if !r.Renewed || !r.Failed() || len(r.LeftBehind) != 1 || r.LeftBehind[0] != "_acme-challenge.example.test" {
+		t.Fatalf("%+v", r)
+	}
+}
+
+// TestFlakyDNSAPI: throttling and 5xx from the DNS API are retried; the
+// certificate is issued and nothing is left behind.
+func TestFlakyDNSAPI(t *testing.T) {
+	h := newHarness(t, harnessOpts{faults: cloudsim.Faults{Seed: 7, ThrottleRate: 0.3, ErrorRate: 0.1}})
+	r := h.run(h.ctx, h.engine(nil), []manifest.Certificate{h.cert("flaky", "example.test", "*.example.test")}, renew.RunOptions{})[0]
+	if !r.Renewed {
+		t.Fatalf("%+v", r)
+	}
+	h.assertNoTXTLeft()
+	faults := 0
+	for _, e := range h.sim.Journal().Entries() {
+		if e.Service == "alidns" && e.Fault != "" {
+			faults++
+		}
+	}
+	if faults == 0 {
+		t.Errorf("no fault was injected: the test proves nothing")
+	}
+}
+
+// TestProfile: the order names the manifest's profile and the CA issues
+// under it.
+func TestProfile(t *testing.T) {
+	h := newHarness(t, harnessOpts{profiles: map[string]time.Duration{"shortlived": 6 * 24 * time.Hour}})
+	c := h.cert("short", "example.test")
+	c.Profile = "shortlived"
+	r := h.run(h.ctx, h.engine(nil), []manifest.Certificate{c}, renew.RunOptions{})[0]
+	if !r.Renewed || time.Until(r.NotAfter) > 7*24*time.Hour {
+		t.Fatalf("%+v", r)
+	}
+	for _, e := range h.sim.Journal().Entries() {
+		if e.Service == "acme" && e.API == "newOrder" && e.Profile != "shortlived" {
+			t.Errorf("newOrder with profile %q", e.Profile)
+		}
+	}
+}

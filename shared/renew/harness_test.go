@@ -57,6 +57,8 @@ type harnessOpts struct {
 	zones      []cloudsim.ZoneSettings
 	requireEAB bool
 	rateLimit  cloudsim.RateLimitSettings
+	faults     cloudsim.Faults
+	profiles   map[string]time.Duration
 }
 
 func newHarness(t testing.TB, ho harnessOpts) *harness {
@@ -69,7 +71,7 @@ func newHarness(t testing.TB, ho harnessOpts) *harness {
 	if zones == nil {
 		zones = []cloudsim.ZoneSettings{{Name: "example.test"}}
 	}
-	acmeCfg := cloudsim.ACMESettings{Enabled: true, RateLimit: ho.rateLimit}
+	acmeCfg := cloudsim.ACMESettings{Enabled: true, RateLimit: ho.rateLimit, Profiles: ho.profiles}
 	if ho.requireEAB {
 		acmeCfg.ExternalAccountBinding = cloudsim.EABSettings{Required: true, Keys: map[string]string{eabKID: eabMAC}}
 	}
@@ -78,6 +80,7 @@ func newHarness(t testing.TB, ho harnessOpts) *harness {
 		OSS:         cloudsim.OSSSettings{Buckets: []string{bucket}},
 		DNS:         cloudsim.DNSSettings{Zones: zones},
 		ACME:        acmeCfg,
+		Faults:      ho.faults,
 	})
 	if err != nil {
 		t.Fatal(err)
