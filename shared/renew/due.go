@@ -36,6 +36,8 @@ func (e *Engine) due(ctx context.Context, cl *certClient, c manifest.Certificate
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return dueInfo{due: true, reason: ReasonNoBundle, detail: "no " + key}, nil
+	case errors.Is(err, store.ErrTooLarge):
+		return dueInfo{due: true, reason: ReasonInvalidBundle, detail: key + " is larger than a bundle can be"}, nil
 	case err != nil:
 		return dueInfo{}, fmt.Errorf("reading %s: %w", key, err)
 	}

@@ -370,3 +370,22 @@ func TestProfile(t *testing.T) {
 		}
 	}
 }
+
+// TestInvalidBundleIsDue: a bundle.pem that is not a bundle (or too large
+// to be one) makes the certificate due.
+func TestInvalidBundleIsDue(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	e := h.engine(nil)
+	for name, data := range map[string][]byte{
+		"junk":  []byte("not a certificate"),
+		"large": make([]byte, 2<<20),
+	} {
+		if err := h.st.Put(h.ctx, "certs/"+name+"/bundle.pem", data, ""); err != nil {
+			t.Fatal(err)
+		}
+		r := h.run(h.ctx, e, []manifest.Certificate{h.cert(name, "example.test")}, renew.RunOptions{DryRun: true})[0]
+		if !r.Due || r.Reason != renew.ReasonInvalidBundle || r.Error != "" {
+			t.Errorf("%s: %+v", name, r)
+		}
+	}
+}
