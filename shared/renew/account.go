@@ -46,15 +46,19 @@ func accountKey(prefix, directory, email string) string {
 }
 
 // account returns the ACME account for c's CA and e-mail: the one kept in
-// the bucket, else a new one registered now (with the external account
-// binding the manifest names, when it names one) and kept.
-func (e *Engine) account(ctx context.Context, client *acmez.Client, c manifest.Certificate) (acme.Account, error) {
+// the bucket, else (or when fresh: the CA no longer knows the kept one) a
+// new one registered now, with the external account binding the manifest
+// names when it names one, and kept.
+func (e *Engine) account(ctx context.Context, client *acmez.Client, c manifest.Certificate, fresh bool) (acme.Account, error) {
 	key := accountKey(e.statePrefix, c.Directory, c.Email)
 	mu := e.lockFor(key)
 	mu.Lock()
 	defer mu.Unlock()
 
 	o, err := e.opts.Store.Get(ctx, key)
+	if fresh && err == nil {
+		err = store.ErrNotFound
+	}
 	switch {
 	case err == nil:
 		var sa storedAccount

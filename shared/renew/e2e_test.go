@@ -2,6 +2,7 @@ package renew_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
@@ -388,4 +389,41 @@ func TestInvalidBundleIsDue(t *testing.T) {
 			t.Errorf("%s: %+v", name, r)
 		}
 	}
+}
+
+// TestAccountUnknownToCA: the account kept in the bucket is one the CA
+// does not know (its database was reset); a new one is registered, kept,
+// and the certificate issued.
+func TestAccountUnknownToCA(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	c := h.cert("acct", "example.test")
+	if r := h.run(h.ctx, h.engine(nil), []manifest.Certificate{c}, renew.RunOptions{})[0]; !r.Renewed {
+		t.Fatalf("first: %+v", r)
+	}
+	accts, _ := h.st.List(h.ctx, "certdrop/acme/accounts/")
+	o, err := h.st.Get(h.ctx, accts[0].Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept map[string]any
+	if err := json.Unmarshal(o.Data, &kept); err != nil {
+		t.Fatal(err)
+	}
+	kept["location"] = strings.TrimSuffix(kept["location"].(string), "/") + "0000"
+	data, _ := json.Marshal(kept)
+	if err := h.st.Put(h.ctx, accts[0].Key, data, ""); err != nil {
+		t.Fatal(err)
+	}
+	r := h.run(h.ctx, h.engine(nil), []manifest.Certificate{c}, renew.RunOptions{Force: true})[0]
+	if !r.Renewed {
+		t.Fatalf("with an unknown account: %+v", r)
+	}
+	if n, _ := h.acme("newAccount"); n != 2 {
+		t.Errorf("%d accounts registered, want 2", n)
+	}
+	o, _ = h.st.Get(h.ctx, accts[0].Key)
+	if strings.Contains(string(o.Data), "0000\"") {
+		t.Errorf("the new account was not kept")
+	}
+	h.assertNoTXTLeft()
 }

@@ -51,7 +51,7 @@ func (e *Engine) order(ctx context.Context, cl *certClient, c manifest.Certifica
 		return out, fmt.Errorf("reading the ACME directory %s: %w", c.Directory, err)
 	}
 	cl.rec.setNewOrderURL(dir.NewOrder)
-	acct, err := e.account(ctx, cl.Client, c)
+	acct, err := e.account(ctx, cl.Client, c, false)
 	if err != nil {
 		return out, classify(err)
 	}
@@ -75,6 +75,17 @@ func (e *Engine) order(ctx context.Context, cl *certClient, c manifest.Certifica
 		propagation: e.opts.PropagationTimeout, poll: e.opts.PollInterval, cleanup: e.opts.CleanupTimeout, log: log}
 	cl.ChallengeSolvers = map[string]acmez.Solver{acme.ChallengeTypeDNS01: solver}
 	chains, err := cl.ObtainCertificate(ctx, params)
+	var p acme.Problem
+	if errors.As(err, &p) && p.Type == acme.ProblemTypeAccountDoesNotExist {
+		// The CA no longer knows the kept account (deactivated, or the CA's
+		// database was reset): register a new one, once, and order again.
+		log.Warn("the CA does not know the kept ACME account; registering a new one", "problem", p.Detail)
+		if params.Account, err = e.account(ctx, cl.Client, c, true); err != nil {
+			solver.cleanupAll(ctx)
+			return out, classify(err)
+		}
+		chains, err = cl.ObtainCertificate(ctx, params)
+	}
 	// Whatever the ACME client did, no record outlives the order.
 	solver.cleanupAll(ctx)
 	out.leftBehind = solver.leftover()
