@@ -329,6 +329,7 @@ func TestRecordNotRemovable(t *testing.T) {
 	h := newHarness(t, harnessOpts{faults: cloudsim.Faults{Scripted: []cloudsim.Script{
 		{Domain: "example.test", API: "DeleteDomainRecord", Code: "IncorrectDomainUser", Times: 100},
 	}}})
+	h.leftoversExpected = true
 	r := h.run(h.ctx, h.engine(nil), []manifest.Certificate{h.cert("stuck", "example.test")}, renew.RunOptions{})[0]
 	if !r.Renewed || !r.Failed() || len(r.LeftBehind) != 1 || r.LeftBehind[0] != "_acme-challenge.example.test" {
 		t.Fatalf("%+v", r)
