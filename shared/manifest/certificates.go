@@ -87,7 +87,7 @@ type DNS struct {
 	Server string
 	// KeyName and KeyAlg (rfc2136) are the TSIG key's name and algorithm
 	// (default hmac-sha256.); KeyEnv names the variable with its base64
-	// secret.
+	// secret. Both name and variable are required: updates are signed.
 	KeyName, KeyAlg, KeyEnv string
 }
 
@@ -391,8 +391,10 @@ func (p *parser) dns(raw *yaml.Node) DNS {
 		} else if _, port, err := splitHostPort(d.Server); err != nil || port == 0 {
 			p.errorf(f.value("server"), "server %q must be host:port", d.Server)
 		}
-		if (d.KeyName == "") != (d.KeyEnv == "") {
-			p.errorf(raw, "rfc2136 needs keyName and keyEnv together (the TSIG key's name, and the variable holding its secret)")
+		if d.KeyName == "" || d.KeyEnv == "" {
+			// Updates are always signed: an open dynamic-update server is
+			// not something to rely on.
+			p.errorf(raw, "rfc2136 needs keyName and keyEnv (the TSIG key's name, and the variable holding its secret)")
 		}
 		if d.KeyAlg == "" && d.KeyName != "" {
 			d.KeyAlg = "hmac-sha256."

@@ -68,7 +68,7 @@ func TestCertificatesParse(t *testing.T) {
 		{name: "google needs eab", in: "certificates:\n  - {name: a, domains: [a.example.com], dns: alidns, issuer: google}\n", wantErr: "4:5: issuer google needs an external account binding"},
 		{name: "secret in eab", in: "certificates:\n  - {name: a, domains: [a.example.com], dns: alidns, eab: {keyIdEnv: K, macKeyEnv: \"abc=\"}}\n", wantErr: "must name an environment variable"},
 		{name: "rfc2136 as a name", in: "certificates:\n  - {name: a, domains: [a.example.com], dns: rfc2136}\n", wantErr: "4:46: rfc2136 needs its settings"},
-		{name: "rfc2136 key without secret variable", in: "certificates:\n  - {name: a, domains: [a.example.com], dns: {provider: rfc2136, server: \"ns:53\", keyName: k.}}\n", wantErr: "needs keyName and keyEnv together"},
+		{name: "rfc2136 key without secret variable", in: "certificates:\n  - {name: a, domains: [a.example.com], dns: {provider: rfc2136, server: \"ns:53\", keyName: k.}}\n", wantErr: "needs keyName and keyEnv"},
 		{name: "name with a slash", in: "certificates:\n  - {name: a/b, domains: [a.example.com], dns: alidns}\n", wantErr: "4:12: certificate name \"a/b\" is not a folder name"},
 		{name: "duplicate names", in: "certificates:\n  - {name: a, domains: [a.example.com], dns: alidns}\n  - {name: A, domains: [b.example.com], dns: alidns}\n", wantErr: "5:5: certificate name \"A\" is already used on line 4"},
 		{name: "typo in dns mapping", in: "certificates:\n  - {name: a, domains: [a.example.com], dns: {provider: cloudflare, apiTokenEn: X}}\n", wantErr: "unknown field \"apiTokenEn\" in dns (did you mean \"apiTokenEnv\"?)"},
