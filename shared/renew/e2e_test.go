@@ -13,6 +13,7 @@ import (
 	"github.com/certdrop/certdrop/shared/cloudsim"
 	"github.com/certdrop/certdrop/shared/manifest"
 	"github.com/certdrop/certdrop/shared/renew"
+	"github.com/certdrop/certdrop/shared/store"
 )
 
 // TestFirstIssuanceThenNothingDue: no bundle in the bucket, so the
@@ -427,4 +428,28 @@ func TestAccountUnknownToCA(t *testing.T) {
 		t.Errorf("the new account was not kept")
 	}
 	h.assertNoTXTLeft()
+}
+
+// deniedState is a bucket where the renewal state cannot be read.
+type deniedState struct{ store.Store }
+
+func (d deniedState) Get(ctx context.Context, key string) (*store.Object, error) {
+	if strings.HasPrefix(key, "certdrop/acme/state/") {
+		return nil, &store.Error{Op: "get", Key: key, Err: store.ErrDenied}
+	}
+	return d.Store.Get(ctx, key)
+}
+
+// TestStateUnreadable: without its state the engine cannot keep the daily
+// limit or the back-off, so it orders nothing and says why.
+func TestStateUnreadable(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	e := h.engine(func(o *renew.Options) { o.Store = deniedState{o.Store} })
+	r := h.run(h.ctx, e, []manifest.Certificate{h.cert("x", "example.test")}, renew.RunOptions{})[0]
+	if r.Renewed || !errors.Is(r.Err, store.ErrDenied) || !strings.Contains(r.Error, "renewal state") {
+		t.Fatalf("%+v", r)
+	}
+	if n, _ := h.acme("newOrder"); n != 0 {
+		t.Errorf("%d orders without state", n)
+	}
 }

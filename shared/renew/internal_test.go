@@ -2,6 +2,7 @@ package renew
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -66,7 +67,7 @@ func TestStateDamaged(t *testing.T) {
 		t.Fatal(err)
 	}
 	s, err := loadState(ctx, st, DefaultStatePrefix, "x")
-	if err == nil || s.Failures != 0 {
+	if !errors.Is(err, errDamagedState) || s.Failures != 0 {
 		t.Errorf("damaged state: %+v %v", s, err)
 	}
 }

@@ -240,8 +240,14 @@ func (e *Engine) one(ctx context.Context, c manifest.Certificate, ro RunOptions)
 		e.addSecret(e.getenv(name))
 	}
 	state, err := loadState(ctx, e.opts.Store, e.statePrefix, c.Name)
-	if err != nil {
-		log.Warn("state unreadable; starting afresh", "error", err)
+	switch {
+	case errors.Is(err, errDamagedState):
+		log.Warn("state damaged; starting afresh", "error", err)
+	case err != nil:
+		// Without the state, the daily limit and the back-off cannot be
+		// honoured: order nothing.
+		res.Err = fmt.Errorf("reading the renewal state: %w", err)
+		return res
 	}
 	client := e.newClient(c.Directory, log)
 
@@ -265,7 +271,7 @@ func (e *Engine) one(ctx context.Context, c manifest.Certificate, ro RunOptions)
 		switch {
 		case state.Failures > 0 && now.Before(state.NextAttempt):
 			res.Skipped, res.NextAttempt = SkipBackoff, state.NextAttempt
-			res.Detail = strings.TrimSpace(res.Detail + fmt.Sprintf("; %d failed attempt(s), last: %s", state.Failures, state.LastError))
+			res.Detail = strings.TrimPrefix(res.Detail+fmt.Sprintf("; %d failed attempt(s), the last: %s", state.Failures, state.LastError), "; ")
 			return res
 		case !state.LastOrder.IsZero() && now.Before(state.LastOrder.Add(OrderInterval)):
 			res.Skipped, res.NextAttempt = SkipDailyLimit, state.LastOrder.Add(OrderInterval)
@@ -308,7 +314,9 @@ func (e *Engine) one(ctx context.Context, c manifest.Certificate, ro RunOptions)
 	res.Renewed, res.Key, res.NotAfter, res.Serial = true, out.key, out.leaf.NotAfter, out.leaf.SerialNumber.Text(16)
 	res.NextAttempt = state.NextAttempt
 	if serr := saveState(sctx, e.opts.Store, e.statePrefix, c.Name, state); serr != nil {
-		log.Warn("state not written", "error", e.scrub(serr.Error()))
+		// Renewed, but the daily limit cannot be kept without the state:
+		// someone must fix the bucket's permissions.
+		res.Err = fmt.Errorf("the certificate was issued and written, but the renewal state could not be: %w", serr)
 	}
 	return res
 }

@@ -45,6 +45,10 @@ type State struct {
 	Serial   string    `json:"serial,omitempty"`
 }
 
+// errDamagedState: the state object is there but unreadable; the engine
+// starts afresh (and overwrites it).
+var errDamagedState = errors.New("damaged renewal state")
+
 func stateKey(prefix, name string) string { return prefix + "state/" + name + ".json" }
 
 // loadState reads a certificate's state; none yet is a zero State.
@@ -60,7 +64,7 @@ func loadState(ctx context.Context, st store.Store, prefix, name string) (State,
 	if err := json.Unmarshal(o.Data, &s); err != nil {
 		// A damaged state must not stop renewals forever: start afresh,
 		// and say so.
-		return State{}, fmt.Errorf("%s is not valid JSON (delete it to start afresh): %w", stateKey(prefix, name), err)
+		return State{}, fmt.Errorf("%w: %s is not valid JSON: %v", errDamagedState, stateKey(prefix, name), err)
 	}
 	return s, nil
 }
