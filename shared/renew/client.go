@@ -88,6 +88,7 @@ type recorder struct {
 	retryAfter time.Time
 }
 
+// RoundTrip implements http.RoundTripper.
 func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	res, err := r.base.RoundTrip(req)
 	if err != nil {
@@ -136,14 +137,17 @@ type levelFilter struct {
 	min slog.Level
 }
 
+// Enabled implements slog.Handler.
 func (f levelFilter) Enabled(ctx context.Context, l slog.Level) bool {
 	return l >= f.min && f.Handler.Enabled(ctx, l)
 }
 
+// WithAttrs implements slog.Handler.
 func (f levelFilter) WithAttrs(a []slog.Attr) slog.Handler {
 	return levelFilter{f.Handler.WithAttrs(a), f.min}
 }
 
+// WithGroup implements slog.Handler.
 func (f levelFilter) WithGroup(n string) slog.Handler {
 	return levelFilter{f.Handler.WithGroup(n), f.min}
 }
