@@ -8,15 +8,23 @@ import (
 	"testing"
 
 	"github.com/certdrop/certdrop/shared/cloudsim"
+	"github.com/certdrop/certdrop/shared/store"
 )
 
 // renewEnv starts the emulator (the zone example.test, its ACME CA) and
 // returns the environment and a manifest asking for one certificate.
 func renewEnv(t *testing.T) (env map[string]string, manifestPath string) {
+	env, manifestPath, _ = renewEnvOSS(t)
+	return env, manifestPath
+}
+
+// renewEnvOSS is renewEnv with the emulator's OSS serving the bucket
+// "renew-bucket".
+func renewEnvOSS(t *testing.T) (env map[string]string, manifestPath string, sim *cloudsim.Sim) {
 	t.Helper()
 	sim, err := cloudsim.New(cloudsim.Config{
 		Credentials: []cloudsim.Credential{{AccessKeyID: "LTAIcli", AccessKeySecret: "cli-secret-value"}},
-		OSS:         cloudsim.OSSSettings{Disabled: true},
+		OSS:         cloudsim.OSSSettings{Buckets: []string{"renew-bucket"}},
 		DNS:         cloudsim.DNSSettings{Zones: []cloudsim.ZoneSettings{{Name: "example.test"}}},
 		ACME:        cloudsim.ACMESettings{Enabled: true},
 	})
@@ -30,7 +38,8 @@ func renewEnv(t *testing.T) (env map[string]string, manifestPath string) {
 	}
 	t.Cleanup(func() { _ = sim.Close() })
 	_, rootFile := sim.ACMETrustRoot()
-	env = map[string]string{"ALIBABA_CLOUD_ACCESS_KEY_SECRET": "cli-secret-value", "CERTDROP_ACME_TRUST_ROOTS": rootFile}
+	env = map[string]string{"ALIBABA_CLOUD_ACCESS_KEY_SECRET": "cli-secret-value", "CERTDROP_ACME_TRUST_ROOTS": rootFile,
+		"FC_REGION": sim.OSS().Region()}
 	for _, kv := range sim.Env() {
 		k, v, _ := strings.Cut(kv, "=")
 		env[k] = v
@@ -41,7 +50,7 @@ func renewEnv(t *testing.T) (env map[string]string, manifestPath string) {
 	if err := os.WriteFile(manifestPath, []byte(m), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return env, manifestPath
+	return env, manifestPath, sim
 }
 
 func TestRenewCommand(t *testing.T) {
@@ -100,5 +109,38 @@ func TestRenewCommandUsage(t *testing.T) {
 	code, _, stderr := runWithEnv(env, "renew", "--manifest", mf, "--out", t.TempDir(), "--name", "nope")
 	if code != exitUsage || !strings.Contains(stderr, `no certificate named "nope"`) {
 		t.Errorf("--name nope: %d %s", code, stderr)
+	}
+}
+
+// TestRenewCommandOSS: manifest and output in the bucket; the bundle lands
+// under the prefix, the account and state at the bucket's root.
+func TestRenewCommandOSS(t *testing.T) {
+	env, mf, sim := renewEnvOSS(t)
+	data, err := os.ReadFile(mf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.OpenOSS(context.Background(), "renew-bucket", "", store.Options{Getenv: func(k string) string { return env[k] }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Put(context.Background(), "certdrop/manifest.yaml", data, ""); err != nil {
+		t.Fatal(err)
+	}
+	env["CERTDROP_MANIFEST"] = "oss://renew-bucket/certdrop/manifest.yaml"
+	env["CERTDROP_BUCKET"] = "renew-bucket"
+	code, stdout, stderr := runWithEnv(env, "renew")
+	if code != exitOK || !strings.Contains(stdout, "written to certs/www/bundle.pem") {
+		t.Fatalf("%d\n%s\n%s", code, stdout, stderr)
+	}
+	keys := map[string]bool{}
+	for _, e := range sim.Journal().Entries() {
+		if e.Service == "oss" && e.API == "PutObject" && e.Outcome == "ok" {
+			keys[strings.SplitN(e.Key, "/", 3)[0]+"/"+strings.SplitN(e.Key, "/", 3)[1]] = true
+		}
+	}
+	delete(keys, "certdrop/manifest.yaml") // the test's own upload
+	if !keys["certs/www"] || !keys["certdrop/acme"] || len(keys) != 2 {
+		t.Errorf("objects written: %v", keys)
 	}
 }
