@@ -82,6 +82,7 @@ func runSim(ctx context.Context, c *cli, args []string) int {
 	if ep.ACMEDirectory != "" {
 		fmt.Fprintf(c.stderr, "  ACME CA (pebble) directory:    %s\n", ep.ACMEDirectory)
 		fmt.Fprintf(c.stderr, "  ACME CA TLS root:              %s\n", ep.ACMETrustRoots)
+		fmt.Fprintf(c.stderr, "  ACME CA issuing root:          %s\n", ep.ACMEIssuerRoot)
 	}
 	if *journal != "" {
 		fmt.Fprintf(c.stderr, "  journal:                       %s\n", *journal)

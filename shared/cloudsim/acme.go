@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -32,7 +33,11 @@ import (
 // (github.com/letsencrypt/pebble/v2), served over HTTPS on loopback, its
 // validation authority resolving DNS-01 challenges through the emulator's
 // DNS server. Only dns-01 can succeed: nothing answers http-01 or
-// tls-alpn-01 challenges.
+// tls-alpn-01 challenges. Beside ACME, the HTTPS listener serves pebble's
+// management endpoints for scripts: GET /roots/0 and /intermediates/0 (the
+// issuing chain), GET /cert-status-by-serial/<hex>, and POST
+// /set-renewal-info/ with {"Certificate": PEM, "ARIResponse": JSON text}
+// to set a certificate's renewal window (Sim.SetRenewalWindow from Go).
 type ACMESettings struct {
 	// Enabled starts the CA (and the DNS server, which it needs).
 	Enabled bool `yaml:"enabled"`
@@ -44,6 +49,12 @@ type ACMESettings struct {
 	// file in a temporary folder removed at Close. Relative to the
 	// configuration file.
 	TrustRootFile string `yaml:"trustRootFile"`
+	// IssuerRootFile is where the emulator writes the PEM of the root the
+	// CA's issued chains lead to (pebble makes a new one at every start):
+	// add it to CERTDROP_TRUST_ROOTS to deploy what the CA issues. Default
+	// a file in the same temporary folder. Relative to the configuration
+	// file.
+	IssuerRootFile string `yaml:"issuerRootFile"`
 	// CertificateLifetime is the validity of certificates issued under the
 	// "default" profile; default 90 days. Pebble's renewal information (ARI)
 	// suggests a two-day window around two thirds of the lifetime, starting
@@ -62,6 +73,12 @@ type ACMESettings struct {
 	// to this long (whole seconds) before each validation, as pebble does
 	// by default; zero (the default here) validates at once.
 	ValidationDelay time.Duration `yaml:"validationDelay"`
+	// Delays hold the answer to these operations this long before pebble
+	// handles them, to put a deadline in the middle of an order
+	// deterministically. Keys are the journal's names: newAccount,
+	// newOrder, authorization, challenge, order, finalize, certificate,
+	// renewalInfo, ...
+	Delays map[string]time.Duration `yaml:"delays"`
 	// BadNonceRate is the percentage of good nonces refused badNonce;
 	// default 0 (pebble's own default is 5).
 	BadNonceRate int `yaml:"badNonceRate"`
@@ -80,6 +97,19 @@ type EABSettings struct {
 	// hand them out.
 	Keys map[string]string `yaml:"keys"`
 }
+
+// Format prints the settings with the MAC keys left out, for every verb.
+func (e EABSettings) Format(f fmt.State, _ rune) {
+	ids := make([]string, 0, len(e.Keys))
+	for id := range e.Keys {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	fmt.Fprintf(f, "EABSettings{Required:%v KeyIDs:%v <keys redacted>}", e.Required, ids)
+}
+
+// LogValue logs the key IDs only.
+func (e EABSettings) LogValue() slog.Value { return slog.StringValue(fmt.Sprint(e)) }
 
 // RateLimitSettings refuses newOrder requests with
 // urn:ietf:params:acme:error:rateLimited (HTTP 429) and a Retry-After
@@ -140,6 +170,11 @@ func (a *ACMESettings) validate() error {
 	if a.RateLimit.After < 0 || a.RateLimit.Times < 0 || a.RateLimit.RetryAfter < 0 {
 		return fmt.Errorf("acme.rateLimit: after, times and retryAfter must not be negative")
 	}
+	for op, d := range a.Delays {
+		if !slices.Contains(acmeOperations(), op) || d < 0 {
+			return fmt.Errorf("acme.delays: %q is not an operation (%s) with a delay of zero or more", op, strings.Join(acmeOperations(), ", "))
+		}
+	}
 	if a.ValidationDelay < 0 || a.BadNonceRate < 0 || a.BadNonceRate > 99 || a.AuthzReuse < 0 || a.AuthzReuse > 100 {
 		return fmt.Errorf("acme: validationDelay must not be negative, badNonceRate must be 0-99, authzReuse 0-100")
 	}
@@ -148,18 +183,19 @@ func (a *ACMESettings) validate() error {
 
 // acmeCA is the running pebble and its HTTPS front.
 type acmeCA struct {
-	cfg       ACMESettings
-	wfe       *wfe.WebFrontEndImpl
-	ca        *ca.CAImpl
-	acme      http.Handler
-	mgmt      http.Handler
-	journal   *Journal
-	url       string
-	rootFile  string
-	tempDir   string
-	tlsRoot   []byte
-	ordersMu  sync.Mutex
-	newOrders int
+	cfg      ACMESettings
+	ca       *ca.CAImpl
+	acme     http.Handler
+	mgmt     http.Handler
+	journal  *Journal
+	url      string
+	rootFile string
+	// issuerRootFile holds the root the issued chains lead to.
+	issuerRootFile string
+	tempDir        string
+	tlsRoot        []byte
+	ordersMu       sync.Mutex
+	newOrders      int
 }
 
 // pebbleEnv serializes the construction of pebble's parts: pebble reads
@@ -245,27 +281,38 @@ func newACMECA(cfg ACMESettings, dnsAddr string, logger *slog.Logger, journal *J
 	if err != nil {
 		return nil, tls.Certificate{}, err
 	}
-	a := &acmeCA{cfg: cfg, wfe: &front, ca: authority, acme: front.Handler(), mgmt: front.ManagementHandler(),
+	a := &acmeCA{cfg: cfg, ca: authority, acme: front.Handler(), mgmt: front.ManagementHandler(),
 		journal: journal, tlsRoot: root.CertPEM()}
 	return a, pair, nil
 }
 
-// writeTrustRoot writes the HTTPS root to the configured file or a
-// temporary one.
-func (a *acmeCA) writeTrustRoot() error {
-	path := a.cfg.TrustRootFile
-	if path == "" {
-		dir, err := os.MkdirTemp("", "cloudsim-acme-")
-		if err != nil {
+// writeRoots writes the HTTPS root and the issuing root to the configured
+// files, or to files in a temporary folder.
+func (a *acmeCA) writeRoots() error {
+	files := []struct {
+		path *string
+		name string
+		pem  []byte
+	}{
+		{&a.rootFile, "acme-tls-root.pem", a.tlsRoot},
+		{&a.issuerRootFile, "acme-issuer-root.pem", a.ca.GetRootCert(0).PEM()},
+	}
+	a.rootFile, a.issuerRootFile = a.cfg.TrustRootFile, a.cfg.IssuerRootFile
+	for _, f := range files {
+		if *f.path == "" {
+			if a.tempDir == "" {
+				dir, err := os.MkdirTemp("", "cloudsim-acme-")
+				if err != nil {
+					return fmt.Errorf("cloudsim: acme: %w", err)
+				}
+				a.tempDir = dir
+			}
+			*f.path = filepath.Join(a.tempDir, f.name)
+		}
+		if err := os.WriteFile(*f.path, f.pem, 0o644); err != nil {
 			return fmt.Errorf("cloudsim: acme: %w", err)
 		}
-		a.tempDir = dir
-		path = filepath.Join(dir, "acme-tls-root.pem")
 	}
-	if err := os.WriteFile(path, a.tlsRoot, 0o644); err != nil {
-		return fmt.Errorf("cloudsim: acme: trust root: %w", err)
-	}
-	a.rootFile = path
 	return nil
 }
 
@@ -277,9 +324,9 @@ func (a *acmeCA) close() error {
 	return nil
 }
 
-// acmeOperation names a request for the journal by pebble's paths.
-func acmeOperation(path string) string {
-	for _, p := range []struct{ prefix, name string }{
+// acmePaths maps pebble's paths to the operation names the journal uses.
+func acmePaths() []struct{ prefix, name string } {
+	return []struct{ prefix, name string }{
 		{"/dir", "directory"}, {"/nonce-plz", "newNonce"}, {"/sign-me-up", "newAccount"},
 		{"/my-account/", "account"}, {"/order-plz", "newOrder"}, {"/my-order/", "order"},
 		{"/finalize-order/", "finalize"}, {"/authZ/", "authorization"}, {"/chalZ/", "challenge"},
@@ -287,7 +334,21 @@ func acmeOperation(path string) string {
 		{"/draft-ietf-acme-ari-03/renewalInfo", "renewalInfo"}, {"/list-orderz/", "orders"},
 		{"/roots/", "roots"}, {"/intermediates/", "intermediates"}, {"/cert-status-by-serial/", "certStatus"},
 		{"/set-renewal-info/", "setRenewalInfo"},
-	} {
+	}
+}
+
+// acmeOperations lists the operation names.
+func acmeOperations() []string {
+	var out []string
+	for _, p := range acmePaths() {
+		out = append(out, p.name)
+	}
+	return out
+}
+
+// acmeOperation names a request for the journal by pebble's paths.
+func acmeOperation(path string) string {
+	for _, p := range acmePaths() {
 		if strings.HasPrefix(path, p.prefix) {
 			return p.name
 		}
@@ -346,6 +407,26 @@ func (a *acmeCA) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		e.Domain, e.Replaces, e.Profile = orderSummary(body)
+	}
+	if d := a.cfg.Delays[e.API]; d > 0 {
+		// Read the request first: the server notices a client that goes
+		// away only once the body is consumed.
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			e.Outcome, e.Fault = "abandoned", "slow"
+			a.journal.Record(e)
+			return
+		}
+		e.Fault = "slow"
 	}
 	rec := &statusRecorder{ResponseWriter: w}
 	switch {
@@ -465,7 +546,7 @@ func (s *Sim) ACMETrustRoot() (pemBytes []byte, file string) {
 }
 
 // ACMEIssuerRoot returns the PEM of the root that the ACME CA's issued
-// chains lead to, to verify them.
+// chains lead to, to verify them (also in Endpoints.ACMEIssuerRoot).
 func (s *Sim) ACMEIssuerRoot() []byte {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -10,6 +10,8 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"slices"
@@ -381,12 +383,70 @@ func TestACMEEnvAndTrust(t *testing.T) {
 	if _, err := c.GetDirectory(context.Background()); err != nil {
 		t.Fatalf("with the trust root: %v", err)
 	}
+	// The issuing root over the management endpoint, on the same listener.
+	res, err := c.HTTPClient.Get(strings.TrimSuffix(dir, "/dir") + "/roots/0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || strings.TrimSpace(string(root)) != strings.TrimSpace(string(s.ACMEIssuerRoot())) {
+		t.Fatalf("GET /roots/0: HTTP %d %q", res.StatusCode, root)
+	}
+	res, err = c.HTTPClient.Get(strings.TrimSuffix(dir, "/dir") + "/root-keys/0")
+	if err == nil {
+		res.Body.Close()
+	}
+	if err != nil || res.StatusCode != http.StatusNotFound {
+		t.Fatalf("the CA's root key is served: %v %v", err, res.StatusCode)
+	}
+	issuer, err := os.ReadFile(envOf(s, "CERTDROP_SIM_ACME_ISSUER_ROOT"))
+	if err != nil || string(issuer) != string(s.ACMEIssuerRoot()) {
+		t.Fatalf("issuer root file: %v", err)
+	}
 	_, file := s.ACMETrustRoot()
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(file); !os.IsNotExist(err) {
 		t.Fatalf("temporary trust root left after Close: %v", err)
+	}
+}
+
+func TestACMEDelayPutsADeadlineMidOrder(t *testing.T) {
+	s := startSim(t, acmeConfig(func(a *ACMESettings) {
+		a.Delays = map[string]time.Duration{"finalize": time.Hour}
+	}))
+	c, _, _ := acmeClient(t, s)
+	acct, err := newAccount(t, c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	// The order gets as far as finalize well within the deadline, then
+	// waits there until the client gives up.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_, err = c.ObtainCertificateForSANs(ctx, acct, key, []string{"www.example.test"})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("issuance with finalize held: %v", err)
+	}
+	if left := txtLeft(s); len(left) != 0 {
+		t.Fatalf("TXT records left behind: %v", left)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var abandoned bool
+		for _, e := range s.Journal().Entries() {
+			abandoned = abandoned || (e.API == "finalize" && e.Outcome == "abandoned" && e.Fault == "slow")
+		}
+		if abandoned {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no abandoned finalize in the journal")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -402,6 +462,7 @@ func TestACMEConfigRejectsMistakes(t *testing.T) {
 		{"tiny lifetime", ACMESettings{Enabled: true, CertificateLifetime: time.Millisecond}, "at least 2s"},
 		{"default profile redefined", ACMESettings{Enabled: true, Profiles: map[string]time.Duration{"default": time.Hour}}, "extra profile"},
 		{"negative rate limit", ACMESettings{Enabled: true, RateLimit: RateLimitSettings{After: -1}}, "rateLimit"},
+		{"delay of an unknown operation", ACMESettings{Enabled: true, Delays: map[string]time.Duration{"finalise": time.Second}}, "not an operation"},
 	}
 	for _, tt := range tests {
 		cfg := testConfig()
@@ -451,6 +512,16 @@ func BenchmarkACMEIssuance(b *testing.B) {
 	for b.Loop() {
 		if _, err := c.ObtainCertificateForSANs(context.Background(), acct, key, []string{"www.example.test"}); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+func TestEABKeysNeverFormat(t *testing.T) {
+	e := EABSettings{Required: true, Keys: map[string]string{"kid-1": "c2VjcmV0LW1hYy1rZXk"}}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
+		out := fmt.Sprintf(verb, e) + fmt.Sprintf(verb, Config{ACME: ACMESettings{ExternalAccountBinding: e}})
+		if strings.Contains(out, "c2VjcmV0LW1hYy1rZXk") || !strings.Contains(out, "kid-1") {
+			t.Errorf("%s: %s", verb, out)
 		}
 	}
 }

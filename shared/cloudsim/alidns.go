@@ -61,6 +61,16 @@ package cloudsim
 // numbers, IDs strings. Record values are stored as given: a CNAME, NS or
 // MX target without its final dot.
 //
+// The journal has one entry per call (Service "alidns"): Domain is the
+// zone, and AddDomainRecord/DeleteDomainRecord entries carry RR,
+// RecordType, Value and RecordID, so a test can pair every add with its
+// delete; Sim.DNSRecords lists what a zone holds now. The authoritative
+// DNS server (dns_server.go, CERTDROP_DNS_RESOLVERS) serves the same zones:
+// a change is visible at once unless the zone sets a propagation delay or
+// unpublished. Its NS records name the emulator's name servers
+// (dns.nameServers), whose A records are the server's own address: an
+// authoritative check should query them on the server's port.
+//
 // Throttling answers Throttling.User (HTTP 400) with the
 // x-ratelimit-user-api header, as the other products, past the documented
 // per-account quotas (https://www.alibabacloud.com/help/en/dns/api-alidns-2015-01-09-quota):

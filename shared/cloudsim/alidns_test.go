@@ -367,3 +367,43 @@ func TestAliDNSExternalZoneAndScopedKey(t *testing.T) {
 		t.Fatalf("scoped key listing zones: %v", err)
 	}
 }
+
+func TestAliDNSConcurrentWritersLeaveNothing(t *testing.T) {
+	s := startSim(t, dnsConfig())
+	ep, addr := s.Endpoints().OpenAPI, s.Endpoints().DNS
+	ctx := context.Background()
+	errs := make(chan error, 8)
+	for i := range 8 {
+		c := newSDK(t, ep, "simAK", "simSK", "") // t.Fatal only here, not in the goroutine
+		go func() {
+			zone := []string{"example.test", "delegated.example.net"}[i%2]
+			value := fmt.Sprintf("token-%d", i)
+			body, err := c.call(ctx, "AddDomainRecord", map[string]string{"DomainName": zone, "RR": "_acme-challenge", "Type": "TXT", "Value": value})
+			if err != nil {
+				errs <- err
+				return
+			}
+			m := new(dns.Msg)
+			m.SetQuestion("_acme-challenge."+zone+".", dns.TypeTXT)
+			in, _, err := (&dns.Client{Net: "tcp"}).Exchange(m, addr)
+			if err != nil || !strings.Contains(summary(in.Answer), value) {
+				errs <- fmt.Errorf("%s not served: %v %v", value, err, in)
+				return
+			}
+			_, err = c.call(ctx, "DeleteDomainRecord", map[string]string{"RecordId": body["RecordId"].(string)})
+			errs <- err
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	for _, z := range []string{"example.test", "delegated.example.net"} {
+		for _, r := range s.DNSRecords(z) {
+			if r.Type == "TXT" && r.RR == "_acme-challenge" {
+				t.Errorf("left behind: %+v", r)
+			}
+		}
+	}
+}

@@ -158,7 +158,8 @@ type OSSTriggerSettings struct {
 
 // LoadConfig reads a YAML configuration. Unknown fields are errors, so a
 // typo does not silently configure nothing. Relative file names (certFile,
-// oss.dataDir, acme.trustRootFile) are resolved against the file's folder.
+// oss.dataDir, acme.trustRootFile, acme.issuerRootFile) are resolved
+// against the file's folder.
 func LoadConfig(path string) (Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -188,8 +189,10 @@ func LoadConfig(path string) (Config, error) {
 			s.Cert, s.CertFile = string(b), ""
 		}
 	}
-	if cfg.ACME.TrustRootFile != "" && !filepath.IsAbs(cfg.ACME.TrustRootFile) {
-		cfg.ACME.TrustRootFile = filepath.Join(dir, cfg.ACME.TrustRootFile)
+	for _, f := range []*string{&cfg.ACME.TrustRootFile, &cfg.ACME.IssuerRootFile} {
+		if *f != "" && !filepath.IsAbs(*f) {
+			*f = filepath.Join(dir, *f)
+		}
 	}
 	if cfg.OSS.DataDir != "" && !filepath.IsAbs(cfg.OSS.DataDir) {
 		cfg.OSS.DataDir = filepath.Join(dir, cfg.OSS.DataDir)

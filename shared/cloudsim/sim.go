@@ -62,6 +62,9 @@ type Endpoints struct {
 	// ACMETrustRoots is the PEM file of the root of the ACME CA's HTTPS
 	// certificate; empty when the CA does not run.
 	ACMETrustRoots string
+	// ACMEIssuerRoot is the PEM file of the root the ACME CA's issued
+	// chains lead to; empty when the CA does not run.
+	ACMEIssuerRoot string
 	// OSS serves object storage, path style; empty when disabled.
 	OSS string
 }
@@ -240,7 +243,8 @@ func (s *Sim) startACME(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := a.writeTrustRoot(); err != nil {
+	if err := a.writeRoots(); err != nil {
+		_ = a.close()
 		return err
 	}
 	addr := s.cfg.ACME.Addr
@@ -300,6 +304,7 @@ func (s *Sim) Endpoints() Endpoints {
 	if s.acme != nil {
 		e.ACMEDirectory = s.acme.url + "/dir"
 		e.ACMETrustRoots = s.acme.rootFile
+		e.ACMEIssuerRoot = s.acme.issuerRootFile
 	}
 	return e
 }
@@ -308,8 +313,11 @@ func (s *Sim) Endpoints() Endpoints {
 // NAME=value pairs: CERTDROP_CDN_ENDPOINT, CERTDROP_VOD_ENDPOINT,
 // CERTDROP_LIVE_ENDPOINT, CERTDROP_ALIDNS_ENDPOINT, CERTDROP_OSS_ENDPOINT
 // (when OSS runs), CERTDROP_DNS_RESOLVERS (when the DNS server runs),
-// CERTDROP_ACME_DIRECTORY and CERTDROP_ACME_TRUST_ROOTS (when the ACME CA
-// runs) and ALIBABA_CLOUD_ACCESS_KEY_ID of the first configured credential. The
+// CERTDROP_ACME_DIRECTORY, CERTDROP_ACME_TRUST_ROOTS and
+// CERTDROP_SIM_ACME_ISSUER_ROOT (the file of the root the issued chains
+// lead to, for scripts to add to CERTDROP_TRUST_ROOTS; certdrop itself
+// does not read it) when the ACME CA runs, and ALIBABA_CLOUD_ACCESS_KEY_ID
+// of the first configured credential. The
 // secret is left out on purpose: it is in the configuration file.
 func (s *Sim) Env() []string {
 	e := s.Endpoints()
@@ -328,7 +336,8 @@ func (s *Sim) Env() []string {
 		env = append(env, "CERTDROP_DNS_RESOLVERS="+e.DNS)
 	}
 	if e.ACMEDirectory != "" {
-		env = append(env, "CERTDROP_ACME_DIRECTORY="+e.ACMEDirectory, "CERTDROP_ACME_TRUST_ROOTS="+e.ACMETrustRoots)
+		env = append(env, "CERTDROP_ACME_DIRECTORY="+e.ACMEDirectory, "CERTDROP_ACME_TRUST_ROOTS="+e.ACMETrustRoots,
+			"CERTDROP_SIM_ACME_ISSUER_ROOT="+e.ACMEIssuerRoot)
 	}
 	if len(s.cfg.Credentials) > 0 {
 		env = append(env, "ALIBABA_CLOUD_ACCESS_KEY_ID="+s.cfg.Credentials[0].AccessKeyID)
