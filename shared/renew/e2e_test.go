@@ -453,3 +453,32 @@ func TestStateUnreadable(t *testing.T) {
 		t.Errorf("%d orders without state", n)
 	}
 }
+
+// TestDeadlineAtTheCA: the deadline falls while the CA holds its answer to
+// the challenge (the record is up) or to the finalization (the record is
+// gone, the order counts); either way nothing is left behind and the state
+// says when to try again.
+func TestDeadlineAtTheCA(t *testing.T) {
+	for _, op := range []string{"challenge", "finalize"} {
+		t.Run(op, func(t *testing.T) {
+			h := newHarness(t, harnessOpts{caDelays: map[string]time.Duration{op: time.Minute}})
+			ctx, cancel := context.WithTimeout(h.ctx, 2*time.Second)
+			defer cancel()
+			before := time.Now()
+			r := h.run(ctx, h.engine(nil), []manifest.Certificate{h.cert("held", "example.test")}, renew.RunOptions{})[0]
+			if r.Renewed || !errors.Is(r.Err, context.DeadlineExceeded) {
+				t.Fatalf("%+v", r)
+			}
+			if time.Since(before) > 15*time.Second {
+				t.Errorf("took %v", time.Since(before))
+			}
+			// The order was accepted: the next one waits a day.
+			if r.NextAttempt.Before(before.Add(23 * time.Hour)) {
+				t.Errorf("next attempt %v", r.NextAttempt)
+			}
+			if h.journalCount("AddDomainRecord", "") != 1 {
+				t.Errorf("no record was written before the deadline")
+			}
+		})
+	}
+}

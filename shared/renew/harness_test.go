@@ -61,6 +61,8 @@ type harnessOpts struct {
 	rateLimit  cloudsim.RateLimitSettings
 	faults     cloudsim.Faults
 	profiles   map[string]time.Duration
+	// caDelays hold the CA's answers to these operations.
+	caDelays map[string]time.Duration
 }
 
 func newHarness(t testing.TB, ho harnessOpts) *harness {
@@ -73,7 +75,7 @@ func newHarness(t testing.TB, ho harnessOpts) *harness {
 	if zones == nil {
 		zones = []cloudsim.ZoneSettings{{Name: "example.test"}}
 	}
-	acmeCfg := cloudsim.ACMESettings{Enabled: true, RateLimit: ho.rateLimit, Profiles: ho.profiles}
+	acmeCfg := cloudsim.ACMESettings{Enabled: true, RateLimit: ho.rateLimit, Profiles: ho.profiles, Delays: ho.caDelays}
 	if ho.requireEAB {
 		acmeCfg.ExternalAccountBinding = cloudsim.EABSettings{Required: true, Keys: map[string]string{eabKID: eabMAC}}
 	}
