@@ -224,6 +224,7 @@ func TestRAMPolicy(t *testing.T) {
 	}
 	sort.Strings(actions)
 	want := []string{
+		"alidns:AddDomainRecord", "alidns:DeleteDomainRecord", "alidns:DescribeDomains", "alidns:DescribeSubDomainRecords",
 		"cdn:DescribeDomainCertificateInfo", "cdn:SetCdnDomainSSLCertificate", "cdn:SetDomainServerCertificate",
 		"live:DescribeLiveDomainCertificateInfo", "live:SetLiveDomainCertificate",
 		"oss:GetObject", "oss:ListObjects", "oss:PutObject",
@@ -233,8 +234,8 @@ func TestRAMPolicy(t *testing.T) {
 		t.Errorf("actions:\n got %v\nwant %v", actions, want)
 	}
 	for _, r := range resources["oss:PutObject"] {
-		if !strings.HasSuffix(r, "/certdrop/reports/*") {
-			t.Errorf("oss:PutObject on %s: only the report prefix", r)
+		if !strings.HasSuffix(r, "/certdrop/reports/*") && !strings.HasSuffix(r, "/certdrop/acme/*") && !strings.HasSuffix(r, "/certs/*/bundle.pem") {
+			t.Errorf("oss:PutObject on %s: only reports, the ACME account and state, and renewed bundles", r)
 		}
 	}
 	for _, r := range resources["oss:GetObject"] {

@@ -85,6 +85,7 @@ func commands() map[string]command {
 		"serve":    {"run the Function Compute custom-runtime server", runServe},
 		"invoke":   {"run one event locally, as the function would", runInvoke},
 		"push":     {"upload a bundle's files into the watched bucket folder", runPush},
+		"renew":    {"obtain or renew the manifest's certificates through ACME (DNS-01)", runRenew},
 		"show":     {"print a report as tables", runShow},
 		"schema":   {"print the manifest's JSON Schema", runSchema},
 	}

@@ -70,6 +70,7 @@ type Client struct {
 	sdkCred   credentials.Credential
 	endpoints endpoints
 	doers     map[manifest.Product]doer
+	rpcDoer   doer // for Call
 	log       *slog.Logger
 }
 
@@ -118,6 +119,7 @@ func New(opts Options) (*Client, error) {
 		manifest.CDN: cdn, manifest.CDNLegacy: cdn,
 		manifest.VOD: newDoer(opts), manifest.Live: newDoer(opts),
 	}
+	c.rpcDoer = newDoer(opts)
 	return c, nil
 }
 
@@ -149,6 +151,7 @@ func (c *Client) CloseIdleConnections() {
 	for _, d := range c.doers {
 		d.c.CloseIdleConnections()
 	}
+	c.rpcDoer.c.CloseIdleConnections()
 }
 
 // Endpoint returns the URL a call would go to, for reports and dry runs.
@@ -203,14 +206,19 @@ func (c *Client) Describe(ctx context.Context, call plan.Call) (fanout.Installed
 
 // do makes one call and returns the answer's JSON body, or an *Error.
 func (c *Client) do(ctx context.Context, call plan.Call, api plan.API, form map[string]string, secrets []string) (map[string]any, *Error) {
-	red := newRedactor(append(secrets, c.creds.secretValues()...)...)
-	if err := ctx.Err(); err != nil {
-		return nil, convert(ctx, api.Action, call.DomainName, err, nil, red)
-	}
-	ep := c.endpoints.forCall(call)
 	d, ok := c.doers[call.Target.Product]
 	if !ok {
 		return nil, errorf(api.Action, call.DomainName, "unknown product %q", call.Target.Product)
+	}
+	return c.rpc(ctx, c.endpoints.forCall(call), d, api, call.DomainName, form, secrets)
+}
+
+// rpc makes one RPC-style call (POST, form body, ACS3-HMAC-SHA256) to ep
+// and returns the answer's JSON body, or an *Error naming subject.
+func (c *Client) rpc(ctx context.Context, ep endpoint, d doer, api plan.API, subject string, form map[string]string, secrets []string) (map[string]any, *Error) {
+	red := newRedactor(append(secrets, c.creds.secretValues()...)...)
+	if err := ctx.Err(); err != nil {
+		return nil, convert(ctx, api.Action, subject, err, nil, red)
 	}
 	// An SDK client is cheap, and not safe for concurrent use (it resets
 	// its Headers field on every RPC call): one per call.
@@ -225,7 +233,7 @@ func (c *Client) do(ctx context.Context, call plan.Call, api plan.API, form map[
 		UserAgent:      dara.String("certdrop"),
 	})
 	if err != nil {
-		return nil, errorf(api.Action, call.DomainName, "the SDK client could not be built: %s", red.scrub(err.Error()))
+		return nil, errorf(api.Action, subject, "the SDK client could not be built: %s", red.scrub(err.Error()))
 	}
 	// Errors come back as *ClientError / *ServerError / *ThrottlingError,
 	// not flattened into an SDKError that loses the retry hint.
@@ -250,14 +258,14 @@ func (c *Client) do(ctx context.Context, call plan.Call, api plan.API, form map[
 	start := time.Now()
 	res, err := sdk.CallApiWithCtx(mctx, params, &openapiutil.OpenApiRequest{Body: body}, &dara.RuntimeOptions{})
 	if err != nil {
-		e := convert(ctx, api.Action, call.DomainName, err, meta, red)
-		c.log.Debug("api call failed", "api", api.Action, "domain", call.DomainName, "endpoint", ep.String(),
+		e := convert(ctx, api.Action, subject, err, meta, red)
+		c.log.Debug("api call failed", "api", api.Action, "domain", subject, "endpoint", ep.String(),
 			"status", e.HTTPStatus, "code", e.Code, "class", e.class.String(), "requestId", e.RequestID,
 			"duration", time.Since(start))
 		return nil, e
 	}
 	out, _ := res["body"].(map[string]any)
-	c.log.Debug("api call", "api", api.Action, "domain", call.DomainName, "endpoint", ep.String(),
+	c.log.Debug("api call", "api", api.Action, "domain", subject, "endpoint", ep.String(),
 		"status", meta.status, "requestId", out["RequestId"], "duration", time.Since(start))
 	return out, nil
 }

@@ -55,6 +55,11 @@ func FuzzLoadManifest(f *testing.F) {
 		"version: 1\ntargets: [{product: cdn, domain: \"a.example.com\\u0000\"}]",
 		"version: 1\ntargets: [{product: cdn, domain: \"www\u3002example\u3002com\"}]",
 		"version: 1\ntargets: [{product: cdn, domain: \"ＷＷＷ.example.com\"}]",
+		"version: 1\ntargets: [{product: cdn, domain: a.example.com}]\ncertificates: [{name: a, domains: [a.example.com], dns: alidns}]",
+		"version: 1\ntargets: [{product: cdn, domain: a.example.com}]\ncertificates: [{name: a, domains: [\"*.a.example.com\", a.example.com], dns: {provider: rfc2136, server: \"ns:53\", keyName: k, keyEnv: K}, renewBefore: 1d2h3m}]",
+		"version: 1\ntargets: [{product: cdn, domain: a.example.com}]\ncertificates: [{name: a, domains: [a.example.com], dns: cloudflare, issuer: \"https://ca.example/dir\", email: a@b, eab: {keyIdEnv: A, macKeyEnv: B}}]",
+		"version: 1\ntargets: [{product: cdn, domain: a.example.com}]\ncertificates: [&c {name: a, domains: [a.example.com], dns: alidns}, *c]",
+		"version: 1\ntargets: [{product: cdn, domain: a.example.com}]\ncertificates: ~",
 		"a: &a [*a]",
 		"&a [*a, *a]",
 	} {
@@ -95,6 +100,11 @@ func checkInvariants(t *testing.T, m *Manifest) {
 	t.Helper()
 	if m.Version != Version || len(m.Targets) == 0 || len(m.Targets) > MaxTargets {
 		t.Fatalf("version %d, %d targets", m.Version, len(m.Targets))
+	}
+	for _, c := range m.Certificates {
+		if !folderName.MatchString(c.Name) || len(c.Domains) == 0 || c.Directory == "" || c.DNS.Provider == "" || c.RenewBefore < 0 {
+			t.Fatalf("certificate %+v", c)
+		}
 	}
 	if m.Defaults.WarnDays < 0 || m.Defaults.Canary < 0 {
 		t.Fatalf("negative defaults %+v", m.Defaults)

@@ -37,7 +37,7 @@ const maxInt = math.MaxInt32
 
 // Field names, as a manifest spells them.
 var (
-	manifestFields = []string{"version", "defaults", "targets"}
+	manifestFields = []string{"version", "defaults", "targets", "certificates"}
 	defaultsFields = []string{"staging", "allowUntrusted", "warnDays", "canary", "verify"}
 	targetFields   = []string{"product", "domain", "domains", "region", "bundle", "staging"}
 )
@@ -177,6 +177,10 @@ func (p *parser) manifest(n *yaml.Node) *Manifest {
 
 	if v := f.value("defaults"); v != nil {
 		p.defaults(v, &m.Defaults)
+	}
+
+	if v := f.value("certificates"); v != nil {
+		m.Certificates = p.certificates(v)
 	}
 
 	v := f.value("targets")

@@ -40,6 +40,9 @@ type Manifest struct {
 	// Targets holds one entry per (product, domain), in file order, with
 	// defaults already applied.
 	Targets []Target
+	// Certificates are the certificates certdrop renews itself through
+	// ACME (the optional certificates section), in file order.
+	Certificates []Certificate
 }
 
 // Defaults apply to every target unless the target overrides them.

@@ -218,6 +218,15 @@ func (d *Dir) List(ctx context.Context, prefix string) ([]ObjectInfo, error) {
 // writes a temporary file beside it and renames it into place, so a
 // reader never sees a partial file.
 func (d *Dir) Put(ctx context.Context, key string, data []byte, _ string) error {
+	return d.put(ctx, key, data, 0o644)
+}
+
+// PutSecret writes data as Put does, to a file only its owner can read.
+func (d *Dir) PutSecret(ctx context.Context, key string, data []byte, _ string) error {
+	return d.put(ctx, key, data, 0o600)
+}
+
+func (d *Dir) put(ctx context.Context, key string, data []byte, perm os.FileMode) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -238,7 +247,7 @@ func (d *Dir) Put(ctx context.Context, key string, data []byte, _ string) error 
 	var rnd [8]byte
 	_, _ = rand.Read(rnd[:])
 	tmp := path.Join(dir, tmpPrefix+hex.EncodeToString(rnd[:]))
-	f, err := r.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	f, err := r.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if err != nil {
 		return fsError("put", key, err)
 	}
@@ -255,4 +264,7 @@ func (d *Dir) Put(ctx context.Context, key string, data []byte, _ string) error 
 	return nil
 }
 
-var _ Store = (*Dir)(nil)
+var (
+	_ Store        = (*Dir)(nil)
+	_ SecretPutter = (*Dir)(nil)
+)

@@ -287,3 +287,26 @@ func TestOpen(t *testing.T) {
 		}
 	}
 }
+
+func TestDirPutSecretOwnerOnly(t *testing.T) {
+	dir, s := openDir(t, store.Options{})
+	ctx := context.Background()
+	sp, ok := s.(store.SecretPutter)
+	if !ok {
+		t.Fatal("Dir is not a SecretPutter")
+	}
+	if err := sp.PutSecret(ctx, "certdrop/acme/account.json", []byte("k"), ""); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(filepath.Join(dir, "certdrop", "acme", "account.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v, want 0600", fi.Mode().Perm())
+	}
+	got, err := s.Get(ctx, "certdrop/acme/account.json")
+	if err != nil || string(got.Data) != "k" {
+		t.Fatalf("Get: %v", err)
+	}
+}

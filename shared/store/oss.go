@@ -220,13 +220,24 @@ func (s *OSS) List(ctx context.Context, prefix string) ([]ObjectInfo, error) {
 
 // Put writes data at key.
 func (s *OSS) Put(ctx context.Context, key string, data []byte, contentType string) error {
+	return s.put(ctx, key, data, contentType)
+}
+
+// PutSecret writes data at key, server-side encrypted with OSS-managed
+// keys (x-oss-server-side-encryption: AES256).
+func (s *OSS) PutSecret(ctx context.Context, key string, data []byte, contentType string) error {
+	return s.put(ctx, key, data, contentType, oss.ServerSideEncryption("AES256"))
+}
+
+func (s *OSS) put(ctx context.Context, key string, data []byte, contentType string, extra ...oss.Option) error {
 	if err := validKey("put", key); err != nil {
 		return err
 	}
 	if contentType == "" {
 		contentType = "application/octet-stream"
 	}
-	err := s.bucket.PutObject(s.prefix+key, bytes.NewReader(data), oss.ContentType(contentType), oss.WithContext(ctx))
+	opts := append([]oss.Option{oss.ContentType(contentType), oss.WithContext(ctx)}, extra...)
+	err := s.bucket.PutObject(s.prefix+key, bytes.NewReader(data), opts...)
 	if err != nil {
 		return classify("put", key, err)
 	}

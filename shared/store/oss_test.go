@@ -462,3 +462,29 @@ func TestOSSUnreachable(t *testing.T) {
 	}
 	assertNoSecret(t, err)
 }
+
+// TestOSSPutSecret writes with server-side encryption through the signed
+// request (the header is signed) and reads it back.
+func TestOSSPutSecret(t *testing.T) {
+	var sse string
+	srv, _ := emulator(t, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPut {
+				sse = r.Header.Get("x-oss-server-side-encryption")
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	ctx := context.Background()
+	s := openOSS(t, srv, "oss://"+bucket, store.Options{})
+	if err := s.(store.SecretPutter).PutSecret(ctx, "certdrop/acme/a.json", []byte("secret"), "application/json"); err != nil {
+		t.Fatal(err)
+	}
+	if sse != "AES256" {
+		t.Errorf("x-oss-server-side-encryption = %q, want AES256", sse)
+	}
+	o, err := s.Get(ctx, "certdrop/acme/a.json")
+	if err != nil || string(o.Data) != "secret" {
+		t.Fatalf("Get: %v", err)
+	}
+}

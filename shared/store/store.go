@@ -45,6 +45,14 @@ type Store interface {
 	Put(ctx context.Context, key string, data []byte, contentType string) error
 }
 
+// SecretPutter is a Store that can write an object holding a secret (an
+// ACME account key, a certificate's private key) with the store's
+// protection for it: OSS server-side encryption (AES256), a file only its
+// owner can read. Both of certdrop's stores are SecretPutters.
+type SecretPutter interface {
+	PutSecret(ctx context.Context, key string, data []byte, contentType string) error
+}
+
 // ObjectInfo describes an object as a listing shows it.
 type ObjectInfo struct {
 	// Key is relative to the store's root.

@@ -1,0 +1,200 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/certdrop/certdrop/shared/bundle"
+	"github.com/certdrop/certdrop/shared/cloud"
+	"github.com/certdrop/certdrop/shared/dnsprovider/alidns"
+	"github.com/certdrop/certdrop/shared/manifest"
+	"github.com/certdrop/certdrop/shared/renew"
+	"github.com/certdrop/certdrop/shared/store"
+)
+
+func runRenew(ctx context.Context, c *cli, args []string) int {
+	fs := newFlagSet("renew", "[--manifest FILE|oss://B/KEY] [--name N]... [--force] [--dry-run] [--out DIR|oss://BUCKET/PREFIX] [--json] [-v]",
+		"Obtains or renews the manifest's certificates (its certificates section) through ACME with\n"+
+			"DNS-01, when due, and writes each as <out>/<name>/bundle.pem. The account key and each\n"+
+			"certificate's state are kept under certdrop/acme/ at the root of the output (the bucket, or\n"+
+			"DIR). Defaults: --manifest $CERTDROP_MANIFEST, --out oss://$CERTDROP_BUCKET/$CERTDROP_TRIGGER_PREFIX.\n"+
+			"DNS: CERTDROP_DNS_RESOLVERS; a private CA's TLS root: CERTDROP_ACME_TRUST_ROOTS; alidns\n"+
+			"uses the Alibaba Cloud credentials and CERTDROP_ALIDNS_ENDPOINT.", c.stderr)
+	manifestLoc := fs.String("manifest", c.getenv("CERTDROP_MANIFEST"), "the manifest: a file or oss://bucket/key")
+	var names multiFlag
+	fs.Var(&names, "name", "renew only this certificate (repeatable)")
+	force := fs.Bool("force", false, "renew even when not due, ignoring back-off and the daily limit")
+	dryRun := fs.Bool("dry-run", false, "report what is due; order and write nothing")
+	out := fs.String("out", "", "where bundles go: a directory, or oss://bucket/prefix/")
+	asJSON := fs.Bool("json", false, "print the results as JSON")
+	verbose := fs.Bool("v", false, "log each step to stderr")
+	timeout := fs.Duration("timeout", 10*time.Minute, "give up (and clean up) after this long")
+	rest, err := parseInterleaved(fs, args)
+	if err != nil {
+		return flagExit(err)
+	}
+	if len(rest) > 0 {
+		return usageError(c, "renew", "unexpected argument "+rest[0])
+	}
+	if *manifestLoc == "" {
+		return usageError(c, "renew", "name the manifest with --manifest (or CERTDROP_MANIFEST)")
+	}
+	if *out == "" {
+		if b := c.getenv("CERTDROP_BUCKET"); b != "" {
+			p := c.getenv("CERTDROP_TRIGGER_PREFIX")
+			if p == "" {
+				p = "certs/"
+			}
+			*out = "oss://" + b + "/" + p
+		} else {
+			return usageError(c, "renew", "name where bundles go with --out DIR or --out oss://bucket/prefix/ (or CERTDROP_BUCKET)")
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+
+	data, err := readLocation(ctx, c, *manifestLoc)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "certdrop renew: the manifest: %v\n", err)
+		return exitUsage
+	}
+	m, err := manifest.Parse(*manifestLoc, data)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "certdrop renew: %v\n", err)
+		return exitUsage
+	}
+	if len(m.Certificates) == 0 {
+		fmt.Fprintf(c.stderr, "certdrop renew: %s has no certificates section: nothing to renew\n", *manifestLoc)
+		return exitUsage
+	}
+	st, prefix, err := openOutput(ctx, c, *out)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "certdrop renew: --out: %v\n", err)
+		return exitUsage
+	}
+	resolvers, err := renew.ParseResolvers(c.getenv(renew.EnvDNSResolvers))
+	if err != nil {
+		return usageError(c, "renew", err.Error())
+	}
+	opts := renew.Options{
+		Store:     st,
+		Prefix:    prefix,
+		Resolvers: resolvers,
+		Getenv:    c.getenv,
+		Providers: renew.NewProviders(c.getenv, func(context.Context) (alidns.Caller, error) {
+			return cloud.New(cloud.Options{Getenv: c.getenv})
+		}),
+	}
+	if loc := c.getenv(renew.EnvTrustRoots); loc != "" {
+		data, err := readLocation(ctx, c, loc)
+		if err == nil {
+			opts.Roots, err = bundle.ParseRoots(loc, data)
+		}
+		if err != nil {
+			fmt.Fprintf(c.stderr, "certdrop renew: %s=%s: %v\n", renew.EnvTrustRoots, loc, err)
+			return exitUsage
+		}
+	}
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelInfo
+	}
+	opts.Logger = slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: level}))
+	eng, err := renew.New(opts)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "certdrop renew: %v\n", err)
+		return exitUsage
+	}
+	res, err := eng.Run(ctx, m.Certificates, renew.RunOptions{Names: names, Force: *force, DryRun: *dryRun})
+	if err != nil {
+		return usageError(c, "renew", err.Error())
+	}
+	if *asJSON {
+		printJSON(c.stdout, res)
+	} else {
+		printRenewResults(c, res)
+	}
+	for _, r := range res {
+		if r.Failed() {
+			return exitFail
+		}
+	}
+	return exitOK
+}
+
+// printRenewResults prints one line per certificate.
+func printRenewResults(c *cli, res []renew.Result) {
+	for _, r := range res {
+		var what string
+		switch {
+		case r.Renewed:
+			what = fmt.Sprintf("renewed (%s), expires %s, written to %s", r.Reason, r.NotAfter.UTC().Format(time.RFC3339), r.Key)
+		case r.Error != "":
+			what = "FAILED (" + r.Reason + "): " + r.Error
+		case r.Skipped != "":
+			what = fmt.Sprintf("due (%s), not renewed: %s", r.Reason, r.Skipped)
+			if !r.NextAttempt.IsZero() {
+				what += ", next attempt " + r.NextAttempt.UTC().Format(time.RFC3339)
+			}
+		default:
+			what = "not due"
+			if !r.NotAfter.IsZero() {
+				what += ", expires " + r.NotAfter.UTC().Format(time.RFC3339)
+			}
+		}
+		if r.Detail != "" && !r.Renewed {
+			what += " (" + r.Detail + ")"
+		}
+		fmt.Fprintf(c.stdout, "%-24s %s\n", r.Name, what)
+		for _, l := range r.LeftBehind {
+			fmt.Fprintf(c.stdout, "%-24s DNS record %s could not be removed: delete it by hand\n", "", l)
+		}
+	}
+}
+
+// openOutput opens where bundles and state go: a directory, or an OSS
+// bucket at its root with the prefix given.
+func openOutput(ctx context.Context, c *cli, out string) (store.Store, string, error) {
+	if !strings.HasPrefix(out, "oss://") {
+		if err := os.MkdirAll(out, 0o755); err != nil {
+			return nil, "", err
+		}
+		st, err := store.OpenDir(out, store.Options{Getenv: c.getenv})
+		return st, "", err
+	}
+	u, err := url.Parse(out)
+	if err != nil || u.Host == "" {
+		return nil, "", fmt.Errorf("%q is not oss://bucket/prefix/", out)
+	}
+	prefix := strings.TrimPrefix(u.Path, "/")
+	if prefix != "" && !strings.HasSuffix(prefix, "/") {
+		prefix += "/"
+	}
+	st, err := store.OpenOSS(ctx, u.Host, "", store.Options{Getenv: c.getenv})
+	return st, prefix, err
+}
+
+// readLocation reads a file, or an oss://bucket/key object.
+func readLocation(ctx context.Context, c *cli, loc string) ([]byte, error) {
+	if !strings.HasPrefix(loc, "oss://") {
+		return os.ReadFile(loc)
+	}
+	u, err := url.Parse(loc)
+	if err != nil || u.Host == "" || strings.TrimPrefix(u.Path, "/") == "" {
+		return nil, fmt.Errorf("%q is not oss://bucket/key", loc)
+	}
+	st, err := store.OpenOSS(ctx, u.Host, "", store.Options{Getenv: c.getenv})
+	if err != nil {
+		return nil, err
+	}
+	o, err := st.Get(ctx, strings.TrimPrefix(u.Path, "/"))
+	if err != nil {
+		return nil, err
+	}
+	return o.Data, nil
+}

@@ -1,0 +1,199 @@
+package alidns_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/libdns/libdns"
+
+	"github.com/certdrop/certdrop/shared/cloud"
+	"github.com/certdrop/certdrop/shared/cloudsim"
+	"github.com/certdrop/certdrop/shared/dnsprovider/alidns"
+)
+
+const (
+	key    = "LTAIdnstest"
+	secret = "dns-test-secret-value"
+)
+
+// provider starts the emulator with cfg's zones and faults and returns a
+// provider on it.
+func provider(t *testing.T, cfg cloudsim.Config) (*alidns.Provider, *cloudsim.Sim) {
+	t.Helper()
+	cfg.Credentials = []cloudsim.Credential{{AccessKeyID: key, AccessKeySecret: secret}}
+	cfg.OSS.Disabled = true
+	sim, err := cloudsim.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	if err := sim.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sim.Close() })
+	env := map[string]string{"ALIBABA_CLOUD_ACCESS_KEY_SECRET": secret}
+	for _, kv := range sim.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	getenv := func(k string) string { return env[k] }
+	c, err := cloud.New(cloud.Options{Getenv: getenv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := alidns.New(c, getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(p.Endpoint(), "http://127.0.0.1:") {
+		t.Fatalf("endpoint %s: CERTDROP_ALIDNS_ENDPOINT not used", p.Endpoint())
+	}
+	return p, sim
+}
+
+func calls(sim *cloudsim.Sim, api string) (ok, failed int) {
+	for _, e := range sim.Journal().Entries() {
+		if e.Service == "alidns" && e.API == api {
+			if e.Outcome == "ok" {
+				ok++
+			} else {
+				failed++
+			}
+		}
+	}
+	return ok, failed
+}
+
+func TestFindZoneLongestSuffix(t *testing.T) {
+	p, sim := provider(t, cloudsim.Config{DNS: cloudsim.DNSSettings{Zones: []cloudsim.ZoneSettings{
+		{Name: "example.com"}, {Name: "sub.example.com"}, {Name: "other.org"},
+	}}})
+	ctx := context.Background()
+	for name, want := range map[string]string{
+		"_acme-challenge.www.sub.example.com": "sub.example.com.",
+		"_acme-challenge.example.com.":        "example.com.",
+		"SUB.EXAMPLE.COM":                     "sub.example.com.",
+	} {
+		got, err := p.FindZone(ctx, name)
+		if err != nil || got != want {
+			t.Errorf("FindZone(%s) = %q, %v; want %q", name, got, err, want)
+		}
+	}
+	if _, err := p.FindZone(ctx, "notsub-example.com"); err == nil || !strings.Contains(err.Error(), "no zone of this account") {
+		t.Errorf("a name outside the zones: %v", err)
+	}
+	if ok, _ := calls(sim, "DescribeDomains"); ok != 1 {
+		t.Errorf("DescribeDomains called %d times, want once (cached)", ok)
+	}
+}
+
+func TestAppendGetDelete(t *testing.T) {
+	p, sim := provider(t, cloudsim.Config{DNS: cloudsim.DNSSettings{Zones: []cloudsim.ZoneSettings{{Name: "example.com"}}}})
+	ctx := context.Background()
+	added, err := p.AppendRecords(ctx, "example.com.", []libdns.Record{
+		libdns.TXT{Name: "_acme-challenge", Text: "value-one"},
+		libdns.TXT{Name: "_acme-challenge", Text: "value-two"},
+	})
+	if err != nil || len(added) != 2 {
+		t.Fatalf("append: %v %v", added, err)
+	}
+	if rr := added[0].RR(); rr.TTL != alidns.DefaultTTL || rr.Type != "TXT" || rr.Data != "value-one" {
+		t.Errorf("added %+v", rr)
+	}
+	// The same record again counts as added (a retry of a lost answer).
+	again, err := p.AppendRecords(ctx, "example.com", []libdns.Record{libdns.TXT{Name: "_acme-challenge", Text: "value-one"}})
+	if err != nil || len(again) != 1 || again[0].(libdns.TXT).ProviderData != added[0].(libdns.TXT).ProviderData {
+		t.Fatalf("duplicate append: %v %v", again, err)
+	}
+	all, err := p.GetRecords(ctx, "example.com.")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, r := range all {
+		if r.RR().Type == "TXT" && r.RR().Name == "_acme-challenge" {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Errorf("GetRecords shows %d challenge records, want 2", n)
+	}
+	// By ID, then by name and value (no ProviderData).
+	del, err := p.DeleteRecords(ctx, "example.com.", added[:1])
+	if err != nil || len(del) != 1 {
+		t.Fatalf("delete by id: %v %v", del, err)
+	}
+	del, err = p.DeleteRecords(ctx, "example.com.", []libdns.Record{libdns.TXT{Name: "_acme-challenge", Text: "value-two"}})
+	if err != nil || len(del) != 1 {
+		t.Fatalf("delete by value: %v %v", del, err)
+	}
+	// Gone already: ignored.
+	if del, err = p.DeleteRecords(ctx, "example.com.", added[:1]); err != nil || len(del) != 0 {
+		t.Fatalf("delete again: %v %v", del, err)
+	}
+	for _, r := range sim.DNSRecords("example.com") {
+		if r.Type == "TXT" {
+			t.Errorf("left: %+v", r)
+		}
+	}
+}
+
+// TestRetriesByClass: throttling and LastOperationNotFinished are retried
+// until they pass; a permanent error is not retried.
+func TestRetriesByClass(t *testing.T) {
+	p, sim := provider(t, cloudsim.Config{
+		DNS: cloudsim.DNSSettings{Zones: []cloudsim.ZoneSettings{{Name: "example.com"}, {Name: "broken.com"}}},
+		Faults: cloudsim.Faults{Scripted: []cloudsim.Script{
+			{Domain: "example.com", API: "AddDomainRecord", Code: "Throttling.User", Times: 2},
+			{Domain: "example.com", API: "DeleteDomainRecord", Code: "LastOperationNotFinished", Times: 1},
+			{Domain: "broken.com", API: "AddDomainRecord", Code: "IncorrectDomainUser", Times: 5},
+		}},
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	added, err := p.AppendRecords(ctx, "example.com", []libdns.Record{libdns.TXT{Name: "_acme-challenge", Text: "v"}})
+	if err != nil {
+		t.Fatalf("append through throttling: %v", err)
+	}
+	if ok, failed := calls(sim, "AddDomainRecord"); ok != 1 || failed != 2 {
+		t.Errorf("AddDomainRecord: %d ok, %d failed; want 1 and 2", ok, failed)
+	}
+	if _, err := p.DeleteRecords(ctx, "example.com", added); err != nil {
+		t.Fatalf("delete through LastOperationNotFinished: %v", err)
+	}
+	_, err = p.AppendRecords(ctx, "broken.com", []libdns.Record{libdns.TXT{Name: "_acme-challenge", Text: "v"}})
+	var ce *cloud.Error
+	if !errors.As(err, &ce) || ce.Code != "IncorrectDomainUser" {
+		t.Fatalf("permanent error: %v", err)
+	}
+	okN, failed := 0, 0
+	for _, e := range sim.Journal().Entries() {
+		if e.API == "AddDomainRecord" && e.Domain == "broken.com" {
+			if e.Outcome == "ok" {
+				okN++
+			} else {
+				failed++
+			}
+		}
+	}
+	if failed != 1 || okN != 0 {
+		t.Errorf("a permanent error was tried %d times", failed)
+	}
+	if strings.Contains(err.Error(), secret) {
+		t.Errorf("error holds the secret")
+	}
+}
+
+func TestEndpointOverride(t *testing.T) {
+	if _, err := alidns.New(nil, func(string) string { return "http://dns.example.com" }); err == nil {
+		t.Errorf("plain http to a remote host accepted")
+	}
+	p, err := alidns.New(nil, func(string) string { return "" })
+	if err != nil || p.Endpoint() != alidns.DefaultEndpoint {
+		t.Errorf("default endpoint %q %v", p.Endpoint(), err)
+	}
+}

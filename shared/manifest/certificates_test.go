@@ -1,0 +1,114 @@
+package manifest
+
+import (
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestCertificatesExample(t *testing.T) {
+	m, err := Load(filepath.Join(manifestsDir, "certificates.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Certificate{
+		{
+			Name: "example.com", Domains: []string{"example.com", "*.example.com"},
+			Issuer: "letsencrypt", Directory: Issuers()["letsencrypt"], Email: "ops@example.com",
+			KeyType: EC256, DNS: DNS{Provider: DNSAlidns}, Line: 8,
+		},
+		{
+			Name: "shop_example.org", Domains: []string{"shop.example.org"},
+			Issuer: "zerossl", Directory: Issuers()["zerossl"], KeyType: RSA3072,
+			DNS:         DNS{Provider: DNSCloudflare, APITokenEnv: "CF_DNS_TOKEN"},
+			RenewBefore: 30 * 24 * time.Hour,
+			EAB:         &EAB{KeyIDEnv: "ZEROSSL_EAB_KID", MACKeyEnv: "ZEROSSL_EAB_HMAC"}, Line: 16,
+		},
+		{
+			Name: "internal", Domains: []string{"www.internal.example"},
+			Issuer: "https://acme.internal.example/directory", Directory: "https://acme.internal.example/directory",
+			KeyType: EC256,
+			DNS: DNS{Provider: DNSRFC2136, Server: "ns1.internal.example:53", KeyName: "certdrop.",
+				KeyAlg: "hmac-sha256.", KeyEnv: "TSIG_SECRET"},
+			Profile: "shortlived", RenewBefore: 36 * time.Hour, Line: 23,
+		},
+	}
+	if !reflect.DeepEqual(m.Certificates, want) {
+		t.Errorf("certificates:\n got %+v\nwant %+v", m.Certificates, want)
+	}
+}
+
+func TestCertificatesParse(t *testing.T) {
+	head := "version: 1\ntargets: [{product: cdn, domain: www.example.com}]\n"
+	tests := []struct {
+		name string
+		in   string
+		want Certificate // checked when wantErr is empty
+		// wantErr is a substring of the error, with its line:col.
+		wantErr string
+	}{
+		{
+			name: "defaults: letsencrypt, ec256, cloudflare's default token variable",
+			in:   "certificates:\n  - {name: a, domains: [B.Example.com], dns: cloudflare}\n",
+			want: Certificate{Name: "a", Domains: []string{"b.example.com"}, Issuer: "letsencrypt",
+				Directory: Issuers()["letsencrypt"], KeyType: EC256,
+				DNS: DNS{Provider: DNSCloudflare, APITokenEnv: DefaultCloudflareTokenEnv}, Line: 4},
+		},
+		{
+			name: "punycode, wildcard",
+			in:   "certificates:\n  - {name: m, domains: [\"*.münchen.example\"], dns: alidns, renewBefore: 12h30m}\n",
+			want: Certificate{Name: "m", Domains: []string{"*.xn--mnchen-3ya.example"}, Issuer: "letsencrypt",
+				Directory: Issuers()["letsencrypt"], KeyType: EC256, DNS: DNS{Provider: DNSAlidns},
+				RenewBefore: 12*time.Hour + 30*time.Minute, Line: 4},
+		},
+		{name: "null section", in: "certificates:\n", want: Certificate{}},
+		{name: "not a list", in: "certificates: {name: a}\n", wantErr: "3:15: certificates must be a list"},
+		{name: "google needs eab", in: "certificates:\n  - {name: a, domains: [a.example.com], dns: alidns, issuer: google}\n", wantErr: "4:5: issuer google needs an external account binding"},
+		{name: "secret in eab", in: "certificates:\n  - {name: a, domains: [a.example.com], dns: alidns, eab: {keyIdEnv: K, macKeyEnv: \"abc=\"}}\n", wantErr: "must name an environment variable"},
+		{name: "rfc2136 as a name", in: "certificates:\n  - {name: a, domains: [a.example.com], dns: rfc2136}\n", wantErr: "4:46: rfc2136 needs its settings"},
+		{name: "rfc2136 key without secret variable", in: "certificates:\n  - {name: a, domains: [a.example.com], dns: {provider: rfc2136, server: \"ns:53\", keyName: k.}}\n", wantErr: "needs keyName and keyEnv"},
+		{name: "name with a slash", in: "certificates:\n  - {name: a/b, domains: [a.example.com], dns: alidns}\n", wantErr: "4:12: certificate name \"a/b\" is not a folder name"},
+		{name: "duplicate names", in: "certificates:\n  - {name: a, domains: [a.example.com], dns: alidns}\n  - {name: A, domains: [b.example.com], dns: alidns}\n", wantErr: "5:5: certificate name \"A\" is already used on line 4"},
+		{name: "typo in dns mapping", in: "certificates:\n  - {name: a, domains: [a.example.com], dns: {provider: cloudflare, apiTokenEn: X}}\n", wantErr: "unknown field \"apiTokenEn\" in dns (did you mean \"apiTokenEnv\"?)"},
+		{name: "misplaced field hints", in: "certificates:\n  - {name: a, domains: [a.example.com], dns: alidns, product: cdn}\n", wantErr: "unknown field \"product\" in certificate"},
+		{name: "upper-case scheme", in: "certificates:\n  - {name: a, domains: [a.example.com], dns: alidns, issuer: \"HTTPS://ca.example/dir\"}\n", wantErr: "must be https"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, err := Parse("m.yaml", []byte(head+tt.in))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.want.Name == "" {
+				if len(m.Certificates) != 0 {
+					t.Fatalf("certificates %+v, want none", m.Certificates)
+				}
+				return
+			}
+			if len(m.Certificates) != 1 || !reflect.DeepEqual(m.Certificates[0], tt.want) {
+				t.Errorf("got %+v\nwant %+v", m.Certificates, tt.want)
+			}
+		})
+	}
+}
+
+// TestCertificatesBound checks that the section is capped.
+func TestCertificatesBound(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("version: 1\ntargets: [{product: cdn, domain: www.example.com}]\ncertificates:\n")
+	for i := 0; i <= MaxCertificates; i++ {
+		b.WriteString("  - {name: c" + strings.Repeat("x", i%5) + string(rune('a'+i%26)) + ", domains: [a.example.com], dns: alidns}\n")
+	}
+	_, err := Parse("m.yaml", []byte(b.String()))
+	if err == nil || !strings.Contains(err.Error(), "too many certificates") {
+		t.Fatalf("error %v, want too many certificates", err)
+	}
+}

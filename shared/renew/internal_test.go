@@ -1,0 +1,120 @@
+package renew
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/certdrop/certdrop/shared/manifest"
+	"github.com/certdrop/certdrop/shared/store"
+)
+
+func TestBackoff(t *testing.T) {
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name       string
+		failures   int
+		ordered    bool
+		lastOrder  time.Time
+		retryAfter time.Time
+		want       time.Time
+	}{
+		{"first failure before any order: an hour", 0, false, time.Time{}, time.Time{}, now.Add(time.Hour)},
+		{"second: four hours", 1, false, time.Time{}, time.Time{}, now.Add(4 * time.Hour)},
+		{"third and later: a day", 5, false, time.Time{}, time.Time{}, now.Add(24 * time.Hour)},
+		{"an order the CA accepted: a day after it", 0, true, now, time.Time{}, now.Add(24 * time.Hour)},
+		{"the CA's Retry-After when later", 0, false, time.Time{}, now.Add(3 * time.Hour), now.Add(3 * time.Hour)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := State{Failures: tt.failures, LastOrder: tt.lastOrder}
+			s.failed(now, "boom", tt.ordered, tt.retryAfter)
+			if !s.NextAttempt.Equal(tt.want) || s.Failures != tt.failures+1 || s.LastError != "boom" {
+				t.Errorf("next %v (want %v), failures %d", s.NextAttempt, tt.want, s.Failures)
+			}
+		})
+	}
+	s := State{Failures: 3, LastError: "x", LastOrder: now}
+	s.succeeded(now, []string{"a.example"}, now.Add(90*24*time.Hour), "1f")
+	if s.Failures != 0 || s.LastError != "" || !s.NextAttempt.Equal(now.Add(OrderInterval)) {
+		t.Errorf("after success: %+v", s)
+	}
+}
+
+func TestParseResolvers(t *testing.T) {
+	got, err := ParseResolvers("127.0.0.1:5353, 8.8.8.8 [::1]:53,[2001:db8::1]")
+	want := []string{"127.0.0.1:5353", "8.8.8.8:53", "[::1]:53", "[2001:db8::1]:53"}
+	if err != nil || strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("got %v %v, want %v", got, err, want)
+	}
+	for _, bad := range []string{"1.2.3.4:0", "host:99999", ":53"} {
+		if _, err := ParseResolvers(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+// TestStateDamaged: a state that is not JSON does not stop renewals.
+func TestStateDamaged(t *testing.T) {
+	st, err := store.OpenDir(t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := st.Put(ctx, "certdrop/acme/state/x.json", []byte("{"), ""); err != nil {
+		t.Fatal(err)
+	}
+	s, err := loadState(ctx, st, DefaultStatePrefix, "x")
+	if !errors.Is(err, errDamagedState) || s.Failures != 0 {
+		t.Errorf("damaged state: %+v %v", s, err)
+	}
+}
+
+func TestScrub(t *testing.T) {
+	e, err := New(Options{Store: nilStore{}, Providers: func(context.Context, manifest.Certificate) (Provider, error) { return nil, nil },
+		Getenv: func(k string) string { return map[string]string{"CF": "cf-token-12345"}[k] }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range secretVars(manifest.Certificate{DNS: manifest.DNS{APITokenEnv: "CF"}}) {
+		e.addSecret(e.getenv(n))
+	}
+	got := e.scrub("token cf-token-12345 and -----BEGIN EC PRIVATE KEY-----\nMHcCAQEE\n-----END EC PRIVATE KEY----- done")
+	if strings.Contains(got, "cf-token") || strings.Contains(got, "MHcCAQEE") || !strings.Contains(got, "done") {
+		t.Errorf("scrub: %q", got)
+	}
+}
+
+func TestStatePrefixOutsideWatched(t *testing.T) {
+	_, err := New(Options{Store: nilStore{}, Prefix: "certdrop/", Providers: func(context.Context, manifest.Certificate) (Provider, error) { return nil, nil }})
+	if err == nil || !strings.Contains(err.Error(), "lies under the watched prefix") {
+		t.Errorf("state under the watched prefix: %v", err)
+	}
+}
+
+type nilStore struct{ store.Store }
+
+func TestProviders(t *testing.T) {
+	env := map[string]string{"CF_OK": "token-value"}
+	f := NewProviders(func(k string) string { return env[k] }, nil)
+	ctx := context.Background()
+	cert := func(d manifest.DNS) manifest.Certificate { return manifest.Certificate{Name: "x", DNS: d} }
+	if _, err := f(ctx, cert(manifest.DNS{Provider: manifest.DNSCloudflare, APITokenEnv: "CF_MISSING"})); err == nil || !strings.Contains(err.Error(), "set CF_MISSING") {
+		t.Errorf("cloudflare without its token: %v", err)
+	}
+	if p, err := f(ctx, cert(manifest.DNS{Provider: manifest.DNSCloudflare, APITokenEnv: "CF_OK"})); err != nil || p == nil {
+		t.Errorf("cloudflare: %v", err)
+	}
+	if _, err := f(ctx, cert(manifest.DNS{Provider: manifest.DNSRFC2136, Server: "ns:53", KeyName: "k.", KeyEnv: "TSIG"})); err == nil || !strings.Contains(err.Error(), "set TSIG") {
+		t.Errorf("rfc2136 without its key: %v", err)
+	}
+	env["TSIG"] = "c2VjcmV0LXRzaWcta2V5"
+	if p, err := f(ctx, cert(manifest.DNS{Provider: manifest.DNSRFC2136, Server: "ns:53", KeyName: "k.", KeyEnv: "TSIG"})); err != nil || p == nil {
+		t.Errorf("rfc2136: %v", err)
+	}
+	if _, err := f(ctx, cert(manifest.DNS{Provider: manifest.DNSAlidns})); err == nil {
+		t.Errorf("alidns without a client accepted")
+	}
+}

@@ -1,0 +1,63 @@
+package renew
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/libdns/cloudflare"
+	"github.com/libdns/rfc2136"
+
+	"github.com/certdrop/certdrop/shared/dnsprovider/alidns"
+	"github.com/certdrop/certdrop/shared/manifest"
+)
+
+// NewProviders returns the built-in DNS providers: alidns through caller
+// (certdrop's OpenAPI client, built lazily by the caller so that a run
+// without alidns certificates needs no Alibaba Cloud credentials),
+// cloudflare (github.com/libdns/cloudflare) and rfc2136
+// (github.com/libdns/rfc2136). Their secrets come from the environment
+// variables the manifest names; a variable that is not set is an error
+// naming it.
+func NewProviders(getenv func(string) string, caller func(ctx context.Context) (alidns.Caller, error)) ProviderFactory {
+	var mu sync.Mutex
+	var ali *alidns.Provider
+	return func(ctx context.Context, c manifest.Certificate) (Provider, error) {
+		switch c.DNS.Provider {
+		case manifest.DNSAlidns:
+			mu.Lock()
+			defer mu.Unlock()
+			if ali != nil {
+				return ali, nil
+			}
+			if caller == nil {
+				return nil, fmt.Errorf("no Alibaba Cloud API client")
+			}
+			cl, err := caller(ctx)
+			if err != nil {
+				return nil, err
+			}
+			p, err := alidns.New(cl, getenv)
+			if err != nil {
+				return nil, err
+			}
+			ali = p
+			return p, nil
+		case manifest.DNSCloudflare:
+			tok := getenv(c.DNS.APITokenEnv)
+			if tok == "" {
+				return nil, fmt.Errorf("set %s to a Cloudflare API token with Zone.DNS:Edit", c.DNS.APITokenEnv)
+			}
+			return &cloudflare.Provider{APIToken: tok}, nil
+		case manifest.DNSRFC2136:
+			p := &rfc2136.Provider{Server: c.DNS.Server, KeyName: c.DNS.KeyName, KeyAlg: c.DNS.KeyAlg}
+			if c.DNS.KeyEnv != "" {
+				if p.Key = getenv(c.DNS.KeyEnv); p.Key == "" {
+					return nil, fmt.Errorf("set %s to the TSIG key's base64 secret", c.DNS.KeyEnv)
+				}
+			}
+			return p, nil
+		}
+		return nil, fmt.Errorf("unknown DNS provider %q", c.DNS.Provider)
+	}
+}
