@@ -18,13 +18,13 @@ import (
 )
 
 func runRenew(ctx context.Context, c *cli, args []string) int {
-	fs := newFlagSet("renew", "[--manifest FILE|oss://B/KEY] [--name N]... [--force] [--dry-run] [--out DIR|oss://BUCKET/PREFIX] [--json] [-v]",
+	fs := newFlagSet("renew", "[--manifest FILE|oss://B/KEY] [--name N]... [--force] [--dry-run] [--out DIR|oss://BUCKET/PREFIX] [--json] [-v] [--timeout D]",
 		"Obtains or renews the manifest's certificates (its certificates section) through ACME with\n"+
 			"DNS-01, when due, and writes each as <out>/<name>/bundle.pem. The account key and each\n"+
 			"certificate's state are kept under certdrop/acme/ at the root of the output (the bucket, or\n"+
 			"DIR). Defaults: --manifest $CERTDROP_MANIFEST, --out oss://$CERTDROP_BUCKET/$CERTDROP_TRIGGER_PREFIX.\n"+
 			"DNS: CERTDROP_DNS_RESOLVERS; a private CA's TLS root: CERTDROP_ACME_TRUST_ROOTS; alidns\n"+
-			"uses the Alibaba Cloud credentials and CERTDROP_ALIDNS_ENDPOINT.", c.stderr)
+			"uses the Alibaba Cloud credentials and CERTDROP_ALIDNS_ENDPOINT.", c)
 	manifestLoc := fs.String("manifest", c.getenv("CERTDROP_MANIFEST"), "the manifest: a file or oss://bucket/key")
 	var names multiFlag
 	fs.Var(&names, "name", "renew only this certificate (repeatable)")
