@@ -24,7 +24,17 @@ type Plan struct {
 	// NotCovered are targets bound to this bundle by their bundle prefix
 	// that the certificate does not cover: reported, never dropped.
 	NotCovered []manifest.Target
+	// Replace is the manifest's replace setting: ReplaceOlder (the
+	// default: a domain carrying a certificate issued later is skipped)
+	// or ReplaceAlways.
+	Replace string
 }
+
+// Replace settings, as the manifest writes them.
+const (
+	ReplaceOlder  = manifest.ReplaceOlder
+	ReplaceAlways = manifest.ReplaceAlways
+)
 
 // Build plans the calls that deploy b to the targets of m it matches.
 // objectKey is where the bundle was found ("" when unknown: bundle prefixes
@@ -35,6 +45,10 @@ func Build(b *bundle.Bundle, m *manifest.Manifest, objectKey string) (*Plan, err
 		Bundle:   id,
 		Sources:  append([]string(nil), b.Sources...),
 		CertName: CertName(id),
+		Replace:  m.Defaults.Replace,
+	}
+	if p.Replace == "" {
+		p.Replace = ReplaceOlder
 	}
 	covered, notCovered := m.Match(b.Leaf, objectKey)
 	p.NotCovered = notCovered

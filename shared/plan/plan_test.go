@@ -195,3 +195,20 @@ func TestSecretsRedacted(t *testing.T) {
 		t.Fatal("want the key shown as <redacted>")
 	}
 }
+
+// TestBuildCarriesReplace: the manifest's replace setting reaches the
+// fan-out through the plan, older when the manifest says nothing.
+func TestBuildCarriesReplace(t *testing.T) {
+	b := testBundle(t, "www.example.com")
+	for _, tt := range []struct{ in, want string }{{"", ReplaceOlder}, {ReplaceOlder, ReplaceOlder}, {ReplaceAlways, ReplaceAlways}} {
+		m := &manifest.Manifest{Defaults: manifest.Defaults{Replace: tt.in},
+			Targets: []manifest.Target{{Product: manifest.CDN, Domain: "www.example.com"}}}
+		p, err := Build(b, m, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Replace != tt.want {
+			t.Errorf("replace %q: plan says %q, want %q", tt.in, p.Replace, tt.want)
+		}
+	}
+}
