@@ -47,7 +47,7 @@ type fakeClient struct {
 	// setAlways and descAlways answer every call for a domain with an error.
 	setAlways, descAlways map[string]error
 	// panics names domains whose Set (or Describe, with "describe:") panics.
-	panics map[string]bool
+	panics    map[string]bool
 	setsByAPI map[string]int
 	descByAPI map[string]int
 }
