@@ -158,11 +158,12 @@ func (r *run) runTargets(ctx context.Context, idx []int, verify bool) {
 }
 
 // pool calls work for each index, in order, each in its own goroutine,
-// with at most twice the Set API's call slots of each API's targets under
-// way at a time: enough that the lanes always have calls waiting, while
-// ten thousand targets never mean ten thousand goroutines. A target under
-// way holds no call slot while it waits (for its lane, or out a retry
-// hint); the lanes bound the calls in flight.
+// with at most one and a half times the Set API's call slots of each
+// API's targets under way at a time: enough that the lanes always have
+// calls waiting while some targets wait out retry hints, while ten
+// thousand targets never mean ten thousand goroutines. A target under way
+// holds no call slot while it waits (for its lane, or out a retry hint);
+// the lanes bound the calls in flight.
 func (r *run) pool(ctx context.Context, idx []int, work func(i int)) {
 	groups := map[string][]int{}
 	var order []string
@@ -176,7 +177,8 @@ func (r *run) pool(ctx context.Context, idx []int, work func(i int)) {
 	var wg sync.WaitGroup
 	for _, a := range order {
 		g := groups[a]
-		admit := make(chan struct{}, 2*r.slots(r.plan.Calls[g[0]].API))
+		slots := r.slots(r.plan.Calls[g[0]].API)
+		admit := make(chan struct{}, slots+slots/2)
 		wg.Go(func() {
 			var tg sync.WaitGroup
 			for _, i := range g {
