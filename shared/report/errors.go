@@ -23,6 +23,7 @@ func errorOf(err error) *Error {
 		se *fanout.StopError
 		ve *fanout.VerifyError
 		ce *cloud.Error
+		pe *fanout.PanicError
 	)
 	switch {
 	case errors.As(err, &ce):
@@ -36,6 +37,9 @@ func errorOf(err error) *Error {
 		return &Error{Code: code, Message: msg, Hint: ce.Hint}
 	case errors.As(err, &se):
 		return &Error{Code: se.Code, Message: err.Error(), Hint: stopHints[se.Code]}
+	case errors.As(err, &pe):
+		return &Error{Code: "Panic", Message: err.Error(),
+			Hint: "a bug in certdrop or its SDK: the target was not set; report it with the log of this run"}
 	case errors.As(err, &ve):
 		return &Error{Code: "VerifyFailed", Message: err.Error(),
 			Hint: "the API accepted the certificate but Describe does not show it: check the domain in the console"}
