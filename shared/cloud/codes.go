@@ -126,6 +126,8 @@ func classify(code string, status int) (fanout.Class, string) {
 		return fanout.Transient, "the service failed: certdrop retries"
 	case strings.HasPrefix(code, "InvalidAccessKeyId") || strings.HasPrefix(code, "InvalidSecurityToken"):
 		return fanout.Auth, "the credentials were refused: check the AccessKey and security token"
+	case strings.HasPrefix(code, "Forbidden"):
+		return fanout.Forbidden, "the caller may not call this API: grant the action in RAM"
 	}
 	return fanout.Permanent, ""
 }

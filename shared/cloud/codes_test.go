@@ -157,6 +157,7 @@ func TestClassifyUnknownCodes(t *testing.T) {
 		{"Whatever", 502, fanout.Transient},
 		{"InvalidAccessKeyId.Something", 403, fanout.Auth},
 		{"InvalidSecurityToken.New", 400, fanout.Auth},
+		{"Forbidden.NewAction", 403, fanout.Forbidden},
 		{"Brand.New", 400, fanout.Permanent},
 		{"Brand.New", 404, fanout.Permanent},
 	}
