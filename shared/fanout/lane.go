@@ -134,7 +134,7 @@ func (l *lane) acquire(ctx context.Context, prio int, order uint64) error {
 		return t.err
 	case t.granted:
 		l.mu.Unlock()
-		l.release()
+		l.release(false)
 	default:
 		heap.Remove(&l.q, t.index)
 		l.mu.Unlock()
@@ -142,11 +142,14 @@ func (l *lane) acquire(ctx context.Context, prio int, order uint64) error {
 	return ctx.Err()
 }
 
-// release frees the call slot after the call's answer; the first answer
-// opens a gated lane.
-func (l *lane) release() {
+// release frees a granted call slot: after the call's answer (answered),
+// or unused. The first answer opens a gated lane.
+func (l *lane) release(answered bool) {
 	l.mu.Lock()
-	l.gated, l.probing = false, false
+	if answered {
+		l.gated = false
+	}
+	l.probing = false
 	l.mu.Unlock()
 	<-l.slots
 	l.poke()

@@ -342,6 +342,11 @@ func (r *run) attempt(ctx context.Context, res *Result, api plan.API, set bool, 
 			}
 			return stopAfter(r.stopCause(ctx), last)
 		}
+		if err := r.stopped(ctx); err != nil {
+			// The run stopped while the call waited for its turn.
+			l.release(false)
+			return stopAfter(err, last)
+		}
 		sent := time.Now()
 		rid, err := safeCall(call)
 		if rid == "" {
@@ -355,7 +360,7 @@ func (r *run) attempt(ctx context.Context, res *Result, api plan.API, set bool, 
 		if err != nil && (class == Refused || class == Forbidden) {
 			l.refuse(&NotSentError{API: api.Action, Domain: res.Call.DomainName, Err: err})
 		}
-		l.release()
+		l.release(true)
 		if err == nil {
 			return nil
 		}
