@@ -11,7 +11,7 @@ import (
 // stopHints say what to do about each way a run stops.
 var stopHints = map[string]string{
 	"Deadline":     "the function's time ran out: the next run (the async retry or the timer's reconcile) picks this target up",
-	"AuthFailed":   "check the credentials and that the role has the RAM policy in deploy/ram-policy.json",
+	"AuthFailed":   "the credentials were refused (unknown or disabled AccessKey, wrong secret, expired STS token, or this machine's clock): fix them and run again",
 	"CanaryFailed": "fix what failed on the canary targets, then run again",
 	"Canceled":     "the run was interrupted; run it again",
 }
