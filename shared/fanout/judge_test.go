@@ -1,9 +1,11 @@
 package fanout
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -138,7 +140,11 @@ func TestPanicFailsOneTarget(t *testing.T) {
 	f := newFake()
 	f.panics["d01.example.com"] = true
 	f.panics["describe:d02.example.com"] = true
-	res := Run(context.Background(), f, p, concurrent(Options{}))
+	var logs bytes.Buffer
+	res := Run(context.Background(), f, p, concurrent(Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))}))
+	if !strings.Contains(logs.String(), "panic in a call") || !strings.Contains(logs.String(), "stack=") {
+		t.Errorf("the panic was not logged with its stack:\n%s", logs.String())
+	}
 	want := []State{Deployed, Failed, Deployed, Deployed}
 	if got := states(res); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("states %v, want %v", got, want)

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -211,6 +212,7 @@ func (r *run) target(ctx context.Context, res *Result, verify bool) {
 	defer func() {
 		if v := recover(); v != nil {
 			res.State, res.Err = Failed, newPanicError(v)
+			r.log.Error("panic deploying a target", "call", res.Call, "error", res.Err.Error(), "stack", string(debug.Stack()))
 		}
 		res.Duration = time.Since(start)
 		r.logResult(res)
@@ -348,7 +350,7 @@ func (r *run) attempt(ctx context.Context, res *Result, api plan.API, set bool, 
 			return stopAfter(err, last)
 		}
 		sent := time.Now()
-		rid, err := safeCall(call)
+		rid, err := r.safeCall(call)
 		if rid == "" {
 			rid = requestIDOf(err)
 		}
@@ -406,11 +408,14 @@ func (r *run) stopCause(ctx context.Context) error {
 }
 
 // safeCall makes one client call; a panic in the client becomes the
-// call's (permanent) error instead of killing the process.
-func safeCall(call func() (string, error)) (rid string, err error) {
+// call's (permanent) error instead of killing the process, and its stack
+// is logged (a stack shows addresses, never argument contents).
+func (r *run) safeCall(call func() (string, error)) (rid string, err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			rid, err = "", newPanicError(v)
+			pe := newPanicError(v)
+			r.log.Error("panic in a call", "error", pe.Error(), "stack", string(debug.Stack()))
+			rid, err = "", pe
 		}
 	}()
 	return call()
