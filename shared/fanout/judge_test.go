@@ -245,7 +245,11 @@ func TestCountsSplitDescribeAndSet(t *testing.T) {
 	f := newFake()
 	f.descErrs["d00.example.com"] = []error{errThrottled}
 	f.setErrs["d00.example.com"] = []error{errThrottled, errThrottled}
-	res := Run(context.Background(), f, p, serial(Options{Verify: true}))
+	var last Progress
+	res := Run(context.Background(), f, p, serial(Options{Verify: true, Progress: func(pr Progress) { last = pr }}))
+	if last.Throttled != 2 {
+		t.Errorf("progress counts %d throttled, want the 2 Set throttles", last.Throttled)
+	}
 	r := res[0]
 	if r.State != Deployed || r.Attempts != 3 || r.Throttled != 2 || r.Describes != 3 || r.DescribeThrottled != 1 {
 		t.Errorf("attempts %d throttled %d describes %d describeThrottled %d (%s), want 3 2 3 1",

@@ -372,10 +372,10 @@ func (r *run) attempt(ctx context.Context, res *Result, api plan.API, set bool, 
 			throttles++
 			if set {
 				res.Throttled++
+				r.throttled.Add(1)
 			} else {
 				res.DescribeThrottled++
 			}
-			r.throttled.Add(1)
 			if throttles >= maxThrottled {
 				return err
 			}
