@@ -1,7 +1,11 @@
 // Package fanout turns a plan into installed certificates as fast as the
-// account's API quotas allow: calls are paced per API, retried with backoff
-// when throttled or failing transiently, skipped where the domain already
-// carries the certificate, and every target ends in exactly one State.
+// account's API quotas allow: calls wait in one queue per API whose pacer
+// hands each token to a retry before a first call, a throttled call is
+// retried as soon as the pacer (and any retry-after hint) allows, a
+// transient failure after backing off, a refusal every call of the API
+// would get stops that API's calls, domains that already carry the
+// certificate (or one issued later) are skipped, and every target ends in
+// exactly one State.
 package fanout
 
 import (
