@@ -49,6 +49,9 @@ type Bundle struct {
 
 	key  crypto.Signer
 	root *x509.Certificate // the self-signed root, when the input carried it
+	// parseWarnings are the warnings Parse found; Validate starts
+	// b.Warnings from them each time it runs.
+	parseWarnings []string
 }
 
 // Parse reads a bundle from its sources. The sources may come in any order
@@ -150,6 +153,7 @@ func Parse(srcs []Source, opts Options) (*Bundle, error) {
 		b.Warnings = append(b.Warnings, fmt.Sprintf("ignored %d certificate(s) not on the chain of %s (%s)",
 			len(b.Extra), leafName(b.Leaf), certNames(b.Extra)))
 	}
+	b.parseWarnings = append([]string(nil), b.Warnings...)
 	return b, nil
 }
 

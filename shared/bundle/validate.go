@@ -11,10 +11,12 @@ import (
 
 // Validate checks what Parse cannot: that the leaf is within its validity
 // window, that the chain is complete, and that it verifies to a trusted root
-// for server authentication. Warnings (expiry soon, an untrusted chain that
-// AllowUntrusted accepts) are appended to b.Warnings. The first problem
-// found is returned as an *Error.
+// for server authentication. It sets b.Warnings to Parse's warnings plus its
+// own (expiry soon, an untrusted chain that AllowUntrusted accepts), so
+// calling it again, with the same or other options, never repeats one. The
+// first problem found is returned as an *Error.
 func (b *Bundle) Validate(opts Options) error {
+	b.Warnings = append([]string(nil), b.parseWarnings...)
 	now := opts.now()
 	leaf := b.Leaf
 	switch {
@@ -89,10 +91,17 @@ func (o Options) pool() *x509.CertPool {
 	return pool
 }
 
-// DaysLeft is the number of whole days from now until the leaf expires
-// (negative once it has).
+// DaysLeft is the number of days, started days counting as whole, from now
+// until the certificate expires: a fresh 90-day certificate (Let's Encrypt's
+// run from notBefore to notBefore+90d-1s) has 90, one that expires in an
+// hour has 1, one that expired an hour ago has -1, and 0 is the instant of
+// expiry.
 func DaysLeft(c *x509.Certificate, now time.Time) int {
-	return int(math.Floor(c.NotAfter.Sub(now).Hours() / 24))
+	days := c.NotAfter.Sub(now).Hours() / 24
+	if days > 0 {
+		return int(math.Ceil(days))
+	}
+	return int(math.Floor(days))
 }
 
 // LoadRoots reads PEM certificates to trust in addition to the system roots.

@@ -27,13 +27,15 @@ func TestValidateDates(t *testing.T) {
 		{name: "well inside the window", now: testNow},
 		{name: "one second before notBefore", now: nb.Add(-time.Second), want: bundle.ErrNotYetValid, msg: []string{"not valid until 2025-01-01T00:00:00Z", "clock"}},
 		{name: "at notBefore", now: nb},
-		{name: "at notAfter", now: na, warning: "expires in 0 day(s)"},
+		{name: "at notAfter", now: na, warnDays: 14, warning: "expires in 0 day(s)"},
 		{name: "one second after notAfter", now: na.Add(time.Second), want: bundle.ErrExpired, msg: []string{"example.com expired on 2045-01-01", "renew"}},
-		{name: "13 days and 23 hours left", now: na.Add(-14*24*time.Hour + time.Hour), warning: "expires in 13 day(s), on 2045-01-01"},
-		{name: "exactly 14 days left", now: na.Add(-14 * 24 * time.Hour)},
+		{name: "13 days left", now: na.Add(-13 * 24 * time.Hour), warnDays: 14, warning: "expires in 13 day(s), on 2045-01-01"},
+		{name: "13 days and 1 hour left counts as 14", now: na.Add(-13*24*time.Hour - time.Hour), warnDays: 14},
+		{name: "exactly 14 days left", now: na.Add(-14 * 24 * time.Hour), warnDays: 14},
 		{name: "WarnDays 30, 20 days left", now: na.AddDate(0, 0, -20), warnDays: 30, warning: "expires in 20 day(s)"},
 		{name: "WarnDays 30, 31 days left", now: na.AddDate(0, 0, -31), warnDays: 30},
-		{name: "negative WarnDays turns the warning off", now: na.Add(-time.Hour), warnDays: -1},
+		{name: "zero WarnDays never warns, as the manifest's warnDays: 0", now: na.Add(-time.Hour)},
+		{name: "negative WarnDays never warns", now: na.Add(-time.Hour), warnDays: -1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -73,13 +75,71 @@ func TestDaysLeft(t *testing.T) {
 		want int
 	}{
 		{na.Add(-48 * time.Hour), 2},
-		{na.Add(-47 * time.Hour), 1},
+		{na.Add(-47 * time.Hour), 2},
+		{na.Add(-24 * time.Hour), 1},
+		{na.Add(-time.Second), 1},
 		{na, 0},
+		{na.Add(time.Second), -1},
 		{na.Add(time.Hour), -1},
+		{na.Add(25 * time.Hour), -2},
 	} {
 		if got := bundle.DaysLeft(p.leaf.Cert, tt.now); got != tt.want {
 			t.Errorf("DaysLeft at %s = %d, want %d", tt.now, got, tt.want)
 		}
+	}
+}
+
+// TestDaysLeftFreshCertificate is issue 8 §6: a fresh 90-day certificate,
+// shaped as Let's Encrypt issues them (notBefore backdated an hour,
+// notAfter = notBefore + 90 days - 1 s), showed "89 days left".
+func TestDaysLeftFreshCertificate(t *testing.T) {
+	issued := time.Date(2030, 3, 1, 10, 0, 0, 0, time.UTC)
+	nb := issued.Add(-time.Hour)
+	c := issue(t, testpki.Spec{CN: "fresh.example.com", DNS: []string{"fresh.example.com"},
+		NotBefore: nb, NotAfter: nb.Add(90*24*time.Hour - time.Second)}, fixture(t).inter1)
+	for _, tt := range []struct {
+		now  time.Time
+		want int
+	}{
+		{issued, 90},
+		{issued.Add(time.Minute), 90},
+		{issued.Add(24 * time.Hour), 89},
+		{nb.Add(60 * 24 * time.Hour), 30},
+	} {
+		if got := bundle.DaysLeft(c.Cert, tt.now); got != tt.want {
+			t.Errorf("DaysLeft at %s = %d, want %d", tt.now, got, tt.want)
+		}
+	}
+}
+
+// TestValidateTwiceKeepsWarnings: Validate appended its warnings to the
+// bundle's each time it ran, so a second call doubled them.
+func TestValidateTwiceKeepsWarnings(t *testing.T) {
+	p := fixture(t)
+	b, err := bundle.Parse(one("b.pem", p.leaf.PEM(), p.inter1.PEM(), p.deep.PEM(), keyPEM(t, p.rsaKey, testpki.PKCS8)), p.opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Warnings) != 1 {
+		t.Fatalf("Parse warnings = %q, want the one about the extra certificate", b.Warnings)
+	}
+	o := p.opts()
+	o.WarnDays = 14
+	o.Now = func() time.Time { return p.leaf.Cert.NotAfter.Add(-24 * time.Hour) }
+	for i := 0; i < 3; i++ {
+		if err := b.Validate(o); err != nil {
+			t.Fatal(err)
+		}
+		if len(b.Warnings) != 2 {
+			t.Fatalf("after Validate #%d, warnings = %q, want 2 (extra certificate, expiry)", i+1, b.Warnings)
+		}
+	}
+	o.WarnDays = 0
+	if err := b.Validate(o); err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Warnings) != 1 {
+		t.Fatalf("after Validate without expiry warning, warnings = %q, want only Parse's", b.Warnings)
 	}
 }
 
