@@ -349,6 +349,7 @@ var sentinels = []error{
 	bundle.ErrTooLarge, bundle.ErrMalformed, bundle.ErrNoCertificate, bundle.ErrNoKey,
 	bundle.ErrMultipleKeys, bundle.ErrEncryptedKey, bundle.ErrUnsupportedKey, bundle.ErrKeyMismatch,
 	bundle.ErrMissingIntermediate, bundle.ErrExpired, bundle.ErrNotYetValid, bundle.ErrUntrusted,
+	bundle.ErrNoNames, bundle.ErrOverLimit,
 }
 
 func TestParseSizeCapBoundary(t *testing.T) {

@@ -29,6 +29,12 @@ func (b *Bundle) Validate(opts Options) error {
 			fmt.Sprintf("the certificate for %s is not valid until %s", leafName(leaf), leaf.NotBefore.UTC().Format(time.RFC3339)),
 			"check the clock of the machine that issued it, or wait until then")
 	}
+	if len(leaf.DNSNames) == 0 {
+		return newError(ErrNoNames, "",
+			fmt.Sprintf("the certificate %q names no DNS name (subject alternative name), so it covers no domain: browsers and Go ignore the subject CN",
+				truncate(describeName(leaf.Subject.CommonName, leaf.Subject.String()), maxEcho)),
+			"issue it again with every domain as a DNS subject alternative name (ACME clients always do: -d example.com)")
+	}
 	if days, warn := DaysLeft(leaf, now), opts.warnDays(); warn > 0 && days < warn {
 		b.Warnings = append(b.Warnings, fmt.Sprintf("the certificate for %s expires in %d day(s), on %s",
 			leafName(leaf), days, leaf.NotAfter.UTC().Format(time.DateOnly)))
@@ -53,24 +59,43 @@ func (b *Bundle) Validate(opts Options) error {
 	var ua x509.UnknownAuthorityError
 	top := b.Chain()[len(b.Intermediates)]
 	if errors.As(verr, &ua) && b.root == nil && !isSelfSigned(top) {
-		return newError(ErrMissingIntermediate, "",
-			fmt.Sprintf("the chain ends at %q, whose issuer %q is neither in the bundle nor a trusted root",
-				describeName(top.Subject.CommonName, top.Subject.String()), describeName(top.Issuer.CommonName, top.Issuer.String())),
-			"add the intermediate certificate (deploy fullchain.pem, or include acme.sh's ca.cer); if that issuer is your private root, pass it as a trusted root")
+		topName := truncate(describeName(top.Subject.CommonName, top.Subject.String()), maxEcho)
+		issuer := truncate(describeName(top.Issuer.CommonName, top.Issuer.String()), maxEcho)
+		if opts.AllowUntrusted {
+			// With no root to check against, a missing root (a private
+			// CA's usual bundle: leaf and intermediate) and a missing
+			// intermediate look the same.
+			b.Warnings = append(b.Warnings, fmt.Sprintf("the chain ends at %q, whose issuer %q is neither in the bundle nor a trusted root: "+
+				"accepted because allowUntrusted is set, as %q may be your private root; if it is an intermediate, add it to the bundle or clients will fail",
+				topName, issuer, issuer))
+			return nil
+		}
+		e := newError(ErrMissingIntermediate, "",
+			fmt.Sprintf("the chain ends at %q, whose issuer %q is neither in the bundle nor a trusted root", topName, issuer),
+			"add the intermediate certificate (deploy fullchain.pem, or include acme.sh's ca.cer); if that issuer is your private root, "+trustHint)
+		// A leaf whose intermediate has not arrived yet, unless one file
+		// held the key and the leaf together: that file was written whole.
+		e.Incomplete = !b.selfContained
+		return e
 	}
 	detail := "the chain does not verify: " + sanitize(verr)
 	var inv x509.CertificateInvalidError
 	if errors.As(verr, &inv) && inv.Cert != nil {
-		detail += fmt.Sprintf(" (certificate %q)", describeName(inv.Cert.Subject.CommonName, inv.Cert.Subject.String()))
+		detail += fmt.Sprintf(" (certificate %q)", truncate(describeName(inv.Cert.Subject.CommonName, inv.Cert.Subject.String()), maxEcho))
 	}
 	e := newError(ErrUntrusted, "", detail,
-		"deploy a certificate from a publicly trusted CA, pass your private root as a trusted root, or set allowUntrusted: true in the manifest")
+		"deploy a certificate from a publicly trusted CA, or, for a private CA, "+trustHint+
+			", or set allowUntrusted: true in the manifest (validate --allow-untrusted)")
 	if !opts.AllowUntrusted {
 		return e
 	}
 	b.Warnings = append(b.Warnings, e.Detail+" (allowed by allowUntrusted)")
 	return nil
 }
+
+// trustHint says how to trust a private root, on the command line and in
+// the function.
+const trustHint = "pass its root certificate with --trust-roots FILE (CERTDROP_TRUST_ROOTS in the function)"
 
 // pool returns the roots Validate trusts: the system roots unless
 // NoSystemRoots, plus Roots. A machine without system roots (a scratch
@@ -143,7 +168,7 @@ func ParseRoots(name string, data []byte) ([]*x509.Certificate, error) {
 
 func leafName(c *x509.Certificate) string {
 	if len(c.DNSNames) > 0 {
-		return c.DNSNames[0]
+		return quoteName(c.DNSNames[0])
 	}
-	return c.Subject.CommonName
+	return quoteName(c.Subject.CommonName)
 }

@@ -170,7 +170,7 @@ func TestValidateTrust(t *testing.T) {
 		{name: "root carried in the bundle and trusted", srcs: one("b.pem", p.leaf.PEM(), p.inter1.PEM(), p.root.PEM(), key), opts: trusted},
 		{
 			name: "root carried in the bundle but not trusted", srcs: one("b.pem", p.leaf.PEM(), p.inter1.PEM(), p.root.PEM(), key), opts: none,
-			want: bundle.ErrUntrusted, msg: []string{"unknown authority", "allowUntrusted"},
+			want: bundle.ErrUntrusted, msg: []string{"unknown authority", "allowUntrusted", "--trust-roots", "CERTDROP_TRUST_ROOTS"},
 		},
 		{
 			name: "private chain against the system roots", srcs: one("b.pem", p.leaf.PEM(), p.inter1.PEM(), p.root.PEM(), key), opts: system,
@@ -228,6 +228,21 @@ func TestValidateTrust(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestValidateNoDNSNames is issue 8 §5: a certificate with a CN and no DNS
+// SANs covers nothing, and Validate says so instead of letting it through.
+func TestValidateNoDNSNames(t *testing.T) {
+	p := fixture(t)
+	cnOnly := issue(t, testpki.Spec{CN: "cn.example.com"}, p.inter1)
+	b, err := bundle.Parse(one("b.pem", cnOnly.PEM(), p.inter1.PEM(), keyPEM(t, cnOnly.Key, testpki.PKCS8)), p.opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Covers("cn.example.com") {
+		t.Error("Covers(its CN) = true, want false")
+	}
+	checkError(t, b.Validate(p.opts()), bundle.ErrNoNames, []string{`"cn.example.com"`, "names no DNS name", "ignore the subject CN"}, cnOnly.Key)
 }
 
 func TestParseRoots(t *testing.T) {
