@@ -138,7 +138,7 @@ func TestSplit(t *testing.T) {
 			name: "certbot mid-renewal: new cert.pem and privkey.pem, old fullchain.pem and chain.pem",
 			srcs: folder(map[string][]byte{"cert.pem": pemOf(renewedCom), "chain.pem": pemOf(p.inter1),
 				"fullchain.pem": pemOf(com, p.inter1), "privkey.pem": keyPEM(t, renewedCom.Key, testpki.PKCS8)}),
-			want: "bundle example.com: cert.pem chain.pem privkey.pem" + comChain + "\nunused fullchain.pem",
+			want:     "bundle example.com: cert.pem chain.pem privkey.pem" + comChain + "\nunused fullchain.pem",
 			warnings: []string{"fullchain.pem: ignored the certificate for example.com without a key: the bundle here has a later one"},
 		},
 		{
