@@ -10,8 +10,9 @@ import (
 )
 
 // Validate checks what Parse cannot: that the leaf is within its validity
-// window, that the chain is complete, and that it verifies to a trusted root
-// for server authentication. It sets b.Warnings to Parse's warnings plus its
+// window, names DNS names (ErrNoNames) and is within the APIs' limits
+// (ErrOverLimit: MaxNames, MaxCertPEM), that the chain is complete, and that
+// it verifies to a trusted root for server authentication. It sets b.Warnings to Parse's warnings plus its
 // own (expiry soon, an untrusted chain that AllowUntrusted accepts), so
 // calling it again, with the same or other options, never repeats one. The
 // first problem found is returned as an *Error.
@@ -34,6 +35,16 @@ func (b *Bundle) Validate(opts Options) error {
 			fmt.Sprintf("the certificate %q names no DNS name (subject alternative name), so it covers no domain: browsers and Go ignore the subject CN",
 				truncate(describeName(leaf.Subject.CommonName, leaf.Subject.String()), maxEcho)),
 			"issue it again with every domain as a DNS subject alternative name (ACME clients always do: -d example.com)")
+	}
+	if n := len(leaf.DNSNames); n > MaxNames {
+		return newError(ErrOverLimit, "",
+			fmt.Sprintf("the certificate for %s names %d DNS names, over the %d certdrop sends to the APIs", leafName(leaf), n, MaxNames),
+			"issue several certificates, each for the names one group of domains needs")
+	}
+	if n := len(b.CertPEM()); n > MaxCertPEM {
+		return newError(ErrOverLimit, "",
+			fmt.Sprintf("the certificate chain of %s is %d bytes as PEM, over the %d bytes certdrop sends to the APIs (InvalidCertificate.TooLong)", leafName(leaf), n, MaxCertPEM),
+			"a leaf and its intermediates are a few kilobytes: remove certificates that are not on the chain, or issue the certificate for fewer names")
 	}
 	if days, warn := DaysLeft(leaf, now), opts.warnDays(); warn > 0 && days < warn {
 		b.Warnings = append(b.Warnings, fmt.Sprintf("the certificate for %s expires in %d day(s), on %s",

@@ -2,6 +2,7 @@ package bundle_test
 
 import (
 	"crypto/x509"
+	"fmt"
 	"errors"
 	"os"
 	"path/filepath"
@@ -245,6 +246,53 @@ func TestValidateNoDNSNames(t *testing.T) {
 	checkError(t, b.Validate(p.opts()), bundle.ErrNoNames, []string{`"cn.example.com"`, "names no DNS name", "ignore the subject CN"}, cnOnly.Key)
 }
 
+// TestValidateAPILimits is issue 8 §4: a certificate with 5,000 names was
+// sent to every target and refused there one by one. What the APIs refuse
+// (too many names, too long a certificate) fails Validate, before any call,
+// and the message echoes long names shortened.
+func TestValidateAPILimits(t *testing.T) {
+	p := fixture(t)
+	names := func(n int, label string) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = fmt.Sprintf("%s.n%d.example.com", label, i)
+		}
+		return out
+	}
+	long := strings.Repeat("a", 63) + "." + strings.Repeat("b", 63) + "." + strings.Repeat("c", 63)
+	tests := []struct {
+		name string
+		dns  []string
+		want error
+		msg  []string
+	}{
+		{"MaxNames names", names(bundle.MaxNames, "x"), nil, nil},
+		{"one name more", names(bundle.MaxNames+1, "x"), bundle.ErrOverLimit, []string{fmt.Sprintf("names %d DNS names, over the %d", bundle.MaxNames+1, bundle.MaxNames)}},
+		{"5,000 names", names(5000, "x"), bundle.ErrOverLimit, []string{"names 5000 DNS names"}},
+		{"long names over the size limit", names(bundle.MaxNames, long), bundle.ErrOverLimit, []string{"bytes as PEM, over the 65536 bytes", "TooLong"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			leaf := issue(t, testpki.Spec{CN: "big", DNS: tt.dns}, p.inter1)
+			b, err := bundle.Parse(one("b.pem", leaf.PEM(), p.inter1.PEM(), keyPEM(t, leaf.Key, testpki.PKCS8)), p.opts())
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = b.Validate(p.opts())
+			if tt.want == nil {
+				if err != nil {
+					t.Fatalf("Validate: %v", err)
+				}
+				return
+			}
+			checkError(t, err, tt.want, tt.msg, leaf.Key)
+			if len(err.Error()) > 600 {
+				t.Errorf("message is %d bytes: %q", len(err.Error()), err)
+			}
+		})
+	}
+}
+
 func TestParseRoots(t *testing.T) {
 	p := fixture(t)
 	tests := []struct {
@@ -298,3 +346,40 @@ func TestLoadRoots(t *testing.T) {
 }
 
 func crlfOf(b []byte) []byte { return []byte(strings.ReplaceAll(string(b), "\n", "\r\n")) }
+
+// TestMessagesShortenLongNames is issue 8 §4: long object keys and
+// certificate names are echoed shortened, keeping the file name.
+func TestMessagesShortenLongNames(t *testing.T) {
+	p := fixture(t)
+	longKey := strings.Repeat("folder/", 140) + "fullchain.pem"
+	longCN := strings.Repeat("n", 5000)
+	cnOnly := issue(t, testpki.Spec{CN: longCN}, p.inter1)
+	for _, tt := range []struct {
+		name string
+		err  func() error
+		has  string
+	}{
+		{"long object key", func() error {
+			_, err := bundle.Parse([]bundle.Source{{Name: longKey, Data: p.leaf.PEM()}}, p.opts())
+			return err
+		}, "fullchain.pem"},
+		{"long certificate name", func() error {
+			b, err := bundle.Parse(one("b.pem", cnOnly.PEM(), keyPEM(t, cnOnly.Key, testpki.PKCS8)), p.opts())
+			if err != nil {
+				return err
+			}
+			return b.Validate(p.opts())
+		}, "nnnn…"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.err()
+			if err == nil {
+				t.Fatal("no error")
+			}
+			msg := err.Error()
+			if len(msg) > 500 || !strings.Contains(msg, tt.has) || !strings.Contains(msg, "…") {
+				t.Errorf("message (%d bytes) should be short, shortened with …, and keep %q: %.300q", len(msg), tt.has, msg)
+			}
+		})
+	}
+}
