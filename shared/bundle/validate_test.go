@@ -2,8 +2,8 @@ package bundle_test
 
 import (
 	"crypto/x509"
-	"fmt"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
