@@ -78,9 +78,16 @@ func Parse(srcs []Source, opts Options) (*Bundle, error) {
 // ParseContext is Parse, giving up with ctx's error once ctx is done (it
 // checks between blocks and before each signature check).
 func ParseContext(ctx context.Context, srcs []Source, opts Options) (*Bundle, error) {
+	b, _, err := parse(ctx, srcs, opts)
+	return b, err
+}
+
+// parse is ParseContext, also returning the pool for tests that count its
+// work.
+func parse(ctx context.Context, srcs []Source, opts Options) (*Bundle, *pool, error) {
 	p := newPool(ctx, srcs, opts, true)
 	if err := p.read(); err != nil {
-		return nil, err
+		return nil, p, err
 	}
 	all := make([]int, len(srcs))
 	for i := range all {
@@ -98,25 +105,25 @@ func ParseContext(ctx context.Context, srcs []Source, opts Options) (*Bundle, er
 			"no certificate found",
 			"include the certificate (fullchain.pem, <domain>.cer or cert.pem)")
 		e.Incomplete = true
-		return nil, e
+		return nil, p, e
 	}
 	if len(p.keys) == 0 {
 		e := newError(ErrNoKey, everyName(),
 			"no private key found",
 			"include the private key (privkey.pem or <domain>.key)")
 		e.Incomplete = true
-		return nil, e
+		return nil, p, e
 	}
 	key := p.keys[0]
 	leaf := p.leafFor(key.key)
 	if leaf == nil {
-		return nil, p.mismatch(key, p.certs)
+		return nil, p, p.mismatch(key, p.certs)
 	}
 	chain, root, err := p.chainOf(leaf)
 	if err != nil {
-		return nil, err
+		return nil, p, err
 	}
-	return p.bundle(key, leaf, chain, root, all, nil), nil
+	return p.bundle(key, leaf, chain, root, all, nil), p, nil
 }
 
 // mismatch is the error for a key that matches none of certs. It is

@@ -45,6 +45,11 @@ const (
 	// certificate: real chains have at most two (a CA and its cross-sign).
 	maxIssuerChecks = 2
 
+	// maxKeyBlocksPerKey caps the private-key blocks parsed, per distinct
+	// key allowed (1 for Parse, MaxBundles for Split): the same key in two
+	// encodings is real, more is not.
+	maxKeyBlocksPerKey = 2
+
 	// maxKeyDER refuses a private-key block larger than an RSA-8192 key
 	// (4.8 KB of DER) before parsing it.
 	maxKeyDER = 8 << 10

@@ -68,7 +68,7 @@ func newPool(ctx context.Context, srcs []Source, opts Options, single bool) *poo
 		issuerDone: map[*poolCert]bool{}, selfSigned: map[*poolCert]bool{},
 	}
 	if single {
-		p.maxCerts = MaxCertificates
+		p.maxCerts, p.maxKeys = MaxCertificates, 1
 	}
 	return p
 }
@@ -224,10 +224,11 @@ func (p *pool) addKey(i int, blk block) (*poolKey, error) {
 			fmt.Sprintf("the private key at line %d is %d bytes, larger than an RSA key of %d bits", blk.line, len(blk.Bytes), maxRSABits),
 			"the CDN, VOD and Live APIs take RSA and ECDSA keys: issue the certificate with an RSA (2048 bits or more) or ECDSA P-256 key")
 	}
-	// Each distinct key may come in a few encodings (PKCS#1, PKCS#8, SEC1
-	// with or without parameters); more parses than that is hostile.
-	if p.keyBlocks >= 4*p.maxKeys {
-		return nil, newError(ErrTooLarge, name, fmt.Sprintf("more than %d private key blocks", 4*p.maxKeys),
+	// The same bytes again cost nothing; a key may also come in another
+	// encoding (PKCS#1 and PKCS#8) in another file. More parses than that
+	// is hostile.
+	if p.keyBlocks >= maxKeyBlocksPerKey*p.maxKeys {
+		return nil, newError(ErrTooLarge, name, fmt.Sprintf("more than %d private key blocks", maxKeyBlocksPerKey*p.maxKeys),
 			"a bundle carries one private key: check that the right files were given")
 	}
 	p.keyBlocks++

@@ -82,14 +82,20 @@ func (f *Folder) Of(name string) (bundles []*Bundle, rejected []*Error) {
 // and it returns ctx's error once ctx is done. It reads every source once:
 // the Bundles are ready for Validate, nothing needs parsing again.
 func Split(ctx context.Context, srcs []Source, opts Options) (*Folder, error) {
+	f, _, err := split(ctx, srcs, opts)
+	return f, err
+}
+
+// split is Split, also returning the pool for tests that count its work.
+func split(ctx context.Context, srcs []Source, opts Options) (*Folder, *pool, error) {
 	if len(srcs) > MaxParts {
-		return nil, newError(ErrTooLarge, "",
+		return nil, nil, newError(ErrTooLarge, "",
 			fmt.Sprintf("%d files, more than the %d one folder may hold", len(srcs), MaxParts),
 			"keep at most that many certificate files in one folder")
 	}
 	p := newPool(ctx, srcs, opts, false)
 	if err := p.read(); err != nil {
-		return nil, err
+		return nil, p, err
 	}
 	f := &Folder{Rejected: p.problems}
 
@@ -116,7 +122,7 @@ func Split(ctx context.Context, srcs []Source, opts Options) (*Folder, error) {
 		}
 		chain, root, err := p.chainOf(leaf)
 		if err != nil {
-			return nil, err
+			return nil, p, err
 		}
 		g := &group{key: k, leaf: leaf, chain: chain, root: root}
 		groups = append(groups, g)
@@ -312,7 +318,7 @@ func Split(ctx context.Context, srcs []Source, opts Options) (*Folder, error) {
 			f.Warnings = append(f.Warnings, p.warnings[i]...)
 		}
 	}
-	return f, nil
+	return f, p, nil
 }
 
 // supersededBy returns a leaf among leaves for the same DNS names as c and
