@@ -327,3 +327,29 @@ func TestLegoFolder(t *testing.T) {
 		t.Fatalf("plan with a lone key: exit %d\n%s%s", code, out, errs)
 	}
 }
+
+// TestStaticClientFolders runs validate on the committed certbot (with its
+// links) and lego folders.
+func TestStaticClientFolders(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		args []string
+		has  []string
+	}{
+		{"certbot live folder", []string{bundles + "certbot-live/live/example.com"}, []string{"Verdict:      valid", "certbot-live/live/example.com/privkey.pem"}},
+		{"lego certificates folder", []string{bundles + "lego"}, []string{"Files:        6, forming 2 bundle(s)", "Overall:      valid (2 bundle(s))",
+			"Bundle:       " + bundles + "lego/example.com.crt, " + bundles + "lego/example.com.issuer.crt, " + bundles + "lego/example.com.key"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errs := runCLI(t, append([]string{"validate", "--trust-roots", root}, tt.args...)...)
+			if code != exitOK {
+				t.Fatalf("exit %d\n%s%s", code, out, errs)
+			}
+			for _, h := range tt.has {
+				if !strings.Contains(out, h) {
+					t.Errorf("output lacks %q\n%s", h, out)
+				}
+			}
+		})
+	}
+}

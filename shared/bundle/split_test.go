@@ -230,6 +230,10 @@ func TestSplitMatchesParse(t *testing.T) {
 			}
 			b, perr := bundle.Parse(srcs, opts)
 			switch {
+			case want.bundles > 0:
+				if len(f.Bundles) != want.bundles || len(f.Rejected) != 0 {
+					t.Fatalf("Split =\n%s\nwant %d bundles", summary(f), want.bundles)
+				}
 			case want.parseErr == bundle.ErrKeyMismatch:
 				// Two files that do not match: two halves, both incomplete.
 				if len(f.Bundles) != 0 || len(f.Rejected) != 2 || !bundle.IsIncomplete(f.Rejected[0]) || !bundle.IsIncomplete(f.Rejected[1]) {
