@@ -3,9 +3,13 @@
 // and renders it in the forms the Alibaba Cloud CDN, VOD and Live APIs take.
 //
 // Parse does the structural work: PEM and DER decoding, finding the one
-// private key and the leaf it belongs to, and ordering the chain. Validate
-// then checks the validity window and the chain of trust. Every rejection is
-// an *Error wrapping one of the Err* sentinels; none carries key material.
+// private key and the leaf it belongs to, and ordering the chain. Split does
+// it for a folder of several bundles (lego's certificates/), pairing each
+// key with its leaf and saying what pairs with nothing. Validate then checks
+// the validity window, the names, the APIs' limits and the chain of trust.
+// Every rejection is an *Error wrapping one of the Err* sentinels, and
+// IsIncomplete tells a bundle still arriving from a broken one; none
+// carries key material. The work on any input is bounded (see limits.go).
 package bundle
 
 import (
@@ -43,7 +47,8 @@ type Bundle struct {
 	// (an old certificate, another site's); Parse warns about them and they
 	// are never deployed.
 	Extra []*x509.Certificate
-	// Sources names the inputs the bundle was read from.
+	// Sources names the inputs the bundle was read from: all of Parse's,
+	// or the files that formed this bundle of a Split.
 	Sources []string
 	// Warnings are things a person should know that do not stop a deploy.
 	Warnings []string
