@@ -3,6 +3,7 @@ package bundle
 import (
 	"context"
 	"crypto"
+	"crypto/ecdsa"
 	"crypto/rsa"
 	"crypto/x509"
 	"fmt"
@@ -198,11 +199,21 @@ func (p *pool) addCert(i int, blk block) (*poolCert, error) {
 			fmt.Sprintf("the certificate at line %d cannot be parsed: %s", blk.line, sanitize(err)),
 			"the file is damaged or is not a certificate: export it again")
 	}
-	if k, ok := c.PublicKey.(*rsa.PublicKey); ok && k.N.BitLen() > maxRSABits {
+	var unsupported string
+	switch k := c.PublicKey.(type) {
+	case *rsa.PublicKey:
+		if k.N.BitLen() > maxRSABits {
+			unsupported = fmt.Sprintf("a %d-bit RSA key, over the %d-bit maximum", k.N.BitLen(), maxRSABits)
+		}
+	case *ecdsa.PublicKey:
+		if !supportedCurve(k.Curve) {
+			unsupported = "an ECDSA key on " + k.Curve.Params().Name + ", not P-256 or P-384"
+		}
+	}
+	if unsupported != "" {
 		return nil, newError(ErrUnsupportedKey, name,
-			fmt.Sprintf("the certificate at line %d (%q) has a %d-bit RSA key, over the %d-bit maximum",
-				blk.line, quoteName(c.Subject.CommonName), k.N.BitLen(), maxRSABits),
-			"issue the certificate with an RSA key of 2048 to 4096 bits or an ECDSA P-256 key")
+			fmt.Sprintf("the certificate at line %d (%q) has %s", blk.line, quoteName(c.Subject.CommonName), unsupported),
+			"issue the certificate (and its CA) with RSA keys of 2048 to 4096 bits or ECDSA P-256 or P-384 keys")
 	}
 	pc := &poolCert{cert: c, index: len(p.certs)}
 	p.certs = append(p.certs, pc)

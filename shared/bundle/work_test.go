@@ -3,6 +3,9 @@ package bundle
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -92,7 +95,30 @@ func hostileInputs(tb testing.TB) []hostile {
 			many = append(many, fmt.Sprintf("n%d.example.com", i))
 		}
 		big := must(testpki.Issue(testpki.Spec{CN: "big.example.com", DNS: many}, realCA))
+		// The slowest signatures accepted (P-384; P-521 is refused)
+		// everywhere: MaxBundles leaves under the longest chain, every
+		// bundle to be validated.
+		p384 := func() *ecdsa.PrivateKey {
+			k, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+			if err != nil {
+				panic(err)
+			}
+			return k
+		}
+		parent := must(testpki.Issue(testpki.Spec{CN: "P-384 root", IsCA: true, Key: p384()}, nil))
+		var slowChain []byte
+		for i := 0; i < MaxCertificates-1; i++ {
+			parent = must(testpki.Issue(testpki.Spec{CN: fmt.Sprintf("P-384 CA %d", i), IsCA: true, Key: p384()}, parent))
+			slowChain = append(parent.PEM(), slowChain...)
+		}
+		var slow []Source
+		for i := 0; i < MaxBundles; i++ {
+			leaf := must(testpki.Issue(testpki.Spec{CN: fmt.Sprintf("s%d.example.com", i), DNS: []string{fmt.Sprintf("s%d.example.com", i)}, Key: p384()}, parent))
+			slow = append(slow, Source{Name: fmt.Sprintf("s%d.pem", i), Data: append(leaf.PEM(), keyPEM(leaf, testpki.PKCS8)...)})
+		}
+		slow = append(slow, Source{Name: "chain.pem", Data: slowChain})
 		hostileVal = []hostile{
+			{"MaxBundles P-384 bundles under the longest chain", slow},
 			{"1500 certificates, one name", []Source{{Name: "same.pem", Data: same}}},
 			{"MaxBundles leaves and a crowd of false issuers", crowd},
 			{"MaxCertificates of one name", []Source{{Name: "single.pem", Data: single}}},
@@ -149,7 +175,12 @@ func TestWorkIsBounded(t *testing.T) {
 		})
 	}
 	t.Run("the issue's input is refused as too large", func(t *testing.T) {
-		in := hostileInputs(t)[0].srcs
+		var in []Source
+		for _, h := range hostileInputs(t) {
+			if h.name == "1500 certificates, one name" {
+				in = h.srcs
+			}
+		}
 		if _, err := Parse(in, opts); !errors.Is(err, ErrTooLarge) {
 			t.Errorf("Parse = %v, want ErrTooLarge", err)
 		}
