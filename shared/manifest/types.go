@@ -73,9 +73,9 @@ const (
 )
 
 // BundleOptions returns the bundle validation settings the defaults ask
-// for: AllowUntrusted, and WarnDays in bundle.Options' convention, where 0
-// means the default and a negative value turns the warning off. Callers
-// add the clock and the roots.
+// for: AllowUntrusted, and WarnDays (0 and negative values both turn the
+// warning off in bundle.Options, as warnDays: 0 does here). Callers add
+// the clock and the roots.
 func (d Defaults) BundleOptions() bundle.Options {
 	o := bundle.Options{WarnDays: d.WarnDays, AllowUntrusted: d.AllowUntrusted}
 	if d.WarnDays == 0 {
