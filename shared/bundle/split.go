@@ -187,7 +187,10 @@ func split(ctx context.Context, srcs []Source, opts Options) (*Folder, *pool, er
 	// Own sources of each bundle.
 	own := map[int]bool{}
 	for _, g := range groups {
-		g.srcs = append(append([]int(nil), g.key.sources...), g.leaf.sources...)
+		g.srcs = slices.Clone(g.key.sources)
+		for _, i := range g.leaf.sources {
+			g.srcs = appendOnce(g.srcs, i) // a combined file holds both
+		}
 		for _, i := range g.srcs {
 			own[i] = true
 		}

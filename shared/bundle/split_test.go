@@ -100,6 +100,15 @@ func TestSplit(t *testing.T) {
 				"bundle example.org: example.org.crt example.org.issuer.crt example.org.key" + orgChain,
 		},
 		{
+			name: "combined files (certdrop renew's bundle.pem) name each file once",
+			srcs: []bundle.Source{
+				{Name: "com/bundle.pem", Data: append(pemOf(com, p.inter1), keyPEM(t, com.Key, testpki.PKCS8)...)},
+				{Name: "org/bundle.pem", Data: append(pemOf(org, p.inter1), keyPEM(t, org.Key, testpki.PKCS8)...)},
+			},
+			want: "bundle example.com: com/bundle.pem" + comChain + "\n" +
+				"bundle example.org: org/bundle.pem" + orgChain,
+		},
+		{
 			name: "a key still uploading: its leaf waits, and its issuer file is not lent to another bundle",
 			srcs: without(lego, "example.org.key"),
 			want: "bundle example.com: example.com.crt example.com.issuer.crt example.com.key" + comChain + "\n" +

@@ -1,40 +1,128 @@
 package job
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"strings"
+	"slices"
 	"time"
 
 	"github.com/certdrop/certdrop/shared/bundle"
+	"github.com/certdrop/certdrop/shared/plan"
 	"github.com/certdrop/certdrop/shared/report"
 )
 
-// deploy validates, plans, fans out and reports one located bundle.
-func (inv *invocation) deploy(ctx context.Context, loc *located, objectKey string, dryRun, force bool) *report.Report {
-	d := &Deployment{Sources: loc.Sources, Keys: loc.Keys, ObjectKey: objectKey, Manifest: inv.manifest,
-		Roots: inv.roots, Now: inv.r.Now}
-	p, warnings, err := d.Prepare()
+// bundleOptions are the bundle options of this invocation: the
+// manifest's defaults, the trusted roots and the clock.
+func (inv *invocation) bundleOptions() bundle.Options {
+	opts := inv.manifest.Defaults.BundleOptions()
+	opts.Now, opts.Roots = inv.r.Now, inv.roots
+	return opts
+}
+
+// split reads a located folder's parts as bundles, once: one folder may
+// hold one bundle (certbot, acme.sh, a combined file) or several (lego's
+// certificates/). A folder that cannot be read as bundles at all (over
+// the size or count limits) is recorded as invalid.
+func (inv *invocation) split(ctx context.Context, loc *located) (*bundle.Folder, bool) {
+	f, err := bundle.Split(ctx, loc.Sources, inv.bundleOptions())
 	if err != nil {
-		inv.refuse(loc, err)
-		return nil
+		inv.refuse(loc, err, false)
+		return nil, false
 	}
-	for _, w := range warnings {
-		inv.log.Warn("bundle warning", "unit", loc.Unit, "warning", w)
+	for _, w := range f.Warnings {
+		inv.log.Warn("bundle warning", "unit", shortKey(loc.Unit), "warning", w)
+	}
+	if len(f.Unused) > 0 {
+		inv.log.Info("files that form no bundle", "unit", shortKey(loc.Unit), "files", shortKeys(f.Unused))
+	}
+	return f, true
+}
+
+// deployUnit deploys the bundles of a located folder: all of them, or,
+// when only is set (an OSS event's objects, a manual re-run of one
+// object), those the objects helped form. Every part that formed no bundle because
+// it is broken or incomplete is recorded as invalid or waiting; parts that
+// are merely unused (a CA certificate no bundle needs yet) are not.
+// Objects of only that form nothing and are blamed for nothing (a CA
+// certificate no bundle uses yet) are noted as ignored.
+func (inv *invocation) deployUnit(ctx context.Context, loc *located, only []string, dryRun, force bool) {
+	f, ok := inv.split(ctx, loc)
+	if !ok {
+		return
+	}
+	bundles, rejected := f.Bundles, f.Rejected
+	if only != nil {
+		bundles, rejected = nil, nil
+		for _, k := range only {
+			bs, rs := f.Of(k)
+			if len(bs)+len(rs) == 0 {
+				inv.out.Ignored = append(inv.out.Ignored, Skipped{Unit: shortKey(k),
+					Reason: "forms no bundle: a CA certificate no bundle here uses, or a file without certificate or key"})
+			}
+			for _, b := range bs {
+				if !slices.Contains(bundles, b) {
+					bundles = append(bundles, b)
+				}
+			}
+			for _, r := range rs {
+				if !slices.Contains(rejected, r) {
+					rejected = append(rejected, r)
+				}
+			}
+		}
+	}
+	for _, e := range rejected {
+		inv.refuse(loc.part(e.Source), e, bundle.IsIncomplete(e))
+	}
+	for _, b := range bundles {
+		objectKey := b.Sources[0]
+		for _, k := range only {
+			if slices.Contains(b.Sources, k) {
+				objectKey = k
+				break
+			}
+		}
+		inv.deploy(ctx, loc.of(b), b, objectKey, dryRun, force)
+	}
+}
+
+// deploy validates, plans, fans out and reports one bundle of a folder.
+func (inv *invocation) deploy(ctx context.Context, loc *located, b *bundle.Bundle, objectKey string, dryRun, force bool) *report.Report {
+	p, err := inv.plan(loc, b, objectKey)
+	if err != nil {
+		return nil
 	}
 	client, ok := inv.apiClient(ctx)
 	if !ok {
 		return nil
 	}
-	inv.log.Info("deploying", "unit", loc.Unit, "certName", p.CertName, "targets", len(p.Calls), "notCovered", len(p.NotCovered),
-		"dryRun", dryRun, "lowerBound", p.LowerBound().String())
+	inv.log.Info("deploying", "unit", shortKey(loc.Unit), "files", shortKeys(loc.Keys), "certName", p.CertName, "targets", len(p.Calls),
+		"notCovered", len(p.NotCovered), "dryRun", dryRun, "lowerBound", p.LowerBound().String())
 	rep := Run(ctx, client, p, inv.manifest, shortKeys(loc.Keys), inv.runOptions(dryRun, force))
-	rep.Warnings = warnings
+	rep.Warnings = b.Warnings
 	inv.out.Reports = append(inv.out.Reports, rep)
-	inv.log.Info("run finished", "unit", loc.Unit, "summary", report.SummaryLine(rep))
+	inv.log.Info("run finished", "unit", shortKey(loc.Unit), "summary", report.SummaryLine(rep))
 	return rep
+}
+
+// plan validates a parsed bundle under the manifest's defaults and plans
+// its calls; a refusal (waiting for a missing intermediate, or invalid) is
+// recorded and returned.
+func (inv *invocation) plan(loc *located, b *bundle.Bundle, objectKey string) (*plan.Plan, error) {
+	if err := b.Validate(inv.bundleOptions()); err != nil {
+		inv.refuse(loc, err, bundle.IsIncomplete(err))
+		return nil, err
+	}
+	for _, w := range b.Warnings {
+		inv.log.Warn("bundle warning", "unit", shortKey(loc.Unit), "warning", w)
+	}
+	p, err := plan.Build(b, inv.manifest, objectKey)
+	if err != nil {
+		inv.refuse(loc, err, false)
+		return nil, err
+	}
+	return p, nil
 }
 
 // runOptions are the options of every deployment of this invocation.
@@ -45,19 +133,21 @@ func (inv *invocation) runOptions(dryRun, force bool) Options {
 	}
 }
 
-// refuse records a bundle Prepare refused: waiting for its other half, or
-// invalid. Only half a pair waits, and not longer than Config.WaitLimit
-// after its newest part was written; a single object holding a
-// certificate and a key that does not match it is complete and invalid.
-func (inv *invocation) refuse(loc *located, err error) {
+// refuse records a bundle that was refused: waiting for its other half
+// (incomplete: a key or a leaf alone, a pair of files that do not match
+// yet, a missing intermediate), or invalid. Only what is incomplete waits,
+// and not longer than Config.WaitLimit after its newest part was written;
+// a single object holding a certificate and a key that does not match it
+// is complete and invalid (bundle.Split classifies it so).
+func (inv *invocation) refuse(loc *located, err error, incomplete bool) {
 	s := Skipped{Unit: shortKey(loc.Unit), Keys: shortKeys(loc.Keys)}
-	if !errors.Is(err, ErrWaiting) || selfMismatched(loc, err) {
+	if !incomplete {
 		inv.log.Error("bundle invalid", "unit", s.Unit, "error", err.Error())
 		s.Reason, s.Error = "invalid bundle", problem(err)
 		inv.out.Invalid = append(inv.out.Invalid, s)
 		return
 	}
-	why := strings.TrimPrefix(err.Error(), ErrWaiting.Error()+"\n")
+	why := err.Error()
 	if !loc.Modified.IsZero() {
 		since := loc.Modified.UTC()
 		s.Since = &since
@@ -72,32 +162,9 @@ func (inv *invocation) refuse(loc *located, err error) {
 		inv.out.Invalid = append(inv.out.Invalid, s)
 		return
 	}
-	s.Reason = "incomplete: " + why + "; the event of the other file completes it"
+	s.Reason = "incomplete: " + clip(why) + "; the event of the other file completes it"
 	inv.log.Info("bundle waiting", "unit", s.Unit, "reason", s.Reason)
 	inv.out.Waiting = append(inv.out.Waiting, s)
-}
-
-// selfMismatched reports whether a key that matches no certificate came
-// from an object that holds certificates itself (a combined file with a
-// foreign key, or a bundle of one object): no other upload can complete
-// that, so it does not wait.
-func selfMismatched(loc *located, err error) bool {
-	if !errors.Is(err, bundle.ErrKeyMismatch) {
-		return false
-	}
-	if len(loc.Sources) == 1 {
-		return true
-	}
-	var be *bundle.Error
-	if !errors.As(err, &be) {
-		return false
-	}
-	for _, s := range loc.Sources {
-		if s.Name == be.Source {
-			return bytes.Contains(s.Data, []byte("-----BEGIN CERTIFICATE-----"))
-		}
-	}
-	return false
 }
 
 // problem renders an error for the outcome, keeping a bundle error's hint.

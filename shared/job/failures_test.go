@@ -1,11 +1,13 @@
 package job_test
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/certdrop/certdrop/shared/bundle"
 	"github.com/certdrop/certdrop/shared/cloudsim"
 	"github.com/certdrop/certdrop/shared/job"
 )
@@ -85,7 +87,8 @@ func TestE2EWaitLimit(t *testing.T) {
 		t.Errorf("webhook posts %q", hooks)
 	}
 	code, o = h.invoke(`{"bundle":"oss://` + bucket + `/certs/vod/"}`)
-	if code != http.StatusOK || len(o.Invalid) != 1 || o.Invalid[0].Error.Code != "WaitTimeout" {
+	// Both halves of the mismatched pair are named, each timed out.
+	if code != http.StatusOK || len(o.Invalid) != 2 || o.Invalid[0].Error.Code != "WaitTimeout" || o.Invalid[1].Error.Code != "WaitTimeout" {
 		t.Errorf("re-run after the limit: HTTP %d %+v", code, o.Invalid)
 	}
 	// The key arrives at last: deployed.
@@ -127,8 +130,8 @@ func TestE2EReconcileSkipsBadObjects(t *testing.T) {
 	l := h.leaf(time.Now().AddDate(0, 3, 0), "example.com", "*.example.com")
 	h.putQuiet("certs/example.com/bundle.pem", append(h.fullchain(l), l.KeyPEM...))
 	h.putQuiet("certs/big/huge.pem", make([]byte, (1<<20)+1))
-	for i := range 21 {
-		h.putQuiet("certs/many/part"+strings.Repeat("x", i)+".pem", []byte("junk"))
+	for i := range bundle.MaxParts + 1 {
+		h.putQuiet(fmt.Sprintf("certs/many/part%03d.pem", i), []byte("junk"))
 	}
 	code, o := h.invoke(reconcileTimer)
 	if code != http.StatusOK {
@@ -139,7 +142,7 @@ func TestE2EReconcileSkipsBadObjects(t *testing.T) {
 	for _, s := range o.Invalid {
 		codes[s.Unit] = s.Error.Code
 	}
-	if codes["certs/big/huge.pem"] != "StoreError" || codes["certs/many/"] != "TooManyParts" {
+	if codes["certs/big/"] != "FolderTooLarge" || codes["certs/many/"] != "FolderTooLarge" {
 		t.Errorf("invalid: %v", codes)
 	}
 	if len(o.Expiring) != 1 || o.Expiring[0].Domain != "legacy.other.org" {

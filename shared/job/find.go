@@ -12,11 +12,11 @@ import (
 	"github.com/certdrop/certdrop/shared/store"
 )
 
-// located is one bundle found in a store: a self-contained object, or the
-// parts directly in one folder.
+// located is the bundle parts directly in one folder, as read from the
+// store, or (part, of) the ones among them that one bundle or one refusal
+// concerns.
 type located struct {
-	// Unit names the bundle: the object key of a self-contained bundle, or
-	// the folder prefix ("certs/example.com/").
+	// Unit names the folder ("certs/example.com/").
 	Unit    string
 	Keys    []string
 	Sources []bundle.Source
@@ -34,6 +34,21 @@ func (l *located) add(obj *store.Object) {
 	}
 }
 
+// part is the located folder narrowed to one of its parts, for a refusal
+// that blames that part.
+func (l *located) part(key string) *located {
+	if key == "" {
+		return l
+	}
+	return &located{Unit: l.Unit, Keys: []string{key}, Modified: l.Modified}
+}
+
+// of is the located folder narrowed to the files that formed one bundle:
+// what the report names as the bundle's keys.
+func (l *located) of(b *bundle.Bundle) *located {
+	return &located{Unit: l.Unit, Keys: b.Sources, Modified: l.Modified}
+}
+
 // folderOf returns the folder prefix of a key ("" at the bucket's root).
 func folderOf(key string) string {
 	if i := strings.LastIndex(key, "/"); i >= 0 {
@@ -42,79 +57,62 @@ func folderOf(key string) string {
 	return ""
 }
 
-// selfContained reports whether one object holds a whole bundle: a
-// certificate and the key that matches it.
-func selfContained(obj *store.Object) bool {
-	_, err := bundle.Parse([]bundle.Source{{Name: obj.Key, Data: obj.Data}}, bundle.Options{})
-	return err == nil
-}
+// ErrFolderTooLarge is wrapped by the error of a folder whose bundle parts
+// are too many (over bundle.MaxParts) or too large together (over
+// bundle.DefaultMaxSize): it is refused from its listing, unread, so that
+// memory stays bounded whatever a folder holds.
+var ErrFolderTooLarge = errors.New("folder too large")
 
-// locate finds the bundle an object belongs to: the object itself when it
-// holds both certificate and key, else the bundle parts directly in its
-// folder (at most bundle.MaxParts objects, each within the store's cap).
-// have holds objects already read, by key, so none is read twice.
-func locate(ctx context.Context, st store.Store, obj *store.Object, have map[string]*store.Object) (*located, error) {
-	if selfContained(obj) {
-		loc := &located{Unit: obj.Key}
-		loc.add(obj)
-		return loc, nil
-	}
-	return locateFolder(ctx, st, folderOf(obj.Key), have)
-}
-
-// locateFolder reads the bundle parts directly in a folder.
-func locateFolder(ctx context.Context, st store.Store, folder string, have map[string]*store.Object) (*located, error) {
-	infos, err := st.List(ctx, folder)
-	if err != nil {
-		return nil, fmt.Errorf("list %q: %w", folder, err)
-	}
+// folderParts keeps, of a listing, the bundle parts directly in folder,
+// sorted, and refuses a folder over the part or size limit.
+func folderParts(infos []store.ObjectInfo, folder string) ([]string, error) {
 	var keys []string
+	var size int64
 	for _, in := range infos {
 		rest := strings.TrimPrefix(in.Key, folder)
 		if strings.Contains(rest, "/") || !bundle.IsPartName(in.Key) {
 			continue
 		}
 		keys = append(keys, in.Key)
-	}
-	if len(keys) == 0 {
-		return nil, fmt.Errorf("no .pem, .crt, .cer or .key objects directly in %q", folder)
+		size += in.Size
 	}
 	if len(keys) > bundle.MaxParts {
-		return nil, fmt.Errorf("%q holds %d certificate objects, more than the %d a bundle folder may hold: keep one certificate per folder",
-			folder, len(keys), bundle.MaxParts)
+		return nil, fmt.Errorf("%w: %q holds %d certificate objects, more than the %d a bundle folder may hold",
+			ErrFolderTooLarge, shortKey(folder), len(keys), bundle.MaxParts)
+	}
+	if size > bundle.DefaultMaxSize {
+		return nil, fmt.Errorf("%w: the certificate objects in %q hold %d bytes together, more than the %d one folder may hold",
+			ErrFolderTooLarge, shortKey(folder), size, bundle.DefaultMaxSize)
 	}
 	sort.Strings(keys)
+	return keys, nil
+}
+
+// readParts reads the bundle parts directly in a folder, from its listing.
+func readParts(ctx context.Context, st store.Store, folder string, infos []store.ObjectInfo) (*located, error) {
+	keys, err := folderParts(infos, folder)
+	if err != nil {
+		return nil, err
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("no .pem, .crt, .cer or .key objects directly in %q", shortKey(folder))
+	}
 	loc := &located{Unit: folder}
+	var size int64
 	for _, k := range keys {
-		obj := have[k]
-		if obj == nil {
-			if obj, err = st.Get(ctx, k); err != nil {
-				if errors.Is(err, store.ErrNotFound) {
-					continue // deleted since the listing
-				}
-				return nil, err
-			}
-			have[k] = obj
+		obj, err := st.Get(ctx, k)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // deleted since the listing
+		}
+		if err != nil {
+			return nil, err
+		}
+		// Objects rewritten since the listing count as they are now.
+		if size += int64(len(obj.Data)); size > bundle.DefaultMaxSize {
+			return nil, fmt.Errorf("%w: the certificate objects in %q hold more than the %d bytes one folder may hold",
+				ErrFolderTooLarge, shortKey(folder), bundle.DefaultMaxSize)
 		}
 		loc.add(obj)
 	}
 	return loc, nil
-}
-
-// getAny reads the first of the candidate keys that exists.
-func getAny(ctx context.Context, st store.Store, candidates []string) (*store.Object, error) {
-	var first error
-	for _, k := range candidates {
-		obj, err := st.Get(ctx, k)
-		if err == nil {
-			return obj, nil
-		}
-		if !errors.Is(err, store.ErrNotFound) {
-			return nil, err
-		}
-		if first == nil {
-			first = err
-		}
-	}
-	return nil, first
 }

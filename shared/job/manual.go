@@ -21,27 +21,23 @@ func (inv *invocation) onManual(ctx context.Context, m *event.ManualEvent) {
 	if !ok {
 		return
 	}
-	have := map[string]*store.Object{}
-	var err error
+	folder, only := key, []string(nil)
+	if key != "" && !strings.HasSuffix(key, "/") {
+		folder, only = folderOf(key), []string{key}
+	}
+	infos, err := st.List(ctx, folder)
+	if err == nil && only != nil && len(present(only, infos)) == 0 {
+		err = fmt.Errorf("%w: %s", store.ErrNotFound, shortKey(key))
+	}
 	var loc *located
-	objectKey := key
-	if key == "" || strings.HasSuffix(key, "/") {
-		loc, err = locateFolder(ctx, st, key, have)
-		if err == nil && len(loc.Keys) > 0 {
-			objectKey = loc.Keys[0]
-		}
-	} else {
-		var obj *store.Object
-		if obj, err = st.Get(ctx, key); err == nil {
-			have[key] = obj
-			loc, err = locate(ctx, st, obj, have)
-		}
+	if err == nil {
+		loc, err = readParts(ctx, st, folder, infos)
 	}
 	if err != nil {
 		inv.out.Invalid = append(inv.out.Invalid, Skipped{Unit: shortKey(m.Bundle), Reason: "no bundle", Error: noBundle(err)})
 		return
 	}
-	inv.deploy(ctx, loc, objectKey, m.DryRun, m.Force)
+	inv.deployUnit(ctx, loc, only, m.DryRun, m.Force)
 }
 
 // trusted checks a bucket and key (or prefix) an event names against the

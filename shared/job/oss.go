@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/certdrop/certdrop/shared/bundle"
@@ -12,15 +13,16 @@ import (
 	"github.com/certdrop/certdrop/shared/store"
 )
 
-// onOSS handles an OSS trigger event: each created bundle part's bundle,
-// once per folder, whatever the number of records for it, holding one
-// bundle's objects at a time. Records for
-// another bucket than CERTDROP_BUCKET, and keys outside
-// CERTDROP_TRIGGER_PREFIX, are ignored without a call: the event is not
-// trusted.
+// onOSS handles an OSS trigger event: the bundles each created object
+// belongs to, reading each folder once however many records name it and
+// holding one folder's objects at a time. Records for another bucket than
+// CERTDROP_BUCKET, and keys outside CERTDROP_TRIGGER_PREFIX, are ignored
+// without a call: the event is not trusted.
 func (inv *invocation) onOSS(ctx context.Context, ev *event.OSSEvent) {
 	cfg := inv.r.Config
-	done := map[string]bool{}
+	var order []string             // folders, in the order records name them
+	named := map[string][]string{} // folder -> candidate keys of its records
+	var records [][]string         // each kept record's candidate keys
 	for _, rec := range ev.Events {
 		bucket, raw := rec.OSS.Bucket.Name, rec.OSS.Object.Key
 		ignore := func(reason string) {
@@ -48,37 +50,76 @@ func (inv *invocation) onOSS(ctx context.Context, ev *event.OSSEvent) {
 			ignore("a certdrop report")
 			continue
 		}
-		st, ok := inv.begin(ctx)
-		if !ok {
+		// The key as sent and as decoded may differ; each is looked for in
+		// its folder's listing.
+		records = append(records, cands)
+		for _, k := range cands {
+			f := folderOf(k)
+			if _, seen := named[f]; !seen {
+				order = append(order, f)
+			}
+			if !slices.Contains(named[f], k) {
+				named[f] = append(named[f], k)
+			}
+		}
+	}
+	if len(order) == 0 {
+		return
+	}
+	st, ok := inv.begin(ctx)
+	if !ok {
+		return
+	}
+	exists := map[string]bool{}
+	defer func() {
+		for _, cands := range records {
+			if !slices.ContainsFunc(cands, func(k string) bool { return exists[k] }) {
+				inv.out.Ignored = append(inv.out.Ignored, Skipped{Unit: shortKey(cands[0]), Reason: "the object no longer exists"})
+			}
+		}
+	}()
+	for _, f := range order {
+		if err := inv.stopped(ctx); err != nil {
+			inv.failErr("Deadline", fmt.Errorf("the event's folder %s was not read: %w", shortKey(f), err),
+				"FC's retry of this event reads it")
 			return
 		}
-		if done[folderOf(cands[0])] || done[cands[0]] {
-			inv.log.Info("bundle already handled in this invocation", "key", shortKey(cands[0]))
-			continue
-		}
-		obj, err := getAny(ctx, st, cands)
-		if errors.Is(err, store.ErrNotFound) {
-			ignore("the object no longer exists")
-			continue
-		}
+		infos, err := st.List(ctx, f)
 		if err != nil {
-			inv.unreadable(cands[0], err)
+			inv.unreadable(f, err)
+			for _, k := range named[f] {
+				exists[k] = true // not known to be gone: the failure is recorded
+			}
 			continue
 		}
-		// Objects are kept for one record's bundle only, so an event naming
-		// many folders holds one folder at a time.
-		have := map[string]*store.Object{obj.Key: obj}
-		loc, err := locate(ctx, st, obj, have)
+		only := present(named[f], infos)
+		if len(only) == 0 {
+			continue
+		}
+		for _, k := range only {
+			exists[k] = true
+		}
+		loc, err := readParts(ctx, st, f, infos)
 		if err != nil {
-			inv.out.Invalid = append(inv.out.Invalid, Skipped{Unit: shortKey(folderOf(obj.Key)), Reason: "no bundle", Error: noBundle(err)})
+			inv.out.Invalid = append(inv.out.Invalid, Skipped{Unit: shortKey(f), Keys: shortKeys(only), Reason: "no bundle", Error: noBundle(err)})
 			continue
 		}
-		if done[loc.Unit] {
-			continue
-		}
-		done[loc.Unit] = true
-		inv.deploy(ctx, loc, obj.Key, false, false)
+		inv.deployUnit(ctx, loc, only, false, false)
 	}
+}
+
+// present keeps the keys that the folder's listing holds.
+func present(keys []string, infos []store.ObjectInfo) []string {
+	var out []string
+	for _, k := range keys {
+		for _, in := range infos {
+			if in.Key == k {
+				out = append(out, k)
+				break
+			}
+		}
+	}
+	return out
 }
 
 // unreadable records an object that could not be read: too large, denied,
@@ -92,6 +133,10 @@ func (inv *invocation) unreadable(key string, err error) {
 // noBundle renders the error of a folder that could not be read as a
 // bundle: a store error (transient when it is) or a bundle problem.
 func noBundle(err error) *report.Error {
+	if errors.Is(err, ErrFolderTooLarge) {
+		return &report.Error{Code: "FolderTooLarge", Message: clip(err.Error()),
+			Hint: "keep each certificate's files in a folder of their own (a lego certificates/ folder of up to 32 certificates fits)"}
+	}
 	var se *store.Error
 	if errors.As(err, &se) {
 		return &report.Error{Code: "StoreError", Message: clip(err.Error()), Transient: transient(err)}

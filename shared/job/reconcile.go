@@ -19,9 +19,10 @@ import (
 // found is what a reconcile keeps of a valid bundle between its two
 // passes: where it is and what it is, not its content.
 type found struct {
-	unit     string
-	keys     []string
-	notAfter time.Time
+	unit        string
+	keys        []string
+	notAfter    time.Time
+	fingerprint string
 }
 
 // onTimer reconciles: it deploys the newest valid bundle of each
@@ -67,18 +68,15 @@ func (inv *invocation) onTimer(ctx context.Context, t *event.TimerEvent) {
 				"the next reconcile (or FC's retry) reads the rest")
 			break
 		}
-		for _, u := range inv.readFolder(ctx, st, f) {
-			p, ok := inv.candidate(u)
-			if !ok {
-				continue
-			}
-			id := identityKey(p.Bundle)
+		for _, c := range inv.readFolder(ctx, st, f) {
+			id := identityKey(c.plan.Bundle)
 			cur, seen := newest[id]
 			if !seen {
 				order = append(order, id)
 			}
-			if !seen || p.Bundle.NotAfter.After(cur.notAfter) {
-				newest[id] = found{unit: u.Unit, keys: u.Keys, notAfter: p.Bundle.NotAfter}
+			if !seen || c.plan.Bundle.NotAfter.After(cur.notAfter) {
+				newest[id] = found{unit: c.loc.Unit, keys: c.loc.Keys, notAfter: c.plan.Bundle.NotAfter,
+					fingerprint: c.plan.Bundle.Fingerprint}
 			}
 		}
 	}
@@ -88,17 +86,14 @@ func (inv *invocation) onTimer(ctx context.Context, t *event.TimerEvent) {
 	}
 	for _, id := range order {
 		f := newest[id]
-		u, ok := inv.reread(ctx, st, f)
+		c, ok := inv.reread(ctx, st, f)
 		if !ok {
 			continue
 		}
-		p, ok := inv.candidate(u)
-		if !ok {
-			continue
-		}
-		rep := Run(ctx, client, p, inv.manifest, shortKeys(u.Keys), inv.runOptions(rc.DryRun, false))
+		rep := Run(ctx, client, c.plan, inv.manifest, shortKeys(c.loc.Keys), inv.runOptions(rc.DryRun, false))
+		rep.Warnings = c.warnings
 		inv.out.Reports = append(inv.out.Reports, rep)
-		inv.log.Info("reconciled", "unit", shortKey(u.Unit), "summary", report.SummaryLine(rep))
+		inv.log.Info("reconciled", "unit", shortKey(c.loc.Unit), "summary", report.SummaryLine(rep))
 	}
 	inv.expiring(ctx, client)
 }
@@ -115,10 +110,11 @@ func (inv *invocation) stopped(ctx context.Context) error {
 	return nil
 }
 
-// folder is a folder's bundle parts, by key, from a listing.
+// folder is a folder's bundle parts, by key, from a listing, and their
+// total size.
 type folder struct {
-	name string
-	keys []string
+	name  string
+	infos []store.ObjectInfo
 }
 
 // folders lists the bundle parts under prefix, grouped by folder in key
@@ -141,51 +137,55 @@ func (inv *invocation) folders(ctx context.Context, st store.Store, prefix strin
 			at[f] = i
 			out = append(out, folder{name: f})
 		}
-		out[i].keys = append(out[i].keys, in.Key)
+		out[i].infos = append(out[i].infos, in)
 	}
 	return out, nil
 }
 
-// readFolder reads one folder's objects and returns its bundles: each
-// self-contained object, and the other parts together. A folder with more
-// than bundle.MaxParts parts is reported and not read; an object that
-// cannot be read is reported and left out.
-func (inv *invocation) readFolder(ctx context.Context, st store.Store, f folder) []*located {
-	if len(f.keys) > bundle.MaxParts {
-		inv.out.Invalid = append(inv.out.Invalid, Skipped{Unit: shortKey(f.name), Reason: "too many parts",
-			Error: &report.Error{Code: "TooManyParts",
-				Message: fmt.Sprintf("%d certificate objects, more than the %d a bundle folder may hold", len(f.keys), bundle.MaxParts),
-				Hint:    "keep one certificate per folder"}})
-		return nil
-	}
-	var units []*located
-	rest := &located{Unit: f.name}
-	for _, k := range f.keys {
-		obj, err := st.Get(ctx, k)
-		if errors.Is(err, store.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			inv.unreadable(k, err)
-			continue
-		}
-		if selfContained(obj) {
-			u := &located{Unit: k}
-			u.add(obj)
-			units = append(units, u)
-			continue
-		}
-		rest.add(obj)
-	}
-	if len(rest.Keys) > 0 {
-		units = append(units, rest)
-	}
-	return units
+// candidate is a valid bundle the reconcile may deploy: the files that
+// formed it, and its plan.
+type candidate struct {
+	loc      *located
+	plan     *plan.Plan
+	warnings []string
 }
 
-// reread reads a bundle found by the first pass again, to deploy it.
-func (inv *invocation) reread(ctx context.Context, st store.Store, f found) (*located, bool) {
-	u := &located{Unit: f.unit}
+// readFolder reads one folder's parts and returns its valid bundles that
+// cover a manifest target. A folder over the part or size limit is
+// reported and not read; an object that cannot be read is reported and
+// the folder skipped (what is left of it may be half a bundle, reported
+// next time); broken and incomplete bundles are reported as for an upload.
+func (inv *invocation) readFolder(ctx context.Context, st store.Store, f folder) []candidate {
+	loc, err := readParts(ctx, st, f.name, f.infos)
+	if err != nil {
+		var se *store.Error
+		if errors.As(err, &se) {
+			inv.unreadable(f.name, err)
+		} else {
+			inv.out.Invalid = append(inv.out.Invalid, Skipped{Unit: shortKey(f.name), Reason: "no bundle", Error: noBundle(err)})
+		}
+		return nil
+	}
+	fo, ok := inv.split(ctx, loc)
+	if !ok {
+		return nil
+	}
+	for _, e := range fo.Rejected {
+		inv.refuse(loc.part(e.Source), e, bundle.IsIncomplete(e))
+	}
+	var out []candidate
+	for _, b := range fo.Bundles {
+		if c, ok := inv.candidate(loc.of(b), b); ok {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// reread reads a bundle found by the first pass again, to deploy it: the
+// same files, which must still form the same certificate.
+func (inv *invocation) reread(ctx context.Context, st store.Store, f found) (candidate, bool) {
+	loc := &located{Unit: f.unit}
 	for _, k := range f.keys {
 		obj, err := st.Get(ctx, k)
 		if errors.Is(err, store.ErrNotFound) {
@@ -193,36 +193,46 @@ func (inv *invocation) reread(ctx context.Context, st store.Store, f found) (*lo
 		}
 		if err != nil {
 			inv.unreadable(k, err)
-			return nil, false
+			return candidate{}, false
 		}
-		u.add(obj)
+		loc.add(obj)
 	}
-	return u, true
+	fo, ok := inv.split(ctx, loc)
+	if !ok {
+		return candidate{}, false
+	}
+	for _, b := range fo.Bundles {
+		if b.Identity().Fingerprint == f.fingerprint {
+			return inv.candidate(loc.of(b), b)
+		}
+	}
+	inv.out.Ignored = append(inv.out.Ignored, Skipped{Unit: shortKey(f.unit), Keys: shortKeys(f.keys),
+		Reason: "changed since the bucket was read: the next reconcile or its upload event deploys it"})
+	return candidate{}, false
 }
 
-// candidate prepares a unit for the reconcile. An expired bundle (an old
-// one left in the bucket is normal) and one that covers no manifest target
-// are noted as ignored; every other refusal is waiting or invalid, as for
-// an upload.
-func (inv *invocation) candidate(u *located) (*plan.Plan, bool) {
-	key := ""
-	if len(u.Keys) > 0 {
-		key = u.Keys[0]
+// candidate validates and plans a bundle for the reconcile. An expired
+// bundle (an old one left in the bucket is normal) and one that covers no
+// manifest target are noted as ignored; every other refusal is waiting or
+// invalid, as for an upload.
+func (inv *invocation) candidate(loc *located, b *bundle.Bundle) (candidate, bool) {
+	err := b.Validate(inv.bundleOptions())
+	var p *plan.Plan
+	if err == nil {
+		p, err = plan.Build(b, inv.manifest, b.Sources[0])
 	}
-	d := &Deployment{Sources: u.Sources, Keys: u.Keys, ObjectKey: key, Manifest: inv.manifest, Roots: inv.roots, Now: inv.r.Now}
-	p, _, err := d.Prepare()
 	switch {
 	case errors.Is(err, bundle.ErrExpired):
-		inv.out.Ignored = append(inv.out.Ignored, Skipped{Unit: shortKey(u.Unit), Keys: shortKeys(u.Keys), Reason: "expired: " + err.Error()})
-		return nil, false
+		inv.out.Ignored = append(inv.out.Ignored, Skipped{Unit: shortKey(loc.Unit), Keys: shortKeys(loc.Keys), Reason: clip("expired: " + err.Error())})
+		return candidate{}, false
 	case err != nil:
-		inv.refuse(u, err)
-		return nil, false
+		inv.refuse(loc, err, bundle.IsIncomplete(err))
+		return candidate{}, false
 	case len(p.Calls) == 0 && len(p.NotCovered) == 0:
-		inv.out.Ignored = append(inv.out.Ignored, Skipped{Unit: shortKey(u.Unit), Keys: shortKeys(u.Keys), Reason: "covers no manifest target"})
-		return nil, false
+		inv.out.Ignored = append(inv.out.Ignored, Skipped{Unit: shortKey(loc.Unit), Keys: shortKeys(loc.Keys), Reason: "covers no manifest target"})
+		return candidate{}, false
 	}
-	return p, true
+	return candidate{loc: loc, plan: p, warnings: b.Warnings}, true
 }
 
 // identityKey names what a certificate is for: its sorted names.
