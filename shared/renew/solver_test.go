@@ -36,13 +36,22 @@ type updateServer struct {
 func startUpdateServer(t *testing.T, zone string, publish bool) *updateServer {
 	t.Helper()
 	s := &updateServer{zone: zone, publish: publish, txt: map[string][]string{}}
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", pc.LocalAddr().String())
-	if err != nil {
-		t.Fatal(err)
+	// UDP and TCP on one port: the port UDP got may be taken for TCP by
+	// another test's connection, so a few ports are tried.
+	var pc net.PacketConn
+	var ln net.Listener
+	for try := 0; ; try++ {
+		var err error
+		if pc, err = net.ListenPacket("udp", "127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+		if ln, err = net.Listen("tcp", pc.LocalAddr().String()); err == nil {
+			break
+		}
+		_ = pc.Close()
+		if try == 20 {
+			t.Fatal(err)
+		}
 	}
 	s.addr = pc.LocalAddr().String()
 	secrets := map[string]string{tsigName: tsigSecret}
