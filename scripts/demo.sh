@@ -92,7 +92,7 @@ port=$(free_port)
 pids+=($!)
 wait_for grep -q '^# ready' "$work/sim.env"
 grep -v "^Export the lines" "$work/sim.log" || true
-# shellcheck disable=SC1091
+# shellcheck disable=SC1090
 source <(grep '^export ' "$work/sim.env")
 export ALIBABA_CLOUD_ACCESS_KEY_SECRET=simSK # sim exports the rest, FC_REGION included
 
