@@ -410,3 +410,37 @@ func TestE2ERenewSetupFails(t *testing.T) {
 		t.Error("an order without the CA's roots")
 	}
 }
+
+// TestE2ERenewDeadline: the invocation's deadline less the safety margin
+// falls while the CA holds its answer to the challenge: the renewal stops
+// there (Deadline, transient), its records are removed (checked at the
+// end), the back-off is written, and the invocation answers in time.
+func TestE2ERenewDeadline(t *testing.T) {
+	// 900 s of timeout less an 897 s margin: 3 s to work in.
+	h := newRenewHarnessEnv(t, func(c *cloudsim.Config) { c.ACME.Delays = map[string]time.Duration{"challenge": time.Minute} },
+		map[string]string{"CERTDROP_SAFETY_MARGIN": "897"})
+	start := time.Now()
+	code, o := h.invoke(timerEvent)
+	if took := time.Since(start); took > 20*time.Second {
+		t.Errorf("the invocation took %v", took)
+	}
+	if len(o.Renewals) != 1 {
+		t.Fatalf("HTTP %d %s", code, dump(o))
+	}
+	r := o.Renewals[0]
+	if r.Renewed || r.Error == nil || r.Error.Code != "Deadline" || !r.Error.Transient || r.NextAttempt.IsZero() || o.Status != "failed" {
+		t.Fatalf("renewal = %+v (error %+v)", r, r.Error)
+	}
+	if hooks := h.webhooks(); len(hooks) == 0 || !strings.Contains(hooks[len(hooks)-1], "Deadline") {
+		t.Errorf("webhook posts: %q", hooks)
+	}
+	added := 0
+	for _, e := range h.sim.Journal().Entries() {
+		if e.Service == "alidns" && e.API == "AddDomainRecord" && e.Outcome == "ok" {
+			added++
+		}
+	}
+	if added == 0 {
+		t.Error("no record was written before the deadline")
+	}
+}
