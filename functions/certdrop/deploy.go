@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/certdrop/certdrop/shared/bundle"
 	"github.com/certdrop/certdrop/shared/job"
 	"github.com/certdrop/certdrop/shared/plan"
 	"github.com/certdrop/certdrop/shared/report"
@@ -40,25 +41,32 @@ func runDeploy(ctx context.Context, c *cli, args []string) int {
 	if len(bundles) == 0 || *manifestPath == "" {
 		return usageError(c, "deploy", "--bundle and --manifest are required")
 	}
-	in, err := loadInput(bundles, *manifestPath, *roots)
+	in, err := loadInput(ctx, bundles, *manifestPath, *roots)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "certdrop deploy: %v\n", err)
 		return exitUsage
 	}
-	for _, w := range in.bundle.Warnings {
-		fmt.Fprintf(c.stderr, "warning: %s\n", w)
+	// Every bundle is planned before anything is called. A bundle that
+	// covers no target is said to, as plan does, rather than reported as
+	// success over an empty table; when none covers any, nothing is called.
+	var plans []*plan.Plan
+	var covering []*bundle.Bundle
+	for _, b := range in.bundles {
+		p, err := plan.Build(b, in.manifest, *key)
+		if err != nil {
+			fmt.Fprintf(c.stderr, "certdrop deploy: %v\n", err)
+			return exitUsage
+		}
+		if len(p.Calls) == 0 {
+			printNothingCovered(c.stderr, "deploy", p, in.manifest)
+			continue
+		}
+		plans, covering = append(plans, p), append(covering, b)
 	}
-	p, err := plan.Build(in.bundle, in.manifest, *key)
-	if err != nil {
-		fmt.Fprintf(c.stderr, "certdrop deploy: %v\n", err)
+	if len(plans) == 0 {
 		return exitUsage
 	}
-	if len(p.Calls) == 0 {
-		// Nothing to call: say why, as plan does, rather than report
-		// success over an empty table.
-		printNothingCovered(c.stderr, "deploy", p, in.manifest)
-		return exitUsage
-	}
+	in.bundles = covering
 	cfg, err := job.ConfigFromEnv(c.getenv) // CERTDROP_QUOTAS and the webhook, as for the function
 	if err != nil {
 		fmt.Fprintf(c.stderr, "certdrop deploy: %v\n", err)
@@ -74,26 +82,54 @@ func runDeploy(ctx context.Context, c *cli, args []string) int {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: level}))
-	progress := report.NewProgress(c.stderr, isTerminal(c.stderr))
-	rep := job.Run(ctx, client, p, in.manifest, p.Sources, job.Options{
-		Trigger: report.TriggerCLI, DryRun: *dryRun, Force: *force, Quotas: cfg.Quotas, Log: log, Progress: progress.Update,
-	})
-	progress.Finish()
-	rep.Warnings = in.bundle.Warnings
-	if *asJSON {
-		printJSON(c.stdout, rep)
-	} else {
-		_ = report.WriteTable(c.stdout, rep)
+	for _, w := range in.warnings {
+		fmt.Fprintf(c.stderr, "warning: %s\n", w)
 	}
-	if cfg.Webhook != nil {
-		if _, err := cfg.Webhook.Notify(ctx, rep); err != nil {
-			fmt.Fprintf(c.stderr, "warning: %v\n", err)
+	for _, pr := range in.problems {
+		fmt.Fprintf(c.stderr, "certdrop deploy: %s\n", pr)
+	}
+	code := exitOK
+	if len(in.problems) > 0 {
+		code = exitFail // files that formed no valid bundle were not deployed
+	}
+	var reps []*report.Report
+	for i, p := range plans {
+		b := in.bundles[i]
+		if len(plans) > 1 {
+			fmt.Fprintln(c.stderr, bundleHeading(i, len(plans), b))
+		}
+		for _, w := range b.Warnings {
+			fmt.Fprintf(c.stderr, "warning: %s\n", w)
+		}
+		progress := report.NewProgress(c.stderr, isTerminal(c.stderr))
+		rep := job.Run(ctx, client, p, in.manifest, p.Sources, job.Options{
+			Trigger: report.TriggerCLI, DryRun: *dryRun, Force: *force, Quotas: cfg.Quotas, Log: log, Progress: progress.Update,
+		})
+		progress.Finish()
+		rep.Warnings = b.Warnings
+		reps = append(reps, rep)
+		if !*asJSON {
+			if len(plans) > 1 {
+				fmt.Fprintln(c.stdout, bundleHeading(i, len(plans), b))
+			}
+			_ = report.WriteTable(c.stdout, rep)
+		}
+		if cfg.Webhook != nil {
+			if _, err := cfg.Webhook.Notify(ctx, rep); err != nil {
+				fmt.Fprintf(c.stderr, "warning: %v\n", err)
+			}
+		}
+		if !rep.Summary.OK() {
+			code = exitFail
 		}
 	}
-	if !rep.Summary.OK() {
-		return exitFail
+	switch {
+	case *asJSON && len(reps) == 1:
+		printJSON(c.stdout, reps[0])
+	case *asJSON:
+		printJSON(c.stdout, reps)
 	}
-	return exitOK
+	return code
 }
 
 // isTerminal reports whether w is a terminal, for progress bars.

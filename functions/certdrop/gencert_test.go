@@ -22,7 +22,7 @@ func TestGencert(t *testing.T) {
 	}
 	rootPath := filepath.Join(dir, "certs", "demo-root.pem")
 	code, stdout, _ := runCLI(t, "validate", out, "--trust-roots", rootPath, "--domain", "www.example.test")
-	if code != exitOK || !strings.Contains(stdout, "(29 days left)") {
+	if code != exitOK || !strings.Contains(stdout, "(30 days left)") {
 		t.Errorf("validate the generated bundle: exit %d\n%s", code, stdout)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -41,16 +42,26 @@ type planTarget struct {
 	Line    int              `json:"line"`
 }
 
-// bundleInput is the bundle and manifest a plan or deploy starts from,
-// validated under the manifest's defaults.
+// bundleInput is the bundles and manifest a plan or deploy starts from,
+// each bundle validated under the manifest's defaults.
 type bundleInput struct {
-	bundle   *bundle.Bundle
+	// bundles are the valid bundles the files form: one for a certbot or
+	// acme.sh folder, one per domain for lego's certificates/ folder.
+	bundles []*bundle.Bundle
+	// problems say what formed no valid bundle (a bundle that failed
+	// validation, a file rejected, a key or certificate without its other
+	// half), one line each; warnings are the rest a person should know.
+	problems []string
+	warnings []string
 	manifest *manifest.Manifest
 }
 
-// loadInput reads and validates the bundle and manifest. Any error is bad
-// input: the caller exits with exitUsage and calls nothing.
-func loadInput(files []string, manifestPath, rootsPath string) (*bundleInput, error) {
+// loadInput reads the manifest and the files, splits the files into
+// bundles and validates each. An error is bad input (the caller exits with
+// exitUsage and calls nothing): no valid bundle at all, or, for files that
+// form one bundle, anything wrong with it, as before. Files that form
+// several bundles give every valid one, and problems for the rest.
+func loadInput(ctx context.Context, files []string, manifestPath, rootsPath string) (*bundleInput, error) {
 	m, err := manifest.Load(manifestPath)
 	if err != nil {
 		return nil, err
@@ -65,17 +76,49 @@ func loadInput(files []string, manifestPath, rootsPath string) (*bundleInput, er
 	if err != nil {
 		return nil, err
 	}
-	b, err := bundle.Parse(srcs, opts)
+	f, err := bundle.Split(ctx, srcs, opts)
 	if err != nil {
 		return nil, fmt.Errorf("invalid bundle: %w", err)
 	}
-	if err := b.Validate(opts); err != nil {
-		return nil, fmt.Errorf("invalid bundle: %w", err)
+	in := &bundleInput{manifest: m, warnings: f.Warnings}
+	for _, e := range f.Rejected {
+		kind := "invalid bundle"
+		if bundle.IsIncomplete(e) {
+			kind = "incomplete bundle"
+		}
+		in.problems = append(in.problems, kind+": "+e.Error())
 	}
-	return &bundleInput{bundle: b, manifest: m}, nil
+	if len(f.Bundles) == 0 {
+		// Parse says best what one bundle lacks, unless the files hold
+		// several keys.
+		if _, err := bundle.Parse(srcs, opts); err != nil && !errors.Is(err, bundle.ErrMultipleKeys) {
+			return nil, fmt.Errorf("invalid bundle: %w", err)
+		}
+		return nil, errors.New(strings.Join(in.problems, "\n"))
+	}
+	one := len(f.Bundles) == 1 && len(f.Rejected) == 0
+	for _, b := range f.Bundles {
+		if err := b.Validate(opts); err != nil {
+			if one {
+				return nil, fmt.Errorf("invalid bundle: %w", err)
+			}
+			in.problems = append(in.problems, fmt.Sprintf("invalid bundle (%s): %v", strings.Join(b.Sources, ", "), err))
+			continue
+		}
+		in.bundles = append(in.bundles, b)
+	}
+	if len(in.bundles) == 0 {
+		return nil, errors.New(strings.Join(in.problems, "\n"))
+	}
+	return in, nil
 }
 
-func runPlan(_ context.Context, c *cli, args []string) int {
+// bundleHeading names one of several bundles and the files that formed it.
+func bundleHeading(i, n int, b *bundle.Bundle) string {
+	return fmt.Sprintf("== bundle %d of %d: %s, from %s", i+1, n, b.Identity().CommonName, strings.Join(b.Sources, ", "))
+}
+
+func runPlan(ctx context.Context, c *cli, args []string) int {
 	fs := newFlagSet("plan", "--bundle FILE|DIR... --manifest FILE [--key OBJECT-KEY] [--trust-roots FILE] [--json]",
 		"Shows the API calls certdrop would make to deploy a bundle to the manifest's targets,\n"+
 			"grouped by product, with secrets redacted, and the shortest time the documented quotas allow.\n"+
@@ -94,26 +137,51 @@ func runPlan(_ context.Context, c *cli, args []string) int {
 	if len(bundles) == 0 || *manifestPath == "" {
 		return usageError(c, "plan", "--bundle and --manifest are required")
 	}
-	in, err := loadInput(bundles, *manifestPath, *roots)
+	in, err := loadInput(ctx, bundles, *manifestPath, *roots)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "certdrop plan: %v\n", err)
 		return exitUsage
 	}
-	p, err := plan.Build(in.bundle, in.manifest, *key)
-	if err != nil {
-		fmt.Fprintf(c.stderr, "certdrop plan: %v\n", err)
+	var plans []*plan.Plan
+	var outs []planOutput
+	for _, b := range in.bundles {
+		p, err := plan.Build(b, in.manifest, *key)
+		if err != nil {
+			fmt.Fprintf(c.stderr, "certdrop plan: %v\n", err)
+			return exitUsage
+		}
+		out, err := planOutputOf(p, *key, b.Warnings, c.getenv)
+		if err != nil {
+			fmt.Fprintf(c.stderr, "certdrop plan: %v\n", err)
+			return exitUsage
+		}
+		plans, outs = append(plans, p), append(outs, out)
+	}
+	switch {
+	case *asJSON && len(outs) == 1:
+		printJSON(c.stdout, outs[0])
+	case *asJSON:
+		printJSON(c.stdout, outs)
+	case len(outs) == 1:
+		printPlan(c.stdout, plans[0], outs[0])
+	default:
+		for i, p := range plans {
+			if i > 0 {
+				fmt.Fprintln(c.stdout)
+			}
+			fmt.Fprintln(c.stdout, bundleHeading(i, len(plans), in.bundles[i]))
+			printPlan(c.stdout, p, outs[i])
+		}
+	}
+	for _, w := range in.warnings {
+		fmt.Fprintf(c.stderr, "warning: %s\n", w)
+	}
+	for _, pr := range in.problems {
+		fmt.Fprintf(c.stderr, "certdrop plan: %s\n", pr)
+	}
+	if len(in.problems) > 0 {
 		return exitUsage
 	}
-	out, err := planOutputOf(p, *key, in.bundle.Warnings, c.getenv)
-	if err != nil {
-		fmt.Fprintf(c.stderr, "certdrop plan: %v\n", err)
-		return exitUsage
-	}
-	if *asJSON {
-		printJSON(c.stdout, out)
-		return exitOK
-	}
-	printPlan(c.stdout, p, out)
 	return exitOK
 }
 

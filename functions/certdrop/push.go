@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/certdrop/certdrop/shared/bundle"
 	"github.com/certdrop/certdrop/shared/store"
 )
 
@@ -28,18 +29,56 @@ func runPush(ctx context.Context, c *cli, args []string) int {
 	if err != nil {
 		return usageError(c, "push", err.Error())
 	}
+	// Upload the files that form bundles, and say which formed which;
+	// files that form none are reported and left out, since the function
+	// could only reject them.
+	f, err := bundle.Split(ctx, srcs, bundle.Options{})
+	if err != nil {
+		return usageError(c, "push", err.Error())
+	}
+	if len(f.Bundles) == 0 {
+		for _, e := range f.Rejected {
+			fmt.Fprintf(c.stderr, "certdrop push: %v\n", e)
+		}
+		return usageError(c, "push", "the files form no bundle (a certificate with its private key): nothing uploaded")
+	}
 	st, err := store.Open(ctx, *to, store.Options{Getenv: c.getenv, Region: *region})
 	if err != nil {
 		fmt.Fprintf(c.stderr, "certdrop push: %v\n", regionHint(err))
 		return exitUsage
 	}
+	data := map[string][]byte{}
 	for _, s := range srcs {
-		name := filepath.Base(s.Name)
-		if err := st.Put(ctx, name, s.Data, "application/x-pem-file"); err != nil {
-			fmt.Fprintf(c.stderr, "certdrop push: %v\n", err)
-			return exitFail
-		}
-		fmt.Fprintf(c.stdout, "uploaded %s to %s%s\n", s.Name, strings.TrimSuffix(*to, "/")+"/", name)
+		data[s.Name] = s.Data
 	}
-	return exitOK
+	uploaded := map[string]bool{}
+	folder := strings.TrimSuffix(*to, "/") + "/"
+	for i, b := range f.Bundles {
+		fmt.Fprintf(c.stdout, "bundle %d of %d: %s (%s)\n", i+1, len(f.Bundles), b.Identity().CommonName, strings.Join(b.Leaf.DNSNames, ", "))
+		for _, n := range b.Sources {
+			name := filepath.Base(n)
+			if !uploaded[n] {
+				if err := st.Put(ctx, name, data[n], "application/x-pem-file"); err != nil {
+					fmt.Fprintf(c.stderr, "certdrop push: %v\n", err)
+					return exitFail
+				}
+				uploaded[n] = true
+			}
+			fmt.Fprintf(c.stdout, "  uploaded %s to %s%s\n", n, folder, name)
+		}
+	}
+	code := exitOK
+	for _, e := range f.Rejected {
+		fmt.Fprintf(c.stderr, "certdrop push: not uploaded: %v\n", e)
+		code = exitFail
+	}
+	for _, w := range f.Warnings {
+		fmt.Fprintf(c.stderr, "warning: %s\n", w)
+	}
+	for _, n := range f.Unused {
+		if bundle.IsPartName(n) {
+			fmt.Fprintf(c.stderr, "certdrop push: not uploaded: %s: no bundle needs it\n", n)
+		}
+	}
+	return code
 }

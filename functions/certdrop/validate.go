@@ -52,7 +52,7 @@ func problemOf(err error) *problem {
 	return &problem{Message: err.Error()}
 }
 
-func runValidate(_ context.Context, c *cli, args []string) int {
+func runValidate(ctx context.Context, c *cli, args []string) int {
 	fs := newFlagSet("validate", "FILE|DIR... [--domain D]... [--trust-roots FILE] [--allow-untrusted] [--warn-days N] [--json]",
 		"Checks a certificate bundle before it is deployed: structure, key match, chain, validity,\n"+
 			"trust and, with --domain, coverage. Exit 0 valid, 1 invalid, 2 usage error.", c)
@@ -79,28 +79,111 @@ func runValidate(_ context.Context, c *cli, args []string) int {
 	if err != nil {
 		return usageError(c, "validate", err.Error())
 	}
-	res := validate(srcs, opts, domains)
-	if *asJSON {
+	res, many := validateAll(ctx, srcs, opts, domains)
+	switch {
+	case many != nil && *asJSON:
+		printJSON(c.stdout, many)
+	case many != nil:
+		printValidateAll(c.stdout, *many)
+	case *asJSON:
 		printJSON(c.stdout, res)
-	} else {
+	default:
 		printValidate(c.stdout, res)
 	}
-	if !res.Valid {
+	if many != nil && !many.Valid || many == nil && !res.Valid {
 		return exitFail
 	}
 	return exitOK
 }
 
-func validate(srcs []bundle.Source, opts bundle.Options, domains []string) validateResult {
-	res := validateResult{Warnings: []string{}}
+// validateAllResult is what validate prints for files that hold several
+// bundles (lego's certificates/ folder), or parts that form no bundle
+// beside one that does: each bundle as validateResult, and what could not
+// be used.
+type validateAllResult struct {
+	Valid    bool             `json:"valid"`
+	Sources  []string         `json:"sources"`
+	Bundles  []validateResult `json:"bundles"`
+	Rejected []rejectedPart   `json:"rejected"`
+	Unused   []string         `json:"unused"`
+	Domains  []domainVerdict  `json:"domains,omitempty"`
+	Warnings []string         `json:"warnings"`
+}
+
+// rejectedPart is a file that formed no bundle, and why. Incomplete: the
+// other half (a key, a certificate) may still arrive.
+type rejectedPart struct {
+	Source     string `json:"source"`
+	Incomplete bool   `json:"incomplete"`
+	problem
+}
+
+// validateAll splits the sources into bundles and validates each. Sources
+// that form exactly one bundle and nothing else (certbot's, acme.sh's
+// folders, a combined file), or no bundle at all, give one validateResult
+// as before; anything more gives a validateAllResult (and a zero
+// validateResult).
+func validateAll(ctx context.Context, srcs []bundle.Source, opts bundle.Options, domains []string) (validateResult, *validateAllResult) {
+	var names []string
 	for _, s := range srcs {
-		res.Sources = append(res.Sources, s.Name)
+		names = append(names, s.Name)
+	}
+	f, err := bundle.Split(ctx, srcs, opts)
+	if err != nil {
+		return validateResult{Sources: names, Warnings: []string{}, Error: problemOf(err)}, nil
+	}
+	single := len(f.Bundles) == 1 && len(f.Rejected) == 0
+	if len(f.Bundles) == 0 {
+		// No bundle: Parse says best what one bundle lacks, unless the
+		// files hold several keys.
+		if _, err := bundle.Parse(srcs, opts); !errors.Is(err, bundle.ErrMultipleKeys) {
+			return validate(srcs, opts, domains), nil
+		}
+	}
+	if single {
+		res := validateBundle(f.Bundles[0], names, opts, domains)
+		res.Warnings = append(res.Warnings, f.Warnings...)
+		return res, nil
+	}
+	all := &validateAllResult{Valid: true, Sources: names, Bundles: []validateResult{}, Rejected: []rejectedPart{},
+		Unused: append([]string{}, f.Unused...), Warnings: append([]string{}, f.Warnings...)}
+	for _, b := range f.Bundles {
+		r := validateBundle(b, b.Sources, opts, nil)
+		all.Valid = all.Valid && r.Valid
+		all.Bundles = append(all.Bundles, r)
+	}
+	for _, e := range f.Rejected {
+		all.Valid = false
+		all.Rejected = append(all.Rejected, rejectedPart{Source: e.Source, Incomplete: bundle.IsIncomplete(e), problem: *problemOf(e)})
+	}
+	for _, d := range domains {
+		covered := false
+		for _, b := range f.Bundles {
+			covered = covered || b.Covers(d)
+		}
+		all.Domains = append(all.Domains, domainVerdict{Domain: d, Covered: covered})
+		all.Valid = all.Valid && covered
+	}
+	return validateResult{}, all
+}
+
+// validate parses the sources as one bundle and validates it.
+func validate(srcs []bundle.Source, opts bundle.Options, domains []string) validateResult {
+	var names []string
+	for _, s := range srcs {
+		names = append(names, s.Name)
 	}
 	b, err := bundle.Parse(srcs, opts)
 	if err != nil {
-		res.Error = problemOf(err)
-		return res
+		return validateResult{Sources: names, Warnings: []string{}, Error: problemOf(err)}
 	}
+	return validateBundle(b, names, opts, domains)
+}
+
+// validateBundle validates a parsed bundle read from sources, and checks
+// that it covers domains.
+func validateBundle(b *bundle.Bundle, sources []string, opts bundle.Options, domains []string) validateResult {
+	res := validateResult{Sources: sources, Warnings: []string{}}
 	id := b.Identity()
 	res.Bundle = &id
 	days := bundle.DaysLeft(b.Leaf, time.Now())
@@ -113,7 +196,7 @@ func validate(srcs []bundle.Source, opts bundle.Options, domains []string) valid
 			Fingerprint: bundle.Fingerprint(cert),
 		})
 	}
-	err = b.Validate(opts)
+	err := b.Validate(opts)
 	res.Warnings = append(res.Warnings, b.Warnings...)
 	if err != nil {
 		res.Error = problemOf(err)
@@ -125,10 +208,11 @@ func validate(srcs []bundle.Source, opts bundle.Options, domains []string) valid
 		if !ok {
 			res.Valid = false
 			if res.Error == nil {
-				res.Error = &problem{
-					Message: fmt.Sprintf("the certificate does not cover %s", d),
-					Hint:    "its names are: " + strings.Join(id.SANs, ", "),
+				hint := "its names are: " + strings.Join(id.SANs, ", ")
+				if len(id.SANs) == 0 {
+					hint = "it names no DNS name (subject alternative name), and its CN does not count"
 				}
+				res.Error = &problem{Message: fmt.Sprintf("the certificate does not cover %s", d), Hint: hint}
 			}
 		}
 	}
@@ -178,4 +262,54 @@ func printValidate(w io.Writer, r validateResult) {
 	if r.Error.Hint != "" {
 		fmt.Fprintf(w, "What to do:   %s\n", r.Error.Hint)
 	}
+}
+
+// printValidateAll prints each bundle as printValidate does, then what
+// formed no bundle, and the overall verdict.
+func printValidateAll(w io.Writer, r validateAllResult) {
+	fmt.Fprintf(w, "Files:        %d, forming %d bundle(s)\n", len(r.Sources), len(r.Bundles))
+	for i, b := range r.Bundles {
+		fmt.Fprintf(w, "\n== Bundle %d of %d\n", i+1, len(r.Bundles))
+		printValidate(w, b)
+	}
+	if len(r.Rejected)+len(r.Unused)+len(r.Domains)+len(r.Warnings) > 0 {
+		fmt.Fprintln(w)
+	}
+	for _, p := range r.Rejected {
+		kind := "rejected"
+		if p.Incomplete {
+			kind = "incomplete"
+		}
+		fmt.Fprintf(w, "%-13s %s\n", strings.ToUpper(kind[:1])+kind[1:]+":", p.Message)
+		if p.Hint != "" {
+			fmt.Fprintf(w, "What to do:   %s\n", p.Hint)
+		}
+	}
+	for _, u := range r.Unused {
+		fmt.Fprintf(w, "Unused:       %s (no bundle here needs it)\n", u)
+	}
+	if len(r.Domains) > 0 {
+		fmt.Fprintln(w, "Domains:")
+		for _, d := range r.Domains {
+			v := "covered"
+			if !d.Covered {
+				v = "NOT covered by any bundle"
+			}
+			fmt.Fprintf(w, "  %-40s %s\n", d.Domain, v)
+		}
+	}
+	for _, wn := range r.Warnings {
+		fmt.Fprintf(w, "Warning:      %s\n", wn)
+	}
+	invalid := 0
+	for _, b := range r.Bundles {
+		if !b.Valid {
+			invalid++
+		}
+	}
+	if r.Valid {
+		fmt.Fprintf(w, "Overall:      valid (%d bundle(s))\n", len(r.Bundles))
+		return
+	}
+	fmt.Fprintf(w, "Overall:      INVALID: %d of %d bundle(s) invalid, %d file(s) rejected\n", invalid, len(r.Bundles), len(r.Rejected))
 }

@@ -3,13 +3,18 @@
 // and renders it in the forms the Alibaba Cloud CDN, VOD and Live APIs take.
 //
 // Parse does the structural work: PEM and DER decoding, finding the one
-// private key and the leaf it belongs to, and ordering the chain. Validate
-// then checks the validity window and the chain of trust. Every rejection is
-// an *Error wrapping one of the Err* sentinels; none carries key material.
+// private key and the leaf it belongs to, and ordering the chain. Split does
+// it for a folder of several bundles (lego's certificates/), pairing each
+// key with its leaf and saying what pairs with nothing. Validate then checks
+// the validity window, the names, the APIs' limits and the chain of trust.
+// Every rejection is an *Error wrapping one of the Err* sentinels, and
+// IsIncomplete tells a bundle still arriving from a broken one; none
+// carries key material. The work on any input is bounded (see limits.go).
 package bundle
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/rsa"
@@ -42,13 +47,19 @@ type Bundle struct {
 	// (an old certificate, another site's); Parse warns about them and they
 	// are never deployed.
 	Extra []*x509.Certificate
-	// Sources names the inputs the bundle was read from.
+	// Sources names the inputs the bundle was read from: all of Parse's,
+	// or the files that formed this bundle of a Split.
 	Sources []string
 	// Warnings are things a person should know that do not stop a deploy.
 	Warnings []string
 
 	key  crypto.Signer
 	root *x509.Certificate // the self-signed root, when the input carried it
+	// parseWarnings are the warnings Parse found; Validate starts
+	// b.Warnings from them each time it runs.
+	parseWarnings []string
+	// selfContained: one source held the key and the leaf together.
+	selfContained bool
 }
 
 // Parse reads a bundle from its sources. The sources may come in any order
@@ -57,119 +68,141 @@ type Bundle struct {
 // privkey.pem at once; acme.sh's <domain>.cer, <domain>.key, ca.cer and
 // fullchain.cer). Text sources without PEM blocks (certbot's README) are
 // skipped. Parse checks structure only; call Validate to check validity
-// dates and trust. Every error is an *Error wrapping one of the sentinels.
+// dates and trust. Every error is an *Error wrapping one of the sentinels;
+// IsIncomplete tells the errors another file may still resolve (no key, no
+// certificate, a key and a certificate from different files that do not
+// match) from the rest. A folder of several bundles (lego's certificates/)
+// is Split's.
+//
+// The sources may hold at most MaxCertificates distinct certificates, and
+// one private key (in any number of copies).
 func Parse(srcs []Source, opts Options) (*Bundle, error) {
-	maxSize := opts.maxSize()
-	var total int64
-	for _, s := range srcs {
-		total += int64(len(s.Data))
-	}
-	if total > maxSize {
-		return nil, newError(ErrTooLarge, "",
-			fmt.Sprintf("the bundle is %d bytes, over the %d-byte limit", total, maxSize),
-			"a certificate bundle is a few kilobytes: check that the right files were given")
-	}
+	return ParseContext(context.Background(), srcs, opts)
+}
 
-	b := &Bundle{}
-	var certs []*x509.Certificate
-	seen := map[string]bool{}
-	var keySource string
-	var keyDER []byte
-	for _, s := range srcs {
-		b.Sources = append(b.Sources, s.Name)
-		blocks, err := decodeBlocks(s)
-		if err != nil {
-			return nil, err
-		}
-		var ignored []string
-		for _, blk := range blocks {
-			switch {
-			case blk.Type == "CERTIFICATE":
-				c, err := x509.ParseCertificate(blk.Bytes)
-				if err != nil {
-					return nil, newError(ErrMalformed, s.Name,
-						fmt.Sprintf("the certificate at line %d cannot be parsed: %s", blk.line, sanitize(err)),
-						"the file is damaged or is not a certificate: export it again")
-				}
-				fp := Fingerprint(c)
-				if !seen[fp] {
-					seen[fp] = true
-					certs = append(certs, c)
-				}
-			case isKeyBlock(blk.Type):
-				if keyDER != nil && blk.Type != "ENCRYPTED PRIVATE KEY" && len(blk.Headers) == 0 && bytes.Equal(blk.Bytes, keyDER) {
-					continue // the same key again (privkey.pem and a combined file)
-				}
-				k, err := parseKey(s.Name, blk)
-				if err != nil {
-					return nil, err
-				}
-				if b.key != nil {
-					if !samePublicKey(b.key.Public(), k.Public()) {
-						return nil, newError(ErrMultipleKeys, s.Name,
-							fmt.Sprintf("the private key at line %d differs from the one already read from %s", blk.line, keySource),
-							"a bundle carries exactly one private key: remove the stale one")
-					}
-					continue
-				}
-				b.key, keySource, keyDER = k, s.Name, blk.Bytes
-			case blk.Type == "EC PARAMETERS":
-				// openssl ecparam -genkey writes these before the key; the key
-				// names its own curve.
-			default:
-				ignored = append(ignored, fmt.Sprintf("%s at line %d", blockLabel([]byte(blk.Type+"-----")), blk.line))
-			}
-		}
-		if len(ignored) > 0 {
-			b.Warnings = append(b.Warnings, fmt.Sprintf("%s: ignored %d block(s) that are neither certificates nor keys: %s",
-				s.Name, len(ignored), listSome(ignored)))
-		}
+// ParseContext is Parse, giving up with ctx's error once ctx is done (it
+// checks between blocks and before each signature check).
+func ParseContext(ctx context.Context, srcs []Source, opts Options) (*Bundle, error) {
+	b, _, err := parse(ctx, srcs, opts)
+	return b, err
+}
+
+// parse is ParseContext, also returning the pool for tests that count its
+// work.
+func parse(ctx context.Context, srcs []Source, opts Options) (*Bundle, *pool, error) {
+	p := newPool(ctx, srcs, opts, true)
+	if err := p.read(); err != nil {
+		return nil, p, err
 	}
-	if len(certs) == 0 {
-		return nil, newError(ErrNoCertificate, strings.Join(b.Sources, ", "),
+	all := make([]int, len(srcs))
+	for i := range all {
+		all[i] = i
+	}
+	everyName := func() string {
+		names := p.names(all)
+		for i, n := range names {
+			names[i] = shorten(n, maxEcho)
+		}
+		return listSome(names)
+	}
+	if len(p.certs) == 0 {
+		e := newError(ErrNoCertificate, everyName(),
 			"no certificate found",
 			"include the certificate (fullchain.pem, <domain>.cer or cert.pem)")
+		e.Incomplete = true
+		return nil, p, e
 	}
-	if b.key == nil {
-		return nil, newError(ErrNoKey, strings.Join(b.Sources, ", "),
+	if len(p.keys) == 0 {
+		e := newError(ErrNoKey, everyName(),
 			"no private key found",
 			"include the private key (privkey.pem or <domain>.key)")
+		e.Incomplete = true
+		return nil, p, e
 	}
-	b.Leaf = pickLeaf(certs, b.key)
-	if b.Leaf == nil {
-		return nil, newError(ErrKeyMismatch, keySource,
-			fmt.Sprintf("the %s private key matches none of the %d certificate(s) (%s)",
-				publicKeyType(b.key.Public()), len(certs), certNames(certs)),
-			"the certificate and key come from different renewals: use the key that was generated with this certificate")
+	key := p.keys[0]
+	leaf := p.leafFor(key.key)
+	if leaf == nil {
+		return nil, p, p.mismatch(key, p.certs)
 	}
-	if rk, ok := b.key.(*rsa.PrivateKey); ok && rk.N.BitLen() < 2048 {
+	chain, root, err := p.chainOf(leaf)
+	if err != nil {
+		return nil, p, err
+	}
+	return p.bundle(key, leaf, chain, root, all, nil), p, nil
+}
+
+// mismatch is the error for a key that matches none of certs. It is
+// incomplete unless one source holds the key and a leaf (a certificate
+// that is not a CA) together: such a file was written whole, with a key
+// that will never match, while a key and a certificate from different
+// files may be two halves of two renewals, one of them still uploading.
+func (p *pool) mismatch(key *poolKey, certs []*poolCert) *Error {
+	var names []*x509.Certificate
+	for _, c := range certs {
+		if !p.unusable(c) {
+			names = append(names, c.cert)
+		}
+	}
+	src := p.srcs[key.sources[0]].Name
+	e := newError(ErrKeyMismatch, src,
+		fmt.Sprintf("the %s private key matches none of the %d certificate(s) (%s)",
+			publicKeyType(key.key.Public()), len(names), certNames(names)),
+		"the certificate and key come from different renewals: use the key that was generated with this certificate")
+	e.Incomplete = true
+	for _, i := range key.sources {
+		for _, c := range certs {
+			if c.heldBy(i) && !c.cert.IsCA {
+				e.Source, e.Incomplete = p.srcs[i].Name, false
+			}
+		}
+	}
+	return e
+}
+
+// bundle assembles the Bundle of key and leaf, read from the sources srcs.
+// Certificates those sources hold that are neither on the chain nor a root
+// nor in others (what belongs to other bundles of a Split) are Extra.
+func (p *pool) bundle(key *poolKey, leaf *poolCert, chain []*poolCert, root *poolCert, srcs []int, others map[*poolCert]bool) *Bundle {
+	b := &Bundle{Leaf: leaf.cert, key: key.key, Sources: p.names(srcs)}
+	onChain := map[*poolCert]bool{leaf: true}
+	for _, c := range chain {
+		b.Intermediates = append(b.Intermediates, c.cert)
+		onChain[c] = true
+	}
+	if root != nil {
+		b.root = root.cert
+		onChain[root] = true
+	}
+	in := map[int]bool{}
+	for _, i := range srcs {
+		in[i] = true
+		b.Warnings = append(b.Warnings, p.warnings[i]...)
+	}
+	if rk, ok := key.key.(*rsa.PrivateKey); ok && rk.N.BitLen() < 2048 {
 		b.Warnings = append(b.Warnings, fmt.Sprintf("the key is %s: use 2048 bits or more", b.KeyType()))
 	}
-	b.Intermediates, b.Extra, b.root = orderChain(b.Leaf, certs)
+	for _, c := range p.certs {
+		if onChain[c] || others[c] || p.unusable(c) || isSelfIssued(c.cert) {
+			continue
+		}
+		for _, i := range c.sources {
+			if in[i] {
+				b.Extra = append(b.Extra, c.cert)
+				break
+			}
+		}
+	}
 	if len(b.Extra) > 0 {
 		b.Warnings = append(b.Warnings, fmt.Sprintf("ignored %d certificate(s) not on the chain of %s (%s)",
 			len(b.Extra), leafName(b.Leaf), certNames(b.Extra)))
 	}
-	return b, nil
-}
-
-// pickLeaf returns the certificate for key. When several do (a renewal that
-// reused the key, next to the old certificate), it prefers one that is not
-// a CA and then the most recently issued.
-func pickLeaf(certs []*x509.Certificate, key crypto.Signer) *x509.Certificate {
-	var leaf *x509.Certificate
-	for _, c := range certs {
-		if !samePublicKey(key.Public(), c.PublicKey) {
-			continue
-		}
-		switch {
-		case leaf == nil,
-			leaf.IsCA && !c.IsCA,
-			leaf.IsCA == c.IsCA && c.NotBefore.After(leaf.NotBefore):
-			leaf = c
+	for _, i := range key.sources {
+		if leaf.heldBy(i) {
+			b.selfContained = true
 		}
 	}
-	return leaf
+	b.parseWarnings = append([]string(nil), b.Warnings...)
+	return b
 }
 
 // Identity describes the leaf certificate.
@@ -222,7 +255,7 @@ func (b *Bundle) KeyType() string {
 func certNames(certs []*x509.Certificate) string {
 	names := make([]string, len(certs))
 	for i, c := range certs {
-		names[i] = "CN=" + c.Subject.CommonName
+		names[i] = "CN=" + quoteName(c.Subject.CommonName)
 	}
 	return listSome(names)
 }

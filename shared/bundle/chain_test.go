@@ -148,7 +148,6 @@ func TestValidateMissingIntermediate(t *testing.T) {
 		{"middle intermediate missing", pemOf(p.deep, p.inter1), false, "Test Intermediate CA 2"},
 		{"top intermediate missing", pemOf(p.inter2, p.deep), false, "Test Intermediate CA 1"},
 		{"top intermediate missing, root present", pemOf(p.inter2, p.deep, p.root), false, "Test Intermediate CA 1"},
-		{"allowUntrusted does not excuse it", pemOf(p.deep, p.inter2), true, "Test Intermediate CA 1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -165,6 +164,51 @@ func TestValidateMissingIntermediate(t *testing.T) {
 			checkError(t, err, bundle.ErrMissingIntermediate, []string{fmt.Sprintf("issuer %q", tt.missing), "add the intermediate"}, p.deep.Key)
 		})
 	}
+}
+
+// TestValidateAllowUntrustedMissingRoot is issue 8 §5: with allowUntrusted,
+// a private CA's usual bundle (leaf and intermediate, root not at hand) was
+// refused as "missing intermediate". With no root to check against, a
+// missing root and a missing intermediate look the same: it is accepted
+// with a warning that says so.
+func TestValidateAllowUntrustedMissingRoot(t *testing.T) {
+	p := fixture(t)
+	o := p.opts()
+	o.Roots, o.AllowUntrusted = nil, true
+	for _, tt := range []struct {
+		name    string
+		data    []byte
+		key     *testpki.Cert
+		missing string
+	}{
+		{"leaf and intermediate, root absent", pemOf(p.leaf, p.inter1), p.leaf, "Test Root CA"},
+		{"leaf and first intermediate, second absent", pemOf(p.deep, p.inter2), p.deep, "Test Intermediate CA 1"},
+		{"leaf alone", pemOf(p.leaf), p.leaf, "Test Intermediate CA 1"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			keyBlock := keyPEM(t, tt.key.Key, testpki.PKCS8)
+			b, err := bundle.Parse(one("bundle.pem", tt.data, keyBlock), o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := b.Validate(o); err != nil {
+				t.Fatalf("Validate: %v", err)
+			}
+			if len(b.Warnings) != 1 || !strings.Contains(b.Warnings[0], fmt.Sprintf("issuer %q", tt.missing)) ||
+				!strings.Contains(b.Warnings[0], "allowUntrusted") {
+				t.Errorf("warnings = %q, want one naming the missing issuer %q and allowUntrusted", b.Warnings, tt.missing)
+			}
+		})
+	}
+	t.Run("without allowUntrusted it stays an error that names --trust-roots", func(t *testing.T) {
+		o := o
+		o.AllowUntrusted = false
+		b, err := bundle.Parse(one("bundle.pem", pemOf(p.leaf, p.inter1), keyPEM(t, p.rsaKey, testpki.PKCS8)), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkError(t, b.Validate(o), bundle.ErrMissingIntermediate, []string{"--trust-roots", "CERTDROP_TRUST_ROOTS"}, p.rsaKey)
+	})
 }
 
 // TestValidateCrossSignedChain is the Let's Encrypt "long chain" of

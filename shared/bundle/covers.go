@@ -57,8 +57,10 @@ func NormalizeDomain(domain string) (string, error) {
 // Covers reports whether the leaf certificate is valid for domain by the
 // rules of RFC 6125: an exact match against a DNS subject alternative name,
 // case-insensitive, internationalised names compared in punycode; a SAN
-// "*.example.com" covers exactly one more label; the subject CN counts only
-// when the certificate has no DNS SANs. A wildcard acceleration domain
+// "*.example.com" covers exactly one more label. The subject CN never
+// counts: browsers and Go (since 1.15) ignore it, so a certificate with a
+// CN and no DNS SANs covers nothing (Validate refuses it with ErrNoNames).
+// A wildcard acceleration domain
 // ("*.example.com" or ".example.com") is covered only by that same wildcard
 // SAN, since it stands for every name below it.
 func (b *Bundle) Covers(domain string) bool { return Covers(b.Leaf, domain) }
@@ -69,11 +71,7 @@ func Covers(c *x509.Certificate, domain string) bool {
 	if err != nil {
 		return false
 	}
-	names := c.DNSNames
-	if len(names) == 0 && c.Subject.CommonName != "" {
-		names = []string{c.Subject.CommonName}
-	}
-	for _, n := range names {
+	for _, n := range c.DNSNames {
 		san, err := NormalizeDomain(n)
 		if err != nil || strings.HasPrefix(n, ".") {
 			continue // ".example.com" is CDN shorthand, not a SAN form

@@ -53,8 +53,10 @@ func TestCovers(t *testing.T) {
 		{"IDN under a punycode wildcard", idn, "www.bücher.example", true},
 		{"IDN CDN wildcard", idn, ".bücher.example", true},
 		{"other IDN", idn, "bucher.example", false},
-		{"CN used when there are no SANs", cnOnly, "cn.example.com", true},
-		{"CN wildcard when there are no SANs", cnWild, "a.cn.example.com", true},
+		// Issue 8 §5: browsers and Go ignore the CN, so a certificate
+		// without DNS SANs covers nothing, not its CN.
+		{"CN ignored when there are no SANs", cnOnly, "cn.example.com", false},
+		{"CN wildcard ignored when there are no SANs", cnWild, "a.cn.example.com", false},
 		{"CN ignored when there are SANs", cnIgnored, "ignored.example.com", false},
 		{"SAN used beside an ignored CN", cnIgnored, "san.example.com", true},
 		{"empty domain", plain, "", false},

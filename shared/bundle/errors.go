@@ -3,7 +3,7 @@ package bundle
 import "errors"
 
 // Sentinel errors for the ways a bundle can be rejected. Every error returned
-// by Parse, Validate and ParseRoots wraps exactly one of them, so callers branch with
+// by Parse, Split, Validate and ParseRoots wraps exactly one of them, so callers branch with
 // errors.Is while the message (from *Error) tells a person what to do.
 // No error ever contains key material.
 var (
@@ -19,7 +19,23 @@ var (
 	ErrExpired             = errors.New("certificate expired")
 	ErrNotYetValid         = errors.New("certificate not yet valid")
 	ErrUntrusted           = errors.New("certificate chain does not verify")
+	// ErrNoNames: the leaf names no DNS subject alternative name, so it
+	// covers no domain (its subject CN does not count, for Go and for
+	// browsers).
+	ErrNoNames = errors.New("certificate names no DNS name")
+	// ErrOverLimit: the certificate is over what the CDN, VOD and Live APIs
+	// take (MaxCertPEM bytes, MaxNames names), refused before any call.
+	ErrOverLimit = errors.New("certificate over the APIs' limits")
 )
+
+// ErrIncomplete classifies, it is not one of the sentinels above: an
+// *Error whose Incomplete is set matches it with errors.Is. It marks a
+// bundle that the arrival of another file may still complete (half a pair,
+// a leaf whose intermediate has not arrived), as opposed to one that is
+// broken whatever arrives (a file holding a key and a certificate that do
+// not match, a malformed block, an expired certificate). Callers that read
+// bundles as their files arrive wait on the first and fail the second.
+var ErrIncomplete = errors.New("bundle incomplete")
 
 // Error is a rejected bundle: Err is one of the sentinels above, Source names
 // the input (file or object key) when one is to blame, and Detail and Hint say
@@ -29,6 +45,9 @@ type Error struct {
 	Source string
 	Detail string
 	Hint   string
+	// Incomplete is set when another file may still complete the bundle:
+	// see ErrIncomplete.
+	Incomplete bool
 }
 
 // Error renders "source: detail (hint)"; it never includes key material.
@@ -38,7 +57,7 @@ func (e *Error) Error() string {
 		msg = e.Err.Error()
 	}
 	if e.Source != "" {
-		msg = e.Source + ": " + msg
+		msg = shorten(e.Source, maxSourceEcho) + ": " + msg
 	}
 	if e.Hint != "" {
 		msg += "; " + e.Hint
@@ -48,6 +67,17 @@ func (e *Error) Error() string {
 
 // Unwrap returns the sentinel, for errors.Is.
 func (e *Error) Unwrap() error { return e.Err }
+
+// Is makes an incomplete bundle's error match ErrIncomplete.
+func (e *Error) Is(target error) bool { return target == ErrIncomplete && e.Incomplete }
+
+// IsIncomplete reports whether err is a bundle error that the arrival of
+// another file may still resolve (see ErrIncomplete).
+func IsIncomplete(err error) bool { return errors.Is(err, ErrIncomplete) }
+
+// maxSourceEcho is the longest source name (path, object key) a message
+// repeats whole: a longer one keeps its start and its file name.
+const maxSourceEcho = 160
 
 func newError(sentinel error, source, detail, hint string) *Error {
 	return &Error{Err: sentinel, Source: source, Detail: detail, Hint: hint}

@@ -2,6 +2,7 @@ package bundle_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -129,4 +130,90 @@ func checkFuzzMessage(t *testing.T, msg string, input []byte) {
 			t.Fatalf("message echoes %d characters of the input's base64", len(run))
 		}
 	}
+}
+
+// FuzzSplit feeds arbitrary bytes to Split, cut at two points into three
+// sources (as a folder of files), together with a lego folder of two
+// domains. It must never panic; every rejection must be an *Error wrapping
+// exactly one sentinel and blaming a source it was given; every source must
+// be accounted for (in a bundle, rejected or unused); no message may echo
+// key material; and every bundle must have a leaf that matches its key.
+func FuzzSplit(f *testing.F) {
+	entries, err := os.ReadDir(staticDir)
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		var all []byte
+		var cuts []uint16
+		for _, s := range readStatic(f, e.Name()) {
+			cuts = append(cuts, uint16(len(all)))
+			all = append(all, s.Data...)
+		}
+		cuts = append(cuts, 0, 0, 0)
+		f.Add(all, cuts[1], cuts[2])
+	}
+	f.Add([]byte(""), uint16(0), uint16(0))
+	f.Add([]byte("-----BEGIN PRIVATE KEY-----\nMAA=\n-----END PRIVATE KEY-----\n"), uint16(3), uint16(7))
+	lego := readStatic(f, "acme.sh")
+	other := readStatic(f, "pkcs8")
+	opts := staticOptions(f)
+	f.Fuzz(func(t *testing.T, data []byte, cut1, cut2 uint16) {
+		a, b := min(int(cut1), len(data)), min(int(cut2), len(data))
+		if a > b {
+			a, b = b, a
+		}
+		srcs := []bundle.Source{
+			{Name: "fuzz-a.pem", Data: data[:a]}, {Name: "fuzz-b.key", Data: data[a:b]}, {Name: "fuzz-c.crt", Data: data[b:]},
+		}
+		for _, s := range append(lego, other...) {
+			srcs = append(srcs, bundle.Source{Name: "x/" + s.Name, Data: s.Data})
+		}
+		fo, err := bundle.Split(context.Background(), srcs, opts)
+		if err != nil {
+			checkFuzzError(t, err, data)
+			return
+		}
+		given := map[string]bool{}
+		for _, s := range srcs {
+			given[s.Name] = true
+		}
+		seen := map[string]bool{}
+		for _, bd := range fo.Bundles {
+			if bd.Leaf == nil || bd.KeyPEM().IsZero() || len(bd.Sources) == 0 {
+				t.Fatal("a bundle without a leaf, a key or sources")
+			}
+			for _, n := range bd.Sources {
+				if !given[n] {
+					t.Fatalf("a bundle names a source %q it was not given", n)
+				}
+				seen[n] = true
+			}
+			_ = bd.Validate(opts)
+			for _, w := range bd.Warnings {
+				checkFuzzMessage(t, w, data)
+			}
+		}
+		for _, e := range fo.Rejected {
+			checkFuzzError(t, e, data)
+			if !given[e.Source] {
+				t.Fatalf("a rejection blames %q, not a source", e.Source)
+			}
+			seen[e.Source] = true
+		}
+		for _, n := range fo.Unused {
+			seen[n] = true
+		}
+		for n := range given {
+			if !seen[n] {
+				t.Fatalf("source %q is neither in a bundle, rejected nor unused", n)
+			}
+		}
+		for _, w := range fo.Warnings {
+			checkFuzzMessage(t, w, data)
+		}
+	})
 }

@@ -22,6 +22,8 @@ func IsPartName(name string) bool {
 	return false
 }
 
-// MaxParts is the most files or objects one bundle folder may hold; a folder
-// with more is not a certificate folder.
-const MaxParts = 20
+// MaxParts is the most files or objects one certificate folder may hold:
+// the parts of up to MaxBundles bundles, four each (lego writes
+// <domain>.crt, <domain>.issuer.crt, <domain>.key, and <domain>.pem with
+// --pem). A folder with more is not a certificate folder.
+const MaxParts = 4 * MaxBundles

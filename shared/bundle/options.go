@@ -5,18 +5,22 @@ import (
 	"time"
 )
 
-// DefaultWarnDays is how many days before expiry Validate starts warning.
+// DefaultWarnDays is the expiry warning callers use when the user has not
+// chosen one (the manifest's warnDays left out, validate's --warn-days not
+// given). Options.WarnDays does not default to it: 0 there means never.
 const DefaultWarnDays = 14
 
-// Options tune Parse and Validate. The zero value is ready to use: a 1 MiB
-// cap, the real clock, a 14-day warning, and the system roots.
+// Options tune Parse, Split and Validate. The zero value is ready to use: a
+// 1 MiB cap, the real clock, no expiry warning, and the system roots.
 type Options struct {
 	// MaxSize caps the total bytes of all sources; 0 means DefaultMaxSize.
 	MaxSize int64
 	// Now is the clock; nil means time.Now. Tests inject a fixed time.
 	Now func() time.Time
-	// WarnDays: a leaf with fewer days left than this draws a warning;
-	// 0 means DefaultWarnDays, a negative value turns the warning off.
+	// WarnDays: a leaf with fewer days left (as DaysLeft counts them) than
+	// this draws a warning. 0 or a negative value never warns, as the
+	// manifest's warnDays: 0 does; callers that want the usual warning set
+	// DefaultWarnDays explicitly.
 	WarnDays int
 	// Roots are trusted in addition to the system roots (private CAs, tests).
 	Roots []*x509.Certificate
@@ -44,9 +48,4 @@ func (o Options) now() time.Time {
 	return time.Now()
 }
 
-func (o Options) warnDays() int {
-	if o.WarnDays == 0 {
-		return DefaultWarnDays
-	}
-	return o.WarnDays
-}
+func (o Options) warnDays() int { return max(o.WarnDays, 0) }

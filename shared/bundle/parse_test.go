@@ -3,6 +3,8 @@ package bundle_test
 import (
 	"bytes"
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/asn1"
@@ -349,6 +351,7 @@ var sentinels = []error{
 	bundle.ErrTooLarge, bundle.ErrMalformed, bundle.ErrNoCertificate, bundle.ErrNoKey,
 	bundle.ErrMultipleKeys, bundle.ErrEncryptedKey, bundle.ErrUnsupportedKey, bundle.ErrKeyMismatch,
 	bundle.ErrMissingIntermediate, bundle.ErrExpired, bundle.ErrNotYetValid, bundle.ErrUntrusted,
+	bundle.ErrNoNames, bundle.ErrOverLimit,
 }
 
 func TestParseSizeCapBoundary(t *testing.T) {
@@ -489,4 +492,34 @@ func utf16(ascii []byte) []byte {
 		out = append(out, c, 0)
 	}
 	return out
+}
+
+// TestParseRefusesCostlyKeys: keys that make one public-key operation slow
+// are refused before it is done (issue 8 §4, bounded cost): ECDSA other
+// than P-256 and P-384, in a certificate or as the private key, and a
+// private-key block larger than any RSA key certdrop takes.
+func TestParseRefusesCostlyKeys(t *testing.T) {
+	p := fixture(t)
+	k521, err := ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf521 := issue(t, testpki.Spec{CN: "p521.example.com", DNS: []string{"p521.example.com"}, Key: k521}, p.inter1)
+	ca521 := issue(t, testpki.Spec{CN: "P-521 CA", IsCA: true, Key: k521}, p.root)
+	huge := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: bytes.Repeat([]byte{0x30}, 9<<10)})
+	for _, tt := range []struct {
+		name string
+		srcs []bundle.Source
+		msg  []string
+	}{
+		{"P-521 leaf", one("b.pem", leaf521.PEM(), p.inter1.PEM()), []string{"P-521", "P-256 or P-384"}},
+		{"P-521 key", one("b.pem", keyPEM(t, k521, testpki.PKCS8)), []string{"P-521"}},
+		{"P-521 intermediate", one("b.pem", p.leaf.PEM(), ca521.PEM(), keyPEM(t, p.rsaKey, testpki.PKCS8)), []string{`"P-521 CA"`, "P-521"}},
+		{"key block larger than RSA-8192", one("b.pem", p.leaf.PEM(), huge), []string{"larger than an RSA key of 8192 bits"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := bundle.Parse(tt.srcs, p.opts())
+			checkError(t, err, bundle.ErrUnsupportedKey, tt.msg, k521, p.rsaKey)
+		})
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/ecdh"
 	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/asn1"
@@ -228,6 +229,14 @@ func isKeyBlock(typ string) bool {
 	return false
 }
 
+// supportedCurve reports the ECDSA curves certdrop takes: P-256 and P-384,
+// what public CAs issue (the Chrome Root Program allows no other) and what
+// every TLS client verifies. P-521 is refused also for its cost: one
+// signature check takes 3 ms, thirty times P-256's (see limits.go).
+func supportedCurve(c elliptic.Curve) bool {
+	return c == elliptic.P256() || c == elliptic.P384()
+}
+
 // minRSABits is the smallest RSA key Parse accepts.
 const minRSABits = 1024
 
@@ -280,6 +289,9 @@ func parseKey(source string, blk block) (crypto.Signer, error) {
 		}
 		return k, nil
 	case *ecdsa.PrivateKey:
+		if !supportedCurve(k.Curve) {
+			return nil, unsupported("an ECDSA key on " + k.Curve.Params().Name + ", not P-256 or P-384")
+		}
 		return k, nil
 	case ed25519.PrivateKey:
 		return nil, unsupported("an Ed25519 key")

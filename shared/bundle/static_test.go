@@ -1,6 +1,7 @@
 package bundle_test
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -18,6 +19,8 @@ const staticDir = "../../testdata/bundles"
 
 // staticCase is the exact outcome expected of one folder of staticDir.
 type staticCase struct {
+	dir         string // the folder to read, below the case's; "" for the case's own
+	bundles     int    // Split: the number of valid bundles (several: Parse refuses the folder)
 	parseErr    error  // sentinel Parse must return
 	validateErr error  // sentinel Validate must return
 	chain       int    // accepted: leaf + intermediates
@@ -37,6 +40,8 @@ var staticCases = map[string]staticCase{
 	"openssl-text":         {chain: 2, keyType: "RSA-2048"},
 	"acme.sh":              {chain: 2, keyType: "ECDSA-P256", covers: []string{"example.com", "www.example.com"}, notCovers: []string{"*.example.com"}},
 	"certbot":              {chain: 2, keyType: "ECDSA-P256", covers: []string{"www.example.com"}},
+	"certbot-live":         {dir: "live/example.com", chain: 2, keyType: "ECDSA-P256", covers: []string{"www.example.com"}},
+	"lego":                 {bundles: 2, parseErr: bundle.ErrMultipleKeys},
 	"wildcard":             {chain: 2, keyType: "ECDSA-P256", covers: []string{"example.com", "a.example.com", "*.example.com", ".example.com"}, notCovers: []string{"a.b.example.com"}},
 	"encrypted-key":        {parseErr: bundle.ErrEncryptedKey},
 	"encrypted-legacy":     {parseErr: bundle.ErrEncryptedKey},
@@ -50,14 +55,14 @@ var staticCases = map[string]staticCase{
 // readStatic returns the files of one static case as sources.
 func readStatic(tb testing.TB, name string) []bundle.Source {
 	tb.Helper()
-	dir := filepath.Join(staticDir, name)
+	dir := filepath.Join(staticDir, name, filepath.FromSlash(staticCases[name].dir))
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	var srcs []bundle.Source
 	for _, e := range entries {
-		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		data, err := os.ReadFile(filepath.Join(dir, e.Name())) // follows certbot's links
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -99,6 +104,17 @@ func TestStaticBundles(t *testing.T) {
 			want, ok := staticCases[name]
 			if !ok {
 				t.Fatalf("%s has no expected outcome in staticCases", name)
+			}
+			if want.bundles > 0 {
+				f, err := bundle.Split(context.Background(), readStatic(t, name), opts)
+				if err != nil || len(f.Bundles) != want.bundles || len(f.Rejected) != 0 {
+					t.Fatalf("Split = %v, %v; want %d bundles", f, err, want.bundles)
+				}
+				for _, b := range f.Bundles {
+					if err := b.Validate(opts); err != nil {
+						t.Errorf("Validate %s: %v", b.Leaf.DNSNames[0], err)
+					}
+				}
 			}
 			b, err := bundle.Parse(readStatic(t, name), opts)
 			if want.parseErr != nil {

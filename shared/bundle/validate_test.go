@@ -3,6 +3,7 @@ package bundle_test
 import (
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,13 +28,15 @@ func TestValidateDates(t *testing.T) {
 		{name: "well inside the window", now: testNow},
 		{name: "one second before notBefore", now: nb.Add(-time.Second), want: bundle.ErrNotYetValid, msg: []string{"not valid until 2025-01-01T00:00:00Z", "clock"}},
 		{name: "at notBefore", now: nb},
-		{name: "at notAfter", now: na, warning: "expires in 0 day(s)"},
+		{name: "at notAfter", now: na, warnDays: 14, warning: "expires in 0 day(s)"},
 		{name: "one second after notAfter", now: na.Add(time.Second), want: bundle.ErrExpired, msg: []string{"example.com expired on 2045-01-01", "renew"}},
-		{name: "13 days and 23 hours left", now: na.Add(-14*24*time.Hour + time.Hour), warning: "expires in 13 day(s), on 2045-01-01"},
-		{name: "exactly 14 days left", now: na.Add(-14 * 24 * time.Hour)},
+		{name: "13 days left", now: na.Add(-13 * 24 * time.Hour), warnDays: 14, warning: "expires in 13 day(s), on 2045-01-01"},
+		{name: "13 days and 1 hour left counts as 14", now: na.Add(-13*24*time.Hour - time.Hour), warnDays: 14},
+		{name: "exactly 14 days left", now: na.Add(-14 * 24 * time.Hour), warnDays: 14},
 		{name: "WarnDays 30, 20 days left", now: na.AddDate(0, 0, -20), warnDays: 30, warning: "expires in 20 day(s)"},
 		{name: "WarnDays 30, 31 days left", now: na.AddDate(0, 0, -31), warnDays: 30},
-		{name: "negative WarnDays turns the warning off", now: na.Add(-time.Hour), warnDays: -1},
+		{name: "zero WarnDays never warns, as the manifest's warnDays: 0", now: na.Add(-time.Hour)},
+		{name: "negative WarnDays never warns", now: na.Add(-time.Hour), warnDays: -1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -73,13 +76,71 @@ func TestDaysLeft(t *testing.T) {
 		want int
 	}{
 		{na.Add(-48 * time.Hour), 2},
-		{na.Add(-47 * time.Hour), 1},
+		{na.Add(-47 * time.Hour), 2},
+		{na.Add(-24 * time.Hour), 1},
+		{na.Add(-time.Second), 1},
 		{na, 0},
+		{na.Add(time.Second), -1},
 		{na.Add(time.Hour), -1},
+		{na.Add(25 * time.Hour), -2},
 	} {
 		if got := bundle.DaysLeft(p.leaf.Cert, tt.now); got != tt.want {
 			t.Errorf("DaysLeft at %s = %d, want %d", tt.now, got, tt.want)
 		}
+	}
+}
+
+// TestDaysLeftFreshCertificate is issue 8 §6: a fresh 90-day certificate,
+// shaped as Let's Encrypt issues them (notBefore backdated an hour,
+// notAfter = notBefore + 90 days - 1 s), showed "89 days left".
+func TestDaysLeftFreshCertificate(t *testing.T) {
+	issued := time.Date(2030, 3, 1, 10, 0, 0, 0, time.UTC)
+	nb := issued.Add(-time.Hour)
+	c := issue(t, testpki.Spec{CN: "fresh.example.com", DNS: []string{"fresh.example.com"},
+		NotBefore: nb, NotAfter: nb.Add(90*24*time.Hour - time.Second)}, fixture(t).inter1)
+	for _, tt := range []struct {
+		now  time.Time
+		want int
+	}{
+		{issued, 90},
+		{issued.Add(time.Minute), 90},
+		{issued.Add(24 * time.Hour), 89},
+		{nb.Add(60 * 24 * time.Hour), 30},
+	} {
+		if got := bundle.DaysLeft(c.Cert, tt.now); got != tt.want {
+			t.Errorf("DaysLeft at %s = %d, want %d", tt.now, got, tt.want)
+		}
+	}
+}
+
+// TestValidateTwiceKeepsWarnings: Validate appended its warnings to the
+// bundle's each time it ran, so a second call doubled them.
+func TestValidateTwiceKeepsWarnings(t *testing.T) {
+	p := fixture(t)
+	b, err := bundle.Parse(one("b.pem", p.leaf.PEM(), p.inter1.PEM(), p.deep.PEM(), keyPEM(t, p.rsaKey, testpki.PKCS8)), p.opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Warnings) != 1 {
+		t.Fatalf("Parse warnings = %q, want the one about the extra certificate", b.Warnings)
+	}
+	o := p.opts()
+	o.WarnDays = 14
+	o.Now = func() time.Time { return p.leaf.Cert.NotAfter.Add(-24 * time.Hour) }
+	for i := 0; i < 3; i++ {
+		if err := b.Validate(o); err != nil {
+			t.Fatal(err)
+		}
+		if len(b.Warnings) != 2 {
+			t.Fatalf("after Validate #%d, warnings = %q, want 2 (extra certificate, expiry)", i+1, b.Warnings)
+		}
+	}
+	o.WarnDays = 0
+	if err := b.Validate(o); err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Warnings) != 1 {
+		t.Fatalf("after Validate without expiry warning, warnings = %q, want only Parse's", b.Warnings)
 	}
 }
 
@@ -110,7 +171,7 @@ func TestValidateTrust(t *testing.T) {
 		{name: "root carried in the bundle and trusted", srcs: one("b.pem", p.leaf.PEM(), p.inter1.PEM(), p.root.PEM(), key), opts: trusted},
 		{
 			name: "root carried in the bundle but not trusted", srcs: one("b.pem", p.leaf.PEM(), p.inter1.PEM(), p.root.PEM(), key), opts: none,
-			want: bundle.ErrUntrusted, msg: []string{"unknown authority", "allowUntrusted"},
+			want: bundle.ErrUntrusted, msg: []string{"unknown authority", "allowUntrusted", "--trust-roots", "CERTDROP_TRUST_ROOTS"},
 		},
 		{
 			name: "private chain against the system roots", srcs: one("b.pem", p.leaf.PEM(), p.inter1.PEM(), p.root.PEM(), key), opts: system,
@@ -170,6 +231,68 @@ func TestValidateTrust(t *testing.T) {
 	}
 }
 
+// TestValidateNoDNSNames is issue 8 §5: a certificate with a CN and no DNS
+// SANs covers nothing, and Validate says so instead of letting it through.
+func TestValidateNoDNSNames(t *testing.T) {
+	p := fixture(t)
+	cnOnly := issue(t, testpki.Spec{CN: "cn.example.com"}, p.inter1)
+	b, err := bundle.Parse(one("b.pem", cnOnly.PEM(), p.inter1.PEM(), keyPEM(t, cnOnly.Key, testpki.PKCS8)), p.opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Covers("cn.example.com") {
+		t.Error("Covers(its CN) = true, want false")
+	}
+	checkError(t, b.Validate(p.opts()), bundle.ErrNoNames, []string{`"cn.example.com"`, "names no DNS name", "ignore the subject CN"}, cnOnly.Key)
+}
+
+// TestValidateAPILimits is issue 8 §4: a certificate with 5,000 names was
+// sent to every target and refused there one by one. What the APIs refuse
+// (too many names, too long a certificate) fails Validate, before any call,
+// and the message echoes long names shortened.
+func TestValidateAPILimits(t *testing.T) {
+	p := fixture(t)
+	names := func(n int, label string) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = fmt.Sprintf("%s.n%d.example.com", label, i)
+		}
+		return out
+	}
+	long := strings.Repeat("a", 63) + "." + strings.Repeat("b", 63) + "." + strings.Repeat("c", 63)
+	tests := []struct {
+		name string
+		dns  []string
+		want error
+		msg  []string
+	}{
+		{"MaxNames names", names(bundle.MaxNames, "x"), nil, nil},
+		{"one name more", names(bundle.MaxNames+1, "x"), bundle.ErrOverLimit, []string{fmt.Sprintf("names %d DNS names, over the %d", bundle.MaxNames+1, bundle.MaxNames)}},
+		{"5,000 names", names(5000, "x"), bundle.ErrOverLimit, []string{"names 5000 DNS names"}},
+		{"long names over the size limit", names(bundle.MaxNames, long), bundle.ErrOverLimit, []string{"bytes as PEM, over the 65536 bytes", "TooLong"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			leaf := issue(t, testpki.Spec{CN: "big", DNS: tt.dns}, p.inter1)
+			b, err := bundle.Parse(one("b.pem", leaf.PEM(), p.inter1.PEM(), keyPEM(t, leaf.Key, testpki.PKCS8)), p.opts())
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = b.Validate(p.opts())
+			if tt.want == nil {
+				if err != nil {
+					t.Fatalf("Validate: %v", err)
+				}
+				return
+			}
+			checkError(t, err, tt.want, tt.msg, leaf.Key)
+			if len(err.Error()) > 600 {
+				t.Errorf("message is %d bytes: %q", len(err.Error()), err)
+			}
+		})
+	}
+}
+
 func TestParseRoots(t *testing.T) {
 	p := fixture(t)
 	tests := []struct {
@@ -223,3 +346,40 @@ func TestLoadRoots(t *testing.T) {
 }
 
 func crlfOf(b []byte) []byte { return []byte(strings.ReplaceAll(string(b), "\n", "\r\n")) }
+
+// TestMessagesShortenLongNames is issue 8 §4: long object keys and
+// certificate names are echoed shortened, keeping the file name.
+func TestMessagesShortenLongNames(t *testing.T) {
+	p := fixture(t)
+	longKey := strings.Repeat("folder/", 140) + "fullchain.pem"
+	longCN := strings.Repeat("n", 5000)
+	cnOnly := issue(t, testpki.Spec{CN: longCN}, p.inter1)
+	for _, tt := range []struct {
+		name string
+		err  func() error
+		has  string
+	}{
+		{"long object key", func() error {
+			_, err := bundle.Parse([]bundle.Source{{Name: longKey, Data: p.leaf.PEM()}}, p.opts())
+			return err
+		}, "fullchain.pem"},
+		{"long certificate name", func() error {
+			b, err := bundle.Parse(one("b.pem", cnOnly.PEM(), keyPEM(t, cnOnly.Key, testpki.PKCS8)), p.opts())
+			if err != nil {
+				return err
+			}
+			return b.Validate(p.opts())
+		}, "nnnn…"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.err()
+			if err == nil {
+				t.Fatal("no error")
+			}
+			msg := err.Error()
+			if len(msg) > 500 || !strings.Contains(msg, tt.has) || !strings.Contains(msg, "…") {
+				t.Errorf("message (%d bytes) should be short, shortened with …, and keep %q: %.300q", len(msg), tt.has, msg)
+			}
+		})
+	}
+}

@@ -179,7 +179,7 @@ func TestErrorClasses(t *testing.T) {
 		{name: "expired token", target: www, opts: creds("expired", testSK, testToken),
 			code: "InvalidSecurityToken.Expired", status: 400, class: fanout.Auth},
 		{name: "RAM denies the action", target: www, opts: creds("readonly", testSK, ""),
-			code: "Forbidden.RAM", status: 403, class: fanout.Auth},
+			code: "Forbidden.RAM", status: 403, class: fanout.Forbidden},
 		{name: "canceled before the call", target: www,
 			ctx: func() (context.Context, context.CancelFunc) {
 				ctx, cancel := context.WithCancel(context.Background())

@@ -23,6 +23,11 @@ type CodeInfo struct {
 // API's own message. The map is a fresh copy.
 func Codes() map[string]CodeInfo {
 	p, t, r, a := fanout.Permanent, fanout.Transient, fanout.Throttled, fanout.Auth
+	// f: the permission is missing for this action only (RAM grants are per
+	// action): the API's targets fail, the other APIs go on.
+	// c: the certificate or key itself was refused: every target of the
+	// API would get the same answer, so its remaining targets fail at once.
+	f, c := fanout.Forbidden, fanout.Refused
 	return map[string]CodeInfo{
 		// Throttling: slow down and retry after the server's hint.
 		"Throttling":          {r, "the API's request rate limit was hit: certdrop backs off and retries"},
@@ -41,7 +46,8 @@ func Codes() map[string]CodeInfo {
 		"CertStorage.failed":      {t, "the service could not store the certificate: certdrop retries"},
 		"SignatureNonceUsed":      {t, "a request nonce was reused (a duplicate request): certdrop retries with a new one"},
 
-		// Auth: every further call would fail alike; the run stops.
+		// Auth: the credentials were refused; every further call would fail
+		// alike and the run stops.
 		"InvalidAccessKeyId.NotFound":                {a, "the AccessKey ID does not exist: check ALIBABA_CLOUD_ACCESS_KEY_ID or the function's role"},
 		"InvalidAccessKeyId":                         {a, "the AccessKey ID is invalid: check ALIBABA_CLOUD_ACCESS_KEY_ID or the function's role"},
 		"InvalidAccessKeyId.Inactive":                {a, "the AccessKey is disabled: enable it in the RAM console or use another"},
@@ -53,11 +59,11 @@ func Codes() map[string]CodeInfo {
 		"InvalidSecurityToken.MismatchWithAccessKey": {a, "the STS security token belongs to another AccessKey: use the ID, secret and token of one assumption"},
 		"MissingSecurityToken":                       {a, "an STS AccessKey needs its security token: set ALIBABA_CLOUD_SECURITY_TOKEN"},
 		"InvalidTimeStamp.Expired":                   {a, "the request time is too far from the service's: fix this machine's clock"},
-		"Forbidden.RAM":                              {a, "the RAM policy does not allow this action: grant cdn:/vod:/live: Set*Certificate and Describe*CertificateInfo to the user or role"},
+		"Forbidden.RAM":                              {f, "the RAM policy does not allow this action: grant cdn:/vod:/live: Set*Certificate and Describe*CertificateInfo to the user or role"},
 		"Forbidden.AccessKeyDisabled":                {a, "the AccessKey is disabled: enable it in the RAM console or use another"},
-		"Forbidden.SubUser":                          {a, "the RAM user may not call this API: grant it the permission"},
-		"Forbidden.NoPermission":                     {a, "the caller lacks permission for this API: grant it in RAM"},
-		"NoPermission":                               {a, "the caller lacks permission for this API: grant it in RAM"},
+		"Forbidden.SubUser":                          {f, "the RAM user may not call this API: grant it the permission"},
+		"Forbidden.NoPermission":                     {f, "the caller lacks permission for this API: grant it in RAM"},
+		"NoPermission":                               {f, "the caller lacks permission for this API: grant it in RAM"},
 
 		// Permanent: the target fails; a person must act.
 		"InvalidDomain.NotFound":               {p, "the domain is not in this account's product (a CDN wildcard is written .example.com): check the manifest and the account"},
@@ -70,14 +76,14 @@ func Codes() map[string]CodeInfo {
 		"IllegalOperation":                     {p, "the operation is not permitted on this domain: check the domain's status in the console"},
 		"FunctionMutex":                        {p, "HTTPS conflicts with another feature configured on the domain: resolve the conflict in the console"},
 		"InvalidSSLProtocol.ValueNotSupported": {p, "SSLProtocol must be on or off: report this as a certdrop bug"},
-		"SSLPub.MissingParameter":              {p, "the certificate was not sent: check that the bundle has a certificate"},
-		"SSLPri.MissingParameter":              {p, "the private key was not sent: check that the bundle has its private key"},
-		"InvalidSSLPub":                        {p, "the service rejected the certificate PEM: re-export the certificate chain (PEM, leaf first)"},
-		"InvalidSSLPri":                        {p, "the service rejected the private key PEM: re-export the key unencrypted, RSA or ECDSA"},
-		"InvalidSSLPubOrInvalidSSLPri":         {p, "the service rejected the certificate or key PEM: re-export both"},
-		"Certificate.MissMatch":                {p, "the private key does not belong to the certificate: deploy the key generated with this certificate"},
-		"InvalidCertificate.TooLong":           {p, "the certificate chain is too long: remove the root and unrelated certificates from the bundle"},
-		"InvalidCertName.TooLong":              {p, "the certificate name exceeds 128 characters: report this as a certdrop bug"},
+		"SSLPub.MissingParameter":              {c, "the certificate was not sent: check that the bundle has a certificate"},
+		"SSLPri.MissingParameter":              {c, "the private key was not sent: check that the bundle has its private key"},
+		"InvalidSSLPub":                        {c, "the service rejected the certificate PEM: re-export the certificate chain (PEM, leaf first)"},
+		"InvalidSSLPri":                        {c, "the service rejected the private key PEM: re-export the key unencrypted, RSA or ECDSA"},
+		"InvalidSSLPubOrInvalidSSLPri":         {c, "the service rejected the certificate or key PEM: re-export both"},
+		"Certificate.MissMatch":                {c, "the private key does not belong to the certificate: deploy the key generated with this certificate"},
+		"InvalidCertificate.TooLong":           {c, "the certificate chain is too long: remove the root and unrelated certificates from the bundle"},
+		"InvalidCertName.TooLong":              {c, "the certificate name exceeds 128 characters: report this as a certdrop bug"},
 		"CertName.MissingParameter":            {p, "the certificate name is missing: report this as a certdrop bug"},
 		"AuthenticationFailed":                 {p, "the service could not verify the certificate request: check the certificate and the account's Certificate Management Service access"},
 		"SetDomainCertificate.ParameterError":  {p, "the service rejected the parameters: check the domain's HTTPS settings in the console"},
@@ -87,13 +93,13 @@ func Codes() map[string]CodeInfo {
 		"Certificate.Duplicated":               {p, "a different certificate already has this name in the account: certdrop names embed the fingerprint, so find who uploaded it"},
 		"CertNameAlreadyExists":                {p, "a different certificate already has this name in the account: remove or rename it"},
 		"CertificateContent.Duplicated":        {p, "this certificate was already uploaded under another name: reuse or delete that upload"},
-		"Certificate.FormatError":              {p, "the service rejected the certificate format: re-export the certificate chain as PEM"},
-		"Certificate.KeyNull":                  {p, "the private key is missing: check that the bundle has its private key"},
-		"Key.Malformed":                        {p, "the service rejected the private key format: re-export the key unencrypted (PKCS#1 or SEC 1 PEM)"},
-		"Certificate.Expired":                  {p, "the certificate has expired: renew it before deploying"},
-		"Decode.Error":                         {p, "the service could not decode the certificate or key: re-export both as PEM"},
-		"sslPub.Error":                         {p, "the service could not encode the certificate: re-export it as PEM"},
-		"sslPri.Error":                         {p, "the service could not encode the private key: re-export it as PEM"},
+		"Certificate.FormatError":              {c, "the service rejected the certificate format: re-export the certificate chain as PEM"},
+		"Certificate.KeyNull":                  {c, "the private key is missing: check that the bundle has its private key"},
+		"Key.Malformed":                        {c, "the service rejected the private key format: re-export the key unencrypted (PKCS#1 or SEC 1 PEM)"},
+		"Certificate.Expired":                  {c, "the certificate has expired: renew it before deploying"},
+		"Decode.Error":                         {c, "the service could not decode the certificate or key: re-export both as PEM"},
+		"sslPub.Error":                         {c, "the service could not encode the certificate: re-export it as PEM"},
+		"sslPri.Error":                         {c, "the service could not encode the private key: re-export it as PEM"},
 		"Abs.CertRegion.ValueNotSupported":     {p, "CertRegion must be cn-hangzhou or ap-southeast-1: report this as a certdrop bug"},
 		"InvalidEnv":                           {p, "Env must be staging or unset: check the target's staging setting"},
 		"Certificate.NotPermittedOff":          {p, "turning HTTPS off here changes the domain's scheduling: contact Alibaba Cloud support"},
@@ -120,6 +126,8 @@ func classify(code string, status int) (fanout.Class, string) {
 		return fanout.Transient, "the service failed: certdrop retries"
 	case strings.HasPrefix(code, "InvalidAccessKeyId") || strings.HasPrefix(code, "InvalidSecurityToken"):
 		return fanout.Auth, "the credentials were refused: check the AccessKey and security token"
+	case strings.HasPrefix(code, "Forbidden"):
+		return fanout.Forbidden, "the caller may not call this API: grant the action in RAM"
 	}
 	return fanout.Permanent, ""
 }

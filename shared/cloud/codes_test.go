@@ -62,8 +62,15 @@ func TestEverySeedCodeIsClassified(t *testing.T) {
 		"CreateCertificateFailed": fanout.Transient, "CertStorage.failed": fanout.Transient, "SignatureNonceUsed": fanout.Transient,
 		"InvalidAccessKeyId.NotFound": fanout.Auth, "InvalidAccessKeyId.Inactive": fanout.Auth,
 		"InvalidSecurityToken.Expired": fanout.Auth, "InvalidSecurityToken.Malformed": fanout.Auth,
-		"SignatureDoesNotMatch": fanout.Auth, "Forbidden.RAM": fanout.Auth, "NoPermission": fanout.Auth,
-		"InvalidDomain.Offline": fanout.Permanent, "Certificate.MissMatch": fanout.Permanent,
+		"SignatureDoesNotMatch": fanout.Auth, "Forbidden.AccessKeyDisabled": fanout.Auth,
+		// A missing permission is per action: that API's targets fail, the run goes on.
+		"Forbidden.RAM": fanout.Forbidden, "NoPermission": fanout.Forbidden,
+		"Forbidden.NoPermission": fanout.Forbidden, "Forbidden.SubUser": fanout.Forbidden,
+		// The certificate or key refused: every target of the API would get it.
+		"Certificate.MissMatch": fanout.Refused, "InvalidSSLPub": fanout.Refused, "InvalidSSLPri": fanout.Refused,
+		"Key.Malformed": fanout.Refused, "InvalidCertificate.TooLong": fanout.Refused,
+		"Certificate.Expired": fanout.Refused, "Certificate.FormatError": fanout.Refused, "Decode.Error": fanout.Refused,
+		"InvalidDomain.Offline": fanout.Permanent, "InvalidDomain.notOnline": fanout.Permanent,
 		"DomainInSafeMode": fanout.Permanent, "Certificate.Duplicated": fanout.Permanent,
 		"InvalidDomain.NotFound": fanout.Permanent,
 	}
@@ -150,6 +157,7 @@ func TestClassifyUnknownCodes(t *testing.T) {
 		{"Whatever", 502, fanout.Transient},
 		{"InvalidAccessKeyId.Something", 403, fanout.Auth},
 		{"InvalidSecurityToken.New", 400, fanout.Auth},
+		{"Forbidden.NewAction", 403, fanout.Forbidden},
 		{"Brand.New", 400, fanout.Permanent},
 		{"Brand.New", 404, fanout.Permanent},
 	}

@@ -21,7 +21,8 @@ import (
 // CDN and VOD name the PEM ServerCertificate and the HTTPS switch
 // ServerCertificateStatus; Live names them SSLPub and SSLProtocol. The
 // entry for domain is used (the first when none names it). The
-// fingerprint and expiry come from the PEM when the answer carries one.
+// fingerprint, issue date and expiry come from the PEM when the answer
+// carries one, else from CertStartTime and CertExpireTime.
 func parseInstalled(domain string, body map[string]any) (fanout.Installed, error) {
 	inst := fanout.Installed{}
 	inst.RequestID, _ = body["RequestId"].(string)
@@ -69,9 +70,17 @@ func parseInstalled(domain string, body map[string]any) (fanout.Installed, error
 	inst.HTTPS = strings.EqualFold(str("ServerCertificateStatus", "SSLProtocol"), "on")
 	if leaf := firstCert(str("ServerCertificate", "SSLPub")); leaf != nil {
 		inst.Fingerprint = bundle.Fingerprint(leaf)
-		inst.NotAfter = leaf.NotAfter.UTC()
-	} else if t, ok := parseTime(str("CertExpireTime")); ok {
-		inst.NotAfter = t
+		inst.NotBefore, inst.NotAfter = leaf.NotBefore.UTC(), leaf.NotAfter.UTC()
+	} else {
+		// Without the PEM: CDN and VOD answer CertStartTime and
+		// CertExpireTime; Live answers only the PEM, so its issue date may
+		// stay unknown.
+		if t, ok := parseTime(str("CertStartTime")); ok {
+			inst.NotBefore = t
+		}
+		if t, ok := parseTime(str("CertExpireTime")); ok {
+			inst.NotAfter = t
+		}
 	}
 	return inst, nil
 }

@@ -11,7 +11,7 @@ import (
 func TestParseInstalled(t *testing.T) {
 	b := testBundle(t, "www."+testDomain)
 	chain := b.CertPEM()
-	fp, notAfter := b.Identity().Fingerprint, b.Identity().NotAfter
+	fp, notBefore, notAfter := b.Identity().Fingerprint, b.Identity().NotBefore, b.Identity().NotAfter
 	info := func(kv ...string) map[string]any {
 		m := map[string]any{}
 		for i := 0; i < len(kv); i += 2 {
@@ -29,20 +29,23 @@ func TestParseInstalled(t *testing.T) {
 		fp       string
 		notAfter time.Time
 		https    bool
+		// notBefore is checked when set.
+		notBefore time.Time
 	}{
 		{"cdn shape", wrap(info("DomainName", "www.certdrop.test", "CertName", "n", "ServerCertificateStatus", "on",
-			"ServerCertificate", chain, "CertExpireTime", "2001-01-01T00:00:00Z")), "n", fp, notAfter, true},
-		{"live shape", wrap(info("DomainName", "www.certdrop.test", "CertName", "n", "SSLProtocol", "on", "SSLPub", chain)), "n", fp, notAfter, true},
-		{"CRLF PEM", wrap(info("CertName", "n", "SSLProtocol", "on", "SSLPub", strings.ReplaceAll(chain, "\n", "\r\n"))), "n", fp, notAfter, true},
-		{"no PEM: expiry from CertExpireTime", wrap(info("CertName", "n", "ServerCertificateStatus", "on", "CertExpireTime", "2030-06-03T22:03:39Z")),
-			"n", "", time.Date(2030, 6, 3, 22, 3, 39, 0, time.UTC), true},
+			"ServerCertificate", chain, "CertExpireTime", "2001-01-01T00:00:00Z", "CertStartTime", "2000-01-01T00:00:00Z")), "n", fp, notAfter, true, notBefore},
+		{"live shape", wrap(info("DomainName", "www.certdrop.test", "CertName", "n", "SSLProtocol", "on", "SSLPub", chain)), "n", fp, notAfter, true, notBefore},
+		{"CRLF PEM", wrap(info("CertName", "n", "SSLProtocol", "on", "SSLPub", strings.ReplaceAll(chain, "\n", "\r\n"))), "n", fp, notAfter, true, time.Time{}},
+		{"no PEM: expiry from CertExpireTime, issue date from CertStartTime", wrap(info("CertName", "n", "ServerCertificateStatus", "on",
+			"CertExpireTime", "2030-06-03T22:03:39Z", "CertStartTime", "2029-06-03T22:03:39Z")),
+			"n", "", time.Date(2030, 6, 3, 22, 3, 39, 0, time.UTC), true, time.Date(2029, 6, 3, 22, 3, 39, 0, time.UTC)},
 		{"masked PEM", wrap(info("CertName", "n", "ServerCertificateStatus", "off", "ServerCertificate", "asdadaxxxx", "CertExpireTime", "2030-06-03 22:03:39")),
-			"n", "", time.Date(2030, 6, 3, 22, 3, 39, 0, time.UTC), false},
+			"n", "", time.Date(2030, 6, 3, 22, 3, 39, 0, time.UTC), false, time.Time{}},
 		{"the entry for the domain", wrap(info("DomainName", "other.test", "CertName", "wrong"), info("DomainName", "WWW.certdrop.test", "CertName", "right")),
-			"right", "", time.Time{}, false},
-		{"a single object, not a list", map[string]any{"RequestId": "R1", "CertInfos": map[string]any{"CertInfo": info("CertName", "n")}}, "n", "", time.Time{}, false},
-		{"no certificate", map[string]any{"RequestId": "R1", "CertInfos": map[string]any{}}, "", "", time.Time{}, false},
-		{"no CertInfos at all", map[string]any{"RequestId": "R1"}, "", "", time.Time{}, false},
+			"right", "", time.Time{}, false, time.Time{}},
+		{"a single object, not a list", map[string]any{"RequestId": "R1", "CertInfos": map[string]any{"CertInfo": info("CertName", "n")}}, "n", "", time.Time{}, false, time.Time{}},
+		{"no certificate", map[string]any{"RequestId": "R1", "CertInfos": map[string]any{}}, "", "", time.Time{}, false, time.Time{}},
+		{"no CertInfos at all", map[string]any{"RequestId": "R1"}, "", "", time.Time{}, false, time.Time{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -52,6 +55,9 @@ func TestParseInstalled(t *testing.T) {
 			}
 			if got.CertName != tt.certName || got.Fingerprint != tt.fp || !got.NotAfter.Equal(tt.notAfter) || got.HTTPS != tt.https || got.RequestID != "R1" {
 				t.Fatalf("got %+v", got)
+			}
+			if !tt.notBefore.IsZero() && !got.NotBefore.Equal(tt.notBefore) {
+				t.Fatalf("issued %v, want %v", got.NotBefore, tt.notBefore)
 			}
 		})
 	}

@@ -26,6 +26,11 @@ type Faults struct {
 	// ThrottleRate is the fraction of calls answered Throttling.User
 	// although within the quota (a shared backend being busy).
 	ThrottleRate float64 `yaml:"throttleRate"`
+	// ThrottleTimeLeft is the retry-after hint (x-ratelimit-user-api
+	// TimeLeft) of an injected or scripted throttle: 0 means 500 ms, a
+	// negative value none (the answer carries the quota's own header,
+	// TimeLeft 0), as some services throttle without saying when to retry.
+	ThrottleTimeLeft time.Duration `yaml:"throttleTimeLeft"`
 	// ErrorRate is the fraction of calls answered with a 5xx:
 	// ServiceUnavailable (503) or InternalError (500), in equal parts.
 	ErrorRate float64 `yaml:"errorRate"`
@@ -128,6 +133,17 @@ func (f *Faults) validate() error {
 		}
 	}
 	return nil
+}
+
+// throttleTimeLeft is the hint of an injected throttle; 0 when none.
+func (f *Faults) throttleTimeLeft() time.Duration {
+	switch {
+	case f.ThrottleTimeLeft < 0:
+		return 0
+	case f.ThrottleTimeLeft == 0:
+		return 500 * time.Millisecond
+	}
+	return f.ThrottleTimeLeft
 }
 
 // rng returns the pseudo-random source for one call.

@@ -138,8 +138,11 @@ func (s *Sim) serveOpenAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	case faultScripted, faultThrottle, fault5xx:
 		if strings.HasPrefix(d.err.code, "Throttling") || d.err.code == "Rejected.Throttling" || d.err.status == http.StatusTooManyRequests {
-			// An injected throttle carries a half-second TimeLeft hint.
-			d.err.rate = &rateInfo{limit: rateLimit(rate), timeLeft: 500 * time.Millisecond, reset: time.Now().Add(500 * time.Millisecond)}
+			// An injected throttle carries a TimeLeft hint: half a second
+			// unless Faults.ThrottleTimeLeft says otherwise.
+			if left := s.cfg.Faults.throttleTimeLeft(); left > 0 {
+				d.err.rate = &rateInfo{limit: rateLimit(rate), timeLeft: left, reset: time.Now().Add(left)}
+			}
 		}
 		if !s.wait(r, d.latency) {
 			s.abandon(c)

@@ -441,3 +441,25 @@ func TestThrottledAnswerCarriesRateLimitHeader(t *testing.T) {
 		t.Fatalf("TimeLeft %d ms, want within (0, 1000]", ms)
 	}
 }
+
+// TestInjectedThrottleHint: an injected throttle says TimeLeft 500 ms by
+// default, what Faults.ThrottleTimeLeft says, or nothing when negative.
+func TestInjectedThrottleHint(t *testing.T) {
+	for _, tt := range []struct {
+		left time.Duration
+		want int64
+	}{{0, 500}, {200 * time.Millisecond, 200}, {-1, 0}} {
+		cfg := testConfig()
+		cfg.Faults = Faults{Scripted: []Script{{Domain: "vod.example.test", Code: "Throttling.User"}}, ThrottleTimeLeft: tt.left}
+		s := startSim(t, cfg)
+		c := newSDK(t, s.Endpoints().OpenAPI, "simAK", "simSK", "")
+		_, err := c.call(context.Background(), "DescribeVodDomainCertificateInfo", map[string]string{"DomainName": "vod.example.test"})
+		var te *openapi.ThrottlingError
+		if !errors.As(err, &te) {
+			t.Fatalf("left %v: %v, want a throttle", tt.left, err)
+		}
+		if ms := dara.Int64Value(te.RetryAfter); ms != tt.want {
+			t.Errorf("left %v: TimeLeft %d ms, want %d", tt.left, ms, tt.want)
+		}
+	}
+}

@@ -24,6 +24,10 @@ type Installed struct {
 	// Fingerprint is the lower-case hex SHA-256 of the installed leaf, when
 	// the API returned its PEM; empty otherwise.
 	Fingerprint string
+	// NotBefore is when the installed certificate was issued (its
+	// not-before), from the PEM or the API's CertStartTime; zero when the
+	// answer does not say.
+	NotBefore time.Time
 	// NotAfter is the installed certificate's expiry; zero when unknown.
 	NotAfter time.Time
 	// HTTPS reports whether HTTPS (the certificate) is switched on.
@@ -44,8 +48,20 @@ const (
 	Throttled
 	// Transient errors (5xx, busy, network) are retried after backing off.
 	Transient
-	// Auth errors stop the whole run: every further call would fail alike.
+	// Auth errors stop the whole run: the credentials were refused (unknown
+	// key, bad signature, expired token), so every further call would fail
+	// alike.
 	Auth
+	// Forbidden errors say the credentials may not call this API (a RAM
+	// policy without the action). RAM grants are per action, so the API's
+	// remaining calls are not sent (their targets fail with the same
+	// error) and the other APIs go on.
+	Forbidden
+	// Refused errors belong to the certificate, not to the domain: the
+	// certificate or key was refused as malformed, too long, expired or
+	// mismatched. Every target of the API would be refused alike, so the
+	// API's remaining targets fail at once with the same error.
+	Refused
 )
 
 // String names the class.
@@ -57,6 +73,10 @@ func (c Class) String() string {
 		return "transient"
 	case Auth:
 		return "auth"
+	case Forbidden:
+		return "forbidden"
+	case Refused:
+		return "refused"
 	default:
 		return "permanent"
 	}

@@ -140,31 +140,6 @@ func TestAgainstEmulator(t *testing.T) {
 			},
 		},
 		{
-			name: "an auth failure stops the run",
-			spec: fleetSpec{CDN: 10, VOD: 5, Mutate: func(c *cloudsim.Config) {
-				c.Credentials[0].DenyActions = []string{"SetVodDomainSSLCertificate"}
-			}},
-			check: func(t *testing.T, f *fleet, res []fanout.Result) {
-				c := countStates(res)
-				if c[fanout.Failed] == 0 || c[fanout.NotStarted] == 0 || c[fanout.Deployed]+c[fanout.Failed]+c[fanout.NotStarted] != 15 {
-					t.Fatalf("states %v", c)
-				}
-				for _, r := range res {
-					var ce *cloud.Error
-					switch r.State {
-					case fanout.Failed:
-						if !errors.As(r.Err, &ce) || ce.Class() != fanout.Auth || r.Call.Target.Product != "vod" {
-							t.Errorf("%s failed with %v", r.Call.DomainName, r.Err)
-						}
-					case fanout.NotStarted:
-						if r.Attempts != 0 || !strings.Contains(r.Err.Error(), "credentials were refused") {
-							t.Errorf("%s: not_started with %v", r.Call.DomainName, r.Err)
-						}
-					}
-				}
-			},
-		},
-		{
 			name: "one offline domain among many", spec: fleetSpec{CDN: 20, Offline: []string{"c00007.bench.test"}},
 			want: map[fanout.State]int{fanout.Deployed: 19, fanout.Failed: 1},
 			check: func(t *testing.T, f *fleet, res []fanout.Result) {

@@ -3,7 +3,9 @@ package fanout
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
+	"strings"
 	"time"
 )
 
@@ -56,4 +58,52 @@ func classify(err error) (Class, time.Duration) {
 		return Transient, 0
 	}
 	return Permanent, 0
+}
+
+// NotSentError fails a target whose call was not sent because another call
+// of the same API was answered with an error every call of that API would
+// get (the certificate refused, the permission missing). It unwraps to
+// that answer, so the target reports the same code and hint.
+type NotSentError struct {
+	// API is the action; Domain the target whose call got the answer.
+	API, Domain string
+	Err         error
+}
+
+// Error says what was answered, for which domain, and that this target's
+// call was not sent.
+func (e *NotSentError) Error() string {
+	return e.Err.Error() + " (answered to " + e.API + " for " + e.Domain + "; not sent for this target)"
+}
+
+// Unwrap returns the answer.
+func (e *NotSentError) Unwrap() error { return e.Err }
+
+// PanicError is a target failed by a panic (in the client or the fan-out)
+// instead of the process dying with no report.
+type PanicError struct {
+	// Value describes the panic's value, shortened, never holding PEM.
+	Value string
+}
+
+// Error says that the target's work panicked.
+func (e *PanicError) Error() string { return "internal error: the call panicked: " + e.Value }
+
+// Class: retrying a panicking call is unlikely to help.
+func (e *PanicError) Class() Class { return Permanent }
+
+// RetryAfter has no hint.
+func (e *PanicError) RetryAfter() time.Duration { return 0 }
+
+// newPanicError describes a recovered value: at most 200 bytes of it, and
+// nothing at all when it looks like it quotes key material.
+func newPanicError(v any) *PanicError {
+	s := fmt.Sprint(v)
+	if strings.Contains(s, "-----BEGIN") || strings.Contains(strings.ToUpper(s), "PRIVATE KEY") {
+		s = fmt.Sprintf("a %T (its text is withheld: it may quote key material)", v)
+	}
+	if len(s) > 200 {
+		s = s[:200] + "…"
+	}
+	return &PanicError{Value: s}
 }

@@ -18,7 +18,8 @@ type Inspection struct {
 // and retried like Run: for reconciles, which must know what every target
 // carries. Only the calls' Target, API and DomainName are used.
 func Inspect(ctx context.Context, client Client, calls []plan.Call, opts Options) []Inspection {
-	r := newRun(client, &plan.Plan{Calls: calls}, opts)
+	r := newRun(ctx, client, &plan.Plan{Calls: calls}, opts)
+	defer r.close()
 	out := make([]Inspection, len(calls))
 	idx := make([]int, len(calls))
 	for i := range idx {
@@ -26,6 +27,11 @@ func Inspect(ctx context.Context, client Client, calls []plan.Call, opts Options
 	}
 	r.pool(ctx, idx, func(i int) {
 		res := &r.results[i]
+		defer func() {
+			if v := recover(); v != nil {
+				out[i] = Inspection{Call: res.Call, Err: newPanicError(v)}
+			}
+		}()
 		inst, err := r.describe(ctx, res)
 		out[i] = Inspection{Call: res.Call, Err: err}
 		if err == nil {

@@ -61,7 +61,8 @@ type Options struct {
 // Progress is a snapshot of a run for progress displays.
 type Progress struct {
 	Done, Total int
-	// Throttled counts throttled answers so far.
+	// Throttled counts the Set calls answered with throttling so far, as
+	// the targets' Throttled do (Describe throttles are not counted).
 	Throttled int
 	Elapsed   time.Duration
 }

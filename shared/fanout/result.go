@@ -17,8 +17,10 @@ const (
 	Deployed State = "deployed"
 	// Unchanged: the domain already carried this certificate; nothing was set.
 	Unchanged State = "unchanged"
-	// SkippedNewer: the domain carries a certificate that expires later;
-	// certdrop does not downgrade unless forced.
+	// SkippedNewer: the domain carries a certificate issued later than
+	// this one (or, when Describe gives no issue date, expiring later);
+	// certdrop does not replace it unless forced or the manifest says
+	// replace: always. Result.Note says which certificate and why.
 	SkippedNewer State = "skipped_newer"
 	// NotCovered: the target is bound to the bundle but the certificate
 	// does not cover its domain.
@@ -48,8 +50,12 @@ type Result struct {
 	State State
 	// Attempts counts the Set calls sent (0 when none was).
 	Attempts int
-	// Throttled counts the calls (Describe or Set) answered with throttling.
+	// Throttled counts the Set calls answered with throttling: of
+	// Attempts, how many the service did not process.
 	Throttled int
+	// Describes counts the Describe calls sent (before the Set, and to
+	// verify it), DescribeThrottled those answered with throttling.
+	Describes, DescribeThrottled int
 	// RequestIDs are the RequestIds of every call made for the target, in order.
 	RequestIDs []string
 	// Err is why the target failed or was not started; nil otherwise.
@@ -57,6 +63,16 @@ type Result struct {
 	// Before is what Describe reported before any Set; nil when Describe
 	// was not called or failed.
 	Before *Installed
+	// Note says, for a target that did not fail, what a person should know
+	// about how it ended: why it was skipped (which certificate the domain
+	// carries, and on what basis it counts as newer), or that a staging
+	// target was set without comparing or verifying. Empty otherwise.
+	Note string
 	// Duration is the time from the target's first call to its last answer.
 	Duration time.Duration
+
+	index int // in the plan: the order of first calls in a lane
 }
+
+// NoteStaging is the Note of every staging target that was not skipped.
+const NoteStaging = "staging: set every time without comparing or verifying, because Describe shows the production certificate"

@@ -1,7 +1,11 @@
 // Package fanout turns a plan into installed certificates as fast as the
-// account's API quotas allow: calls are paced per API, retried with backoff
-// when throttled or failing transiently, skipped where the domain already
-// carries the certificate, and every target ends in exactly one State.
+// account's API quotas allow: calls wait in one queue per API whose pacer
+// hands each token to a retry before a first call, a throttled call is
+// retried as soon as the pacer (and any retry-after hint) allows, a
+// transient failure after backing off, a refusal every call of the API
+// would get stops that API's calls, domains that already carry the
+// certificate (or one issued later) are skipped, and every target ends in
+// exactly one State.
 package fanout
 
 import (
@@ -11,6 +15,7 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,7 +28,8 @@ import (
 // when the run stops (ctx ends, StopAt passes, an auth failure, a failed
 // canary) the targets not yet started end NotStarted with the cause.
 func Run(ctx context.Context, client Client, p *plan.Plan, opts Options) []Result {
-	r := newRun(client, p, opts)
+	r := newRun(ctx, client, p, opts)
+	defer r.close()
 	idx := make([]int, len(p.Calls))
 	for i := range idx {
 		idx[i] = i
@@ -53,14 +59,19 @@ type run struct {
 	results []Result
 	start   time.Time
 
-	mu     sync.Mutex
-	pacers map[string]*pacer
-	cause  error // why the run stopped; nil while it goes on
+	// laneCtx ends the lanes' dispatchers when the run returns.
+	laneCtx    context.Context
+	laneCancel context.CancelFunc
+	dispatch   sync.WaitGroup
+
+	mu    sync.Mutex
+	lanes map[string]*lane
+	cause error // why the run stopped; nil while it goes on
 
 	done, throttled atomic.Int64
 }
 
-func newRun(client Client, p *plan.Plan, opts Options) *run {
+func newRun(ctx context.Context, client Client, p *plan.Plan, opts Options) *run {
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -69,24 +80,39 @@ func newRun(client Client, p *plan.Plan, opts Options) *run {
 		client: client, plan: p, opts: opts, log: log,
 		results: make([]Result, len(p.Calls)),
 		start:   time.Now(),
-		pacers:  map[string]*pacer{},
+		lanes:   map[string]*lane{},
 	}
+	r.laneCtx, r.laneCancel = context.WithCancel(ctx)
 	for i, c := range p.Calls {
-		r.results[i] = Result{Call: c, State: NotStarted}
+		r.results[i] = Result{Call: c, State: NotStarted, index: i}
 	}
 	return r
 }
 
-// pacer returns the shared pacer of an API.
-func (r *run) pacer(api plan.API) *pacer {
+// close stops the lanes' dispatchers and waits for them.
+func (r *run) close() {
+	r.laneCancel()
+	r.dispatch.Wait()
+}
+
+// slots is the number of calls in flight an API gets: enough to keep its
+// quota busy at the p99 latency, and no more.
+func (r *run) slots(api plan.API) int {
+	return max(1, int(math.Ceil(r.opts.quota(api.Action, api.Quota)*r.opts.latencyP99().Seconds())))
+}
+
+// lane returns the shared lane of an API, starting its dispatcher. Set
+// APIs' lanes are gated (their first call goes alone).
+func (r *run) lane(api plan.API, set bool) *lane {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	pc, ok := r.pacers[api.Action]
+	l, ok := r.lanes[api.Action]
 	if !ok {
-		pc = newPacer(r.opts.quota(api.Action, api.Quota))
-		r.pacers[api.Action] = pc
+		l = newLane(newPacer(r.opts.quota(api.Action, api.Quota)), r.slots(api), set)
+		r.lanes[api.Action] = l
+		r.dispatch.Go(func() { l.dispatch(r.laneCtx) })
 	}
-	return pc
+	return l
 }
 
 // halt stops the run; the first cause wins.
@@ -110,9 +136,13 @@ func (r *run) stopped(ctx context.Context) error {
 	case ctx.Err() != nil:
 		return &StopError{Code: "Canceled", Message: "the run was canceled: " + ctx.Err().Error(), Cause: ctx.Err()}
 	case !r.opts.StopAt.IsZero() && !time.Now().Before(r.opts.StopAt):
-		return &StopError{Code: "Deadline", Message: "the function's deadline was near; a later run picks this target up"}
+		return deadlineStop()
 	}
 	return nil
+}
+
+func deadlineStop() *StopError {
+	return &StopError{Code: "Deadline", Message: "the function's deadline was near; a later run picks this target up"}
 }
 
 // startCtx bounds the waits before a call: pacing and backoff never run
@@ -132,8 +162,13 @@ func (r *run) runTargets(ctx context.Context, idx []int, verify bool) {
 	})
 }
 
-// pool calls work for each index with, per Set API, a pool of workers sized
-// to keep the API's quota busy at its p99 latency, and no more.
+// pool calls work for each index, in order, each in its own goroutine,
+// with at most one and a half times the Set API's call slots of each
+// API's targets under way at a time: enough that the lanes always have
+// calls waiting while some targets wait out retry hints, while ten
+// thousand targets never mean ten thousand goroutines. A target under way
+// holds no call slot while it waits (for its lane, or out a retry hint);
+// the lanes bound the calls in flight.
 func (r *run) pool(ctx context.Context, idx []int, work func(i int)) {
 	groups := map[string][]int{}
 	var order []string
@@ -147,22 +182,18 @@ func (r *run) pool(ctx context.Context, idx []int, work func(i int)) {
 	var wg sync.WaitGroup
 	for _, a := range order {
 		g := groups[a]
-		api := r.plan.Calls[g[0]].API
-		workers := int(math.Ceil(r.opts.quota(api.Action, api.Quota) * r.opts.latencyP99().Seconds()))
-		workers = max(1, min(workers, len(g)))
-		jobs := make(chan int)
-		for range workers {
-			wg.Go(func() {
-				for i := range jobs {
-					work(i)
-				}
-			})
-		}
+		slots := r.slots(r.plan.Calls[g[0]].API)
+		admit := make(chan struct{}, slots+slots/2)
 		wg.Go(func() {
-			defer close(jobs)
+			var tg sync.WaitGroup
 			for _, i := range g {
-				jobs <- i
+				admit <- struct{}{}
+				tg.Go(func() {
+					defer func() { <-admit }()
+					work(i)
+				})
 			}
+			tg.Wait()
 		})
 	}
 	wg.Wait()
@@ -178,10 +209,15 @@ func (r *run) reportProgress() {
 	}
 }
 
-// target takes one target from Describe to its final state.
+// target takes one target from Describe to its final state. A panic
+// anywhere on the way fails the target, never the process.
 func (r *run) target(ctx context.Context, res *Result, verify bool) {
 	start := time.Now()
 	defer func() {
+		if v := recover(); v != nil {
+			res.State, res.Err = Failed, newPanicError(v)
+			r.log.Error("panic deploying a target", "call", res.Call, "error", res.Err.Error(), "stack", string(debug.Stack()))
+		}
 		res.Duration = time.Since(start)
 		r.logResult(res)
 	}()
@@ -189,15 +225,20 @@ func (r *run) target(ctx context.Context, res *Result, verify bool) {
 		res.State, res.Err = NotStarted, err
 		return
 	}
-	if before, err := r.describe(ctx, res); err == nil {
+	staging := res.Call.Target.Staging
+	if staging {
+		// Describe shows the production certificate: a staging target is
+		// never compared with it, so it is set every time and not verified.
+		res.Note = NoteStaging
+	} else if before, err := r.describe(ctx, res); err == nil {
 		res.Before = &before
 		if !r.opts.Force {
-			switch {
-			case r.carries(before):
+			if r.carries(before) {
 				res.State = Unchanged
 				return
-			case r.newer(before):
-				res.State = SkippedNewer
+			}
+			if why := r.newer(before); why != "" {
+				res.State, res.Note = SkippedNewer, why
 				return
 			}
 		}
@@ -220,9 +261,7 @@ func (r *run) target(ctx context.Context, res *Result, verify bool) {
 		return
 	}
 	res.State = Deployed
-	// A staging (Env=staging) certificate is not what Describe reports,
-	// so it cannot be confirmed that way.
-	if verify && res.Call.Param("Env") != "staging" {
+	if verify && !staging {
 		if err := r.verify(ctx, res); err != nil {
 			res.State, res.Err = Failed, err
 		}
@@ -235,10 +274,16 @@ func isStop(err error) bool {
 }
 
 // describe reads what the target carries, retrying throttled and transient
-// failures a few times. An auth failure halts the run.
+// failures a few times. An auth failure halts the run. Its calls count in
+// Describes and DescribeThrottled, not in Attempts and Throttled.
 func (r *run) describe(ctx context.Context, res *Result) (Installed, error) {
 	var inst Installed
-	err := r.attempt(ctx, res, plan.DescribeAPI(res.Call.Target.Product), describeAttempts, describeThrottled, func() (string, error) {
+	prio := prioFirst
+	if res.Attempts > 0 {
+		prio = prioRetry // verifying: the target is under way
+	}
+	err := r.attempt(ctx, res, plan.DescribeAPI(res.Call.Target.Product), false, prio, describeAttempts, describeThrottled, func() (string, error) {
+		res.Describes++
 		var err error
 		inst, err = r.client.Describe(ctx, res.Call)
 		return inst.RequestID, err
@@ -249,7 +294,7 @@ func (r *run) describe(ctx context.Context, res *Result) (Installed, error) {
 // set sends the Set call until it succeeds, fails permanently, or runs out
 // of attempts or time.
 func (r *run) set(ctx context.Context, res *Result) error {
-	return r.attempt(ctx, res, res.Call.API, r.opts.maxAttempts(), r.opts.maxThrottled(), func() (string, error) {
+	return r.attempt(ctx, res, res.Call.API, true, prioFirst, r.opts.maxAttempts(), r.opts.maxThrottled(), func() (string, error) {
 		res.Attempts++
 		return r.client.Set(ctx, res.Call)
 	})
@@ -267,33 +312,49 @@ func (r *run) verify(ctx context.Context, res *Result) error {
 	return nil
 }
 
-// attempt runs call under api's pacer until it succeeds, fails for good,
+// attempt runs call through api's lane until it succeeds, fails for good,
 // or runs out of tries: n calls answered with a transient error, or
 // maxThrottled calls answered with throttling. Throttling has its own
 // budget because a throttled call was not processed at all: at a 30%
 // throttling rate, 8 tries would leave about one target in 15,000 failed
 // for nothing but bad luck, while the pacer, not the retry count, is what
-// keeps the load in check. Between tries it backs off. It returns nil on
-// success, the run's StopError when it stopped before a try, or the last
-// error.
-func (r *run) attempt(ctx context.Context, res *Result, api plan.API, n, maxThrottled int, call func() (string, error)) error {
-	pc := r.pacer(api)
+// keeps the load in check.
+//
+// A retry waits outside the lane, holding no call slot, until it is due
+// (see retryAt), then goes back to the lane ahead of the targets not yet
+// started. An answer that every call of the API would get alike (the
+// certificate refused, the permission missing) refuses the lane: the
+// API's other calls are not sent. It returns nil on success, the run's
+// StopError when it stopped before a try, or the last error.
+func (r *run) attempt(ctx context.Context, res *Result, api plan.API, set bool, prio, n, maxThrottled int, call func() (string, error)) error {
+	l := r.lane(api, set)
 	var last error
+	var due time.Time
 	tries, throttles := 0, 0
 	for {
 		if err := r.stopped(ctx); err != nil {
 			return stopAfter(err, last)
 		}
+		if !due.IsZero() && !r.sleepUntil(ctx, due) {
+			return stopAfter(r.stopCause(ctx), last)
+		}
 		wctx, cancel := r.startCtx(ctx)
-		err := pc.wait(wctx)
+		err := l.acquire(wctx, prio, uint64(res.index))
 		cancel()
 		if err != nil {
-			if serr := r.stopped(ctx); serr != nil {
-				return stopAfter(serr, last)
+			var ns *NotSentError
+			if errors.As(err, &ns) {
+				return err
 			}
-			return stopAfter(&StopError{Code: "Deadline", Message: "the function's deadline was near; a later run picks this target up"}, last)
+			return stopAfter(r.stopCause(ctx), last)
 		}
-		rid, err := call()
+		if err := r.stopped(ctx); err != nil {
+			// The run stopped while the call waited for its turn.
+			l.release(false)
+			return stopAfter(err, last)
+		}
+		sent := time.Now()
+		rid, err := r.safeCall(call)
 		if rid == "" {
 			rid = requestIDOf(err)
 		}
@@ -301,7 +362,11 @@ func (r *run) attempt(ctx context.Context, res *Result, api plan.API, n, maxThro
 			res.RequestIDs = append(res.RequestIDs, rid)
 		}
 		class, hint := classify(err)
-		pc.observe(time.Now(), err != nil && class == Throttled)
+		l.pc.observe(time.Now(), err != nil && class == Throttled)
+		if err != nil && (class == Refused || class == Forbidden) {
+			l.refuse(&NotSentError{API: api.Action, Domain: res.Call.DomainName, Err: err})
+		}
+		l.release(true)
 		if err == nil {
 			return nil
 		}
@@ -309,8 +374,12 @@ func (r *run) attempt(ctx context.Context, res *Result, api plan.API, n, maxThro
 		switch class {
 		case Throttled:
 			throttles++
-			res.Throttled++
-			r.throttled.Add(1)
+			if set {
+				res.Throttled++
+				r.throttled.Add(1)
+			} else {
+				res.DescribeThrottled++
+			}
 			if throttles >= maxThrottled {
 				return err
 			}
@@ -326,15 +395,34 @@ func (r *run) attempt(ctx context.Context, res *Result, api plan.API, n, maxThro
 		default:
 			return err
 		}
-		d := r.backoff(tries+throttles, hint)
-		r.log.Debug("retrying", "call", res.Call, "class", class.String(), "try", tries+throttles, "delay", d, "error", err.Error())
-		if !r.sleep(ctx, d) {
-			if serr := r.stopped(ctx); serr != nil {
-				return stopAfter(serr, last)
-			}
-			return stopAfter(&StopError{Code: "Deadline", Message: "the function's deadline was near; a later run picks this target up"}, last)
-		}
+		prio = prioRetry
+		due = r.retryAt(class, tries, hint, sent)
+		r.log.Debug("retrying", "call", res.Call, "api", api.Action, "class", class.String(), "try", tries+throttles,
+			"delayMs", time.Until(due).Milliseconds(), "error", err.Error())
 	}
+}
+
+// stopCause is why waiting for a call ended: the run's stop, or the
+// deadline.
+func (r *run) stopCause(ctx context.Context) error {
+	if err := r.stopped(ctx); err != nil {
+		return err
+	}
+	return deadlineStop()
+}
+
+// safeCall makes one client call; a panic in the client becomes the
+// call's (permanent) error instead of killing the process, and its stack
+// is logged (a stack shows addresses, never argument contents).
+func (r *run) safeCall(call func() (string, error)) (rid string, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			pe := newPanicError(v)
+			r.log.Error("panic in a call", "error", pe.Error(), "stack", string(debug.Stack()))
+			rid, err = "", pe
+		}
+	}()
+	return call()
 }
 
 // stopAfter returns the stop cause, or, when a call was already made, the
@@ -346,32 +434,51 @@ func stopAfter(stop, last error) error {
 	return fmt.Errorf("%w (then %s)", last, stop.Error())
 }
 
-// backoff is the pause before a retry. When the server said when to try
-// again (a throttling answer's TimeLeft), that time, plus a jitter of up to
-// BaseDelay so that the targets it throttled together do not return
-// together; otherwise exponential with full jitter: a uniform delay in
-// [0, min(MaxDelay, BaseDelay × 2^(try-1))]. Never more than MaxDelay. The
-// hint is followed rather than added to the exponential schedule because
-// the aggregate load is held by the API's pacer, not by per-target delays:
-// waiting longer than the server asks only lengthens the run's tail.
-func (r *run) backoff(try int, hint time.Duration) time.Duration {
-	if hint > 0 {
-		return min(hint+time.Duration(rand.Int64N(int64(r.opts.baseDelay())+1)), r.opts.maxDelay())
+// retryAt is when a failed call may be tried again; the zero time means
+// as soon as the pacer allows.
+//
+// A throttled call is retried as soon as the pacer allows: the API's pacer
+// already holds the aggregate load (and slows it when throttling is more
+// than noise), so a per-target delay would only leave tokens unused and
+// lengthen the run's tail. When the answer carries a retry-after hint (a
+// throttling answer's TimeLeft), the retry waits for it, counted from when
+// the throttled call was sent: the service judged that call when it
+// arrived, so a retry sent TimeLeft later arrives TimeLeft later. Never
+// more than MaxDelay.
+//
+// A transient failure (5xx, busy, network) backs off exponentially with
+// full jitter: a uniform delay in [0, min(MaxDelay, BaseDelay × 2^(try-1))].
+func (r *run) retryAt(class Class, try int, hint time.Duration, sent time.Time) time.Time {
+	if class == Throttled {
+		if hint <= 0 {
+			return time.Time{}
+		}
+		return sent.Add(min(hint, r.opts.maxDelay()))
 	}
-	ceil := min(r.opts.maxDelay(), r.opts.baseDelay()<<min(try-1, 30))
+	return time.Now().Add(r.backoff(try))
+}
+
+// backoff is the exponential backoff with full jitter of a transient
+// failure's try-th retry.
+func (r *run) backoff(try int) time.Duration {
+	ceil := min(r.opts.maxDelay(), r.opts.baseDelay()<<min(max(try, 1)-1, 30))
 	return time.Duration(rand.Int64N(int64(ceil) + 1))
 }
 
-// sleep waits d, or until ctx ends or StopAt would pass; it reports whether
-// the full delay elapsed.
-func (r *run) sleep(ctx context.Context, d time.Duration) bool {
-	if !r.opts.StopAt.IsZero() && time.Now().Add(d).After(r.opts.StopAt) {
+// sleepUntil waits until t, or until ctx ends or StopAt would pass; it
+// reports whether t was reached.
+func (r *run) sleepUntil(ctx context.Context, t time.Time) bool {
+	if !r.opts.StopAt.IsZero() && t.After(r.opts.StopAt) {
 		return false
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
+	d := time.Until(t)
+	if d <= 0 {
+		return true
+	}
+	tm := time.NewTimer(d)
+	defer tm.Stop()
 	select {
-	case <-t.C:
+	case <-tm.C:
 		return true
 	case <-ctx.Done():
 		return false
@@ -388,9 +495,38 @@ func (r *run) carries(in Installed) bool {
 		(in.CertName != "" && in.CertName == r.plan.CertName)
 }
 
-// newer reports whether a domain serves a certificate that outlives this one.
-func (r *run) newer(in Installed) bool {
-	return in.HTTPS && in.NotAfter.After(r.plan.Bundle.NotAfter)
+// newer says why a domain's certificate must not be replaced by this one,
+// or "" when it may be: unless the plan says Replace always, a certificate
+// issued later (its not-before, where Describe gives it) is not replaced.
+// A certificate that was issued earlier is replaced even when it expires
+// later: a one-year certificate must not block the 90-day ones that
+// follow it. Only when Describe gives no issue date is the expiry
+// compared, and the reason says so.
+func (r *run) newer(in Installed) string {
+	if !in.HTTPS || r.plan.Replace == plan.ReplaceAlways {
+		return ""
+	}
+	ours := r.plan.Bundle
+	const day = "2006-01-02 15:04 MST"
+	if !in.NotBefore.IsZero() && !ours.NotBefore.IsZero() {
+		if in.NotBefore.After(ours.NotBefore) {
+			return fmt.Sprintf("the domain carries %s, issued %s, later than this certificate (%s); set replace: always to replace it",
+				certLabel(in), in.NotBefore.UTC().Format(day), ours.NotBefore.UTC().Format(day))
+		}
+		return ""
+	}
+	if in.NotAfter.After(ours.NotAfter) {
+		return fmt.Sprintf("the domain carries %s, which expires %s, later than this certificate (%s); Describe gave no issue date to compare; set replace: always to replace it",
+			certLabel(in), in.NotAfter.UTC().Format(day), ours.NotAfter.UTC().Format(day))
+	}
+	return ""
+}
+
+func certLabel(in Installed) string {
+	if in.CertName != "" {
+		return fmt.Sprintf("%q", in.CertName)
+	}
+	return "a certificate"
 }
 
 // requestIDOf extracts the RequestId an error carries, if any.

@@ -44,17 +44,31 @@ type fakeClient struct {
 	describes int
 	// ignoreSet leaves Describe showing the old state after a Set.
 	ignoreSet bool
+	// setAlways and descAlways answer every call for a domain with an error.
+	setAlways, descAlways map[string]error
+	// panics names domains whose Set (or Describe, with "describe:") panics.
+	panics    map[string]bool
+	setsByAPI map[string]int
+	descByAPI map[string]int
 }
 
 func newFake() *fakeClient {
 	return &fakeClient{installed: map[string]Installed{}, setErrs: map[string][]error{},
-		descErrs: map[string][]error{}, sets: map[string]int{}}
+		descErrs: map[string][]error{}, sets: map[string]int{}, setAlways: map[string]error{},
+		descAlways: map[string]error{}, panics: map[string]bool{}, setsByAPI: map[string]int{}, descByAPI: map[string]int{}}
 }
 
 func (f *fakeClient) Set(_ context.Context, c plan.Call) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.sets[c.DomainName]++
+	f.setsByAPI[c.API.Action]++
+	if f.panics[c.DomainName] {
+		panic("the SDK blew up")
+	}
+	if err := f.setAlways[c.DomainName]; err != nil {
+		return "", err
+	}
 	if errs := f.setErrs[c.DomainName]; len(errs) > 0 {
 		f.setErrs[c.DomainName] = errs[1:]
 		return "", errs[0]
@@ -69,6 +83,13 @@ func (f *fakeClient) Describe(_ context.Context, c plan.Call) (Installed, error)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.describes++
+	f.descByAPI[plan.DescribeAPI(c.Target.Product).Action]++
+	if f.panics["describe:"+c.DomainName] {
+		panic(fmt.Errorf("describe of %s blew up", c.DomainName))
+	}
+	if err := f.descAlways[c.DomainName]; err != nil {
+		return Installed{}, err
+	}
 	if errs := f.descErrs[c.DomainName]; len(errs) > 0 {
 		f.descErrs[c.DomainName] = errs[1:]
 		return Installed{}, errs[0]
@@ -88,11 +109,14 @@ func (f *fakeClient) totalSets() int {
 	return n
 }
 
-var notAfter = time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC)
+var (
+	notAfter  = time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC)
+	notBefore = notAfter.AddDate(0, -3, 0)
+)
 
 // testPlan builds a plan of n CDN calls without a real bundle.
 func testPlan(n int) *plan.Plan {
-	p := &plan.Plan{Bundle: bundle.Identity{Fingerprint: "ab12cd34ef", NotAfter: notAfter, CommonName: "example.com"}}
+	p := &plan.Plan{Bundle: bundle.Identity{Fingerprint: "ab12cd34ef", NotBefore: notBefore, NotAfter: notAfter, CommonName: "example.com"}}
 	p.CertName = plan.CertName(bundle.Identity{Fingerprint: "ab12cd34ef56", NotAfter: notAfter, CommonName: "example.com"})
 	for i := range n {
 		d := fmt.Sprintf("d%02d.example.com", i)
@@ -279,23 +303,31 @@ func containsFold(s, sub string) bool {
 	return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
 }
 
-func TestBackoffBounds(t *testing.T) {
+func TestRetryAt(t *testing.T) {
 	r := &run{opts: Options{}}
 	for try := 1; try <= 10; try++ {
 		ceil := min(DefaultMaxDelay, DefaultBaseDelay<<(try-1))
 		for range 200 {
-			if d := r.backoff(try, 0); d < 0 || d > ceil {
+			if d := r.backoff(try); d < 0 || d > ceil {
 				t.Fatalf("try %d: delay %v outside [0, %v]", try, d, ceil)
 			}
 		}
 	}
-	for range 200 {
-		if d := r.backoff(5, 3*time.Second); d < 3*time.Second || d > 3*time.Second+DefaultBaseDelay {
-			t.Fatalf("retry-after hint of 3s gave %v, want [3s, 3.2s]", d)
-		}
+	sent := time.Now().Add(-100 * time.Millisecond)
+	// A throttled call without a hint is retried as soon as the pacer allows.
+	if at := r.retryAt(Throttled, 3, 0, sent); !at.IsZero() {
+		t.Errorf("throttled without a hint: due %v, want at once", at)
 	}
-	if d := r.backoff(1, time.Hour); d != DefaultMaxDelay {
-		t.Errorf("a huge hint gave %v, want the cap %v", d, DefaultMaxDelay)
+	// With a hint: exactly the hint after the throttled call was sent, no jitter.
+	if at := r.retryAt(Throttled, 5, 3*time.Second, sent); !at.Equal(sent.Add(3 * time.Second)) {
+		t.Errorf("a hint of 3s gave %v after sending, want 3s", at.Sub(sent))
+	}
+	if at := r.retryAt(Throttled, 1, time.Hour, sent); !at.Equal(sent.Add(DefaultMaxDelay)) {
+		t.Errorf("a huge hint gave %v, want the cap %v", at.Sub(sent), DefaultMaxDelay)
+	}
+	// Transient failures back off.
+	if at := r.retryAt(Transient, 1, 0, sent); at.IsZero() || time.Until(at) > DefaultBaseDelay {
+		t.Errorf("transient: due in %v, want within [0, %v]", time.Until(at), DefaultBaseDelay)
 	}
 }
 

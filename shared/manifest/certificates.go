@@ -225,7 +225,7 @@ func (p *parser) certificate(raw *yaml.Node) (Certificate, bool) {
 	if v := f.value("keyType"); v != nil {
 		if s, ok := p.str(v, "keyType"); ok {
 			if !contains(KeyTypes(), KeyType(s)) {
-				p.errorf(v, "unknown keyType %q%s", s, or(suggest(s, keyTypeNames()), " (want ec256, ec384, rsa2048, rsa3072 or rsa4096)"))
+				p.errorf(v, "unknown keyType %q (want ec256, ec384, rsa2048, rsa3072 or rsa4096)", s)
 			}
 			c.KeyType = KeyType(s)
 		}

@@ -134,10 +134,10 @@ func TestMatch(t *testing.T) {
 			wantNotCovered: []string{"cdn-legacy legacy.example.com"},
 		},
 		{
-			name:        "subject CN counts when there are no SANs",
-			leaf:        newLeaf(t, "www.example.com"),
-			key:         "",
-			wantCovered: []string{"cdn www.example.com"},
+			// Issue 8 §5: browsers and Go ignore the CN.
+			name: "subject CN does not count when there are no SANs",
+			leaf: newLeaf(t, "www.example.com"),
+			key:  "",
 		},
 		{
 			name:           "nil leaf covers nothing",

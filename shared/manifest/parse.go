@@ -38,7 +38,7 @@ const maxInt = math.MaxInt32
 // Field names, as a manifest spells them.
 var (
 	manifestFields = []string{"version", "defaults", "targets", "certificates"}
-	defaultsFields = []string{"staging", "allowUntrusted", "warnDays", "canary", "verify"}
+	defaultsFields = []string{"staging", "allowUntrusted", "warnDays", "canary", "verify", "replace"}
 	targetFields   = []string{"product", "domain", "domains", "region", "bundle", "staging"}
 )
 
@@ -164,7 +164,7 @@ func (p *parser) manifest(n *yaml.Node) *Manifest {
 		return nil
 	}
 	f := p.fields(n, "manifest", manifestFields)
-	m := &Manifest{Path: p.file, Defaults: Defaults{WarnDays: DefaultWarnDays}}
+	m := &Manifest{Path: p.file, Defaults: Defaults{WarnDays: DefaultWarnDays, Replace: ReplaceOlder}}
 
 	if v := f.value("version"); v == nil {
 		p.errorf(n, "missing version (this certdrop reads \"version: %d\")", Version)
@@ -218,6 +218,16 @@ func (p *parser) defaults(raw *yaml.Node, d *Defaults) {
 	p.boolean(f.value("verify"), "verify", &d.Verify)
 	p.count(f.value("warnDays"), "warnDays", &d.WarnDays)
 	p.count(f.value("canary"), "canary", &d.Canary)
+	if v := f.value("replace"); v != nil {
+		if s, ok := p.str(v, "replace"); ok {
+			switch s {
+			case ReplaceOlder, ReplaceAlways:
+				d.Replace = s
+			default:
+				p.errorf(v, "replace must be %s or %s, not %q", ReplaceOlder, ReplaceAlways, s)
+			}
+		}
+	}
 }
 
 // target reads one entry of targets: one Target per domain it lists.

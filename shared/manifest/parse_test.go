@@ -16,7 +16,7 @@ import (
 func lines(ls ...string) string { return strings.Join(ls, "\n") + "\n" }
 
 func TestParseValid(t *testing.T) {
-	defaults := Defaults{WarnDays: DefaultWarnDays}
+	defaults := Defaults{WarnDays: DefaultWarnDays, Replace: ReplaceOlder}
 	tests := []struct {
 		name         string
 		in           string
@@ -96,7 +96,7 @@ func TestParseValid(t *testing.T) {
 				"  - {product: cdn-legacy, domain: e.example.com}",
 				"  - {product: live, domain: f.example.com, staging: false}",
 			),
-			wantDefaults: Defaults{Staging: true, WarnDays: DefaultWarnDays},
+			wantDefaults: Defaults{Staging: true, WarnDays: DefaultWarnDays, Replace: ReplaceOlder},
 			want: []Target{
 				{Product: CDN, Domain: "a.example.com", Staging: true, Line: 4},
 				{Product: CDN, Domain: "b.example.com", Line: 5},
@@ -125,10 +125,11 @@ func TestParseValid(t *testing.T) {
 				"  warnDays: 0",
 				"  canary: 3",
 				"  verify: true",
+				"  replace: always",
 				"targets: [{product: cdn, domain: www.example.com}]",
 			),
-			wantDefaults: Defaults{AllowUntrusted: true, WarnDays: 0, Canary: 3, Verify: true},
-			want:         []Target{{Product: CDN, Domain: "www.example.com", Line: 7}},
+			wantDefaults: Defaults{AllowUntrusted: true, WarnDays: 0, Canary: 3, Verify: true, Replace: ReplaceAlways},
+			want:         []Target{{Product: CDN, Domain: "www.example.com", Line: 8}},
 		},
 		{
 			name: "numbers without a fraction count as integers",
@@ -137,7 +138,7 @@ func TestParseValid(t *testing.T) {
 				"defaults: {warnDays: 30.0, canary: 0x2}",
 				"targets: [{product: cdn, domain: www.example.com}]",
 			),
-			wantDefaults: Defaults{WarnDays: 30, Canary: 2},
+			wantDefaults: Defaults{WarnDays: 30, Canary: 2, Replace: ReplaceOlder},
 			want:         []Target{{Product: CDN, Domain: "www.example.com", Line: 3}},
 		},
 		{
@@ -147,7 +148,7 @@ func TestParseValid(t *testing.T) {
 				"targets: [{product: cdn, domain: www.example.com}]",
 				"defaults: {staging: true}",
 			),
-			wantDefaults: Defaults{Staging: true, WarnDays: DefaultWarnDays},
+			wantDefaults: Defaults{Staging: true, WarnDays: DefaultWarnDays, Replace: ReplaceOlder},
 			want:         []Target{{Product: CDN, Domain: "www.example.com", Staging: true, Line: 2}},
 		},
 		{

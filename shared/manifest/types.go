@@ -59,12 +59,23 @@ type Defaults struct {
 	Canary int `json:"canary"`
 	// Verify: confirm every target by Describe after its Set.
 	Verify bool `json:"verify"`
+	// Replace says which certificate a domain may lose: ReplaceOlder (the
+	// default) replaces one issued before the new certificate and skips a
+	// domain carrying one issued later (skipped_newer, reported);
+	// ReplaceAlways replaces whatever the domain carries.
+	Replace string `json:"replace"`
 }
 
+// Replace settings.
+const (
+	ReplaceOlder  = "older"
+	ReplaceAlways = "always"
+)
+
 // BundleOptions returns the bundle validation settings the defaults ask
-// for: AllowUntrusted, and WarnDays in bundle.Options' convention, where 0
-// means the default and a negative value turns the warning off. Callers
-// add the clock and the roots.
+// for: AllowUntrusted, and WarnDays (0 and negative values both turn the
+// warning off in bundle.Options, as warnDays: 0 does here). Callers add
+// the clock and the roots.
 func (d Defaults) BundleOptions() bundle.Options {
 	o := bundle.Options{WarnDays: d.WarnDays, AllowUntrusted: d.AllowUntrusted}
 	if d.WarnDays == 0 {

@@ -24,7 +24,17 @@ type Plan struct {
 	// NotCovered are targets bound to this bundle by their bundle prefix
 	// that the certificate does not cover: reported, never dropped.
 	NotCovered []manifest.Target
+	// Replace is the manifest's replace setting: ReplaceOlder (the
+	// default: a domain carrying a certificate issued later is skipped)
+	// or ReplaceAlways.
+	Replace string
 }
+
+// Replace settings, as the manifest writes them.
+const (
+	ReplaceOlder  = manifest.ReplaceOlder
+	ReplaceAlways = manifest.ReplaceAlways
+)
 
 // Build plans the calls that deploy b to the targets of m it matches.
 // objectKey is where the bundle was found ("" when unknown: bundle prefixes
@@ -35,6 +45,10 @@ func Build(b *bundle.Bundle, m *manifest.Manifest, objectKey string) (*Plan, err
 		Bundle:   id,
 		Sources:  append([]string(nil), b.Sources...),
 		CertName: CertName(id),
+		Replace:  m.Defaults.Replace,
+	}
+	if p.Replace == "" {
+		p.Replace = ReplaceOlder
 	}
 	covered, notCovered := m.Match(b.Leaf, objectKey)
 	p.NotCovered = notCovered
@@ -66,6 +80,19 @@ func LowerBound(calls []Call) time.Duration {
 		worst = math.Max(worst, float64(n)/quota[a])
 	}
 	return time.Duration(worst * float64(time.Second))
+}
+
+// FaultAdjustedBound is LowerBound under faults: when a fraction lost of
+// the calls (0 ≤ lost < 1) is answered with throttling or an error, each
+// such answer still takes a quota slot, so an API's n calls need
+// n ÷ (1 − lost) slots. It is the floor a run under those faults is
+// measured against: 300 CDN targets at 30 calls/s with 30% throttled and
+// 2% answered 5xx cannot end before 300 ÷ (30 × 0.68) ≈ 14.7 s.
+func FaultAdjustedBound(calls []Call, lost float64) time.Duration {
+	if lost <= 0 || lost >= 1 {
+		return LowerBound(calls)
+	}
+	return time.Duration(float64(LowerBound(calls)) / (1 - lost))
 }
 
 // maxCertName is the longest CertName the APIs accept

@@ -195,3 +195,40 @@ func TestSecretsRedacted(t *testing.T) {
 		t.Fatal("want the key shown as <redacted>")
 	}
 }
+
+// TestBuildCarriesReplace: the manifest's replace setting reaches the
+// fan-out through the plan, older when the manifest says nothing.
+func TestBuildCarriesReplace(t *testing.T) {
+	b := testBundle(t, "www.example.com")
+	for _, tt := range []struct{ in, want string }{{"", ReplaceOlder}, {ReplaceOlder, ReplaceOlder}, {ReplaceAlways, ReplaceAlways}} {
+		m := &manifest.Manifest{Defaults: manifest.Defaults{Replace: tt.in},
+			Targets: []manifest.Target{{Product: manifest.CDN, Domain: "www.example.com"}}}
+		p, err := Build(b, m, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Replace != tt.want {
+			t.Errorf("replace %q: plan says %q, want %q", tt.in, p.Replace, tt.want)
+		}
+	}
+}
+
+func TestFaultAdjustedBound(t *testing.T) {
+	var calls []Call
+	for range 300 {
+		calls = append(calls, Call{API: SetAPI(manifest.CDN)})
+	}
+	for range 100 {
+		calls = append(calls, Call{API: SetAPI(manifest.VOD)})
+	}
+	if got := LowerBound(calls); got != 10*time.Second {
+		t.Fatalf("lower bound %v, want 10s", got)
+	}
+	lost := 0.32
+	if got, want := FaultAdjustedBound(calls, lost), time.Duration(float64(10*time.Second)/(1-lost)); got != want {
+		t.Errorf("fault-adjusted %v, want %v (300 ÷ (30 × 0.68))", got, want)
+	}
+	if got := FaultAdjustedBound(calls, 0); got != 10*time.Second {
+		t.Errorf("no faults: %v", got)
+	}
+}

@@ -10,7 +10,7 @@ import (
 // stopHints say what to do about each way a run stops.
 var stopHints = map[string]string{
 	"Deadline":     "the function's time ran out: the next run (the async retry or the timer's reconcile) picks this target up",
-	"AuthFailed":   "check the credentials and that the role has the RAM policy in deploy/ram-policy.json",
+	"AuthFailed":   "the credentials were refused (unknown or disabled AccessKey, wrong secret, expired STS token, or this machine's clock): fix them and run again",
 	"CanaryFailed": "fix what failed on the canary targets, then run again",
 	"Canceled":     "the run was interrupted; run it again",
 }
@@ -43,6 +43,7 @@ func errorOf(err error) *Error {
 		ve *fanout.VerifyError
 		ae APIError
 		tp temporary
+		pe *fanout.PanicError
 	)
 	transient := errors.As(err, &tp) && tp.Temporary()
 	switch {
@@ -58,6 +59,9 @@ func errorOf(err error) *Error {
 	case errors.As(err, &se):
 		return &Error{Code: se.Code, Message: err.Error(), Hint: stopHints[se.Code],
 			Transient: transientStops[se.Code] || transient}
+	case errors.As(err, &pe):
+		return &Error{Code: "Panic", Message: err.Error(),
+			Hint: "a bug in certdrop or its SDK: the target was not set; report it with the log of this run"}
 	case errors.As(err, &ve):
 		return &Error{Code: "VerifyFailed", Message: err.Error(),
 			Hint: "the API accepted the certificate but Describe does not show it: check the domain in the console"}

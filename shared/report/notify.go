@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/certdrop/certdrop/shared/fanout"
 )
 
 // Webhook formats.
@@ -62,10 +64,11 @@ func WebhookFromEnv(getenv func(string) string) (*Webhook, error) {
 	return w, nil
 }
 
-// Notify posts the summary of r when the run had failures or Always is set;
-// it reports whether it posted.
+// Notify posts the summary of r when the run had failures or skipped
+// targets (skipped_newer: a renewal that did not happen), or Always is
+// set; it reports whether it posted.
 func (w *Webhook) Notify(ctx context.Context, r *Report) (bool, error) {
-	if !w.Always && r.Summary.OK() {
+	if !w.Always && r.Summary.OK() && r.Summary.SkippedNewer == 0 {
 		return false, nil
 	}
 	return true, w.send(ctx, w.payload(r))
@@ -165,7 +168,7 @@ func (w *Webhook) payload(r *Report) any {
 		return w.chat(text)
 	}
 	return map[string]any{"text": text, "runId": r.RunID, "trigger": r.Trigger, "requestId": r.RequestID,
-		"bundle": r.Bundle, "summary": r.Summary, "failures": failures(r, 20)}
+		"bundle": r.Bundle, "summary": r.Summary, "failures": failures(r, 20), "skipped": skipped(r, 20)}
 }
 
 // Text is the short human summary a webhook posts: the bundle, the summary
@@ -180,7 +183,27 @@ func Text(r *Report) string {
 	if n := r.Summary.Failed + r.Summary.NotStarted + r.Summary.NotCovered; n > len(fs) {
 		fmt.Fprintf(&b, "(and %d more; see the report of run %s)\n", n-len(fs), r.RunID)
 	}
+	sk := skipped(r, 10)
+	for _, t := range sk {
+		fmt.Fprintf(&b, "- %s %s: %s %s\n", t.Product, t.Domain, t.State, detail(t))
+	}
+	if n := r.Summary.SkippedNewer; n > len(sk) {
+		fmt.Fprintf(&b, "(and %d more skipped; see the report of run %s)\n", n-len(sk), r.RunID)
+	}
 	return b.String()
+}
+
+// skipped lists up to n targets left as they were because they carry a
+// newer certificate: the renewal did not reach them, and a person should
+// know.
+func skipped(r *Report, n int) []Target {
+	var out []Target
+	for _, t := range r.Targets {
+		if t.State == fanout.SkippedNewer && len(out) < n {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 func failures(r *Report, n int) []Target {

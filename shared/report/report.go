@@ -51,15 +51,26 @@ type Bundle struct {
 
 // Target is what happened to one domain of one product.
 type Target struct {
-	Product    manifest.Product `json:"product"`
-	Domain     string           `json:"domain"`
-	API        string           `json:"api"`
-	State      fanout.State     `json:"state"`
-	Attempts   int              `json:"attempts"`
-	Throttled  int              `json:"throttled"`
-	RequestIDs []string         `json:"requestIds"`
-	Error      *Error           `json:"error,omitempty"`
-	DurationMs int64            `json:"durationMs"`
+	Product manifest.Product `json:"product"`
+	Domain  string           `json:"domain"`
+	API     string           `json:"api"`
+	State   fanout.State     `json:"state"`
+	// Attempts counts the Set calls sent; Throttled how many of them were
+	// answered with throttling.
+	Attempts  int `json:"attempts"`
+	Throttled int `json:"throttled"`
+	// Describes counts the Describe calls sent (before the Set and to
+	// verify it); DescribeThrottled how many were answered with throttling.
+	Describes         int      `json:"describes"`
+	DescribeThrottled int      `json:"describeThrottled"`
+	RequestIDs        []string `json:"requestIds"`
+	Error             *Error   `json:"error,omitempty"`
+	// Note says, for a target that did not fail, what a person should
+	// know: for skipped_newer, which certificate the domain carries and why
+	// it counts as newer; for a staging target, that it was set without
+	// comparing or verifying.
+	Note       string `json:"note,omitempty"`
+	DurationMs int64  `json:"durationMs"`
 	// Previous is what the domain carried before the run, when Describe
 	// said; it explains unchanged and skipped_newer.
 	Previous *Previous `json:"previous,omitempty"`
@@ -67,9 +78,11 @@ type Target struct {
 
 // Previous is the certificate a domain carried before the run.
 type Previous struct {
-	CertName string     `json:"certName,omitempty"`
-	NotAfter *time.Time `json:"notAfter,omitempty"`
-	HTTPS    bool       `json:"https"`
+	CertName string `json:"certName,omitempty"`
+	// NotBefore is when it was issued, when Describe said.
+	NotBefore *time.Time `json:"notBefore,omitempty"`
+	NotAfter  *time.Time `json:"notAfter,omitempty"`
+	HTTPS     bool       `json:"https"`
 }
 
 // Error explains a failed or not-started target.
@@ -164,8 +177,12 @@ func targetOf(res fanout.Result) Target {
 		State:      res.State,
 		Attempts:   res.Attempts,
 		Throttled:  res.Throttled,
+		Describes:  res.Describes,
 		RequestIDs: append([]string{}, res.RequestIDs...),
+		Note:       res.Note,
 		DurationMs: res.Duration.Milliseconds(),
+
+		DescribeThrottled: res.DescribeThrottled,
 	}
 	if res.Err != nil {
 		t.Error = errorOf(res.Err)
@@ -175,6 +192,10 @@ func targetOf(res fanout.Result) Target {
 		if !b.NotAfter.IsZero() {
 			na := b.NotAfter.UTC()
 			t.Previous.NotAfter = &na
+		}
+		if !b.NotBefore.IsZero() {
+			nb := b.NotBefore.UTC()
+			t.Previous.NotBefore = &nb
 		}
 	}
 	return t

@@ -176,7 +176,7 @@ func TestJSONNames(t *testing.T) {
 		{"report", doc, "bundle,dryRun,finishedAt,requestId,runId,startedAt,summary,targets,trigger"},
 		{"bundle", doc["bundle"].(map[string]any), "certName,fingerprint,issuer,keys,notAfter,sans,subject"},
 		{"summary", doc["summary"].(map[string]any), "deployed,durationMs,failed,lowerBoundMs,not_covered,not_started,planned,skipped_newer,total,unchanged"},
-		{"target", doc["targets"].([]any)[1].(map[string]any), "api,attempts,domain,durationMs,error,product,requestIds,state,throttled"},
+		{"target", doc["targets"].([]any)[1].(map[string]any), "api,attempts,describeThrottled,describes,domain,durationMs,error,product,requestIds,state,throttled"},
 		{"error", doc["targets"].([]any)[1].(map[string]any)["error"].(map[string]any), "code,hint,message"},
 	}
 	for _, c := range checks {
@@ -379,5 +379,55 @@ func TestWebhookNotice(t *testing.T) {
 		if tt.posted && (!strings.Contains(got[0], tt.has) || (tt.hasNot != "" && strings.Contains(got[0], tt.hasNot))) {
 			t.Errorf("%s: body %s, want %q and not %q", tt.format, got[0], tt.has, tt.hasNot)
 		}
+	}
+}
+
+// TestSkippedReachesTheWebhook: a skipped_newer target is a renewal that
+// did not happen. Its note is in the report and the table, and the
+// webhook posts about it (with the target listed) even when nothing
+// failed.
+func TestSkippedReachesTheWebhook(t *testing.T) {
+	p, rs := testRun()
+	const note = `the domain carries "newer", issued 2027-01-01 00:00 UTC, later than this certificate`
+	nb := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+	rs[2].Note, rs[2].Before.NotBefore = note, nb
+	rs[2].Describes, rs[2].DescribeThrottled = 2, 1
+	r := New(Meta{Trigger: TriggerOSS, StartedAt: time.Now()}, p, []fanout.Result{rs[0], rs[2]}, time.Now())
+	r.Targets = r.Targets[:2] // no not_covered: nothing failed
+	r.Summary = summarize(r.Targets)
+	if !r.Summary.OK() {
+		t.Fatalf("summary %+v should be OK", r.Summary)
+	}
+	sk := r.Targets[1]
+	if sk.Note != note || sk.Previous == nil || sk.Previous.NotBefore == nil || !sk.Previous.NotBefore.Equal(nb) ||
+		sk.Describes != 2 || sk.DescribeThrottled != 1 || sk.Attempts != 0 || sk.Throttled != 0 {
+		t.Errorf("skipped target %+v", sk)
+	}
+	var buf bytes.Buffer
+	if err := WriteTable(&buf, r); err != nil || !strings.Contains(buf.String(), note) {
+		t.Errorf("the table lacks the note: %v\n%s", err, buf.String())
+	}
+	var got map[string]any
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		_ = json.Unmarshal(body, &got)
+	}))
+	defer srv.Close()
+	posted, err := (&Webhook{URL: srv.URL}).Notify(context.Background(), r)
+	if err != nil || !posted {
+		t.Fatalf("a run with a skipped target was not posted: %v %v", posted, err)
+	}
+	if text, _ := got["text"].(string); !strings.Contains(text, "v.example.com: skipped_newer") || !strings.Contains(text, note) {
+		t.Errorf("webhook text %q", text)
+	}
+	if list, _ := got["skipped"].([]any); len(list) != 1 || list[0].(map[string]any)["note"] != note {
+		t.Errorf("webhook skipped = %v", got["skipped"])
+	}
+}
+
+func TestPanicError(t *testing.T) {
+	e := errorOf(&fanout.PanicError{Value: "nil map"})
+	if e.Code != "Panic" || !strings.Contains(e.Message, "nil map") || e.Hint == "" {
+		t.Errorf("%+v", e)
 	}
 }

@@ -297,6 +297,8 @@ func detail(t Target) string {
 			s += " → " + t.Error.Hint
 		}
 		return s
+	case t.State == fanout.SkippedNewer && t.Note != "":
+		return t.Note
 	case t.State == fanout.SkippedNewer && t.Previous != nil && t.Previous.NotAfter != nil:
 		return fmt.Sprintf("carries %s, expiring %s (later)", t.Previous.CertName, t.Previous.NotAfter.Format(time.DateOnly))
 	}

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 )
 
 // tmpPrefix names Put's temporary files, which List skips.
@@ -21,7 +22,18 @@ const tmpPrefix = ".certdrop-tmp-"
 // Dir is a Store over a local directory, for the command line. A key is a
 // slash-separated path below the directory; every access goes through
 // os.Root, so neither a "../" key nor a symbolic link can reach outside it.
-// Symbolic links inside the directory are followed like OSS symlinks.
+//
+// Symbolic links inside the directory are followed like OSS symlinks, and
+// the size cap applies to their target: certbot's live/<name>/cert.pem,
+// which links to ../../archive/<name>/certN.pem, reads as a file when the
+// store is opened at certbot's configuration directory (/etc/letsencrypt),
+// which holds both. A link that leads outside the directory is refused,
+// by choice: the directory is the boundary of what the store may read,
+// and whoever can create links in it could otherwise make certdrop read
+// any file its user can (opened at live/<name>/ itself, certbot's links
+// lead out: List shows them, and Get says to open the store higher up).
+// Only regular files are read: a FIFO or device, or a link to one, is
+// refused without blocking.
 type Dir struct {
 	root    string
 	maxSize int64
@@ -67,18 +79,26 @@ func dirKey(op, key string) error {
 // fsError turns a file system error into an *Error.
 func fsError(op, key string, err error) error {
 	e := &Error{Op: op, Key: key, Err: err, cause: err}
-	var pe *fs.PathError
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		e.Err = ErrNotFound
 	case errors.Is(err, fs.ErrPermission):
 		e.Err = ErrDenied
-	case errors.As(err, &pe) && strings.Contains(pe.Err.Error(), "escapes"):
-		// os.Root's "path escapes from parent" (not exported): a
-		// symbolic link leading outside the directory.
-		e.Err, e.Detail = ErrInvalidKey, "a symbolic link leads outside the directory"
+	case escapes(err):
+		e.Err, e.Detail = ErrInvalidKey, escapeDetail
 	}
 	return e
+}
+
+// escapeDetail explains a refused link that leads outside the directory.
+const escapeDetail = "a symbolic link leads outside the directory: open the store at a directory that holds its target too " +
+	"(for certbot, its configuration directory, not live/<name>/)"
+
+// escapes reports os.Root's "path escapes from parent" (not exported): a
+// symbolic link leading outside the directory.
+func escapes(err error) bool {
+	var pe *fs.PathError
+	return errors.As(err, &pe) && strings.Contains(pe.Err.Error(), "escapes")
 }
 
 func (d *Dir) openRoot(op, key string) (*os.Root, error) {
@@ -111,7 +131,9 @@ func (d *Dir) Get(ctx context.Context, key string) (*Object, error) {
 	if !fi.Mode().IsRegular() {
 		return nil, &Error{Op: "get", Key: key, Err: ErrNotFound, Detail: "not a regular file"}
 	}
-	f, err := r.Open(key)
+	// O_NONBLOCK: should a FIFO replace the file after the Stat, opening
+	// it does not wait for a writer (and the Stat below refuses it).
+	f, err := r.OpenFile(key, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, fsError("get", key, err)
 	}
@@ -146,7 +168,9 @@ func (d *Dir) Get(ctx context.Context, key string) (*Object, error) {
 }
 
 // List returns the files (and symbolic links to files inside the
-// directory) whose key starts with prefix, in key order. Directories are
+// directory) whose key starts with prefix, in key order. A symbolic link
+// that leads outside the directory is listed too, with size 0, so that it
+// is not missed silently; Get refuses it. Directories are
 // not listed; a symbolic link to a directory is not descended into.
 func (d *Dir) List(ctx context.Context, prefix string) ([]ObjectInfo, error) {
 	if err := ctx.Err(); err != nil {
@@ -186,18 +210,22 @@ func (d *Dir) List(ctx context.Context, prefix string) ([]ObjectInfo, error) {
 			return nil
 		}
 		fi, err := fs.Stat(fsys, p) // follows a link inside the root
-		if err != nil || !fi.Mode().IsRegular() {
-			return nil // dangling, escaping or special: not an object
+		switch {
+		case err != nil && de.Type()&fs.ModeSymlink != 0 && escapes(err):
+			// Listed, so that it is not missed silently: Get refuses
+			// it and says why.
+			fi = nil
+		case err != nil || !fi.Mode().IsRegular():
+			return nil // dangling or special: not an object
 		}
 		if len(out) == d.maxList {
 			return &Error{Op: "list", Key: prefix, Err: ErrTooLarge, Detail: fmt.Sprintf("more than %d objects", d.maxList)}
 		}
-		out = append(out, ObjectInfo{
-			Key:          p,
-			Size:         fi.Size(),
-			LastModified: fi.ModTime(),
-			Symlink:      de.Type()&fs.ModeSymlink != 0,
-		})
+		info := ObjectInfo{Key: p, Symlink: de.Type()&fs.ModeSymlink != 0}
+		if fi != nil {
+			info.Size, info.LastModified = fi.Size(), fi.ModTime()
+		}
+		out = append(out, info)
 		return nil
 	})
 	if err != nil {

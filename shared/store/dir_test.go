@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -172,8 +173,88 @@ func TestDirRejectsTraversal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(list) != 0 {
-		t.Errorf("List shows escaping links: %+v", list)
+	// Escaping links are listed (size 0), so that a reader is told why
+	// they cannot be read instead of missing them silently.
+	if len(list) != 2 || list[0].Key != "escape.pem" || list[0].Size != 0 || !list[0].Symlink || list[1].Key != "escapedir" {
+		t.Errorf("List = %+v, want the two escaping links, size 0", list)
+	}
+	if _, err := s.Get(ctx, "escape.pem"); err == nil || !strings.Contains(err.Error(), "leads outside the directory") {
+		t.Errorf("Get(escape.pem) = %v, want it to say the link leads outside", err)
+	}
+}
+
+// certbotConfig lays out a certbot configuration directory: archive/<name>/
+// with the numbered files, live/<name>/ with relative symbolic links into
+// ../../archive/<name>/, and a README. It returns the configuration
+// directory.
+func certbotConfig(t *testing.T, name string, files map[string]string) string {
+	t.Helper()
+	conf := t.TempDir()
+	archive, live := filepath.Join(conf, "archive", name), filepath.Join(conf, "live", name)
+	for _, d := range []string{archive, live} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for base, data := range files {
+		if err := os.WriteFile(filepath.Join(archive, base+"1.pem"), []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(filepath.Join("..", "..", "archive", name, base+"1.pem"), filepath.Join(live, base+".pem")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(live, "README"), []byte("certbot\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return conf
+}
+
+// TestDirCertbotLayout is issue 8 §1: certbot's live/<name>/ files are
+// symbolic links into ../../archive/<name>/. Opened at certbot's
+// configuration directory, the store reads them as files, the size cap
+// applying to the target; opened at live/<name>/, the links lead out and
+// are refused with a reason, not skipped.
+func TestDirCertbotLayout(t *testing.T) {
+	ctx := context.Background()
+	files := map[string]string{"cert": "CERT", "chain": "CHAIN", "fullchain": "CERTCHAIN", "privkey": strings.Repeat("K", 20)}
+	conf := certbotConfig(t, "example.com", files)
+
+	s, err := store.OpenDir(conf, store.Options{MaxSize: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := s.List(ctx, "live/example.com/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, in := range list {
+		keys = append(keys, fmt.Sprintf("%s:%d:%v", in.Key, in.Size, in.Symlink))
+	}
+	want := "live/example.com/README:8:false live/example.com/cert.pem:4:true live/example.com/chain.pem:5:true " +
+		"live/example.com/fullchain.pem:9:true live/example.com/privkey.pem:20:true"
+	if got := strings.Join(keys, " "); got != want {
+		t.Errorf("List = %s\nwant   %s", got, want)
+	}
+	obj, err := s.Get(ctx, "live/example.com/fullchain.pem")
+	if err != nil || string(obj.Data) != "CERTCHAIN" || !obj.Symlink || obj.Target != "archive/example.com/fullchain1.pem" {
+		t.Errorf("Get(fullchain.pem) = %+v, %v", obj, err)
+	}
+	if _, err := s.Get(ctx, "live/example.com/privkey.pem"); !errors.Is(err, store.ErrTooLarge) {
+		t.Errorf("Get(a link to a file over the cap) = %v, want ErrTooLarge", err)
+	}
+
+	live, err := store.OpenDir(filepath.Join(conf, "live", "example.com"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err = live.List(ctx, "")
+	if err != nil || len(list) != 5 {
+		t.Fatalf("List(live/) = %+v, %v; want README and the four links", list, err)
+	}
+	if _, err := live.Get(ctx, "cert.pem"); !errors.Is(err, store.ErrInvalidKey) || !strings.Contains(err.Error(), "configuration directory") {
+		t.Errorf("Get(cert.pem) in live/ = %v, want ErrInvalidKey saying where to open the store", err)
 	}
 }
 

@@ -79,7 +79,15 @@ func (c *ca) leafSpec(kind testpki.KeyKind, s testpki.Spec, parent *testpki.Cert
 	return testpki.Issue(s, parent)
 }
 
+// files maps a path inside a case's folder (subfolders allowed) to its
+// content; a content made by symlink() is written as a symbolic link.
 type files map[string][]byte
+
+const linkMark = "\x00symlink:"
+
+// symlink marks a file as a symbolic link to target (relative to the
+// link's folder), as certbot's live/<name>/ files are.
+func symlink(target string) []byte { return []byte(linkMark + target) }
 
 func run(out string) error {
 	c, err := newCA()
@@ -179,6 +187,41 @@ func run(out string) error {
 				"README":        []byte(certbotReadme),
 			}, nil
 		},
+		"certbot-live": func() (files, error) {
+			// certbot's configuration directory: live/<name>/ holds
+			// relative links into ../../archive/<name>/.
+			l, err := c.leaf(testpki.P256, "example.com", "www.example.com")
+			if err != nil {
+				return nil, err
+			}
+			fs := files{"live/example.com/README": []byte(certbotReadme)}
+			for base, data := range map[string][]byte{
+				"cert": l.PEM(), "chain": c.inter.PEM(), "fullchain": cat(l.PEM(), c.inter.PEM()), "privkey": key(l.Key, testpki.PKCS8),
+			} {
+				fs["archive/example.com/"+base+"1.pem"] = data
+				fs["live/example.com/"+base+".pem"] = symlink("../../archive/example.com/" + base + "1.pem")
+			}
+			return fs, nil
+		},
+		"lego": func() (files, error) {
+			// lego's certificates/ folder for two domains, RSA and ECDSA.
+			fs := files{}
+			for _, d := range []struct {
+				name string
+				kind testpki.KeyKind
+				f    testpki.KeyFormat
+			}{{"example.com", testpki.P256, testpki.SEC1}, {"example.org", testpki.RSA2048, testpki.PKCS1}} {
+				l, err := c.leaf(d.kind, d.name, "www."+d.name)
+				if err != nil {
+					return nil, err
+				}
+				fs[d.name+".crt"] = cat(l.PEM(), c.inter.PEM())
+				fs[d.name+".issuer.crt"] = c.inter.PEM()
+				fs[d.name+".key"] = key(l.Key, d.f)
+				fs[d.name+".json"] = []byte(fmt.Sprintf("{\n  \"domain\": %q,\n  \"certUrl\": \"https://acme.example/cert/1\"\n}\n", d.name))
+			}
+			return fs, nil
+		},
 		"openssl-text": func() (files, error) {
 			l, err := c.leaf(testpki.RSA2048, "example.com", "www.example.com")
 			if err != nil {
@@ -233,7 +276,17 @@ func run(out string) error {
 			return err
 		}
 		for f, data := range fs {
-			if err := os.WriteFile(filepath.Join(dir, f), data, 0o644); err != nil {
+			path := filepath.Join(dir, filepath.FromSlash(f))
+			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+				return err
+			}
+			if target, ok := bytes.CutPrefix(data, []byte(linkMark)); ok {
+				if err := os.Symlink(string(target), path); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := os.WriteFile(path, data, 0o644); err != nil {
 				return err
 			}
 		}
