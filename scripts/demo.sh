@@ -6,8 +6,8 @@
 #     certdrop-demo.test, and an ACME CA, pebble) with a demo account: 20 CDN,
 #     5 VOD and 5 Live domains under certdrop-demo.test, one offline;
 #  2. start `certdrop serve`, the Function Compute custom runtime, against it;
-#  3. upload the manifest: the domains, and a certificates section asking for
-#     certdrop-demo.test and *.certdrop-demo.test;
+#  3. write the manifest (CERTDROP_MANIFEST): the domains, and a certificates
+#     section asking for certdrop-demo.test and *.certdrop-demo.test;
 #  4. invoke the daily timer: the function renews the certificate through ACME
 #     DNS-01 (TXT records through the DNS API, checked at the DNS server,
 #     validated by pebble, removed), writes certs/certdrop-demo.test/bundle.pem,
@@ -102,16 +102,18 @@ step "2. the function: certdrop serve on 127.0.0.1:$port"
 # The renewed chains lead to the emulator's ACME issuing root: trust it as
 # a private CA's. CERTDROP_DNS_RESOLVERS and CERTDROP_ACME_TRUST_ROOTS come
 # from the emulator's exports.
-export CERTDROP_BUCKET=$BUCKET CERTDROP_MANIFEST=oss://$BUCKET/certdrop/manifest.yaml \
+export CERTDROP_BUCKET=$BUCKET CERTDROP_MANIFEST=$work/manifest.yaml \
 	CERTDROP_TRUST_ROOTS=$CERTDROP_SIM_ACME_ISSUER_ROOT CERTDROP_TRIGGER_PREFIX=certs/
 "$BIN" serve --listen "127.0.0.1:$port" 2>"$work/serve.log" &
 pids+=($!)
 wait_for bash -c "exec 3<>/dev/tcp/127.0.0.1/$port"
 echo "listening; its JSON log is $work/serve.log"
 
-step "3. upload the manifest: 30 targets, and the certificate certdrop-demo.test + *.certdrop-demo.test"
+step "3. the manifest: 30 targets, and the certificate certdrop-demo.test + *.certdrop-demo.test"
+# CERTDROP_MANIFEST names a file, as a path in the code package would; in
+# Function Compute it is usually oss://<bucket>/certdrop/manifest.yaml.
 sed "s|https://127.0.0.1:14000/dir|$CERTDROP_ACME_DIRECTORY|" "$MANIFEST" >"$work/manifest.yaml"
-"$BIN" push "$work/manifest.yaml" --to "oss://$BUCKET/certdrop/"
+sed -n '/^certificates:/,$p' "$work/manifest.yaml"
 echo "no certificate in the bucket yet: certs/ is empty"
 
 step "4. the daily timer: renew what is due (ACME DNS-01 against the emulator's pebble), then reconcile"
