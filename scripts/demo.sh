@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
-# make demo: certdrop's main job end to end, offline, on the local emulator.
+# make demo: certdrop's whole loop end to end, offline, on the local emulator.
 #
-#  1. start `certdrop sim` (CDN/VOD/Live OpenAPI + OSS with an OSS trigger)
-#     with a demo account: 20 CDN, 5 VOD and 5 Live domains, one offline;
+#  1. start `certdrop sim` (CDN/VOD/Live OpenAPI, OSS with an OSS trigger,
+#     Alibaba Cloud DNS API and an authoritative DNS server for the zone
+#     certdrop-demo.test, and an ACME CA, pebble) with a demo account: 20 CDN,
+#     5 VOD and 5 Live domains under certdrop-demo.test, one offline;
 #  2. start `certdrop serve`, the Function Compute custom runtime, against it;
-#  3. issue a demo CA and a renewed certificate, upload the manifest and then
-#     the bundle (certificate, then key) into the emulator's bucket;
-#  4. the emulator's OSS trigger invokes the function for each file: the
-#     first finds half a bundle ("waiting"), the second deploys it;
-#  5. print the report the function wrote; upload the bundle again and show
-#     that every domain is now unchanged; stop everything.
+#  3. write the manifest (CERTDROP_MANIFEST): the domains, and a certificates
+#     section asking for certdrop-demo.test and *.certdrop-demo.test;
+#  4. invoke the daily timer: the function renews the certificate through ACME
+#     DNS-01 (TXT records through the DNS API, checked at the DNS server,
+#     validated by pebble, removed), writes certs/certdrop-demo.test/bundle.pem,
+#     and its reconcile deploys it to every domain;
+#  5. the OSS trigger fires for the new bundle.pem: its invocation finds every
+#     domain already carrying the certificate;
+#  6. invoke the timer again: nothing is due, nothing is set; stop everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,7 +22,7 @@ BIN=${BIN:-./dist/certdrop}
 SIM_CONFIG=testdata/sim/demo.yaml
 MANIFEST=testdata/manifests/demo-account.yaml
 BUCKET=certdrop-demo
-FOLDER=certs/certdrop-demo.test/
+TIMER='{"triggerTime":"2026-11-30T03:00:00Z","triggerName":"daily-reconcile","payload":"{\"mode\":\"reconcile\",\"prefix\":\"certs/\"}"}'
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/certdrop-demo.XXXXXX")
 pids=()
@@ -29,7 +34,7 @@ cleanup() {
 	fi
 	for p in "${pids[@]}"; do kill -INT "$p" 2>/dev/null || true; done
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-	rm -rf "$work"
+	[ -n "${KEEP:-}" ] || rm -rf "$work"
 }
 trap cleanup EXIT
 
@@ -45,62 +50,89 @@ wait_for() {
 	return 1
 }
 
+# free_port picks a port for `certdrop serve` that nothing listens on, below
+# the kernel's ephemeral range: the emulator's own listeners (port 0) and
+# every outgoing connection take their ports from that range, so a port
+# picked inside it could be taken before serve binds it ("address already
+# in use").
 free_port() {
-	local p
+	local low=32768 p
+	if read -r low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null; then :; fi
+	if [ "$low" -le 12000 ]; then low=32768; fi
 	for _ in $(seq 1 50); do
-		p=$((20000 + RANDOM % 40000))
+		p=$((10000 + RANDOM % (low - 10000)))
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
 	done
 	echo "demo: no free port" >&2
 	return 1
 }
 
-# reports: how many reports the function has written so far.
-reports() { grep -c '"report written"' "$work/serve.log" 2>/dev/null || true; }
-has_reports() { [ "$(reports)" -ge "$1" ]; }
-last_report() { grep '"report written"' "$work/serve.log" | tail -1 | sed -E 's/.*"key":"([^"]+)".*/\1/'; }
+# trigger_report: the report of the OSS trigger's invocation (the timer's
+# are demo-timer-N), once written.
+trigger_report() {
+	grep '"report written"' "$work/serve.log" 2>/dev/null | grep -v '/demo-timer-' | head -1 | sed -E 's/.*"key":"([^"]+)".*/\1/'
+}
+has_trigger_report() { [ -n "$(trigger_report)" ]; }
+# invoke NAME BODY: POST an event to the function as Function Compute does;
+# prints the report it wrote.
+invoke() {
+	curl -sS --max-time 20 -o "$work/$1.json" -H "x-fc-request-id: demo-$1" -H 'x-fc-function-timeout: 900' -H 'content-type: application/json' \
+		--data "$2" "http://127.0.0.1:$port/invoke"
+	sed -nE 's/.*"reportKey":"([^"]+)".*/\1/p' "$work/$1.json"
+}
+# brief: the renewals, the summary line of each report and the verdict of
+# an outcome (`certdrop show` without the tables).
+brief() { "$BIN" show "$1" | grep -E '^(renewals:|  [^ ].*: |invocation |(OK|FAILED|PARTIAL)[:,] )' || true; }
+# count API: the calls of API the emulator answered well, from its journal.
+count() { grep "\"api\":\"$1" "$work/journal.jsonl" | grep -c '"outcome":"ok"' || true; }
 
-step "1. the emulator: $SIM_CONFIG (20 CDN, 5 VOD, 5 Live domains; old.certdrop-demo.test is offline)"
+step "1. the emulator: $SIM_CONFIG (20 CDN, 5 VOD, 5 Live domains; zone certdrop-demo.test; an ACME CA)"
+echo "old.certdrop-demo.test is offline: its Set fails, with a hint, on every run (so every run says FAILED)"
 port=$(free_port)
 "$BIN" sim --config "$SIM_CONFIG" --notify "http://127.0.0.1:$port/invoke" --notify-prefix certs/ \
 	--journal "$work/journal.jsonl" >"$work/sim.env" 2>"$work/sim.log" &
 pids+=($!)
 wait_for grep -q '^# ready' "$work/sim.env"
 grep -v "^Export the lines" "$work/sim.log" || true
-# shellcheck disable=SC1091
+# shellcheck disable=SC1090
 source <(grep '^export ' "$work/sim.env")
 export ALIBABA_CLOUD_ACCESS_KEY_SECRET=simSK # sim exports the rest, FC_REGION included
 
 step "2. the function: certdrop serve on 127.0.0.1:$port"
-export CERTDROP_BUCKET=$BUCKET CERTDROP_MANIFEST=oss://$BUCKET/certdrop/manifest.yaml \
-	CERTDROP_TRUST_ROOTS=$work/demo-root.pem CERTDROP_TRIGGER_PREFIX=certs/
-"$BIN" gencert --out "$work/certdrop-demo.test" --root "$work/demo-root.pem" \
-	--domain certdrop-demo.test --domain '*.certdrop-demo.test' --days 90
+# The renewed chains lead to the emulator's ACME issuing root: trust it as
+# a private CA's. CERTDROP_DNS_RESOLVERS and CERTDROP_ACME_TRUST_ROOTS come
+# from the emulator's exports.
+export CERTDROP_BUCKET=$BUCKET CERTDROP_MANIFEST=$work/manifest.yaml \
+	CERTDROP_TRUST_ROOTS=$CERTDROP_SIM_ACME_ISSUER_ROOT CERTDROP_TRIGGER_PREFIX=certs/
 "$BIN" serve --listen "127.0.0.1:$port" 2>"$work/serve.log" &
 pids+=($!)
 wait_for bash -c "exec 3<>/dev/tcp/127.0.0.1/$port"
 echo "listening; its JSON log is $work/serve.log"
 
-step "3. upload the manifest, then the renewed bundle (certificate first, then key)"
-cp "$MANIFEST" "$work/manifest.yaml"
-"$BIN" push "$work/manifest.yaml" --to "oss://$BUCKET/certdrop/"
-mv "$work/certdrop-demo.test/privkey.pem" "$work/privkey.pem"
-"$BIN" push "$work/certdrop-demo.test/fullchain.pem" --to "oss://$BUCKET/$FOLDER"
-wait_for grep -q '"bundle waiting"' "$work/serve.log"
-echo "the function: $(grep '"bundle waiting"' "$work/serve.log" | head -1 | sed -E 's/.*"reason":"([^"]+)".*/\1/')"
-"$BIN" push "$work/privkey.pem" --to "oss://$BUCKET/$FOLDER"
+step "3. the manifest: 30 targets, and the certificate certdrop-demo.test + *.certdrop-demo.test"
+# CERTDROP_MANIFEST names a file, as a path in the code package would; in
+# Function Compute it is usually oss://<bucket>/certdrop/manifest.yaml.
+sed "s|https://127.0.0.1:14000/dir|$CERTDROP_ACME_DIRECTORY|" "$MANIFEST" >"$work/manifest.yaml"
+sed -n '/^certificates:/,$p' "$work/manifest.yaml"
+echo "no certificate in the bucket yet: certs/ is empty"
 
-step "4. the report the function wrote"
-# The first upload's outcome (waiting) is written too; the second deploys.
-wait_for has_reports 2
-"$BIN" show "$(last_report)" || true
+step "4. the daily timer: renew what is due (ACME DNS-01 against the emulator's pebble), then reconcile"
+start=$(date +%s%N)
+report=$(invoke timer-1 "$TIMER")
+ms=$((($(date +%s%N) - start) / 1000000))
+"$BIN" show "$report" || true
+# The outcome lists the renewals first: the first durationMs is the renewal's.
+renewal_ms=$(grep -o '"durationMs":[0-9]*' "$work/timer-1.json" | head -1 | cut -d: -f2)
+echo "the emulator's journal: $(count newOrder) ACME order, $(count AddDomainRecord) TXT records added through the DNS API" \
+	"and $(count DeleteDomainRecord) deleted; the renewal took ${renewal_ms} ms, the whole invocation ${ms} ms"
 
-step "5. upload the same bundle again: nothing to do"
-before=$(reports)
-mv "$work/privkey.pem" "$work/certdrop-demo.test/privkey.pem"
-"$BIN" push "$work/certdrop-demo.test" --to "oss://$BUCKET/$FOLDER"
-wait_for has_reports $((before + 2))
-"$BIN" show "$(last_report)" || true
+step "5. the OSS trigger fired for certs/certdrop-demo.test/bundle.pem: its invocation"
+wait_for has_trigger_report
+brief "$(trigger_report)"
 
-sets=$(grep -c '"api":"Set' "$work/journal.jsonl" || true)
-step "done: the emulator answered $sets Set calls in all; stopping"
+step "6. the next day's timer: nothing is due, nothing to set"
+sets=$(count Set)
+report=$(invoke timer-2 "$TIMER")
+brief "$report"
+
+step "done: $(count newOrder) ACME order in all; the second timer run set $(($(count Set) - sets)) certificates; stopping"

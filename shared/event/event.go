@@ -1,8 +1,9 @@
 // Package event decodes what Function Compute delivers to certdrop: an OSS
-// trigger notification, a timer trigger's tick, or a manual invocation. The
-// types mirror the wire JSON as plain structs. Decoding checks shape only:
-// an event is not trusted, and the buckets and keys it names are checked
-// against the configuration by the job.
+// trigger notification, a timer trigger's tick, or a manual invocation (a
+// bundle re-run, or a certificate renewal). The types mirror the wire JSON
+// as plain structs. Decoding checks shape only: an event is not trusted,
+// and the buckets, keys and certificates it names are checked against the
+// configuration and the manifest by the job.
 package event
 
 import (
@@ -14,7 +15,7 @@ import (
 	"strings"
 )
 
-// Kind says which of the three event shapes an invocation carried.
+// Kind says which of the four event shapes an invocation carried.
 type Kind string
 
 // The event kinds.
@@ -22,26 +23,30 @@ const (
 	KindOSS    Kind = "oss"
 	KindTimer  Kind = "timer"
 	KindManual Kind = "manual"
+	// KindRenew is a manual renewal: {"mode":"renew","certificate":...}.
+	KindRenew Kind = "renew"
 )
 
-// Event is a decoded invocation body: exactly one of OSS, Timer or Manual
-// is set, as Kind says.
+// Event is a decoded invocation body: exactly one of OSS, Timer, Manual
+// or Renew is set, as Kind says.
 type Event struct {
 	Kind   Kind
 	OSS    *OSSEvent
 	Timer  *TimerEvent
 	Manual *ManualEvent
+	Renew  *RenewEvent
 }
 
 // ErrUnrecognized is wrapped by Parse's error for a body that is none of
-// the three shapes; nothing is called for it.
+// the four shapes; nothing is called for it.
 var ErrUnrecognized = errors.New("unrecognized event")
 
-// expected names the three shapes, for error messages.
+// expected names the four shapes, for error messages.
 const expected = `expected an OSS trigger event {"events":[...]}, a timer event {"triggerTime","triggerName","payload"} ` +
-	`or a manual invocation {"bundle":"oss://bucket/prefix/","dryRun":false,"force":false}`
+	`a manual invocation {"bundle":"oss://bucket/prefix/","dryRun":false,"force":false} ` +
+	`or a manual renewal {"mode":"renew","certificate":"example.com","force":false,"dryRun":false}`
 
-// Parse decodes an invocation body into one of the three event shapes.
+// Parse decodes an invocation body into one of the four event shapes.
 func Parse(body []byte) (*Event, error) {
 	var probe map[string]json.RawMessage
 	if err := json.Unmarshal(body, &probe); err != nil {
@@ -69,6 +74,12 @@ func Parse(body []byte) (*Event, error) {
 			return nil, err
 		}
 		return &Event{Kind: KindManual, Manual: m}, nil
+	case probe["mode"] != nil:
+		r, err := parseRenew(body)
+		if err != nil {
+			return nil, err
+		}
+		return &Event{Kind: KindRenew, Renew: r}, nil
 	}
 	keys := make([]string, 0, len(probe))
 	for k := range probe {

@@ -61,6 +61,17 @@ func TestParse(t *testing.T) {
 		{"manual typo", `{"bundle":"oss://b/certs/","dryrun":true}`, "", "dryrun"},
 		{"manual not oss", `{"bundle":"s3://b/certs/"}`, "", "not an oss://bucket/key URL"},
 		{"manual no bucket", `{"bundle":"oss:///certs/"}`, "", "names no bucket"},
+		{"renew", `{"mode":"renew","certificate":"example.com"}`, KindRenew, ""},
+		{"renew forced dry run", `{"mode":"renew","certificate":"example.com","force":true,"dryRun":true}`, KindRenew, ""},
+		{"renew typo", `{"mode":"renew","certificate":"example.com","forse":true}`, "", `unknown field "forse"`},
+		{"renew case typo", `{"mode":"renew","Certificate":"example.com"}`, "", `unknown field "Certificate"`},
+		{"renew no certificate", `{"mode":"renew"}`, "", "names no certificate"},
+		{"renew blank certificate", `{"mode":"renew","certificate":"  "}`, "", "names no certificate"},
+		{"renew long certificate", `{"mode":"renew","certificate":"` + strings.Repeat("a", 300) + `"}`, "", "more than 256"},
+		{"renew certificate not a string", `{"mode":"renew","certificate":1}`, "", "manual renewal"},
+		{"renew force not a bool", `{"mode":"renew","certificate":"a","force":"yes"}`, "", "manual renewal"},
+		{"manual reconcile", `{"mode":"reconcile"}`, "", `the only manual mode is "renew"`},
+		{"manual other mode", `{"mode":"deploy","certificate":"a"}`, "", `manual mode "deploy"`},
 		{"oss empty", `{"events":[]}`, "", "no records"},
 		{"not json", `hello`, "", "not a JSON object"},
 		{"array", `[1,2]`, "", "not a JSON object"},
@@ -90,6 +101,23 @@ func TestManualLocation(t *testing.T) {
 	b, k, err := e.Manual.BundleLocation()
 	if err != nil || b != "my-bucket" || k != "certs/example.com/" || !e.Manual.Force || e.Manual.DryRun {
 		t.Errorf("got %q %q %v %+v", b, k, err, e.Manual)
+	}
+}
+
+func TestRenewEvent(t *testing.T) {
+	e, err := Parse([]byte(`{"mode":"renew","certificate":"example.com","force":true}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &RenewEvent{Mode: ModeRenew, Certificate: "example.com", Force: true}
+	if e.Kind != KindRenew || e.Manual != nil || e.Timer != nil || e.OSS != nil || !reflect.DeepEqual(e.Renew, want) {
+		t.Errorf("got %+v (renew %+v), want %+v", e, e.Renew, want)
+	}
+	// Every refusal is ErrUnrecognized, so the handler answers BadEvent.
+	for _, body := range []string{`{"mode":"renew"}`, `{"mode":"renew","certificate":"a","bundle2":1}`, `{"mode":"x","certificate":"a"}`} {
+		if _, err := Parse([]byte(body)); !errors.Is(err, ErrUnrecognized) {
+			t.Errorf("%s: %v, want ErrUnrecognized", body, err)
+		}
 	}
 }
 

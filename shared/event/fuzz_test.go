@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -19,6 +20,8 @@ func FuzzParse(f *testing.F) {
 	for _, s := range []string{
 		`{"bundle":"oss://b/k/","dryRun":true}`, `{"events":[{}]}`, `{"events":null}`, `{}`, `null`, `"x"`,
 		`{"triggerTime":"t","triggerName":"n","payload":"{\"mode\":\"reconcile\"}"}`,
+		`{"mode":"renew","certificate":"example.com","force":true}`, `{"mode":"renew","certificate":"a","dryRun":true}`,
+		`{"mode":"renew"}`, `{"mode":"renew","certificate":""}`, `{"mode":null,"certificate":"a"}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -31,7 +34,7 @@ func FuzzParse(f *testing.F) {
 			return
 		}
 		set := 0
-		for _, ok := range []bool{e.OSS != nil, e.Timer != nil, e.Manual != nil} {
+		for _, ok := range []bool{e.OSS != nil, e.Timer != nil, e.Manual != nil, e.Renew != nil} {
 			if ok {
 				set++
 			}
@@ -51,6 +54,10 @@ func FuzzParse(f *testing.F) {
 		case KindManual:
 			if _, _, err := e.Manual.BundleLocation(); err != nil {
 				t.Fatal(err)
+			}
+		case KindRenew:
+			if e.Renew.Mode != ModeRenew || strings.TrimSpace(e.Renew.Certificate) == "" || len(e.Renew.Certificate) > MaxCertificateName {
+				t.Fatalf("a renewal without a certificate: %+v", e.Renew)
 			}
 		default:
 			t.Fatal(errors.New("unknown kind"))

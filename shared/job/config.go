@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/certdrop/certdrop/shared/cloud"
+	"github.com/certdrop/certdrop/shared/renew"
 	"github.com/certdrop/certdrop/shared/report"
 )
 
@@ -76,6 +77,18 @@ type Config struct {
 	Quotas map[string]float64
 	// Webhook, when set, is told about runs with failures.
 	Webhook *report.Webhook
+	// Resolvers is CERTDROP_DNS_RESOLVERS: the DNS servers the renewal
+	// asks to follow CNAMEs and find a zone's authoritative servers
+	// (host:port); empty means the system's.
+	Resolvers []string
+	// ACMETrustRoots is CERTDROP_ACME_TRUST_ROOTS: roots trusted for the
+	// ACME server's TLS certificate (a private or test CA), oss:// or a
+	// path.
+	ACMETrustRoots string
+	// Getenv reads the variables a manifest names for renewal (the EAB
+	// key, a DNS provider's token); ConfigFromEnv sets it to its own
+	// getenv, nil reads nothing.
+	Getenv func(string) string
 }
 
 // ConfigFromEnv reads the configuration and checks it.
@@ -86,6 +99,9 @@ func ConfigFromEnv(getenv func(string) string) (*Config, error) {
 		TriggerPrefix: getenv("CERTDROP_TRIGGER_PREFIX"),
 		Bucket:        getenv("CERTDROP_BUCKET"),
 		TrustRoots:    getenv("CERTDROP_TRUST_ROOTS"),
+		// The renewal's settings (shared/renew).
+		ACMETrustRoots: getenv(renew.EnvTrustRoots),
+		Getenv:         getenv,
 	}
 	if c.ReportPrefix == "" {
 		c.ReportPrefix = DefaultReportPrefix
@@ -110,6 +126,9 @@ func ConfigFromEnv(getenv func(string) string) (*Config, error) {
 		return nil, err
 	}
 	if c.Webhook, err = report.WebhookFromEnv(getenv); err != nil {
+		return nil, err
+	}
+	if c.Resolvers, err = renew.ParseResolvers(getenv(renew.EnvDNSResolvers)); err != nil {
 		return nil, err
 	}
 	return c, c.check()

@@ -28,6 +28,7 @@ import (
 	"github.com/certdrop/certdrop/shared/job"
 	"github.com/certdrop/certdrop/shared/manifest"
 	"github.com/certdrop/certdrop/shared/plan"
+	"github.com/certdrop/certdrop/shared/renew"
 	"github.com/certdrop/certdrop/shared/store"
 )
 
@@ -54,6 +55,9 @@ type harness struct {
 	outcomes []job.Outcome
 	hooks    []string // webhook bodies posted
 	offset   time.Duration
+	// leftoversExpected turns off the renewal tests' final check that no
+	// TXT record is left (a test of a record the API will not delete).
+	leftoversExpected bool
 }
 
 // recorder keeps every outcome the function answered.
@@ -143,6 +147,12 @@ func newHarnessEnv(t *testing.T, mutate func(*cloudsim.Config), extra map[string
 	}
 	t.Cleanup(func() { _ = sim.Close() })
 	h.sim = sim
+	if issuer := sim.ACMEIssuerRoot(); len(issuer) > 0 {
+		// The ACME CA's issued chains are trusted as the harness CA's.
+		if err := os.WriteFile(rootPath, append(root.CertPEM(), issuer...), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	hookSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
@@ -189,6 +199,9 @@ func newHarnessEnv(t *testing.T, mutate func(*cloudsim.Config), extra map[string
 		},
 		// Fast retries: the behaviour under test is which calls happen.
 		Fanout: &fanout.Options{BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond},
+		// A short wait for DNS records (a record never visible fails in
+		// seconds); orders start however close the deadline.
+		Renew: &renew.Options{PropagationTimeout: 3 * time.Second, PollInterval: 50 * time.Millisecond, MinOrderTime: time.Millisecond},
 		// The clock, moved on by h.later.
 		Now: func() time.Time {
 			h.mu.Lock()

@@ -208,6 +208,7 @@ func notice(out *Outcome, retry int) (report.Notice, bool) {
 		what = append(what, "failed before any call")
 		n.Lines = append(n.Lines, fmt.Sprintf("%s: %s%s", e.Code, e.Message, hintOf(e)))
 	}
+	what = append(what, renewalNotice(out, &n)...)
 	if len(out.Invalid) > 0 {
 		what = append(what, fmt.Sprintf("%d bundle(s) refused", len(out.Invalid)))
 		for _, s := range out.Invalid {

@@ -20,6 +20,11 @@ type Outcome struct {
 	// Bucket is CERTDROP_BUCKET, the bucket the function works on; the
 	// outcome is written there. Never taken from the event.
 	Bucket string `json:"bucket,omitempty"`
+	// Renewals holds, for a timer run or a manual renewal, what was done
+	// about each certificate of the manifest's certificates section:
+	// renewed (why, the new expiry), not due, skipped (why) or failed. The
+	// timer renews before it reconciles.
+	Renewals []Renewal `json:"renewals,omitempty"`
 	// Reports holds one report per bundle deployed (or dry-run).
 	Reports []*report.Report `json:"reports"`
 	// Waiting are bundles not complete yet (half a pair, or a key that
@@ -71,10 +76,16 @@ type Expiring struct {
 }
 
 // Failed reports whether anything failed: the run could not start, a
-// bundle was invalid, or a target failed or was not started.
+// bundle was invalid, a target failed or was not started, or a renewal
+// failed or left a DNS record behind.
 func (o *Outcome) Failed() bool {
 	if o.Error != nil || o.ReportError != nil || len(o.Invalid) > 0 {
 		return true
+	}
+	for _, r := range o.Renewals {
+		if r.Failed() {
+			return true
+		}
 	}
 	for _, r := range o.Reports {
 		if !r.Summary.OK() {
@@ -91,6 +102,12 @@ func (o *Outcome) Failed() bool {
 // manifest, a refused event, a missing permission) is answered as a
 // success: a retry would fail the same way, and the failure is already in
 // the report and the webhook.
+//
+// A failed renewal never asks for a retry, transient or not: the renewal
+// engine keeps its own back-off state in the bucket (and the CA's
+// Retry-After), so a retry minutes later would be held back and only
+// repeat the alert; the next timer run, or a forced manual renewal, tries
+// again when the back-off allows.
 func (o *Outcome) Retry() bool {
 	if o.ReportError != nil && o.ReportError.Transient {
 		return true
@@ -116,7 +133,7 @@ func (o *Outcome) Retry() bool {
 // Worth reports whether the invocation did more than ignore objects, and
 // so writes its outcome under the report prefix.
 func (o *Outcome) Worth() bool {
-	return o.Trigger == report.TriggerTimer || o.Error != nil || len(o.Reports) > 0 || len(o.Invalid) > 0 ||
+	return o.Trigger == report.TriggerTimer || o.Error != nil || len(o.Reports) > 0 || len(o.Invalid) > 0 || len(o.Renewals) > 0 ||
 		len(o.Waiting) > 0 || len(o.Expiring) > 0
 }
 

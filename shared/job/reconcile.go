@@ -55,6 +55,7 @@ func (inv *invocation) onTimer(ctx context.Context, t *event.TimerEvent) {
 	if !ok {
 		return
 	}
+	inv.renewDue(ctx, st, rc.DryRun) // renew.go: first renew what is due, so the reconcile deploys it
 	folders, err := inv.folders(ctx, st, prefix)
 	if err != nil {
 		inv.failErr("StoreUnavailable", err, "")

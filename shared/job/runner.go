@@ -12,6 +12,7 @@ import (
 	"github.com/certdrop/certdrop/shared/event"
 	"github.com/certdrop/certdrop/shared/fanout"
 	"github.com/certdrop/certdrop/shared/manifest"
+	"github.com/certdrop/certdrop/shared/renew"
 	"github.com/certdrop/certdrop/shared/report"
 	"github.com/certdrop/certdrop/shared/store"
 )
@@ -29,6 +30,10 @@ type Runner struct {
 	Now func() time.Time
 	// Fanout, when set, replaces the fan-out options of every run.
 	Fanout *fanout.Options
+	// Renew, when set, is the base of the renewal engine's options (tests
+	// shorten the DNS propagation wait with it); the store, prefix, DNS
+	// providers, resolvers, ACME roots and logger are set over it.
+	Renew *renew.Options
 
 	// serial makes one invocation run at a time in a process, as the
 	// deployment does across the account (reservedConcurrency 1): the
@@ -101,7 +106,7 @@ func (r *Runner) Run(ctx context.Context, req Request) *Outcome {
 	switch ev.Kind {
 	case event.KindOSS:
 		inv.out.Trigger = report.TriggerOSS
-	case event.KindManual:
+	case event.KindManual, event.KindRenew:
 		inv.out.Trigger = report.TriggerManual
 	case event.KindTimer:
 		inv.out.Trigger = report.TriggerTimer
@@ -121,6 +126,8 @@ func (r *Runner) Run(ctx context.Context, req Request) *Outcome {
 		inv.onOSS(ctx, ev.OSS)
 	case event.KindManual:
 		inv.onManual(ctx, ev.Manual)
+	case event.KindRenew:
+		inv.onRenew(ctx, ev.Renew)
 	case event.KindTimer:
 		inv.onTimer(ctx, ev.Timer)
 	}

@@ -28,6 +28,7 @@ func WriteOutcome(w io.Writer, o *Outcome) error {
 			fmt.Fprintf(w, "  what to do: %s\n", e.Hint)
 		}
 	}
+	writeRenewals(w, o)
 	for _, r := range o.Reports {
 		fmt.Fprintln(w)
 		if err := report.WriteTable(w, r); err != nil {

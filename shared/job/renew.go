@@ -1,0 +1,340 @@
+package job
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/certdrop/certdrop/shared/bundle"
+	"github.com/certdrop/certdrop/shared/dnsprovider/alidns"
+	"github.com/certdrop/certdrop/shared/event"
+	"github.com/certdrop/certdrop/shared/manifest"
+	"github.com/certdrop/certdrop/shared/renew"
+	"github.com/certdrop/certdrop/shared/report"
+	"github.com/certdrop/certdrop/shared/store"
+)
+
+// Renewal is what an invocation did about one certificate of the
+// manifest's certificates section: renewed (why, the new expiry, where
+// the bundle was written), not due, due but skipped (why, and when the
+// next attempt is), or failed. It holds no key material: Key is the
+// bundle's object key.
+type Renewal struct {
+	Name    string   `json:"name"`
+	Domains []string `json:"domains"`
+	// Due, Reason and Detail say whether and why the certificate needed
+	// renewing (Reason is one of shared/renew's Reason* values).
+	Due    bool   `json:"due"`
+	Reason string `json:"reason"`
+	Detail string `json:"detail,omitempty"`
+	// Renewed reports a new certificate written to Key
+	// (<CERTDROP_TRIGGER_PREFIX><name>/bundle.pem).
+	Renewed bool   `json:"renewed"`
+	Key     string `json:"key,omitempty"`
+	// NotAfter is the new certificate's expiry when Renewed, else the
+	// current one's (zero when there is none).
+	NotAfter time.Time `json:"notAfter,omitzero"`
+	Serial   string    `json:"serial,omitempty"`
+	// Skipped says why a due certificate was not renewed (backoff,
+	// daily_limit, dry_run, not_started, rate_limited).
+	Skipped string `json:"skipped,omitempty"`
+	// NextAttempt is the earliest the next order is made, unless forced.
+	NextAttempt time.Time `json:"nextAttempt,omitzero"`
+	// LeftBehind are DNS records that could not be removed: a person must
+	// delete them.
+	LeftBehind []string `json:"leftBehind,omitempty"`
+	// Error is the failure, redacted. Its Transient flag says whether it
+	// may pass by itself; a renewal failure never makes Function Compute
+	// retry the invocation (see Outcome.Retry).
+	Error      *report.Error `json:"error,omitempty"`
+	DurationMs int64         `json:"durationMs"`
+}
+
+// Failed reports whether the renewal needs attention: an error, or a
+// record left behind.
+func (r Renewal) Failed() bool { return r.Error != nil || len(r.LeftBehind) > 0 }
+
+// stalled reports whether a due certificate is waiting out the back-off
+// after failures: it is still due and will not be renewed before
+// NextAttempt, which people must hear of on every run.
+func (r Renewal) stalled() bool { return r.Due && !r.Renewed && r.Skipped == renew.SkipBackoff }
+
+// renewDue is the timer's first step: it renews every certificate of the
+// manifest that is due (none when the manifest has no certificates
+// section), writing each to <CERTDROP_TRIGGER_PREFIX><name>/bundle.pem,
+// within the invocation's deadline minus the safety margin. The reconcile
+// that follows in the same invocation deploys what it wrote.
+func (inv *invocation) renewDue(ctx context.Context, st store.Store, dryRun bool) {
+	if len(inv.manifest.Certificates) == 0 {
+		return
+	}
+	inv.renew(ctx, st, renew.RunOptions{DryRun: dryRun})
+}
+
+// onRenew handles the manual renewal: the named certificate is renewed
+// (whether due or not when forced) and, when a new bundle was written,
+// deployed in the same invocation, as the OSS trigger would deploy it.
+// A name the manifest does not know is refused before any call.
+func (inv *invocation) onRenew(ctx context.Context, ev *event.RenewEvent) {
+	st, ok := inv.begin(ctx)
+	if !ok {
+		return
+	}
+	certs := inv.manifest.Certificates
+	i := slices.IndexFunc(certs, func(c manifest.Certificate) bool { return strings.EqualFold(c.Name, ev.Certificate) })
+	if i < 0 {
+		names := make([]string, 0, len(certs))
+		for _, c := range certs {
+			names = append(names, c.Name)
+		}
+		known := "the manifest has no certificates section"
+		if len(names) > 0 {
+			known = "the manifest's certificates are " + strings.Join(names, ", ")
+		}
+		inv.fail("UnknownCertificate", fmt.Sprintf("no certificate named %q in the manifest; %s", shortKey(ev.Certificate), known),
+			`name one of the manifest's certificates ({"mode":"renew","certificate":"<name>"}), or add it to the certificates section`)
+		return
+	}
+	res := inv.renew(ctx, st, renew.RunOptions{Names: []string{certs[i].Name}, Force: ev.Force, DryRun: ev.DryRun})
+	for _, r := range res {
+		if !r.Renewed || r.Key == "" {
+			continue
+		}
+		obj, err := st.Get(ctx, r.Key)
+		if err != nil {
+			inv.unreadable(r.Key, err)
+			continue
+		}
+		loc, err := locate(ctx, st, obj, map[string]*store.Object{obj.Key: obj})
+		if err != nil {
+			inv.out.Invalid = append(inv.out.Invalid, Skipped{Unit: shortKey(r.Key), Reason: "no bundle", Error: noBundle(err)})
+			continue
+		}
+		inv.deploy(ctx, loc, obj.Key, false, false)
+	}
+}
+
+// renew runs the renewal engine on the invocation's bucket and records a
+// Renewal per certificate. A renewal that cannot be set up (the ACME
+// roots unreadable, a state prefix under the watched prefix) is recorded
+// as failed for every certificate it concerns; the reconcile goes on.
+func (inv *invocation) renew(ctx context.Context, st store.Store, ro renew.RunOptions) []renew.Result {
+	certs := inv.manifest.Certificates
+	eng, err := inv.engine(ctx, st)
+	if err != nil {
+		for _, c := range certs {
+			if len(ro.Names) > 0 && !slices.Contains(ro.Names, c.Name) {
+				continue
+			}
+			inv.out.Renewals = append(inv.out.Renewals, Renewal{Name: c.Name, Domains: c.Domains, Reason: renew.ReasonNotDue,
+				Error: &report.Error{Code: "RenewalSetup", Message: clip(err.Error()), Hint: renewHint(err), Transient: transient(err)}})
+		}
+		inv.log.Error("renewal cannot start", "error", err.Error())
+		return nil
+	}
+	if !inv.stopAt.IsZero() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, inv.stopAt)
+		defer cancel()
+	}
+	res, err := eng.Run(ctx, certs, ro)
+	if err != nil { // an unknown name: onRenew checked it
+		inv.fail("UnknownCertificate", err.Error(), "")
+		return nil
+	}
+	for _, r := range res {
+		inv.out.Renewals = append(inv.out.Renewals, renewal(r))
+	}
+	return res
+}
+
+// engine builds the renewal engine for this invocation: the bucket's
+// store, CERTDROP_TRIGGER_PREFIX, the DNS providers (alidns signing with
+// the invocation's credentials, like the fan-out's client), the resolvers
+// and ACME roots of the configuration.
+func (inv *invocation) engine(ctx context.Context, st store.Store) (*renew.Engine, error) {
+	cfg := inv.r.Config
+	var opts renew.Options
+	if inv.r.Renew != nil {
+		opts = *inv.r.Renew
+	}
+	getenv := cfg.Getenv
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
+	opts.Store, opts.Prefix, opts.Getenv, opts.Logger = st, cfg.TriggerPrefix, getenv, inv.log
+	if len(cfg.Resolvers) > 0 {
+		opts.Resolvers = cfg.Resolvers
+	}
+	if opts.Now == nil {
+		opts.Now = inv.r.Now
+	}
+	// The records of an order cut by the deadline are removed after it:
+	// within the safety margin, leaving the report its budget.
+	if opts.CleanupTimeout == 0 {
+		opts.CleanupTimeout = min(renew.DefaultCleanupTimeout, MinMargin-ReportBudget)
+	}
+	if loc := cfg.ACMETrustRoots; loc != "" {
+		data, err := inv.load(ctx, loc)
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: %w", renew.EnvTrustRoots, loc, err)
+		}
+		roots, err := bundle.ParseRoots(loc, data)
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: %w", renew.EnvTrustRoots, loc, err)
+		}
+		opts.Roots = append(append([]*x509.Certificate(nil), opts.Roots...), roots...)
+	}
+	var mu sync.Mutex
+	var caller alidns.Caller
+	opts.Providers = renew.NewProviders(getenv, func(ctx context.Context) (alidns.Caller, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if caller != nil {
+			return caller, nil
+		}
+		c, err := inv.r.NewClient(ctx, inv.req.Credentials)
+		if err != nil {
+			return nil, err
+		}
+		ac, ok := c.(alidns.Caller)
+		if !ok {
+			return nil, fmt.Errorf("the API client (%T) cannot call Alibaba Cloud DNS", c)
+		}
+		caller = ac
+		return ac, nil
+	})
+	return renew.New(opts)
+}
+
+// renewal turns an engine result into the outcome's form.
+func renewal(r renew.Result) Renewal {
+	out := Renewal{Name: r.Name, Domains: r.Domains, Due: r.Due, Reason: r.Reason, Detail: clip(r.Detail), Renewed: r.Renewed,
+		Key: r.Key, NotAfter: r.NotAfter, Serial: r.Serial, Skipped: r.Skipped, NextAttempt: r.NextAttempt,
+		LeftBehind: r.LeftBehind, DurationMs: r.DurationMs}
+	if r.Error != "" {
+		out.Error = renewError(r)
+	}
+	return out
+}
+
+// renewError classifies a renewal's failure. The CA's rate limit and the
+// deadline pass by themselves (transient); a record that never became
+// visible, a missing binding or provider need a person.
+func renewError(r renew.Result) *report.Error {
+	e := &report.Error{Message: clip(r.Error)}
+	next := ""
+	if !r.NextAttempt.IsZero() {
+		next = " (not before " + r.NextAttempt.UTC().Format(time.RFC3339) + ")"
+	}
+	switch {
+	case errors.Is(r.Err, renew.ErrRateLimited) || r.Skipped == renew.SkipRateLimit:
+		e.Code, e.Transient = "RateLimited", true
+		e.Hint = "the CA asked to wait; the next timer run after that tries again" + next
+	case errors.Is(r.Err, renew.ErrNotVisible):
+		e.Code = "RecordNotVisible"
+		e.Hint = "the _acme-challenge TXT record never showed at the zone's authoritative servers: check that the DNS provider " +
+			"serves the zone (or the CNAME delegation), and CERTDROP_DNS_RESOLVERS; the engine backs off" + next
+	case errors.Is(r.Err, renew.ErrEABMissing):
+		e.Code = "EABMissing"
+		e.Hint = "the CA needs an external account binding: set the variables the manifest's eab names"
+	case errors.Is(r.Err, renew.ErrNoProvider):
+		e.Code = "DNSProviderUnavailable"
+		e.Hint = "check the certificate's dns section and the variables it names (alidns: the function's role and CERTDROP_ALIDNS_ENDPOINT)"
+	case r.Skipped == renew.SkipDeadline || errors.Is(r.Err, context.DeadlineExceeded) || errors.Is(r.Err, context.Canceled):
+		e.Code, e.Transient = "Deadline", true
+		e.Hint = "the invocation's deadline came first; the next timer run goes on (give the function a longer timeout if it recurs)"
+	default:
+		e.Code, e.Transient = "RenewalFailed", transient(r.Err)
+		e.Hint = strings.TrimPrefix("the engine backs off"+next, " ")
+	}
+	return e
+}
+
+// renewHint says what to do about a renewal that could not be set up.
+func renewHint(err error) string {
+	if h := storeHint(err, "oss:GetObject on CERTDROP_ACME_TRUST_ROOTS"); h != "" {
+		return h
+	}
+	return "check CERTDROP_ACME_TRUST_ROOTS and CERTDROP_TRIGGER_PREFIX (the state under certdrop/acme/ may not lie under it)"
+}
+
+// renewalNotice adds an outcome's renewals to a webhook notice: what
+// failed, records left behind and certificates held back by the back-off
+// are alerts; what was renewed is listed.
+func renewalNotice(out *Outcome, n *report.Notice) (what []string) {
+	failed, left, stalled := 0, 0, 0
+	for _, r := range out.Renewals {
+		switch {
+		case r.Error != nil:
+			failed++
+			l := fmt.Sprintf("renewal of %s failed (%s): %s: %s%s", r.Name, r.Reason, r.Error.Code, r.Error.Message, hintOf(r.Error))
+			n.Lines = append(n.Lines, l)
+		case r.stalled():
+			stalled++
+			n.Lines = append(n.Lines, fmt.Sprintf("%s is due (%s) and not renewed: backing off after failures until %s (%s)",
+				r.Name, r.Reason, r.NextAttempt.UTC().Format(time.RFC3339), r.Detail))
+		case r.Renewed:
+			n.Lines = append(n.Lines, fmt.Sprintf("renewed %s (%s), expires %s, written to %s", r.Name, r.Reason,
+				r.NotAfter.UTC().Format(time.RFC3339), r.Key))
+		}
+		for _, rec := range r.LeftBehind {
+			left++
+			n.Lines = append(n.Lines, fmt.Sprintf("DNS record %s (for %s) could not be removed: delete it by hand", rec, r.Name))
+		}
+	}
+	if failed > 0 {
+		what = append(what, fmt.Sprintf("%d renewal(s) failed", failed))
+	}
+	if left > 0 {
+		what = append(what, fmt.Sprintf("%d DNS record(s) left behind", left))
+	}
+	if stalled > 0 {
+		what = append(what, fmt.Sprintf("%d certificate(s) due and backing off", stalled))
+	}
+	return what
+}
+
+// writeRenewals prints an outcome's renewals for a person, one line per
+// certificate.
+func writeRenewals(w io.Writer, o *Outcome) {
+	if len(o.Renewals) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\nrenewals:")
+	for _, r := range o.Renewals {
+		var what string
+		switch {
+		case r.Error != nil:
+			what = fmt.Sprintf("FAILED (%s): %s: %s", r.Reason, r.Error.Code, r.Error.Message)
+		case r.Renewed:
+			what = fmt.Sprintf("renewed (%s), expires %s, written to %s", r.Reason, r.NotAfter.UTC().Format(time.RFC3339), r.Key)
+		case r.Skipped != "":
+			what = fmt.Sprintf("due (%s), not renewed: %s", r.Reason, r.Skipped)
+			if !r.NextAttempt.IsZero() {
+				what += ", next attempt " + r.NextAttempt.UTC().Format(time.RFC3339)
+			}
+		default:
+			what = "not due"
+			if !r.NotAfter.IsZero() {
+				what += ", expires " + r.NotAfter.UTC().Format(time.RFC3339)
+			}
+		}
+		if r.Detail != "" && !r.Renewed {
+			what += " (" + r.Detail + ")"
+		}
+		fmt.Fprintf(w, "  %s: %s\n", r.Name, what)
+		if r.Error != nil && r.Error.Hint != "" {
+			fmt.Fprintf(w, "    what to do: %s\n", r.Error.Hint)
+		}
+		for _, l := range r.LeftBehind {
+			fmt.Fprintf(w, "    DNS record %s could not be removed: delete it by hand\n", l)
+		}
+	}
+}

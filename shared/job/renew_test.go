@@ -1,0 +1,101 @@
+package job
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/certdrop/certdrop/shared/renew"
+	"github.com/certdrop/certdrop/shared/report"
+	"github.com/certdrop/certdrop/shared/store"
+)
+
+// TestRenewError: each renewal failure gets its code, class and hint.
+func TestRenewError(t *testing.T) {
+	next := time.Date(2026, 12, 1, 3, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name      string
+		res       renew.Result
+		code      string
+		transient bool
+		hintHas   string
+	}{
+		{"rate limited", renew.Result{Err: fmt.Errorf("order: %w", renew.ErrRateLimited), Skipped: renew.SkipRateLimit, NextAttempt: next},
+			"RateLimited", true, "2026-12-01T03:00:00Z"},
+		{"not visible", renew.Result{Err: fmt.Errorf("x: %w", renew.ErrNotVisible)}, "RecordNotVisible", false, "CERTDROP_DNS_RESOLVERS"},
+		{"eab", renew.Result{Err: renew.ErrEABMissing}, "EABMissing", false, "eab"},
+		{"provider", renew.Result{Err: fmt.Errorf("%w: token", renew.ErrNoProvider)}, "DNSProviderUnavailable", false, "dns section"},
+		{"deadline", renew.Result{Err: fmt.Errorf("waiting: %w", context.DeadlineExceeded)}, "Deadline", true, "deadline"},
+		{"not started", renew.Result{Skipped: renew.SkipDeadline, Err: errors.New("only 2s left")}, "Deadline", true, "deadline"},
+		{"store down", renew.Result{Err: &store.Error{Op: "get", Key: "k", Err: errors.New("connection refused")}}, "RenewalFailed", true, "backs off"},
+		{"other", renew.Result{Err: errors.New("the CA said no")}, "RenewalFailed", false, "backs off"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.res.Error = tt.res.Err.Error()
+			e := renewError(tt.res)
+			if e.Code != tt.code || e.Transient != tt.transient || !strings.Contains(e.Hint, tt.hintHas) || e.Message != tt.res.Error {
+				t.Errorf("got %+v, want code %s transient %v hint with %q", e, tt.code, tt.transient, tt.hintHas)
+			}
+		})
+	}
+}
+
+// TestRenewalOutcome: a failed renewal (even a transient one) or a record
+// left behind fails the outcome and alerts, but never asks FC for a retry;
+// a certificate in back-off alerts; a renewal or nothing due does not.
+func TestRenewalOutcome(t *testing.T) {
+	notAfter := time.Date(2027, 2, 28, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name     string
+		r        Renewal
+		failed   bool
+		alert    bool
+		titleHas string
+		lineHas  string
+	}{
+		{"renewed", Renewal{Name: "a", Due: true, Reason: renew.ReasonNoBundle, Renewed: true, NotAfter: notAfter, Key: "certs/a/bundle.pem"},
+			false, false, "report(s)", "renewed a (no_bundle), expires 2027-02-28T00:00:00Z, written to certs/a/bundle.pem"},
+		{"not due", Renewal{Name: "a", Reason: renew.ReasonNotDue}, false, false, "report(s)", ""},
+		{"transient failure", Renewal{Name: "a", Due: true, Reason: renew.ReasonExpired,
+			Error: &report.Error{Code: "RateLimited", Message: "rate limited by the CA", Hint: "wait", Transient: true}},
+			true, true, "1 renewal(s) failed", "renewal of a failed (expired): RateLimited: rate limited by the CA (wait)"},
+		{"left behind", Renewal{Name: "a", Due: true, Renewed: true, LeftBehind: []string{"_acme-challenge.a"}},
+			true, true, "1 DNS record(s) left behind", "DNS record _acme-challenge.a (for a) could not be removed"},
+		{"backing off", Renewal{Name: "a", Due: true, Reason: renew.ReasonARIWindow, Skipped: renew.SkipBackoff, NextAttempt: notAfter, Detail: "2 failed attempt(s)"},
+			false, true, "1 certificate(s) due and backing off", "backing off after failures until 2027-02-28T00:00:00Z"},
+		{"daily limit", Renewal{Name: "a", Due: true, Skipped: renew.SkipDailyLimit}, false, false, "report(s)", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := &Outcome{RequestID: "r", Trigger: report.TriggerTimer, Reports: []*report.Report{}, Renewals: []Renewal{tt.r}}
+			if o.Failed() != tt.failed || (o.status() == "failed") != tt.failed {
+				t.Errorf("Failed %v status %s, want failed=%v", o.Failed(), o.status(), tt.failed)
+			}
+			if o.Retry() {
+				t.Error("a renewal asked for a retry")
+			}
+			if !o.Worth() {
+				t.Error("not written")
+			}
+			n, alert := notice(o, 0)
+			if alert != tt.alert || !strings.Contains(n.Title, tt.titleHas) {
+				t.Errorf("alert %v title %q; want alert %v, title with %q", alert, n.Title, tt.alert, tt.titleHas)
+			}
+			if tt.lineHas != "" && !strings.Contains(strings.Join(n.Lines, "\n"), tt.lineHas) {
+				t.Errorf("lines %q lack %q", n.Lines, tt.lineHas)
+			}
+			var b strings.Builder
+			if err := WriteOutcome(&b, o); err != nil || !strings.Contains(b.String(), "renewals:\n  a: ") {
+				t.Errorf("WriteOutcome: %v\n%s", err, b.String())
+			}
+		})
+	}
+	// A manual renewal's outcome is written even when it did nothing else.
+	if o := (&Outcome{Trigger: report.TriggerManual, Renewals: []Renewal{{Name: "a", Reason: renew.ReasonNotDue}}}); !o.Worth() {
+		t.Error("a manual renewal's outcome is not written")
+	}
+}
