@@ -21,23 +21,32 @@ func (inv *invocation) onManual(ctx context.Context, m *event.ManualEvent) {
 	if !ok {
 		return
 	}
+	if err := inv.deployKey(ctx, st, key, m.DryRun, m.Force); err != nil {
+		inv.out.Invalid = append(inv.out.Invalid, Skipped{Unit: shortKey(m.Bundle), Reason: "no bundle", Error: noBundle(err)})
+	}
+}
+
+// deployKey deploys the bundles of a folder (a key ending in "/"), or
+// those an object helped form, reading the folder once. It returns why
+// nothing could be read; refusals of bundles are recorded as they are met.
+func (inv *invocation) deployKey(ctx context.Context, st store.Store, key string, dryRun, force bool) error {
 	folder, only := key, []string(nil)
 	if key != "" && !strings.HasSuffix(key, "/") {
 		folder, only = folderOf(key), []string{key}
 	}
 	infos, err := st.List(ctx, folder)
-	if err == nil && only != nil && len(present(only, infos)) == 0 {
-		err = fmt.Errorf("%w: %s", store.ErrNotFound, shortKey(key))
-	}
-	var loc *located
-	if err == nil {
-		loc, err = readParts(ctx, st, folder, infos)
-	}
 	if err != nil {
-		inv.out.Invalid = append(inv.out.Invalid, Skipped{Unit: shortKey(m.Bundle), Reason: "no bundle", Error: noBundle(err)})
-		return
+		return err
 	}
-	inv.deployUnit(ctx, loc, only, m.DryRun, m.Force)
+	if only != nil && len(present(only, infos)) == 0 {
+		return fmt.Errorf("%w: %s", store.ErrNotFound, shortKey(key))
+	}
+	loc, err := readParts(ctx, st, folder, infos)
+	if err != nil {
+		return err
+	}
+	inv.deployUnit(ctx, loc, only, dryRun, force)
+	return nil
 }
 
 // trusted checks a bucket and key (or prefix) an event names against the

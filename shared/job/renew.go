@@ -106,17 +106,9 @@ func (inv *invocation) onRenew(ctx context.Context, ev *event.RenewEvent) {
 		if !r.Renewed || r.Key == "" {
 			continue
 		}
-		obj, err := st.Get(ctx, r.Key)
-		if err != nil {
-			inv.unreadable(r.Key, err)
-			continue
-		}
-		loc, err := locate(ctx, st, obj, map[string]*store.Object{obj.Key: obj})
-		if err != nil {
+		if err := inv.deployKey(ctx, st, r.Key, false, false); err != nil {
 			inv.out.Invalid = append(inv.out.Invalid, Skipped{Unit: shortKey(r.Key), Reason: "no bundle", Error: noBundle(err)})
-			continue
 		}
-		inv.deploy(ctx, loc, obj.Key, false, false)
 	}
 }
 
