@@ -117,6 +117,23 @@ func TestE2EExpiringOnly(t *testing.T) {
 	}
 }
 
+// TestE2EExpiringStaging: Describe reports what production carries, so a
+// staging target's expiry cannot be observed: a staging target whose
+// domain's production certificate runs out is not listed as expiring
+// (the production target of the same domain is).
+func TestE2EExpiringStaging(t *testing.T) {
+	soon := time.Now().Add(5*24*time.Hour + time.Hour)
+	h := newHarness(t, func(c *cloudsim.Config) {
+		c.OSS.Triggers = nil
+		c.Domains.CDN[3].Installed = &cloudsim.SeedCert{CertName: "hand-made", NotAfter: soon}
+	})
+	h.putQuiet("certdrop/manifest.yaml", []byte("version: 1\ntargets:\n  - product: cdn\n    domain: legacy.other.org\n    staging: true\n"))
+	code, o := h.invoke(reconcileTimer)
+	if code != http.StatusOK || len(o.Expiring) != 0 {
+		t.Fatalf("staging target: HTTP %d expiring %+v", code, o.Expiring)
+	}
+}
+
 // TestE2EReconcileSkipsBadObjects: an object over the size cap and a folder
 // with too many parts are reported and skipped; the valid bundle is still
 // deployed and the expiring list still made.

@@ -11,6 +11,7 @@ import (
 	"github.com/certdrop/certdrop/shared/bundle"
 	"github.com/certdrop/certdrop/shared/event"
 	"github.com/certdrop/certdrop/shared/fanout"
+	"github.com/certdrop/certdrop/shared/manifest"
 	"github.com/certdrop/certdrop/shared/plan"
 	"github.com/certdrop/certdrop/shared/report"
 	"github.com/certdrop/certdrop/shared/store"
@@ -269,6 +270,9 @@ func (inv *invocation) expiring(ctx context.Context, client fanout.Client) {
 	}
 	var unknown []plan.Call
 	for _, t := range inv.manifest.Targets {
+		if observedNot(t) {
+			continue
+		}
 		c, err := plan.TargetCall(t)
 		if err != nil {
 			continue
@@ -286,6 +290,9 @@ func (inv *invocation) expiring(ctx context.Context, client fanout.Client) {
 	}
 	warn := inv.manifest.Defaults.WarnDays
 	for _, t := range inv.manifest.Targets {
+		if observedNot(t) {
+			continue
+		}
 		c, err := plan.TargetCall(t)
 		if err != nil {
 			continue
@@ -301,4 +308,11 @@ func (inv *invocation) expiring(ctx context.Context, client fanout.Client) {
 				CertName: certName[k], NotAfter: na.UTC().Format(time.RFC3339), DaysLeft: days})
 		}
 	}
+}
+
+// observedNot reports whether a target's certificate cannot be observed:
+// a staging target, since Describe reports what production carries. Its
+// expiry is not judged (never production's taken for staging's).
+func observedNot(t manifest.Target) bool {
+	return t.Staging && t.Product.HasEnv()
 }
