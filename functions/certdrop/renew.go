@@ -130,27 +130,7 @@ func runRenew(ctx context.Context, c *cli, args []string) int {
 // printRenewResults prints one line per certificate.
 func printRenewResults(c *cli, res []renew.Result) {
 	for _, r := range res {
-		var what string
-		switch {
-		case r.Renewed:
-			what = fmt.Sprintf("renewed (%s), expires %s, written to %s", r.Reason, r.NotAfter.UTC().Format(time.RFC3339), r.Key)
-		case r.Error != "":
-			what = "FAILED (" + r.Reason + "): " + r.Error
-		case r.Skipped != "":
-			what = fmt.Sprintf("due (%s), not renewed: %s", r.Reason, r.Skipped)
-			if !r.NextAttempt.IsZero() {
-				what += ", next attempt " + r.NextAttempt.UTC().Format(time.RFC3339)
-			}
-		default:
-			what = "not due"
-			if !r.NotAfter.IsZero() {
-				what += ", expires " + r.NotAfter.UTC().Format(time.RFC3339)
-			}
-		}
-		if r.Detail != "" && !r.Renewed {
-			what += " (" + r.Detail + ")"
-		}
-		fmt.Fprintf(c.stdout, "%-24s %s\n", r.Name, what)
+		fmt.Fprintf(c.stdout, "%-24s %s\n", r.Name, r.Line())
 		for _, l := range r.LeftBehind {
 			fmt.Fprintf(c.stdout, "%-24s DNS record %s could not be removed: delete it by hand\n", "", l)
 		}

@@ -301,27 +301,12 @@ func writeRenewals(w io.Writer, o *Outcome) {
 	}
 	fmt.Fprintln(w, "\nrenewals:")
 	for _, r := range o.Renewals {
-		var what string
-		switch {
-		case r.Error != nil:
-			what = fmt.Sprintf("FAILED (%s): %s: %s", r.Reason, r.Error.Code, r.Error.Message)
-		case r.Renewed:
-			what = fmt.Sprintf("renewed (%s), expires %s, written to %s", r.Reason, r.NotAfter.UTC().Format(time.RFC3339), r.Key)
-		case r.Skipped != "":
-			what = fmt.Sprintf("due (%s), not renewed: %s", r.Reason, r.Skipped)
-			if !r.NextAttempt.IsZero() {
-				what += ", next attempt " + r.NextAttempt.UTC().Format(time.RFC3339)
-			}
-		default:
-			what = "not due"
-			if !r.NotAfter.IsZero() {
-				what += ", expires " + r.NotAfter.UTC().Format(time.RFC3339)
-			}
+		line := renew.Result{Reason: r.Reason, Detail: r.Detail, Renewed: r.Renewed, Key: r.Key, NotAfter: r.NotAfter,
+			Skipped: r.Skipped, NextAttempt: r.NextAttempt}
+		if r.Error != nil {
+			line.Error = r.Error.Code + ": " + r.Error.Message
 		}
-		if r.Detail != "" && !r.Renewed {
-			what += " (" + r.Detail + ")"
-		}
-		fmt.Fprintf(w, "  %s: %s\n", r.Name, what)
+		fmt.Fprintf(w, "  %s: %s\n", r.Name, line.Line())
 		if r.Error != nil && r.Error.Hint != "" {
 			fmt.Fprintf(w, "    what to do: %s\n", r.Error.Hint)
 		}

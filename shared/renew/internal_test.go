@@ -118,3 +118,24 @@ func TestProviders(t *testing.T) {
 		t.Errorf("alidns without a client accepted")
 	}
 }
+
+// TestResultLine: one line says what happened, a failure first.
+func TestResultLine(t *testing.T) {
+	exp := time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC)
+	next := time.Date(2026, 12, 1, 6, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		r    Result
+		want string
+	}{
+		{Result{Reason: ReasonARIWindow, Renewed: true, NotAfter: exp, Key: "certs/a/bundle.pem", Detail: "x"},
+			"renewed (ari_window), expires 2027-03-01T00:00:00Z, written to certs/a/bundle.pem"},
+		{Result{Reason: ReasonNoBundle, Renewed: true, Error: "state not written"}, "FAILED (no_bundle): state not written"},
+		{Result{Reason: ReasonNoBundle, Skipped: SkipBackoff, NextAttempt: next, Detail: "2 failures"},
+			"due (no_bundle), not renewed: backoff, next attempt 2026-12-01T06:00:00Z (2 failures)"},
+		{Result{Reason: ReasonNotDue, NotAfter: exp}, "not due, expires 2027-03-01T00:00:00Z"},
+	} {
+		if got := tt.r.Line(); got != tt.want {
+			t.Errorf("%+v:\n got %q\nwant %q", tt.r, got, tt.want)
+		}
+	}
+}

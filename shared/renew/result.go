@@ -2,6 +2,7 @@ package renew
 
 import (
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -84,3 +85,30 @@ var (
 	// ErrNoProvider: the certificate's DNS provider cannot be used.
 	ErrNoProvider = errors.New("DNS provider unavailable")
 )
+
+// Line says in one line what the engine did for a certificate, for a
+// person: renewed (why, the new expiry, where), failed (why, the error),
+// due but not renewed (why not, the next attempt), or not due.
+func (r Result) Line() string {
+	var what string
+	switch {
+	case r.Error != "":
+		what = "FAILED (" + r.Reason + "): " + r.Error
+	case r.Renewed:
+		what = fmt.Sprintf("renewed (%s), expires %s, written to %s", r.Reason, r.NotAfter.UTC().Format(time.RFC3339), r.Key)
+	case r.Skipped != "":
+		what = fmt.Sprintf("due (%s), not renewed: %s", r.Reason, r.Skipped)
+		if !r.NextAttempt.IsZero() {
+			what += ", next attempt " + r.NextAttempt.UTC().Format(time.RFC3339)
+		}
+	default:
+		what = "not due"
+		if !r.NotAfter.IsZero() {
+			what += ", expires " + r.NotAfter.UTC().Format(time.RFC3339)
+		}
+	}
+	if r.Detail != "" && !r.Renewed {
+		what += " (" + r.Detail + ")"
+	}
+	return what
+}
