@@ -241,19 +241,7 @@ func printValidate(w io.Writer, r validateResult) {
 				i+1, e.Subject, e.Issuer, e.NotAfter.Format(time.DateOnly), role)
 		}
 	}
-	if len(r.Domains) > 0 {
-		fmt.Fprintln(w, "Domains:")
-		for _, d := range r.Domains {
-			v := "covered"
-			if !d.Covered {
-				v = "NOT covered"
-			}
-			fmt.Fprintf(w, "  %-40s %s\n", d.Domain, v)
-		}
-	}
-	for _, wn := range r.Warnings {
-		fmt.Fprintf(w, "Warning:      %s\n", wn)
-	}
+	writeDomainsAndWarnings(w, r.Domains, r.Warnings, "NOT covered")
 	if r.Valid {
 		fmt.Fprintln(w, "Verdict:      valid")
 		return
@@ -288,19 +276,7 @@ func printValidateAll(w io.Writer, r validateAllResult) {
 	for _, u := range r.Unused {
 		fmt.Fprintf(w, "Unused:       %s (no bundle here needs it)\n", u)
 	}
-	if len(r.Domains) > 0 {
-		fmt.Fprintln(w, "Domains:")
-		for _, d := range r.Domains {
-			v := "covered"
-			if !d.Covered {
-				v = "NOT covered by any bundle"
-			}
-			fmt.Fprintf(w, "  %-40s %s\n", d.Domain, v)
-		}
-	}
-	for _, wn := range r.Warnings {
-		fmt.Fprintf(w, "Warning:      %s\n", wn)
-	}
+	writeDomainsAndWarnings(w, r.Domains, r.Warnings, "NOT covered by any bundle")
 	invalid := 0
 	for _, b := range r.Bundles {
 		if !b.Valid {
@@ -312,4 +288,21 @@ func printValidateAll(w io.Writer, r validateAllResult) {
 		return
 	}
 	fmt.Fprintf(w, "Overall:      INVALID: %d of %d bundle(s) invalid, %d file(s) rejected\n", invalid, len(r.Bundles), len(r.Rejected))
+}
+
+// writeDomainsAndWarnings prints the --domain verdicts and the warnings.
+func writeDomainsAndWarnings(w io.Writer, domains []domainVerdict, warnings []string, notCovered string) {
+	if len(domains) > 0 {
+		fmt.Fprintln(w, "Domains:")
+		for _, d := range domains {
+			v := "covered"
+			if !d.Covered {
+				v = notCovered
+			}
+			fmt.Fprintf(w, "  %-40s %s\n", d.Domain, v)
+		}
+	}
+	for _, wn := range warnings {
+		fmt.Fprintf(w, "Warning:      %s\n", wn)
+	}
 }
