@@ -424,7 +424,9 @@ func (a *acmeCA) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			t.Stop()
 			e.Outcome, e.Fault = "abandoned", "slow"
 			a.journal.Record(e)
-			return
+			// Abort rather than answer: an empty 200 read by a client still
+			// there would look like a broken CA, not a slow one.
+			panic(http.ErrAbortHandler)
 		}
 		e.Fault = "slow"
 	}
