@@ -143,18 +143,20 @@ func sniffNotPEM(s Source) error {
 		return nil
 	}
 	isDER := false
+	ders := [][]byte{data}
 	if len(data) > 0 && data[0] == 0x30 {
 		var rv asn1.RawValue
 		rest, err := asn1.Unmarshal(data, &rv)
 		isDER = err == nil && len(bytes.TrimSpace(rest)) == 0
+		if isDER && len(rest) > 0 {
+			// The DER gained trailing whitespace in transit: try the DER
+			// element alone too (cut by its own length, not by trimming:
+			// a signature may end in a byte that looks like a newline).
+			ders = append(ders, data[:len(data)-len(rest)])
+		}
 	}
 	if !isDER && !hasControlBytes(data) {
 		return nil // text without PEM blocks: a README, notes (any charset)
-	}
-	// The DER may have gained a trailing newline in transit: try both.
-	ders := [][]byte{data}
-	if t := bytes.TrimRight(data, " \t\r\n"); len(t) != len(data) {
-		ders = append(ders, t)
 	}
 	switch {
 	case !isDER:
