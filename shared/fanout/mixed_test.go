@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aliyun/aliyun-oss-go-sdk/oss"
+
 	"github.com/certdrop/certdrop/shared/bundle"
 	"github.com/certdrop/certdrop/shared/cloud"
 	"github.com/certdrop/certdrop/shared/cloudsim"
@@ -24,6 +26,9 @@ type mixedFleet struct {
 	plan   *plan.Plan
 	bundle *bundle.Bundle
 	root   *cloudsim.CA
+	oss    *oss.Client
+	// start is the journal's length once the scene is set.
+	start int
 }
 
 // The mixed fleet's domains, one list per product.
@@ -32,7 +37,15 @@ var mixedDomains = map[manifest.Product][]string{
 	manifest.DCDN: {"d1.mixed.test", "d2.mixed.test", "d3.mixed.test"},
 	manifest.VOD:  {"v1.mixed.test"},
 	manifest.Live: {"l1.mixed.test"},
+	manifest.OSS:  {"o1.mixed.test", "o2.mixed.test"},
 }
+
+// The bucket the mixed fleet's OSS custom domains are bound to, and its
+// region (the emulator's OSS has one).
+const (
+	mixedBucket = "mixed-site"
+	mixedRegion = "cn-hangzhou"
+)
 
 // newMixedFleet starts the emulator with the mixed fleet; mutate changes
 // its configuration (faults, seeded certificates) and staging lists the
@@ -58,7 +71,7 @@ func newMixedFleet(t *testing.T, mutate func(*cloudsim.Config, *cloudsim.CA), st
 			VOD: reg(mixedDomains[manifest.VOD]), Live: reg(mixedDomains[manifest.Live]),
 		},
 		Quotas: quick(),
-		OSS:    cloudsim.OSSSettings{Disabled: true},
+		OSS:    cloudsim.OSSSettings{Region: mixedRegion, Buckets: []string{mixedBucket}},
 	}
 	if mutate != nil {
 		mutate(&cfg, root)
@@ -85,14 +98,39 @@ func newMixedFleet(t *testing.T, mutate func(*cloudsim.Config, *cloudsim.CA), st
 	m := &manifest.Manifest{}
 	for _, p := range manifest.Products() {
 		for _, d := range mixedDomains[p] {
-			m.Targets = append(m.Targets, manifest.Target{Product: p, Domain: d, Staging: slices.Contains(staging, d) && p.HasEnv()})
+			t := manifest.Target{Product: p, Domain: d, Staging: slices.Contains(staging, d) && p.HasEnv()}
+			if p == manifest.OSS {
+				t.Bucket, t.Region = mixedBucket, mixedRegion
+			}
+			m.Targets = append(m.Targets, t)
 		}
 	}
 	p, err := plan.Build(b, m, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &mixedFleet{sim: sim, client: client, plan: p, bundle: b, root: root}
+	f := &mixedFleet{sim: sim, client: client, plan: p, bundle: b, root: root}
+	// The custom domains are bound to the bucket, without a certificate,
+	// as the console leaves them (the emulator skips the ownership check).
+	oc := f.ossClient(t, env)
+	for _, d := range mixedDomains[manifest.OSS] {
+		if err := oc.PutBucketCname(mixedBucket, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.oss, f.start = oc, len(sim.Journal().Entries())
+	return f
+}
+
+// ossClient is an OSS SDK client of the emulator, for setting the scene.
+func (f *mixedFleet) ossClient(t *testing.T, env map[string]string) *oss.Client {
+	t.Helper()
+	c, err := oss.New(env["CERTDROP_OSS_ENDPOINT"], env["ALIBABA_CLOUD_ACCESS_KEY_ID"], env["ALIBABA_CLOUD_ACCESS_KEY_SECRET"],
+		oss.AuthVersion(oss.AuthV4), oss.Region(mixedRegion), oss.ForcePathStyle(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 // issueMixed issues a certificate for *.mixed.test, issued at notBefore.
@@ -116,7 +154,11 @@ func (f *mixedFleet) sets(from int) (byDomain map[string]int, byAPI map[string]i
 	all := f.sim.Journal().Entries()
 	for _, e := range all[from:] {
 		if strings.HasPrefix(e.API, "Set") || e.API == plan.OSSPutCname {
-			byDomain[e.API+" "+e.Domain]++
+			d := e.Domain
+			if e.Service == "oss" {
+				d = e.Key // the journal names the bucket; Key is the custom domain
+			}
+			byDomain[e.API+" "+d]++
 			byAPI[e.API]++
 			entries = append(entries, e)
 		}
@@ -124,11 +166,13 @@ func (f *mixedFleet) sets(from int) (byDomain map[string]int, byAPI map[string]i
 	return byDomain, byAPI, entries
 }
 
-// TestMixedFleet deploys one certificate to CDN, DCDN, VOD and Live
-// domains through the fan-out against the emulator: every target is set
-// exactly once with its product's API, a DCDN staging target is sent
-// Env=staging, and a second run sets nothing but the staging target
-// (which is never compared with production, as for CDN).
+// TestMixedFleet deploys one certificate to CDN, DCDN, VOD, Live and OSS
+// custom domains through the fan-out against the emulator, verifying each
+// by Describe (for OSS, ListCname's SHA-1 fingerprint): every target is
+// set exactly once with its product's API, the key going once to each OSS
+// domain, a DCDN staging target is sent Env=staging, and a second run
+// sets nothing but the staging target (never compared with production, as
+// for CDN).
 func TestMixedFleet(t *testing.T) {
 	f := newMixedFleet(t, nil, "d3.mixed.test")
 	res := fanout.Run(context.Background(), f.client, f.plan, fastRetry(fanout.Options{Verify: true}))
@@ -139,7 +183,7 @@ func TestMixedFleet(t *testing.T) {
 		}
 		t.Fatalf("first run: %v, want %d deployed", c, total)
 	}
-	byDomain, byAPI, entries := f.sets(0)
+	byDomain, byAPI, entries := f.sets(f.start)
 	for _, c := range f.plan.Calls {
 		if n := byDomain[c.API.Action+" "+c.DomainName]; n != 1 {
 			t.Errorf("%s %s: %d Set calls, want 1", c.API.Action, c.DomainName, n)
@@ -152,6 +196,21 @@ func TestMixedFleet(t *testing.T) {
 		if want := map[bool]string{true: "staging"}[e.Domain == "d3.mixed.test"]; e.Env != want {
 			t.Errorf("%s %s sent Env=%q, want %q", e.API, e.Domain, e.Env, want)
 		}
+	}
+	cnames := f.sim.OSS().Cnames(mixedBucket)
+	for _, d := range mixedDomains[manifest.OSS] {
+		if got := cnames[d]; got == nil || got.Fingerprint != f.bundle.Identity().Fingerprint {
+			t.Errorf("oss %s carries %+v", d, got)
+		}
+	}
+	keys := 0
+	for _, e := range entries {
+		if e.API == plan.OSSPutCname && e.KeySent {
+			keys++
+		}
+	}
+	if keys != len(mixedDomains[manifest.OSS]) {
+		t.Errorf("%d PutCname calls carried the key, want one per oss target", keys)
 	}
 	for _, d := range mixedDomains[manifest.DCDN] {
 		got, ok := f.sim.Installed(cloudsim.ProductDCDN, d)
@@ -175,10 +234,10 @@ func TestMixedFleet(t *testing.T) {
 
 // TestMixedFleetDCDNThrottledAndNewer: a DCDN Set answered with
 // throttling is retried until it succeeds (counted in Throttled, each try
-// in the journal), and a DCDN domain that carries a certificate issued
-// after this one is skipped, not downgraded.
+// in the journal), and a DCDN domain and an OSS custom domain that carry a
+// certificate issued after this one are skipped, not downgraded.
 func TestMixedFleetDCDNThrottledAndNewer(t *testing.T) {
-	var newerPEM string
+	var newerPEM, newerKey string
 	f := newMixedFleet(t, func(cfg *cloudsim.Config, root *cloudsim.CA) {
 		cfg.Faults.Scripted = append(cfg.Faults.Scripted, cloudsim.Script{
 			Domain: "d1.mixed.test", API: "SetDcdnDomainSSLCertificate", Code: "Throttling.User", Times: 2})
@@ -187,15 +246,22 @@ func TestMixedFleetDCDNThrottledAndNewer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		newerPEM = string(leaf.CertPEM)
+		newerPEM, newerKey = string(leaf.CertPEM), string(leaf.KeyPEM)
 		for i := range cfg.Domains.DCDN {
 			if cfg.Domains.DCDN[i].Name == "d2.mixed.test" {
 				cfg.Domains.DCDN[i].Installed = &cloudsim.SeedCert{CertName: "renewed-by-hand", Cert: newerPEM}
 			}
 		}
 	})
+	err := f.oss.PutBucketCnameWithCertificate(mixedBucket, oss.PutBucketCname{Cname: "o2.mixed.test",
+		CertificateConfiguration: &oss.CertificateConfiguration{Certificate: newerPEM, PrivateKey: newerKey}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	newerID := f.sim.OSS().Cnames(mixedBucket)["o2.mixed.test"].CertID
+	f.start = len(f.sim.Journal().Entries())
 	res := fanout.Run(context.Background(), f.client, f.plan, fastRetry(fanout.Options{}))
-	byDomain, _, _ := f.sets(0)
+	byDomain, _, _ := f.sets(f.start)
 	for _, r := range res {
 		switch r.Call.DomainName {
 		case "d1.mixed.test":
@@ -212,6 +278,13 @@ func TestMixedFleetDCDNThrottledAndNewer(t *testing.T) {
 			if n := byDomain["SetDcdnDomainSSLCertificate d2.mixed.test"]; n != 0 {
 				t.Errorf("the newer certificate was overwritten: %d Set calls", n)
 			}
+		case "o2.mixed.test":
+			if r.State != fanout.SkippedNewer || r.Attempts != 0 || r.Before == nil || !r.Before.HTTPS || r.Before.Fingerprint != "" {
+				t.Errorf("the OSS domain with a newer certificate: %s, %d attempts, before %+v", r.State, r.Attempts, r.Before)
+			}
+			if n := byDomain["PutCname o2.mixed.test"]; n != 0 {
+				t.Errorf("the newer certificate was overwritten: %d PutCname calls", n)
+			}
 		default:
 			if r.State != fanout.Deployed {
 				t.Errorf("%s %s: %s %v", r.Call.Target.Product, r.Call.DomainName, r.State, r.Err)
@@ -220,5 +293,8 @@ func TestMixedFleetDCDNThrottledAndNewer(t *testing.T) {
 	}
 	if got, _ := f.sim.Installed(cloudsim.ProductDCDN, "d2.mixed.test"); got.CertName != "renewed-by-hand" {
 		t.Errorf("d2 carries %q", got.CertName)
+	}
+	if got := f.sim.OSS().Cnames(mixedBucket)["o2.mixed.test"]; got == nil || got.CertID != newerID {
+		t.Errorf("o2 carries %+v, want %s", got, newerID)
 	}
 }
