@@ -208,3 +208,33 @@ func TestSameFingerprint(t *testing.T) {
 		}
 	}
 }
+
+// TestOSSCnameListBounded: a ListCname answer over maxCnameList bytes is
+// refused, not read whole: the cost of a Describe stays bounded whatever
+// the endpoint answers.
+func TestOSSCnameListBounded(t *testing.T) {
+	var served int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("x-oss-request-id", "rid-big")
+		fmt.Fprint(w, "<ListCnameResult><Bucket>example-static</Bucket>")
+		pad := strings.Repeat("<Cname><Domain>x.example.com</Domain></Cname>", 1024)
+		for served < 4*maxCnameList {
+			n, err := io.WriteString(w, pad)
+			served += int64(n)
+			if err != nil {
+				return
+			}
+		}
+		fmt.Fprint(w, "</ListCnameResult>")
+	}))
+	t.Cleanup(srv.Close)
+	c := newClient(t, Options{Getenv: env(nil, EnvOSSEndpoint, srv.URL)})
+	b := testBundle(t, "static.example.com")
+	call := planFor(t, b, manifest.Target{Product: manifest.OSS, Domain: "static.example.com", Bucket: "example-static", Region: "cn-hangzhou"})["oss static.example.com"]
+	_, err := c.Describe(context.Background(), call)
+	leaks.seen(err)
+	var e *Error
+	if !errors.As(err, &e) || !strings.Contains(e.Message, "larger than") || e.Class() != fanout.Permanent || e.RequestID != "rid-big" {
+		t.Fatalf("an oversized ListCname answer: %v", err)
+	}
+}
