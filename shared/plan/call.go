@@ -101,8 +101,8 @@ func (c Call) LogValue() slog.Value {
 // normalised by bundle.NormalizeDomain, and a CDN or DCDN wildcard written
 // ".example.com" (the CDN answers InvalidDomain.NotFound for
 // "*.example.com"). DCDN's reference pages do not say how its API writes a
-// wildcard domain: certdrop writes it as CDN's, the form the console of
-// both shows and the emulator takes.
+// wildcard domain: certdrop writes it as CDN's (an assumption to check
+// against a real account; the emulator takes the same form).
 func APIDomain(p manifest.Product, domain string) (string, error) {
 	d, err := bundle.NormalizeDomain(domain)
 	if err != nil {
