@@ -93,6 +93,9 @@ func TestOSSCnameWithCertificate(t *testing.T) {
 	if cn == nil || cn.Type != "CAS" || cn.CertID != casID {
 		t.Fatalf("domain carries %+v", cn)
 	}
+	if got := s.CarriedBy(CASRegionSingapore, id); len(got) != 1 || got[0] != "oss/site/"+domain {
+		t.Errorf("CarriedBy %v", got)
+	}
 	list, _ = c.ListBucketCname("site")
 	if list.Cname[0].Certificate.CertId != casID || list.Cname[0].Certificate.Type != "CAS" {
 		t.Errorf("ListCname after CAS %+v", list.Cname[0].Certificate)
