@@ -38,8 +38,8 @@ const maxInt = math.MaxInt32
 // Field names, as a manifest spells them.
 var (
 	manifestFields = []string{"version", "defaults", "targets", "certificates"}
-	defaultsFields = []string{"staging", "allowUntrusted", "warnDays", "canary", "verify", "replace"}
-	targetFields   = []string{"product", "domain", "domains", "region", "bundle", "staging"}
+	defaultsFields = []string{"staging", "allowUntrusted", "warnDays", "canary", "verify", "replace", "delivery", "casRegion", "prune"}
+	targetFields   = []string{"product", "domain", "domains", "region", "bundle", "staging", "delivery", "casRegion"}
 )
 
 // Load reads and parses the manifest at path. Problems with the content
@@ -228,6 +228,7 @@ func (p *parser) defaults(raw *yaml.Node, d *Defaults) {
 			}
 		}
 	}
+	p.defaultsDelivery(f, d)
 }
 
 // target reads one entry of targets: one Target per domain it lists.
@@ -302,6 +303,7 @@ func (p *parser) settings(n *yaml.Node, f fields, d Defaults) (t Target, known b
 		}
 	}
 	t.Staging = staging && t.Product.HasEnv()
+	p.targetDelivery(n, f, d, known, &t)
 	return t, known
 }
 
