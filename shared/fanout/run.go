@@ -492,7 +492,7 @@ func (r *run) carries(in Installed) bool {
 		return false
 	}
 	return (in.Fingerprint != "" && in.Fingerprint == r.plan.Bundle.Fingerprint) ||
-		(in.CertName != "" && in.CertName == r.plan.CertName)
+		(in.CertName != "" && (in.CertName == r.plan.CertName || in.CertName == r.plan.CASName))
 }
 
 // newer says why a domain's certificate must not be replaced by this one,

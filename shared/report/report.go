@@ -35,6 +35,9 @@ type Report struct {
 	Warnings []string `json:"warnings,omitempty"`
 	Targets  []Target `json:"targets"`
 	Summary  Summary  `json:"summary"`
+	// CAS lists, for targets with delivery: cas, the bundle's certificate
+	// in each CAS region: its CertId, and whether it was found or uploaded.
+	CAS []CASUpload `json:"cas,omitempty"`
 }
 
 // Bundle identifies the certificate a run deployed.
@@ -71,6 +74,9 @@ type Target struct {
 	// comparing or verifying.
 	Note       string `json:"note,omitempty"`
 	DurationMs int64  `json:"durationMs"`
+	// CertID is the CAS certificate a delivery: cas target was set to by
+	// reference, where its API takes a CertId.
+	CertID int64 `json:"certId,omitempty"`
 	// Previous is what the domain carried before the run, when Describe
 	// said; it explains unchanged and skipped_newer.
 	Previous *Previous `json:"previous,omitempty"`
@@ -183,6 +189,7 @@ func targetOf(res fanout.Result) Target {
 		DurationMs: res.Duration.Milliseconds(),
 
 		DescribeThrottled: res.DescribeThrottled,
+		CertID:            certIDOf(res),
 	}
 	if res.Err != nil {
 		t.Error = errorOf(res.Err)

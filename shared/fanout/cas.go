@@ -1,0 +1,288 @@
+package fanout
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/certdrop/certdrop/shared/bundle"
+	"github.com/certdrop/certdrop/shared/plan"
+)
+
+// CASCert is one certificate in Certificate Management Service, as its
+// list or detail answer describes it. It never holds the private key.
+type CASCert struct {
+	// ID is the CertId every Set by reference names.
+	ID int64
+	// Region is the CAS region that holds it.
+	Region string
+	// Name is the name it was uploaded under.
+	Name       string
+	CommonName string
+	SANs       []string
+	// Fingerprint is the leaf's SHA-256, lower-case hex.
+	Fingerprint         string
+	NotBefore, NotAfter time.Time
+	Expired             bool
+}
+
+// CASClient is Certificate Management Service (API 2020-04-07), in the
+// regions certdrop uses (cn-hangzhou, ap-southeast-1). shared/cloud
+// implements it next to Client.
+type CASClient interface {
+	// ListCAS lists the uploaded certificates whose name, common name or
+	// SANs contain keyword; expired ones too when expired is set (the API
+	// lists them only when asked for by status). Every page is read.
+	ListCAS(ctx context.Context, region, keyword string, expired bool) ([]CASCert, error)
+	// GetCAS reads one certificate's details, without its key.
+	GetCAS(ctx context.Context, region string, id int64) (CASCert, error)
+	// UploadCAS uploads a certificate and its key under name and returns
+	// its CertId and the call's RequestId.
+	UploadCAS(ctx context.Context, region, name, certPEM string, key bundle.Secret) (id int64, requestID string, err error)
+	// DeleteCAS deletes a certificate.
+	DeleteCAS(ctx context.Context, region string, id int64) error
+}
+
+// Upload is what happened to one certificate in one CAS region.
+type Upload struct {
+	// Region and Name say where and under which name.
+	Region, Name string
+	// CertID is the certificate's CertId; 0 when it is not in CAS (the
+	// upload failed, or a dry run found none).
+	CertID int64
+	// Found: CAS already held this certificate under this name (same
+	// fingerprint), so nothing was uploaded.
+	Found bool
+	// Uploaded: this run uploaded it.
+	Uploaded bool
+	// Attempts counts the UploadUserCertificate calls sent, Throttled those
+	// answered with throttling.
+	Attempts, Throttled int
+	// RequestIDs are the RequestIds of the upload calls.
+	RequestIDs []string
+	// Targets counts the calls that reference it.
+	Targets int
+	// Err is why the certificate is not in CAS; every target referencing
+	// it failed with it and no Set was sent for them.
+	Err error
+	// Duration is the time the lookup and upload took.
+	Duration time.Duration
+}
+
+// UploadError fails a target whose certificate could not be put in CAS:
+// no Set was sent for it. It unwraps to the cause, so the target reports
+// the CAS answer's code and hint.
+type UploadError struct {
+	Region, Name string
+	Err          error
+}
+
+// Error says which upload failed and that the Set was not sent.
+func (e *UploadError) Error() string {
+	return fmt.Sprintf("the certificate %s could not be put in CAS (%s): %v; no Set was sent", e.Name, e.Region, e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *UploadError) Unwrap() error { return e.Err }
+
+// NameTakenError says that CAS holds another certificate under the name
+// certdrop would upload this one under.
+type NameTakenError struct {
+	Region, Name string
+	// ID and Fingerprint describe what CAS holds.
+	ID          int64
+	Fingerprint string
+}
+
+// Error names the clash.
+func (e *NameTakenError) Error() string {
+	return fmt.Sprintf("CAS (%s) holds CertId %d under the name %s with another certificate (SHA-256 %s…); rename or delete it", e.Region, e.ID, e.Name, short(e.Fingerprint))
+}
+
+func short(fp string) string {
+	if len(fp) > 16 {
+		return fp[:16]
+	}
+	return fp
+}
+
+// Class: a name clash does not go away by retrying.
+func (e *NameTakenError) Class() Class { return Permanent }
+
+// RetryAfter has no hint.
+func (e *NameTakenError) RetryAfter() time.Duration { return 0 }
+
+// RunCAS deploys p like Run, first putting the certificate of its CAS
+// calls in Certificate Management Service once per region: an upload of
+// the same certificate (same name, same fingerprint) is reused, so a
+// re-run uploads nothing; otherwise it is uploaded, with throttled and
+// transient answers retried like a Set. The CAS calls are then bound to
+// the CertId and fanned out with the rest. When a region's upload fails,
+// no Set is sent for its calls: they end Failed with an UploadError (or
+// NotStarted when the run stopped first). A dry run looks up but never
+// uploads; its CAS calls end Planned like the others.
+//
+// The private key leaves the process only in UploadUserCertificate: at
+// most once per region per run, and not at all when CAS has it already.
+func RunCAS(ctx context.Context, client Client, cas CASClient, p *plan.Plan, opts Options) ([]Result, []Upload) {
+	specs := p.CASUploads()
+	if len(specs) == 0 {
+		return Run(ctx, client, p, opts), nil
+	}
+	ups := make([]Upload, len(specs))
+	bound := append([]plan.Call(nil), p.Calls...)
+	failed := map[int]error{}
+	for i, s := range specs {
+		ups[i] = ensureCAS(ctx, cas, s, opts)
+		for _, ci := range s.Calls {
+			if ups[i].Err != nil {
+				failed[ci] = &UploadError{Region: s.Region, Name: s.Name, Err: ups[i].Err}
+			} else if ups[i].CertID != 0 {
+				bound[ci] = bound[ci].WithCertID(ups[i].CertID)
+			}
+		}
+	}
+	sub := *p
+	sub.Calls = nil
+	var at []int
+	for i, c := range bound {
+		if _, ok := failed[i]; !ok {
+			sub.Calls = append(sub.Calls, c)
+			at = append(at, i)
+		}
+	}
+	results := make([]Result, len(p.Calls))
+	for i, c := range bound {
+		if err, ok := failed[i]; ok {
+			state := Failed
+			if isStop(err) {
+				state = NotStarted
+			}
+			results[i] = Result{Call: c, State: state, Err: err, index: i}
+		}
+	}
+	if len(sub.Calls) > 0 {
+		for j, res := range Run(ctx, client, &sub, opts) {
+			res.index = at[j]
+			results[at[j]] = res
+		}
+	}
+	return results, ups
+}
+
+// ensureCAS finds or uploads one certificate in one region.
+func ensureCAS(ctx context.Context, cas CASClient, s plan.CASUpload, opts Options) Upload {
+	start := time.Now()
+	up := Upload{Region: s.Region, Name: s.Name, Targets: len(s.Calls)}
+	defer func() { up.Duration = time.Since(start) }()
+	if cas == nil {
+		up.Err = fmt.Errorf("this API client cannot reach Certificate Management Service")
+		return up
+	}
+	var found []CASCert
+	err := retryCAS(ctx, opts, func() (string, error) {
+		var err error
+		found, err = cas.ListCAS(ctx, s.Region, s.Name, false)
+		return "", err
+	}, nil)
+	if err != nil {
+		up.Err = fmt.Errorf("looking for an earlier upload: %w", err)
+		return up
+	}
+	for _, c := range found {
+		if c.Name != s.Name {
+			continue
+		}
+		if c.Fingerprint != s.Fingerprint {
+			up.Err = &NameTakenError{Region: s.Region, Name: s.Name, ID: c.ID, Fingerprint: c.Fingerprint}
+			return up
+		}
+		up.CertID, up.Found = c.ID, true
+		return up
+	}
+	if opts.DryRun {
+		return up
+	}
+	err = retryCAS(ctx, opts, func() (string, error) {
+		up.Attempts++
+		id, rid, err := cas.UploadCAS(ctx, s.Region, s.Name, s.CertPEM, s.Key)
+		if err == nil {
+			up.CertID = id
+		}
+		return rid, err
+	}, &up)
+	if err != nil {
+		up.Err = err
+		return up
+	}
+	up.Uploaded = true
+	return up
+}
+
+// retryCAS makes a CAS call until it succeeds or fails for good, retrying
+// throttled answers (after the server's hint, else a backoff) up to the
+// run's throttling budget and transient ones (5xx, network) up to its
+// attempt budget, never past StopAt. CAS calls are few (one upload per
+// region), so they are not paced by a lane.
+func retryCAS(ctx context.Context, opts Options, call func() (string, error), up *Upload) error {
+	tries, throttles := 0, 0
+	for {
+		if !opts.StopAt.IsZero() && !time.Now().Before(opts.StopAt) {
+			return deadlineStop()
+		}
+		if err := ctx.Err(); err != nil {
+			return &StopError{Code: "Canceled", Message: "the run was canceled: " + err.Error(), Cause: err}
+		}
+		rid, err := call()
+		if rid == "" {
+			rid = requestIDOf(err)
+		}
+		if up != nil && rid != "" {
+			up.RequestIDs = append(up.RequestIDs, rid)
+		}
+		if err == nil {
+			return nil
+		}
+		class, hint := classify(err)
+		var wait time.Duration
+		switch class {
+		case Throttled:
+			throttles++
+			if up != nil {
+				up.Throttled++
+			}
+			if throttles >= opts.maxThrottled() {
+				return err
+			}
+			wait = hint
+			if wait <= 0 {
+				wait = jitter(opts, throttles)
+			}
+		case Transient:
+			tries++
+			if tries >= opts.maxAttempts() {
+				return err
+			}
+			wait = jitter(opts, tries)
+		default:
+			return err
+		}
+		wait = min(wait, opts.maxDelay())
+		if !opts.StopAt.IsZero() && time.Now().Add(wait).After(opts.StopAt) {
+			return fmt.Errorf("%w (then %s)", err, deadlineStop().Error())
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("%w (then the run was canceled)", err)
+		}
+	}
+}
+
+// jitter is the full-jitter exponential backoff of the try-th retry.
+func jitter(opts Options, try int) time.Duration {
+	r := &run{opts: opts}
+	return r.backoff(try)
+}
