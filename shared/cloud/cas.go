@@ -199,11 +199,3 @@ func toInt64(v any) (int64, bool) {
 	}
 	return 0, false
 }
-
-// requestIDOf returns the RequestId of an *Error.
-func requestIDOf(err error) string {
-	if e, ok := err.(*Error); ok {
-		return e.RequestID
-	}
-	return ""
-}

@@ -1,9 +1,11 @@
 // Package cloud is certdrop's client of the Alibaba Cloud OpenAPI: it
 // makes the planned Set calls (SetCdnDomainSSLCertificate,
 // SetDomainServerCertificate, SetVodDomainSSLCertificate,
-// SetLiveDomainCertificate) and the matching Describe calls through the
-// official darabonba-openapi SDK, RPC style, POST with the parameters in a
-// form body, signed ACS3-HMAC-SHA256. It implements fanout.Client.
+// SetLiveDomainCertificate, SetDcdnDomainSSLCertificate) and the matching
+// Describe calls through the official darabonba-openapi SDK, RPC style,
+// POST with the parameters in a form body, signed ACS3-HMAC-SHA256; and
+// an OSS bucket custom domain's certificate (PutCname, ListCname) through
+// the OSS SDK, V4-signed (ossCname). It implements fanout.Client.
 //
 // The SDK's own retries are off (the fan-out retries, paced by quota), its
 // errors become *Error values the fan-out classifies, and nothing it
@@ -62,7 +64,8 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Client calls the CDN, VOD and Live APIs. It is safe for concurrent use
+// Client calls the CDN, VOD, Live and DCDN APIs, and OSS's custom-domain
+// operations. It is safe for concurrent use
 // and implements fanout.Client.
 type Client struct {
 	opts      Options
@@ -118,6 +121,7 @@ func New(opts Options) (*Client, error) {
 	c.doers = map[manifest.Product]doer{
 		manifest.CDN: cdn, manifest.CDNLegacy: cdn,
 		manifest.VOD: newDoer(opts), manifest.Live: newDoer(opts),
+		manifest.DCDN: newDoer(opts), manifest.OSS: newDoer(opts),
 	}
 	c.rpcDoer = newDoer(opts)
 	return c, nil
@@ -172,6 +176,9 @@ func checkDebug(getenv func(string) string) error {
 // Set installs the call's certificate on its domain and returns the
 // RequestId. The certificate and key travel in the POST body.
 func (c *Client) Set(ctx context.Context, call plan.Call) (string, error) {
+	if call.Target.Product == manifest.OSS {
+		return ossCname{c, c.doers[manifest.OSS]}.set(ctx, call)
+	}
 	form := call.Form()
 	var secrets []string
 	for _, p := range call.Params {
@@ -190,6 +197,9 @@ func (c *Client) Set(ctx context.Context, call plan.Call) (string, error) {
 // Describe reads what the call's domain carries now, through the
 // product's Describe operation.
 func (c *Client) Describe(ctx context.Context, call plan.Call) (fanout.Installed, error) {
+	if call.Target.Product == manifest.OSS {
+		return ossCname{c, c.doers[manifest.OSS]}.describe(ctx, call)
+	}
 	api := plan.DescribeAPI(call.Target.Product)
 	body, err := c.do(ctx, call, api, map[string]string{"DomainName": call.DomainName}, nil)
 	if err != nil {

@@ -16,7 +16,9 @@ type CodeInfo struct {
 }
 
 // Codes returns the classification table: every error code of the
-// vendor's reference documents for the four Set operations, the gateway's
+// vendor's reference documents for the five Set operations (DCDN's
+// SetDcdnDomainSSLCertificate answers CDN's codes, and its error centre
+// adds SystemUpgrading and MissingParameter), the gateway's
 // authentication and throttling codes, and the few others the Describe
 // operations answer. Codes not in the table are classified by HTTP status
 // (429 throttled, 5xx transient) and are otherwise permanent, with the
@@ -45,6 +47,7 @@ func Codes() map[string]CodeInfo {
 		"CreateCertificateFailed": {t, "the service could not create the certificate: certdrop retries"},
 		"CertStorage.failed":      {t, "the service could not store the certificate: certdrop retries"},
 		"SignatureNonceUsed":      {t, "a request nonce was reused (a duplicate request): certdrop retries with a new one"},
+		"SystemUpgrading":         {t, "the service is being upgraded (DCDN answers 403): certdrop retries"},
 
 		// Auth: the credentials were refused; every further call would fail
 		// alike and the run stops.
@@ -59,7 +62,7 @@ func Codes() map[string]CodeInfo {
 		"InvalidSecurityToken.MismatchWithAccessKey": {a, "the STS security token belongs to another AccessKey: use the ID, secret and token of one assumption"},
 		"MissingSecurityToken":                       {a, "an STS AccessKey needs its security token: set ALIBABA_CLOUD_SECURITY_TOKEN"},
 		"InvalidTimeStamp.Expired":                   {a, "the request time is too far from the service's: fix this machine's clock"},
-		"Forbidden.RAM":                              {f, "the RAM policy does not allow this action: grant cdn:/vod:/live: Set*Certificate and Describe*CertificateInfo to the user or role"},
+		"Forbidden.RAM":                              {f, "the RAM policy does not allow this action: grant cdn:/vod:/live:/dcdn: Set*Certificate and Describe*CertificateInfo to the user or role"},
 		"Forbidden.AccessKeyDisabled":                {a, "the AccessKey is disabled: enable it in the RAM console or use another"},
 		"Forbidden.SubUser":                          {f, "the RAM user may not call this API: grant it the permission"},
 		"Forbidden.NoPermission":                     {f, "the caller lacks permission for this API: grant it in RAM"},
@@ -110,6 +113,7 @@ func Codes() map[string]CodeInfo {
 		"InvalidAction.NotFound":               {p, "the endpoint does not know this API: check the CERTDROP_*_ENDPOINT override and the product's region"},
 		"InvalidVersion":                       {p, "the endpoint does not know this API version: check the CERTDROP_*_ENDPOINT override"},
 		"InvalidParameter":                     {p, "the service rejected a parameter: check the message"},
+		"MissingParameter":                     {p, "a required parameter was not sent: report this as a certdrop bug"},
 	}
 }
 
@@ -130,4 +134,41 @@ func classify(code string, status int) (fanout.Class, string) {
 		return fanout.Forbidden, "the caller may not call this API: grant the action in RAM"
 	}
 	return fanout.Permanent, ""
+}
+
+// OSSCodes returns how certdrop treats the error codes OSS answers
+// PutCname and ListCname with: OSS's common codes (which differ from the
+// OpenAPI gateway's) and NeedVerifyDomainOwnership, which PutCname answers
+// for a domain whose ownership OSS has not verified. Codes not in it go
+// through Codes and the HTTP status; OSS's certificate refusals come as
+// InvalidArgument with an EC code in the message (0018-00000210: a key
+// without its certificate), which stay Permanent. The map is a fresh copy.
+func OSSCodes() map[string]CodeInfo {
+	p, t, r, a, f := fanout.Permanent, fanout.Transient, fanout.Throttled, fanout.Auth, fanout.Forbidden
+	return map[string]CodeInfo{
+		"SlowDown":                  {r, "OSS is limiting the request rate: certdrop backs off and retries"},
+		"TotalQpsLimitExceeded":     {r, "the account's OSS request rate limit was hit: certdrop backs off and retries"},
+		"InternalError":             {t, "OSS failed internally: certdrop retries"},
+		"ServiceUnavailable":        {t, "OSS is temporarily unavailable: certdrop retries"},
+		"AccessDenied":              {f, "the RAM policy does not allow this OSS action: grant oss:PutCname and oss:ListCname on the bucket (and the yundun-cert actions PutCname with a certificate needs)"},
+		"InvalidAccessKeyId":        {a, "the AccessKey ID does not exist: check ALIBABA_CLOUD_ACCESS_KEY_ID or the function's role"},
+		"SignatureDoesNotMatch":     {a, "the signature does not match: the AccessKey secret is wrong"},
+		"SecurityTokenExpired":      {a, "the STS security token expired: get fresh credentials (FC passes new ones per invocation)"},
+		"InvalidSecurityToken":      {a, "the STS security token is invalid: check ALIBABA_CLOUD_SECURITY_TOKEN"},
+		"RequestTimeTooSkewed":      {a, "the request time is too far from OSS's: fix this machine's clock"},
+		"NoSuchBucket":              {p, "the bucket does not exist in that region: check the target's bucket and region in the manifest"},
+		"NeedVerifyDomainOwnership": {p, "OSS has not verified that you own the domain: add the _dnsauth TXT record of its CNAME token, then run certdrop again"},
+		"InvalidArgument":           {p, "OSS rejected an argument: check the message"},
+		"MalformedXML":              {p, "OSS could not read the request: report this as a certdrop bug"},
+	}
+}
+
+// classifyOSS returns how a failed OSS call is treated: its code in
+// OSSCodes, else as classify does (the OpenAPI table, then the status:
+// 429 and a 503 are throttling or transient alike, 5xx transient).
+func classifyOSS(code string, status int) (fanout.Class, string) {
+	if ci, ok := OSSCodes()[code]; ok {
+		return ci.Class, ci.Hint
+	}
+	return classify(code, status)
 }

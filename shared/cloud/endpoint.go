@@ -14,6 +14,7 @@ const (
 	EnvCDNEndpoint  = "CERTDROP_CDN_ENDPOINT"
 	EnvVODEndpoint  = "CERTDROP_VOD_ENDPOINT"
 	EnvLiveEndpoint = "CERTDROP_LIVE_ENDPOINT"
+	EnvDCDNEndpoint = "CERTDROP_DCDN_ENDPOINT"
 )
 
 // endpoint is where a product's calls go.
@@ -26,6 +27,10 @@ func endpointEnv(p manifest.Product) string {
 		return EnvVODEndpoint
 	case manifest.Live:
 		return EnvLiveEndpoint
+	case manifest.DCDN:
+		return EnvDCDNEndpoint
+	case manifest.OSS:
+		return EnvOSSEndpoint
 	default:
 		return EnvCDNEndpoint
 	}
@@ -41,7 +46,7 @@ type endpoints map[manifest.Product]endpoint
 
 func readEndpoints(getenv func(string) string) (endpoints, error) {
 	eps := endpoints{}
-	for _, p := range []manifest.Product{manifest.CDN, manifest.VOD, manifest.Live} {
+	for _, p := range []manifest.Product{manifest.CDN, manifest.VOD, manifest.Live, manifest.DCDN, manifest.OSS} {
 		name := endpointEnv(p)
 		raw := getenv(name)
 		if raw == "" {

@@ -31,7 +31,7 @@ func CASRegions() []string { return []string{CASRegionMainland, CASRegionInterna
 // (and CertId) with CertType=cas: cdn, vod and dcdn do; live and
 // cdn-legacy take the certificate's name only, which CAS resolves in
 // cn-hangzhou; an oss custom domain takes "<CertId>-<region>".
-func (p Product) HasCertRegion() bool { return p == CDN || p == VOD || p == "dcdn" || p == "oss" }
+func (p Product) HasCertRegion() bool { return p == CDN || p == VOD || p == DCDN || p == OSS }
 
 // delivery reads a delivery field: upload or cas.
 func (p *parser) delivery(v *yaml.Node, dst *string) {

@@ -125,7 +125,9 @@ func checkInvariants(t *testing.T, m *Manifest) {
 		seen[key] = true
 		switch {
 		case tg.Product == VOD && tg.Region != VODRegionShanghai && tg.Region != VODRegionSingapore,
-			tg.Product != VOD && tg.Region != "",
+			tg.Product == OSS && (!ossRegionRE.MatchString(tg.Region) || !bucketRE.MatchString(tg.Bucket) || strings.HasPrefix(norm, "*.")),
+			!tg.Product.HasRegion() && tg.Region != "",
+			tg.Product != OSS && tg.Bucket != "",
 			tg.Staging && !tg.Product.HasEnv():
 			t.Fatalf("target %+v", tg)
 		}

@@ -39,7 +39,13 @@ const maxInt = math.MaxInt32
 var (
 	manifestFields = []string{"version", "defaults", "targets", "certificates"}
 	defaultsFields = []string{"staging", "allowUntrusted", "warnDays", "canary", "verify", "replace", "delivery", "casRegion", "prune"}
-	targetFields   = []string{"product", "domain", "domains", "region", "bundle", "staging", "delivery", "casRegion"}
+	targetFields   = []string{"product", "domain", "domains", "region", "bucket", "bundle", "staging", "delivery", "casRegion"}
+)
+
+// ossRegionRE and bucketRE check an oss target's region and bucket.
+var (
+	ossRegionRE = regexp.MustCompile(OSSRegionPattern)
+	bucketRE    = regexp.MustCompile(BucketPattern)
 )
 
 // Load reads and parses the manifest at path. Problems with the content
@@ -270,17 +276,41 @@ func (p *parser) settings(n *yaml.Node, f fields, d Defaults) (t Target, known b
 
 	switch v := f.value("region"); {
 	case v == nil:
-		if t.Product == VOD {
+		switch t.Product {
+		case VOD:
 			t.Region = VODRegionShanghai
+		case OSS:
+			p.errorf(n, "oss target has no region (the bucket's region, e.g. cn-hangzhou)")
 		}
-	case known && t.Product != VOD:
-		p.errorf(f.key("region"), "region is only for vod targets, not %s", t.Product)
+	case known && !t.Product.HasRegion():
+		p.errorf(f.key("region"), "region is only for vod and oss targets, not %s", t.Product)
 	default:
 		if s, ok := p.str(v, "region"); ok {
-			if s != VODRegionShanghai && s != VODRegionSingapore {
+			switch {
+			case t.Product == OSS:
+				if !ossRegionRE.MatchString(s) {
+					p.errorf(v, "invalid oss region %q (a region ID such as cn-hangzhou)", s)
+				}
+			case s != VODRegionShanghai && s != VODRegionSingapore:
 				p.errorf(v, "unknown vod region %q (want %s or %s)", s, VODRegionShanghai, VODRegionSingapore)
 			}
 			t.Region = s
+		}
+	}
+
+	switch v := f.value("bucket"); {
+	case v == nil:
+		if t.Product == OSS {
+			p.errorf(n, "oss target has no bucket (the bucket the custom domain is bound to)")
+		}
+	case known && t.Product != OSS:
+		p.errorf(f.key("bucket"), "bucket is only for oss targets, not %s", t.Product)
+	default:
+		if s, ok := p.str(v, "bucket"); ok {
+			if !bucketRE.MatchString(s) {
+				p.errorf(v, "invalid bucket name %q (3 to 63 lower-case letters, digits and hyphens)", s)
+			}
+			t.Bucket = s
 		}
 	}
 
@@ -350,6 +380,10 @@ func (p *parser) expand(t Target, known bool, nodes []*yaml.Node) []Target {
 		norm, err := checkDomain(s)
 		if err != nil {
 			p.errorf(n, "%v", err)
+			continue
+		}
+		if t.Product == OSS && strings.HasPrefix(norm, "*.") {
+			p.errorf(n, "%q: an oss custom domain cannot be a wildcard", s)
 			continue
 		}
 		t.Domain, t.Line = s, n.Line

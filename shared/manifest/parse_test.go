@@ -370,7 +370,7 @@ func TestParseErrors(t *testing.T) {
 			name: "target without product or domain",
 			in:   lines("version: 1", "targets:", "  - bundle: certs/"),
 			want: strings.Join([]string{
-				"m.yaml:3:5: target has no product (want cdn, cdn-legacy, vod or live)",
+				"m.yaml:3:5: target has no product (want cdn, cdn-legacy, vod, live, dcdn or oss)",
 				"m.yaml:3:5: target has no domain or domains",
 			}, "\n"),
 		},
@@ -381,13 +381,13 @@ func TestParseErrors(t *testing.T) {
 				"targets:",
 				"  - {product: CDN, domain: a.example.com}",
 				"  - {product: vood, domain: b.example.com}",
-				"  - {product: oss, domain: c.example.com}",
+				"  - {product: waf, domain: c.example.com}",
 				"  - {product: 3, domain: d.example.com}",
 			),
 			want: strings.Join([]string{
 				`m.yaml:3:15: unknown product "CDN" (did you mean "cdn"?)`,
 				`m.yaml:4:15: unknown product "vood" (did you mean "vod"?)`,
-				`m.yaml:5:15: unknown product "oss" (want cdn, cdn-legacy, vod or live)`,
+				`m.yaml:5:15: unknown product "waf" (want cdn, cdn-legacy, vod, live, dcdn or oss)`,
 				`m.yaml:6:15: product must be a string, not an integer`,
 			}, "\n"),
 		},
@@ -494,8 +494,8 @@ func TestParseErrors(t *testing.T) {
 				"  - {product: vod, domain: e.example.com, region: CN-SHANGHAI}",
 			),
 			want: strings.Join([]string{
-				"m.yaml:3:43: region is only for vod targets, not cdn",
-				"m.yaml:4:44: region is only for vod targets, not live",
+				"m.yaml:3:43: region is only for vod and oss targets, not cdn",
+				"m.yaml:4:44: region is only for vod and oss targets, not live",
 				`m.yaml:5:51: unknown vod region "cn-beijing" (want cn-shanghai or ap-southeast-1)`,
 				"m.yaml:6:51: region must be a string, not an integer",
 				`m.yaml:7:51: unknown vod region "CN-SHANGHAI" (want cn-shanghai or ap-southeast-1)`,
@@ -568,7 +568,7 @@ func TestParseErrors(t *testing.T) {
 				"  - {<<: *t, domain: b.example.com}",
 			),
 			want: strings.Join([]string{
-				"m.yaml:4:5: target has no product (want cdn, cdn-legacy, vod or live)",
+				"m.yaml:4:5: target has no product (want cdn, cdn-legacy, vod, live, dcdn or oss)",
 				"m.yaml:4:6: YAML merge keys (<<) are not supported: write the fields out",
 			}, "\n"),
 		},
@@ -603,7 +603,7 @@ func TestParseErrors(t *testing.T) {
 			want: strings.Join([]string{
 				`m.yaml:2:53: domain "https://img.example.com" is a URL: write the host name only`,
 				`m.yaml:2:81: unknown field "stagging" in target (did you mean "staging"?)`,
-				`m.yaml:3:53: region is only for vod targets, not live`,
+				`m.yaml:3:53: region is only for vod and oss targets, not live`,
 			}, "\n"),
 		},
 	}
@@ -789,5 +789,33 @@ func BenchmarkParseExample(b *testing.B) {
 		if _, err := Parse("example.yaml", data); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestDCDNAndOSSTargets checks what a dcdn and an oss target become: dcdn
+// takes staging (its API has Env), oss carries its bucket and region.
+func TestDCDNAndOSSTargets(t *testing.T) {
+	m, err := Load(filepath.Join(manifestsDir, "edge-and-oss.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Target{
+		{Product: CDN, Domain: "www.example.com", Line: 7},
+		{Product: DCDN, Domain: "api.example.com", Staging: true, Line: 9},
+		{Product: DCDN, Domain: "*.edge.example.com", Staging: true, Line: 9},
+		{Product: OSS, Domain: "static.example.com", Bucket: "example-static", Region: "cn-hangzhou", Line: 12},
+		{Product: OSS, Domain: "files.example.com", Bucket: "example-media-sg", Region: "ap-southeast-1", Line: 16},
+		{Product: OSS, Domain: "media.example.com", Bucket: "example-media-sg", Region: "ap-southeast-1", Line: 16},
+	}
+	if !reflect.DeepEqual(m.Targets, want) {
+		t.Errorf("targets:\n got %+v\nwant %+v", m.Targets, want)
+	}
+	for _, p := range []Product{DCDN, OSS} {
+		if !isProduct(p) {
+			t.Errorf("%s is not in Products()", p)
+		}
+	}
+	if !DCDN.HasEnv() || OSS.HasEnv() || !OSS.HasRegion() || DCDN.HasRegion() {
+		t.Errorf("HasEnv/HasRegion: dcdn %t/%t, oss %t/%t", DCDN.HasEnv(), DCDN.HasRegion(), OSS.HasEnv(), OSS.HasRegion())
 	}
 }

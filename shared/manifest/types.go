@@ -16,13 +16,25 @@ const (
 	VOD Product = "vod"
 	// Live is ApsaraVideo Live through SetLiveDomainCertificate.
 	Live Product = "live"
+	// DCDN is Edge Security Acceleration (formerly Dynamic Route for CDN)
+	// through SetDcdnDomainSSLCertificate.
+	DCDN Product = "dcdn"
+	// OSS is the certificate of an OSS bucket's custom domain (CNAME),
+	// through PutCname with a certificate configuration. Its targets name
+	// the bucket and its region.
+	OSS Product = "oss"
 )
 
 // Products lists every product, in the order reports group them.
-func Products() []Product { return []Product{CDN, CDNLegacy, VOD, Live} }
+func Products() []Product { return []Product{CDN, CDNLegacy, VOD, Live, DCDN, OSS} }
 
-// HasEnv reports whether the product's API takes Env=staging.
-func (p Product) HasEnv() bool { return p == CDN || p == VOD }
+// HasEnv reports whether the product's API takes Env=staging (cdn, vod,
+// dcdn).
+func (p Product) HasEnv() bool { return p == CDN || p == VOD || p == DCDN }
+
+// HasRegion reports whether the product's targets name a region: vod
+// (optional, two regions) and oss (required: the bucket's region).
+func (p Product) HasRegion() bool { return p == VOD || p == OSS }
 
 // VOD regions a target may name.
 const (
@@ -99,9 +111,12 @@ type Target struct {
 	Product Product
 	// Domain is the domain as written in the manifest.
 	Domain string
-	// Region is the VOD region (cn-shanghai or ap-southeast-1); empty for
-	// the other products.
+	// Region is the VOD region (cn-shanghai or ap-southeast-1), or the
+	// region of an OSS target's bucket (cn-hangzhou, say); empty for the
+	// other products.
 	Region string
+	// Bucket is the OSS bucket whose custom domain Domain is; oss only.
+	Bucket string
 	// Bundle, when set, restricts the target to bundles whose object key
 	// starts with it.
 	Bundle string
@@ -119,3 +134,11 @@ type Target struct {
 
 // String names the target as messages do: "cdn www.example.com".
 func (t Target) String() string { return string(t.Product) + " " + t.Domain }
+
+// OSSRegionPattern is the form of an OSS region ID (cn-hangzhou,
+// ap-southeast-1, eu-central-1): the manifest and the schema check it.
+const OSSRegionPattern = `^[a-z]{2,4}(-[a-z0-9]{1,16}){1,4}$`
+
+// BucketPattern is OSS's bucket naming rule: 3 to 63 lower-case letters,
+// digits and hyphens, starting and ending with a letter or digit.
+const BucketPattern = `^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$`

@@ -25,16 +25,32 @@ type API struct {
 // String returns the action name.
 func (a API) String() string { return a.Action }
 
-// API versions of the three products.
+// API versions of the OpenAPI products. OSS's PutCname and ListCname are
+// OSS REST operations, which have no API version.
 const (
 	CDNVersion  = "2018-05-10"
 	VODVersion  = "2017-03-21"
 	LiveVersion = "2016-11-01"
+	DCDNVersion = "2018-01-15"
+)
+
+// The OSS operations: PutCname (POST /?cname&comp=add with a
+// CertificateConfiguration) sets a custom domain's certificate, ListCname
+// (GET /?cname) reads what the bucket's custom domains carry.
+const (
+	OSSPutCname  = "PutCname"
+	OSSListCname = "ListCname"
 )
 
 // SetAPI returns the operation that installs a certificate on a product.
 // The quotas are those the reference documents state: 30 calls/s for the
 // three current APIs, 10 calls/s for the legacy SetDomainServerCertificate.
+// The SetDcdnDomainSSLCertificate page states no rate: it gets 30 calls/s,
+// the rate of CDN's Set and of DCDN's other domain writes. OSS documents no
+// per-operation rate for PutCname (only the account's 10,000 requests/s
+// for all of OSS): each call also creates a certificate in Certificate
+// Management Service, so it gets a cautious 10 calls/s. All are
+// configurable (CERTDROP_QUOTAS).
 func SetAPI(p manifest.Product) API {
 	switch p {
 	case manifest.CDN:
@@ -45,6 +61,10 @@ func SetAPI(p manifest.Product) API {
 		return API{p, "SetVodDomainSSLCertificate", VODVersion, 30}
 	case manifest.Live:
 		return API{p, "SetLiveDomainCertificate", LiveVersion, 30}
+	case manifest.DCDN:
+		return API{p, "SetDcdnDomainSSLCertificate", DCDNVersion, 30}
+	case manifest.OSS:
+		return API{p, OSSPutCname, "", 10}
 	}
 	panic(fmt.Sprintf("plan: unknown product %q", p))
 }
@@ -52,8 +72,9 @@ func SetAPI(p manifest.Product) API {
 // DescribeAPI returns the operation that reads the certificate a domain
 // carries now. Both CDN products share DescribeDomainCertificateInfo. The
 // vendor's pages give 100 calls/s for the CDN and Live reads; the VOD page
-// gives none, so VOD's read gets the 30 calls/s of its write. All are
-// configurable (CERTDROP_QUOTAS).
+// gives none, so VOD's read gets the 30 calls/s of its write. DCDN's read
+// is documented at 100 calls/s; OSS's ListCname, undocumented, gets the
+// 10 calls/s of PutCname. All are configurable (CERTDROP_QUOTAS).
 func DescribeAPI(p manifest.Product) API {
 	switch p {
 	case manifest.CDN, manifest.CDNLegacy:
@@ -62,14 +83,24 @@ func DescribeAPI(p manifest.Product) API {
 		return API{p, "DescribeVodDomainCertificateInfo", VODVersion, 30}
 	case manifest.Live:
 		return API{p, "DescribeLiveDomainCertificateInfo", LiveVersion, 100}
+	case manifest.DCDN:
+		return API{p, "DescribeDcdnDomainCertificateInfo", DCDNVersion, 100}
+	case manifest.OSS:
+		return API{p, OSSListCname, "", 10}
 	}
 	panic(fmt.Sprintf("plan: unknown product %q", p))
 }
 
 // DefaultEndpoint returns the public endpoint host of a product; region
-// matters only for VOD (cn-shanghai by default, or ap-southeast-1).
+// matters for VOD (cn-shanghai by default, or ap-southeast-1) and OSS
+// (the bucket's region: oss-<region>.aliyuncs.com, the bucket going in
+// front of it or in the path as the SDK addresses it).
 func DefaultEndpoint(p manifest.Product, region string) string {
 	switch p {
+	case manifest.DCDN:
+		return "dcdn.aliyuncs.com"
+	case manifest.OSS:
+		return "oss-" + region + ".aliyuncs.com"
 	case manifest.VOD:
 		if region == "" {
 			region = manifest.VODRegionShanghai

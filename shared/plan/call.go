@@ -102,14 +102,15 @@ func (c Call) LogValue() slog.Value {
 }
 
 // APIDomain returns a target's domain as its product's API takes it:
-// normalised by bundle.NormalizeDomain, and a CDN wildcard written
-// ".example.com" (the CDN answers InvalidDomain.NotFound for "*.example.com").
+// normalised by bundle.NormalizeDomain, and a CDN or DCDN wildcard written
+// ".example.com" (the CDN answers InvalidDomain.NotFound for
+// "*.example.com"; DCDN shares CDN's domain management and its form).
 func APIDomain(p manifest.Product, domain string) (string, error) {
 	d, err := bundle.NormalizeDomain(domain)
 	if err != nil {
 		return "", err
 	}
-	if p == manifest.CDN || p == manifest.CDNLegacy {
+	if p == manifest.CDN || p == manifest.CDNLegacy || p == manifest.DCDN {
 		if rest, ok := strings.CutPrefix(d, "*."); ok {
 			d = "." + rest
 		}
@@ -125,6 +126,17 @@ func newCall(t manifest.Target, certName, certPEM string, key bundle.Secret) (Ca
 	domain := c.DomainName
 	add := func(name, value string) { c.Params = append(c.Params, Param{Name: name, Value: value}) }
 	switch t.Product {
+	case manifest.OSS:
+		// PutCname's CertificateConfiguration: the certificate and key
+		// (upload), Force so that the domain's current certificate is
+		// replaced without naming its CertId (the fan-out decided to
+		// replace it from ListCname). OSS has no certificate name: the
+		// bucket goes with the call, for the client.
+		add("Bucket", t.Bucket)
+		add("Domain", domain)
+		add("Certificate", certPEM)
+		c.Params = append(c.Params, Param{Name: "PrivateKey", Value: key.Reveal(), Sensitive: true})
+		add("Force", "true")
 	case manifest.CDNLegacy:
 		add("DomainName", domain)
 		add("ServerCertificateStatus", "on")

@@ -232,3 +232,71 @@ func TestFaultAdjustedBound(t *testing.T) {
 		t.Errorf("no faults: %v", got)
 	}
 }
+
+// TestBuildDCDNAndOSS checks the calls of the two newer targets: DCDN's
+// SetDcdnDomainSSLCertificate with the CDN-style parameters, Env=staging
+// and a wildcard written ".example.com"; OSS's PutCname with the bucket,
+// the domain, the certificate, the key (sensitive) and Force, to the
+// bucket region's endpoint; and their quotas in the lower bound.
+func TestBuildDCDNAndOSS(t *testing.T) {
+	b := testBundle(t, "example.com", "*.example.com")
+	m := &manifest.Manifest{Targets: []manifest.Target{
+		{Product: manifest.DCDN, Domain: "API.example.com", Staging: true},
+		{Product: manifest.DCDN, Domain: "*.example.com"},
+		{Product: manifest.OSS, Domain: "static.example.com", Bucket: "example-static", Region: "cn-hangzhou"},
+		{Product: manifest.OSS, Domain: "files.example.com", Bucket: "example-sg", Region: "ap-southeast-1"},
+	}}
+	p, err := Build(b, m, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, cert, name := b.KeyPEM().Reveal(), b.CertPEM(), p.CertName
+	want := []struct{ action, version, endpoint, domain, params string }{
+		{"SetDcdnDomainSSLCertificate", "2018-01-15", "dcdn.aliyuncs.com", "api.example.com",
+			"DomainName=api.example.com CertName=" + name + " CertType=upload SSLProtocol=on SSLPub=CERT SSLPri=KEY Env=staging"},
+		{"SetDcdnDomainSSLCertificate", "2018-01-15", "dcdn.aliyuncs.com", ".example.com",
+			"DomainName=.example.com CertName=" + name + " CertType=upload SSLProtocol=on SSLPub=CERT SSLPri=KEY"},
+		{"PutCname", "", "oss-cn-hangzhou.aliyuncs.com", "static.example.com",
+			"Bucket=example-static Domain=static.example.com Certificate=CERT PrivateKey=KEY Force=true"},
+		{"PutCname", "", "oss-ap-southeast-1.aliyuncs.com", "files.example.com",
+			"Bucket=example-sg Domain=files.example.com Certificate=CERT PrivateKey=KEY Force=true"},
+	}
+	if len(p.Calls) != len(want) {
+		t.Fatalf("%d calls, want %d: %v", len(p.Calls), len(want), p.Calls)
+	}
+	for i, w := range want {
+		c := p.Calls[i]
+		var ps []string
+		for _, prm := range c.Params {
+			v := prm.Value
+			switch v {
+			case key:
+				v = "KEY"
+				if !prm.Sensitive {
+					t.Errorf("%s: the key parameter %s is not marked sensitive", c, prm.Name)
+				}
+			case cert:
+				v = "CERT"
+			}
+			ps = append(ps, prm.Name+"="+v)
+		}
+		got := strings.Join(ps, " ")
+		if c.API.Action != w.action || c.API.Version != w.version || c.Endpoint != w.endpoint || c.DomainName != w.domain || got != w.params {
+			t.Errorf("call %d:\n got %s %s %s %s %s\nwant %s %s %s %s %s", i,
+				c.API.Action, c.API.Version, c.Endpoint, c.DomainName, got, w.action, w.version, w.endpoint, w.domain, w.params)
+		}
+		if s := fmt.Sprint(c.Params); strings.Contains(s, "PRIVATE KEY") {
+			t.Errorf("%s: the key prints: %s", c, s)
+		}
+	}
+	if d := DescribeAPI(manifest.DCDN); d.Action != "DescribeDcdnDomainCertificateInfo" || d.Version != DCDNVersion || d.Quota != 100 {
+		t.Errorf("DCDN describe = %+v", d)
+	}
+	if d := DescribeAPI(manifest.OSS); d.Action != "ListCname" || d.Quota != 10 {
+		t.Errorf("OSS describe = %+v", d)
+	}
+	// 2 PutCname calls at 10/s bound it (2 DCDN calls at 30/s take less).
+	if got := p.LowerBound(); got != 200*time.Millisecond {
+		t.Errorf("lower bound = %v, want 200ms", got)
+	}
+}
