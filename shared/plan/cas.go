@@ -93,7 +93,7 @@ func (c Call) WithCertID(id int64) Call {
 	for i, p := range out.Params {
 		if p.Name == ParamCertID {
 			v := strconv.FormatInt(id, 10)
-			if c.Target.Product == "oss" {
+			if c.Target.Product == manifest.OSS {
 				v += "-" + c.CASRegion
 			}
 			out.Params[i].Value = v
@@ -110,11 +110,22 @@ const ParamCertID = "CertId"
 // with CertId and CertRegion (and the name); Live and the legacy
 // SetDomainServerCertificate take CertType=cas with the name only (Live
 // has no CertId or CertRegion; the legacy API's page: with cas, the
-// private key is optional). No parameter carries the private key.
-func newCASCall(c Call, t manifest.Target, name string) Call {
+// private key is optional); DCDN as CDN; an OSS custom domain takes
+// CertificateConfiguration's CertId as "<CertId>-<region>". No parameter
+// carries the private key.
+func newCASCall(c Call, t manifest.Target, name, certPEM string) Call {
 	add := func(n, v string) { c.Params = append(c.Params, Param{Name: n, Value: v}) }
 	c.CASRegion = t.CertRegion()
 	switch t.Product {
+	case manifest.OSS:
+		// PutCname's CertificateConfiguration by CAS id, "<CertId>-<region>";
+		// the certificate (public) stays with the call so that ListCname's
+		// fingerprint can be compared with it, and is not sent.
+		add("Bucket", t.Bucket)
+		add("Domain", c.DomainName)
+		add(ParamCertID, "")
+		add("Force", "true")
+		add("Certificate", certPEM)
 	case manifest.CDNLegacy:
 		add("DomainName", c.DomainName)
 		add("ServerCertificateStatus", "on")

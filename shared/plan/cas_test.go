@@ -21,6 +21,8 @@ func TestBuildCAS(t *testing.T) {
 		{Product: manifest.VOD, Domain: "vod.example.com", Region: "cn-shanghai", Delivery: cas},
 		{Product: manifest.Live, Domain: "pull.example.com", Delivery: cas},
 		{Product: manifest.Live, Domain: "up.example.com"}, // upload
+		{Product: manifest.DCDN, Domain: "dcdn.example.com", Delivery: cas},
+		{Product: manifest.OSS, Domain: "static.example.com", Bucket: "assets", Region: "cn-beijing", Delivery: cas, CASRegion: manifest.CASRegionInternational},
 	}}
 	p, err := Build(b, m, "")
 	if err != nil {
@@ -36,13 +38,23 @@ func TestBuildCAS(t *testing.T) {
 		"DomainName=.example.com ServerCertificateStatus=on CertName=" + name + " CertType=cas",
 		"DomainName=vod.example.com CertName=" + name + " CertId= CertType=cas SSLProtocol=on CertRegion=cn-hangzhou",
 		"DomainName=pull.example.com CertName=" + name + " CertType=cas SSLProtocol=on",
+		"", // upload
+		"DomainName=dcdn.example.com CertName=" + name + " CertId= CertType=cas SSLProtocol=on CertRegion=cn-hangzhou",
+		"Bucket=assets Domain=static.example.com CertId= Force=true Certificate=CERT",
 	}
 	for i, w := range want {
+		if w == "" {
+			continue
+		}
 		var got []string
 		for _, prm := range p.Calls[i].Params {
-			got = append(got, prm.Name+"="+prm.Value)
-			if prm.Sensitive || strings.Contains(prm.Value, "PRIVATE KEY") || strings.Contains(prm.Value, "CERTIFICATE") {
-				t.Errorf("call %d carries %s: a CAS call must carry neither the certificate nor the key", i, prm.Name)
+			v := prm.Value
+			if v == b.CertPEM() {
+				v = "CERT" // kept for comparing with ListCname, never sent
+			}
+			got = append(got, prm.Name+"="+v)
+			if prm.Sensitive || strings.Contains(prm.Value, "PRIVATE KEY") {
+				t.Errorf("call %d carries %s: a CAS call must not carry the key", i, prm.Name)
 			}
 		}
 		if g := strings.Join(got, " "); g != w {
@@ -56,8 +68,14 @@ func TestBuildCAS(t *testing.T) {
 	if len(ups) != 2 || ups[0].Region != "cn-hangzhou" || ups[1].Region != "ap-southeast-1" {
 		t.Fatalf("uploads = %+v; want cn-hangzhou then ap-southeast-1", ups)
 	}
-	if got := ups[0].Calls; len(got) != 4 || got[0] != 0 || got[3] != 4 {
-		t.Errorf("cn-hangzhou upload serves calls %v; want [0 2 3 4]", got)
+	if got := ups[0].Calls; len(got) != 5 || got[0] != 0 || got[3] != 4 || got[4] != 6 {
+		t.Errorf("cn-hangzhou upload serves calls %v; want [0 2 3 4 6]", got)
+	}
+	if got := ups[1].Calls; len(got) != 2 || got[1] != 7 {
+		t.Errorf("ap-southeast-1 upload serves calls %v; want [1 7]", got)
+	}
+	if got := p.Calls[7].WithCertID(12).Param("CertId"); got != "12-ap-southeast-1" {
+		t.Errorf("oss CertId = %q; want 12-ap-southeast-1", got)
 	}
 	if ups[0].Key.Reveal() != b.KeyPEM().Reveal() || ups[0].Fingerprint != b.Identity().Fingerprint {
 		t.Error("the upload does not carry the bundle's key and fingerprint")

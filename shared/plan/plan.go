@@ -71,7 +71,7 @@ func Build(b *bundle.Bundle, m *manifest.Manifest, objectKey string) (*Plan, err
 		}
 		if t.CAS() {
 			c.Params = nil
-			c = newCASCall(c, t, p.CASName)
+			c = newCASCall(c, t, p.CASName, certPEM)
 		}
 		p.Calls = append(p.Calls, c)
 	}
