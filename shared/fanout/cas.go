@@ -286,3 +286,33 @@ func jitter(opts Options, try int) time.Duration {
 	r := &run{opts: opts}
 	return r.backoff(try)
 }
+
+// CallCAS makes one CAS call through the retry policy of uploads:
+// throttled and transient answers are retried within opts' budgets, never
+// past StopAt. Rollback and pruning use it for their lookups and deletes.
+func CallCAS(ctx context.Context, opts Options, call func() error) error {
+	return retryCAS(ctx, opts, func() (string, error) { return "", call() }, nil)
+}
+
+// notLater says why a rollback leaves a target as it is, or "" when the
+// target carries a certificate later than the plan's and is to be set.
+func (r *run) notLater(in Installed) string {
+	if !in.HTTPS {
+		return "HTTPS is off on this domain: a rollback restores an earlier certificate only where a later one is served"
+	}
+	ours := r.plan.Bundle
+	const day = "2006-01-02 15:04 MST"
+	switch {
+	case !in.NotBefore.IsZero() && !ours.NotBefore.IsZero():
+		if !in.NotBefore.After(ours.NotBefore) {
+			return fmt.Sprintf("the domain carries %s, issued %s, not later than %s (%s): a rollback replaces only later certificates",
+				certLabel(in), in.NotBefore.UTC().Format(day), r.plan.CertName, ours.NotBefore.UTC().Format(day))
+		}
+	case !in.NotAfter.IsZero() && !ours.NotAfter.IsZero():
+		if !in.NotAfter.After(ours.NotAfter) {
+			return fmt.Sprintf("the domain carries %s, which expires %s, not later than %s (%s): a rollback replaces only later certificates",
+				certLabel(in), in.NotAfter.UTC().Format(day), r.plan.CertName, ours.NotAfter.UTC().Format(day))
+		}
+	}
+	return ""
+}

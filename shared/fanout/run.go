@@ -232,7 +232,16 @@ func (r *run) target(ctx context.Context, res *Result, verify bool) {
 		res.Note = NoteStaging
 	} else if before, err := r.describe(ctx, res); err == nil {
 		res.Before = &before
-		if !r.opts.Force {
+		if r.opts.Rollback {
+			if r.carries(before) {
+				res.State = Unchanged
+				return
+			}
+			if why := r.notLater(before); why != "" {
+				res.State, res.Note = Skipped, why
+				return
+			}
+		} else if !r.opts.Force {
 			if r.carries(before) {
 				res.State = Unchanged
 				return
