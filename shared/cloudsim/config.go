@@ -50,6 +50,11 @@ type Config struct {
 	DNS DNSSettings `yaml:"dns"`
 	// ACME configures the in-process ACME CA (pebble); off by default.
 	ACME ACMESettings `yaml:"acme"`
+	// CAS configures Certificate Management Service (cas.go).
+	CAS CASSettings `yaml:"cas"`
+	// CASIntlAddr is the loopback address of the ap-southeast-1 CAS
+	// endpoint; default "127.0.0.1:0".
+	CASIntlAddr string `yaml:"casIntlAddr"`
 
 	// JournalWriter, when set, receives every journal entry as a JSON line.
 	JournalWriter io.Writer `yaml:"-"`
@@ -98,6 +103,9 @@ type Domains struct {
 	CDN  []Domain `yaml:"cdn"`
 	VOD  []Domain `yaml:"vod"`
 	Live []Domain `yaml:"live"`
+	// DCDN are the DCDN (Edge Security Acceleration) domains; a wildcard
+	// is written as the DCDN names it, ".example.com" (dcdn.go).
+	DCDN []Domain `yaml:"dcdn"`
 }
 
 // Domain is one domain of the account.
@@ -172,7 +180,7 @@ func LoadConfig(path string) (Config, error) {
 		return Config{}, fmt.Errorf("cloudsim: %s: %w", path, err)
 	}
 	dir := filepath.Dir(path)
-	for _, list := range []*[]Domain{&cfg.Domains.CDN, &cfg.Domains.VOD, &cfg.Domains.Live} {
+	for _, list := range []*[]Domain{&cfg.Domains.CDN, &cfg.Domains.VOD, &cfg.Domains.Live, &cfg.Domains.DCDN} {
 		for i := range *list {
 			s := (*list)[i].Installed
 			if s == nil || s.CertFile == "" {
@@ -187,6 +195,23 @@ func LoadConfig(path string) (Config, error) {
 				return Config{}, fmt.Errorf("cloudsim: %s: domain %s: %w", path, (*list)[i].Name, err)
 			}
 			s.Cert, s.CertFile = string(b), ""
+		}
+	}
+	for i := range cfg.CAS.Certificates {
+		sc := &cfg.CAS.Certificates[i]
+		for _, f := range []struct{ file, data *string }{{&sc.CertFile, &sc.Cert}, {&sc.KeyFile, &sc.Key}} {
+			if *f.file == "" {
+				continue
+			}
+			name := *f.file
+			if !filepath.IsAbs(name) {
+				name = filepath.Join(dir, name)
+			}
+			b, err := os.ReadFile(name)
+			if err != nil {
+				return Config{}, fmt.Errorf("cloudsim: %s: cas.certificates[%d]: %w", path, i, err)
+			}
+			*f.data, *f.file = string(b), ""
 		}
 	}
 	for _, f := range []*string{&cfg.ACME.TrustRootFile, &cfg.ACME.IssuerRootFile} {
@@ -205,7 +230,7 @@ func LoadConfig(path string) (Config, error) {
 
 // validate checks the configuration for mistakes a person would make.
 func (c *Config) validate() error {
-	for _, a := range []struct{ name, addr string }{{"openapiAddr", c.OpenAPIAddr}, {"ossAddr", c.OSSAddr}} {
+	for _, a := range []struct{ name, addr string }{{"openapiAddr", c.OpenAPIAddr}, {"ossAddr", c.OSSAddr}, {"casIntlAddr", c.CASIntlAddr}} {
 		if a.addr == "" {
 			continue
 		}
@@ -243,15 +268,15 @@ func (c *Config) validate() error {
 	for _, p := range []struct {
 		product string
 		list    []Domain
-	}{{ProductCDN, c.Domains.CDN}, {ProductVOD, c.Domains.VOD}, {ProductLive, c.Domains.Live}} {
+	}{{ProductCDN, c.Domains.CDN}, {ProductVOD, c.Domains.VOD}, {ProductLive, c.Domains.Live}, {ProductDCDN, c.Domains.DCDN}} {
 		names := map[string]bool{}
 		for i, d := range p.list {
 			n := strings.ToLower(strings.TrimSpace(d.Name))
 			if n == "" {
 				return fmt.Errorf("domains.%s[%d]: name is required", p.product, i)
 			}
-			if p.product == ProductCDN && strings.HasPrefix(n, "*.") {
-				return fmt.Errorf("domains.cdn[%d]: the CDN names a wildcard domain %q, not %q", i, n[1:], n)
+			if (p.product == ProductCDN || p.product == ProductDCDN) && strings.HasPrefix(n, "*.") {
+				return fmt.Errorf("domains.%s[%d]: the %s names a wildcard domain %q, not %q", p.product, i, strings.ToUpper(p.product), n[1:], n)
 			}
 			if names[n] {
 				return fmt.Errorf("domains.%s[%d]: duplicate domain %s", p.product, i, n)
@@ -275,6 +300,29 @@ func (c *Config) validate() error {
 				}
 			}
 		}
+	}
+	if c.CAS.MaxCertificates < 0 {
+		return fmt.Errorf("cas.maxCertificates must not be negative")
+	}
+	casNames := map[string]bool{}
+	for i, sc := range c.CAS.Certificates {
+		if sc.Region != "" && !validCASRegion(sc.Region) {
+			return fmt.Errorf("cas.certificates[%d]: region must be cn-hangzhou or ap-southeast-1, not %q", i, sc.Region)
+		}
+		if sc.Name == "" || len([]rune(sc.Name)) > maxCASName {
+			return fmt.Errorf("cas.certificates[%d]: name is required, at most %d characters", i, maxCASName)
+		}
+		if _, ok := firstCertificate(sc.Cert); !ok {
+			return fmt.Errorf("cas.certificates[%d] %s: cert (certFile) holds no parsable certificate", i, sc.Name)
+		}
+		k := sc.Region + "/" + sc.Name
+		if sc.Region == "" {
+			k = CASRegionHangzhou + "/" + sc.Name
+		}
+		if casNames[k] {
+			return fmt.Errorf("cas.certificates[%d]: duplicate name %s in its region", i, sc.Name)
+		}
+		casNames[k] = true
 	}
 	if c.MaxCertificateBytes < 0 {
 		return fmt.Errorf("maxCertificateBytes must not be negative")

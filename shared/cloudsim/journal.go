@@ -13,7 +13,8 @@ type Entry struct {
 	// Time is when the call arrived; for OpenAPI calls that passed
 	// authentication, when the quota admitted or refused it.
 	Time time.Time `json:"time"`
-	// Service is "cdn", "vod", "live", "alidns", "oss" or "acme".
+	// Service is "cdn", "vod", "live", "dcdn", "cas", "alidns", "oss" or
+	// "acme".
 	Service string `json:"service"`
 	// API is the action ("SetCdnDomainSSLCertificate") or the OSS
 	// operation ("PutObject").
@@ -38,6 +39,23 @@ type Entry struct {
 	CertName string `json:"certName,omitempty"`
 	// Env is the Env parameter of a Set call ("staging").
 	Env string `json:"env,omitempty"`
+	// CertType is the CertType parameter of a Set call (upload, cas).
+	CertType string `json:"certType,omitempty"`
+	// Region is, for a CAS call, the region of the endpoint called; for a
+	// Set call with CertType cas, the CAS region the certificate is taken
+	// from (CertRegion, or the default cn-hangzhou).
+	Region string `json:"region,omitempty"`
+	// CertID is the CertId parameter of a CAS call or a Set call by
+	// reference; on a successful UploadUserCertificate, the ID assigned;
+	// for OSS PutCname, the CertId of the certificate configuration.
+	CertID string `json:"certId,omitempty"`
+	// KeySent reports that the request carried a private key (Key, SSLPri,
+	// PrivateKey, or an OSS PutCname PrivateKey), whatever the outcome: a
+	// key crossed the wire. The key itself is never recorded.
+	KeySent bool `json:"keySent,omitempty"`
+	// KeyReturned reports that the answer carried a private key
+	// (GetUserCertificateDetail without CertFilter=true).
+	KeyReturned bool `json:"keyReturned,omitempty"`
 	// RR, RecordType and Value describe the DNS record an AddDomainRecord
 	// asked for or a DeleteDomainRecord removed; RecordID is the record's
 	// ID (assigned, on a successful add).
@@ -83,6 +101,22 @@ func (j *Journal) Record(e Entry) {
 		b, _ := json.Marshal(e)
 		_, _ = j.w.Write(append(b, '\n'))
 	}
+}
+
+// KeysSent counts the entries whose request carried a private key, and
+// those whose answer did: how many times a key crossed the wire.
+func (j *Journal) KeysSent() (sent, returned int) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for _, e := range j.entries {
+		if e.KeySent {
+			sent++
+		}
+		if e.KeyReturned {
+			returned++
+		}
+	}
+	return sent, returned
 }
 
 // Entries returns a copy of every entry so far.

@@ -6,6 +6,8 @@ const (
 	ProductCDN  = "cdn"
 	ProductVOD  = "vod"
 	ProductLive = "live"
+	// ProductDCDN is DCDN (Edge Security Acceleration), dcdn.go.
+	ProductDCDN = "dcdn"
 )
 
 // apiSpec describes one emulated OpenAPI operation.
@@ -37,6 +39,10 @@ func (a apiSpec) hostID() string {
 		return "live.aliyuncs.com"
 	case ProductDNS:
 		return "alidns.aliyuncs.com"
+	case ProductCAS:
+		return "cas.aliyuncs.com"
+	case ProductDCDN:
+		return "dcdn.aliyuncs.com"
 	default:
 		return "cdn.aliyuncs.com"
 	}
@@ -70,6 +76,9 @@ func apiSpecs() []apiSpec {
 		{action: "DescribeDomainCertificateInfo", version: "2018-05-10", product: ProductCDN, quota: 100},
 		{action: "DescribeVodDomainCertificateInfo", version: "2017-03-21", product: ProductVOD, quota: 30},
 		{action: "DescribeLiveDomainCertificateInfo", version: "2016-11-01", product: ProductLive, quota: 100},
+		// DCDN (dcdn.go).
+		{action: "SetDcdnDomainSSLCertificate", version: "2018-01-15", product: ProductDCDN, set: true, env: true, quota: dcdnSetQuota},
+		{action: "DescribeDcdnDomainCertificateInfo", version: "2018-01-15", product: ProductDCDN, quota: dcdnDescribeQuota},
 		// Alibaba Cloud DNS's "API rate quota" page
 		// (https://www.alibabacloud.com/help/en/dns/api-alidns-2015-01-09-quota)
 		// lists the record operations; DescribeDomains and
@@ -81,6 +90,11 @@ func apiSpecs() []apiSpec {
 		{action: "DescribeDomainRecordInfo", version: "2015-01-09", product: ProductDNS, quota: 200},
 		{action: "AddDomainRecord", version: "2015-01-09", product: ProductDNS, quota: 60},
 		{action: "DeleteDomainRecord", version: "2015-01-09", product: ProductDNS, quota: 60},
+		// Certificate Management Service (cas.go): each page's QPS limit.
+		{action: "UploadUserCertificate", version: "2020-04-07", product: ProductCAS, quota: 100},
+		{action: "ListUserCertificateOrder", version: "2020-04-07", product: ProductCAS, quota: 10},
+		{action: "GetUserCertificateDetail", version: "2020-04-07", product: ProductCAS, quota: 100},
+		{action: "DeleteUserCertificate", version: "2020-04-07", product: ProductCAS, quota: 100},
 	}
 }
 

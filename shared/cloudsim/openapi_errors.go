@@ -81,6 +81,16 @@ func apiErrorTable() map[string]knownError {
 		"InvalidEnv":                           {400, "The specified Env is invalid."},
 		"CertName.MissingParameter":            {404, "You must specify CertName."},
 
+		// Certificate Management Service (cas.go: the emulator's choices).
+		"MissingName":               {400, "Name is mandatory for this action."},
+		"MissingCert":               {400, "Cert is mandatory for this action."},
+		"MissingKey":                {400, "Key is mandatory for this action."},
+		"MissingCertId":             {400, "CertId is mandatory for this action."},
+		"Key.Malformed":             {400, "The specified Key format is invalid."},
+		"CertNameAlreadyExists":     {400, "The CertName already exists."},
+		"QuotaExceeded.Certificate": {400, "The number of certificates exceeds the quota."},
+		"NotFound":                  {400, "The certificate does not exist."},
+
 		// Alibaba Cloud DNS (alidns.go lists the sources).
 		"InvalidDomainName.NoExist":   {400, "The specified domain name does not exist. Refresh the page and try again."},
 		"IncorrectDomainUser":         {400, "The domain name does not belong to this user."},

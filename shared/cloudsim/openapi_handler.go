@@ -32,10 +32,23 @@ func acsRequestID() string {
 
 // openAPIHandler serves every emulated product on one listener; the
 // x-acs-action header (or the Action parameter) names the operation.
-type openAPIHandler struct{ s *Sim }
+// region is the CAS region its CAS actions act on; casOnly makes it the
+// endpoint of that region alone (other products' actions are not found
+// there).
+type openAPIHandler struct {
+	s       *Sim
+	region  string
+	casOnly bool
+}
 
 // ServeHTTP answers one OpenAPI request.
-func (h openAPIHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.s.serveOpenAPI(w, r) }
+func (h openAPIHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	region := h.region
+	if region == "" {
+		region = CASRegionHangzhou
+	}
+	h.s.serveOpenAPI(w, r, region, h.casOnly)
+}
 
 // call is one request on its way through the emulator.
 type call struct {
@@ -45,13 +58,15 @@ type call struct {
 	api     apiSpec
 	rate    *rateInfo
 	product string
+	// region is the CAS region of the endpoint the call came to.
+	region string
 }
 
 // serveOpenAPI answers one request: route, authenticate, apply the quota,
 // inject faults, then validate and apply the operation. Every request gets
 // exactly one journal entry, recorded before the answer is written.
-func (s *Sim) serveOpenAPI(w http.ResponseWriter, r *http.Request) {
-	c := &call{w: w, r: r, entry: Entry{Time: time.Now().UTC(), RequestID: acsRequestID()}}
+func (s *Sim) serveOpenAPI(w http.ResponseWriter, r *http.Request, region string, casOnly bool) {
+	c := &call{w: w, r: r, region: region, entry: Entry{Time: time.Now().UTC(), RequestID: acsRequestID()}}
 
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxOpenAPIBody))
 	if err != nil {
@@ -78,6 +93,9 @@ func (s *Sim) serveOpenAPI(w http.ResponseWriter, r *http.Request) {
 	c.entry.Domain = strings.ToLower(strings.TrimSpace(params.Get("DomainName")))
 	c.entry.CertName = params.Get("CertName")
 	c.entry.Env = params.Get("Env")
+	c.entry.CertType = params.Get("CertType")
+	// A private key crossed the wire, whatever happens next.
+	c.entry.KeySent = params.Get("SSLPri") != "" || params.Get("PrivateKey") != "" || params.Get("Key") != ""
 
 	action := r.Header.Get("x-acs-action")
 	if action == "" {
@@ -85,7 +103,7 @@ func (s *Sim) serveOpenAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	c.entry.API = action
 	api, ok := lookupAPI(action)
-	if !ok {
+	if !ok || (casOnly && api.product != ProductCAS) {
 		s.fail(c, newAPIError("", "InvalidAction.NotFound"))
 		return
 	}
@@ -93,6 +111,24 @@ func (s *Sim) serveOpenAPI(w http.ResponseWriter, r *http.Request) {
 	c.entry.Service = api.product
 	if api.product == ProductDNS && c.entry.Domain == "" {
 		c.entry.Domain = s.dns.callDomain(params)
+	}
+	if api.product == ProductCAS {
+		c.entry.Region = region
+		switch action {
+		case "UploadUserCertificate":
+			c.entry.Domain = params.Get("Name")
+		case "ListUserCertificateOrder":
+			c.entry.Domain = params.Get("Keyword")
+		default:
+			c.entry.Domain = params.Get("CertId")
+		}
+	}
+	if api.set && c.entry.CertType == "cas" {
+		c.entry.CertID = params.Get("CertId")
+		c.entry.Region = params.Get("CertRegion")
+		if c.entry.Region == "" {
+			c.entry.Region = CASRegionHangzhou
+		}
 	}
 	version := r.Header.Get("x-acs-version")
 	if version == "" {
@@ -162,6 +198,9 @@ func (s *Sim) serveOpenAPI(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case api.product == ProductDNS:
 		resp, e = s.alidnsCall(api, params, c)
+		status = http.StatusOK
+	case api.product == ProductCAS:
+		resp, e = s.casCall(api, params, c)
 		status = http.StatusOK
 	case api.set:
 		c.entry.CertName, e = s.applySet(api, params)
@@ -272,7 +311,11 @@ func (s *Sim) reset(c *call) {
 // errorBody is the JSON error answer of the real services.
 func (s *Sim) errorBody(c *call, e *apiError) map[string]string {
 	host := c.api.hostID()
-	product := map[string]string{ProductCDN: "Cdn", ProductVOD: "vod", ProductLive: "live", ProductDNS: "Alidns"}[c.product]
+	if c.product == ProductCAS && c.region == CASRegionSingapore {
+		host = "cas.ap-southeast-1.aliyuncs.com"
+	}
+	product := map[string]string{ProductCDN: "Cdn", ProductVOD: "vod", ProductLive: "live", ProductDNS: "Alidns",
+		ProductCAS: "cas", ProductDCDN: "dcdn"}[c.product]
 	return map[string]string{
 		"RequestId": c.entry.RequestID,
 		"HostId":    host,

@@ -20,6 +20,7 @@ type setParams struct {
 	certName   string
 	certType   string
 	certRegion string
+	certID     string
 	env        string
 	protocol   string // "on" / "off" (SSLProtocol or ServerCertificateStatus)
 	pub, pri   string
@@ -32,6 +33,7 @@ func readSetParams(api apiSpec, p url.Values) setParams {
 		certName:   p.Get("CertName"),
 		certType:   p.Get("CertType"),
 		certRegion: p.Get("CertRegion"),
+		certID:     p.Get("CertId"),
 		env:        p.Get("Env"),
 		forceSet:   p.Get("ForceSet") == "1",
 	}
@@ -83,9 +85,9 @@ func (s *Sim) applySet(api apiSpec, p url.Values) (string, *apiError) {
 		return sp.certName, errf("Abs.CertRegion.ValueNotSupported")
 	}
 	switch sp.certType {
-	case "", "upload":
-	case "cas", "free":
-		// The emulator has no certificate service to fetch from.
+	case "", "upload", "cas":
+	case "free":
+		// Live's free certificates are not emulated.
 		return sp.certName, errf("Certificate.NotFind")
 	default:
 		return sp.certName, errf("SetDomainCertificate.ParameterError")
@@ -93,6 +95,9 @@ func (s *Sim) applySet(api apiSpec, p url.Values) (string, *apiError) {
 
 	now := s.certNow()
 	staging := api.env && sp.env == "staging"
+	if sp.certType == "cas" && sp.protocol == "on" {
+		return s.applySetByReference(api, sp, now, staging)
+	}
 	if sp.protocol == "off" {
 		s.reg.mu.Lock()
 		defer s.reg.mu.Unlock()
@@ -137,6 +142,8 @@ func (s *Sim) applySet(api apiSpec, p url.Values) (string, *apiError) {
 	}
 	rec = s.reg.nameLocked(name, fp)
 	rec.fingerprint = fp
+	// The products keep their uploads in CAS (cas.go).
+	s.reg.putCASLocked(CASRegionHangzhou, name, rec.id, sp.pub, sp.pri, b.Leaf, api.action, now)
 	dc := DomainCert{
 		CertName:   name,
 		CertID:     rec.id,
@@ -287,6 +294,10 @@ func (s *Sim) describe(api apiSpec, p url.Values, requestID string) (any, *apiEr
 	case ProductLive:
 		info["SSLProtocol"] = onOff
 		info["SSLPub"] = dc.CertPEM
+	case ProductDCDN:
+		info["SSLProtocol"] = onOff
+		info["SSLPub"] = dc.CertPEM
+		info["CertStartTime"] = ts(dc.NotBefore)
 	default:
 		info["ServerCertificateStatus"] = onOff
 		info["ServerCertificate"] = dc.CertPEM
@@ -294,7 +305,7 @@ func (s *Sim) describe(api apiSpec, p url.Values, requestID string) (any, *apiEr
 		info["CertUpdateTime"] = ts(dc.Updated)
 		info["DomainCnameStatus"] = "ok"
 	}
-	if api.product == ProductCDN {
+	if api.product == ProductCDN || api.product == ProductDCDN {
 		if dc.CertName != "" {
 			info["Status"] = "success"
 			info["CertId"] = strconv.FormatInt(dc.CertID, 10)
@@ -308,4 +319,91 @@ func (s *Sim) describe(api apiSpec, p url.Values, requestID string) (any, *apiEr
 		"RequestId": requestID,
 		"CertInfos": map[string]any{"CertInfo": []map[string]string{info}},
 	}, nil
+}
+
+// applySetByReference installs a certificate of Certificate Management
+// Service on a domain (CertType=cas, SSLProtocol=on), with the parameters
+// each product's reference document gives it:
+//
+//   - SetCdnDomainSSLCertificate, SetDcdnDomainSSLCertificate: CertId
+//     (required with cas) and CertRegion (default cn-hangzhou); CertName is
+//     ignored (the DCDN page: "only effective when CertType=upload").
+//   - SetVodDomainSSLCertificate: CertId and CertRegion, or CertName (in
+//     CertRegion) when CertId is absent; both given must name the same
+//     certificate.
+//   - SetLiveDomainCertificate and SetDomainServerCertificate: CertName,
+//     looked up in cn-hangzhou (their pages document no CertId nor
+//     CertRegion). SetDomainServerCertificate's ServerCertificate, when
+//     given, must be the referenced certificate's.
+//
+// SSLPub/SSLPri (PrivateKey) are not needed and are ignored when sent (the
+// journal still marks the key as sent). Answers: CertName.MissingParameter
+// (no name where the name is the reference), SetDomainCertificate.ParameterError
+// (no CertId where it is required, a CertId that is not an integer, a
+// CertId and CertName that disagree, or a certificate that does not cover
+// the domain: the documents give no code for that, the message says which),
+// Certificate.NotFind (no such certificate in that region's store),
+// Certificate.Expired, Certificate.MissMatch (legacy ServerCertificate
+// differs). The domain then carries the certificate with CertType "cas",
+// its CAS CertId and region.
+func (s *Sim) applySetByReference(api apiSpec, sp setParams, now time.Time, staging bool) (string, *apiError) {
+	errf := func(code string) *apiError { return newAPIError(api.product, code) }
+	region := sp.certRegion
+	if region == "" || api.product == ProductLive || api.legacy {
+		region = CASRegionHangzhou
+	}
+	var id int64
+	if sp.certID != "" && (api.product == ProductCDN && !api.legacy || api.product == ProductDCDN || api.product == ProductVOD) {
+		n, err := strconv.ParseInt(sp.certID, 10, 64)
+		if err != nil || n <= 0 {
+			return sp.certName, errf("SetDomainCertificate.ParameterError").withMessage("The CertId must be a positive integer.")
+		}
+		id = n
+	}
+	switch {
+	case (api.product == ProductCDN && !api.legacy || api.product == ProductDCDN) && id == 0:
+		return sp.certName, errf("SetDomainCertificate.ParameterError").withMessage("CertId is required when CertType is cas.")
+	case (api.product == ProductLive || api.legacy || api.product == ProductVOD) && id == 0 && sp.certName == "":
+		return sp.certName, errf("CertName.MissingParameter")
+	}
+	cc, ok := s.lookupCAS(region, id, sp.certName)
+	if !ok {
+		return sp.certName, errf("Certificate.NotFind")
+	}
+	if api.product == ProductVOD && id != 0 && sp.certName != "" && sp.certName != cc.name {
+		return sp.certName, errf("SetDomainCertificate.ParameterError").withMessage("The CertName is not the name of the certificate CertId.")
+	}
+	if now.After(cc.leaf.NotAfter) {
+		return cc.name, errf("Certificate.Expired")
+	}
+	if api.legacy && sp.pub != "" {
+		if leaf, ok := firstCertificate(sp.pub); !ok || bundle.Fingerprint(leaf) != bundle.Fingerprint(cc.leaf) {
+			return cc.name, errf("Certificate.MissMatch")
+		}
+	}
+	if !cc.covers(sp.domain) {
+		return cc.name, errf("SetDomainCertificate.ParameterError").withMessage("The certificate does not cover the domain " + sp.domain + ".")
+	}
+	s.reg.mu.Lock()
+	defer s.reg.mu.Unlock()
+	ent := s.reg.domains[domainKey(api.product, sp.domain)]
+	if e := stateError(api, ent.state); e != nil {
+		return cc.name, e
+	}
+	dc := DomainCert{
+		CertName:   cc.name,
+		CertID:     cc.id,
+		CertPEM:    cc.certPEM,
+		HTTPS:      true,
+		Updated:    now.UTC(),
+		CertType:   "cas",
+		CertRegion: region,
+	}
+	describeLeaf(&dc, cc.leaf)
+	if staging {
+		ent.staging = &dc
+	} else {
+		ent.prod = dc
+	}
+	return cc.name, nil
 }

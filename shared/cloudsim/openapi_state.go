@@ -24,7 +24,9 @@ const (
 type DomainCert struct {
 	// CertName is the certificate's name; empty when none was ever set.
 	CertName string
-	// CertID is the emulator's numeric ID for the certificate name.
+	// CertID is the certificate's ID in Certificate Management Service
+	// (the cn-hangzhou store for an upload; the referenced store for
+	// CertType cas).
 	CertID int64
 	// CertPEM is the certificate chain as uploaded; empty when the domain
 	// was seeded without one.
@@ -40,9 +42,10 @@ type DomainCert struct {
 	HTTPS bool
 	// Updated is when the configuration was last set.
 	Updated time.Time
-	// CertType is "upload".
+	// CertType is "upload", or "cas" for a certificate set by reference.
 	CertType string
-	// CertRegion is the CertRegion parameter of the last Set, if any.
+	// CertRegion is the CertRegion parameter of the last Set, if any; for
+	// a certificate set by reference, the CAS region it came from.
 	CertRegion string
 }
 
@@ -66,6 +69,8 @@ type registry struct {
 	domains map[string]*domainEntry // product + "/" + domain name
 	names   map[string]*certRecord
 	nextID  int64
+	// cas holds Certificate Management Service's stores by region.
+	cas map[string]*casRegion
 }
 
 func newRegistry() *registry {

@@ -40,6 +40,7 @@ type Sim struct {
 	acme      *acmeCA
 	started   bool
 	openapiLn net.Listener
+	casIntlLn net.Listener
 	ossLn     net.Listener
 	acmeLn    net.Listener
 	servers   []*http.Server
@@ -50,9 +51,12 @@ type Sim struct {
 
 // Endpoints are the URLs the emulator listens on.
 type Endpoints struct {
-	// OpenAPI serves CDN, VOD, Live and Alibaba Cloud DNS:
-	// "http://127.0.0.1:PORT".
+	// OpenAPI serves CDN, VOD, Live, DCDN, Alibaba Cloud DNS and the
+	// cn-hangzhou Certificate Management Service: "http://127.0.0.1:PORT".
 	OpenAPI string
+	// CASIntl serves the ap-southeast-1 Certificate Management Service
+	// only (cas.go).
+	CASIntl string
 	// DNS is the authoritative DNS server's "127.0.0.1:PORT", UDP and TCP;
 	// empty when it does not run (no zones and no ACME CA).
 	DNS string
@@ -106,7 +110,7 @@ func New(cfg Config) (*Sim, error) {
 	for _, p := range []struct {
 		product string
 		list    []Domain
-	}{{ProductCDN, cfg.Domains.CDN}, {ProductVOD, cfg.Domains.VOD}, {ProductLive, cfg.Domains.Live}} {
+	}{{ProductCDN, cfg.Domains.CDN}, {ProductVOD, cfg.Domains.VOD}, {ProductLive, cfg.Domains.Live}, {ProductDCDN, cfg.Domains.DCDN}} {
 		for _, d := range p.list {
 			ent := &domainEntry{state: d.State}
 			if ent.state == "" {
@@ -123,10 +127,18 @@ func New(cfg Config) (*Sim, error) {
 					return nil, fmt.Errorf("cloudsim: certificate name %s is seeded with two different certificates", sc.CertName)
 				}
 				dc.CertID = rec.id
+				if leaf, ok := firstCertificate(sc.Cert); ok {
+					// The products keep their uploads in CAS (cas.go).
+					s.reg.putCASLocked(CASRegionHangzhou, sc.CertName, rec.id, sc.Cert, "", leaf, "seed", s.certNow())
+				}
 				ent.prod = dc
 			}
 			s.reg.domains[domainKey(p.product, d.Name)] = ent
 		}
+	}
+
+	if err := s.seedCAS(); err != nil {
+		return nil, fmt.Errorf("cloudsim: %w", err)
 	}
 
 	st, err := newDNSState(cfg.DNS, time.Now)
@@ -197,7 +209,18 @@ func (s *Sim) Start(ctx context.Context) error {
 		return fmt.Errorf("cloudsim: openapi listener: %w", err)
 	}
 	s.openapiLn = ln
-	s.serve(ln, openAPIHandler{s})
+	s.serve(ln, openAPIHandler{s: s, region: CASRegionHangzhou})
+	intlAddr := s.cfg.CASIntlAddr
+	if intlAddr == "" {
+		intlAddr = "127.0.0.1:0"
+	}
+	iln, err := lc.Listen(ctx, "tcp", intlAddr)
+	if err != nil {
+		_ = ln.Close()
+		return fmt.Errorf("cloudsim: cas ap-southeast-1 listener: %w", err)
+	}
+	s.casIntlLn = iln
+	s.serve(iln, openAPIHandler{s: s, region: CASRegionSingapore, casOnly: true})
 	if s.oss != nil {
 		addr := s.cfg.OSSAddr
 		if addr == "" {
@@ -206,6 +229,7 @@ func (s *Sim) Start(ctx context.Context) error {
 		oln, err := lc.Listen(ctx, "tcp", addr)
 		if err != nil {
 			_ = ln.Close()
+			_ = iln.Close()
 			return fmt.Errorf("cloudsim: oss listener: %w", err)
 		}
 		s.ossLn = oln
@@ -266,7 +290,7 @@ func (s *Sim) startACME(ctx context.Context) error {
 
 // closeListenersLocked closes what Start bound so far, after a failure.
 func (s *Sim) closeListenersLocked() {
-	for _, ln := range []net.Listener{s.openapiLn, s.ossLn, s.acmeLn} {
+	for _, ln := range []net.Listener{s.openapiLn, s.casIntlLn, s.ossLn, s.acmeLn} {
 		if ln != nil {
 			_ = ln.Close()
 		}
@@ -295,6 +319,9 @@ func (s *Sim) Endpoints() Endpoints {
 	if s.openapiLn != nil {
 		e.OpenAPI = "http://" + s.openapiLn.Addr().String()
 	}
+	if s.casIntlLn != nil {
+		e.CASIntl = "http://" + s.casIntlLn.Addr().String()
+	}
 	if s.ossLn != nil {
 		e.OSS = "http://" + s.ossLn.Addr().String()
 	}
@@ -311,7 +338,10 @@ func (s *Sim) Endpoints() Endpoints {
 
 // Env returns the environment that points certdrop at the emulator, as
 // NAME=value pairs: CERTDROP_CDN_ENDPOINT, CERTDROP_VOD_ENDPOINT,
-// CERTDROP_LIVE_ENDPOINT, CERTDROP_ALIDNS_ENDPOINT, CERTDROP_OSS_ENDPOINT
+// CERTDROP_LIVE_ENDPOINT, CERTDROP_DCDN_ENDPOINT, CERTDROP_ALIDNS_ENDPOINT,
+// CERTDROP_CAS_ENDPOINT (Certificate Management Service, cn-hangzhou),
+// CERTDROP_CAS_AP_SOUTHEAST_1_ENDPOINT (its ap-southeast-1 endpoint),
+// CERTDROP_OSS_ENDPOINT
 // (when OSS runs), CERTDROP_DNS_RESOLVERS (when the DNS server runs),
 // CERTDROP_ACME_DIRECTORY, CERTDROP_ACME_TRUST_ROOTS and
 // CERTDROP_SIM_ACME_ISSUER_ROOT (the file of the root the issued chains
@@ -327,7 +357,12 @@ func (s *Sim) Env() []string {
 			"CERTDROP_CDN_ENDPOINT="+e.OpenAPI,
 			"CERTDROP_VOD_ENDPOINT="+e.OpenAPI,
 			"CERTDROP_LIVE_ENDPOINT="+e.OpenAPI,
-			"CERTDROP_ALIDNS_ENDPOINT="+e.OpenAPI)
+			"CERTDROP_DCDN_ENDPOINT="+e.OpenAPI,
+			"CERTDROP_ALIDNS_ENDPOINT="+e.OpenAPI,
+			"CERTDROP_CAS_ENDPOINT="+e.OpenAPI)
+	}
+	if e.CASIntl != "" {
+		env = append(env, "CERTDROP_CAS_AP_SOUTHEAST_1_ENDPOINT="+e.CASIntl)
 	}
 	if e.OSS != "" {
 		env = append(env, "CERTDROP_OSS_ENDPOINT="+e.OSS)
@@ -353,9 +388,9 @@ func (s *Sim) OSS() *OSS { return s.oss }
 
 // Handler returns the OpenAPI handler, to serve it elsewhere (behind TLS in
 // a test, say).
-func (s *Sim) Handler() http.Handler { return openAPIHandler{s} }
+func (s *Sim) Handler() http.Handler { return openAPIHandler{s: s, region: CASRegionHangzhou} }
 
-// Installed returns what a domain of product ("cdn", "vod", "live") carries
+// Installed returns what a domain of product ("cdn", "vod", "live", "dcdn") carries
 // in production, as Describe reports it.
 func (s *Sim) Installed(product, domain string) (DomainCert, bool) {
 	s.reg.mu.Lock()

@@ -1,0 +1,53 @@
+package cloudsim
+
+// DCDN (Edge Security Acceleration; product dcdn, API version 2018-01-15,
+// RPC style), served on the OpenAPI listener (CERTDROP_DCDN_ENDPOINT) with
+// the same signature checks, quotas, faults and journal as CDN. Its domains
+// are configured under domains.dcdn, like the other products'.
+//
+//	SetDcdnDomainSSLCertificate  DomainName (required), SSLProtocol (on|off,
+//	                             required), CertType (upload|cas; default upload),
+//	                             CertName (upload only: the name to store the
+//	                             certificate under; generated when absent),
+//	                             SSLPub, SSLPri (upload), CertId (required with
+//	                             cas), CertRegion (cn-hangzhou|ap-southeast-1,
+//	                             default cn-hangzhou; cas only), Env (staging:
+//	                             grey release, production unchanged; any other
+//	                             value releases officially)
+//	  -> RequestId. Errors as SetCdnDomainSSLCertificate (the page lists the same
+//	     codes): MissingDomainName, MissingSSLProtocol,
+//	     InvalidSSLProtocol.ValueNotSupported, InvalidDomain.NotFound,
+//	     InvalidDomain.Offline, DomainInSafeMode, ServiceBusy (configuring),
+//	     SSLPub.MissingParameter, SSLPri.MissingParameter, InvalidSSLPub,
+//	     InvalidSSLPri, Certificate.MissMatch, Certificate.Expired,
+//	     InvalidCertificate.TooLong, InvalidCertName.TooLong,
+//	     Certificate.Duplicated (a name taken by other content),
+//	     Abs.CertRegion.ValueNotSupported, and for cas the answers of
+//	     applySetByReference (SetDomainCertificate.ParameterError without
+//	     CertId or when the certificate does not cover the domain,
+//	     Certificate.NotFind, Certificate.Expired).
+//	DescribeDcdnDomainCertificateInfo  DomainName (required)
+//	  -> RequestId, CertInfos.CertInfo[]: DomainName, CertName, CertId (string),
+//	     CertRegion, CertType (upload|cas), SSLProtocol (on|off), SSLPub (the
+//	     chain), CertDomainName, CertExpireTime and CertStartTime
+//	     (2006-01-02T15:04:05Z), CertLife, CertOrg, Status ("success" once a
+//	     certificate is set). Errors: MissingDomainName, InvalidDomain.NotFound.
+//
+// Quotas: the SetDcdnDomainSSLCertificate page documents no per-second
+// limit (its English and Chinese editions, help.aliyun.com document
+// 131404, have no "QPS limit" section) and DCDN's Describe pages neither;
+// the emulator applies CDN's documented 30/s to the Set (DCDN is the same
+// certificate backend) and 100/s to the Describe, as CDN's Describe. Both
+// can be changed with Config.Quotas.
+//
+// Sources: https://www.alibabacloud.com/help/en/doc-detail/131404.html
+// (SetDcdnDomainSSLCertificate: parameters, "CertName ... only effective
+// when CertType=upload", "CertId ... required when CertType=cas",
+// "CertRegion ... default cn-hangzhou", Env=staging),
+// https://help.aliyun.com/document_detail/131404.html (error codes).
+
+// The DCDN quotas the emulator applies (see above: not documented).
+const (
+	dcdnSetQuota      = 30
+	dcdnDescribeQuota = 100
+)
