@@ -125,7 +125,9 @@ func newCASCall(c Call, t manifest.Target, name, certPEM string) Call {
 		add("Domain", c.DomainName)
 		add(ParamCertID, "")
 		add("Force", "true")
-		add("Certificate", certPEM)
+		if certPEM != "" {
+			add("Certificate", certPEM)
+		}
 	case manifest.CDNLegacy:
 		add("DomainName", c.DomainName)
 		add("ServerCertificateStatus", "on")
@@ -148,4 +150,16 @@ func newCASCall(c Call, t manifest.Target, name, certPEM string) Call {
 		}
 	}
 	return c
+}
+
+// Reference plans a target's Set call by reference to a certificate
+// already in CAS (a rollback): its name, and its CertId in the target's
+// CAS region, with the parameters newCASCall gives each API. Nothing in
+// it carries a certificate or a key.
+func Reference(t manifest.Target, name string, certID int64) (Call, error) {
+	c, err := TargetCall(t)
+	if err != nil {
+		return Call{}, err
+	}
+	return newCASCall(c, t, name, "").WithCertID(certID), nil
 }

@@ -53,3 +53,13 @@ func certIDOf(res fanout.Result) int64 {
 	id, _ := strconv.ParseInt(res.Call.Param("CertId"), 10, 64)
 	return id
 }
+
+// ErrorOf explains err as reports do: its code, message, hint and whether
+// it is transient. For the CAS operations reported outside a deployment
+// (rollback refusals, pruning).
+func ErrorOf(err error) *Error {
+	if err == nil {
+		return nil
+	}
+	return errorOf(err)
+}
