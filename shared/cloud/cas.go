@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 
 	"github.com/certdrop/certdrop/internal/secureurl"
 	"github.com/certdrop/certdrop/shared/bundle"
@@ -48,11 +51,35 @@ func (c *Client) casEndpoint(region string) (endpoint, error) {
 	return endpoint{Scheme: "https", Host: plan.CASEndpoint(region)}, nil
 }
 
-// casCall makes one CAS call in region; subject names it in errors.
+// casPacers pace the CAS calls of a client (and of the clients
+// WithCredentials derives from it: the quota is the account's) at 97% of
+// each action's documented quota, so that a prune's listings and a
+// deployment's lookups do not trip ListUserCertificateOrder's 10 calls/s.
+type casPacers struct {
+	mu sync.Mutex
+	m  map[string]*rate.Limiter
+}
+
+func (p *casPacers) wait(ctx context.Context, api plan.API) error {
+	p.mu.Lock()
+	l, ok := p.m[api.Action]
+	if !ok {
+		l = rate.NewLimiter(rate.Limit(api.Quota*0.97), 1)
+		p.m[api.Action] = l
+	}
+	p.mu.Unlock()
+	return l.Wait(ctx)
+}
+
+// casCall makes one CAS call in region, paced; subject names it in
+// errors.
 func (c *Client) casCall(ctx context.Context, region string, api plan.API, subject string, form map[string]string, secrets []string) (map[string]any, error) {
 	ep, err := c.casEndpoint(region)
 	if err != nil {
 		return nil, errorf(api.Action, subject, "%v", err)
+	}
+	if err := c.casPace.wait(ctx, api); err != nil {
+		return nil, convert(ctx, api.Action, subject, err, nil, newRedactor())
 	}
 	body, e := c.rpc(ctx, ep, c.rpcDoer, api, subject, form, secrets)
 	if e != nil {

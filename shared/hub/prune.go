@@ -101,7 +101,8 @@ func Prune(ctx context.Context, client fanout.Client, cas fanout.CASClient, m *m
 	for _, r := range manifest.CASRegions() {
 		list, err := listAll(ctx, cas, o.Fanout, r, NamePrefix)
 		if err != nil {
-			e := report.ErrorOf(fmt.Errorf("listing CAS %s: %w; nothing there was touched", r, err))
+			e := report.ErrorOf(err)
+			e.Message = fmt.Sprintf("listing CAS %s: %s; nothing there was touched", r, e.Message)
 			res.Problems = append(res.Problems, *e)
 			continue
 		}
@@ -203,7 +204,11 @@ func carriedBy(ctx context.Context, client fanout.Client, m *manifest.Manifest, 
 		label := string(in.Call.Target.Product) + " " + in.Call.DomainName
 		if in.Err != nil || in.Installed == nil {
 			complete = false
-			e := report.ErrorOf(fmt.Errorf("describing %s: %w", label, in.Err))
+			e := &report.Error{Code: "DescribeFailed", Message: "no answer"}
+			if in.Err != nil {
+				e = report.ErrorOf(in.Err)
+			}
+			e.Message = fmt.Sprintf("describing %s: %s; only expired certificates were deleted", label, e.Message)
 			res.Problems = append(res.Problems, *e)
 			continue
 		}
