@@ -226,9 +226,14 @@ func TestRAMPolicy(t *testing.T) {
 	want := []string{
 		"alidns:AddDomainRecord", "alidns:DeleteDomainRecord", "alidns:DescribeDomains", "alidns:DescribeSubDomainRecords",
 		"cdn:DescribeDomainCertificateInfo", "cdn:SetCdnDomainSSLCertificate", "cdn:SetDomainServerCertificate",
+		"dcdn:DescribeDcdnDomainCertificateInfo", "dcdn:SetDcdnDomainSSLCertificate",
 		"live:DescribeLiveDomainCertificateInfo", "live:SetLiveDomainCertificate",
-		"oss:GetObject", "oss:ListObjects", "oss:PutObject",
+		"oss:GetObject", "oss:ListCname", "oss:ListObjects", "oss:PutCname", "oss:PutObject",
 		"vod:DescribeVodDomainCertificateInfo", "vod:SetVodDomainSSLCertificate",
+		// PutCname with a certificate: OSS stores it in Certificate
+		// Management Service with the caller's permissions (PutCname's page).
+		"yundun-cert:CreateSSLCertificate", "yundun-cert:DescribeSSLCertificatePrivateKey",
+		"yundun-cert:DescribeSSLCertificatePublicKeyDetail",
 	}
 	if !slices.Equal(actions, want) {
 		t.Errorf("actions:\n got %v\nwant %v", actions, want)
@@ -243,10 +248,19 @@ func TestRAMPolicy(t *testing.T) {
 			t.Errorf("oss:GetObject on %s: only the bundle prefix and the manifest", r)
 		}
 	}
-	for _, a := range []string{"cdn:SetCdnDomainSSLCertificate", "live:SetLiveDomainCertificate"} {
+	for _, a := range []string{"cdn:SetCdnDomainSSLCertificate", "live:SetLiveDomainCertificate", "dcdn:SetDcdnDomainSSLCertificate"} {
 		for _, r := range resources[a] {
 			if !strings.Contains(r, ":domain/") {
 				t.Errorf("%s on %s: scope it to domains", a, r)
+			}
+		}
+	}
+	// The custom-domain actions are bucket-level: scoped to buckets, never
+	// to objects or every resource.
+	for _, a := range []string{"oss:PutCname", "oss:ListCname"} {
+		for _, r := range resources[a] {
+			if !strings.HasPrefix(r, "acs:oss:") || strings.Contains(strings.TrimPrefix(r, "acs:oss:*:*:"), "/") || strings.HasSuffix(r, ":*") {
+				t.Errorf("%s on %s: scope it to the buckets of the oss targets", a, r)
 			}
 		}
 	}

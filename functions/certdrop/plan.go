@@ -237,7 +237,11 @@ func printPlan(w io.Writer, p *plan.Plan, out planOutput) {
 			continue
 		}
 		api := plan.SetAPI(prod)
-		fmt.Fprintf(w, "\n%s: %d call(s) to %s (%s), quota %g/s\n", prod, len(calls), api.Action, api.Version, api.Quota)
+		version := api.Version
+		if version == "" {
+			version = "OSS REST" // PutCname has no API version
+		}
+		fmt.Fprintf(w, "\n%s: %d call(s) to %s (%s), quota %g/s\n", prod, len(calls), api.Action, version, api.Quota)
 		for _, call := range calls {
 			fmt.Fprintf(w, "  %-36s %s\n", call.Domain, call.Endpoint)
 			fmt.Fprintf(w, "      %s\n", paramSummary(call.Params))

@@ -17,10 +17,12 @@ import (
 // source them; everything else goes to stderr.
 func runSim(ctx context.Context, c *cli, args []string) int {
 	fs := newFlagSet("sim", "--config FILE [--journal FILE] [--data DIR] [--notify URL [--notify-prefix P]]",
-		"Runs the local cloud emulator: one loopback listener that answers the CDN, VOD and Live\n"+
-			"certificate APIs as the real OpenAPI does (signatures, quotas, error codes, injected\n"+
-			"faults), and one for OSS. Prints the environment that points certdrop at it, then serves\n"+
-			"until interrupted. See testdata/sim/demo.yaml for the configuration format.", c)
+		"Runs the local cloud emulator: one loopback listener that answers the CDN, VOD, Live and\n"+
+			"DCDN certificate APIs and Certificate Management Service (cn-hangzhou) as the real\n"+
+			"OpenAPI does (signatures, quotas, error codes, injected faults), one for Certificate\n"+
+			"Management Service in ap-southeast-1, and one for OSS (objects and custom domains with\n"+
+			"certificates). Prints the environment that points certdrop at it, then serves until\n"+
+			"interrupted. See testdata/sim/demo.yaml for the configuration format.", c)
 	config := fs.String("config", "", "the emulator's YAML configuration `FILE`")
 	journal := fs.String("journal", "", "write every call as a JSON line to `FILE`")
 	data := fs.String("data", "", "keep OSS buckets and objects in `DIR` (default: in memory)")
@@ -73,9 +75,10 @@ func runSim(ctx context.Context, c *cli, args []string) int {
 		return exitFail
 	}
 	ep := sim.Endpoints()
-	fmt.Fprintf(c.stderr, "certdrop sim: serving %d cdn, %d vod and %d live domains\n",
-		len(cfg.Domains.CDN), len(cfg.Domains.VOD), len(cfg.Domains.Live))
-	fmt.Fprintf(c.stderr, "  OpenAPI (CDN, VOD, Live, DNS): %s\n", ep.OpenAPI)
+	fmt.Fprintf(c.stderr, "certdrop sim: serving %d cdn, %d vod, %d live and %d dcdn domains\n",
+		len(cfg.Domains.CDN), len(cfg.Domains.VOD), len(cfg.Domains.Live), len(cfg.Domains.DCDN))
+	fmt.Fprintf(c.stderr, "  OpenAPI (CDN, VOD, Live, DCDN, DNS, CAS cn-hangzhou): %s\n", ep.OpenAPI)
+	fmt.Fprintf(c.stderr, "  CAS ap-southeast-1:            %s\n", ep.CASIntl)
 	if ep.OSS != "" {
 		fmt.Fprintf(c.stderr, "  OSS:                           %s\n", ep.OSS)
 	}

@@ -45,10 +45,14 @@ func TestSimCommandServesUntilCanceled(t *testing.T) {
 			env[k] = v
 		}
 	}
-	for _, k := range []string{"CERTDROP_CDN_ENDPOINT", "CERTDROP_VOD_ENDPOINT", "CERTDROP_LIVE_ENDPOINT", "CERTDROP_OSS_ENDPOINT", "CERTDROP_ALIDNS_ENDPOINT"} {
+	for _, k := range []string{"CERTDROP_CDN_ENDPOINT", "CERTDROP_VOD_ENDPOINT", "CERTDROP_LIVE_ENDPOINT", "CERTDROP_OSS_ENDPOINT", "CERTDROP_ALIDNS_ENDPOINT",
+		"CERTDROP_DCDN_ENDPOINT", "CERTDROP_CAS_ENDPOINT", "CERTDROP_CAS_AP_SOUTHEAST_1_ENDPOINT"} {
 		if !strings.HasPrefix(env[k], "http://127.0.0.1:") {
 			t.Errorf("%s=%q", k, env[k])
 		}
+	}
+	if env["CERTDROP_CAS_ENDPOINT"] == env["CERTDROP_CAS_AP_SOUTHEAST_1_ENDPOINT"] {
+		t.Errorf("the two CAS regions share the endpoint %s", env["CERTDROP_CAS_ENDPOINT"])
 	}
 	// push, show oss:// and invoke need the region the emulator signs in.
 	if env["FC_REGION"] != "cn-hangzhou" {

@@ -167,3 +167,37 @@ func TestClassifyUnknownCodes(t *testing.T) {
 		}
 	}
 }
+
+// TestDCDNAndOSSCodes: the codes DCDN's error centre adds, and OSS's own
+// codes, are classified: a 403 SystemUpgrading is retried (not taken for a
+// permission), OSS's throttling is retried, an unverified domain fails
+// the target with what to do; an OSS code outside its table falls back to
+// the OpenAPI table and the status.
+func TestDCDNAndOSSCodes(t *testing.T) {
+	tests := []struct {
+		code   string
+		status int
+		oss    bool
+		want   fanout.Class
+	}{
+		{"SystemUpgrading", 403, false, fanout.Transient},
+		{"MissingParameter", 400, false, fanout.Permanent},
+		{"SlowDown", 503, true, fanout.Throttled},
+		{"TotalQpsLimitExceeded", 503, true, fanout.Throttled},
+		{"NeedVerifyDomainOwnership", 400, true, fanout.Permanent},
+		{"AccessDenied", 403, true, fanout.Forbidden},
+		{"SecurityTokenExpired", 403, true, fanout.Auth},
+		{"NoSuchBucket", 404, true, fanout.Permanent},
+		{"SomethingNew", 503, true, fanout.Transient},
+		{"SomethingNew", 429, true, fanout.Throttled},
+	}
+	for _, tt := range tests {
+		c, hint := classify(tt.code, tt.status)
+		if tt.oss {
+			c, hint = classifyOSS(tt.code, tt.status)
+		}
+		if c != tt.want || (hint == "" && tt.code != "SomethingNew") {
+			t.Errorf("%s (HTTP %d): %s %q, want %s", tt.code, tt.status, c, hint, tt.want)
+		}
+	}
+}

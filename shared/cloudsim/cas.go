@@ -101,6 +101,14 @@ package cloudsim
 // a test counts how often a key crossed the wire. The key itself is never
 // journaled.
 //
+// For tests: Sim.CASCertificates(region) lists a store (without keys),
+// Sim.CarriedBy(region, id) who carries a certificate (domains of every
+// product, OSS custom domains), Journal.KeysSent counts key crossings.
+// Config.CAS seeds certificates (cas.certificates: region, name,
+// certFile, keyFile) and caps a region (cas.maxCertificates);
+// Config.CertificateClock moves the expiry clock (Status, Expired,
+// Certificate.Expired).
+//
 // Sources: https://www.alibabacloud.com/help/en/ssl-certificate/developer-reference/api-cas-2020-04-07-uploadusercertificate
 // (and the Chinese edition help.aliyun.com document 465111),
 // -listusercertificateorder (document 455804), -getusercertificatedetail,
@@ -629,4 +637,46 @@ func (s *Sim) seedCAS() error {
 		s.reg.mu.Unlock()
 	}
 	return nil
+}
+
+// CarriedBy lists who carries the CAS certificate id of region, by
+// reference or as the product's own copy of an upload: "cdn/www.example.com",
+// "dcdn/.example.com (staging)" for a production or Env=staging
+// configuration, and "oss/<bucket>/<domain>" for a custom domain. A test of
+// pruning asserts with it that no deleted certificate was carried. Only
+// the ID counts: a cn-hangzhou upload through a product Set has the CAS ID
+// of its name.
+func (s *Sim) CarriedBy(region string, id int64) []string {
+	var out []string
+	s.reg.mu.Lock()
+	for k, ent := range s.reg.domains {
+		match := func(dc DomainCert) bool {
+			r := dc.CertRegion
+			if r == "" || dc.CertType != "cas" {
+				r = CASRegionHangzhou
+			}
+			return dc.CertID == id && dc.CertName != "" && r == region
+		}
+		if match(ent.prod) {
+			out = append(out, k)
+		}
+		if ent.staging != nil && match(*ent.staging) {
+			out = append(out, k+" (staging)")
+		}
+	}
+	s.reg.mu.Unlock()
+	if s.oss != nil {
+		want := strconv.FormatInt(id, 10) + "-" + region
+		s.oss.cnameMu.Lock()
+		for b, m := range s.oss.cnames {
+			for d, cn := range m {
+				if cn.cert != nil && cn.cert.typ == "CAS" && cn.cert.certID == want {
+					out = append(out, "oss/"+b+"/"+d)
+				}
+			}
+		}
+		s.oss.cnameMu.Unlock()
+	}
+	slices.Sort(out)
+	return out
 }

@@ -245,6 +245,12 @@ func TestSetByReferenceEveryProduct(t *testing.T) {
 			}
 		})
 	}
+	if got := s.CarriedBy(CASRegionHangzhou, id); len(got) != 6 {
+		t.Errorf("CarriedBy lists %v, want the 6 domains set", got)
+	}
+	if got := s.CarriedBy(CASRegionSingapore, id); len(got) != 0 {
+		t.Errorf("CarriedBy in the other region lists %v", got)
+	}
 	// Describe shows the certificate, with CertId where the real one does.
 	body, err := c.call(context.Background(), "DescribeDomainCertificateInfo", map[string]string{"DomainName": "www.example.test"})
 	if err != nil {

@@ -15,11 +15,11 @@ func TestLoadDemoConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(cfg.Domains.CDN) != 20 || len(cfg.Domains.VOD) != 5 || len(cfg.Domains.Live) != 5 {
-		t.Fatalf("domains: %d cdn, %d vod, %d live", len(cfg.Domains.CDN), len(cfg.Domains.VOD), len(cfg.Domains.Live))
+	if len(cfg.Domains.CDN) != 20 || len(cfg.Domains.VOD) != 5 || len(cfg.Domains.Live) != 5 || len(cfg.Domains.DCDN) != 3 {
+		t.Fatalf("domains: %d cdn, %d vod, %d live, %d dcdn", len(cfg.Domains.CDN), len(cfg.Domains.VOD), len(cfg.Domains.Live), len(cfg.Domains.DCDN))
 	}
 	offline, wildcard := 0, false
-	for _, list := range [][]Domain{cfg.Domains.CDN, cfg.Domains.VOD, cfg.Domains.Live} {
+	for _, list := range [][]Domain{cfg.Domains.CDN, cfg.Domains.VOD, cfg.Domains.Live, cfg.Domains.DCDN} {
 		for _, d := range list {
 			if d.State == StateOffline {
 				offline++
@@ -45,7 +45,8 @@ func TestLoadDemoConfig(t *testing.T) {
 	}
 	defer s.Close()
 	env := strings.Join(s.Env(), "\n")
-	for _, want := range []string{"CERTDROP_CDN_ENDPOINT=http://127.0.0.1:", "CERTDROP_VOD_ENDPOINT=", "CERTDROP_LIVE_ENDPOINT=", "CERTDROP_OSS_ENDPOINT=http://127.0.0.1:", "ALIBABA_CLOUD_ACCESS_KEY_ID=simAK"} {
+	for _, want := range []string{"CERTDROP_CDN_ENDPOINT=http://127.0.0.1:", "CERTDROP_VOD_ENDPOINT=", "CERTDROP_LIVE_ENDPOINT=", "CERTDROP_OSS_ENDPOINT=http://127.0.0.1:", "ALIBABA_CLOUD_ACCESS_KEY_ID=simAK",
+		"CERTDROP_DCDN_ENDPOINT=http://127.0.0.1:", "CERTDROP_CAS_ENDPOINT=http://127.0.0.1:", "CERTDROP_CAS_AP_SOUTHEAST_1_ENDPOINT=http://127.0.0.1:"} {
 		if !strings.Contains(env, want) {
 			t.Errorf("Env lacks %q:\n%s", want, env)
 		}

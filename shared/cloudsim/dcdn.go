@@ -29,22 +29,26 @@ package cloudsim
 //	DescribeDcdnDomainCertificateInfo  DomainName (required)
 //	  -> RequestId, CertInfos.CertInfo[]: DomainName, CertName, CertId (string),
 //	     CertRegion, CertType (upload|cas), SSLProtocol (on|off), SSLPub (the
-//	     chain), CertDomainName, CertExpireTime and CertStartTime
-//	     (2006-01-02T15:04:05Z), CertLife, CertOrg, Status ("success" once a
-//	     certificate is set). Errors: MissingDomainName, InvalidDomain.NotFound.
+//	     chain), CertDomainName, CertExpireTime (2006-01-02T15:04:05Z),
+//	     CertLife ("3 months"), CertOrg, Status ("success" once a certificate
+//	     is set), the fields of the reference page. Errors: MissingDomainName,
+//	     InvalidDomain.NotFound.
 //
-// Quotas: the SetDcdnDomainSSLCertificate page documents no per-second
+// Quotas: DescribeDcdnDomainCertificateInfo 100/s per account, as its page
+// documents. The SetDcdnDomainSSLCertificate page documents no per-second
 // limit (its English and Chinese editions, help.aliyun.com document
-// 131404, have no "QPS limit" section) and DCDN's Describe pages neither;
-// the emulator applies CDN's documented 30/s to the Set (DCDN is the same
-// certificate backend) and 100/s to the Describe, as CDN's Describe. Both
-// can be changed with Config.Quotas.
+// 131404, have no "QPS limit" section): the emulator applies CDN's
+// documented 30/s (SetCdnDomainSSLCertificate; the same certificate
+// backend). Config.Quotas changes either.
 //
 // Sources: https://www.alibabacloud.com/help/en/doc-detail/131404.html
 // (SetDcdnDomainSSLCertificate: parameters, "CertName ... only effective
 // when CertType=upload", "CertId ... required when CertType=cas",
 // "CertRegion ... default cn-hangzhou", Env=staging),
-// https://help.aliyun.com/document_detail/131404.html (error codes).
+// https://help.aliyun.com/document_detail/131404.html (error codes),
+// https://help.aliyun.com/document_detail/131400.htm and
+// https://www.alibabacloud.com/help/en/dcdn/developer-reference/api-dcdn-2018-01-15-describedcdndomaincertificateinfo
+// (DescribeDcdnDomainCertificateInfo: response fields, 100 calls/s).
 
 // The DCDN quotas the emulator applies (see above: not documented).
 const (

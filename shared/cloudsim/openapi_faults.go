@@ -57,7 +57,9 @@ type Latency struct {
 // ServiceBusy, the third succeeds".
 type Script struct {
 	// Domain is the DomainName the script applies to, as the API takes it
-	// (a CDN wildcard as ".example.com").
+	// (a CDN wildcard as ".example.com"); for Certificate Management
+	// Service, the journal's Domain (the Name of an upload, the CertId of a
+	// detail or delete, the Keyword of a list). "*" matches every call.
 	Domain string `yaml:"domain"`
 	// API restricts the script to one action; empty means every action,
 	// each counted separately.
@@ -164,7 +166,7 @@ func (f *Faults) decide(product, action, domain string, attempt int) decision {
 		slowDelay = 2 * time.Minute
 	}
 	for _, s := range f.Scripted {
-		if !strings.EqualFold(s.Domain, domain) || (s.API != "" && s.API != action) {
+		if (s.Domain != "*" && !strings.EqualFold(s.Domain, domain)) || (s.API != "" && s.API != action) {
 			continue
 		}
 		times := s.Times

@@ -297,7 +297,6 @@ func (s *Sim) describe(api apiSpec, p url.Values, requestID string) (any, *apiEr
 	case ProductDCDN:
 		info["SSLProtocol"] = onOff
 		info["SSLPub"] = dc.CertPEM
-		info["CertStartTime"] = ts(dc.NotBefore)
 	default:
 		info["ServerCertificateStatus"] = onOff
 		info["ServerCertificate"] = dc.CertPEM

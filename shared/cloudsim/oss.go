@@ -2,6 +2,7 @@ package cloudsim
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
@@ -98,6 +99,14 @@ type OSSConfig struct {
 	// Now is the emulator's clock, used for Last-Modified, event times
 	// and the signature clock-skew check. Default time.Now.
 	Now func() time.Time
+
+	// CASLookup finds a Certificate Management Service certificate for a
+	// PutCname CertId "<id>-<region>" (oss_cname.go); nil means none
+	// exists.
+	CASLookup func(region string, id int64) (*x509.Certificate, bool)
+	// CertificateClock is the time PutCname checks certificate expiry
+	// against; nil means Now.
+	CertificateClock func() time.Time
 }
 
 // OSS is an emulator of the Alibaba Cloud Object Storage Service subset
@@ -108,7 +117,9 @@ type OSSConfig struct {
 // Function Compute (see OSSTrigger).
 //
 // Supported operations: PutObject, GetObject, HeadObject, GetObjectMeta,
-// DeleteObject, PutSymlink, GetSymlink, ListObjects (v1) and PutBucket.
+// DeleteObject, PutSymlink, GetSymlink, ListObjects (v1), PutBucket, and
+// the custom-domain operations PutCname, ListCname and DeleteCname
+// (oss_cname.go).
 // Anything else is answered with NotImplemented (501).
 //
 // An OSS is safe for concurrent use. Call Close to stop trigger deliveries.
@@ -126,6 +137,11 @@ type OSS struct {
 	idle       chan struct{} // closed while pending == 0
 	deliveries []OSSDelivery
 	closed     bool
+
+	// Custom domains (oss_cname.go), by bucket then domain.
+	cnameMu sync.Mutex
+	cnames  map[string]map[string]*ossCname
+	cnameID int64
 }
 
 // bucketName is the OSS bucket naming rule: 3 to 63 lowercase letters,

@@ -79,6 +79,17 @@ func route(r *http.Request) ossRoute {
 		rt.api, rt.unsupported = "ListBuckets", true
 	case key == "":
 		switch {
+		case q.Has("cname") && r.Method == http.MethodGet && q.Get("comp") == "":
+			rt.api = "ListCname"
+			rt.unsupported = !only("cname")
+		case q.Has("cname") && r.Method == http.MethodPost && q.Get("comp") == "add":
+			rt.api = "PutCname"
+			rt.unsupported = !only("cname", "comp")
+		case q.Has("cname") && r.Method == http.MethodPost && q.Get("comp") == "delete":
+			rt.api = "DeleteCname"
+			rt.unsupported = !only("cname", "comp")
+		case q.Has("cname") && q.Get("comp") == "token":
+			rt.api, rt.unsupported = "CnameToken", true
 		case r.Method == http.MethodGet && q.Has("list-type"):
 			rt.api, rt.unsupported = "ListObjectsV2", true
 		case r.Method == http.MethodGet:
@@ -134,11 +145,18 @@ func (o *OSS) serve(w http.ResponseWriter, r *http.Request) {
 	requestID := newOSSRequestID()
 	rt := route(r)
 	var answered *ossError
+	var cr *cnameRequest
+	if rt.api == "PutCname" || rt.api == "DeleteCname" {
+		cr = peekCname(r)
+	}
 	record := func(status int) {
 		if o.journal == nil {
 			return
 		}
 		e := Entry{Service: "oss", API: rt.api, Domain: rt.bucket, Key: rt.key, Status: status, RequestID: requestID, Outcome: "ok"}
+		if cr != nil {
+			e.Key, e.CertID, e.KeySent = cr.domain, cr.certID, cr.keySent
+		}
 		if answered != nil {
 			e.Outcome, e.Code = "error", answered.code
 		}
@@ -193,6 +211,12 @@ func (o *OSS) serve(w http.ResponseWriter, r *http.Request) {
 		err = o.getObject(rec, r, rt.bucket, rt.key)
 	case "DeleteObject":
 		err = o.deleteObject(rec, rt.bucket, rt.key)
+	case "PutCname":
+		err = o.putCname(rec, rt.bucket, cr)
+	case "ListCname":
+		err = o.listCname(rec, rt.bucket)
+	case "DeleteCname":
+		err = o.deleteCname(rec, rt.bucket, cr)
 	}
 	if err != nil {
 		fail(err)

@@ -3,6 +3,7 @@ package cloudsim
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -188,6 +189,11 @@ func (s *Sim) ossConfig() OSSConfig {
 		MaxObjectSize:     o.MaxObjectSize,
 		Journal:           s.journal,
 		Triggers:          triggers,
+		CertificateClock:  s.certNow,
+		CASLookup: func(region string, id int64) (*x509.Certificate, bool) {
+			c, ok := s.lookupCAS(region, id, "")
+			return c.leaf, ok
+		},
 	}
 }
 

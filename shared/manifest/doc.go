@@ -1,6 +1,7 @@
 // Package manifest reads the manifest: which domains of which Alibaba Cloud
-// products (CDN, CDN through its legacy API, VOD, Live) receive renewed
-// certificates, and with which settings.
+// products (CDN, CDN through its legacy API, VOD, Live, DCDN, and the
+// custom domains of OSS buckets) receive renewed certificates, and with
+// which settings.
 //
 // A manifest is YAML (and so also JSON), versioned:
 //
@@ -14,6 +15,10 @@
 //	  - product: vod
 //	    domain: vod.example.com
 //	    region: ap-southeast-1
+//	  - product: oss
+//	    domain: static.example.com
+//	    bucket: example-static
+//	    region: cn-hangzhou
 //
 // Parse checks the whole file and reports every problem it finds, each with
 // its file, line and column, so that a typo is an error rather than a

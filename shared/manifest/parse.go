@@ -612,7 +612,7 @@ func productNames() []string {
 	return names
 }
 
-// productList is "cdn, cdn-legacy, vod or live".
+// productList is "cdn, cdn-legacy, vod, live, dcdn or oss".
 func productList() string {
 	n := productNames()
 	return strings.Join(n[:len(n)-1], ", ") + " or " + n[len(n)-1]

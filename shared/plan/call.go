@@ -104,7 +104,9 @@ func (c Call) LogValue() slog.Value {
 // APIDomain returns a target's domain as its product's API takes it:
 // normalised by bundle.NormalizeDomain, and a CDN or DCDN wildcard written
 // ".example.com" (the CDN answers InvalidDomain.NotFound for
-// "*.example.com"; DCDN shares CDN's domain management and its form).
+// "*.example.com"). DCDN's reference pages do not say how its API writes a
+// wildcard domain: certdrop writes it as CDN's (an assumption to check
+// against a real account; the emulator takes the same form).
 func APIDomain(p manifest.Product, domain string) (string, error) {
 	d, err := bundle.NormalizeDomain(domain)
 	if err != nil {

@@ -58,8 +58,12 @@ type Bundle struct {
 type Target struct {
 	Product manifest.Product `json:"product"`
 	Domain  string           `json:"domain"`
-	API     string           `json:"api"`
-	State   fanout.State     `json:"state"`
+	// Bucket and Region name an oss target's bucket, whose custom domain
+	// Domain is; empty for the other products.
+	Bucket string       `json:"bucket,omitempty"`
+	Region string       `json:"region,omitempty"`
+	API    string       `json:"api"`
+	State  fanout.State `json:"state"`
 	// Attempts counts the Set calls sent; Throttled how many of them were
 	// answered with throttling.
 	Attempts  int `json:"attempts"`
@@ -168,7 +172,7 @@ func New(m Meta, p *plan.Plan, results []fanout.Result, finished time.Time) *Rep
 			domain = t.Domain
 		}
 		r.Targets = append(r.Targets, Target{
-			Product: t.Product, Domain: domain, API: plan.SetAPI(t.Product).Action,
+			Product: t.Product, Domain: domain, Bucket: t.Bucket, Region: ossRegion(t), API: plan.SetAPI(t.Product).Action,
 			State: fanout.NotCovered, RequestIDs: []string{},
 			Error: &Error{Code: "NotCovered", Message: "the certificate does not cover " + t.Domain,
 				Hint: "issue a certificate that names this domain, or remove its bundle: binding"},
@@ -184,6 +188,8 @@ func targetOf(res fanout.Result) Target {
 	t := Target{
 		Product:    res.Call.Target.Product,
 		Domain:     res.Call.DomainName,
+		Bucket:     res.Call.Target.Bucket,
+		Region:     ossRegion(res.Call.Target),
 		API:        res.Call.API.Action,
 		State:      res.State,
 		Attempts:   res.Attempts,
@@ -256,4 +262,13 @@ func NewRunID(start time.Time) string {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	return start.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
+}
+
+// ossRegion is an oss target's bucket region; "" for the other products
+// (a VOD target's region is its API's, not a bucket's).
+func ossRegion(t manifest.Target) string {
+	if t.Product == manifest.OSS {
+		return t.Region
+	}
+	return ""
 }

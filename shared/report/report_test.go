@@ -431,3 +431,36 @@ func TestPanicError(t *testing.T) {
 		t.Errorf("%+v", e)
 	}
 }
+
+// TestOSSTargetBucket: an oss target's row names its bucket and region
+// (the same custom domain could be looked for on another bucket); a
+// target of another product names neither.
+func TestOSSTargetBucket(t *testing.T) {
+	p, _ := testRun()
+	oss := plan.Call{Target: manifest.Target{Product: manifest.OSS, Domain: "static.example.com", Bucket: "example-static", Region: "cn-hangzhou"},
+		API: plan.SetAPI(manifest.OSS), DomainName: "static.example.com"}
+	vod := plan.Call{Target: manifest.Target{Product: manifest.VOD, Domain: "v.example.com", Region: manifest.VODRegionShanghai},
+		API: plan.SetAPI(manifest.VOD), DomainName: "v.example.com"}
+	p.Calls = []plan.Call{oss, vod}
+	p.NotCovered = []manifest.Target{{Product: manifest.OSS, Domain: "other.example.org", Bucket: "example-other", Region: "cn-beijing", Bundle: "certs/"}}
+	rs := []fanout.Result{{Call: oss, State: fanout.Deployed}, {Call: vod, State: fanout.Unchanged}}
+	r := New(Meta{Trigger: TriggerOSS}, p, rs, time.Now())
+	data, err := json.Marshal(r.Targets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []map[string]any
+	if err := json.Unmarshal(data, &rows); err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 3 || rows[0]["bucket"] != "example-static" || rows[0]["region"] != "cn-hangzhou" || rows[0]["api"] != "PutCname" ||
+		rows[2]["bucket"] != "example-other" || rows[2]["region"] != "cn-beijing" {
+		t.Errorf("oss rows: %s", data)
+	}
+	if _, has := rows[1]["bucket"]; has {
+		t.Errorf("a vod row names a bucket: %v", rows[1])
+	}
+	if _, has := rows[1]["region"]; has {
+		t.Errorf("a vod row names a bucket region: %v", rows[1])
+	}
+}
