@@ -137,22 +137,6 @@ func (c *Client) ListCAS(ctx context.Context, region, keyword string, expired bo
 	return out, nil
 }
 
-// GetCAS reads a certificate's details without its key
-// (GetUserCertificateDetail with CertFilter=true: the API returns the key
-// otherwise).
-func (c *Client) GetCAS(ctx context.Context, region string, id int64) (fanout.CASCert, error) {
-	sid := strconv.FormatInt(id, 10)
-	body, err := c.casCall(ctx, region, plan.CASGetAPI, sid, map[string]string{"CertId": sid, "CertFilter": "true"}, nil)
-	if err != nil {
-		return fanout.CASCert{}, err
-	}
-	cert := casCert(region, body)
-	if cert.ID == 0 {
-		cert.ID = id
-	}
-	return cert, nil
-}
-
 // DeleteCAS deletes a certificate (DeleteUserCertificate).
 func (c *Client) DeleteCAS(ctx context.Context, region string, id int64) error {
 	sid := strconv.FormatInt(id, 10)

@@ -28,14 +28,14 @@ type CASCert struct {
 
 // CASClient is Certificate Management Service (API 2020-04-07), in the
 // regions certdrop uses (cn-hangzhou, ap-southeast-1). shared/cloud
-// implements it next to Client.
+// implements it next to Client. It has no way to read a private key back
+// (GetUserCertificateDetail): nothing certdrop does needs one, so the
+// function's role need not be allowed to.
 type CASClient interface {
 	// ListCAS lists the uploaded certificates whose name, common name or
 	// SANs contain keyword; expired ones too when expired is set (the API
 	// lists them only when asked for by status). Every page is read.
 	ListCAS(ctx context.Context, region, keyword string, expired bool) ([]CASCert, error)
-	// GetCAS reads one certificate's details, without its key.
-	GetCAS(ctx context.Context, region string, id int64) (CASCert, error)
 	// UploadCAS uploads a certificate and its key under name and returns
 	// its CertId and the call's RequestId.
 	UploadCAS(ctx context.Context, region, name, certPEM string, key bundle.Secret) (id int64, requestID string, err error)

@@ -96,20 +96,10 @@ func Rollback(ctx context.Context, client fanout.Client, cas fanout.CASClient, m
 			Message: fmt.Sprintf("the certificate %s expired on %s: browsers would refuse it", name, cert.NotAfter.UTC().Format(time.DateOnly)),
 			Hint:    "roll back to a certificate that is still valid, or deploy a renewed one"}
 	}
-	if len(cert.SANs) == 0 {
-		err := fanout.CallCAS(ctx, o.Fanout, func() error {
-			d, err := cas.GetCAS(ctx, cert.Region, cert.ID)
-			if err == nil {
-				cert.SANs, cert.CommonName = d.SANs, d.CommonName
-				if cert.NotBefore.IsZero() {
-					cert.NotBefore = d.NotBefore
-				}
-			}
-			return err
-		})
-		if err != nil {
-			return nil, fmt.Errorf("reading %s's names from CAS: %w", name, err)
-		}
+	if len(cert.SANs) == 0 && cert.CommonName != "" {
+		// The listing gives the SANs; without them, the common name is all
+		// there is to match targets with.
+		cert.SANs = []string{cert.CommonName}
 	}
 	covered, _ := m.Match(casLeaf(cert), "")
 	if len(covered) == 0 {

@@ -19,8 +19,6 @@ var (
 	// CASListAPI lists the account's uploaded certificates, a page at a
 	// time, filtered by a keyword (the name).
 	CASListAPI = API{Product: "cas", Action: "ListUserCertificateOrder", Version: CASVersion, Quota: 10}
-	// CASGetAPI reads one certificate's details.
-	CASGetAPI = API{Product: "cas", Action: "GetUserCertificateDetail", Version: CASVersion, Quota: 100}
 	// CASDeleteAPI deletes an uploaded or expired certificate.
 	CASDeleteAPI = API{Product: "cas", Action: "DeleteUserCertificate", Version: CASVersion, Quota: 100}
 )
