@@ -28,23 +28,28 @@ func casSim(t *testing.T, faults cloudsim.Faults) (*cloudsim.Sim, *Client) {
 }
 
 // casTargets: every product by reference in cn-hangzhou, a CDN domain in
-// ap-southeast-1, and one Live domain with upload delivery.
-func casTargets() []manifest.Target {
+// ap-southeast-1, and, withUpload, one Live domain with upload delivery.
+func casTargets(withUpload bool) []manifest.Target {
 	cas := manifest.DeliveryCAS
-	return []manifest.Target{
+	ts := []manifest.Target{
 		{Product: manifest.CDN, Domain: "www." + testDomain, Delivery: cas},
 		{Product: manifest.CDN, Domain: "intl." + testDomain, Delivery: cas, CASRegion: manifest.CASRegionInternational},
 		{Product: manifest.CDNLegacy, Domain: "legacy." + testDomain, Delivery: cas},
 		{Product: manifest.VOD, Domain: "vod." + testDomain, Region: "cn-shanghai", Delivery: cas},
 		{Product: manifest.Live, Domain: "pull." + testDomain, Delivery: cas},
 		{Product: manifest.DCDN, Domain: "dcdn." + testDomain, Delivery: cas},
-		{Product: manifest.Live, Domain: "up." + testDomain},
 	}
+	if withUpload {
+		// Its Set stores the certificate in CAS cn-hangzhou under the same
+		// name (as the products do), racing the CAS upload.
+		ts = append(ts, manifest.Target{Product: manifest.Live, Domain: "up." + testDomain})
+	}
+	return ts
 }
 
-func casPlan(t *testing.T, b *bundle.Bundle) *plan.Plan {
+func casPlan(t *testing.T, b *bundle.Bundle, withUpload bool) *plan.Plan {
 	t.Helper()
-	p, err := plan.Build(b, &manifest.Manifest{Version: 1, Targets: casTargets()}, "")
+	p, err := plan.Build(b, &manifest.Manifest{Version: 1, Targets: casTargets(withUpload)}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,13 +70,12 @@ func count(s *cloudsim.Sim, service, api, outcome string) int {
 
 // TestCASDeliveryUploadOnceAndRerun: the first run uploads the certificate
 // once per CAS region and sets every product by reference to its CertId
-// (or name); the key crosses the wire once per region, plus once for the
-// upload target; a re-run finds both uploads, uploads nothing, sends no
-// key and sets nothing.
+// (or name); the key crosses the wire once per region; a re-run finds
+// both uploads, uploads nothing, sends no key and sets nothing.
 func TestCASDeliveryUploadOnceAndRerun(t *testing.T) {
 	s, c := casSim(t, cloudsim.Faults{})
 	b := testBundle(t, testDomain, "*."+testDomain)
-	p := casPlan(t, b)
+	p := casPlan(t, b, false)
 	ctx := context.Background()
 
 	results, ups := fanout.RunCAS(ctx, c, c, p, fanout.Options{})
@@ -80,7 +84,7 @@ func TestCASDeliveryUploadOnceAndRerun(t *testing.T) {
 	}
 	ids := map[string]int64{}
 	for _, u := range ups {
-		if u.Err != nil || !u.Uploaded || u.Found || u.CertID == 0 || u.Attempts != 1 {
+		if u.Err != nil || !u.Uploaded || u.Found || u.CertID == 0 || u.Attempts != 1 || u.Duration <= 0 {
 			t.Errorf("upload %s = %+v; want uploaded once with a CertId", u.Region, u)
 		}
 		ids[u.Region] = u.CertID
@@ -109,12 +113,12 @@ func TestCASDeliveryUploadOnceAndRerun(t *testing.T) {
 		t.Errorf("%d UploadUserCertificate calls; want 2", n)
 	}
 	sent, returned := s.Journal().KeysSent()
-	if sent != 3 || returned != 0 {
-		t.Errorf("the key crossed the wire %d times out and %d back; want 3 (one upload per region, one upload target) and 0", sent, returned)
+	if sent != 2 || returned != 0 {
+		t.Errorf("the key crossed the wire %d times out and %d back; want 2 (one upload per region) and 0", sent, returned)
 	}
 
 	// The re-run: nothing uploaded, nothing set, no key sent.
-	results, ups = fanout.RunCAS(ctx, c, c, casPlan(t, b), fanout.Options{})
+	results, ups = fanout.RunCAS(ctx, c, c, casPlan(t, b, false), fanout.Options{})
 	for _, u := range ups {
 		if u.Err != nil || !u.Found || u.Uploaded || u.Attempts != 0 || u.CertID != ids[u.Region] {
 			t.Errorf("re-run upload %s = %+v; want found, CertId %d, nothing uploaded", u.Region, u, ids[u.Region])
@@ -128,8 +132,8 @@ func TestCASDeliveryUploadOnceAndRerun(t *testing.T) {
 	if n := count(s, "cas", "UploadUserCertificate", ""); n != 2 {
 		t.Errorf("%d UploadUserCertificate calls after the re-run; want still 2", n)
 	}
-	if sent, _ := s.Journal().KeysSent(); sent != 3 {
-		t.Errorf("the key crossed the wire %d times after the re-run; want still 3", sent)
+	if sent, _ := s.Journal().KeysSent(); sent != 2 {
+		t.Errorf("the key crossed the wire %d times after the re-run; want still 2", sent)
 	}
 }
 
@@ -141,37 +145,45 @@ func TestCASUploadThrottledIsRetried(t *testing.T) {
 	s, c := casSim(t, cloudsim.Faults{Scripted: []cloudsim.Script{
 		{Domain: name, API: "UploadUserCertificate", Code: "Throttling.User", Times: 2},
 	}})
-	results, ups := fanout.RunCAS(context.Background(), c, c, casPlan(t, b), fanout.Options{})
-	hz := ups[0]
-	if hz.Err != nil || !hz.Uploaded || hz.Attempts != 3 || hz.Throttled != 2 {
-		t.Errorf("cn-hangzhou upload = %+v; want uploaded on the third attempt after 2 throttles", hz)
+	results, ups := fanout.RunCAS(context.Background(), c, c, casPlan(t, b, false), fanout.Options{})
+	throttled := 0
+	for _, u := range ups {
+		throttled += u.Throttled
+		if u.Err != nil || u.CertID == 0 || u.Attempts != u.Throttled+1 {
+			t.Errorf("%s upload = %+v; want in CAS after its throttled attempts", u.Region, u)
+		}
+	}
+	if throttled != 2 {
+		t.Errorf("%d throttled uploads; want the 2 scripted", throttled)
 	}
 	for _, r := range results {
 		if r.State != fanout.Deployed {
 			t.Errorf("%s: %s (%v); want deployed", r.Call, r.State, r.Err)
 		}
 	}
-	if n := count(s, "cas", "UploadUserCertificate", "ok"); n != 2 {
-		t.Errorf("%d successful uploads; want 2 (one per region)", n)
+	if n := count(s, "cas", "UploadUserCertificate", ""); n != 4 {
+		t.Errorf("%d upload calls; want 4 (one per region, two throttled)", n)
 	}
 }
 
-// TestCASUploadFailsNoSet: when the upload fails, no Set is sent for the
-// targets referencing it: they fail with the upload's error; the other
-// region's and the upload target are deployed.
+// TestCASUploadFailsNoSet: when the uploads fail, no Set is sent for the
+// targets referencing them: they fail with the upload's error; the target
+// with upload delivery is deployed.
 func TestCASUploadFailsNoSet(t *testing.T) {
 	b := testBundle(t, testDomain, "*."+testDomain)
 	name := plan.CASCertName(b.Identity())
 	s, c := casSim(t, cloudsim.Faults{Scripted: []cloudsim.Script{
-		// Only the first upload (cn-hangzhou's) is refused.
-		{Domain: name, API: "UploadUserCertificate", Code: "QuotaExceeded.Certificate", Status: 400, Times: 1},
+		// Both regions' uploads are refused.
+		{Domain: name, API: "UploadUserCertificate", Code: "QuotaExceeded.Certificate", Status: 400, Times: 2},
 	}})
-	results, ups := fanout.RunCAS(context.Background(), c, c, casPlan(t, b), fanout.Options{})
-	if ups[0].Err == nil || ups[0].CertID != 0 || ups[1].Err != nil || !ups[1].Uploaded {
-		t.Fatalf("uploads = %+v; want cn-hangzhou refused, ap-southeast-1 uploaded", ups)
+	results, ups := fanout.RunCAS(context.Background(), c, c, casPlan(t, b, true), fanout.Options{})
+	for _, u := range ups {
+		if u.Err == nil || u.CertID != 0 || u.Uploaded {
+			t.Errorf("upload %s = %+v; want refused", u.Region, u)
+		}
 	}
 	for _, r := range results {
-		inHZ := r.Call.Target.CAS() && r.Call.Target.CertRegion() == manifest.CASRegionMainland
+		inHZ := r.Call.Target.CAS()
 		var ue *fanout.UploadError
 		switch {
 		case inHZ && (r.State != fanout.Failed || !errors.As(r.Err, &ue) || r.Attempts != 0):
@@ -209,4 +221,50 @@ func productOf(p manifest.Product) string {
 		return "cdn"
 	}
 	return string(p)
+}
+
+// racer is a CAS client whose first lookup misses an upload made right
+// after it by someone else (a product's Set with CertType=upload stores
+// its certificate in CAS under the same name).
+type racer struct {
+	*Client
+	b     *bundle.Bundle
+	raced bool
+}
+
+func (r *racer) ListCAS(ctx context.Context, region, keyword string, expired bool) ([]fanout.CASCert, error) {
+	if !r.raced {
+		r.raced = true
+		if _, _, err := r.Client.UploadCAS(ctx, region, keyword, r.b.CertPEM(), r.b.KeyPEM()); err != nil {
+			return nil, err
+		}
+		return nil, nil
+	}
+	return r.Client.ListCAS(ctx, region, keyword, expired)
+}
+
+// TestCASUploadNameTakenBySameCertificate: an upload refused with
+// CertNameAlreadyExists because the same certificate was uploaded under
+// the name meanwhile uses that one; the targets are set to it.
+func TestCASUploadNameTakenBySameCertificate(t *testing.T) {
+	s, c := casSim(t, cloudsim.Faults{})
+	b := testBundle(t, testDomain, "*."+testDomain)
+	tg := []manifest.Target{{Product: manifest.CDN, Domain: "www." + testDomain, Delivery: manifest.DeliveryCAS}}
+	p, err := plan.Build(b, &manifest.Manifest{Version: 1, Targets: tg}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	results, ups := fanout.RunCAS(context.Background(), c, &racer{Client: c, b: b}, p, fanout.Options{})
+	if len(ups) != 1 || ups[0].Err != nil || !ups[0].Found || ups[0].CertID == 0 || ups[0].Attempts != 1 {
+		t.Fatalf("upload = %+v; want the refused upload resolved to the certificate already there", ups)
+	}
+	if results[0].State != fanout.Deployed {
+		t.Errorf("%s: %s %v", results[0].Call, results[0].State, results[0].Err)
+	}
+	if got, _ := s.Installed("cdn", "www."+testDomain); got.CertID != ups[0].CertID {
+		t.Errorf("www carries CertId %d; want %d", got.CertID, ups[0].CertID)
+	}
+	if n := count(s, "cas", "UploadUserCertificate", "error"); n != 1 {
+		t.Errorf("%d refused uploads; want 1 (CertNameAlreadyExists)", n)
+	}
 }

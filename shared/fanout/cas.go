@@ -2,7 +2,9 @@ package fanout
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/certdrop/certdrop/shared/bundle"
@@ -112,14 +114,15 @@ func (e *NameTakenError) Class() Class { return Permanent }
 // RetryAfter has no hint.
 func (e *NameTakenError) RetryAfter() time.Duration { return 0 }
 
-// RunCAS deploys p like Run, first putting the certificate of its CAS
-// calls in Certificate Management Service once per region: an upload of
-// the same certificate (same name, same fingerprint) is reused, so a
-// re-run uploads nothing; otherwise it is uploaded, with throttled and
-// transient answers retried like a Set. The CAS calls are then bound to
-// the CertId and fanned out with the rest. When a region's upload fails,
-// no Set is sent for its calls: they end Failed with an UploadError (or
-// NotStarted when the run stopped first). A dry run looks up but never
+// RunCAS deploys p like Run, putting the certificate of its CAS calls in
+// Certificate Management Service once per region: an upload of the same
+// certificate (same name, same fingerprint) is reused, so a re-run uploads
+// nothing; otherwise it is uploaded, with throttled and transient answers
+// retried like a Set. The lookups and uploads run while the targets are
+// described; each CAS call's Set waits for its region's CertId and is
+// bound to it. When a region's upload fails, no Set is sent for its calls:
+// those not found unchanged (or newer) end Failed with an UploadError, or
+// NotStarted when the run stopped first. A dry run looks up but never
 // uploads; its CAS calls end Planned like the others.
 //
 // The private key leaves the process only in UploadUserCertificate: at
@@ -130,55 +133,91 @@ func RunCAS(ctx context.Context, client Client, cas CASClient, p *plan.Plan, opt
 		return Run(ctx, client, p, opts), nil
 	}
 	ups := make([]Upload, len(specs))
-	bound := append([]plan.Call(nil), p.Calls...)
-	failed := map[int]error{}
+	done := map[string]chan struct{}{}
+	at := map[string]int{}
+	var wg sync.WaitGroup
 	for i, s := range specs {
-		ups[i] = ensureCAS(ctx, cas, s, opts)
-		for _, ci := range s.Calls {
-			if ups[i].Err != nil {
-				failed[ci] = &UploadError{Region: s.Region, Name: s.Name, Err: ups[i].Err}
-			} else if ups[i].CertID != 0 {
-				bound[ci] = bound[ci].WithCertID(ups[i].CertID)
-			}
-		}
+		ch := make(chan struct{})
+		done[s.Region], at[s.Region] = ch, i
+		wg.Go(func() {
+			defer close(ch)
+			ups[i] = ensureCAS(ctx, cas, s, opts)
+		})
 	}
-	sub := *p
-	sub.Calls = nil
-	var at []int
-	for i, c := range bound {
-		if _, ok := failed[i]; !ok {
-			sub.Calls = append(sub.Calls, c)
-			at = append(at, i)
+	bind := func(ctx context.Context, c plan.Call) (plan.Call, error) {
+		ch, ok := done[c.CASRegion]
+		if !ok {
+			return c, fmt.Errorf("internal error: no CAS upload for region %q", c.CASRegion)
 		}
-	}
-	results := make([]Result, len(p.Calls))
-	for i, c := range bound {
-		if err, ok := failed[i]; ok {
-			state := Failed
-			if isStop(err) {
-				state = NotStarted
-			}
-			results[i] = Result{Call: c, State: state, Err: err, index: i}
+		var stop <-chan time.Time
+		if !opts.StopAt.IsZero() {
+			t := time.NewTimer(time.Until(opts.StopAt))
+			defer t.Stop()
+			stop = t.C
 		}
-	}
-	if len(sub.Calls) > 0 {
-		for j, res := range Run(ctx, client, &sub, opts) {
-			res.index = at[j]
-			results[at[j]] = res
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return c, &StopError{Code: "Canceled", Message: "the run was canceled: " + ctx.Err().Error(), Cause: ctx.Err()}
+		case <-stop:
+			return c, deadlineStop()
 		}
+		up := ups[at[c.CASRegion]]
+		switch {
+		case up.Err != nil && isStop(up.Err):
+			return c, up.Err
+		case up.Err != nil:
+			return c, &UploadError{Region: up.Region, Name: up.Name, Err: up.Err}
+		case up.CertID == 0:
+			return c, &UploadError{Region: up.Region, Name: up.Name, Err: fmt.Errorf("CAS gave no CertId")}
+		}
+		return c.WithCertID(up.CertID), nil
 	}
+	results := runWith(ctx, client, p, opts, bind)
+	wg.Wait()
 	return results, ups
 }
 
 // ensureCAS finds or uploads one certificate in one region.
-func ensureCAS(ctx context.Context, cas CASClient, s plan.CASUpload, opts Options) Upload {
+func ensureCAS(ctx context.Context, cas CASClient, s plan.CASUpload, opts Options) (up Upload) {
 	start := time.Now()
-	up := Upload{Region: s.Region, Name: s.Name, Targets: len(s.Calls)}
+	up = Upload{Region: s.Region, Name: s.Name, Targets: len(s.Calls)}
 	defer func() { up.Duration = time.Since(start) }()
 	if cas == nil {
 		up.Err = fmt.Errorf("this API client cannot reach Certificate Management Service")
 		return up
 	}
+	if done := lookupCAS(ctx, cas, s, opts, &up); done || opts.DryRun {
+		return up
+	}
+	err := retryCAS(ctx, opts, func() (string, error) {
+		up.Attempts++
+		id, rid, err := cas.UploadCAS(ctx, s.Region, s.Name, s.CertPEM, s.Key)
+		if err == nil {
+			up.CertID = id
+		}
+		return rid, err
+	}, &up)
+	if err != nil && nameExists(err) {
+		// Uploaded meanwhile under this name (a product's Set with
+		// CertType=upload stores its certificate in CAS too, or another
+		// run): the same certificate is as good as our own upload.
+		if lookupCAS(ctx, cas, s, opts, &up) {
+			return up
+		}
+	}
+	if err != nil {
+		up.Err = err
+		return up
+	}
+	up.Uploaded = true
+	return up
+}
+
+// lookupCAS looks for an upload of s's certificate (its name, confirmed by
+// fingerprint) and records it in up; done reports whether the lookup
+// settled the matter: found, or failed (up.Err set).
+func lookupCAS(ctx context.Context, cas CASClient, s plan.CASUpload, opts Options, up *Upload) (done bool) {
 	var found []CASCert
 	err := retryCAS(ctx, opts, func() (string, error) {
 		var err error
@@ -187,7 +226,7 @@ func ensureCAS(ctx context.Context, cas CASClient, s plan.CASUpload, opts Option
 	}, nil)
 	if err != nil {
 		up.Err = fmt.Errorf("looking for an earlier upload: %w", err)
-		return up
+		return true
 	}
 	for _, c := range found {
 		if c.Name != s.Name {
@@ -195,28 +234,22 @@ func ensureCAS(ctx context.Context, cas CASClient, s plan.CASUpload, opts Option
 		}
 		if c.Fingerprint != s.Fingerprint {
 			up.Err = &NameTakenError{Region: s.Region, Name: s.Name, ID: c.ID, Fingerprint: c.Fingerprint}
-			return up
+			return true
 		}
-		up.CertID, up.Found = c.ID, true
-		return up
+		up.CertID, up.Found, up.Err = c.ID, true, nil
+		return true
 	}
-	if opts.DryRun {
-		return up
+	return false
+}
+
+// nameExists reports whether an upload was refused because the name is
+// taken (CertNameAlreadyExists; the products' Certificate.Duplicated).
+func nameExists(err error) bool {
+	var c interface{ APICode() string }
+	if !errors.As(err, &c) {
+		return false
 	}
-	err = retryCAS(ctx, opts, func() (string, error) {
-		up.Attempts++
-		id, rid, err := cas.UploadCAS(ctx, s.Region, s.Name, s.CertPEM, s.Key)
-		if err == nil {
-			up.CertID = id
-		}
-		return rid, err
-	}, &up)
-	if err != nil {
-		up.Err = err
-		return up
-	}
-	up.Uploaded = true
-	return up
+	return c.APICode() == "CertNameAlreadyExists" || c.APICode() == "Certificate.Duplicated"
 }
 
 // retryCAS makes a CAS call until it succeeds or fails for good, retrying
