@@ -178,9 +178,13 @@ func TestCASUploadFailsNoSet(t *testing.T) {
 	}})
 	results, ups := fanout.RunCAS(context.Background(), c, c, casPlan(t, b, true), fanout.Options{})
 	for _, u := range ups {
+		leaks.seen(u.Err) // TestMain checks that no rendering holds the key
 		if u.Err == nil || u.CertID != 0 || u.Uploaded {
 			t.Errorf("upload %s = %+v; want refused", u.Region, u)
 		}
+	}
+	for _, r := range results {
+		leaks.seen(r.Err)
 	}
 	for _, r := range results {
 		inHZ := r.Call.Target.CAS()
