@@ -138,7 +138,12 @@ func TestRollback(t *testing.T) {
 	keys, _ := s.Journal().KeysSent()
 
 	ctx := context.Background()
-	rep, err := Rollback(ctx, c, c, m, RollbackOptions{To: plan.CASCertName(b.Identity())})
+	sets := setCount(s)
+	rep, err := Rollback(ctx, c, c, m, RollbackOptions{To: plan.CASCertName(b.Identity()), DryRun: true})
+	if err != nil || rep.Summary.Planned != len(m.Targets) || !rep.DryRun || setCount(s) != sets {
+		t.Errorf("dry-run rollback: %v %+v, %d Set calls; want every target planned, none set", err, rep.Summary, setCount(s)-sets)
+	}
+	rep, err = Rollback(ctx, c, c, m, RollbackOptions{To: plan.CASCertName(b.Identity())})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +170,7 @@ func TestRollback(t *testing.T) {
 	}
 	carries(t, s, m, idB)
 
-	sets := setCount(s)
+	sets = setCount(s)
 	for _, tc := range []struct {
 		to   string
 		now  time.Time
