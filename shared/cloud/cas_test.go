@@ -239,7 +239,7 @@ type racer struct {
 func (r *racer) ListCAS(ctx context.Context, region, keyword string, expired bool) ([]fanout.CASCert, error) {
 	if !r.raced {
 		r.raced = true
-		if _, _, err := r.Client.UploadCAS(ctx, region, keyword, r.b.CertPEM(), r.b.KeyPEM()); err != nil {
+		if _, _, err := r.Client.UploadCAS(ctx, region, plan.CASCertName(r.b.Identity()), r.b.CertPEM(), r.b.KeyPEM()); err != nil {
 			return nil, err
 		}
 		return nil, nil

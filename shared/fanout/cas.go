@@ -34,9 +34,10 @@ type CASCert struct {
 // (GetUserCertificateDetail): nothing certdrop does needs one, so the
 // function's role need not be allowed to.
 type CASClient interface {
-	// ListCAS lists the uploaded certificates whose name, common name or
-	// SANs contain keyword; expired ones too when expired is set (the API
-	// lists them only when asked for by status). Every page is read.
+	// ListCAS lists the uploaded certificates matching keyword (a domain,
+	// as the API matches it; "" lists all), the valid ones, or the expired
+	// ones when expired is set (the API lists those only when asked for by
+	// status). Every page is read, up to a bound.
 	ListCAS(ctx context.Context, region, keyword string, expired bool) ([]CASCert, error)
 	// UploadCAS uploads a certificate and its key under name and returns
 	// its CertId and the call's RequestId.
@@ -221,7 +222,7 @@ func lookupCAS(ctx context.Context, cas CASClient, s plan.CASUpload, opts Option
 	var found []CASCert
 	err := retryCAS(ctx, opts, func() (string, error) {
 		var err error
-		found, err = cas.ListCAS(ctx, s.Region, s.Name, false)
+		found, err = cas.ListCAS(ctx, s.Region, s.Keyword, false)
 		return "", err
 	}, nil)
 	if err != nil {

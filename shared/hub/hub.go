@@ -20,10 +20,6 @@ import (
 // (plan.CertName, plan.CASCertName): certdrop-<cn>-<yyyymmdd>-<8 hex>.
 var certdropName = regexp.MustCompile(`^certdrop-(.+)-([0-9]{8})-([0-9a-f]{8})$`)
 
-// NamePrefix is what every certdrop certificate name starts with; CAS
-// listings are filtered by it.
-const NamePrefix = "certdrop-"
-
 // ours reports whether certdrop named c: the name has certdrop's form,
 // and its date and fingerprint prefix are c's own (when CAS gives them),
 // so that a certificate someone named "certdrop-…" by hand is not taken

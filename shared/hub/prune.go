@@ -99,7 +99,7 @@ func Prune(ctx context.Context, client fanout.Client, cas fanout.CASClient, m *m
 
 	var certs []fanout.CASCert
 	for _, r := range manifest.CASRegions() {
-		list, err := listAll(ctx, cas, o.Fanout, r, NamePrefix)
+		list, err := listAll(ctx, cas, o.Fanout, r, "") // Keyword matches domains, not names: names are checked here
 		if err != nil {
 			e := report.ErrorOf(err)
 			e.Message = fmt.Sprintf("listing CAS %s: %s; nothing there was touched", r, e.Message)

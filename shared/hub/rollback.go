@@ -68,7 +68,7 @@ func Rollback(ctx context.Context, client fanout.Client, cas fanout.CASClient, m
 	regs := regions(m)
 	found := map[string]fanout.CASCert{}
 	for _, r := range regs {
-		list, err := listAll(ctx, cas, o.Fanout, r, name)
+		list, err := listAll(ctx, cas, o.Fanout, r, "") // Keyword matches domains, not names
 		if err != nil {
 			return nil, fmt.Errorf("looking for %s in CAS (%s): %w", name, r, err)
 		}

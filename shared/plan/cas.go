@@ -2,6 +2,7 @@ package plan
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/certdrop/certdrop/shared/bundle"
 	"github.com/certdrop/certdrop/shared/manifest"
@@ -52,6 +53,11 @@ type CASUpload struct {
 	// Fingerprint is the leaf's SHA-256 fingerprint (lower-case hex): an
 	// existing upload counts only when its fingerprint is this one.
 	Fingerprint string
+	// Keyword finds earlier uploads in ListUserCertificateOrder, whose
+	// Keyword matches domains (its page: "matches the domain name or the
+	// resource ID"), not names: the certificate's first name without "*.";
+	// the name is then compared exactly.
+	Keyword string
 	// CertPEM is the chain to upload; Key the private key, which leaves
 	// the process only in the UploadUserCertificate call.
 	CertPEM string
@@ -73,7 +79,8 @@ func (p *Plan) CASUploads() []CASUpload {
 		if !ok {
 			j = len(ups)
 			at[c.CASRegion] = j
-			ups = append(ups, CASUpload{Region: c.CASRegion, Name: p.CASName, Fingerprint: p.Bundle.Fingerprint, CertPEM: p.certPEM, Key: p.key})
+			ups = append(ups, CASUpload{Region: c.CASRegion, Name: p.CASName, Fingerprint: p.Bundle.Fingerprint,
+				Keyword: casKeyword(p.Bundle), CertPEM: p.certPEM, Key: p.key})
 		}
 		ups[j].Calls = append(ups[j].Calls, i)
 	}
@@ -160,4 +167,14 @@ func Reference(t manifest.Target, name string, certID int64) (Call, error) {
 		return Call{}, err
 	}
 	return newCASCall(c, t, name, "").WithCertID(certID), nil
+}
+
+// casKeyword is the domain an upload of id is looked up by: its common
+// name, else its first SAN, without a leading "*.".
+func casKeyword(id bundle.Identity) string {
+	k := id.CommonName
+	if k == "" && len(id.SANs) > 0 {
+		k = id.SANs[0]
+	}
+	return strings.TrimPrefix(strings.ToLower(k), "*.")
 }

@@ -77,6 +77,9 @@ func TestBuildCAS(t *testing.T) {
 	if got := p.Calls[7].WithCertID(12).Param("CertId"); got != "12-ap-southeast-1" {
 		t.Errorf("oss CertId = %q; want 12-ap-southeast-1", got)
 	}
+	if ups[0].Keyword != "example.com" {
+		t.Errorf("upload keyword = %q; want the domain example.com (ListUserCertificateOrder matches domains, not names)", ups[0].Keyword)
+	}
 	if ups[0].Key.Reveal() != b.KeyPEM().Reveal() || ups[0].Fingerprint != b.Identity().Fingerprint {
 		t.Error("the upload does not carry the bundle's key and fingerprint")
 	}
