@@ -232,11 +232,18 @@ func TestRAMPolicy(t *testing.T) {
 		"vod:DescribeVodDomainCertificateInfo", "vod:SetVodDomainSSLCertificate",
 		// PutCname with a certificate: OSS stores it in Certificate
 		// Management Service with the caller's permissions (PutCname's page).
-		"yundun-cert:CreateSSLCertificate", "yundun-cert:DescribeSSLCertificatePrivateKey",
+		"yundun-cert:CreateSSLCertificate", "yundun-cert:DeleteUserCertificate", "yundun-cert:DescribeSSLCertificatePrivateKey",
 		"yundun-cert:DescribeSSLCertificatePublicKeyDetail",
+		// delivery: cas (upload once, find an earlier upload), rollback (find
+		// by name) and pruning (list, delete). Never GetUserCertificateDetail,
+		// which answers the private key.
+		"yundun-cert:ListUserCertificateOrder", "yundun-cert:UploadUserCertificate",
 	}
 	if !slices.Equal(actions, want) {
 		t.Errorf("actions:\n got %v\nwant %v", actions, want)
+	}
+	if _, ok := resources["yundun-cert:GetUserCertificateDetail"]; ok {
+		t.Error("yundun-cert:GetUserCertificateDetail answers private keys: certdrop never calls it")
 	}
 	for _, r := range resources["oss:PutObject"] {
 		if !strings.HasSuffix(r, "/certdrop/reports/*") && !strings.HasSuffix(r, "/certdrop/acme/*") && !strings.HasSuffix(r, "/certs/*/bundle.pem") {

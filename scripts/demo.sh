@@ -14,7 +14,11 @@
 #     and its reconcile deploys it to every domain;
 #  5. the OSS trigger fires for the new bundle.pem: its invocation finds every
 #     domain already carrying the certificate;
-#  6. invoke the timer again: nothing is due, nothing is set; stop everything.
+#  6. invoke the timer again: nothing is due, nothing is set;
+#  7. deploy two more certificates with delivery: cas from the command line
+#     (each uploaded once to CAS, every target set by reference);
+#  8. roll back to the first by reference, and show what prune would delete;
+#     stop everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -134,5 +138,24 @@ step "6. the next day's timer: nothing is due, nothing to set"
 sets=$(count Set)
 report=$(invoke timer-2 "$TIMER")
 brief "$report"
+timer2_sets=$(($(count Set) - sets))
 
-step "done: $(count newOrder) ACME order in all; the second timer run set $(($(count Set) - sets)) certificates; stopping"
+step "7. delivery: cas from the command line: two more certificates, each uploaded once to CAS and set by reference"
+# The manifest with delivery: cas. Two throwaway certificates, the second
+# issued a second after the first; the first replaces the renewed one by
+# force (it was issued earlier), the second replaces the first.
+sed 's/^defaults:/defaults:\n  delivery: cas/' "$work/manifest.yaml" >"$work/manifest-cas.yaml"
+"$BIN" gencert --out "$work/a" --domain certdrop-demo.test --domain '*.certdrop-demo.test' --root "$work/a-root.pem" >/dev/null
+sleep 1
+"$BIN" gencert --out "$work/b" --domain certdrop-demo.test --domain '*.certdrop-demo.test' --root "$work/b-root.pem" >/dev/null
+uploads=$(count UploadUserCertificate)
+"$BIN" deploy --bundle "$work/a" --manifest "$work/manifest-cas.yaml" --trust-roots "$work/a-root.pem" --force --json >"$work/cas-a.json" 2>/dev/null || true
+"$BIN" deploy --bundle "$work/b" --manifest "$work/manifest-cas.yaml" --trust-roots "$work/b-root.pem" 2>/dev/null | grep -E '^(CAS |OK|FAILED)' || true
+echo "UploadUserCertificate calls: $(($(count UploadUserCertificate) - uploads)) for two certificates on 30 targets"
+name_a=$(grep -o '"certName": *"[^"]*"' "$work/cas-a.json" | head -1 | cut -d'"' -f4)
+
+step "8. rollback to the first of them, by reference: no bundle, no key"
+"$BIN" rollback --manifest "$work/manifest-cas.yaml" --to "$name_a" 2>/dev/null | grep -E '^(CAS |OK|FAILED)' || true
+"$BIN" prune --manifest "$work/manifest-cas.yaml" | tail -1
+
+step "done: $(count newOrder) ACME order in all; the second timer run set $timer2_sets certificates; stopping"

@@ -16,8 +16,9 @@ import (
 func runInvoke(ctx context.Context, c *cli, args []string) int {
 	fs := newFlagSet("invoke", "--event FILE [--request-id ID] [--timeout SECONDS] [--region R]",
 		"Runs one event locally, as the function would, without the server: for debugging.\n"+
-			"FILE is an OSS trigger event, a timer event, a manual invocation or a manual renewal\n"+
-			"({\"mode\":\"renew\",\"certificate\":\"NAME\",\"force\":true}; '-' reads stdin).\n"+
+			"FILE is an OSS trigger event, a timer event, a manual invocation, a manual renewal\n"+
+			"({\"mode\":\"renew\",\"certificate\":\"NAME\",\"force\":true}) or a manual rollback\n"+
+			"({\"mode\":\"rollback\",\"to\":\"CERTNAME\"}); '-' reads stdin.\n"+
 			"Configuration comes from the environment, as for 'serve' (CERTDROP_BUCKET is required).\n"+
 			"Prints the outcome; exit 0 on success, 1 when anything failed.", c)
 	eventFile := fs.String("event", "", "the event JSON `FILE` (- for stdin)")

@@ -223,6 +223,10 @@ func printPlan(w io.Writer, p *plan.Plan, out planOutput) {
 	fmt.Fprintf(w, "  expires   %s, issuer %s\n", id.NotAfter.Format(time.DateOnly), id.Issuer)
 	fmt.Fprintf(w, "  sha256    %s\n", id.Fingerprint)
 	fmt.Fprintf(w, "  certName  %s\n", p.CertName)
+	for _, up := range p.CASUploads() {
+		fmt.Fprintf(w, "  CAS       %s as %s: looked up, uploaded (UploadUserCertificate, the key's one trip) only when absent; %d call(s) reference its CertId\n",
+			up.Region, up.Name, len(up.Calls))
+	}
 	for _, wn := range out.Warnings {
 		fmt.Fprintf(w, "  warning   %s\n", wn)
 	}
@@ -266,6 +270,9 @@ func paramSummary(params []plan.Param) string {
 	parts := make([]string, 0, len(params))
 	for _, p := range params {
 		v := p.Shown()
+		if p.Name == plan.ParamCertID && v == "" {
+			v = "<from CAS>"
+		}
 		if !p.Sensitive && strings.Contains(v, "-----BEGIN") {
 			v = fmt.Sprintf("<PEM, %d certificate(s), %d bytes>", strings.Count(v, "-----BEGIN CERTIFICATE"), len(v))
 		}

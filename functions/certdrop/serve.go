@@ -43,7 +43,7 @@ func newLogger(c *cli) *slog.Logger {
 func runServe(ctx context.Context, c *cli, args []string) int {
 	fs := newFlagSet("serve", "[--listen ADDR]",
 		"Runs the Function Compute custom-runtime server: POST /invoke runs an event (OSS trigger,\n"+
-			"timer renewal and reconcile, manual re-run or renewal), POST /initialize, GET /pre-stop. It listens at\n"+
+			"timer renewal and reconcile, manual re-run, renewal or rollback), POST /initialize, GET /pre-stop. It listens at\n"+
 			"FC_CUSTOM_LISTEN_PORT, else FC_SERVER_PORT, else 9000, on all interfaces inside Function\n"+
 			"Compute (FC_FUNCTION_NAME set) and on 127.0.0.1 anywhere else; it stops gracefully on SIGTERM.\n"+
 			"Configuration comes from the environment (see README).", c)

@@ -26,6 +26,7 @@ import (
 	openapiutil "github.com/alibabacloud-go/darabonba-openapi/v2/utils"
 	"github.com/alibabacloud-go/tea/dara"
 	"github.com/aliyun/credentials-go/credentials"
+	"golang.org/x/time/rate"
 
 	"github.com/certdrop/certdrop/shared/fanout"
 	"github.com/certdrop/certdrop/shared/manifest"
@@ -74,6 +75,7 @@ type Client struct {
 	endpoints endpoints
 	doers     map[manifest.Product]doer
 	rpcDoer   doer // for Call
+	casPace   *casPacers
 	log       *slog.Logger
 }
 
@@ -111,6 +113,7 @@ func New(opts Options) (*Client, error) {
 		creds:     src,
 		sdkCred:   credentials.FromCredentialsProvider("certdrop", src),
 		endpoints: eps,
+		casPace:   &casPacers{m: map[string]*rate.Limiter{}},
 		log:       opts.Logger,
 	}
 	if c.log == nil {

@@ -84,6 +84,10 @@ func (o ossCname) set(ctx context.Context, call plan.Call) (string, error) {
 			Force:       call.Param("Force") == "true",
 		},
 	}
+	if id := call.Param(plan.ParamCertID); id != "" {
+		// delivery: cas: by reference ("<CertId>-<region>"), no PEM sent.
+		conf.CertificateConfiguration = &oss.CertificateConfiguration{CertId: id, Force: call.Param("Force") == "true"}
+	}
 	body, err := xml.Marshal(conf)
 	if err != nil {
 		return "", errorf(api, call.DomainName, "the request could not be built: %v", err)

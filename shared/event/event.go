@@ -25,6 +25,8 @@ const (
 	KindManual Kind = "manual"
 	// KindRenew is a manual renewal: {"mode":"renew","certificate":...}.
 	KindRenew Kind = "renew"
+	// KindRollback is a manual rollback: {"mode":"rollback","to":...}.
+	KindRollback Kind = "rollback"
 )
 
 // Event is a decoded invocation body: exactly one of OSS, Timer, Manual
@@ -35,6 +37,8 @@ type Event struct {
 	Timer  *TimerEvent
 	Manual *ManualEvent
 	Renew  *RenewEvent
+	// Rollback is set for KindRollback.
+	Rollback *RollbackEvent
 }
 
 // ErrUnrecognized is wrapped by Parse's error for a body that is none of
@@ -44,7 +48,8 @@ var ErrUnrecognized = errors.New("unrecognized event")
 // expected names the four shapes, for error messages.
 const expected = `expected an OSS trigger event {"events":[...]}, a timer event {"triggerTime","triggerName","payload"} ` +
 	`a manual invocation {"bundle":"oss://bucket/prefix/","dryRun":false,"force":false} ` +
-	`or a manual renewal {"mode":"renew","certificate":"example.com","force":false,"dryRun":false}`
+	`a manual renewal {"mode":"renew","certificate":"example.com","force":false,"dryRun":false} ` +
+	`or a manual rollback {"mode":"rollback","to":"certdrop-example.com-20270221-534547a4","dryRun":false}`
 
 // Parse decodes an invocation body into one of the four event shapes.
 func Parse(body []byte) (*Event, error) {
@@ -74,6 +79,12 @@ func Parse(body []byte) (*Event, error) {
 			return nil, err
 		}
 		return &Event{Kind: KindManual, Manual: m}, nil
+	case probe["mode"] != nil && isMode(probe["mode"], ModeRollback):
+		r, err := parseRollback(body)
+		if err != nil {
+			return nil, err
+		}
+		return &Event{Kind: KindRollback, Rollback: r}, nil
 	case probe["mode"] != nil:
 		r, err := parseRenew(body)
 		if err != nil {

@@ -70,7 +70,7 @@ func TestParse(t *testing.T) {
 		{"renew long certificate", `{"mode":"renew","certificate":"` + strings.Repeat("a", 300) + `"}`, "", "more than 256"},
 		{"renew certificate not a string", `{"mode":"renew","certificate":1}`, "", "manual renewal"},
 		{"renew force not a bool", `{"mode":"renew","certificate":"a","force":"yes"}`, "", "manual renewal"},
-		{"manual reconcile", `{"mode":"reconcile"}`, "", `the only manual mode is "renew"`},
+		{"manual reconcile", `{"mode":"reconcile"}`, "", `the manual modes are "renew" and "rollback"`},
 		{"manual other mode", `{"mode":"deploy","certificate":"a"}`, "", `manual mode "deploy"`},
 		{"oss empty", `{"events":[]}`, "", "no records"},
 		{"not json", `hello`, "", "not a JSON object"},

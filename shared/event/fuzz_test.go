@@ -22,6 +22,8 @@ func FuzzParse(f *testing.F) {
 		`{"triggerTime":"t","triggerName":"n","payload":"{\"mode\":\"reconcile\"}"}`,
 		`{"mode":"renew","certificate":"example.com","force":true}`, `{"mode":"renew","certificate":"a","dryRun":true}`,
 		`{"mode":"renew"}`, `{"mode":"renew","certificate":""}`, `{"mode":null,"certificate":"a"}`,
+		`{"mode":"rollback","to":"certdrop-example.com-20270221-534547a4"}`, `{"mode":"rollback","to":"a","dryRun":true}`,
+		`{"mode":"rollback"}`, `{"mode":"rollback","certificate":"a"}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -34,7 +36,7 @@ func FuzzParse(f *testing.F) {
 			return
 		}
 		set := 0
-		for _, ok := range []bool{e.OSS != nil, e.Timer != nil, e.Manual != nil, e.Renew != nil} {
+		for _, ok := range []bool{e.OSS != nil, e.Timer != nil, e.Manual != nil, e.Renew != nil, e.Rollback != nil} {
 			if ok {
 				set++
 			}
@@ -54,6 +56,10 @@ func FuzzParse(f *testing.F) {
 		case KindManual:
 			if _, _, err := e.Manual.BundleLocation(); err != nil {
 				t.Fatal(err)
+			}
+		case KindRollback:
+			if e.Rollback.Mode != ModeRollback || strings.TrimSpace(e.Rollback.To) == "" || len(e.Rollback.To) > MaxCertificateName {
+				t.Fatalf("a rollback without a certificate: %+v", e.Rollback)
 			}
 		case KindRenew:
 			if e.Renew.Mode != ModeRenew || strings.TrimSpace(e.Renew.Certificate) == "" || len(e.Renew.Certificate) > MaxCertificateName {

@@ -34,7 +34,7 @@ func parseRenew(body []byte) (*RenewEvent, error) {
 		return nil, fmt.Errorf(`%w: manual renewal: %v; expected {"mode":"renew","certificate":"example.com","force":false,"dryRun":false}`, ErrUnrecognized, err)
 	}
 	if r.Mode != ModeRenew {
-		return nil, fmt.Errorf(`%w: manual mode %q; the only manual mode is "renew" (a bundle is re-run with {"bundle":"oss://..."}, the reconcile runs on the timer)`,
+		return nil, fmt.Errorf(`%w: manual mode %q; the manual modes are "renew" and "rollback" (a bundle is re-run with {"bundle":"oss://..."}, the reconcile runs on the timer)`,
 			ErrUnrecognized, clipName(r.Mode))
 	}
 	if strings.TrimSpace(r.Certificate) == "" {

@@ -28,6 +28,11 @@ type Options struct {
 	DryRun bool
 	// Force sets targets that already carry this or a newer certificate.
 	Force bool
+	// Rollback sets only targets that carry a certificate later than the
+	// plan's (by issue date, else expiry; one whose dates Describe does not
+	// give counts as later): the plan's certificate is an earlier one being
+	// restored. Targets carrying it end Unchanged, the others Skipped.
+	Rollback bool
 	// Canary deploys this many targets first, confirms each by Describe,
 	// and stops the run if any did not end well.
 	Canary int

@@ -32,13 +32,17 @@ const (
 	NotStarted State = "not_started"
 	// Planned: a dry run would have set the certificate here.
 	Planned State = "planned"
+	// Skipped: a rollback left the target as it is, because it carries
+	// no certificate later than the one rolled back to. Result.Note says
+	// what it carries.
+	Skipped State = "skipped"
 )
 
 // OK reports whether the state counts as success for exit codes and
 // Function Compute's error signalling.
 func (s State) OK() bool {
 	switch s {
-	case Deployed, Unchanged, SkippedNewer, Planned:
+	case Deployed, Unchanged, SkippedNewer, Planned, Skipped:
 		return true
 	}
 	return false

@@ -28,7 +28,16 @@ import (
 // when the run stops (ctx ends, StopAt passes, an auth failure, a failed
 // canary) the targets not yet started end NotStarted with the cause.
 func Run(ctx context.Context, client Client, p *plan.Plan, opts Options) []Result {
+	return runWith(ctx, client, p, opts, nil)
+}
+
+// runWith is Run with bind, when not nil, called before the Set of a CAS
+// call (RunCAS): it waits for the call's certificate to be in CAS and
+// returns the call bound to its CertId, or the error that fails the
+// target without a Set.
+func runWith(ctx context.Context, client Client, p *plan.Plan, opts Options, bind func(context.Context, plan.Call) (plan.Call, error)) []Result {
 	r := newRun(ctx, client, p, opts)
+	r.bind = bind
 	defer r.close()
 	idx := make([]int, len(p.Calls))
 	for i := range idx {
@@ -69,6 +78,9 @@ type run struct {
 	cause error // why the run stopped; nil while it goes on
 
 	done, throttled atomic.Int64
+
+	// bind binds a CAS call to its CertId before its Set (RunCAS).
+	bind func(context.Context, plan.Call) (plan.Call, error)
 }
 
 func newRun(ctx context.Context, client Client, p *plan.Plan, opts Options) *run {
@@ -232,7 +244,16 @@ func (r *run) target(ctx context.Context, res *Result, verify bool) {
 		res.Note = NoteStaging
 	} else if before, err := r.describe(ctx, res); err == nil {
 		res.Before = &before
-		if !r.opts.Force {
+		if r.opts.Rollback {
+			if r.carries(before) {
+				res.State = Unchanged
+				return
+			}
+			if why := r.notLater(before); why != "" {
+				res.State, res.Note = Skipped, why
+				return
+			}
+		} else if !r.opts.Force {
 			if r.carries(before) {
 				res.State = Unchanged
 				return
@@ -252,6 +273,19 @@ func (r *run) target(ctx context.Context, res *Result, verify bool) {
 	if r.opts.DryRun {
 		res.State = Planned
 		return
+	}
+	if r.bind != nil && res.Call.CASRegion != "" {
+		// The certificate is looked up or uploaded while the targets are
+		// described; the Set waits for it, and is not sent without it.
+		c, err := r.bind(ctx, res.Call)
+		if err != nil {
+			res.State, res.Err = Failed, err
+			if isStop(err) {
+				res.State = NotStarted
+			}
+			return
+		}
+		res.Call = c
 	}
 	if err := r.set(ctx, res); err != nil {
 		res.State, res.Err = Failed, err
@@ -492,7 +526,7 @@ func (r *run) carries(in Installed) bool {
 		return false
 	}
 	return (in.Fingerprint != "" && in.Fingerprint == r.plan.Bundle.Fingerprint) ||
-		(in.CertName != "" && in.CertName == r.plan.CertName)
+		(in.CertName != "" && (in.CertName == r.plan.CertName || in.CertName == r.plan.CASName))
 }
 
 // newer says why a domain's certificate must not be replaced by this one,

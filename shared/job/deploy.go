@@ -43,8 +43,11 @@ func Run(ctx context.Context, client fanout.Client, p *plan.Plan, m *manifest.Ma
 	if o.Quotas != nil {
 		fo.Quotas = o.Quotas
 	}
-	results := fanout.Run(ctx, client, p, fo)
-	return report.New(report.Meta{
+	cas, _ := client.(fanout.CASClient) // delivery: cas targets reference a certificate in CAS
+	results, uploads := fanout.RunCAS(ctx, client, cas, p, fo)
+	rep := report.New(report.Meta{
 		Trigger: o.Trigger, RequestID: o.RequestID, DryRun: o.DryRun, StartedAt: start, Keys: keys,
 	}, p, results, time.Now())
+	rep.CAS = report.UploadsOf(uploads)
+	return rep
 }

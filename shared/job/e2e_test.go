@@ -637,7 +637,14 @@ func TestE2EReconcile(t *testing.T) {
 		t.Errorf("expiring = %+v", o.Expiring)
 	}
 	// Drift: someone puts another certificate on www by hand.
-	hand := h.leaf(time.Now().AddDate(0, 1, 0), "www.example.com")
+	// Issued before the bundles (h.leaf backdates by an hour from now: once
+	// a second has passed since they were issued, the hand-made one would
+	// count as later, and rightly be skipped_newer).
+	hand, err := h.ca.Issue(cloudsim.LeafRequest{DNSNames: []string{"www.example.com"},
+		NotBefore: time.Now().Add(-2 * time.Hour), NotAfter: time.Now().AddDate(0, 1, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	h.setByHand("www.example.com", hand)
 	code, o = h.invoke(timer)
 	want := map[string]string{}

@@ -209,6 +209,7 @@ func notice(out *Outcome, retry int) (report.Notice, bool) {
 		n.Lines = append(n.Lines, fmt.Sprintf("%s: %s%s", e.Code, e.Message, hintOf(e)))
 	}
 	what = append(what, renewalNotice(out, &n)...)
+	what = append(what, pruneNotice(out, &n)...)
 	if len(out.Invalid) > 0 {
 		what = append(what, fmt.Sprintf("%d bundle(s) refused", len(out.Invalid)))
 		for _, s := range out.Invalid {

@@ -1,6 +1,7 @@
 package job
 
 import (
+	"github.com/certdrop/certdrop/shared/hub"
 	"time"
 
 	"github.com/certdrop/certdrop/shared/fanout"
@@ -43,6 +44,10 @@ type Outcome struct {
 	// Expiring lists, after a reconcile, targets whose certificate expires
 	// within warnDays with no newer bundle in the bucket.
 	Expiring []Expiring `json:"expiring,omitempty"`
+	// Prune is, after a timer run whose manifest says defaults.prune,
+	// which of certdrop's certificates in CAS were deleted and which kept,
+	// and why.
+	Prune *hub.PruneResult `json:"prune,omitempty"`
 	// Error says why the run could not start (bad event, configuration,
 	// manifest, credentials); nothing was called.
 	Error *report.Error `json:"error,omitempty"`
@@ -92,7 +97,7 @@ func (o *Outcome) Failed() bool {
 			return true
 		}
 	}
-	return false
+	return o.Prune != nil && !o.Prune.OK()
 }
 
 // Retry reports whether the invocation must be answered as failed so that

@@ -98,6 +98,7 @@ func (inv *invocation) onTimer(ctx context.Context, t *event.TimerEvent) {
 		inv.log.Info("reconciled", "unit", shortKey(c.loc.Unit), "summary", report.SummaryLine(rep))
 	}
 	inv.expiring(ctx, client)
+	inv.prune(ctx, client, rc.DryRun) // prune.go: when the manifest says defaults.prune
 }
 
 // stopped reports why the run must not go on reading: the context ended,

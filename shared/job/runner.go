@@ -106,7 +106,7 @@ func (r *Runner) Run(ctx context.Context, req Request) *Outcome {
 	switch ev.Kind {
 	case event.KindOSS:
 		inv.out.Trigger = report.TriggerOSS
-	case event.KindManual, event.KindRenew:
+	case event.KindManual, event.KindRenew, event.KindRollback:
 		inv.out.Trigger = report.TriggerManual
 	case event.KindTimer:
 		inv.out.Trigger = report.TriggerTimer
@@ -128,6 +128,8 @@ func (r *Runner) Run(ctx context.Context, req Request) *Outcome {
 		inv.onManual(ctx, ev.Manual)
 	case event.KindRenew:
 		inv.onRenew(ctx, ev.Renew)
+	case event.KindRollback:
+		inv.onRollback(ctx, ev.Rollback) // rollback.go
 	case event.KindTimer:
 		inv.onTimer(ctx, ev.Timer)
 	}

@@ -38,8 +38,8 @@ const maxInt = math.MaxInt32
 // Field names, as a manifest spells them.
 var (
 	manifestFields = []string{"version", "defaults", "targets", "certificates"}
-	defaultsFields = []string{"staging", "allowUntrusted", "warnDays", "canary", "verify", "replace"}
-	targetFields   = []string{"product", "domain", "domains", "region", "bucket", "bundle", "staging"}
+	defaultsFields = []string{"staging", "allowUntrusted", "warnDays", "canary", "verify", "replace", "delivery", "casRegion", "prune"}
+	targetFields   = []string{"product", "domain", "domains", "region", "bucket", "bundle", "staging", "delivery", "casRegion"}
 )
 
 // ossRegionRE and bucketRE check an oss target's region and bucket.
@@ -234,6 +234,7 @@ func (p *parser) defaults(raw *yaml.Node, d *Defaults) {
 			}
 		}
 	}
+	p.defaultsDelivery(f, d)
 }
 
 // target reads one entry of targets: one Target per domain it lists.
@@ -332,6 +333,7 @@ func (p *parser) settings(n *yaml.Node, f fields, d Defaults) (t Target, known b
 		}
 	}
 	t.Staging = staging && t.Product.HasEnv()
+	p.targetDelivery(n, f, d, known, &t)
 	return t, known
 }
 

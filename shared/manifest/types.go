@@ -76,6 +76,16 @@ type Defaults struct {
 	// domain carrying one issued later (skipped_newer, reported);
 	// ReplaceAlways replaces whatever the domain carries.
 	Replace string `json:"replace"`
+	// Delivery is how targets receive certificates unless they say
+	// otherwise: DeliveryUpload (empty, the default) or DeliveryCAS.
+	Delivery string `json:"delivery"`
+	// CASRegion is the Certificate Management Service region CAS delivery
+	// uploads to: cn-hangzhou (empty, the default) or ap-southeast-1.
+	CASRegion string `json:"casRegion"`
+	// Prune lets the daily timer delete certdrop's own certificates from
+	// CAS that have expired, or that no target carries and are older than
+	// the newest two of the same names (as certdrop prune --yes does).
+	Prune bool `json:"prune"`
 }
 
 // Replace settings.
@@ -112,6 +122,12 @@ type Target struct {
 	Bundle string
 	// Staging is the resolved Env=staging setting.
 	Staging bool
+	// Delivery is DeliveryCAS or empty (upload), the defaults applied; see
+	// CAS.
+	Delivery string
+	// CASRegion is the CAS region of a cas target's certificate, empty
+	// for cn-hangzhou; see CertRegion.
+	CASRegion string
 	// Line is the manifest line the domain was written on.
 	Line int
 }

@@ -24,6 +24,10 @@ type Call struct {
 	// Params are the request parameters in the order the reference
 	// documents list them, Action and Version excluded.
 	Params []Param
+	// CASRegion, for a target with delivery: cas, is the CAS region of the
+	// certificate the call references; empty for an upload call, which
+	// carries the certificate and key itself.
+	CASRegion string
 }
 
 // Param is one request parameter. Sensitive values (the private key) print,

@@ -24,10 +24,17 @@ type Plan struct {
 	// NotCovered are targets bound to this bundle by their bundle prefix
 	// that the certificate does not cover: reported, never dropped.
 	NotCovered []manifest.Target
+	// CASName is the name the certificate has in Certificate Management
+	// Service, for targets with delivery: cas (CASCertName).
+	CASName string
 	// Replace is the manifest's replace setting: ReplaceOlder (the
 	// default: a domain carrying a certificate issued later is skipped)
 	// or ReplaceAlways.
 	Replace string
+
+	// certPEM and key are kept for CASUploads; key never prints.
+	certPEM string
+	key     bundle.Secret
 }
 
 // Replace settings, as the manifest writes them.
@@ -45,6 +52,7 @@ func Build(b *bundle.Bundle, m *manifest.Manifest, objectKey string) (*Plan, err
 		Bundle:   id,
 		Sources:  append([]string(nil), b.Sources...),
 		CertName: CertName(id),
+		CASName:  CASCertName(id),
 		Replace:  m.Defaults.Replace,
 	}
 	if p.Replace == "" {
@@ -54,9 +62,16 @@ func Build(b *bundle.Bundle, m *manifest.Manifest, objectKey string) (*Plan, err
 	p.NotCovered = notCovered
 	certPEM, keyPEM := b.CertPEM(), b.KeyPEM()
 	for _, t := range covered {
+		if t.CAS() {
+			p.certPEM, p.key = certPEM, keyPEM
+		}
 		c, err := newCall(t, p.CertName, certPEM, keyPEM)
 		if err != nil {
 			return nil, err
+		}
+		if t.CAS() {
+			c.Params = nil
+			c = newCASCall(c, t, p.CASName, certPEM)
 		}
 		p.Calls = append(p.Calls, c)
 	}
@@ -104,7 +119,10 @@ const maxCertName = 128
 // of the SHA-256 fingerprint>. Characters other than letters, digits, '.',
 // '_' and '-' become '-', a leading "*." becomes "wildcard.", and the CN is
 // shortened so the whole stays within 128 characters.
-func CertName(id bundle.Identity) string {
+func CertName(id bundle.Identity) string { return certName(id, maxCertName) }
+
+// certName is CertName within limit characters.
+func certName(id bundle.Identity, limit int) string {
 	cn := id.CommonName
 	if cn == "" && len(id.SANs) > 0 {
 		cn = id.SANs[0]
@@ -125,7 +143,7 @@ func CertName(id bundle.Identity) string {
 	}
 	suffix := fmt.Sprintf("-%s-%s", id.NotAfter.UTC().Format("20060102"), id.Fingerprint[:8])
 	prefix := "certdrop-"
-	if room := maxCertName - len(prefix) - len(suffix); len(cn) > room {
+	if room := limit - len(prefix) - len(suffix); len(cn) > room {
 		cn = cn[:room]
 	}
 	return prefix + cn + suffix

@@ -46,7 +46,19 @@ func errorOf(err error) *Error {
 		pe *fanout.PanicError
 	)
 	transient := errors.As(err, &tp) && tp.Temporary()
+	var (
+		ue *fanout.UploadError
+		nt *fanout.NameTakenError
+	)
 	switch {
+	case errors.As(err, &ue):
+		// The upload's own answer, with the whole story as the message.
+		e := errorOf(ue.Err)
+		e.Message = err.Error()
+		return e
+	case errors.As(err, &nt):
+		return &Error{Code: "CASNameTaken", Message: err.Error(),
+			Hint: "another certificate has certdrop's name for this one in CAS: delete or rename it there, then run again"}
 	case errors.As(err, &ae):
 		code := ae.APICode()
 		if code == "" {

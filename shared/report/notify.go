@@ -65,10 +65,11 @@ func WebhookFromEnv(getenv func(string) string) (*Webhook, error) {
 }
 
 // Notify posts the summary of r when the run had failures or skipped
-// targets (skipped_newer: a renewal that did not happen), or Always is
-// set; it reports whether it posted.
+// targets (skipped_newer: a renewal that did not happen), when it was a
+// rollback (production went back to an earlier certificate: people must
+// hear of it), or Always is set; it reports whether it posted.
 func (w *Webhook) Notify(ctx context.Context, r *Report) (bool, error) {
-	if !w.Always && r.Summary.OK() && r.Summary.SkippedNewer == 0 {
+	if !w.Always && r.Summary.OK() && r.Summary.SkippedNewer == 0 && r.Mode == "" {
 		return false, nil
 	}
 	return true, w.send(ctx, w.payload(r))
@@ -168,14 +169,22 @@ func (w *Webhook) payload(r *Report) any {
 		return w.chat(text)
 	}
 	return map[string]any{"text": text, "runId": r.RunID, "trigger": r.Trigger, "requestId": r.RequestID,
-		"bundle": r.Bundle, "summary": r.Summary, "failures": failures(r, 20), "skipped": skipped(r, 20)}
+		"bundle": r.Bundle, "summary": r.Summary, "failures": failures(r, 20), "skipped": skipped(r, 20),
+		"mode": r.Mode, "cas": r.CAS}
 }
 
 // Text is the short human summary a webhook posts: the bundle, the summary
 // line, and up to ten targets that did not end well.
 func Text(r *Report) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "certdrop %s: %s (%s)\n%s\n", r.Trigger, r.Bundle.Subject, r.Bundle.CertName, SummaryLine(r))
+	mode := ""
+	if r.Mode != "" {
+		mode = " " + r.Mode + " to"
+	}
+	fmt.Fprintf(&b, "certdrop %s%s: %s (%s)\n%s\n", r.Trigger, mode, r.Bundle.Subject, r.Bundle.CertName, SummaryLine(r))
+	for _, c := range r.CAS {
+		b.WriteString(casLine(c) + "\n")
+	}
 	fs := failures(r, 10)
 	for _, t := range fs {
 		fmt.Fprintf(&b, "- %s %s: %s %s\n", t.Product, t.Domain, t.State, detail(t))

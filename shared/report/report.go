@@ -35,6 +35,11 @@ type Report struct {
 	Warnings []string `json:"warnings,omitempty"`
 	Targets  []Target `json:"targets"`
 	Summary  Summary  `json:"summary"`
+	// Mode is "rollback" for a rollback's report; empty for a deployment.
+	Mode string `json:"mode,omitempty"`
+	// CAS lists, for targets with delivery: cas, the bundle's certificate
+	// in each CAS region: its CertId, and whether it was found or uploaded.
+	CAS []CASUpload `json:"cas,omitempty"`
 }
 
 // Bundle identifies the certificate a run deployed.
@@ -75,6 +80,9 @@ type Target struct {
 	// comparing or verifying.
 	Note       string `json:"note,omitempty"`
 	DurationMs int64  `json:"durationMs"`
+	// CertID is the CAS certificate a delivery: cas target was set to by
+	// reference, where its API takes a CertId.
+	CertID int64 `json:"certId,omitempty"`
 	// Previous is what the domain carried before the run, when Describe
 	// said; it explains unchanged and skipped_newer.
 	Previous *Previous `json:"previous,omitempty"`
@@ -106,14 +114,17 @@ type Error struct {
 // Summary counts targets per state and sets the run's duration beside the
 // shortest time the quotas allow for the Set calls it had to make.
 type Summary struct {
-	Total        int   `json:"total"`
-	Deployed     int   `json:"deployed"`
-	Unchanged    int   `json:"unchanged"`
-	SkippedNewer int   `json:"skipped_newer"`
-	NotCovered   int   `json:"not_covered"`
-	Failed       int   `json:"failed"`
-	NotStarted   int   `json:"not_started"`
-	Planned      int   `json:"planned"`
+	Total        int `json:"total"`
+	Deployed     int `json:"deployed"`
+	Unchanged    int `json:"unchanged"`
+	SkippedNewer int `json:"skipped_newer"`
+	NotCovered   int `json:"not_covered"`
+	Failed       int `json:"failed"`
+	NotStarted   int `json:"not_started"`
+	Planned      int `json:"planned"`
+	// Skipped counts the targets a rollback left as they are (they carry
+	// no later certificate).
+	Skipped      int   `json:"skipped,omitempty"`
 	DurationMs   int64 `json:"durationMs"`
 	LowerBoundMs int64 `json:"lowerBoundMs"`
 }
@@ -189,6 +200,7 @@ func targetOf(res fanout.Result) Target {
 		DurationMs: res.Duration.Milliseconds(),
 
 		DescribeThrottled: res.DescribeThrottled,
+		CertID:            certIDOf(res),
 	}
 	if res.Err != nil {
 		t.Error = errorOf(res.Err)
@@ -238,6 +250,8 @@ func summarize(ts []Target) Summary {
 			s.NotStarted++
 		case fanout.Planned:
 			s.Planned++
+		case fanout.Skipped:
+			s.Skipped++
 		}
 	}
 	return s

@@ -63,6 +63,9 @@ func WriteTableWidth(w io.Writer, r *Report, width int) error {
 	fmt.Fprint(w, wrap(fmt.Sprintf("run %s (%s)%s", r.RunID, r.Trigger, mode), width, 4))
 	fmt.Fprint(w, wrap(fmt.Sprintf("certificate %s [%s], sha256 %s, expires %s",
 		b.Subject, sanList(b.SANs, width), fp, b.NotAfter.Format(time.DateOnly)), width, 4))
+	for _, c := range r.CAS {
+		fmt.Fprint(w, wrap(casLine(c), width, 4))
+	}
 	fmt.Fprintln(w)
 
 	header := []string{"PRODUCT", "DOMAIN", "STATE", "TRIES", "THROTTLED", "TIME", "DETAIL"}
@@ -297,7 +300,7 @@ func detail(t Target) string {
 			s += " → " + t.Error.Hint
 		}
 		return s
-	case t.State == fanout.SkippedNewer && t.Note != "":
+	case (t.State == fanout.SkippedNewer || t.State == fanout.Skipped) && t.Note != "":
 		return t.Note
 	case t.State == fanout.SkippedNewer && t.Previous != nil && t.Previous.NotAfter != nil:
 		return fmt.Sprintf("carries %s, expiring %s (later)", t.Previous.CertName, t.Previous.NotAfter.Format(time.DateOnly))
@@ -315,7 +318,7 @@ func SummaryLine(r *Report) string {
 		name fanout.State
 	}{
 		{s.Deployed, fanout.Deployed}, {s.Unchanged, fanout.Unchanged}, {s.SkippedNewer, fanout.SkippedNewer},
-		{s.Planned, fanout.Planned}, {s.NotCovered, fanout.NotCovered}, {s.Failed, fanout.Failed},
+		{s.Planned, fanout.Planned}, {s.Skipped, fanout.Skipped}, {s.NotCovered, fanout.NotCovered}, {s.Failed, fanout.Failed},
 		{s.NotStarted, fanout.NotStarted},
 	} {
 		if c.n > 0 {
@@ -331,4 +334,17 @@ func SummaryLine(r *Report) string {
 	}
 	return fmt.Sprintf("%s: %s of %d target(s) in %s (quota lower bound %s)", verdict, strings.Join(parts, ", "),
 		s.Total, (time.Duration(s.DurationMs) * time.Millisecond).String(), (time.Duration(s.LowerBoundMs) * time.Millisecond).String())
+}
+
+// casLine describes a bundle's certificate in one CAS region.
+func casLine(c CASUpload) string {
+	switch {
+	case c.Error != nil:
+		return fmt.Sprintf("CAS %s: %s NOT in CAS: %s: %s (no Set was sent for its %d target(s))", c.Region, c.Name, c.Error.Code, c.Error.Message, c.Targets)
+	case c.Uploaded:
+		return fmt.Sprintf("CAS %s: %s uploaded, CertId %d (%d target(s) set by reference)", c.Region, c.Name, c.CertID, c.Targets)
+	case c.Found:
+		return fmt.Sprintf("CAS %s: %s already there, CertId %d, nothing uploaded (%d target(s) by reference)", c.Region, c.Name, c.CertID, c.Targets)
+	}
+	return fmt.Sprintf("CAS %s: %s would be uploaded (dry run)", c.Region, c.Name)
 }

@@ -1,0 +1,78 @@
+package fanout_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/certdrop/certdrop/shared/fanout"
+	"github.com/certdrop/certdrop/shared/manifest"
+	"github.com/certdrop/certdrop/shared/plan"
+)
+
+// casPlan is the mixed fleet's plan with delivery: cas on every target.
+func (f *mixedFleet) casPlan(t *testing.T) *plan.Plan {
+	t.Helper()
+	m := &manifest.Manifest{}
+	for _, c := range f.plan.Calls {
+		tg := c.Target
+		tg.Delivery = manifest.DeliveryCAS
+		m.Targets = append(m.Targets, tg)
+	}
+	p, err := plan.Build(f.bundle, m, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestMixedFleetCAS deploys the mixed fleet (CDN, DCDN, VOD, Live, OSS
+// custom domains) with delivery: cas: one UploadUserCertificate, then every
+// target set by reference (OSS by "<CertId>-<region>"); the key crosses
+// the wire once in all. A re-run uploads nothing, sends no key, and sets
+// only the staging target (never compared), by reference.
+func TestMixedFleetCAS(t *testing.T) {
+	f := newMixedFleet(t, nil, "d3.mixed.test")
+	ctx := context.Background()
+	res, ups := fanout.RunCAS(ctx, f.client, f.client, f.casPlan(t), fastRetry(fanout.Options{Verify: true}))
+	if len(ups) != 1 || !ups[0].Uploaded || ups[0].CertID == 0 {
+		t.Fatalf("uploads %+v; want one", ups)
+	}
+	if c := countStates(res); c[fanout.Deployed] != len(res) {
+		for _, r := range res {
+			t.Logf("%s %s: %s %v", r.Call.Target.Product, r.Call.DomainName, r.State, r.Err)
+		}
+		t.Fatalf("first run: %v", c)
+	}
+	if sent, _ := f.sim.Journal().KeysSent(); sent != 1 {
+		t.Errorf("the key crossed the wire %d times; want once", sent)
+	}
+	want := fmt.Sprintf("%d-%s", ups[0].CertID, manifest.CASRegionMainland)
+	for d, c := range f.sim.OSS().Cnames(mixedBucket) {
+		if c == nil || c.Type != "CAS" || c.CertID != want || c.Fingerprint != f.bundle.Identity().Fingerprint {
+			t.Errorf("oss %s carries %+v; want CAS %s", d, c, want)
+		}
+	}
+	for _, d := range mixedDomains[manifest.DCDN][:2] {
+		if got, _ := f.sim.Installed("dcdn", d); got.CertType != "cas" || got.CertID != ups[0].CertID {
+			t.Errorf("dcdn %s carries %+v; want CertId %d by reference", d, got, ups[0].CertID)
+		}
+	}
+
+	from := len(f.sim.Journal().Entries())
+	res, ups = fanout.RunCAS(ctx, f.client, f.client, f.casPlan(t), fastRetry(fanout.Options{}))
+	if !ups[0].Found || ups[0].Uploaded {
+		t.Errorf("re-run upload %+v; want found, nothing uploaded", ups[0])
+	}
+	c := countStates(res)
+	if c[fanout.Unchanged] != len(res)-1 || c[fanout.Deployed] != 1 {
+		t.Errorf("re-run: %v; want all unchanged but the staging target", c)
+	}
+	byDomain, _, _ := f.sets(from)
+	if len(byDomain) != 1 || byDomain["SetDcdnDomainSSLCertificate d3.mixed.test"] != 1 {
+		t.Errorf("re-run set %v; want only the staging target", byDomain)
+	}
+	if sent, _ := f.sim.Journal().KeysSent(); sent != 1 {
+		t.Errorf("after the re-run the key crossed the wire %d times; want still once", sent)
+	}
+}

@@ -1,0 +1,257 @@
+package hub
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/certdrop/certdrop/shared/fanout"
+	"github.com/certdrop/certdrop/shared/manifest"
+	"github.com/certdrop/certdrop/shared/plan"
+	"github.com/certdrop/certdrop/shared/report"
+)
+
+// DefaultKeep is how many of the newest certificates for the same names
+// pruning keeps in each region, carried or not: the current one and one
+// to roll back to.
+const DefaultKeep = 2
+
+// PruneOptions tune a prune.
+type PruneOptions struct {
+	// Delete deletes; without it the prune is a dry run that only says
+	// what it would delete (certdrop prune without --yes).
+	Delete bool
+	// Keep is how many of the newest certificates for the same names are
+	// kept in each region; 0 means DefaultKeep.
+	Keep int
+	// Now is the clock expiry is judged by; nil: time.Now.
+	Now func() time.Time
+	// Fanout is the base of the options of the Describe calls and of the
+	// CAS calls' retries (quotas, deadline).
+	Fanout fanout.Options
+}
+
+// PruneResult is what a prune did and why. Its JSON names are part of
+// the outcome and report format.
+type PruneResult struct {
+	// DryRun: nothing was deleted; Deleted lists what would have been.
+	DryRun bool `json:"dryRun"`
+	// Deleted are the certificates deleted (or, in a dry run, that would
+	// be); Kept those left, each with why; Failed the deletions CAS
+	// refused.
+	Deleted []PrunedCert `json:"deleted"`
+	Kept    []PrunedCert `json:"kept"`
+	Failed  []PrunedCert `json:"failed,omitempty"`
+	// Problems are what kept the prune from seeing everything: a region
+	// that could not be listed (nothing there was touched), targets that
+	// could not be described (only expired certificates were deleted).
+	Problems []report.Error `json:"problems,omitempty"`
+	// Targets counts the manifest targets described to learn what they
+	// carry.
+	Targets    int   `json:"targets"`
+	DurationMs int64 `json:"durationMs"`
+}
+
+// OK reports whether the prune saw everything and every deletion it
+// tried succeeded.
+func (r *PruneResult) OK() bool { return len(r.Failed) == 0 && len(r.Problems) == 0 }
+
+// PrunedCert is one certificate a prune looked at.
+type PrunedCert struct {
+	Region   string    `json:"region"`
+	Name     string    `json:"name"`
+	CertID   int64     `json:"certId"`
+	NotAfter time.Time `json:"notAfter"`
+	// Reason says why it was deleted or kept.
+	Reason string        `json:"reason"`
+	Error  *report.Error `json:"error,omitempty"`
+}
+
+// Prune deletes from Certificate Management Service the certificates
+// certdrop named (certdrop-<cn>-<date>-<fp8>, the date and fingerprint
+// prefix the certificate's own) that have expired, or that no manifest
+// target carries and that are older than the newest Keep for the same
+// names in their region. A certificate certdrop did not name is never
+// touched. What the targets carry is read by Describe (paced like a
+// deployment); when a target cannot be described, only expired
+// certificates are deleted. Both CAS regions are looked at (the products
+// keep certificates set by upload in cn-hangzhou too); a region that
+// cannot be listed is reported and left alone.
+func Prune(ctx context.Context, client fanout.Client, cas fanout.CASClient, m *manifest.Manifest, o PruneOptions) *PruneResult {
+	start := time.Now()
+	res := &PruneResult{DryRun: !o.Delete, Deleted: []PrunedCert{}, Kept: []PrunedCert{}}
+	defer func() { res.DurationMs = time.Since(start).Milliseconds() }()
+	now := time.Now
+	if o.Now != nil {
+		now = o.Now
+	}
+	keep := o.Keep
+	if keep <= 0 {
+		keep = DefaultKeep
+	}
+	if cas == nil {
+		res.Problems = append(res.Problems, report.Error{Code: "NoCAS", Message: "this API client cannot reach Certificate Management Service"})
+		return res
+	}
+
+	var certs []fanout.CASCert
+	for _, r := range manifest.CASRegions() {
+		list, err := listAll(ctx, cas, o.Fanout, r, "") // Keyword matches domains, not names: names are checked here
+		if err != nil {
+			e := report.ErrorOf(err)
+			e.Message = fmt.Sprintf("listing CAS %s: %s; nothing there was touched", r, e.Message)
+			res.Problems = append(res.Problems, *e)
+			continue
+		}
+		seen := map[int64]bool{}
+		for _, c := range list {
+			if !seen[c.ID] {
+				seen[c.ID] = true
+				certs = append(certs, c)
+			}
+		}
+	}
+
+	carried, complete := carriedBy(ctx, client, m, o.Fanout, res)
+
+	// Newest first within each region and set of names.
+	groups := map[string][]fanout.CASCert{}
+	for _, c := range certs {
+		if ours(c) {
+			k := groupKey(c)
+			groups[k] = append(groups[k], c)
+		}
+	}
+	rank := map[string]int{} // region/id -> 0 for the newest
+	for _, g := range groups {
+		slices.SortFunc(g, func(a, b fanout.CASCert) int {
+			return cmp.Or(b.NotBefore.Compare(a.NotBefore), b.NotAfter.Compare(a.NotAfter), cmp.Compare(b.ID, a.ID))
+		})
+		for i, c := range g {
+			rank[idKey(c)] = i
+		}
+	}
+
+	for _, c := range certs {
+		pc := PrunedCert{Region: c.Region, Name: c.Name, CertID: c.ID, NotAfter: c.NotAfter}
+		names := strings.Join(namesOf(c), ", ")
+		by := slices.Clone(carried[c.Name])
+		if c.Fingerprint != "" {
+			by = append(by, carried["sha256:"+c.Fingerprint]...)
+		}
+		slices.Sort(by)
+		by = slices.Compact(by)
+		del := false
+		switch {
+		case !ours(c):
+			pc.Reason = "not named by certdrop: never touched"
+		case expired(c, now()):
+			del = true
+			pc.Reason = "expired " + c.NotAfter.UTC().Format(time.DateOnly)
+			if len(by) > 0 {
+				pc.Reason += fmt.Sprintf("; still carried by %s: deploy a valid certificate there", targetList(by))
+			}
+		case len(by) > 0:
+			pc.Reason = "carried by " + targetList(by)
+		case !complete:
+			pc.Reason = "not every target could be described, so it may be carried: kept to be safe"
+		case rank[idKey(c)] < keep:
+			pc.Reason = fmt.Sprintf("one of the newest %d for %s in %s (kept to roll back to)", keep, names, c.Region)
+		default:
+			del = true
+			pc.Reason = fmt.Sprintf("carried by no target and older than the newest %d for %s in %s", keep, names, c.Region)
+		}
+		if !del {
+			res.Kept = append(res.Kept, pc)
+			continue
+		}
+		if !o.Delete {
+			res.Deleted = append(res.Deleted, pc)
+			continue
+		}
+		err := fanout.CallCAS(ctx, o.Fanout, func() error { return cas.DeleteCAS(ctx, c.Region, c.ID) })
+		if err != nil {
+			pc.Error = report.ErrorOf(err)
+			res.Failed = append(res.Failed, pc)
+			continue
+		}
+		res.Deleted = append(res.Deleted, pc)
+	}
+	return res
+}
+
+// carriedBy describes every manifest target and returns, by certificate
+// name and by "sha256:<fingerprint>", the targets carrying it; complete is
+// false when a target could not be described (the failures are added to
+// res.Problems).
+func carriedBy(ctx context.Context, client fanout.Client, m *manifest.Manifest, opts fanout.Options, res *PruneResult) (map[string][]string, bool) {
+	var calls []plan.Call
+	complete := true
+	for _, t := range m.Targets {
+		c, err := plan.TargetCall(t)
+		if err != nil {
+			continue // the manifest parser refuses such domains
+		}
+		calls = append(calls, c)
+	}
+	res.Targets = len(calls)
+	carried := map[string][]string{}
+	opts.DryRun = true
+	for _, in := range fanout.Inspect(ctx, client, calls, opts) {
+		label := string(in.Call.Target.Product) + " " + in.Call.DomainName
+		if in.Err != nil || in.Installed == nil {
+			complete = false
+			e := &report.Error{Code: "DescribeFailed", Message: "no answer"}
+			if in.Err != nil {
+				e = report.ErrorOf(in.Err)
+			}
+			e.Message = fmt.Sprintf("describing %s: %s; only expired certificates were deleted", label, e.Message)
+			res.Problems = append(res.Problems, *e)
+			continue
+		}
+		if !in.Installed.HTTPS {
+			continue
+		}
+		if n := in.Installed.CertName; n != "" {
+			carried[n] = append(carried[n], label)
+		}
+		if fp := in.Installed.Fingerprint; fp != "" {
+			carried["sha256:"+fp] = append(carried["sha256:"+fp], label)
+		}
+	}
+	return carried, complete
+}
+
+// groupKey puts a certificate with the others for the same names in the
+// same region: its SANs, else the CN part of its name.
+func groupKey(c fanout.CASCert) string { return c.Region + "|" + strings.Join(namesOf(c), ",") }
+
+// namesOf returns a certificate's names, sorted: its SANs, else the CN
+// part of its certdrop name.
+func namesOf(c fanout.CASCert) []string {
+	if len(c.SANs) > 0 {
+		n := make([]string, len(c.SANs))
+		for i, s := range c.SANs {
+			n[i] = strings.ToLower(s)
+		}
+		slices.Sort(n)
+		return slices.Compact(n)
+	}
+	if m := certdropName.FindStringSubmatch(c.Name); m != nil {
+		return []string{m[1]}
+	}
+	return []string{c.Name}
+}
+
+func idKey(c fanout.CASCert) string { return fmt.Sprintf("%s/%d", c.Region, c.ID) }
+
+// targetList names up to three targets and counts the rest.
+func targetList(ts []string) string {
+	if len(ts) <= 3 {
+		return strings.Join(ts, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(ts[:3], ", "), len(ts)-3)
+}

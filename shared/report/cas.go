@@ -1,0 +1,65 @@
+package report
+
+import (
+	"strconv"
+
+	"github.com/certdrop/certdrop/shared/fanout"
+)
+
+// CASUpload is what happened to a bundle's certificate in one region of
+// Certificate Management Service, for targets with delivery: cas.
+type CASUpload struct {
+	Region string `json:"region"`
+	Name   string `json:"name"`
+	// CertID is the certificate's CertId in that region; 0 when it is not
+	// there (the upload failed, or a dry run found none).
+	CertID int64 `json:"certId"`
+	// Found: CAS already held it (same name and fingerprint), nothing was
+	// uploaded. Uploaded: this run uploaded it.
+	Found    bool `json:"found"`
+	Uploaded bool `json:"uploaded"`
+	// Attempts counts the UploadUserCertificate calls, Throttled those
+	// answered with throttling.
+	Attempts   int      `json:"attempts"`
+	Throttled  int      `json:"throttled"`
+	RequestIDs []string `json:"requestIds"`
+	// Targets counts the targets that reference it.
+	Targets    int    `json:"targets"`
+	Error      *Error `json:"error,omitempty"`
+	DurationMs int64  `json:"durationMs"`
+}
+
+// UploadsOf reports the fan-out's CAS uploads.
+func UploadsOf(ups []fanout.Upload) []CASUpload {
+	if len(ups) == 0 {
+		return nil
+	}
+	out := make([]CASUpload, 0, len(ups))
+	for _, u := range ups {
+		c := CASUpload{Region: u.Region, Name: u.Name, CertID: u.CertID, Found: u.Found, Uploaded: u.Uploaded,
+			Attempts: u.Attempts, Throttled: u.Throttled, RequestIDs: append([]string{}, u.RequestIDs...),
+			Targets: u.Targets, DurationMs: u.Duration.Milliseconds()}
+		if u.Err != nil {
+			c.Error = errorOf(u.Err)
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// certIDOf reads the CertId a call referenced (0 for upload calls and
+// those that take the name).
+func certIDOf(res fanout.Result) int64 {
+	id, _ := strconv.ParseInt(res.Call.Param("CertId"), 10, 64)
+	return id
+}
+
+// ErrorOf explains err as reports do: its code, message, hint and whether
+// it is transient. For the CAS operations reported outside a deployment
+// (rollback refusals, pruning).
+func ErrorOf(err error) *Error {
+	if err == nil {
+		return nil
+	}
+	return errorOf(err)
+}

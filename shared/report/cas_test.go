@@ -1,0 +1,55 @@
+package report
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/certdrop/certdrop/shared/fanout"
+)
+
+// TestCASInReports: a deployment's CAS uploads are in the table and the
+// webhook text with their CertId; a failed upload shows its error; a
+// rollback is posted even when every target ended well.
+func TestCASInReports(t *testing.T) {
+	ups := UploadsOf([]fanout.Upload{
+		{Region: "cn-hangzhou", Name: "certdrop-example.com-20270101-0123abcd", CertID: 4711, Uploaded: true, Attempts: 1, Targets: 3},
+		{Region: "ap-southeast-1", Name: "certdrop-example.com-20270101-0123abcd", Targets: 1, Err: &fanout.UploadError{Region: "ap-southeast-1", Err: errors.New("boom")}},
+	})
+	if ups[0].CertID != 4711 || ups[1].Error == nil || !strings.Contains(ups[1].Error.Message, "boom") {
+		t.Fatalf("UploadsOf = %+v", ups)
+	}
+	r := &Report{Trigger: TriggerCLI, CAS: ups, Targets: []Target{}}
+	var tbl strings.Builder
+	if err := WriteTableWidth(&tbl, r, 0); err != nil {
+		t.Fatal(err)
+	}
+	text := Text(r)
+	for _, want := range []string{"CAS cn-hangzhou: certdrop-example.com-20270101-0123abcd uploaded, CertId 4711", "CAS ap-southeast-1", "NOT in CAS", "no Set was sent"} {
+		if !strings.Contains(tbl.String(), want) || !strings.Contains(text, want) {
+			t.Errorf("table or webhook text lacks %q:\n%s\n%s", want, tbl.String(), text)
+		}
+	}
+
+	posts := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		b, _ := io.ReadAll(req.Body)
+		if strings.Contains(string(b), "rollback to") {
+			posts++
+		}
+	}))
+	defer srv.Close()
+	w := &Webhook{URL: srv.URL}
+	ok := &Report{Trigger: TriggerManual, Targets: []Target{}, Summary: Summary{Total: 1, Deployed: 1}}
+	if posted, _ := w.Notify(context.Background(), ok); posted {
+		t.Error("a deployment that went well was posted without Always")
+	}
+	ok.Mode = "rollback"
+	if posted, err := w.Notify(context.Background(), ok); !posted || err != nil || posts != 1 {
+		t.Errorf("a rollback was not posted (%t, %v, %d)", posted, err, posts)
+	}
+}
