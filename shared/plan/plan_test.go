@@ -50,10 +50,7 @@ func TestBuild(t *testing.T) {
 	key := b.KeyPEM().Reveal()
 	cert := b.CertPEM()
 	name := p.CertName
-	want := []struct {
-		action, version, endpoint, domain string
-		params                            string
-	}{
+	want := []wantCall{
 		{"SetCdnDomainSSLCertificate", "2018-05-10", "cdn.aliyuncs.com", "www.example.com",
 			"DomainName=www.example.com CertName=" + name + " CertType=upload SSLProtocol=on SSLPub=CERT SSLPri=KEY Env=staging"},
 		{"SetCdnDomainSSLCertificate", "2018-05-10", "cdn.aliyuncs.com", ".example.com",
@@ -65,31 +62,7 @@ func TestBuild(t *testing.T) {
 		{"SetLiveDomainCertificate", "2016-11-01", "live.aliyuncs.com", "pull.example.com",
 			"DomainName=pull.example.com CertName=" + name + " CertType=upload SSLProtocol=on SSLPub=CERT SSLPri=KEY ForceSet=1"},
 	}
-	if len(p.Calls) != len(want) {
-		t.Fatalf("%d calls, want %d: %v", len(p.Calls), len(want), p.Calls)
-	}
-	for i, w := range want {
-		c := p.Calls[i]
-		var ps []string
-		for _, prm := range c.Params {
-			v := prm.Value
-			switch v {
-			case key:
-				v = "KEY"
-				if !prm.Sensitive {
-					t.Errorf("%s: the key parameter %s is not marked sensitive", c, prm.Name)
-				}
-			case cert:
-				v = "CERT"
-			}
-			ps = append(ps, prm.Name+"="+v)
-		}
-		got := strings.Join(ps, " ")
-		if c.API.Action != w.action || c.API.Version != w.version || c.Endpoint != w.endpoint || c.DomainName != w.domain || got != w.params {
-			t.Errorf("call %d:\n got %s %s %s %s %s\nwant %s %s %s %s %s", i,
-				c.API.Action, c.API.Version, c.Endpoint, c.DomainName, got, w.action, w.version, w.endpoint, w.domain, w.params)
-		}
-	}
+	assertCalls(t, p.Calls, want, cert, key)
 	if len(p.NotCovered) != 1 || p.NotCovered[0].Domain != "a.b.example.com" {
 		t.Errorf("not covered = %v, want the bound a.b.example.com", p.NotCovered)
 	}
@@ -251,7 +224,7 @@ func TestBuildDCDNAndOSS(t *testing.T) {
 		t.Fatal(err)
 	}
 	key, cert, name := b.KeyPEM().Reveal(), b.CertPEM(), p.CertName
-	want := []struct{ action, version, endpoint, domain, params string }{
+	want := []wantCall{
 		{"SetDcdnDomainSSLCertificate", "2018-01-15", "dcdn.aliyuncs.com", "api.example.com",
 			"DomainName=api.example.com CertName=" + name + " CertType=upload SSLProtocol=on SSLPub=CERT SSLPri=KEY Env=staging"},
 		{"SetDcdnDomainSSLCertificate", "2018-01-15", "dcdn.aliyuncs.com", ".example.com",
@@ -261,11 +234,32 @@ func TestBuildDCDNAndOSS(t *testing.T) {
 		{"PutCname", "", "oss-ap-southeast-1.aliyuncs.com", "files.example.com",
 			"Bucket=example-sg Domain=files.example.com Certificate=CERT PrivateKey=KEY Force=true"},
 	}
-	if len(p.Calls) != len(want) {
-		t.Fatalf("%d calls, want %d: %v", len(p.Calls), len(want), p.Calls)
+	assertCalls(t, p.Calls, want, cert, key)
+	if d := DescribeAPI(manifest.DCDN); d.Action != "DescribeDcdnDomainCertificateInfo" || d.Version != DCDNVersion || d.Quota != 100 {
+		t.Errorf("DCDN describe = %+v", d)
+	}
+	if d := DescribeAPI(manifest.OSS); d.Action != "ListCname" || d.Quota != 10 {
+		t.Errorf("OSS describe = %+v", d)
+	}
+	// 2 PutCname calls at 10/s bound it (2 DCDN calls at 30/s take less).
+	if got := p.LowerBound(); got != 200*time.Millisecond {
+		t.Errorf("lower bound = %v, want 200ms", got)
+	}
+}
+
+// wantCall is a call as a test expects it: the parameters written
+// name=value, with the certificate as CERT and the key as KEY.
+type wantCall struct{ action, version, endpoint, domain, params string }
+
+// assertCalls compares calls with want, checking that the key parameter
+// is marked sensitive and never prints.
+func assertCalls(t *testing.T, calls []Call, want []wantCall, cert, key string) {
+	t.Helper()
+	if len(calls) != len(want) {
+		t.Fatalf("%d calls, want %d: %v", len(calls), len(want), calls)
 	}
 	for i, w := range want {
-		c := p.Calls[i]
+		c := calls[i]
 		var ps []string
 		for _, prm := range c.Params {
 			v := prm.Value
@@ -288,15 +282,5 @@ func TestBuildDCDNAndOSS(t *testing.T) {
 		if s := fmt.Sprint(c.Params); strings.Contains(s, "PRIVATE KEY") {
 			t.Errorf("%s: the key prints: %s", c, s)
 		}
-	}
-	if d := DescribeAPI(manifest.DCDN); d.Action != "DescribeDcdnDomainCertificateInfo" || d.Version != DCDNVersion || d.Quota != 100 {
-		t.Errorf("DCDN describe = %+v", d)
-	}
-	if d := DescribeAPI(manifest.OSS); d.Action != "ListCname" || d.Quota != 10 {
-		t.Errorf("OSS describe = %+v", d)
-	}
-	// 2 PutCname calls at 10/s bound it (2 DCDN calls at 30/s take less).
-	if got := p.LowerBound(); got != 200*time.Millisecond {
-		t.Errorf("lower bound = %v, want 200ms", got)
 	}
 }
