@@ -167,8 +167,11 @@ func TestCASUploadThrottledIsRetried(t *testing.T) {
 }
 
 // TestCASUploadFailsNoSet: when the uploads fail, no Set is sent for the
-// targets referencing them: they fail with the upload's error; the target
-// with upload delivery is deployed.
+// targets referencing them: they fail with the upload's error. (Every
+// target is delivered by reference here: an upload-delivery Set stores the
+// certificate in CAS under the same name, as the service does, and the
+// lookup may then find it and rightly use it: that race made a mixed
+// version of this test fail now and then.)
 func TestCASUploadFailsNoSet(t *testing.T) {
 	b := testBundle(t, testDomain, "*."+testDomain)
 	name := plan.CASCertName(b.Identity())
@@ -176,7 +179,10 @@ func TestCASUploadFailsNoSet(t *testing.T) {
 		// Both regions' uploads are refused.
 		{Domain: name, API: "UploadUserCertificate", Code: "QuotaExceeded.Certificate", Status: 400, Times: 2},
 	}})
-	results, ups := fanout.RunCAS(context.Background(), c, c, casPlan(t, b, true), fanout.Options{})
+	results, ups := fanout.RunCAS(context.Background(), c, c, casPlan(t, b, false), fanout.Options{})
+	if len(ups) != 2 {
+		t.Fatalf("uploads = %+v; want one per region", ups)
+	}
 	for _, u := range ups {
 		leaks.seen(u.Err) // TestMain checks that no rendering holds the key
 		if u.Err == nil || u.CertID != 0 || u.Uploaded {
@@ -187,18 +193,12 @@ func TestCASUploadFailsNoSet(t *testing.T) {
 		leaks.seen(r.Err)
 	}
 	for _, r := range results {
-		inHZ := r.Call.Target.CAS()
 		var ue *fanout.UploadError
-		switch {
-		case inHZ && (r.State != fanout.Failed || !errors.As(r.Err, &ue) || r.Attempts != 0):
+		if r.State != fanout.Failed || !errors.As(r.Err, &ue) || r.Attempts != 0 {
 			t.Errorf("%s: %s after %d Set calls (%v); want failed with the upload's error, no Set", r.Call, r.State, r.Attempts, r.Err)
-		case !inHZ && r.State != fanout.Deployed:
-			t.Errorf("%s: %s (%v); want deployed", r.Call, r.State, r.Err)
 		}
-		if inHZ {
-			if n := setCalls(s, r.Call.DomainName); n != 0 {
-				t.Errorf("%s: %d Set calls reached the service; want 0", r.Call, n)
-			}
+		if n := setCalls(s, r.Call.DomainName); n != 0 {
+			t.Errorf("%s: %d Set calls reached the service; want 0", r.Call, n)
 		}
 	}
 	var e *Error
