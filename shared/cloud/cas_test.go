@@ -27,9 +27,9 @@ func casSim(t *testing.T, faults cloudsim.Faults) (*cloudsim.Sim, *Client) {
 	return s, c
 }
 
-// casTargets: every product by reference in cn-hangzhou, a CDN domain in
-// ap-southeast-1, and, withUpload, one Live domain with upload delivery.
-func casTargets(withUpload bool) []manifest.Target {
+// casTargets: every product by reference in cn-hangzhou, and a CDN domain
+// in ap-southeast-1.
+func casTargets() []manifest.Target {
 	cas := manifest.DeliveryCAS
 	ts := []manifest.Target{
 		{Product: manifest.CDN, Domain: "www." + testDomain, Delivery: cas},
@@ -39,17 +39,12 @@ func casTargets(withUpload bool) []manifest.Target {
 		{Product: manifest.Live, Domain: "pull." + testDomain, Delivery: cas},
 		{Product: manifest.DCDN, Domain: "dcdn." + testDomain, Delivery: cas},
 	}
-	if withUpload {
-		// Its Set stores the certificate in CAS cn-hangzhou under the same
-		// name (as the products do), racing the CAS upload.
-		ts = append(ts, manifest.Target{Product: manifest.Live, Domain: "up." + testDomain})
-	}
 	return ts
 }
 
-func casPlan(t *testing.T, b *bundle.Bundle, withUpload bool) *plan.Plan {
+func casPlan(t *testing.T, b *bundle.Bundle) *plan.Plan {
 	t.Helper()
-	p, err := plan.Build(b, &manifest.Manifest{Version: 1, Targets: casTargets(withUpload)}, "")
+	p, err := plan.Build(b, &manifest.Manifest{Version: 1, Targets: casTargets()}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +70,7 @@ func count(s *cloudsim.Sim, service, api, outcome string) int {
 func TestCASDeliveryUploadOnceAndRerun(t *testing.T) {
 	s, c := casSim(t, cloudsim.Faults{})
 	b := testBundle(t, testDomain, "*."+testDomain)
-	p := casPlan(t, b, false)
+	p := casPlan(t, b)
 	ctx := context.Background()
 
 	results, ups := fanout.RunCAS(ctx, c, c, p, fanout.Options{})
@@ -118,7 +113,7 @@ func TestCASDeliveryUploadOnceAndRerun(t *testing.T) {
 	}
 
 	// The re-run: nothing uploaded, nothing set, no key sent.
-	results, ups = fanout.RunCAS(ctx, c, c, casPlan(t, b, false), fanout.Options{})
+	results, ups = fanout.RunCAS(ctx, c, c, casPlan(t, b), fanout.Options{})
 	for _, u := range ups {
 		if u.Err != nil || !u.Found || u.Uploaded || u.Attempts != 0 || u.CertID != ids[u.Region] {
 			t.Errorf("re-run upload %s = %+v; want found, CertId %d, nothing uploaded", u.Region, u, ids[u.Region])
@@ -145,7 +140,7 @@ func TestCASUploadThrottledIsRetried(t *testing.T) {
 	s, c := casSim(t, cloudsim.Faults{Scripted: []cloudsim.Script{
 		{Domain: name, API: "UploadUserCertificate", Code: "Throttling.User", Times: 2},
 	}})
-	results, ups := fanout.RunCAS(context.Background(), c, c, casPlan(t, b, false), fanout.Options{})
+	results, ups := fanout.RunCAS(context.Background(), c, c, casPlan(t, b), fanout.Options{})
 	throttled := 0
 	for _, u := range ups {
 		throttled += u.Throttled
@@ -179,7 +174,7 @@ func TestCASUploadFailsNoSet(t *testing.T) {
 		// Both regions' uploads are refused.
 		{Domain: name, API: "UploadUserCertificate", Code: "QuotaExceeded.Certificate", Status: 400, Times: 2},
 	}})
-	results, ups := fanout.RunCAS(context.Background(), c, c, casPlan(t, b, false), fanout.Options{})
+	results, ups := fanout.RunCAS(context.Background(), c, c, casPlan(t, b), fanout.Options{})
 	if len(ups) != 2 {
 		t.Fatalf("uploads = %+v; want one per region", ups)
 	}
