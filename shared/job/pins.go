@@ -58,8 +58,11 @@ type PinNote struct {
 // releaseHint says how to lift a pin.
 func releaseHint(p *pin.Pin) string {
 	name := p.CertName
-	if len(p.Names) > 0 {
-		name = p.Names[0]
+	for _, n := range p.Names {
+		if !strings.HasPrefix(n, "*.") {
+			name = n
+			break
+		}
 	}
 	return fmt.Sprintf(`to deploy it anyway, release the rollback: certdrop rollback --release %s, or the event {"mode":"rollback","release":%q}; a certificate issued after the rollback lifts it by itself`, name, name)
 }

@@ -316,7 +316,7 @@ func (inv *invocation) expiring(ctx context.Context, client fanout.Client) {
 		if days < warn {
 			e := Expiring{Product: k.product, Domain: k.domain, State: "expiring",
 				CertName: certName[k], NotAfter: na.UTC().Format(time.RFC3339), DaysLeft: days}
-			for _, p := range inv.pins.All() {
+			for _, p := range inv.pinSet(ctx).All() {
 				if certName[k] != "" && p.CertName == certName[k] {
 					e.Pinned = p.Key()
 				}
