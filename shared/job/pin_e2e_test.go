@@ -163,7 +163,9 @@ func TestE2EPinHoldsAgainstTimer(t *testing.T) {
 		t.Errorf("the held bundle was not posted to the webhook: %q", hs[hooks:])
 	}
 	js, _ := json.Marshal(o)
-	var exp struct{ Expiring []struct{ CertName, Pinned string } }
+	var exp struct {
+		Expiring []struct{ CertName, Pinned string }
+	}
 	_ = json.Unmarshal(js, &exp)
 	pinned := 0
 	for _, e := range exp.Expiring {
