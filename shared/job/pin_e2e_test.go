@@ -2,6 +2,7 @@ package job_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -273,4 +274,42 @@ func TestE2EPinReleased(t *testing.T) {
 		t.Errorf("the malformed pin: %+v; want one problem", ps)
 	}
 	assertNoSecrets(t, h)
+}
+
+// TestE2EPinLiftedByRenewal: after a rollback, the manual forced renewal
+// (what certdrop renew --force does in the function) obtains a new
+// certificate, deploys it and lifts the pin, however the CA dated it.
+func TestE2EPinLiftedByRenewal(t *testing.T) {
+	h := newRenewHarness(t, func(c *cloudsim.Config) { c.OSS.Triggers = nil })
+	h.putQuiet("certdrop/manifest.yaml", []byte(pinManifest+fmt.Sprintf(`certificates:
+  - name: example.com
+    domains: [example.com, "*.example.com"]
+    issuer: %s
+    email: ops@example.com
+    dns: alidns
+`, h.sim.ACMEDirectory())))
+	var names []string
+	for i, ev := range []string{timerEvent, `{"mode":"renew","certificate":"example.com","force":true}`} {
+		_, o := h.invoke(ev)
+		if len(o.Reports) != 1 || o.Reports[0].Summary.Deployed != 4 || len(o.Reports[0].CAS) != 1 {
+			t.Fatalf("issuance %d: %s", i+1, dump(o))
+		}
+		names = append(names, o.Reports[0].CAS[0].Name)
+	}
+	if _, o := h.invoke(`{"mode":"rollback","to":"` + names[0] + `"}`); len(o.Reports) != 1 || len(pinsOf(t, o)) != 1 {
+		t.Errorf("rollback: %s", dump(o))
+	}
+	assertCarry(t, h, names[0])
+	code, o := h.invoke(`{"mode":"renew","certificate":"example.com","force":true}`)
+	if code != http.StatusOK || len(o.Reports) != 1 || o.Reports[0].Summary.Deployed != 4 {
+		t.Fatalf("renewal after the rollback: HTTP %d %s", code, dump(o))
+	}
+	ps := pinsOf(t, o)
+	if len(ps) != 1 || ps[0].State != "lifted" || ps[0].CertName != names[0] {
+		t.Errorf("pins %+v; want the rollback lifted", ps)
+	}
+	if pins, err := h.st.List(h.ctx, "certdrop/pins/"); err != nil || len(pins) != 0 {
+		t.Errorf("pins left in the bucket: %+v %v", pins, err)
+	}
+	assertCarry(t, h, o.Reports[0].CAS[0].Name)
 }

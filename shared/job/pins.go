@@ -110,12 +110,26 @@ func (inv *invocation) pinProblem(key, code string, err error, hint string) {
 		Error: &report.Error{Code: code, Message: clip(err.Error()), Hint: hint, Transient: transient(err)}})
 }
 
+// judge says what the pin for a planned bundle's names (if any) means
+// for it, and returns that pin. A certificate this invocation's renewal
+// obtained was ordered after any pin in force: it lifts the pin even when
+// its not-before, backdated by the CA (an hour, for Let's Encrypt), is
+// before the pin's time.
+func (inv *invocation) judge(ctx context.Context, p *plan.Plan) (pin.Verdict, *pin.Pin) {
+	pn := inv.pinSet(ctx).For(pin.Names(p.Bundle.SANs, p.Bundle.CommonName))
+	v := pn.Judge(p.Bundle.Fingerprint, p.Bundle.NotBefore)
+	if v == pin.Held && p.Bundle.Serial != "" && inv.renewed[strings.ToLower(p.Bundle.Serial)] {
+		v = pin.Lifts
+	}
+	return v, pn
+}
+
 // held reports whether a rollback pin holds a planned bundle back, and
 // records it so. It returns the pin the bundle lifts, if any: the
 // caller deletes it once the bundle is deployed.
 func (inv *invocation) held(ctx context.Context, p *plan.Plan, unit string, keys []string) (bool, *pin.Pin) {
-	pn := inv.pinSet(ctx).For(pin.Names(p.Bundle.SANs, p.Bundle.CommonName))
-	switch pn.Judge(p.Bundle.Fingerprint, p.Bundle.NotBefore) {
+	v, pn := inv.judge(ctx, p)
+	switch v {
 	case pin.Held:
 		n := note(PinHeld, pn)
 		nb := p.Bundle.NotBefore.UTC()

@@ -97,7 +97,7 @@ func (inv *invocation) onTimer(ctx context.Context, t *event.TimerEvent) {
 			continue
 		}
 		var lifts *pin.Pin // a bundle issued after a rollback's pin lifts it once deployed
-		if pn := inv.pinSet(ctx).For(pin.Names(c.plan.Bundle.SANs, c.plan.Bundle.CommonName)); pn.Judge(c.plan.Bundle.Fingerprint, c.plan.Bundle.NotBefore) == pin.Lifts {
+		if v, pn := inv.judge(ctx, c.plan); v == pin.Lifts {
 			lifts = pn
 		}
 		rep := Run(ctx, client, c.plan, inv.manifest, shortKeys(c.loc.Keys), inv.runOptions(rc.DryRun, false))

@@ -70,6 +70,10 @@ type invocation struct {
 	// pins are the rollback pins in CERTDROP_BUCKET, read once (pins.go).
 	pins     *pin.Set
 	pinsRead bool
+	// renewed are the serial numbers (hex, lower case) of the
+	// certificates this invocation's renewal obtained: ordered after any
+	// pin in force, they lift it whatever their backdated not-before says.
+	renewed map[string]bool
 }
 
 func (r *Runner) now() time.Time {
