@@ -278,7 +278,8 @@ func TestE2EPinReleased(t *testing.T) {
 
 // TestE2EPinLiftedByRenewal: after a rollback, the manual forced renewal
 // (what certdrop renew --force does in the function) obtains a new
-// certificate, deploys it and lifts the pin, however the CA dated it.
+// certificate, deploys it and lifts the pin, however the CA dated it (its
+// not-before is made to come before the pin).
 func TestE2EPinLiftedByRenewal(t *testing.T) {
 	h := newRenewHarness(t, func(c *cloudsim.Config) { c.OSS.Triggers = nil })
 	h.putQuiet("certdrop/manifest.yaml", []byte(pinManifest+fmt.Sprintf(`certificates:
@@ -296,6 +297,9 @@ func TestE2EPinLiftedByRenewal(t *testing.T) {
 		}
 		names = append(names, o.Reports[0].CAS[0].Name)
 	}
+	// The function's clock two hours on: the next certificate's not-before
+	// comes before the pin's time, as when a CA backdates it.
+	h.later(2 * time.Hour)
 	if _, o := h.invoke(`{"mode":"rollback","to":"` + names[0] + `"}`); len(o.Reports) != 1 || len(pinsOf(t, o)) != 1 {
 		t.Errorf("rollback: %s", dump(o))
 	}
