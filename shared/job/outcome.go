@@ -108,6 +108,11 @@ func (o *Outcome) Failed() bool {
 			return true
 		}
 	}
+	for _, p := range o.Pins {
+		if p.failed() {
+			return true
+		}
+	}
 	return o.Prune != nil && !o.Prune.OK()
 }
 
@@ -141,6 +146,13 @@ func (o *Outcome) Retry() bool {
 			if t.State == fanout.NotStarted || (t.State == fanout.Failed && t.Error != nil && t.Error.Transient) {
 				return true
 			}
+		}
+	}
+	for _, p := range o.Pins {
+		// A retry rolls back (or deploys) again, finds every target
+		// unchanged, and writes (or deletes) the pin.
+		if p.failed() && p.Error.Transient {
+			return true
 		}
 	}
 	return false

@@ -55,6 +55,14 @@ type PinNote struct {
 	Error *report.Error `json:"error,omitempty"`
 }
 
+// failed reports whether the note is a pin that could not be written or
+// deleted: the rollback is not held, or a lifted or released pin is still
+// in force. A pin that cannot be read is reported, not a failure (the run
+// goes on without it).
+func (n PinNote) failed() bool {
+	return n.State == PinProblem && n.Error != nil && (n.Error.Code == "PinNotWritten" || n.Error.Code == "PinNotDeleted")
+}
+
 // releaseHint says how to lift a pin.
 func releaseHint(p *pin.Pin) string {
 	name := p.CertName
