@@ -13,7 +13,6 @@ import (
 
 	"github.com/certdrop/certdrop/shared/cloudsim"
 	"github.com/certdrop/certdrop/shared/hub"
-	"github.com/certdrop/certdrop/shared/pin"
 	"github.com/certdrop/certdrop/shared/report"
 	"github.com/certdrop/certdrop/shared/store"
 )
@@ -111,7 +110,7 @@ func TestRollbackPinCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 	pins := func() int {
-		infos, err := st.List(ctx, pin.Prefix)
+		infos, err := st.List(ctx, "certdrop/pins/")
 		if err != nil {
 			t.Fatal(err)
 		}
