@@ -228,7 +228,8 @@ func TestRAMPolicy(t *testing.T) {
 		"cdn:DescribeDomainCertificateInfo", "cdn:SetCdnDomainSSLCertificate", "cdn:SetDomainServerCertificate",
 		"dcdn:DescribeDcdnDomainCertificateInfo", "dcdn:SetDcdnDomainSSLCertificate",
 		"live:DescribeLiveDomainCertificateInfo", "live:SetLiveDomainCertificate",
-		"oss:GetObject", "oss:ListCname", "oss:ListObjects", "oss:PutCname", "oss:PutObject",
+		// oss:DeleteObject: a rollback's pin, lifted (certdrop/pins/*).
+		"oss:DeleteObject", "oss:GetObject", "oss:ListCname", "oss:ListObjects", "oss:PutCname", "oss:PutObject",
 		"vod:DescribeVodDomainCertificateInfo", "vod:SetVodDomainSSLCertificate",
 		// PutCname with a certificate: OSS stores it in Certificate
 		// Management Service with the caller's permissions (PutCname's page).
@@ -246,8 +247,14 @@ func TestRAMPolicy(t *testing.T) {
 		t.Error("yundun-cert:GetUserCertificateDetail answers private keys: certdrop never calls it")
 	}
 	for _, r := range resources["oss:PutObject"] {
-		if !strings.HasSuffix(r, "/certdrop/reports/*") && !strings.HasSuffix(r, "/certdrop/acme/*") && !strings.HasSuffix(r, "/certs/*/bundle.pem") {
-			t.Errorf("oss:PutObject on %s: only reports, the ACME account and state, and renewed bundles", r)
+		if !strings.HasSuffix(r, "/certdrop/reports/*") && !strings.HasSuffix(r, "/certdrop/acme/*") && !strings.HasSuffix(r, "/certs/*/bundle.pem") &&
+			!strings.HasSuffix(r, "/certdrop/pins/*") {
+			t.Errorf("oss:PutObject on %s: only reports, the ACME account and state, rollback pins and renewed bundles", r)
+		}
+	}
+	for _, r := range resources["oss:DeleteObject"] {
+		if !strings.HasSuffix(r, "/certdrop/pins/*") {
+			t.Errorf("oss:DeleteObject on %s: only rollback pins (never a bundle)", r)
 		}
 	}
 	for _, r := range resources["oss:GetObject"] {

@@ -155,7 +155,13 @@ echo "UploadUserCertificate calls: $(($(count UploadUserCertificate) - uploads))
 name_a=$(grep -o '"certName": *"[^"]*"' "$work/cas-a.json" | head -1 | cut -d'"' -f4)
 
 step "8. rollback to the first of them, by reference: no bundle, no key"
-"$BIN" rollback --manifest "$work/manifest-cas.yaml" --to "$name_a" 2>/dev/null | grep -E '^(CAS |OK|FAILED)' || true
+"$BIN" rollback --manifest "$work/manifest-cas.yaml" --to "$name_a" 2>"$work/rollback.err" | grep -E '^(CAS |OK|FAILED)' || true
+grep -E '^(pinned|not pinned|NOT PINNED)' "$work/rollback.err" || true
+
+step "9. the rollback holds: the next timer does not redeploy the bundle in the bucket (issued before it); then released"
+report=$(invoke timer-3 "$TIMER")
+brief "$report" | grep -E 'pinned|^invocation' || true
+"$BIN" rollback --release certdrop-demo.test || true
 "$BIN" prune --manifest "$work/manifest-cas.yaml" | tail -1
 
 step "done: $(count newOrder) ACME order in all; the second timer run set $timer2_sets certificates; stopping"

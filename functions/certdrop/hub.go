@@ -6,13 +6,18 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"strings"
 	"time"
 
+	"github.com/certdrop/certdrop/shared/event"
 	"github.com/certdrop/certdrop/shared/fanout"
 	"github.com/certdrop/certdrop/shared/hub"
 	"github.com/certdrop/certdrop/shared/job"
 	"github.com/certdrop/certdrop/shared/manifest"
+	"github.com/certdrop/certdrop/shared/pin"
 	"github.com/certdrop/certdrop/shared/report"
+	"github.com/certdrop/certdrop/shared/store"
 )
 
 // loadHubManifest reads the manifest a rollback or a prune works on: a
@@ -51,25 +56,43 @@ func hubClient(ctx context.Context, c *cli, name string) (fanout.Client, fanout.
 }
 
 func runRollback(ctx context.Context, c *cli, args []string) int {
-	fs := newFlagSet("rollback", "--to CERTNAME [--manifest FILE|oss://B/KEY] [--dry-run] [--json] [-v]",
+	fs := newFlagSet("rollback", "--to CERTNAME | --release NAME [--manifest FILE|oss://B/KEY] [--bucket B] [--region R] [--dry-run] [--json] [-v]",
 		"Redeploys a certificate already in Certificate Management Service (CAS) to every manifest\n"+
 			"target it covers that carries a later certificate, by reference (CertType=cas): its key is\n"+
 			"not needed and not sent. CERTNAME is the name in CAS, certdrop-<cn>-<yyyymmdd>-<fp8> (a\n"+
 			"report's certName; 'certdrop prune' lists those kept). Refused, setting nothing, when the\n"+
-			"certificate is no longer in CAS or has expired. The next reconcile deploys the newest bundle\n"+
-			"in the bucket again: remove the bad bundle from the bucket first.\n"+
-			"Exit 0 when every target ended deployed, unchanged or skipped; 1 when any failed; 2 for bad\n"+
-			"input or a refused rollback.", c)
+			"certificate is no longer in CAS or has expired.\n"+
+			"The rollback is pinned: a pin written to the bucket (certdrop/pins/) keeps the function's\n"+
+			"reconcile and upload events from redeploying bundles for the same names issued before it,\n"+
+			"until a certificate issued after it arrives or --release NAME (the certificate rolled back\n"+
+			"to, or one of its names) lifts it. The bucket is --bucket, else CERTDROP_BUCKET, else the\n"+
+			"manifest's when it is oss://; without one the rollback is not pinned, and says so.\n"+
+			"Exit 0 when every target ended deployed, unchanged or skipped (and the pin, when there is a\n"+
+			"bucket, was written; or released); 1 when any failed; 2 for bad input, a refused rollback, or\n"+
+			"a release that matches no pin.", c)
 	to := fs.String("to", "", "the certificate's name in CAS")
+	release := fs.String("release", "", "lift the pin of a rollback: the certificate rolled back to, or one of its `NAME`s")
 	manifestLoc := fs.String("manifest", c.getenv("CERTDROP_MANIFEST"), "the manifest: a file or oss://bucket/key")
-	dryRun := fs.Bool("dry-run", false, "describe the targets and report what would be set, without setting anything")
+	bucket := fs.String("bucket", c.getenv("CERTDROP_BUCKET"), "the function's bucket `B`, where the pin is kept")
+	region := fs.String("region", "", "the bucket's OSS region `R` (default FC_REGION)")
+	dryRun := fs.Bool("dry-run", false, "describe the targets and report what would be set, without setting anything or pinning")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	verbose := fs.Bool("v", false, "log each target and retry to stderr")
 	if _, err := parseInterleaved(fs, args); err != nil {
 		return flagExit(err)
 	}
-	if *to == "" {
-		return usageError(c, "rollback", "--to is required")
+	if (*to == "") == (*release == "") {
+		return usageError(c, "rollback", "name --to CERTNAME (roll back) or --release NAME (lift a rollback's pin)")
+	}
+	pinBucket := *bucket
+	if pinBucket == "" && strings.HasPrefix(*manifestLoc, "oss://") {
+		pinBucket, _, _ = event.ParseOSSURL(*manifestLoc)
+	}
+	if *release != "" {
+		if pinBucket == "" {
+			return usageError(c, "rollback", "--release needs the bucket: --bucket, CERTDROP_BUCKET, or an oss:// manifest")
+		}
+		return releasePin(ctx, c, pinBucket, *region, *release, *dryRun)
 	}
 	m, code := loadHubManifest(ctx, c, "rollback", *manifestLoc)
 	if m == nil {
@@ -95,8 +118,97 @@ func runRollback(ctx context.Context, c *cli, args []string) int {
 	} else {
 		_ = report.WriteTable(c.stdout, rep)
 	}
+	code = exitOK
 	if !rep.Summary.OK() {
+		code = exitFail
+	}
+	switch {
+	case *dryRun:
+		fmt.Fprintln(c.stderr, "dry run: no pin written")
+	case pinBucket == "":
+		// Not an error: without the function (deploys from a workstation
+		// or CI only) nothing redeploys the newer bundle.
+		fmt.Fprintf(c.stderr, "not pinned: no bucket (--bucket, CERTDROP_BUCKET, or an oss:// manifest); if the function watches a bucket, "+
+			"its next reconcile or upload event redeploys the newest bundle for %s: roll back again with --bucket\n",
+			strings.Join(rep.Bundle.SANs, ", "))
+	default:
+		if err := writePin(ctx, c, pinBucket, *region, rep); err != nil {
+			fmt.Fprintf(c.stderr, "NOT PINNED: %v: the function's next reconcile redeploys the newest bundle; roll back again once the bucket can be written\n", regionHint(err))
+			code = exitFail
+		}
+	}
+	return code
+}
+
+// cliWho names who rolled back from the command line, for the pin.
+func cliWho(c *cli) string {
+	host, _ := os.Hostname()
+	who := c.getenv("USER")
+	if who == "" {
+		who = "unknown"
+	}
+	return fmt.Sprintf("cli-%s@%s-%d", who, host, time.Now().Unix())
+}
+
+// writePin records the rollback's pin in the bucket.
+func writePin(ctx context.Context, c *cli, bucket, region string, rep *report.Report) error {
+	st, err := store.Open(ctx, "oss://"+bucket+"/", store.Options{Getenv: c.getenv, Region: region})
+	if err != nil {
+		return err
+	}
+	p := hub.PinOf(rep, time.Now(), report.TriggerCLI, cliWho(c))
+	key, err := pin.Write(ctx, st, p)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stderr, "pinned: oss://%s/%s: bundles for %s issued before %s are not deployed until a newer certificate "+
+		"arrives or 'certdrop rollback --release %s'\n", bucket, key, strings.Join(p.Names, ", "), p.At.Format(time.RFC3339), p.CertName)
+	return nil
+}
+
+// releasePin lifts the pins a name matches.
+func releasePin(ctx context.Context, c *cli, bucket, region, name string, dryRun bool) int {
+	st, err := store.Open(ctx, "oss://"+bucket+"/", store.Options{Getenv: c.getenv, Region: region})
+	if err != nil {
+		fmt.Fprintf(c.stderr, "certdrop rollback: %v\n", regionHint(err))
+		return exitUsage
+	}
+	set, problems, err := pin.Load(ctx, st)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "certdrop rollback: listing the pins: %v\n", err)
 		return exitFail
+	}
+	for _, p := range problems {
+		fmt.Fprintf(c.stderr, "warning: pin %s: %v\n", p.Key, p.Err)
+	}
+	var pinned []string
+	released := 0
+	for _, p := range set.All() {
+		if !p.Matches(name) {
+			pinned = append(pinned, p.CertName+" ("+strings.Join(p.Names, ", ")+")")
+			continue
+		}
+		if dryRun {
+			fmt.Fprintf(c.stdout, "would release the rollback to %s (%s), pinned %s by %s %s\n", p.CertName, strings.Join(p.Names, ", "),
+				p.At.Format(time.RFC3339), p.Trigger, p.RequestID)
+			released++
+			continue
+		}
+		if err := pin.Delete(ctx, st, p.Key()); err != nil {
+			fmt.Fprintf(c.stderr, "certdrop rollback: %v\n", err)
+			return exitFail
+		}
+		released++
+		fmt.Fprintf(c.stdout, "released the rollback to %s (%s), pinned %s by %s %s: the next reconcile or upload deploys the newest bundle\n",
+			p.CertName, strings.Join(p.Names, ", "), p.At.Format(time.RFC3339), p.Trigger, p.RequestID)
+	}
+	if released == 0 {
+		known := "no rollback is pinned"
+		if len(pinned) > 0 {
+			known = "pinned: " + strings.Join(pinned, "; ")
+		}
+		fmt.Fprintf(c.stderr, "certdrop rollback: no rollback pin matches %q in oss://%s/%s; %s\n", name, bucket, pin.Prefix, known)
+		return exitUsage
 	}
 	return exitOK
 }

@@ -3,13 +3,18 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/certdrop/certdrop/shared/cloudsim"
 	"github.com/certdrop/certdrop/shared/hub"
 	"github.com/certdrop/certdrop/shared/report"
+	"github.com/certdrop/certdrop/shared/store"
 )
 
 // TestDeployCASRollbackPrune runs the commands against the emulator: a
@@ -48,5 +53,88 @@ func TestDeployCASRollbackPrune(t *testing.T) {
 	code, _, errs = runWithEnv(env, "rollback", "--manifest", casManifest, "--to", "certdrop-example.test-20200101-00000000")
 	if code != exitUsage || !strings.Contains(errs, "is not in Certificate Management Service") || setCalls(sim) != sets {
 		t.Errorf("rollback to an unknown certificate: exit %d, %d Set calls\n%s", code, setCalls(sim)-sets, errs)
+	}
+}
+
+// TestRollbackPinCLI: with a bucket (CERTDROP_BUCKET), rollback --to writes
+// the pin there and says so; --release NAME deletes it; a release that
+// matches no pin is refused (exit 2); without a bucket the rollback says
+// it is not pinned.
+func TestRollbackPinCLI(t *testing.T) {
+	sim, err := cloudsim.New(cloudsim.Config{
+		Credentials: []cloudsim.Credential{{AccessKeyID: "pinAK", AccessKeySecret: "pinSK"}},
+		Domains:     cloudsim.Domains{CDN: []cloudsim.Domain{{Name: "www.example.test"}}},
+		OSS:         cloudsim.OSSSettings{Buckets: []string{"pin-bucket"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	if err := sim.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sim.Close() })
+	env := map[string]string{"ALIBABA_CLOUD_ACCESS_KEY_SECRET": "pinSK", "FC_REGION": sim.OSS().Region()}
+	for _, kv := range sim.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	dir := t.TempDir()
+	bundleDir, root, mf := filepath.Join(dir, "b"), filepath.Join(dir, "root.pem"), filepath.Join(dir, "m.yaml")
+	if err := gencert(bundleDir, root, []string{"www.example.test"}, 30, 0, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(mf, []byte("version: 1\ndefaults: {delivery: cas}\ntargets: [{product: cdn, domain: www.example.test}]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := runWithEnv(env, "deploy", "--bundle", bundleDir, "--manifest", mf, "--trust-roots", root, "--json")
+	var rep report.Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != exitOK || len(rep.CAS) != 1 {
+		t.Fatalf("deploy: exit %d %v\n%s", code, err, errs)
+	}
+	name := rep.CAS[0].Name
+
+	code, _, errs = runWithEnv(env, "rollback", "--manifest", mf, "--to", name)
+	if code != exitOK || !strings.Contains(errs, "not pinned: no bucket") {
+		t.Errorf("rollback without a bucket: exit %d\n%s", code, errs)
+	}
+	env["CERTDROP_BUCKET"] = "pin-bucket"
+	code, _, errs = runWithEnv(env, "rollback", "--manifest", mf, "--to", name)
+	if code != exitOK || !strings.Contains(errs, "pinned: oss://pin-bucket/certdrop/pins/") {
+		t.Fatalf("rollback with a bucket: exit %d\n%s", code, errs)
+	}
+	st, err := store.OpenOSS(ctx, "pin-bucket", "", store.Options{Getenv: func(k string) string { return env[k] },
+		Credentials: &store.Credentials{AccessKeyID: "pinAK", AccessKeySecret: "pinSK"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pins := func() int {
+		infos, err := st.List(ctx, "certdrop/pins/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, in := range infos {
+			obj, err := st.Get(ctx, in.Key)
+			if err != nil || !strings.Contains(string(obj.Data), name) || !strings.Contains(string(obj.Data), `"trigger": "cli"`) ||
+				strings.Contains(string(obj.Data), "PRIVATE KEY") {
+				t.Errorf("pin %s: %v\n%s", in.Key, err, obj.Data)
+			}
+		}
+		return len(infos)
+	}
+	if n := pins(); n != 1 {
+		t.Fatalf("%d pins in the bucket; want 1", n)
+	}
+	code, _, errs = runWithEnv(env, "rollback", "--release", "other.example.test")
+	if code != exitUsage || !strings.Contains(errs, "no rollback pin matches") || !strings.Contains(errs, name) || pins() != 1 {
+		t.Errorf("release of another name: exit %d\n%s", code, errs)
+	}
+	code, out, errs = runWithEnv(env, "rollback", "--release", "WWW.example.test")
+	if code != exitOK || !strings.Contains(out, "released the rollback to "+name) || pins() != 0 {
+		t.Errorf("release: exit %d\n%s\n%s", code, out, errs)
+	}
+	if code, _, errs = runWithEnv(env, "rollback", "--release", "www.example.test", "--to", name); code != exitUsage {
+		t.Errorf("--to with --release: exit %d\n%s", code, errs)
 	}
 }

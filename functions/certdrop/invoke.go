@@ -18,7 +18,8 @@ func runInvoke(ctx context.Context, c *cli, args []string) int {
 		"Runs one event locally, as the function would, without the server: for debugging.\n"+
 			"FILE is an OSS trigger event, a timer event, a manual invocation, a manual renewal\n"+
 			"({\"mode\":\"renew\",\"certificate\":\"NAME\",\"force\":true}) or a manual rollback\n"+
-			"({\"mode\":\"rollback\",\"to\":\"CERTNAME\"}); '-' reads stdin.\n"+
+			"({\"mode\":\"rollback\",\"to\":\"CERTNAME\"}, or {\"mode\":\"rollback\",\"release\":\"NAME\"} to lift\n"+
+			"its pin); '-' reads stdin.\n"+
 			"Configuration comes from the environment, as for 'serve' (CERTDROP_BUCKET is required).\n"+
 			"Prints the outcome; exit 0 on success, 1 when anything failed.", c)
 	eventFile := fs.String("event", "", "the event JSON `FILE` (- for stdin)")

@@ -49,7 +49,8 @@ var ErrUnrecognized = errors.New("unrecognized event")
 const expected = `expected an OSS trigger event {"events":[...]}, a timer event {"triggerTime","triggerName","payload"} ` +
 	`a manual invocation {"bundle":"oss://bucket/prefix/","dryRun":false,"force":false} ` +
 	`a manual renewal {"mode":"renew","certificate":"example.com","force":false,"dryRun":false} ` +
-	`or a manual rollback {"mode":"rollback","to":"certdrop-example.com-20270221-534547a4","dryRun":false}`
+	`or a manual rollback {"mode":"rollback","to":"certdrop-example.com-20270221-534547a4","dryRun":false} ` +
+	`(or its release {"mode":"rollback","release":"example.com"})`
 
 // Parse decodes an invocation body into one of the four event shapes.
 func Parse(body []byte) (*Event, error) {

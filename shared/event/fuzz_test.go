@@ -23,7 +23,7 @@ func FuzzParse(f *testing.F) {
 		`{"mode":"renew","certificate":"example.com","force":true}`, `{"mode":"renew","certificate":"a","dryRun":true}`,
 		`{"mode":"renew"}`, `{"mode":"renew","certificate":""}`, `{"mode":null,"certificate":"a"}`,
 		`{"mode":"rollback","to":"certdrop-example.com-20270221-534547a4"}`, `{"mode":"rollback","to":"a","dryRun":true}`,
-		`{"mode":"rollback"}`, `{"mode":"rollback","certificate":"a"}`,
+		`{"mode":"rollback"}`, `{"mode":"rollback","certificate":"a"}`, `{"mode":"rollback","release":"example.com"}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -58,7 +58,15 @@ func FuzzParse(f *testing.F) {
 				t.Fatal(err)
 			}
 		case KindRollback:
-			if e.Rollback.Mode != ModeRollback || strings.TrimSpace(e.Rollback.To) == "" || len(e.Rollback.To) > MaxCertificateName {
+			r := e.Rollback
+			named := r.To
+			if r.Release != "" {
+				if r.To != "" {
+					t.Fatalf("a rollback that both rolls back and releases: %+v", r)
+				}
+				named = r.Release
+			}
+			if r.Mode != ModeRollback || strings.TrimSpace(named) == "" || len(named) > MaxCertificateName {
 				t.Fatalf("a rollback without a certificate: %+v", e.Rollback)
 			}
 		case KindRenew:

@@ -20,6 +20,10 @@ func TestParseRollback(t *testing.T) {
 		{body: `{"mode":"rollback","to":"certdrop-x","force":true}`, wantErr: `unknown field "force"`},
 		{body: `{"mode":"rollback","to":"` + strings.Repeat("a", 300) + `"}`, wantErr: "more than 256"},
 		{body: `{"mode":"rollback","to":7}`, wantErr: "manual rollback"},
+		{body: `{"mode":"rollback","release":"example.com"}`, want: RollbackEvent{Mode: "rollback", Release: "example.com"}},
+		{body: `{"mode":"rollback","release":"example.com","to":"certdrop-x"}`, wantErr: "both"},
+		{body: `{"mode":"rollback","release":" "}`, wantErr: "names nothing"},
+		{body: `{"mode":"rollback","release":"` + strings.Repeat("a", 300) + `"}`, wantErr: "more than 256"},
 	}
 	for _, tt := range tests {
 		ev, err := Parse([]byte(tt.body))

@@ -93,6 +93,10 @@ func (inv *invocation) deploy(ctx context.Context, loc *located, b *bundle.Bundl
 	if err != nil {
 		return nil
 	}
+	hold, lifts := inv.held(ctx, p, loc.Unit, loc.Keys) // pins.go: a rollback in force
+	if hold {
+		return nil
+	}
 	client, ok := inv.apiClient(ctx)
 	if !ok {
 		return nil
@@ -103,6 +107,7 @@ func (inv *invocation) deploy(ctx context.Context, loc *located, b *bundle.Bundl
 	rep.Warnings = b.Warnings
 	inv.out.Reports = append(inv.out.Reports, rep)
 	inv.log.Info("run finished", "unit", shortKey(loc.Unit), "summary", report.SummaryLine(rep))
+	inv.lift(ctx, lifts, rep, dryRun)
 	return rep
 }
 

@@ -210,6 +210,7 @@ func notice(out *Outcome, retry int) (report.Notice, bool) {
 	}
 	what = append(what, renewalNotice(out, &n)...)
 	what = append(what, pruneNotice(out, &n)...)
+	what = append(what, pinNotice(out, &n)...)
 	if len(out.Invalid) > 0 {
 		what = append(what, fmt.Sprintf("%d bundle(s) refused", len(out.Invalid)))
 		for _, s := range out.Invalid {
@@ -223,8 +224,13 @@ func notice(out *Outcome, retry int) (report.Notice, bool) {
 	if len(out.Expiring) > 0 {
 		what = append(what, fmt.Sprintf("%d target(s) expiring", len(out.Expiring)))
 		for _, e := range out.Expiring {
-			n.Lines = append(n.Lines, fmt.Sprintf("%s %s: %s expires %s (%d day(s) left), no newer bundle in the bucket",
-				e.Product, e.Domain, e.CertName, e.NotAfter, e.DaysLeft))
+			why := "no newer bundle in the bucket"
+			if e.Pinned != "" {
+				why = "pinned by a rollback (" + e.Pinned + "): release it (certdrop rollback --release " + e.CertName +
+					") or upload a certificate issued after the rollback"
+			}
+			n.Lines = append(n.Lines, fmt.Sprintf("%s %s: %s expires %s (%d day(s) left), %s",
+				e.Product, e.Domain, e.CertName, e.NotAfter, e.DaysLeft, why))
 		}
 	}
 	n.Alert = len(what) > 0

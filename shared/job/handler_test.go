@@ -166,3 +166,31 @@ func TestNoCredentialsAlerted(t *testing.T) {
 		t.Errorf("retry %v failed %v", out.Retry(), out.Failed())
 	}
 }
+
+// TestPinProblemsOutcome: a pin not written or not deleted fails the
+// invocation (retried when the store may answer next time); a pin that
+// cannot be read is reported (status pinned) and fails nothing.
+func TestPinProblemsOutcome(t *testing.T) {
+	for _, tt := range []struct {
+		code          string
+		transient     bool
+		failed, retry bool
+		status        string
+	}{
+		{"PinNotWritten", true, true, true, "failed"},
+		{"PinNotWritten", false, true, false, "failed"},
+		{"PinNotDeleted", true, true, true, "failed"},
+		{"PinUnreadable", false, false, false, "pinned"},
+		{"PinsUnlisted", true, false, false, "pinned"},
+	} {
+		out := &Outcome{Pins: []PinNote{{State: PinProblem, Key: "certdrop/pins/x.json",
+			Error: &report.Error{Code: tt.code, Message: "m", Transient: tt.transient}}}}
+		if out.Failed() != tt.failed || out.Retry() != tt.retry || out.status() != tt.status || !out.Worth() {
+			t.Errorf("%s transient=%v: failed %v retry %v status %q; want %v %v %q", tt.code, tt.transient,
+				out.Failed(), out.Retry(), out.status(), tt.failed, tt.retry, tt.status)
+		}
+		if n, ok := notice(out, 0); !ok || !strings.Contains(n.Title, "rollback pin problem") {
+			t.Errorf("%s: notice %+v; want an alert", tt.code, n)
+		}
+	}
+}

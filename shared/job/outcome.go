@@ -1,8 +1,9 @@
 package job
 
 import (
-	"github.com/certdrop/certdrop/shared/hub"
 	"time"
+
+	"github.com/certdrop/certdrop/shared/hub"
 
 	"github.com/certdrop/certdrop/shared/fanout"
 	"github.com/certdrop/certdrop/shared/report"
@@ -16,7 +17,9 @@ type Outcome struct {
 	Trigger   string `json:"trigger"`
 	// Status sums the outcome up: "failed" (Failed), else "expiring" (a
 	// target's certificate runs out soon with nothing newer), else
-	// "waiting" (a bundle waits for its other half), else "ok".
+	// "waiting" (a bundle waits for its other half), else "pinned" (a
+	// bundle was held back by a rollback's pin, or a pin could not be
+	// read), else "ok".
 	Status string `json:"status,omitempty"`
 	// Bucket is CERTDROP_BUCKET, the bucket the function works on; the
 	// outcome is written there. Never taken from the event.
@@ -44,6 +47,11 @@ type Outcome struct {
 	// Expiring lists, after a reconcile, targets whose certificate expires
 	// within warnDays with no newer bundle in the bucket.
 	Expiring []Expiring `json:"expiring,omitempty"`
+	// Pins says what rollback pins did: written by a rollback, holding a
+	// bundle issued before it back ("pinned"), lifted by a bundle issued
+	// after it, released, or a problem (unreadable, malformed, not
+	// written or not deleted). See pins.go.
+	Pins []PinNote `json:"pins,omitempty"`
 	// Prune is, after a timer run whose manifest says defaults.prune,
 	// which of certdrop's certificates in CAS were deleted and which kept,
 	// and why.
@@ -78,6 +86,9 @@ type Expiring struct {
 	CertName string `json:"certName,omitempty"`
 	NotAfter string `json:"notAfter"`
 	DaysLeft int    `json:"daysLeft"`
+	// Pinned, when the certificate is one a rollback pinned, names the
+	// pin: newer bundles for its names may be held back by it.
+	Pinned string `json:"pinned,omitempty"`
 }
 
 // Failed reports whether anything failed: the run could not start, a
@@ -94,6 +105,11 @@ func (o *Outcome) Failed() bool {
 	}
 	for _, r := range o.Reports {
 		if !r.Summary.OK() {
+			return true
+		}
+	}
+	for _, p := range o.Pins {
+		if p.failed() {
 			return true
 		}
 	}
@@ -132,6 +148,13 @@ func (o *Outcome) Retry() bool {
 			}
 		}
 	}
+	for _, p := range o.Pins {
+		// A retry rolls back (or deploys) again, finds every target
+		// unchanged, and writes (or deletes) the pin.
+		if p.failed() && p.Error.Transient {
+			return true
+		}
+	}
 	return false
 }
 
@@ -139,7 +162,7 @@ func (o *Outcome) Retry() bool {
 // so writes its outcome under the report prefix.
 func (o *Outcome) Worth() bool {
 	return o.Trigger == report.TriggerTimer || o.Error != nil || len(o.Reports) > 0 || len(o.Invalid) > 0 || len(o.Renewals) > 0 ||
-		len(o.Waiting) > 0 || len(o.Expiring) > 0
+		len(o.Waiting) > 0 || len(o.Expiring) > 0 || len(o.Pins) > 0
 }
 
 // status computes Status.
@@ -151,6 +174,11 @@ func (o *Outcome) status() string {
 		return "expiring"
 	case len(o.Waiting) > 0:
 		return "waiting"
+	}
+	for _, p := range o.Pins {
+		if p.State == PinHeld || p.State == PinProblem {
+			return "pinned"
+		}
 	}
 	return "ok"
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/certdrop/certdrop/shared/event"
 	"github.com/certdrop/certdrop/shared/fanout"
 	"github.com/certdrop/certdrop/shared/manifest"
+	"github.com/certdrop/certdrop/shared/pin"
 	"github.com/certdrop/certdrop/shared/plan"
 	"github.com/certdrop/certdrop/shared/report"
 	"github.com/certdrop/certdrop/shared/store"
@@ -71,6 +72,9 @@ func (inv *invocation) onTimer(ctx context.Context, t *event.TimerEvent) {
 			break
 		}
 		for _, c := range inv.readFolder(ctx, st, f) {
+			if hold, _ := inv.held(ctx, c.plan, c.loc.Unit, c.loc.Keys); hold {
+				continue // a rollback's pin holds it back: the newest of the others is deployed
+			}
 			id := identityKey(c.plan.Bundle)
 			cur, seen := newest[id]
 			if !seen {
@@ -92,10 +96,15 @@ func (inv *invocation) onTimer(ctx context.Context, t *event.TimerEvent) {
 		if !ok {
 			continue
 		}
+		var lifts *pin.Pin // a bundle issued after a rollback's pin lifts it once deployed
+		if v, pn := inv.judge(ctx, c.plan); v == pin.Lifts {
+			lifts = pn
+		}
 		rep := Run(ctx, client, c.plan, inv.manifest, shortKeys(c.loc.Keys), inv.runOptions(rc.DryRun, false))
 		rep.Warnings = c.warnings
 		inv.out.Reports = append(inv.out.Reports, rep)
 		inv.log.Info("reconciled", "unit", shortKey(c.loc.Unit), "summary", report.SummaryLine(rep))
+		inv.lift(ctx, lifts, rep, rc.DryRun)
 	}
 	inv.expiring(ctx, client)
 	inv.prune(ctx, client, rc.DryRun) // prune.go: when the manifest says defaults.prune
@@ -305,8 +314,14 @@ func (inv *invocation) expiring(ctx context.Context, client fanout.Client) {
 		}
 		days := int(na.Sub(now).Hours() / 24)
 		if days < warn {
-			inv.out.Expiring = append(inv.out.Expiring, Expiring{Product: k.product, Domain: k.domain, State: "expiring",
-				CertName: certName[k], NotAfter: na.UTC().Format(time.RFC3339), DaysLeft: days})
+			e := Expiring{Product: k.product, Domain: k.domain, State: "expiring",
+				CertName: certName[k], NotAfter: na.UTC().Format(time.RFC3339), DaysLeft: days}
+			for _, p := range inv.pinSet(ctx).All() {
+				if certName[k] != "" && p.CertName == certName[k] {
+					e.Pinned = p.Key()
+				}
+			}
+			inv.out.Expiring = append(inv.out.Expiring, e)
 		}
 	}
 }

@@ -142,6 +142,12 @@ func (inv *invocation) renew(ctx context.Context, st store.Store, ro renew.RunOp
 	}
 	for _, r := range res {
 		inv.out.Renewals = append(inv.out.Renewals, renewal(r))
+		if r.Renewed && r.Serial != "" && !ro.DryRun {
+			if inv.renewed == nil {
+				inv.renewed = map[string]bool{}
+			}
+			inv.renewed[strings.ToLower(r.Serial)] = true
+		}
 	}
 	return res
 }

@@ -15,8 +15,15 @@ import (
 // already in Certificate Management Service, is set by reference on every
 // manifest target carrying a later one. A certificate that is gone or
 // expired is refused (RollbackNotInCAS, RollbackExpired, with a hint)
-// before any Set.
+// before any Set. A rollback that ran (not a dry run) writes a pin
+// (pins.go): until a certificate issued after it arrives or a release
+// ({"mode":"rollback","release":NAME}) lifts it, no deployment path
+// redeploys a bundle for the same names issued before it.
 func (inv *invocation) onRollback(ctx context.Context, ev *event.RollbackEvent) {
+	if ev.Release != "" {
+		inv.onRelease(ctx, ev.Release, ev.DryRun)
+		return
+	}
 	if !inv.prepare(ctx) {
 		return
 	}
@@ -39,5 +46,8 @@ func (inv *invocation) onRollback(ctx context.Context, ev *event.RollbackEvent) 
 		return
 	}
 	inv.out.Reports = append(inv.out.Reports, rep)
+	if !ev.DryRun {
+		inv.writePin(ctx, rep)
+	}
 	inv.log.Info("rolled back", "to", ev.To, "summary", report.SummaryLine(rep))
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/certdrop/certdrop/shared/event"
 	"github.com/certdrop/certdrop/shared/fanout"
 	"github.com/certdrop/certdrop/shared/manifest"
+	"github.com/certdrop/certdrop/shared/pin"
 	"github.com/certdrop/certdrop/shared/renew"
 	"github.com/certdrop/certdrop/shared/report"
 	"github.com/certdrop/certdrop/shared/store"
@@ -66,6 +67,13 @@ type invocation struct {
 	manifest *manifest.Manifest
 	roots    []*x509.Certificate
 	client   fanout.Client
+	// pins are the rollback pins in CERTDROP_BUCKET, read once (pins.go).
+	pins     *pin.Set
+	pinsRead bool
+	// renewed are the serial numbers (hex, lower case) of the
+	// certificates this invocation's renewal obtained: ordered after any
+	// pin in force, they lift it whatever their backdated not-before says.
+	renewed map[string]bool
 }
 
 func (r *Runner) now() time.Time {

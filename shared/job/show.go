@@ -57,10 +57,29 @@ func WriteOutcome(w io.Writer, o *Outcome) error {
 	section("waiting (the other file's upload completes these)", o.Waiting)
 	section("invalid bundles (nothing was called for them)", o.Invalid)
 	section("ignored", o.Ignored)
+	if len(o.Pins) > 0 {
+		fmt.Fprintln(w, "\nrollback pins:")
+		for _, p := range o.Pins {
+			what := p.CertName
+			if p.Unit != "" {
+				what = p.Unit + " (" + p.BundleCertName + ")"
+			}
+			if p.State == "problem" {
+				what = p.Key
+			}
+			fmt.Fprintf(w, "  %s %s: %s\n", p.State, what, p.Message)
+			if p.Hint != "" {
+				fmt.Fprintf(w, "    what to do: %s\n", p.Hint)
+			}
+		}
+	}
 	if len(o.Expiring) > 0 {
 		fmt.Fprintln(w, "\nexpiring with no newer bundle in the bucket:")
 		for _, e := range o.Expiring {
 			fmt.Fprintf(w, "  %-10s %-36s %s, %d day(s) left (%s)\n", e.Product, e.Domain, e.CertName, e.DaysLeft, e.NotAfter)
+			if e.Pinned != "" {
+				fmt.Fprintf(w, "    pinned by a rollback (%s): release it, or upload a certificate issued after it\n", e.Pinned)
+			}
 		}
 	}
 	verdict := strings.ToUpper(o.status())

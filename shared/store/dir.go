@@ -254,6 +254,26 @@ func (d *Dir) PutSecret(ctx context.Context, key string, data []byte, _ string) 
 	return d.put(ctx, key, data, 0o600)
 }
 
+// Delete removes the file at key; a key that does not exist is not an
+// error.
+func (d *Dir) Delete(ctx context.Context, key string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := dirKey("delete", key); err != nil {
+		return err
+	}
+	r, err := d.openRoot("delete", key)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	if err := r.Remove(key); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fsError("delete", key, err)
+	}
+	return nil
+}
+
 func (d *Dir) put(ctx context.Context, key string, data []byte, perm os.FileMode) error {
 	if err := ctx.Err(); err != nil {
 		return err

@@ -32,7 +32,7 @@ var (
 
 // Error is a failed store operation.
 type Error struct {
-	// Op is "open", "get", "list" or "put".
+	// Op is "open", "get", "list", "put" or "delete".
 	Op string
 	// Key is the object key (for list, the prefix), relative to the root.
 	Key string

@@ -244,6 +244,18 @@ func (s *OSS) put(ctx context.Context, key string, data []byte, contentType stri
 	return nil
 }
 
+// Delete removes the object at key; a key that does not exist is not an
+// error (OSS answers 204 either way).
+func (s *OSS) Delete(ctx context.Context, key string) error {
+	if err := validKey("delete", key); err != nil {
+		return err
+	}
+	if err := s.bucket.DeleteObject(s.prefix+key, oss.WithContext(ctx)); err != nil {
+		return classify("delete", key, err)
+	}
+	return nil
+}
+
 // errCorrupt is a download whose checksum does not match.
 var errCorrupt = errors.New("object changed or was corrupted in transit")
 

@@ -53,6 +53,14 @@ type SecretPutter interface {
 	PutSecret(ctx context.Context, key string, data []byte, contentType string) error
 }
 
+// Deleter is a Store that can delete an object: certdrop deletes only its
+// own small records with it (a rollback's pin, once lifted), never a
+// bundle. Deleting a key that does not exist is not an error, as in OSS.
+// Both of certdrop's stores are Deleters.
+type Deleter interface {
+	Delete(ctx context.Context, key string) error
+}
+
 // ObjectInfo describes an object as a listing shows it.
 type ObjectInfo struct {
 	// Key is relative to the store's root.

@@ -1,0 +1,286 @@
+package job
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/certdrop/certdrop/shared/hub"
+	"github.com/certdrop/certdrop/shared/pin"
+	"github.com/certdrop/certdrop/shared/plan"
+	"github.com/certdrop/certdrop/shared/report"
+)
+
+// Pin note states (PinNote.State).
+const (
+	// PinWritten: a rollback wrote a pin; it holds until a certificate
+	// issued after it arrives, or a release.
+	PinWritten = "written"
+	// PinHeld: a bundle issued before the pin was not deployed: it would
+	// have undone the rollback.
+	PinHeld = "pinned"
+	// PinLifted: a bundle issued after the pin was deployed and the pin
+	// deleted.
+	PinLifted = "lifted"
+	// PinReleased: a release deleted the pin (or, dry run, would).
+	PinReleased = "released"
+	// PinProblem: a pin that could not be read, written or deleted, or is
+	// malformed; it is not in force (or still is, for a failed deletion).
+	PinProblem = "problem"
+)
+
+// PinNote is what a rollback's pin did in this run. It names the pin and
+// the certificate rolled back to, and, for a bundle held back or lifting
+// the pin, the bundle. No key material.
+type PinNote struct {
+	State string `json:"state"`
+	// Key is the pin's object key in CERTDROP_BUCKET.
+	Key   string   `json:"key"`
+	Names []string `json:"names,omitempty"`
+	// CertName is the certificate rolled back to; PinnedAt when, and
+	// PinnedBy the request (or command line) that did it.
+	CertName string     `json:"certName,omitempty"`
+	PinnedAt *time.Time `json:"pinnedAt,omitempty"`
+	PinnedBy string     `json:"pinnedBy,omitempty"`
+	// Unit, Keys, BundleCertName and NotBefore describe the bundle held
+	// back, or the one that lifted the pin.
+	Unit           string     `json:"unit,omitempty"`
+	Keys           []string   `json:"keys,omitempty"`
+	BundleCertName string     `json:"bundleCertName,omitempty"`
+	NotBefore      *time.Time `json:"notBefore,omitempty"`
+	Message        string     `json:"message"`
+	Hint           string     `json:"hint,omitempty"`
+	// Error is a pin problem's cause.
+	Error *report.Error `json:"error,omitempty"`
+}
+
+// failed reports whether the note is a pin that could not be written or
+// deleted: the rollback is not held, or a lifted or released pin is still
+// in force. A pin that cannot be read is reported, not a failure (the run
+// goes on without it).
+func (n PinNote) failed() bool {
+	return n.State == PinProblem && n.Error != nil && (n.Error.Code == "PinNotWritten" || n.Error.Code == "PinNotDeleted")
+}
+
+// releaseHint says how to lift a pin.
+func releaseHint(p *pin.Pin) string {
+	name := p.CertName
+	for _, n := range p.Names {
+		if !strings.HasPrefix(n, "*.") {
+			name = n
+			break
+		}
+	}
+	return fmt.Sprintf(`to deploy it anyway, release the rollback: certdrop rollback --release %s, or the event {"mode":"rollback","release":%q}; a certificate issued after the rollback lifts it by itself`, name, name)
+}
+
+// note starts a pin note for p.
+func note(state string, p *pin.Pin) PinNote {
+	at := p.At.UTC()
+	by := p.Trigger
+	if p.RequestID != "" {
+		by += " " + p.RequestID
+	}
+	return PinNote{State: state, Key: p.Key(), Names: p.Names, CertName: p.CertName, PinnedAt: &at, PinnedBy: strings.TrimSpace(by)}
+}
+
+// pinSet reads (once per invocation) the pins in CERTDROP_BUCKET. Pins
+// that cannot be read or are malformed are reported and not in force; a
+// listing that fails is reported and no pin is in force for the run (the
+// deployments go on: holding every renewal back because the pins cannot
+// be listed would let certificates expire), and alerted.
+func (inv *invocation) pinSet(ctx context.Context) *pin.Set {
+	if inv.pinsRead {
+		return inv.pins
+	}
+	inv.pinsRead = true
+	st, err := inv.store(ctx, inv.r.Config.Bucket)
+	if err == nil {
+		var problems []pin.Problem
+		inv.pins, problems, err = pin.Load(ctx, st)
+		for _, p := range problems {
+			inv.pinProblem(p.Key, "PinUnreadable", p.Err, "a pin that cannot be read is not in force: delete it, or roll back again to rewrite it")
+		}
+	}
+	if err != nil {
+		inv.pinProblem(pin.Prefix, "PinsUnlisted", err,
+			storeHint(err, "oss:ListObjects under "+pin.Prefix+" and oss:GetObject on "+pin.Prefix+"*")+
+				"; no rollback pin was in force for this run")
+	}
+	return inv.pins
+}
+
+// pinProblem records a pin problem.
+func (inv *invocation) pinProblem(key, code string, err error, hint string) {
+	inv.log.Error("rollback pin problem", "key", shortKey(key), "code", code, "error", err.Error())
+	inv.out.Pins = append(inv.out.Pins, PinNote{State: PinProblem, Key: shortKey(key), Message: clip(err.Error()), Hint: hint,
+		Error: &report.Error{Code: code, Message: clip(err.Error()), Hint: hint, Transient: transient(err)}})
+}
+
+// judge says what the pin for a planned bundle's names (if any) means
+// for it, and returns that pin. A certificate this invocation's renewal
+// obtained was ordered after any pin in force: it lifts the pin even when
+// its not-before, backdated by the CA (an hour, for Let's Encrypt), is
+// before the pin's time.
+func (inv *invocation) judge(ctx context.Context, p *plan.Plan) (pin.Verdict, *pin.Pin) {
+	pn := inv.pinSet(ctx).For(pin.Names(p.Bundle.SANs, p.Bundle.CommonName))
+	v := pn.Judge(p.Bundle.Fingerprint, p.Bundle.NotBefore)
+	if v == pin.Held && p.Bundle.Serial != "" && inv.renewed[strings.ToLower(p.Bundle.Serial)] {
+		v = pin.Lifts
+	}
+	return v, pn
+}
+
+// held reports whether a rollback pin holds a planned bundle back, and
+// records it so. It returns the pin the bundle lifts, if any: the
+// caller deletes it once the bundle is deployed.
+func (inv *invocation) held(ctx context.Context, p *plan.Plan, unit string, keys []string) (bool, *pin.Pin) {
+	v, pn := inv.judge(ctx, p)
+	switch v {
+	case pin.Held:
+		n := note(PinHeld, pn)
+		nb := p.Bundle.NotBefore.UTC()
+		n.Unit, n.Keys, n.BundleCertName, n.NotBefore = shortKey(unit), shortKeys(keys), p.CertName, &nb
+		n.Message = fmt.Sprintf("not deployed: issued %s, before the rollback to %s at %s",
+			nb.Format(time.RFC3339), pn.CertName, pn.At.UTC().Format(time.RFC3339))
+		n.Hint = releaseHint(pn)
+		inv.log.Info("bundle held back by a rollback pin", "unit", shortKey(unit), "certName", p.CertName, "pin", pn.Key())
+		inv.out.Pins = append(inv.out.Pins, n)
+		return true, nil
+	case pin.Lifts:
+		return false, pn
+	}
+	return false, nil
+}
+
+// lift deletes the pin a newer bundle lifted, once it was deployed (not
+// on a dry run), and records it.
+func (inv *invocation) lift(ctx context.Context, pn *pin.Pin, rep *report.Report, dryRun bool) {
+	if pn == nil || rep == nil {
+		return
+	}
+	n := note(PinLifted, pn)
+	n.Unit, n.Keys, n.BundleCertName = "", rep.Bundle.Keys, rep.Bundle.CertName
+	if dryRun {
+		n.Message = fmt.Sprintf("would lift the rollback to %s: %s was issued after it (dry run: the pin is kept)", pn.CertName, rep.Bundle.CertName)
+		inv.out.Pins = append(inv.out.Pins, n)
+		return
+	}
+	st, err := inv.store(ctx, inv.r.Config.Bucket)
+	if err == nil {
+		err = pin.Delete(ctx, st, pn.Key())
+	}
+	if err != nil {
+		inv.pinProblem(pn.Key(), "PinNotDeleted", err, storeHint(err, "oss:DeleteObject on "+pin.Prefix+"*")+
+			"; the pin stays, and holds back only certificates issued before it")
+		return
+	}
+	inv.pins.Remove(pn)
+	n.Message = fmt.Sprintf("the rollback to %s is lifted: %s was issued after it and deployed; the pin was deleted", pn.CertName, rep.Bundle.CertName)
+	inv.log.Info("rollback pin lifted", "pin", pn.Key(), "by", rep.Bundle.CertName)
+	inv.out.Pins = append(inv.out.Pins, n)
+}
+
+// writePin records a rollback's pin in CERTDROP_BUCKET.
+func (inv *invocation) writePin(ctx context.Context, rep *report.Report) {
+	p := hub.PinOf(rep, inv.r.now(), inv.out.Trigger, inv.req.RequestID)
+	st, err := inv.store(ctx, inv.r.Config.Bucket)
+	if err == nil {
+		_, err = pin.Write(ctx, st, p)
+	}
+	if err != nil {
+		inv.pinProblem(p.Key(), "PinNotWritten", err, storeHint(err, "oss:PutObject on "+pin.Prefix+"*")+
+			"; the rollback is done but not pinned: the next reconcile redeploys the newest bundle unless it is removed from the bucket")
+		return
+	}
+	n := note(PinWritten, p)
+	n.Message = fmt.Sprintf("the rollback to %s holds: bundles for %s issued before %s are not deployed", p.CertName,
+		strings.Join(p.Names, ", "), p.At.Format(time.RFC3339))
+	n.Hint = releaseHint(p)
+	inv.out.Pins = append(inv.out.Pins, n)
+}
+
+// onRelease lifts the pins a name matches (the certificate rolled back
+// to, or one of its names). None matching is refused, naming the pins in
+// force.
+func (inv *invocation) onRelease(ctx context.Context, name string, dryRun bool) {
+	st, err := inv.store(ctx, inv.r.Config.Bucket)
+	if err != nil {
+		inv.failErr("StoreUnavailable", err, "")
+		return
+	}
+	set := inv.pinSet(ctx)
+	if set == nil {
+		inv.fail("PinsUnlisted", "the rollback pins could not be listed", "see the pin problem above")
+		return
+	}
+	var matched []*pin.Pin
+	var inForce []string
+	for _, p := range set.All() {
+		if p.Matches(name) {
+			matched = append(matched, p)
+		} else if len(inForce) < 10 {
+			inForce = append(inForce, p.CertName+" ("+strings.Join(p.Names, ", ")+")")
+		}
+	}
+	if len(matched) == 0 {
+		known := "no rollback is pinned"
+		if len(inForce) > 0 {
+			known = "pinned: " + strings.Join(inForce, "; ")
+		}
+		inv.fail("NoPin", fmt.Sprintf("no rollback pin matches %q; %s", shortKey(name), known),
+			"name the certificate rolled back to, or one of its domain names")
+		return
+	}
+	for _, p := range matched {
+		n := note(PinReleased, p)
+		if dryRun {
+			n.Message = fmt.Sprintf("would release the rollback to %s (dry run: the pin is kept)", p.CertName)
+			inv.out.Pins = append(inv.out.Pins, n)
+			continue
+		}
+		if err := pin.Delete(ctx, st, p.Key()); err != nil {
+			inv.pinProblem(p.Key(), "PinNotDeleted", err, storeHint(err, "oss:DeleteObject on "+pin.Prefix+"*"))
+			continue
+		}
+		set.Remove(p)
+		n.Message = fmt.Sprintf("released the rollback to %s: the next reconcile or upload deploys the newest bundle for %s",
+			p.CertName, strings.Join(p.Names, ", "))
+		inv.log.Info("rollback pin released", "pin", p.Key(), "certName", p.CertName)
+		inv.out.Pins = append(inv.out.Pins, n)
+	}
+}
+
+// pinNotice adds the pin notes to a webhook message; it returns what to
+// put in the title: bundles held back and problems are alerts, as are
+// pins written, lifted and released (a person changed, or a renewal
+// ended, a rollback).
+func pinNotice(out *Outcome, n *report.Notice) []string {
+	count := map[string]int{}
+	for _, p := range out.Pins {
+		count[p.State]++
+		l := fmt.Sprintf("rollback pin %s (%s): %s", p.State, p.CertName, p.Message)
+		if p.Unit != "" {
+			l = fmt.Sprintf("rollback pin %s: %s (%s): %s", p.State, p.Unit, p.BundleCertName, p.Message)
+		}
+		if p.State == PinProblem {
+			l = fmt.Sprintf("rollback pin problem: %s: %s", p.Key, p.Message)
+		}
+		if p.Hint != "" {
+			l += " (" + p.Hint + ")"
+		}
+		n.Lines = append(n.Lines, l)
+	}
+	var what []string
+	for _, s := range []struct{ state, text string }{
+		{PinHeld, "bundle(s) held back by a rollback pin"}, {PinWritten, "rollback pin(s) written"},
+		{PinLifted, "rollback pin(s) lifted by a newer certificate"}, {PinReleased, "rollback pin(s) released"},
+		{PinProblem, "rollback pin problem(s)"},
+	} {
+		if count[s.state] > 0 {
+			what = append(what, fmt.Sprintf("%d %s", count[s.state], s.text))
+		}
+	}
+	return what
+}
