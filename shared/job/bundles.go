@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"time"
+	"unicode/utf8"
 
 	"github.com/certdrop/certdrop/shared/bundle"
 	"github.com/certdrop/certdrop/shared/plan"
@@ -188,33 +189,26 @@ func problem(err error) *report.Error {
 const MaxEchoedKey = 256
 
 // shortKey cuts a long key for echoing, saying how long it was.
-func shortKey(k string) string {
-	if len(k) <= MaxEchoedKey {
-		return k
-	}
-	cut := MaxEchoedKey
-	for cut > 0 && !utf8RuneStart(k[cut]) {
-		cut--
-	}
-	return fmt.Sprintf("%s…(%d bytes)", k[:cut], len(k))
-}
-
-func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
+func shortKey(k string) string { return cut(k, MaxEchoedKey) }
 
 // MaxEchoedMessage is the longest error message put whole in an outcome:
 // messages quote keys and event fields, which an event can make long.
 const MaxEchoedMessage = 2048
 
 // clip cuts a long message for echoing, saying how long it was.
-func clip(msg string) string {
-	if len(msg) <= MaxEchoedMessage {
-		return msg
+func clip(msg string) string { return cut(msg, MaxEchoedMessage) }
+
+// cut keeps the first n bytes of s (on a rune boundary) and says how long
+// s was; s is returned whole when it is not longer than n.
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
 	}
-	cut := MaxEchoedMessage
-	for cut > 0 && !utf8RuneStart(msg[cut]) {
-		cut--
+	at := n
+	for at > 0 && !utf8.RuneStart(s[at]) {
+		at--
 	}
-	return fmt.Sprintf("%s…(%d bytes)", msg[:cut], len(msg))
+	return fmt.Sprintf("%s…(%d bytes)", s[:at], len(s))
 }
 
 func shortKeys(keys []string) []string {
