@@ -10,6 +10,7 @@ import (
 
 	"github.com/certdrop/certdrop/shared/fanout"
 	"github.com/certdrop/certdrop/shared/manifest"
+	"github.com/certdrop/certdrop/shared/pin"
 	"github.com/certdrop/certdrop/shared/plan"
 	"github.com/certdrop/certdrop/shared/report"
 )
@@ -229,16 +230,12 @@ func carriedBy(ctx context.Context, client fanout.Client, m *manifest.Manifest, 
 // same region: its SANs, else the CN part of its name.
 func groupKey(c fanout.CASCert) string { return c.Region + "|" + strings.Join(namesOf(c), ",") }
 
-// namesOf returns a certificate's names, sorted: its SANs, else the CN
-// part of its certdrop name.
+// namesOf returns a certificate's names: its SANs as pin.Names has them
+// (lower-cased, sorted, without duplicates), else the CN part of its
+// certdrop name.
 func namesOf(c fanout.CASCert) []string {
 	if len(c.SANs) > 0 {
-		n := make([]string, len(c.SANs))
-		for i, s := range c.SANs {
-			n[i] = strings.ToLower(s)
-		}
-		slices.Sort(n)
-		return slices.Compact(n)
+		return pin.Names(c.SANs, "")
 	}
 	if m := certdropName.FindStringSubmatch(c.Name); m != nil {
 		return []string{m[1]}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -247,17 +246,11 @@ func (inv *invocation) candidate(loc *located, b *bundle.Bundle) (candidate, boo
 	return candidate{loc: loc, plan: p, warnings: b.Warnings}, true
 }
 
-// identityKey names what a certificate is for: its sorted names.
+// identityKey names what a certificate is for: its names as a rollback
+// pin names them (pin.Names), so that the reconcile groups bundles as the
+// pins govern them.
 func identityKey(id bundle.Identity) string {
-	names := append([]string(nil), id.SANs...)
-	if len(names) == 0 {
-		names = []string{id.CommonName}
-	}
-	for i := range names {
-		names[i] = strings.ToLower(names[i])
-	}
-	sort.Strings(names)
-	return strings.Join(names, ",")
+	return strings.Join(pin.Names(id.SANs, id.CommonName), ",")
 }
 
 // expiring reports every manifest target whose certificate, after the

@@ -20,6 +20,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -81,15 +82,8 @@ func Names(sans []string, commonName string) []string {
 	for _, n := range in {
 		out = append(out, strings.ToLower(strings.TrimSpace(n)))
 	}
-	sort.Strings(out)
-	k := 0
-	for i, n := range out {
-		if i == 0 || n != out[k-1] {
-			out[k] = n
-			k++
-		}
-	}
-	return out[:k]
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // Key is the object key of the pin for names (normalized by Names):
@@ -109,15 +103,7 @@ func (p *Pin) Matches(name string) bool {
 	if name == "" {
 		return false
 	}
-	if strings.EqualFold(p.CertName, name) {
-		return true
-	}
-	for _, n := range p.Names {
-		if n == name {
-			return true
-		}
-	}
-	return false
+	return strings.EqualFold(p.CertName, name) || slices.Contains(p.Names, name)
 }
 
 // Verdict is what a pin means for a bundle for its names.
