@@ -292,6 +292,10 @@ func (inv *invocation) expiring(ctx context.Context, client fanout.Client) {
 		}
 	}
 	warn := inv.manifest.Defaults.WarnDays
+	pinOf := map[string]string{} // the certificate rolled back to -> its pin's key
+	for _, p := range inv.pinSet(ctx).All() {
+		pinOf[p.CertName] = p.Key()
+	}
 	for _, t := range inv.manifest.Targets {
 		if observedNot(t) {
 			continue
@@ -309,10 +313,8 @@ func (inv *invocation) expiring(ctx context.Context, client fanout.Client) {
 		if days < warn {
 			e := Expiring{Product: k.product, Domain: k.domain, State: "expiring",
 				CertName: certName[k], NotAfter: na.UTC().Format(time.RFC3339), DaysLeft: days}
-			for _, p := range inv.pinSet(ctx).All() {
-				if certName[k] != "" && p.CertName == certName[k] {
-					e.Pinned = p.Key()
-				}
+			if certName[k] != "" {
+				e.Pinned = pinOf[certName[k]]
 			}
 			inv.out.Expiring = append(inv.out.Expiring, e)
 		}
