@@ -15,7 +15,7 @@ import (
 	"strings"
 )
 
-// Kind says which of the four event shapes an invocation carried.
+// Kind says which of the five event shapes an invocation carried.
 type Kind string
 
 // The event kinds.
@@ -29,8 +29,8 @@ const (
 	KindRollback Kind = "rollback"
 )
 
-// Event is a decoded invocation body: exactly one of OSS, Timer, Manual
-// or Renew is set, as Kind says.
+// Event is a decoded invocation body: exactly one of OSS, Timer, Manual,
+// Renew or Rollback is set, as Kind says.
 type Event struct {
 	Kind   Kind
 	OSS    *OSSEvent
@@ -42,17 +42,17 @@ type Event struct {
 }
 
 // ErrUnrecognized is wrapped by Parse's error for a body that is none of
-// the four shapes; nothing is called for it.
+// the five shapes; nothing is called for it.
 var ErrUnrecognized = errors.New("unrecognized event")
 
-// expected names the four shapes, for error messages.
-const expected = `expected an OSS trigger event {"events":[...]}, a timer event {"triggerTime","triggerName","payload"} ` +
-	`a manual invocation {"bundle":"oss://bucket/prefix/","dryRun":false,"force":false} ` +
+// expected names the five shapes, for error messages.
+const expected = `expected an OSS trigger event {"events":[...]}, a timer event {"triggerTime","triggerName","payload"}, ` +
+	`a manual invocation {"bundle":"oss://bucket/prefix/","dryRun":false,"force":false}, ` +
 	`a manual renewal {"mode":"renew","certificate":"example.com","force":false,"dryRun":false} ` +
 	`or a manual rollback {"mode":"rollback","to":"certdrop-example.com-20270221-534547a4","dryRun":false} ` +
 	`(or its release {"mode":"rollback","release":"example.com"})`
 
-// Parse decodes an invocation body into one of the four event shapes.
+// Parse decodes an invocation body into one of the five event shapes.
 func Parse(body []byte) (*Event, error) {
 	var probe map[string]json.RawMessage
 	if err := json.Unmarshal(body, &probe); err != nil {
