@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"github.com/certdrop/certdrop/shared/bundle"
 	"github.com/certdrop/certdrop/shared/cloud"
 	"github.com/certdrop/certdrop/shared/dnsprovider/alidns"
+	"github.com/certdrop/certdrop/shared/event"
 	"github.com/certdrop/certdrop/shared/manifest"
 	"github.com/certdrop/certdrop/shared/renew"
 	"github.com/certdrop/certdrop/shared/store"
@@ -147,32 +147,35 @@ func openOutput(ctx context.Context, c *cli, out string) (store.Store, string, e
 		st, err := store.OpenDir(out, store.Options{Getenv: c.getenv})
 		return st, "", err
 	}
-	u, err := url.Parse(out)
-	if err != nil || u.Host == "" {
-		return nil, "", fmt.Errorf("%q is not oss://bucket/prefix/", out)
+	bucket, prefix, err := event.ParseOSSURL(out)
+	if err != nil {
+		return nil, "", err
 	}
-	prefix := strings.TrimPrefix(u.Path, "/")
 	if prefix != "" && !strings.HasSuffix(prefix, "/") {
 		prefix += "/"
 	}
-	st, err := store.OpenOSS(ctx, u.Host, "", store.Options{Getenv: c.getenv})
+	st, err := store.OpenOSS(ctx, bucket, "", store.Options{Getenv: c.getenv})
 	return st, prefix, err
 }
 
-// readLocation reads a file, or an oss://bucket/key object.
+// readLocation reads a file, or an oss://bucket/key object (the key as
+// written, like every oss:// location: event.ParseOSSURL).
 func readLocation(ctx context.Context, c *cli, loc string) ([]byte, error) {
 	if !strings.HasPrefix(loc, "oss://") {
 		return os.ReadFile(loc)
 	}
-	u, err := url.Parse(loc)
-	if err != nil || u.Host == "" || strings.TrimPrefix(u.Path, "/") == "" {
-		return nil, fmt.Errorf("%q is not oss://bucket/key", loc)
+	bucket, key, err := event.ParseOSSURL(loc)
+	if err == nil && key == "" {
+		err = fmt.Errorf("%q names no object: oss://bucket/key", loc)
 	}
-	st, err := store.OpenOSS(ctx, u.Host, "", store.Options{Getenv: c.getenv})
 	if err != nil {
 		return nil, err
 	}
-	o, err := st.Get(ctx, strings.TrimPrefix(u.Path, "/"))
+	st, err := store.OpenOSS(ctx, bucket, "", store.Options{Getenv: c.getenv})
+	if err != nil {
+		return nil, err
+	}
+	o, err := st.Get(ctx, key)
 	if err != nil {
 		return nil, err
 	}

@@ -144,3 +144,27 @@ func TestRenewCommandOSS(t *testing.T) {
 		t.Errorf("objects written: %v", keys)
 	}
 }
+
+// An oss:// location names its key as written: '%' and '#' are part of
+// an object key, not URL escapes or a fragment.
+func TestReadLocationKeyAsWritten(t *testing.T) {
+	env, _, _ := renewEnvOSS(t)
+	getenv := func(k string) string { return env[k] }
+	st, err := store.OpenOSS(context.Background(), "renew-bucket", "", store.Options{Getenv: getenv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"certdrop/m%41nifest.yaml", "certdrop/manifest#2.yaml"} {
+		want := "version: 1 # " + key
+		if err := st.Put(context.Background(), key, []byte(want), "text/yaml"); err != nil {
+			t.Fatal(err)
+		}
+		got, err := readLocation(context.Background(), &cli{getenv: getenv}, "oss://renew-bucket/"+key)
+		if err != nil || string(got) != want {
+			t.Errorf("readLocation(oss://renew-bucket/%s) = %q, %v; want %q", key, got, err, want)
+		}
+	}
+	if _, err := readLocation(context.Background(), &cli{getenv: getenv}, "oss://renew-bucket/"); err == nil {
+		t.Error("readLocation of a bucket without a key: no error")
+	}
+}
