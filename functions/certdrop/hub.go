@@ -20,9 +20,9 @@ import (
 	"github.com/certdrop/certdrop/shared/store"
 )
 
-// loadHubManifest reads the manifest a rollback or a prune works on: a
-// file or oss://bucket/key, $CERTDROP_MANIFEST by default.
-func loadHubManifest(ctx context.Context, c *cli, name, loc string) (*manifest.Manifest, int) {
+// loadManifest reads the manifest a renewal, a rollback or a prune works
+// on: a file or oss://bucket/key, $CERTDROP_MANIFEST by default.
+func loadManifest(ctx context.Context, c *cli, name, loc string) (*manifest.Manifest, int) {
 	if loc == "" {
 		return nil, usageError(c, name, "name the manifest with --manifest (or CERTDROP_MANIFEST)")
 	}
@@ -94,7 +94,7 @@ func runRollback(ctx context.Context, c *cli, args []string) int {
 		}
 		return releasePin(ctx, c, pinBucket, *region, *release, *dryRun)
 	}
-	m, code := loadHubManifest(ctx, c, "rollback", *manifestLoc)
+	m, code := loadManifest(ctx, c, "rollback", *manifestLoc)
 	if m == nil {
 		return code
 	}
@@ -232,7 +232,7 @@ func runPrune(ctx context.Context, c *cli, args []string) int {
 	if *keep < 1 {
 		return usageError(c, "prune", "--keep must be at least 1")
 	}
-	m, code := loadHubManifest(ctx, c, "prune", *manifestLoc)
+	m, code := loadManifest(ctx, c, "prune", *manifestLoc)
 	if m == nil {
 		return code
 	}

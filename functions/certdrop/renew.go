@@ -12,7 +12,7 @@ import (
 	"github.com/certdrop/certdrop/shared/cloud"
 	"github.com/certdrop/certdrop/shared/dnsprovider/alidns"
 	"github.com/certdrop/certdrop/shared/event"
-	"github.com/certdrop/certdrop/shared/manifest"
+	"github.com/certdrop/certdrop/shared/job"
 	"github.com/certdrop/certdrop/shared/renew"
 	"github.com/certdrop/certdrop/shared/store"
 )
@@ -48,7 +48,7 @@ func runRenew(ctx context.Context, c *cli, args []string) int {
 		if b := c.getenv("CERTDROP_BUCKET"); b != "" {
 			p := c.getenv("CERTDROP_TRIGGER_PREFIX")
 			if p == "" {
-				p = "certs/"
+				p = job.DefaultTriggerPrefix
 			}
 			*out = "oss://" + b + "/" + p
 		} else {
@@ -58,15 +58,9 @@ func runRenew(ctx context.Context, c *cli, args []string) int {
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 
-	data, err := readLocation(ctx, c, *manifestLoc)
-	if err != nil {
-		fmt.Fprintf(c.stderr, "certdrop renew: the manifest: %v\n", err)
-		return exitUsage
-	}
-	m, err := manifest.Parse(*manifestLoc, data)
-	if err != nil {
-		fmt.Fprintf(c.stderr, "certdrop renew: %v\n", err)
-		return exitUsage
+	m, code := loadManifest(ctx, c, "renew", *manifestLoc)
+	if m == nil {
+		return code
 	}
 	if len(m.Certificates) == 0 {
 		fmt.Fprintf(c.stderr, "certdrop renew: %s has no certificates section: nothing to renew\n", *manifestLoc)
