@@ -89,18 +89,18 @@ func (inv *invocation) deployUnit(ctx context.Context, loc *located, only []stri
 }
 
 // deploy validates, plans, fans out and reports one bundle of a folder.
-func (inv *invocation) deploy(ctx context.Context, loc *located, b *bundle.Bundle, objectKey string, dryRun, force bool) *report.Report {
+func (inv *invocation) deploy(ctx context.Context, loc *located, b *bundle.Bundle, objectKey string, dryRun, force bool) {
 	p, err := inv.plan(loc, b, objectKey)
 	if err != nil {
-		return nil
+		return
 	}
 	hold, lifts := inv.held(ctx, p, loc.Unit, loc.Keys) // pins.go: a rollback in force
 	if hold {
-		return nil
+		return
 	}
 	client, ok := inv.apiClient(ctx)
 	if !ok {
-		return nil
+		return
 	}
 	inv.log.Info("deploying", "unit", shortKey(loc.Unit), "files", shortKeys(loc.Keys), "certName", p.CertName, "targets", len(p.Calls),
 		"notCovered", len(p.NotCovered), "dryRun", dryRun, "lowerBound", p.LowerBound().String())
@@ -109,7 +109,6 @@ func (inv *invocation) deploy(ctx context.Context, loc *located, b *bundle.Bundl
 	inv.out.Reports = append(inv.out.Reports, rep)
 	inv.log.Info("run finished", "unit", shortKey(loc.Unit), "summary", report.SummaryLine(rep))
 	inv.lift(ctx, lifts, rep, dryRun)
-	return rep
 }
 
 // plan validates a parsed bundle under the manifest's defaults and plans
