@@ -64,7 +64,7 @@ func WriteOutcome(w io.Writer, o *Outcome) error {
 			if p.Unit != "" {
 				what = p.Unit + " (" + p.BundleCertName + ")"
 			}
-			if p.State == "problem" {
+			if p.State == PinProblem {
 				what = p.Key
 			}
 			fmt.Fprintf(w, "  %s %s: %s\n", p.State, what, p.Message)
