@@ -136,8 +136,13 @@ func validateAll(ctx context.Context, srcs []bundle.Source, opts bundle.Options,
 	if len(f.Bundles) == 0 {
 		// No bundle: Parse says best what one bundle lacks, unless the
 		// files hold several keys.
-		if _, err := bundle.Parse(srcs, opts); !errors.Is(err, bundle.ErrMultipleKeys) {
-			return validate(srcs, opts, domains), nil
+		b, err := bundle.Parse(srcs, opts)
+		switch {
+		case errors.Is(err, bundle.ErrMultipleKeys):
+		case err != nil:
+			return validateResult{Sources: names, Warnings: []string{}, Error: problemOf(err)}, nil
+		default:
+			return validateBundle(b, names, opts, domains), nil
 		}
 	}
 	if single {
@@ -165,19 +170,6 @@ func validateAll(ctx context.Context, srcs []bundle.Source, opts bundle.Options,
 		all.Valid = all.Valid && covered
 	}
 	return validateResult{}, all
-}
-
-// validate parses the sources as one bundle and validates it.
-func validate(srcs []bundle.Source, opts bundle.Options, domains []string) validateResult {
-	var names []string
-	for _, s := range srcs {
-		names = append(names, s.Name)
-	}
-	b, err := bundle.Parse(srcs, opts)
-	if err != nil {
-		return validateResult{Sources: names, Warnings: []string{}, Error: problemOf(err)}
-	}
-	return validateBundle(b, names, opts, domains)
 }
 
 // validateBundle validates a parsed bundle read from sources, and checks
