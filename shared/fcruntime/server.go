@@ -2,6 +2,7 @@ package fcruntime
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -114,7 +115,7 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		inv.Log.Error("cannot read the event", "error", err.Error())
-		fail(w, []byte(fmt.Sprintf(`{"error":%q}`, err.Error())))
+		fail(w, errorBody(err))
 		return
 	}
 	// The handler runs under the request's context, which ends when FC
@@ -135,12 +136,21 @@ func (s *Server) initialize(w http.ResponseWriter, r *http.Request) {
 	if in, ok := s.Handler.(Initializer); ok {
 		if err := in.Initialize(r.Context(), inv); err != nil {
 			inv.Log.Error("initialize failed", "error", err.Error())
-			fail(w, []byte(fmt.Sprintf(`{"error":%q}`, err.Error())))
+			fail(w, errorBody(err))
 			return
 		}
 	}
 	inv.Log.Info("FC Initialize End RequestId: " + inv.RequestID)
 	w.WriteHeader(http.StatusOK)
+}
+
+// errorBody is the JSON answer {"error": "..."} for err. It is encoded
+// as JSON, not with Go's %q, whose escapes (\x01) JSON does not have.
+func errorBody(err error) []byte {
+	body, _ := json.Marshal(struct {
+		Error string `json:"error"`
+	}{err.Error()})
+	return body
 }
 
 // fail answers an invocation as failed in the way FC recognises.

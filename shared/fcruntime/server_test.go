@@ -221,3 +221,21 @@ func TestGracefulShutdown(t *testing.T) {
 }
 
 func runtimeGosched() { time.Sleep(time.Millisecond) }
+
+// A failure's answer is JSON whatever the error says: FC hands it to the
+// caller, and the on-failure destination, as the invocation's result.
+func TestFailureBodyIsJSON(t *testing.T) {
+	msg := "endpoint \"x\"\x01\ttab \xff"
+	s := &Server{Handler: failingInit(msg)}
+	rec := httptest.NewRecorder()
+	s.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/initialize", nil))
+	var got struct{ Error string }
+	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || !strings.HasPrefix(got.Error, "endpoint \"x\"\x01\ttab ") {
+		t.Errorf("failed initialize answered %q: %v (decoded %q)", rec.Body.String(), err, got.Error)
+	}
+}
+
+type failingInit string
+
+func (failingInit) Invoke(context.Context, *Invocation) ([]byte, bool) { return nil, false }
+func (f failingInit) Initialize(context.Context, *Invocation) error    { return errors.New(string(f)) }

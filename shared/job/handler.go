@@ -48,7 +48,8 @@ func (r *Runner) Invoke(ctx context.Context, fc *fcruntime.Invocation) ([]byte, 
 	out.Status = out.status()
 	body, err := json.Marshal(out)
 	if err != nil {
-		return []byte(fmt.Sprintf(`{"error":%q}`, err.Error())), true
+		body, _ = json.Marshal(map[string]string{"error": err.Error()}) // JSON, not %q's escapes
+		return body, true
 	}
 	return body, out.Retry()
 }
