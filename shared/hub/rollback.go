@@ -169,8 +169,12 @@ func Rollback(ctx context.Context, client fanout.Client, cas fanout.CASClient, m
 	return rep, nil
 }
 
-// APICode, APIMessage and APIHint let a report show a refusal's code and
-// hint in their own fields.
-func (e *RefusedError) APICode() string    { return e.Code }
+// APICode is the refusal's code, for a report's own field (with
+// APIMessage and APIHint, it makes RefusedError a report.APIError).
+func (e *RefusedError) APICode() string { return e.Code }
+
+// APIMessage is the refusal's message without its hint.
 func (e *RefusedError) APIMessage() string { return e.Message }
-func (e *RefusedError) APIHint() string    { return e.Hint }
+
+// APIHint is what to do about the refusal.
+func (e *RefusedError) APIHint() string { return e.Hint }
