@@ -125,12 +125,15 @@ func TestE2EExpiringStaging(t *testing.T) {
 	soon := time.Now().Add(5*24*time.Hour + time.Hour)
 	h := newHarness(t, func(c *cloudsim.Config) {
 		c.OSS.Triggers = nil
+		c.Domains.CDN[0].Installed = &cloudsim.SeedCert{CertName: "hand-made-www", NotAfter: soon}
 		c.Domains.CDN[3].Installed = &cloudsim.SeedCert{CertName: "hand-made", NotAfter: soon}
 	})
-	h.putQuiet("certdrop/manifest.yaml", []byte("version: 1\ntargets:\n  - product: cdn\n    domain: legacy.other.org\n    staging: true\n"))
+	h.putQuiet("certdrop/manifest.yaml", []byte("version: 1\ntargets:\n"+
+		"  - product: cdn\n    domain: legacy.other.org\n    staging: true\n"+
+		"  - product: cdn\n    domain: www.example.com\n"))
 	code, o := h.invoke(reconcileTimer)
-	if code != http.StatusOK || len(o.Expiring) != 0 {
-		t.Fatalf("staging target: HTTP %d expiring %+v", code, o.Expiring)
+	if code != http.StatusOK || len(o.Expiring) != 1 || o.Expiring[0].Domain != "www.example.com" {
+		t.Fatalf("HTTP %d expiring %+v; want www.example.com only (legacy.other.org is staging)", code, o.Expiring)
 	}
 }
 
