@@ -329,7 +329,9 @@ func CallCAS(ctx context.Context, opts Options, call func() error) error {
 }
 
 // notLater says why a rollback leaves a target as it is, or "" when the
-// target carries a certificate later than the plan's and is to be set.
+// target carries another certificate issued no earlier than the plan's
+// (later, or in the same second: two renewals forced back to back) and is
+// to be set.
 func (r *run) notLater(in Installed) string {
 	if !in.HTTPS {
 		return "HTTPS is off on this domain: a rollback restores an earlier certificate only where a later one is served"
@@ -338,13 +340,13 @@ func (r *run) notLater(in Installed) string {
 	const day = "2006-01-02 15:04 MST"
 	switch {
 	case !in.NotBefore.IsZero() && !ours.NotBefore.IsZero():
-		if !in.NotBefore.After(ours.NotBefore) {
-			return fmt.Sprintf("the domain carries %s, issued %s, not later than %s (%s): a rollback replaces only later certificates",
+		if in.NotBefore.Before(ours.NotBefore) {
+			return fmt.Sprintf("the domain carries %s, issued %s, earlier than %s (%s): a rollback replaces only later certificates",
 				certLabel(in), in.NotBefore.UTC().Format(day), r.plan.CertName, ours.NotBefore.UTC().Format(day))
 		}
 	case !in.NotAfter.IsZero() && !ours.NotAfter.IsZero():
-		if !in.NotAfter.After(ours.NotAfter) {
-			return fmt.Sprintf("the domain carries %s, which expires %s, not later than %s (%s): a rollback replaces only later certificates",
+		if in.NotAfter.Before(ours.NotAfter) {
+			return fmt.Sprintf("the domain carries %s, which expires %s, earlier than %s (%s): a rollback replaces only later certificates",
 				certLabel(in), in.NotAfter.UTC().Format(day), r.plan.CertName, ours.NotAfter.UTC().Format(day))
 		}
 	}

@@ -191,6 +191,25 @@ func TestRollback(t *testing.T) {
 	}
 }
 
+// TestRollbackSameSecond: two renewals forced back to back can be issued
+// in the same second; rolling back from the second to the first sets the
+// targets (the one they carry is not earlier), where it used to leave them
+// as they were (a flake of the pin end-to-end test).
+func TestRollbackSameSecond(t *testing.T) {
+	s, c, m := account(t)
+	at := time.Now().Add(-time.Hour).Truncate(time.Second)
+	names := []string{zone, "*." + zone}
+	first := issue(t, at, 90*24*time.Hour, names...)
+	second := issue(t, at, 90*24*time.Hour, names...)
+	idFirst := deploy(t, c, first, m)
+	carries(t, s, m, deploy(t, c, second, m))
+	rep, err := Rollback(context.Background(), c, c, m, RollbackOptions{To: plan.CASCertName(first.Identity())})
+	if err != nil || rep.Summary.Deployed != len(m.Targets) {
+		t.Fatalf("rollback: %v %+v; want every target deployed", err, rep.Summary)
+	}
+	carries(t, s, m, idFirst)
+}
+
 func setCount(s *cloudsim.Sim) int {
 	n := 0
 	for _, e := range s.Journal().Entries() {
