@@ -181,34 +181,23 @@ func releasePin(ctx context.Context, c *cli, bucket, region, name string, dryRun
 	for _, p := range problems {
 		fmt.Fprintf(c.stderr, "warning: pin %s: %v\n", p.Key, p.Err)
 	}
-	var pinned []string
-	released := 0
-	for _, p := range set.All() {
-		if !p.Matches(name) {
-			pinned = append(pinned, p.CertName+" ("+strings.Join(p.Names, ", ")+")")
-			continue
-		}
+	matched, others := set.Match(name, 10)
+	if len(matched) == 0 {
+		fmt.Fprintf(c.stderr, "certdrop rollback: %s (in oss://%s/%s)\n", pin.NoMatch(name, others), bucket, pin.Prefix)
+		return exitUsage
+	}
+	for _, p := range matched {
 		if dryRun {
 			fmt.Fprintf(c.stdout, "would release the rollback to %s (%s), pinned %s by %s %s\n", p.CertName, strings.Join(p.Names, ", "),
 				p.At.Format(time.RFC3339), p.Trigger, p.RequestID)
-			released++
 			continue
 		}
 		if err := pin.Delete(ctx, st, p.Key()); err != nil {
 			fmt.Fprintf(c.stderr, "certdrop rollback: %v\n", err)
 			return exitFail
 		}
-		released++
 		fmt.Fprintf(c.stdout, "released the rollback to %s (%s), pinned %s by %s %s: the next reconcile or upload deploys the newest bundle\n",
 			p.CertName, strings.Join(p.Names, ", "), p.At.Format(time.RFC3339), p.Trigger, p.RequestID)
-	}
-	if released == 0 {
-		known := "no rollback is pinned"
-		if len(pinned) > 0 {
-			known = "pinned: " + strings.Join(pinned, "; ")
-		}
-		fmt.Fprintf(c.stderr, "certdrop rollback: no rollback pin matches %q in oss://%s/%s; %s\n", name, bucket, pin.Prefix, known)
-		return exitUsage
 	}
 	return exitOK
 }

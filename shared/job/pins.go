@@ -215,22 +215,9 @@ func (inv *invocation) onRelease(ctx context.Context, name string, dryRun bool) 
 		inv.fail("PinsUnlisted", "the rollback pins could not be listed", "see the pin problem above")
 		return
 	}
-	var matched []*pin.Pin
-	var inForce []string
-	for _, p := range set.All() {
-		if p.Matches(name) {
-			matched = append(matched, p)
-		} else if len(inForce) < 10 {
-			inForce = append(inForce, p.CertName+" ("+strings.Join(p.Names, ", ")+")")
-		}
-	}
+	matched, others := set.Match(name, 10)
 	if len(matched) == 0 {
-		known := "no rollback is pinned"
-		if len(inForce) > 0 {
-			known = "pinned: " + strings.Join(inForce, "; ")
-		}
-		inv.fail("NoPin", fmt.Sprintf("no rollback pin matches %q; %s", shortKey(name), known),
-			"name the certificate rolled back to, or one of its domain names")
+		inv.fail("NoPin", pin.NoMatch(shortKey(name), others), "name the certificate rolled back to, or one of its domain names")
 		return
 	}
 	for _, p := range matched {

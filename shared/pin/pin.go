@@ -240,6 +240,31 @@ func (s *Set) Remove(p *Pin) {
 	}
 }
 
+// Match splits the set for a release by name (the certificate rolled
+// back to, or one of its names): the pins it matches, and a description of
+// at most max of the others ("<certName> (<names>)"), for the message that
+// says no pin matched.
+func (s *Set) Match(name string, max int) (matched []*Pin, others []string) {
+	for _, p := range s.All() {
+		switch {
+		case p.Matches(name):
+			matched = append(matched, p)
+		case len(others) < max:
+			others = append(others, p.CertName+" ("+strings.Join(p.Names, ", ")+")")
+		}
+	}
+	return matched, others
+}
+
+// NoMatch says that no pin matches name, and which pins are in force.
+func NoMatch(name string, others []string) string {
+	known := "no rollback is pinned"
+	if len(others) > 0 {
+		known = "pinned: " + strings.Join(others, "; ")
+	}
+	return fmt.Sprintf("no rollback pin matches %q; %s", name, known)
+}
+
 // Load reads the pins in the bucket: at most MaxPins of them, each at
 // most MaxSize bytes (refused from the listing before it is read). A pin
 // that cannot be read, is too large or malformed, or is filed under

@@ -3,6 +3,7 @@ package pin
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -159,4 +160,36 @@ func FuzzParse(f *testing.F) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// TestMatch: a release names the certificate rolled back to or one of its
+// names; the others are described, at most max of them.
+func TestMatch(t *testing.T) {
+	a := &Pin{Names: []string{"a.example.com"}, CertName: "certdrop-a"}
+	b := &Pin{Names: []string{"*.b.example.com", "b.example.com"}, CertName: "certdrop-b"}
+	c := &Pin{Names: []string{"c.example.com"}, CertName: "certdrop-c"}
+	set := &Set{byNames: map[string]*Pin{}}
+	for _, p := range []*Pin{a, b, c} {
+		set.byNames[strings.Join(p.Names, ",")] = p
+	}
+	for _, tt := range []struct {
+		name    string
+		matched []*Pin
+		others  int
+	}{
+		{"certdrop-b", []*Pin{b}, 2},
+		{"B.example.com", []*Pin{b}, 2},
+		{"nothing.example.com", nil, 2}, // three others, two described
+	} {
+		matched, others := set.Match(tt.name, 2)
+		if !slices.Equal(matched, tt.matched) || len(others) != tt.others {
+			t.Errorf("%s: matched %v, others %v", tt.name, matched, others)
+		}
+	}
+	if got := NoMatch("x", []string{"certdrop-a (a.example.com)"}); got != `no rollback pin matches "x"; pinned: certdrop-a (a.example.com)` {
+		t.Errorf("NoMatch: %q", got)
+	}
+	if got := NoMatch("x", nil); !strings.HasSuffix(got, "no rollback is pinned") {
+		t.Errorf("NoMatch with no pins: %q", got)
+	}
 }
