@@ -308,7 +308,7 @@ func TestRetryAt(t *testing.T) {
 	for try := 1; try <= 10; try++ {
 		ceil := min(DefaultMaxDelay, DefaultBaseDelay<<(try-1))
 		for range 200 {
-			if d := r.backoff(try); d < 0 || d > ceil {
+			if d := r.opts.backoff(try); d < 0 || d > ceil {
 				t.Fatalf("try %d: delay %v outside [0, %v]", try, d, ceil)
 			}
 		}
