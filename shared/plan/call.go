@@ -120,11 +120,9 @@ func APIDomain(p manifest.Product, domain string) (string, error) {
 	return d, nil
 }
 
-func newCall(t manifest.Target, certName, certPEM string, key bundle.Secret) (Call, error) {
-	c, err := TargetCall(t)
-	if err != nil {
-		return Call{}, err
-	}
+// newUploadCall plans a target's Set call with the certificate and its
+// key in the request (delivery: upload), on c, the target's TargetCall.
+func newUploadCall(c Call, t manifest.Target, certName, certPEM string, key bundle.Secret) Call {
 	domain := c.DomainName
 	add := func(name, value string) { c.Params = append(c.Params, Param{Name: name, Value: value}) }
 	switch t.Product {
@@ -160,7 +158,7 @@ func newCall(t manifest.Target, certName, certPEM string, key bundle.Secret) (Ca
 			add("Env", "staging")
 		}
 	}
-	return c, nil
+	return c
 }
 
 // TargetCall returns a call that names a target without a certificate: its
