@@ -79,6 +79,19 @@ func (c Call) Form() map[string]string {
 	return f
 }
 
+// Secrets returns the values of the sensitive parameters (the private
+// key), which the API client scrubs from every error. Only the API client
+// should call it.
+func (c Call) Secrets() []string {
+	var out []string
+	for _, p := range c.Params {
+		if p.Sensitive {
+			out = append(out, p.Value)
+		}
+	}
+	return out
+}
+
 // Param returns the named parameter's value ("" when absent).
 func (c Call) Param(name string) string {
 	for _, p := range c.Params {
