@@ -21,15 +21,7 @@ var (
 // mixedPlan is testPlan's n CDN calls followed by m VOD calls.
 func mixedPlan(n, m int) *plan.Plan {
 	p := testPlan(n)
-	for i := range m {
-		d := fmt.Sprintf("v%02d.example.com", i)
-		p.Calls = append(p.Calls, plan.Call{
-			Target:     manifest.Target{Product: manifest.VOD, Domain: d},
-			API:        plan.SetAPI(manifest.VOD),
-			DomainName: d,
-			Params:     []plan.Param{{Name: "DomainName", Value: d}, {Name: "CertName", Value: p.CertName}},
-		})
-	}
+	addCalls(p, manifest.VOD, "v", m)
 	return p
 }
 
