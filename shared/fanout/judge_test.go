@@ -248,3 +248,20 @@ func TestCountsSplitDescribeAndSet(t *testing.T) {
 			r.Attempts, r.Throttled, r.Describes, r.DescribeThrottled, r.State)
 	}
 }
+
+// TestRetryLogDelay: a throttled call without a retry-after hint is
+// retried as soon as the pacer allows, and the debug log says so (delayMs
+// 0), not the distance to the zero time.
+func TestRetryLogDelay(t *testing.T) {
+	p := testPlan(1)
+	f := newFake()
+	f.setErrs["d00.example.com"] = []error{errThrottled}
+	var logs bytes.Buffer
+	res := Run(context.Background(), f, p, serial(Options{Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}))
+	if res[0].State != Deployed {
+		t.Fatalf("%s %v", res[0].State, res[0].Err)
+	}
+	if !strings.Contains(logs.String(), "msg=retrying") || !strings.Contains(logs.String(), "delayMs=0 ") {
+		t.Errorf("the retry's log does not say delayMs=0:\n%s", logs.String())
+	}
+}

@@ -437,8 +437,14 @@ func (r *run) attempt(ctx context.Context, res *Result, api plan.API, set bool, 
 		}
 		prio = prioRetry
 		due = r.retryAt(class, tries, hint, sent)
-		r.log.Debug("retrying", "call", res.Call, "api", api.Action, "class", class.String(), "try", tries+throttles,
-			"delayMs", time.Until(due).Milliseconds(), "error", err.Error())
+		if r.log.Enabled(ctx, slog.LevelDebug) {
+			var delay time.Duration // zero due: as soon as the pacer allows
+			if !due.IsZero() {
+				delay = max(0, time.Until(due))
+			}
+			r.log.Debug("retrying", "call", res.Call, "api", api.Action, "class", class.String(), "try", tries+throttles,
+				"delayMs", delay.Milliseconds(), "error", err.Error())
+		}
 	}
 }
 
