@@ -104,7 +104,7 @@ func Find(getenv func(string) string) (*Source, error) {
 				if err != nil {
 					return nil, fmt.Errorf("the Alibaba Cloud CLI profile %s: %v: %w", file, err, ErrNone)
 				}
-				return &Source{Name: "CLI profile " + file, Provider: p}, nil
+				return &Source{Name: "CLI profile " + file, Provider: quietProfile{p}}, nil
 			}
 		}
 	}
@@ -117,4 +117,36 @@ func Find(getenv func(string) string) (*Source, error) {
 		return &Source{Name: "ECS RAM role " + role, Provider: p}, nil
 	}
 	return nil, ErrNone
+}
+
+// quietProfile is the CLI profile provider with its errors kept from
+// quoting the profile file: credentials-go's puts the whole config.json,
+// AccessKey secrets included, into its error when the file is not valid
+// JSON ("unmarshal aliyun cli config from '<file>' failed: <content>").
+type quietProfile struct {
+	providers.CredentialsProvider
+}
+
+// GetCredentials returns the profile's credentials, or an error that names
+// the file but does not quote it.
+func (q quietProfile) GetCredentials() (*providers.Credentials, error) {
+	c, err := q.CredentialsProvider.GetCredentials()
+	if err != nil {
+		return nil, errors.New(unquoteProfile(err.Error()))
+	}
+	return c, nil
+}
+
+// unquoteProfile cuts the file content out of a CLI profile error.
+func unquoteProfile(msg string) string {
+	const marker = "unmarshal aliyun cli config from '"
+	i := strings.Index(msg, marker)
+	if i < 0 {
+		return msg
+	}
+	j := strings.Index(msg[i+len(marker):], "' failed")
+	if j < 0 {
+		return msg[:i] + "the Alibaba Cloud CLI profile file is not valid JSON"
+	}
+	return msg[:i+len(marker)+j] + "' failed: the file is not valid JSON"
 }

@@ -73,3 +73,28 @@ func TestFind(t *testing.T) {
 		})
 	}
 }
+
+// TestCLIProfileErrorQuotesNoFile: credentials-go's CLI profile provider
+// quotes the whole config.json in its error when the file is not valid
+// JSON; the source's error says so without the file's secrets.
+func TestCLIProfileErrorQuotesNoFile(t *testing.T) {
+	cli := filepath.Join(t.TempDir(), "config.json")
+	broken := `{"current":"dev","profiles":[{"name":"dev","mode":"AK","access_key_id":"cliAK","access_key_secret":"` + testSecret + `"},]}`
+	if err := os.WriteFile(cli, []byte(broken), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	src, err := Find(func(k string) string { return map[string]string{"ALIBABA_CLOUD_CONFIG_FILE": cli}[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = src.Provider.GetCredentials()
+	if err == nil {
+		t.Fatal("a broken config.json gave credentials")
+	}
+	if strings.Contains(err.Error(), testSecret) || strings.Contains(err.Error(), "cliAK") {
+		t.Fatalf("the error quotes the file: %s", strings.ReplaceAll(err.Error(), testSecret, "<the secret>"))
+	}
+	if !strings.Contains(err.Error(), cli) || !strings.Contains(err.Error(), "not valid JSON") {
+		t.Errorf("the error does not say which file is broken, and how: %v", err)
+	}
+}

@@ -182,14 +182,7 @@ func (c *Client) Set(ctx context.Context, call plan.Call) (string, error) {
 	if call.Target.Product == manifest.OSS {
 		return ossCname{c, c.doers[manifest.OSS]}.set(ctx, call)
 	}
-	form := call.Form()
-	var secrets []string
-	for _, p := range call.Params {
-		if p.Sensitive {
-			secrets = append(secrets, p.Value)
-		}
-	}
-	body, err := c.do(ctx, call, call.API, form, secrets)
+	body, err := c.do(ctx, call, call.API, call.Form(), call.Secrets())
 	if err != nil {
 		return err.RequestID, err
 	}

@@ -70,12 +70,7 @@ func (o ossCname) sdk(call plan.Call) (*oss.Client, string, error) {
 func (o ossCname) set(ctx context.Context, call plan.Call) (string, error) {
 	api := call.API.Action
 	bucket := call.Param("Bucket")
-	var secrets []string
-	for _, p := range call.Params {
-		if p.Sensitive {
-			secrets = append(secrets, p.Value)
-		}
-	}
+	secrets := call.Secrets()
 	conf := oss.PutBucketCname{
 		Cname: call.Param("Domain"),
 		CertificateConfiguration: &oss.CertificateConfiguration{

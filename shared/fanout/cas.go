@@ -159,7 +159,7 @@ func RunCAS(ctx context.Context, client Client, cas CASClient, p *plan.Plan, opt
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return c, &StopError{Code: "Canceled", Message: "the run was canceled: " + ctx.Err().Error(), Cause: ctx.Err()}
+			return c, canceledStop(ctx.Err())
 		case <-stop:
 			return c, deadlineStop()
 		}
@@ -265,7 +265,7 @@ func retryCAS(ctx context.Context, opts Options, call func() (string, error), up
 			return deadlineStop()
 		}
 		if err := ctx.Err(); err != nil {
-			return &StopError{Code: "Canceled", Message: "the run was canceled: " + err.Error(), Cause: err}
+			return canceledStop(err)
 		}
 		rid, err := call()
 		if rid == "" {
@@ -290,14 +290,14 @@ func retryCAS(ctx context.Context, opts Options, call func() (string, error), up
 			}
 			wait = hint
 			if wait <= 0 {
-				wait = jitter(opts, throttles)
+				wait = opts.backoff(throttles)
 			}
 		case Transient:
 			tries++
 			if tries >= opts.maxAttempts() {
 				return err
 			}
-			wait = jitter(opts, tries)
+			wait = opts.backoff(tries)
 		default:
 			return err
 		}
@@ -313,12 +313,6 @@ func retryCAS(ctx context.Context, opts Options, call func() (string, error), up
 			return fmt.Errorf("%w (then the run was canceled)", err)
 		}
 	}
-}
-
-// jitter is the full-jitter exponential backoff of the try-th retry.
-func jitter(opts Options, try int) time.Duration {
-	r := &run{opts: opts}
-	return r.backoff(try)
 }
 
 // CallCAS makes one CAS call through the retry policy of uploads:

@@ -21,15 +21,7 @@ var (
 // mixedPlan is testPlan's n CDN calls followed by m VOD calls.
 func mixedPlan(n, m int) *plan.Plan {
 	p := testPlan(n)
-	for i := range m {
-		d := fmt.Sprintf("v%02d.example.com", i)
-		p.Calls = append(p.Calls, plan.Call{
-			Target:     manifest.Target{Product: manifest.VOD, Domain: d},
-			API:        plan.SetAPI(manifest.VOD),
-			DomainName: d,
-			Params:     []plan.Param{{Name: "DomainName", Value: d}, {Name: "CertName", Value: p.CertName}},
-		})
-	}
+	addCalls(p, manifest.VOD, "v", m)
 	return p
 }
 
@@ -254,5 +246,22 @@ func TestCountsSplitDescribeAndSet(t *testing.T) {
 	if r.State != Deployed || r.Attempts != 3 || r.Throttled != 2 || r.Describes != 3 || r.DescribeThrottled != 1 {
 		t.Errorf("attempts %d throttled %d describes %d describeThrottled %d (%s), want 3 2 3 1",
 			r.Attempts, r.Throttled, r.Describes, r.DescribeThrottled, r.State)
+	}
+}
+
+// TestRetryLogDelay: a throttled call without a retry-after hint is
+// retried as soon as the pacer allows, and the debug log says so (delayMs
+// 0), not the distance to the zero time.
+func TestRetryLogDelay(t *testing.T) {
+	p := testPlan(1)
+	f := newFake()
+	f.setErrs["d00.example.com"] = []error{errThrottled}
+	var logs bytes.Buffer
+	res := Run(context.Background(), f, p, serial(Options{Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}))
+	if res[0].State != Deployed {
+		t.Fatalf("%s %v", res[0].State, res[0].Err)
+	}
+	if !strings.Contains(logs.String(), "msg=retrying") || !strings.Contains(logs.String(), "delayMs=0 ") {
+		t.Errorf("the retry's log does not say delayMs=0:\n%s", logs.String())
 	}
 }

@@ -171,13 +171,6 @@ func (l *lane) refuse(err error) {
 	l.q = nil
 }
 
-// refusal returns the lane's refusal, or nil.
-func (l *lane) refusal() error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.refused
-}
-
 // tickets is a heap of waiting calls: lowest prio first, then lowest order.
 type tickets []*ticket
 

@@ -52,10 +52,20 @@ const (
 // targets planned with Env=staging.
 func newMixedFleet(t *testing.T, mutate func(*cloudsim.Config, *cloudsim.CA), staging ...string) *mixedFleet {
 	t.Helper()
+	return buildMixedFleet(t, mixedDomains, mutate, func(tg *manifest.Target) {
+		tg.Staging = slices.Contains(staging, tg.Domain) && tg.Product.HasEnv()
+	})
+}
+
+// buildMixedFleet starts the emulator with domains (quick quotas, before
+// mutate), binds the OSS ones to the bucket, and plans a certificate for
+// *.mixed.test onto all of them; target, when set, adjusts each target.
+func buildMixedFleet(tb testing.TB, domains map[manifest.Product][]string, mutate func(*cloudsim.Config, *cloudsim.CA), target func(*manifest.Target)) *mixedFleet {
+	tb.Helper()
 	now := time.Now()
 	root, err := cloudsim.NewRootCA("mixed root", now.Add(-48*time.Hour), now.AddDate(2, 0, 0))
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	reg := func(ds []string) []cloudsim.Domain {
 		out := make([]cloudsim.Domain, len(ds))
@@ -67,8 +77,8 @@ func newMixedFleet(t *testing.T, mutate func(*cloudsim.Config, *cloudsim.CA), st
 	cfg := cloudsim.Config{
 		Credentials: []cloudsim.Credential{{AccessKeyID: "mixedAK", AccessKeySecret: "mixedSK"}},
 		Domains: cloudsim.Domains{
-			CDN: reg(mixedDomains[manifest.CDN]), DCDN: reg(mixedDomains[manifest.DCDN]),
-			VOD: reg(mixedDomains[manifest.VOD]), Live: reg(mixedDomains[manifest.Live]),
+			CDN: reg(domains[manifest.CDN]), DCDN: reg(domains[manifest.DCDN]),
+			VOD: reg(domains[manifest.VOD]), Live: reg(domains[manifest.Live]),
 		},
 		Quotas: quick(),
 		OSS:    cloudsim.OSSSettings{Region: mixedRegion, Buckets: []string{mixedBucket}},
@@ -78,12 +88,12 @@ func newMixedFleet(t *testing.T, mutate func(*cloudsim.Config, *cloudsim.CA), st
 	}
 	sim, err := cloudsim.New(cfg)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	if err := sim.Start(context.Background()); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	t.Cleanup(func() { _ = sim.Close() })
+	tb.Cleanup(func() { _ = sim.Close() })
 	env := map[string]string{"ALIBABA_CLOUD_ACCESS_KEY_ID": "mixedAK", "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "mixedSK"}
 	for _, kv := range sim.Env() {
 		k, v, _ := strings.Cut(kv, "=")
@@ -91,31 +101,34 @@ func newMixedFleet(t *testing.T, mutate func(*cloudsim.Config, *cloudsim.CA), st
 	}
 	client, err := cloud.New(cloud.Options{Getenv: func(k string) string { return env[k] }})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	t.Cleanup(client.CloseIdleConnections)
-	b := issueMixed(t, root, now.Add(-time.Hour))
+	tb.Cleanup(client.CloseIdleConnections)
+	b := issueMixed(tb, root, now.Add(-time.Hour))
 	m := &manifest.Manifest{}
 	for _, p := range manifest.Products() {
-		for _, d := range mixedDomains[p] {
-			t := manifest.Target{Product: p, Domain: d, Staging: slices.Contains(staging, d) && p.HasEnv()}
+		for _, d := range domains[p] {
+			t := manifest.Target{Product: p, Domain: d}
 			if p == manifest.OSS {
 				t.Bucket, t.Region = mixedBucket, mixedRegion
+			}
+			if target != nil {
+				target(&t)
 			}
 			m.Targets = append(m.Targets, t)
 		}
 	}
 	p, err := plan.Build(b, m, "")
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	f := &mixedFleet{sim: sim, client: client, plan: p, bundle: b, root: root}
 	// The custom domains are bound to the bucket, without a certificate,
 	// as the console leaves them (the emulator skips the ownership check).
-	oc := f.ossClient(t, env)
-	for _, d := range mixedDomains[manifest.OSS] {
+	oc := f.ossClient(tb, env)
+	for _, d := range domains[manifest.OSS] {
 		if err := oc.PutBucketCname(mixedBucket, d); err != nil {
-			t.Fatal(err)
+			tb.Fatal(err)
 		}
 	}
 	f.oss, f.start = oc, len(sim.Journal().Entries())
@@ -123,26 +136,26 @@ func newMixedFleet(t *testing.T, mutate func(*cloudsim.Config, *cloudsim.CA), st
 }
 
 // ossClient is an OSS SDK client of the emulator, for setting the scene.
-func (f *mixedFleet) ossClient(t *testing.T, env map[string]string) *oss.Client {
-	t.Helper()
+func (f *mixedFleet) ossClient(tb testing.TB, env map[string]string) *oss.Client {
+	tb.Helper()
 	c, err := oss.New(env["CERTDROP_OSS_ENDPOINT"], env["ALIBABA_CLOUD_ACCESS_KEY_ID"], env["ALIBABA_CLOUD_ACCESS_KEY_SECRET"],
 		oss.AuthVersion(oss.AuthV4), oss.Region(mixedRegion), oss.ForcePathStyle(true))
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	return c
 }
 
 // issueMixed issues a certificate for *.mixed.test, issued at notBefore.
-func issueMixed(t *testing.T, root *cloudsim.CA, notBefore time.Time) *bundle.Bundle {
-	t.Helper()
+func issueMixed(tb testing.TB, root *cloudsim.CA, notBefore time.Time) *bundle.Bundle {
+	tb.Helper()
 	leaf, err := root.Issue(cloudsim.LeafRequest{DNSNames: []string{"*.mixed.test"}, NotBefore: notBefore, NotAfter: notBefore.AddDate(0, 3, 0)})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	b, err := bundle.Parse([]bundle.Source{{Name: "mixed.pem", Data: append(append([]byte{}, leaf.CertPEM...), leaf.KeyPEM...)}}, bundle.Options{})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	return b
 }

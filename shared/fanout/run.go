@@ -146,13 +146,19 @@ func (r *run) stopped(ctx context.Context) error {
 	case cause != nil:
 		return cause
 	case ctx.Err() != nil:
-		return &StopError{Code: "Canceled", Message: "the run was canceled: " + ctx.Err().Error(), Cause: ctx.Err()}
+		return canceledStop(ctx.Err())
 	case !r.opts.StopAt.IsZero() && !time.Now().Before(r.opts.StopAt):
 		return deadlineStop()
 	}
 	return nil
 }
 
+// canceledStop is the stop of a run whose ctx ended with err.
+func canceledStop(err error) *StopError {
+	return &StopError{Code: "Canceled", Message: "the run was canceled: " + err.Error(), Cause: err}
+}
+
+// deadlineStop is the stop of a run that reached StopAt.
 func deadlineStop() *StopError {
 	return &StopError{Code: "Deadline", Message: "the function's deadline was near; a later run picks this target up"}
 }
@@ -431,8 +437,14 @@ func (r *run) attempt(ctx context.Context, res *Result, api plan.API, set bool, 
 		}
 		prio = prioRetry
 		due = r.retryAt(class, tries, hint, sent)
-		r.log.Debug("retrying", "call", res.Call, "api", api.Action, "class", class.String(), "try", tries+throttles,
-			"delayMs", time.Until(due).Milliseconds(), "error", err.Error())
+		if r.log.Enabled(ctx, slog.LevelDebug) {
+			var delay time.Duration // zero due: as soon as the pacer allows
+			if !due.IsZero() {
+				delay = max(0, time.Until(due))
+			}
+			r.log.Debug("retrying", "call", res.Call, "api", api.Action, "class", class.String(), "try", tries+throttles,
+				"delayMs", delay.Milliseconds(), "error", err.Error())
+		}
 	}
 }
 
@@ -489,13 +501,13 @@ func (r *run) retryAt(class Class, try int, hint time.Duration, sent time.Time) 
 		}
 		return sent.Add(min(hint, r.opts.maxDelay()))
 	}
-	return time.Now().Add(r.backoff(try))
+	return time.Now().Add(r.opts.backoff(try))
 }
 
 // backoff is the exponential backoff with full jitter of a transient
 // failure's try-th retry.
-func (r *run) backoff(try int) time.Duration {
-	ceil := min(r.opts.maxDelay(), r.opts.baseDelay()<<min(max(try, 1)-1, 30))
+func (o Options) backoff(try int) time.Duration {
+	ceil := min(o.maxDelay(), o.baseDelay()<<min(max(try, 1)-1, 30))
 	return time.Duration(rand.Int64N(int64(ceil) + 1))
 }
 

@@ -118,16 +118,22 @@ var (
 func testPlan(n int) *plan.Plan {
 	p := &plan.Plan{Bundle: bundle.Identity{Fingerprint: "ab12cd34ef", NotBefore: notBefore, NotAfter: notAfter, CommonName: "example.com"}}
 	p.CertName = plan.CertName(bundle.Identity{Fingerprint: "ab12cd34ef56", NotAfter: notAfter, CommonName: "example.com"})
+	addCalls(p, manifest.CDN, "d", n)
+	return p
+}
+
+// addCalls appends n calls of product to p, on the domains
+// <prefix>00.example.com, <prefix>01.example.com, ...
+func addCalls(p *plan.Plan, product manifest.Product, prefix string, n int) {
 	for i := range n {
-		d := fmt.Sprintf("d%02d.example.com", i)
+		d := fmt.Sprintf("%s%02d.example.com", prefix, i)
 		p.Calls = append(p.Calls, plan.Call{
-			Target:     manifest.Target{Product: manifest.CDN, Domain: d},
-			API:        plan.SetAPI(manifest.CDN),
+			Target:     manifest.Target{Product: product, Domain: d},
+			API:        plan.SetAPI(product),
 			DomainName: d,
 			Params:     []plan.Param{{Name: "DomainName", Value: d}, {Name: "CertName", Value: p.CertName}},
 		})
 	}
-	return p
 }
 
 // serial makes runs deterministic: one worker per API, no real pacing.
@@ -308,7 +314,7 @@ func TestRetryAt(t *testing.T) {
 	for try := 1; try <= 10; try++ {
 		ceil := min(DefaultMaxDelay, DefaultBaseDelay<<(try-1))
 		for range 200 {
-			if d := r.backoff(try); d < 0 || d > ceil {
+			if d := r.opts.backoff(try); d < 0 || d > ceil {
 				t.Fatalf("try %d: delay %v outside [0, %v]", try, d, ceil)
 			}
 		}

@@ -485,14 +485,6 @@ func issuerNames() []string {
 	return []string{"letsencrypt", "letsencrypt-staging", "zerossl", "google"}
 }
 
-func keyTypeNames() []string {
-	var out []string
-	for _, k := range KeyTypes() {
-		out = append(out, string(k))
-	}
-	return out
-}
-
 // or returns s, or def when s is empty.
 func or(s, def string) string {
 	if s != "" {

@@ -73,6 +73,7 @@ func TestCertificatesParse(t *testing.T) {
 		{name: "duplicate names", in: "certificates:\n  - {name: a, domains: [a.example.com], dns: alidns}\n  - {name: A, domains: [b.example.com], dns: alidns}\n", wantErr: "5:5: certificate name \"A\" is already used on line 4"},
 		{name: "typo in dns mapping", in: "certificates:\n  - {name: a, domains: [a.example.com], dns: {provider: cloudflare, apiTokenEn: X}}\n", wantErr: "unknown field \"apiTokenEn\" in dns (did you mean \"apiTokenEnv\"?)"},
 		{name: "misplaced field hints", in: "certificates:\n  - {name: a, domains: [a.example.com], dns: alidns, product: cdn}\n", wantErr: "unknown field \"product\" in certificate"},
+		{name: "unknown keyType", in: "certificates:\n  - {name: a, domains: [a.example.com], dns: alidns, keyType: dsa}\n", wantErr: "unknown keyType \"dsa\" (want ec256, ec384, rsa2048, rsa3072 or rsa4096)"},
 		{name: "upper-case scheme", in: "certificates:\n  - {name: a, domains: [a.example.com], dns: alidns, issuer: \"HTTPS://ca.example/dir\"}\n", wantErr: "must be https"},
 	}
 	for _, tt := range tests {

@@ -35,32 +35,12 @@ func (p Product) HasCertRegion() bool { return p == CDN || p == VOD || p == DCDN
 
 // delivery reads a delivery field: upload or cas.
 func (p *parser) delivery(v *yaml.Node, dst *string) {
-	if v == nil {
-		return
-	}
-	if s, ok := p.str(v, "delivery"); ok {
-		switch s {
-		case DeliveryUpload, DeliveryCAS:
-			*dst = s
-		default:
-			p.errorf(v, "delivery must be %s or %s, not %q", DeliveryUpload, DeliveryCAS, s)
-		}
-	}
+	p.either(v, "delivery", dst, DeliveryUpload, DeliveryCAS)
 }
 
 // casRegion reads a casRegion field: cn-hangzhou or ap-southeast-1.
 func (p *parser) casRegion(v *yaml.Node, dst *string) {
-	if v == nil {
-		return
-	}
-	if s, ok := p.str(v, "casRegion"); ok {
-		switch s {
-		case CASRegionMainland, CASRegionInternational:
-			*dst = s
-		default:
-			p.errorf(v, "casRegion must be %s or %s, not %q", CASRegionMainland, CASRegionInternational, s)
-		}
-	}
+	p.either(v, "casRegion", dst, CASRegionMainland, CASRegionInternational)
 }
 
 // defaultsDelivery reads the defaults' delivery, casRegion and prune.

@@ -224,16 +224,7 @@ func (p *parser) defaults(raw *yaml.Node, d *Defaults) {
 	p.boolean(f.value("verify"), "verify", &d.Verify)
 	p.count(f.value("warnDays"), "warnDays", &d.WarnDays)
 	p.count(f.value("canary"), "canary", &d.Canary)
-	if v := f.value("replace"); v != nil {
-		if s, ok := p.str(v, "replace"); ok {
-			switch s {
-			case ReplaceOlder, ReplaceAlways:
-				d.Replace = s
-			default:
-				p.errorf(v, "replace must be %s or %s, not %q", ReplaceOlder, ReplaceAlways, s)
-			}
-		}
-	}
+	p.either(f.value("replace"), "replace", &d.Replace, ReplaceOlder, ReplaceAlways)
 	p.defaultsDelivery(f, d)
 }
 
@@ -511,6 +502,21 @@ func (p *parser) boolean(raw *yaml.Node, name string, dst *bool) bool {
 	}
 	*dst = b
 	return true
+}
+
+// either reads a string that must be a or b into dst, if raw is present
+// (replace, delivery, casRegion).
+func (p *parser) either(raw *yaml.Node, name string, dst *string, a, b string) {
+	if raw == nil {
+		return
+	}
+	if s, ok := p.str(raw, name); ok {
+		if s != a && s != b {
+			p.errorf(raw, "%s must be %s or %s, not %q", name, a, b, s)
+			return
+		}
+		*dst = s
+	}
 }
 
 // count reads a non-negative integer no larger than maxInt into dst, if

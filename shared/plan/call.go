@@ -79,6 +79,19 @@ func (c Call) Form() map[string]string {
 	return f
 }
 
+// Secrets returns the values of the sensitive parameters (the private
+// key), which the API client scrubs from every error. Only the API client
+// should call it.
+func (c Call) Secrets() []string {
+	var out []string
+	for _, p := range c.Params {
+		if p.Sensitive {
+			out = append(out, p.Value)
+		}
+	}
+	return out
+}
+
 // Param returns the named parameter's value ("" when absent).
 func (c Call) Param(name string) string {
 	for _, p := range c.Params {
@@ -120,11 +133,9 @@ func APIDomain(p manifest.Product, domain string) (string, error) {
 	return d, nil
 }
 
-func newCall(t manifest.Target, certName, certPEM string, key bundle.Secret) (Call, error) {
-	c, err := TargetCall(t)
-	if err != nil {
-		return Call{}, err
-	}
+// newUploadCall plans a target's Set call with the certificate and its
+// key in the request (delivery: upload), on c, the target's TargetCall.
+func newUploadCall(c Call, t manifest.Target, certName, certPEM string, key bundle.Secret) Call {
 	domain := c.DomainName
 	add := func(name, value string) { c.Params = append(c.Params, Param{Name: name, Value: value}) }
 	switch t.Product {
@@ -160,7 +171,7 @@ func newCall(t manifest.Target, certName, certPEM string, key bundle.Secret) (Ca
 			add("Env", "staging")
 		}
 	}
-	return c, nil
+	return c
 }
 
 // TargetCall returns a call that names a target without a certificate: its

@@ -64,6 +64,14 @@ func TestBuildCAS(t *testing.T) {
 	if p.Calls[5].Param("SSLPri") == "" || p.Calls[5].CASRegion != "" {
 		t.Errorf("the upload target lost its key or got a CAS region: %+v", p.Calls[5].Params)
 	}
+	// The API client scrubs exactly the key from errors: the upload call's
+	// secret is its key, a CAS call has none.
+	if s := p.Calls[5].Secrets(); len(s) != 1 || s[0] != p.Calls[5].Param("SSLPri") {
+		t.Errorf("the upload call's secrets are %d values, want its key", len(s))
+	}
+	if s := p.Calls[0].Secrets(); len(s) != 0 {
+		t.Errorf("a CAS call has %d secrets, want none", len(s))
+	}
 	ups := p.CASUploads()
 	if len(ups) != 2 || ups[0].Region != "cn-hangzhou" || ups[1].Region != "ap-southeast-1" {
 		t.Fatalf("uploads = %+v; want cn-hangzhou then ap-southeast-1", ups)

@@ -62,16 +62,15 @@ func Build(b *bundle.Bundle, m *manifest.Manifest, objectKey string) (*Plan, err
 	p.NotCovered = notCovered
 	certPEM, keyPEM := b.CertPEM(), b.KeyPEM()
 	for _, t := range covered {
-		if t.CAS() {
-			p.certPEM, p.key = certPEM, keyPEM
-		}
-		c, err := newCall(t, p.CertName, certPEM, keyPEM)
+		c, err := TargetCall(t)
 		if err != nil {
 			return nil, err
 		}
 		if t.CAS() {
-			c.Params = nil
+			p.certPEM, p.key = certPEM, keyPEM
 			c = newCASCall(c, t, p.CASName, certPEM)
+		} else {
+			c = newUploadCall(c, t, p.CertName, certPEM, keyPEM)
 		}
 		p.Calls = append(p.Calls, c)
 	}

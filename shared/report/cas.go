@@ -2,8 +2,10 @@ package report
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/certdrop/certdrop/shared/fanout"
+	"github.com/certdrop/certdrop/shared/plan"
 )
 
 // CASUpload is what happened to a bundle's certificate in one region of
@@ -48,9 +50,11 @@ func UploadsOf(ups []fanout.Upload) []CASUpload {
 }
 
 // certIDOf reads the CertId a call referenced (0 for upload calls and
-// those that take the name).
+// those that take the name). An OSS custom domain's call writes it
+// "<CertId>-<region>".
 func certIDOf(res fanout.Result) int64 {
-	id, _ := strconv.ParseInt(res.Call.Param("CertId"), 10, 64)
+	v, _, _ := strings.Cut(res.Call.Param(plan.ParamCertID), "-")
+	id, _ := strconv.ParseInt(v, 10, 64)
 	return id
 }
 

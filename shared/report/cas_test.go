@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/certdrop/certdrop/shared/fanout"
+	"github.com/certdrop/certdrop/shared/manifest"
+	"github.com/certdrop/certdrop/shared/plan"
 )
 
 // TestCASInReports: a deployment's CAS uploads are in the table and the
@@ -51,5 +53,29 @@ func TestCASInReports(t *testing.T) {
 	ok.Mode = "rollback"
 	if posted, err := w.Notify(context.Background(), ok); !posted || err != nil || posts != 1 {
 		t.Errorf("a rollback was not posted (%t, %v, %d)", posted, err, posts)
+	}
+}
+
+// TestCertIDOf: a target set by reference reports the CertId it was set
+// to, an OSS custom domain's too (its call writes "<CertId>-<region>");
+// a call that takes the name, or carries the certificate, reports none.
+func TestCertIDOf(t *testing.T) {
+	tests := []struct {
+		target manifest.Target
+		want   int64
+	}{
+		{manifest.Target{Product: manifest.CDN, Domain: "www.example.com", Delivery: manifest.DeliveryCAS}, 4711},
+		{manifest.Target{Product: manifest.OSS, Domain: "static.example.com", Bucket: "site", Region: "cn-hangzhou",
+			Delivery: manifest.DeliveryCAS, CASRegion: manifest.CASRegionInternational}, 4711},
+		{manifest.Target{Product: manifest.Live, Domain: "live.example.com", Delivery: manifest.DeliveryCAS}, 0},
+	}
+	for _, tt := range tests {
+		c, err := plan.Reference(tt.target, "certdrop-example.com-20270101-0123abcd", 4711)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := targetOf(fanout.Result{Call: c, State: fanout.Deployed}).CertID; got != tt.want {
+			t.Errorf("%s (CertId %q): certId %d, want %d", tt.target.Product, c.Param(plan.ParamCertID), got, tt.want)
+		}
 	}
 }
