@@ -17,8 +17,11 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"gopkg.in/yaml.v3"
 
+	"github.com/certdrop/certdrop/shared/dnsprovider/alidns"
 	"github.com/certdrop/certdrop/shared/event"
 	"github.com/certdrop/certdrop/shared/job"
+	"github.com/certdrop/certdrop/shared/manifest"
+	"github.com/certdrop/certdrop/shared/plan"
 )
 
 // fc3Schema is the fc3 component's JSON Schema, kept beside the repository
@@ -276,6 +279,47 @@ func TestRAMPolicy(t *testing.T) {
 			if !strings.HasPrefix(r, "acs:oss:") || strings.Contains(strings.TrimPrefix(r, "acs:oss:*:*:"), "/") || strings.HasSuffix(r, ":*") {
 				t.Errorf("%s on %s: scope it to the buckets of the oss targets", a, r)
 			}
+		}
+	}
+}
+
+// TestRAMPolicyGrantsWhatTheCodeCalls derives the OpenAPI actions from the
+// code (the plan's Set and Describe operations of every product, the CAS
+// operations, the Alibaba Cloud DNS provider's paced actions), so that a
+// product or action added to the code without its grant fails here.
+func TestRAMPolicyGrantsWhatTheCodeCalls(t *testing.T) {
+	granted := map[string]bool{}
+	for _, s := range readRAMPolicy(t, "ram-policy.json").Statement {
+		for _, a := range s.Action {
+			granted[a] = true
+		}
+	}
+	service := map[manifest.Product]string{
+		manifest.CDN: "cdn", manifest.CDNLegacy: "cdn", manifest.VOD: "vod",
+		manifest.Live: "live", manifest.DCDN: "dcdn", manifest.OSS: "oss",
+	}
+	var called []string
+	for _, p := range manifest.Products() {
+		svc, ok := service[p]
+		if !ok {
+			t.Errorf("product %s: which RAM service does it call?", p)
+			continue
+		}
+		called = append(called, svc+":"+plan.SetAPI(p).Action, svc+":"+plan.DescribeAPI(p).Action)
+	}
+	for _, api := range []plan.API{plan.CASUploadAPI, plan.CASListAPI, plan.CASDeleteAPI} {
+		called = append(called, "yundun-cert:"+api.Action)
+	}
+	for a := range alidns.Quotas() {
+		// GetRecords (DescribeDomainRecords) is there for libdns; renewal
+		// never lists a zone, and the policy does not grant it.
+		if a != "DescribeDomainRecords" {
+			called = append(called, "alidns:"+a)
+		}
+	}
+	for _, a := range called {
+		if !granted[a] {
+			t.Errorf("the code calls %s; ram-policy.json does not grant it", a)
 		}
 	}
 }

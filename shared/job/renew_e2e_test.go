@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certdrop/certdrop/internal/testutil"
 	"github.com/certdrop/certdrop/shared/cloudsim"
 	"github.com/certdrop/certdrop/shared/job"
 )
@@ -91,7 +92,7 @@ func (h *harness) assertNoKeyMaterial() {
 	objs, _ := h.st.List(context.Background(), "")
 	for _, o := range objs {
 		if got, err := h.st.Get(context.Background(), o.Key); err == nil {
-			secrets = append(secrets, keyLines(got.Data)...)
+			secrets = append(secrets, testutil.KeyLines(got.Data)...)
 		}
 	}
 	all := text.String()
@@ -105,26 +106,6 @@ func (h *harness) assertNoKeyMaterial() {
 			t.Errorf("TXT record %s left behind", r.Name())
 		}
 	}
-}
-
-// keyLines returns the base64 lines of every private key in data (PEM, or
-// inside the ACME account's JSON).
-func keyLines(data []byte) []string {
-	text := strings.ReplaceAll(string(data), `\n`, "\n")
-	var out []string
-	in := false
-	for _, l := range strings.Split(text, "\n") {
-		l = strings.TrimSpace(strings.Trim(l, `",`))
-		switch {
-		case strings.Contains(l, "BEGIN") && strings.Contains(l, "PRIVATE KEY"):
-			in = true
-		case strings.Contains(l, "END") && strings.Contains(l, "PRIVATE KEY"):
-			in = false
-		case in && len(l) >= 16:
-			out = append(out, l)
-		}
-	}
-	return out
 }
 
 func dump(o job.Outcome) string {

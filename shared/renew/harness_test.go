@@ -1,7 +1,6 @@
 package renew_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/x509"
 	"encoding/json"
@@ -9,12 +8,12 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/libdns/libdns"
 
+	"github.com/certdrop/certdrop/internal/testutil"
 	"github.com/certdrop/certdrop/shared/cloud"
 	"github.com/certdrop/certdrop/shared/cloudsim"
 	"github.com/certdrop/certdrop/shared/dnsprovider/alidns"
@@ -42,7 +41,7 @@ type harness struct {
 	st     store.Store
 	getenv func(string) string
 	env    map[string]string
-	logs   *syncBuffer
+	logs   *testutil.Buffer
 
 	directory string
 	caRoot    *x509.Certificate // the CA's HTTPS root (CERTDROP_ACME_TRUST_ROOTS)
@@ -69,7 +68,7 @@ func newHarness(t testing.TB, ho harnessOpts) *harness {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	h := &harness{t: t, ctx: ctx, logs: &syncBuffer{}, refuse: map[string]bool{}}
+	h := &harness{t: t, ctx: ctx, logs: &testutil.Buffer{}, refuse: map[string]bool{}}
 
 	zones := ho.zones
 	if zones == nil {
@@ -289,7 +288,7 @@ func (h *harness) assertNoSecrets() {
 		if err != nil {
 			continue
 		}
-		secrets = append(secrets, keyLines(got.Data)...)
+		secrets = append(secrets, testutil.KeyLines(got.Data)...)
 	}
 	for _, s := range secrets {
 		if strings.Contains(out, s) {
@@ -304,42 +303,4 @@ func (h *harness) assertNoSecrets() {
 			}
 		}
 	}
-}
-
-// keyLines returns the base64 lines of every private key in data (PEM or
-// inside the account JSON).
-func keyLines(data []byte) []string {
-	text := strings.ReplaceAll(string(data), `\n`, "\n")
-	var out []string
-	in := false
-	for _, l := range strings.Split(text, "\n") {
-		l = strings.TrimSpace(strings.Trim(l, `",`))
-		switch {
-		case strings.Contains(l, "BEGIN") && strings.Contains(l, "PRIVATE KEY"):
-			in = true
-		case strings.Contains(l, "END") && strings.Contains(l, "PRIVATE KEY"):
-			in = false
-		case in && len(l) >= 16:
-			out = append(out, l)
-		}
-	}
-	return out
-}
-
-// syncBuffer is a goroutine-safe bytes.Buffer.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

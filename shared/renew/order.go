@@ -96,7 +96,9 @@ func (e *Engine) order(ctx context.Context, cl *certClient, c manifest.Certifica
 		return out, errors.New("the CA issued no certificate chain")
 	}
 
-	// The bundle is what the OSS trigger will read: check it the same way.
+	// The bundle is what the OSS trigger will read: parse it the same way
+	// (one key matching the leaf, the chain ordered). Validity and trust
+	// are the trigger's to check, with its roots.
 	keyPEM, err := marshalKey(key)
 	if err != nil {
 		return out, err

@@ -142,6 +142,7 @@ func New(opts Options) (*Engine, error) {
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
+	e.log = slog.New(scrubHandler{e.log.Handler(), e})
 	if e.opts.Concurrency <= 0 {
 		e.opts.Concurrency = DefaultConcurrency
 	}

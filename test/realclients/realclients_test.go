@@ -17,12 +17,14 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -31,6 +33,7 @@ import (
 
 	"golang.org/x/net/dns/dnsmessage"
 
+	"github.com/certdrop/certdrop/internal/testutil"
 	"github.com/certdrop/certdrop/shared/cloudsim"
 	"github.com/certdrop/certdrop/shared/store"
 )
@@ -222,7 +225,7 @@ func newEnv(t *testing.T) *env {
 
 	// The emulator: OSS with a trigger on certs/ that invokes certdrop
 	// serve, and the CDN, VOD and Live domains of the manifest.
-	servePort := freePort(t)
+	servePort := freePorts(t, 1)[0]
 	var cdn, vod, live []cloudsim.Domain
 	var all []target
 	for _, ts := range [][]target{certbotTargets, legoATargets, legoBTargets, acmeTargets} {
@@ -333,15 +336,42 @@ func hookPath(t *testing.T, name string) string {
 	return p
 }
 
-// freePort returns a loopback TCP port that was free a moment ago.
-func freePort(t *testing.T) int {
+// freePorts returns n distinct loopback TCP ports that were free a moment
+// ago, for the programs that take a port, not a listener (pebble, certdrop
+// serve). They are picked below the kernel's ephemeral range, as
+// scripts/demo.sh does: the emulator's own listeners (port 0) and every
+// outgoing connection take their ports from that range, so a port picked
+// there could be taken before the program binds it. All n are held until
+// all are picked, so they differ.
+func freePorts(t *testing.T, n int) []int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	low := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) > 0 {
+			if v, err := strconv.Atoi(f[0]); err == nil && v > 12000 {
+				low = v
+			}
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	var held []net.Listener
+	defer func() {
+		for _, l := range held {
+			l.Close()
+		}
+	}()
+	var ports []int
+	for try := 0; len(ports) < n && try < 500; try++ {
+		p := 10000 + mrand.IntN(low-10000)
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+		if err != nil {
+			continue
+		}
+		held, ports = append(held, l), append(ports, p)
+	}
+	if len(ports) < n {
+		t.Fatalf("found %d free ports below %d, want %d", len(ports), low, n)
+	}
+	return ports
 }
 
 // poll calls f until it succeeds, for at most 20 seconds.
@@ -371,7 +401,7 @@ func (e *env) start(t *testing.T, name string, environ []string, prog string, ar
 	t.Helper()
 	cmd := exec.Command(prog, args...)
 	cmd.Env = environ
-	out := &lockedBuffer{}
+	out := &testutil.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("%s: %v", name, err)
@@ -641,7 +671,7 @@ func (e *env) noSecrets(t *testing.T) {
 	}
 	e.mu.Lock()
 	for _, l := range e.live {
-		e.outputs[l.name+" output"] = l.out.Bytes()
+		e.outputs[l.name+" output"] = []byte(l.out.String())
 	}
 	defer e.mu.Unlock()
 	if len(e.keys) == 0 {
@@ -697,7 +727,7 @@ func (e *env) logs() string {
 	defer e.mu.Unlock()
 	var b strings.Builder
 	for _, l := range e.live {
-		lines := strings.Split(strings.TrimRight(string(l.out.Bytes()), "\n"), "\n")
+		lines := strings.Split(strings.TrimRight(l.out.String(), "\n"), "\n")
 		if len(lines) > 25 {
 			lines = lines[len(lines)-25:]
 		}
@@ -708,24 +738,7 @@ func (e *env) logs() string {
 
 type liveOutput struct {
 	name string
-	out  *lockedBuffer
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) Bytes() []byte {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return append([]byte(nil), b.buf.Bytes()...)
+	out  *testutil.Buffer
 }
 
 // startPebble writes pebble's configuration and TLS certificate (Debian
@@ -743,14 +756,15 @@ func (e *env) startPebble(t *testing.T) {
 	if err := os.WriteFile(keyPath, keyPEM, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	listen, mgmt := freePort(t), freePort(t)
+	ports := freePorts(t, 4)
+	listen, mgmt := ports[0], ports[1]
 	cfg, _ := json.Marshal(map[string]any{"pebble": map[string]any{
 		"listenAddress":                  fmt.Sprintf("127.0.0.1:%d", listen),
 		"managementListenAddress":        fmt.Sprintf("127.0.0.1:%d", mgmt),
 		"certificate":                    e.pebbleCA,
 		"privateKey":                     keyPath,
-		"httpPort":                       freePort(t),
-		"tlsPort":                        freePort(t),
+		"httpPort":                       ports[2],
+		"tlsPort":                        ports[3],
 		"ocspResponderURL":               "",
 		"externalAccountBindingRequired": false,
 	}})

@@ -171,7 +171,8 @@ func (p *Provider) listZones(ctx context.Context) ([]string, error) {
 }
 
 // GetRecords returns the zone's records (DescribeDomainRecords, every
-// page up to 50,000 records).
+// page up to 50,000 records). Renewal never calls it, and
+// deploy/ram-policy.json does not grant alidns:DescribeDomainRecords.
 func (p *Provider) GetRecords(ctx context.Context, zone string) ([]libdns.Record, error) {
 	z := canonical(zone)
 	var out []libdns.Record
