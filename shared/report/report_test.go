@@ -464,3 +464,23 @@ func TestOSSTargetBucket(t *testing.T) {
 		t.Errorf("a vod row names a bucket region: %v", rows[1])
 	}
 }
+
+// TestNotCoveredIsAFailure: a target bound to the bundle by its bundle:
+// prefix that the certificate does not cover will not be renewed: the run
+// is not OK and the webhook posts, even when every other target is fine.
+func TestNotCoveredIsAFailure(t *testing.T) {
+	p, rs := testRun()
+	r := New(Meta{Trigger: TriggerOSS, StartedAt: time.Now()}, p, rs[:1], time.Now())
+	if r.Summary.NotCovered != 1 || r.Summary.OK() {
+		t.Fatalf("summary %+v: want one not_covered and not OK", r.Summary)
+	}
+	var got []byte
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		got, _ = io.ReadAll(req.Body)
+	}))
+	defer srv.Close()
+	posted, err := (&Webhook{URL: srv.URL}).Notify(context.Background(), r)
+	if err != nil || !posted || !strings.Contains(string(got), "live.other.com") {
+		t.Errorf("posted %v %v: %s", posted, err, got)
+	}
+}
