@@ -2,6 +2,7 @@ package cloudsim
 
 import (
 	"bytes"
+	"crypto/rand"
 	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
@@ -194,8 +195,13 @@ type acmeCA struct {
 	issuerRootFile string
 	tempDir        string
 	tlsRoot        []byte
-	ordersMu       sync.Mutex
-	newOrders      int
+	// dirPath is this CA's directory path, /<random>/dir: unique per
+	// emulator, because ACME clients (acmez) cache a directory by its URL
+	// for hours, and a later emulator on a reused port would otherwise be
+	// taken for an earlier one (its profiles, its EAB requirement).
+	dirPath   string
+	ordersMu  sync.Mutex
+	newOrders int
 }
 
 // pebbleEnv serializes the construction of pebble's parts: pebble reads
@@ -282,7 +288,7 @@ func newACMECA(cfg ACMESettings, dnsAddr string, logger *slog.Logger, journal *J
 		return nil, tls.Certificate{}, err
 	}
 	a := &acmeCA{cfg: cfg, ca: authority, acme: front.Handler(), mgmt: front.ManagementHandler(),
-		journal: journal, tlsRoot: root.CertPEM()}
+		journal: journal, tlsRoot: root.CertPEM(), dirPath: "/" + rand.Text()[:12] + "/dir"}
 	return a, pair, nil
 }
 
@@ -397,6 +403,9 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 // ServeHTTP journals each request and applies the rate limit in front of
 // pebble.
 func (a *acmeCA) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == a.dirPath {
+		r.URL.Path = "/dir"
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
 	e := Entry{Time: time.Now().UTC(), Service: "acme", API: acmeOperation(r.URL.Path)}
 	if e.API == "newOrder" && r.Method == http.MethodPost {
@@ -533,7 +542,7 @@ func (s *Sim) ACMEDirectory() string {
 	if s.acme == nil {
 		return ""
 	}
-	return s.acme.url + "/dir"
+	return s.acme.url + s.acme.dirPath
 }
 
 // ACMETrustRoot returns the PEM of the root that signed the ACME CA's

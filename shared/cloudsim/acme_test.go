@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -368,6 +369,15 @@ func TestACMERateLimitsNewOrders(t *testing.T) {
 func TestACMEEnvAndTrust(t *testing.T) {
 	s := startSim(t, acmeConfig(nil))
 	dir := envOf(s, "CERTDROP_ACME_DIRECTORY")
+	// Each emulator's directory URL is its own, even on a reused port:
+	// acmez caches a directory by URL for hours (a renew test once got an
+	// earlier emulator's profiles that way).
+	other := startSim(t, acmeConfig(nil)).ACMEDirectory()
+	u1, err1 := url.Parse(dir)
+	u2, err2 := url.Parse(other)
+	if err1 != nil || err2 != nil || u1.Path == u2.Path {
+		t.Errorf("two emulators share the directory path: %s and %s", dir, other)
+	}
 	if !strings.HasPrefix(dir, "https://127.0.0.1:") || !strings.HasSuffix(dir, "/dir") || dir != s.ACMEDirectory() {
 		t.Fatalf("CERTDROP_ACME_DIRECTORY=%q", dir)
 	}
@@ -383,8 +393,10 @@ func TestACMEEnvAndTrust(t *testing.T) {
 	if _, err := c.GetDirectory(context.Background()); err != nil {
 		t.Fatalf("with the trust root: %v", err)
 	}
-	// The issuing root over the management endpoint, on the same listener.
-	res, err := c.HTTPClient.Get(strings.TrimSuffix(dir, "/dir") + "/roots/0")
+	// The issuing root over the management endpoint, on the same listener
+	// (the directory is at /<per-emulator id>/dir; the rest at the root).
+	base := dir[:len("https://")+strings.Index(dir[len("https://"):], "/")]
+	res, err := c.HTTPClient.Get(base + "/roots/0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -393,7 +405,7 @@ func TestACMEEnvAndTrust(t *testing.T) {
 	if res.StatusCode != 200 || strings.TrimSpace(string(root)) != strings.TrimSpace(string(s.ACMEIssuerRoot())) {
 		t.Fatalf("GET /roots/0: HTTP %d %q", res.StatusCode, root)
 	}
-	res, err = c.HTTPClient.Get(strings.TrimSuffix(dir, "/dir") + "/root-keys/0")
+	res, err = c.HTTPClient.Get(base + "/root-keys/0")
 	if err == nil {
 		res.Body.Close()
 	}

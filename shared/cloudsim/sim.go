@@ -335,7 +335,7 @@ func (s *Sim) Endpoints() Endpoints {
 		e.DNS = s.dnsSrv.addr
 	}
 	if s.acme != nil {
-		e.ACMEDirectory = s.acme.url + "/dir"
+		e.ACMEDirectory = s.acme.url + s.acme.dirPath
 		e.ACMETrustRoots = s.acme.rootFile
 		e.ACMEIssuerRoot = s.acme.issuerRootFile
 	}
