@@ -18,7 +18,6 @@ import (
 	"crypto/x509"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"strings"
 	"time"
 
@@ -128,16 +127,6 @@ func New(opts Options) (*Client, error) {
 	}
 	c.rpcDoer = newDoer(opts)
 	return c, nil
-}
-
-// NewForInvocation builds a client for one Function Compute invocation:
-// with the credentials FC passes in the invocation's headers when they are
-// there, else as New.
-func NewForInvocation(h http.Header, opts Options) (*Client, error) {
-	if c, ok := CredentialsFromFC(h); ok {
-		opts.Credentials = &c
-	}
-	return New(opts)
 }
 
 // WithCredentials returns a client that shares c's connections and

@@ -172,25 +172,16 @@ func TestCredentialsChain(t *testing.T) {
 	}
 }
 
-func TestCredentialsFromFC(t *testing.T) {
-	h := http.Header{}
-	if _, ok := CredentialsFromFC(h); ok {
-		t.Fatal("credentials from no headers")
-	}
-	h.Set("x-fc-access-key-id", "fcAK")
-	h.Set("x-fc-access-key-secret", testSTSSK)
-	h.Set("x-fc-security-token", testToken)
-	c, ok := CredentialsFromFC(h)
-	if !ok || c.AccessKeyID != "fcAK" || c.AccessKeySecret != testSTSSK || c.SecurityToken != testToken {
-		t.Fatalf("got %v", c)
-	}
-	cl, err := NewForInvocation(h, Options{Getenv: env(nil)})
+// TestWithCredentials: a client for one invocation's credentials shares
+// the connections and signs with those credentials.
+func TestWithCredentials(t *testing.T) {
+	cl, err := New(Options{Getenv: env(nil), Credentials: &Credentials{AccessKeyID: "fcAK", AccessKeySecret: testSTSSK, SecurityToken: testToken}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	got, _ := cl.creds.GetCredentials()
 	if got.AccessKeyId != "fcAK" {
-		t.Fatalf("the invocation's credentials were not used: %s", got.AccessKeyId)
+		t.Fatalf("the given credentials were not used: %s", got.AccessKeyId)
 	}
 	other, err := cl.WithCredentials(Credentials{AccessKeyID: "next", AccessKeySecret: testSK})
 	if err != nil {

@@ -3,7 +3,6 @@ package cloud
 import (
 	"fmt"
 	"log/slog"
-	"net/http"
 	"sync"
 
 	"github.com/aliyun/credentials-go/credentials/providers"
@@ -33,25 +32,6 @@ func (c Credentials) Format(f fmt.State, _ rune) {
 func (c Credentials) LogValue() slog.Value { return slog.StringValue(c.AccessKeyID) }
 
 func (c Credentials) complete() bool { return c.AccessKeyID != "" && c.AccessKeySecret != "" }
-
-// The headers in which Function Compute passes the function role's
-// temporary credentials to each invocation.
-const (
-	HeaderFCAccessKeyID     = "x-fc-access-key-id"
-	HeaderFCAccessKeySecret = "x-fc-access-key-secret"
-	HeaderFCSecurityToken   = "x-fc-security-token"
-)
-
-// CredentialsFromFC returns the per-invocation credentials Function
-// Compute passes in an invocation's headers, and whether they are there.
-func CredentialsFromFC(h http.Header) (Credentials, bool) {
-	c := Credentials{
-		AccessKeyID:     h.Get(HeaderFCAccessKeyID),
-		AccessKeySecret: h.Get(HeaderFCAccessKeySecret),
-		SecurityToken:   h.Get(HeaderFCSecurityToken),
-	}
-	return c, c.complete()
-}
 
 // credentialSource hands credentials to the SDK (it is a credentials-go
 // provider) and remembers every secret and token it handed out, so that
