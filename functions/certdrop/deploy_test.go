@@ -29,7 +29,7 @@ import (
 // and the paths.
 func deployEnv(t *testing.T) (env map[string]string, sim *cloudsim.Sim, bundleDir, root, manifestPath string) {
 	t.Helper()
-	sim, err := cloudsim.New(cloudsim.Config{
+	sim, env = startSim(t, cloudsim.Config{
 		Credentials: []cloudsim.Credential{{AccessKeyID: "cliAK", AccessKeySecret: "cliSK"}},
 		Domains: cloudsim.Domains{
 			CDN:  []cloudsim.Domain{{Name: "www.example.test"}, {Name: ".example.test"}, {Name: "old.example.test", State: "offline"}},
@@ -37,20 +37,6 @@ func deployEnv(t *testing.T) (env map[string]string, sim *cloudsim.Sim, bundleDi
 		},
 		OSS: cloudsim.OSSSettings{Disabled: true},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	if err := sim.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sim.Close() })
-	env = map[string]string{"ALIBABA_CLOUD_ACCESS_KEY_SECRET": "cliSK"}
-	for _, kv := range sim.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		env[k] = v
-	}
 	dir := t.TempDir()
 	bundleDir, root = filepath.Join(dir, "example.test"), filepath.Join(dir, "root.pem")
 	if err := gencert(bundleDir, root, []string{"example.test", "*.example.test"}, 30, 0, time.Now()); err != nil {

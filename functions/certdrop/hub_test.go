@@ -61,25 +61,12 @@ func TestDeployCASRollbackPrune(t *testing.T) {
 // matches no pin is refused (exit 2); without a bucket the rollback says
 // it is not pinned.
 func TestRollbackPinCLI(t *testing.T) {
-	sim, err := cloudsim.New(cloudsim.Config{
+	_, env := startSim(t, cloudsim.Config{
 		Credentials: []cloudsim.Credential{{AccessKeyID: "pinAK", AccessKeySecret: "pinSK"}},
 		Domains:     cloudsim.Domains{CDN: []cloudsim.Domain{{Name: "www.example.test"}}},
 		OSS:         cloudsim.OSSSettings{Buckets: []string{"pin-bucket"}},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	if err := sim.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sim.Close() })
-	env := map[string]string{"ALIBABA_CLOUD_ACCESS_KEY_SECRET": "pinSK", "FC_REGION": sim.OSS().Region()}
-	for _, kv := range sim.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		env[k] = v
-	}
+	ctx := context.Background()
 	dir := t.TempDir()
 	bundleDir, root, mf := filepath.Join(dir, "b"), filepath.Join(dir, "root.pem"), filepath.Join(dir, "m.yaml")
 	if err := gencert(bundleDir, root, []string{"www.example.test"}, 30, 0, time.Now()); err != nil {

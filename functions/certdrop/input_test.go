@@ -140,24 +140,10 @@ func TestCertbotLiveFolder(t *testing.T) {
 // environment that points push at it.
 func ossEnv(t *testing.T) map[string]string {
 	t.Helper()
-	sim, err := cloudsim.New(cloudsim.Config{
+	_, env := startSim(t, cloudsim.Config{
 		Credentials: []cloudsim.Credential{{AccessKeyID: "pushAK", AccessKeySecret: "pushSK"}},
 		OSS:         cloudsim.OSSSettings{Buckets: []string{"certs"}, Region: "cn-hangzhou"},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	if err := sim.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sim.Close() })
-	env := map[string]string{"ALIBABA_CLOUD_ACCESS_KEY_SECRET": "pushSK", "FC_REGION": "cn-hangzhou"}
-	for _, kv := range sim.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		env[k] = v
-	}
 	return env
 }
 

@@ -1,3 +1,5 @@
+//go:build !fc
+
 package main
 
 import (
@@ -22,28 +24,14 @@ func renewEnv(t *testing.T) (env map[string]string, manifestPath string) {
 // "renew-bucket".
 func renewEnvOSS(t *testing.T) (env map[string]string, manifestPath string, sim *cloudsim.Sim) {
 	t.Helper()
-	sim, err := cloudsim.New(cloudsim.Config{
+	sim, env = startSim(t, cloudsim.Config{
 		Credentials: []cloudsim.Credential{{AccessKeyID: "LTAIcli", AccessKeySecret: "cli-secret-value"}},
 		OSS:         cloudsim.OSSSettings{Buckets: []string{"renew-bucket"}},
 		DNS:         cloudsim.DNSSettings{Zones: []cloudsim.ZoneSettings{{Name: "example.test"}}},
 		ACME:        cloudsim.ACMESettings{Enabled: true},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	if err := sim.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sim.Close() })
 	_, rootFile := sim.ACMETrustRoot()
-	env = map[string]string{"ALIBABA_CLOUD_ACCESS_KEY_SECRET": "cli-secret-value", "CERTDROP_ACME_TRUST_ROOTS": rootFile,
-		"FC_REGION": sim.OSS().Region()}
-	for _, kv := range sim.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		env[k] = v
-	}
+	env["CERTDROP_ACME_TRUST_ROOTS"] = rootFile
 	manifestPath = filepath.Join(t.TempDir(), "manifest.yaml")
 	m := "version: 1\ntargets: [{product: cdn, domain: www.example.test}]\ncertificates:\n" +
 		"  - {name: www, domains: [www.example.test], issuer: \"" + sim.ACMEDirectory() + "\", dns: alidns}\n"
