@@ -35,7 +35,7 @@ targets:
 func TestE2ECASDeliveryRollbackPrune(t *testing.T) {
 	h := newHarness(t, func(c *cloudsim.Config) { c.OSS.Triggers = nil })
 	h.putQuiet("certdrop/manifest.yaml", []byte(casManifest))
-	timer := `{"triggerTime":"2026-11-23T03:00:00Z","triggerName":"daily","payload":"{\"mode\":\"reconcile\",\"prefix\":\"certs/\"}"}`
+	timer := reconcileTimer
 	var names []string
 	for i := 3; i >= 1; i-- {
 		l, err := h.ca.Issue(cloudsim.LeafRequest{DNSNames: []string{"example.com", "*.example.com"},

@@ -623,7 +623,7 @@ func TestE2EReconcile(t *testing.T) {
 	newer := h.leaf(time.Now().AddDate(0, 3, 0), "example.com", "*.example.com")
 	h.putQuiet("certs/example.com/bundle.pem", append(h.fullchain(newer), newer.KeyPEM...))
 	h.putQuiet("certs/old/example.com.pem", append(h.fullchain(older), older.KeyPEM...))
-	timer := `{"triggerTime":"2026-11-23T03:00:00Z","triggerName":"daily","payload":"{\"mode\":\"reconcile\",\"prefix\":\"certs/\"}"}`
+	timer := reconcileTimer
 	code, o := h.invoke(timer)
 	if code != http.StatusOK || o.Trigger != "timer" || len(o.Reports) != 1 {
 		js, _ := json.MarshalIndent(o, "", " ")

@@ -12,6 +12,7 @@ import (
 	"github.com/certdrop/certdrop/shared/job"
 )
 
+// reconcileTimer is the daily timer's event, reconciling certs/.
 const reconcileTimer = `{"triggerTime":"2026-11-23T03:00:00Z","triggerName":"daily","payload":"{\"mode\":\"reconcile\",\"prefix\":\"certs/\"}"}`
 
 // TestE2ECombinedForeignKey: one object holding a certificate and a key

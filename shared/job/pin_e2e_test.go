@@ -27,8 +27,6 @@ targets:
     domain: pull.example.com
 `
 
-const pinTimer = `{"triggerTime":"2026-11-23T03:00:00Z","triggerName":"daily","payload":"{\"mode\":\"reconcile\",\"prefix\":\"certs/\"}"}`
-
 var pinDomains = map[string]string{"www.example.com": "cdn", "img.example.com": "cdn", "vod.example.com": "vod", "pull.example.com": "live"}
 
 // pinState is one entry of an outcome's "pins", read from its JSON (so
@@ -151,7 +149,7 @@ func heldIn(t *testing.T, o job.Outcome, bad, good string) bool {
 func TestE2EPinHoldsAgainstTimer(t *testing.T) {
 	h, good, bad, _ := pinSetup(t)
 	sets, hooks := h.allSets(), len(h.webhooks())
-	code, o := h.invoke(pinTimer)
+	code, o := h.invoke(reconcileTimer)
 	// The status is "expiring" (warnDays: 200), which goes before "pinned".
 	if code != http.StatusOK || !heldIn(t, o, bad, good) || o.Status != "expiring" {
 		t.Errorf("timer after the rollback: HTTP %d, status %q; want the bad bundle pinned:\n%s", code, o.Status, dump(o))
@@ -178,7 +176,7 @@ func TestE2EPinHoldsAgainstTimer(t *testing.T) {
 		t.Errorf("expiring: %+v; want the %d targets carrying %s, naming the pin", exp.Expiring, len(pinDomains), good)
 	}
 	// The pin stays: the next timer holds the bundle back too.
-	if _, o = h.invoke(pinTimer); !heldIn(t, o, bad, good) || h.allSets() != sets {
+	if _, o = h.invoke(reconcileTimer); !heldIn(t, o, bad, good) || h.allSets() != sets {
 		t.Errorf("second timer: %d Set calls, pins %+v", h.allSets()-sets, pinsOf(t, o))
 	}
 	assertNoSecrets(t, h)
@@ -240,7 +238,7 @@ func TestE2EPinLiftedByNewer(t *testing.T) {
 	}
 	// Nothing holds any more: the timer finds every target unchanged.
 	sets := h.allSets()
-	if _, o = h.invoke(pinTimer); len(pinsOf(t, o)) != 0 || h.allSets() != sets {
+	if _, o = h.invoke(reconcileTimer); len(pinsOf(t, o)) != 0 || h.allSets() != sets {
 		t.Errorf("timer after the lift: %d Set calls, pins %+v", h.allSets()-sets, pinsOf(t, o))
 	}
 	assertNoSecrets(t, h)
@@ -264,7 +262,7 @@ func TestE2EPinReleased(t *testing.T) {
 		t.Errorf("pins left in the bucket after the release: %+v %v", pins, err)
 	}
 	h.putQuiet("certdrop/pins/0123.json", []byte(`{"version":1,"names":["x"],"certName":"c","at":"2026-01-01T00:00:00Z","key":"-----BEGIN`))
-	code, o = h.invoke(pinTimer)
+	code, o = h.invoke(reconcileTimer)
 	if code != http.StatusOK || len(o.Reports) != 1 || o.Reports[0].Bundle.CertName != bad || o.Reports[0].Summary.Deployed != 4 {
 		t.Errorf("timer after the release: HTTP %d %s", code, dump(o))
 	}
