@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
 
 	"golang.org/x/term"
@@ -77,11 +76,7 @@ func runDeploy(ctx context.Context, c *cli, args []string) int {
 		fmt.Fprintf(c.stderr, "certdrop deploy: %v\n", err)
 		return exitUsage
 	}
-	level := slog.LevelError
-	if *verbose {
-		level = slog.LevelDebug
-	}
-	log := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: level}))
+	log := cliLogger(c.stderr, *verbose)
 	for _, w := range in.warnings {
 		fmt.Fprintf(c.stderr, "warning: %s\n", w)
 	}
