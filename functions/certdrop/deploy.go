@@ -118,13 +118,28 @@ func runDeploy(ctx context.Context, c *cli, args []string) int {
 			code = exitFail
 		}
 	}
-	switch {
-	case *asJSON && len(reps) == 1:
-		printJSON(c.stdout, reps[0])
-	case *asJSON:
-		printJSON(c.stdout, reps)
+	if *asJSON {
+		printJSON(c.stdout, deployOutput{OK: code == exitOK, Bundles: reps,
+			Warnings: append([]string{}, in.warnings...), Problems: append([]string{}, in.problems...)})
 	}
 	return code
+}
+
+// deployOutput is what `certdrop deploy --json` prints, one object
+// whatever the number of bundles.
+type deployOutput struct {
+	// OK is true when every target of every bundle ended well and every
+	// file formed a valid bundle: deploy then exits 0.
+	OK bool `json:"ok"`
+	// Bundles holds one report per bundle deployed (or dry-run), as
+	// 'certdrop show' prints them.
+	Bundles []*report.Report `json:"bundles"`
+	// Warnings are about the files as a whole; each report has its
+	// bundle's own.
+	Warnings []string `json:"warnings"`
+	// Problems say what formed no valid bundle (and was not deployed),
+	// one line each.
+	Problems []string `json:"problems"`
 }
 
 // isTerminal reports whether w is a terminal, for progress bars.

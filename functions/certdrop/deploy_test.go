@@ -65,9 +65,10 @@ func TestDeploy(t *testing.T) {
 
 	// A dry run describes and sets nothing.
 	code, out, errs := runWithEnv(env, "deploy", "--bundle", bundleDir, "--manifest", manifestPath, "--trust-roots", root, "--dry-run", "--json")
-	var rep report.Report
-	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != exitOK || !rep.DryRun || rep.Summary.Planned != 3 || setCalls(sim) != 0 {
-		t.Fatalf("dry run: exit %d, %+v, %d Set calls, %v\n%s", code, rep.Summary, setCalls(sim), err, errs)
+	var dep deployOutput
+	if err := json.Unmarshal([]byte(out), &dep); err != nil || code != exitOK || len(dep.Bundles) != 1 || !dep.Bundles[0].DryRun ||
+		dep.Bundles[0].Summary.Planned != 3 || setCalls(sim) != 0 {
+		t.Fatalf("dry run: exit %d, %+v, %d Set calls, %v\n%s%s", code, dep, setCalls(sim), err, out, errs)
 	}
 
 	code, out, errs = runWithEnv(env, "deploy", "--bundle", bundleDir, "--manifest", manifestPath, "--trust-roots", root)

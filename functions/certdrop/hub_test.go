@@ -13,7 +13,6 @@ import (
 
 	"github.com/certdrop/certdrop/shared/cloudsim"
 	"github.com/certdrop/certdrop/shared/hub"
-	"github.com/certdrop/certdrop/shared/report"
 	"github.com/certdrop/certdrop/shared/store"
 )
 
@@ -30,8 +29,8 @@ func TestDeployCASRollbackPrune(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, out, errs := runWithEnv(env, "deploy", "--bundle", bundleDir, "--manifest", casManifest, "--trust-roots", root, "--json")
-	var rep report.Report
-	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != exitOK || len(rep.CAS) != 1 || rep.CAS[0].CertID == 0 || rep.Summary.Deployed != 3 {
+	rep, err := oneReport(out)
+	if err != nil || code != exitOK || len(rep.CAS) != 1 || rep.CAS[0].CertID == 0 || rep.Summary.Deployed != 3 {
 		t.Fatalf("deploy: exit %d %+v CAS %+v %v\n%s", code, rep.Summary, rep.CAS, err, errs)
 	}
 	code, out, _ = runWithEnv(env, "deploy", "--bundle", bundleDir, "--manifest", casManifest, "--trust-roots", root)
@@ -76,8 +75,8 @@ func TestRollbackPinCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, out, errs := runWithEnv(env, "deploy", "--bundle", bundleDir, "--manifest", mf, "--trust-roots", root, "--json")
-	var rep report.Report
-	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != exitOK || len(rep.CAS) != 1 {
+	rep, err := oneReport(out)
+	if err != nil || code != exitOK || len(rep.CAS) != 1 {
 		t.Fatalf("deploy: exit %d %v\n%s", code, err, errs)
 	}
 	name := rep.CAS[0].Name

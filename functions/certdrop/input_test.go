@@ -275,7 +275,7 @@ func TestLegoFolder(t *testing.T) {
 		t.Fatalf("validate: exit %d\n%s%s", code, out, errs)
 	}
 	code, out, errs = runWithEnv(env, "validate", lego, "--trust-roots", root, "--json")
-	var all validateAllResult
+	var all validateOutput
 	if err := json.Unmarshal([]byte(out), &all); err != nil || code != exitOK || len(all.Bundles) != 2 || !all.Valid || len(all.Rejected) != 0 {
 		t.Fatalf("validate --json: exit %d %v\n%s%s", code, err, out, errs)
 	}

@@ -112,10 +112,11 @@ func TestCLI(t *testing.T) {
 
 func TestValidateJSON(t *testing.T) {
 	code, out, _ := runCLI(t, "validate", "--json", bundles+"reversed-chain", "--trust-roots", root, "--domain", "example.com")
-	var res validateResult
-	if err := json.Unmarshal([]byte(out), &res); err != nil {
-		t.Fatalf("not JSON: %v\n%s", err, out)
+	var all validateOutput
+	if err := json.Unmarshal([]byte(out), &all); err != nil || len(all.Bundles) != 1 {
+		t.Fatalf("not one bundle: %v\n%s", err, out)
 	}
+	res := all.Bundles[0]
 	if code != exitOK || !res.Valid || len(res.Chain) != 3 || res.Bundle == nil || len(res.Bundle.Fingerprint) != 64 ||
 		len(res.Domains) != 1 || !res.Domains[0].Covered || res.Error != nil {
 		t.Errorf("exit %d, result %+v", code, res)
@@ -127,10 +128,11 @@ func TestPlanJSON(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
-	var p planOutput
-	if err := json.Unmarshal([]byte(out), &p); err != nil {
-		t.Fatal(err)
+	var all planOutputs
+	if err := json.Unmarshal([]byte(out), &all); err != nil || len(all.Bundles) != 1 {
+		t.Fatalf("not one bundle: %v\n%s", err, out)
 	}
+	p := all.Bundles[0]
 	if len(p.Calls) != 1 || p.Calls[0].Action != "SetCdnDomainSSLCertificate" || p.Calls[0].Domain != "www.example.com" {
 		t.Fatalf("calls = %+v", p.Calls)
 	}

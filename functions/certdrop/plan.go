@@ -14,7 +14,20 @@ import (
 	"github.com/certdrop/certdrop/shared/plan"
 )
 
-// planOutput is what `certdrop plan --json` prints.
+// planOutputs is what `certdrop plan --json` prints, one object whatever
+// the number of bundles.
+type planOutputs struct {
+	// Bundles holds one plan per valid bundle the files form.
+	Bundles []planOutput `json:"bundles"`
+	// Warnings are about the files as a whole (a certificate ignored,
+	// and why); each plan has its bundle's own.
+	Warnings []string `json:"warnings"`
+	// Problems say what formed no valid bundle, one line each; plan then
+	// exits 2.
+	Problems []string `json:"problems"`
+}
+
+// planOutput is one bundle's plan in plan's output.
 type planOutput struct {
 	Bundle       bundle.Identity   `json:"bundle"`
 	Sources      []string          `json:"sources"`
@@ -158,10 +171,8 @@ func runPlan(ctx context.Context, c *cli, args []string) int {
 		plans, outs = append(plans, p), append(outs, out)
 	}
 	switch {
-	case *asJSON && len(outs) == 1:
-		printJSON(c.stdout, outs[0])
 	case *asJSON:
-		printJSON(c.stdout, outs)
+		printJSON(c.stdout, planOutputs{Bundles: outs, Warnings: append([]string{}, in.warnings...), Problems: append([]string{}, in.problems...)})
 	case len(outs) == 1:
 		printPlan(c.stdout, plans[0], outs[0])
 	default:

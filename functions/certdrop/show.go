@@ -62,6 +62,9 @@ func runShow(ctx context.Context, c *cli, args []string) int {
 		}
 		return exitOK
 	}
+	if _, ok := probe["bundles"]; ok {
+		return showDeploy(c, data)
+	}
 	var r report.Report
 	if err := json.Unmarshal(data, &r); err != nil || r.RunID == "" {
 		fmt.Fprintf(c.stderr, "certdrop show: not a certdrop report\n")
@@ -69,6 +72,39 @@ func runShow(ctx context.Context, c *cli, args []string) int {
 	}
 	_ = report.WriteTable(c.stdout, &r)
 	if !r.Summary.OK() {
+		return exitFail
+	}
+	return exitOK
+}
+
+// showDeploy prints what 'deploy --json' printed: each bundle's report,
+// then what formed no valid bundle. Exit 0 when it says ok.
+func showDeploy(c *cli, data []byte) int {
+	var d deployOutput
+	if err := json.Unmarshal(data, &d); err != nil {
+		fmt.Fprintf(c.stderr, "certdrop show: %v\n", err)
+		return exitUsage
+	}
+	for i, r := range d.Bundles {
+		if r == nil || r.RunID == "" {
+			fmt.Fprintf(c.stderr, "certdrop show: not a certdrop report\n")
+			return exitUsage
+		}
+		if len(d.Bundles) > 1 {
+			if i > 0 {
+				fmt.Fprintln(c.stdout)
+			}
+			fmt.Fprintf(c.stdout, "== bundle %d of %d: %s, from %s\n", i+1, len(d.Bundles), r.Bundle.Subject, strings.Join(r.Bundle.Keys, ", "))
+		}
+		_ = report.WriteTable(c.stdout, r)
+	}
+	for _, w := range d.Warnings {
+		fmt.Fprintf(c.stdout, "warning: %s\n", w)
+	}
+	for _, p := range d.Problems {
+		fmt.Fprintf(c.stdout, "not deployed: %s\n", p)
+	}
+	if !d.OK {
 		return exitFail
 	}
 	return exitOK

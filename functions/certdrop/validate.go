@@ -11,7 +11,7 @@ import (
 	"github.com/certdrop/certdrop/shared/bundle"
 )
 
-// validateResult is what `certdrop validate --json` prints.
+// validateResult is one bundle's entry in validate's output.
 type validateResult struct {
 	Valid    bool             `json:"valid"`
 	Sources  []string         `json:"sources"`
@@ -79,35 +79,54 @@ func runValidate(ctx context.Context, c *cli, args []string) int {
 	if err != nil {
 		return usageError(c, "validate", err.Error())
 	}
-	res, many := validateAll(ctx, srcs, opts, domains)
+	out := validateAll(ctx, srcs, opts, domains)
 	switch {
-	case many != nil && *asJSON:
-		printJSON(c.stdout, many)
-	case many != nil:
-		printValidateAll(c.stdout, *many)
 	case *asJSON:
-		printJSON(c.stdout, res)
+		printJSON(c.stdout, out)
+	case out.Error != nil:
+		printValidate(c.stdout, validateResult{Sources: out.Sources, Warnings: []string{}, Error: out.Error})
+	case out.single():
+		// One bundle reads as one: the folder's warnings with its own.
+		r := out.Bundles[0]
+		r.Warnings = append(append([]string{}, r.Warnings...), out.Warnings...)
+		printValidate(c.stdout, r)
 	default:
-		printValidate(c.stdout, res)
+		printValidateAll(c.stdout, *out)
 	}
-	if many != nil && !many.Valid || many == nil && !res.Valid {
+	if !out.Valid {
 		return exitFail
 	}
 	return exitOK
 }
 
-// validateAllResult is what validate prints for files that hold several
-// bundles (lego's certificates/ folder), or parts that form no bundle
-// beside one that does: each bundle as validateResult, and what could not
-// be used.
-type validateAllResult struct {
-	Valid    bool             `json:"valid"`
-	Sources  []string         `json:"sources"`
+// validateOutput is what `certdrop validate --json` prints, one object
+// whatever the number of bundles: each bundle the files form, what formed
+// none, and the verdict on them all.
+type validateOutput struct {
+	// Valid is the verdict: every bundle valid, no file rejected, every
+	// --domain covered by a bundle.
+	Valid   bool     `json:"valid"`
+	Sources []string `json:"sources"`
+	// Bundles holds one entry per bundle the files form (one for a
+	// certbot or acme.sh folder, one per certificate in lego's
+	// certificates/ folder). With a single bundle, its entry checks the
+	// --domain names too.
 	Bundles  []validateResult `json:"bundles"`
 	Rejected []rejectedPart   `json:"rejected"`
 	Unused   []string         `json:"unused"`
-	Domains  []domainVerdict  `json:"domains,omitempty"`
-	Warnings []string         `json:"warnings"`
+	// Domains says, for each --domain, whether a bundle covers it.
+	Domains  []domainVerdict `json:"domains"`
+	Warnings []string        `json:"warnings"`
+	// Error says why the files form no bundle at all (Bundles is then
+	// empty).
+	Error *problem `json:"error,omitempty"`
+}
+
+// single reports whether the files form exactly one bundle and no
+// rejected part (certbot's, acme.sh's folders, a combined file), which
+// validate prints as one.
+func (o *validateOutput) single() bool {
+	return o.Error == nil && len(o.Bundles) == 1 && len(o.Rejected) == 0
 }
 
 // rejectedPart is a file that formed no bundle, and why. Incomplete: the
@@ -118,21 +137,31 @@ type rejectedPart struct {
 	problem
 }
 
-// validateAll splits the sources into bundles and validates each. Sources
-// that form exactly one bundle and nothing else (certbot's, acme.sh's
-// folders, a combined file), or no bundle at all, give one validateResult
-// as before; anything more gives a validateAllResult (and a zero
-// validateResult).
-func validateAll(ctx context.Context, srcs []bundle.Source, opts bundle.Options, domains []string) (validateResult, *validateAllResult) {
+// validateAll splits the sources into bundles and validates each. When
+// they form exactly one bundle and nothing else, or no bundle at all, that
+// bundle (from bundle.Parse when Split forms none) checks the --domain
+// names itself, with a hint that lists its names.
+func validateAll(ctx context.Context, srcs []bundle.Source, opts bundle.Options, domains []string) *validateOutput {
 	var names []string
 	for _, s := range srcs {
 		names = append(names, s.Name)
 	}
+	out := &validateOutput{Sources: names, Bundles: []validateResult{}, Rejected: []rejectedPart{}, Unused: []string{},
+		Domains: []domainVerdict{}, Warnings: []string{}}
+	failed := func(err error) *validateOutput {
+		out.Error = problemOf(err)
+		return out
+	}
 	f, err := bundle.Split(ctx, srcs, opts)
 	if err != nil {
-		return validateResult{Sources: names, Warnings: []string{}, Error: problemOf(err)}, nil
+		return failed(err)
 	}
-	single := len(f.Bundles) == 1 && len(f.Rejected) == 0
+	one := func(b *bundle.Bundle) *validateOutput {
+		r := validateBundle(b, names, opts, domains)
+		out.Valid, out.Bundles = r.Valid, append(out.Bundles, r)
+		out.Domains = append(out.Domains, r.Domains...)
+		return out
+	}
 	if len(f.Bundles) == 0 {
 		// No bundle: Parse says best what one bundle lacks, unless the
 		// files hold several keys.
@@ -140,36 +169,35 @@ func validateAll(ctx context.Context, srcs []bundle.Source, opts bundle.Options,
 		switch {
 		case errors.Is(err, bundle.ErrMultipleKeys):
 		case err != nil:
-			return validateResult{Sources: names, Warnings: []string{}, Error: problemOf(err)}, nil
+			return failed(err)
 		default:
-			return validateBundle(b, names, opts, domains), nil
+			return one(b)
 		}
 	}
-	if single {
-		res := validateBundle(f.Bundles[0], names, opts, domains)
-		res.Warnings = append(res.Warnings, f.Warnings...)
-		return res, nil
+	out.Unused = append(out.Unused, f.Unused...)
+	out.Warnings = append(out.Warnings, f.Warnings...)
+	if len(f.Bundles) == 1 && len(f.Rejected) == 0 {
+		return one(f.Bundles[0])
 	}
-	all := &validateAllResult{Valid: true, Sources: names, Bundles: []validateResult{}, Rejected: []rejectedPart{},
-		Unused: append([]string{}, f.Unused...), Warnings: append([]string{}, f.Warnings...)}
+	out.Valid = true
 	for _, b := range f.Bundles {
 		r := validateBundle(b, b.Sources, opts, nil)
-		all.Valid = all.Valid && r.Valid
-		all.Bundles = append(all.Bundles, r)
+		out.Valid = out.Valid && r.Valid
+		out.Bundles = append(out.Bundles, r)
 	}
 	for _, e := range f.Rejected {
-		all.Valid = false
-		all.Rejected = append(all.Rejected, rejectedPart{Source: e.Source, Incomplete: bundle.IsIncomplete(e), problem: *problemOf(e)})
+		out.Valid = false
+		out.Rejected = append(out.Rejected, rejectedPart{Source: e.Source, Incomplete: bundle.IsIncomplete(e), problem: *problemOf(e)})
 	}
 	for _, d := range domains {
 		covered := false
 		for _, b := range f.Bundles {
 			covered = covered || b.Covers(d)
 		}
-		all.Domains = append(all.Domains, domainVerdict{Domain: d, Covered: covered})
-		all.Valid = all.Valid && covered
+		out.Domains = append(out.Domains, domainVerdict{Domain: d, Covered: covered})
+		out.Valid = out.Valid && covered
 	}
-	return validateResult{}, all
+	return out
 }
 
 // validateBundle validates a parsed bundle read from sources, and checks
@@ -246,7 +274,7 @@ func printValidate(w io.Writer, r validateResult) {
 
 // printValidateAll prints each bundle as printValidate does, then what
 // formed no bundle, and the overall verdict.
-func printValidateAll(w io.Writer, r validateAllResult) {
+func printValidateAll(w io.Writer, r validateOutput) {
 	fmt.Fprintf(w, "Files:        %d, forming %d bundle(s)\n", len(r.Sources), len(r.Bundles))
 	for i, b := range r.Bundles {
 		fmt.Fprintf(w, "\n== Bundle %d of %d\n", i+1, len(r.Bundles))
