@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -14,30 +13,10 @@ import (
 	"github.com/certdrop/certdrop/shared/fanout"
 	"github.com/certdrop/certdrop/shared/hub"
 	"github.com/certdrop/certdrop/shared/job"
-	"github.com/certdrop/certdrop/shared/manifest"
 	"github.com/certdrop/certdrop/shared/pin"
 	"github.com/certdrop/certdrop/shared/report"
 	"github.com/certdrop/certdrop/shared/store"
 )
-
-// loadManifest reads the manifest a renewal, a rollback or a prune works
-// on: a file or oss://bucket/key, $CERTDROP_MANIFEST by default.
-func loadManifest(ctx context.Context, c *cli, name, loc string) (*manifest.Manifest, int) {
-	if loc == "" {
-		return nil, usageError(c, name, "name the manifest with --manifest (or CERTDROP_MANIFEST)")
-	}
-	data, err := readLocation(ctx, c, loc)
-	if err != nil {
-		fmt.Fprintf(c.stderr, "certdrop %s: the manifest: %v\n", name, err)
-		return nil, exitUsage
-	}
-	m, err := manifest.Parse(loc, data)
-	if err != nil {
-		fmt.Fprintf(c.stderr, "certdrop %s: %v\n", name, err)
-		return nil, exitUsage
-	}
-	return m, exitOK
-}
 
 // hubClient builds the API client, which reaches CAS too.
 func hubClient(ctx context.Context, c *cli, name string) (fanout.Client, fanout.CASClient, fanout.Options, int) {
@@ -263,13 +242,4 @@ func writePrune(w io.Writer, r *hub.PruneResult) {
 	}
 	fmt.Fprintf(w, "%d %s, %d kept, %d failed, %d problem(s); %d target(s) described\n",
 		len(r.Deleted), verb, len(r.Kept), len(r.Failed), len(r.Problems), r.Targets)
-}
-
-// cliLogger logs at debug level to w when verbose, else errors only.
-func cliLogger(w io.Writer, verbose bool) *slog.Logger {
-	level := slog.LevelError
-	if verbose {
-		level = slog.LevelDebug
-	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 }

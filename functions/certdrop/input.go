@@ -1,14 +1,18 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"syscall"
 
 	"github.com/certdrop/certdrop/shared/bundle"
+	"github.com/certdrop/certdrop/shared/manifest"
 )
 
 // readBundleSources reads the files named on the command line. A directory
@@ -103,4 +107,94 @@ func readCapped(path string) (bundle.Source, error) {
 		return bundle.Source{}, fmt.Errorf("%s: %w", path, err)
 	}
 	return bundle.Source{Name: path, Data: data}, nil
+}
+
+// loadManifest reads the manifest a renewal, a rollback or a prune works
+// on: a file or oss://bucket/key, $CERTDROP_MANIFEST by default.
+func loadManifest(ctx context.Context, c *cli, name, loc string) (*manifest.Manifest, int) {
+	if loc == "" {
+		return nil, usageError(c, name, "name the manifest with --manifest (or CERTDROP_MANIFEST)")
+	}
+	data, err := readLocation(ctx, c, loc)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "certdrop %s: the manifest: %v\n", name, err)
+		return nil, exitUsage
+	}
+	m, err := manifest.Parse(loc, data)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "certdrop %s: %v\n", name, err)
+		return nil, exitUsage
+	}
+	return m, exitOK
+}
+
+// bundleInput is the bundles and manifest a plan or deploy starts from,
+// each bundle validated under the manifest's defaults.
+type bundleInput struct {
+	// bundles are the valid bundles the files form: one for a certbot or
+	// acme.sh folder, one per domain for lego's certificates/ folder.
+	bundles []*bundle.Bundle
+	// problems say what formed no valid bundle (a bundle that failed
+	// validation, a file rejected, a key or certificate without its other
+	// half), one line each; warnings are the rest a person should know.
+	problems []string
+	warnings []string
+	manifest *manifest.Manifest
+}
+
+// loadInput reads the manifest and the files, splits the files into
+// bundles and validates each. An error is bad input (the caller exits with
+// exitUsage and calls nothing): no valid bundle at all, or, for files that
+// form one bundle, anything wrong with it. Files that form
+// several bundles give every valid one, and problems for the rest.
+func loadInput(ctx context.Context, files []string, manifestPath, rootsPath string) (*bundleInput, error) {
+	m, err := manifest.Load(manifestPath)
+	if err != nil {
+		return nil, err
+	}
+	opts := m.Defaults.BundleOptions()
+	if rootsPath != "" {
+		if opts.Roots, err = bundle.LoadRoots(rootsPath); err != nil {
+			return nil, err
+		}
+	}
+	srcs, err := readBundleSources(files)
+	if err != nil {
+		return nil, err
+	}
+	f, err := bundle.Split(ctx, srcs, opts)
+	if err != nil {
+		return nil, fmt.Errorf("invalid bundle: %w", err)
+	}
+	in := &bundleInput{manifest: m, warnings: f.Warnings}
+	for _, e := range f.Rejected {
+		kind := "invalid bundle"
+		if bundle.IsIncomplete(e) {
+			kind = "incomplete bundle"
+		}
+		in.problems = append(in.problems, kind+": "+e.Error())
+	}
+	if len(f.Bundles) == 0 {
+		// Parse says best what one bundle lacks, unless the files hold
+		// several keys.
+		if _, err := bundle.Parse(srcs, opts); err != nil && !errors.Is(err, bundle.ErrMultipleKeys) {
+			return nil, fmt.Errorf("invalid bundle: %w", err)
+		}
+		return nil, errors.New(strings.Join(in.problems, "\n"))
+	}
+	one := len(f.Bundles) == 1 && len(f.Rejected) == 0
+	for _, b := range f.Bundles {
+		if err := b.Validate(opts); err != nil {
+			if one {
+				return nil, fmt.Errorf("invalid bundle: %w", err)
+			}
+			in.problems = append(in.problems, fmt.Sprintf("invalid bundle (%s): %v", strings.Join(b.Sources, ", "), err))
+			continue
+		}
+		in.bundles = append(in.bundles, b)
+	}
+	if len(in.bundles) == 0 {
+		return nil, errors.New(strings.Join(in.problems, "\n"))
+	}
+	return in, nil
 }
