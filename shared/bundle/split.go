@@ -87,6 +87,7 @@ func Split(ctx context.Context, srcs []Source, opts Options) (*Folder, error) {
 }
 
 // split is Split, also returning the pool for tests that count its work.
+// It reads the sources, then takes the steps of splitter in turn.
 func split(ctx context.Context, srcs []Source, opts Options) (*Folder, *pool, error) {
 	if len(srcs) > MaxParts {
 		return nil, nil, newError(ErrTooLarge, "",
@@ -97,72 +98,122 @@ func split(ctx context.Context, srcs []Source, opts Options) (*Folder, *pool, er
 	if err := p.read(); err != nil {
 		return nil, p, err
 	}
-	f := &Folder{Rejected: p.problems}
-
-	// Match keys to leaves, and build each chain.
-	type group struct {
-		key   *poolKey
-		leaf  *poolCert
-		chain []*poolCert
-		root  *poolCert
-		srcs  []int
+	s := &splitter{p: p, f: &Folder{Rejected: p.problems}}
+	if err := s.matchKeys(); err != nil {
+		return nil, p, err
 	}
-	var groups []*group
-	var lone []*poolKey
-	taken := map[*poolCert]bool{}   // the leaves of the bundles
-	members := map[*poolCert]bool{} // every certificate of any bundle
+	s.indexSources()
+	s.rejectLoneKeys()
+	s.ownSources()
+	s.rejectLoneLeaves()
+	s.giveChainFiles()
+	s.formBundles()
+	return s.f, p, nil
+}
+
+// group is a bundle in the making: a key, the leaf it matches, the chain
+// built for that leaf, and the sources that form it.
+type group struct {
+	key   *poolKey
+	leaf  *poolCert
+	chain []*poolCert
+	root  *poolCert
+	srcs  []int
+}
+
+// onChain reports whether c is on g's chain (its root included).
+func (g *group) onChain(c *poolCert) bool {
+	return c == g.root || slices.Contains(g.chain, c)
+}
+
+// splitter is what the steps of split share, each step filling in what
+// the later ones read.
+type splitter struct {
+	p *pool
+	f *Folder
+
+	// By matchKeys.
+	groups  []*group
+	lone    []*poolKey         // keys that match no certificate
+	taken   map[*poolCert]bool // the leaves of the bundles
+	members map[*poolCert]bool // every certificate of any bundle
+
+	// By indexSources.
+	srcCerts map[int][]*poolCert // the certificates each source holds
+	hasKey   map[int]bool        // the sources that hold a key
+
+	// By rejectLoneKeys.
+	consumed map[*poolCert]bool // leaves blamed with a mismatched key
+
+	// By ownSources.
+	own map[int]bool // the sources that hold a bundle's key or leaf
+}
+
+// matchKeys matches keys to leaves, and builds each chain.
+func (s *splitter) matchKeys() error {
+	p := s.p
+	s.taken, s.members = map[*poolCert]bool{}, map[*poolCert]bool{}
 	for _, k := range p.keys {
 		if len(k.sources) == 0 {
 			continue // read from a source set aside
 		}
 		leaf := p.leafFor(k.key)
 		if leaf == nil {
-			lone = append(lone, k)
+			s.lone = append(s.lone, k)
 			continue
 		}
 		chain, root, err := p.chainOf(leaf)
 		if err != nil {
-			return nil, p, err
+			return err
 		}
 		g := &group{key: k, leaf: leaf, chain: chain, root: root}
-		groups = append(groups, g)
-		taken[leaf], members[leaf] = true, true
+		s.groups = append(s.groups, g)
+		s.taken[leaf], s.members[leaf] = true, true
 		for _, c := range chain {
-			members[c] = true
+			s.members[c] = true
 		}
 		if root != nil {
-			members[root] = true
+			s.members[root] = true
 		}
 	}
+	return nil
+}
 
-	// What each source holds.
-	srcCerts := map[int][]*poolCert{}
-	for _, c := range p.certs {
+// indexSources records what each source holds.
+func (s *splitter) indexSources() {
+	s.srcCerts = map[int][]*poolCert{}
+	for _, c := range s.p.certs {
 		for _, i := range c.sources {
-			srcCerts[i] = append(srcCerts[i], c)
+			s.srcCerts[i] = append(s.srcCerts[i], c)
 		}
 	}
-	hasKey := map[int]bool{}
-	for _, k := range p.keys {
+	s.hasKey = map[int]bool{}
+	for _, k := range s.p.keys {
 		for _, i := range k.sources {
-			hasKey[i] = true
+			s.hasKey[i] = true
 		}
 	}
-	chainOnly := func(i int) bool {
-		if p.bad[i] || hasKey[i] || len(srcCerts[i]) == 0 {
+}
+
+// chainOnly reports whether source i holds CA certificates and nothing
+// else.
+func (s *splitter) chainOnly(i int) bool {
+	if s.p.bad[i] || s.hasKey[i] || len(s.srcCerts[i]) == 0 {
+		return false
+	}
+	for _, c := range s.srcCerts[i] {
+		if !c.cert.IsCA {
 			return false
 		}
-		for _, c := range srcCerts[i] {
-			if !c.cert.IsCA {
-				return false
-			}
-		}
-		return true
 	}
+	return true
+}
 
-	// Keys without a certificate.
-	consumed := map[*poolCert]bool{} // leaves blamed with a mismatched key
-	for _, k := range lone {
+// rejectLoneKeys rejects the keys without a certificate.
+func (s *splitter) rejectLoneKeys() {
+	p := s.p
+	s.consumed = map[*poolCert]bool{}
+	for _, k := range s.lone {
 		e := p.mismatch(k, p.certs)
 		if e.Incomplete {
 			e = newError(ErrNoCertificate, p.srcs[k.sources[0]].Name,
@@ -171,44 +222,46 @@ func split(ctx context.Context, srcs []Source, opts Options) (*Folder, *pool, er
 			e.Incomplete = true
 		} else {
 			for _, i := range k.sources {
-				for _, c := range srcCerts[i] {
-					consumed[c] = true
+				for _, c := range s.srcCerts[i] {
+					s.consumed[c] = true
 				}
 			}
 		}
-		f.Rejected = append(f.Rejected, e)
+		s.f.Rejected = append(s.f.Rejected, e)
 	}
+}
 
-	names := make([]string, len(p.srcs))
-	for i, s := range p.srcs {
-		names[i] = s.Name
-	}
-
-	// Own sources of each bundle.
-	own := map[int]bool{}
-	for _, g := range groups {
+// ownSources gives each bundle its own sources: those holding its key or
+// its leaf.
+func (s *splitter) ownSources() {
+	s.own = map[int]bool{}
+	for _, g := range s.groups {
 		g.srcs = slices.Clone(g.key.sources)
 		for _, i := range g.leaf.sources {
 			g.srcs = appendOnce(g.srcs, i) // a combined file holds both
 		}
 		for _, i := range g.srcs {
-			own[i] = true
+			s.own[i] = true
 		}
 	}
+}
 
-	// Leaves without a key.
+// rejectLoneLeaves accounts for the leaves without a key: a warning for a
+// stale one, else a rejection as incomplete.
+func (s *splitter) rejectLoneLeaves() {
+	p, f := s.p, s.f
 	now := p.opts.now()
-	leaves := make([]*poolCert, len(groups))
-	for i, g := range groups {
+	leaves := make([]*poolCert, len(s.groups))
+	for i, g := range s.groups {
 		leaves[i] = g.leaf
 	}
 	for _, c := range p.certs {
-		if c.cert.IsCA || taken[c] || members[c] || consumed[c] || p.unusable(c) {
+		if c.cert.IsCA || s.taken[c] || s.members[c] || s.consumed[c] || p.unusable(c) {
 			continue
 		}
 		extra := true // held only by bundles' own files: an Extra there
 		for _, i := range c.sources {
-			extra = extra && own[i]
+			extra = extra && s.own[i]
 		}
 		if extra {
 			continue
@@ -230,9 +283,17 @@ func split(ctx context.Context, srcs []Source, opts Options) (*Folder, *pool, er
 			f.Rejected = append(f.Rejected, e)
 		}
 	}
+}
 
-	// Files of CA certificates go with the bundle whose chain they serve
-	// and whose own files' names are closest.
+// giveChainFiles gives files of CA certificates to the bundle whose chain
+// they serve and whose own files' names are closest; then, for a chain
+// certificate none of a bundle's files holds, the file that does.
+func (s *splitter) giveChainFiles() {
+	p := s.p
+	names := make([]string, len(p.srcs))
+	for i, src := range p.srcs {
+		names[i] = src.Name
+	}
 	closeness := func(g *group, i int) int {
 		best := 0
 		for _, j := range g.srcs {
@@ -243,7 +304,7 @@ func split(ctx context.Context, srcs []Source, opts Options) (*Folder, *pool, er
 	// The files rejected compete too: lego's example.org.issuer.crt is not
 	// given to example.com while example.org.crt waits for its key.
 	var halves []int
-	for _, e := range f.Rejected {
+	for _, e := range s.f.Rejected {
 		if i := slices.Index(names, e.Source); i >= 0 && !slices.Contains(halves, i) {
 			halves = append(halves, i)
 		}
@@ -265,17 +326,14 @@ func split(ctx context.Context, srcs []Source, opts Options) (*Folder, *pool, er
 			}
 		}
 	}
-	onChainOf := func(g *group, c *poolCert) bool {
-		return c == g.root || slices.Contains(g.chain, c)
-	}
 	for i := range p.srcs {
-		if !chainOnly(i) {
+		if !s.chainOnly(i) {
 			continue
 		}
 		var cands []*group
-		for _, g := range groups {
-			for _, c := range srcCerts[i] {
-				if onChainOf(g, c) {
+		for _, g := range s.groups {
+			for _, c := range s.srcCerts[i] {
+				if g.onChain(c) {
 					cands = append(cands, g)
 					break
 				}
@@ -283,7 +341,7 @@ func split(ctx context.Context, srcs []Source, opts Options) (*Folder, *pool, er
 		}
 		giveClosest(i, cands)
 	}
-	for _, g := range groups {
+	for _, g := range s.groups {
 		for _, c := range append(slices.Clone(g.chain), g.root) {
 			if c == nil || slices.ContainsFunc(g.srcs, c.heldBy) {
 				continue
@@ -294,13 +352,17 @@ func split(ctx context.Context, srcs []Source, opts Options) (*Folder, *pool, er
 		}
 		slices.Sort(g.srcs)
 	}
+}
 
-	// The bundles.
+// formBundles forms the bundles, and names the sources none used and no
+// rejection blames as Unused, with their warnings.
+func (s *splitter) formBundles() {
+	p, f := s.p, s.f
 	used := map[int]bool{}
-	for _, g := range groups {
+	for _, g := range s.groups {
 		others := map[*poolCert]bool{}
-		for c := range members {
-			if c != g.leaf && !onChainOf(g, c) {
+		for c := range s.members {
+			if c != g.leaf && !g.onChain(c) {
 				others[c] = true
 			}
 		}
@@ -313,15 +375,14 @@ func split(ctx context.Context, srcs []Source, opts Options) (*Folder, *pool, er
 	for _, e := range f.Rejected {
 		blamed[e.Source] = true
 	}
-	for i, s := range p.srcs {
-		if !used[i] && !blamed[s.Name] {
-			f.Unused = append(f.Unused, s.Name)
+	for i, src := range p.srcs {
+		if !used[i] && !blamed[src.Name] {
+			f.Unused = append(f.Unused, src.Name)
 		}
 		if !used[i] {
 			f.Warnings = append(f.Warnings, p.warnings[i]...)
 		}
 	}
-	return f, p, nil
 }
 
 // supersededBy returns a leaf among leaves for the same DNS names as c and
