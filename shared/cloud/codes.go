@@ -1,6 +1,7 @@
 package cloud
 
 import (
+	"maps"
 	"net/http"
 	"strings"
 
@@ -23,7 +24,14 @@ type CodeInfo struct {
 // operations answer. Codes not in the table are classified by HTTP status
 // (429 throttled, 5xx transient) and are otherwise permanent, with the
 // API's own message. The map is a fresh copy.
-func Codes() map[string]CodeInfo {
+func Codes() map[string]CodeInfo { return maps.Clone(codeTable) }
+
+// codeTable is the table Codes copies and classify reads: built once, at
+// init, and never written.
+var codeTable = buildCodes()
+
+// buildCodes builds the table Codes describes.
+func buildCodes() map[string]CodeInfo {
 	p, t, r, a := fanout.Permanent, fanout.Transient, fanout.Throttled, fanout.Auth
 	// f: the permission is missing for this action only (RAM grants are per
 	// action): the API's targets fail, the other APIs go on.
@@ -120,7 +128,7 @@ func Codes() map[string]CodeInfo {
 // classify returns how a failed call is treated, from its code, then its
 // HTTP status. The hint is empty for codes outside the table.
 func classify(code string, status int) (fanout.Class, string) {
-	if ci, ok := Codes()[code]; ok {
+	if ci, ok := codeTable[code]; ok {
 		return ci.Class, ci.Hint
 	}
 	switch {
@@ -143,7 +151,14 @@ func classify(code string, status int) (fanout.Class, string) {
 // through Codes and the HTTP status; OSS's certificate refusals come as
 // InvalidArgument with an EC code in the message (0018-00000210: a key
 // without its certificate), which stay Permanent. The map is a fresh copy.
-func OSSCodes() map[string]CodeInfo {
+func OSSCodes() map[string]CodeInfo { return maps.Clone(ossCodeTable) }
+
+// ossCodeTable is the table OSSCodes copies and classifyOSS reads: built
+// once, at init, and never written.
+var ossCodeTable = buildOSSCodes()
+
+// buildOSSCodes builds the table OSSCodes describes.
+func buildOSSCodes() map[string]CodeInfo {
 	p, t, r, a, f := fanout.Permanent, fanout.Transient, fanout.Throttled, fanout.Auth, fanout.Forbidden
 	return map[string]CodeInfo{
 		"SlowDown":                  {r, "OSS is limiting the request rate: certdrop backs off and retries"},
@@ -167,7 +182,7 @@ func OSSCodes() map[string]CodeInfo {
 // OSSCodes, else as classify does (the OpenAPI table, then the status:
 // 429 and a 503 are throttling or transient alike, 5xx transient).
 func classifyOSS(code string, status int) (fanout.Class, string) {
-	if ci, ok := OSSCodes()[code]; ok {
+	if ci, ok := ossCodeTable[code]; ok {
 		return ci.Class, ci.Hint
 	}
 	return classify(code, status)

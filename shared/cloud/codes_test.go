@@ -201,3 +201,39 @@ func TestDCDNAndOSSCodes(t *testing.T) {
 		}
 	}
 }
+
+// TestClassifyAllocatesNothing: classifying a failed call reads the tables
+// built once; it does not build them again for every call.
+func TestClassifyAllocatesNothing(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		classify func(string, int) (fanout.Class, string)
+		code     string
+		status   int
+	}{
+		{"OpenAPI code in the table", classify, "InvalidSSLPub", 400},
+		{"OpenAPI code by status", classify, "SomethingNew", 503},
+		{"OSS code in the table", classifyOSS, "SlowDown", 503},
+		{"OSS code through the OpenAPI table", classifyOSS, "Throttling.User", 400},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if n := testing.AllocsPerRun(100, func() { tt.classify(tt.code, tt.status) }); n != 0 {
+				t.Errorf("%v allocations per classification, want 0", n)
+			}
+		})
+	}
+}
+
+// TestCodesIsACopy: a caller that writes to what Codes or OSSCodes
+// returned changes no classification.
+func TestCodesIsACopy(t *testing.T) {
+	c, o := Codes(), OSSCodes()
+	c["InvalidSSLPub"] = CodeInfo{Class: fanout.Transient, Hint: "changed"}
+	o["SlowDown"] = CodeInfo{Class: fanout.Permanent, Hint: "changed"}
+	if class, hint := classify("InvalidSSLPub", 400); class != fanout.Refused || hint == "changed" {
+		t.Errorf("classify after writing to Codes(): %v %q", class, hint)
+	}
+	if class, hint := classifyOSS("SlowDown", 503); class != fanout.Throttled || hint == "changed" {
+		t.Errorf("classifyOSS after writing to OSSCodes(): %v %q", class, hint)
+	}
+}
