@@ -344,7 +344,7 @@ func benchFaults(b *testing.B, cdn, vod, live int) {
 							b.Fatalf("%s: %s %v", r.Call, r.State, r.Err)
 						}
 					}
-					floor := plan.FaultAdjustedBound(f.plan.Calls, benchThrottle+benchErrors)
+					floor := faultAdjustedBound(f.plan.Calls, benchThrottle+benchErrors)
 					own := ownFloor(f.sim)
 					ratio, ratioOwn := elapsed.Seconds()/floor.Seconds(), elapsed.Seconds()/own.Seconds()
 					worst, worstOwn = max(worst, ratio), max(worstOwn, ratioOwn)
@@ -352,7 +352,7 @@ func benchFaults(b *testing.B, cdn, vod, live int) {
 						b.Name(), k+1, runs, faults.Seed, len(res), elapsed.Seconds(), ratio, floor.Seconds(), ratioOwn, own.Seconds())
 				}
 			}
-			b.ReportMetric(plan.FaultAdjustedBound(newPlanCalls(cdn, vod, live), benchThrottle+benchErrors).Seconds(), "s-fault-floor")
+			b.ReportMetric(faultAdjustedBound(newPlanCalls(cdn, vod, live), benchThrottle+benchErrors).Seconds(), "s-fault-floor")
 			b.ReportMetric(worst, "x-floor-worst")
 			b.ReportMetric(worstOwn, "x-own-floor-worst")
 			b.ReportMetric(float64(runs), "runs")

@@ -96,19 +96,6 @@ func LowerBound(calls []Call) time.Duration {
 	return time.Duration(worst * float64(time.Second))
 }
 
-// FaultAdjustedBound is LowerBound under faults: when a fraction lost of
-// the calls (0 ≤ lost < 1) is answered with throttling or an error, each
-// such answer still takes a quota slot, so an API's n calls need
-// n ÷ (1 − lost) slots. It is the floor a run under those faults is
-// measured against: 300 CDN targets at 30 calls/s with 30% throttled and
-// 2% answered 5xx cannot end before 300 ÷ (30 × 0.68) ≈ 14.7 s.
-func FaultAdjustedBound(calls []Call, lost float64) time.Duration {
-	if lost <= 0 || lost >= 1 {
-		return LowerBound(calls)
-	}
-	return time.Duration(float64(LowerBound(calls)) / (1 - lost))
-}
-
 // maxCertName is the longest CertName the APIs accept
 // (InvalidCertName.TooLong above it).
 const maxCertName = 128

@@ -186,26 +186,6 @@ func TestBuildCarriesReplace(t *testing.T) {
 	}
 }
 
-func TestFaultAdjustedBound(t *testing.T) {
-	var calls []Call
-	for range 300 {
-		calls = append(calls, Call{API: SetAPI(manifest.CDN)})
-	}
-	for range 100 {
-		calls = append(calls, Call{API: SetAPI(manifest.VOD)})
-	}
-	if got := LowerBound(calls); got != 10*time.Second {
-		t.Fatalf("lower bound %v, want 10s", got)
-	}
-	lost := 0.32
-	if got, want := FaultAdjustedBound(calls, lost), time.Duration(float64(10*time.Second)/(1-lost)); got != want {
-		t.Errorf("fault-adjusted %v, want %v (300 ÷ (30 × 0.68))", got, want)
-	}
-	if got := FaultAdjustedBound(calls, 0); got != 10*time.Second {
-		t.Errorf("no faults: %v", got)
-	}
-}
-
 // TestBuildDCDNAndOSS checks the calls of the two newer targets: DCDN's
 // SetDcdnDomainSSLCertificate with the CDN-style parameters, Env=staging
 // and a wildcard written ".example.com"; OSS's PutCname with the bucket,
