@@ -9,38 +9,49 @@ import (
 	"github.com/certdrop/certdrop/shared/store"
 )
 
-// clients keeps one CDN/VOD/Live client per process, so that invocations
-// share its connection pools, while each invocation signs with its own
-// credentials (Function Compute passes the role's STS credentials with
-// every invocation, and they rotate).
+// clients keeps the API clients of a process, so that invocations share
+// connection pools. An invocation that passes credentials (Function
+// Compute passes the role's STS credentials with every invocation, and
+// they rotate) gets a client of its own that signs with them and shares
+// the first client's connections; one that passes none gets the one
+// client that signs with the default chain (environment, aliyun CLI
+// profile), built at its first use and kept.
 type clients struct {
 	getenv func(string) string
 
-	mu   sync.Mutex
-	base *cloud.Client
+	mu    sync.Mutex
+	base  *cloud.Client // the first client built, whose connections the given credentials' share
+	chain *cloud.Client // the client of the default chain, once built
 }
 
 // get returns a client signing with creds when given, else with the
-// default chain (environment, aliyun CLI profile).
+// default chain.
 func (cs *clients) get(_ context.Context, creds *store.Credentials) (fanout.Client, error) {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
-	var given *cloud.Credentials
-	if creds != nil {
-		given = &cloud.Credentials{AccessKeyID: creds.AccessKeyID, AccessKeySecret: creds.AccessKeySecret, SecurityToken: creds.SecurityToken}
+	if creds == nil {
+		if cs.chain == nil {
+			c, err := cloud.New(cloud.Options{Getenv: cs.getenv})
+			if err != nil {
+				return nil, err
+			}
+			cs.chain = c
+			if cs.base == nil {
+				cs.base = c
+			}
+		}
+		return cs.chain, nil
 	}
+	given := cloud.Credentials{AccessKeyID: creds.AccessKeyID, AccessKeySecret: creds.AccessKeySecret, SecurityToken: creds.SecurityToken}
 	if cs.base == nil {
-		c, err := cloud.New(cloud.Options{Getenv: cs.getenv, Credentials: given})
+		c, err := cloud.New(cloud.Options{Getenv: cs.getenv, Credentials: &given})
 		if err != nil {
 			return nil, err
 		}
 		cs.base = c
 		return c, nil
 	}
-	if given == nil {
-		return cloud.New(cloud.Options{Getenv: cs.getenv})
-	}
-	return cs.base.WithCredentials(*given)
+	return cs.base.WithCredentials(given)
 }
 
 // newAPIClient builds a client for one command-line run.

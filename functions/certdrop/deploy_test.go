@@ -221,3 +221,50 @@ func TestClientsSignPerInvocation(t *testing.T) {
 		}
 	}
 }
+
+// TestClientsKeepOnePerProcess: invocations without credentials share one
+// client of the default chain, built at the first that finds credentials;
+// invocations with credentials each get their own.
+func TestClientsKeepOnePerProcess(t *testing.T) {
+	env, _, _, _, _ := deployEnv(t)
+	given := &store.Credentials{AccessKeyID: "cliAK", AccessKeySecret: "cliSK"}
+	for _, tt := range []struct {
+		name  string
+		calls []*store.Credentials
+	}{
+		{"none", []*store.Credentials{nil, nil, nil}},
+		{"given first", []*store.Credentials{given, nil, given, nil}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cs := &clients{getenv: func(k string) string { return env[k] }}
+			var chain fanout.Client
+			seen := map[fanout.Client]bool{}
+			for i, creds := range tt.calls {
+				c, err := cs.get(context.Background(), creds)
+				if err != nil {
+					t.Fatal(err)
+				}
+				switch {
+				case creds != nil && seen[c]:
+					t.Errorf("call %d with credentials: a client already handed out", i)
+				case creds == nil && chain == nil:
+					chain = c
+				case creds == nil && c != chain:
+					t.Errorf("call %d without credentials: a new client, want the process's one", i)
+				}
+				seen[c] = true
+			}
+		})
+	}
+
+	// A chain that finds no credentials is an error, and is not kept.
+	noCreds := map[string]string{"HOME": t.TempDir()}
+	cs := &clients{getenv: func(k string) string { return noCreds[k] }}
+	if _, err := cs.get(context.Background(), nil); !errors.Is(err, cloud.ErrNoCredentials) {
+		t.Fatalf("no credentials: %v, want ErrNoCredentials", err)
+	}
+	noCreds["ALIBABA_CLOUD_ACCESS_KEY_ID"], noCreds["ALIBABA_CLOUD_ACCESS_KEY_SECRET"] = "cliAK", "cliSK"
+	if _, err := cs.get(context.Background(), nil); err != nil {
+		t.Errorf("credentials set since: %v", err)
+	}
+}
