@@ -15,6 +15,11 @@ FC_TAGS := fc
 
 all: build
 
+# build: the command line people install, dist/certdrop. It is the
+# workstation build: it has `sim` and `gencert`, so it links the emulator
+# (shared/cloudsim, with its ACME CA, pebble) and the demo CA: about 15%
+# larger than the same build without them. That is fine on a workstation
+# or in CI; the Function Compute package below leaves them out.
 build:
 	$(GO) build -trimpath -ldflags='$(LDFLAGS)' -o $(BIN) ./functions/certdrop
 

@@ -8,8 +8,7 @@ import (
 )
 
 // workstationOnly names the packages the Function Compute package must not
-// link: the emulator (which will hold the ACME emulator too), pebble and
-// the demo CA.
+// link: the emulator, pebble (its ACME CA) and the demo CA.
 var workstationOnly = regexp.MustCompile(`/cloudsim\b|/testpki\b|pebble`)
 
 // packageTags returns the build tags `make package` builds the function
