@@ -451,22 +451,30 @@ func parseRenewBefore(s string) (time.Duration, error) {
 	if !durationText.MatchString(s) {
 		return 0, fmt.Errorf("write a duration such as 30d, 12h or 1d12h")
 	}
-	var total time.Duration
+	// The sum is kept in minutes and checked against the bound after each
+	// term, so it never overflows: a term has at most six digits, and
+	// 999999 days in nanoseconds is past what a time.Duration holds.
+	const maxMinutes = int64(maxRenewBefore / time.Minute)
+	var minutes int64
 	for rest := s; rest != ""; {
 		i := strings.IndexAny(rest, "dhm")
-		v, _ := strconv.Atoi(rest[:i])
-		unit := map[byte]time.Duration{'d': 24 * time.Hour, 'h': time.Hour, 'm': time.Minute}[rest[i]]
-		total += time.Duration(v) * unit
+		v, _ := strconv.ParseInt(rest[:i], 10, 64)
+		minutes += v * map[byte]int64{'d': 24 * 60, 'h': 60, 'm': 1}[rest[i]]
+		if minutes > maxMinutes {
+			return 0, fmt.Errorf("is more than ten years")
+		}
 		rest = rest[i+1:]
 	}
-	if total <= 0 {
+	if minutes <= 0 {
 		return 0, fmt.Errorf("must be more than zero (leave it out for the CA's renewal window)")
 	}
-	if total > 10*365*24*time.Hour {
-		return 0, fmt.Errorf("is more than ten years")
-	}
-	return total, nil
+	return time.Duration(minutes) * time.Minute, nil
 }
+
+// maxRenewBefore bounds renewBefore: longer than any certificate a CA
+// issues (public ones at most 398 days; a private CA's may run for
+// years), and far below what a time.Duration holds.
+const maxRenewBefore = 3650 * 24 * time.Hour
 
 // splitHostPort splits "host:port" and parses the port.
 func splitHostPort(s string) (string, int, error) {

@@ -74,6 +74,8 @@ func TestCertificatesParse(t *testing.T) {
 		{name: "typo in dns mapping", in: "certificates:\n  - {name: a, domains: [a.example.com], dns: {provider: cloudflare, apiTokenEn: X}}\n", wantErr: "unknown field \"apiTokenEn\" in dns (did you mean \"apiTokenEnv\"?)"},
 		{name: "misplaced field hints", in: "certificates:\n  - {name: a, domains: [a.example.com], dns: alidns, product: cdn}\n", wantErr: "unknown field \"product\" in certificate"},
 		{name: "unknown keyType", in: "certificates:\n  - {name: a, domains: [a.example.com], dns: alidns, keyType: dsa}\n", wantErr: "unknown keyType \"dsa\" (want ec256, ec384, rsa2048, rsa3072 or rsa4096)"},
+		{name: "renewBefore past what a duration holds", in: "certificates:\n  - {name: a, domains: [a.example.com], dns: alidns, renewBefore: 213504d}\n", wantErr: "4:67: renewBefore \"213504d\": is more than ten years"},
+		{name: "renewBefore that wraps negative", in: "certificates:\n  - {name: a, domains: [a.example.com], dns: alidns, renewBefore: 106752d}\n", wantErr: "4:67: renewBefore \"106752d\": is more than ten years"},
 		{name: "upper-case scheme", in: "certificates:\n  - {name: a, domains: [a.example.com], dns: alidns, issuer: \"HTTPS://ca.example/dir\"}\n", wantErr: "must be https"},
 	}
 	for _, tt := range tests {
@@ -111,5 +113,50 @@ func TestCertificatesBound(t *testing.T) {
 	_, err := Parse("m.yaml", []byte(b.String()))
 	if err == nil || !strings.Contains(err.Error(), "too many certificates") {
 		t.Fatalf("error %v, want too many certificates", err)
+	}
+}
+
+// TestParseRenewBefore checks the renewBefore durations, at the edges of
+// the ten-year bound and past where nanoseconds overflow int64.
+func TestParseRenewBefore(t *testing.T) {
+	const day = 24 * time.Hour
+	tests := []struct {
+		in      string
+		want    time.Duration
+		wantErr string
+	}{
+		{in: "30d", want: 30 * day},
+		{in: "12h", want: 12 * time.Hour},
+		{in: "90m", want: 90 * time.Minute},
+		{in: "1d12h30m", want: day + 12*time.Hour + 30*time.Minute},
+		{in: "3650d", want: 3650 * day},
+		{in: "3649d23h60m", want: 3650 * day},
+		{in: "0d", wantErr: "must be more than zero"},
+		{in: "0d0h0m", wantErr: "must be more than zero"},
+		{in: "3651d", wantErr: "is more than ten years"},
+		{in: "3650d1m", wantErr: "is more than ten years"},
+		{in: "87601h", wantErr: "is more than ten years"},
+		// Nanoseconds overflow int64 past 106751 days: these wrapped to a
+		// negative or a small positive duration.
+		{in: "106751d", wantErr: "is more than ten years"},
+		{in: "106752d", wantErr: "is more than ten years"},
+		{in: "213504d", wantErr: "is more than ten years"},
+		{in: "999999d", wantErr: "is more than ten years"},
+		{in: "999999m999999m999999m999999m999999m999999m", wantErr: "is more than ten years"},
+		{in: strings.Repeat("999999d", 20) + "1m", wantErr: "is more than ten years"},
+		{in: "1000000d", wantErr: "write a duration such as"},
+		{in: "-1d", wantErr: "write a duration such as"},
+		{in: "1s", wantErr: "write a duration such as"},
+	}
+	for _, tt := range tests {
+		got, err := parseRenewBefore(tt.in)
+		switch {
+		case tt.wantErr != "":
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("parseRenewBefore(%q) = %v, %v; want an error with %q", tt.in, got, err, tt.wantErr)
+			}
+		case err != nil || got != tt.want:
+			t.Errorf("parseRenewBefore(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
+		}
 	}
 }

@@ -58,6 +58,8 @@ func FuzzLoadManifest(f *testing.F) {
 		"version: 1\ntargets: [{product: cdn, domain: a.example.com}]\ncertificates: [{name: a, domains: [a.example.com], dns: alidns}]",
 		"version: 1\ntargets: [{product: cdn, domain: a.example.com}]\ncertificates: [{name: a, domains: [\"*.a.example.com\", a.example.com], dns: {provider: rfc2136, server: \"ns:53\", keyName: k, keyEnv: K}, renewBefore: 1d2h3m}]",
 		"version: 1\ntargets: [{product: cdn, domain: a.example.com}]\ncertificates: [{name: a, domains: [a.example.com], dns: cloudflare, issuer: \"https://ca.example/dir\", email: a@b, eab: {keyIdEnv: A, macKeyEnv: B}}]",
+		"version: 1\ntargets: [{product: cdn, domain: a.example.com}]\ncertificates: [{name: a, domains: [a.example.com], dns: alidns, renewBefore: 213504d}]",
+		"version: 1\ntargets: [{product: cdn, domain: a.example.com}]\ncertificates: [{name: a, domains: [a.example.com], dns: alidns, renewBefore: 106751d23h59m}]",
 		"version: 1\ntargets: [{product: cdn, domain: a.example.com}]\ncertificates: [&c {name: a, domains: [a.example.com], dns: alidns}, *c]",
 		"version: 1\ntargets: [{product: cdn, domain: a.example.com}]\ncertificates: ~",
 		"a: &a [*a]",
