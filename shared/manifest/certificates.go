@@ -76,12 +76,12 @@ const (
 
 // DNS is how a certificate's DNS-01 records are written. Secrets are never
 // in the manifest: only the names of the environment variables that hold
-// them.
+// them, each starting with SecretEnvPrefix.
 type DNS struct {
 	// Provider is alidns, cloudflare or rfc2136.
 	Provider string
 	// APITokenEnv (cloudflare) names the variable with a Zone.DNS:Edit
-	// token; default CLOUDFLARE_API_TOKEN.
+	// token; default DefaultCloudflareTokenEnv.
 	APITokenEnv string
 	// Server (rfc2136) is the primary server, host:port.
 	Server string
@@ -93,10 +93,11 @@ type DNS struct {
 
 // DefaultCloudflareTokenEnv is where the cloudflare provider reads its API
 // token unless the manifest names another variable.
-const DefaultCloudflareTokenEnv = "CLOUDFLARE_API_TOKEN"
+const DefaultCloudflareTokenEnv = SecretEnvPrefix + "CLOUDFLARE_API_TOKEN"
 
 // EAB names the environment variables that hold an ACME external account
-// binding: the key identifier and the base64url HMAC key.
+// binding: the key identifier and the base64url HMAC key. Both start with
+// SecretEnvPrefix.
 type EAB struct {
 	KeyIDEnv  string
 	MACKeyEnv string
@@ -359,8 +360,8 @@ func (p *parser) dns(raw *yaml.Node) DNS {
 	env := func(name string, dst *string) {
 		if v := f.value(name); v != nil {
 			if s, ok := p.str(v, name); ok {
-				if !envName.MatchString(s) {
-					p.errorf(v, "%s must name an environment variable (the secret itself never goes in the manifest), not %q", name, s)
+				if err := CheckSecretEnv(s); err != nil {
+					p.errorf(v, "%s: %v", name, err)
 				}
 				*dst = s
 			}
@@ -422,8 +423,8 @@ func (p *parser) eab(raw *yaml.Node) *EAB {
 			continue
 		}
 		if s, ok := p.str(v, x.name); ok {
-			if !envName.MatchString(s) {
-				p.errorf(v, "%s must name an environment variable (the secret itself never goes in the manifest), not %q", x.name, s)
+			if err := CheckSecretEnv(s); err != nil {
+				p.errorf(v, "%s: %v", x.name, err)
 			}
 			*x.dst = s
 		}

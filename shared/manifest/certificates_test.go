@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"errors"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -22,16 +23,16 @@ func TestCertificatesExample(t *testing.T) {
 		{
 			Name: "shop_example.org", Domains: []string{"shop.example.org"},
 			Issuer: "zerossl", Directory: Issuers()["zerossl"], KeyType: RSA3072,
-			DNS:         DNS{Provider: DNSCloudflare, APITokenEnv: "CF_DNS_TOKEN"},
+			DNS:         DNS{Provider: DNSCloudflare, APITokenEnv: "CERTDROP_SECRET_CF_DNS_TOKEN"},
 			RenewBefore: 30 * 24 * time.Hour,
-			EAB:         &EAB{KeyIDEnv: "ZEROSSL_EAB_KID", MACKeyEnv: "ZEROSSL_EAB_HMAC"}, Line: 16,
+			EAB:         &EAB{KeyIDEnv: "CERTDROP_SECRET_ZEROSSL_EAB_KID", MACKeyEnv: "CERTDROP_SECRET_ZEROSSL_EAB_HMAC"}, Line: 16,
 		},
 		{
 			Name: "internal", Domains: []string{"www.internal.example"},
 			Issuer: "https://acme.internal.example/directory", Directory: "https://acme.internal.example/directory",
 			KeyType: EC256,
 			DNS: DNS{Provider: DNSRFC2136, Server: "ns1.internal.example:53", KeyName: "certdrop.",
-				KeyAlg: "hmac-sha256.", KeyEnv: "TSIG_SECRET"},
+				KeyAlg: "hmac-sha256.", KeyEnv: "CERTDROP_SECRET_TSIG"},
 			Profile: "shortlived", RenewBefore: 36 * time.Hour, Line: 23,
 		},
 	}
@@ -66,7 +67,11 @@ func TestCertificatesParse(t *testing.T) {
 		{name: "null section", in: "certificates:\n", want: Certificate{}},
 		{name: "not a list", in: "certificates: {name: a}\n", wantErr: "3:15: certificates must be a list"},
 		{name: "google needs eab", in: "certificates:\n  - {name: a, domains: [a.example.com], dns: alidns, issuer: google}\n", wantErr: "4:5: issuer google needs an external account binding"},
-		{name: "secret in eab", in: "certificates:\n  - {name: a, domains: [a.example.com], dns: alidns, eab: {keyIdEnv: K, macKeyEnv: \"abc=\"}}\n", wantErr: "must name an environment variable"},
+		{name: "secret in eab", in: "certificates:\n  - {name: a, domains: [a.example.com], dns: alidns, eab: {keyIdEnv: CERTDROP_SECRET_K, macKeyEnv: \"abc=\"}}\n", wantErr: "4:100: macKeyEnv: not a variable a manifest may name: give the name of an environment variable, never the secret itself"},
+		{name: "eab from the function's credentials", in: "certificates:\n  - {name: a, domains: [a.example.com], dns: alidns, issuer: \"https://ca.example/dir\", eab: {keyIdEnv: ALIBABA_CLOUD_ACCESS_KEY_SECRET, macKeyEnv: CERTDROP_SECRET_M}}\n", wantErr: "4:104: keyIdEnv: not a variable a manifest may name: ALIBABA_CLOUD_ACCESS_KEY_SECRET is one of the function's own credentials"},
+		{name: "eab from the runtime's settings", in: "certificates:\n  - {name: a, domains: [a.example.com], dns: alidns, eab: {keyIdEnv: CERTDROP_SECRET_K, macKeyEnv: FC_REGION}}\n", wantErr: "4:100: macKeyEnv: not a variable a manifest may name: FC_REGION is one of the function's own credentials"},
+		{name: "cloudflare token from the credentials", in: "certificates:\n  - {name: a, domains: [a.example.com], dns: {provider: cloudflare, apiTokenEnv: ALIBABA_CLOUD_ACCESS_KEY_ID}}\n", wantErr: "4:82: apiTokenEnv: not a variable a manifest may name: ALIBABA_CLOUD_ACCESS_KEY_ID is one of"},
+		{name: "tsig secret from another variable", in: "certificates:\n  - {name: a, domains: [a.example.com], dns: {provider: rfc2136, server: \"ns:53\", keyName: k., keyEnv: HOME}}\n", wantErr: "4:104: keyEnv: not a variable a manifest may name: HOME does not start with CERTDROP_SECRET_"},
 		{name: "rfc2136 as a name", in: "certificates:\n  - {name: a, domains: [a.example.com], dns: rfc2136}\n", wantErr: "4:46: rfc2136 needs its settings"},
 		{name: "rfc2136 key without secret variable", in: "certificates:\n  - {name: a, domains: [a.example.com], dns: {provider: rfc2136, server: \"ns:53\", keyName: k.}}\n", wantErr: "needs keyName and keyEnv"},
 		{name: "name with a slash", in: "certificates:\n  - {name: a/b, domains: [a.example.com], dns: alidns}\n", wantErr: "4:12: certificate name \"a/b\" is not a folder name"},
@@ -157,6 +162,48 @@ func TestParseRenewBefore(t *testing.T) {
 			}
 		case err != nil || got != tt.want:
 			t.Errorf("parseRenewBefore(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
+		}
+	}
+}
+
+// TestCheckSecretEnv checks which variables a manifest may name, and that
+// what is not a variable name (a pasted secret) is never repeated.
+func TestCheckSecretEnv(t *testing.T) {
+	tests := []struct {
+		name    string
+		wantErr string
+	}{
+		{name: "CERTDROP_SECRET_ZEROSSL_EAB_KID"},
+		{name: "CERTDROP_SECRET_x"},
+		{name: "CERTDROP_SECRET_" + strings.Repeat("A", 112)},
+		{name: DefaultCloudflareTokenEnv},
+		{name: "CERTDROP_SECRET_" + strings.Repeat("A", 113), wantErr: "never the secret itself"},
+		{name: "CERTDROP_SECRET_", wantErr: "needs a name after the prefix"},
+		{name: "ALIBABA_CLOUD_ACCESS_KEY_ID", wantErr: "one of the function's own credentials"},
+		{name: "ALIBABA_CLOUD_ACCESS_KEY_SECRET", wantErr: "one of the function's own credentials"},
+		{name: "ALIBABA_CLOUD_SECURITY_TOKEN", wantErr: "one of the function's own credentials"},
+		{name: "alibaba_cloud_access_key_secret", wantErr: "one of the function's own credentials"},
+		{name: "FC_REGION", wantErr: "one of the function's own credentials"},
+		{name: "FC_ACCOUNT_ID", wantErr: "one of the function's own credentials"},
+		{name: "CERTDROP_WEBHOOK_URL", wantErr: "does not start with CERTDROP_SECRET_"},
+		{name: "CLOUDFLARE_API_TOKEN", wantErr: "such as CERTDROP_SECRET_CLOUDFLARE_API_TOKEN"},
+		{name: "certdrop_secret_x", wantErr: "such as CERTDROP_SECRET_X"},
+		{name: "PATH", wantErr: "does not start with CERTDROP_SECRET_"},
+		{name: "", wantErr: "never the secret itself"},
+		{name: "CERTDROP_SECRET_A-B", wantErr: "never the secret itself"},
+		{name: "hunter2/+==", wantErr: "never the secret itself"},
+	}
+	for _, tt := range tests {
+		err := CheckSecretEnv(tt.name)
+		switch {
+		case tt.wantErr == "":
+			if err != nil {
+				t.Errorf("CheckSecretEnv(%q) = %v, want nil", tt.name, err)
+			}
+		case err == nil || !strings.Contains(err.Error(), tt.wantErr) || !errors.Is(err, ErrSecretEnv):
+			t.Errorf("CheckSecretEnv(%q) = %v, want ErrSecretEnv with %q", tt.name, err, tt.wantErr)
+		case strings.Contains(tt.wantErr, "never the secret") && tt.name != "" && strings.Contains(err.Error(), tt.name):
+			t.Errorf("CheckSecretEnv(%q) = %v: repeats what may be a secret", tt.name, err)
 		}
 	}
 }
