@@ -235,6 +235,13 @@ func (e *Engine) one(ctx context.Context, c manifest.Certificate, ro RunOptions)
 			"skipped", res.Skipped, "notAfter", res.NotAfter, "error", res.Error)
 	}()
 
+	// The manifest's checks hold for a caller that builds a Certificate
+	// itself: no variable outside the manifest's reach is read, no
+	// directory at a link-local or metadata address is asked.
+	if err := checkCertificate(c); err != nil {
+		res.Err = err
+		return res
+	}
 	// The secrets this certificate's variables hold are scrubbed from
 	// every error (a provider's message might echo its token).
 	for _, name := range secretVars(c) {
@@ -329,6 +336,39 @@ func secretVars(c manifest.Certificate) []string {
 		names = append(names, c.EAB.KeyIDEnv, c.EAB.MACKeyEnv)
 	}
 	return names
+}
+
+// ErrRefused marks a certificate the engine will not act on: it names a
+// variable a manifest may not name, or its directory is at an address
+// certdrop does not send requests to. Parse refuses both; this is the
+// same check where the values are used.
+var ErrRefused = errors.New("refused")
+
+// checkSecretVars checks every variable c names against the manifest's
+// rule (manifest.CheckSecretEnv).
+func checkSecretVars(c manifest.Certificate) error {
+	fields := []struct{ field, name string }{{"dns.apiTokenEnv", c.DNS.APITokenEnv}, {"dns.keyEnv", c.DNS.KeyEnv}}
+	if c.EAB != nil {
+		fields = append(fields, struct{ field, name string }{"eab.keyIdEnv", c.EAB.KeyIDEnv},
+			struct{ field, name string }{"eab.macKeyEnv", c.EAB.MACKeyEnv})
+	}
+	for _, f := range fields {
+		if f.name == "" {
+			continue
+		}
+		if err := manifest.CheckSecretEnv(f.name); err != nil {
+			return fmt.Errorf("%w: %s: %w", ErrRefused, f.field, err)
+		}
+	}
+	return nil
+}
+
+// checkCertificate checks what c names before anything is read or sent.
+func checkCertificate(c manifest.Certificate) error {
+	if err := checkSecretVars(c); err != nil {
+		return err
+	}
+	return nil
 }
 
 // lockFor returns the mutex of a key (one account registration at a
