@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/certdrop/certdrop/internal/secureurl"
 )
 
 // MaxCertificates caps the certificates section: each is an ACME order on
@@ -433,7 +435,8 @@ func (p *parser) eab(raw *yaml.Node) *EAB {
 }
 
 // checkDirectoryURL accepts an https URL with a host and no user
-// information: the directory of a private or test CA.
+// information, not at a link-local or instance metadata address however
+// written (secureurl.CheckHost): the directory of a private or test CA.
 func checkDirectoryURL(s string) error {
 	u, err := url.Parse(s)
 	switch {
@@ -443,6 +446,9 @@ func checkDirectoryURL(s string) error {
 		return fmt.Errorf("an ACME directory URL must be https")
 	case u.Host == "" || u.User != nil || u.Fragment != "":
 		return fmt.Errorf("an ACME directory URL needs a host, and no user or fragment")
+	}
+	if err := secureurl.CheckHost(u.Hostname()); err != nil {
+		return err
 	}
 	return nil
 }

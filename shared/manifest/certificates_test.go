@@ -207,3 +207,32 @@ func TestCheckSecretEnv(t *testing.T) {
 		}
 	}
 }
+
+// TestIssuerAtMetadataAddress: an issuer at a link-local or instance
+// metadata address is refused with its line and column, however the
+// address is written; the names and addresses of CAs are not.
+func TestIssuerAtMetadataAddress(t *testing.T) {
+	const head = "version: 1\ntargets: [{product: cdn, domain: www.example.com}]\ncertificates:\n  - name: a\n    domains: [a.example.com]\n    dns: alidns\n    issuer: "
+	for _, host := range []string{
+		"100.100.100.200", "169.254.169.254", "169.254.1.1", "169.254.169.254.", "169.254.169.254:443",
+		"2852039166", "0xa9fea9fe", "025177524776", "0251.0376.0251.0376", "0xa9.0xfe.0xa9.0xfe", "169.254.43518", "169.16689662",
+		"1684301000", "0x646464c8", "100.100.25800",
+		"[fe80::1]", "[fe80::1%25eth0]", "[FE80::A9FE:A9FE]:8443", "[::ffff:169.254.169.254]", "[::ffff:a9fe:a9fe]",
+		"[::ffff:100.100.100.200]", "[::169.254.169.254]", "[64:ff9b::a9fe:a9fe]", "[fd00:ec2::254]",
+	} {
+		url := "https://" + host + "/latest/meta-data/"
+		_, err := Parse("m.yaml", []byte(head+`"`+url+`"`+"\n"))
+		want := `m.yaml:7:13: issuer "` + url + `": `
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "certdrop sends no request there") {
+			t.Errorf("issuer %s: %v; want %q", url, err, want+"… certdrop sends no request there")
+		}
+	}
+	for _, url := range []string{
+		"https://acme.internal.example/directory", "https://127.0.0.1:14000/dir", "https://[::1]:14000/dir", "https://localhost/dir",
+		"https://10.0.0.1/dir", "https://100.100.100.201/dir", "https://169.253.255.255/dir", "https://169.254.169.254.example.com/dir",
+	} {
+		if _, err := Parse("m.yaml", []byte(head+`"`+url+`"`+"\n")); err != nil {
+			t.Errorf("issuer %s: %v", url, err)
+		}
+	}
+}
