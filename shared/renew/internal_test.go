@@ -3,10 +3,12 @@ package renew
 import (
 	"context"
 	"errors"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/certdrop/certdrop/internal/secureurl"
 	"github.com/certdrop/certdrop/shared/manifest"
 	"github.com/certdrop/certdrop/shared/store"
 )
@@ -153,6 +155,27 @@ func TestResultLine(t *testing.T) {
 	} {
 		if got := tt.r.Line(); got != tt.want {
 			t.Errorf("%+v:\n got %q\nwant %q", tt.r, got, tt.want)
+		}
+	}
+}
+
+// TestHTTPClientRefusesMetadataDial: the ACME client's dialer refuses a
+// link-local or metadata address after resolution, below any URL check.
+func TestHTTPClientRefusesMetadataDial(t *testing.T) {
+	hc, err := newHTTPClient(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dial := hc.Transport.(*http.Transport).DialContext
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, addr := range []string{"169.254.169.254:443", "100.100.100.200:80", "[::ffff:169.254.169.254]:443", "[fe80::1]:443", "[64:ff9b::a9fe:a9fe]:443"} {
+		c, err := dial(ctx, "tcp", addr)
+		if err == nil {
+			_ = c.Close()
+		}
+		if !errors.Is(err, secureurl.ErrMetadataAddress) {
+			t.Errorf("dial %s: %v; want ErrMetadataAddress", addr, err)
 		}
 	}
 }

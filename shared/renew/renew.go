@@ -22,12 +22,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/certdrop/certdrop/internal/secureurl"
 	"github.com/certdrop/certdrop/shared/bundle"
 	"github.com/certdrop/certdrop/shared/manifest"
 	"github.com/certdrop/certdrop/shared/store"
@@ -367,6 +369,13 @@ func checkSecretVars(c manifest.Certificate) error {
 func checkCertificate(c manifest.Certificate) error {
 	if err := checkSecretVars(c); err != nil {
 		return err
+	}
+	u, err := url.Parse(c.Directory)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("%w: the ACME directory %q is not a URL with a host", ErrRefused, c.Directory)
+	}
+	if err := secureurl.CheckHost(u.Hostname()); err != nil {
+		return fmt.Errorf("%w: the ACME directory: %w", ErrRefused, err)
 	}
 	return nil
 }
