@@ -349,10 +349,10 @@ var ErrRefused = errors.New("refused")
 // checkSecretVars checks every variable c names against the manifest's
 // rule (manifest.CheckSecretEnv).
 func checkSecretVars(c manifest.Certificate) error {
-	fields := []struct{ field, name string }{{"dns.apiTokenEnv", c.DNS.APITokenEnv}, {"dns.keyEnv", c.DNS.KeyEnv}}
+	type named struct{ field, name string }
+	fields := []named{{"dns.apiTokenEnv", c.DNS.APITokenEnv}, {"dns.keyEnv", c.DNS.KeyEnv}}
 	if c.EAB != nil {
-		fields = append(fields, struct{ field, name string }{"eab.keyIdEnv", c.EAB.KeyIDEnv},
-			struct{ field, name string }{"eab.macKeyEnv", c.EAB.MACKeyEnv})
+		fields = append(fields, named{"eab.keyIdEnv", c.EAB.KeyIDEnv}, named{"eab.macKeyEnv", c.EAB.MACKeyEnv})
 	}
 	for _, f := range fields {
 		if f.name == "" {
@@ -372,7 +372,8 @@ func checkCertificate(c manifest.Certificate) error {
 	}
 	u, err := url.Parse(c.Directory)
 	if err != nil || u.Host == "" {
-		return fmt.Errorf("%w: the ACME directory %q is not a URL with a host", ErrRefused, c.Directory)
+		// Not repeated: a URL that does not parse may carry anything.
+		return fmt.Errorf("%w: the ACME directory is not a URL with a host", ErrRefused)
 	}
 	if err := secureurl.CheckHost(u.Hostname()); err != nil {
 		return fmt.Errorf("%w: the ACME directory: %w", ErrRefused, err)
