@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/certdrop/certdrop/internal/secureurl"
 )
 
 // MaxCertificates caps the certificates section: each is an ACME order on
@@ -76,12 +78,12 @@ const (
 
 // DNS is how a certificate's DNS-01 records are written. Secrets are never
 // in the manifest: only the names of the environment variables that hold
-// them.
+// them, each starting with SecretEnvPrefix.
 type DNS struct {
 	// Provider is alidns, cloudflare or rfc2136.
 	Provider string
 	// APITokenEnv (cloudflare) names the variable with a Zone.DNS:Edit
-	// token; default CLOUDFLARE_API_TOKEN.
+	// token; default DefaultCloudflareTokenEnv.
 	APITokenEnv string
 	// Server (rfc2136) is the primary server, host:port.
 	Server string
@@ -93,10 +95,11 @@ type DNS struct {
 
 // DefaultCloudflareTokenEnv is where the cloudflare provider reads its API
 // token unless the manifest names another variable.
-const DefaultCloudflareTokenEnv = "CLOUDFLARE_API_TOKEN"
+const DefaultCloudflareTokenEnv = SecretEnvPrefix + "CLOUDFLARE_API_TOKEN"
 
 // EAB names the environment variables that hold an ACME external account
-// binding: the key identifier and the base64url HMAC key.
+// binding: the key identifier and the base64url HMAC key. Both start with
+// SecretEnvPrefix.
 type EAB struct {
 	KeyIDEnv  string
 	MACKeyEnv string
@@ -359,8 +362,8 @@ func (p *parser) dns(raw *yaml.Node) DNS {
 	env := func(name string, dst *string) {
 		if v := f.value(name); v != nil {
 			if s, ok := p.str(v, name); ok {
-				if !envName.MatchString(s) {
-					p.errorf(v, "%s must name an environment variable (the secret itself never goes in the manifest), not %q", name, s)
+				if err := CheckSecretEnv(s); err != nil {
+					p.errorf(v, "%s: %v", name, err)
 				}
 				*dst = s
 			}
@@ -422,8 +425,8 @@ func (p *parser) eab(raw *yaml.Node) *EAB {
 			continue
 		}
 		if s, ok := p.str(v, x.name); ok {
-			if !envName.MatchString(s) {
-				p.errorf(v, "%s must name an environment variable (the secret itself never goes in the manifest), not %q", x.name, s)
+			if err := CheckSecretEnv(s); err != nil {
+				p.errorf(v, "%s: %v", x.name, err)
 			}
 			*x.dst = s
 		}
@@ -432,7 +435,8 @@ func (p *parser) eab(raw *yaml.Node) *EAB {
 }
 
 // checkDirectoryURL accepts an https URL with a host and no user
-// information: the directory of a private or test CA.
+// information, not at a link-local or instance metadata address however
+// written (secureurl.CheckHost): the directory of a private or test CA.
 func checkDirectoryURL(s string) error {
 	u, err := url.Parse(s)
 	switch {
@@ -443,6 +447,9 @@ func checkDirectoryURL(s string) error {
 	case u.Host == "" || u.User != nil || u.Fragment != "":
 		return fmt.Errorf("an ACME directory URL needs a host, and no user or fragment")
 	}
+	if err := secureurl.CheckHost(u.Hostname()); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -451,22 +458,30 @@ func parseRenewBefore(s string) (time.Duration, error) {
 	if !durationText.MatchString(s) {
 		return 0, fmt.Errorf("write a duration such as 30d, 12h or 1d12h")
 	}
-	var total time.Duration
+	// The sum is kept in minutes and checked against the bound after each
+	// term, so it never overflows: a term has at most six digits, and
+	// 999999 days in nanoseconds is past what a time.Duration holds.
+	const maxMinutes = int64(maxRenewBefore / time.Minute)
+	var minutes int64
 	for rest := s; rest != ""; {
 		i := strings.IndexAny(rest, "dhm")
-		v, _ := strconv.Atoi(rest[:i])
-		unit := map[byte]time.Duration{'d': 24 * time.Hour, 'h': time.Hour, 'm': time.Minute}[rest[i]]
-		total += time.Duration(v) * unit
+		v, _ := strconv.ParseInt(rest[:i], 10, 64)
+		minutes += v * map[byte]int64{'d': 24 * 60, 'h': 60, 'm': 1}[rest[i]]
+		if minutes > maxMinutes {
+			return 0, fmt.Errorf("is more than ten years")
+		}
 		rest = rest[i+1:]
 	}
-	if total <= 0 {
+	if minutes <= 0 {
 		return 0, fmt.Errorf("must be more than zero (leave it out for the CA's renewal window)")
 	}
-	if total > 10*365*24*time.Hour {
-		return 0, fmt.Errorf("is more than ten years")
-	}
-	return total, nil
+	return time.Duration(minutes) * time.Minute, nil
 }
+
+// maxRenewBefore bounds renewBefore: longer than any certificate a CA
+// issues (public ones at most 398 days; a private CA's may run for
+// years), and far below what a time.Duration holds.
+const maxRenewBefore = 3650 * 24 * time.Hour
 
 // splitHostPort splits "host:port" and parses the port.
 func splitHostPort(s string) (string, int, error) {

@@ -83,6 +83,9 @@ func (e *Engine) account(ctx context.Context, client *acmez.Client, c manifest.C
 		acct.Contact = []string{"mailto:" + c.Email}
 	}
 	if c.EAB != nil {
+		if err := checkSecretVars(c); err != nil {
+			return acme.Account{}, err
+		}
 		kid, mac := e.getenv(c.EAB.KeyIDEnv), e.getenv(c.EAB.MACKeyEnv)
 		if kid == "" || mac == "" {
 			return acme.Account{}, fmt.Errorf("%w: set %s and %s (the CA's EAB key ID and HMAC key)", ErrEABMissing, c.EAB.KeyIDEnv, c.EAB.MACKeyEnv)

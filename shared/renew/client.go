@@ -13,10 +13,15 @@ import (
 
 	"github.com/mholt/acmez/v3"
 	"github.com/mholt/acmez/v3/acme"
+
+	"github.com/certdrop/certdrop/internal/secureurl"
 )
 
 // newHTTPClient is the ACME HTTP client: TLS 1.2 or later, the system
-// roots plus roots, bounded connect and answer times.
+// roots plus roots, bounded connect and answer times, and no connection to
+// a link-local or instance metadata address, checked on the address dialled
+// after resolution (a directory, or a URL a directory hands out, may name a
+// host that resolves there).
 func newHTTPClient(roots []*x509.Certificate) (*http.Client, error) {
 	var pool *x509.CertPool
 	if len(roots) > 0 {
@@ -31,7 +36,7 @@ func newHTTPClient(roots []*x509.Certificate) (*http.Client, error) {
 	}
 	t := &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second, Control: secureurl.DialControl}).DialContext,
 		TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool},
 		TLSHandshakeTimeout:   10 * time.Second,
 		ResponseHeaderTimeout: 30 * time.Second,
@@ -88,8 +93,13 @@ type recorder struct {
 	retryAfter time.Time
 }
 
-// RoundTrip implements http.RoundTripper.
+// RoundTrip implements http.RoundTripper. A URL whose host is a
+// link-local or instance metadata address is refused before it is sent,
+// whatever transport (or proxy) the client has.
 func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	if err := secureurl.CheckHost(req.URL.Hostname()); err != nil {
+		return nil, err
+	}
 	res, err := r.base.RoundTrip(req)
 	if err != nil {
 		return res, err

@@ -249,16 +249,16 @@ func TestCARateLimited(t *testing.T) {
 func TestEABRequired(t *testing.T) {
 	h := newHarness(t, harnessOpts{requireEAB: true})
 	c := h.cert("eab", "example.test")
-	c.EAB = &manifest.EAB{KeyIDEnv: "TEST_EAB_KID", MACKeyEnv: "TEST_EAB_HMAC"}
+	c.EAB = &manifest.EAB{KeyIDEnv: "CERTDROP_SECRET_EAB_KID", MACKeyEnv: "CERTDROP_SECRET_EAB_HMAC"}
 	r := h.run(h.ctx, h.engine(nil), []manifest.Certificate{c}, renew.RunOptions{})[0]
-	if r.Renewed || !errors.Is(r.Err, renew.ErrEABMissing) || !strings.Contains(r.Error, "TEST_EAB_HMAC") {
+	if r.Renewed || !errors.Is(r.Err, renew.ErrEABMissing) || !strings.Contains(r.Error, "CERTDROP_SECRET_EAB_HMAC") {
 		t.Fatalf("without the variables: %+v", r)
 	}
 	noEAB := h.cert("noeab", "example.test")
 	if r := h.run(h.ctx, h.engine(nil), []manifest.Certificate{noEAB}, renew.RunOptions{})[0]; r.Renewed || !strings.Contains(r.Error, "externalAccountRequired") {
 		t.Fatalf("without eab in the manifest: %+v", r)
 	}
-	h.env["TEST_EAB_KID"], h.env["TEST_EAB_HMAC"] = eabKID, eabMAC
+	h.env["CERTDROP_SECRET_EAB_KID"], h.env["CERTDROP_SECRET_EAB_HMAC"] = eabKID, eabMAC
 	r = h.run(h.ctx, h.engine(nil), []manifest.Certificate{c}, renew.RunOptions{Force: true})[0]
 	if !r.Renewed {
 		t.Fatalf("with the variables: %+v", r)

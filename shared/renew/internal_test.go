@@ -3,10 +3,12 @@ package renew
 import (
 	"context"
 	"errors"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/certdrop/certdrop/internal/secureurl"
 	"github.com/certdrop/certdrop/shared/manifest"
 	"github.com/certdrop/certdrop/shared/store"
 )
@@ -97,25 +99,42 @@ func TestStatePrefixOutsideWatched(t *testing.T) {
 type nilStore struct{ store.Store }
 
 func TestProviders(t *testing.T) {
-	env := map[string]string{"CF_OK": "token-value"}
-	f := NewProviders(func(k string) string { return env[k] }, nil)
+	env := map[string]string{"CERTDROP_SECRET_CF_OK": "token-value", "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "the-function-secret", "CF_PLAIN": "token-value"}
+	var read []string
+	f := NewProviders(func(k string) string { read = append(read, k); return env[k] }, nil)
 	ctx := context.Background()
 	cert := func(d manifest.DNS) manifest.Certificate { return manifest.Certificate{Name: "x", DNS: d} }
-	if _, err := f(ctx, cert(manifest.DNS{Provider: manifest.DNSCloudflare, APITokenEnv: "CF_MISSING"})); err == nil || !strings.Contains(err.Error(), "set CF_MISSING") {
+	if _, err := f(ctx, cert(manifest.DNS{Provider: manifest.DNSCloudflare, APITokenEnv: "CERTDROP_SECRET_CF_MISSING"})); err == nil || !strings.Contains(err.Error(), "set CERTDROP_SECRET_CF_MISSING") {
 		t.Errorf("cloudflare without its token: %v", err)
 	}
-	if p, err := f(ctx, cert(manifest.DNS{Provider: manifest.DNSCloudflare, APITokenEnv: "CF_OK"})); err != nil || p == nil {
+	if p, err := f(ctx, cert(manifest.DNS{Provider: manifest.DNSCloudflare, APITokenEnv: "CERTDROP_SECRET_CF_OK"})); err != nil || p == nil {
 		t.Errorf("cloudflare: %v", err)
 	}
-	if _, err := f(ctx, cert(manifest.DNS{Provider: manifest.DNSRFC2136, Server: "ns:53", KeyName: "k.", KeyEnv: "TSIG"})); err == nil || !strings.Contains(err.Error(), "set TSIG") {
+	if _, err := f(ctx, cert(manifest.DNS{Provider: manifest.DNSRFC2136, Server: "ns:53", KeyName: "k.", KeyEnv: "CERTDROP_SECRET_TSIG"})); err == nil || !strings.Contains(err.Error(), "set CERTDROP_SECRET_TSIG") {
 		t.Errorf("rfc2136 without its key: %v", err)
 	}
-	env["TSIG"] = "c2VjcmV0LXRzaWcta2V5"
-	if p, err := f(ctx, cert(manifest.DNS{Provider: manifest.DNSRFC2136, Server: "ns:53", KeyName: "k.", KeyEnv: "TSIG"})); err != nil || p == nil {
+	env["CERTDROP_SECRET_TSIG"] = "c2VjcmV0LXRzaWcta2V5"
+	if p, err := f(ctx, cert(manifest.DNS{Provider: manifest.DNSRFC2136, Server: "ns:53", KeyName: "k.", KeyEnv: "CERTDROP_SECRET_TSIG"})); err != nil || p == nil {
 		t.Errorf("rfc2136: %v", err)
 	}
 	if _, err := f(ctx, cert(manifest.DNS{Provider: manifest.DNSAlidns})); err == nil {
 		t.Errorf("alidns without a client accepted")
+	}
+	// A Certificate built without Parse may not reach variables a
+	// manifest may not name: refused before they are read.
+	read = nil
+	for _, d := range []manifest.DNS{
+		{Provider: manifest.DNSCloudflare, APITokenEnv: "ALIBABA_CLOUD_ACCESS_KEY_SECRET"},
+		{Provider: manifest.DNSCloudflare, APITokenEnv: "CF_PLAIN"},
+		{Provider: manifest.DNSRFC2136, Server: "ns:53", KeyName: "k.", KeyEnv: "ALIBABA_CLOUD_ACCESS_KEY_SECRET"},
+		{Provider: manifest.DNSRFC2136, Server: "ns:53", KeyName: "k.", KeyEnv: "FC_REGION"},
+	} {
+		if p, err := f(ctx, cert(d)); err == nil || !errors.Is(err, manifest.ErrSecretEnv) {
+			t.Errorf("%+v: provider %v, error %v; want manifest.ErrSecretEnv", d, p, err)
+		}
+	}
+	if len(read) != 0 {
+		t.Errorf("variables read for refused certificates: %q", read)
 	}
 }
 
@@ -136,6 +155,27 @@ func TestResultLine(t *testing.T) {
 	} {
 		if got := tt.r.Line(); got != tt.want {
 			t.Errorf("%+v:\n got %q\nwant %q", tt.r, got, tt.want)
+		}
+	}
+}
+
+// TestHTTPClientRefusesMetadataDial: the ACME client's dialer refuses a
+// link-local or metadata address after resolution, below any URL check.
+func TestHTTPClientRefusesMetadataDial(t *testing.T) {
+	hc, err := newHTTPClient(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dial := hc.Transport.(*http.Transport).DialContext
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, addr := range []string{"169.254.169.254:443", "100.100.100.200:80", "[::ffff:169.254.169.254]:443", "[fe80::1]:443", "[64:ff9b::a9fe:a9fe]:443"} {
+		c, err := dial(ctx, "tcp", addr)
+		if err == nil {
+			_ = c.Close()
+		}
+		if !errors.Is(err, secureurl.ErrMetadataAddress) {
+			t.Errorf("dial %s: %v; want ErrMetadataAddress", addr, err)
 		}
 	}
 }

@@ -18,7 +18,9 @@ import (
 // cloudflare (github.com/libdns/cloudflare) and rfc2136
 // (github.com/libdns/rfc2136). Their secrets come from the environment
 // variables the manifest names; a variable that is not set is an error
-// naming it.
+// naming it, and so is a variable a manifest may not name
+// (manifest.CheckSecretEnv): the manifest's rule holds for a caller that
+// builds a Certificate itself.
 func NewProviders(getenv func(string) string, caller func(ctx context.Context) (alidns.Caller, error)) ProviderFactory {
 	var mu sync.Mutex
 	var ali *alidns.Provider
@@ -44,6 +46,9 @@ func NewProviders(getenv func(string) string, caller func(ctx context.Context) (
 			ali = p
 			return p, nil
 		case manifest.DNSCloudflare:
+			if err := manifest.CheckSecretEnv(c.DNS.APITokenEnv); err != nil {
+				return nil, fmt.Errorf("apiTokenEnv: %w", err)
+			}
 			tok := getenv(c.DNS.APITokenEnv)
 			if tok == "" {
 				return nil, fmt.Errorf("set %s to a Cloudflare API token with Zone.DNS:Edit", c.DNS.APITokenEnv)
@@ -52,6 +57,9 @@ func NewProviders(getenv func(string) string, caller func(ctx context.Context) (
 		case manifest.DNSRFC2136:
 			p := &rfc2136.Provider{Server: c.DNS.Server, KeyName: c.DNS.KeyName, KeyAlg: c.DNS.KeyAlg}
 			if c.DNS.KeyEnv != "" {
+				if err := manifest.CheckSecretEnv(c.DNS.KeyEnv); err != nil {
+					return nil, fmt.Errorf("keyEnv: %w", err)
+				}
 				if p.Key = getenv(c.DNS.KeyEnv); p.Key == "" {
 					return nil, fmt.Errorf("set %s to the TSIG key's base64 secret", c.DNS.KeyEnv)
 				}

@@ -22,12 +22,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/certdrop/certdrop/internal/secureurl"
 	"github.com/certdrop/certdrop/shared/bundle"
 	"github.com/certdrop/certdrop/shared/manifest"
 	"github.com/certdrop/certdrop/shared/store"
@@ -235,6 +237,13 @@ func (e *Engine) one(ctx context.Context, c manifest.Certificate, ro RunOptions)
 			"skipped", res.Skipped, "notAfter", res.NotAfter, "error", res.Error)
 	}()
 
+	// The manifest's checks hold for a caller that builds a Certificate
+	// itself: no variable outside the manifest's reach is read, no
+	// directory at a link-local or metadata address is asked.
+	if err := checkCertificate(c); err != nil {
+		res.Err = err
+		return res
+	}
 	// The secrets this certificate's variables hold are scrubbed from
 	// every error (a provider's message might echo its token).
 	for _, name := range secretVars(c) {
@@ -329,6 +338,47 @@ func secretVars(c manifest.Certificate) []string {
 		names = append(names, c.EAB.KeyIDEnv, c.EAB.MACKeyEnv)
 	}
 	return names
+}
+
+// ErrRefused marks a certificate the engine will not act on: it names a
+// variable a manifest may not name, or its directory is at an address
+// certdrop does not send requests to. Parse refuses both; this is the
+// same check where the values are used.
+var ErrRefused = errors.New("refused")
+
+// checkSecretVars checks every variable c names against the manifest's
+// rule (manifest.CheckSecretEnv).
+func checkSecretVars(c manifest.Certificate) error {
+	type named struct{ field, name string }
+	fields := []named{{"dns.apiTokenEnv", c.DNS.APITokenEnv}, {"dns.keyEnv", c.DNS.KeyEnv}}
+	if c.EAB != nil {
+		fields = append(fields, named{"eab.keyIdEnv", c.EAB.KeyIDEnv}, named{"eab.macKeyEnv", c.EAB.MACKeyEnv})
+	}
+	for _, f := range fields {
+		if f.name == "" {
+			continue
+		}
+		if err := manifest.CheckSecretEnv(f.name); err != nil {
+			return fmt.Errorf("%w: %s: %w", ErrRefused, f.field, err)
+		}
+	}
+	return nil
+}
+
+// checkCertificate checks what c names before anything is read or sent.
+func checkCertificate(c manifest.Certificate) error {
+	if err := checkSecretVars(c); err != nil {
+		return err
+	}
+	u, err := url.Parse(c.Directory)
+	if err != nil || u.Host == "" {
+		// Not repeated: a URL that does not parse may carry anything.
+		return fmt.Errorf("%w: the ACME directory is not a URL with a host", ErrRefused)
+	}
+	if err := secureurl.CheckHost(u.Hostname()); err != nil {
+		return fmt.Errorf("%w: the ACME directory: %w", ErrRefused, err)
+	}
+	return nil
 }
 
 // lockFor returns the mutex of a key (one account registration at a
