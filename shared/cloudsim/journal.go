@@ -27,11 +27,14 @@ type Entry struct {
 	Key string `json:"key,omitempty"`
 	// Outcome is "ok" or "error"; for OpenAPI calls also "reset" (the
 	// connection was reset, nothing applied) and "abandoned" (the client
-	// went away during the injected latency, nothing applied).
+	// went away during the injected latency, nothing applied). A call
+	// reset after it was applied (Fault "resetAfterApply") is "ok" (or
+	// "error" when the operation refused it) with Status 0.
 	Outcome string `json:"outcome"`
 	// Code is the error code answered, empty on success.
 	Code string `json:"code,omitempty"`
-	// Status is the HTTP status answered (0 when the connection was reset).
+	// Status is the HTTP status answered (0 when the connection was reset,
+	// before or after the call was applied).
 	Status    int    `json:"status"`
 	RequestID string `json:"requestId,omitempty"`
 	// CertName is the CertName parameter of a Set call; on success, the
@@ -72,8 +75,9 @@ type Entry struct {
 	// deterministic fault decisions.
 	Attempt int `json:"attempt,omitempty"`
 	// Fault names the injected fault: "scripted", "throttle", "5xx",
-	// "reset" or "slow" (the answer was held past the client's timeout;
-	// the call was applied).
+	// "reset" (before the call was applied), "resetAfterApply" (after it
+	// was: the client got no answer) or "slow" (the answer was held past
+	// the client's timeout; the call was applied).
 	Fault string `json:"fault,omitempty"`
 }
 
