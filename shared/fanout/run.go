@@ -385,10 +385,10 @@ const NoteUnanswered = "a Set call got no answer (the connection dropped); Descr
 // carries the certificate: true when it does (the Set took effect), a
 // *skipNewerError when it carries one issued later (which is not
 // replaced), a stop when the run stopped, and false otherwise, also when
-// the Describe fails: the target carried an older certificate before, so
-// the Set is sent again.
+// the Describe fails within the Set's budgets: the target carried an
+// older certificate before, so the Set is sent again.
 func (r *run) applied(ctx context.Context, res *Result) (bool, error) {
-	got, err := r.describe(ctx, res, describeAttempts, describeThrottled)
+	got, err := r.describe(ctx, res, r.opts.maxAttempts(), r.opts.maxThrottled())
 	if err != nil {
 		if isStop(err) {
 			return false, err
