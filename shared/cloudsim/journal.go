@@ -25,8 +25,8 @@ type Entry struct {
 	Domain string `json:"domain,omitempty"`
 	// Key is the OSS object key.
 	Key string `json:"key,omitempty"`
-	// Outcome is "ok" or "error"; for OpenAPI calls also "reset" (the
-	// connection was reset, nothing applied) and "abandoned" (the client
+	// Outcome is "ok" or "error"; also "reset" (the connection was reset,
+	// nothing applied) and, for OpenAPI calls, "abandoned" (the client
 	// went away during the injected latency, nothing applied). A call
 	// reset after it was applied (Fault "resetAfterApply") is "ok" (or
 	// "error" when the operation refused it) with Status 0.
@@ -72,7 +72,8 @@ type Entry struct {
 	Profile  string `json:"profile,omitempty"`
 	// Attempt numbers the OpenAPI calls of one API for one domain that
 	// passed authentication and the quota, from 1: the input of the
-	// deterministic fault decisions.
+	// deterministic fault decisions. For OSS, the authenticated requests
+	// of one operation on one bucket and key (a listing's prefix).
 	Attempt int `json:"attempt,omitempty"`
 	// Fault names the injected fault: "scripted", "throttle", "5xx",
 	// "reset" (before the call was applied), "resetAfterApply" (after it
