@@ -147,6 +147,9 @@ type OSSSettings struct {
 	MaxObjectSize int64  `yaml:"maxObjectSize"`
 	// Triggers invoke a function after writes, as OSS triggers do.
 	Triggers []OSSTriggerSettings `yaml:"triggers"`
+	// Faults are OSS's injected failures (5xx answers, reset
+	// connections); none by default.
+	Faults OSSFaults `yaml:"faults"`
 }
 
 // OSSTriggerSettings is the YAML form of an OSSTrigger.
@@ -331,6 +334,9 @@ func (c *Config) validate() error {
 		if t.Credentials != "" && !seen[t.Credentials] {
 			return fmt.Errorf("oss.triggers[%d]: credentials %q is not an accessKeyId of credentials", i, t.Credentials)
 		}
+	}
+	if err := c.OSS.Faults.validate(); err != nil {
+		return err
 	}
 	if err := c.DNS.validate(); err != nil {
 		return err

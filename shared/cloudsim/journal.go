@@ -25,13 +25,16 @@ type Entry struct {
 	Domain string `json:"domain,omitempty"`
 	// Key is the OSS object key.
 	Key string `json:"key,omitempty"`
-	// Outcome is "ok" or "error"; for OpenAPI calls also "reset" (the
-	// connection was reset, nothing applied) and "abandoned" (the client
-	// went away during the injected latency, nothing applied).
+	// Outcome is "ok" or "error"; also "reset" (the connection was reset,
+	// nothing applied) and, for OpenAPI calls, "abandoned" (the client
+	// went away during the injected latency, nothing applied). A call
+	// reset after it was applied (Fault "resetAfterApply") is "ok" (or
+	// "error" when the operation refused it) with Status 0.
 	Outcome string `json:"outcome"`
 	// Code is the error code answered, empty on success.
 	Code string `json:"code,omitempty"`
-	// Status is the HTTP status answered (0 when the connection was reset).
+	// Status is the HTTP status answered (0 when the connection was reset,
+	// before or after the call was applied).
 	Status    int    `json:"status"`
 	RequestID string `json:"requestId,omitempty"`
 	// CertName is the CertName parameter of a Set call; on success, the
@@ -69,11 +72,13 @@ type Entry struct {
 	Profile  string `json:"profile,omitempty"`
 	// Attempt numbers the OpenAPI calls of one API for one domain that
 	// passed authentication and the quota, from 1: the input of the
-	// deterministic fault decisions.
+	// deterministic fault decisions. For OSS, the authenticated requests
+	// of one operation on one bucket and key (a listing's prefix).
 	Attempt int `json:"attempt,omitempty"`
 	// Fault names the injected fault: "scripted", "throttle", "5xx",
-	// "reset" or "slow" (the answer was held past the client's timeout;
-	// the call was applied).
+	// "reset" (before the call was applied), "resetAfterApply" (after it
+	// was: the client got no answer) or "slow" (the answer was held past
+	// the client's timeout; the call was applied).
 	Fault string `json:"fault,omitempty"`
 }
 

@@ -37,6 +37,11 @@ type Faults struct {
 	// ResetRate is the fraction of calls whose connection is reset (TCP
 	// RST) before any answer; nothing is applied.
 	ResetRate float64 `yaml:"resetRate"`
+	// ResetAfterApplyRate is the fraction of the calls no other fault hits
+	// whose connection is reset after the call was applied: the state
+	// changed (a Set installed its certificate), the client sees a network
+	// error and no answer. The ambiguous failure.
+	ResetAfterApplyRate float64 `yaml:"resetAfterApplyRate"`
 	// SlowRate is the fraction of calls answered only after SlowDelay:
 	// the call IS applied, the client times out before hearing so.
 	SlowRate float64 `yaml:"slowRate"`
@@ -64,7 +69,8 @@ type Script struct {
 	// API restricts the script to one action; empty means every action,
 	// each counted separately.
 	API string `yaml:"api"`
-	// Fault is "error" (the default), "reset" or "slow".
+	// Fault is "error" (the default), "reset" (before the call is
+	// applied), "resetAfterApply" (after it is) or "slow".
 	Fault string `yaml:"fault"`
 	// Code, Status and Message make the error answer. Status defaults to
 	// the code's usual status, or 400; Message to the code's usual message.
@@ -85,13 +91,16 @@ const (
 	fault5xx      = "5xx"
 	faultReset    = "reset"
 	faultSlow     = "slow"
+	// faultResetApplied resets the connection after the call is applied.
+	faultResetApplied = "resetAfterApply"
 )
 
 // decision is what the emulator does to one call.
 type decision struct {
-	// kind is faultNone, faultScripted, faultThrottle, fault5xx, faultReset
-	// or faultSlow. A scripted reset or slow answer has kind faultReset or
-	// faultSlow and scripted set.
+	// kind is faultNone, faultScripted, faultThrottle, fault5xx,
+	// faultReset, faultResetApplied or faultSlow. A scripted reset or slow
+	// answer has kind faultReset, faultResetApplied or faultSlow and
+	// scripted set.
 	kind     string
 	scripted bool
 	err      *apiError // the error to answer, for scripted errors, throttle and 5xx
@@ -101,7 +110,8 @@ type decision struct {
 
 // validate checks rates and scripts.
 func (f *Faults) validate() error {
-	for name, r := range map[string]float64{"throttleRate": f.ThrottleRate, "errorRate": f.ErrorRate, "resetRate": f.ResetRate, "slowRate": f.SlowRate} {
+	for name, r := range map[string]float64{"throttleRate": f.ThrottleRate, "errorRate": f.ErrorRate, "resetRate": f.ResetRate,
+		"resetAfterApplyRate": f.ResetAfterApplyRate, "slowRate": f.SlowRate} {
 		if r < 0 || r > 1 || math.IsNaN(r) {
 			return fmt.Errorf("faults.%s must be between 0 and 1, not %v", name, r)
 		}
@@ -126,9 +136,9 @@ func (f *Faults) validate() error {
 			if s.Code == "" {
 				return fmt.Errorf("faults.scripted[%d]: code is required for an error", i)
 			}
-		case "reset", "slow":
+		case "reset", "resetAfterApply", "slow":
 		default:
-			return fmt.Errorf("faults.scripted[%d]: fault must be error, reset or slow, not %q", i, s.Fault)
+			return fmt.Errorf("faults.scripted[%d]: fault must be error, reset, resetAfterApply or slow, not %q", i, s.Fault)
 		}
 		if s.Times < 0 || s.After < 0 || s.Status < 0 || (s.Status != 0 && (s.Status < 400 || s.Status > 599)) {
 			return fmt.Errorf("faults.scripted[%d]: times and after must not be negative, status must be 400-599", i)
@@ -179,6 +189,8 @@ func (f *Faults) decide(product, action, domain string, attempt int) decision {
 		switch s.Fault {
 		case "reset":
 			return decision{kind: faultReset, scripted: true}
+		case "resetAfterApply":
+			return decision{kind: faultResetApplied, scripted: true}
 		case "slow":
 			return decision{kind: faultSlow, scripted: true, slow: slowDelay}
 		}
@@ -195,7 +207,7 @@ func (f *Faults) decide(product, action, domain string, attempt int) decision {
 	r := f.rng(action, domain, attempt)
 	// Draw every value, in a fixed order, whatever is used, so that
 	// changing one rate does not reshuffle the other decisions.
-	u, z, which, slow := r.Float64(), r.NormFloat64(), r.Float64(), r.Float64()
+	u, z, which, slow, after := r.Float64(), r.NormFloat64(), r.Float64(), r.Float64(), r.Float64()
 	d := decision{latency: f.Latency.sample(z)}
 	switch {
 	case u < f.ResetRate:
@@ -210,6 +222,8 @@ func (f *Faults) decide(product, action, domain string, attempt int) decision {
 		} else {
 			d.err = newAPIError(product, "InternalError")
 		}
+	case after < f.ResetAfterApplyRate:
+		d.kind = faultResetApplied
 	case slow < f.SlowRate:
 		d.kind, d.slow = faultSlow, slowDelay
 	}

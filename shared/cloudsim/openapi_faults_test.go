@@ -20,7 +20,7 @@ func faultConfig(seed uint64) Config {
 	for i := 0; i < 10; i++ {
 		cfg.Domains.CDN = append(cfg.Domains.CDN, Domain{Name: fmt.Sprintf("d%d.example.test", i)})
 	}
-	cfg.Faults = Faults{Seed: seed, ThrottleRate: 0.15, ErrorRate: 0.15, ResetRate: 0.1}
+	cfg.Faults = Faults{Seed: seed, ThrottleRate: 0.15, ErrorRate: 0.15, ResetRate: 0.1, ResetAfterApplyRate: 0.15}
 	cfg.Quotas = map[string]float64{"DescribeDomainCertificateInfo": -1}
 	return cfg
 }
@@ -67,7 +67,7 @@ func TestFaultsAreDeterministicWhateverTheOrder(t *testing.T) {
 		}
 		kinds[v]++
 	}
-	for _, want := range []string{"ok//", "reset//reset", "error/Throttling.User/throttle"} {
+	for _, want := range []string{"ok//", "reset//reset", "error/Throttling.User/throttle", "ok//resetAfterApply"} {
 		if kinds[want] == 0 {
 			t.Errorf("no %q among %v", want, kinds)
 		}
@@ -169,5 +169,51 @@ func TestLatencySample(t *testing.T) {
 	}
 	if got := (Latency{}).sample(1); got != 0 {
 		t.Errorf("no latency configured: %v", got)
+	}
+}
+
+// TestResetAfterApply: a call reset after it was applied changes the
+// state, answers nothing (the client sees a network error, not an API
+// error), and the journal says it was applied and not answered.
+func TestResetAfterApply(t *testing.T) {
+	cfg := testConfig()
+	cfg.Faults.Scripted = []Script{{Domain: "www.example.test", API: "SetCdnDomainSSLCertificate", Fault: "resetAfterApply"}}
+	s := startSim(t, cfg)
+	c := newSDK(t, s.Endpoints().OpenAPI, "simAK", "simSK", "")
+	p := validPair(t, "www.example.test")
+	ctx := context.Background()
+	_, err := c.call(ctx, "SetCdnDomainSSLCertificate", setForm("www.example.test", "applied", p))
+	var ce *openapi.ClientError
+	var se *openapi.ServerError
+	if err == nil || errors.As(err, &ce) || errors.As(err, &se) {
+		t.Fatalf("reset after apply: %v, want a network error", err)
+	}
+	if inst, _ := s.Installed(ProductCDN, "www.example.test"); inst.CertName != "applied" {
+		t.Fatalf("the call was not applied: %+v", inst)
+	}
+	e := s.Journal().Entries()[0]
+	if e.Outcome != "ok" || e.Status != 0 || e.Fault != "resetAfterApply" || e.Code != "" {
+		t.Fatalf("journal: %+v", e)
+	}
+	// The next call is answered, and sees the state the lost one left.
+	if _, err := c.call(ctx, "SetCdnDomainSSLCertificate", setForm("www.example.test", "again", p)); err != nil {
+		t.Fatalf("the second call: %v", err)
+	}
+}
+
+// TestResetAfterApplyValidation: the rate and the scripted kind are
+// checked like the others.
+func TestResetAfterApplyValidation(t *testing.T) {
+	for _, f := range []Faults{
+		{ResetAfterApplyRate: 1.5},
+		{ResetAfterApplyRate: -0.1},
+		{Scripted: []Script{{Domain: "a.example.test", Fault: "resetAfter"}}},
+	} {
+		if err := f.validate(); err == nil {
+			t.Errorf("%+v: accepted", f)
+		}
+	}
+	if err := (&Faults{ResetAfterApplyRate: 1, Scripted: []Script{{Domain: "*", Fault: "resetAfterApply"}}}).validate(); err != nil {
+		t.Errorf("valid faults refused: %v", err)
 	}
 }

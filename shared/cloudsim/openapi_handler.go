@@ -211,6 +211,14 @@ func (s *Sim) serveOpenAPI(w http.ResponseWriter, r *http.Request, region string
 		resp, e = s.describe(api, params, c.entry.RequestID)
 		status = http.StatusOK
 	}
+	if d.kind == faultResetApplied {
+		code := ""
+		if e != nil {
+			code = e.code
+		}
+		s.resetApplied(c, code)
+		return
+	}
 	if e != nil {
 		if d.kind == faultSlow {
 			s.record(c, e.status, e.code)
@@ -294,6 +302,26 @@ func (s *Sim) abandon(c *call) {
 func (s *Sim) reset(c *call) {
 	c.entry.Outcome, c.entry.Status = "reset", 0
 	s.journal.Record(c.entry)
+	s.rst(c)
+}
+
+// resetApplied records a call that was applied (outcome "ok", or "error"
+// with code when the operation refused it) but never answered (status 0),
+// then resets its connection: the state changed, the client sees only a
+// network error.
+func (s *Sim) resetApplied(c *call, code string) {
+	c.entry.Outcome, c.entry.Status, c.entry.Code = "ok", 0, code
+	if code != "" {
+		c.entry.Outcome = "error"
+	}
+	s.journal.Record(c.entry)
+	s.log.Debug("openapi call", "api", c.entry.API, "domain", c.entry.Domain, "status", 0,
+		"code", code, "attempt", c.entry.Attempt, "fault", c.entry.Fault, "requestId", c.entry.RequestID)
+	s.rst(c)
+}
+
+// rst closes the call's connection with a TCP RST, writing nothing.
+func (s *Sim) rst(c *call) {
 	hj, ok := c.w.(http.Hijacker)
 	if !ok {
 		panic(http.ErrAbortHandler)

@@ -107,6 +107,10 @@ type OSSConfig struct {
 	// CertificateClock is the time PutCname checks certificate expiry
 	// against; nil means Now.
 	CertificateClock func() time.Time
+
+	// Faults are the injected failures (5xx answers, reset connections);
+	// the zero value injects none.
+	Faults OSSFaults
 }
 
 // OSS is an emulator of the Alibaba Cloud Object Storage Service subset
@@ -138,6 +142,9 @@ type OSS struct {
 	deliveries []OSSDelivery
 	closed     bool
 
+	// attempts numbers the requests for the fault decisions.
+	attempts ossAttempts
+
 	// Custom domains (oss_cname.go), by bucket then domain.
 	cnameMu sync.Mutex
 	cnames  map[string]map[string]*ossCname
@@ -163,6 +170,9 @@ func NewOSS(cfg OSSConfig) (*OSS, error) {
 	now := cfg.Now
 	if now == nil {
 		now = time.Now
+	}
+	if err := cfg.Faults.validate(); err != nil {
+		return nil, fmt.Errorf("cloudsim: %w", err)
 	}
 	for i, t := range cfg.Triggers {
 		if t.URL == "" {

@@ -145,6 +145,8 @@ func (o *OSS) serve(w http.ResponseWriter, r *http.Request) {
 	requestID := newOSSRequestID()
 	rt := route(r)
 	var answered *ossError
+	var fault string
+	var attempt int
 	var cr *cnameRequest
 	if rt.api == "PutCname" || rt.api == "DeleteCname" {
 		cr = peekCname(r)
@@ -153,7 +155,8 @@ func (o *OSS) serve(w http.ResponseWriter, r *http.Request) {
 		if o.journal == nil {
 			return
 		}
-		e := Entry{Service: "oss", API: rt.api, Domain: rt.bucket, Key: rt.key, Status: status, RequestID: requestID, Outcome: "ok"}
+		e := Entry{Service: "oss", API: rt.api, Domain: rt.bucket, Key: rt.key, Status: status, RequestID: requestID, Outcome: "ok",
+			Attempt: attempt, Fault: fault}
 		if cr != nil {
 			e.Key, e.CertID, e.KeySent = cr.domain, cr.certID, cr.keySent
 		}
@@ -191,6 +194,26 @@ func (o *OSS) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if rt.unsupported {
 		fail(&ossError{http.StatusNotImplemented, "NotImplemented", rt.api + " is not supported by this emulator."})
+		return
+	}
+	faultKey := rt.key
+	if rt.api == "ListObjects" {
+		faultKey = r.URL.Query().Get("prefix")
+	}
+	attempt = o.attempts.next(rt.api, rt.bucket, faultKey)
+	switch kind, e := o.cfg.Faults.decide(rt.api, rt.bucket, faultKey, attempt); kind {
+	case faultReset:
+		fault = kind
+		if o.journal != nil {
+			o.journal.Record(Entry{Service: "oss", API: rt.api, Domain: rt.bucket, Key: rt.key, RequestID: requestID,
+				Outcome: "reset", Attempt: attempt, Fault: fault})
+		}
+		rec.status = -1 // answered by the reset: nothing more is recorded
+		resetConn(w)
+		return
+	case faultScripted, fault5xx:
+		fault = kind
+		fail(e)
 		return
 	}
 

@@ -189,6 +189,7 @@ func (s *Sim) ossConfig() OSSConfig {
 		MaxObjectSize:     o.MaxObjectSize,
 		Journal:           s.journal,
 		Triggers:          triggers,
+		Faults:            o.Faults,
 		CertificateClock:  s.certNow,
 		CASLookup: func(region string, id int64) (*x509.Certificate, bool) {
 			c, ok := s.lookupCAS(region, id, "")

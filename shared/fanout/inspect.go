@@ -32,7 +32,7 @@ func Inspect(ctx context.Context, client Client, calls []plan.Call, opts Options
 				out[i] = Inspection{Call: res.Call, Err: newPanicError(v)}
 			}
 		}()
-		inst, err := r.describe(ctx, res)
+		inst, err := r.describe(ctx, res, describeAttempts, describeThrottled)
 		out[i] = Inspection{Call: res.Call, Err: err}
 		if err == nil {
 			out[i].Installed = &inst

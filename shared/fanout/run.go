@@ -244,11 +244,13 @@ func (r *run) target(ctx context.Context, res *Result, verify bool) {
 		return
 	}
 	staging := res.Call.Target.Staging
+	// blind: the target may be set without knowing what it carries.
+	blind := !r.opts.Rollback && (r.opts.Force || r.plan.Replace == plan.ReplaceAlways)
 	if staging {
 		// Describe shows the production certificate: a staging target is
 		// never compared with it, so it is set every time and not verified.
 		res.Note = NoteStaging
-	} else if before, err := r.describe(ctx, res); err == nil {
+	} else if before, err := r.describeBefore(ctx, res, blind); err == nil {
 		res.Before = &before
 		if r.opts.Rollback {
 			if r.carries(before) {
@@ -269,11 +271,21 @@ func (r *run) target(ctx context.Context, res *Result, verify bool) {
 				return
 			}
 		}
-	} else if isStop(err) {
-		res.State, res.Err = NotStarted, err
-		return
 	} else if c, _ := classify(err); c == Auth {
 		res.State, res.Err = Failed, err
+		return
+	} else if isStop(err) {
+		// Stopped before the target was read: not started, or failed
+		// (transient) when its Describe had failed first.
+		res.State, res.Err = NotStarted, err
+		if res.Describes > 0 {
+			res.State = Failed
+		}
+		return
+	} else if (c == Throttled || c == Transient) && !blind {
+		// What the target carries is unknown: setting it could replace
+		// this certificate's successor. A later run reads it again.
+		res.State, res.Err = Failed, &unreadError{err}
 		return
 	}
 	if r.opts.DryRun {
@@ -294,6 +306,11 @@ func (r *run) target(ctx context.Context, res *Result, verify bool) {
 		res.Call = c
 	}
 	if err := r.set(ctx, res); err != nil {
+		var sn *skipNewerError
+		if errors.As(err, &sn) {
+			res.State, res.Note = SkippedNewer, sn.note
+			return
+		}
 		res.State, res.Err = Failed, err
 		if res.Attempts == 0 && isStop(err) {
 			res.State = NotStarted
@@ -313,16 +330,29 @@ func isStop(err error) bool {
 	return errors.As(err, &se)
 }
 
+// describeBefore reads what the target carries before its Set. Unless
+// the target may be set blind, no Set is sent without this answer, so a
+// Describe that keeps failing is retried within the Set's budgets (it
+// goes back to its lane like a throttled Set), not the short ones of a
+// Describe that only confirms.
+func (r *run) describeBefore(ctx context.Context, res *Result, blind bool) (Installed, error) {
+	if blind {
+		return r.describe(ctx, res, describeAttempts, describeThrottled)
+	}
+	return r.describe(ctx, res, r.opts.maxAttempts(), r.opts.maxThrottled())
+}
+
 // describe reads what the target carries, retrying throttled and transient
-// failures a few times. An auth failure halts the run. Its calls count in
-// Describes and DescribeThrottled, not in Attempts and Throttled.
-func (r *run) describe(ctx context.Context, res *Result) (Installed, error) {
+// failures up to n and maxThrottled calls. An auth failure halts the run.
+// Its calls count in Describes and DescribeThrottled, not in Attempts and
+// Throttled.
+func (r *run) describe(ctx context.Context, res *Result, n, maxThrottled int) (Installed, error) {
 	var inst Installed
 	prio := prioFirst
 	if res.Attempts > 0 {
 		prio = prioRetry // verifying: the target is under way
 	}
-	err := r.attempt(ctx, res, plan.DescribeAPI(res.Call.Target.Product), false, prio, describeAttempts, describeThrottled, func() (string, error) {
+	err := r.attempt(ctx, res, plan.DescribeAPI(res.Call.Target.Product), false, prio, n, maxThrottled, nil, func() (string, error) {
 		res.Describes++
 		var err error
 		inst, err = r.client.Describe(ctx, res.Call)
@@ -332,17 +362,70 @@ func (r *run) describe(ctx context.Context, res *Result) (Installed, error) {
 }
 
 // set sends the Set call until it succeeds, fails permanently, or runs out
-// of attempts or time.
+// of attempts or time. A Set that got no answer (a reset connection, a
+// timeout) may have been applied: before it is sent again, the target is
+// described (see applied).
 func (r *run) set(ctx context.Context, res *Result) error {
-	return r.attempt(ctx, res, res.Call.API, true, prioFirst, r.opts.maxAttempts(), r.opts.maxThrottled(), func() (string, error) {
+	var recheck func() (bool, error)
+	if !res.Call.Target.Staging {
+		recheck = func() (bool, error) { return r.applied(ctx, res) }
+	}
+	return r.attempt(ctx, res, res.Call.API, true, prioFirst, r.opts.maxAttempts(), r.opts.maxThrottled(), recheck, func() (string, error) {
 		res.Attempts++
 		return r.client.Set(ctx, res.Call)
 	})
 }
 
+// NoteUnanswered is the Note of a target whose Set got no answer and
+// whose Describe then showed the certificate in place: the Set was
+// applied, and was not sent again.
+const NoteUnanswered = "a Set call got no answer (the connection dropped); Describe then showed this certificate in place, so it was not sent again"
+
+// applied reads, after a Set that got no answer, whether the target now
+// carries the certificate: true when it does (the Set took effect), a
+// *skipNewerError when it carries one issued later (which is not
+// replaced), a stop when the run stopped, and false otherwise, also when
+// the Describe fails within the Set's budgets: the target carried an
+// older certificate before, so the Set is sent again.
+func (r *run) applied(ctx context.Context, res *Result) (bool, error) {
+	got, err := r.describe(ctx, res, r.opts.maxAttempts(), r.opts.maxThrottled())
+	if err != nil {
+		if isStop(err) {
+			return false, err
+		}
+		return false, nil
+	}
+	if r.carries(got) {
+		res.Note = NoteUnanswered
+		return true, nil
+	}
+	if !r.opts.Force && !r.opts.Rollback {
+		if why := r.newer(got); why != "" {
+			return false, &skipNewerError{note: why}
+		}
+	}
+	return false, nil
+}
+
+// skipNewerError ends a target SkippedNewer from within its Set's retries.
+type skipNewerError struct{ note string }
+
+func (e *skipNewerError) Error() string { return e.note }
+
+// unreadError fails a target that was not set because what it carries
+// could not be read. It unwraps to the Describe's last error, so the
+// report shows that error's code, and its class (transient).
+type unreadError struct{ err error }
+
+func (e *unreadError) Error() string {
+	return e.err.Error() + "; not set, since what the domain carries could not be read: a later run reads it again"
+}
+
+func (e *unreadError) Unwrap() error { return e.err }
+
 // verify confirms by Describe that the target now carries the certificate.
 func (r *run) verify(ctx context.Context, res *Result) error {
-	got, err := r.describe(ctx, res)
+	got, err := r.describe(ctx, res, describeAttempts, describeThrottled)
 	if err != nil {
 		return fmt.Errorf("verify: %w", err)
 	}
@@ -364,19 +447,40 @@ func (r *run) verify(ctx context.Context, res *Result) error {
 // (see retryAt), then goes back to the lane ahead of the targets not yet
 // started. An answer that every call of the API would get alike (the
 // certificate refused, the permission missing) refuses the lane: the
-// API's other calls are not sent. It returns nil on success, the run's
-// StopError when it stopped before a try, or the last error.
-func (r *run) attempt(ctx context.Context, res *Result, api plan.API, set bool, prio, n, maxThrottled int, call func() (string, error)) error {
+// API's other calls are not sent.
+//
+// recheck, when not nil, is called before a call is sent again after a
+// transient failure that got no answer (the call may have been applied);
+// it runs outside the lane. Its true ends the attempt as a success, its
+// error ends it with that error.
+//
+// It returns nil on success, the run's StopError when it stopped before a
+// try, the last error followed by the stop (see stopAfter) when it
+// stopped after one, or the last error.
+func (r *run) attempt(ctx context.Context, res *Result, api plan.API, set bool, prio, n, maxThrottled int, recheck func() (bool, error), call func() (string, error)) error {
 	l := r.lane(api, set)
 	var last error
 	var due time.Time
 	tries, throttles := 0, 0
+	unanswered := false
 	for {
 		if err := r.stopped(ctx); err != nil {
 			return stopAfter(err, last)
 		}
 		if !due.IsZero() && !r.sleepUntil(ctx, due) {
 			return stopAfter(r.stopCause(ctx), last)
+		}
+		if unanswered && recheck != nil {
+			unanswered = false
+			done, err := recheck()
+			switch {
+			case isStop(err):
+				return stopAfter(err, last)
+			case err != nil:
+				return err
+			case done:
+				return nil
+			}
 		}
 		wctx, cancel := r.startCtx(ctx)
 		err := l.acquire(wctx, prio, uint64(res.index))
@@ -428,6 +532,7 @@ func (r *run) attempt(ctx context.Context, res *Result, api plan.API, set bool, 
 			if tries >= n {
 				return err
 			}
+			unanswered = rid == ""
 		case Auth:
 			r.halt(&StopError{Code: "AuthFailed", Cause: err,
 				Message: "stopped: the credentials were refused (" + err.Error() + ")"})
@@ -472,13 +577,22 @@ func (r *run) safeCall(call func() (string, error)) (rid string, err error) {
 }
 
 // stopAfter returns the stop cause, or, when a call was already made, the
-// last call's error wrapped with the stop so that the report shows both.
+// last call's error followed by the stop, so that the report shows both
+// and callers find both (errors.As finds the StopError).
 func stopAfter(stop, last error) error {
 	if last == nil {
 		return stop
 	}
-	return fmt.Errorf("%w (then %s)", last, stop.Error())
+	return &stoppedError{last: last, stop: stop}
 }
+
+// stoppedError is a call's last failure followed by the run's stop. It
+// unwraps to both: the call's error first (its class, code and
+// RequestId), then the stop.
+type stoppedError struct{ last, stop error }
+
+func (e *stoppedError) Error() string   { return e.last.Error() + " (then " + e.stop.Error() + ")" }
+func (e *stoppedError) Unwrap() []error { return []error{e.last, e.stop} }
 
 // retryAt is when a failed call may be tried again; the zero time means
 // as soon as the pacer allows.

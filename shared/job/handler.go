@@ -119,20 +119,12 @@ func (r *Runner) save(ctx context.Context, fc *fcruntime.Invocation, out *Outcom
 		if err != nil {
 			return err
 		}
-		for try := 1; ; try++ {
-			actx, cancel := context.WithTimeout(ctx, reportAttemptTimeout)
-			err = st.Put(actx, key, data, "application/json")
-			cancel()
-			if err == nil || try == reportAttempts || !transient(err) || ctx.Err() != nil {
-				return err
-			}
+		// The same retry as the store's reads.
+		return store.Retry{Attempts: reportAttempts, AttemptTimeout: reportAttemptTimeout}.Do(ctx, func(actx context.Context) error {
+			return st.Put(actx, key, data, "application/json")
+		}, func(try int, err error) {
 			log.Warn("report not written; trying again", "try", try, "error", err.Error())
-			select {
-			case <-ctx.Done():
-				return err
-			case <-time.After(time.Duration(try) * 300 * time.Millisecond):
-			}
-		}
+		})
 	}()
 	if err == nil {
 		out.ReportKey = "oss://" + bucket + "/" + key

@@ -46,6 +46,8 @@ type Error struct {
 	Err error
 	// cause is the underlying error, kept for errors.As and errors.Is.
 	cause error
+	// status is OSS's HTTP status, when OSS answered (see Transient).
+	status int
 }
 
 // Error renders `store: get "key": detail (OSS Code, request ID): sentinel`.

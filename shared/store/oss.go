@@ -28,6 +28,7 @@ type OSS struct {
 	maxSize  int64
 	maxList  int
 	pageSize int
+	retry    Retry
 }
 
 // bucketNameRE is OSS's bucket naming rule.
@@ -113,6 +114,7 @@ func OpenOSS(ctx context.Context, bucket, prefix string, opts Options) (*OSS, er
 		maxSize:  opts.maxSize(),
 		maxList:  opts.maxList(),
 		pageSize: page,
+		retry:    opts.readRetry(),
 	}, nil
 }
 
@@ -125,10 +127,26 @@ func (s *OSS) String() string {
 // (HEAD) and refuses an object over the size cap with ErrTooLarge before
 // any of it is downloaded; the download itself is capped too, in case the
 // object grew in between. A symlink is followed by OSS; Target names it.
+// A transient failure (5xx, a reset connection, a timeout) is tried again
+// as Options.Retry says, from the HEAD.
 func (s *OSS) Get(ctx context.Context, key string) (*Object, error) {
 	if err := validKey("get", key); err != nil {
 		return nil, err
 	}
+	var obj *Object
+	err := s.retry.Do(ctx, func(ctx context.Context) error {
+		var err error
+		obj, err = s.get(ctx, key)
+		return err
+	}, nil)
+	if err != nil {
+		return nil, err
+	}
+	return obj, nil
+}
+
+// get is one try of Get.
+func (s *OSS) get(ctx context.Context, key string) (*Object, error) {
 	full := s.prefix + key
 	h, err := s.bucket.GetObjectDetailedMeta(full, oss.WithContext(ctx))
 	if err != nil {
@@ -179,14 +197,23 @@ func (s *OSS) Get(ctx context.Context, key string) (*Object, error) {
 }
 
 // List returns every object under prefix (relative to the root), paging
-// through ListObjects with markers.
+// through ListObjects with markers. A page whose request fails
+// transiently is asked for again as Options.Retry says.
 func (s *OSS) List(ctx context.Context, prefix string) ([]ObjectInfo, error) {
 	var out []ObjectInfo
 	marker := ""
 	for {
-		res, err := s.bucket.ListObjects(oss.Prefix(s.prefix+prefix), oss.Marker(marker), oss.MaxKeys(s.pageSize), oss.WithContext(ctx))
+		var res oss.ListObjectsResult
+		err := s.retry.Do(ctx, func(ctx context.Context) error {
+			var err error
+			res, err = s.bucket.ListObjects(oss.Prefix(s.prefix+prefix), oss.Marker(marker), oss.MaxKeys(s.pageSize), oss.WithContext(ctx))
+			if err != nil {
+				return classify("list", prefix, err)
+			}
+			return nil
+		}, nil)
 		if err != nil {
-			return nil, classify("list", prefix, err)
+			return nil, err
 		}
 		for _, o := range res.Objects {
 			key, ok := strings.CutPrefix(o.Key, s.prefix)
@@ -270,7 +297,7 @@ func classify(op, key string, err error) error {
 	var se oss.ServiceError
 	switch {
 	case errors.As(err, &se):
-		e.Code, e.RequestID, e.Detail = se.Code, se.RequestID, se.Message
+		e.Code, e.RequestID, e.Detail, e.status = se.Code, se.RequestID, se.Message, se.StatusCode
 		if e.Detail == "" {
 			e.Detail = fmt.Sprintf("HTTP %d", se.StatusCode)
 		}

@@ -122,6 +122,26 @@ type Options struct {
 	// ListPageSize is how many keys one ListObjects page asks for (1 to
 	// 1000). Default 1000.
 	ListPageSize int
+
+	// ReadRetry is how an OSS read (Get, a List page) is tried again after
+	// a transient failure (5xx, a reset connection, a timeout; see
+	// Transient). By default 3 tries (DefaultRetryAttempts) of at most
+	// DefaultReadAttemptTimeout each, pausing 300 ms then 600 ms, never
+	// past the context's deadline; zero fields take these defaults.
+	ReadRetry Retry
+}
+
+// DefaultReadAttemptTimeout bounds one try of an OSS read by default: an
+// object read is at most 1 MiB (DefaultMaxSize), a listing page 1,000
+// keys.
+const DefaultReadAttemptTimeout = 10 * time.Second
+
+func (o Options) readRetry() Retry {
+	r := o.ReadRetry
+	if r.AttemptTimeout <= 0 {
+		r.AttemptTimeout = DefaultReadAttemptTimeout
+	}
+	return r // Do defaults Attempts and Delay
 }
 
 func (o Options) maxSize() int64 {
