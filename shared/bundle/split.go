@@ -36,9 +36,14 @@ type Folder struct {
 }
 
 // Of returns what Split made of the source named name: the bundles it
-// helped form, and the rejections that blame it. Both are empty for an
-// Unused source or a name Split was not given. An OSS event for one object
-// handles the bundles its object belongs to, or reports its rejections.
+// helped form, and the rejections that blame it or that wait on it. A
+// leaf without its key is blamed on the first file holding it; the other
+// files holding that leaf (certbot's fullchain.pem beside cert.pem) and
+// the files of CA certificates of its chain that no bundle took
+// (chain.pem) wait with it, so Of returns that rejection for them too.
+// Both are empty for any other Unused source or a name Split was not
+// given. An OSS event for one object handles the bundles its object
+// belongs to, or reports its rejections.
 func (f *Folder) Of(name string) (bundles []*Bundle, rejected []*Error) {
 	for _, b := range f.Bundles {
 		if slices.Contains(b.Sources, name) {
@@ -46,7 +51,7 @@ func (f *Folder) Of(name string) (bundles []*Bundle, rejected []*Error) {
 		}
 	}
 	for _, e := range f.Rejected {
-		if e.Source == name {
+		if e.Source == name || slices.Contains(e.waitedBy, name) {
 			rejected = append(rejected, e)
 		}
 	}
@@ -197,6 +202,12 @@ func split(ctx context.Context, srcs []Source, opts Options) (*Folder, *pool, er
 	}
 
 	// Leaves without a key.
+	type wait struct {
+		e     *Error
+		leaf  *poolCert
+		chain []*poolCert // its intermediates and root, as far as they are here
+	}
+	var waits []wait
 	now := p.opts.now()
 	leaves := make([]*poolCert, len(groups))
 	for i, g := range groups {
@@ -228,6 +239,14 @@ func split(ctx context.Context, srcs []Source, opts Options) (*Folder, *pool, er
 				"upload its private key next to it (privkey.pem, <domain>.key), or remove the certificate")
 			e.Incomplete = true
 			f.Rejected = append(f.Rejected, e)
+			chain, root, err := p.chainOf(c)
+			if err != nil {
+				return nil, p, err
+			}
+			if root != nil {
+				chain = append(chain, root)
+			}
+			waits = append(waits, wait{e, c, chain})
 		}
 	}
 
@@ -312,6 +331,18 @@ func split(ctx context.Context, srcs []Source, opts Options) (*Folder, *pool, er
 	blamed := map[string]bool{}
 	for _, e := range f.Rejected {
 		blamed[e.Source] = true
+	}
+	// The other files of a leaf that waits for its key, and the files of
+	// its chain no bundle took, wait with it.
+	for _, w := range waits {
+		for i, s := range p.srcs {
+			if used[i] || s.Name == w.e.Source {
+				continue
+			}
+			if w.leaf.heldBy(i) || chainOnly(i) && slices.ContainsFunc(w.chain, func(c *poolCert) bool { return c.heldBy(i) }) {
+				w.e.waitedBy = append(w.e.waitedBy, s.Name)
+			}
+		}
 	}
 	for i, s := range p.srcs {
 		if !used[i] && !blamed[s.Name] {
