@@ -294,6 +294,9 @@ func TestHooksRetry(t *testing.T) {
 		{name: "bad CERTDROP_PUSH_TRIES", settings: []string{"CERTDROP_PUSH_TRIES=five"}, wantStatus: 2, wantStderr: "CERTDROP_PUSH_TRIES"},
 		{name: "zero tries", settings: []string{"CERTDROP_PUSH_TRIES=0"}, wantStatus: 2, wantStderr: "CERTDROP_PUSH_TRIES"},
 		{name: "bad CERTDROP_PUSH_PAUSE", settings: []string{"CERTDROP_PUSH_PAUSE=-1"}, wantStatus: 2, wantStderr: "CERTDROP_PUSH_PAUSE"},
+		{name: "CERTDROP_PUSH_TRIES over 99", settings: []string{"CERTDROP_PUSH_TRIES=100"}, wantStatus: 2, wantStderr: "CERTDROP_PUSH_TRIES"},
+		{name: "CERTDROP_PUSH_PAUSE too long for arithmetic", settings: []string{"CERTDROP_PUSH_PAUSE=99999999999999999999"}, wantStatus: 2, wantStderr: "CERTDROP_PUSH_PAUSE"},
+		{name: "a pause over 600 s is 600 s", exits: "1 0", settings: []string{"CERTDROP_PUSH_PAUSE=900"}, wantCalls: 2, wantPauses: []string{"600"}},
 	}
 	for _, hook := range hookNames {
 		for _, tt := range tests {
