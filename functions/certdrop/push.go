@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -15,7 +16,10 @@ func runPush(ctx context.Context, c *cli, args []string) int {
 		"Uploads a bundle's files into a bucket folder, where the function's OSS trigger picks them\n"+
 			"up: for renewal hooks on machines without ossutil. Each file keeps its name. Credentials\n"+
 			"and endpoint as for the function: ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET, FC_REGION or\n"+
-			"--region, CERTDROP_OSS_ENDPOINT.", c)
+			"--region, CERTDROP_OSS_ENDPOINT. A renewal machine has no FC_REGION: give --region (the\n"+
+			"hooks in deploy/hooks pass their CERTDROP_REGION setting as --region). One push\n"+
+			"carries a certificate and its private key together: files that form no bundle are\n"+
+			"not uploaded.", c)
 	to := fs.String("to", "", "the folder to upload into, as `oss://BUCKET/FOLDER/`")
 	region := fs.String("region", "", regionFlagHelp)
 	files, err := parseInterleaved(fs, args)
@@ -44,7 +48,7 @@ func runPush(ctx context.Context, c *cli, args []string) int {
 	}
 	st, err := store.Open(ctx, *to, store.Options{Getenv: c.getenv, Region: *region})
 	if err != nil {
-		fmt.Fprintf(c.stderr, "certdrop push: %v\n", regionHint(err))
+		fmt.Fprintf(c.stderr, "certdrop push: %v\n", pushRegionHint(regionHint(err)))
 		return exitUsage
 	}
 	data := map[string][]byte{}
@@ -81,4 +85,14 @@ func runPush(ctx context.Context, c *cli, args []string) int {
 		}
 	}
 	return code
+}
+
+// pushRegionHint adds to an error that lacks an OSS region where the
+// renewal hooks take theirs: they run push on renewal machines, which have
+// no FC_REGION, and pass CERTDROP_REGION as --region.
+func pushRegionHint(err error) error {
+	if errors.Is(err, store.ErrNoRegion) {
+		return fmt.Errorf("%w (in a renewal hook of deploy/hooks: set CERTDROP_REGION, e.g. in /etc/certdrop/hook.env)", err)
+	}
+	return err
 }

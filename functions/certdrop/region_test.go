@@ -29,6 +29,11 @@ func TestRegionErrorNamesTheFlag(t *testing.T) {
 			if code != exitUsage || !strings.Contains(errs, "no OSS region") || !strings.Contains(errs, "--region") {
 				t.Errorf("without a region: exit %d, stderr:\n%s", code, errs)
 			}
+			// push runs in the renewal hooks, on machines without
+			// FC_REGION: it names the hooks' setting too.
+			if hooks := strings.Contains(errs, "CERTDROP_REGION"); hooks != (args[0] == "push") {
+				t.Errorf("without a region, the error names CERTDROP_REGION: %v, want %v; stderr:\n%s", hooks, args[0] == "push", errs)
+			}
 			code, _, errs = runWithEnv(env, append(args, "--region", "cn-hangzhou")...)
 			if strings.Contains(errs, "no OSS region") || code == exitOK {
 				t.Errorf("with --region: exit %d, stderr:\n%s", code, errs)

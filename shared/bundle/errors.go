@@ -48,6 +48,9 @@ type Error struct {
 	// Incomplete is set when another file may still complete the bundle:
 	// see ErrIncomplete.
 	Incomplete bool
+	// waitedBy names the other sources that wait with Source (see
+	// Folder.Of).
+	waitedBy []string
 }
 
 // Error renders "source: detail (hint)"; it never includes key material.

@@ -36,9 +36,14 @@ type Folder struct {
 }
 
 // Of returns what Split made of the source named name: the bundles it
-// helped form, and the rejections that blame it. Both are empty for an
-// Unused source or a name Split was not given. An OSS event for one object
-// handles the bundles its object belongs to, or reports its rejections.
+// helped form, and the rejections that blame it or that wait on it. A
+// leaf without its key is blamed on the first file holding it; the other
+// files holding that leaf (certbot's fullchain.pem beside cert.pem) and
+// the files of CA certificates of its chain that no bundle took
+// (chain.pem) wait with it, so Of returns that rejection for them too.
+// Both are empty for any other Unused source or a name Split was not
+// given. An OSS event for one object handles the bundles its object
+// belongs to, or reports its rejections.
 func (f *Folder) Of(name string) (bundles []*Bundle, rejected []*Error) {
 	for _, b := range f.Bundles {
 		if slices.Contains(b.Sources, name) {
@@ -46,7 +51,7 @@ func (f *Folder) Of(name string) (bundles []*Bundle, rejected []*Error) {
 		}
 	}
 	for _, e := range f.Rejected {
-		if e.Source == name {
+		if e.Source == name || slices.Contains(e.waitedBy, name) {
 			rejected = append(rejected, e)
 		}
 	}
@@ -105,7 +110,9 @@ func split(ctx context.Context, srcs []Source, opts Options) (*Folder, *pool, er
 	s.indexSources()
 	s.rejectLoneKeys()
 	s.ownSources()
-	s.rejectLoneLeaves()
+	if err := s.rejectLoneLeaves(); err != nil {
+		return nil, p, err
+	}
 	s.giveChainFiles()
 	s.formBundles()
 	return s.f, p, nil
@@ -147,6 +154,18 @@ type splitter struct {
 
 	// By ownSources.
 	own map[int]bool // the sources that hold a bundle's key or leaf
+
+	// By rejectLoneLeaves.
+	waits []wait // the leaves that wait for their key
+}
+
+// wait is a leaf rejected as waiting for its key, with the CA
+// certificates of its chain that are here: the files holding either wait
+// with it (Folder.Of).
+type wait struct {
+	e     *Error
+	leaf  *poolCert
+	chain []*poolCert // its intermediates and root, as far as they are here
 }
 
 // matchKeys matches keys to leaves, and builds each chain.
@@ -247,8 +266,8 @@ func (s *splitter) ownSources() {
 }
 
 // rejectLoneLeaves accounts for the leaves without a key: a warning for a
-// stale one, else a rejection as incomplete.
-func (s *splitter) rejectLoneLeaves() {
+// stale one, else a rejection as incomplete, whose chain it records.
+func (s *splitter) rejectLoneLeaves() error {
 	p, f := s.p, s.f
 	now := p.opts.now()
 	leaves := make([]*poolCert, len(s.groups))
@@ -281,8 +300,17 @@ func (s *splitter) rejectLoneLeaves() {
 				"upload its private key next to it (privkey.pem, <domain>.key), or remove the certificate")
 			e.Incomplete = true
 			f.Rejected = append(f.Rejected, e)
+			chain, root, err := p.chainOf(c)
+			if err != nil {
+				return err
+			}
+			if root != nil {
+				chain = append(chain, root)
+			}
+			s.waits = append(s.waits, wait{e, c, chain})
 		}
 	}
+	return nil
 }
 
 // giveChainFiles gives files of CA certificates to the bundle whose chain
@@ -374,6 +402,18 @@ func (s *splitter) formBundles() {
 	blamed := map[string]bool{}
 	for _, e := range f.Rejected {
 		blamed[e.Source] = true
+	}
+	// The other files of a leaf that waits for its key, and the files of
+	// its chain no bundle took, wait with it.
+	for _, w := range s.waits {
+		for i, src := range p.srcs {
+			if used[i] || src.Name == w.e.Source {
+				continue
+			}
+			if w.leaf.heldBy(i) || s.chainOnly(i) && slices.ContainsFunc(w.chain, func(c *poolCert) bool { return c.heldBy(i) }) {
+				w.e.waitedBy = append(w.e.waitedBy, src.Name)
+			}
+		}
 	}
 	for i, src := range p.srcs {
 		if !used[i] && !blamed[src.Name] {

@@ -215,13 +215,57 @@ func TestFolderOf(t *testing.T) {
 		{"example.com.key", 1, 0},
 		{"example.com.issuer.crt", 1, 0},
 		{"example.org.crt", 0, 1},
-		{"example.org.issuer.crt", 0, 0},
+		{"example.org.issuer.crt", 0, 1}, // waits with example.org.crt
 		{"elsewhere.pem", 0, 0},
 	} {
 		bs, rs := f.Of(tt.name)
 		if len(bs) != tt.bundles || len(rs) != tt.rejects {
 			t.Errorf("Of(%s) = %d bundles, %d rejections; want %d, %d", tt.name, len(bs), len(rs), tt.bundles, tt.rejects)
 		}
+	}
+}
+
+// TestFolderOfWaitingLeaf: certbot's live/ folder before privkey.pem has
+// arrived holds the leaf twice (cert.pem, fullchain.pem) and its chain
+// (chain.pem). The leaf waits for its key, blamed on cert.pem; each of the
+// three files answers that rejection, so an upload of any of them is
+// reported waiting, not ignored. A CA certificate of no waiting leaf's
+// chain (a rotated intermediate) is still nobody's.
+func TestFolderOfWaitingLeaf(t *testing.T) {
+	p := fixture(t)
+	com := issue(t, testpki.Spec{CN: "example.com", DNS: []string{"example.com"}}, p.inter1)
+	for _, tt := range []struct {
+		name  string
+		files map[string][]byte
+		want  map[string]int // rejections Of returns, by file
+	}{
+		{"certbot live/ without privkey.pem",
+			map[string][]byte{"cert.pem": pemOf(com), "chain.pem": pemOf(p.inter1), "fullchain.pem": pemOf(com, p.inter1), "next.pem": pemOf(p.inter2)},
+			map[string]int{"cert.pem": 1, "chain.pem": 1, "fullchain.pem": 1, "next.pem": 0}},
+		{"fullchain.pem alone",
+			map[string][]byte{"fullchain.pem": pemOf(com, p.inter1)},
+			map[string]int{"fullchain.pem": 1}},
+		{"certbot live/ complete",
+			map[string][]byte{"cert.pem": pemOf(com), "chain.pem": pemOf(p.inter1), "fullchain.pem": pemOf(com, p.inter1), "privkey.pem": keyPEM(t, com.Key, testpki.PKCS8)},
+			map[string]int{"cert.pem": 0, "chain.pem": 0, "fullchain.pem": 0, "privkey.pem": 0}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f, err := bundle.Split(context.Background(), folder(tt.files), p.opts())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for name, want := range tt.want {
+				_, rs := f.Of(name)
+				if len(rs) != want {
+					t.Errorf("Of(%s) = %d rejections, want %d\n%s", name, len(rs), want, summary(f))
+				}
+				for _, e := range rs {
+					if !errors.Is(e, bundle.ErrNoKey) || !bundle.IsIncomplete(e) {
+						t.Errorf("Of(%s) = %v, want an incomplete ErrNoKey", name, e)
+					}
+				}
+			}
+		})
 	}
 }
 

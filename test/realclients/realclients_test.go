@@ -20,6 +20,9 @@ import (
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,6 +30,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -140,11 +144,39 @@ func TestRealClients(t *testing.T) {
 	e.client(t, "certbot renew", "certbot", append([]string{"renew", "--force-renewal", "--no-random-sleep-on-renew",
 		"--deploy-hook", certbotHook}, certbotArgs...)...)
 	certbot2 := e.deployed(t, "certbot renew", filepath.Join(lineage, "cert.pem"), certbotTargets, certbotFolder)
-	for _, pair := range [][2]string{{certbot1, certbot2}, {legoB1, legoB2}} {
+
+	// certbot exits 0 when its deploy hook fails: the hook itself tries
+	// the upload again. OSS answers the first two PutObject with 503;
+	// the third try uploads and the renewal is deployed. The key's upload
+	// is held 2 s, so that the invocations for cert.pem, chain.pem and
+	// fullchain.pem run before it has arrived: each reports the bundle
+	// waiting (reports fails the test on an ignored file).
+	waitingBefore := e.waiting(t)
+	flaky := e.flakyOSS(t, 2)
+	e.client(t, "certbot renew, OSS failing", "certbot", append([]string{"renew", "--force-renewal", "--no-random-sleep-on-renew",
+		"--deploy-hook", certbotHook}, certbotArgs...)...)
+	certbot3 := e.deployed(t, "certbot renew, OSS failing", filepath.Join(lineage, "cert.pem"), certbotTargets, certbotFolder)
+	if n := flaky.refused.Load(); n != 2 {
+		t.Errorf("the stand-in OSS refused %d uploads, want 2", n)
+	}
+	if out := e.output("certbot renew, OSS failing"); !strings.Contains(out, "certdrop push failed (try 2 of 5); trying again in 2s") {
+		t.Errorf("certbot's output does not show the hook trying again:\n%s", out)
+	}
+	if n := e.waiting(t) - waitingBefore; n != 3 {
+		t.Errorf("%d invocations reported the bundle waiting for its key, want 3 (cert.pem, chain.pem, fullchain.pem)", n)
+	}
+	e.hookConf = e.hookConfDirect
+	for _, pair := range [][2]string{{certbot1, certbot2}, {certbot2, certbot3}, {legoB1, legoB2}} {
 		if pair[0] == pair[1] {
 			t.Errorf("the renewal wrote the same leaf %s", pair[0])
 		}
 	}
+
+	// The daily re-upload deploy/README.md gives, line by line: every
+	// certificate again, and nothing set.
+	e.repush(t, map[string]string{"/etc/letsencrypt": e.dir("certbot/config"), "/etc/lego": e.dir("lego"), "/root/.acme.sh": e.dir("acme.sh")},
+		[]pushed{{certbotFolder, certbotTargets}, {legoFolder(legoA), legoATargets}, {legoFolder(legoB), legoBTargets},
+			{folder{"_." + acmeName, []string{"*." + acmeName + ".key", "fullchain.cer"}}, acmeTargets}})
 
 	// The CLI reads the clients' folders as they are on disk: certbot's
 	// live/ (symbolic links) and lego's shared certificates/ folder (two
@@ -199,10 +231,13 @@ type env struct {
 	rootPath string // the root pebble issues under (certdrop trusts it)
 	dnsAddr  string
 	hookConf string // the hooks' CERTDROP_HOOK_CONFIG
-	sim      *cloudsim.Sim
-	st       store.Store
-	getenv   func(string) string
-	ctx      context.Context
+	// hookConfDirect is the hooks' settings with the emulator's OSS
+	// endpoint; flakyOSS points hookConf elsewhere.
+	hookConfDirect string
+	sim            *cloudsim.Sim
+	st             store.Store
+	getenv         func(string) string
+	ctx            context.Context
 
 	mu      sync.Mutex
 	outputs map[string][]byte // every output certdrop or a client printed, by name
@@ -303,7 +338,212 @@ func newEnv(t *testing.T) *env {
 	if err := os.WriteFile(e.hookConf, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	e.hookConfDirect = e.hookConf
 	return e
+}
+
+// flaky is an OSS endpoint in front of the emulator's that answers the
+// first PutObject requests with 503 Service Unavailable.
+type flaky struct {
+	fail    int32
+	refused atomic.Int32
+}
+
+// flakyOSS starts a stand-in OSS endpoint that refuses the first fail
+// uploads, holds every upload of a privkey.pem 2 s, and passes everything
+// else to the emulator's OSS, and points the hooks at it (with a pause of
+// 1 s before the second try).
+func (e *env) flakyOSS(t *testing.T, fail int32) *flaky {
+	t.Helper()
+	target, err := url.Parse(e.getenv("CERTDROP_OSS_ENDPOINT"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &flaky{fail: fail}
+	proxy := httputil.NewSingleHostReverseProxy(target) // keeps the Host header, which the V4 signature covers
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, "/privkey.pem") {
+			time.Sleep(2 * time.Second)
+		}
+		if r.Method == http.MethodPut && f.refused.Load() < f.fail {
+			f.refused.Add(1)
+			w.Header().Set("Content-Type", "application/xml")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>ServiceUnavailable</Code><Message>injected by the test</Message><RequestId>flaky</RequestId></Error>`)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	data, err := os.ReadFile(e.hookConfDirect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := strings.Replace(string(data), "CERTDROP_OSS_ENDPOINT="+target.String(), "CERTDROP_OSS_ENDPOINT="+srv.URL, 1) + "CERTDROP_PUSH_PAUSE=1\n"
+	if !strings.Contains(conf, srv.URL) {
+		t.Fatalf("the hook settings name no OSS endpoint to replace:\n%s", data)
+	}
+	e.hookConf = filepath.Join(e.dir("etc"), "hook-flaky.env")
+	if err := os.WriteFile(e.hookConf, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// pushed is a folder a daily re-upload pushes again, and its targets.
+type pushed struct {
+	folder  folder
+	targets []target
+}
+
+// repush runs each line of deploy/README.md's daily re-upload (cron
+// lines "17 4 * * * root ..."), with the clients' folders in place of
+// the paths it names (paths maps one to the other), and the hooks and
+// certdrop on PATH as its PATH line puts them. Each line must succeed;
+// every file of every folder must be written again; and the function,
+// invoked for each, must find every target carrying its certificate, set
+// nothing, and report each target unchanged.
+func (e *env) repush(t *testing.T, paths map[string]string, want []pushed) {
+	t.Helper()
+	readme, err := os.ReadFile(filepath.Join("..", "..", "deploy", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, l := range strings.Split(string(readme), "\n") {
+		if cmd, ok := strings.CutPrefix(l, "17 4 * * * root "); ok {
+			if strings.Contains(cmd, "%") {
+				t.Errorf("the cron line holds %%, which cron reads as a newline: %s", l)
+			}
+			lines = append(lines, cmd)
+		}
+	}
+	if len(lines) != 3 {
+		t.Fatalf("deploy/README.md gives %d daily re-upload lines, want 3 (certbot, lego, acme.sh)", len(lines))
+	}
+	before := e.sim.Journal().Entries()
+	reportsBefore := map[string]bool{}
+	infos, err := e.st.List(e.ctx, "certdrop/reports/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, info := range infos {
+		reportsBefore[info.Key] = true
+	}
+	hooks := filepath.Dir(hookPath(t, "lego-hook"))
+	for i, line := range lines {
+		for from, to := range paths {
+			line = strings.ReplaceAll(line, from, to)
+		}
+		cmd := exec.CommandContext(e.ctx, "/bin/sh", "-c", line)
+		cmd.Env = []string{"PATH=" + e.bin + ":" + hooks + ":/usr/bin:/bin", "HOME=" + e.root, "CERTDROP_HOOK_CONFIG=" + e.hookConf}
+		out, err := cmd.CombinedOutput()
+		e.record(fmt.Sprintf("daily re-upload %d", i+1), out)
+		if err != nil {
+			t.Errorf("daily re-upload line %d: %v\n%s", i+1, err, out)
+		}
+	}
+	ctx, cancel := context.WithTimeout(e.ctx, 60*time.Second)
+	defer cancel()
+	if err := e.sim.OSS().WaitNotifications(ctx); err != nil {
+		t.Fatalf("daily re-upload: the trigger's invocations did not finish: %v\n%s", err, e.logs())
+	}
+	after := e.sim.Journal().Entries()[len(before):]
+	puts := map[string]int{}
+	describes, files := 0, 0
+	for _, j := range after {
+		switch {
+		case j.Service == "oss" && j.API == "PutObject" && strings.HasPrefix(j.Key, prefix):
+			puts[j.Key]++
+		case j.Service != "oss" && strings.HasPrefix(j.API, "Set"):
+			t.Errorf("daily re-upload: %s %s was set again", j.API, j.Domain)
+		case j.Service != "oss" && strings.HasPrefix(j.API, "Describe"):
+			describes++
+		}
+	}
+	wantDescribes := 0
+	for _, p := range want {
+		for _, f := range p.folder.files {
+			if n := puts[prefix+p.folder.name+"/"+f]; n != 1 {
+				t.Errorf("daily re-upload: %s%s/%s written %d times, want once", prefix, p.folder.name, f, n)
+			}
+		}
+		files += len(p.folder.files)
+		wantDescribes += len(p.folder.files) * len(p.targets)
+	}
+	if len(puts) != files {
+		t.Errorf("daily re-upload wrote %d objects, want %d: %v", len(puts), files, puts)
+	}
+	if describes != wantDescribes {
+		t.Errorf("daily re-upload: %d Describe calls, want one per target per file, %d", describes, wantDescribes)
+	}
+	t.Logf("daily re-upload: %d files written again, %d Describe calls, no Set", files, describes)
+	// Every invocation of the re-upload reports every target of its
+	// bundle unchanged.
+	infos, err = e.st.List(e.ctx, "certdrop/reports/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	newReports := 0
+	for _, info := range infos {
+		if reportsBefore[info.Key] {
+			continue
+		}
+		obj, err := e.st.Get(e.ctx, info.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var o outcome
+		if err := json.Unmarshal(obj.Data, &o); err != nil {
+			t.Fatal(err)
+		}
+		newReports++
+		if len(o.Reports) != 1 {
+			t.Errorf("daily re-upload: %s holds %d reports, want 1:\n%s", info.Key, len(o.Reports), obj.Data)
+		}
+		for _, r := range o.Reports {
+			for _, tg := range r.Targets {
+				if tg.State != "unchanged" {
+					t.Errorf("daily re-upload: %s %s is %s, want unchanged", tg.Product, tg.Domain, tg.State)
+				}
+			}
+		}
+	}
+	if newReports != files {
+		t.Errorf("daily re-upload: %d invocations wrote a report, want one per file, %d", newReports, files)
+	}
+}
+
+// waiting counts the outcomes the function wrote that report a bundle
+// waiting and deploy none.
+func (e *env) waiting(t *testing.T) int {
+	t.Helper()
+	infos, err := e.st.List(e.ctx, "certdrop/reports/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, info := range infos {
+		obj, err := e.st.Get(e.ctx, info.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var o outcome
+		if err := json.Unmarshal(obj.Data, &o); err != nil {
+			t.Fatalf("report %s: %v", info.Key, err)
+		}
+		if len(o.Waiting) > 0 && len(o.Reports) == 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// output returns what a client or command printed, by the name it ran under.
+func (e *env) output(name string) string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return string(e.outputs[name])
 }
 
 // dir returns a folder under the temporary folder, made on first use.
@@ -582,6 +822,8 @@ type outcome struct {
 	Status  string            `json:"status"` // "failed" when anything failed
 	Reports []report          `json:"reports"`
 	Invalid []json.RawMessage `json:"invalid"`
+	Ignored []json.RawMessage `json:"ignored"`
+	Waiting []json.RawMessage `json:"waiting"`
 	Error   json.RawMessage   `json:"error"`
 }
 
@@ -607,6 +849,11 @@ func (e *env) reports(t *testing.T) []report {
 		}
 		if o.Status == "failed" || len(o.Invalid) > 0 || len(o.Error) > 0 {
 			t.Errorf("report %s says the run failed:\n%s", info.Key, obj.Data)
+		}
+		// Every file a hook uploads is part of a bundle: before the key
+		// has arrived it waits with its leaf, it is never ignored.
+		if len(o.Ignored) > 0 {
+			t.Errorf("report %s ignored an uploaded file:\n%s", info.Key, obj.Data)
 		}
 		out = append(out, o.Reports...)
 	}
