@@ -113,8 +113,11 @@ func runRenew(ctx context.Context, c *cli, args []string) int {
 	} else {
 		printRenewResults(c, res)
 	}
+	// A due certificate not renewed fails the command as the function
+	// alerts it: an error, a record left behind, or the back-off holding
+	// it back.
 	for _, r := range res {
-		if r.Failed() {
+		if r.Alert() {
 			return exitFail
 		}
 	}
@@ -125,6 +128,9 @@ func runRenew(ctx context.Context, c *cli, args []string) int {
 func printRenewResults(c *cli, res []renew.Result) {
 	for _, r := range res {
 		fmt.Fprintf(c.stdout, "%-24s %s\n", r.Name, r.Line())
+		if r.Error != nil && r.Error.Hint != "" {
+			fmt.Fprintf(c.stdout, "%-24s what to do: %s\n", "", r.Error.Hint)
+		}
 		for _, l := range r.LeftBehind {
 			fmt.Fprintf(c.stdout, "%-24s DNS record %s could not be removed: delete it by hand\n", "", l)
 		}

@@ -3,13 +3,16 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/certdrop/certdrop/shared/cloudsim"
+	"github.com/certdrop/certdrop/shared/report"
 	"github.com/certdrop/certdrop/shared/store"
 )
 
@@ -154,5 +157,49 @@ func TestReadLocationKeyAsWritten(t *testing.T) {
 	}
 	if _, err := readLocation(context.Background(), &cli{getenv: getenv}, "oss://renew-bucket/"); err == nil {
 		t.Error("readLocation of a bucket without a key: no error")
+	}
+}
+
+// TestRenewCommandNotRenewed: a due certificate that could not be renewed
+// fails the command, on the run that failed and on every run the back-off
+// then holds it back, as the function alerts both; --json carries the
+// error as the function's outcome does (code, message, hint, transient).
+func TestRenewCommandNotRenewed(t *testing.T) {
+	sim, env := startSim(t, cloudsim.Config{
+		Credentials: []cloudsim.Credential{{AccessKeyID: "LTAIcli", AccessKeySecret: "cli-secret-value"}},
+		OSS:         cloudsim.OSSSettings{Buckets: []string{"renew-bucket"}},
+		DNS:         cloudsim.DNSSettings{Zones: []cloudsim.ZoneSettings{{Name: "example.test"}, {Name: "elsewhere.test", External: true}}},
+		ACME:        cloudsim.ACMESettings{Enabled: true},
+	})
+	_, rootFile := sim.ACMETrustRoot()
+	env["CERTDROP_ACME_TRUST_ROOTS"] = rootFile
+	mf := filepath.Join(t.TempDir(), "manifest.yaml")
+	m := "version: 1\ntargets: [{product: cdn, domain: www.elsewhere.test}]\ncertificates:\n" +
+		"  - {name: away, domains: [www.elsewhere.test], issuer: \"" + sim.ACMEDirectory() + "\", dns: alidns}\n"
+	if err := os.WriteFile(mf, []byte(m), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+
+	code, stdout, stderr := runWithEnv(env, "renew", "--manifest", mf, "--out", out, "--json")
+	var res []struct {
+		Error json.RawMessage `json:"error"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil || len(res) != 1 {
+		t.Fatalf("--json: %v\n%s", err, stdout)
+	}
+	var e report.Error
+	dec := json.NewDecoder(bytes.NewReader(res[0].Error))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&e); err != nil || e.Code != "NoDNSZone" || e.Hint == "" || !strings.Contains(e.Message, "www.elsewhere.test") {
+		t.Errorf("error %s is not the outcome's error (%v)", res[0].Error, err)
+	}
+	if code != exitFail {
+		t.Errorf("failed renewal: exit %d, want %d\n%s", code, exitFail, stderr)
+	}
+
+	code, stdout, _ = runWithEnv(env, "renew", "--manifest", mf, "--out", out)
+	if code != exitFail || !strings.Contains(stdout, "not renewed: backoff") {
+		t.Errorf("held back by the back-off: exit %d, want %d\n%s", code, exitFail, stdout)
 	}
 }

@@ -3,7 +3,6 @@ package job
 import (
 	"context"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -61,9 +60,11 @@ type Renewal struct {
 func (r Renewal) Failed() bool { return r.Error != nil || len(r.LeftBehind) > 0 }
 
 // stalled reports whether a due certificate is waiting out the back-off
-// after failures: it is still due and will not be renewed before
-// NextAttempt, which people must hear of on every run.
-func (r Renewal) stalled() bool { return r.Due && !r.Renewed && r.Skipped == renew.SkipBackoff }
+// after failures (renew.Result.Stalled: `certdrop renew` exits 1 for
+// it too).
+func (r Renewal) stalled() bool {
+	return renew.Result{Due: r.Due, Renewed: r.Renewed, Skipped: r.Skipped}.Stalled()
+}
 
 // renewDue is the timer's first step: it renews every certificate of the
 // manifest that is due (none when the manifest has no certificates
@@ -216,43 +217,10 @@ func renewal(r renew.Result) Renewal {
 	out := Renewal{Name: r.Name, Domains: r.Domains, Due: r.Due, Reason: r.Reason, Detail: clip(r.Detail), Renewed: r.Renewed,
 		Key: r.Key, NotAfter: r.NotAfter, Serial: r.Serial, Skipped: r.Skipped, NextAttempt: r.NextAttempt,
 		LeftBehind: r.LeftBehind, DurationMs: r.DurationMs}
-	if r.Error != "" {
-		out.Error = renewError(r)
+	if e := r.Error; e != nil {
+		out.Error = &report.Error{Code: e.Code, Message: clip(e.Message), Hint: e.Hint, Transient: e.Transient}
 	}
 	return out
-}
-
-// renewError classifies a renewal's failure. The CA's rate limit and the
-// deadline pass by themselves (transient); a record that never became
-// visible, a missing binding or provider need a person.
-func renewError(r renew.Result) *report.Error {
-	e := &report.Error{Message: clip(r.Error)}
-	next := ""
-	if !r.NextAttempt.IsZero() {
-		next = " (not before " + r.NextAttempt.UTC().Format(time.RFC3339) + ")"
-	}
-	switch {
-	case errors.Is(r.Err, renew.ErrRateLimited) || r.Skipped == renew.SkipRateLimit:
-		e.Code, e.Transient = "RateLimited", true
-		e.Hint = "the CA asked to wait; the next timer run after that tries again" + next
-	case errors.Is(r.Err, renew.ErrNotVisible):
-		e.Code = "RecordNotVisible"
-		e.Hint = "the _acme-challenge TXT record never showed at the zone's authoritative servers: check that the DNS provider " +
-			"serves the zone (or the CNAME delegation), and CERTDROP_DNS_RESOLVERS; the engine backs off" + next
-	case errors.Is(r.Err, renew.ErrEABMissing):
-		e.Code = "EABMissing"
-		e.Hint = "the CA needs an external account binding: set the variables the manifest's eab names"
-	case errors.Is(r.Err, renew.ErrNoProvider):
-		e.Code = "DNSProviderUnavailable"
-		e.Hint = "check the certificate's dns section and the variables it names (alidns: the function's role and CERTDROP_ALIDNS_ENDPOINT)"
-	case r.Skipped == renew.SkipDeadline || errors.Is(r.Err, context.DeadlineExceeded) || errors.Is(r.Err, context.Canceled):
-		e.Code, e.Transient = "Deadline", true
-		e.Hint = "the invocation's deadline came first; the next timer run goes on (give the function a longer timeout if it recurs)"
-	default:
-		e.Code, e.Transient = "RenewalFailed", transient(r.Err)
-		e.Hint = strings.TrimPrefix("the engine backs off"+next, " ")
-	}
-	return e
 }
 
 // renewHint says what to do about a renewal that could not be set up.
@@ -310,7 +278,7 @@ func writeRenewals(w io.Writer, o *Outcome) {
 		line := renew.Result{Reason: r.Reason, Detail: r.Detail, Renewed: r.Renewed, Key: r.Key, NotAfter: r.NotAfter,
 			Skipped: r.Skipped, NextAttempt: r.NextAttempt}
 		if r.Error != nil {
-			line.Error = r.Error.Code + ": " + r.Error.Message
+			line.Error = &renew.Error{Code: r.Error.Code, Message: r.Error.Message}
 		}
 		fmt.Fprintf(w, "  %s: %s\n", r.Name, line.Line())
 		if r.Error != nil && r.Error.Hint != "" {

@@ -346,11 +346,11 @@ func TestE2ERenewUnknownCertificate(t *testing.T) {
 }
 
 // TestE2ERenewRecordLeftBehind: the certificate is renewed but the DNS API
-// will not delete the challenge record: the run fails (a person must
-// delete it), and the webhook names the record.
+// will not delete the challenge records (after the preflight's): the run
+// fails (a person must delete them), and the webhook names the record.
 func TestE2ERenewRecordLeftBehind(t *testing.T) {
 	h := newRenewHarness(t, func(c *cloudsim.Config) {
-		c.Faults.Scripted = []cloudsim.Script{{Domain: "example.com", API: "DeleteDomainRecord", Code: "IncorrectDomainUser", Times: 100}}
+		c.Faults.Scripted = []cloudsim.Script{{Domain: "example.com", API: "DeleteDomainRecord", Code: "IncorrectDomainUser", Times: 100, After: 1}}
 	})
 	h.leftoversExpected = true
 	code, o := h.invoke(timerEvent)

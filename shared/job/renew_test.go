@@ -1,48 +1,13 @@
 package job
 
 import (
-	"context"
-	"errors"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/certdrop/certdrop/shared/renew"
 	"github.com/certdrop/certdrop/shared/report"
-	"github.com/certdrop/certdrop/shared/store"
 )
-
-// TestRenewError: each renewal failure gets its code, class and hint.
-func TestRenewError(t *testing.T) {
-	next := time.Date(2026, 12, 1, 3, 0, 0, 0, time.UTC)
-	tests := []struct {
-		name      string
-		res       renew.Result
-		code      string
-		transient bool
-		hintHas   string
-	}{
-		{"rate limited", renew.Result{Err: fmt.Errorf("order: %w", renew.ErrRateLimited), Skipped: renew.SkipRateLimit, NextAttempt: next},
-			"RateLimited", true, "2026-12-01T03:00:00Z"},
-		{"not visible", renew.Result{Err: fmt.Errorf("x: %w", renew.ErrNotVisible)}, "RecordNotVisible", false, "CERTDROP_DNS_RESOLVERS"},
-		{"eab", renew.Result{Err: renew.ErrEABMissing}, "EABMissing", false, "eab"},
-		{"provider", renew.Result{Err: fmt.Errorf("%w: token", renew.ErrNoProvider)}, "DNSProviderUnavailable", false, "dns section"},
-		{"deadline", renew.Result{Err: fmt.Errorf("waiting: %w", context.DeadlineExceeded)}, "Deadline", true, "deadline"},
-		{"not started", renew.Result{Skipped: renew.SkipDeadline, Err: errors.New("only 2s left")}, "Deadline", true, "deadline"},
-		{"store down", renew.Result{Err: &store.Error{Op: "get", Key: "k", Err: errors.New("connection refused")}}, "RenewalFailed", true, "backs off"},
-		{"other", renew.Result{Err: errors.New("the CA said no")}, "RenewalFailed", false, "backs off"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			tt.res.Error = tt.res.Err.Error()
-			e := renewError(tt.res)
-			if e.Code != tt.code || e.Transient != tt.transient || !strings.Contains(e.Hint, tt.hintHas) || e.Message != tt.res.Error {
-				t.Errorf("got %+v, want code %s transient %v hint with %q", e, tt.code, tt.transient, tt.hintHas)
-			}
-		})
-	}
-}
 
 // TestRenewalOutcome: a failed renewal (even a transient one) or a record
 // left behind fails the outcome and alerts, but never asks FC for a retry;

@@ -9,7 +9,7 @@ import (
 
 // BenchmarkRenewal measures one forced renewal of a two-name certificate
 // (apex and wildcard: two DNS-01 challenges) against the emulator: due
-// check with ARI, order, two TXT records written through the alidns API,
+// check with ARI, the preflight's record written and removed, order, two TXT records written through the alidns API,
 // checked at the authoritative server, validated by the CA, removed,
 // bundle written to the emulator's OSS. The account exists already.
 func BenchmarkRenewal(b *testing.B) {

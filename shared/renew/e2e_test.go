@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -27,7 +28,7 @@ func TestFirstIssuanceThenNothingDue(t *testing.T) {
 
 	res := h.run(h.ctx, e, certs, renew.RunOptions{})
 	r := res[0]
-	if !r.Renewed || r.Reason != renew.ReasonNoBundle || r.Error != "" {
+	if !r.Renewed || r.Reason != renew.ReasonNoBundle || r.Error != nil {
 		t.Fatalf("first run: %+v", r)
 	}
 	leaf, data := h.bundle("example.test")
@@ -42,8 +43,8 @@ func TestFirstIssuanceThenNothingDue(t *testing.T) {
 	if len(b.Intermediates) != 1 || !strings.Contains(string(data), "-----BEGIN EC PRIVATE KEY-----") {
 		t.Errorf("bundle: %d intermediates; key form EC PRIVATE KEY: %v", len(b.Intermediates), strings.Contains(string(data), "EC PRIVATE KEY"))
 	}
-	if n := h.journalCount("AddDomainRecord", "example.test"); n != 2 {
-		t.Errorf("%d TXT records added, want 2 (one per name)", n)
+	if n := h.journalCount("AddDomainRecord", "example.test"); n != 4 {
+		t.Errorf("%d TXT records added, want 4 (per name, the preflight's and the challenge's)", n)
 	}
 	h.assertNoTXTLeft()
 	accts, _ := h.st.List(h.ctx, "certdrop/acme/accounts/")
@@ -158,8 +159,8 @@ func TestWildcardAndApex(t *testing.T) {
 	if !slices.Contains(leaf.DNSNames, "*.example.test") || !slices.Contains(leaf.DNSNames, "example.test") {
 		t.Errorf("names %v", leaf.DNSNames)
 	}
-	if n := h.journalCount("DeleteDomainRecord", "example.test"); n != 2 {
-		t.Errorf("%d records deleted, want 2", n)
+	if n := h.journalCount("DeleteDomainRecord", "example.test"); n != 3 {
+		t.Errorf("%d records deleted, want 3 (the preflight's, two challenges')", n)
 	}
 	h.assertNoTXTLeft()
 }
@@ -177,8 +178,8 @@ func TestCNAMEDelegation(t *testing.T) {
 	if !r.Renewed {
 		t.Fatalf("%+v", r)
 	}
-	if n := h.journalCount("AddDomainRecord", "delegate.test"); n != 1 {
-		t.Errorf("%d records added in delegate.test, want 1", n)
+	if n := h.journalCount("AddDomainRecord", "delegate.test"); n != 2 {
+		t.Errorf("%d records added in delegate.test, want 2 (the preflight's, the challenge's)", n)
 	}
 	if n := h.journalCount("AddDomainRecord", "customer.test"); n != 0 {
 		t.Errorf("%d records added in customer.test, want 0", n)
@@ -195,7 +196,7 @@ func TestRecordNeverVisible(t *testing.T) {
 	certs := []manifest.Certificate{h.cert("hidden", "hidden.test")}
 	before := time.Now()
 	r := h.run(h.ctx, e, certs, renew.RunOptions{})[0]
-	if r.Renewed || !errors.Is(r.Err, renew.ErrNotVisible) || !r.Failed() || !strings.Contains(r.Error, "not visible") {
+	if r.Renewed || !errors.Is(r.Error, renew.ErrNotVisible) || !r.Failed() || !strings.Contains(r.Error.Error(), "not visible") {
 		t.Fatalf("%+v", r)
 	}
 	if r.NextAttempt.Before(before.Add(time.Hour)) {
@@ -223,14 +224,14 @@ func TestCARateLimited(t *testing.T) {
 	h := newHarness(t, harnessOpts{rateLimit: cloudsim.RateLimitSettings{Times: 5, RetryAfter: 3 * time.Hour}})
 	before := time.Now()
 	r := h.run(h.ctx, h.engine(nil), []manifest.Certificate{h.cert("limited", "example.test")}, renew.RunOptions{})[0]
-	if r.Renewed || !errors.Is(r.Err, renew.ErrRateLimited) || r.Skipped != renew.SkipRateLimit {
+	if r.Renewed || !errors.Is(r.Error, renew.ErrRateLimited) || r.Skipped != renew.SkipRateLimited {
 		t.Fatalf("%+v", r)
 	}
 	if r.NextAttempt.Before(before.Add(3 * time.Hour)) {
 		t.Errorf("next attempt %v, want after the CA's Retry-After (3 h)", r.NextAttempt)
 	}
-	if n := h.journalCount("AddDomainRecord", ""); n != 0 {
-		t.Errorf("%d records written for a refused order", n)
+	if n := h.journalCount("AddDomainRecord", ""); n != 1 {
+		t.Errorf("%d records written, want 1 (the preflight's; none for a refused order)", n)
 	}
 	refused := 0
 	for _, e := range h.sim.Journal().Entries() {
@@ -251,11 +252,11 @@ func TestEABRequired(t *testing.T) {
 	c := h.cert("eab", "example.test")
 	c.EAB = &manifest.EAB{KeyIDEnv: "CERTDROP_SECRET_EAB_KID", MACKeyEnv: "CERTDROP_SECRET_EAB_HMAC"}
 	r := h.run(h.ctx, h.engine(nil), []manifest.Certificate{c}, renew.RunOptions{})[0]
-	if r.Renewed || !errors.Is(r.Err, renew.ErrEABMissing) || !strings.Contains(r.Error, "CERTDROP_SECRET_EAB_HMAC") {
+	if r.Renewed || !errors.Is(r.Error, renew.ErrEABMissing) || !strings.Contains(r.Error.Error(), "CERTDROP_SECRET_EAB_HMAC") {
 		t.Fatalf("without the variables: %+v", r)
 	}
 	noEAB := h.cert("noeab", "example.test")
-	if r := h.run(h.ctx, h.engine(nil), []manifest.Certificate{noEAB}, renew.RunOptions{})[0]; r.Renewed || !strings.Contains(r.Error, "externalAccountRequired") {
+	if r := h.run(h.ctx, h.engine(nil), []manifest.Certificate{noEAB}, renew.RunOptions{})[0]; r.Renewed || !strings.Contains(r.Error.Error(), "externalAccountRequired") {
 		t.Fatalf("without eab in the manifest: %+v", r)
 	}
 	h.env["CERTDROP_SECRET_EAB_KID"], h.env["CERTDROP_SECRET_EAB_HMAC"] = eabKID, eabMAC
@@ -296,15 +297,15 @@ func TestDeadlineMidOrder(t *testing.T) {
 	defer cancel()
 	start := time.Now()
 	r := h.run(ctx, e, []manifest.Certificate{h.cert("slow", "slow.test")}, renew.RunOptions{})[0]
-	if r.Renewed || !errors.Is(r.Err, context.DeadlineExceeded) || !r.Failed() {
+	if r.Renewed || !errors.Is(r.Error, context.DeadlineExceeded) || !r.Failed() {
 		t.Fatalf("%+v", r)
 	}
 	if d := time.Since(start); d > 20*time.Second {
 		t.Errorf("took %v past a 3 s deadline", d)
 	}
 	h.assertNoTXTLeft()
-	if h.journalCount("AddDomainRecord", "slow.test") != 1 {
-		t.Errorf("the order never wrote its record")
+	if h.journalCount("AddDomainRecord", "slow.test") != 2 {
+		t.Errorf("the order never wrote its record (the preflight's and the challenge's)")
 	}
 	if _, err := h.st.Get(h.ctx, "certdrop/acme/state/slow.json"); err != nil {
 		t.Errorf("no back-off state: %v", err)
@@ -323,17 +324,33 @@ func TestDryRun(t *testing.T) {
 	}
 }
 
-// TestRecordNotRemovable: the DNS API refuses to delete the record; the
-// certificate is issued and written, and the record left behind is
-// reported, never silently.
+// TestRecordNotRemovable: the DNS API refuses to delete the record. When
+// the preflight's record is the first it cannot delete, nothing is
+// ordered; when the challenge's is, the certificate is issued and
+// written. Either way the record left behind is reported, never silently.
 func TestRecordNotRemovable(t *testing.T) {
-	h := newHarness(t, harnessOpts{faults: cloudsim.Faults{Scripted: []cloudsim.Script{
-		{Domain: "example.test", API: "DeleteDomainRecord", Code: "IncorrectDomainUser", Times: 100},
-	}}})
-	h.leftoversExpected = true
-	r := h.run(h.ctx, h.engine(nil), []manifest.Certificate{h.cert("stuck", "example.test")}, renew.RunOptions{})[0]
-	if !r.Renewed || !r.Failed() || len(r.LeftBehind) != 1 || r.LeftBehind[0] != "_acme-challenge.example.test" {
-		t.Fatalf("%+v", r)
+	for _, after := range []int{0, 1} {
+		t.Run(fmt.Sprint("after ", after), func(t *testing.T) {
+			h := newHarness(t, harnessOpts{faults: cloudsim.Faults{Scripted: []cloudsim.Script{
+				{Domain: "example.test", API: "DeleteDomainRecord", Code: "IncorrectDomainUser", Times: 100, After: after},
+			}}})
+			h.leftoversExpected = true
+			r := h.run(h.ctx, h.engine(nil), []manifest.Certificate{h.cert("stuck", "example.test")}, renew.RunOptions{})[0]
+			if !r.Failed() || len(r.LeftBehind) != 1 || r.LeftBehind[0] != "_acme-challenge.example.test" {
+				t.Fatalf("%+v", r)
+			}
+			orders, _ := h.acme("newOrder")
+			switch after {
+			case 0:
+				if r.Renewed || orders != 0 || r.Error.Code != "DNSWriteFailed" {
+					t.Errorf("the preflight's record stuck: %+v (%d orders)", r, orders)
+				}
+			case 1:
+				if !r.Renewed || orders != 1 {
+					t.Errorf("the challenge's record stuck: %+v (%d orders)", r, orders)
+				}
+			}
+		})
 	}
 }
 
@@ -387,7 +404,7 @@ func TestInvalidBundleIsDue(t *testing.T) {
 			t.Fatal(err)
 		}
 		r := h.run(h.ctx, e, []manifest.Certificate{h.cert(name, "example.test")}, renew.RunOptions{DryRun: true})[0]
-		if !r.Due || r.Reason != renew.ReasonInvalidBundle || r.Error != "" {
+		if !r.Due || r.Reason != renew.ReasonInvalidBundle || r.Error != nil {
 			t.Errorf("%s: %+v", name, r)
 		}
 	}
@@ -446,7 +463,7 @@ func TestStateUnreadable(t *testing.T) {
 	h := newHarness(t, harnessOpts{})
 	e := h.engine(func(o *renew.Options) { o.Store = deniedState{o.Store} })
 	r := h.run(h.ctx, e, []manifest.Certificate{h.cert("x", "example.test")}, renew.RunOptions{})[0]
-	if r.Renewed || !errors.Is(r.Err, store.ErrDenied) || !strings.Contains(r.Error, "renewal state") {
+	if r.Renewed || !errors.Is(r.Error, store.ErrDenied) || !strings.Contains(r.Error.Error(), "renewal state") {
 		t.Fatalf("%+v", r)
 	}
 	if n, _ := h.acme("newOrder"); n != 0 {
@@ -466,7 +483,7 @@ func TestDeadlineAtTheCA(t *testing.T) {
 			defer cancel()
 			before := time.Now()
 			r := h.run(ctx, h.engine(nil), []manifest.Certificate{h.cert("held", "example.test")}, renew.RunOptions{})[0]
-			if r.Renewed || !errors.Is(r.Err, context.DeadlineExceeded) {
+			if r.Renewed || !errors.Is(r.Error, context.DeadlineExceeded) {
 				t.Fatalf("%+v", r)
 			}
 			if time.Since(before) > 15*time.Second {
@@ -476,8 +493,8 @@ func TestDeadlineAtTheCA(t *testing.T) {
 			if r.NextAttempt.Before(before.Add(23 * time.Hour)) {
 				t.Errorf("next attempt %v", r.NextAttempt)
 			}
-			if h.journalCount("AddDomainRecord", "") != 1 {
-				t.Errorf("no record was written before the deadline")
+			if h.journalCount("AddDomainRecord", "") != 2 {
+				t.Errorf("no record was written before the deadline (the preflight's and the challenge's)")
 			}
 		})
 	}

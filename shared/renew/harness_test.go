@@ -62,6 +62,8 @@ type harnessOpts struct {
 	profiles   map[string]time.Duration
 	// caDelays hold the CA's answers to these operations.
 	caDelays map[string]time.Duration
+	// denyActions are the alidns actions the key's RAM policy denies.
+	denyActions []string
 }
 
 func newHarness(t testing.TB, ho harnessOpts) *harness {
@@ -79,7 +81,7 @@ func newHarness(t testing.TB, ho harnessOpts) *harness {
 		acmeCfg.ExternalAccountBinding = cloudsim.EABSettings{Required: true, Keys: map[string]string{eabKID: eabMAC}}
 	}
 	sim, err := cloudsim.New(cloudsim.Config{
-		Credentials: []cloudsim.Credential{{AccessKeyID: simKey, AccessKeySecret: simSecret}},
+		Credentials: []cloudsim.Credential{{AccessKeyID: simKey, AccessKeySecret: simSecret, DenyActions: ho.denyActions}},
 		OSS:         cloudsim.OSSSettings{Buckets: []string{bucket}},
 		DNS:         cloudsim.DNSSettings{Zones: zones},
 		ACME:        acmeCfg,
@@ -201,8 +203,8 @@ func (h *harness) run(ctx context.Context, e *renew.Engine, certs []manifest.Cer
 	out, _ := json.Marshal(res)
 	h.logs.Write(append(out, '\n'))
 	for _, r := range res {
-		if r.Err != nil {
-			fmt.Fprintf(h.logs, "%v %+v\n", r.Err, r.Err)
+		if r.Error != nil {
+			fmt.Fprintf(h.logs, "%v %+v\n", r.Error.Unwrap(), r.Error.Unwrap())
 		}
 	}
 	return res

@@ -3,6 +3,7 @@ package renew
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -148,7 +149,8 @@ func TestResultLine(t *testing.T) {
 	}{
 		{Result{Reason: ReasonARIWindow, Renewed: true, NotAfter: exp, Key: "certs/a/bundle.pem", Detail: "x"},
 			"renewed (ari_window), expires 2027-03-01T00:00:00Z, written to certs/a/bundle.pem"},
-		{Result{Reason: ReasonNoBundle, Renewed: true, Error: "state not written"}, "FAILED (no_bundle): state not written"},
+		{Result{Reason: ReasonNoBundle, Renewed: true, Error: &Error{Code: "RenewalFailed", Message: "state not written"}},
+			"FAILED (no_bundle): RenewalFailed: state not written"},
 		{Result{Reason: ReasonNoBundle, Skipped: SkipBackoff, NextAttempt: next, Detail: "2 failures"},
 			"due (no_bundle), not renewed: backoff, next attempt 2026-12-01T06:00:00Z (2 failures)"},
 		{Result{Reason: ReasonNotDue, NotAfter: exp}, "not due, expires 2027-03-01T00:00:00Z"},
@@ -179,3 +181,55 @@ func TestHTTPClientRefusesMetadataDial(t *testing.T) {
 		}
 	}
 }
+
+// TestNewError: each renewal failure gets its code, class and hint, its
+// message scrubbed, and errors.Is sees the cause.
+func TestNewError(t *testing.T) {
+	e, err := New(Options{Store: nilStore{}, Providers: func(context.Context, manifest.Certificate) (Provider, error) { return nil, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.addSecret("tsig-secret-value")
+	next := time.Date(2026, 12, 1, 3, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name      string
+		err       error
+		res       Result
+		code      string
+		transient bool
+		hintHas   string
+	}{
+		{"rate limited", fmt.Errorf("order: %w", ErrRateLimited), Result{Skipped: SkipRateLimited, NextAttempt: next}, "RateLimited", true, "2026-12-01T03:00:00Z"},
+		{"not visible", fmt.Errorf("x: %w", ErrNotVisible), Result{}, "RecordNotVisible", false, "CERTDROP_DNS_RESOLVERS"},
+		{"no zone", kind{ErrNoZone, errors.New("alidns: no zone of this account holds x")}, Result{NextAttempt: next}, "NoDNSZone", false, "no order was placed"},
+		{"write refused", kind{ErrDNSWrite, errors.New("Forbidden.RAM")}, Result{}, "DNSWriteFailed", false, "alidns:AddDomainRecord"},
+		{"write refused, the provider's hint", kind{ErrDNSWrite, hinted{"check keyName"}}, Result{}, "DNSWriteFailed", false, "check keyName"},
+		{"eab", ErrEABMissing, Result{}, "EABMissing", false, "eab"},
+		{"refused by the manifest's rules", fmt.Errorf("%w: eab.keyIdEnv", ErrRefused), Result{}, "CertificateRefused", false, "CERTDROP_SECRET_"},
+		{"provider", fmt.Errorf("%w: token", ErrNoProvider), Result{}, "DNSProviderUnavailable", false, "dns section"},
+		{"deadline", fmt.Errorf("waiting: %w", context.DeadlineExceeded), Result{}, "Deadline", true, "deadline"},
+		{"not started", errors.New("only 2s left"), Result{Skipped: SkipNotStarted}, "Deadline", true, "deadline"},
+		{"store down", &store.Error{Op: "get", Key: "k", Err: errors.New("connection refused")}, Result{}, "RenewalFailed", true, "backs off"},
+		{"other, scrubbed", errors.New("the CA said no to tsig-secret-value"), Result{}, "RenewalFailed", false, "backs off"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := e.newError(tt.err, tt.res)
+			if got.Code != tt.code || got.Transient != tt.transient || !strings.Contains(got.Hint, tt.hintHas) || !errors.Is(got, tt.err) {
+				t.Errorf("got %+v, want code %s transient %v hint with %q", got, tt.code, tt.transient, tt.hintHas)
+			}
+			if strings.Contains(got.Message, "tsig-secret-value") || got.Message != e.scrub(tt.err.Error()) {
+				t.Errorf("message %q", got.Message)
+			}
+		})
+	}
+	var none *Error
+	if none.Error() != "" || errors.Is(none, ErrNoZone) {
+		t.Error("a nil *Error is not empty")
+	}
+}
+
+type hinted struct{ hint string }
+
+func (h hinted) Error() string { return "refused: " + h.hint }
+func (h hinted) Hint() string  { return h.hint }

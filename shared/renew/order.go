@@ -31,6 +31,9 @@ type orderOutcome struct {
 	orderedAt time.Time
 	// retryAfter is the CA's Retry-After, when it refused.
 	retryAfter time.Time
+	// challenges counts the challenge records written: none, and the CA
+	// validated nothing.
+	challenges int
 	// leftBehind names records that could not be removed.
 	leftBehind []string
 	// leaf and key describe what was written, on success.
@@ -45,6 +48,14 @@ func (e *Engine) order(ctx context.Context, cl *certClient, c manifest.Certifica
 	provider, err := e.opts.Providers(ctx, c)
 	if err != nil {
 		return out, fmt.Errorf("%w: %s: %w", ErrNoProvider, c.DNS.Provider, err)
+	}
+	solver := &dnsSolver{provider: provider, dns: e.dns, // ttl 0: the provider's default (alidns: 600 s, the least the free edition takes)
+		propagation: e.opts.PropagationTimeout, poll: e.opts.PollInterval, cleanup: e.opts.CleanupTimeout, log: log}
+	// The CA is asked nothing until the provider has shown that it can
+	// write every challenge name's record.
+	if err := solver.preflight(ctx, c.Domains); err != nil {
+		out.leftBehind = solver.leftover()
+		return out, err
 	}
 	dir, err := cl.GetDirectory(ctx)
 	if err != nil {
@@ -70,9 +81,6 @@ func (e *Engine) order(ctx context.Context, cl *certClient, c manifest.Certifica
 	params.Profile = c.Profile
 	params.Replaces = replaces
 
-	solver := &dnsSolver{provider: provider, dns: e.dns, // ttl 0: the provider's default (alidns: 600 s, the least the free edition takes)
-
-		propagation: e.opts.PropagationTimeout, poll: e.opts.PollInterval, cleanup: e.opts.CleanupTimeout, log: log}
 	cl.ChallengeSolvers = map[string]acmez.Solver{acme.ChallengeTypeDNS01: solver}
 	chains, err := cl.ObtainCertificate(ctx, params)
 	var p acme.Problem
@@ -82,13 +90,14 @@ func (e *Engine) order(ctx context.Context, cl *certClient, c manifest.Certifica
 		log.Warn("the CA does not know the kept ACME account; registering a new one", "problem", p.Detail)
 		if params.Account, err = e.account(ctx, cl.Client, c, true); err != nil {
 			solver.cleanupAll(ctx)
+			out.leftBehind, out.challenges = solver.leftover(), solver.challengesWritten()
 			return out, classify(err)
 		}
 		chains, err = cl.ObtainCertificate(ctx, params)
 	}
 	// Whatever the ACME client did, no record outlives the order.
 	solver.cleanupAll(ctx)
-	out.leftBehind = solver.leftover()
+	out.leftBehind, out.challenges = solver.leftover(), solver.challengesWritten()
 	if err != nil {
 		return out, classify(err)
 	}

@@ -6,9 +6,9 @@ import (
 	"sync"
 
 	"github.com/libdns/cloudflare"
-	"github.com/libdns/rfc2136"
 
 	"github.com/certdrop/certdrop/shared/dnsprovider/alidns"
+	"github.com/certdrop/certdrop/shared/dnsprovider/rfc2136"
 	"github.com/certdrop/certdrop/shared/manifest"
 )
 
@@ -16,7 +16,7 @@ import (
 // (certdrop's OpenAPI client, built lazily by the caller so that a run
 // without alidns certificates needs no Alibaba Cloud credentials),
 // cloudflare (github.com/libdns/cloudflare) and rfc2136
-// (github.com/libdns/rfc2136). Their secrets come from the environment
+// (shared/dnsprovider/rfc2136, whose refusals name the TSIG error). Their secrets come from the environment
 // variables the manifest names; a variable that is not set is an error
 // naming it, and so is a variable a manifest may not name
 // (manifest.CheckSecretEnv): the manifest's rule holds for a caller that
@@ -55,7 +55,7 @@ func NewProviders(getenv func(string) string, caller func(ctx context.Context) (
 			}
 			return &cloudflare.Provider{APIToken: tok}, nil
 		case manifest.DNSRFC2136:
-			p := &rfc2136.Provider{Server: c.DNS.Server, KeyName: c.DNS.KeyName, KeyAlg: c.DNS.KeyAlg}
+			p := &rfc2136.Provider{Server: c.DNS.Server, KeyName: c.DNS.KeyName, KeyAlg: c.DNS.KeyAlg, KeyEnv: c.DNS.KeyEnv}
 			if c.DNS.KeyEnv != "" {
 				if err := manifest.CheckSecretEnv(c.DNS.KeyEnv); err != nil {
 					return nil, fmt.Errorf("keyEnv: %w", err)

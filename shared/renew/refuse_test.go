@@ -63,7 +63,7 @@ func TestSecretVarsRefusedAtUse(t *testing.T) {
 			c := h.cert("refused", "example.test")
 			c.EAB, c.DNS = tt.eab, tt.dns
 			r := h.run(h.ctx, eng, []manifest.Certificate{c}, renew.RunOptions{Force: true})[0]
-			if r.Renewed || !errors.Is(r.Err, renew.ErrRefused) || !errors.Is(r.Err, manifest.ErrSecretEnv) || !strings.Contains(r.Error, tt.field) {
+			if r.Renewed || !errors.Is(r.Error, renew.ErrRefused) || !errors.Is(r.Error, manifest.ErrSecretEnv) || !strings.Contains(r.Error.Error(), tt.field) {
 				t.Fatalf("result %+v; want refused naming %s", r, tt.field)
 			}
 			mu.Lock()
@@ -97,7 +97,7 @@ func TestDirectoryAtMetadataAddress(t *testing.T) {
 		c.Issuer, c.Directory = dir, dir
 		start := time.Now()
 		r := h.run(h.ctx, eng, []manifest.Certificate{c}, renew.RunOptions{Force: true})[0]
-		if r.Renewed || !errors.Is(r.Err, renew.ErrRefused) || !errors.Is(r.Err, secureurl.ErrMetadataAddress) {
+		if r.Renewed || !errors.Is(r.Error, renew.ErrRefused) || !errors.Is(r.Error, secureurl.ErrMetadataAddress) {
 			t.Errorf("directory %s: %+v; want refused", dir, r)
 		}
 		if d := time.Since(start); d > 2*time.Second {
@@ -130,7 +130,7 @@ func TestDirectoryHandsOutMetadataURLs(t *testing.T) {
 			c.Issuer, c.Directory = srv.URL+"/dir", srv.URL+"/dir"
 			start := time.Now()
 			r := h.run(h.ctx, eng, []manifest.Certificate{c}, renew.RunOptions{Force: true})[0]
-			if r.Renewed || !errors.Is(r.Err, secureurl.ErrMetadataAddress) {
+			if r.Renewed || !errors.Is(r.Error, secureurl.ErrMetadataAddress) {
 				t.Errorf("%+v; want ErrMetadataAddress", r)
 			}
 			if d := time.Since(start); d > 5*time.Second {

@@ -208,8 +208,9 @@ func (e *Engine) Run(ctx context.Context, certs []manifest.Certificate, ro RunOp
 			case sem <- struct{}{}:
 				defer func() { <-sem }()
 			case <-ctx.Done():
-				results[i] = Result{Name: c.Name, Domains: c.Domains, Reason: ReasonNotDue, Skipped: SkipDeadline,
-					Error: "the run's deadline came before this certificate was checked", Err: ctx.Err()}
+				res := Result{Name: c.Name, Domains: c.Domains, Reason: ReasonNotDue, Skipped: SkipNotStarted}
+				res.Error = e.newError(fmt.Errorf("the run's deadline came before this certificate was checked: %w", ctx.Err()), res)
+				results[i] = res
 				return
 			}
 			results[i] = e.one(ctx, c, ro)
@@ -219,30 +220,33 @@ func (e *Engine) Run(ctx context.Context, certs []manifest.Certificate, ro RunOp
 	return results, nil
 }
 
-// one handles one certificate.
-func (e *Engine) one(ctx context.Context, c manifest.Certificate, ro RunOptions) (res Result) {
+// one handles one certificate and logs what it did.
+func (e *Engine) one(ctx context.Context, c manifest.Certificate, ro RunOptions) Result {
 	start := time.Now()
-	res = Result{Name: c.Name, Domains: c.Domains}
 	log := e.log.With("certificate", c.Name)
-	defer func() {
-		res.DurationMs = time.Since(start).Milliseconds()
-		if res.Err != nil && res.Error == "" {
-			res.Error = e.scrub(res.Err.Error())
-		}
-		lvl := slog.LevelInfo
-		if res.Failed() {
-			lvl = slog.LevelError
-		}
-		log.Log(ctx, lvl, "renewal", "due", res.Due, "reason", res.Reason, "renewed", res.Renewed,
-			"skipped", res.Skipped, "notAfter", res.NotAfter, "error", res.Error)
-	}()
+	res, err := e.check(ctx, c, ro, log)
+	if err != nil {
+		res.Error = e.newError(err, res)
+	}
+	res.DurationMs = time.Since(start).Milliseconds()
+	lvl := slog.LevelInfo
+	if res.Failed() {
+		lvl = slog.LevelError
+	}
+	log.Log(ctx, lvl, "renewal", "due", res.Due, "reason", res.Reason, "renewed", res.Renewed,
+		"skipped", res.Skipped, "notAfter", res.NotAfter, "error", res.Error.Error())
+	return res
+}
 
+// check decides whether c is due and may be ordered now, and renews it
+// when so.
+func (e *Engine) check(ctx context.Context, c manifest.Certificate, ro RunOptions, log *slog.Logger) (Result, error) {
+	res := Result{Name: c.Name, Domains: c.Domains}
 	// The manifest's checks hold for a caller that builds a Certificate
 	// itself: no variable outside the manifest's reach is read, no
 	// directory at a link-local or metadata address is asked.
 	if err := checkCertificate(c); err != nil {
-		res.Err = err
-		return res
+		return res, err
 	}
 	// The secrets this certificate's variables hold are scrubbed from
 	// every error (a provider's message might echo its token).
@@ -256,15 +260,12 @@ func (e *Engine) one(ctx context.Context, c manifest.Certificate, ro RunOptions)
 	case err != nil:
 		// Without the state, the daily limit and the back-off cannot be
 		// honoured: order nothing.
-		res.Err = fmt.Errorf("reading the renewal state: %w", err)
-		return res
+		return res, fmt.Errorf("reading the renewal state: %w", err)
 	}
 	client := e.newClient(c.Directory, log)
-
 	d, err := e.due(ctx, client, c)
 	if err != nil {
-		res.Err = err
-		return res
+		return res, err
 	}
 	res.Due, res.Reason, res.Detail = d.due, d.reason, d.detail
 	if d.current != nil {
@@ -274,51 +275,62 @@ func (e *Engine) one(ctx context.Context, c manifest.Certificate, ro RunOptions)
 		res.Due, res.Reason = true, ReasonForced
 	}
 	if !res.Due {
-		return res
+		return res, nil
 	}
+	if err := e.held(ctx, &res, state, ro); res.Skipped != "" {
+		return res, err
+	}
+	return e.renew(ctx, client, c, d, state, res, log)
+}
+
+// held sets res.Skipped when a due certificate may not be ordered in this
+// run: the back-off, the daily limit (both unless forced), a dry run, or
+// too little time before the deadline (an error: the run was cut short).
+func (e *Engine) held(ctx context.Context, res *Result, state State, ro RunOptions) error {
 	now := e.opts.Now()
-	if !ro.Force {
-		switch {
-		case state.Failures > 0 && now.Before(state.NextAttempt):
-			res.Skipped, res.NextAttempt = SkipBackoff, state.NextAttempt
-			res.Detail = strings.TrimPrefix(res.Detail+fmt.Sprintf("; %d failed attempt(s), the last: %s", state.Failures, state.LastError), "; ")
-			return res
-		case !state.LastOrder.IsZero() && now.Before(state.LastOrder.Add(OrderInterval)):
-			res.Skipped, res.NextAttempt = SkipDailyLimit, state.LastOrder.Add(OrderInterval)
-			return res
+	switch {
+	case !ro.Force && state.Failures > 0 && now.Before(state.NextAttempt):
+		res.Skipped, res.NextAttempt = SkipBackoff, state.NextAttempt
+		res.Detail = strings.TrimPrefix(res.Detail+fmt.Sprintf("; %d failed attempt(s), the last: %s", state.Failures, state.LastError), "; ")
+	case !ro.Force && !state.LastOrder.IsZero() && now.Before(state.LastOrder.Add(OrderInterval)):
+		res.Skipped, res.NextAttempt = SkipDailyLimit, state.LastOrder.Add(OrderInterval)
+	case ro.DryRun:
+		res.Skipped = SkipDryRun
+	default:
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < e.opts.MinOrderTime {
+			res.Skipped = SkipNotStarted
+			return fmt.Errorf("only %s left before the deadline: not starting an order (the next run does it)", time.Until(dl).Round(time.Second))
 		}
 	}
-	if ro.DryRun {
-		res.Skipped = SkipDryRun
-		return res
-	}
-	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < e.opts.MinOrderTime {
-		res.Skipped, res.Err = SkipDeadline, fmt.Errorf("only %s left before the deadline: not starting an order (the next run does it)", time.Until(dl).Round(time.Second))
-		return res
-	}
+	return nil
+}
 
-	state.LastAttempt = now
+// renew orders a new certificate for c and records the attempt in its
+// state, which is written whatever happened, on a context that outlives
+// the deadline, so that the next run backs off.
+func (e *Engine) renew(ctx context.Context, client *certClient, c manifest.Certificate, d dueInfo, state State, res Result, log *slog.Logger) (Result, error) {
+	state.LastAttempt = e.opts.Now()
 	out, err := e.order(ctx, client, c, d.replaces, log)
 	res.LeftBehind = out.leftBehind
-	if out.ordered {
+	// An order counts against the daily limit once the CA could validate
+	// something: one whose every challenge record failed to be written
+	// cost the CA nothing, and waits only for the back-off.
+	counted := out.ordered && out.challenges > 0
+	if counted {
 		state.LastOrder = out.orderedAt
 	}
-	// The state is written whatever happened, on a context that outlives
-	// the deadline, so that the next run backs off.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.opts.CleanupTimeout)
 	defer cancel()
 	if err != nil {
-		res.Err = err
-		res.Error = e.scrub(err.Error())
 		if errors.Is(err, ErrRateLimited) {
-			res.Skipped = SkipRateLimit
+			res.Skipped = SkipRateLimited
 		}
-		state.failed(e.opts.Now(), res.Error, out.ordered, out.retryAfter)
+		state.failed(e.opts.Now(), e.scrub(err.Error()), counted, out.retryAfter)
 		res.NextAttempt = state.NextAttempt
 		if serr := saveState(sctx, e.opts.Store, e.statePrefix, c.Name, state); serr != nil {
-			res.Error += "; the back-off state could not be written: " + e.scrub(serr.Error())
+			err = fmt.Errorf("%w; the back-off state could not be written: %v", err, serr)
 		}
-		return res
+		return res, err
 	}
 	state.succeeded(e.opts.Now(), c.Domains, out.leaf.NotAfter, out.leaf.SerialNumber.Text(16))
 	res.Renewed, res.Key, res.NotAfter, res.Serial = true, out.key, out.leaf.NotAfter, out.leaf.SerialNumber.Text(16)
@@ -326,9 +338,9 @@ func (e *Engine) one(ctx context.Context, c manifest.Certificate, ro RunOptions)
 	if serr := saveState(sctx, e.opts.Store, e.statePrefix, c.Name, state); serr != nil {
 		// Renewed, but the daily limit cannot be kept without the state:
 		// someone must fix the bucket's permissions.
-		res.Err = fmt.Errorf("the certificate was issued and written, but the renewal state could not be: %w", serr)
+		return res, fmt.Errorf("the certificate was issued and written, but the renewal state could not be: %w", serr)
 	}
-	return res
+	return res, nil
 }
 
 // secretVars names the environment variables holding c's secrets.

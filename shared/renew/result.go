@@ -3,6 +3,7 @@ package renew
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -24,11 +25,11 @@ const (
 
 // Why a due certificate was not renewed in this run.
 const (
-	SkipBackoff    = "backoff"      // an earlier failure: waiting until NextAttempt
-	SkipDailyLimit = "daily_limit"  // an order was made less than a day ago
-	SkipDryRun     = "dry_run"      // nothing is ordered in a dry run
-	SkipDeadline   = "not_started"  // too close to the deadline to start an order
-	SkipRateLimit  = "rate_limited" // the CA asked to wait (Retry-After)
+	SkipBackoff     = "backoff"      // an earlier failure: waiting until NextAttempt
+	SkipDailyLimit  = "daily_limit"  // an order was made less than a day ago
+	SkipDryRun      = "dry_run"      // nothing is ordered in a dry run
+	SkipNotStarted  = "not_started"  // too close to the deadline to start an order
+	SkipRateLimited = "rate_limited" // the CA asked to wait (Retry-After)
 )
 
 // Result is what the engine did for one certificate.
@@ -56,11 +57,10 @@ type Result struct {
 	// NextAttempt is the earliest the engine tries again (after a failure,
 	// or the daily limit), unless forced.
 	NextAttempt time.Time `json:"nextAttempt,omitzero"`
-	// Error is the failure, redacted; empty on success. Err is the same
-	// error for errors.Is (ErrNotVisible, ErrRateLimited, ErrEABMissing,
-	// context.DeadlineExceeded); it is not serialised.
-	Error string `json:"error,omitempty"`
-	Err   error  `json:"-"`
+	// Error is the failure (nil on success): its code, redacted message,
+	// hint and class, as the function's outcome carries them; errors.Is
+	// sees its cause (ErrNotVisible, ErrRateLimited, ErrNoZone…).
+	Error *Error `json:"error,omitempty"`
 	// LeftBehind names DNS records that could not be removed: a person
 	// must delete them.
 	LeftBehind []string `json:"leftBehind,omitempty"`
@@ -70,7 +70,16 @@ type Result struct {
 
 // Failed reports whether the certificate needs attention: an error, or a
 // record left behind.
-func (r Result) Failed() bool { return r.Error != "" || len(r.LeftBehind) > 0 }
+func (r Result) Failed() bool { return r.Error != nil || len(r.LeftBehind) > 0 }
+
+// Stalled reports whether a due certificate is held back by the back-off
+// after failures: it is still due and is not renewed before NextAttempt,
+// which people must hear of on every run.
+func (r Result) Stalled() bool { return r.Due && !r.Renewed && r.Skipped == SkipBackoff }
+
+// Alert reports whether the result needs a person: Failed or Stalled. The
+// function alerts it and `certdrop renew` exits 1.
+func (r Result) Alert() bool { return r.Failed() || r.Stalled() }
 
 // Errors the engine's results wrap, for errors.Is.
 var (
@@ -84,7 +93,18 @@ var (
 	ErrEABMissing = errors.New("external account binding not set")
 	// ErrNoProvider: the certificate's DNS provider cannot be used.
 	ErrNoProvider = errors.New("DNS provider unavailable")
+	// ErrNoZone: the DNS provider lists its zones and none holds a
+	// challenge name (or the name its CNAME leads to).
+	ErrNoZone = errors.New("no zone of the DNS provider holds the name")
+	// ErrDNSWrite: the DNS provider did not write (or remove) a record.
+	ErrDNSWrite = errors.New("the DNS provider could not write the record")
 )
+
+// kind marks err as one of the sentinel errors above, keeping its text.
+type kind struct{ sentinel, err error }
+
+func (k kind) Error() string   { return k.err.Error() }
+func (k kind) Unwrap() []error { return []error{k.sentinel, k.err} }
 
 // Line says in one line what the engine did for a certificate, for a
 // person: renewed (why, the new expiry, where), failed (why, the error),
@@ -92,8 +112,8 @@ var (
 func (r Result) Line() string {
 	var what string
 	switch {
-	case r.Error != "":
-		what = "FAILED (" + r.Reason + "): " + r.Error
+	case r.Error != nil:
+		what = "FAILED (" + r.Reason + "): " + strings.TrimPrefix(r.Error.Code+": ", ": ") + r.Error.Message
 	case r.Renewed:
 		what = fmt.Sprintf("renewed (%s), expires %s, written to %s", r.Reason, r.NotAfter.UTC().Format(time.RFC3339), r.Key)
 	case r.Skipped != "":

@@ -12,20 +12,35 @@ import (
 	"github.com/libdns/libdns"
 	"github.com/mholt/acmez/v3"
 	"github.com/mholt/acmez/v3/acme"
+
+	"github.com/certdrop/certdrop/shared/dnsprovider/alidns"
 )
 
 // Provider writes DNS records: any libdns provider that can append and
-// delete records (github.com/libdns/*).
+// delete records (github.com/libdns/*). An error from AppendRecords with a
+// method Refused() bool that returns true says that the provider answered
+// and wrote nothing (shared/dnsprovider/rfc2136 and alidns do): such a
+// record is not removed afterwards, nor reported left behind. Any other
+// error leaves the record's fate unknown, and its removal is tried.
 type Provider interface {
 	libdns.RecordAppender
 	libdns.RecordDeleter
 }
 
 // ZoneFinder is an optional Provider interface: the provider knows which of
-// its zones holds a name (alidns lists the account's zones). Providers
-// without it get the zone from DNS (the closest SOA).
+// its zones holds a name (alidns lists every page of the account's zones,
+// and answers alidns.ErrNoZone when none holds it). Providers without it
+// get the zone from DNS (the closest SOA). A libdns.ZoneLister is not
+// taken for one: cloudflare's (v0.2.2) lists only the API's first page of
+// zones, so a zone missing from it proves nothing.
 type ZoneFinder interface {
 	FindZone(ctx context.Context, name string) (string, error)
+}
+
+// refused reports whether a provider's error says nothing was written.
+func refused(err error) bool {
+	var r interface{ Refused() bool }
+	return errors.As(err, &r) && r.Refused()
 }
 
 // dnsSolver answers dns-01 challenges: it writes the TXT record where the
@@ -44,11 +59,17 @@ type dnsSolver struct {
 	log     *slog.Logger
 
 	mu        sync.Mutex
+	targets   map[string]target     // by challenge name (dns01Name), once located
 	presented map[string]*presented // by challenge token
+	written   int                   // challenge records written
 	leftovers []string              // records that could not be removed
 }
 
-// presented is a record written for one challenge.
+// target is where a challenge name's record goes: the name the
+// _acme-challenge CNAMEs lead to, and its zone (FQDNs, lower case).
+type target struct{ fqdn, zone string }
+
+// presented is a record written (or perhaps written) for one challenge.
 type presented struct {
 	fqdn, zone, value string
 	recs              []libdns.Record
@@ -56,42 +77,87 @@ type presented struct {
 
 var _ acmez.Waiter = (*dnsSolver)(nil)
 
-// Present writes the challenge's TXT record.
-func (s *dnsSolver) Present(ctx context.Context, chal acme.Challenge) error {
-	name := chal.DNS01TXTRecordName()
-	target, err := s.dns.followCNAME(ctx, name)
+// locate returns where the record of a challenge name goes, following
+// its CNAMEs and finding the zone (once per name).
+func (s *dnsSolver) locate(ctx context.Context, name string) (target, error) {
+	key := dns01Name(name)
+	s.mu.Lock()
+	t, ok := s.targets[key]
+	s.mu.Unlock()
+	if ok {
+		return t, nil
+	}
+	fqdn, err := s.dns.followCNAME(ctx, name)
 	if err != nil {
-		return fmt.Errorf("following %s: %w", name, err)
+		return target{}, fmt.Errorf("following %s: %w", strings.TrimSuffix(name, "."), err)
 	}
 	var zone string
 	if zf, ok := s.provider.(ZoneFinder); ok {
-		zone, err = zf.FindZone(ctx, target)
+		zone, err = zf.FindZone(ctx, fqdn)
+		if errors.Is(err, alidns.ErrNoZone) {
+			err = kind{ErrNoZone, err}
+		}
 	} else {
-		zone, err = s.dns.findZone(ctx, target)
+		zone, err = s.dns.findZone(ctx, fqdn)
 	}
 	if err != nil {
-		return fmt.Errorf("finding the zone of %s: %w", strings.TrimSuffix(target, "."), err)
+		return target{}, fmt.Errorf("finding the zone of %s: %w", strings.TrimSuffix(fqdn, "."), err)
 	}
-	zone = strings.ToLower(zone)
-	if !strings.HasSuffix(zone, ".") {
-		zone += "."
+	zone = dns01Name(zone)
+	t = target{fqdn: dns01Name(fqdn), zone: zone}
+	s.mu.Lock()
+	if s.targets == nil {
+		s.targets = map[string]target{}
 	}
-	p := &presented{fqdn: target, zone: zone, value: chal.DNS01KeyAuthorization()}
+	s.targets[key] = t
+	s.mu.Unlock()
+	return t, nil
+}
+
+// Present writes the challenge's TXT record.
+func (s *dnsSolver) Present(ctx context.Context, chal acme.Challenge) error {
+	name := chal.DNS01TXTRecordName()
+	t, err := s.locate(ctx, name)
+	if err != nil {
+		return err
+	}
+	p := &presented{fqdn: t.fqdn, zone: t.zone, value: chal.DNS01KeyAuthorization()}
 	s.remember(chal.Token, p)
-	rel := libdns.RelativeName(target, zone)
-	recs, err := s.provider.AppendRecords(ctx, zone, []libdns.Record{libdns.TXT{Name: rel, TTL: s.ttl, Text: p.value}})
+	if err := s.write(ctx, p); err != nil {
+		if refused(err) {
+			s.forget(chal.Token)
+		}
+		return err
+	}
+	s.mu.Lock()
+	s.written++
+	s.mu.Unlock()
+	via := ""
+	if !strings.EqualFold(t.fqdn, dns01Name(name)) {
+		via = strings.TrimSuffix(t.fqdn, ".")
+	}
+	s.log.Info("dns-01 record added", "name", name, "cname", via, "zone", strings.TrimSuffix(t.zone, "."))
+	return nil
+}
+
+// write adds p's TXT record.
+func (s *dnsSolver) write(ctx context.Context, p *presented) error {
+	rel := libdns.RelativeName(p.fqdn, p.zone)
+	recs, err := s.provider.AppendRecords(ctx, p.zone, []libdns.Record{libdns.TXT{Name: rel, TTL: s.ttl, Text: p.value}})
 	s.mu.Lock()
 	p.recs = recs
 	s.mu.Unlock()
 	if err != nil {
-		return fmt.Errorf("adding the TXT record %s in zone %s: %w", strings.TrimSuffix(target, "."), strings.TrimSuffix(zone, "."), err)
+		return kind{ErrDNSWrite, fmt.Errorf("adding the TXT record %s in zone %s: %w", strings.TrimSuffix(p.fqdn, "."), strings.TrimSuffix(p.zone, "."), err)}
 	}
-	via := ""
-	if !strings.EqualFold(target, dns01Name(name)) {
-		via = strings.TrimSuffix(target, ".")
-	}
-	s.log.Info("dns-01 record added", "name", name, "cname", via, "zone", strings.TrimSuffix(zone, "."))
 	return nil
+}
+
+// challengesWritten reports how many challenge records were written.
+func (s *dnsSolver) challengesWritten() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.written
 }
 
 // Wait returns once every authoritative server of the record's zone
@@ -172,8 +238,8 @@ func (s *dnsSolver) remove(ctx context.Context, p *presented) error {
 	defer cancel()
 	recs := p.recs
 	if len(recs) == 0 {
-		// The append failed or returned nothing: delete by name and value,
-		// in case the record was written all the same.
+		// The append failed without a refusal, or returned nothing: delete
+		// by name and value, in case the record was written all the same.
 		recs = []libdns.Record{libdns.TXT{Name: libdns.RelativeName(p.fqdn, p.zone), Text: p.value}}
 	}
 	_, err := s.provider.DeleteRecords(ctx, p.zone, recs)
@@ -201,6 +267,14 @@ func (s *dnsSolver) remember(token string, p *presented) {
 		s.presented = map[string]*presented{}
 	}
 	s.presented[token] = p
+}
+
+// forget drops a record that was never written: there is nothing to
+// remove.
+func (s *dnsSolver) forget(token string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.presented, token)
 }
 
 // dns01Name is the record name of a challenge, as an FQDN.

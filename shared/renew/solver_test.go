@@ -9,9 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/libdns/rfc2136"
 	"github.com/mholt/acmez/v3/acme"
 	"github.com/miekg/dns"
+
+	"github.com/certdrop/certdrop/shared/dnsprovider/rfc2136"
 )
 
 const (

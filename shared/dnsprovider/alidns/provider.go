@@ -115,6 +115,10 @@ func New(c Caller, getenv func(string) string) (*Provider, error) {
 // Endpoint returns the URL calls go to.
 func (p *Provider) Endpoint() string { return p.endpoint }
 
+// ErrNoZone is wrapped by FindZone's error when no zone of the account
+// holds the name.
+var ErrNoZone = errors.New("no zone of this account holds")
+
 // FindZone returns the account's zone that holds name (the longest zone
 // name name ends with), as an FQDN with a trailing dot. The zones are
 // listed once per provider (DescribeDomains).
@@ -131,7 +135,7 @@ func (p *Provider) FindZone(ctx context.Context, name string) (string, error) {
 		}
 	}
 	if best == "" {
-		return "", fmt.Errorf("alidns: no zone of this account holds %s (%d zones listed): add the domain to Alibaba Cloud DNS, or delegate _acme-challenge with a CNAME to a zone that is", n, len(zones))
+		return "", fmt.Errorf("alidns: %w %s (%d zones listed): add the domain to Alibaba Cloud DNS, or delegate _acme-challenge with a CNAME to a zone that is", ErrNoZone, n, len(zones))
 	}
 	return best + ".", nil
 }
@@ -222,7 +226,7 @@ func (p *Provider) AppendRecords(ctx context.Context, zone string, recs []libdns
 			}
 			id = found[0].id
 		default:
-			return added, err
+			return added, refusal(err)
 		}
 		added = append(added, record(name, rr.Type, rr.Data, ttl, id))
 	}
@@ -360,6 +364,26 @@ func backoff(attempt int) time.Duration {
 		d = backoffCap
 	}
 	return rand.N(d) + time.Millisecond
+}
+
+// refusedError is the API's answer refusing a write (HTTP 4xx, throttling
+// included): the API applies no call it answers so, so nothing was
+// written.
+type refusedError struct{ error }
+
+// Refused reports that nothing was written.
+func (refusedError) Refused() bool { return true }
+
+func (e refusedError) Unwrap() error { return e.error }
+
+// refusal marks err as a refusal when the API answered it with a 4xx.
+// A 5xx, a reset or a timeout leaves the write's fate unknown.
+func refusal(err error) error {
+	var ce *cloud.Error
+	if errors.As(err, &ce) && ce.HTTPStatus >= 400 && ce.HTTPStatus < 500 {
+		return refusedError{err}
+	}
+	return err
 }
 
 // code returns the OpenAPI error code of err, if it has one.

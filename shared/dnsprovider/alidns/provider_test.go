@@ -197,3 +197,29 @@ func TestEndpointOverride(t *testing.T) {
 		t.Errorf("default endpoint %q %v", p.Endpoint(), err)
 	}
 }
+
+// TestRefused: an append the API answered with a 4xx wrote nothing and
+// says so (Refused); one that got no answer (a reset, a 5xx after the
+// retries) may have been applied and does not; a name in no zone of the
+// account is ErrNoZone.
+func TestRefused(t *testing.T) {
+	p, _ := provider(t, cloudsim.Config{
+		DNS: cloudsim.DNSSettings{Zones: []cloudsim.ZoneSettings{{Name: "denied.com"}, {Name: "reset.com"}}},
+		Faults: cloudsim.Faults{Scripted: []cloudsim.Script{
+			{Domain: "denied.com", API: "AddDomainRecord", Code: "Forbidden.RAM", Times: 5},
+			{Domain: "reset.com", API: "AddDomainRecord", Fault: "reset", Times: 100},
+		}},
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for zone, want := range map[string]bool{"denied.com": true, "reset.com": false} {
+		_, err := p.AppendRecords(ctx, zone, []libdns.Record{libdns.TXT{Name: "_acme-challenge", Text: "v"}})
+		var r interface{ Refused() bool }
+		if err == nil || (errors.As(err, &r) && r.Refused()) != want {
+			t.Errorf("%s: %v; refused want %v", zone, err, want)
+		}
+	}
+	if _, err := p.FindZone(ctx, "www.elsewhere.com"); !errors.Is(err, alidns.ErrNoZone) {
+		t.Errorf("FindZone outside the zones: %v", err)
+	}
+}
