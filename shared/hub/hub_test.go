@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -311,5 +312,61 @@ func TestPrune(t *testing.T) {
 	var re *RefusedError
 	if !errors.As(err, &re) || re.Code != "RollbackNotInCAS" {
 		t.Errorf("rollback to a pruned certificate: %v; want RollbackNotInCAS", err)
+	}
+}
+
+// TestOursByFingerprint lists, through the emulator, certdrop's uploads of
+// certificates that expire late in the UTC day: CAS's EndDate is a date
+// without a zone (the emulator writes UTC+8), so the date in certdrop's
+// name (UTC) differs from it, and the certificate is recognised by its
+// SHA-256 (Sha2), which the listing returns for uploads. A name in
+// certdrop's form over another certificate is not ours.
+func TestOursByFingerprint(t *testing.T) {
+	_, c, _ := account(t)
+	now := time.Now().UTC()
+	for _, h := range []int{1, 15, 16, 20, 23} {
+		// Expires at h:30 UTC in 60 days.
+		end := time.Date(now.Year(), now.Month(), now.Day(), h, 30, 0, 0, time.UTC).AddDate(0, 0, 60)
+		b := issue(t, now.Add(-time.Hour), end.Sub(now.Add(-time.Hour)), "late"+strconv.Itoa(h)+"."+zone)
+		id := upload(t, c, b, "")
+		got, err := c.ListCAS(context.Background(), manifest.CASRegionMainland, "late"+strconv.Itoa(h)+"."+zone, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, cc := range got {
+			if cc.ID == id {
+				found = true
+				if !ours(cc) {
+					t.Errorf("expiry %s: certdrop's upload %q (fingerprint %s, NotAfter %s) not recognised as ours", end, cc.Name, cc.Fingerprint, cc.NotAfter)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("expiry %s: upload %d not listed", end, id)
+		}
+	}
+}
+
+func TestOurs(t *testing.T) {
+	fp := strings.Repeat("ab", 32)
+	for _, tt := range []struct {
+		name string
+		c    fanout.CASCert
+		want bool
+	}{
+		{"fingerprint matches, date one day off", fanout.CASCert{Name: "certdrop-a.example.com-20480505-abababab", Fingerprint: fp,
+			NotAfter: time.Date(2048, 5, 4, 0, 0, 0, 0, time.UTC)}, true},
+		{"fingerprint differs", fanout.CASCert{Name: "certdrop-a.example.com-20480504-deadbeef", Fingerprint: fp,
+			NotAfter: time.Date(2048, 5, 4, 0, 0, 0, 0, time.UTC)}, false},
+		{"no fingerprint, date a day off (zone unknown)", fanout.CASCert{Name: "certdrop-a.example.com-20480505-deadbeef",
+			NotAfter: time.Date(2048, 5, 4, 0, 0, 0, 0, time.UTC)}, true},
+		{"no fingerprint, date two days off", fanout.CASCert{Name: "certdrop-a.example.com-20480506-deadbeef",
+			NotAfter: time.Date(2048, 5, 4, 0, 0, 0, 0, time.UTC)}, false},
+		{"not certdrop's form", fanout.CASCert{Name: "manual-upload", Fingerprint: fp}, false},
+	} {
+		if got := ours(tt.c); got != tt.want {
+			t.Errorf("%s: ours = %v, want %v", tt.name, got, tt.want)
+		}
 	}
 }
