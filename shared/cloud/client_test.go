@@ -96,16 +96,22 @@ func TestSetThenDescribeEveryProduct(t *testing.T) {
 	}
 }
 
+// TestStagingTarget: a VOD target marked staging sends Env=staging, which
+// the emulator installs on staging only; VOD's is the only Set API whose
+// current reference documents Env.
 func TestStagingTarget(t *testing.T) {
 	s := startSim(t, simConfig())
 	c := newClient(t, Options{Getenv: env(s)})
-	b := testBundle(t, "www."+testDomain)
-	call := planFor(t, b, manifest.Target{Product: manifest.CDN, Domain: "www." + testDomain, Staging: true})["cdn www."+testDomain]
+	b := testBundle(t, "vod."+testDomain)
+	call := planFor(t, b, manifest.Target{Product: manifest.VOD, Domain: "vod." + testDomain, Region: manifest.VODRegionShanghai, Staging: true})["vod vod."+testDomain]
 	if _, err := set(context.Background(), c, call); err != nil {
 		t.Fatal(err)
 	}
-	if got, ok := s.Staging(cloudsim.ProductCDN, "www."+testDomain); !ok || got.Fingerprint != b.Identity().Fingerprint {
+	if got, ok := s.Staging(cloudsim.ProductVOD, "vod."+testDomain); !ok || got.Fingerprint != b.Identity().Fingerprint {
 		t.Fatalf("staging: %+v", got)
+	}
+	if got, _ := s.Installed(cloudsim.ProductVOD, "vod."+testDomain); got.CertName != "" {
+		t.Fatalf("production carries %q after a staging Set", got.CertName)
 	}
 }
 

@@ -75,10 +75,11 @@ func (s *Sim) applySet(api apiSpec, p url.Values) (string, *apiError) {
 	if len(sp.certName) > maxCertName {
 		return sp.certName, errf("InvalidCertName.TooLong")
 	}
-	if api.env && sp.env != "" && sp.env != "staging" && api.product == ProductCDN {
-		// The CDN documents InvalidEnv; VOD releases officially for any
-		// value other than "staging".
-		return sp.certName, errf("InvalidEnv")
+	if !api.env && p.Has("Env") {
+		// Env is not a parameter of this operation in its current
+		// reference: a client sending it expects a staging release it
+		// would not get. The CDN's page keeps the code InvalidEnv.
+		return sp.certName, errf("InvalidEnv").withMessage("The specified Env is invalid: " + api.action + " has no Env parameter.")
 	}
 	if sp.certRegion != "" && api.product != ProductLive && !api.legacy &&
 		sp.certRegion != "cn-hangzhou" && sp.certRegion != "ap-southeast-1" {

@@ -28,9 +28,12 @@ const (
 // Products lists every product, in the order reports group them.
 func Products() []Product { return []Product{CDN, CDNLegacy, VOD, Live, DCDN, OSS} }
 
-// HasEnv reports whether the product's API takes Env=staging (cdn, vod,
-// dcdn).
-func (p Product) HasEnv() bool { return p == CDN || p == VOD || p == DCDN }
+// HasEnv reports whether the product's Set API documents Env=staging: vod
+// only. The current references of SetCdnDomainSSLCertificate and
+// SetDcdnDomainSSLCertificate have no Env parameter (their SDKs dropped
+// it: CDN in v8.0.0, DCDN in v4.0.0), nor have Live's, the legacy CDN
+// operation's or OSS's PutCname.
+func (p Product) HasEnv() bool { return p == VOD }
 
 // HasRegion reports whether the product's targets name a region: vod
 // (optional, two regions) and oss (required: the bucket's region).
@@ -59,7 +62,7 @@ type Manifest struct {
 
 // Defaults apply to every target unless the target overrides them.
 type Defaults struct {
-	// Staging sends Env=staging where the API has it (cdn, vod).
+	// Staging sends Env=staging where the API has it (vod).
 	Staging bool `json:"staging"`
 	// AllowUntrusted lets a chain that does not verify be deployed.
 	AllowUntrusted bool `json:"allowUntrusted"`

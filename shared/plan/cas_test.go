@@ -18,7 +18,7 @@ func TestBuildCAS(t *testing.T) {
 		{Product: manifest.CDN, Domain: "www.example.com", Delivery: cas, Staging: true},
 		{Product: manifest.CDN, Domain: "img.example.com", Delivery: cas, CASRegion: manifest.CASRegionInternational},
 		{Product: manifest.CDNLegacy, Domain: ".example.com", Delivery: cas},
-		{Product: manifest.VOD, Domain: "vod.example.com", Region: "cn-shanghai", Delivery: cas},
+		{Product: manifest.VOD, Domain: "vod.example.com", Region: "cn-shanghai", Delivery: cas, Staging: true},
 		{Product: manifest.Live, Domain: "pull.example.com", Delivery: cas},
 		{Product: manifest.Live, Domain: "up.example.com"}, // upload
 		{Product: manifest.DCDN, Domain: "dcdn.example.com", Delivery: cas},
@@ -33,10 +33,10 @@ func TestBuildCAS(t *testing.T) {
 		t.Errorf("CASName %q differs from CertName %q for a short CN", name, p.CertName)
 	}
 	want := []string{
-		"DomainName=www.example.com CertName=" + name + " CertId= CertType=cas SSLProtocol=on CertRegion=cn-hangzhou Env=staging",
+		"DomainName=www.example.com CertName=" + name + " CertId= CertType=cas SSLProtocol=on CertRegion=cn-hangzhou",
 		"DomainName=img.example.com CertName=" + name + " CertId= CertType=cas SSLProtocol=on CertRegion=ap-southeast-1",
 		"DomainName=.example.com ServerCertificateStatus=on CertName=" + name + " CertType=cas",
-		"DomainName=vod.example.com CertName=" + name + " CertId= CertType=cas SSLProtocol=on CertRegion=cn-hangzhou",
+		"DomainName=vod.example.com CertName=" + name + " CertId= CertType=cas SSLProtocol=on CertRegion=cn-hangzhou Env=staging",
 		"DomainName=pull.example.com CertName=" + name + " CertType=cas SSLProtocol=on",
 		"", // upload
 		"DomainName=dcdn.example.com CertName=" + name + " CertId= CertType=cas SSLProtocol=on CertRegion=cn-hangzhou",
