@@ -78,6 +78,15 @@ func TestCLI(t *testing.T) {
 			"plan with key applies bundle prefixes", []string{"plan", "--bundle", bundles + "certbot", "--manifest", example, "--trust-roots", root, "--key", "certs/example.com/fullchain.pem"}, exitOK,
 			[]string{"not covered", "pull.example.com"}, nil, nil,
 		},
+		{
+			"plan says cdn-legacy is deprecated", []string{"plan", "--bundle", bundles + "certbot", "--manifest", "../../testdata/manifests/cas.yaml", "--trust-roots", root}, exitOK,
+			[]string{"notice    ../../testdata/manifests/cas.yaml:19: product cdn-legacy calls SetDomainServerCertificate, which the vendor has deprecated", "move the target to product: cdn"}, nil, nil,
+		},
+		{
+			"validate --manifest says cdn-legacy is deprecated", []string{"validate", bundles + "certbot", "--trust-roots", root, "--manifest", "../../testdata/manifests/cas.yaml"}, exitOK,
+			[]string{"cas.yaml:19: product cdn-legacy calls SetDomainServerCertificate, which the vendor has deprecated", "Verdict:      valid"}, nil, nil,
+		},
+		{"validate --manifest invalid", []string{"validate", bundles + "certbot", "--trust-roots", root, "--manifest", "../../testdata/manifests/invalid/negative.yaml"}, exitUsage, nil, []string{"negative.yaml:"}, nil},
 		{"plan untrusted is bad input", []string{"plan", "--bundle", bundles + "certbot", "--manifest", example}, exitUsage, nil, []string{"invalid bundle", "neither in the bundle nor a trusted root"}, nil},
 		{"plan needs a manifest", []string{"plan", "--bundle", bundles + "certbot"}, exitUsage, nil, []string{"--bundle and --manifest are required"}, nil},
 		{

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/certdrop/certdrop/shared/bundle"
+	"github.com/certdrop/certdrop/shared/manifest"
 )
 
 // validateResult is what `certdrop validate --json` prints.
@@ -53,9 +54,11 @@ func problemOf(err error) *problem {
 }
 
 func runValidate(ctx context.Context, c *cli, args []string) int {
-	fs := newFlagSet("validate", "FILE|DIR... [--domain D]... [--trust-roots FILE] [--allow-untrusted] [--warn-days N] [--json]",
+	fs := newFlagSet("validate", "FILE|DIR... [--domain D]... [--manifest FILE] [--trust-roots FILE] [--allow-untrusted] [--warn-days N] [--json]",
 		"Checks a certificate bundle before it is deployed: structure, key match, chain, validity,\n"+
-			"trust and, with --domain, coverage. Exit 0 valid, 1 invalid, 2 usage error.", c)
+			"trust and, with --domain, coverage; with --manifest, the manifest too (its notices become\n"+
+			"warnings). Exit 0 valid, 1 invalid, 2 usage error.", c)
+	manifestPath := fs.String("manifest", "", "a manifest `FILE` to check too")
 	var domains multiFlag
 	fs.Var(&domains, "domain", "a domain `D` the certificate must cover (repeatable)")
 	roots := fs.String("trust-roots", "", "a PEM `FILE` of extra trusted roots (private CA)")
@@ -79,7 +82,21 @@ func runValidate(ctx context.Context, c *cli, args []string) int {
 	if err != nil {
 		return usageError(c, "validate", err.Error())
 	}
+	var notices []string
+	if *manifestPath != "" {
+		m, err := manifest.Load(*manifestPath)
+		if err != nil {
+			fmt.Fprintf(c.stderr, "certdrop validate: %v\n", err)
+			return exitUsage
+		}
+		notices = m.Notices()
+	}
 	res, many := validateAll(ctx, srcs, opts, domains)
+	if many != nil {
+		many.Warnings = append(many.Warnings, notices...)
+	} else {
+		res.Warnings = append(res.Warnings, notices...)
+	}
 	switch {
 	case many != nil && *asJSON:
 		printJSON(c.stdout, many)

@@ -819,3 +819,32 @@ func TestDCDNAndOSSTargets(t *testing.T) {
 		t.Errorf("HasEnv/HasRegion: dcdn %t/%t, oss %t/%t", DCDN.HasEnv(), DCDN.HasRegion(), OSS.HasEnv(), OSS.HasRegion())
 	}
 }
+
+// TestNotices: a valid manifest with cdn-legacy targets says, once per
+// target entry and with its line, that the product is deprecated and to
+// move to cdn; one without says nothing.
+func TestNotices(t *testing.T) {
+	m, err := Parse("m.yaml", []byte(lines(
+		"version: 1",
+		"targets:",
+		"  - {product: cdn-legacy, domains: [a.example.com, b.example.com]}",
+		"  - {product: cdn, domain: c.example.com}",
+		"  - {product: cdn-legacy, domain: d.example.com}",
+	)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := m.Notices()
+	if len(got) != 2 || !strings.HasPrefix(got[0], "m.yaml:3: ") || !strings.HasPrefix(got[1], "m.yaml:5: ") {
+		t.Fatalf("notices %q; want one for line 3 and one for line 5", got)
+	}
+	for _, n := range got {
+		if !strings.Contains(n, "deprecated") || !strings.Contains(n, "move the target to product: cdn") {
+			t.Errorf("notice %q does not say it is deprecated and to move to cdn", n)
+		}
+	}
+	m, err = Parse("m.yaml", []byte(lines("version: 1", "targets:", "  - {product: cdn, domain: c.example.com}")))
+	if err != nil || len(m.Notices()) != 0 {
+		t.Errorf("a manifest without cdn-legacy: %v %q", err, m.Notices())
+	}
+}
