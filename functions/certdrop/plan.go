@@ -202,6 +202,7 @@ func planOutputOf(p *plan.Plan, key string, warnings []string, getenv func(strin
 		LowerBoundMs: p.LowerBound().Milliseconds(),
 		Quotas:       map[string]string{},
 	}
+	out.Notices = append(out.Notices, p.Notes...)
 	for _, call := range p.Calls {
 		ep, err := cloud.ResolveEndpoint(getenv, call)
 		if err != nil {

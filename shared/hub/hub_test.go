@@ -54,10 +54,59 @@ func account(t *testing.T) (*cloudsim.Sim, *cloud.Client, *manifest.Manifest) {
 	m := &manifest.Manifest{Version: 1, Targets: []manifest.Target{
 		{Product: manifest.CDN, Domain: "www." + zone, Delivery: cas},
 		{Product: manifest.VOD, Domain: "vod." + zone, Region: "cn-shanghai", Delivery: cas},
-		{Product: manifest.Live, Domain: "pull." + zone, Delivery: cas},
 		{Product: manifest.DCDN, Domain: "dcdn." + zone, Delivery: cas},
 	}}
 	return s, c, m
+}
+
+// TestRollbackLive: SetLiveDomainCertificate documents no reference to a
+// certificate in CAS, so a live target with delivery: cas is deployed by
+// upload and a rollback cannot set it: it fails RollbackNoReference, no
+// Live Set is sent, and the other targets are rolled back.
+func TestRollbackLive(t *testing.T) {
+	s, c, m := account(t)
+	m.Targets = append(m.Targets, manifest.Target{Product: manifest.Live, Domain: "pull." + zone, Delivery: manifest.DeliveryCAS})
+	now := time.Now()
+	names := []string{zone, "*." + zone}
+	b := issue(t, now.Add(-2*time.Hour), 90*24*time.Hour, names...)
+	cNew := issue(t, now.Add(-time.Hour), 90*24*time.Hour, names...)
+	deploy(t, c, b, m)
+	deploy(t, c, cNew, m)
+	if got, _ := s.Installed(cloudsim.ProductLive, "pull."+zone); got.CertType != "upload" || got.Fingerprint != cNew.Identity().Fingerprint {
+		t.Fatalf("live carries %+v; want C by upload", got)
+	}
+	liveSets := func() int {
+		n := 0
+		for _, e := range s.Journal().Entries() {
+			if e.API == "SetLiveDomainCertificate" {
+				n++
+			}
+		}
+		return n
+	}
+	before := liveSets()
+	rep, err := Rollback(context.Background(), c, c, m, RollbackOptions{To: plan.CASCertName(b.Identity())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Summary.Deployed != len(m.Targets)-1 || rep.Summary.Failed != 1 {
+		t.Errorf("rollback %+v; want every target but live deployed, live failed", rep.Summary)
+	}
+	found := false
+	for _, tg := range rep.Targets {
+		if tg.Product == manifest.Live {
+			found = true
+			if tg.Error == nil || tg.Error.Code != "RollbackNoReference" {
+				t.Errorf("live target %+v; want RollbackNoReference", tg)
+			}
+		}
+	}
+	if !found {
+		t.Error("the report has no live target")
+	}
+	if n := liveSets() - before; n != 0 {
+		t.Errorf("%d SetLiveDomainCertificate calls during the rollback; want 0", n)
+	}
 }
 
 var root *cloudsim.CA
