@@ -438,3 +438,56 @@ func BenchmarkSetThroughEmulator(b *testing.B) {
 		}
 	})
 }
+
+// TestParamsPlacement sends a Set (certificate and key), a Describe and a
+// CAS upload through the emulator with the parameters in a form body (the
+// default) and in the query string (CERTDROP_OPENAPI_PARAMS=query, the
+// SDKs' way): the emulator verifies the ACS3 signature either way, the
+// journal shows where they travelled, and a wrong secret is refused in
+// both.
+func TestParamsPlacement(t *testing.T) {
+	for _, mode := range []string{"", ParamsInBody, ParamsInQuery} {
+		want := mode
+		if want == "" {
+			want = ParamsInBody
+		}
+		t.Run("mode="+mode, func(t *testing.T) {
+			s := startSim(t, simConfig())
+			getenv := env(s, EnvOpenAPIParams, mode, EnvCASEndpoint, s.Endpoints().OpenAPI)
+			c := newClient(t, Options{Getenv: getenv})
+			b := testBundle(t, "www."+testDomain)
+			call := planFor(t, b, manifest.Target{Product: manifest.CDN, Domain: "www." + testDomain})["cdn www."+testDomain]
+			ctx := context.Background()
+			if _, err := set(ctx, c, call); err != nil {
+				t.Fatalf("Set: %v", err)
+			}
+			if inst, err := describe(ctx, c, call); err != nil || inst.Fingerprint != b.Identity().Fingerprint {
+				t.Fatalf("Describe: %+v %v", inst, err)
+			}
+			if _, _, err := c.UploadCAS(ctx, manifest.CASRegionMainland, "certdrop-placement", b.CertPEM(), b.KeyPEM()); err != nil {
+				t.Fatalf("UploadCAS: %v", err)
+			}
+			n := 0
+			for _, e := range s.Journal().Entries() {
+				if e.Service == "oss" {
+					continue
+				}
+				n++
+				if e.ParamsIn != want {
+					t.Errorf("%s sent its parameters in %q; want %q", e.API, e.ParamsIn, want)
+				}
+			}
+			if n != 3 {
+				t.Errorf("%d OpenAPI calls journaled; want 3", n)
+			}
+			bad := newClient(t, Options{Getenv: env(s, EnvOpenAPIParams, mode, "ALIBABA_CLOUD_ACCESS_KEY_SECRET", "wrong-secret")})
+			_, err := set(ctx, bad, call)
+			if e := (*Error)(nil); !errors.As(err, &e) || e.Code != "SignatureDoesNotMatch" {
+				t.Errorf("a wrong secret with parameters in the %s: %v; want SignatureDoesNotMatch", want, err)
+			}
+		})
+	}
+	if _, err := New(Options{Getenv: env(nil, EnvOpenAPIParams, "url")}); err == nil || !strings.Contains(err.Error(), EnvOpenAPIParams) {
+		t.Errorf("CERTDROP_OPENAPI_PARAMS=url: %v; want refused, naming the variable", err)
+	}
+}
