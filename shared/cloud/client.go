@@ -202,7 +202,8 @@ func checkDebug(getenv func(string) string) error {
 }
 
 // Set installs the call's certificate on its domain and returns the
-// RequestId. The certificate and key travel in the POST body.
+// RequestId. The certificate and key travel in the POST body (in the query
+// string with CERTDROP_OPENAPI_PARAMS=query).
 func (c *Client) Set(ctx context.Context, call plan.Call) (string, error) {
 	if call.Target.Product == manifest.OSS {
 		return ossCname{c, c.doers[manifest.OSS]}.set(ctx, call)
