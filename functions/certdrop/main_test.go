@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"testing"
+
+	"github.com/certdrop/certdrop/shared/plan"
 )
 
 const (
@@ -78,6 +82,15 @@ func TestCLI(t *testing.T) {
 			"plan with key applies bundle prefixes", []string{"plan", "--bundle", bundles + "certbot", "--manifest", example, "--trust-roots", root, "--key", "certs/example.com/fullchain.pem"}, exitOK,
 			[]string{"not covered", "pull.example.com"}, nil, nil,
 		},
+		{
+			"plan says cdn-legacy is deprecated", []string{"plan", "--bundle", bundles + "certbot", "--manifest", "../../testdata/manifests/cas.yaml", "--trust-roots", root}, exitOK,
+			[]string{"notice    ../../testdata/manifests/cas.yaml:19: product cdn-legacy calls SetDomainServerCertificate, which the vendor has deprecated", "move the target to product: cdn"}, nil, nil,
+		},
+		{
+			"validate --manifest says cdn-legacy is deprecated", []string{"validate", bundles + "certbot", "--trust-roots", root, "--manifest", "../../testdata/manifests/cas.yaml"}, exitOK,
+			[]string{"cas.yaml:19: product cdn-legacy calls SetDomainServerCertificate, which the vendor has deprecated", "Verdict:      valid"}, nil, nil,
+		},
+		{"validate --manifest invalid", []string{"validate", bundles + "certbot", "--trust-roots", root, "--manifest", "../../testdata/manifests/invalid/negative.yaml"}, exitUsage, nil, []string{"negative.yaml:"}, nil},
 		{"plan untrusted is bad input", []string{"plan", "--bundle", bundles + "certbot", "--manifest", example}, exitUsage, nil, []string{"invalid bundle", "neither in the bundle nor a trusted root"}, nil},
 		{"plan needs a manifest", []string{"plan", "--bundle", bundles + "certbot"}, exitUsage, nil, []string{"--bundle and --manifest are required"}, nil},
 		{
@@ -184,5 +197,24 @@ func TestPlanEndpoints(t *testing.T) {
 	code, _, errs := runWithEnv(map[string]string{"CERTDROP_CDN_ENDPOINT": "http://cdn.example.com"}, args...)
 	if code != exitUsage || !strings.Contains(errs, "plain http is allowed only to a loopback host") {
 		t.Errorf("exit %d\n%s", code, errs)
+	}
+}
+
+// TestPlanLiveByUpload: a live target with delivery: cas is planned as an
+// upload (the key in its Set call), and plan says why, in text and JSON.
+func TestPlanLiveByUpload(t *testing.T) {
+	m := filepath.Join(t.TempDir(), "m.yaml")
+	if err := os.WriteFile(m, []byte("version: 1\ndefaults: {delivery: cas}\ntargets:\n  - {product: live, domain: www.example.com}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := runCLI(t, "plan", "--bundle", bundles+"certbot", "--manifest", m, "--trust-roots", root)
+	if code != exitOK || !strings.Contains(out, "notice    live targets with delivery: cas are delivered by upload") ||
+		!strings.Contains(out, "CertType=upload SSLProtocol=on") || !strings.Contains(out, "SSLPri=<redacted>") || strings.Contains(out, "CAS       cn-hangzhou") {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
+	}
+	code, out, _ = runCLI(t, "plan", "--json", "--bundle", bundles+"certbot", "--manifest", m, "--trust-roots", root)
+	var got planOutput
+	if err := json.Unmarshal([]byte(out), &got); code != exitOK || err != nil || len(got.Notices) != 1 || got.Notices[0] != plan.LiveByUpload {
+		t.Fatalf("exit %d, %v, notices %q", code, err, got.Notices)
 	}
 }

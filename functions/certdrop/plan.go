@@ -33,6 +33,7 @@ type planOutput struct {
 	ObjectKey    string            `json:"objectKey,omitempty"`
 	CertName     string            `json:"certName"`
 	Warnings     []string          `json:"warnings"`
+	Notices      []string          `json:"notices"`
 	Calls        []planCall        `json:"calls"`
 	NotCovered   []planTarget      `json:"notCovered"`
 	LowerBoundMs int64             `json:"lowerBoundMs"`
@@ -96,6 +97,7 @@ func runPlan(ctx context.Context, c *cli, args []string) int {
 			fmt.Fprintf(c.stderr, "certdrop plan: %v\n", err)
 			return exitUsage
 		}
+		out.Notices = append(out.Notices, in.manifest.Notices()...)
 		plans, outs = append(plans, p), append(outs, out)
 	}
 	switch {
@@ -133,11 +135,13 @@ func planOutputOf(p *plan.Plan, key string, warnings []string, getenv func(strin
 		ObjectKey:    key,
 		CertName:     p.CertName,
 		Warnings:     append([]string{}, warnings...),
+		Notices:      []string{},
 		Calls:        []planCall{},
 		NotCovered:   []planTarget{},
 		LowerBoundMs: p.LowerBound().Milliseconds(),
 		Quotas:       map[string]string{},
 	}
+	out.Notices = append(out.Notices, p.Notes...)
 	for _, call := range p.Calls {
 		ep, err := cloud.ResolveEndpoint(getenv, call)
 		if err != nil {
@@ -168,6 +172,9 @@ func printPlan(w io.Writer, p *plan.Plan, out planOutput) {
 	}
 	for _, wn := range out.Warnings {
 		fmt.Fprintf(w, "  warning   %s\n", wn)
+	}
+	for _, n := range out.Notices {
+		fmt.Fprintf(w, "  notice    %s\n", n)
 	}
 	for _, prod := range manifest.Products() {
 		var calls []planCall

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/certdrop/certdrop/shared/bundle"
+	"github.com/certdrop/certdrop/shared/manifest"
 )
 
 // validateResult is one bundle's entry in validate's output.
@@ -53,9 +54,11 @@ func problemOf(err error) *problem {
 }
 
 func runValidate(ctx context.Context, c *cli, args []string) int {
-	fs := newFlagSet("validate", "FILE|DIR... [--domain D]... [--trust-roots FILE] [--allow-untrusted] [--warn-days N] [--json]",
+	fs := newFlagSet("validate", "FILE|DIR... [--domain D]... [--manifest FILE] [--trust-roots FILE] [--allow-untrusted] [--warn-days N] [--json]",
 		"Checks a certificate bundle before it is deployed: structure, key match, chain, validity,\n"+
-			"trust and, with --domain, coverage. Exit 0 valid, 1 invalid, 2 usage error.", c)
+			"trust and, with --domain, coverage; with --manifest, the manifest too (its notices become\n"+
+			"warnings). Exit 0 valid, 1 invalid, 2 usage error.", c)
+	manifestPath := fs.String("manifest", "", "a manifest `FILE` to check too")
 	var domains multiFlag
 	fs.Var(&domains, "domain", "a domain `D` the certificate must cover (repeatable)")
 	roots := fs.String("trust-roots", "", "a PEM `FILE` of extra trusted roots (private CA)")
@@ -79,7 +82,17 @@ func runValidate(ctx context.Context, c *cli, args []string) int {
 	if err != nil {
 		return usageError(c, "validate", err.Error())
 	}
+	var notices []string
+	if *manifestPath != "" {
+		m, err := manifest.Load(*manifestPath)
+		if err != nil {
+			fmt.Fprintf(c.stderr, "certdrop validate: %v\n", err)
+			return exitUsage
+		}
+		notices = m.Notices()
+	}
 	out := validateAll(ctx, srcs, opts, domains)
+	out.Warnings = append(out.Warnings, notices...)
 	switch {
 	case *asJSON:
 		printJSON(c.stdout, out)

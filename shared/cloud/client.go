@@ -3,7 +3,9 @@
 // SetDomainServerCertificate, SetVodDomainSSLCertificate,
 // SetLiveDomainCertificate, SetDcdnDomainSSLCertificate) and the matching
 // Describe calls through the official darabonba-openapi SDK, RPC style,
-// POST with the parameters in a form body, signed ACS3-HMAC-SHA256; and
+// POST with the parameters in a form body (or, with
+// CERTDROP_OPENAPI_PARAMS=query, in the query string as the vendor's SDKs
+// send them), signed ACS3-HMAC-SHA256; and
 // an OSS bucket custom domain's certificate (PutCname, ListCname) through
 // the OSS SDK, V4-signed (ossCname). It implements fanout.Client.
 //
@@ -41,6 +43,33 @@ const (
 	DefaultMaxConnsPerHost = 64
 )
 
+// EnvOpenAPIParams chooses where an OpenAPI call's parameters travel:
+// "body" (the default) sends them in a form body, signed through ACS3 with
+// the body's SHA-256 in x-acs-content-sha256, so that the private key and
+// certificate never appear in a URL, where gateways, proxies and access
+// logs record them; "query" sends them in the query string, as the
+// vendor's generated SDKs do, for a gateway that refuses a body.
+const EnvOpenAPIParams = "CERTDROP_OPENAPI_PARAMS"
+
+// Where an OpenAPI call's parameters travel (EnvOpenAPIParams).
+const (
+	ParamsInBody  = "body"
+	ParamsInQuery = "query"
+)
+
+// paramsIn reads EnvOpenAPIParams: ParamsInBody when unset.
+func paramsIn(getenv func(string) string) (string, error) {
+	switch v := strings.ToLower(strings.TrimSpace(getenv(EnvOpenAPIParams))); v {
+	case "", ParamsInBody:
+		return ParamsInBody, nil
+	case ParamsInQuery:
+		return ParamsInQuery, nil
+	default:
+		return "", fmt.Errorf("%s=%q: want %s (the default: parameters in a signed form body, never in a URL) or %s (in the query string, as the vendor's SDKs send them)",
+			EnvOpenAPIParams, v, ParamsInBody, ParamsInQuery)
+	}
+}
+
 // Options configure a Client. The zero value reads no environment: set
 // Getenv (os.Getenv in the CLI).
 type Options struct {
@@ -72,10 +101,12 @@ type Client struct {
 	creds     *credentialSource
 	sdkCred   credentials.Credential
 	endpoints endpoints
-	doers     map[manifest.Product]doer
-	rpcDoer   doer // for Call
-	casPace   *casPacers
-	log       *slog.Logger
+	// paramsIn is ParamsInBody or ParamsInQuery (EnvOpenAPIParams).
+	paramsIn string
+	doers    map[manifest.Product]doer
+	rpcDoer  doer // for Call
+	casPace  *casPacers
+	log      *slog.Logger
 }
 
 var _ fanout.Client = (*Client)(nil)
@@ -103,6 +134,10 @@ func New(opts Options) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	in, err := paramsIn(opts.Getenv)
+	if err != nil {
+		return nil, err
+	}
 	src, err := resolveCredentials(opts.Credentials, opts.Getenv)
 	if err != nil {
 		return nil, err
@@ -112,6 +147,7 @@ func New(opts Options) (*Client, error) {
 		creds:     src,
 		sdkCred:   credentials.FromCredentialsProvider("certdrop", src),
 		endpoints: eps,
+		paramsIn:  in,
 		casPace:   &casPacers{m: map[string]*rate.Limiter{}},
 		log:       opts.Logger,
 	}
@@ -166,7 +202,8 @@ func checkDebug(getenv func(string) string) error {
 }
 
 // Set installs the call's certificate on its domain and returns the
-// RequestId. The certificate and key travel in the POST body.
+// RequestId. The certificate and key travel in the POST body (in the query
+// string with CERTDROP_OPENAPI_PARAMS=query).
 func (c *Client) Set(ctx context.Context, call plan.Call) (string, error) {
 	if call.Target.Product == manifest.OSS {
 		return ossCname{c, c.doers[manifest.OSS]}.set(ctx, call)
@@ -251,7 +288,12 @@ func (c *Client) rpc(ctx context.Context, ep endpoint, d doer, api plan.API, sub
 	}
 	mctx, meta := withMeta(ctx)
 	start := time.Now()
-	res, err := sdk.CallApiWithCtx(mctx, params, &openapiutil.OpenApiRequest{Body: body}, &dara.RuntimeOptions{})
+	req := &openapiutil.OpenApiRequest{Body: body}
+	if c.paramsIn == ParamsInQuery {
+		// The SDKs' way: every parameter in the query string, no body.
+		req = &openapiutil.OpenApiRequest{Query: openapiutil.Query(body)}
+	}
+	res, err := sdk.CallApiWithCtx(mctx, params, req, &dara.RuntimeOptions{})
 	if err != nil {
 		e := convert(ctx, api.Action, subject, err, meta, red)
 		c.log.Debug("api call failed", "api", api.Action, "domain", subject, "endpoint", ep.String(),

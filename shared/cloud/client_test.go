@@ -96,16 +96,22 @@ func TestSetThenDescribeEveryProduct(t *testing.T) {
 	}
 }
 
+// TestStagingTarget: a VOD target marked staging sends Env=staging, which
+// the emulator installs on staging only; VOD's is the only Set API whose
+// current reference documents Env.
 func TestStagingTarget(t *testing.T) {
 	s := startSim(t, simConfig())
 	c := newClient(t, Options{Getenv: env(s)})
-	b := testBundle(t, "www."+testDomain)
-	call := planFor(t, b, manifest.Target{Product: manifest.CDN, Domain: "www." + testDomain, Staging: true})["cdn www."+testDomain]
+	b := testBundle(t, "vod."+testDomain)
+	call := planFor(t, b, manifest.Target{Product: manifest.VOD, Domain: "vod." + testDomain, Region: manifest.VODRegionShanghai, Staging: true})["vod vod."+testDomain]
 	if _, err := set(context.Background(), c, call); err != nil {
 		t.Fatal(err)
 	}
-	if got, ok := s.Staging(cloudsim.ProductCDN, "www."+testDomain); !ok || got.Fingerprint != b.Identity().Fingerprint {
+	if got, ok := s.Staging(cloudsim.ProductVOD, "vod."+testDomain); !ok || got.Fingerprint != b.Identity().Fingerprint {
 		t.Fatalf("staging: %+v", got)
+	}
+	if got, _ := s.Installed(cloudsim.ProductVOD, "vod."+testDomain); got.CertName != "" {
+		t.Fatalf("production carries %q after a staging Set", got.CertName)
 	}
 }
 
@@ -172,6 +178,13 @@ func TestErrorClasses(t *testing.T) {
 			cfg:   script(cloudsim.Script{Domain: "www." + testDomain, Fault: "slow"}),
 			opts:  func(o *Options, _ *cloudsim.Sim) { o.ReadTimeout = 300 * time.Millisecond },
 			class: fanout.Transient, netErr: true, noRequest: true},
+		{name: "the gateway no longer takes the deprecated legacy action",
+			target: manifest.Target{Product: manifest.CDNLegacy, Domain: "www." + testDomain},
+			cfg:    script(cloudsim.Script{Domain: "www." + testDomain, API: "SetDomainServerCertificate", Code: "InvalidAction.NotFound"}),
+			code:   "InvalidAction.NotFound", status: 404, class: fanout.Permanent, hint: "deprecated and the gateway no longer takes it: move the target to product: cdn"},
+		{name: "an unknown action elsewhere points at the endpoint", target: www,
+			cfg:  script(cloudsim.Script{Domain: "www." + testDomain, API: "SetCdnDomainSSLCertificate", Code: "InvalidAction.NotFound"}),
+			code: "InvalidAction.NotFound", status: 404, class: fanout.Permanent, hint: "CERTDROP_*_ENDPOINT"},
 		{name: "wrong secret", target: www, opts: creds(testAK, "wrong-secret", ""),
 			code: "SignatureDoesNotMatch", status: 400, class: fanout.Auth},
 		{name: "unknown AccessKey", target: www, opts: creds("nobody", testSK, ""),
@@ -424,4 +437,57 @@ func BenchmarkSetThroughEmulator(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestParamsPlacement sends a Set (certificate and key), a Describe and a
+// CAS upload through the emulator with the parameters in a form body (the
+// default) and in the query string (CERTDROP_OPENAPI_PARAMS=query, the
+// SDKs' way): the emulator verifies the ACS3 signature either way, the
+// journal shows where they travelled, and a wrong secret is refused in
+// both.
+func TestParamsPlacement(t *testing.T) {
+	for _, mode := range []string{"", ParamsInBody, ParamsInQuery} {
+		want := mode
+		if want == "" {
+			want = ParamsInBody
+		}
+		t.Run("mode="+mode, func(t *testing.T) {
+			s := startSim(t, simConfig())
+			getenv := env(s, EnvOpenAPIParams, mode, EnvCASEndpoint, s.Endpoints().OpenAPI)
+			c := newClient(t, Options{Getenv: getenv})
+			b := testBundle(t, "www."+testDomain)
+			call := planFor(t, b, manifest.Target{Product: manifest.CDN, Domain: "www." + testDomain})["cdn www."+testDomain]
+			ctx := context.Background()
+			if _, err := set(ctx, c, call); err != nil {
+				t.Fatalf("Set: %v", err)
+			}
+			if inst, err := describe(ctx, c, call); err != nil || inst.Fingerprint != b.Identity().Fingerprint {
+				t.Fatalf("Describe: %+v %v", inst, err)
+			}
+			if _, _, err := c.UploadCAS(ctx, manifest.CASRegionMainland, "certdrop-placement", b.CertPEM(), b.KeyPEM()); err != nil {
+				t.Fatalf("UploadCAS: %v", err)
+			}
+			n := 0
+			for _, e := range s.Journal().Entries() {
+				if e.Service == "oss" {
+					continue
+				}
+				n++
+				if e.ParamsIn != want {
+					t.Errorf("%s sent its parameters in %q; want %q", e.API, e.ParamsIn, want)
+				}
+			}
+			if n != 3 {
+				t.Errorf("%d OpenAPI calls journaled; want 3", n)
+			}
+			bad := newClient(t, Options{Getenv: env(s, EnvOpenAPIParams, mode, "ALIBABA_CLOUD_ACCESS_KEY_SECRET", "wrong-secret")})
+			_, err := set(ctx, bad, call)
+			if e := (*Error)(nil); !errors.As(err, &e) || e.Code != "SignatureDoesNotMatch" {
+				t.Errorf("a wrong secret with parameters in the %s: %v; want SignatureDoesNotMatch", want, err)
+			}
+		})
+	}
+	if _, err := New(Options{Getenv: env(nil, EnvOpenAPIParams, "url")}); err == nil || !strings.Contains(err.Error(), EnvOpenAPIParams) {
+		t.Errorf("CERTDROP_OPENAPI_PARAMS=url: %v; want refused, naming the variable", err)
+	}
 }

@@ -187,3 +187,25 @@ func classifyOSS(code string, status int) (fanout.Class, string) {
 	}
 	return classify(code, status)
 }
+
+// LegacyAction is the deprecated CDN operation of product cdn-legacy.
+const LegacyAction = "SetDomainServerCertificate"
+
+// LegacyHint answers a refusal of LegacyAction itself: the vendor
+// deprecated it (removed from the CDN SDK in v6.0.0; its page points to
+// SetCdnDomainSSLCertificate), so a gateway that no longer knows it is
+// the expected end, and the way on is product cdn.
+const LegacyHint = "SetDomainServerCertificate (product cdn-legacy) is deprecated and the gateway no longer takes it: move the target to product: cdn (SetCdnDomainSSLCertificate)"
+
+// actionRefused reports whether code says the gateway does not know or
+// no longer serves the action: InvalidAction.NotFound (the gateway's
+// answer to an unknown action), InvalidAction, and the deprecation codes
+// some gateways give (OperationDeprecated, Deprecated.*).
+func actionRefused(code string) bool {
+	switch {
+	case code == "InvalidAction.NotFound", code == "InvalidAction", code == "InvalidApi.NotFound",
+		code == "OperationDeprecated", strings.HasPrefix(code, "Deprecated"):
+		return true
+	}
+	return false
+}

@@ -80,6 +80,26 @@ func TestParseTime(t *testing.T) {
 	}
 }
 
+// TestParseTimeListCname reads OSS ListCname's dates in both forms OSS
+// writes: a two-digit day (RFC 1123) and a one-digit day, as the OSS SDK's
+// own ListCname fixture has it ("Mon, 4 May 2048 10:14:51 GMT").
+func TestParseTimeListCname(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want time.Time
+	}{
+		{"Mon, 4 May 2048 10:14:51 GMT", time.Date(2048, 5, 4, 10, 14, 51, 0, time.UTC)},
+		{"Mon, 04 May 2048 10:14:51 GMT", time.Date(2048, 5, 4, 10, 14, 51, 0, time.UTC)},
+		{"Wed, 12 Apr 2023 10:14:51 GMT", time.Date(2023, 4, 12, 10, 14, 51, 0, time.UTC)},
+		{"Sat, 1 Jan 2028 00:00:00 GMT", time.Date(2028, 1, 1, 0, 0, 0, 0, time.UTC)},
+	} {
+		got, ok := parseTime(tt.in)
+		if !ok || !got.Equal(tt.want) {
+			t.Errorf("%q: got %v %v, want %v", tt.in, got, ok, tt.want)
+		}
+	}
+}
+
 func TestRedactor(t *testing.T) {
 	b := testBundle(t, "www."+testDomain)
 	key := b.KeyPEM().Reveal()

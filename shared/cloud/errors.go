@@ -155,6 +155,9 @@ func convert(ctx context.Context, api, domain string, err error, meta *responseM
 			e.Hint = "the endpoint's TLS certificate is not trusted: check the endpoint (a proxy intercepting TLS?)"
 		}
 	}
+	if api == LegacyAction && actionRefused(e.Code) {
+		e.Hint = LegacyHint
+	}
 	if e.class == fanout.Throttled && e.retryAfter == 0 && meta != nil {
 		e.retryAfter = retryAfterHeader(meta.header)
 	}

@@ -17,7 +17,8 @@ type Request struct {
 	// Action and Version name the operation ("AddDomainRecord",
 	// "2015-01-09").
 	Action, Version string
-	// Params travel in the POST form body.
+	// Params travel in the POST form body (in the query string with
+	// CERTDROP_OPENAPI_PARAMS=query).
 	Params map[string]string
 	// Subject names what the call is about (a zone, a record name) in
 	// errors and logs.

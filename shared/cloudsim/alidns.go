@@ -30,7 +30,8 @@ package cloudsim
 //	DescribeSubDomainRecords SubDomain (required, e.g. _acme-challenge.www.example.com),
 //	                         DomainName (optional: the zone; default the registrable domain
 //	                         of SubDomain), Type, PageNumber (default 1), PageSize (default 20,
-//	                         max 500)
+//	                         1 to 100, as the current reference has it; an older edition
+//	                         said 500: a PageSize over 100 is refused InvalidParameter)
 //	  -> TotalCount, PageNumber, PageSize, DomainRecords.Record[] (newest first).
 //	     Errors: InvalidDomainName.NoExist.
 //	DescribeDomainRecordInfo RecordId (required)
@@ -663,7 +664,11 @@ func (s *Sim) alidnsCall(api apiSpec, p url.Values, c *call) (any, *apiError) {
 			"DomainLevel": dns.CountLabel(in) - dns.CountLabel(suffix)}, nil
 
 	case "DescribeDomainRecords", "DescribeSubDomainRecords":
-		number, size, e := page(p, 500)
+		max := 500 // DescribeDomainRecords: "最大值 500"
+		if api.action == "DescribeSubDomainRecords" {
+			max = 100 // its current reference: "最大值 100"
+		}
+		number, size, e := page(p, max)
 		if e != nil {
 			return nil, e
 		}

@@ -178,10 +178,33 @@ func TestAliDNSDescribeDomainRecordsFiltersAndPages(t *testing.T) {
 			}
 		})
 	}
-	_, err := c.call(ctx, "DescribeDomainRecords", map[string]string{"DomainName": "example.test", "PageSize": "501"})
-	if code, _ := codeOf(err); code != "InvalidParameter" {
-		t.Fatalf("PageSize 501: %q", code)
+	// Each listing's PageSize range, as its current reference gives it.
+	for _, pc := range []struct {
+		action string
+		params map[string]string
+		size   string
+		ok     bool
+	}{
+		{"DescribeDomainRecords", map[string]string{"DomainName": "example.test"}, "500", true},
+		{"DescribeDomainRecords", map[string]string{"DomainName": "example.test"}, "501", false},
+		{"DescribeSubDomainRecords", map[string]string{"SubDomain": "host1.example.test"}, "100", true},
+		{"DescribeSubDomainRecords", map[string]string{"SubDomain": "host1.example.test"}, "101", false},
+		{"DescribeSubDomainRecords", map[string]string{"SubDomain": "host1.example.test"}, "500", false},
+		{"DescribeSubDomainRecords", map[string]string{"SubDomain": "host1.example.test"}, "0", false},
+		{"DescribeDomains", map[string]string{}, "100", true},
+		{"DescribeDomains", map[string]string{}, "101", false},
+	} {
+		params := map[string]string{"PageSize": pc.size}
+		for k, v := range pc.params {
+			params[k] = v
+		}
+		_, err := c.call(ctx, pc.action, params)
+		code, _ := codeOf(err)
+		if pc.ok && err != nil || !pc.ok && code != "InvalidParameter" {
+			t.Errorf("%s PageSize %s: %v; want ok %t", pc.action, pc.size, err, pc.ok)
+		}
 	}
+	var err error
 	_, err = c.call(ctx, "DescribeDomainRecords", map[string]string{"DomainName": "nope.test"})
 	if code, _ := codeOf(err); code != "InvalidDomainName.NoExist" {
 		t.Fatalf("unknown zone: %q", code)

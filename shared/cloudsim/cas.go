@@ -58,10 +58,18 @@ package cloudsim
 //	     Sha2 (SHA-256 of the leaf DER, upper-case hex: lower-case it to
 //	     compare with bundle.Fingerprint), SerialNo (lower-case hex, as
 //	     big.Int.Text(16)), Issuer, OrgName, StartDate and EndDate
-//	     ("2006-01-02", UTC), CertStartTime and CertEndTime (Unix milliseconds),
+//	     ("2006-01-02", a date without a zone: the reference does not say in
+//	     which zone CAS writes it; the emulator writes China Standard Time,
+//	     UTC+8, casDateZone, so that a client comparing it with a UTC date
+//	     fails on every certificate that expires after 16:00 UTC),
 //	     Expired (bool), Status (ISSUED|WILLEXPIRED|EXPIRED), Upload (true),
 //	     SourceType ("upload"), Algorithm (RSA|ECC), KeySize, InstanceId
 //	     ("<CertificateId>-<region>"), ResourceGroupId (""). Newest first.
+//	     CertStartTime and CertEndTime (Unix milliseconds) too, although the
+//	     cas-20200407 SDK documents them "only if OrderType is set to CPACK
+//	     or BUY" (and Sha2 "only if OrderType is set to CERT or UPLOAD"):
+//	     a real listing of uploads may give the dates only as StartDate and
+//	     EndDate, so certdrop recognises its uploads by Sha2, not by date.
 //	GetUserCertificateDetail  CertId (required), CertFilter (true: leave Cert and Key
 //	                          out)
 //	  -> RequestId, Id, Name, Common, Sans, Fingerprint (SHA-1, as above), Sha2,
@@ -533,6 +541,11 @@ func keyInfo(leaf *x509.Certificate) (string, int) {
 	return "", 0
 }
 
+// casDateZone is the zone the emulator writes StartDate and EndDate in:
+// the reference gives them as dates without a zone and does not say which;
+// China Standard Time is the emulator's choice.
+var casDateZone = time.FixedZone("CST", 8*60*60)
+
 // common fields of a list item and a detail answer.
 func (c *casCert) fields(now time.Time) map[string]any {
 	s1, s2 := casFingerprints(c.leaf)
@@ -553,8 +566,8 @@ func (c *casCert) fields(now time.Time) map[string]any {
 		"SerialNo":    c.leaf.SerialNumber.Text(16),
 		"Issuer":      issuer,
 		"OrgName":     org,
-		"StartDate":   c.leaf.NotBefore.UTC().Format("2006-01-02"),
-		"EndDate":     c.leaf.NotAfter.UTC().Format("2006-01-02"),
+		"StartDate":   c.leaf.NotBefore.In(casDateZone).Format("2006-01-02"),
+		"EndDate":     c.leaf.NotAfter.In(casDateZone).Format("2006-01-02"),
 		"Expired":     now.After(c.leaf.NotAfter),
 		"Algorithm":   alg,
 		"KeySize":     size,

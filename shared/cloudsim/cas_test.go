@@ -225,7 +225,6 @@ func TestSetByReferenceEveryProduct(t *testing.T) {
 		{ProductCDN, "SetDomainServerCertificate", "www.example.test", map[string]string{"CertName": "certdrop-ref", "ServerCertificateStatus": "on"}},
 		{ProductVOD, "SetVodDomainSSLCertificate", "vod.example.test", map[string]string{"CertId": sid, "CertRegion": "cn-hangzhou", "SSLProtocol": "on"}},
 		{ProductVOD, "SetVodDomainSSLCertificate", "vod.example.test", map[string]string{"CertName": "certdrop-ref", "SSLProtocol": "on"}},
-		{ProductLive, "SetLiveDomainCertificate", "live.example.test", map[string]string{"CertName": "certdrop-ref", "SSLProtocol": "on"}},
 		{ProductDCDN, "SetDcdnDomainSSLCertificate", "dcdn.example.test", map[string]string{"CertId": sid, "SSLProtocol": "on"}},
 		{ProductDCDN, "SetDcdnDomainSSLCertificate", ".dcdn.example.test", map[string]string{"CertId": sid, "CertRegion": "cn-hangzhou", "SSLProtocol": "on"}},
 	}
@@ -245,8 +244,8 @@ func TestSetByReferenceEveryProduct(t *testing.T) {
 			}
 		})
 	}
-	if got := s.CarriedBy(CASRegionHangzhou, id); len(got) != 6 {
-		t.Errorf("CarriedBy lists %v, want the 6 domains set", got)
+	if got := s.CarriedBy(CASRegionHangzhou, id); len(got) != 5 {
+		t.Errorf("CarriedBy lists %v, want the 5 domains set", got)
 	}
 	if got := s.CarriedBy(CASRegionSingapore, id); len(got) != 0 {
 		t.Errorf("CarriedBy in the other region lists %v", got)
@@ -290,8 +289,11 @@ func TestSetByReferenceRefusals(t *testing.T) {
 		{"cdn bad region", "SetCdnDomainSSLCertificate", map[string]string{"DomainName": "www.example.test", "CertId": sid, "CertRegion": "us-west-1"}, "Abs.CertRegion.ValueNotSupported", false},
 		{"cdn domain not covered", "SetCdnDomainSSLCertificate", map[string]string{"DomainName": ".example.test", "CertId": sid}, "SetDomainCertificate.ParameterError", false},
 		{"cdn expired", "SetCdnDomainSSLCertificate", map[string]string{"DomainName": "www.example.test", "CertId": sid}, "Certificate.Expired", true},
-		{"live without name", "SetLiveDomainCertificate", map[string]string{"DomainName": "live.example.test"}, "CertName.MissingParameter", false},
-		{"live not covered", "SetLiveDomainCertificate", map[string]string{"DomainName": "live.example.test", "CertName": "only-www"}, "SetDomainCertificate.ParameterError", false},
+		// SetLiveDomainCertificate documents no reference: SSLProtocol=on
+		// requires SSLPub and SSLPri, whatever CertType says.
+		{"live by name", "SetLiveDomainCertificate", map[string]string{"DomainName": "live.example.test", "CertName": "only-www"}, "SSLPub.MissingParameter", false},
+		{"live without name", "SetLiveDomainCertificate", map[string]string{"DomainName": "live.example.test"}, "SSLPub.MissingParameter", false},
+		{"live without key", "SetLiveDomainCertificate", map[string]string{"DomainName": "live.example.test", "CertName": "only-www", "SSLPub": p.cert}, "SSLPri.MissingParameter", false},
 		{"legacy unknown name", "SetDomainServerCertificate", map[string]string{"DomainName": "www.example.test", "CertName": "nope"}, "Certificate.NotFind", false},
 		{"vod id and name disagree", "SetVodDomainSSLCertificate", map[string]string{"DomainName": "vod.example.test", "CertId": sid, "CertName": "other"}, "SetDomainCertificate.ParameterError", false},
 		{"dcdn without CertId", "SetDcdnDomainSSLCertificate", map[string]string{"DomainName": "dcdn.example.test", "CertName": "only-www"}, "SetDomainCertificate.ParameterError", false},

@@ -11,9 +11,10 @@ package cloudsim
 //	                             certificate under; generated when absent),
 //	                             SSLPub, SSLPri (upload), CertId (required with
 //	                             cas), CertRegion (cn-hangzhou|ap-southeast-1,
-//	                             default cn-hangzhou; cas only), Env (staging:
-//	                             grey release, production unchanged; any other
-//	                             value releases officially)
+//	                             default cn-hangzhou; cas only). No Env: the
+//	                             current reference has none (the DCDN SDK
+//	                             dropped it in v4.0.0), so a call with Env
+//	                             is refused InvalidEnv
 //	  -> RequestId. Errors as SetCdnDomainSSLCertificate (the page lists the same
 //	     codes): MissingDomainName, MissingSSLProtocol,
 //	     InvalidSSLProtocol.ValueNotSupported, InvalidDomain.NotFound,
@@ -44,7 +45,7 @@ package cloudsim
 // Sources: https://www.alibabacloud.com/help/en/doc-detail/131404.html
 // (SetDcdnDomainSSLCertificate: parameters, "CertName ... only effective
 // when CertType=upload", "CertId ... required when CertType=cas",
-// "CertRegion ... default cn-hangzhou", Env=staging),
+// "CertRegion ... default cn-hangzhou"),
 // https://help.aliyun.com/document_detail/131404.html (error codes),
 // https://help.aliyun.com/document_detail/131400.htm and
 // https://www.alibabacloud.com/help/en/dcdn/developer-reference/api-dcdn-2018-01-15-describedcdndomaincertificateinfo

@@ -14,14 +14,17 @@ func TestDCDNUploadStagingAndDescribe(t *testing.T) {
 	p := validPair(t, "dcdn.example.test")
 
 	form := setForm("dcdn.example.test", "certdrop-dcdn", p)
+	// The current SetDcdnDomainSSLCertificate reference has no Env: a
+	// staging release asked of it is refused, and nothing is installed.
 	form["Env"] = "staging"
-	if _, err := c.call(context.Background(), "SetDcdnDomainSSLCertificate", form); err != nil {
-		t.Fatal(err)
+	_, err := c.call(context.Background(), "SetDcdnDomainSSLCertificate", form)
+	if code, _ := codeOf(err); code != "InvalidEnv" {
+		t.Errorf("Env=staging on DCDN: %v; want InvalidEnv", err)
 	}
 	if prod, _ := s.Installed(ProductDCDN, "dcdn.example.test"); prod.CertName != "" {
-		t.Errorf("staging changed production: %+v", prod)
+		t.Errorf("a refused staging Set changed production: %+v", prod)
 	}
-	if st, ok := s.Staging(ProductDCDN, "dcdn.example.test"); !ok || st.CertName != "certdrop-dcdn" {
+	if st, ok := s.Staging(ProductDCDN, "dcdn.example.test"); ok {
 		t.Errorf("staging %+v", st)
 	}
 	delete(form, "Env")

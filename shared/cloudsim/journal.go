@@ -56,6 +56,10 @@ type Entry struct {
 	// PrivateKey, or an OSS PutCname PrivateKey), whatever the outcome: a
 	// key crossed the wire. The key itself is never recorded.
 	KeySent bool `json:"keySent,omitempty"`
+	// ParamsIn says where an OpenAPI request's parameters travelled:
+	// "body" (a form body, certdrop's default), "query" (the query string,
+	// as the generated SDKs send them), "both", or "" (none).
+	ParamsIn string `json:"paramsIn,omitempty"`
 	// KeyReturned reports that the answer carried a private key
 	// (GetUserCertificateDetail without CertFilter=true).
 	KeyReturned bool `json:"keyReturned,omitempty"`

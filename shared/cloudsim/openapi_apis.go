@@ -24,7 +24,11 @@ type apiSpec struct {
 	// forceSet: the operation documents ForceSet (Live and the legacy CDN
 	// operation); the others have no such parameter.
 	forceSet bool
-	// env: the operation documents Env=staging (CDN and VOD).
+	// env: the operation documents Env=staging: VOD's
+	// SetVodDomainSSLCertificate only. The current references of
+	// SetCdnDomainSSLCertificate and SetDcdnDomainSSLCertificate have no
+	// Env (the CDN SDK dropped it in v8.0.0, the DCDN SDK in v4.0.0), nor
+	// have Live's or the legacy operation's.
 	env bool
 	// quota is the default per-account calls per second.
 	quota float64
@@ -67,7 +71,7 @@ func DefaultQuotas() map[string]float64 {
 // apiSpecs lists the emulated operations.
 func apiSpecs() []apiSpec {
 	return []apiSpec{
-		{action: "SetCdnDomainSSLCertificate", version: "2018-05-10", product: ProductCDN, set: true, env: true, quota: 30},
+		{action: "SetCdnDomainSSLCertificate", version: "2018-05-10", product: ProductCDN, set: true, quota: 30},
 		{action: "SetDomainServerCertificate", version: "2018-05-10", product: ProductCDN, set: true, legacy: true, forceSet: true, quota: 10},
 		{action: "SetVodDomainSSLCertificate", version: "2017-03-21", product: ProductVOD, set: true, env: true, quota: 30},
 		{action: "SetLiveDomainCertificate", version: "2016-11-01", product: ProductLive, set: true, forceSet: true, quota: 30},
@@ -77,7 +81,7 @@ func apiSpecs() []apiSpec {
 		{action: "DescribeVodDomainCertificateInfo", version: "2017-03-21", product: ProductVOD, quota: 30},
 		{action: "DescribeLiveDomainCertificateInfo", version: "2016-11-01", product: ProductLive, quota: 100},
 		// DCDN (dcdn.go).
-		{action: "SetDcdnDomainSSLCertificate", version: "2018-01-15", product: ProductDCDN, set: true, env: true, quota: dcdnSetQuota},
+		{action: "SetDcdnDomainSSLCertificate", version: "2018-01-15", product: ProductDCDN, set: true, quota: dcdnSetQuota},
 		{action: "DescribeDcdnDomainCertificateInfo", version: "2018-01-15", product: ProductDCDN, quota: dcdnDescribeQuota},
 		// Alibaba Cloud DNS's "API rate quota" page
 		// (https://www.alibabacloud.com/help/en/dns/api-alidns-2015-01-09-quota)

@@ -80,15 +80,25 @@ func (s *Sim) serveOpenAPI(w http.ResponseWriter, r *http.Request, region string
 		return
 	}
 	params := r.URL.Query()
+	inQuery, inBody := len(params) > 0, false
 	if ct := r.Header.Get("Content-Type"); strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
 		form, err := url.ParseQuery(string(body))
 		if err != nil {
 			s.fail(c, &apiError{status: http.StatusBadRequest, code: "InvalidParameter", message: "The request body is not a valid form."})
 			return
 		}
+		inBody = len(form) > 0
 		for k, v := range form {
 			params[k] = v
 		}
+	}
+	switch {
+	case inQuery && inBody:
+		c.entry.ParamsIn = "both"
+	case inQuery:
+		c.entry.ParamsIn = "query"
+	case inBody:
+		c.entry.ParamsIn = "body"
 	}
 	c.entry.Domain = strings.ToLower(strings.TrimSpace(params.Get("DomainName")))
 	c.entry.CertName = params.Get("CertName")

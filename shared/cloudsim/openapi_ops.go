@@ -75,10 +75,11 @@ func (s *Sim) applySet(api apiSpec, p url.Values) (string, *apiError) {
 	if len(sp.certName) > maxCertName {
 		return sp.certName, errf("InvalidCertName.TooLong")
 	}
-	if api.env && sp.env != "" && sp.env != "staging" && api.product == ProductCDN {
-		// The CDN documents InvalidEnv; VOD releases officially for any
-		// value other than "staging".
-		return sp.certName, errf("InvalidEnv")
+	if !api.env && p.Has("Env") {
+		// Env is not a parameter of this operation in its current
+		// reference: a client sending it expects a staging release it
+		// would not get. The CDN's page keeps the code InvalidEnv.
+		return sp.certName, errf("InvalidEnv").withMessage("The specified Env is invalid: " + api.action + " has no Env parameter.")
 	}
 	if sp.certRegion != "" && api.product != ProductLive && !api.legacy &&
 		sp.certRegion != "cn-hangzhou" && sp.certRegion != "ap-southeast-1" {
@@ -95,7 +96,19 @@ func (s *Sim) applySet(api apiSpec, p url.Values) (string, *apiError) {
 
 	now := s.certNow()
 	staging := api.env && sp.env == "staging"
-	if sp.certType == "cas" && sp.protocol == "on" {
+	if api.product == ProductLive && sp.protocol == "on" {
+		// SetLiveDomainCertificate's reference: "If you set this parameter
+		// to on, you must also specify the SSLPub and SSLPri parameters",
+		// whatever CertType says; it documents no CertId, so a certificate
+		// in Certificate Management Service cannot be named instead.
+		switch {
+		case sp.pub == "":
+			return sp.certName, errf("SSLPub.MissingParameter")
+		case sp.pri == "":
+			return sp.certName, errf("SSLPri.MissingParameter")
+		}
+	}
+	if sp.certType == "cas" && sp.protocol == "on" && api.product != ProductLive {
 		return s.applySetByReference(api, sp, now, staging)
 	}
 	if sp.protocol == "off" {
@@ -330,10 +343,13 @@ func (s *Sim) describe(api apiSpec, p url.Values, requestID string) (any, *apiEr
 //   - SetVodDomainSSLCertificate: CertId and CertRegion, or CertName (in
 //     CertRegion) when CertId is absent; both given must name the same
 //     certificate.
-//   - SetLiveDomainCertificate and SetDomainServerCertificate: CertName,
-//     looked up in cn-hangzhou (their pages document no CertId nor
-//     CertRegion). SetDomainServerCertificate's ServerCertificate, when
+//   - SetDomainServerCertificate: CertName, looked up in cn-hangzhou (its
+//     page documents no CertId nor CertRegion); its ServerCertificate, when
 //     given, must be the referenced certificate's.
+//   - SetLiveDomainCertificate takes no reference: its page requires SSLPub
+//     and SSLPri with SSLProtocol=on (SSLPub.MissingParameter,
+//     SSLPri.MissingParameter otherwise) and documents no CertId, so a Live
+//     Set with CertType=cas is an upload of the SSLPub and SSLPri it carries.
 //
 // SSLPub/SSLPri (PrivateKey) are not needed and are ignored when sent (the
 // journal still marks the key as sent). Answers: CertName.MissingParameter

@@ -308,20 +308,43 @@ func certInfo(t *testing.T, body map[string]any) map[string]string {
 	return m
 }
 
+// TestStagingDoesNotChangeProduction: VOD's Set documents Env=staging,
+// which installs on staging only; the current CDN, DCDN, Live and legacy
+// references have no Env, and a Set that sends it is refused (InvalidEnv)
+// without installing anything.
 func TestStagingDoesNotChangeProduction(t *testing.T) {
 	s := startSim(t, testConfig())
 	c := newSDK(t, s.Endpoints().OpenAPI, "simAK", "simSK", "")
-	p := validPair(t, "www.example.test")
-	f := setForm("www.example.test", "staged", p)
+	p := validPair(t, "vod.example.test")
+	f := setForm("vod.example.test", "staged", p)
 	f["Env"] = "staging"
-	if _, err := c.call(context.Background(), "SetCdnDomainSSLCertificate", f); err != nil {
+	if _, err := c.call(context.Background(), "SetVodDomainSSLCertificate", f); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := s.Installed(ProductCDN, "www.example.test"); got.CertName != "" {
+	if got, _ := s.Installed(ProductVOD, "vod.example.test"); got.CertName != "" {
 		t.Fatalf("production carries %q after a staging Set", got.CertName)
 	}
-	if got, ok := s.Staging(ProductCDN, "www.example.test"); !ok || got.CertName != "staged" {
+	if got, ok := s.Staging(ProductVOD, "vod.example.test"); !ok || got.CertName != "staged" {
 		t.Fatalf("staging carries %+v", got)
+	}
+
+	for _, tt := range []struct{ action, product, domain string }{
+		{"SetCdnDomainSSLCertificate", ProductCDN, "www.example.test"},
+		{"SetLiveDomainCertificate", ProductLive, "live.example.test"},
+	} {
+		p := validPair(t, tt.domain)
+		f := setForm(tt.domain, "staged-"+tt.product, p)
+		f["Env"] = "staging"
+		_, err := c.call(context.Background(), tt.action, f)
+		if code, _ := codeOf(err); code != "InvalidEnv" {
+			t.Errorf("%s with Env=staging: %v; want InvalidEnv", tt.action, err)
+		}
+		if got, _ := s.Installed(tt.product, tt.domain); got.CertName != "" {
+			t.Errorf("%s: production carries %q after a refused Set", tt.action, got.CertName)
+		}
+		if got, ok := s.Staging(tt.product, tt.domain); ok {
+			t.Errorf("%s: staging carries %+v", tt.action, got)
+		}
 	}
 }
 

@@ -43,7 +43,10 @@ package cloudsim
 //	     for CAS, "<id>-cn-hangzhou" for an upload), Status (Enabled),
 //	     CreationDate, Fingerprint (SHA-1 of the leaf, upper-case hex pairs
 //	     joined by colons, as the ListCname reference shows), ValidStartDate,
-//	     ValidEndDate (both RFC 1123, GMT).
+//	     ValidEndDate (both RFC 1123, GMT, with the day unpadded, as the OSS
+//	     SDK's ListCname fixture writes "Mon, 4 May 2048 10:14:51 GMT":
+//	     cnameDateFormat; a client that reads only a two-digit day fails
+//	     on the first nine days of every month).
 //	DeleteCname  POST /<bucket>/?cname&comp=delete with the Domain
 //	  -> 200; NoSuchCname (404) when the bucket does not have it.
 //
@@ -309,6 +312,10 @@ func (o *OSS) nextCnameCertID() int64 {
 	return 24000000 + o.cnameID
 }
 
+// cnameDateFormat is how ListCname writes a certificate's dates: RFC 1123
+// with the day of the month unpadded, as the OSS SDK's fixture has it.
+const cnameDateFormat = "Mon, 2 Jan 2006 15:04:05 GMT"
+
 // listCname answers ListCname.
 func (o *OSS) listCname(w http.ResponseWriter, bucket string) *ossError {
 	if !o.store.hasBucket(bucket) {
@@ -329,8 +336,8 @@ func (o *OSS) listCname(w http.ResponseWriter, bucket string) *ossError {
 				Type: c.typ, CertID: c.certID, Status: "Enabled",
 				CreationDate:   c.created.Format(http.TimeFormat),
 				Fingerprint:    cnameFingerprint(c.leaf),
-				ValidStartDate: c.leaf.NotBefore.UTC().Format(http.TimeFormat),
-				ValidEndDate:   c.leaf.NotAfter.UTC().Format(http.TimeFormat),
+				ValidStartDate: c.leaf.NotBefore.UTC().Format(cnameDateFormat),
+				ValidEndDate:   c.leaf.NotAfter.UTC().Format(cnameDateFormat),
 			}
 		}
 		res.Cname = append(res.Cname, item)

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 	"testing"
 
@@ -57,7 +56,7 @@ func TestOSSCnameWithCertificate(t *testing.T) {
 	fp := strings.ToUpper(hex.EncodeToString(sum[:]))
 	got := list.Cname[0]
 	if got.Domain != domain || got.Certificate.Type != "Upload" || strings.ReplaceAll(got.Certificate.Fingerprint, ":", "") != fp ||
-		got.Certificate.ValidEndDate != leaf.NotAfter.UTC().Format(http.TimeFormat) || !strings.HasSuffix(got.Certificate.CertId, "-cn-hangzhou") {
+		got.Certificate.ValidEndDate != leaf.NotAfter.UTC().Format("Mon, 2 Jan 2006 15:04:05 GMT") || !strings.HasSuffix(got.Certificate.CertId, "-cn-hangzhou") {
 		t.Errorf("ListCname %+v", got)
 	}
 	uploadID := got.Certificate.CertId

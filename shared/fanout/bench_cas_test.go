@@ -16,7 +16,8 @@ import (
 // BenchmarkFleetMixedCAS deploys a mixed fleet, 300 CDN, 150 DCDN, 150
 // VOD, 150 Live and 50 OSS custom domains, with delivery: cas at the
 // production quotas and 100 ms median latency: one lookup and one upload
-// to CAS, then every target set by reference. The lower bound is the
+// to CAS, then every target set by reference (Live by upload: its Set
+// documents no reference). The lower bound is the
 // slowest API's calls ÷ its quota (CDN's and OSS's: 300 ÷ 30 = 50 ÷ 10 = 10
 // s); the figure is the run's ratio to it, CAS lookup and upload included.
 func BenchmarkFleetMixedCAS(b *testing.B) {

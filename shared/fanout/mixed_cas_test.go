@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/certdrop/certdrop/shared/cloudsim"
 	"github.com/certdrop/certdrop/shared/fanout"
 	"github.com/certdrop/certdrop/shared/manifest"
 	"github.com/certdrop/certdrop/shared/plan"
@@ -28,11 +29,12 @@ func (f *mixedFleet) casPlan(t *testing.T) *plan.Plan {
 
 // TestMixedFleetCAS deploys the mixed fleet (CDN, DCDN, VOD, Live, OSS
 // custom domains) with delivery: cas: one UploadUserCertificate, then every
-// target set by reference (OSS by "<CertId>-<region>"); the key crosses
-// the wire once in all. A re-run uploads nothing, sends no key, and sets
-// only the staging target (never compared), by reference.
+// target set by reference (OSS by "<CertId>-<region>") but Live, whose
+// Set documents no reference and goes by upload; the key crosses the wire
+// twice in all (the upload, Live's Set). A re-run uploads nothing, sends
+// no key, and sets only the staging target (never compared), by reference.
 func TestMixedFleetCAS(t *testing.T) {
-	f := newMixedFleet(t, nil, "d3.mixed.test")
+	f := newMixedFleet(t, nil, "v1.mixed.test")
 	ctx := context.Background()
 	res, ups := fanout.RunCAS(ctx, f.client, f.client, f.casPlan(t), fastRetry(fanout.Options{Verify: true}))
 	if len(ups) != 1 || !ups[0].Uploaded || ups[0].CertID == 0 {
@@ -44,8 +46,11 @@ func TestMixedFleetCAS(t *testing.T) {
 		}
 		t.Fatalf("first run: %v", c)
 	}
-	if sent, _ := f.sim.Journal().KeysSent(); sent != 1 {
-		t.Errorf("the key crossed the wire %d times; want once", sent)
+	if sent, _ := f.sim.Journal().KeysSent(); sent != 2 {
+		t.Errorf("the key crossed the wire %d times; want twice (the CAS upload, Live's Set)", sent)
+	}
+	if got, _ := f.sim.Installed(cloudsim.ProductLive, "l1.mixed.test"); got.CertType != "upload" || got.Fingerprint != f.bundle.Identity().Fingerprint {
+		t.Errorf("live l1.mixed.test carries %+v; want the certificate by upload", got)
 	}
 	want := fmt.Sprintf("%d-%s", ups[0].CertID, manifest.CASRegionMainland)
 	for d, c := range f.sim.OSS().Cnames(mixedBucket) {
@@ -69,10 +74,10 @@ func TestMixedFleetCAS(t *testing.T) {
 		t.Errorf("re-run: %v; want all unchanged but the staging target", c)
 	}
 	byDomain, _, _ := f.sets(from)
-	if len(byDomain) != 1 || byDomain["SetDcdnDomainSSLCertificate d3.mixed.test"] != 1 {
+	if len(byDomain) != 1 || byDomain["SetVodDomainSSLCertificate v1.mixed.test"] != 1 {
 		t.Errorf("re-run set %v; want only the staging target", byDomain)
 	}
-	if sent, _ := f.sim.Journal().KeysSent(); sent != 1 {
-		t.Errorf("after the re-run the key crossed the wire %d times; want still once", sent)
+	if sent, _ := f.sim.Journal().KeysSent(); sent != 2 {
+		t.Errorf("after the re-run the key crossed the wire %d times; want still twice", sent)
 	}
 }

@@ -187,7 +187,7 @@ func (f *mixedFleet) sets(from int) (byDomain map[string]int, byAPI map[string]i
 // sets nothing but the staging target (never compared with production, as
 // for CDN).
 func TestMixedFleet(t *testing.T) {
-	f := newMixedFleet(t, nil, "d3.mixed.test")
+	f := newMixedFleet(t, nil, "v1.mixed.test")
 	res := fanout.Run(context.Background(), f.client, f.plan, fastRetry(fanout.Options{Verify: true}))
 	total := len(f.plan.Calls)
 	if c := countStates(res); c[fanout.Deployed] != total {
@@ -206,7 +206,7 @@ func TestMixedFleet(t *testing.T) {
 		t.Errorf("Set calls by API: %v", byAPI)
 	}
 	for _, e := range entries {
-		if want := map[bool]string{true: "staging"}[e.Domain == "d3.mixed.test"]; e.Env != want {
+		if want := map[bool]string{true: "staging"}[e.Domain == "v1.mixed.test"]; e.Env != want {
 			t.Errorf("%s %s sent Env=%q, want %q", e.API, e.Domain, e.Env, want)
 		}
 	}
@@ -226,11 +226,15 @@ func TestMixedFleet(t *testing.T) {
 		t.Errorf("%d PutCname calls carried the key, want one per oss target", keys)
 	}
 	for _, d := range mixedDomains[manifest.DCDN] {
-		got, ok := f.sim.Installed(cloudsim.ProductDCDN, d)
-		staged := d == "d3.mixed.test"
-		if !ok || (got.CertName == f.plan.CertName) == staged {
-			t.Errorf("dcdn %s carries %+v in production (staging %t)", d, got, staged)
+		if got, ok := f.sim.Installed(cloudsim.ProductDCDN, d); !ok || got.CertName != f.plan.CertName {
+			t.Errorf("dcdn %s carries %+v in production", d, got)
 		}
+	}
+	if got, _ := f.sim.Installed(cloudsim.ProductVOD, "v1.mixed.test"); got.CertName == f.plan.CertName {
+		t.Errorf("the staging vod target changed production: %+v", got)
+	}
+	if got, ok := f.sim.Staging(cloudsim.ProductVOD, "v1.mixed.test"); !ok || got.CertName != f.plan.CertName {
+		t.Errorf("vod v1.mixed.test staging carries %+v", got)
 	}
 
 	from := len(f.sim.Journal().Entries())
@@ -240,7 +244,7 @@ func TestMixedFleet(t *testing.T) {
 		t.Errorf("second run: %v, want %d unchanged and the staging target deployed", c, total-1)
 	}
 	byDomain, _, _ = f.sets(from)
-	if n := len(byDomain); n != 1 || byDomain["SetDcdnDomainSSLCertificate d3.mixed.test"] != 1 {
+	if n := len(byDomain); n != 1 || byDomain["SetVodDomainSSLCertificate v1.mixed.test"] != 1 {
 		t.Errorf("the second run set %v, want only the staging target", byDomain)
 	}
 }

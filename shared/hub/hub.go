@@ -20,20 +20,31 @@ import (
 // (plan.CertName, plan.CASCertName): certdrop-<cn>-<yyyymmdd>-<8 hex>.
 var certdropName = regexp.MustCompile(`^certdrop-(.+)-([0-9]{8})-([0-9a-f]{8})$`)
 
-// ours reports whether certdrop named c: the name has certdrop's form,
-// and its date and fingerprint prefix are c's own (when CAS gives them),
-// so that a certificate someone named "certdrop-…" by hand is not taken
-// for one of ours.
+// ours reports whether certdrop named c: the name has certdrop's form and
+// belongs to c, so that a certificate someone named "certdrop-…" by hand
+// is not taken for one of ours. Where CAS gives the certificate's SHA-256
+// (ListUserCertificateOrder's Sha2, for uploads), the name's fingerprint
+// prefix must be its own, and that settles it. Only without it is the
+// name's date compared with the expiry CAS gives, within a day: CAS's
+// EndDate is a date without a zone (its reference does not say which),
+// and the name's date is UTC.
 func ours(c fanout.CASCert) bool {
 	m := certdropName.FindStringSubmatch(c.Name)
 	if m == nil {
 		return false
 	}
-	if c.Fingerprint != "" && len(c.Fingerprint) >= 8 && c.Fingerprint[:8] != m[3] {
-		return false
+	if len(c.Fingerprint) >= 8 {
+		return c.Fingerprint[:8] == m[3]
 	}
-	if !c.NotAfter.IsZero() && c.NotAfter.UTC().Format("20060102") != m[2] {
-		return false
+	if !c.NotAfter.IsZero() {
+		named, err := time.Parse("20060102", m[2])
+		if err != nil {
+			return false
+		}
+		day := c.NotAfter.UTC().Truncate(24 * time.Hour)
+		if d := named.Sub(day); d > 24*time.Hour || d < -24*time.Hour {
+			return false
+		}
 	}
 	return true
 }

@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -53,10 +54,59 @@ func account(t *testing.T) (*cloudsim.Sim, *cloud.Client, *manifest.Manifest) {
 	m := &manifest.Manifest{Version: 1, Targets: []manifest.Target{
 		{Product: manifest.CDN, Domain: "www." + zone, Delivery: cas},
 		{Product: manifest.VOD, Domain: "vod." + zone, Region: "cn-shanghai", Delivery: cas},
-		{Product: manifest.Live, Domain: "pull." + zone, Delivery: cas},
 		{Product: manifest.DCDN, Domain: "dcdn." + zone, Delivery: cas},
 	}}
 	return s, c, m
+}
+
+// TestRollbackLive: SetLiveDomainCertificate documents no reference to a
+// certificate in CAS, so a live target with delivery: cas is deployed by
+// upload and a rollback cannot set it: it fails RollbackNoReference, no
+// Live Set is sent, and the other targets are rolled back.
+func TestRollbackLive(t *testing.T) {
+	s, c, m := account(t)
+	m.Targets = append(m.Targets, manifest.Target{Product: manifest.Live, Domain: "pull." + zone, Delivery: manifest.DeliveryCAS})
+	now := time.Now()
+	names := []string{zone, "*." + zone}
+	b := issue(t, now.Add(-2*time.Hour), 90*24*time.Hour, names...)
+	cNew := issue(t, now.Add(-time.Hour), 90*24*time.Hour, names...)
+	deploy(t, c, b, m)
+	deploy(t, c, cNew, m)
+	if got, _ := s.Installed(cloudsim.ProductLive, "pull."+zone); got.CertType != "upload" || got.Fingerprint != cNew.Identity().Fingerprint {
+		t.Fatalf("live carries %+v; want C by upload", got)
+	}
+	liveSets := func() int {
+		n := 0
+		for _, e := range s.Journal().Entries() {
+			if e.API == "SetLiveDomainCertificate" {
+				n++
+			}
+		}
+		return n
+	}
+	before := liveSets()
+	rep, err := Rollback(context.Background(), c, c, m, RollbackOptions{To: plan.CASCertName(b.Identity())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Summary.Deployed != len(m.Targets)-1 || rep.Summary.Failed != 1 {
+		t.Errorf("rollback %+v; want every target but live deployed, live failed", rep.Summary)
+	}
+	found := false
+	for _, tg := range rep.Targets {
+		if tg.Product == manifest.Live {
+			found = true
+			if tg.Error == nil || tg.Error.Code != "RollbackNoReference" {
+				t.Errorf("live target %+v; want RollbackNoReference", tg)
+			}
+		}
+	}
+	if !found {
+		t.Error("the report has no live target")
+	}
+	if n := liveSets() - before; n != 0 {
+		t.Errorf("%d SetLiveDomainCertificate calls during the rollback; want 0", n)
+	}
 }
 
 var root *cloudsim.CA
@@ -311,5 +361,61 @@ func TestPrune(t *testing.T) {
 	var re *RefusedError
 	if !errors.As(err, &re) || re.Code != "RollbackNotInCAS" {
 		t.Errorf("rollback to a pruned certificate: %v; want RollbackNotInCAS", err)
+	}
+}
+
+// TestOursByFingerprint lists, through the emulator, certdrop's uploads of
+// certificates that expire late in the UTC day: CAS's EndDate is a date
+// without a zone (the emulator writes UTC+8), so the date in certdrop's
+// name (UTC) differs from it, and the certificate is recognised by its
+// SHA-256 (Sha2), which the listing returns for uploads. A name in
+// certdrop's form over another certificate is not ours.
+func TestOursByFingerprint(t *testing.T) {
+	_, c, _ := account(t)
+	now := time.Now().UTC()
+	for _, h := range []int{1, 15, 16, 20, 23} {
+		// Expires at h:30 UTC in 60 days.
+		end := time.Date(now.Year(), now.Month(), now.Day(), h, 30, 0, 0, time.UTC).AddDate(0, 0, 60)
+		b := issue(t, now.Add(-time.Hour), end.Sub(now.Add(-time.Hour)), "late"+strconv.Itoa(h)+"."+zone)
+		id := upload(t, c, b, "")
+		got, err := c.ListCAS(context.Background(), manifest.CASRegionMainland, "late"+strconv.Itoa(h)+"."+zone, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, cc := range got {
+			if cc.ID == id {
+				found = true
+				if !ours(cc) {
+					t.Errorf("expiry %s: certdrop's upload %q (fingerprint %s, NotAfter %s) not recognised as ours", end, cc.Name, cc.Fingerprint, cc.NotAfter)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("expiry %s: upload %d not listed", end, id)
+		}
+	}
+}
+
+func TestOurs(t *testing.T) {
+	fp := strings.Repeat("ab", 32)
+	for _, tt := range []struct {
+		name string
+		c    fanout.CASCert
+		want bool
+	}{
+		{"fingerprint matches, date one day off", fanout.CASCert{Name: "certdrop-a.example.com-20480505-abababab", Fingerprint: fp,
+			NotAfter: time.Date(2048, 5, 4, 0, 0, 0, 0, time.UTC)}, true},
+		{"fingerprint differs", fanout.CASCert{Name: "certdrop-a.example.com-20480504-deadbeef", Fingerprint: fp,
+			NotAfter: time.Date(2048, 5, 4, 0, 0, 0, 0, time.UTC)}, false},
+		{"no fingerprint, date a day off (zone unknown)", fanout.CASCert{Name: "certdrop-a.example.com-20480505-deadbeef",
+			NotAfter: time.Date(2048, 5, 4, 0, 0, 0, 0, time.UTC)}, true},
+		{"no fingerprint, date two days off", fanout.CASCert{Name: "certdrop-a.example.com-20480506-deadbeef",
+			NotAfter: time.Date(2048, 5, 4, 0, 0, 0, 0, time.UTC)}, false},
+		{"not certdrop's form", fanout.CASCert{Name: "manual-upload", Fingerprint: fp}, false},
+	} {
+		if got := ours(tt.c); got != tt.want {
+			t.Errorf("%s: ours = %v, want %v", tt.name, got, tt.want)
+		}
 	}
 }

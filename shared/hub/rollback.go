@@ -2,6 +2,7 @@ package hub
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -120,6 +121,13 @@ func Rollback(ctx context.Context, client fanout.Client, cas fanout.CASClient, m
 	for i, t := range covered {
 		c, in := found[t.CertRegion()]
 		call, err := plan.Reference(t, name, c.ID)
+		if errors.Is(err, plan.ErrNoReference) {
+			calls[i] = call
+			missing[i] = &RefusedError{Code: "RollbackNoReference",
+				Message: fmt.Sprintf("%s cannot be set by reference: %s %v; no Set was sent", name, t.Product, plan.ErrNoReference),
+				Hint:    "deploy the certificate's bundle again (certdrop push or deploy): a rollback has no key to send"}
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -20,8 +20,6 @@ targets:
     domains: [www.example.com, img.example.com]
   - product: vod
     domain: vod.example.com
-  - product: live
-    domain: pull.example.com
 `
 
 // TestE2ECASDeliveryRollbackPrune runs the function against the emulator
@@ -50,11 +48,11 @@ func TestE2ECASDeliveryRollbackPrune(t *testing.T) {
 			t.Fatalf("timer %d: HTTP %d %s", 4-i, code, js)
 		}
 		rep := o.Reports[0]
-		if rep.Summary.Deployed != 4 || len(rep.CAS) != 1 || !rep.CAS[0].Uploaded || rep.CAS[0].CertID == 0 {
-			t.Errorf("timer %d: %+v CAS %+v; want 4 deployed after one upload", 4-i, rep.Summary, rep.CAS)
+		if rep.Summary.Deployed != 3 || len(rep.CAS) != 1 || !rep.CAS[0].Uploaded || rep.CAS[0].CertID == 0 {
+			t.Errorf("timer %d: %+v CAS %+v; want 3 deployed after one upload", 4-i, rep.Summary, rep.CAS)
 		}
 		for _, tg := range rep.Targets {
-			if tg.Product != "live" && tg.CertID != rep.CAS[0].CertID {
+			if tg.CertID != rep.CAS[0].CertID {
 				t.Errorf("timer %d: %s %s set to CertId %d; want %d", 4-i, tg.Product, tg.Domain, tg.CertID, rep.CAS[0].CertID)
 			}
 		}
@@ -76,12 +74,12 @@ func TestE2ECASDeliveryRollbackPrune(t *testing.T) {
 	}
 
 	code, o := h.invoke(`{"mode":"rollback","to":"` + names[1] + `"}`)
-	if code != http.StatusOK || len(o.Reports) != 1 || o.Reports[0].Mode != "rollback" || o.Reports[0].Summary.Deployed != 4 {
+	if code != http.StatusOK || len(o.Reports) != 1 || o.Reports[0].Mode != "rollback" || o.Reports[0].Summary.Deployed != 3 {
 		js, _ := json.MarshalIndent(o, "", " ")
 		t.Fatalf("rollback: HTTP %d %s", code, js)
 	}
-	for _, d := range []string{"www.example.com", "vod.example.com", "pull.example.com"} {
-		product := map[string]string{"www.example.com": "cdn", "vod.example.com": "vod", "pull.example.com": "live"}[d]
+	for _, d := range []string{"www.example.com", "vod.example.com"} {
+		product := map[string]string{"www.example.com": "cdn", "vod.example.com": "vod"}[d]
 		if got, _ := h.sim.Installed(product, d); got.CertName != names[1] || got.CertType != "cas" {
 			t.Errorf("%s carries %s (%s) after the rollback; want %s by reference", d, got.CertName, got.CertType, names[1])
 		}

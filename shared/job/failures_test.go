@@ -127,14 +127,14 @@ func TestE2EExpiringStaging(t *testing.T) {
 	h := newHarness(t, func(c *cloudsim.Config) {
 		c.OSS.Triggers = nil
 		c.Domains.CDN[0].Installed = &cloudsim.SeedCert{CertName: "hand-made-www", NotAfter: soon}
-		c.Domains.CDN[3].Installed = &cloudsim.SeedCert{CertName: "hand-made", NotAfter: soon}
+		c.Domains.VOD[0].Installed = &cloudsim.SeedCert{CertName: "hand-made", NotAfter: soon}
 	})
 	h.putQuiet("certdrop/manifest.yaml", []byte("version: 1\ntargets:\n"+
-		"  - product: cdn\n    domain: legacy.other.org\n    staging: true\n"+
+		"  - product: vod\n    domain: vod.example.com\n    staging: true\n"+
 		"  - product: cdn\n    domain: www.example.com\n"))
 	code, o := h.invoke(reconcileTimer)
 	if code != http.StatusOK || len(o.Expiring) != 1 || o.Expiring[0].Domain != "www.example.com" {
-		t.Fatalf("HTTP %d expiring %+v; want www.example.com only (legacy.other.org is staging)", code, o.Expiring)
+		t.Fatalf("HTTP %d expiring %+v; want www.example.com only (vod.example.com is staging)", code, o.Expiring)
 	}
 }
 

@@ -23,11 +23,9 @@ targets:
     domains: [www.example.com, img.example.com]
   - product: vod
     domain: vod.example.com
-  - product: live
-    domain: pull.example.com
 `
 
-var pinDomains = map[string]string{"www.example.com": "cdn", "img.example.com": "cdn", "vod.example.com": "vod", "pull.example.com": "live"}
+var pinDomains = map[string]string{"www.example.com": "cdn", "img.example.com": "cdn", "vod.example.com": "vod"}
 
 // pinState is one entry of an outcome's "pins", read from its JSON (so
 // that the tests compile, and fail, without the pins).
@@ -68,14 +66,14 @@ func pinSetup(t *testing.T) (h *harness, good, bad string, badBundle []byte) {
 		h.put("certs/example.com/bundle.pem", badBundle)
 		outs := h.recorded()
 		o := outs[len(outs)-1]
-		if len(o.Reports) != 1 || o.Reports[0].Summary.Deployed != 4 || len(o.Reports[0].CAS) != 1 {
+		if len(o.Reports) != 1 || o.Reports[0].Summary.Deployed != 3 || len(o.Reports[0].CAS) != 1 {
 			t.Fatalf("deploying certificate %d: %s", 4-i, dump(o))
 		}
 		names = append(names, o.Reports[0].CAS[0].Name)
 	}
 	good, bad = names[0], names[1]
 	code, o := h.invoke(`{"mode":"rollback","to":"` + good + `"}`)
-	if code != http.StatusOK || len(o.Reports) != 1 || o.Reports[0].Summary.Deployed != 4 {
+	if code != http.StatusOK || len(o.Reports) != 1 || o.Reports[0].Summary.Deployed != 3 {
 		t.Fatalf("rollback: HTTP %d %s", code, dump(o))
 	}
 	ps := pinsOf(t, o)
@@ -221,7 +219,7 @@ func TestE2EPinLiftedByNewer(t *testing.T) {
 	h.put("certs/example.com/bundle.pem", append(h.fullchain(l), l.KeyPEM...))
 	outs := h.recorded()
 	o := outs[len(outs)-1]
-	if len(o.Reports) != 1 || o.Reports[0].Summary.Deployed != 4 {
+	if len(o.Reports) != 1 || o.Reports[0].Summary.Deployed != 3 {
 		t.Fatalf("the newer certificate: %s", dump(o))
 	}
 	newer := o.Reports[0].CAS[0].Name
@@ -263,7 +261,7 @@ func TestE2EPinReleased(t *testing.T) {
 	}
 	h.putQuiet("certdrop/pins/0123.json", []byte(`{"version":1,"names":["x"],"certName":"c","at":"2026-01-01T00:00:00Z","key":"-----BEGIN`))
 	code, o = h.invoke(reconcileTimer)
-	if code != http.StatusOK || len(o.Reports) != 1 || o.Reports[0].Bundle.CertName != bad || o.Reports[0].Summary.Deployed != 4 {
+	if code != http.StatusOK || len(o.Reports) != 1 || o.Reports[0].Bundle.CertName != bad || o.Reports[0].Summary.Deployed != 3 {
 		t.Errorf("timer after the release: HTTP %d %s", code, dump(o))
 	}
 	assertCarry(t, h, bad)
@@ -290,7 +288,7 @@ func TestE2EPinLiftedByRenewal(t *testing.T) {
 	var names []string
 	for i, ev := range []string{timerEvent, `{"mode":"renew","certificate":"example.com","force":true}`} {
 		_, o := h.invoke(ev)
-		if len(o.Reports) != 1 || o.Reports[0].Summary.Deployed != 4 || len(o.Reports[0].CAS) != 1 {
+		if len(o.Reports) != 1 || o.Reports[0].Summary.Deployed != 3 || len(o.Reports[0].CAS) != 1 {
 			t.Fatalf("issuance %d: %s", i+1, dump(o))
 		}
 		names = append(names, o.Reports[0].CAS[0].Name)
@@ -303,7 +301,7 @@ func TestE2EPinLiftedByRenewal(t *testing.T) {
 	}
 	assertCarry(t, h, names[0])
 	code, o := h.invoke(`{"mode":"renew","certificate":"example.com","force":true}`)
-	if code != http.StatusOK || len(o.Reports) != 1 || o.Reports[0].Summary.Deployed != 4 {
+	if code != http.StatusOK || len(o.Reports) != 1 || o.Reports[0].Summary.Deployed != 3 {
 		t.Fatalf("renewal after the rollback: HTTP %d %s", code, dump(o))
 	}
 	ps := pinsOf(t, o)

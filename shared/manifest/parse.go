@@ -96,6 +96,9 @@ type parser struct {
 	// line, so a target repeated through an alias is reported, not
 	// expanded again.
 	targetNodes map[*yaml.Node]int
+	// stagingLine is the line of defaults.staging, for the message of a
+	// target that inherits staging: true and cannot have it.
+	stagingLine int
 }
 
 // errorf records an error at n's position.
@@ -219,7 +222,10 @@ func (p *parser) defaults(raw *yaml.Node, d *Defaults) {
 		return
 	}
 	f := p.fields(n, "defaults", defaultsFields)
-	p.boolean(f.value("staging"), "staging", &d.Staging)
+	if v := f.value("staging"); v != nil {
+		p.boolean(v, "staging", &d.Staging)
+		p.stagingLine = v.Line
+	}
 	p.boolean(f.value("allowUntrusted"), "allowUntrusted", &d.AllowUntrusted)
 	p.boolean(f.value("verify"), "verify", &d.Verify)
 	p.count(f.value("warnDays"), "warnDays", &d.WarnDays)
@@ -314,14 +320,19 @@ func (p *parser) settings(n *yaml.Node, f fields, d Defaults) (t Target, known b
 		}
 	}
 
-	// Staging: the target's own setting, else the default; only products
-	// whose API has Env can have it, and an explicit true elsewhere is an
-	// error (an explicit false is allowed: it states what happens).
+	// Staging: the target's own setting, else the default. Only a product
+	// whose Set API documents Env (vod) can have it; true elsewhere, set
+	// on the target or inherited from defaults, is an error: the call
+	// would release to production, or be refused. An explicit false is
+	// allowed: it states what happens.
 	staging := d.Staging
 	if v := f.value("staging"); v != nil {
 		if p.boolean(v, "staging", &staging) && staging && known && !t.Product.HasEnv() {
-			p.errorf(v, "staging: true is not possible for %s: its API has no Env parameter", t.Product)
+			p.errorf(v, "staging: true is not possible for %s: %s", t.Product, noEnv(t.Product))
 		}
+	} else if staging && known && !t.Product.HasEnv() {
+		p.errorf(n, "staging: true (from defaults.staging, line %d) is not possible for %s: %s; set staging: false on this target",
+			p.stagingLine, t.Product, noEnv(t.Product))
 	}
 	t.Staging = staging && t.Product.HasEnv()
 	p.targetDelivery(n, f, d, known, &t)
@@ -679,4 +690,13 @@ func distance(a, b string) int {
 		prev2, prev, cur = prev, cur, prev2
 	}
 	return prev[len(b)]
+}
+
+// noEnv says why a product cannot take staging: true.
+func noEnv(p Product) string {
+	switch p {
+	case CDN, DCDN:
+		return "its Set API's current reference has no Env parameter (only vod's has)"
+	}
+	return "its API has no Env parameter"
 }

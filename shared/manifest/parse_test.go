@@ -89,19 +89,19 @@ func TestParseValid(t *testing.T) {
 				"version: 1",
 				"defaults: {staging: true}",
 				"targets:",
-				"  - {product: cdn, domain: a.example.com}",
+				"  - {product: vod, domain: a.example.com}",
 				"  - {product: cdn, domain: b.example.com, staging: false}",
-				"  - {product: vod, domain: c.example.com}",
-				"  - {product: live, domain: d.example.com}",
-				"  - {product: cdn-legacy, domain: e.example.com}",
+				"  - {product: vod, domain: c.example.com, staging: false}",
+				"  - {product: dcdn, domain: d.example.com, staging: false}",
+				"  - {product: cdn-legacy, domain: e.example.com, staging: false}",
 				"  - {product: live, domain: f.example.com, staging: false}",
 			),
 			wantDefaults: Defaults{Staging: true, WarnDays: DefaultWarnDays, Replace: ReplaceOlder},
 			want: []Target{
-				{Product: CDN, Domain: "a.example.com", Staging: true, Line: 4},
+				{Product: VOD, Domain: "a.example.com", Region: VODRegionShanghai, Staging: true, Line: 4},
 				{Product: CDN, Domain: "b.example.com", Line: 5},
-				{Product: VOD, Domain: "c.example.com", Region: VODRegionShanghai, Staging: true, Line: 6},
-				{Product: Live, Domain: "d.example.com", Line: 7},
+				{Product: VOD, Domain: "c.example.com", Region: VODRegionShanghai, Line: 6},
+				{Product: DCDN, Domain: "d.example.com", Line: 7},
 				{Product: CDNLegacy, Domain: "e.example.com", Line: 8},
 				{Product: Live, Domain: "f.example.com", Line: 9},
 			},
@@ -145,11 +145,11 @@ func TestParseValid(t *testing.T) {
 			name: "defaults after targets still apply",
 			in: lines(
 				"version: 1",
-				"targets: [{product: cdn, domain: www.example.com}]",
+				"targets: [{product: vod, domain: www.example.com}]",
 				"defaults: {staging: true}",
 			),
 			wantDefaults: Defaults{Staging: true, WarnDays: DefaultWarnDays, Replace: ReplaceOlder},
-			want:         []Target{{Product: CDN, Domain: "www.example.com", Staging: true, Line: 2}},
+			want:         []Target{{Product: VOD, Domain: "www.example.com", Region: VODRegionShanghai, Staging: true, Line: 2}},
 		},
 		{
 			name: "a domains list shared through an alias",
@@ -792,8 +792,8 @@ func BenchmarkParseExample(b *testing.B) {
 	}
 }
 
-// TestDCDNAndOSSTargets checks what a dcdn and an oss target become: dcdn
-// takes staging (its API has Env), oss carries its bucket and region.
+// TestDCDNAndOSSTargets checks what a dcdn and an oss target become: oss
+// carries its bucket and region.
 func TestDCDNAndOSSTargets(t *testing.T) {
 	m, err := Load(filepath.Join(manifestsDir, "edge-and-oss.yaml"))
 	if err != nil {
@@ -801,11 +801,11 @@ func TestDCDNAndOSSTargets(t *testing.T) {
 	}
 	want := []Target{
 		{Product: CDN, Domain: "www.example.com", Line: 7},
-		{Product: DCDN, Domain: "api.example.com", Staging: true, Line: 9},
-		{Product: DCDN, Domain: "*.edge.example.com", Staging: true, Line: 9},
-		{Product: OSS, Domain: "static.example.com", Bucket: "example-static", Region: "cn-hangzhou", Line: 12},
-		{Product: OSS, Domain: "files.example.com", Bucket: "example-media-sg", Region: "ap-southeast-1", Line: 16},
-		{Product: OSS, Domain: "media.example.com", Bucket: "example-media-sg", Region: "ap-southeast-1", Line: 16},
+		{Product: DCDN, Domain: "api.example.com", Line: 9},
+		{Product: DCDN, Domain: "*.edge.example.com", Line: 9},
+		{Product: OSS, Domain: "static.example.com", Bucket: "example-static", Region: "cn-hangzhou", Line: 11},
+		{Product: OSS, Domain: "files.example.com", Bucket: "example-media-sg", Region: "ap-southeast-1", Line: 15},
+		{Product: OSS, Domain: "media.example.com", Bucket: "example-media-sg", Region: "ap-southeast-1", Line: 15},
 	}
 	if !reflect.DeepEqual(m.Targets, want) {
 		t.Errorf("targets:\n got %+v\nwant %+v", m.Targets, want)
@@ -815,7 +815,36 @@ func TestDCDNAndOSSTargets(t *testing.T) {
 			t.Errorf("%s is not in Products()", p)
 		}
 	}
-	if !DCDN.HasEnv() || OSS.HasEnv() || !OSS.HasRegion() || DCDN.HasRegion() {
+	if DCDN.HasEnv() || OSS.HasEnv() || !OSS.HasRegion() || DCDN.HasRegion() {
 		t.Errorf("HasEnv/HasRegion: dcdn %t/%t, oss %t/%t", DCDN.HasEnv(), DCDN.HasRegion(), OSS.HasEnv(), OSS.HasRegion())
+	}
+}
+
+// TestNotices: a valid manifest with cdn-legacy targets says, once per
+// target entry and with its line, that the product is deprecated and to
+// move to cdn; one without says nothing.
+func TestNotices(t *testing.T) {
+	m, err := Parse("m.yaml", []byte(lines(
+		"version: 1",
+		"targets:",
+		"  - {product: cdn-legacy, domains: [a.example.com, b.example.com]}",
+		"  - {product: cdn, domain: c.example.com}",
+		"  - {product: cdn-legacy, domain: d.example.com}",
+	)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := m.Notices()
+	if len(got) != 2 || !strings.HasPrefix(got[0], "m.yaml:3: ") || !strings.HasPrefix(got[1], "m.yaml:5: ") {
+		t.Fatalf("notices %q; want one for line 3 and one for line 5", got)
+	}
+	for _, n := range got {
+		if !strings.Contains(n, "deprecated") || !strings.Contains(n, "move the target to product: cdn") {
+			t.Errorf("notice %q does not say it is deprecated and to move to cdn", n)
+		}
+	}
+	m, err = Parse("m.yaml", []byte(lines("version: 1", "targets:", "  - {product: cdn, domain: c.example.com}")))
+	if err != nil || len(m.Notices()) != 0 {
+		t.Errorf("a manifest without cdn-legacy: %v %q", err, m.Notices())
 	}
 }

@@ -1,6 +1,10 @@
 package manifest
 
-import "github.com/certdrop/certdrop/shared/bundle"
+import (
+	"fmt"
+
+	"github.com/certdrop/certdrop/shared/bundle"
+)
 
 // Product names an Alibaba Cloud product and the API certdrop calls on it.
 type Product string
@@ -10,7 +14,8 @@ const (
 	// CDN is Alibaba Cloud CDN through SetCdnDomainSSLCertificate.
 	CDN Product = "cdn"
 	// CDNLegacy is Alibaba Cloud CDN through the older
-	// SetDomainServerCertificate (10 calls/s).
+	// SetDomainServerCertificate (10 calls/s), which the vendor has
+	// deprecated (Manifest.Notices says so): cdn is its successor.
 	CDNLegacy Product = "cdn-legacy"
 	// VOD is ApsaraVideo VOD through SetVodDomainSSLCertificate.
 	VOD Product = "vod"
@@ -28,9 +33,12 @@ const (
 // Products lists every product, in the order reports group them.
 func Products() []Product { return []Product{CDN, CDNLegacy, VOD, Live, DCDN, OSS} }
 
-// HasEnv reports whether the product's API takes Env=staging (cdn, vod,
-// dcdn).
-func (p Product) HasEnv() bool { return p == CDN || p == VOD || p == DCDN }
+// HasEnv reports whether the product's Set API documents Env=staging: vod
+// only. The current references of SetCdnDomainSSLCertificate and
+// SetDcdnDomainSSLCertificate have no Env parameter (their SDKs dropped
+// it: CDN in v8.0.0, DCDN in v4.0.0), nor have Live's, the legacy CDN
+// operation's or OSS's PutCname.
+func (p Product) HasEnv() bool { return p == VOD }
 
 // HasRegion reports whether the product's targets name a region: vod
 // (optional, two regions) and oss (required: the bucket's region).
@@ -59,7 +67,7 @@ type Manifest struct {
 
 // Defaults apply to every target unless the target overrides them.
 type Defaults struct {
-	// Staging sends Env=staging where the API has it (cdn, vod).
+	// Staging sends Env=staging where the API has it (vod).
 	Staging bool `json:"staging"`
 	// AllowUntrusted lets a chain that does not verify be deployed.
 	AllowUntrusted bool `json:"allowUntrusted"`
@@ -142,3 +150,23 @@ const OSSRegionPattern = `^[a-z]{2,4}(-[a-z0-9]{1,16}){1,4}$`
 // BucketPattern is OSS's bucket naming rule: 3 to 63 lower-case letters,
 // digits and hyphens, starting and ending with a letter or digit.
 const BucketPattern = `^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$`
+
+// LegacyNotice says why a cdn-legacy target should move to cdn.
+const LegacyNotice = "product cdn-legacy calls SetDomainServerCertificate, which the vendor has deprecated " +
+	"(removed from the CDN SDK in v6.0.0; its reference page points to SetCdnDomainSSLCertificate): " +
+	"certdrop still calls it as its reference documents it, but move the target to product: cdn"
+
+// Notices are what a person should know about a valid manifest, one line
+// each, "file:line: text": the deprecated cdn-legacy product, once per
+// target entry.
+func (m *Manifest) Notices() []string {
+	var out []string
+	seen := map[int]bool{}
+	for _, t := range m.Targets {
+		if t.Product == CDNLegacy && !seen[t.Line] {
+			seen[t.Line] = true
+			out = append(out, fmt.Sprintf("%s:%d: %s", m.Path, t.Line, LegacyNotice))
+		}
+	}
+	return out
+}

@@ -1,6 +1,8 @@
 package plan
 
 import (
+	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -110,14 +112,32 @@ func (c Call) WithCertID(id int64) Call {
 // ParamCertID names the CertId parameter of a CAS call.
 const ParamCertID = "CertId"
 
+// LiveByUpload is why a live target with delivery: cas is planned as an
+// upload: SetLiveDomainCertificate's reference requires SSLPub and SSLPri
+// whenever SSLProtocol is on, and documents no CertId, so it gives no way
+// to name a certificate in Certificate Management Service instead.
+const LiveByUpload = "live targets with delivery: cas are delivered by upload (the certificate and key in " +
+	"SetLiveDomainCertificate): its reference requires SSLPub and SSLPri with SSLProtocol=on and documents " +
+	"no way to name a certificate in Certificate Management Service"
+
+// ErrNoReference is Reference's answer for a product whose Set API
+// documents no reference to a certificate in CAS (live).
+var ErrNoReference = errors.New("its Set API documents no reference to a certificate in Certificate Management Service: " +
+	"it takes the certificate and key themselves")
+
+// HasReference reports whether the product's Set API documents setting a
+// certificate by reference to Certificate Management Service: every
+// product but live.
+func HasReference(p manifest.Product) bool { return p != manifest.Live }
+
 // newCASCall plans a target's Set call by reference to a certificate in
 // CAS, as each API's page documents it: CDN and VOD take CertType=cas
-// with CertId and CertRegion (and the name); Live and the legacy
-// SetDomainServerCertificate take CertType=cas with the name only (Live
-// has no CertId or CertRegion; the legacy API's page: with cas, the
-// private key is optional); DCDN as CDN; an OSS custom domain takes
-// CertificateConfiguration's CertId as "<CertId>-<region>". No parameter
-// carries the private key.
+// with CertId and CertRegion (and the name); the legacy
+// SetDomainServerCertificate takes CertType=cas with the name only (its
+// page: with cas, the private key is optional); DCDN as CDN; an OSS
+// custom domain takes CertificateConfiguration's CertId as
+// "<CertId>-<region>". Live has none (HasReference): Build plans its
+// targets as uploads. No parameter carries the private key.
 func newCASCall(c Call, t manifest.Target, name, certPEM string) Call {
 	add := func(n, v string) { c.Params = append(c.Params, Param{Name: n, Value: v}) }
 	c.CASRegion = t.CertRegion()
@@ -138,11 +158,6 @@ func newCASCall(c Call, t manifest.Target, name, certPEM string) Call {
 		add("ServerCertificateStatus", "on")
 		add("CertName", name)
 		add("CertType", "cas")
-	case manifest.Live:
-		add("DomainName", c.DomainName)
-		add("CertName", name)
-		add("CertType", "cas")
-		add("SSLProtocol", "on")
 	default:
 		add("DomainName", c.DomainName)
 		add("CertName", name)
@@ -165,6 +180,9 @@ func Reference(t manifest.Target, name string, certID int64) (Call, error) {
 	c, err := TargetCall(t)
 	if err != nil {
 		return Call{}, err
+	}
+	if !HasReference(t.Product) {
+		return c, fmt.Errorf("target %s %s: %w", t.Product, t.Domain, ErrNoReference)
 	}
 	return newCASCall(c, t, name, "").WithCertID(certID), nil
 }

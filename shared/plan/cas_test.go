@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -18,7 +19,7 @@ func TestBuildCAS(t *testing.T) {
 		{Product: manifest.CDN, Domain: "www.example.com", Delivery: cas, Staging: true},
 		{Product: manifest.CDN, Domain: "img.example.com", Delivery: cas, CASRegion: manifest.CASRegionInternational},
 		{Product: manifest.CDNLegacy, Domain: ".example.com", Delivery: cas},
-		{Product: manifest.VOD, Domain: "vod.example.com", Region: "cn-shanghai", Delivery: cas},
+		{Product: manifest.VOD, Domain: "vod.example.com", Region: "cn-shanghai", Delivery: cas, Staging: true},
 		{Product: manifest.Live, Domain: "pull.example.com", Delivery: cas},
 		{Product: manifest.Live, Domain: "up.example.com"}, // upload
 		{Product: manifest.DCDN, Domain: "dcdn.example.com", Delivery: cas},
@@ -33,11 +34,11 @@ func TestBuildCAS(t *testing.T) {
 		t.Errorf("CASName %q differs from CertName %q for a short CN", name, p.CertName)
 	}
 	want := []string{
-		"DomainName=www.example.com CertName=" + name + " CertId= CertType=cas SSLProtocol=on CertRegion=cn-hangzhou Env=staging",
+		"DomainName=www.example.com CertName=" + name + " CertId= CertType=cas SSLProtocol=on CertRegion=cn-hangzhou",
 		"DomainName=img.example.com CertName=" + name + " CertId= CertType=cas SSLProtocol=on CertRegion=ap-southeast-1",
 		"DomainName=.example.com ServerCertificateStatus=on CertName=" + name + " CertType=cas",
-		"DomainName=vod.example.com CertName=" + name + " CertId= CertType=cas SSLProtocol=on CertRegion=cn-hangzhou",
-		"DomainName=pull.example.com CertName=" + name + " CertType=cas SSLProtocol=on",
+		"DomainName=vod.example.com CertName=" + name + " CertId= CertType=cas SSLProtocol=on CertRegion=cn-hangzhou Env=staging",
+		"", // live: by upload, its reference documents no reference to CAS
 		"", // upload
 		"DomainName=dcdn.example.com CertName=" + name + " CertId= CertType=cas SSLProtocol=on CertRegion=cn-hangzhou",
 		"Bucket=assets Domain=static.example.com CertId= Force=true Certificate=CERT",
@@ -64,6 +65,17 @@ func TestBuildCAS(t *testing.T) {
 	if p.Calls[5].Param("SSLPri") == "" || p.Calls[5].CASRegion != "" {
 		t.Errorf("the upload target lost its key or got a CAS region: %+v", p.Calls[5].Params)
 	}
+	// A live target with delivery: cas is an upload (SSLPub and SSLPri,
+	// CertType=upload), and the plan says why.
+	if c := p.Calls[4]; c.Param("SSLPri") == "" || c.Param("SSLPub") == "" || c.Param("CertType") != "upload" || c.CASRegion != "" {
+		t.Errorf("live with delivery: cas: %v; want an upload", c.Params)
+	}
+	if len(p.Notes) != 1 || p.Notes[0] != LiveByUpload {
+		t.Errorf("notes %q; want LiveByUpload once", p.Notes)
+	}
+	if _, err := Reference(manifest.Target{Product: manifest.Live, Domain: "pull.example.com"}, name, 7); !errors.Is(err, ErrNoReference) {
+		t.Errorf("Reference for live: %v; want ErrNoReference", err)
+	}
 	// The API client scrubs exactly the key from errors: the upload call's
 	// secret is its key, a CAS call has none.
 	if s := p.Calls[5].Secrets(); len(s) != 1 || s[0] != p.Calls[5].Param("SSLPri") {
@@ -76,8 +88,8 @@ func TestBuildCAS(t *testing.T) {
 	if len(ups) != 2 || ups[0].Region != "cn-hangzhou" || ups[1].Region != "ap-southeast-1" {
 		t.Fatalf("uploads = %+v; want cn-hangzhou then ap-southeast-1", ups)
 	}
-	if got := ups[0].Calls; len(got) != 5 || got[0] != 0 || got[3] != 4 || got[4] != 6 {
-		t.Errorf("cn-hangzhou upload serves calls %v; want [0 2 3 4 6]", got)
+	if got := ups[0].Calls; len(got) != 4 || got[0] != 0 || got[2] != 3 || got[3] != 6 {
+		t.Errorf("cn-hangzhou upload serves calls %v; want [0 2 3 6]", got)
 	}
 	if got := ups[1].Calls; len(got) != 2 || got[1] != 7 {
 		t.Errorf("ap-southeast-1 upload serves calls %v; want [1 7]", got)

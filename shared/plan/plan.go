@@ -31,6 +31,9 @@ type Plan struct {
 	// default: a domain carrying a certificate issued later is skipped)
 	// or ReplaceAlways.
 	Replace string
+	// Notes say what a person should know about how the plan delivers:
+	// live targets with delivery: cas go by upload (LiveByUpload).
+	Notes []string
 
 	// certPEM and key are kept for CASUploads; key never prints.
 	certPEM string
@@ -61,15 +64,24 @@ func Build(b *bundle.Bundle, m *manifest.Manifest, objectKey string) (*Plan, err
 	covered, notCovered := m.Match(b.Leaf, objectKey)
 	p.NotCovered = notCovered
 	certPEM, keyPEM := b.CertPEM(), b.KeyPEM()
+	liveNoted := false
 	for _, t := range covered {
 		c, err := TargetCall(t)
 		if err != nil {
 			return nil, err
 		}
-		if t.CAS() {
+		switch {
+		case t.CAS() && !HasReference(t.Product):
+			// Live: by upload, as its reference documents (LiveByUpload).
+			c = newUploadCall(c, t, p.CertName, certPEM, keyPEM)
+			if !liveNoted {
+				liveNoted = true
+				p.Notes = append(p.Notes, LiveByUpload)
+			}
+		case t.CAS():
 			p.certPEM, p.key = certPEM, keyPEM
 			c = newCASCall(c, t, p.CASName, certPEM)
-		} else {
+		default:
 			c = newUploadCall(c, t, p.CertName, certPEM, keyPEM)
 		}
 		p.Calls = append(p.Calls, c)

@@ -38,7 +38,7 @@ func TestBuild(t *testing.T) {
 		{Product: manifest.CDN, Domain: "WWW.Example.com", Staging: true},
 		{Product: manifest.CDN, Domain: "*.example.com"},
 		{Product: manifest.CDNLegacy, Domain: ".example.com"},
-		{Product: manifest.VOD, Domain: "vod.example.com", Region: "ap-southeast-1"},
+		{Product: manifest.VOD, Domain: "vod.example.com", Region: "ap-southeast-1", Staging: true},
 		{Product: manifest.Live, Domain: "pull.example.com", Staging: true},
 		{Product: manifest.Live, Domain: "a.b.example.com", Bundle: "certs/example.com/"},
 		{Product: manifest.CDN, Domain: "other.org"},
@@ -52,13 +52,13 @@ func TestBuild(t *testing.T) {
 	name := p.CertName
 	want := []wantCall{
 		{"SetCdnDomainSSLCertificate", "2018-05-10", "cdn.aliyuncs.com", "www.example.com",
-			"DomainName=www.example.com CertName=" + name + " CertType=upload SSLProtocol=on SSLPub=CERT SSLPri=KEY Env=staging"},
+			"DomainName=www.example.com CertName=" + name + " CertType=upload SSLProtocol=on SSLPub=CERT SSLPri=KEY"},
 		{"SetCdnDomainSSLCertificate", "2018-05-10", "cdn.aliyuncs.com", ".example.com",
 			"DomainName=.example.com CertName=" + name + " CertType=upload SSLProtocol=on SSLPub=CERT SSLPri=KEY"},
 		{"SetDomainServerCertificate", "2018-05-10", "cdn.aliyuncs.com", ".example.com",
 			"DomainName=.example.com ServerCertificateStatus=on CertName=" + name + " ServerCertificate=CERT PrivateKey=KEY ForceSet=1"},
 		{"SetVodDomainSSLCertificate", "2017-03-21", "vod.ap-southeast-1.aliyuncs.com", "vod.example.com",
-			"DomainName=vod.example.com CertName=" + name + " CertType=upload SSLProtocol=on SSLPub=CERT SSLPri=KEY"},
+			"DomainName=vod.example.com CertName=" + name + " CertType=upload SSLProtocol=on SSLPub=CERT SSLPri=KEY Env=staging"},
 		{"SetLiveDomainCertificate", "2016-11-01", "live.aliyuncs.com", "pull.example.com",
 			"DomainName=pull.example.com CertName=" + name + " CertType=upload SSLProtocol=on SSLPub=CERT SSLPri=KEY ForceSet=1"},
 	}
@@ -187,8 +187,9 @@ func TestBuildCarriesReplace(t *testing.T) {
 }
 
 // TestBuildDCDNAndOSS checks the calls of the two newer targets: DCDN's
-// SetDcdnDomainSSLCertificate with the CDN-style parameters, Env=staging
-// and a wildcard written ".example.com"; OSS's PutCname with the bucket,
+// SetDcdnDomainSSLCertificate with the CDN-style parameters, no Env (its
+// current reference has none, even for a target marked staging) and a
+// wildcard written ".example.com"; OSS's PutCname with the bucket,
 // the domain, the certificate, the key (sensitive) and Force, to the
 // bucket region's endpoint; and their quotas in the lower bound.
 func TestBuildDCDNAndOSS(t *testing.T) {
@@ -206,7 +207,7 @@ func TestBuildDCDNAndOSS(t *testing.T) {
 	key, cert, name := b.KeyPEM().Reveal(), b.CertPEM(), p.CertName
 	want := []wantCall{
 		{"SetDcdnDomainSSLCertificate", "2018-01-15", "dcdn.aliyuncs.com", "api.example.com",
-			"DomainName=api.example.com CertName=" + name + " CertType=upload SSLProtocol=on SSLPub=CERT SSLPri=KEY Env=staging"},
+			"DomainName=api.example.com CertName=" + name + " CertType=upload SSLProtocol=on SSLPub=CERT SSLPri=KEY"},
 		{"SetDcdnDomainSSLCertificate", "2018-01-15", "dcdn.aliyuncs.com", ".example.com",
 			"DomainName=.example.com CertName=" + name + " CertType=upload SSLProtocol=on SSLPub=CERT SSLPri=KEY"},
 		{"PutCname", "", "oss-cn-hangzhou.aliyuncs.com", "static.example.com",

@@ -191,7 +191,7 @@ func (p *Provider) GetRecords(ctx context.Context, zone string) ([]libdns.Record
 		for _, r := range list {
 			out = append(out, toLibdns(r))
 		}
-		if len(list) < 500 || page*500 >= number(body["TotalCount"]) {
+		if len(list) < subPageSize || page*subPageSize >= number(body["TotalCount"]) {
 			break
 		}
 	}
@@ -273,11 +273,15 @@ type found struct {
 	ttl                  time.Duration
 }
 
+// subPageSize is DescribeSubDomainRecords' page: its current reference
+// allows 1 to 100 (DescribeDomainRecords' allows 500).
+const subPageSize = 100
+
 // find lists the records of one name (DescribeSubDomainRecords) that match
 // typ and value where those are given.
 func (p *Provider) find(ctx context.Context, zone, name, typ, value string) ([]found, error) {
 	sub := strings.TrimSuffix(libdns.AbsoluteName(name, zone+"."), ".")
-	params := map[string]string{"SubDomain": sub, "DomainName": zone, "PageSize": "500"}
+	params := map[string]string{"SubDomain": sub, "DomainName": zone, "PageSize": strconv.Itoa(subPageSize)}
 	if typ != "" {
 		params["Type"] = typ
 	}
@@ -297,7 +301,7 @@ func (p *Provider) find(ctx context.Context, zone, name, typ, value string) ([]f
 			}
 			out = append(out, f)
 		}
-		if len(list) < 500 || page*500 >= number(body["TotalCount"]) {
+		if len(list) < subPageSize || page*subPageSize >= number(body["TotalCount"]) {
 			break
 		}
 	}
