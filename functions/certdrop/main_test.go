@@ -213,8 +213,9 @@ func TestPlanLiveByUpload(t *testing.T) {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
 	}
 	code, out, _ = runCLI(t, "plan", "--json", "--bundle", bundles+"certbot", "--manifest", m, "--trust-roots", root)
-	var got planOutput
-	if err := json.Unmarshal([]byte(out), &got); code != exitOK || err != nil || len(got.Notices) != 1 || got.Notices[0] != plan.LiveByUpload {
-		t.Fatalf("exit %d, %v, notices %q", code, err, got.Notices)
+	var got planOutputs
+	if err := json.Unmarshal([]byte(out), &got); code != exitOK || err != nil || len(got.Bundles) != 1 ||
+		len(got.Bundles[0].Notices) != 1 || got.Bundles[0].Notices[0] != plan.LiveByUpload {
+		t.Fatalf("exit %d, %v\n%s", code, err, out)
 	}
 }

@@ -67,7 +67,7 @@ func TestCertIDOf(t *testing.T) {
 		{manifest.Target{Product: manifest.CDN, Domain: "www.example.com", Delivery: manifest.DeliveryCAS}, 4711},
 		{manifest.Target{Product: manifest.OSS, Domain: "static.example.com", Bucket: "site", Region: "cn-hangzhou",
 			Delivery: manifest.DeliveryCAS, CASRegion: manifest.CASRegionInternational}, 4711},
-		{manifest.Target{Product: manifest.Live, Domain: "live.example.com", Delivery: manifest.DeliveryCAS}, 0},
+		{manifest.Target{Product: manifest.CDNLegacy, Domain: "old.example.com", Delivery: manifest.DeliveryCAS}, 0},
 	}
 	for _, tt := range tests {
 		c, err := plan.Reference(tt.target, "certdrop-example.com-20270101-0123abcd", 4711)
