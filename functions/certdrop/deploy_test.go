@@ -17,6 +17,7 @@ import (
 
 	"github.com/certdrop/certdrop/shared/cloud"
 	"github.com/certdrop/certdrop/shared/cloudsim"
+	"github.com/certdrop/certdrop/shared/failure"
 	"github.com/certdrop/certdrop/shared/fanout"
 	"github.com/certdrop/certdrop/shared/manifest"
 	"github.com/certdrop/certdrop/shared/plan"
@@ -216,7 +217,7 @@ func TestClientsSignPerInvocation(t *testing.T) {
 		switch {
 		case tt.ok && err != nil:
 			t.Errorf("call %d: %v", i, err)
-		case !tt.ok && (!errors.As(err, &ce) || ce.Class() != fanout.Auth):
+		case !tt.ok && (!errors.As(err, &ce) || ce.Class() != failure.Auth):
 			t.Errorf("call %d with a wrong secret: %v, want an auth error", i, err)
 		}
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/certdrop/certdrop/shared/bundle"
 	"github.com/certdrop/certdrop/shared/cloudsim"
+	"github.com/certdrop/certdrop/shared/failure"
 	"github.com/certdrop/certdrop/shared/fanout"
 	"github.com/certdrop/certdrop/shared/manifest"
 	"github.com/certdrop/certdrop/shared/plan"
@@ -125,7 +126,7 @@ type errorCase struct {
 	ctx       func() (context.Context, context.CancelFunc)
 	code      string
 	status    int
-	class     fanout.Class
+	class     failure.Class
 	hint      string // substring
 	retryMin  time.Duration
 	retryMax  time.Duration
@@ -146,60 +147,60 @@ func TestErrorClasses(t *testing.T) {
 	}
 	tests := []errorCase{
 		{name: "offline domain", target: manifest.Target{Product: manifest.CDN, Domain: "old." + testDomain},
-			code: "InvalidDomain.Offline", status: 400, class: fanout.Permanent, hint: "offline"},
+			code: "InvalidDomain.Offline", status: 400, class: failure.Permanent, hint: "offline"},
 		{name: "unknown domain", target: manifest.Target{Product: manifest.VOD, Domain: "nope." + testDomain},
-			code: "InvalidDomain.NotFound", status: 404, class: fanout.Permanent, hint: "not in this account"},
+			code: "InvalidDomain.NotFound", status: 404, class: failure.Permanent, hint: "not in this account"},
 		{name: "safe mode", target: manifest.Target{Product: manifest.CDN, Domain: "safe." + testDomain},
-			code: "DomainInSafeMode", status: 400, class: fanout.Permanent, hint: "safe mode"},
+			code: "DomainInSafeMode", status: 400, class: failure.Permanent, hint: "safe mode"},
 		{name: "duplicate name", target: www, cfg: script(cloudsim.Script{Domain: "www." + testDomain, Code: "Certificate.Duplicated"}),
-			code: "Certificate.Duplicated", status: 400, class: fanout.Permanent, hint: "fingerprint"},
+			code: "Certificate.Duplicated", status: 400, class: failure.Permanent, hint: "fingerprint"},
 		{name: "unknown code keeps the API's message", target: www,
 			cfg:  script(cloudsim.Script{Domain: "www." + testDomain, Code: "Brand.NewCode", Message: "something new happened"}),
-			code: "Brand.NewCode", status: 400, class: fanout.Permanent},
+			code: "Brand.NewCode", status: 400, class: failure.Permanent},
 		{name: "quota", target: www, describe: true,
 			cfg: func(c *cloudsim.Config) {
 				c.Quotas = map[string]float64{"DescribeDomainCertificateInfo": 0.1}
 			},
-			code: "Throttling.User", status: 400, class: fanout.Throttled, retryMin: time.Second, retryMax: 10 * time.Second},
+			code: "Throttling.User", status: 400, class: failure.Throttled, retryMin: time.Second, retryMax: 10 * time.Second},
 		{name: "HTTP 429 Rejected.Throttling, hint from the captured header", target: www,
 			cfg:  script(cloudsim.Script{Domain: "www." + testDomain, Code: "Rejected.Throttling", Status: 429}),
-			code: "Rejected.Throttling", status: 429, class: fanout.Throttled, retryMin: 500 * time.Millisecond, retryMax: 500 * time.Millisecond},
+			code: "Rejected.Throttling", status: 429, class: failure.Throttled, retryMin: 500 * time.Millisecond, retryMax: 500 * time.Millisecond},
 		{name: "503", target: www, cfg: script(cloudsim.Script{Domain: "www." + testDomain, Code: "ServiceUnavailable"}),
-			code: "ServiceUnavailable", status: 503, class: fanout.Transient},
+			code: "ServiceUnavailable", status: 503, class: failure.Transient},
 		{name: "500", target: www, cfg: script(cloudsim.Script{Domain: "www." + testDomain, Code: "InternalError"}),
-			code: "InternalError", status: 500, class: fanout.Transient},
+			code: "InternalError", status: 500, class: failure.Transient},
 		{name: "domain being configured", target: manifest.Target{Product: manifest.CDN, Domain: "busy." + testDomain},
-			code: "ServiceBusy", status: 503, class: fanout.Transient},
+			code: "ServiceBusy", status: 503, class: failure.Transient},
 		{name: "certificate storage", target: www, cfg: script(cloudsim.Script{Domain: "www." + testDomain, Code: "CertStorage.failed"}),
-			code: "CertStorage.failed", status: 400, class: fanout.Transient},
+			code: "CertStorage.failed", status: 400, class: failure.Transient},
 		{name: "connection reset", target: www, cfg: script(cloudsim.Script{Domain: "www." + testDomain, Fault: "reset"}),
-			class: fanout.Transient, netErr: true, noRequest: true},
+			class: failure.Transient, netErr: true, noRequest: true},
 		{name: "answer slower than the read timeout", target: www,
 			cfg:   script(cloudsim.Script{Domain: "www." + testDomain, Fault: "slow"}),
 			opts:  func(o *Options, _ *cloudsim.Sim) { o.ReadTimeout = 300 * time.Millisecond },
-			class: fanout.Transient, netErr: true, noRequest: true},
+			class: failure.Transient, netErr: true, noRequest: true},
 		{name: "the gateway no longer takes the deprecated legacy action",
 			target: manifest.Target{Product: manifest.CDNLegacy, Domain: "www." + testDomain},
 			cfg:    script(cloudsim.Script{Domain: "www." + testDomain, API: "SetDomainServerCertificate", Code: "InvalidAction.NotFound"}),
-			code:   "InvalidAction.NotFound", status: 404, class: fanout.Permanent, hint: "deprecated and the gateway no longer takes it: move the target to product: cdn"},
+			code:   "InvalidAction.NotFound", status: 404, class: failure.Permanent, hint: "deprecated and the gateway no longer takes it: move the target to product: cdn"},
 		{name: "an unknown action elsewhere points at the endpoint", target: www,
 			cfg:  script(cloudsim.Script{Domain: "www." + testDomain, API: "SetCdnDomainSSLCertificate", Code: "InvalidAction.NotFound"}),
-			code: "InvalidAction.NotFound", status: 404, class: fanout.Permanent, hint: "CERTDROP_*_ENDPOINT"},
+			code: "InvalidAction.NotFound", status: 404, class: failure.Permanent, hint: "CERTDROP_*_ENDPOINT"},
 		{name: "wrong secret", target: www, opts: creds(testAK, "wrong-secret", ""),
-			code: "SignatureDoesNotMatch", status: 400, class: fanout.Auth},
+			code: "SignatureDoesNotMatch", status: 400, class: failure.Auth},
 		{name: "unknown AccessKey", target: www, opts: creds("nobody", testSK, ""),
-			code: "InvalidAccessKeyId.NotFound", status: 404, class: fanout.Auth},
+			code: "InvalidAccessKeyId.NotFound", status: 404, class: failure.Auth},
 		{name: "expired token", target: www, opts: creds("expired", testSK, testToken),
-			code: "InvalidSecurityToken.Expired", status: 400, class: fanout.Auth},
+			code: "InvalidSecurityToken.Expired", status: 400, class: failure.Auth},
 		{name: "RAM denies the action", target: www, opts: creds("readonly", testSK, ""),
-			code: "Forbidden.RAM", status: 403, class: fanout.Forbidden},
+			code: "Forbidden.RAM", status: 403, class: failure.Forbidden},
 		{name: "canceled before the call", target: www,
 			ctx: func() (context.Context, context.CancelFunc) {
 				ctx, cancel := context.WithCancel(context.Background())
 				cancel()
 				return ctx, cancel
 			},
-			class: fanout.Transient, is: context.Canceled, noRequest: true},
+			class: failure.Transient, is: context.Canceled, noRequest: true},
 		{name: "canceled during the call", target: www,
 			cfg: func(c *cloudsim.Config) { c.Faults.Latency = cloudsim.Latency{Median: 5 * time.Second} },
 			ctx: func() (context.Context, context.CancelFunc) {
@@ -207,13 +208,13 @@ func TestErrorClasses(t *testing.T) {
 				time.AfterFunc(100*time.Millisecond, cancel)
 				return ctx, cancel
 			},
-			class: fanout.Transient, is: context.Canceled, noRequest: true},
+			class: failure.Transient, is: context.Canceled, noRequest: true},
 		{name: "deadline during the call", target: www,
 			cfg: func(c *cloudsim.Config) { c.Faults.Latency = cloudsim.Latency{Median: 5 * time.Second} },
 			ctx: func() (context.Context, context.CancelFunc) {
 				return context.WithTimeout(context.Background(), 100*time.Millisecond)
 			},
-			class: fanout.Transient, is: context.DeadlineExceeded, noRequest: true},
+			class: failure.Transient, is: context.DeadlineExceeded, noRequest: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -246,7 +247,7 @@ func TestErrorClasses(t *testing.T) {
 			if !errors.As(err, &e) {
 				t.Fatalf("error %T %v is not a *cloud.Error", err, err)
 			}
-			var ce fanout.ClassifiedError
+			var ce failure.ClassifiedError
 			if !errors.As(err, &ce) || ce.Class() != tt.class {
 				t.Fatalf("class %v, want %v: %v", e.Class(), tt.class, err)
 			}
@@ -363,7 +364,7 @@ func TestHTTPSEndpointAndConnectionReuse(t *testing.T) {
 	strict := newClient(t, Options{Getenv: env(nil, EnvCDNEndpoint, https), RootCAs: others})
 	_, err = set(context.Background(), strict, call)
 	var e *Error
-	if !errors.As(err, &e) || e.Class() != fanout.Permanent || !strings.Contains(err.Error(), "certificate") {
+	if !errors.As(err, &e) || e.Class() != failure.Permanent || !strings.Contains(err.Error(), "certificate") {
 		t.Fatalf("untrusted server: %v", err)
 	}
 }

@@ -5,13 +5,13 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/certdrop/certdrop/shared/fanout"
+	"github.com/certdrop/certdrop/shared/failure"
 )
 
 // CodeInfo is how certdrop treats one OpenAPI error code, and what a
 // person can do about it.
 type CodeInfo struct {
-	Class fanout.Class
+	Class failure.Class
 	// Hint is one line a person can act on.
 	Hint string
 }
@@ -32,12 +32,12 @@ var codeTable = buildCodes()
 
 // buildCodes builds the table Codes describes.
 func buildCodes() map[string]CodeInfo {
-	p, t, r, a := fanout.Permanent, fanout.Transient, fanout.Throttled, fanout.Auth
+	p, t, r, a := failure.Permanent, failure.Transient, failure.Throttled, failure.Auth
 	// f: the permission is missing for this action only (RAM grants are per
 	// action): the API's targets fail, the other APIs go on.
 	// c: the certificate or key itself was refused: every target of the
 	// API would get the same answer, so its remaining targets fail at once.
-	f, c := fanout.Forbidden, fanout.Refused
+	f, c := failure.Forbidden, failure.Refused
 	return map[string]CodeInfo{
 		// Throttling: slow down and retry after the server's hint.
 		"Throttling":          {r, "the API's request rate limit was hit: certdrop backs off and retries"},
@@ -127,21 +127,21 @@ func buildCodes() map[string]CodeInfo {
 
 // classify returns how a failed call is treated, from its code, then its
 // HTTP status. The hint is empty for codes outside the table.
-func classify(code string, status int) (fanout.Class, string) {
+func classify(code string, status int) (failure.Class, string) {
 	if ci, ok := codeTable[code]; ok {
 		return ci.Class, ci.Hint
 	}
 	switch {
 	case status == http.StatusTooManyRequests || strings.HasPrefix(code, "Throttling"):
-		return fanout.Throttled, "the service is limiting the request rate: certdrop backs off and retries"
+		return failure.Throttled, "the service is limiting the request rate: certdrop backs off and retries"
 	case status >= 500:
-		return fanout.Transient, "the service failed: certdrop retries"
+		return failure.Transient, "the service failed: certdrop retries"
 	case strings.HasPrefix(code, "InvalidAccessKeyId") || strings.HasPrefix(code, "InvalidSecurityToken"):
-		return fanout.Auth, "the credentials were refused: check the AccessKey and security token"
+		return failure.Auth, "the credentials were refused: check the AccessKey and security token"
 	case strings.HasPrefix(code, "Forbidden"):
-		return fanout.Forbidden, "the caller may not call this API: grant the action in RAM"
+		return failure.Forbidden, "the caller may not call this API: grant the action in RAM"
 	}
-	return fanout.Permanent, ""
+	return failure.Permanent, ""
 }
 
 // OSSCodes returns how certdrop treats the error codes OSS answers
@@ -159,7 +159,7 @@ var ossCodeTable = buildOSSCodes()
 
 // buildOSSCodes builds the table OSSCodes describes.
 func buildOSSCodes() map[string]CodeInfo {
-	p, t, r, a, f := fanout.Permanent, fanout.Transient, fanout.Throttled, fanout.Auth, fanout.Forbidden
+	p, t, r, a, f := failure.Permanent, failure.Transient, failure.Throttled, failure.Auth, failure.Forbidden
 	return map[string]CodeInfo{
 		"SlowDown":                  {r, "OSS is limiting the request rate: certdrop backs off and retries"},
 		"TotalQpsLimitExceeded":     {r, "the account's OSS request rate limit was hit: certdrop backs off and retries"},
@@ -181,7 +181,7 @@ func buildOSSCodes() map[string]CodeInfo {
 // classifyOSS returns how a failed OSS call is treated: its code in
 // OSSCodes, else as classify does (the OpenAPI table, then the status:
 // 429 and a 503 are throttling or transient alike, 5xx transient).
-func classifyOSS(code string, status int) (fanout.Class, string) {
+func classifyOSS(code string, status int) (failure.Class, string) {
 	if ci, ok := ossCodeTable[code]; ok {
 		return ci.Class, ci.Hint
 	}

@@ -16,7 +16,7 @@ import (
 
 	"github.com/aliyun/aliyun-oss-go-sdk/oss"
 
-	"github.com/certdrop/certdrop/shared/fanout"
+	"github.com/certdrop/certdrop/shared/failure"
 	"github.com/certdrop/certdrop/shared/manifest"
 	"github.com/certdrop/certdrop/shared/plan"
 )
@@ -149,11 +149,11 @@ func TestOSSCname(t *testing.T) {
 
 	for _, tt := range []struct {
 		code  string
-		class fanout.Class
+		class failure.Class
 	}{
-		{"SlowDown", fanout.Throttled},
-		{"NeedVerifyDomainOwnership", fanout.Permanent},
-		{"AccessDenied", fanout.Forbidden},
+		{"SlowDown", failure.Throttled},
+		{"NeedVerifyDomainOwnership", failure.Permanent},
+		{"AccessDenied", failure.Forbidden},
 	} {
 		f.mu.Lock()
 		f.failPut = tt.code
@@ -175,7 +175,7 @@ func TestOSSCname(t *testing.T) {
 	}
 	_, err = c.Describe(ctx, wrong)
 	leaks.seen(err)
-	if e := (*Error)(nil); !errors.As(err, &e) || e.Code != "NoSuchBucket" || e.Class() != fanout.Permanent {
+	if e := (*Error)(nil); !errors.As(err, &e) || e.Code != "NoSuchBucket" || e.Class() != failure.Permanent {
 		t.Errorf("a missing bucket: %v", err)
 	}
 }
@@ -234,7 +234,7 @@ func TestOSSCnameListBounded(t *testing.T) {
 	_, err := c.Describe(context.Background(), call)
 	leaks.seen(err)
 	var e *Error
-	if !errors.As(err, &e) || !strings.Contains(e.Message, "larger than") || e.Class() != fanout.Permanent || e.RequestID != "rid-big" {
+	if !errors.As(err, &e) || !strings.Contains(e.Message, "larger than") || e.Class() != failure.Permanent || e.RequestID != "rid-big" {
 		t.Fatalf("an oversized ListCname answer: %v", err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/certdrop/certdrop/shared/cloud"
 	"github.com/certdrop/certdrop/shared/cloudsim"
+	"github.com/certdrop/certdrop/shared/failure"
 	"github.com/certdrop/certdrop/shared/fanout"
 	"github.com/certdrop/certdrop/shared/plan"
 )
@@ -215,7 +216,7 @@ func TestRefusedCredentialsStopTheRun(t *testing.T) {
 	}
 	for _, r := range res {
 		var ce *cloud.Error
-		if r.State == fanout.Failed && (!errors.As(r.Err, &ce) || ce.Class() != fanout.Auth) ||
+		if r.State == fanout.Failed && (!errors.As(r.Err, &ce) || ce.Class() != failure.Auth) ||
 			r.State == fanout.NotStarted && !strings.Contains(r.Err.Error(), "credentials were refused") {
 			t.Errorf("%s: %s %v", r.Call.DomainName, r.State, r.Err)
 		}

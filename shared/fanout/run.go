@@ -20,6 +20,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/certdrop/certdrop/shared/failure"
 	"github.com/certdrop/certdrop/shared/plan"
 )
 
@@ -271,7 +272,7 @@ func (r *run) target(ctx context.Context, res *Result, verify bool) {
 				return
 			}
 		}
-	} else if c, _ := classify(err); c == Auth {
+	} else if c, _ := classify(err); c == failure.Auth {
 		res.State, res.Err = Failed, err
 		return
 	} else if isStop(err) {
@@ -282,7 +283,7 @@ func (r *run) target(ctx context.Context, res *Result, verify bool) {
 			res.State = Failed
 		}
 		return
-	} else if (c == Throttled || c == Transient) && !blind {
+	} else if (c == failure.Throttled || c == failure.Transient) && !blind {
 		// What the target carries is unknown: setting it could replace
 		// this certificate's successor. A later run reads it again.
 		res.State, res.Err = Failed, &unreadError{err}
@@ -506,8 +507,8 @@ func (r *run) attempt(ctx context.Context, res *Result, api plan.API, set bool, 
 			res.RequestIDs = append(res.RequestIDs, rid)
 		}
 		class, hint := classify(err)
-		l.pc.observe(time.Now(), err != nil && class == Throttled)
-		if err != nil && (class == Refused || class == Forbidden) {
+		l.pc.observe(time.Now(), err != nil && class == failure.Throttled)
+		if err != nil && (class == failure.Refused || class == failure.Forbidden) {
 			l.refuse(&NotSentError{API: api.Action, Domain: res.Call.DomainName, Err: err})
 		}
 		l.release(true)
@@ -516,7 +517,7 @@ func (r *run) attempt(ctx context.Context, res *Result, api plan.API, set bool, 
 		}
 		last = err
 		switch class {
-		case Throttled:
+		case failure.Throttled:
 			throttles++
 			if set {
 				res.Throttled++
@@ -527,13 +528,13 @@ func (r *run) attempt(ctx context.Context, res *Result, api plan.API, set bool, 
 			if throttles >= maxThrottled {
 				return err
 			}
-		case Transient:
+		case failure.Transient:
 			tries++
 			if tries >= n {
 				return err
 			}
 			unanswered = rid == ""
-		case Auth:
+		case failure.Auth:
 			r.halt(&StopError{Code: "AuthFailed", Cause: err,
 				Message: "stopped: the credentials were refused (" + err.Error() + ")"})
 			return err
@@ -608,8 +609,8 @@ func (e *stoppedError) Unwrap() []error { return []error{e.last, e.stop} }
 //
 // A transient failure (5xx, busy, network) backs off exponentially with
 // full jitter: a uniform delay in [0, min(MaxDelay, BaseDelay × 2^(try-1))].
-func (r *run) retryAt(class Class, try int, hint time.Duration, sent time.Time) time.Time {
-	if class == Throttled {
+func (r *run) retryAt(class failure.Class, try int, hint time.Duration, sent time.Time) time.Time {
+	if class == failure.Throttled {
 		if hint <= 0 {
 			return time.Time{}
 		}

@@ -11,27 +11,28 @@ import (
 	"time"
 
 	"github.com/certdrop/certdrop/shared/bundle"
+	"github.com/certdrop/certdrop/shared/failure"
 	"github.com/certdrop/certdrop/shared/manifest"
 	"github.com/certdrop/certdrop/shared/plan"
 )
 
 // fakeErr is a classified API error for tests.
 type fakeErr struct {
-	class Class
+	class failure.Class
 	code  string
 	hint  time.Duration
 }
 
 func (e *fakeErr) Error() string             { return e.code }
-func (e *fakeErr) Class() Class              { return e.class }
+func (e *fakeErr) Class() failure.Class      { return e.class }
 func (e *fakeErr) RetryAfter() time.Duration { return e.hint }
 func (e *fakeErr) APIRequestID() string      { return "req-" + e.code }
 
 var (
-	errThrottled = &fakeErr{class: Throttled, code: "Throttling.User"}
-	errBusy      = &fakeErr{class: Transient, code: "ServiceBusy"}
-	errOffline   = &fakeErr{class: Permanent, code: "InvalidDomain.Offline"}
-	errAuth      = &fakeErr{class: Auth, code: "InvalidAccessKeyId.NotFound"}
+	errThrottled = &fakeErr{class: failure.Throttled, code: "Throttling.User"}
+	errBusy      = &fakeErr{class: failure.Transient, code: "ServiceBusy"}
+	errOffline   = &fakeErr{class: failure.Permanent, code: "InvalidDomain.Offline"}
+	errAuth      = &fakeErr{class: failure.Auth, code: "InvalidAccessKeyId.NotFound"}
 )
 
 // fakeClient answers from per-domain scripts and records every call.
@@ -321,18 +322,18 @@ func TestRetryAt(t *testing.T) {
 	}
 	sent := time.Now().Add(-100 * time.Millisecond)
 	// A throttled call without a hint is retried as soon as the pacer allows.
-	if at := r.retryAt(Throttled, 3, 0, sent); !at.IsZero() {
+	if at := r.retryAt(failure.Throttled, 3, 0, sent); !at.IsZero() {
 		t.Errorf("throttled without a hint: due %v, want at once", at)
 	}
 	// With a hint: exactly the hint after the throttled call was sent, no jitter.
-	if at := r.retryAt(Throttled, 5, 3*time.Second, sent); !at.Equal(sent.Add(3 * time.Second)) {
+	if at := r.retryAt(failure.Throttled, 5, 3*time.Second, sent); !at.Equal(sent.Add(3 * time.Second)) {
 		t.Errorf("a hint of 3s gave %v after sending, want 3s", at.Sub(sent))
 	}
-	if at := r.retryAt(Throttled, 1, time.Hour, sent); !at.Equal(sent.Add(DefaultMaxDelay)) {
+	if at := r.retryAt(failure.Throttled, 1, time.Hour, sent); !at.Equal(sent.Add(DefaultMaxDelay)) {
 		t.Errorf("a huge hint gave %v, want the cap %v", at.Sub(sent), DefaultMaxDelay)
 	}
 	// Transient failures back off.
-	if at := r.retryAt(Transient, 1, 0, sent); at.IsZero() || time.Until(at) > DefaultBaseDelay {
+	if at := r.retryAt(failure.Transient, 1, 0, sent); at.IsZero() || time.Until(at) > DefaultBaseDelay {
 		t.Errorf("transient: due in %v, want within [0, %v]", time.Until(at), DefaultBaseDelay)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certdrop/certdrop/shared/failure"
 	"github.com/certdrop/certdrop/shared/plan"
 )
 
@@ -88,7 +89,7 @@ func TestNeverSetBlind(t *testing.T) {
 			}
 			if tt.errHas != "" {
 				c, _ := classify(r.Err)
-				if r.Err == nil || !strings.Contains(r.Err.Error(), tt.errHas) || (c != Throttled && c != Transient) {
+				if r.Err == nil || !strings.Contains(r.Err.Error(), tt.errHas) || (c != failure.Throttled && c != failure.Transient) {
 					t.Errorf("error %v (class %s), want a transient one saying %q", r.Err, c, tt.errHas)
 				}
 			}
@@ -103,7 +104,7 @@ func TestStopDuringDescribeRetry(t *testing.T) {
 	d := p.Calls[0].DomainName
 	f := newFake()
 	f.installed[d] = Installed{CertName: "newer-by-hand", NotBefore: notBefore.AddDate(0, 1, 0), HTTPS: true}
-	f.descErrs[d] = []error{&fakeErr{class: Throttled, code: "Throttling.User", hint: time.Second}}
+	f.descErrs[d] = []error{&fakeErr{class: failure.Throttled, code: "Throttling.User", hint: time.Second}}
 	opts := serial(Options{StopAt: time.Now().Add(300 * time.Millisecond)})
 	opts.MaxDelay = 2 * time.Second
 	r := Run(context.Background(), f, p, opts)[0]
@@ -114,7 +115,7 @@ func TestStopDuringDescribeRetry(t *testing.T) {
 	if r.State != Failed || !errors.As(r.Err, &se) || se.Code != "Deadline" || !strings.Contains(r.Err.Error(), "Throttling.User") {
 		t.Fatalf("%s %v, want failed with the throttle and the deadline", r.State, r.Err)
 	}
-	if c, _ := classify(r.Err); c != Throttled {
+	if c, _ := classify(r.Err); c != failure.Throttled {
 		t.Errorf("class %s, want throttled (transient)", c)
 	}
 }
@@ -131,7 +132,7 @@ func TestStopAfterKeepsBoth(t *testing.T) {
 	if want := "ServiceBusy (then " + deadlineStop().Error() + ")"; err.Error() != want {
 		t.Errorf("%q, want %q", err.Error(), want)
 	}
-	if c, _ := classify(err); c != Transient {
+	if c, _ := classify(err); c != failure.Transient {
 		t.Errorf("class %s, want the call's", c)
 	}
 	if stopAfter(deadlineStop(), nil).Error() != deadlineStop().Error() {
