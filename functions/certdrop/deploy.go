@@ -51,7 +51,7 @@ func runDeploy(ctx context.Context, c *cli, args []string) int {
 	var plans []*plan.Plan
 	var covering []*bundle.Bundle
 	for _, b := range in.bundles {
-		p, err := plan.Build(b, in.manifest, *key)
+		p, err := plan.Build(b, in.manifest, *key, products())
 		if err != nil {
 			fmt.Fprintf(c.stderr, "certdrop deploy: %v\n", err)
 			return exitUsage

@@ -21,6 +21,9 @@ import (
 	"github.com/certdrop/certdrop/shared/fanout"
 	"github.com/certdrop/certdrop/shared/manifest"
 	"github.com/certdrop/certdrop/shared/plan"
+	"github.com/certdrop/certdrop/shared/product"
+	"github.com/certdrop/certdrop/shared/product/all"
+	"github.com/certdrop/certdrop/shared/product/cdn"
 	"github.com/certdrop/certdrop/shared/report"
 	"github.com/certdrop/certdrop/shared/store"
 )
@@ -194,7 +197,7 @@ func TestInvokeLocally(t *testing.T) {
 func TestClientsSignPerInvocation(t *testing.T) {
 	env, _, _, _, _ := deployEnv(t)
 	cs := &clients{getenv: func(k string) string { return env[k] }}
-	call, err := plan.TargetCall(manifest.Target{Product: manifest.CDN, Domain: "www.example.test"})
+	call, err := plan.TargetCall(all.Products(), manifest.Target{Product: cdn.Name, Domain: "www.example.test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +215,7 @@ func TestClientsSignPerInvocation(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = c.Describe(context.Background(), call)
+		_, err = c.Describe(context.Background(), call, product.Once{})
 		var ce *cloud.Error
 		switch {
 		case tt.ok && err != nil:

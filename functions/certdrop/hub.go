@@ -82,7 +82,7 @@ func runRollback(ctx context.Context, c *cli, args []string) int {
 		return code
 	}
 	fo.Logger = cliLogger(c.stderr, *verbose)
-	rep, err := hub.Rollback(ctx, client, cas, m, hub.RollbackOptions{To: *to, DryRun: *dryRun, Fanout: fo,
+	rep, err := hub.Rollback(ctx, client, cas, m, hub.RollbackOptions{To: *to, DryRun: *dryRun, Fanout: fo, Products: products(),
 		Meta: report.Meta{Trigger: report.TriggerCLI, StartedAt: time.Now()}})
 	if err != nil {
 		fmt.Fprintf(c.stderr, "certdrop rollback: %v\n", err)
@@ -209,7 +209,7 @@ func runPrune(ctx context.Context, c *cli, args []string) int {
 		return code
 	}
 	fo.Logger = cliLogger(c.stderr, *verbose)
-	res := hub.Prune(ctx, client, cas, m, hub.PruneOptions{Delete: *yes, Keep: *keep, Fanout: fo})
+	res := hub.Prune(ctx, client, cas, m, hub.PruneOptions{Delete: *yes, Keep: *keep, Fanout: fo, Products: products()})
 	if *asJSON {
 		printJSON(c.stdout, res)
 	} else {

@@ -162,41 +162,26 @@ func TestClassifyUnknownCodes(t *testing.T) {
 		{"Brand.New", 404, failure.Permanent},
 	}
 	for _, tt := range tests {
-		if got, _ := classify(tt.code, tt.status); got != tt.want {
+		if got, _ := classify(tt.code, tt.status, nil); got != tt.want {
 			t.Errorf("classify(%s, %d) = %v, want %v", tt.code, tt.status, got, tt.want)
 		}
 	}
 }
 
-// TestDCDNAndOSSCodes: the codes DCDN's error centre adds, and OSS's own
-// codes, are classified: a 403 SystemUpgrading is retried (not taken for a
-// permission), OSS's throttling is retried, an unverified domain fails
-// the target with what to do; an OSS code outside its table falls back to
-// the OpenAPI table and the status.
-func TestDCDNAndOSSCodes(t *testing.T) {
+// TestDCDNCodes: the codes DCDN's error centre adds are classified: a
+// 403 SystemUpgrading is retried (not taken for a permission).
+func TestDCDNCodes(t *testing.T) {
 	tests := []struct {
 		code   string
 		status int
-		oss    bool
 		want   failure.Class
 	}{
-		{"SystemUpgrading", 403, false, failure.Transient},
-		{"MissingParameter", 400, false, failure.Permanent},
-		{"SlowDown", 503, true, failure.Throttled},
-		{"TotalQpsLimitExceeded", 503, true, failure.Throttled},
-		{"NeedVerifyDomainOwnership", 400, true, failure.Permanent},
-		{"AccessDenied", 403, true, failure.Forbidden},
-		{"SecurityTokenExpired", 403, true, failure.Auth},
-		{"NoSuchBucket", 404, true, failure.Permanent},
-		{"SomethingNew", 503, true, failure.Transient},
-		{"SomethingNew", 429, true, failure.Throttled},
+		{"SystemUpgrading", 403, failure.Transient},
+		{"MissingParameter", 400, failure.Permanent},
 	}
 	for _, tt := range tests {
-		c, hint := classify(tt.code, tt.status)
-		if tt.oss {
-			c, hint = classifyOSS(tt.code, tt.status)
-		}
-		if c != tt.want || (hint == "" && tt.code != "SomethingNew") {
+		c, hint := classify(tt.code, tt.status, nil)
+		if c != tt.want || hint == "" {
 			t.Errorf("%s (HTTP %d): %s %q, want %s", tt.code, tt.status, c, hint, tt.want)
 		}
 	}
@@ -211,10 +196,8 @@ func TestClassifyAllocatesNothing(t *testing.T) {
 		code     string
 		status   int
 	}{
-		{"OpenAPI code in the table", classify, "InvalidSSLPub", 400},
-		{"OpenAPI code by status", classify, "SomethingNew", 503},
-		{"OSS code in the table", classifyOSS, "SlowDown", 503},
-		{"OSS code through the OpenAPI table", classifyOSS, "Throttling.User", 400},
+		{"OpenAPI code in the table", openAPI, "InvalidSSLPub", 400},
+		{"OpenAPI code by status", openAPI, "SomethingNew", 503},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			if n := testing.AllocsPerRun(100, func() { tt.classify(tt.code, tt.status) }); n != 0 {
@@ -224,16 +207,27 @@ func TestClassifyAllocatesNothing(t *testing.T) {
 	}
 }
 
-// TestCodesIsACopy: a caller that writes to what Codes or OSSCodes
-// returned changes no classification.
+// TestCodesIsACopy: a caller that writes to what Codes returned changes
+// no classification.
 func TestCodesIsACopy(t *testing.T) {
-	c, o := Codes(), OSSCodes()
+	c := Codes()
 	c["InvalidSSLPub"] = CodeInfo{Class: failure.Transient, Hint: "changed"}
-	o["SlowDown"] = CodeInfo{Class: failure.Permanent, Hint: "changed"}
-	if class, hint := classify("InvalidSSLPub", 400); class != failure.Refused || hint == "changed" {
+	if class, hint := classify("InvalidSSLPub", 400, nil); class != failure.Refused || hint == "changed" {
 		t.Errorf("classify after writing to Codes(): %v %q", class, hint)
 	}
-	if class, hint := classifyOSS("SlowDown", 503); class != failure.Throttled || hint == "changed" {
-		t.Errorf("classifyOSS after writing to OSSCodes(): %v %q", class, hint)
+}
+
+// openAPI classifies with the OpenAPI table only.
+func openAPI(code string, status int) (failure.Class, string) { return classify(code, status, nil) }
+
+// TestOwnCodesFirst: a call's own codes classify before the table, and
+// their hint is the one given.
+func TestOwnCodesFirst(t *testing.T) {
+	own := map[string]CodeInfo{"InternalError": {Class: failure.Permanent, Hint: "ours"}}
+	if c, h := Classify("InternalError", 500, own); c != failure.Permanent || h != "ours" {
+		t.Errorf("own code: %v %q", c, h)
+	}
+	if c, _ := Classify("InternalError", 500, nil); c != failure.Transient {
+		t.Errorf("without own codes: %v, want the table's transient", c)
 	}
 }

@@ -104,8 +104,9 @@ type responseMeta struct {
 	header http.Header
 }
 
-// convert turns whatever CallApiWithCtx returned into an *Error.
-func convert(ctx context.Context, api, domain string, err error, meta *responseMeta, red redactor) *Error {
+// convert turns whatever CallApiWithCtx returned into an *Error, the
+// caller's own answers first.
+func convert(ctx context.Context, api, domain string, err error, meta *responseMeta, red redactor, own answers) *Error {
 	e := &Error{API: api, Domain: domain}
 	if meta != nil {
 		e.HTTPStatus = meta.status
@@ -116,14 +117,14 @@ func convert(ctx context.Context, api, domain string, err error, meta *responseM
 	var cred *credentialError
 	switch {
 	case errors.As(err, &te):
-		e.fromResponse(dara.StringValue(te.Code), dara.IntValue(te.StatusCode), dara.StringValue(te.RequestId), te.Data)
+		e.fromResponse(dara.StringValue(te.Code), dara.IntValue(te.StatusCode), dara.StringValue(te.RequestId), te.Data, own)
 		if ms := dara.Int64Value(te.RetryAfter); ms > 0 {
 			e.retryAfter = time.Duration(ms) * time.Millisecond
 		}
 	case errors.As(err, &ce):
-		e.fromResponse(dara.StringValue(ce.Code), dara.IntValue(ce.StatusCode), dara.StringValue(ce.RequestId), ce.Data)
+		e.fromResponse(dara.StringValue(ce.Code), dara.IntValue(ce.StatusCode), dara.StringValue(ce.RequestId), ce.Data, own)
 	case errors.As(err, &se):
-		e.fromResponse(dara.StringValue(se.Code), dara.IntValue(se.StatusCode), dara.StringValue(se.RequestId), se.Data)
+		e.fromResponse(dara.StringValue(se.Code), dara.IntValue(se.StatusCode), dara.StringValue(se.RequestId), se.Data, own)
 	case errors.As(err, &cred):
 		e.class, e.Message = failure.Auth, cred.Error()
 		e.Hint = "check the credentials: the run cannot make any call without them"
@@ -155,9 +156,6 @@ func convert(ctx context.Context, api, domain string, err error, meta *responseM
 			e.Hint = "the endpoint's TLS certificate is not trusted: check the endpoint (a proxy intercepting TLS?)"
 		}
 	}
-	if api == LegacyAction && actionRefused(e.Code) {
-		e.Hint = LegacyHint
-	}
 	if e.class == failure.Throttled && e.retryAfter == 0 && meta != nil {
 		e.retryAfter = retryAfterHeader(meta.header)
 	}
@@ -167,7 +165,7 @@ func convert(ctx context.Context, api, domain string, err error, meta *responseM
 }
 
 // fromResponse fills an error from an OpenAPI error answer.
-func (e *Error) fromResponse(code string, status int, requestID string, data map[string]any) {
+func (e *Error) fromResponse(code string, status int, requestID string, data map[string]any, own answers) {
 	e.Code, e.HTTPStatus, e.RequestID = code, status, requestID
 	if m, ok := data["Message"].(string); ok {
 		e.Message = m
@@ -177,7 +175,12 @@ func (e *Error) fromResponse(code string, status int, requestID string, data map
 	if e.RequestID == "" {
 		e.RequestID, _ = data["RequestId"].(string)
 	}
-	e.class, e.Hint = classify(code, status)
+	e.class, e.Hint = classify(code, status, own.codes)
+	if own.hint != nil {
+		if h := own.hint(code); h != "" {
+			e.Hint = h
+		}
+	}
 }
 
 // retryAfterHeader reads the server's hint: the larger TimeLeft (ms) of
@@ -220,3 +223,19 @@ func (e *Error) APIMessage() string { return e.Message }
 
 // APIHint returns what a person can do (report.APIError).
 func (e *Error) APIHint() string { return e.Hint }
+
+// RequestIDOf returns the RequestId an *Error in err's chain carries; ""
+// when none.
+func RequestIDOf(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.RequestID
+	}
+	return ""
+}
+
+// Errorf builds a permanent Error of api about subject, for a product: an
+// answer it cannot read, a target it cannot call.
+func Errorf(api, subject, format string, args ...any) *Error {
+	return errorf(api, subject, format, args...)
+}

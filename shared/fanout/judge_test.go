@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/certdrop/certdrop/shared/failure"
-	"github.com/certdrop/certdrop/shared/manifest"
 	"github.com/certdrop/certdrop/shared/plan"
 )
 
@@ -22,7 +21,7 @@ var (
 // mixedPlan is testPlan's n CDN calls followed by m VOD calls.
 func mixedPlan(n, m int) *plan.Plan {
 	p := testPlan(n)
-	addCalls(p, manifest.VOD, "v", m)
+	addCalls(p, "vod", "v", m)
 	return p
 }
 

@@ -348,17 +348,11 @@ func (r *run) describeBefore(ctx context.Context, res *Result, blind bool) (Inst
 // Its calls count in Describes and DescribeThrottled, not in Attempts and
 // Throttled.
 func (r *run) describe(ctx context.Context, res *Result, n, maxThrottled int) (Installed, error) {
-	var inst Installed
 	prio := prioFirst
 	if res.Attempts > 0 {
 		prio = prioRetry // verifying: the target is under way
 	}
-	err := r.attempt(ctx, res, plan.DescribeAPI(res.Call.Target.Product), false, prio, n, maxThrottled, nil, func() (string, error) {
-		res.Describes++
-		var err error
-		inst, err = r.client.Describe(ctx, res.Call)
-		return inst.RequestID, err
-	})
+	inst, err := r.client.Describe(ctx, res.Call, &caller{r: r, res: res, prio: prio, n: n, maxThrottled: maxThrottled})
 	return inst, err
 }
 
@@ -371,9 +365,37 @@ func (r *run) set(ctx context.Context, res *Result) error {
 	if !res.Call.Target.Staging {
 		recheck = func() (bool, error) { return r.applied(ctx, res) }
 	}
-	return r.attempt(ctx, res, res.Call.API, true, prioFirst, r.opts.maxAttempts(), r.opts.maxThrottled(), recheck, func() (string, error) {
-		res.Attempts++
-		return r.client.Set(ctx, res.Call)
+	return r.client.Set(ctx, res.Call, &caller{r: r, res: res, set: true, prio: prioFirst,
+		n: r.opts.maxAttempts(), maxThrottled: r.opts.maxThrottled(), recheck: recheck})
+}
+
+// caller is the Caller of one target's Set (set) or Describe: each call
+// goes through attempt in its API's lane, with the target's budgets. A
+// Set's calls count in Attempts and Throttled, a Describe's in Describes
+// and DescribeThrottled. recheck applies to the calls of the target's Set
+// API, whose effect Describe shows.
+type caller struct {
+	r               *run
+	res             *Result
+	set             bool
+	prio            int
+	n, maxThrottled int
+	recheck         func() (bool, error)
+}
+
+// Call makes one call of api through its lane.
+func (c *caller) Call(ctx context.Context, api plan.API, send func() (string, error)) error {
+	recheck := c.recheck
+	if api.Action != c.res.Call.API.Action {
+		recheck = nil
+	}
+	return c.r.attempt(ctx, c.res, api, c.set, c.prio, c.n, c.maxThrottled, recheck, func() (string, error) {
+		if c.set {
+			c.res.Attempts++
+		} else {
+			c.res.Describes++
+		}
+		return send()
 	})
 }
 

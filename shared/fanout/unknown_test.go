@@ -24,15 +24,17 @@ type lostAnswers struct {
 	lose map[string]int
 }
 
-func (l *lostAnswers) Set(ctx context.Context, c plan.Call) (string, error) {
-	rid, err := l.fakeClient.Set(ctx, c)
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if err == nil && l.lose[c.DomainName] > 0 {
-		l.lose[c.DomainName]--
-		return "", errReset
-	}
-	return rid, err
+func (l *lostAnswers) Set(ctx context.Context, c plan.Call, calls Caller) error {
+	return calls.Call(ctx, c.API, func() (string, error) {
+		rid, err := l.fakeClient.set(c)
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if err == nil && l.lose[c.DomainName] > 0 {
+			l.lose[c.DomainName]--
+			return "", errReset
+		}
+		return rid, err
+	})
 }
 
 // TestNeverSetBlind: a target whose Describe keeps failing is not set
@@ -185,10 +187,12 @@ func TestUnansweredSetThenNewer(t *testing.T) {
 // domain carries a certificate issued later.
 type newerMeanwhile struct{ *fakeClient }
 
-func (n *newerMeanwhile) Set(_ context.Context, c plan.Call) (string, error) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	n.sets[c.DomainName]++
-	n.installed[c.DomainName] = Installed{CertName: "newer-by-hand", NotBefore: notBefore.AddDate(0, 1, 0), HTTPS: true}
-	return "", errReset
+func (n *newerMeanwhile) Set(ctx context.Context, c plan.Call, calls Caller) error {
+	return calls.Call(ctx, c.API, func() (string, error) {
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		n.sets[c.DomainName]++
+		n.installed[c.DomainName] = Installed{CertName: "newer-by-hand", NotBefore: notBefore.AddDate(0, 1, 0), HTTPS: true}
+		return "", errReset
+	})
 }

@@ -122,7 +122,7 @@ func (inv *invocation) plan(loc *located, b *bundle.Bundle, objectKey string) (*
 	for _, w := range b.Warnings {
 		inv.log.Warn("bundle warning", "unit", shortKey(loc.Unit), "warning", w)
 	}
-	p, err := plan.Build(b, inv.manifest, objectKey)
+	p, err := plan.Build(b, inv.manifest, objectKey, products())
 	if err != nil {
 		inv.refuse(loc, err, false)
 		return nil, err

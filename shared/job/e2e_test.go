@@ -28,6 +28,9 @@ import (
 	"github.com/certdrop/certdrop/shared/job"
 	"github.com/certdrop/certdrop/shared/manifest"
 	"github.com/certdrop/certdrop/shared/plan"
+	"github.com/certdrop/certdrop/shared/product"
+	"github.com/certdrop/certdrop/shared/product/all"
+	"github.com/certdrop/certdrop/shared/product/cdn"
 	"github.com/certdrop/certdrop/shared/renew"
 	"github.com/certdrop/certdrop/shared/store"
 )
@@ -195,7 +198,7 @@ func newHarnessEnv(t *testing.T, mutate func(*cloudsim.Config), extra map[string
 			if creds != nil {
 				opts.Credentials = &cloud.Credentials{AccessKeyID: creds.AccessKeyID, AccessKeySecret: creds.AccessKeySecret, SecurityToken: creds.SecurityToken}
 			}
-			return cloud.New(opts)
+			return all.Products().NewClient(opts)
 		},
 		// Fast retries: the behaviour under test is which calls happen.
 		Fanout: &fanout.Options{BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond},
@@ -669,15 +672,15 @@ func (h *harness) setByHand(domain string, l *cloudsim.Leaf) {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	p, err := plan.Build(b, &manifest.Manifest{Targets: []manifest.Target{{Product: manifest.CDN, Domain: domain}}}, "")
+	p, err := plan.Build(b, &manifest.Manifest{Targets: []manifest.Target{{Product: cdn.Name, Domain: domain}}}, "", all.Products())
 	if err != nil || len(p.Calls) != 1 {
 		h.t.Fatalf("plan: %v %v", p, err)
 	}
-	c, err := cloud.New(cloud.Options{Getenv: h.getenv})
+	c, err := all.Products().NewClient(cloud.Options{Getenv: h.getenv})
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	if _, err := c.Set(h.ctx, p.Calls[0]); err != nil {
+	if err := c.Set(h.ctx, p.Calls[0], product.Once{}); err != nil {
 		h.t.Fatal(err)
 	}
 }

@@ -39,7 +39,7 @@ func (inv *invocation) prepare(ctx context.Context) bool {
 		inv.failErr("ManifestUnreadable", fmt.Errorf("cannot read the manifest %s: %w", loc, err), hint)
 		return false
 	}
-	m, err := manifest.Parse(loc, data)
+	m, err := manifest.Parse(loc, data, products().Catalog())
 	if err != nil {
 		inv.fail("ManifestInvalid", err.Error(), "fix the manifest; `certdrop plan` checks it locally")
 		return false

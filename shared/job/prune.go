@@ -37,7 +37,7 @@ func (inv *invocation) prune(ctx context.Context, client fanout.Client, dryRun b
 		return
 	}
 	cas, _ := client.(fanout.CASClient)
-	res := hub.Prune(ctx, client, cas, inv.manifest, hub.PruneOptions{Delete: !dryRun, Now: inv.r.Now, Fanout: inv.hubFanout()})
+	res := hub.Prune(ctx, client, cas, inv.manifest, hub.PruneOptions{Delete: !dryRun, Now: inv.r.Now, Fanout: inv.hubFanout(), Products: products()})
 	inv.out.Prune = res
 	inv.log.Info("pruned", "deleted", len(res.Deleted), "kept", len(res.Kept), "failed", len(res.Failed), "problems", len(res.Problems))
 }

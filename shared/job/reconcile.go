@@ -230,7 +230,7 @@ func (inv *invocation) candidate(loc *located, b *bundle.Bundle) (candidate, boo
 	err := b.Validate(inv.bundleOptions())
 	var p *plan.Plan
 	if err == nil {
-		p, err = plan.Build(b, inv.manifest, b.Sources[0])
+		p, err = plan.Build(b, inv.manifest, b.Sources[0], products())
 	}
 	switch {
 	case errors.Is(err, bundle.ErrExpired):
@@ -276,7 +276,7 @@ func (inv *invocation) expiring(ctx context.Context, client fanout.Client) {
 		if observedNot(t) {
 			continue
 		}
-		c, err := plan.TargetCall(t)
+		c, err := plan.TargetCall(products(), t)
 		if err != nil {
 			continue
 		}
@@ -300,7 +300,7 @@ func (inv *invocation) expiring(ctx context.Context, client fanout.Client) {
 		if observedNot(t) {
 			continue
 		}
-		c, err := plan.TargetCall(t)
+		c, err := plan.TargetCall(products(), t)
 		if err != nil {
 			continue
 		}
@@ -322,8 +322,8 @@ func (inv *invocation) expiring(ctx context.Context, client fanout.Client) {
 }
 
 // observedNot reports whether a target's certificate cannot be observed:
-// a staging target, since Describe reports what production carries. Its
-// expiry is not judged (never production's taken for staging's).
-func observedNot(t manifest.Target) bool {
-	return t.Staging && t.Product.HasEnv()
-}
+// a staging target (the manifest resolves staging only for a product
+// whose Set API takes Env), since Describe reports what production
+// carries. Its expiry is not judged (never production's taken for
+// staging's).
+func observedNot(t manifest.Target) bool { return t.Staging }

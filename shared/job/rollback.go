@@ -33,7 +33,7 @@ func (inv *invocation) onRollback(ctx context.Context, ev *event.RollbackEvent) 
 	}
 	cas, _ := client.(fanout.CASClient)
 	rep, err := hub.Rollback(ctx, client, cas, inv.manifest, hub.RollbackOptions{
-		To: ev.To, DryRun: ev.DryRun, Now: inv.r.Now, Fanout: inv.hubFanout(),
+		To: ev.To, DryRun: ev.DryRun, Now: inv.r.Now, Fanout: inv.hubFanout(), Products: products(),
 		Meta: report.Meta{Trigger: inv.out.Trigger, RequestID: inv.req.RequestID, StartedAt: time.Now()},
 	})
 	if err != nil {
