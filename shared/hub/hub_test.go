@@ -425,3 +425,33 @@ func TestOurs(t *testing.T) {
 		}
 	}
 }
+
+// TestPruneTargetsItCannotPlan: a target Prune cannot plan a Describe for
+// (here: no products given, so no product is known) is not taken for a
+// target that carries nothing: the run says so, and only expired
+// certificates are deleted.
+func TestPruneTargetsItCannotPlan(t *testing.T) {
+	s, c, m := account(t)
+	now := time.Now()
+	names := []string{zone, "*." + zone}
+	a := issue(t, now.Add(-3*time.Hour), 90*24*time.Hour, names...)
+	b := issue(t, now.Add(-2*time.Hour), 90*24*time.Hour, names...)
+	cNew := issue(t, now.Add(-time.Hour), 90*24*time.Hour, names...)
+	e := issue(t, now.Add(-time.Hour), 2*time.Hour, "e."+zone)
+	idA, _, idE := upload(t, c, a, ""), upload(t, c, b, ""), upload(t, c, e, "")
+	deploy(t, c, cNew, m)
+	later := func() time.Time { return now.Add(2 * time.Hour) }
+
+	res := Prune(context.Background(), c, c, m, PruneOptions{Delete: true, Now: later})
+	if res.OK() || len(res.Problems) == 0 || !strings.Contains(res.Problems[0].Message, "unknown product") {
+		t.Errorf("problems %+v; want each target that could not be planned", res.Problems)
+	}
+	for _, d := range res.Deleted {
+		if d.CertID == idA {
+			t.Error("a certificate whose use is unknown was deleted")
+		}
+	}
+	if len(res.Deleted) != 1 || res.Deleted[0].CertID != idE || deletes(s) != 1 {
+		t.Errorf("deleted %+v (%d calls); want the expired one only", res.Deleted, deletes(s))
+	}
+}
