@@ -80,6 +80,7 @@ func (d Defaults) BundleOptions() bundle.Options {
 // domain, for the products whose targets are domains; what the product's
 // address fields name (a listener, a site), for the others.
 type Target struct {
+	// Product is the target's product.
 	Product Product
 	// Domain is the domain as written in the manifest, for a product whose
 	// targets are domains; empty for the others (see Names).

@@ -52,6 +52,8 @@ type Planner interface {
 
 // Products finds the Planner of a product by name (product.Registry).
 type Products interface {
+	// Planner returns the named product's Planner; false when there is
+	// no such product.
 	Planner(name manifest.Product) (Planner, bool)
 }
 
