@@ -233,7 +233,8 @@ func keyOf(product, bucket, address string) key {
 }
 
 // Merge is the status after a run: prev (nil for none) with u applied at
-// now. It does not change prev.
+// now (the time of the outcomes it records, and of days left). It does
+// not change prev.
 func Merge(prev *Status, u Update, now time.Time, o Options) *Status {
 	if o.ExpiringDays <= 0 {
 		o.ExpiringDays = DefaultExpiringDays
