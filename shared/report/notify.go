@@ -109,10 +109,15 @@ func checkURL(raw string) error {
 // rollback (production went back to an earlier certificate: people must
 // hear of it), or Always is set; it reports whether it posted.
 func (w *Webhook) Notify(ctx context.Context, r *Report) (bool, error) {
-	if !w.Always && r.Summary.OK() && r.Summary.SkippedNewer == 0 && r.Mode == "" {
+	if !w.Wants(r) {
 		return false, nil
 	}
 	return true, w.send(ctx, w.payload(r))
+}
+
+// Wants reports whether Notify posts r.
+func (w *Webhook) Wants(r *Report) bool {
+	return w.Always || !r.Summary.OK() || r.Summary.SkippedNewer > 0 || r.Mode != ""
 }
 
 // Notice is a message about an invocation that no run's report carries:
