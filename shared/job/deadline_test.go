@@ -240,3 +240,40 @@ func TestBusyNotTimeoutTooShort(t *testing.T) {
 		t.Errorf("third delivery: %+v", o.Error)
 	}
 }
+
+// hangingClient's calls answer only when their context ends.
+type hangingClient struct{ deadlineClient }
+
+func (c *hangingClient) Describe(ctx context.Context, _ plan.Call) (fanout.Installed, error) {
+	c.note(ctx)
+	<-ctx.Done()
+	return fanout.Installed{}, ctx.Err()
+}
+
+// TestCallCutAtCallsEnd: a call that does not answer is cut where the
+// calls' time ends, before the deadline, whatever its own timeout; its
+// target ends failed or not_started (the Describe cut, its Set never
+// sent), transient either way (FC retries), and the report is written in
+// the time left.
+func TestCallCutAtCallsEnd(t *testing.T) {
+	st, _, r, body := smallSetup(t, 1)
+	client := &hangingClient{}
+	r.NewClient = func(context.Context, *store.Credentials) (fanout.Client, error) { return client, nil }
+	r.Config.Margin = 2 * time.Second
+	const timeout = 4 * time.Second
+	fc := &fcruntime.Invocation{RequestID: "req-cut", Body: []byte(body), Received: time.Now(), Timeout: timeout, Log: slog.New(slog.DiscardHandler)}
+	answer, retry := r.Invoke(context.Background(), fc)
+	if took := time.Since(fc.Received); took >= timeout {
+		t.Errorf("answered after %v: past the %v deadline", took, timeout)
+	}
+	var out Outcome
+	if err := json.Unmarshal(answer, &out); err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Reports) != 1 || len(out.Reports[0].Targets) != 1 || !retry || out.ReportKey == "" || len(st.written()) != 1 {
+		t.Fatalf("reports %d, retry %v, report %q; want one report, retried", len(out.Reports), retry, out.ReportKey)
+	}
+	if tg := out.Reports[0].Targets[0]; (tg.State != fanout.Failed && tg.State != fanout.NotStarted) || tg.Error == nil || !tg.Error.Transient {
+		t.Errorf("target %s %+v; want failed or not_started, transient", tg.State, tg.Error)
+	}
+}
