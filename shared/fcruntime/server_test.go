@@ -130,9 +130,9 @@ func (h initHandler) Initialize(context.Context, *Invocation) error {
 }
 
 // TestOversizedEvent: an event over MaxEventSize is a bad event like any
-// other, answered by the handler (written, alerted, not retried); it used
-// to be answered 404 before the handler, so FC retried it three times and
-// nothing was written or alerted. The body is not read past the cap.
+// other, answered by the handler (written, alerted, not retried), not
+// with a 404 before the handler (FC would retry it three times, nothing
+// written or alerted). The body is not read past the cap.
 func TestOversizedEvent(t *testing.T) {
 	for _, tt := range []struct {
 		name    string

@@ -88,11 +88,11 @@ func smallSetup(t *testing.T, n int) (*puttingStore, *deadlineClient, *Runner, s
 	return st, client, r, `{"events":[` + strings.Join(recs, ",") + `]}`
 }
 
-// TestShortTimeoutDeploys: a 30 s function deploys what fits. The margin
-// used to be at least 52 s (the longest call's own 35 s timeout plus the
-// report's budget), so anything up to 52 s was refused TimeoutTooShort;
-// every call's context now ends before the deadline less the report's
-// and the alerts' budgets, so no call's timeout reaches past it.
+// TestShortTimeoutDeploys: a 30 s function deploys what fits, rather than
+// being refused TimeoutTooShort by a margin sized for the longest call's
+// own 35 s timeout: every call's context ends before the deadline less
+// the report's and the alerts' budgets, so no call's timeout reaches past
+// it.
 func TestShortTimeoutDeploys(t *testing.T) {
 	for _, timeout := range []time.Duration{30 * time.Second, 60 * time.Second} {
 		t.Run(timeout.String(), func(t *testing.T) {
@@ -133,10 +133,10 @@ func hangingHook(t *testing.T, code int) (*report.Webhook, *atomic.Int32) {
 	return &report.Webhook{URL: srv.URL + "/hook?token=SECRET-TOKEN", Always: true}, &posts
 }
 
-// TestAlertsWithinDeadline: a webhook that never answers kept an
-// invocation of x-fc-function-timeout 60 running for 70.9 s (seven posts
-// in a row, 10 s each). Posting is bounded, concurrent and cut before the
-// deadline; the report is written first, and written again to say which
+// TestAlertsWithinDeadline: a webhook that never answers does not keep
+// an invocation past its deadline (posts in a row, 10 s each, would take
+// 70 s for a 60 s function). Posting is bounded, concurrent and cut
+// before the deadline; the report is written first, and written again to say which
 // messages were not delivered (a 500 answer included), as the outcome
 // does. Here an 8 s deadline with a 4 s margin: the 60 s schedule in
 // proportion.
@@ -189,12 +189,12 @@ func TestAlertsWithinDeadline(t *testing.T) {
 	}
 }
 
-// TestBusyNotTimeoutTooShort: the second of two concurrent deliveries
-// waited for the first inside the process, the wait counted against its
-// own deadline, and it then failed TimeoutTooShort, permanent and
-// alerted: a false alarm. It now waits until its stop point at most and
-// ends Busy: nothing started, transient (Function Compute retries it),
-// alerted only when a retry is held back too.
+// TestBusyNotTimeoutTooShort: the second of two concurrent deliveries,
+// waiting for the first inside the process, is not failed TimeoutTooShort
+// (permanent and alerted: a false alarm) when the wait eats its time. It
+// waits until its stop point at most and ends Busy: nothing started,
+// transient (Function Compute retries it), alerted only when a retry is
+// held back too.
 func TestBusyNotTimeoutTooShort(t *testing.T) {
 	release := make(chan struct{})
 	var opens atomic.Int32

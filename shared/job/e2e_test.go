@@ -685,8 +685,8 @@ func (h *harness) setByHand(domain string, l *cloudsim.Leaf) {
 // TestE2EBadEvent: an event that is not one is refused with no call,
 // written and alerted, and not retried (it cannot change).
 // An event over the size cap is a bad event like a small one: answered
-// 200, written and alerted (it used to be answered 404 before the
-// handler: retried three times, never written nor alerted).
+// 200, written and alerted, not answered 404 before the handler (retried
+// three times, never written nor alerted).
 func TestE2EBadEvent(t *testing.T) {
 	for _, tt := range []struct {
 		name, body, msg string

@@ -303,8 +303,8 @@ func TestWebhookFromEnv(t *testing.T) {
 
 // TestWebhookURLChecked: a webhook URL no post could reach, or one that
 // would carry the summary in clear over the network, is refused at start
-// (it used to be accepted, and every alert was then dropped with one WARN
-// line), without repeating the URL's path or query (a chat's token).
+// (accepted, every alert would be dropped with one WARN line), without
+// repeating the URL's path or query (a chat's token).
 func TestWebhookURLChecked(t *testing.T) {
 	tests := []struct {
 		url, errHas string
