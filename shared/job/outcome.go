@@ -144,7 +144,7 @@ func (o *Outcome) Failed() bool {
 		}
 	}
 	for _, p := range o.Pins {
-		if p.failed() {
+		if p.Failed() {
 			return true
 		}
 	}
@@ -186,7 +186,7 @@ func (o *Outcome) Retry() bool {
 	for _, p := range o.Pins {
 		// A retry rolls back (or deploys) again, finds every target
 		// unchanged, and writes (or deletes) the pin.
-		if p.failed() && p.Error.Transient {
+		if p.Failed() && p.Error.Transient {
 			return true
 		}
 	}

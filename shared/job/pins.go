@@ -31,6 +31,21 @@ const (
 	PinProblem = "problem"
 )
 
+// Pin problem codes: the code of a PinProblem note's error, and of the
+// failures ReleasePins returns.
+const (
+	// CodePinNotWritten: a rollback's pin could not be written.
+	CodePinNotWritten = "PinNotWritten"
+	// CodePinNotDeleted: a released or lifted pin could not be deleted.
+	CodePinNotDeleted = "PinNotDeleted"
+	// CodePinUnreadable: a pin could not be read or is malformed.
+	CodePinUnreadable = "PinUnreadable"
+	// CodePinsUnlisted: the pins could not be listed.
+	CodePinsUnlisted = "PinsUnlisted"
+	// CodeNoPin: a release matches no pin.
+	CodeNoPin = "NoPin"
+)
+
 // PinNote is what a rollback's pin did in this run. It names the pin and
 // the certificate rolled back to, and, for a bundle held back or lifting
 // the pin, the bundle. No key material.
@@ -56,12 +71,12 @@ type PinNote struct {
 	Error *report.Error `json:"error,omitempty"`
 }
 
-// failed reports whether the note is a pin that could not be written or
+// Failed reports whether the note is a pin that could not be written or
 // deleted: the rollback is not held, or a lifted or released pin is still
 // in force. A pin that cannot be read is reported, not a failure (the run
 // goes on without it).
-func (n PinNote) failed() bool {
-	return n.State == PinProblem && n.Error != nil && (n.Error.Code == "PinNotWritten" || n.Error.Code == "PinNotDeleted")
+func (n PinNote) Failed() bool {
+	return n.State == PinProblem && n.Error != nil && (n.Error.Code == CodePinNotWritten || n.Error.Code == CodePinNotDeleted)
 }
 
 // releaseHint says how to lift a pin.
@@ -116,12 +131,12 @@ func (b *pinBook) load(ctx context.Context) (*pin.Set, Result) {
 		var problems []pin.Problem
 		b.set, problems, err = pin.Load(ctx, st)
 		for _, p := range problems {
-			res.Pins = append(res.Pins, pinProblem(b.log, p.Key, "PinUnreadable", p.Err,
+			res.Pins = append(res.Pins, pinProblem(b.log, p.Key, CodePinUnreadable, p.Err,
 				"a pin that cannot be read is not in force: delete it, or roll back again to rewrite it"))
 		}
 	}
 	if err != nil {
-		res.Pins = append(res.Pins, pinProblem(b.log, pin.Prefix, "PinsUnlisted", err,
+		res.Pins = append(res.Pins, pinProblem(b.log, pin.Prefix, CodePinsUnlisted, err,
 			storeHint(err, "oss:ListObjects under "+pin.Prefix+" and oss:GetObject on "+pin.Prefix+"*")+
 				"; no rollback pin was in force for this run"))
 	}
@@ -189,7 +204,7 @@ func (b *pinBook) lift(ctx context.Context, pn *pin.Pin, rep *report.Report, dry
 		err = pin.Delete(ctx, st, pn.Key())
 	}
 	if err != nil {
-		return Result{Pins: []PinNote{pinProblem(b.log, pn.Key(), "PinNotDeleted", err, storeHint(err, "oss:DeleteObject on "+pin.Prefix+"*")+
+		return Result{Pins: []PinNote{pinProblem(b.log, pn.Key(), CodePinNotDeleted, err, storeHint(err, "oss:DeleteObject on "+pin.Prefix+"*")+
 			"; the pin stays, and holds back only certificates issued before it")}}
 	}
 	b.set.Remove(pn)
@@ -203,6 +218,7 @@ func (b *pinBook) lift(ctx context.Context, pn *pin.Pin, rep *report.Report, dry
 // was not written: the rollback is done but not pinned. The function's
 // rollback and the command line's write pins with it.
 func WritePin(ctx context.Context, st store.Store, p *pin.Pin, log *slog.Logger) (PinNote, error) {
+	log = orDiscard(log)
 	if _, err := pin.Write(ctx, st, p); err != nil {
 		return pinNotWritten(log, p, err), err
 	}
@@ -213,9 +229,17 @@ func WritePin(ctx context.Context, st store.Store, p *pin.Pin, log *slog.Logger)
 	return n, nil
 }
 
+// orDiscard is log, or when it is nil a logger that discards.
+func orDiscard(log *slog.Logger) *slog.Logger {
+	if log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return log
+}
+
 // pinNotWritten is the note of a pin that could not be written.
 func pinNotWritten(log *slog.Logger, p *pin.Pin, err error) PinNote {
-	return pinProblem(log, p.Key(), "PinNotWritten", err, storeHint(err, "oss:PutObject on "+pin.Prefix+"*")+
+	return pinProblem(log, p.Key(), CodePinNotWritten, err, storeHint(err, "oss:PutObject on "+pin.Prefix+"*")+
 		"; the rollback is done but not pinned: the next reconcile redeploys the newest bundle unless it is removed from the bucket")
 }
 
@@ -229,15 +253,16 @@ func pinNotWritten(log *slog.Logger, p *pin.Pin, err error) PinNote {
 // or that none matches (NoPin, naming those in force). The function's
 // release and the command line's run it.
 func ReleasePins(ctx context.Context, st store.Store, name string, dryRun bool, log *slog.Logger) ([]PinNote, error) {
+	log = orDiscard(log)
 	book := pinBook{open: func(context.Context) (store.Store, error) { return st, nil }, log: log}
 	set, res := book.load(ctx)
 	notes := res.Pins
 	if set == nil {
-		return notes, fail("PinsUnlisted", "the rollback pins could not be listed", "see the pin problem above")
+		return notes, fail(CodePinsUnlisted, "the rollback pins could not be listed", "see the pin problem above")
 	}
 	matched, others := set.Match(name, 10)
 	if len(matched) == 0 {
-		return notes, fail("NoPin", pin.NoMatch(shortKey(name), others), "name the certificate rolled back to, or one of its domain names")
+		return notes, fail(CodeNoPin, pin.NoMatch(shortKey(name), others), "name the certificate rolled back to, or one of its domain names")
 	}
 	for _, p := range matched {
 		n := note(PinReleased, p)
@@ -247,7 +272,7 @@ func ReleasePins(ctx context.Context, st store.Store, name string, dryRun bool, 
 			continue
 		}
 		if err := pin.Delete(ctx, st, p.Key()); err != nil {
-			notes = append(notes, pinProblem(log, p.Key(), "PinNotDeleted", err, storeHint(err, "oss:DeleteObject on "+pin.Prefix+"*")))
+			notes = append(notes, pinProblem(log, p.Key(), CodePinNotDeleted, err, storeHint(err, "oss:DeleteObject on "+pin.Prefix+"*")))
 			continue
 		}
 		set.Remove(p)

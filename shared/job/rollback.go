@@ -68,7 +68,8 @@ type RollbackRequest struct {
 	// command line's user and host. The pin's trigger is Meta.Trigger,
 	// its time RollbackOptions.Now (nil: time.Now) once the rollback ran.
 	PinnedBy string
-	Log      *slog.Logger
+	// Log, when set, logs pin problems.
+	Log *slog.Logger
 }
 
 // RollbackResult is what a rollback did.
@@ -89,10 +90,7 @@ type RollbackResult struct {
 // written does not undo the rollback: the result says so. The error is
 // hub.Rollback's (a *hub.RefusedError when nothing was set).
 func Rollback(ctx context.Context, client fanout.Client, m *manifest.Manifest, rr RollbackRequest) (RollbackResult, error) {
-	log := rr.Log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log := orDiscard(rr.Log)
 	cas, _ := client.(fanout.CASClient)
 	rep, err := hub.Rollback(ctx, client, cas, m, rr.RollbackOptions)
 	if err != nil {

@@ -148,10 +148,7 @@ func (r *Runner) now() time.Time {
 // manual or timer event naming another bucket or prefix is refused before
 // any call. The outcome's Bucket, where the report goes, is Config.Bucket.
 func (r *Runner) Run(ctx context.Context, req Request) *Outcome {
-	log := req.Log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log := orDiscard(req.Log)
 	out := &Outcome{RequestID: req.RequestID, Bucket: r.Config.Bucket, Trigger: triggerOf(req.Event.Kind)}
 	out.Reports = []*report.Report{}
 	failed := func(err error) *Outcome {
