@@ -201,7 +201,17 @@ func (s *session) engine(ctx context.Context, st store.Store) (*renew.Engine, er
 	}
 	s.renewCleanup = cmp.Or(opts.CleanupTimeout, renew.DefaultCleanupTimeout)
 	return NewRenewEngine(ctx, RenewSetup{Options: opts, Resolvers: cfg.Resolvers, TrustRoots: cfg.ACMETrustRoots, Load: s.load,
-		Client: func(ctx context.Context) (any, error) { return s.r.NewClient(ctx, s.req.Credentials) }})
+		DNS: func(ctx context.Context) (alidns.Caller, error) {
+			c, err := s.r.NewClient(ctx, s.req.Credentials)
+			if err != nil {
+				return nil, err
+			}
+			ac, ok := c.(alidns.Caller)
+			if !ok {
+				return nil, fmt.Errorf("the API client (%T) cannot call Alibaba Cloud DNS", c)
+			}
+			return ac, nil
+		}})
 }
 
 // RenewSetup is what a renewal engine is built from, in the function and
@@ -217,10 +227,9 @@ type RenewSetup struct {
 	// to Options'.
 	TrustRoots string
 	Load       func(ctx context.Context, location string) ([]byte, error)
-	// Client builds the API client the alidns DNS provider signs with,
-	// once, when the provider first needs it; it must call Alibaba Cloud
-	// DNS (alidns.Caller).
-	Client func(ctx context.Context) (any, error)
+	// DNS builds the API client the alidns DNS provider signs with; it is
+	// called once, when the provider first needs it.
+	DNS func(ctx context.Context) (alidns.Caller, error)
 }
 
 // NewRenewEngine builds the renewal engine: the function's renewals and
@@ -253,13 +262,9 @@ func NewRenewEngine(ctx context.Context, rs RenewSetup) (*renew.Engine, error) {
 		if caller != nil {
 			return caller, nil
 		}
-		c, err := rs.Client(ctx)
+		ac, err := rs.DNS(ctx)
 		if err != nil {
 			return nil, err
-		}
-		ac, ok := c.(alidns.Caller)
-		if !ok {
-			return nil, fmt.Errorf("the API client (%T) cannot call Alibaba Cloud DNS", c)
 		}
 		caller = ac
 		return ac, nil
