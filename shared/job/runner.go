@@ -255,14 +255,14 @@ type session struct {
 	opts Options
 	// hub is the base of the fan-out options of a rollback or a prune.
 	hub fanout.Options
-	// renewCleanup is the renewal engine's cleanup timeout (renew.go).
+	// renewCleanup is the renewal engine's cleanup timeout (engine).
 	renewCleanup time.Duration
 
 	stores   map[string]store.Store
 	manifest *manifest.Manifest
 	roots    []*x509.Certificate
 	client   fanout.Client
-	// pins are the rollback pins in CERTDROP_BUCKET (pins.go).
+	// pins are the rollback pins in CERTDROP_BUCKET.
 	pins pinBook
 }
 
