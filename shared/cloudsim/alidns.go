@@ -2,7 +2,7 @@ package cloudsim
 
 // The Alibaba Cloud DNS OpenAPI (product alidns, version 2015-01-09, RPC
 // style), served on the OpenAPI listener with the same signature checks,
-// quotas, fault injection and journal as CDN, VOD and Live. Point a client
+// quotas, fault injection and journal as the certificate APIs. Point a client
 // at it with CERTDROP_ALIDNS_ENDPOINT (Sim.Env). Every answer is JSON;
 // errors are {"RequestId","HostId":"alidns.aliyuncs.com","Code","Message",
 // "Recommend"} with HTTP 400 unless noted.

@@ -16,8 +16,9 @@ import (
 )
 
 // Sim is the local cloud emulator: an OpenAPI listener that speaks the
-// CDN, VOD and Live certificate operations exactly as the real SDK expects
-// them (signatures, quotas, error shapes), and an OSS listener. Both bind
+// products' certificate operations, Certificate Management Service and
+// Alibaba Cloud DNS exactly as the real SDK expects them (signatures,
+// quotas, error shapes), and an OSS listener. Both bind
 // loopback only. Build it with New, then Start it; Close stops it.
 type Sim struct {
 	cfg          Config
