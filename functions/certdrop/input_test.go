@@ -30,9 +30,9 @@ func gencertIn(t *testing.T, days string) (folder, rootPath string) {
 	return folder, rootPath
 }
 
-// TestValidateWarnDays is issue 8 §6: --warn-days 0 warned at 14 days,
-// while the manifest's warnDays: 0 means never; and a fresh 90-day
-// certificate showed 89 days left.
+// TestValidateWarnDays: --warn-days 0 means never, as the manifest's
+// warnDays: 0 does, not 14 days; and a fresh 90-day certificate shows 90
+// days left.
 func TestValidateWarnDays(t *testing.T) {
 	soon, soonRoot := gencertIn(t, "5")
 	fresh, freshRoot := gencertIn(t, "90")
@@ -101,9 +101,9 @@ func certbotLive(t *testing.T, from, name string) string {
 	return live
 }
 
-// TestCertbotLiveFolder is issue 8 §1: certbot's live/<name>/ folder holds
-// symbolic links, and validate, plan, deploy and push refused it ("no .pem,
-// .crt, .cer or .key files"). `certdrop push "$RENEWED_LINEAGE"` must work.
+// TestCertbotLiveFolder: certbot's live/<name>/ folder holds symbolic
+// links, and validate, plan, deploy and push read it (not "no .pem, .crt,
+// .cer or .key files"). `certdrop push "$RENEWED_LINEAGE"` must work.
 func TestCertbotLiveFolder(t *testing.T) {
 	env, sim, bundleDir, root, manifestPath := deployEnv(t)
 	live := certbotLive(t, bundleDir, "example.test")
@@ -258,8 +258,8 @@ func legoFolder(t *testing.T) (dir, rootPath string) {
 	return dir, rootPath
 }
 
-// TestLegoFolder is issue 8 §1: lego's shared certificates/ folder was
-// refused once it held two certificates. Each key goes with the
+// TestLegoFolder: lego's shared certificates/ folder is read whatever
+// number of certificates it holds. Each key goes with the
 // certificate it matches; validate, plan, deploy and push handle each
 // bundle and say which files formed which.
 func TestLegoFolder(t *testing.T) {

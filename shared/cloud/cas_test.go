@@ -168,8 +168,7 @@ func TestCASUploadThrottledIsRetried(t *testing.T) {
 // targets referencing them: they fail with the upload's error. (Every
 // target is delivered by reference here: an upload-delivery Set stores the
 // certificate in CAS under the same name, as the service does, and the
-// lookup may then find it and rightly use it: that race made a mixed
-// version of this test fail now and then.)
+// lookup may then find it and rightly use it, a race this test avoids.)
 func TestCASUploadFailsNoSet(t *testing.T) {
 	b := testBundle(t, testDomain, "*."+testDomain)
 	name := plan.CASCertName(b.Identity())

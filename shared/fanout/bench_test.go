@@ -211,7 +211,8 @@ func (fs fleetSpec) build(tb testing.TB, child bool) *fleet {
 	return f
 }
 
-// run deploys the fleet's plan and reports the figures the issue asks for.
+// run deploys the fleet's plan and reports the figures docs/benchmarks.md
+// gives.
 func (f *fleet) run(b *testing.B, opts fanout.Options) []fanout.Result {
 	res, _ := f.timedRun(b, opts)
 	return res
@@ -313,7 +314,7 @@ func BenchmarkFleet1000Faults(b *testing.B) { benchFaults(b, 600, 200, 200) }
 func BenchmarkFleet300Faults(b *testing.B) { benchFaults(b, 300, 0, 0) }
 
 // benchFaults runs a fleet under faults, once with throttling answers that
-// carry no retry-after hint (hint=none: the case the issue measured) and
+// carry no retry-after hint (hint=none: as the service sometimes answers) and
 // once with the emulator's default 500 ms TimeLeft (hint=500ms), each
 // BENCH_RUNS times with its own fault seed. It reports the worst run as a
 // ratio to the fault-adjusted floor (x-floor-worst), and as a ratio to

@@ -243,8 +243,8 @@ func TestRollback(t *testing.T) {
 
 // TestRollbackSameSecond: two renewals forced back to back can be issued
 // in the same second; rolling back from the second to the first sets the
-// targets (the one they carry is not earlier), where it used to leave them
-// as they were (a flake of the pin end-to-end test).
+// targets (the one they carry is not earlier) instead of leaving them as
+// they are.
 func TestRollbackSameSecond(t *testing.T) {
 	s, c, m := account(t)
 	at := time.Now().Add(-time.Hour).Truncate(time.Second)

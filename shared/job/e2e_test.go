@@ -511,7 +511,7 @@ func TestE2EDuplicateEvents(t *testing.T) {
 // TestE2EPermanentFailureNotRetried: a target refused for a reason a
 // retry cannot change (an offline domain) fails the run, which is written
 // and alerted once, and is not answered as an error: FC does not retry it
-// (it used to, writing four reports).
+// (its three retries would fail alike).
 func TestE2EPermanentFailureNotRetried(t *testing.T) {
 	h := newHarness(t, func(c *cloudsim.Config) {
 		c.Domains.CDN[1].State = "offline" // img.example.com
