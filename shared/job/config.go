@@ -56,7 +56,7 @@ const (
 )
 
 // Config is the function's configuration, read from its environment
-// variables (all documented in the README).
+// variables (all documented in docs/configuration.md).
 type Config struct {
 	// Manifest is CERTDROP_MANIFEST: oss://bucket/key, or a path in the
 	// code package. Empty means oss://<Bucket>/certdrop/manifest.yaml.
