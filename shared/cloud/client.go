@@ -29,6 +29,7 @@ import (
 	"github.com/aliyun/credentials-go/credentials"
 	"golang.org/x/time/rate"
 
+	"github.com/certdrop/certdrop/internal/credchain"
 	"github.com/certdrop/certdrop/shared/fanout"
 	"github.com/certdrop/certdrop/shared/manifest"
 	"github.com/certdrop/certdrop/shared/plan"
@@ -79,7 +80,7 @@ type Options struct {
 	Getenv func(string) string
 	// Credentials, when set, are used instead of the default chain:
 	// Function Compute's per-invocation credentials, say.
-	Credentials *Credentials
+	Credentials *credchain.Credentials
 	// ConnectTimeout bounds dialing and the TLS handshake; ReadTimeout
 	// bounds the wait for an answer. Together they cap one call.
 	ConnectTimeout, ReadTimeout time.Duration
@@ -168,8 +169,8 @@ func New(opts Options) (*Client, error) {
 // WithCredentials returns a client that shares c's connections and
 // endpoints but signs with cr: per-invocation credentials without new
 // connection pools.
-func (c *Client) WithCredentials(cr Credentials) (*Client, error) {
-	if !cr.complete() {
+func (c *Client) WithCredentials(cr credchain.Credentials) (*Client, error) {
+	if !cr.Complete() {
 		return nil, fmt.Errorf("the credentials given have no AccessKey ID or secret: %w", ErrNoCredentials)
 	}
 	n := *c

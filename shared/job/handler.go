@@ -37,7 +37,7 @@ func (r *Runner) Invoke(ctx context.Context, fc *fcruntime.Invocation) ([]byte, 
 		out = &Outcome{RequestID: fc.RequestID, Reports: []*report.Report{}, Bucket: r.Config.Bucket,
 			Error: &report.Error{Code: "BadEvent", Message: clip(err.Error())}}
 	} else {
-		out = r.Run(ctx, Request{Event: ev, RequestID: fc.RequestID, Credentials: fc.Credentials,
+		out = r.Run(ctx, Request{Event: ev, RequestID: fc.RequestID, Credentials: credentialsOf(fc),
 			Deadline: fc.Deadline(), Log: fc.Log})
 		day = eventDay(ev, started)
 	}
@@ -64,7 +64,7 @@ func (r *Runner) Initialize(ctx context.Context, fc *fcruntime.Invocation) error
 	if fc.Credentials == nil {
 		return nil
 	}
-	_, err := r.NewClient(ctx, fc.Credentials)
+	_, err := r.NewClient(ctx, credentialsOf(fc))
 	return err
 }
 
@@ -111,7 +111,7 @@ func (r *Runner) save(ctx context.Context, fc *fcruntime.Invocation, out *Outcom
 		defer cancel()
 	}
 	err := func() error {
-		st, err := r.OpenStore(ctx, bucket, fc.Credentials)
+		st, err := r.OpenStore(ctx, bucket, credentialsOf(fc))
 		if err != nil {
 			return err
 		}
