@@ -30,6 +30,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/certdrop/certdrop/internal/credchain"
+	"github.com/certdrop/certdrop/shared/config"
 	"github.com/certdrop/certdrop/shared/fanout"
 	"github.com/certdrop/certdrop/shared/manifest"
 	"github.com/certdrop/certdrop/shared/plan"
@@ -50,7 +51,7 @@ const (
 // certificate never appear in a URL, where gateways, proxies and access
 // logs record them; "query" sends them in the query string, as the
 // vendor's generated SDKs do, for a gateway that refuses a body.
-const EnvOpenAPIParams = "CERTDROP_OPENAPI_PARAMS"
+const EnvOpenAPIParams = config.OpenAPIParams
 
 // Where an OpenAPI call's parameters travel (EnvOpenAPIParams).
 const (
