@@ -19,6 +19,7 @@ import (
 	"github.com/certdrop/certdrop/shared/cloud"
 	"github.com/certdrop/certdrop/shared/cloudsim"
 	"github.com/certdrop/certdrop/shared/fanout"
+	"github.com/certdrop/certdrop/shared/fcruntime"
 	"github.com/certdrop/certdrop/shared/manifest"
 	"github.com/certdrop/certdrop/shared/plan"
 	"github.com/certdrop/certdrop/shared/report"
@@ -177,6 +178,18 @@ func TestInvokeLocally(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(out), &o); err != nil || code != exitFail || o.RequestID != "r-1" || o.Error == nil || o.Error.Code != "BadEvent" {
 		t.Errorf("exit %d, %v\n%s", code, err, out)
+	}
+	// An event over the size cap is read no further and answered as the
+	// function answers it: a bad event.
+	big := filepath.Join(dir, "big.json")
+	if err := os.WriteFile(big, []byte(`{"events":[`+strings.Repeat(" ", fcruntime.MaxEventSize)+`]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ = runWithEnv(map[string]string{"CERTDROP_BUCKET": "certs-bucket"}, "invoke", "--event", big)
+	o.Error = nil
+	if err := json.Unmarshal([]byte(out), &o); err != nil || code != exitFail || o.Error == nil || o.Error.Code != "BadEvent" ||
+		o.Error.Message != "event of more than 1048576 bytes" {
+		t.Errorf("event over the cap: exit %d, %v\n%s", code, err, out)
 	}
 	if code, _, errs := runWithEnv(map[string]string{}, "invoke"); code != exitUsage || !strings.Contains(errs, "--event is required") {
 		t.Errorf("no event: exit %d %s", code, errs)

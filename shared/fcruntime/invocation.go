@@ -53,8 +53,11 @@ func (c Credentials) LogValue() slog.Value {
 // Invocation is one POST /invoke.
 type Invocation struct {
 	RequestID string
-	// Body is the event, as FC delivered it.
+	// Body is the event, as FC delivered it; nil when BodyError is set.
 	Body []byte
+	// BodyError, when set, says why the body is not an event the handler
+	// may parse (ErrEventTooLarge): the handler answers it as a bad event.
+	BodyError error
 	// Credentials are the function role's temporary credentials FC passes
 	// with each invocation; nil when it passed none (no role configured, or
 	// a local run). They print and log redacted.

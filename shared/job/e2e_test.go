@@ -681,20 +681,35 @@ func (h *harness) setByHand(domain string, l *cloudsim.Leaf) {
 
 // TestE2EBadEvent: an event that is not one is refused with no call,
 // written and alerted, and not retried (it cannot change).
+// An event over the size cap is a bad event like a small one: answered
+// 200, written and alerted, not answered 404 before the handler (retried
+// three times, never written nor alerted).
 func TestE2EBadEvent(t *testing.T) {
-	h := newHarness(t, nil)
-	code, o := h.invoke(`{"hello":"world"}`)
-	if code != http.StatusOK || o.Error == nil || o.Error.Code != "BadEvent" || !strings.Contains(o.Error.Message, "expected an OSS trigger event") ||
-		o.Status != "failed" || o.ReportKey == "" {
-		t.Errorf("HTTP %d %+v", code, o)
-	}
-	for _, e := range h.sim.Journal().Entries() {
-		if e.Service != "oss" || e.API != "PutObject" {
-			t.Errorf("a bad event caused a call: %+v", e)
-		}
-	}
-	if hooks := h.webhooks(); len(hooks) != 1 || !strings.Contains(hooks[0], "BadEvent") {
-		t.Errorf("webhook posts: %q", hooks)
+	for _, tt := range []struct {
+		name, body, msg string
+	}{
+		{"small", `{"hello":"world"}`, "expected an OSS trigger event"},
+		{"over 1 MiB", `{"events":[` + strings.Repeat(" ", fcruntime.MaxEventSize) + `]}`, "event of more than 1048576 bytes"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, nil)
+			code, o := h.invoke(tt.body)
+			if code != http.StatusOK || o.Error == nil || o.Error.Code != "BadEvent" || !strings.Contains(o.Error.Message, tt.msg) ||
+				o.Status != "failed" || o.ReportKey == "" {
+				t.Errorf("HTTP %d %+v", code, o)
+			}
+			for _, e := range h.sim.Journal().Entries() {
+				if e.Service != "oss" || e.API != "PutObject" {
+					t.Errorf("a bad event caused a call: %+v", e)
+				}
+			}
+			if objs := h.reportObjects(); len(objs) != 1 {
+				t.Errorf("reports written: %+v", objs)
+			}
+			if hooks := h.webhooks(); len(hooks) != 1 || !strings.Contains(hooks[0], "BadEvent") || !strings.Contains(hooks[0], tt.msg) {
+				t.Errorf("webhook posts: %q", hooks)
+			}
+		})
 	}
 }
 
