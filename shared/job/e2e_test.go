@@ -19,6 +19,7 @@ import (
 
 	"github.com/aliyun/aliyun-oss-go-sdk/oss"
 
+	"github.com/certdrop/certdrop/internal/credchain"
 	"github.com/certdrop/certdrop/internal/testutil"
 	"github.com/certdrop/certdrop/shared/bundle"
 	"github.com/certdrop/certdrop/shared/cloud"
@@ -187,15 +188,11 @@ func newHarnessEnv(t *testing.T, mutate func(*cloudsim.Config), extra map[string
 	}
 	runner := &job.Runner{
 		Config: jc,
-		OpenStore: func(ctx context.Context, b string, creds *store.Credentials) (store.Store, error) {
+		OpenStore: func(ctx context.Context, b string, creds *credchain.Credentials) (store.Store, error) {
 			return store.OpenOSS(ctx, b, "", store.Options{Getenv: h.getenv, Credentials: creds})
 		},
-		NewClient: func(ctx context.Context, creds *store.Credentials) (fanout.Client, error) {
-			opts := cloud.Options{Getenv: h.getenv}
-			if creds != nil {
-				opts.Credentials = &cloud.Credentials{AccessKeyID: creds.AccessKeyID, AccessKeySecret: creds.AccessKeySecret, SecurityToken: creds.SecurityToken}
-			}
-			return cloud.New(opts)
+		NewClient: func(ctx context.Context, creds *credchain.Credentials) (fanout.Client, error) {
+			return cloud.New(cloud.Options{Getenv: h.getenv, Credentials: creds})
 		},
 		// Fast retries: the behaviour under test is which calls happen.
 		Fanout: &fanout.Options{BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond},
@@ -212,7 +209,7 @@ func newHarnessEnv(t *testing.T, mutate func(*cloudsim.Config), extra map[string
 	fn = &fcruntime.Server{Handler: recorder{h, runner}, Log: slog.New(slog.NewJSONHandler(h.logs, nil))}
 	// The test's own view of the bucket signs with the emulator's key,
 	// whatever the function's environment holds.
-	testCreds := &store.Credentials{AccessKeyID: simKey, AccessKeySecret: simSecret}
+	testCreds := &credchain.Credentials{AccessKeyID: simKey, AccessKeySecret: simSecret}
 	if h.st, err = store.OpenOSS(ctx, bucket, "", store.Options{Getenv: h.getenv, Credentials: testCreds}); err != nil {
 		t.Fatal(err)
 	}
@@ -763,7 +760,7 @@ func TestE2EInitialize(t *testing.T) {
 	if resp := post(simSecret); resp.StatusCode != http.StatusOK {
 		t.Errorf("initialize: HTTP %d", resp.StatusCode)
 	}
-	bad := &job.Runner{Config: &job.Config{}, NewClient: func(context.Context, *store.Credentials) (fanout.Client, error) {
+	bad := &job.Runner{Config: &job.Config{}, NewClient: func(context.Context, *credchain.Credentials) (fanout.Client, error) {
 		return nil, errors.New("CERTDROP_CDN_ENDPOINT: plain http only to a loopback host")
 	}}
 	srv := &fcruntime.Server{Handler: bad}
