@@ -119,26 +119,8 @@ func (s *Sim) serveOpenAPI(w http.ResponseWriter, r *http.Request, region string
 	}
 	c.api, c.product = api, api.product
 	c.entry.Service = api.product
-	if api.product == ProductDNS && c.entry.Domain == "" {
-		c.entry.Domain = s.dns.callDomain(params)
-	}
-	if api.product == ProductCAS {
-		c.entry.Region = region
-		switch action {
-		case "UploadUserCertificate":
-			c.entry.Domain = params.Get("Name")
-		case "ListUserCertificateOrder":
-			c.entry.Domain = params.Get("Keyword")
-		default:
-			c.entry.Domain = params.Get("CertId")
-		}
-	}
-	if api.set && c.entry.CertType == "cas" {
-		c.entry.CertID = params.Get("CertId")
-		c.entry.Region = params.Get("CertRegion")
-		if c.entry.Region == "" {
-			c.entry.Region = CASRegionHangzhou
-		}
+	if api.journal != nil {
+		api.journal(s, c, params)
 	}
 	version := r.Header.Get("x-acs-version")
 	if version == "" {
@@ -158,10 +140,11 @@ func (s *Sim) serveOpenAPI(w http.ResponseWriter, r *http.Request, region string
 		s.fail(c, newAPIError(api.product, "Forbidden.RAM"))
 		return
 	}
-	if zones := s.creds[keyID].DNSZones; api.product == ProductDNS && len(zones) > 0 && c.entry.Domain != "" &&
-		!slices.ContainsFunc(zones, func(z string) bool { return canonicalZone(z) == c.entry.Domain }) {
-		s.fail(c, newAPIError(api.product, "Forbidden.RAM"))
-		return
+	if authorize := lookupProduct(api.product).authorize; authorize != nil {
+		if e := authorize(s.creds[keyID], c); e != nil {
+			s.fail(c, e)
+			return
+		}
 	}
 
 	ok, rate, at := s.quotas.allow(action, time.Now)
@@ -202,25 +185,8 @@ func (s *Sim) serveOpenAPI(w http.ResponseWriter, r *http.Request, region string
 		return
 	}
 
-	var status int
-	var resp any
-	var e *apiError
-	switch {
-	case api.product == ProductDNS:
-		resp, e = s.alidnsCall(api, params, c)
-		status = http.StatusOK
-	case api.product == ProductCAS:
-		resp, e = s.casCall(api, params, c)
-		status = http.StatusOK
-	case api.set:
-		c.entry.CertName, e = s.applySet(api, params)
-		if e == nil {
-			status, resp = http.StatusOK, map[string]string{"RequestId": c.entry.RequestID}
-		}
-	default:
-		resp, e = s.describe(api, params, c.entry.RequestID)
-		status = http.StatusOK
-	}
+	status := http.StatusOK
+	resp, e := api.handle(s, c, params)
 	if d.kind == faultResetApplied {
 		code := ""
 		if e != nil {
@@ -346,14 +312,16 @@ func (s *Sim) rst(c *call) {
 	_ = conn.Close()
 }
 
+// gatewayHostID is the HostId of an answer that names no product: an
+// unknown action, or a request refused before its action was read.
+const gatewayHostID = "cdn.aliyuncs.com"
+
 // errorBody is the JSON error answer of the real services.
 func (s *Sim) errorBody(c *call, e *apiError) map[string]string {
-	host := c.api.hostID()
-	if c.product == ProductCAS && c.region == CASRegionSingapore {
-		host = "cas.ap-southeast-1.aliyuncs.com"
+	host, product := gatewayHostID, ""
+	if p := lookupProduct(c.product); p != nil {
+		host, product = p.hostID(c.region), p.code
 	}
-	product := map[string]string{ProductCDN: "Cdn", ProductVOD: "vod", ProductLive: "live", ProductDNS: "Alidns",
-		ProductCAS: "cas", ProductDCDN: "dcdn"}[c.product]
 	return map[string]string{
 		"RequestId": c.entry.RequestID,
 		"HostId":    host,
