@@ -68,44 +68,11 @@ type call struct {
 func (s *Sim) serveOpenAPI(w http.ResponseWriter, r *http.Request, region string, casOnly bool) {
 	c := &call{w: w, r: r, region: region, entry: Entry{Time: time.Now().UTC(), RequestID: acsRequestID()}}
 
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxOpenAPIBody))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			s.fail(c, &apiError{status: http.StatusRequestEntityTooLarge, code: "RequestEntityTooLarge",
-				message: "The request body is too large."})
-			return
-		}
-		s.fail(c, &apiError{status: http.StatusBadRequest, code: "InvalidParameter", message: "The request body cannot be read."})
+	body, params, e := readOpenAPIRequest(c)
+	if e != nil {
+		s.fail(c, e)
 		return
 	}
-	params := r.URL.Query()
-	inQuery, inBody := len(params) > 0, false
-	if ct := r.Header.Get("Content-Type"); strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
-		form, err := url.ParseQuery(string(body))
-		if err != nil {
-			s.fail(c, &apiError{status: http.StatusBadRequest, code: "InvalidParameter", message: "The request body is not a valid form."})
-			return
-		}
-		inBody = len(form) > 0
-		for k, v := range form {
-			params[k] = v
-		}
-	}
-	switch {
-	case inQuery && inBody:
-		c.entry.ParamsIn = "both"
-	case inQuery:
-		c.entry.ParamsIn = "query"
-	case inBody:
-		c.entry.ParamsIn = "body"
-	}
-	c.entry.Domain = strings.ToLower(strings.TrimSpace(params.Get("DomainName")))
-	c.entry.CertName = params.Get("CertName")
-	c.entry.Env = params.Get("Env")
-	c.entry.CertType = params.Get("CertType")
-	// A private key crossed the wire, whatever happens next.
-	c.entry.KeySent = params.Get("SSLPri") != "" || params.Get("PrivateKey") != "" || params.Get("Key") != ""
 
 	action := r.Header.Get("x-acs-action")
 	if action == "" {
@@ -210,6 +177,49 @@ func (s *Sim) serveOpenAPI(w http.ResponseWriter, r *http.Request, region string
 		s.wait(r, d.slow)
 	}
 	s.write(c, status, resp, nil)
+}
+
+// readOpenAPIRequest reads a request's body (the signature covers it) and
+// its parameters, from the query string and a form body, and fills the
+// journal fields every product shares.
+func readOpenAPIRequest(c *call) ([]byte, url.Values, *apiError) {
+	w, r := c.w, c.r
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxOpenAPIBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, nil, &apiError{status: http.StatusRequestEntityTooLarge, code: "RequestEntityTooLarge",
+				message: "The request body is too large."}
+		}
+		return nil, nil, &apiError{status: http.StatusBadRequest, code: "InvalidParameter", message: "The request body cannot be read."}
+	}
+	params := r.URL.Query()
+	inQuery, inBody := len(params) > 0, false
+	if ct := r.Header.Get("Content-Type"); strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
+		form, err := url.ParseQuery(string(body))
+		if err != nil {
+			return nil, nil, &apiError{status: http.StatusBadRequest, code: "InvalidParameter", message: "The request body is not a valid form."}
+		}
+		inBody = len(form) > 0
+		for k, v := range form {
+			params[k] = v
+		}
+	}
+	switch {
+	case inQuery && inBody:
+		c.entry.ParamsIn = "both"
+	case inQuery:
+		c.entry.ParamsIn = "query"
+	case inBody:
+		c.entry.ParamsIn = "body"
+	}
+	c.entry.Domain = strings.ToLower(strings.TrimSpace(params.Get("DomainName")))
+	c.entry.CertName = params.Get("CertName")
+	c.entry.Env = params.Get("Env")
+	c.entry.CertType = params.Get("CertType")
+	// A private key crossed the wire, whatever happens next.
+	c.entry.KeySent = params.Get("SSLPri") != "" || params.Get("PrivateKey") != "" || params.Get("Key") != ""
+	return body, params, nil
 }
 
 func rateLimit(ri *rateInfo) int {
