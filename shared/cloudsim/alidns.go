@@ -14,6 +14,8 @@ import (
 
 	"github.com/miekg/dns"
 	"golang.org/x/net/publicsuffix"
+
+	"github.com/certdrop/certdrop/shared/config"
 )
 
 // ProductDNS is the Alibaba Cloud DNS OpenAPI (product alidns, version
@@ -120,7 +122,7 @@ const ProductDNS = "alidns"
 func dnsProduct() productSpec {
 	return productSpec{
 		name: ProductDNS, code: "Alidns", host: "alidns.aliyuncs.com",
-		env:       []string{"CERTDROP_ALIDNS_ENDPOINT"},
+		env:       []string{config.AliDNSEndpoint},
 		errors:    dnsErrors(),
 		authorize: dnsAuthorize,
 		// Alibaba Cloud DNS's "API rate quota" page

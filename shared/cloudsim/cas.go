@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/certdrop/certdrop/shared/bundle"
+	"github.com/certdrop/certdrop/shared/config"
 )
 
 // ProductCAS is Certificate Management Service (product cas, API version
@@ -151,7 +152,7 @@ func casProduct() productSpec {
 		hostIn: map[string]string{CASRegionSingapore: "cas.ap-southeast-1.aliyuncs.com"},
 		// The OpenAPI listener is the cn-hangzhou endpoint; Sim.Env adds
 		// the ap-southeast-1 one.
-		env:    []string{"CERTDROP_CAS_ENDPOINT"},
+		env:    []string{config.CASEndpoint},
 		errors: casErrors(),
 		actions: []apiSpec{
 			{action: "UploadUserCertificate", version: "2020-04-07", quota: 100, handle: (*Sim).casUpload,

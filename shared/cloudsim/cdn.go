@@ -1,5 +1,7 @@
 package cloudsim
 
+import "github.com/certdrop/certdrop/shared/config"
+
 // ProductCDN is Alibaba Cloud CDN (product cdn, API version 2018-05-10,
 // RPC style), served on the OpenAPI listener (CERTDROP_CDN_ENDPOINT). Its
 // domains are configured under domains.cdn; a wildcard domain is named
@@ -30,7 +32,7 @@ const ProductCDN = "cdn"
 func cdnProduct() productSpec {
 	return productSpec{
 		name: ProductCDN, code: "Cdn", host: "cdn.aliyuncs.com",
-		env:    []string{"CERTDROP_CDN_ENDPOINT"},
+		env:    []string{config.CDNEndpoint},
 		errors: domainErrors(),
 		domains: &domainProduct{
 			configured:  func(d Domains) []Domain { return d.CDN },

@@ -1,5 +1,7 @@
 package cloudsim
 
+import "github.com/certdrop/certdrop/shared/config"
+
 // ProductDCDN is DCDN (Edge Security Acceleration; product dcdn, API
 // version 2018-01-15, RPC style), served on the OpenAPI listener (CERTDROP_DCDN_ENDPOINT) with
 // the same signature checks, quotas, faults and journal as CDN. Its domains
@@ -63,7 +65,7 @@ const (
 func dcdnProduct() productSpec {
 	return productSpec{
 		name: ProductDCDN, code: "dcdn", host: "dcdn.aliyuncs.com",
-		env:    []string{"CERTDROP_DCDN_ENDPOINT"},
+		env:    []string{config.DCDNEndpoint},
 		errors: domainErrors(),
 		domains: &domainProduct{
 			configured:  func(d Domains) []Domain { return d.DCDN },

@@ -1,5 +1,7 @@
 package cloudsim
 
+import "github.com/certdrop/certdrop/shared/config"
+
 // ProductLive is ApsaraVideo Live (product live, API version 2016-11-01,
 // RPC style), served on the OpenAPI listener (CERTDROP_LIVE_ENDPOINT).
 // Its domains are configured under domains.live. Operations
@@ -24,7 +26,7 @@ const ProductLive = "live"
 func liveProduct() productSpec {
 	return productSpec{
 		name: ProductLive, code: "live", host: "live.aliyuncs.com",
-		env:      []string{"CERTDROP_LIVE_ENDPOINT"},
+		env:      []string{config.LiveEndpoint},
 		errors:   domainErrors(),
 		messages: liveMessages(),
 		domains: &domainProduct{

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/certdrop/certdrop/shared/config"
 )
 
 // Sim is the local cloud emulator: an OpenAPI listener that answers every
@@ -371,16 +373,16 @@ func (s *Sim) Env() []string {
 		}
 	}
 	if e.CASIntl != "" {
-		env = append(env, "CERTDROP_CAS_AP_SOUTHEAST_1_ENDPOINT="+e.CASIntl)
+		env = append(env, config.CASIntlEndpoint+"="+e.CASIntl)
 	}
 	if e.OSS != "" {
-		env = append(env, "CERTDROP_OSS_ENDPOINT="+e.OSS)
+		env = append(env, config.OSSEndpoint+"="+e.OSS)
 	}
 	if e.DNS != "" {
-		env = append(env, "CERTDROP_DNS_RESOLVERS="+e.DNS)
+		env = append(env, config.DNSResolvers+"="+e.DNS)
 	}
 	if e.ACMEDirectory != "" {
-		env = append(env, "CERTDROP_ACME_DIRECTORY="+e.ACMEDirectory, "CERTDROP_ACME_TRUST_ROOTS="+e.ACMETrustRoots,
+		env = append(env, "CERTDROP_ACME_DIRECTORY="+e.ACMEDirectory, config.ACMETrustRoots+"="+e.ACMETrustRoots,
 			"CERTDROP_SIM_ACME_ISSUER_ROOT="+e.ACMEIssuerRoot)
 	}
 	if len(s.cfg.Credentials) > 0 {

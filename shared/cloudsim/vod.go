@@ -1,5 +1,7 @@
 package cloudsim
 
+import "github.com/certdrop/certdrop/shared/config"
+
 // ProductVOD is ApsaraVideo VOD (product vod, API version 2017-03-21, RPC
 // style), served on the OpenAPI listener (CERTDROP_VOD_ENDPOINT). Its
 // domains are configured under domains.vod. Operations (domaincert.go
@@ -22,7 +24,7 @@ const ProductVOD = "vod"
 func vodProduct() productSpec {
 	return productSpec{
 		name: ProductVOD, code: "vod", host: "vod.cn-shanghai.aliyuncs.com",
-		env:    []string{"CERTDROP_VOD_ENDPOINT"},
+		env:    []string{config.VODEndpoint},
 		errors: domainErrors(),
 		domains: &domainProduct{
 			configured: func(d Domains) []Domain { return d.VOD },
