@@ -13,6 +13,7 @@ import (
 
 	"github.com/certdrop/certdrop/internal/credchain"
 	"github.com/certdrop/certdrop/shared/cloudsim"
+	"github.com/certdrop/certdrop/shared/cloudsim/cloudsimtest"
 	"github.com/certdrop/certdrop/shared/hub"
 	"github.com/certdrop/certdrop/shared/store"
 )
@@ -64,7 +65,7 @@ func TestDeployCASRollbackPrune(t *testing.T) {
 // matches no pin is refused (exit 2); without a bucket the rollback says
 // it is not pinned.
 func TestRollbackPinCLI(t *testing.T) {
-	_, env := startSim(t, cloudsim.Config{
+	_, env := cloudsimtest.StartEnv(t, cloudsim.Config{
 		Credentials: []cloudsim.Credential{{AccessKeyID: "pinAK", AccessKeySecret: "pinSK"}},
 		Domains:     cloudsim.Domains{CDN: []cloudsim.Domain{{Name: "www.example.test"}}},
 		OSS:         cloudsim.OSSSettings{Buckets: []string{"pin-bucket"}},

@@ -15,6 +15,7 @@ import (
 
 	"github.com/certdrop/certdrop/shared/bundle"
 	"github.com/certdrop/certdrop/shared/cloudsim"
+	"github.com/certdrop/certdrop/shared/cloudsim/cloudsimtest"
 	"github.com/certdrop/certdrop/shared/store"
 )
 
@@ -140,7 +141,7 @@ func TestCertbotLiveFolder(t *testing.T) {
 // environment that points push at it.
 func ossEnv(t *testing.T) map[string]string {
 	t.Helper()
-	_, env := startSim(t, cloudsim.Config{
+	_, env := cloudsimtest.StartEnv(t, cloudsim.Config{
 		Credentials: []cloudsim.Credential{{AccessKeyID: "pushAK", AccessKeySecret: "pushSK"}},
 		OSS:         cloudsim.OSSSettings{Buckets: []string{"certs"}, Region: "cn-hangzhou"},
 	})

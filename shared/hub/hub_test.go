@@ -11,6 +11,7 @@ import (
 	"github.com/certdrop/certdrop/shared/bundle"
 	"github.com/certdrop/certdrop/shared/cloud"
 	"github.com/certdrop/certdrop/shared/cloudsim"
+	"github.com/certdrop/certdrop/shared/cloudsim/cloudsimtest"
 	"github.com/certdrop/certdrop/shared/fanout"
 	"github.com/certdrop/certdrop/shared/manifest"
 	"github.com/certdrop/certdrop/shared/plan"
@@ -22,7 +23,7 @@ const zone = "certdrop.test"
 // a client pointed at it, CAS included.
 func account(t *testing.T) (*cloudsim.Sim, *cloud.Client, *manifest.Manifest) {
 	t.Helper()
-	s, err := cloudsim.New(cloudsim.Config{
+	s := cloudsimtest.Start(t, cloudsim.Config{
 		Credentials: []cloudsim.Credential{{AccessKeyID: "ak", AccessKeySecret: "sk"}},
 		Domains: cloudsim.Domains{
 			CDN:  []cloudsim.Domain{{Name: "www." + zone}},
@@ -32,13 +33,6 @@ func account(t *testing.T) (*cloudsim.Sim, *cloud.Client, *manifest.Manifest) {
 		},
 		OSS: cloudsim.OSSSettings{Disabled: true},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
 	ep := s.Endpoints()
 	vars := map[string]string{
 		"ALIBABA_CLOUD_ACCESS_KEY_ID": "ak", "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "sk",

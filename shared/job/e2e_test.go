@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -24,6 +25,7 @@ import (
 	"github.com/certdrop/certdrop/shared/bundle"
 	"github.com/certdrop/certdrop/shared/cloud"
 	"github.com/certdrop/certdrop/shared/cloudsim"
+	"github.com/certdrop/certdrop/shared/cloudsim/cloudsimtest"
 	"github.com/certdrop/certdrop/shared/fanout"
 	"github.com/certdrop/certdrop/shared/fcruntime"
 	"github.com/certdrop/certdrop/shared/job"
@@ -139,14 +141,7 @@ func newHarnessEnv(t *testing.T, mutate func(*cloudsim.Config), extra map[string
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	sim, err := cloudsim.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sim.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sim.Close() })
+	sim, simEnv := cloudsimtest.StartEnv(t, cfg)
 	h.sim = sim
 	if issuer := sim.ACMEIssuerRoot(); len(issuer) > 0 {
 		// The ACME CA's issued chains are trusted as the harness CA's.
@@ -163,17 +158,12 @@ func newHarnessEnv(t *testing.T, mutate func(*cloudsim.Config), extra map[string
 	}))
 	t.Cleanup(hookSrv.Close)
 	env := map[string]string{
-		"CERTDROP_WEBHOOK_URL":            hookSrv.URL + "/hook",
-		"ALIBABA_CLOUD_ACCESS_KEY_SECRET": simSecret,
-		"FC_REGION":                       sim.OSS().Region(),
-		"CERTDROP_BUCKET":                 bucket,
-		"CERTDROP_MANIFEST":               "oss://" + bucket + "/certdrop/manifest.yaml",
-		"CERTDROP_TRUST_ROOTS":            rootPath,
+		"CERTDROP_WEBHOOK_URL": hookSrv.URL + "/hook",
+		"CERTDROP_BUCKET":      bucket,
+		"CERTDROP_MANIFEST":    "oss://" + bucket + "/certdrop/manifest.yaml",
+		"CERTDROP_TRUST_ROOTS": rootPath,
 	}
-	for _, kv := range sim.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		env[k] = v
-	}
+	maps.Copy(env, simEnv)
 	for k, v := range extra {
 		if v == "" {
 			delete(env, k)
