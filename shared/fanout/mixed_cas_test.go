@@ -31,7 +31,7 @@ func (f *mixedFleet) casPlan(t *testing.T) *plan.Plan {
 // custom domains) with delivery: cas: one UploadUserCertificate, then every
 // target set by reference (OSS by "<CertId>-<region>") but Live, whose
 // Set documents no reference and goes by upload; the key crosses the wire
-// twice in all (the upload, Live's Set). A re-run uploads nothing, sends
+// at most twice in all (the upload, Live's Set). A re-run uploads nothing, sends
 // no key, and sets only the staging target (never compared), by reference.
 func TestMixedFleetCAS(t *testing.T) {
 	f := newMixedFleet(t, nil, "v1.mixed.test")
