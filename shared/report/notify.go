@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/certdrop/certdrop/internal/secureurl"
+	"github.com/certdrop/certdrop/shared/config"
 	"github.com/certdrop/certdrop/shared/fanout"
 )
 
@@ -58,17 +59,17 @@ type Webhook struct {
 // CERTDROP_WEBHOOK_ON ("failure", the default, or "always"). It returns nil
 // when no URL is set.
 func WebhookFromEnv(getenv func(string) string) (*Webhook, error) {
-	u := getenv("CERTDROP_WEBHOOK_URL")
+	u := getenv(config.WebhookURL)
 	if u == "" {
 		return nil, nil
 	}
-	w := &Webhook{URL: u, Format: strings.ToLower(getenv("CERTDROP_WEBHOOK_FORMAT"))}
+	w := &Webhook{URL: u, Format: strings.ToLower(getenv(config.WebhookFormat))}
 	switch w.Format {
 	case "", FormatJSON, FormatDingTalk, FormatFeishu, FormatSlack:
 	default:
 		return nil, fmt.Errorf("CERTDROP_WEBHOOK_FORMAT %q: use json, dingtalk, feishu or slack", w.Format)
 	}
-	switch on := strings.ToLower(getenv("CERTDROP_WEBHOOK_ON")); on {
+	switch on := strings.ToLower(getenv(config.WebhookOn)); on {
 	case "", "failure":
 	case "always":
 		w.Always = true
