@@ -1,6 +1,7 @@
 package alert
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -81,7 +82,13 @@ func (s Send) Message(c Context) report.Notice {
 // runs of the same kind, and of the same code when byCode.
 func groups(ps []Problem, byCode bool) [][]Problem {
 	ps = slices.Clone(ps)
-	sortProblems(ps)
+	if byCode {
+		sortProblems(ps)
+	} else {
+		slices.SortStableFunc(ps, func(a, b Problem) int {
+			return cmp.Or(strings.Compare(a.Kind, b.Kind), strings.Compare(a.Subject, b.Subject))
+		})
+	}
 	var out [][]Problem
 	for i, p := range ps {
 		if i > 0 {
