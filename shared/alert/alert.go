@@ -38,21 +38,45 @@ const (
 	MaxEntries = 2 * MaxTracked
 )
 
-// Kinds of problem. The kind is also the noun a message counts
-// ("3 target(s)").
+// Kinds of problem.
 const (
 	KindTarget   = "target"
-	KindExpiring = "expiring target"
+	KindExpiring = "expiring"
 	KindBundle   = "bundle"
 	KindRun      = "run"
 	KindReport   = "report"
 	KindRenewal  = "renewal"
-	KindRecord   = "DNS record"
-	KindPin      = "rollback pin"
-	KindPrune    = "CAS certificate"
+	KindRecord   = "record"
+	KindHeld     = "held"
+	KindPin      = "pin"
+	KindPrune    = "prune"
 	// KindOverflow stands for the problems past MaxTracked.
-	KindOverflow = "more problem"
+	KindOverflow = "overflow"
 )
+
+// What a message says of a count of problems of a kind, and of those
+// recovered.
+var (
+	problemNoun = map[string]string{
+		KindTarget: "target(s)", KindExpiring: "target(s) expiring", KindBundle: "bundle(s) refused",
+		KindRun: "run(s) failed before any call", KindReport: "report(s) not written", KindRenewal: "renewal(s) failed",
+		KindRecord: "DNS record(s) left behind", KindHeld: "bundle(s) held back by a rollback pin",
+		KindPin: "rollback pin problem(s)", KindPrune: "CAS certificate(s) not pruned",
+	}
+	recoveredNoun = map[string]string{
+		KindTarget: "target(s) deployed or found carrying their certificate", KindExpiring: "target(s) no longer expiring",
+		KindBundle: "bundle(s) deployed", KindRun: "run(s) started", KindReport: "report(s) written",
+		KindRenewal: "renewal(s) through", KindHeld: "bundle(s) no longer held back",
+	}
+)
+
+// noun is what a message counts problems of kind as.
+func noun(m map[string]string, kind string) string {
+	if n, ok := m[kind]; ok {
+		return n
+	}
+	return kind + " problem(s)"
+}
 
 // Problem is one thing wrong that people must hear of.
 type Problem struct {

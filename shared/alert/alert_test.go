@@ -254,10 +254,10 @@ func TestMessage(t *testing.T) {
 	got := s.Message(Context{Trigger: "timer", RequestID: "req-7", ReportKey: "oss://b/certdrop/reports/2025/03/01/req-7.json",
 		Link: "https://b.oss-cn-hangzhou.aliyuncs.com/certdrop/status/index.html"}).Text()
 	want := `certdrop timer req-7: 5 new problem(s), 1 still open after a day, 2 recovered
-- KeyMismatch: 1 bundle(s): certs/example.org/: the key matches no certificate; what to do: upload the key
+- KeyMismatch: 1 bundle(s) refused: certs/example.org/: the key matches no certificate; what to do: upload the key
 - ServiceUnavailable: 4 target(s): cdn a.example.com, cdn b.example.com, cdn c.example.com and 1 more: the API said no; what to do: fix it
-- still: Expiring: 1 expiring target(s): dcdn img.example.com: expires in 5 day(s)
-- recovered: 2 target(s): cdn e.example.com, cdn f.example.com
+- still: Expiring: 1 target(s) expiring: dcdn img.example.com: expires in 5 day(s)
+- recovered: 2 target(s) deployed or found carrying their certificate: cdn e.example.com, cdn f.example.com
 - rollback pin lifted (example.com): deployed
 - report: oss://b/certdrop/reports/2025/03/01/req-7.json
 status page: https://b.oss-cn-hangzhou.aliyuncs.com/certdrop/status/index.html

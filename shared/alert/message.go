@@ -64,7 +64,7 @@ func (s Send) Message(c Context) report.Notice {
 		lines = append(lines, problemLine("still: ", g))
 	}
 	for _, g := range groups(s.Recovered, false) {
-		lines = append(lines, fmt.Sprintf("recovered: %d %s(s): %s", len(g), g[0].Kind, names(g)))
+		lines = append(lines, fmt.Sprintf("recovered: %d %s: %s", len(g), noun(recoveredNoun, g[0].Kind), names(g)))
 	}
 	lines = append(lines, s.Notes...)
 	if len(lines) > MaxLines {
@@ -108,7 +108,7 @@ func groups(ps []Problem, byCode bool) [][]Problem {
 // detail; what to do: the hint".
 func problemLine(prefix string, g []Problem) string {
 	p := g[0]
-	l := fmt.Sprintf("%s%s: %d %s(s)", prefix, p.Code, len(g), p.Kind)
+	l := fmt.Sprintf("%s%s: %d %s", prefix, p.Code, len(g), noun(problemNoun, p.Kind))
 	if p.Kind == KindOverflow {
 		l = prefix + p.Code
 	}
