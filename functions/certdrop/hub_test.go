@@ -11,7 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certdrop/certdrop/internal/credchain"
 	"github.com/certdrop/certdrop/shared/cloudsim"
+	"github.com/certdrop/certdrop/shared/cloudsim/cloudsimtest"
 	"github.com/certdrop/certdrop/shared/hub"
 	"github.com/certdrop/certdrop/shared/store"
 )
@@ -63,7 +65,7 @@ func TestDeployCASRollbackPrune(t *testing.T) {
 // matches no pin is refused (exit 2); without a bucket the rollback says
 // it is not pinned.
 func TestRollbackPinCLI(t *testing.T) {
-	_, env := startSim(t, cloudsim.Config{
+	_, env := cloudsimtest.StartEnv(t, cloudsim.Config{
 		Credentials: []cloudsim.Credential{{AccessKeyID: "pinAK", AccessKeySecret: "pinSK"}},
 		Domains:     cloudsim.Domains{CDN: []cloudsim.Domain{{Name: "www.example.test"}}},
 		OSS:         cloudsim.OSSSettings{Buckets: []string{"pin-bucket"}},
@@ -94,7 +96,7 @@ func TestRollbackPinCLI(t *testing.T) {
 		t.Fatalf("rollback with a bucket: exit %d\n%s", code, errs)
 	}
 	st, err := store.OpenOSS(ctx, "pin-bucket", "", store.Options{Getenv: func(k string) string { return env[k] },
-		Credentials: &store.Credentials{AccessKeyID: "pinAK", AccessKeySecret: "pinSK"}})
+		Credentials: &credchain.Credentials{AccessKeyID: "pinAK", AccessKeySecret: "pinSK"}})
 	if err != nil {
 		t.Fatal(err)
 	}

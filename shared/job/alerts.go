@@ -38,7 +38,7 @@ func (r *Runner) decideAlerts(ctx context.Context, fc *fcruntime.Invocation, out
 	prev := alert.State{Version: 1}
 	if bucket := r.Config.Bucket; bucket != "" {
 		rctx, cancel := context.WithTimeout(ctx, alertStateTimeout)
-		st, err := r.OpenStore(rctx, bucket, fc.Credentials)
+		st, err := r.OpenStore(rctx, bucket, credentialsOf(fc))
 		if err == nil {
 			prev, err = alert.Load(rctx, st)
 			a.save = func(ctx context.Context, s alert.State) error { return alert.Save(ctx, st, s) }

@@ -13,20 +13,22 @@ import (
 	"strings"
 	"time"
 
+	"github.com/certdrop/certdrop/shared/config"
 	"github.com/certdrop/certdrop/shared/renew"
 	"github.com/certdrop/certdrop/shared/report"
 )
 
-// Defaults of the settings Config reads from the environment.
+// Defaults of the settings Config reads from the environment (declared in
+// shared/config).
 const (
-	DefaultReportPrefix  = "certdrop/reports/"
-	DefaultTriggerPrefix = "certs/"
+	DefaultReportPrefix  = config.DefaultReportPrefix
+	DefaultTriggerPrefix = config.DefaultTriggerPrefix
 	// DefaultManifestKey is where the manifest is looked for in
 	// CERTDROP_BUCKET when CERTDROP_MANIFEST is not set.
 	DefaultManifestKey = "certdrop/manifest.yaml"
 	// DefaultWaitLimit is how long a bundle may wait for its other half
 	// (CERTDROP_WAIT_LIMIT) before it is reported as a failure.
-	DefaultWaitLimit = 15 * time.Minute
+	DefaultWaitLimit = config.DefaultWaitLimit
 )
 
 // How an invocation's last seconds are shared out. No call starts within
@@ -57,7 +59,7 @@ const (
 )
 
 // Config is the function's configuration, read from its environment
-// variables (all documented in the README).
+// variables (declared in shared/config).
 type Config struct {
 	// Manifest is CERTDROP_MANIFEST: oss://bucket/key, or a path in the
 	// code package. Empty means oss://<Bucket>/certdrop/manifest.yaml.
@@ -118,44 +120,38 @@ type Config struct {
 // ConfigFromEnv reads the configuration and checks it.
 func ConfigFromEnv(getenv func(string) string) (*Config, error) {
 	c := &Config{
-		Manifest:      getenv("CERTDROP_MANIFEST"),
-		ReportPrefix:  getenv("CERTDROP_REPORT_PREFIX"),
-		TriggerPrefix: getenv("CERTDROP_TRIGGER_PREFIX"),
-		Bucket:        getenv("CERTDROP_BUCKET"),
-		TrustRoots:    getenv("CERTDROP_TRUST_ROOTS"),
+		Manifest:      getenv(config.Manifest),
+		ReportPrefix:  config.Get(getenv, config.ReportPrefix),
+		TriggerPrefix: config.Get(getenv, config.TriggerPrefix),
+		Bucket:        getenv(config.Bucket),
+		TrustRoots:    getenv(config.TrustRoots),
 		// The renewal's settings (shared/renew).
-		ACMETrustRoots: getenv(renew.EnvTrustRoots),
+		ACMETrustRoots: getenv(config.ACMETrustRoots),
 		Getenv:         getenv,
 	}
-	if c.ReportPrefix == "" {
-		c.ReportPrefix = DefaultReportPrefix
-	}
-	if c.TriggerPrefix == "" {
-		c.TriggerPrefix = DefaultTriggerPrefix
-	}
 	var err error
-	if c.Timeout, err = seconds(getenv, "CERTDROP_FUNCTION_TIMEOUT"); err != nil {
+	if c.Timeout, err = config.Seconds(getenv, config.FunctionTimeout); err != nil {
 		return nil, err
 	}
-	if c.Margin, err = seconds(getenv, "CERTDROP_SAFETY_MARGIN"); err != nil {
+	if c.Margin, err = config.Seconds(getenv, config.SafetyMargin); err != nil {
 		return nil, err
 	}
-	if c.WaitLimit, err = seconds(getenv, "CERTDROP_WAIT_LIMIT"); err != nil {
+	if c.WaitLimit, err = config.Seconds(getenv, config.WaitLimit); err != nil {
 		return nil, err
 	}
 	if c.WaitLimit == 0 {
 		c.WaitLimit = DefaultWaitLimit
 	}
-	if c.Quotas, err = parseQuotas(getenv("CERTDROP_QUOTAS")); err != nil {
+	if c.Quotas, err = parseQuotas(getenv(config.Quotas)); err != nil {
 		return nil, err
 	}
 	if c.Webhooks, err = report.WebhooksFromEnv(getenv); err != nil {
 		return nil, err
 	}
-	if c.StatusURL, err = statusURL(getenv("CERTDROP_STATUS_URL")); err != nil {
+	if c.StatusURL, err = statusURL(getenv(config.StatusURL)); err != nil {
 		return nil, err
 	}
-	if c.Resolvers, err = renew.ParseResolvers(getenv(renew.EnvDNSResolvers)); err != nil {
+	if c.Resolvers, err = renew.ParseResolvers(getenv(config.DNSResolvers)); err != nil {
 		return nil, err
 	}
 	return c, c.check()
@@ -245,18 +241,6 @@ func until(ctx context.Context, t time.Time) (context.Context, context.CancelFun
 		return context.WithCancel(ctx)
 	}
 	return context.WithDeadline(ctx, t)
-}
-
-func seconds(getenv func(string) string, name string) (time.Duration, error) {
-	v := getenv(name)
-	if v == "" {
-		return 0, nil
-	}
-	s, err := strconv.ParseFloat(v, 64)
-	if err != nil || s < 0 {
-		return 0, fmt.Errorf("%s=%q: want a number of seconds", name, v)
-	}
-	return time.Duration(s * float64(time.Second)), nil
 }
 
 // statusURL checks CERTDROP_STATUS_URL: an absolute http(s) URL, or

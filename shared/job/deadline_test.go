@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certdrop/certdrop/internal/credchain"
 	"github.com/certdrop/certdrop/shared/event"
 	"github.com/certdrop/certdrop/shared/fanout"
 	"github.com/certdrop/certdrop/shared/fcruntime"
@@ -79,8 +80,8 @@ func smallSetup(t *testing.T, n int) (*puttingStore, *deadlineClient, *Runner, s
 	gen.n, gen.size = n, len(gen.template)
 	st := &puttingStore{genStore: gen}
 	client := &deadlineClient{}
-	r.OpenStore = func(context.Context, string, *store.Credentials) (store.Store, error) { return st, nil }
-	r.NewClient = func(context.Context, *store.Credentials) (fanout.Client, error) { return client, nil }
+	r.OpenStore = func(context.Context, string, *credchain.Credentials) (store.Store, error) { return st, nil }
+	r.NewClient = func(context.Context, *credchain.Credentials) (fanout.Client, error) { return client, nil }
 	var recs []string
 	for i := range n {
 		recs = append(recs, fmt.Sprintf(`{"eventName":"ObjectCreated:PutObject","oss":{"bucket":{"name":"b"},"object":{"key":%q}}}`, gen.key(i)))
@@ -159,7 +160,8 @@ func TestAlertsWithinDeadline(t *testing.T) {
 			const timeout = 8 * time.Second
 			fc := &fcruntime.Invocation{RequestID: "req-hook", Body: []byte(body), Received: time.Now(), Timeout: timeout,
 				Log: slog.New(slog.DiscardHandler)}
-			// Bounded for the old code's sake, which took 10 s a post.
+			// Bounded, so that an unbounded post (10 s each) fails the test
+			// instead of hanging it.
 			ctx, cancel := context.WithTimeout(context.Background(), 3*timeout)
 			defer cancel()
 			answer, retry := r.Invoke(ctx, fc)
@@ -199,7 +201,7 @@ func TestBusyNotTimeoutTooShort(t *testing.T) {
 	release := make(chan struct{})
 	var opens atomic.Int32
 	r := &Runner{Config: &Config{Bucket: "b", TriggerPrefix: "certs/", ReportPrefix: "r/", Margin: time.Second},
-		OpenStore: func(ctx context.Context, _ string, _ *store.Credentials) (store.Store, error) {
+		OpenStore: func(ctx context.Context, _ string, _ *credchain.Credentials) (store.Store, error) {
 			if opens.Add(1) == 1 {
 				<-release // the first invocation holds the runner
 			}
@@ -258,7 +260,7 @@ func (c *hangingClient) Describe(ctx context.Context, _ plan.Call) (fanout.Insta
 func TestCallCutAtCallsEnd(t *testing.T) {
 	st, _, r, body := smallSetup(t, 1)
 	client := &hangingClient{}
-	r.NewClient = func(context.Context, *store.Credentials) (fanout.Client, error) { return client, nil }
+	r.NewClient = func(context.Context, *credchain.Credentials) (fanout.Client, error) { return client, nil }
 	r.Config.Margin = 2 * time.Second
 	const timeout = 4 * time.Second
 	fc := &fcruntime.Invocation{RequestID: "req-cut", Body: []byte(body), Received: time.Now(), Timeout: timeout, Log: slog.New(slog.DiscardHandler)}

@@ -52,7 +52,7 @@ func (r *Runner) Invoke(ctx context.Context, fc *fcruntime.Invocation) ([]byte, 
 		out = &Outcome{RequestID: fc.RequestID, Reports: []*report.Report{}, Bucket: r.Config.Bucket,
 			Error: &report.Error{Code: "BadEvent", Message: clip(err.Error())}}
 	} else {
-		out = r.Run(ctx, Request{Event: ev, RequestID: fc.RequestID, Credentials: fc.Credentials,
+		out = r.Run(ctx, Request{Event: ev, RequestID: fc.RequestID, Credentials: credentialsOf(fc),
 			Deadline: deadline, Log: fc.Log})
 		day = eventDay(ev, started)
 	}
@@ -84,7 +84,7 @@ func (r *Runner) Initialize(ctx context.Context, fc *fcruntime.Invocation) error
 	if fc.Credentials == nil {
 		return nil
 	}
-	_, err := r.NewClient(ctx, fc.Credentials)
+	_, err := r.NewClient(ctx, credentialsOf(fc))
 	return err
 }
 
@@ -152,7 +152,7 @@ func (r *Runner) record(ctx context.Context, fc *fcruntime.Invocation, out *Outc
 func (r *Runner) write(ctx context.Context, fc *fcruntime.Invocation, out *Outcome, day time.Time, tries int, try time.Duration) (string, error) {
 	bucket := r.Config.Bucket
 	key := ReportKey(r.Config.ReportPrefix, day, out.RequestID)
-	st, err := r.OpenStore(ctx, bucket, fc.Credentials)
+	st, err := r.OpenStore(ctx, bucket, credentialsOf(fc))
 	if err != nil {
 		return "", err
 	}

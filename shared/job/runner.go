@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/certdrop/certdrop/internal/credchain"
 	"github.com/certdrop/certdrop/shared/event"
 	"github.com/certdrop/certdrop/shared/fanout"
 	"github.com/certdrop/certdrop/shared/manifest"
@@ -24,9 +25,9 @@ type Runner struct {
 	Config *Config
 	// OpenStore opens a bucket with the invocation's credentials (nil: the
 	// default chain).
-	OpenStore func(ctx context.Context, bucket string, creds *store.Credentials) (store.Store, error)
+	OpenStore func(ctx context.Context, bucket string, creds *credchain.Credentials) (store.Store, error)
 	// NewClient builds the API client with the invocation's credentials.
-	NewClient func(ctx context.Context, creds *store.Credentials) (fanout.Client, error)
+	NewClient func(ctx context.Context, creds *credchain.Credentials) (fanout.Client, error)
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Fanout, when set, replaces the fan-out options of every run.
@@ -77,7 +78,7 @@ func (r *Runner) release() { <-r.slot }
 type Request struct {
 	Event       *event.Event
 	RequestID   string
-	Credentials *store.Credentials
+	Credentials *credchain.Credentials
 	// Deadline is when the invocation is stopped; zero means
 	// Config.Timeout after the start, or no deadline.
 	Deadline time.Time

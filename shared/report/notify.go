@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/certdrop/certdrop/internal/secureurl"
+	"github.com/certdrop/certdrop/shared/config"
 	"github.com/certdrop/certdrop/shared/fanout"
 )
 
@@ -32,7 +33,7 @@ const (
 
 // MaxWebhooks bounds the destinations: CERTDROP_WEBHOOK_1_* to
 // CERTDROP_WEBHOOK_8_* (CERTDROP_WEBHOOK_* is another name for the first).
-const MaxWebhooks = 8
+const MaxWebhooks = config.MaxWebhooks
 
 // How a message is posted: a failed post (no answer in time, a network
 // error, an answer other than 2xx) is tried once more after a pause, each
@@ -105,14 +106,15 @@ func (w Webhook) LogValue() slog.Value { return slog.StringValue(w.String()) }
 func WebhooksFromEnv(getenv func(string) string) ([]*Webhook, error) {
 	var out []*Webhook
 	for n := 1; n <= MaxWebhooks; n++ {
-		prefix := fmt.Sprintf("CERTDROP_WEBHOOK_%d_", n)
-		if n == 1 && anySet(getenv, "CERTDROP_WEBHOOK_") {
-			if anySet(getenv, prefix) {
-				return nil, errors.New("CERTDROP_WEBHOOK_URL and CERTDROP_WEBHOOK_1_URL name the same destination: set one of them")
+		at := n
+		if n == 1 && anySet(getenv, 0) {
+			if anySet(getenv, 1) {
+				return nil, fmt.Errorf("%s and %s name the same destination: set one of them",
+					config.WebhookURL, config.WebhookVar(1, config.WebhookURL))
 			}
-			prefix = "CERTDROP_WEBHOOK_"
+			at = 0
 		}
-		w, err := webhookFromEnv(getenv, prefix, strconv.Itoa(n))
+		w, err := webhookFromEnv(getenv, at, strconv.Itoa(n))
 		if err != nil {
 			return nil, err
 		}
@@ -120,44 +122,45 @@ func WebhooksFromEnv(getenv func(string) string) ([]*Webhook, error) {
 			out = append(out, w)
 		}
 	}
-	for _, n := range []int{0, MaxWebhooks + 1} {
-		if p := fmt.Sprintf("CERTDROP_WEBHOOK_%d_", n); anySet(getenv, p) {
-			return nil, fmt.Errorf("%sURL: destinations are numbered 1 to %d", p, MaxWebhooks)
-		}
+	if anySet(getenv, MaxWebhooks+1) {
+		return nil, fmt.Errorf("%s: destinations are numbered 1 to %d", config.WebhookVar(MaxWebhooks+1, config.WebhookURL), MaxWebhooks)
 	}
 	return out, nil
 }
 
-// webhookVars are the variables of one destination, after its prefix.
-var webhookVars = []string{"URL", "FORMAT", "SECRET", "ON"}
+// webhookFields are a destination's variables, by their unnumbered names.
+var webhookFields = []string{config.WebhookURL, config.WebhookFormat, config.WebhookSecret, config.WebhookOn}
 
-// anySet reports whether one of a destination's variables is set.
-func anySet(getenv func(string) string, prefix string) bool {
-	for _, v := range webhookVars {
-		if getenv(prefix+v) != "" {
+// anySet reports whether one of destination n's variables is set (n = 0:
+// the unnumbered names).
+func anySet(getenv func(string) string, n int) bool {
+	for _, f := range webhookFields {
+		if getenv(config.WebhookVar(n, f)) != "" {
 			return true
 		}
 	}
 	return false
 }
 
-// webhookFromEnv reads one destination's variables; nil when none is set.
-func webhookFromEnv(getenv func(string) string, prefix, name string) (*Webhook, error) {
-	u := getenv(prefix + "URL")
+// webhookFromEnv reads destination n's variables (n = 0: the unnumbered
+// names), named name; nil when none is set.
+func webhookFromEnv(getenv func(string) string, n int, name string) (*Webhook, error) {
+	v := func(field string) string { return config.WebhookVar(n, field) }
+	u := getenv(v(config.WebhookURL))
 	if u == "" {
-		for _, v := range webhookVars[1:] {
-			if getenv(prefix+v) != "" {
-				return nil, fmt.Errorf("%s%s is set but %sURL is not", prefix, v, prefix)
+		for _, f := range webhookFields[1:] {
+			if getenv(v(f)) != "" {
+				return nil, fmt.Errorf("%s is set but %s is not", v(f), v(config.WebhookURL))
 			}
 		}
 		return nil, nil
 	}
-	w := &Webhook{URL: u, Name: name, Format: strings.ToLower(getenv(prefix + "FORMAT")),
-		Secret: strings.TrimSpace(getenv(prefix + "SECRET"))}
+	w := &Webhook{URL: u, Name: name, Format: strings.ToLower(getenv(v(config.WebhookFormat))),
+		Secret: strings.TrimSpace(getenv(v(config.WebhookSecret)))}
 	switch w.Format {
 	case "", FormatJSON, FormatDingTalk, FormatFeishu, FormatSlack, FormatWeCom:
 	default:
-		return nil, fmt.Errorf("%sFORMAT %q: use json, dingtalk, feishu, slack or wecom", prefix, w.Format)
+		return nil, fmt.Errorf("%s %q: use json, dingtalk, feishu, slack or wecom", v(config.WebhookFormat), w.Format)
 	}
 	if w.Secret != "" && w.Format != FormatDingTalk && w.Format != FormatFeishu {
 		// Said rather than ignored: a person who set a secret expects
@@ -166,17 +169,17 @@ func webhookFromEnv(getenv func(string) string, prefix, name string) (*Webhook, 
 		if f == "" {
 			f = FormatJSON
 		}
-		return nil, fmt.Errorf("%sSECRET is set but the %s format is not signed: only dingtalk and feishu robots take a signing secret", prefix, f)
+		return nil, fmt.Errorf("%s is set but the %s format is not signed: only dingtalk and feishu robots take a signing secret", v(config.WebhookSecret), f)
 	}
-	switch on := strings.ToLower(getenv(prefix + "ON")); on {
+	switch on := strings.ToLower(getenv(v(config.WebhookOn))); on {
 	case "", "failure":
 	case "always":
 		w.Always = true
 	default:
-		return nil, fmt.Errorf("%sON %q: use failure or always", prefix, on)
+		return nil, fmt.Errorf("%s %q: use failure or always", v(config.WebhookOn), on)
 	}
 	if err := checkURL(u); err != nil {
-		return nil, fmt.Errorf("%sURL: %w", prefix, err)
+		return nil, fmt.Errorf("%s: %w", v(config.WebhookURL), err)
 	}
 	return w, nil
 }

@@ -263,7 +263,6 @@ func TestWebhooksFromEnv(t *testing.T) {
 	}{
 		{map[string]string{"CERTDROP_WEBHOOK_URL": "https://x", "CERTDROP_WEBHOOK_1_URL": "https://y"}, "name the same destination"},
 		{map[string]string{"CERTDROP_WEBHOOK_9_URL": "https://x"}, "numbered 1 to 8"},
-		{map[string]string{"CERTDROP_WEBHOOK_0_URL": "https://x"}, "numbered 1 to 8"},
 		{map[string]string{"CERTDROP_WEBHOOK_3_SECRET": "s3cr3t-value"}, "CERTDROP_WEBHOOK_3_SECRET is set but CERTDROP_WEBHOOK_3_URL is not"},
 		{map[string]string{"CERTDROP_WEBHOOK_2_URL": "https://x", "CERTDROP_WEBHOOK_2_FORMAT": "slack", "CERTDROP_WEBHOOK_2_SECRET": "s3cr3t-value"}, "the slack format is not signed"},
 		{map[string]string{"CERTDROP_WEBHOOK_URL": "https://x", "CERTDROP_WEBHOOK_SECRET": "s3cr3t-value"}, "the json format is not signed"},
