@@ -4,10 +4,10 @@ import (
 	"context"
 	"sync"
 
+	"github.com/certdrop/certdrop/internal/credchain"
 	"github.com/certdrop/certdrop/shared/cloud"
 	"github.com/certdrop/certdrop/shared/fanout"
 	"github.com/certdrop/certdrop/shared/product"
-	"github.com/certdrop/certdrop/shared/store"
 )
 
 // clients keeps the API clients of a process, so that invocations share
@@ -27,13 +27,13 @@ type clients struct {
 
 // newTransport builds a transport that checks the products' endpoint
 // overrides.
-func (cs *clients) newTransport(creds *cloud.Credentials) (*cloud.Client, error) {
+func (cs *clients) newTransport(creds *credchain.Credentials) (*cloud.Client, error) {
 	return cloud.New(cloud.Options{Getenv: cs.getenv, Credentials: creds, EndpointVars: products().EndpointVars()})
 }
 
 // get returns a client signing with creds when given, else with the
 // default chain.
-func (cs *clients) get(_ context.Context, creds *store.Credentials) (fanout.Client, error) {
+func (cs *clients) get(_ context.Context, creds *credchain.Credentials) (fanout.Client, error) {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	if creds == nil {
@@ -49,16 +49,15 @@ func (cs *clients) get(_ context.Context, creds *store.Credentials) (fanout.Clie
 		}
 		return cs.chain, nil
 	}
-	given := cloud.Credentials{AccessKeyID: creds.AccessKeyID, AccessKeySecret: creds.AccessKeySecret, SecurityToken: creds.SecurityToken}
 	if cs.base == nil {
-		c, err := cs.newTransport(&given)
+		c, err := cs.newTransport(creds)
 		if err != nil {
 			return nil, err
 		}
 		cs.base = c
 		return products().Client(c), nil
 	}
-	c, err := cs.base.WithCredentials(given)
+	c, err := cs.base.WithCredentials(*creds)
 	if err != nil {
 		return nil, err
 	}
@@ -66,6 +65,6 @@ func (cs *clients) get(_ context.Context, creds *store.Credentials) (fanout.Clie
 }
 
 // newAPIClient builds a client for one command-line run.
-func newAPIClient(ctx context.Context, getenv func(string) string, creds *store.Credentials) (fanout.Client, error) {
+func newAPIClient(ctx context.Context, getenv func(string) string, creds *credchain.Credentials) (fanout.Client, error) {
 	return (&clients{getenv: getenv}).get(ctx, creds)
 }

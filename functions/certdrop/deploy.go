@@ -18,11 +18,10 @@ func runDeploy(ctx context.Context, c *cli, args []string) int {
 		"Deploys a bundle to every manifest target it covers, paced to each API's quota, retrying\n"+
 			"throttled calls and skipping domains that already carry the certificate, then prints the\n"+
 			"report. Credentials: ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET (and _SECURITY_TOKEN), or the\n"+
-			"aliyun CLI profile. Endpoints: CERTDROP_CDN_ENDPOINT, CERTDROP_VOD_ENDPOINT,\n"+
-			"CERTDROP_LIVE_ENDPOINT (the emulator: see 'certdrop sim').\n"+
+			"aliyun CLI profile.\n"+
 			"Exit 0 when every target ended deployed, unchanged, skipped_newer or planned; 1 when any\n"+
 			"failed or was not started; 2 for bad input or a certificate that covers no target\n"+
-			"(nothing is called).", c)
+			"(nothing is called).\n\n"+endpointHelp(), c)
 	var bundles multiFlag
 	fs.Var(&bundles, "bundle", "a bundle `FILE|DIR` (repeatable; extra arguments count too)")
 	manifestPath := fs.String("manifest", "", "the manifest `FILE` (YAML or JSON)")
@@ -109,8 +108,10 @@ func runDeploy(ctx context.Context, c *cli, args []string) int {
 			}
 			_ = report.WriteTable(c.stdout, rep)
 		}
-		if cfg.Webhook != nil {
-			if _, err := cfg.Webhook.Notify(ctx, rep); err != nil {
+		// A person runs this: every destination hears of the run's
+		// failures, without the function's once-a-day state.
+		for _, w := range cfg.Webhooks {
+			if _, err := w.Notify(ctx, rep); err != nil {
 				fmt.Fprintf(c.stderr, "warning: %v\n", err)
 			}
 		}

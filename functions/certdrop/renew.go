@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/certdrop/certdrop/shared/bundle"
 	"github.com/certdrop/certdrop/shared/cloud"
+	"github.com/certdrop/certdrop/shared/config"
 	"github.com/certdrop/certdrop/shared/dnsprovider/alidns"
 	"github.com/certdrop/certdrop/shared/event"
 	"github.com/certdrop/certdrop/shared/job"
@@ -25,7 +25,7 @@ func runRenew(ctx context.Context, c *cli, args []string) int {
 			"DIR). Defaults: --manifest $CERTDROP_MANIFEST, --out oss://$CERTDROP_BUCKET/$CERTDROP_TRIGGER_PREFIX.\n"+
 			"DNS: CERTDROP_DNS_RESOLVERS; a private CA's TLS root: CERTDROP_ACME_TRUST_ROOTS; alidns\n"+
 			"uses the Alibaba Cloud credentials and CERTDROP_ALIDNS_ENDPOINT.", c)
-	manifestLoc := fs.String("manifest", c.getenv("CERTDROP_MANIFEST"), "the manifest: a file or oss://bucket/key")
+	manifestLoc := fs.String("manifest", c.getenv(config.Manifest), "the manifest: a file or oss://bucket/key")
 	var names multiFlag
 	fs.Var(&names, "name", "renew only this certificate (repeatable)")
 	force := fs.Bool("force", false, "renew even when not due, ignoring back-off and the daily limit")
@@ -45,12 +45,8 @@ func runRenew(ctx context.Context, c *cli, args []string) int {
 		return usageError(c, "renew", "name the manifest with --manifest (or CERTDROP_MANIFEST)")
 	}
 	if *out == "" {
-		if b := c.getenv("CERTDROP_BUCKET"); b != "" {
-			p := c.getenv("CERTDROP_TRIGGER_PREFIX")
-			if p == "" {
-				p = job.DefaultTriggerPrefix
-			}
-			*out = "oss://" + b + "/" + p
+		if b := c.getenv(config.Bucket); b != "" {
+			*out = "oss://" + b + "/" + config.Get(c.getenv, config.TriggerPrefix)
 		} else {
 			return usageError(c, "renew", "name where bundles go with --out DIR or --out oss://bucket/prefix/ (or CERTDROP_BUCKET)")
 		}
@@ -75,31 +71,19 @@ func runRenew(ctx context.Context, c *cli, args []string) int {
 	if err != nil {
 		return usageError(c, "renew", err.Error())
 	}
-	opts := renew.Options{
-		Store:     st,
-		Prefix:    prefix,
-		Resolvers: resolvers,
-		Getenv:    c.getenv,
-		Providers: renew.NewProviders(c.getenv, func(context.Context) (alidns.Caller, error) {
-			return cloud.New(cloud.Options{Getenv: c.getenv})
-		}),
-	}
-	if loc := c.getenv(renew.EnvTrustRoots); loc != "" {
-		data, err := readLocation(ctx, c, loc)
-		if err == nil {
-			opts.Roots, err = bundle.ParseRoots(loc, data)
-		}
-		if err != nil {
-			fmt.Fprintf(c.stderr, "certdrop renew: %s=%s: %v\n", renew.EnvTrustRoots, loc, err)
-			return exitUsage
-		}
-	}
 	level := slog.LevelWarn
 	if *verbose {
 		level = slog.LevelInfo
 	}
-	opts.Logger = slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: level}))
-	eng, err := renew.New(opts)
+	// The function's renewal engine: the same providers, resolvers and
+	// ACME roots.
+	eng, err := job.NewRenewEngine(ctx, job.RenewSetup{
+		Options:    renew.Options{Store: st, Prefix: prefix, Getenv: c.getenv, Logger: slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: level}))},
+		Resolvers:  resolvers,
+		TrustRoots: c.getenv(renew.EnvTrustRoots),
+		Load:       func(ctx context.Context, loc string) ([]byte, error) { return readLocation(ctx, c, loc) },
+		DNS:        func(context.Context) (alidns.Caller, error) { return cloud.New(cloud.Options{Getenv: c.getenv}) },
+	})
 	if err != nil {
 		fmt.Fprintf(c.stderr, "certdrop renew: %v\n", err)
 		return exitUsage

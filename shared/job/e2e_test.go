@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -19,10 +20,13 @@ import (
 
 	"github.com/aliyun/aliyun-oss-go-sdk/oss"
 
+	"github.com/certdrop/certdrop/internal/credchain"
 	"github.com/certdrop/certdrop/internal/testutil"
+	"github.com/certdrop/certdrop/shared/alert"
 	"github.com/certdrop/certdrop/shared/bundle"
 	"github.com/certdrop/certdrop/shared/cloud"
 	"github.com/certdrop/certdrop/shared/cloudsim"
+	"github.com/certdrop/certdrop/shared/cloudsim/cloudsimtest"
 	"github.com/certdrop/certdrop/shared/fanout"
 	"github.com/certdrop/certdrop/shared/fcruntime"
 	"github.com/certdrop/certdrop/shared/job"
@@ -141,14 +145,7 @@ func newHarnessEnv(t *testing.T, mutate func(*cloudsim.Config), extra map[string
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	sim, err := cloudsim.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sim.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sim.Close() })
+	sim, simEnv := cloudsimtest.StartEnv(t, cfg)
 	h.sim = sim
 	if issuer := sim.ACMEIssuerRoot(); len(issuer) > 0 {
 		// The ACME CA's issued chains are trusted as the harness CA's.
@@ -165,17 +162,12 @@ func newHarnessEnv(t *testing.T, mutate func(*cloudsim.Config), extra map[string
 	}))
 	t.Cleanup(hookSrv.Close)
 	env := map[string]string{
-		"CERTDROP_WEBHOOK_URL":            hookSrv.URL + "/hook",
-		"ALIBABA_CLOUD_ACCESS_KEY_SECRET": simSecret,
-		"FC_REGION":                       sim.OSS().Region(),
-		"CERTDROP_BUCKET":                 bucket,
-		"CERTDROP_MANIFEST":               "oss://" + bucket + "/certdrop/manifest.yaml",
-		"CERTDROP_TRUST_ROOTS":            rootPath,
+		"CERTDROP_WEBHOOK_URL": hookSrv.URL + "/hook",
+		"CERTDROP_BUCKET":      bucket,
+		"CERTDROP_MANIFEST":    "oss://" + bucket + "/certdrop/manifest.yaml",
+		"CERTDROP_TRUST_ROOTS": rootPath,
 	}
-	for _, kv := range sim.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		env[k] = v
-	}
+	maps.Copy(env, simEnv)
 	for k, v := range extra {
 		if v == "" {
 			delete(env, k)
@@ -190,15 +182,11 @@ func newHarnessEnv(t *testing.T, mutate func(*cloudsim.Config), extra map[string
 	}
 	runner := &job.Runner{
 		Config: jc,
-		OpenStore: func(ctx context.Context, b string, creds *store.Credentials) (store.Store, error) {
+		OpenStore: func(ctx context.Context, b string, creds *credchain.Credentials) (store.Store, error) {
 			return store.OpenOSS(ctx, b, "", store.Options{Getenv: h.getenv, Credentials: creds})
 		},
-		NewClient: func(ctx context.Context, creds *store.Credentials) (fanout.Client, error) {
-			opts := cloud.Options{Getenv: h.getenv}
-			if creds != nil {
-				opts.Credentials = &cloud.Credentials{AccessKeyID: creds.AccessKeyID, AccessKeySecret: creds.AccessKeySecret, SecurityToken: creds.SecurityToken}
-			}
-			return all.Products().NewClient(opts)
+		NewClient: func(ctx context.Context, creds *credchain.Credentials) (fanout.Client, error) {
+			return all.Products().NewClient(cloud.Options{Getenv: h.getenv, Credentials: creds})
 		},
 		// Fast retries: the behaviour under test is which calls happen.
 		Fanout: &fanout.Options{BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond},
@@ -215,7 +203,7 @@ func newHarnessEnv(t *testing.T, mutate func(*cloudsim.Config), extra map[string
 	fn = &fcruntime.Server{Handler: recorder{h, runner}, Log: slog.New(slog.NewJSONHandler(h.logs, nil))}
 	// The test's own view of the bucket signs with the emulator's key,
 	// whatever the function's environment holds.
-	testCreds := &store.Credentials{AccessKeyID: simKey, AccessKeySecret: simSecret}
+	testCreds := &credchain.Credentials{AccessKeyID: simKey, AccessKeySecret: simSecret}
 	if h.st, err = store.OpenOSS(ctx, bucket, "", store.Options{Getenv: h.getenv, Credentials: testCreds}); err != nil {
 		t.Fatal(err)
 	}
@@ -514,7 +502,7 @@ func TestE2EDuplicateEvents(t *testing.T) {
 // TestE2EPermanentFailureNotRetried: a target refused for a reason a
 // retry cannot change (an offline domain) fails the run, which is written
 // and alerted once, and is not answered as an error: FC does not retry it
-// (it used to, writing four reports).
+// (its three retries would fail alike).
 func TestE2EPermanentFailureNotRetried(t *testing.T) {
 	h := newHarness(t, func(c *cloudsim.Config) {
 		c.Domains.CDN[1].State = "offline" // img.example.com
@@ -687,20 +675,37 @@ func (h *harness) setByHand(domain string, l *cloudsim.Leaf) {
 
 // TestE2EBadEvent: an event that is not one is refused with no call,
 // written and alerted, and not retried (it cannot change).
+// An event over the size cap is a bad event like a small one: answered
+// 200, written and alerted, not answered 404 before the handler (retried
+// three times, never written nor alerted).
 func TestE2EBadEvent(t *testing.T) {
-	h := newHarness(t, nil)
-	code, o := h.invoke(`{"hello":"world"}`)
-	if code != http.StatusOK || o.Error == nil || o.Error.Code != "BadEvent" || !strings.Contains(o.Error.Message, "expected an OSS trigger event") ||
-		o.Status != "failed" || o.ReportKey == "" {
-		t.Errorf("HTTP %d %+v", code, o)
-	}
-	for _, e := range h.sim.Journal().Entries() {
-		if e.Service != "oss" || e.API != "PutObject" {
-			t.Errorf("a bad event caused a call: %+v", e)
-		}
-	}
-	if hooks := h.webhooks(); len(hooks) != 1 || !strings.Contains(hooks[0], "BadEvent") {
-		t.Errorf("webhook posts: %q", hooks)
+	for _, tt := range []struct {
+		name, body, msg string
+	}{
+		{"small", `{"hello":"world"}`, "expected an OSS trigger event"},
+		{"over 1 MiB", `{"events":[` + strings.Repeat(" ", fcruntime.MaxEventSize) + `]}`, "event of more than 1048576 bytes"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, nil)
+			code, o := h.invoke(tt.body)
+			if code != http.StatusOK || o.Error == nil || o.Error.Code != "BadEvent" || !strings.Contains(o.Error.Message, tt.msg) ||
+				o.Status != "failed" || o.ReportKey == "" {
+				t.Errorf("HTTP %d %+v", code, o)
+			}
+			// The report, and the alert state (certdrop's own object, at
+			// a fixed key): nothing else.
+			for _, e := range h.sim.Journal().Entries() {
+				if e.Service != "oss" || (e.API != "PutObject" && e.Key != alert.StateKey) {
+					t.Errorf("a bad event caused a call: %+v", e)
+				}
+			}
+			if objs := h.reportObjects(); len(objs) != 1 {
+				t.Errorf("reports written: %+v", objs)
+			}
+			if hooks := h.webhooks(); len(hooks) != 1 || !strings.Contains(hooks[0], "BadEvent") || !strings.Contains(hooks[0], tt.msg) {
+				t.Errorf("webhook posts: %q", hooks)
+			}
+		})
 	}
 }
 
@@ -751,7 +756,7 @@ func TestE2EInitialize(t *testing.T) {
 	if resp := post(simSecret); resp.StatusCode != http.StatusOK {
 		t.Errorf("initialize: HTTP %d", resp.StatusCode)
 	}
-	bad := &job.Runner{Config: &job.Config{}, NewClient: func(context.Context, *store.Credentials) (fanout.Client, error) {
+	bad := &job.Runner{Config: &job.Config{}, NewClient: func(context.Context, *credchain.Credentials) (fanout.Client, error) {
 		return nil, errors.New("CERTDROP_CDN_ENDPOINT: plain http only to a loopback host")
 	}}
 	srv := &fcruntime.Server{Handler: bad}

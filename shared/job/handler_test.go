@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certdrop/certdrop/internal/credchain"
+	"github.com/certdrop/certdrop/shared/alert"
 	"github.com/certdrop/certdrop/shared/fcruntime"
 	"github.com/certdrop/certdrop/shared/report"
 	"github.com/certdrop/certdrop/shared/store"
@@ -25,7 +27,17 @@ type flakyStore struct {
 	puts int
 }
 
-func (s *flakyStore) Put(context.Context, string, []byte, string) error {
+// Get finds nothing (the alert state is not there yet).
+func (s *flakyStore) Get(context.Context, string) (*store.Object, error) {
+	return nil, store.ErrNotFound
+}
+
+// Put fails the report's first writes with errs; the alert state is
+// written.
+func (s *flakyStore) Put(_ context.Context, key string, _ []byte, _ string) error {
+	if key == alert.StateKey {
+		return nil
+	}
 	s.puts++
 	if s.puts <= len(s.errs) {
 		return s.errs[s.puts-1]
@@ -45,7 +57,7 @@ func hookRecorder(t *testing.T) (*report.Webhook, func() []string) {
 		mu.Unlock()
 	}))
 	t.Cleanup(srv.Close)
-	return &report.Webhook{URL: srv.URL}, func() []string {
+	return &report.Webhook{URL: srv.URL, Name: "1"}, func() []string {
 		mu.Lock()
 		defer mu.Unlock()
 		return append([]string(nil), got...)
@@ -74,7 +86,7 @@ func TestReportWrite(t *testing.T) {
 	realOSS := func(t *testing.T) store.Store {
 		env := map[string]string{"CERTDROP_OSS_ENDPOINT": "http://" + closedPort(t), "FC_REGION": "cn-hangzhou"}
 		st, err := store.OpenOSS(context.Background(), "certs-bucket", "", store.Options{Getenv: func(k string) string { return env[k] },
-			Credentials: &store.Credentials{AccessKeyID: "ak", AccessKeySecret: "sk"}})
+			Credentials: &credchain.Credentials{AccessKeyID: "ak", AccessKeySecret: "sk"}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -100,8 +112,8 @@ func TestReportWrite(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			st := tt.store(t)
 			hook, posted := hookRecorder(t)
-			r := &Runner{Config: &Config{Bucket: "certs-bucket", ReportPrefix: "certdrop/reports/", Webhook: hook},
-				OpenStore: func(context.Context, string, *store.Credentials) (store.Store, error) { return st, nil }}
+			r := &Runner{Config: &Config{Bucket: "certs-bucket", ReportPrefix: "certdrop/reports/", Webhooks: []*report.Webhook{hook}},
+				OpenStore: func(context.Context, string, *credchain.Credentials) (store.Store, error) { return st, nil }}
 			fc := &fcruntime.Invocation{RequestID: "req-1", Body: []byte(`{"hello":"world"}`), Received: time.Now(),
 				Log: slog.New(slog.DiscardHandler)}
 			body, retry := r.Invoke(context.Background(), fc)
@@ -120,7 +132,7 @@ func TestReportWrite(t *testing.T) {
 				if !strings.Contains(h, tt.hintHas) || (tt.hintHasNo != "" && strings.Contains(h, tt.hintHasNo)) {
 					t.Errorf("hint %q, want %q and not %q", h, tt.hintHas, tt.hintHasNo)
 				}
-				if p := posted(); len(p) != 1 || !strings.Contains(p[0], "report not written") {
+				if p := posted(); len(p) != 1 || !strings.Contains(p[0], "ReportNotWritten: 1 report(s) not written") {
 					t.Errorf("webhook posts %q", p)
 				}
 			}
@@ -137,7 +149,7 @@ func TestReportKeyPerRequest(t *testing.T) {
 		st := &flakyStore{}
 		r := &Runner{Config: &Config{Bucket: "b", TriggerPrefix: "certs/", ReportPrefix: "certdrop/reports/"},
 			Now:       func() time.Time { return received },
-			OpenStore: func(context.Context, string, *store.Credentials) (store.Store, error) { return st, nil }}
+			OpenStore: func(context.Context, string, *credchain.Credentials) (store.Store, error) { return st, nil }}
 		// A waiting or ignored-only outcome is not written; give the run
 		// something to write: a manifest it cannot read.
 		r.Config.Manifest = "/nonexistent/manifest.yaml"
@@ -183,8 +195,8 @@ func TestPinProblemsOutcome(t *testing.T) {
 		{"PinUnreadable", false, false, false, "pinned"},
 		{"PinsUnlisted", true, false, false, "pinned"},
 	} {
-		out := &Outcome{Pins: []PinNote{{State: PinProblem, Key: "certdrop/pins/x.json",
-			Error: &report.Error{Code: tt.code, Message: "m", Transient: tt.transient}}}}
+		out := &Outcome{Result: Result{Pins: []PinNote{{State: PinProblem, Key: "certdrop/pins/x.json",
+			Error: &report.Error{Code: tt.code, Message: "m", Transient: tt.transient}}}}}
 		if out.Failed() != tt.failed || out.Retry() != tt.retry || out.status() != tt.status || !out.Worth() {
 			t.Errorf("%s transient=%v: failed %v retry %v status %q; want %v %v %q", tt.code, tt.transient,
 				out.Failed(), out.Retry(), out.status(), tt.failed, tt.retry, tt.status)

@@ -15,7 +15,8 @@ import (
 type Outcome struct {
 	RequestID string `json:"requestId"`
 	Trigger   string `json:"trigger"`
-	// Status sums the outcome up: "failed" (Failed), else "expiring" (a
+	// Status sums the outcome up: "busy" (waited for another invocation
+	// until its stop point: retried, nothing started), "failed" (Failed), else "expiring" (a
 	// target's certificate runs out soon with nothing newer), else
 	// "waiting" (a bundle waits for its other half), else "pinned" (a
 	// bundle was held back by a rollback's pin, or a pin could not be
@@ -24,6 +25,29 @@ type Outcome struct {
 	// Bucket is CERTDROP_BUCKET, the bucket the function works on; the
 	// outcome is written there. Never taken from the event.
 	Bucket string `json:"bucket,omitempty"`
+	// Result is what the event's handler did: renewals, reports, bundles
+	// waiting, refused or ignored, expiring targets, pins, the prune.
+	Result
+	// Error says why the run could not start (bad event, configuration,
+	// manifest, credentials); nothing was called.
+	Error *report.Error `json:"error,omitempty"`
+	// ReportKey is where this document was written in the bucket.
+	ReportKey string `json:"reportKey,omitempty"`
+	// ReportError says why the document could not be written (in the
+	// response and the webhook only, naturally). It fails the invocation.
+	ReportError *report.Error `json:"reportError,omitempty"`
+	// AlertError says how many webhook messages could not be delivered
+	// (no answer, an answer other than 2xx after a second try, or the
+	// deadline near), and the last cause. The report is written again to
+	// carry it. It does not fail the invocation: a retry would deploy
+	// nothing new and post again to the same endpoint.
+	AlertError *report.Error `json:"alertError,omitempty"`
+}
+
+// Result is what a handler did about its event (Runner.HandleOSS and the
+// other handlers return it): the outcome holds it beside what the
+// invocation as a whole did (its request, error, report and alerts).
+type Result struct {
 	// Renewals holds, for a timer run or a manual renewal, what was done
 	// about each certificate of the manifest's certificates section:
 	// renewed (why, the new expiry), not due, skipped (why) or failed. The
@@ -50,20 +74,26 @@ type Outcome struct {
 	// Pins says what rollback pins did: written by a rollback, holding a
 	// bundle issued before it back ("pinned"), lifted by a bundle issued
 	// after it, released, or a problem (unreadable, malformed, not
-	// written or not deleted). See pins.go.
+	// written or not deleted).
 	Pins []PinNote `json:"pins,omitempty"`
 	// Prune is, after a timer run whose manifest says defaults.prune,
 	// which of certdrop's certificates in CAS were deleted and which kept,
 	// and why.
 	Prune *hub.PruneResult `json:"prune,omitempty"`
-	// Error says why the run could not start (bad event, configuration,
-	// manifest, credentials); nothing was called.
-	Error *report.Error `json:"error,omitempty"`
-	// ReportKey is where this document was written in the bucket.
-	ReportKey string `json:"reportKey,omitempty"`
-	// ReportError says why the document could not be written (in the
-	// response and the webhook only, naturally). It fails the invocation.
-	ReportError *report.Error `json:"reportError,omitempty"`
+}
+
+// add appends what o did to what r holds.
+func (r *Result) add(o Result) {
+	r.Renewals = append(r.Renewals, o.Renewals...)
+	r.Reports = append(r.Reports, o.Reports...)
+	r.Waiting = append(r.Waiting, o.Waiting...)
+	r.Invalid = append(r.Invalid, o.Invalid...)
+	r.Ignored = append(r.Ignored, o.Ignored...)
+	r.Expiring = append(r.Expiring, o.Expiring...)
+	r.Pins = append(r.Pins, o.Pins...)
+	if o.Prune != nil {
+		r.Prune = o.Prune
+	}
 }
 
 // Skipped is a bundle or object that was not deployed, and why.
@@ -91,11 +121,16 @@ type Expiring struct {
 	Pinned string `json:"pinned,omitempty"`
 }
 
+// Busy reports whether the invocation started nothing because it waited
+// for another invocation until its stop point (CodeBusy).
+func (o *Outcome) Busy() bool { return o.Error != nil && o.Error.Code == CodeBusy }
+
 // Failed reports whether anything failed: the run could not start, a
 // bundle was invalid, a target failed or was not started, or a renewal
-// failed or left a DNS record behind.
+// failed or left a DNS record behind. A Busy invocation did not fail: it
+// has not run yet.
 func (o *Outcome) Failed() bool {
-	if o.Error != nil || o.ReportError != nil || len(o.Invalid) > 0 {
+	if (o.Error != nil && !o.Busy()) || o.ReportError != nil || len(o.Invalid) > 0 {
 		return true
 	}
 	for _, r := range o.Renewals {
@@ -109,7 +144,7 @@ func (o *Outcome) Failed() bool {
 		}
 	}
 	for _, p := range o.Pins {
-		if p.failed() {
+		if p.Failed() {
 			return true
 		}
 	}
@@ -151,7 +186,7 @@ func (o *Outcome) Retry() bool {
 	for _, p := range o.Pins {
 		// A retry rolls back (or deploys) again, finds every target
 		// unchanged, and writes (or deletes) the pin.
-		if p.failed() && p.Error.Transient {
+		if p.Failed() && p.Error.Transient {
 			return true
 		}
 	}
@@ -168,6 +203,8 @@ func (o *Outcome) Worth() bool {
 // status computes Status.
 func (o *Outcome) status() string {
 	switch {
+	case o.Busy() && !o.Failed():
+		return "busy"
 	case o.Failed():
 		return "failed"
 	case len(o.Expiring) > 0:

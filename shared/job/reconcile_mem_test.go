@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certdrop/certdrop/internal/credchain"
 	"github.com/certdrop/certdrop/shared/cloudsim"
 	"github.com/certdrop/certdrop/shared/event"
 	"github.com/certdrop/certdrop/shared/fanout"
@@ -68,7 +69,7 @@ func (c *nopClient) Set(ctx context.Context, call plan.Call, calls fanout.Caller
 }
 
 func (c *nopClient) Describe(ctx context.Context, call plan.Call, calls fanout.Caller) (fanout.Installed, error) {
-	return fanout.Installed{}, calls.Call(ctx, plan.API{Action: "Describe", Quota: 100}, func() (string, error) { return "rid", nil })
+	return fanout.Installed{}, calls.Call(ctx, describeAPI, func() (string, error) { return "rid", nil })
 }
 
 // memSetup builds a runner over a genStore of 40 valid bundles of ~1 MB,
@@ -103,16 +104,16 @@ func memSetup(t *testing.T) (*genStore, *nopClient, *Runner) {
 	r := &Runner{
 		Config: &Config{Bucket: "b", TriggerPrefix: "certs/", ReportPrefix: "reports/", Manifest: manifestPath,
 			TrustRoots: rootPath, WaitLimit: DefaultWaitLimit},
-		OpenStore: func(context.Context, string, *store.Credentials) (store.Store, error) { return st, nil },
-		NewClient: func(context.Context, *store.Credentials) (fanout.Client, error) { return client, nil },
+		OpenStore: func(context.Context, string, *credchain.Credentials) (store.Store, error) { return st, nil },
+		NewClient: func(context.Context, *credchain.Credentials) (fanout.Client, error) { return client, nil },
 	}
 	return st, client, r
 }
 
 // TestReconcileMemoryBounded: the reconcile holds one folder's objects at
-// a time, whatever the bucket holds. 40 objects of ~1 MB made the old
-// reconcile hold 40 MB before deploying anything; the bound now is a
-// folder (bundle.MaxParts objects of the size cap; here one object).
+// a time, whatever the bucket holds: with 40 objects of ~1 MB, the bound
+// is a folder (bundle.MaxParts objects of the size cap; here one object),
+// not the 40 MB of the whole bucket.
 func TestReconcileMemoryBounded(t *testing.T) {
 	st, client, r := memSetup(t)
 	ev, err := event.Parse([]byte(`{"triggerTime":"t","triggerName":"daily","payload":"{\"mode\":\"reconcile\"}"}`))
@@ -136,8 +137,8 @@ func TestReconcileMemoryBounded(t *testing.T) {
 }
 
 // TestOSSEventMemoryBounded: an OSS event naming many folders holds one
-// folder's objects at a time (it used to keep every object it read until
-// the end of the invocation).
+// folder's objects at a time, not every object it read until the end of
+// the invocation.
 func TestOSSEventMemoryBounded(t *testing.T) {
 	st, client, r := memSetup(t)
 	var recs []string

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/certdrop/certdrop/internal/credchain"
 	"github.com/certdrop/certdrop/shared/store"
 )
 
@@ -210,7 +211,7 @@ func certbotConfig(t *testing.T, name string, files map[string]string) string {
 	return conf
 }
 
-// TestDirCertbotLayout is issue 8 §1: certbot's live/<name>/ files are
+// TestDirCertbotLayout: certbot's live/<name>/ files are
 // symbolic links into ../../archive/<name>/. Opened at certbot's
 // configuration directory, the store reads them as files, the size cap
 // applying to the target; opened at live/<name>/, the links lead out and
@@ -316,7 +317,7 @@ func TestOpen(t *testing.T) {
 	if err := os.WriteFile(file, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	opts := store.Options{Getenv: noEnv, Region: region, Credentials: &store.Credentials{AccessKeyID: testAK, AccessKeySecret: testSecret}}
+	opts := store.Options{Getenv: noEnv, Region: region, Credentials: &credchain.Credentials{AccessKeyID: testAK, AccessKeySecret: testSecret}}
 	tests := []struct {
 		location string
 		kind     string // "oss", "dir" or "" for an ErrConfig failure

@@ -5,7 +5,7 @@
 //
 // Calls go through certdrop's OpenAPI client (shared/cloud): the same SDK,
 // ACS3-HMAC-SHA256 signing, credentials, endpoint rules and error classes
-// as the CDN, VOD and Live calls. Each action is paced below its
+// as the certificate calls. Each action is paced below its
 // documented quota, throttled and transient answers are retried (after
 // the server's retry hint when it gives one), and nothing else is.
 package alidns
@@ -25,12 +25,13 @@ import (
 
 	"github.com/certdrop/certdrop/internal/secureurl"
 	"github.com/certdrop/certdrop/shared/cloud"
+	"github.com/certdrop/certdrop/shared/config"
 	"github.com/certdrop/certdrop/shared/failure"
 )
 
 // EnvEndpoint overrides the API endpoint, as a URL (the emulator:
 // "http://127.0.0.1:PORT").
-const EnvEndpoint = "CERTDROP_ALIDNS_ENDPOINT"
+const EnvEndpoint = config.AliDNSEndpoint
 
 // DefaultEndpoint is the central Alibaba Cloud DNS endpoint.
 const DefaultEndpoint = "https://alidns.aliyuncs.com"

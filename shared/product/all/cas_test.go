@@ -8,6 +8,7 @@ import (
 	"github.com/certdrop/certdrop/shared/bundle"
 	"github.com/certdrop/certdrop/shared/cloud"
 	"github.com/certdrop/certdrop/shared/cloudsim"
+	"github.com/certdrop/certdrop/shared/cloudsim/cloudsimtest"
 	"github.com/certdrop/certdrop/shared/fanout"
 	"github.com/certdrop/certdrop/shared/manifest"
 	"github.com/certdrop/certdrop/shared/plan"
@@ -27,7 +28,7 @@ func casSim(t *testing.T, faults cloudsim.Faults) (*cloudsim.Sim, *product.Clien
 	cfg.Domains.DCDN = []cloudsim.Domain{{Name: "dcdn." + testDomain}}
 	cfg.Domains.Live = append(cfg.Domains.Live, cloudsim.Domain{Name: "up." + testDomain})
 	cfg.Faults = faults
-	s := startSim(t, cfg)
+	s := cloudsimtest.Start(t, cfg)
 	ep := s.Endpoints()
 	c := newClient(t, cloud.Options{Getenv: env(s, dcdn.EnvEndpoint, ep.OpenAPI, cloud.EnvCASEndpoint, ep.OpenAPI, cloud.EnvCASIntlEndpoint, ep.CASIntl)})
 	return s, c
@@ -174,8 +175,7 @@ func TestCASUploadThrottledIsRetried(t *testing.T) {
 // targets referencing them: they fail with the upload's error. (Every
 // target is delivered by reference here: an upload-delivery Set stores the
 // certificate in CAS under the same name, as the service does, and the
-// lookup may then find it and rightly use it: that race made a mixed
-// version of this test fail now and then.)
+// lookup may then find it and rightly use it, a race this test avoids.)
 func TestCASUploadFailsNoSet(t *testing.T) {
 	b := testBundle(t, testDomain, "*."+testDomain)
 	name := plan.CASCertName(b.Identity())

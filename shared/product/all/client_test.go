@@ -14,9 +14,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certdrop/certdrop/internal/credchain"
 	"github.com/certdrop/certdrop/shared/bundle"
 	"github.com/certdrop/certdrop/shared/cloud"
 	"github.com/certdrop/certdrop/shared/cloudsim"
+	"github.com/certdrop/certdrop/shared/cloudsim/cloudsimtest"
 	"github.com/certdrop/certdrop/shared/failure"
 	"github.com/certdrop/certdrop/shared/fanout"
 	"github.com/certdrop/certdrop/shared/manifest"
@@ -43,7 +45,7 @@ func describe(ctx context.Context, c *product.Client, call plan.Call) (fanout.In
 }
 
 func TestSetThenDescribeEveryProduct(t *testing.T) {
-	s := startSim(t, simConfig())
+	s := cloudsimtest.Start(t, simConfig())
 	c := newClient(t, cloud.Options{Getenv: env(s)})
 	b := testBundle(t, "*."+testDomain, "vod."+testDomain, "pull."+testDomain)
 	id := b.Identity()
@@ -108,7 +110,7 @@ func TestSetThenDescribeEveryProduct(t *testing.T) {
 // the emulator installs on staging only; VOD's is the only Set API whose
 // current reference documents Env.
 func TestStagingTarget(t *testing.T) {
-	s := startSim(t, simConfig())
+	s := cloudsimtest.Start(t, simConfig())
 	c := newClient(t, cloud.Options{Getenv: env(s)})
 	b := testBundle(t, "vod."+testDomain)
 	call := planFor(t, b, manifest.Target{Product: vod.Name, Domain: "vod." + testDomain, Region: vod.RegionShanghai, Staging: true})["vod vod."+testDomain]
@@ -149,7 +151,7 @@ func TestErrorClasses(t *testing.T) {
 	}
 	creds := func(id, secret, token string) func(*cloud.Options, *cloudsim.Sim) {
 		return func(o *cloud.Options, _ *cloudsim.Sim) {
-			o.Credentials = &cloud.Credentials{AccessKeyID: id, AccessKeySecret: secret, SecurityToken: token}
+			o.Credentials = &credchain.Credentials{AccessKeyID: id, AccessKeySecret: secret, SecurityToken: token}
 		}
 	}
 	tests := []errorCase{
@@ -230,7 +232,7 @@ func TestErrorClasses(t *testing.T) {
 			if tt.cfg != nil {
 				tt.cfg(&cfg)
 			}
-			s := startSim(t, cfg)
+			s := cloudsimtest.Start(t, cfg)
 			o := cloud.Options{Getenv: env(s)}
 			if tt.opts != nil {
 				tt.opts(&o, s)
@@ -308,8 +310,8 @@ func TestErrorsNeverEchoSecrets(t *testing.T) {
 	for i, msg := range echoes {
 		cfg.Faults.Scripted = append(cfg.Faults.Scripted, cloudsim.Script{Domain: "www." + testDomain, Code: "InvalidSSLPri", Message: msg, After: i, Times: 1})
 	}
-	s := startSim(t, cfg)
-	c := newClient(t, cloud.Options{Getenv: env(s), Credentials: &cloud.Credentials{AccessKeyID: testSTSAK, AccessKeySecret: testSTSSK, SecurityToken: testToken}})
+	s := cloudsimtest.Start(t, cfg)
+	c := newClient(t, cloud.Options{Getenv: env(s), Credentials: &credchain.Credentials{AccessKeyID: testSTSAK, AccessKeySecret: testSTSSK, SecurityToken: testToken}})
 	call := planFor(t, b, manifest.Target{Product: cdn.Name, Domain: "www." + testDomain})["cdn www."+testDomain]
 	for i := range echoes {
 		_, err := set(context.Background(), c, call)
@@ -326,7 +328,7 @@ func TestErrorsNeverEchoSecrets(t *testing.T) {
 			t.Fatalf("echo %d: nothing was redacted: %v", i, err)
 		}
 	}
-	for _, v := range []any{cloud.Credentials{AccessKeyID: "a", AccessKeySecret: testSK, SecurityToken: testToken}, call} {
+	for _, v := range []any{credchain.Credentials{AccessKeyID: "a", AccessKeySecret: testSK, SecurityToken: testToken}, call} {
 		for _, verb := range []string{"%v", "%+v", "%s"} {
 			leaks.seen(errors.New(fmt.Sprintf(verb, v)))
 		}
@@ -334,7 +336,7 @@ func TestErrorsNeverEchoSecrets(t *testing.T) {
 }
 
 func TestHTTPSEndpointAndConnectionReuse(t *testing.T) {
-	sim := startSim(t, simConfig())
+	sim := cloudsimtest.Start(t, simConfig())
 	var conns atomic.Int32
 	srv := httptest.NewUnstartedServer(sim.Handler())
 	srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
@@ -386,7 +388,7 @@ func TestConcurrentCalls(t *testing.T) {
 		targets = append(targets, manifest.Target{Product: cdn.Name, Domain: d})
 	}
 	cfg.Quotas = map[string]float64{"SetCdnDomainSSLCertificate": -1, "DescribeDomainCertificateInfo": -1}
-	s := startSim(t, cfg)
+	s := cloudsimtest.Start(t, cfg)
 	c := newClient(t, cloud.Options{Getenv: env(s)})
 	b := testBundle(t, "*."+testDomain)
 	calls := planFor(t, b, targets...)
@@ -422,14 +424,7 @@ func TestConcurrentCalls(t *testing.T) {
 func BenchmarkSetThroughEmulator(b *testing.B) {
 	cfg := simConfig()
 	cfg.Quotas = map[string]float64{"SetCdnDomainSSLCertificate": -1}
-	s, err := cloudsim.New(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := s.Start(context.Background()); err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
+	s := cloudsimtest.Start(b, cfg)
 	c, err := all.Products().NewClient(cloud.Options{Getenv: env(s)})
 	if err != nil {
 		b.Fatal(err)
@@ -460,7 +455,7 @@ func TestParamsPlacement(t *testing.T) {
 			want = cloud.ParamsInBody
 		}
 		t.Run("mode="+mode, func(t *testing.T) {
-			s := startSim(t, simConfig())
+			s := cloudsimtest.Start(t, simConfig())
 			getenv := env(s, cloud.EnvOpenAPIParams, mode, cloud.EnvCASEndpoint, s.Endpoints().OpenAPI)
 			c := newClient(t, cloud.Options{Getenv: getenv})
 			b := testBundle(t, "www."+testDomain)

@@ -139,20 +139,6 @@ func simConfig() cloudsim.Config {
 	}
 }
 
-// startSim runs an emulator for one test.
-func startSim(t *testing.T, cfg cloudsim.Config) *cloudsim.Sim {
-	t.Helper()
-	s, err := cloudsim.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return s
-}
-
 // env is a test environment: endpoints pointed at the emulator, the test
 // credentials.
 func env(s *cloudsim.Sim, kv ...string) func(string) string {

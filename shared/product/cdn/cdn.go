@@ -37,6 +37,7 @@ import (
 
 	"github.com/certdrop/certdrop/shared/bundle"
 	"github.com/certdrop/certdrop/shared/cloud"
+	"github.com/certdrop/certdrop/shared/config"
 	"github.com/certdrop/certdrop/shared/fanout"
 	"github.com/certdrop/certdrop/shared/manifest"
 	"github.com/certdrop/certdrop/shared/plan"
@@ -55,7 +56,7 @@ const Version = "2018-05-10"
 // EnvEndpoint overrides the endpoint of both products, as a URL:
 // "https://cdn.example.internal" or, for the local emulator only,
 // "http://127.0.0.1:8080".
-const EnvEndpoint = "CERTDROP_CDN_ENDPOINT"
+const EnvEndpoint = config.CDNEndpoint
 
 // Host is the CDN API's public endpoint.
 const Host = "cdn.aliyuncs.com"

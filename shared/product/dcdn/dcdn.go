@@ -26,6 +26,7 @@ import (
 
 	"github.com/certdrop/certdrop/shared/bundle"
 	"github.com/certdrop/certdrop/shared/cloud"
+	"github.com/certdrop/certdrop/shared/config"
 	"github.com/certdrop/certdrop/shared/fanout"
 	"github.com/certdrop/certdrop/shared/manifest"
 	"github.com/certdrop/certdrop/shared/plan"
@@ -39,7 +40,7 @@ const Name manifest.Product = "dcdn"
 const Version = "2018-01-15"
 
 // EnvEndpoint overrides the endpoint, as a URL.
-const EnvEndpoint = "CERTDROP_DCDN_ENDPOINT"
+const EnvEndpoint = config.DCDNEndpoint
 
 // Host is the DCDN API's public endpoint.
 const Host = "dcdn.aliyuncs.com"

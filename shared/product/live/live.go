@@ -22,6 +22,7 @@ import (
 
 	"github.com/certdrop/certdrop/shared/bundle"
 	"github.com/certdrop/certdrop/shared/cloud"
+	"github.com/certdrop/certdrop/shared/config"
 	"github.com/certdrop/certdrop/shared/fanout"
 	"github.com/certdrop/certdrop/shared/manifest"
 	"github.com/certdrop/certdrop/shared/plan"
@@ -35,7 +36,7 @@ const Name manifest.Product = "live"
 const Version = "2016-11-01"
 
 // EnvEndpoint overrides the endpoint, as a URL.
-const EnvEndpoint = "CERTDROP_LIVE_ENDPOINT"
+const EnvEndpoint = config.LiveEndpoint
 
 // Host is the Live API's public endpoint.
 const Host = "live.aliyuncs.com"

@@ -46,6 +46,7 @@ import (
 
 	"github.com/certdrop/certdrop/shared/bundle"
 	"github.com/certdrop/certdrop/shared/cloud"
+	"github.com/certdrop/certdrop/shared/config"
 	"github.com/certdrop/certdrop/shared/failure"
 	"github.com/certdrop/certdrop/shared/fanout"
 	"github.com/certdrop/certdrop/shared/manifest"
@@ -57,7 +58,7 @@ import (
 const Name manifest.Product = "oss"
 
 // EnvEndpoint overrides the endpoint of every region, as a URL.
-const EnvEndpoint = "CERTDROP_OSS_ENDPOINT"
+const EnvEndpoint = config.OSSEndpoint
 
 // The operations.
 var (

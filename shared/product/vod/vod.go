@@ -23,6 +23,7 @@ import (
 
 	"github.com/certdrop/certdrop/shared/bundle"
 	"github.com/certdrop/certdrop/shared/cloud"
+	"github.com/certdrop/certdrop/shared/config"
 	"github.com/certdrop/certdrop/shared/fanout"
 	"github.com/certdrop/certdrop/shared/manifest"
 	"github.com/certdrop/certdrop/shared/plan"
@@ -36,7 +37,7 @@ const Name manifest.Product = "vod"
 const Version = "2017-03-21"
 
 // EnvEndpoint overrides the endpoint of every VOD region, as a URL.
-const EnvEndpoint = "CERTDROP_VOD_ENDPOINT"
+const EnvEndpoint = config.VODEndpoint
 
 // The regions a target may name.
 const (
