@@ -84,6 +84,9 @@ func runRenew(ctx context.Context, c *cli, args []string) int {
 			return cloud.New(cloud.Options{Getenv: c.getenv})
 		}),
 	}
+	if opts.Concurrency, err = renew.ParseConcurrency(c.getenv(renew.EnvConcurrency)); err != nil {
+		return usageError(c, "renew", err.Error())
+	}
 	if loc := c.getenv(renew.EnvTrustRoots); loc != "" {
 		data, err := readLocation(ctx, c, loc)
 		if err == nil {

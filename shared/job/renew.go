@@ -171,6 +171,9 @@ func (inv *invocation) engine(ctx context.Context, st store.Store) (*renew.Engin
 	if len(cfg.Resolvers) > 0 {
 		opts.Resolvers = cfg.Resolvers
 	}
+	if cfg.RenewConcurrency > 0 {
+		opts.Concurrency = cfg.RenewConcurrency
+	}
 	if opts.Now == nil {
 		opts.Now = inv.r.Now
 	}
