@@ -4,9 +4,9 @@ import (
 	"context"
 	"sync"
 
+	"github.com/certdrop/certdrop/internal/credchain"
 	"github.com/certdrop/certdrop/shared/cloud"
 	"github.com/certdrop/certdrop/shared/fanout"
-	"github.com/certdrop/certdrop/shared/store"
 )
 
 // clients keeps the API clients of a process, so that invocations share
@@ -26,7 +26,7 @@ type clients struct {
 
 // get returns a client signing with creds when given, else with the
 // default chain.
-func (cs *clients) get(_ context.Context, creds *store.Credentials) (fanout.Client, error) {
+func (cs *clients) get(_ context.Context, creds *credchain.Credentials) (fanout.Client, error) {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	if creds == nil {
@@ -42,19 +42,18 @@ func (cs *clients) get(_ context.Context, creds *store.Credentials) (fanout.Clie
 		}
 		return cs.chain, nil
 	}
-	given := cloud.Credentials{AccessKeyID: creds.AccessKeyID, AccessKeySecret: creds.AccessKeySecret, SecurityToken: creds.SecurityToken}
 	if cs.base == nil {
-		c, err := cloud.New(cloud.Options{Getenv: cs.getenv, Credentials: &given})
+		c, err := cloud.New(cloud.Options{Getenv: cs.getenv, Credentials: creds})
 		if err != nil {
 			return nil, err
 		}
 		cs.base = c
 		return c, nil
 	}
-	return cs.base.WithCredentials(given)
+	return cs.base.WithCredentials(*creds)
 }
 
 // newAPIClient builds a client for one command-line run.
-func newAPIClient(ctx context.Context, getenv func(string) string, creds *store.Credentials) (fanout.Client, error) {
+func newAPIClient(ctx context.Context, getenv func(string) string, creds *credchain.Credentials) (fanout.Client, error) {
 	return (&clients{getenv: getenv}).get(ctx, creds)
 }

@@ -18,11 +18,10 @@ func runDeploy(ctx context.Context, c *cli, args []string) int {
 		"Deploys a bundle to every manifest target it covers, paced to each API's quota, retrying\n"+
 			"throttled calls and skipping domains that already carry the certificate, then prints the\n"+
 			"report. Credentials: ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET (and _SECURITY_TOKEN), or the\n"+
-			"aliyun CLI profile. Endpoints: CERTDROP_CDN_ENDPOINT, CERTDROP_VOD_ENDPOINT,\n"+
-			"CERTDROP_LIVE_ENDPOINT (the emulator: see 'certdrop sim').\n"+
+			"aliyun CLI profile.\n"+
 			"Exit 0 when every target ended deployed, unchanged, skipped_newer or planned; 1 when any\n"+
 			"failed or was not started; 2 for bad input or a certificate that covers no target\n"+
-			"(nothing is called).", c)
+			"(nothing is called).\n\n"+endpointHelp(), c)
 	var bundles multiFlag
 	fs.Var(&bundles, "bundle", "a bundle `FILE|DIR` (repeatable; extra arguments count too)")
 	manifestPath := fs.String("manifest", "", "the manifest `FILE` (YAML or JSON)")

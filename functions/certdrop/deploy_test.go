@@ -15,13 +15,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certdrop/certdrop/internal/credchain"
 	"github.com/certdrop/certdrop/shared/cloud"
 	"github.com/certdrop/certdrop/shared/cloudsim"
 	"github.com/certdrop/certdrop/shared/fanout"
+	"github.com/certdrop/certdrop/shared/fcruntime"
 	"github.com/certdrop/certdrop/shared/manifest"
 	"github.com/certdrop/certdrop/shared/plan"
 	"github.com/certdrop/certdrop/shared/report"
-	"github.com/certdrop/certdrop/shared/store"
 )
 
 // deployEnv starts the emulator with a few domains (one offline) and
@@ -178,6 +179,18 @@ func TestInvokeLocally(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &o); err != nil || code != exitFail || o.RequestID != "r-1" || o.Error == nil || o.Error.Code != "BadEvent" {
 		t.Errorf("exit %d, %v\n%s", code, err, out)
 	}
+	// An event over the size cap is read no further and answered as the
+	// function answers it: a bad event.
+	big := filepath.Join(dir, "big.json")
+	if err := os.WriteFile(big, []byte(`{"events":[`+strings.Repeat(" ", fcruntime.MaxEventSize)+`]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ = runWithEnv(map[string]string{"CERTDROP_BUCKET": "certs-bucket"}, "invoke", "--event", big)
+	o.Error = nil
+	if err := json.Unmarshal([]byte(out), &o); err != nil || code != exitFail || o.Error == nil || o.Error.Code != "BadEvent" ||
+		o.Error.Message != "event of more than 1048576 bytes" {
+		t.Errorf("event over the cap: exit %d, %v\n%s", code, err, out)
+	}
 	if code, _, errs := runWithEnv(map[string]string{}, "invoke"); code != exitUsage || !strings.Contains(errs, "--event is required") {
 		t.Errorf("no event: exit %d %s", code, errs)
 	}
@@ -198,12 +211,12 @@ func TestClientsSignPerInvocation(t *testing.T) {
 		t.Fatal(err)
 	}
 	tests := []struct {
-		creds *store.Credentials
+		creds *credchain.Credentials
 		ok    bool
 	}{
-		{&store.Credentials{AccessKeyID: "cliAK", AccessKeySecret: "cliSK"}, true},
-		{&store.Credentials{AccessKeyID: "cliAK", AccessKeySecret: "wrong"}, false},
-		{&store.Credentials{AccessKeyID: "cliAK", AccessKeySecret: "cliSK"}, true},
+		{&credchain.Credentials{AccessKeyID: "cliAK", AccessKeySecret: "cliSK"}, true},
+		{&credchain.Credentials{AccessKeyID: "cliAK", AccessKeySecret: "wrong"}, false},
+		{&credchain.Credentials{AccessKeyID: "cliAK", AccessKeySecret: "cliSK"}, true},
 		{nil, true}, // the environment's key
 	}
 	for i, tt := range tests {
@@ -227,13 +240,13 @@ func TestClientsSignPerInvocation(t *testing.T) {
 // invocations with credentials each get their own.
 func TestClientsKeepOnePerProcess(t *testing.T) {
 	env, _, _, _, _ := deployEnv(t)
-	given := &store.Credentials{AccessKeyID: "cliAK", AccessKeySecret: "cliSK"}
+	given := &credchain.Credentials{AccessKeyID: "cliAK", AccessKeySecret: "cliSK"}
 	for _, tt := range []struct {
 		name  string
-		calls []*store.Credentials
+		calls []*credchain.Credentials
 	}{
-		{"none", []*store.Credentials{nil, nil, nil}},
-		{"given first", []*store.Credentials{given, nil, given, nil}},
+		{"none", []*credchain.Credentials{nil, nil, nil}},
+		{"given first", []*credchain.Credentials{given, nil, given, nil}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			cs := &clients{getenv: func(k string) string { return env[k] }}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/certdrop/certdrop/shared/config"
 	"github.com/certdrop/certdrop/shared/event"
 	"github.com/certdrop/certdrop/shared/fanout"
 	"github.com/certdrop/certdrop/shared/hub"
@@ -51,8 +52,8 @@ func runRollback(ctx context.Context, c *cli, args []string) int {
 			"a release that matches no pin.", c)
 	to := fs.String("to", "", "the certificate's name in CAS")
 	release := fs.String("release", "", "lift the pin of a rollback: the certificate rolled back to, or one of its `NAME`s")
-	manifestLoc := fs.String("manifest", c.getenv("CERTDROP_MANIFEST"), "the manifest: a file or oss://bucket/key")
-	bucket := fs.String("bucket", c.getenv("CERTDROP_BUCKET"), "the function's bucket `B`, where the pin is kept")
+	manifestLoc := fs.String("manifest", c.getenv(config.Manifest), "the manifest: a file or oss://bucket/key")
+	bucket := fs.String("bucket", c.getenv(config.Bucket), "the function's bucket `B`, where the pin is kept")
 	region := fs.String("region", "", "the bucket's OSS region `R` (default FC_REGION)")
 	dryRun := fs.Bool("dry-run", false, "describe the targets and report what would be set, without setting anything or pinning")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
@@ -189,7 +190,7 @@ func runPrune(ctx context.Context, c *cli, args []string) int {
 			"never touched. Without --yes nothing is deleted: it says what would be. Every certificate\n"+
 			"looked at is listed, deleted or kept, with why.\n"+
 			"Exit 0 when it saw everything and every deletion succeeded; 1 otherwise; 2 for bad input.", c)
-	manifestLoc := fs.String("manifest", c.getenv("CERTDROP_MANIFEST"), "the manifest: a file or oss://bucket/key")
+	manifestLoc := fs.String("manifest", c.getenv(config.Manifest), "the manifest: a file or oss://bucket/key")
 	yes := fs.Bool("yes", false, "delete (without it, a dry run)")
 	keep := fs.Int("keep", hub.DefaultKeep, "keep the newest `N` certificates for the same names in each region")
 	asJSON := fs.Bool("json", false, "print the result as JSON")

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certdrop/certdrop/internal/credchain"
 	"github.com/certdrop/certdrop/shared/cloudsim"
 	"github.com/certdrop/certdrop/shared/hub"
 	"github.com/certdrop/certdrop/shared/store"
@@ -94,7 +95,7 @@ func TestRollbackPinCLI(t *testing.T) {
 		t.Fatalf("rollback with a bucket: exit %d\n%s", code, errs)
 	}
 	st, err := store.OpenOSS(ctx, "pin-bucket", "", store.Options{Getenv: func(k string) string { return env[k] },
-		Credentials: &store.Credentials{AccessKeyID: "pinAK", AccessKeySecret: "pinSK"}})
+		Credentials: &credchain.Credentials{AccessKeyID: "pinAK", AccessKeySecret: "pinSK"}})
 	if err != nil {
 		t.Fatal(err)
 	}

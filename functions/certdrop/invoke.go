@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"os"
 	"time"
 
@@ -33,15 +33,9 @@ func runInvoke(ctx context.Context, c *cli, args []string) int {
 	if *eventFile == "" {
 		return usageError(c, "invoke", "--event is required")
 	}
-	var body []byte
-	var err error
-	if *eventFile == "-" {
-		body, err = io.ReadAll(io.LimitReader(os.Stdin, fcruntime.MaxEventSize+1))
-	} else {
-		body, err = os.ReadFile(*eventFile)
-	}
-	if err != nil {
-		return usageError(c, "invoke", err.Error())
+	body, bodyErr := readEvent(*eventFile)
+	if bodyErr != nil && !errors.Is(bodyErr, fcruntime.ErrEventTooLarge) {
+		return usageError(c, "invoke", bodyErr.Error())
 	}
 	runner, err := newRunner(getenv)
 	if err != nil {
@@ -51,7 +45,7 @@ func runInvoke(ctx context.Context, c *cli, args []string) int {
 	// Every event reads OSS: without a region, refuse now, naming --region,
 	// rather than in the outcome. A bad event is answered below, as the
 	// function answers it.
-	if _, perr := event.Parse(body); perr == nil {
+	if _, perr := event.Parse(body); perr == nil && bodyErr == nil {
 		if err := checkRegion(ctx, getenv); err != nil {
 			fmt.Fprintf(c.stderr, "certdrop invoke: %v\n", err)
 			return exitUsage
@@ -62,7 +56,8 @@ func runInvoke(ctx context.Context, c *cli, args []string) int {
 	if id == "" {
 		id = fmt.Sprintf("local-%d", now.UnixNano())
 	}
-	inv := &fcruntime.Invocation{RequestID: id, Body: body, Received: now,
+	// An event over the size cap is answered as the function answers it.
+	inv := &fcruntime.Invocation{RequestID: id, Body: body, BodyError: bodyErr, Received: now,
 		Timeout: time.Duration(*timeout * float64(time.Second)), Log: newLogger(c).With("requestId", id)}
 	out, _ := runner.Invoke(ctx, inv)
 	// The exit code says whether anything failed, whether or not Function
@@ -78,4 +73,18 @@ func runInvoke(ctx context.Context, c *cli, args []string) int {
 		return exitFail
 	}
 	return exitOK
+}
+
+// readEvent reads the event FILE ("-": stdin), at most
+// fcruntime.MaxEventSize bytes of it.
+func readEvent(name string) ([]byte, error) {
+	if name == "-" {
+		return fcruntime.ReadEvent(os.Stdin)
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return fcruntime.ReadEvent(f)
 }

@@ -10,9 +10,9 @@ import (
 
 	"github.com/certdrop/certdrop/shared/bundle"
 	"github.com/certdrop/certdrop/shared/cloud"
+	"github.com/certdrop/certdrop/shared/config"
 	"github.com/certdrop/certdrop/shared/dnsprovider/alidns"
 	"github.com/certdrop/certdrop/shared/event"
-	"github.com/certdrop/certdrop/shared/job"
 	"github.com/certdrop/certdrop/shared/renew"
 	"github.com/certdrop/certdrop/shared/store"
 )
@@ -25,7 +25,7 @@ func runRenew(ctx context.Context, c *cli, args []string) int {
 			"DIR). Defaults: --manifest $CERTDROP_MANIFEST, --out oss://$CERTDROP_BUCKET/$CERTDROP_TRIGGER_PREFIX.\n"+
 			"DNS: CERTDROP_DNS_RESOLVERS; a private CA's TLS root: CERTDROP_ACME_TRUST_ROOTS; alidns\n"+
 			"uses the Alibaba Cloud credentials and CERTDROP_ALIDNS_ENDPOINT.", c)
-	manifestLoc := fs.String("manifest", c.getenv("CERTDROP_MANIFEST"), "the manifest: a file or oss://bucket/key")
+	manifestLoc := fs.String("manifest", c.getenv(config.Manifest), "the manifest: a file or oss://bucket/key")
 	var names multiFlag
 	fs.Var(&names, "name", "renew only this certificate (repeatable)")
 	force := fs.Bool("force", false, "renew even when not due, ignoring back-off and the daily limit")
@@ -45,12 +45,8 @@ func runRenew(ctx context.Context, c *cli, args []string) int {
 		return usageError(c, "renew", "name the manifest with --manifest (or CERTDROP_MANIFEST)")
 	}
 	if *out == "" {
-		if b := c.getenv("CERTDROP_BUCKET"); b != "" {
-			p := c.getenv("CERTDROP_TRIGGER_PREFIX")
-			if p == "" {
-				p = job.DefaultTriggerPrefix
-			}
-			*out = "oss://" + b + "/" + p
+		if b := c.getenv(config.Bucket); b != "" {
+			*out = "oss://" + b + "/" + config.Get(c.getenv, config.TriggerPrefix)
 		} else {
 			return usageError(c, "renew", "name where bundles go with --out DIR or --out oss://bucket/prefix/ (or CERTDROP_BUCKET)")
 		}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 
+	"github.com/certdrop/certdrop/internal/credchain"
 	"github.com/certdrop/certdrop/shared/fcruntime"
 	"github.com/certdrop/certdrop/shared/job"
 	"github.com/certdrop/certdrop/shared/store"
@@ -24,7 +25,7 @@ func newRunner(getenv func(string) string) (*job.Runner, error) {
 	cs := &clients{getenv: getenv}
 	return &job.Runner{
 		Config: cfg,
-		OpenStore: func(ctx context.Context, bucket string, creds *store.Credentials) (store.Store, error) {
+		OpenStore: func(ctx context.Context, bucket string, creds *credchain.Credentials) (store.Store, error) {
 			return store.OpenOSS(ctx, bucket, "", store.Options{Getenv: getenv, Credentials: creds})
 		},
 		NewClient: cs.get,

@@ -5,8 +5,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/certdrop/certdrop/internal/credchain"
 	"github.com/certdrop/certdrop/shared/dnsprovider/alidns"
-	"github.com/certdrop/certdrop/shared/store"
 )
 
 // TestRunnerRenewalWiring: the function's runner can renew: its API client
@@ -28,7 +28,7 @@ func TestRunnerRenewalWiring(t *testing.T) {
 		r.Config.Getenv == nil || r.Config.Getenv("CERTDROP_BUCKET") != "b" {
 		t.Errorf("config %+v", r.Config)
 	}
-	c, err := r.NewClient(context.Background(), &store.Credentials{AccessKeyID: "AK", AccessKeySecret: "SK"})
+	c, err := r.NewClient(context.Background(), &credchain.Credentials{AccessKeyID: "AK", AccessKeySecret: "SK"})
 	if err != nil {
 		t.Fatal(err)
 	}

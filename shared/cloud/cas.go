@@ -13,6 +13,7 @@ import (
 
 	"github.com/certdrop/certdrop/internal/secureurl"
 	"github.com/certdrop/certdrop/shared/bundle"
+	"github.com/certdrop/certdrop/shared/config"
 	"github.com/certdrop/certdrop/shared/fanout"
 	"github.com/certdrop/certdrop/shared/manifest"
 	"github.com/certdrop/certdrop/shared/plan"
@@ -21,8 +22,8 @@ import (
 // The variables that override a CAS region's endpoint, as URLs (the
 // emulator serves each region on its own listener, as the service does).
 const (
-	EnvCASEndpoint     = "CERTDROP_CAS_ENDPOINT"
-	EnvCASIntlEndpoint = "CERTDROP_CAS_AP_SOUTHEAST_1_ENDPOINT"
+	EnvCASEndpoint     = config.CASEndpoint
+	EnvCASIntlEndpoint = config.CASIntlEndpoint
 )
 
 // casPageSize and casMaxPages bound a listing: 100 pages of 50, 5,000

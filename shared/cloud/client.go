@@ -29,6 +29,8 @@ import (
 	"github.com/aliyun/credentials-go/credentials"
 	"golang.org/x/time/rate"
 
+	"github.com/certdrop/certdrop/internal/credchain"
+	"github.com/certdrop/certdrop/shared/config"
 	"github.com/certdrop/certdrop/shared/fanout"
 	"github.com/certdrop/certdrop/shared/manifest"
 	"github.com/certdrop/certdrop/shared/plan"
@@ -49,7 +51,7 @@ const (
 // certificate never appear in a URL, where gateways, proxies and access
 // logs record them; "query" sends them in the query string, as the
 // vendor's generated SDKs do, for a gateway that refuses a body.
-const EnvOpenAPIParams = "CERTDROP_OPENAPI_PARAMS"
+const EnvOpenAPIParams = config.OpenAPIParams
 
 // Where an OpenAPI call's parameters travel (EnvOpenAPIParams).
 const (
@@ -79,7 +81,7 @@ type Options struct {
 	Getenv func(string) string
 	// Credentials, when set, are used instead of the default chain:
 	// Function Compute's per-invocation credentials, say.
-	Credentials *Credentials
+	Credentials *credchain.Credentials
 	// ConnectTimeout bounds dialing and the TLS handshake; ReadTimeout
 	// bounds the wait for an answer. Together they cap one call.
 	ConnectTimeout, ReadTimeout time.Duration
@@ -168,8 +170,8 @@ func New(opts Options) (*Client, error) {
 // WithCredentials returns a client that shares c's connections and
 // endpoints but signs with cr: per-invocation credentials without new
 // connection pools.
-func (c *Client) WithCredentials(cr Credentials) (*Client, error) {
-	if !cr.complete() {
+func (c *Client) WithCredentials(cr credchain.Credentials) (*Client, error) {
+	if !cr.Complete() {
 		return nil, fmt.Errorf("the credentials given have no AccessKey ID or secret: %w", ErrNoCredentials)
 	}
 	n := *c

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certdrop/certdrop/internal/credchain"
 	"github.com/certdrop/certdrop/shared/bundle"
 	"github.com/certdrop/certdrop/shared/cloudsim"
 	"github.com/certdrop/certdrop/shared/fanout"
@@ -141,7 +142,7 @@ func TestErrorClasses(t *testing.T) {
 	}
 	creds := func(id, secret, token string) func(*Options, *cloudsim.Sim) {
 		return func(o *Options, _ *cloudsim.Sim) {
-			o.Credentials = &Credentials{AccessKeyID: id, AccessKeySecret: secret, SecurityToken: token}
+			o.Credentials = &credchain.Credentials{AccessKeyID: id, AccessKeySecret: secret, SecurityToken: token}
 		}
 	}
 	tests := []errorCase{
@@ -301,7 +302,7 @@ func TestErrorsNeverEchoSecrets(t *testing.T) {
 		cfg.Faults.Scripted = append(cfg.Faults.Scripted, cloudsim.Script{Domain: "www." + testDomain, Code: "InvalidSSLPri", Message: msg, After: i, Times: 1})
 	}
 	s := startSim(t, cfg)
-	c := newClient(t, Options{Getenv: env(s), Credentials: &Credentials{AccessKeyID: testSTSAK, AccessKeySecret: testSTSSK, SecurityToken: testToken}})
+	c := newClient(t, Options{Getenv: env(s), Credentials: &credchain.Credentials{AccessKeyID: testSTSAK, AccessKeySecret: testSTSSK, SecurityToken: testToken}})
 	call := planFor(t, b, manifest.Target{Product: manifest.CDN, Domain: "www." + testDomain})["cdn www."+testDomain]
 	for i := range echoes {
 		_, err := set(context.Background(), c, call)
@@ -318,7 +319,7 @@ func TestErrorsNeverEchoSecrets(t *testing.T) {
 			t.Fatalf("echo %d: nothing was redacted: %v", i, err)
 		}
 	}
-	for _, v := range []any{Credentials{AccessKeyID: "a", AccessKeySecret: testSK, SecurityToken: testToken}, call} {
+	for _, v := range []any{credchain.Credentials{AccessKeyID: "a", AccessKeySecret: testSK, SecurityToken: testToken}, call} {
 		for _, verb := range []string{"%v", "%+v", "%s"} {
 			leaks.seen(errors.New(fmt.Sprintf(verb, v)))
 		}

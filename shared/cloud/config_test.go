@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/certdrop/certdrop/internal/credchain"
 	"github.com/certdrop/certdrop/shared/manifest"
 	"github.com/certdrop/certdrop/shared/plan"
 )
@@ -120,7 +121,7 @@ func TestCredentialsChain(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(home, ".aliyun", "config.json"), []byte(profile), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	given := &Credentials{AccessKeyID: "givenAK", AccessKeySecret: testSK}
+	given := &credchain.Credentials{AccessKeyID: "givenAK", AccessKeySecret: testSK}
 	vars := func(kv ...string) func(string) string {
 		m := map[string]string{"HOME": "/nonexistent"}
 		for i := 0; i < len(kv); i += 2 {
@@ -130,7 +131,7 @@ func TestCredentialsChain(t *testing.T) {
 	}
 	tests := []struct {
 		name   string
-		given  *Credentials
+		given  *credchain.Credentials
 		getenv func(string) string
 		wantID string
 		token  string
@@ -175,7 +176,7 @@ func TestCredentialsChain(t *testing.T) {
 // TestWithCredentials: a client for one invocation's credentials shares
 // the connections and signs with those credentials.
 func TestWithCredentials(t *testing.T) {
-	cl, err := New(Options{Getenv: env(nil), Credentials: &Credentials{AccessKeyID: "fcAK", AccessKeySecret: testSTSSK, SecurityToken: testToken}})
+	cl, err := New(Options{Getenv: env(nil), Credentials: &credchain.Credentials{AccessKeyID: "fcAK", AccessKeySecret: testSTSSK, SecurityToken: testToken}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,14 +184,14 @@ func TestWithCredentials(t *testing.T) {
 	if got.AccessKeyId != "fcAK" {
 		t.Fatalf("the given credentials were not used: %s", got.AccessKeyId)
 	}
-	other, err := cl.WithCredentials(Credentials{AccessKeyID: "next", AccessKeySecret: testSK})
+	other, err := cl.WithCredentials(credchain.Credentials{AccessKeyID: "next", AccessKeySecret: testSK})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := other.creds.GetCredentials(); got.AccessKeyId != "next" || other.doers[manifest.CDN].c != cl.doers[manifest.CDN].c {
 		t.Fatal("WithCredentials does not share the connections or does not switch credentials")
 	}
-	if _, err := cl.WithCredentials(Credentials{AccessKeyID: "x"}); !errors.Is(err, ErrNoCredentials) {
+	if _, err := cl.WithCredentials(credchain.Credentials{AccessKeyID: "x"}); !errors.Is(err, ErrNoCredentials) {
 		t.Fatalf("incomplete credentials: %v", err)
 	}
 }

@@ -2,7 +2,6 @@ package cloud
 
 import (
 	"fmt"
-	"log/slog"
 	"sync"
 
 	"github.com/aliyun/credentials-go/credentials/providers"
@@ -15,30 +14,12 @@ import (
 // environment, OIDC/RRSA, CLI profile, ECS RAM role).
 var ErrNoCredentials = credchain.ErrNone
 
-// Credentials are an AccessKey pair, with the security token of an STS
-// assumption. They format and log with the secret and token redacted.
-type Credentials struct {
-	AccessKeyID     string
-	AccessKeySecret string
-	SecurityToken   string
-}
-
-// Format prints only the AccessKey ID, for every verb.
-func (c Credentials) Format(f fmt.State, _ rune) {
-	fmt.Fprintf(f, "Credentials{AccessKeyID:%s <redacted>}", c.AccessKeyID)
-}
-
-// LogValue logs only the AccessKey ID.
-func (c Credentials) LogValue() slog.Value { return slog.StringValue(c.AccessKeyID) }
-
-func (c Credentials) complete() bool { return c.AccessKeyID != "" && c.AccessKeySecret != "" }
-
 // credentialSource hands credentials to the SDK (it is a credentials-go
 // provider) and remembers every secret and token it handed out, so that
 // errors can be scrubbed of them.
 type credentialSource struct {
 	name   string
-	static *Credentials
+	static *credchain.Credentials
 	inner  providers.CredentialsProvider
 
 	mu      sync.Mutex
@@ -102,7 +83,7 @@ func (e *credentialError) Error() string {
 	return "getting Alibaba Cloud credentials from " + e.source + ": " + e.msg
 }
 
-func staticSource(name string, c Credentials) *credentialSource {
+func staticSource(name string, c credchain.Credentials) *credentialSource {
 	s := &credentialSource{name: name, static: &c}
 	s.remember(c.AccessKeySecret, c.SecurityToken)
 	return s
@@ -115,9 +96,9 @@ func staticSource(name string, c Credentials) *credentialSource {
 // ALIBABA_CLOUD_ECS_METADATA). It fails with ErrNoCredentials when there
 // are none, and asks the source once now, so that an unusable one fails
 // before any call.
-func resolveCredentials(given *Credentials, getenv func(string) string) (*credentialSource, error) {
+func resolveCredentials(given *credchain.Credentials, getenv func(string) string) (*credentialSource, error) {
 	if given != nil {
-		if !given.complete() {
+		if !given.Complete() {
 			return nil, fmt.Errorf("the credentials given have no AccessKey ID or secret: %w", ErrNoCredentials)
 		}
 		return staticSource("given", *given), nil

@@ -2,6 +2,7 @@ package cloud
 
 import (
 	"github.com/certdrop/certdrop/internal/secureurl"
+	"github.com/certdrop/certdrop/shared/config"
 	"github.com/certdrop/certdrop/shared/manifest"
 	"github.com/certdrop/certdrop/shared/plan"
 )
@@ -11,10 +12,10 @@ import (
 // "http://127.0.0.1:8080". CERTDROP_CDN_ENDPOINT serves both CDN
 // operations (SetCdnDomainSSLCertificate and SetDomainServerCertificate).
 const (
-	EnvCDNEndpoint  = "CERTDROP_CDN_ENDPOINT"
-	EnvVODEndpoint  = "CERTDROP_VOD_ENDPOINT"
-	EnvLiveEndpoint = "CERTDROP_LIVE_ENDPOINT"
-	EnvDCDNEndpoint = "CERTDROP_DCDN_ENDPOINT"
+	EnvCDNEndpoint  = config.CDNEndpoint
+	EnvVODEndpoint  = config.VODEndpoint
+	EnvLiveEndpoint = config.LiveEndpoint
+	EnvDCDNEndpoint = config.DCDNEndpoint
 )
 
 // endpoint is where a product's calls go.

@@ -17,6 +17,7 @@ import (
 	"github.com/aliyun/aliyun-oss-go-sdk/oss"
 
 	"github.com/certdrop/certdrop/shared/bundle"
+	"github.com/certdrop/certdrop/shared/config"
 	"github.com/certdrop/certdrop/shared/fanout"
 	"github.com/certdrop/certdrop/shared/plan"
 )
@@ -25,7 +26,7 @@ import (
 // is the variable the OSS store reads too, so that one emulator serves
 // both. Without it an oss target's calls go to its bucket region's public
 // endpoint, oss-<region>.aliyuncs.com.
-const EnvOSSEndpoint = "CERTDROP_OSS_ENDPOINT"
+const EnvOSSEndpoint = config.OSSEndpoint
 
 // maxCnameList caps the ListCname answer certdrop reads: a bucket has at
 // most 100 custom domains, each entry well under 2 KiB.

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/certdrop/certdrop/shared/config"
 )
 
 // Sim is the local cloud emulator: an OpenAPI listener that speaks the
@@ -361,24 +363,24 @@ func (s *Sim) Env() []string {
 	var env []string
 	if e.OpenAPI != "" {
 		env = append(env,
-			"CERTDROP_CDN_ENDPOINT="+e.OpenAPI,
-			"CERTDROP_VOD_ENDPOINT="+e.OpenAPI,
-			"CERTDROP_LIVE_ENDPOINT="+e.OpenAPI,
-			"CERTDROP_DCDN_ENDPOINT="+e.OpenAPI,
-			"CERTDROP_ALIDNS_ENDPOINT="+e.OpenAPI,
-			"CERTDROP_CAS_ENDPOINT="+e.OpenAPI)
+			config.CDNEndpoint+"="+e.OpenAPI,
+			config.VODEndpoint+"="+e.OpenAPI,
+			config.LiveEndpoint+"="+e.OpenAPI,
+			config.DCDNEndpoint+"="+e.OpenAPI,
+			config.AliDNSEndpoint+"="+e.OpenAPI,
+			config.CASEndpoint+"="+e.OpenAPI)
 	}
 	if e.CASIntl != "" {
-		env = append(env, "CERTDROP_CAS_AP_SOUTHEAST_1_ENDPOINT="+e.CASIntl)
+		env = append(env, config.CASIntlEndpoint+"="+e.CASIntl)
 	}
 	if e.OSS != "" {
-		env = append(env, "CERTDROP_OSS_ENDPOINT="+e.OSS)
+		env = append(env, config.OSSEndpoint+"="+e.OSS)
 	}
 	if e.DNS != "" {
-		env = append(env, "CERTDROP_DNS_RESOLVERS="+e.DNS)
+		env = append(env, config.DNSResolvers+"="+e.DNS)
 	}
 	if e.ACMEDirectory != "" {
-		env = append(env, "CERTDROP_ACME_DIRECTORY="+e.ACMEDirectory, "CERTDROP_ACME_TRUST_ROOTS="+e.ACMETrustRoots,
+		env = append(env, "CERTDROP_ACME_DIRECTORY="+e.ACMEDirectory, config.ACMETrustRoots+"="+e.ACMETrustRoots,
 			"CERTDROP_SIM_ACME_ISSUER_ROOT="+e.ACMEIssuerRoot)
 	}
 	if len(s.cfg.Credentials) > 0 {

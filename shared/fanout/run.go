@@ -145,10 +145,13 @@ func (r *run) stopped(ctx context.Context) error {
 	switch {
 	case cause != nil:
 		return cause
+	case !r.opts.StopAt.IsZero() && !time.Now().Before(r.opts.StopAt),
+		errors.Is(ctx.Err(), context.DeadlineExceeded):
+		// The stop point, or the caller's deadline (which a call cut at
+		// the end of the calls' window meets): a deadline, not a cancel.
+		return deadlineStop()
 	case ctx.Err() != nil:
 		return canceledStop(ctx.Err())
-	case !r.opts.StopAt.IsZero() && !time.Now().Before(r.opts.StopAt):
-		return deadlineStop()
 	}
 	return nil
 }

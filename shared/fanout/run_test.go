@@ -376,18 +376,31 @@ func TestPacerAIMD(t *testing.T) {
 	}
 }
 
-func TestRunCanceledContext(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
+// TestRunEndedContext: a canceled context stops the run as Canceled; a
+// context past its deadline (the function's calls window ended) as
+// Deadline, which says a later run picks the targets up.
+func TestRunEndedContext(t *testing.T) {
+	canceled, cancel := context.WithCancel(context.Background())
 	cancel()
-	f := newFake()
-	res := Run(ctx, f, testPlan(2), serial(Options{}))
-	for i, r := range res {
-		var se *StopError
-		if r.State != NotStarted || !errors.As(r.Err, &se) || se.Code != "Canceled" {
-			t.Errorf("target %d: %s %v, want not_started Canceled", i, r.State, r.Err)
-		}
-	}
-	if f.totalSets() != 0 || f.describes != 0 {
-		t.Errorf("calls made after cancel: %d sets, %d describes", f.totalSets(), f.describes)
+	expired, cancel2 := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel2()
+	for _, tt := range []struct {
+		name string
+		ctx  context.Context
+		code string
+	}{{"canceled", canceled, "Canceled"}, {"deadline", expired, "Deadline"}} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFake()
+			res := Run(tt.ctx, f, testPlan(2), serial(Options{}))
+			for i, r := range res {
+				var se *StopError
+				if r.State != NotStarted || !errors.As(r.Err, &se) || se.Code != tt.code {
+					t.Errorf("target %d: %s %v, want not_started %s", i, r.State, r.Err, tt.code)
+				}
+			}
+			if f.totalSets() != 0 || f.describes != 0 {
+				t.Errorf("calls made after the end: %d sets, %d describes", f.totalSets(), f.describes)
+			}
+		})
 	}
 }

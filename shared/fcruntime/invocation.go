@@ -5,12 +5,11 @@
 package fcruntime
 
 import (
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
-
-	"github.com/certdrop/certdrop/shared/store"
 )
 
 // Function Compute's request headers.
@@ -30,15 +29,39 @@ const (
 	HeaderStatus = "x-fc-status"
 )
 
+// Credentials are what FC passes in x-fc-access-key-id,
+// x-fc-access-key-secret and x-fc-security-token: the function role's
+// temporary AccessKey pair and its STS token. They print and log with the
+// secret and token redacted; the handler hands them to whatever signs its
+// calls.
+type Credentials struct {
+	AccessKeyID     string
+	AccessKeySecret string
+	SecurityToken   string
+}
+
+// Format prints the AccessKey ID only, for every verb.
+func (c Credentials) Format(f fmt.State, _ rune) {
+	fmt.Fprintf(f, "Credentials{AccessKeyID: %s, AccessKeySecret: <redacted>}", c.AccessKeyID)
+}
+
+// LogValue logs the AccessKey ID only.
+func (c Credentials) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("accessKeyId", c.AccessKeyID), slog.String("accessKeySecret", "<redacted>"))
+}
+
 // Invocation is one POST /invoke.
 type Invocation struct {
 	RequestID string
-	// Body is the event, as FC delivered it.
+	// Body is the event, as FC delivered it; nil when BodyError is set.
 	Body []byte
+	// BodyError, when set, says why the body is not an event the handler
+	// may parse (ErrEventTooLarge): the handler answers it as a bad event.
+	BodyError error
 	// Credentials are the function role's temporary credentials FC passes
 	// with each invocation; nil when it passed none (no role configured, or
 	// a local run). They print and log redacted.
-	Credentials *store.Credentials
+	Credentials *Credentials
 	// Timeout is the function's timeout from x-fc-function-timeout; 0
 	// when FC did not say.
 	Timeout time.Duration
@@ -76,7 +99,7 @@ func invocationFrom(r *http.Request, body []byte, received time.Time, log *slog.
 		inv.RequestID = "local-" + strconv.FormatInt(received.UnixNano(), 36)
 	}
 	if id, secret := h.Get(HeaderAccessKeyID), h.Get(HeaderAccessKeySecret); id != "" && secret != "" {
-		inv.Credentials = &store.Credentials{AccessKeyID: id, AccessKeySecret: secret, SecurityToken: h.Get(HeaderSecurityToken)}
+		inv.Credentials = &Credentials{AccessKeyID: id, AccessKeySecret: secret, SecurityToken: h.Get(HeaderSecurityToken)}
 	}
 	if s, err := strconv.ParseFloat(h.Get(HeaderFunctionTimeout), 64); err == nil && s > 0 {
 		inv.Timeout = time.Duration(s * float64(time.Second))

@@ -18,6 +18,22 @@ import (
 // 128 KB; anything far larger is not an event.
 const MaxEventSize = 1 << 20
 
+// ErrEventTooLarge is the error of a body over MaxEventSize.
+var ErrEventTooLarge = fmt.Errorf("event of more than %d bytes", MaxEventSize)
+
+// ReadEvent reads an event body, at most MaxEventSize bytes of it: a
+// longer body is not read further and fails with ErrEventTooLarge.
+func ReadEvent(r io.Reader) ([]byte, error) {
+	body, err := io.ReadAll(io.LimitReader(r, MaxEventSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(body) > MaxEventSize {
+		return nil, ErrEventTooLarge
+	}
+	return body, nil
+}
+
 // Handler does the function's work. Invoke returns the response body (the
 // run's report) and whether the invocation failed: a failed invocation is
 // answered 404 with x-fc-status: 404 so that FC retries it and fires the
@@ -104,16 +120,19 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request) {
 	s.wg.Add(1)
 	defer s.wg.Done()
 	received := s.now()
-	body, err := io.ReadAll(io.LimitReader(r.Body, MaxEventSize+1))
+	body, err := ReadEvent(r.Body)
 	inv := invocationFrom(r, body, received, s.log())
 	inv.Log.Info("FC Invoke Start RequestId: "+inv.RequestID, "retryCount", inv.RetryCount, "timeout", inv.Timeout.String())
 	defer func() {
 		inv.Log.Info("FC Invoke End RequestId: "+inv.RequestID, "ms", s.now().Sub(received).Milliseconds())
 	}()
-	if err == nil && len(body) > MaxEventSize {
-		err = fmt.Errorf("event of more than %d bytes", MaxEventSize)
-	}
-	if err != nil {
+	switch {
+	case errors.Is(err, ErrEventTooLarge):
+		// A bad event, however large: the handler answers it (written,
+		// alerted, not retried: a retry carries the same body).
+		inv.BodyError = err
+	case err != nil:
+		// The body did not arrive whole: FC may deliver it next time.
 		inv.Log.Error("cannot read the event", "error", err.Error())
 		fail(w, errorBody(err))
 		return

@@ -1,7 +1,6 @@
 package fcruntime
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -130,14 +129,56 @@ func (h initHandler) Initialize(context.Context, *Invocation) error {
 	return nil
 }
 
+// TestOversizedEvent: an event over MaxEventSize is a bad event like any
+// other, answered by the handler (written, alerted, not retried), not
+// with a 404 before the handler (FC would retry it three times, nothing
+// written or alerted). The body is not read past the cap.
 func TestOversizedEvent(t *testing.T) {
-	called := false
-	s := &Server{Handler: handlerFunc(func(context.Context, *Invocation) ([]byte, bool) { called = true; return nil, false })}
-	rec := httptest.NewRecorder()
-	s.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/invoke", bytes.NewReader(make([]byte, MaxEventSize+10))))
-	if called || rec.Code != 404 || rec.Header().Get(HeaderStatus) != "404" {
-		t.Errorf("oversized event: called=%v status=%d", called, rec.Code)
+	for _, tt := range []struct {
+		name    string
+		size    int
+		tooBig  bool
+		bodyLen int
+	}{
+		{"at the cap", MaxEventSize, false, MaxEventSize},
+		{"one byte over", MaxEventSize + 1, true, 0},
+		{"far over", 64 * MaxEventSize, true, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var got *Invocation
+			s := &Server{Handler: handlerFunc(func(_ context.Context, inv *Invocation) ([]byte, bool) { got = inv; return []byte(`{}`), false })}
+			rec := httptest.NewRecorder()
+			body := &countingReader{r: io.LimitReader(zeros{}, int64(tt.size))}
+			s.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/invoke", body))
+			if got == nil || rec.Code != 200 || rec.Header().Get(HeaderStatus) != "" {
+				t.Fatalf("handler called %v, answered %d %q; want the handler's answer", got != nil, rec.Code, rec.Header().Get(HeaderStatus))
+			}
+			if errors.Is(got.BodyError, ErrEventTooLarge) != tt.tooBig || len(got.Body) != tt.bodyLen {
+				t.Errorf("body error %v, %d bytes; want too large %v, %d bytes", got.BodyError, len(got.Body), tt.tooBig, tt.bodyLen)
+			}
+			if tt.tooBig && got.BodyError.Error() != "event of more than 1048576 bytes" {
+				t.Errorf("body error %q", got.BodyError)
+			}
+			if body.n > MaxEventSize+1+32<<10 {
+				t.Errorf("read %d bytes of the body: more than the cap", body.n)
+			}
+		})
 	}
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
+
+type countingReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
 }
 
 func TestListenAddr(t *testing.T) {

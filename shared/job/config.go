@@ -5,41 +5,60 @@
 package job
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/certdrop/certdrop/shared/cloud"
+	"github.com/certdrop/certdrop/shared/config"
 	"github.com/certdrop/certdrop/shared/renew"
 	"github.com/certdrop/certdrop/shared/report"
 )
 
-// Defaults of the settings Config reads from the environment.
+// Defaults of the settings Config reads from the environment (declared in
+// shared/config).
 const (
-	DefaultReportPrefix  = "certdrop/reports/"
-	DefaultTriggerPrefix = "certs/"
+	DefaultReportPrefix  = config.DefaultReportPrefix
+	DefaultTriggerPrefix = config.DefaultTriggerPrefix
 	// DefaultManifestKey is where the manifest is looked for in
 	// CERTDROP_BUCKET when CERTDROP_MANIFEST is not set.
 	DefaultManifestKey = "certdrop/manifest.yaml"
 	// DefaultWaitLimit is how long a bundle may wait for its other half
 	// (CERTDROP_WAIT_LIMIT) before it is reported as a failure.
-	DefaultWaitLimit = 15 * time.Minute
+	DefaultWaitLimit = config.DefaultWaitLimit
 )
 
-// The time the safety margin before the deadline must leave: the longest
-// API call (the clients' connect plus read timeout: a call started just
-// before the margin can run that long) and writing the report (ReportBudget).
+// How an invocation's last seconds are shared out. No call starts within
+// the safety margin before the deadline, and every call (API, OSS, DNS)
+// runs under a context that ends CallWindow after the margin's start at
+// the latest: no call's timeout reaches past the deadline less what the
+// end of the invocation needs. That is, in order: writing the report
+// (ReportBudget), posting the alerts (AlertBudget), writing the report
+// again when an alert could not be delivered (RecordBudget), and
+// answering Function Compute (AnswerBudget).
 const (
-	LongestCall  = cloud.DefaultConnectTimeout + cloud.DefaultReadTimeout
-	ReportBudget = reportAttempts*reportAttemptTimeout + 2*time.Second
-	// MinMargin is the smallest safety margin: LongestCall + ReportBudget.
-	MinMargin = LongestCall + ReportBudget
+	// CallWindow is the least time a call started just before the margin
+	// has to answer (API calls answer in well under a second; a call cut
+	// at its end is reported Deadline, transient).
+	CallWindow = 2 * time.Second
+	// ReportBudget is reportAttempts tries of reportAttemptTimeout and the
+	// pauses between them.
+	ReportBudget = reportAttempts*reportAttemptTimeout + time.Second
+	// AlertBudget is one message's posting, two bounded tries (the posts
+	// are concurrent).
+	AlertBudget = report.PostBudget
+	// RecordBudget is one try at writing the report again.
+	RecordBudget = reportAttemptTimeout
+	// AnswerBudget is the time left to answer Function Compute.
+	AnswerBudget = 500 * time.Millisecond
+	// MinMargin is the smallest safety margin: all of the above.
+	MinMargin = CallWindow + ReportBudget + AlertBudget + RecordBudget + AnswerBudget
 )
 
 // Config is the function's configuration, read from its environment
-// variables (all documented in the README).
+// variables (declared in shared/config).
 type Config struct {
 	// Manifest is CERTDROP_MANIFEST: oss://bucket/key, or a path in the
 	// code package. Empty means oss://<Bucket>/certdrop/manifest.yaml.
@@ -65,8 +84,9 @@ type Config struct {
 	Timeout time.Duration
 	// Margin is CERTDROP_SAFETY_MARGIN (seconds): no call starts this
 	// close to the deadline, so that the last call ends and the report is
-	// written before it. 0 means a tenth of the timeout up to 60 s, and
-	// never less than MinMargin (a call's timeout plus the report's budget).
+	// written and the alerts posted before it. 0 means a tenth of the
+	// timeout up to 60 s, and never less than MinMargin. A margin set
+	// below MinMargin shares out less time in the same proportions.
 	Margin time.Duration
 	// WaitLimit is CERTDROP_WAIT_LIMIT (seconds, default 900): a bundle
 	// whose newest part is older than this and still lacks its other half
@@ -98,41 +118,35 @@ type Config struct {
 // ConfigFromEnv reads the configuration and checks it.
 func ConfigFromEnv(getenv func(string) string) (*Config, error) {
 	c := &Config{
-		Manifest:      getenv("CERTDROP_MANIFEST"),
-		ReportPrefix:  getenv("CERTDROP_REPORT_PREFIX"),
-		TriggerPrefix: getenv("CERTDROP_TRIGGER_PREFIX"),
-		Bucket:        getenv("CERTDROP_BUCKET"),
-		TrustRoots:    getenv("CERTDROP_TRUST_ROOTS"),
+		Manifest:      getenv(config.Manifest),
+		ReportPrefix:  config.Get(getenv, config.ReportPrefix),
+		TriggerPrefix: config.Get(getenv, config.TriggerPrefix),
+		Bucket:        getenv(config.Bucket),
+		TrustRoots:    getenv(config.TrustRoots),
 		// The renewal's settings (shared/renew).
-		ACMETrustRoots: getenv(renew.EnvTrustRoots),
+		ACMETrustRoots: getenv(config.ACMETrustRoots),
 		Getenv:         getenv,
 	}
-	if c.ReportPrefix == "" {
-		c.ReportPrefix = DefaultReportPrefix
-	}
-	if c.TriggerPrefix == "" {
-		c.TriggerPrefix = DefaultTriggerPrefix
-	}
 	var err error
-	if c.Timeout, err = seconds(getenv, "CERTDROP_FUNCTION_TIMEOUT"); err != nil {
+	if c.Timeout, err = config.Seconds(getenv, config.FunctionTimeout); err != nil {
 		return nil, err
 	}
-	if c.Margin, err = seconds(getenv, "CERTDROP_SAFETY_MARGIN"); err != nil {
+	if c.Margin, err = config.Seconds(getenv, config.SafetyMargin); err != nil {
 		return nil, err
 	}
-	if c.WaitLimit, err = seconds(getenv, "CERTDROP_WAIT_LIMIT"); err != nil {
+	if c.WaitLimit, err = config.Seconds(getenv, config.WaitLimit); err != nil {
 		return nil, err
 	}
 	if c.WaitLimit == 0 {
 		c.WaitLimit = DefaultWaitLimit
 	}
-	if c.Quotas, err = parseQuotas(getenv("CERTDROP_QUOTAS")); err != nil {
+	if c.Quotas, err = parseQuotas(getenv(config.Quotas)); err != nil {
 		return nil, err
 	}
 	if c.Webhook, err = report.WebhookFromEnv(getenv); err != nil {
 		return nil, err
 	}
-	if c.Resolvers, err = renew.ParseResolvers(getenv(renew.EnvDNSResolvers)); err != nil {
+	if c.Resolvers, err = renew.ParseResolvers(getenv(config.DNSResolvers)); err != nil {
 		return nil, err
 	}
 	if c.RenewConcurrency, err = renew.ParseConcurrency(getenv(renew.EnvConcurrency)); err != nil {
@@ -177,16 +191,53 @@ func (c *Config) stopMargin(timeout time.Duration) time.Duration {
 	return max(min(timeout/10, 60*time.Second), MinMargin)
 }
 
-func seconds(getenv func(string) string, name string) (time.Duration, error) {
-	v := getenv(name)
-	if v == "" {
-		return 0, nil
+// schedule is when each part of an invocation ends, from its deadline:
+// see MinMargin. The zero schedule (no deadline) bounds nothing but each
+// try's own timeout.
+type schedule struct {
+	deadline time.Time
+	margin   time.Duration
+	// stopAt: no call starts at or after it.
+	stopAt time.Time
+	// callsEnd: every call of the run ends by it (the run's context).
+	callsEnd time.Time
+	// reportEnd, alertsEnd, recordEnd: writing the report, posting the
+	// alerts, and writing the report again end by these.
+	reportEnd, alertsEnd, recordEnd time.Time
+	// reportTry and postTry bound one try at writing the report and at
+	// posting a message.
+	reportTry, postTry time.Duration
+}
+
+// schedule shares out the time from start to deadline (zero: none).
+func (c *Config) schedule(start, deadline time.Time) schedule {
+	if deadline.IsZero() {
+		return schedule{reportTry: reportAttemptTimeout, postTry: report.PostAttemptTimeout}
 	}
-	s, err := strconv.ParseFloat(v, 64)
-	if err != nil || s < 0 {
-		return 0, fmt.Errorf("%s=%q: want a number of seconds", name, v)
+	m := c.stopMargin(deadline.Sub(start))
+	// A margin below MinMargin (CERTDROP_SAFETY_MARGIN) shares out less
+	// time in the same proportions.
+	part := func(d time.Duration) time.Duration {
+		if m >= MinMargin {
+			return d
+		}
+		return time.Duration(float64(d) * float64(m) / float64(MinMargin))
 	}
-	return time.Duration(s * float64(time.Second)), nil
+	s := schedule{deadline: deadline, margin: m, stopAt: deadline.Add(-m),
+		reportTry: part(reportAttemptTimeout), postTry: part(report.PostAttemptTimeout)}
+	s.recordEnd = deadline.Add(-part(AnswerBudget))
+	s.alertsEnd = s.recordEnd.Add(-part(RecordBudget))
+	s.reportEnd = s.alertsEnd.Add(-part(AlertBudget))
+	s.callsEnd = s.reportEnd.Add(-part(ReportBudget))
+	return s
+}
+
+// until returns ctx ending at t, or ctx itself when t is zero.
+func until(ctx context.Context, t time.Time) (context.Context, context.CancelFunc) {
+	if t.IsZero() {
+		return context.WithCancel(ctx)
+	}
+	return context.WithDeadline(ctx, t)
 }
 
 func parseQuotas(v string) (map[string]float64, error) {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/aliyun/aliyun-oss-go-sdk/oss"
 
+	"github.com/certdrop/certdrop/internal/credchain"
 	"github.com/certdrop/certdrop/internal/testutil"
 	"github.com/certdrop/certdrop/shared/bundle"
 	"github.com/certdrop/certdrop/shared/cloud"
@@ -187,15 +188,11 @@ func newHarnessEnv(t *testing.T, mutate func(*cloudsim.Config), extra map[string
 	}
 	runner := &job.Runner{
 		Config: jc,
-		OpenStore: func(ctx context.Context, b string, creds *store.Credentials) (store.Store, error) {
+		OpenStore: func(ctx context.Context, b string, creds *credchain.Credentials) (store.Store, error) {
 			return store.OpenOSS(ctx, b, "", store.Options{Getenv: h.getenv, Credentials: creds})
 		},
-		NewClient: func(ctx context.Context, creds *store.Credentials) (fanout.Client, error) {
-			opts := cloud.Options{Getenv: h.getenv}
-			if creds != nil {
-				opts.Credentials = &cloud.Credentials{AccessKeyID: creds.AccessKeyID, AccessKeySecret: creds.AccessKeySecret, SecurityToken: creds.SecurityToken}
-			}
-			return cloud.New(opts)
+		NewClient: func(ctx context.Context, creds *credchain.Credentials) (fanout.Client, error) {
+			return cloud.New(cloud.Options{Getenv: h.getenv, Credentials: creds})
 		},
 		// Fast retries: the behaviour under test is which calls happen.
 		Fanout: &fanout.Options{BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond},
@@ -212,7 +209,7 @@ func newHarnessEnv(t *testing.T, mutate func(*cloudsim.Config), extra map[string
 	fn = &fcruntime.Server{Handler: recorder{h, runner}, Log: slog.New(slog.NewJSONHandler(h.logs, nil))}
 	// The test's own view of the bucket signs with the emulator's key,
 	// whatever the function's environment holds.
-	testCreds := &store.Credentials{AccessKeyID: simKey, AccessKeySecret: simSecret}
+	testCreds := &credchain.Credentials{AccessKeyID: simKey, AccessKeySecret: simSecret}
 	if h.st, err = store.OpenOSS(ctx, bucket, "", store.Options{Getenv: h.getenv, Credentials: testCreds}); err != nil {
 		t.Fatal(err)
 	}
@@ -684,20 +681,35 @@ func (h *harness) setByHand(domain string, l *cloudsim.Leaf) {
 
 // TestE2EBadEvent: an event that is not one is refused with no call,
 // written and alerted, and not retried (it cannot change).
+// An event over the size cap is a bad event like a small one: answered
+// 200, written and alerted, not answered 404 before the handler (retried
+// three times, never written nor alerted).
 func TestE2EBadEvent(t *testing.T) {
-	h := newHarness(t, nil)
-	code, o := h.invoke(`{"hello":"world"}`)
-	if code != http.StatusOK || o.Error == nil || o.Error.Code != "BadEvent" || !strings.Contains(o.Error.Message, "expected an OSS trigger event") ||
-		o.Status != "failed" || o.ReportKey == "" {
-		t.Errorf("HTTP %d %+v", code, o)
-	}
-	for _, e := range h.sim.Journal().Entries() {
-		if e.Service != "oss" || e.API != "PutObject" {
-			t.Errorf("a bad event caused a call: %+v", e)
-		}
-	}
-	if hooks := h.webhooks(); len(hooks) != 1 || !strings.Contains(hooks[0], "BadEvent") {
-		t.Errorf("webhook posts: %q", hooks)
+	for _, tt := range []struct {
+		name, body, msg string
+	}{
+		{"small", `{"hello":"world"}`, "expected an OSS trigger event"},
+		{"over 1 MiB", `{"events":[` + strings.Repeat(" ", fcruntime.MaxEventSize) + `]}`, "event of more than 1048576 bytes"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, nil)
+			code, o := h.invoke(tt.body)
+			if code != http.StatusOK || o.Error == nil || o.Error.Code != "BadEvent" || !strings.Contains(o.Error.Message, tt.msg) ||
+				o.Status != "failed" || o.ReportKey == "" {
+				t.Errorf("HTTP %d %+v", code, o)
+			}
+			for _, e := range h.sim.Journal().Entries() {
+				if e.Service != "oss" || e.API != "PutObject" {
+					t.Errorf("a bad event caused a call: %+v", e)
+				}
+			}
+			if objs := h.reportObjects(); len(objs) != 1 {
+				t.Errorf("reports written: %+v", objs)
+			}
+			if hooks := h.webhooks(); len(hooks) != 1 || !strings.Contains(hooks[0], "BadEvent") || !strings.Contains(hooks[0], tt.msg) {
+				t.Errorf("webhook posts: %q", hooks)
+			}
+		})
 	}
 }
 
@@ -748,7 +760,7 @@ func TestE2EInitialize(t *testing.T) {
 	if resp := post(simSecret); resp.StatusCode != http.StatusOK {
 		t.Errorf("initialize: HTTP %d", resp.StatusCode)
 	}
-	bad := &job.Runner{Config: &job.Config{}, NewClient: func(context.Context, *store.Credentials) (fanout.Client, error) {
+	bad := &job.Runner{Config: &job.Config{}, NewClient: func(context.Context, *credchain.Credentials) (fanout.Client, error) {
 		return nil, errors.New("CERTDROP_CDN_ENDPOINT: plain http only to a loopback host")
 	}}
 	srv := &fcruntime.Server{Handler: bad}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/certdrop/certdrop/shared/event"
@@ -16,11 +17,15 @@ import (
 )
 
 // How the report is written: a few tries, each bounded, so that a
-// connection refused once or a slow answer does not lose it.
+// connection refused once or a slow answer does not lose it. A small
+// object's PutObject within the region answers in well under a second.
 const (
 	reportAttempts       = 3
-	reportAttemptTimeout = 5 * time.Second
+	reportAttemptTimeout = 3 * time.Second
 )
+
+// maxPosts is how many webhook messages are posted at a time.
+const maxPosts = 4
 
 // Invoke is the Function Compute handler: it decodes the event, runs it,
 // writes the outcome under the report prefix, notifies the webhook, and
@@ -29,7 +34,16 @@ const (
 // a retry of the same request writes the same report key.
 func (r *Runner) Invoke(ctx context.Context, fc *fcruntime.Invocation) ([]byte, bool) {
 	started := r.now()
-	ev, err := event.Parse(fc.Body)
+	deadline := fc.Deadline()
+	if deadline.IsZero() && r.Config.Timeout > 0 && !fc.Received.IsZero() {
+		deadline = fc.Received.Add(r.Config.Timeout)
+	}
+	sched := r.Config.schedule(time.Now(), deadline)
+	err := fc.BodyError
+	var ev *event.Event
+	if err == nil {
+		ev, err = event.Parse(fc.Body)
+	}
 	var out *Outcome
 	day := started
 	if err != nil {
@@ -37,13 +51,18 @@ func (r *Runner) Invoke(ctx context.Context, fc *fcruntime.Invocation) ([]byte, 
 		out = &Outcome{RequestID: fc.RequestID, Reports: []*report.Report{}, Bucket: r.Config.Bucket,
 			Error: &report.Error{Code: "BadEvent", Message: clip(err.Error())}}
 	} else {
-		out = r.Run(ctx, Request{Event: ev, RequestID: fc.RequestID, Credentials: fc.Credentials,
-			Deadline: fc.Deadline(), Log: fc.Log})
+		out = r.Run(ctx, Request{Event: ev, RequestID: fc.RequestID, Credentials: credentialsOf(fc),
+			Deadline: deadline, Log: fc.Log})
 		day = eventDay(ev, started)
 	}
 	if out.Worth() {
-		r.save(ctx, fc, out, day)
-		r.notify(ctx, fc, out)
+		// The report first, then the alerts, each in its share of the
+		// margin; the report again when an alert was not delivered.
+		r.save(ctx, fc, out, day, sched)
+		r.notify(ctx, fc, out, sched)
+		if out.AlertError != nil && out.ReportKey != "" {
+			r.record(ctx, fc, out, day, sched)
+		}
 	}
 	out.Status = out.status()
 	body, err := json.Marshal(out)
@@ -64,7 +83,7 @@ func (r *Runner) Initialize(ctx context.Context, fc *fcruntime.Invocation) error
 	if fc.Credentials == nil {
 		return nil
 	}
-	_, err := r.NewClient(ctx, fc.Credentials)
+	_, err := r.NewClient(ctx, credentialsOf(fc))
 	return err
 }
 
@@ -95,44 +114,62 @@ func ReportKey(prefix string, day time.Time, requestID string) string {
 
 // save writes the outcome to the report prefix of CERTDROP_BUCKET, trying
 // again after a transient failure (at most reportAttempts tries of
-// reportAttemptTimeout each, never past the invocation's deadline; the
-// safety margin leaves time for them). A
-// report that cannot be written fails the invocation: the report is the
-// record people rely on.
-func (r *Runner) save(ctx context.Context, fc *fcruntime.Invocation, out *Outcome, day time.Time) {
-	log, bucket := fc.Log, r.Config.Bucket
-	if bucket == "" {
+// sched.reportTry each, ending by sched.reportEnd; the safety margin
+// leaves time for them). A report that cannot be written fails the
+// invocation: the report is the record people rely on.
+func (r *Runner) save(ctx context.Context, fc *fcruntime.Invocation, out *Outcome, day time.Time, sched schedule) {
+	if r.Config.Bucket == "" {
 		return
 	}
-	key := ReportKey(r.Config.ReportPrefix, day, out.RequestID)
-	if dl := fc.Deadline(); !dl.IsZero() {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, dl)
-		defer cancel()
-	}
-	err := func() error {
-		st, err := r.OpenStore(ctx, bucket, fc.Credentials)
-		if err != nil {
-			return err
-		}
-		data, err := json.MarshalIndent(out, "", "  ")
-		if err != nil {
-			return err
-		}
-		// The same retry as the store's reads.
-		return store.Retry{Attempts: reportAttempts, AttemptTimeout: reportAttemptTimeout}.Do(ctx, func(actx context.Context) error {
-			return st.Put(actx, key, data, "application/json")
-		}, func(try int, err error) {
-			log.Warn("report not written; trying again", "try", try, "error", err.Error())
-		})
-	}()
+	ctx, cancel := until(ctx, sched.reportEnd)
+	defer cancel()
+	key, err := r.write(ctx, fc, out, day, reportAttempts, sched.reportTry)
 	if err == nil {
-		out.ReportKey = "oss://" + bucket + "/" + key
-		log.Info("report written", "key", out.ReportKey)
+		out.ReportKey = key
+		fc.Log.Info("report written", "key", out.ReportKey)
 		return
 	}
-	log.Error("cannot write the report", "error", err.Error())
+	fc.Log.Error("cannot write the report", "error", err.Error())
 	out.ReportError = &report.Error{Code: "ReportNotWritten", Message: clip(err.Error()), Hint: reportHint(err), Transient: transient(err)}
+}
+
+// record writes the outcome again, once, so that the report says which
+// alerts were not delivered; it ends by sched.recordEnd. When it cannot,
+// the outcome (the invocation's answer) says so.
+func (r *Runner) record(ctx context.Context, fc *fcruntime.Invocation, out *Outcome, day time.Time, sched schedule) {
+	ctx, cancel := until(ctx, sched.recordEnd)
+	defer cancel()
+	if _, err := r.write(ctx, fc, out, day, 1, sched.reportTry); err != nil {
+		fc.Log.Error("cannot record the undelivered alerts in the report", "error", err.Error())
+		out.AlertError.Message = clip(out.AlertError.Message + "; the report does not say so: " + err.Error())
+	}
+}
+
+// write puts the outcome under its report key, trying again after a
+// transient failure up to tries times, each try within try; it returns
+// the oss:// URL written.
+func (r *Runner) write(ctx context.Context, fc *fcruntime.Invocation, out *Outcome, day time.Time, tries int, try time.Duration) (string, error) {
+	bucket := r.Config.Bucket
+	key := ReportKey(r.Config.ReportPrefix, day, out.RequestID)
+	st, err := r.OpenStore(ctx, bucket, credentialsOf(fc))
+	if err != nil {
+		return "", err
+	}
+	data, err := json.MarshalIndent(out, "", "  ")
+	if err != nil {
+		return "", err
+	}
+	// The same retry as the store's reads: transient failures only,
+	// never past ctx.
+	err = store.Retry{Attempts: tries, AttemptTimeout: try}.Do(ctx, func(actx context.Context) error {
+		return st.Put(actx, key, data, "application/json")
+	}, func(n int, err error) {
+		fc.Log.Warn("report not written; trying again", "try", n, "error", err.Error())
+	})
+	if err != nil {
+		return "", err
+	}
+	return "oss://" + bucket + "/" + key, nil
 }
 
 // reportHint says what to do about a report that could not be written.
@@ -164,24 +201,57 @@ func storeHint(err error, perm string) string {
 // notify tells the webhook about each report, then about everything else
 // the outcome holds that people must hear of: bundles refused or waiting
 // too long, a run that could not start, a report not written, expiring
-// certificates. It logs (never fails on) the webhook's errors.
-func (r *Runner) notify(ctx context.Context, fc *fcruntime.Invocation, out *Outcome) {
-	w := r.Config.Webhook
-	if w == nil {
+// certificates. The messages are posted concurrently (maxPosts at a
+// time), each in at most two bounded tries, and posting ends by
+// sched.alertsEnd. A message not delivered (no answer, an answer other
+// than 2xx, or not posted before the end) is counted in out.AlertError;
+// it never fails the invocation.
+func (r *Runner) notify(ctx context.Context, fc *fcruntime.Invocation, out *Outcome, sched schedule) {
+	if r.Config.Webhook == nil {
 		return
 	}
-	log := fc.Log
+	w := *r.Config.Webhook
+	w.AttemptTimeout = sched.postTry
+	var posts []func(context.Context) (bool, error)
 	for _, rep := range out.Reports {
-		if _, err := w.Notify(ctx, rep); err != nil {
-			log.Warn("webhook failed", "error", err.Error())
+		if w.Wants(rep) {
+			posts = append(posts, func(ctx context.Context) (bool, error) { return w.Notify(ctx, rep) })
 		}
 	}
-	n, ok := notice(out, fc.RetryCount)
-	if !ok && !w.Always {
-		return
+	if n, ok := notice(out, fc.RetryCount); ok || w.Always {
+		posts = append(posts, func(ctx context.Context) (bool, error) { return w.Post(ctx, n) })
 	}
-	if _, err := w.Post(ctx, n); err != nil {
-		log.Warn("webhook failed", "error", err.Error())
+	ctx, cancel := until(ctx, sched.alertsEnd)
+	defer cancel()
+	errs := make([]error, len(posts))
+	slots := make(chan struct{}, maxPosts)
+	var wg sync.WaitGroup
+	for i, post := range posts {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			errs[i] = fmt.Errorf("not posted: the invocation's deadline was near (%w)", ctx.Err())
+			continue
+		}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			_, errs[i] = post(ctx)
+		})
+	}
+	wg.Wait()
+	failed := 0
+	var last error
+	for _, err := range errs {
+		if err != nil {
+			failed++
+			last = err
+			fc.Log.Warn("webhook message not delivered", "error", err.Error())
+		}
+	}
+	if failed > 0 {
+		out.AlertError = &report.Error{Code: "AlertNotDelivered", Transient: true,
+			Message: clip(fmt.Sprintf("%d of %d webhook message(s) not delivered: %v", failed, len(posts), last)),
+			Hint:    "check CERTDROP_WEBHOOK_URL and that the endpoint answers 2xx within " + report.PostAttemptTimeout.String() + "; this report holds everything the messages said"}
 	}
 }
 
@@ -197,7 +267,17 @@ func notice(out *Outcome, retry int) (report.Notice, bool) {
 		what = append(what, "report not written")
 		n.Lines = append(n.Lines, fmt.Sprintf("%s: %s%s", e.Code, e.Message, hintOf(e)))
 	}
-	if e := out.Error; e != nil {
+	switch e := out.Error; {
+	case e == nil:
+	case out.Busy():
+		// The first delivery held back is retried by Function Compute
+		// and is no one's concern; a retry held back too means the
+		// instance is saturated.
+		if retry > 0 {
+			what = append(what, "held back behind another invocation again")
+			n.Lines = append(n.Lines, fmt.Sprintf("%s: %s%s", e.Code, e.Message, hintOf(e)))
+		}
+	default:
 		what = append(what, "failed before any call")
 		n.Lines = append(n.Lines, fmt.Sprintf("%s: %s%s", e.Code, e.Message, hintOf(e)))
 	}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certdrop/certdrop/internal/credchain"
 	"github.com/certdrop/certdrop/shared/fcruntime"
 	"github.com/certdrop/certdrop/shared/report"
 	"github.com/certdrop/certdrop/shared/store"
@@ -74,7 +75,7 @@ func TestReportWrite(t *testing.T) {
 	realOSS := func(t *testing.T) store.Store {
 		env := map[string]string{"CERTDROP_OSS_ENDPOINT": "http://" + closedPort(t), "FC_REGION": "cn-hangzhou"}
 		st, err := store.OpenOSS(context.Background(), "certs-bucket", "", store.Options{Getenv: func(k string) string { return env[k] },
-			Credentials: &store.Credentials{AccessKeyID: "ak", AccessKeySecret: "sk"}})
+			Credentials: &credchain.Credentials{AccessKeyID: "ak", AccessKeySecret: "sk"}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -101,7 +102,7 @@ func TestReportWrite(t *testing.T) {
 			st := tt.store(t)
 			hook, posted := hookRecorder(t)
 			r := &Runner{Config: &Config{Bucket: "certs-bucket", ReportPrefix: "certdrop/reports/", Webhook: hook},
-				OpenStore: func(context.Context, string, *store.Credentials) (store.Store, error) { return st, nil }}
+				OpenStore: func(context.Context, string, *credchain.Credentials) (store.Store, error) { return st, nil }}
 			fc := &fcruntime.Invocation{RequestID: "req-1", Body: []byte(`{"hello":"world"}`), Received: time.Now(),
 				Log: slog.New(slog.DiscardHandler)}
 			body, retry := r.Invoke(context.Background(), fc)
@@ -137,7 +138,7 @@ func TestReportKeyPerRequest(t *testing.T) {
 		st := &flakyStore{}
 		r := &Runner{Config: &Config{Bucket: "b", TriggerPrefix: "certs/", ReportPrefix: "certdrop/reports/"},
 			Now:       func() time.Time { return received },
-			OpenStore: func(context.Context, string, *store.Credentials) (store.Store, error) { return st, nil }}
+			OpenStore: func(context.Context, string, *credchain.Credentials) (store.Store, error) { return st, nil }}
 		// A waiting or ignored-only outcome is not written; give the run
 		// something to write: a manifest it cannot read.
 		r.Config.Manifest = "/nonexistent/manifest.yaml"

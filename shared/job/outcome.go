@@ -15,7 +15,8 @@ import (
 type Outcome struct {
 	RequestID string `json:"requestId"`
 	Trigger   string `json:"trigger"`
-	// Status sums the outcome up: "failed" (Failed), else "expiring" (a
+	// Status sums the outcome up: "busy" (waited for another invocation
+	// until its stop point: retried, nothing started), "failed" (Failed), else "expiring" (a
 	// target's certificate runs out soon with nothing newer), else
 	// "waiting" (a bundle waits for its other half), else "pinned" (a
 	// bundle was held back by a rollback's pin, or a pin could not be
@@ -64,6 +65,12 @@ type Outcome struct {
 	// ReportError says why the document could not be written (in the
 	// response and the webhook only, naturally). It fails the invocation.
 	ReportError *report.Error `json:"reportError,omitempty"`
+	// AlertError says how many webhook messages could not be delivered
+	// (no answer, an answer other than 2xx after a second try, or the
+	// deadline near), and the last cause. The report is written again to
+	// carry it. It does not fail the invocation: a retry would deploy
+	// nothing new and post again to the same endpoint.
+	AlertError *report.Error `json:"alertError,omitempty"`
 }
 
 // Skipped is a bundle or object that was not deployed, and why.
@@ -91,11 +98,16 @@ type Expiring struct {
 	Pinned string `json:"pinned,omitempty"`
 }
 
+// Busy reports whether the invocation started nothing because it waited
+// for another invocation until its stop point (CodeBusy).
+func (o *Outcome) Busy() bool { return o.Error != nil && o.Error.Code == CodeBusy }
+
 // Failed reports whether anything failed: the run could not start, a
 // bundle was invalid, a target failed or was not started, or a renewal
-// failed or left a DNS record behind.
+// failed or left a DNS record behind. A Busy invocation did not fail: it
+// has not run yet.
 func (o *Outcome) Failed() bool {
-	if o.Error != nil || o.ReportError != nil || len(o.Invalid) > 0 {
+	if (o.Error != nil && !o.Busy()) || o.ReportError != nil || len(o.Invalid) > 0 {
 		return true
 	}
 	for _, r := range o.Renewals {
@@ -168,6 +180,8 @@ func (o *Outcome) Worth() bool {
 // status computes Status.
 func (o *Outcome) status() string {
 	switch {
+	case o.Busy() && !o.Failed():
+		return "busy"
 	case o.Failed():
 		return "failed"
 	case len(o.Expiring) > 0:

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certdrop/certdrop/internal/credchain"
 	"github.com/certdrop/certdrop/shared/cloudsim"
 	"github.com/certdrop/certdrop/shared/event"
 	"github.com/certdrop/certdrop/shared/fanout"
@@ -100,8 +101,8 @@ func memSetup(t *testing.T) (*genStore, *nopClient, *Runner) {
 	r := &Runner{
 		Config: &Config{Bucket: "b", TriggerPrefix: "certs/", ReportPrefix: "reports/", Manifest: manifestPath,
 			TrustRoots: rootPath, WaitLimit: DefaultWaitLimit},
-		OpenStore: func(context.Context, string, *store.Credentials) (store.Store, error) { return st, nil },
-		NewClient: func(context.Context, *store.Credentials) (fanout.Client, error) { return client, nil },
+		OpenStore: func(context.Context, string, *credchain.Credentials) (store.Store, error) { return st, nil },
+		NewClient: func(context.Context, *credchain.Credentials) (fanout.Client, error) { return client, nil },
 	}
 	return st, client, r
 }

@@ -1,6 +1,7 @@
 package job
 
 import (
+	"cmp"
 	"context"
 	"crypto/x509"
 	"fmt"
@@ -133,7 +134,7 @@ func (inv *invocation) renew(ctx context.Context, st store.Store, ro renew.RunOp
 	}
 	if !inv.stopAt.IsZero() {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, inv.stopAt)
+		ctx, cancel = context.WithDeadline(ctx, inv.renewStop())
 		defer cancel()
 	}
 	res, err := eng.Run(ctx, certs, ro)
@@ -151,6 +152,22 @@ func (inv *invocation) renew(ctx context.Context, st store.Store, ro renew.RunOp
 		}
 	}
 	return res
+}
+
+// renewStop is when the renewal stops: the stop point, or earlier so that
+// what it does after its stop on a context of its own (removing the
+// challenge records, writing the issued bundle and its state, each within
+// the cleanup timeout) ends before the calls' end.
+func (inv *invocation) renewStop() time.Time {
+	return minTime(inv.stopAt, inv.sched.callsEnd.Add(-3*inv.renewCleanup))
+}
+
+// minTime is the earlier of a and b.
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }
 
 // engine builds the renewal engine for this invocation: the bucket's
@@ -177,11 +194,14 @@ func (inv *invocation) engine(ctx context.Context, st store.Store) (*renew.Engin
 	if opts.Now == nil {
 		opts.Now = inv.r.Now
 	}
-	// The records of an order cut by the deadline are removed after it:
-	// within the safety margin, leaving the report its budget.
-	if opts.CleanupTimeout == 0 {
-		opts.CleanupTimeout = min(renew.DefaultCleanupTimeout, MinMargin-ReportBudget)
+	// The records of an order cut by the deadline are removed, and the
+	// issued bundle and the renewal's state written, after it, each
+	// within CleanupTimeout: renewStop leaves them that time before the
+	// calls' end.
+	if opts.CleanupTimeout == 0 && !inv.sched.callsEnd.IsZero() {
+		opts.CleanupTimeout = min(renew.DefaultCleanupTimeout, max(time.Until(inv.sched.callsEnd)/8, time.Second))
 	}
+	inv.renewCleanup = cmp.Or(opts.CleanupTimeout, renew.DefaultCleanupTimeout)
 	if loc := cfg.ACMETrustRoots; loc != "" {
 		data, err := inv.load(ctx, loc)
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/certdrop/certdrop/internal/credchain"
 	"github.com/certdrop/certdrop/shared/event"
 	"github.com/certdrop/certdrop/shared/fanout"
 	"github.com/certdrop/certdrop/shared/manifest"
@@ -24,9 +25,9 @@ type Runner struct {
 	Config *Config
 	// OpenStore opens a bucket with the invocation's credentials (nil: the
 	// default chain).
-	OpenStore func(ctx context.Context, bucket string, creds *store.Credentials) (store.Store, error)
+	OpenStore func(ctx context.Context, bucket string, creds *credchain.Credentials) (store.Store, error)
 	// NewClient builds the API client with the invocation's credentials.
-	NewClient func(ctx context.Context, creds *store.Credentials) (fanout.Client, error)
+	NewClient func(ctx context.Context, creds *credchain.Credentials) (fanout.Client, error)
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Fanout, when set, replaces the fan-out options of every run.
@@ -36,18 +37,48 @@ type Runner struct {
 	// providers, resolvers, ACME roots and logger are set over it.
 	Renew *renew.Options
 
-	// serial makes one invocation run at a time in a process, as the
+	// slot makes one invocation run at a time in a process, as the
 	// deployment does across the account (reservedConcurrency 1): the
 	// same event delivered twice at once is then deployed once, and the
-	// second delivery finds every target unchanged.
-	serial sync.Mutex
+	// second delivery finds every target unchanged. An invocation waits
+	// for it until its own stop point at the latest (then it is Busy).
+	slot     chan struct{}
+	slotOnce sync.Once
 }
+
+// CodeBusy is the outcome's error code of an invocation that waited for
+// another one of the same process until its own stop point and started
+// nothing. It is transient (Function Compute retries it), and alerted
+// only when a retry is held back too.
+const CodeBusy = "Busy"
+
+// acquire takes the runner's slot, waiting until ctx ends or until stop
+// (zero: no limit); it reports whether it got it.
+func (r *Runner) acquire(ctx context.Context, stop time.Time) bool {
+	r.slotOnce.Do(func() { r.slot = make(chan struct{}, 1) })
+	ctx, cancel := until(ctx, stop)
+	defer cancel()
+	select {
+	case r.slot <- struct{}{}:
+		return true
+	default:
+	}
+	select {
+	case r.slot <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// release gives the slot back.
+func (r *Runner) release() { <-r.slot }
 
 // Request is one invocation's event and context.
 type Request struct {
 	Event       *event.Event
 	RequestID   string
-	Credentials *store.Credentials
+	Credentials *credchain.Credentials
 	// Deadline is when the invocation is stopped; zero means
 	// Config.Timeout after the start, or no deadline.
 	Deadline time.Time
@@ -62,6 +93,10 @@ type invocation struct {
 	log    *slog.Logger
 	out    *Outcome
 	stopAt time.Time
+	// sched is when each part of the invocation ends (config.go).
+	sched schedule
+	// renewCleanup is the renewal engine's cleanup timeout (renew.go).
+	renewCleanup time.Duration
 
 	stores   map[string]store.Store
 	manifest *manifest.Manifest
@@ -91,8 +126,6 @@ func (r *Runner) now() time.Time {
 // manual or timer event naming another bucket or prefix is refused before
 // any call. The outcome's Bucket, where the report goes, is Config.Bucket.
 func (r *Runner) Run(ctx context.Context, req Request) *Outcome {
-	r.serial.Lock()
-	defer r.serial.Unlock()
 	log := req.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -105,11 +138,8 @@ func (r *Runner) Run(ctx context.Context, req Request) *Outcome {
 	if deadline.IsZero() && r.Config.Timeout > 0 {
 		deadline = start.Add(r.Config.Timeout)
 	}
-	var margin time.Duration
-	if !deadline.IsZero() {
-		margin = r.Config.stopMargin(deadline.Sub(start))
-		inv.stopAt = deadline.Add(-margin)
-	}
+	inv.sched = r.Config.schedule(start, deadline)
+	inv.stopAt = inv.sched.stopAt
 	ev := req.Event
 	switch ev.Kind {
 	case event.KindOSS:
@@ -125,10 +155,25 @@ func (r *Runner) Run(ctx context.Context, req Request) *Outcome {
 	}
 	if !inv.stopAt.IsZero() && !inv.stopAt.After(start) {
 		inv.fail("TimeoutTooShort", fmt.Sprintf("the invocation has %s, no more than the %s safety margin: no call could start",
-			deadline.Sub(start).Round(time.Second), margin),
+			deadline.Sub(start).Round(time.Second), inv.sched.margin),
 			fmt.Sprintf("give the function a timeout well above %s (s.yaml timeout:), or lower CERTDROP_SAFETY_MARGIN", MinMargin))
 		return inv.out
 	}
+	// Waiting behind another invocation is not this one's fault: when the
+	// wait reaches the stop point, nothing was started and a retry does
+	// it (transient, not a failure of the event).
+	if !r.acquire(ctx, inv.stopAt) {
+		inv.failWith(&report.Error{Code: CodeBusy, Transient: true,
+			Message: fmt.Sprintf("waited for another invocation of this instance until the stop point (%s before the deadline): nothing was started",
+				inv.sched.margin.Round(time.Millisecond)),
+			Hint: "Function Compute retries the invocation; keep instanceConcurrency: 1 (s.yaml) so that invocations queue in Function Compute, not here"})
+		return inv.out
+	}
+	defer r.release()
+	// Every call of the run ends by callsEnd, whatever its own timeout:
+	// the rest of the margin is the report's and the alerts'.
+	ctx, cancel := until(ctx, inv.sched.callsEnd)
+	defer cancel()
 	switch ev.Kind {
 	case event.KindOSS:
 		inv.onOSS(ctx, ev.OSS)

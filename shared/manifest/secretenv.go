@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/certdrop/certdrop/shared/config"
 )
 
 // SecretEnvPrefix starts the name of every environment variable a manifest
@@ -15,7 +17,7 @@ import (
 // token to a DNS API). The function's environment also holds its own
 // credentials (ALIBABA_CLOUD_*, FC_*) and settings, so a manifest may reach
 // only the variables the operator set for it, recognisable by this prefix.
-const SecretEnvPrefix = "CERTDROP_SECRET_"
+const SecretEnvPrefix = config.SecretPrefix
 
 // ErrSecretEnv is wrapped by CheckSecretEnv's errors: a manifest names a
 // variable it may not.

@@ -10,12 +10,14 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/certdrop/certdrop/shared/config"
 )
 
 // EnvDNSResolvers lists the resolvers (host or host:port, comma or space
 // separated) certdrop asks to follow _acme-challenge CNAMEs and to find a
 // zone's authoritative servers. Default: the system's (/etc/resolv.conf).
-const EnvDNSResolvers = "CERTDROP_DNS_RESOLVERS"
+const EnvDNSResolvers = config.DNSResolvers
 
 // dnsTimeout bounds one DNS exchange.
 const dnsTimeout = 3 * time.Second

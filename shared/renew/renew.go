@@ -61,6 +61,7 @@ import (
 
 	"github.com/certdrop/certdrop/internal/secureurl"
 	"github.com/certdrop/certdrop/shared/bundle"
+	"github.com/certdrop/certdrop/shared/config"
 	"github.com/certdrop/certdrop/shared/manifest"
 	"github.com/certdrop/certdrop/shared/store"
 )
@@ -85,7 +86,7 @@ const (
 
 // EnvTrustRoots names a PEM file or oss:// object with roots to trust for
 // the ACME server's TLS certificate (a private or test CA).
-const EnvTrustRoots = "CERTDROP_ACME_TRUST_ROOTS"
+const EnvTrustRoots = config.ACMETrustRoots
 
 // ProviderFactory builds the DNS provider of a certificate.
 type ProviderFactory func(ctx context.Context, c manifest.Certificate) (Provider, error)

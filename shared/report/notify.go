@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/certdrop/certdrop/internal/secureurl"
+	"github.com/certdrop/certdrop/shared/config"
 	"github.com/certdrop/certdrop/shared/fanout"
 )
 
@@ -23,8 +25,20 @@ const (
 	FormatSlack    = "slack"
 )
 
+// How a message is posted: a failed post (no answer in time, a network
+// error, an answer other than 2xx) is tried once more after a pause, each
+// try bounded, so that posting one message takes at most PostBudget.
+const (
+	PostAttempts       = 2
+	PostAttemptTimeout = 3 * time.Second
+	postPause          = 500 * time.Millisecond
+	// PostBudget is the longest one message's posting takes.
+	PostBudget = PostAttempts*PostAttemptTimeout + postPause
+)
+
 // Webhook posts a short summary of a run to a chat or an HTTP endpoint.
-// A webhook failure is returned for logging and never fails a run.
+// A webhook failure is returned to the caller, which says in its outcome
+// that the message was not delivered; it never fails a run.
 type Webhook struct {
 	// URL receives the POST. It often embeds a token (DingTalk's
 	// access_token), so it is never logged or put in an error whole.
@@ -33,35 +47,62 @@ type Webhook struct {
 	Format string
 	// Always posts after every run, not only after runs with failures.
 	Always bool
-	// Client sends the request; nil means a client with a 10 s timeout.
+	// Client sends the request; nil means a client that follows no
+	// redirect (the body must not go elsewhere).
 	Client *http.Client
+	// AttemptTimeout bounds each try; 0 means PostAttemptTimeout. A try
+	// never outlasts the context's deadline either.
+	AttemptTimeout time.Duration
 }
 
 // WebhookFromEnv reads CERTDROP_WEBHOOK_URL, CERTDROP_WEBHOOK_FORMAT and
 // CERTDROP_WEBHOOK_ON ("failure", the default, or "always"). It returns nil
 // when no URL is set.
 func WebhookFromEnv(getenv func(string) string) (*Webhook, error) {
-	u := getenv("CERTDROP_WEBHOOK_URL")
+	u := getenv(config.WebhookURL)
 	if u == "" {
 		return nil, nil
 	}
-	w := &Webhook{URL: u, Format: strings.ToLower(getenv("CERTDROP_WEBHOOK_FORMAT"))}
+	w := &Webhook{URL: u, Format: strings.ToLower(getenv(config.WebhookFormat))}
 	switch w.Format {
 	case "", FormatJSON, FormatDingTalk, FormatFeishu, FormatSlack:
 	default:
 		return nil, fmt.Errorf("CERTDROP_WEBHOOK_FORMAT %q: use json, dingtalk, feishu or slack", w.Format)
 	}
-	switch on := strings.ToLower(getenv("CERTDROP_WEBHOOK_ON")); on {
+	switch on := strings.ToLower(getenv(config.WebhookOn)); on {
 	case "", "failure":
 	case "always":
 		w.Always = true
 	default:
 		return nil, fmt.Errorf("CERTDROP_WEBHOOK_ON %q: use failure or always", on)
 	}
-	if _, err := url.ParseRequestURI(u); err != nil {
-		return nil, fmt.Errorf("CERTDROP_WEBHOOK_URL is not a URL")
+	if err := checkURL(u); err != nil {
+		return nil, fmt.Errorf("CERTDROP_WEBHOOK_URL: %w", err)
 	}
 	return w, nil
+}
+
+// checkURL refuses a webhook URL no post could ever reach, or one that
+// would send the run's summary in clear over the network: it must be an
+// absolute https URL, or http to a loopback host (a local test endpoint).
+// Its errors name at most the scheme and host: the path and query of a
+// chat webhook carry its token.
+func checkURL(raw string) error {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return errors.New("not a URL")
+	case !u.IsAbs():
+		return errors.New("not an absolute URL: give https://host/path")
+	case u.Scheme != "https" && u.Scheme != "http":
+		return fmt.Errorf("the scheme %q cannot be posted to: use https (or http to a loopback host)", u.Scheme)
+	case u.Hostname() == "":
+		return errors.New("no host")
+	case u.Scheme == "http" && !secureurl.IsLoopback(u.Hostname()):
+		return fmt.Errorf("%s: plain http is allowed only to a loopback host (127.0.0.0/8, ::1, localhost): "+
+			"the summary would cross the network in clear; use https", redactURL(raw))
+	}
+	return nil
 }
 
 // Notify posts the summary of r when the run had failures or skipped
@@ -69,10 +110,15 @@ func WebhookFromEnv(getenv func(string) string) (*Webhook, error) {
 // rollback (production went back to an earlier certificate: people must
 // hear of it), or Always is set; it reports whether it posted.
 func (w *Webhook) Notify(ctx context.Context, r *Report) (bool, error) {
-	if !w.Always && r.Summary.OK() && r.Summary.SkippedNewer == 0 && r.Mode == "" {
+	if !w.Wants(r) {
 		return false, nil
 	}
 	return true, w.send(ctx, w.payload(r))
+}
+
+// Wants reports whether Notify posts r.
+func (w *Webhook) Wants(r *Report) bool {
+	return w.Always || !r.Summary.OK() || r.Summary.SkippedNewer > 0 || r.Mode != ""
 }
 
 // Notice is a message about an invocation that no run's report carries:
@@ -124,21 +170,56 @@ func (w *Webhook) Post(ctx context.Context, n Notice) (bool, error) {
 	return true, w.send(ctx, js)
 }
 
-// send posts one JSON body.
+// send posts one JSON body: a failed try is repeated once after a pause,
+// when ctx leaves time for it.
 func (w *Webhook) send(ctx context.Context, payload any) error {
 	body, err := json.Marshal(payload)
 	if err != nil {
 		return err
 	}
+	client := w.Client
+	if client == nil {
+		client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	}
+	timeout := w.AttemptTimeout
+	if timeout <= 0 {
+		timeout = PostAttemptTimeout
+	}
+	try := 1
+	for ; ; try++ {
+		err = w.try(ctx, client, timeout, body)
+		if err == nil || try == PostAttempts || !pause(ctx, postPause) {
+			break
+		}
+	}
+	if err != nil && try > 1 {
+		return fmt.Errorf("%w (after %d tries)", err, try)
+	}
+	return err
+}
+
+// pause waits d, or less when ctx ends first; it reports whether ctx
+// still goes on.
+func pause(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// try posts body once, within timeout.
+func (w *Webhook) try(ctx context.Context, client *http.Client, timeout time.Duration, body []byte) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(body))
 	if err != nil {
 		return fmt.Errorf("webhook %s: %w", redactURL(w.URL), unwrapURLError(err))
 	}
 	req.Header.Set("Content-Type", "application/json")
-	client := w.Client
-	if client == nil {
-		client = &http.Client{Timeout: 10 * time.Second}
-	}
 	resp, err := client.Do(req)
 	if err != nil {
 		return fmt.Errorf("webhook %s: %w", redactURL(w.URL), unwrapURLError(err))

@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -297,6 +298,121 @@ func TestWebhookFromEnv(t *testing.T) {
 		if _, err := WebhookFromEnv(env(bad)); err == nil {
 			t.Errorf("%v: want an error", bad)
 		}
+	}
+}
+
+// TestWebhookURLChecked: a webhook URL no post could reach, or one that
+// would carry the summary in clear over the network, is refused at start
+// (accepted, every alert would be dropped with one WARN line), without
+// repeating the URL's path or query (a chat's token).
+func TestWebhookURLChecked(t *testing.T) {
+	tests := []struct {
+		url, errHas string
+	}{
+		{"https://oapi.dingtalk.com/robot/send?access_token=TOKEN", ""},
+		{"http://127.0.0.1:8080/hook?token=TOKEN", ""},
+		{"http://[::1]:8080/hook", ""},
+		{"http://localhost/hook", ""},
+		{"file:///etc/passwd", `scheme "file"`},
+		{"gopher://hooks.example.com/TOKEN", `scheme "gopher"`},
+		{"ftp://hooks.example.com/TOKEN", `scheme "ftp"`},
+		{"hooks/alert?token=TOKEN", "not an absolute URL"},
+		{"/hooks/alert?token=TOKEN", "not an absolute URL"},
+		{"http://hooks.example.com/alert?token=TOKEN", "plain http is allowed only to a loopback host"},
+		{"http://10.0.0.1/alert?token=TOKEN", "plain http is allowed only to a loopback host"},
+		{"https:///alert?token=TOKEN", "no host"},
+	}
+	for _, tt := range tests {
+		w, err := WebhookFromEnv(func(k string) string {
+			if k == "CERTDROP_WEBHOOK_URL" {
+				return tt.url
+			}
+			return ""
+		})
+		switch {
+		case tt.errHas == "" && (err != nil || w == nil || w.URL != tt.url):
+			t.Errorf("%s: %+v %v; want it accepted", tt.url, w, err)
+		case tt.errHas != "" && (err == nil || !strings.Contains(err.Error(), tt.errHas) || !strings.HasPrefix(err.Error(), "CERTDROP_WEBHOOK_URL")):
+			t.Errorf("%s: %v; want an error with %q", tt.url, err, tt.errHas)
+		case err != nil && (strings.Contains(err.Error(), "TOKEN") || strings.Contains(err.Error(), "alert")):
+			t.Errorf("%s: the error repeats the URL's path or query: %v", tt.url, err)
+		}
+	}
+}
+
+// TestWebhookRetried: a failed post (an answer other than 2xx, 500
+// included, or no answer within the try's time) is tried once more; the
+// error says how many tries failed and what the last one got. A webhook
+// that never answers costs two bounded tries, not a hung run.
+func TestWebhookRetried(t *testing.T) {
+	p, rs := testRun()
+	rep := New(Meta{Trigger: TriggerOSS, StartedAt: time.Now()}, p, rs, time.Now())
+	tests := []struct {
+		name    string
+		answers []int // status per request; 0: never answer
+		posts   int
+		errHas  string
+	}{
+		{"500 then 200", []int{500, 200}, 2, ""},
+		{"500 twice", []int{500, 500}, 2, "answered HTTP 500 (after 2 tries)"},
+		{"403 twice", []int{403, 403}, 2, "answered HTTP 403 (after 2 tries)"},
+		{"redirect not followed", []int{307, 307}, 2, "answered HTTP 307"},
+		{"never answers", []int{0, 0}, 2, "(after 2 tries)"},
+		{"200", []int{200}, 1, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var mu sync.Mutex
+			n := 0
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				code := tt.answers[min(n, len(tt.answers)-1)]
+				n++
+				mu.Unlock()
+				_, _ = io.Copy(io.Discard, r.Body) // the connection's close is seen once the body is read
+				if code == 0 {
+					<-r.Context().Done()
+					return
+				}
+				if code == 307 {
+					w.Header().Set("Location", "http://127.0.0.1:1/elsewhere")
+				}
+				w.WriteHeader(code)
+			}))
+			defer srv.Close()
+			w := &Webhook{URL: srv.URL + "/hook?access_token=SECRET-TOKEN", AttemptTimeout: 200 * time.Millisecond}
+			start := time.Now()
+			posted, err := w.Notify(context.Background(), rep)
+			took := time.Since(start)
+			mu.Lock()
+			defer mu.Unlock()
+			if !posted || n != tt.posts || (err == nil) != (tt.errHas == "") || (err != nil && !strings.Contains(err.Error(), tt.errHas)) {
+				t.Errorf("posted %v, %d posts, error %v; want %d posts and an error with %q", posted, n, err, tt.posts, tt.errHas)
+			}
+			if err != nil && strings.Contains(err.Error(), "SECRET-TOKEN") {
+				t.Errorf("the error leaks the token: %v", err)
+			}
+			if took > 2*200*time.Millisecond+500*time.Millisecond+time.Second {
+				t.Errorf("posting took %v: more than two bounded tries", took)
+			}
+		})
+	}
+}
+
+// TestWebhookCutByContext: the caller's deadline cuts a post and its
+// retry, whatever the try's own timeout.
+func TestWebhookCutByContext(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		<-r.Context().Done()
+	}))
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := (&Webhook{URL: srv.URL}).Post(ctx, Notice{Title: "t", Alert: true})
+	if err == nil || time.Since(start) > 2*time.Second {
+		t.Errorf("error %v after %v; want an error at the caller's deadline", err, time.Since(start))
 	}
 }
 

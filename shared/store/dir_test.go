@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/certdrop/certdrop/internal/credchain"
 	"github.com/certdrop/certdrop/shared/store"
 )
 
@@ -316,7 +317,7 @@ func TestOpen(t *testing.T) {
 	if err := os.WriteFile(file, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	opts := store.Options{Getenv: noEnv, Region: region, Credentials: &store.Credentials{AccessKeyID: testAK, AccessKeySecret: testSecret}}
+	opts := store.Options{Getenv: noEnv, Region: region, Credentials: &credchain.Credentials{AccessKeyID: testAK, AccessKeySecret: testSecret}}
 	tests := []struct {
 		location string
 		kind     string // "oss", "dir" or "" for an ErrConfig failure

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/certdrop/certdrop/internal/secureurl"
+	"github.com/certdrop/certdrop/shared/config"
 )
 
 // Environment variables OpenOSS reads (through Options.Getenv).
@@ -18,7 +19,7 @@ const (
 	EnvFunctionName = "FC_FUNCTION_NAME"
 	// EnvEndpoint overrides the OSS endpoint, e.g. to reach a local
 	// emulator: "https://host[:port]", or "http://" to a loopback host.
-	EnvEndpoint = "CERTDROP_OSS_ENDPOINT"
+	EnvEndpoint = config.OSSEndpoint
 )
 
 // endpoint is a resolved OSS endpoint.

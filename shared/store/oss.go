@@ -327,8 +327,8 @@ func classify(op, key string, err error) error {
 	return e
 }
 
-// sdkCredentials adapts Credentials to the SDK's oss.Credentials.
-type sdkCredentials struct{ c Credentials }
+// sdkCredentials adapts credchain.Credentials to the SDK's oss.Credentials.
+type sdkCredentials struct{ c credchain.Credentials }
 
 func (s sdkCredentials) GetAccessKeyID() string     { return s.c.AccessKeyID }
 func (s sdkCredentials) GetAccessKeySecret() string { return s.c.AccessKeySecret }
@@ -359,13 +359,13 @@ func (p chainProvider) GetCredentialsE() (oss.Credentials, error) {
 	if err != nil || m == nil || m.AccessKeyId == "" || m.AccessKeySecret == "" {
 		return nil, errCredentials
 	}
-	return sdkCredentials{Credentials{AccessKeyID: m.AccessKeyId, AccessKeySecret: m.AccessKeySecret, SecurityToken: m.SecurityToken}}, nil
+	return sdkCredentials{credchain.Credentials{AccessKeyID: m.AccessKeyId, AccessKeySecret: m.AccessKeySecret, SecurityToken: m.SecurityToken}}, nil
 }
 
 // credentialProvider picks the credentials source described on OpenOSS.
 func credentialProvider(opts Options, getenv func(string) string) (oss.CredentialsProvider, error) {
 	if c := opts.Credentials; c != nil {
-		if c.AccessKeyID == "" || c.AccessKeySecret == "" {
+		if !c.Complete() {
 			return nil, errors.New("credentials need an AccessKey ID and secret")
 		}
 		return staticProvider{sdkCredentials{*c}}, nil

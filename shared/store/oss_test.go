@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/aliyun/aliyun-oss-go-sdk/oss"
+	"github.com/certdrop/certdrop/internal/credchain"
 	"github.com/certdrop/certdrop/shared/cloudsim"
 	"github.com/certdrop/certdrop/shared/store"
 )
@@ -68,7 +69,7 @@ func noEnv(string) string { return "" }
 func openOSS(t *testing.T, srv *httptest.Server, location string, opts store.Options) store.Store {
 	t.Helper()
 	if opts.Credentials == nil {
-		opts.Credentials = &store.Credentials{AccessKeyID: testAK, AccessKeySecret: testSecret}
+		opts.Credentials = &credchain.Credentials{AccessKeyID: testAK, AccessKeySecret: testSecret}
 	}
 	if opts.Getenv == nil {
 		opts.Getenv = noEnv
@@ -297,13 +298,13 @@ func TestOSSCredentialsRejected(t *testing.T) {
 	srv, _ := emulator(t, nil)
 	tests := []struct {
 		name string
-		cred store.Credentials
+		cred credchain.Credentials
 		code string
 	}{
-		{"wrong secret", store.Credentials{AccessKeyID: testAK, AccessKeySecret: "wrong-" + testSecret}, "SignatureDoesNotMatch"},
-		{"unknown key", store.Credentials{AccessKeyID: "LTAInobody", AccessKeySecret: testSecret}, "InvalidAccessKeyId"},
-		{"STS wrong token", store.Credentials{AccessKeyID: stsAK, AccessKeySecret: stsSecret, SecurityToken: "x" + stsToken}, "InvalidSecurityToken"},
-		{"STS missing token", store.Credentials{AccessKeyID: stsAK, AccessKeySecret: stsSecret}, "InvalidSecurityToken"},
+		{"wrong secret", credchain.Credentials{AccessKeyID: testAK, AccessKeySecret: "wrong-" + testSecret}, "SignatureDoesNotMatch"},
+		{"unknown key", credchain.Credentials{AccessKeyID: "LTAInobody", AccessKeySecret: testSecret}, "InvalidAccessKeyId"},
+		{"STS wrong token", credchain.Credentials{AccessKeyID: stsAK, AccessKeySecret: stsSecret, SecurityToken: "x" + stsToken}, "InvalidSecurityToken"},
+		{"STS missing token", credchain.Credentials{AccessKeyID: stsAK, AccessKeySecret: stsSecret}, "InvalidSecurityToken"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -322,7 +323,7 @@ func TestOSSCredentialsRejected(t *testing.T) {
 			}
 		})
 	}
-	good := openOSS(t, srv, "oss://"+bucket, store.Options{Credentials: &store.Credentials{AccessKeyID: stsAK, AccessKeySecret: stsSecret, SecurityToken: stsToken}})
+	good := openOSS(t, srv, "oss://"+bucket, store.Options{Credentials: &credchain.Credentials{AccessKeyID: stsAK, AccessKeySecret: stsSecret, SecurityToken: stsToken}})
 	if err := good.Put(context.Background(), "k.pem", []byte("x"), ""); err != nil {
 		t.Errorf("STS credentials: %v", err)
 	}
@@ -445,7 +446,7 @@ func TestOSSCredentialChain(t *testing.T) {
 func TestOSSEndpointRefused(t *testing.T) {
 	for _, ep := range []string{"http://oss-cn-hangzhou.aliyuncs.com", "http://10.0.0.1:9000", "http://127.0.0.1.nip.io", "ftp://127.0.0.1"} {
 		_, err := store.OpenOSS(context.Background(), bucket, "", store.Options{Getenv: noEnv, Endpoint: ep, Region: region,
-			Credentials: &store.Credentials{AccessKeyID: testAK, AccessKeySecret: testSecret}})
+			Credentials: &credchain.Credentials{AccessKeyID: testAK, AccessKeySecret: testSecret}})
 		if !errors.Is(err, store.ErrConfig) {
 			t.Errorf("endpoint %s: %v, want ErrConfig", ep, err)
 		}

@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"time"
 	"unicode/utf8"
+
+	"github.com/certdrop/certdrop/internal/credchain"
 )
 
 // DefaultMaxSize caps the size of an object Get reads, unless
@@ -107,7 +109,7 @@ type Options struct {
 	// per-invocation credentials Function Compute passes in the
 	// x-fc-access-key-* headers); the environment and the default
 	// credential chain are not consulted.
-	Credentials *Credentials
+	Credentials *credchain.Credentials
 
 	// Region overrides FC_REGION (OSS only).
 	Region string

@@ -25,12 +25,13 @@ import (
 
 	"github.com/certdrop/certdrop/internal/secureurl"
 	"github.com/certdrop/certdrop/shared/cloud"
+	"github.com/certdrop/certdrop/shared/config"
 	"github.com/certdrop/certdrop/shared/fanout"
 )
 
 // EnvEndpoint overrides the API endpoint, as a URL (the emulator:
 // "http://127.0.0.1:PORT").
-const EnvEndpoint = "CERTDROP_ALIDNS_ENDPOINT"
+const EnvEndpoint = config.AliDNSEndpoint
 
 // DefaultEndpoint is the central Alibaba Cloud DNS endpoint.
 const DefaultEndpoint = "https://alidns.aliyuncs.com"

@@ -1,4 +1,4 @@
-package store
+package credchain
 
 import (
 	"encoding/json"
@@ -7,8 +7,11 @@ import (
 )
 
 // Credentials is an Alibaba Cloud AccessKey pair, with the STS token of a
-// temporary one. It prints, logs and marshals with the secret and token
-// redacted, so it cannot leak through fmt, log/slog or encoding/json.
+// temporary one: the credentials a caller gives instead of the chain's
+// (Function Compute passes the function role's with every invocation). The
+// OSS store and the OpenAPI clients take this one type. It prints, logs
+// and marshals with the secret and token redacted, so it cannot leak
+// through fmt, log/slog or encoding/json.
 type Credentials struct {
 	AccessKeyID     string
 	AccessKeySecret string
@@ -16,6 +19,9 @@ type Credentials struct {
 	// ones Function Compute passes to a function with a role.
 	SecurityToken string
 }
+
+// Complete reports whether both halves of the AccessKey pair are set.
+func (c Credentials) Complete() bool { return c.AccessKeyID != "" && c.AccessKeySecret != "" }
 
 // redacted renders c without its secret parts.
 func (c Credentials) redacted() string {

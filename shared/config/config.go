@@ -1,0 +1,160 @@
+// Package config declares every CERTDROP_* environment variable certdrop
+// reads, once: its name, its default and what it means. The packages that
+// read a variable name it by its constant here and read its default
+// through Get or Seconds; Vars lists them all, for the documentation
+// (README's configuration table, which a test checks against it) and for
+// the command line's help. The package imports nothing of certdrop.
+package config
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// The variables, by name.
+const (
+	Bucket          = "CERTDROP_BUCKET"
+	Manifest        = "CERTDROP_MANIFEST"
+	ReportPrefix    = "CERTDROP_REPORT_PREFIX"
+	TriggerPrefix   = "CERTDROP_TRIGGER_PREFIX"
+	WaitLimit       = "CERTDROP_WAIT_LIMIT"
+	TrustRoots      = "CERTDROP_TRUST_ROOTS"
+	FunctionTimeout = "CERTDROP_FUNCTION_TIMEOUT"
+	SafetyMargin    = "CERTDROP_SAFETY_MARGIN"
+	Quotas          = "CERTDROP_QUOTAS"
+	WebhookURL      = "CERTDROP_WEBHOOK_URL"
+	WebhookFormat   = "CERTDROP_WEBHOOK_FORMAT"
+	WebhookOn       = "CERTDROP_WEBHOOK_ON"
+	DNSResolvers    = "CERTDROP_DNS_RESOLVERS"
+	ACMETrustRoots  = "CERTDROP_ACME_TRUST_ROOTS"
+	OpenAPIParams   = "CERTDROP_OPENAPI_PARAMS"
+
+	CDNEndpoint     = "CERTDROP_CDN_ENDPOINT"
+	VODEndpoint     = "CERTDROP_VOD_ENDPOINT"
+	LiveEndpoint    = "CERTDROP_LIVE_ENDPOINT"
+	DCDNEndpoint    = "CERTDROP_DCDN_ENDPOINT"
+	OSSEndpoint     = "CERTDROP_OSS_ENDPOINT"
+	CASEndpoint     = "CERTDROP_CAS_ENDPOINT"
+	CASIntlEndpoint = "CERTDROP_CAS_AP_SOUTHEAST_1_ENDPOINT"
+	AliDNSEndpoint  = "CERTDROP_ALIDNS_ENDPOINT"
+)
+
+// SecretPrefix starts the name of every variable a manifest may name for a
+// secret (an EAB key, a DNS provider's token); see manifest.CheckSecretEnv.
+const SecretPrefix = "CERTDROP_SECRET_"
+
+// Default values the code uses directly.
+const (
+	// DefaultReportPrefix is ReportPrefix's default.
+	DefaultReportPrefix = "certdrop/reports/"
+	// DefaultTriggerPrefix is TriggerPrefix's default.
+	DefaultTriggerPrefix = "certs/"
+	// DefaultWaitLimit is WaitLimit's default.
+	DefaultWaitLimit = 15 * time.Minute
+)
+
+// Var is one environment variable.
+type Var struct {
+	// Name is the variable's name.
+	Name string
+	// Default is the value an unset (or empty) variable stands for, which
+	// Get returns; empty when the default is not one value.
+	Default string
+	// DefaultDoc says what an unset variable means when Default is empty
+	// ("(required)", "the documented quotas"); empty when it means nothing
+	// is set.
+	DefaultDoc string
+	// Meaning says what the variable does, in one sentence.
+	Meaning string
+	// Endpoint marks the variables that override an API's endpoint; each
+	// takes EndpointRule.
+	Endpoint bool
+}
+
+// Documented is the default as the documentation states it: the value in
+// backquotes, or DefaultDoc.
+func (v Var) Documented() string {
+	if v.Default != "" {
+		return "`" + v.Default + "`"
+	}
+	return v.DefaultDoc
+}
+
+// EndpointRule is what every endpoint override takes.
+const EndpointRule = "a URL: https://, or http:// to a loopback host only"
+
+// Vars returns every variable, in the order the documentation lists them.
+func Vars() []Var {
+	return []Var{
+		{Name: Bucket, DefaultDoc: "(required)", Meaning: "the one bucket the function works on: the OSS trigger's; reports are written there"},
+		{Name: Manifest, DefaultDoc: "`oss://<CERTDROP_BUCKET>/certdrop/manifest.yaml`", Meaning: "the manifest: oss://bucket/key or a path in the code package"},
+		{Name: ReportPrefix, Default: DefaultReportPrefix, Meaning: "where outcomes are written in the bucket"},
+		{Name: TriggerPrefix, Default: DefaultTriggerPrefix, Meaning: "the OSS trigger's filter prefix: bundles are read only under it"},
+		{Name: WaitLimit, Default: strconv.Itoa(int(DefaultWaitLimit / time.Second)), Meaning: "seconds a bundle may wait for its other half"},
+		{Name: TrustRoots, Meaning: "extra trusted roots (private CA): oss:// or a path"},
+		{Name: FunctionTimeout, Meaning: "seconds, when the invocation lacks x-fc-function-timeout"},
+		{Name: SafetyMargin, DefaultDoc: "a tenth of the timeout up to 60 s, at least 22 s", Meaning: "seconds before the deadline within which no call starts"},
+		{Name: Quotas, DefaultDoc: "the documented quotas", Meaning: "calls per second by API action: Action=rate,..."},
+		{Name: WebhookURL, Meaning: "where a summary of failures is POSTed"},
+		{Name: WebhookFormat, Default: "json", Meaning: "the webhook's format: json, dingtalk, feishu or slack"},
+		{Name: WebhookOn, Default: "failure", Meaning: "when the webhook is told: failure or always"},
+		{Name: DNSResolvers, DefaultDoc: "the system's (`/etc/resolv.conf`)", Meaning: "renewal: the DNS resolvers asked (host or host:port)"},
+		{Name: ACMETrustRoots, Meaning: "renewal: extra roots for the ACME server's TLS certificate: oss:// or a path"},
+		{Name: OpenAPIParams, Default: "body", Meaning: "where the OpenAPI calls' parameters travel: body or query"},
+		{Name: CDNEndpoint, DefaultDoc: "`cdn.aliyuncs.com`", Meaning: "CDN's endpoint (cdn and cdn-legacy targets)", Endpoint: true},
+		{Name: VODEndpoint, DefaultDoc: "`vod.<region>.aliyuncs.com`", Meaning: "VOD's endpoint", Endpoint: true},
+		{Name: LiveEndpoint, DefaultDoc: "`live.aliyuncs.com`", Meaning: "Live's endpoint", Endpoint: true},
+		{Name: DCDNEndpoint, DefaultDoc: "`dcdn.aliyuncs.com`", Meaning: "DCDN's endpoint", Endpoint: true},
+		{Name: OSSEndpoint, DefaultDoc: "`oss-<region>.aliyuncs.com`", Meaning: "OSS's endpoint: the bundle bucket's and oss targets'", Endpoint: true},
+		{Name: CASEndpoint, DefaultDoc: "`cas.aliyuncs.com`", Meaning: "Certificate Management Service's endpoint, cn-hangzhou", Endpoint: true},
+		{Name: CASIntlEndpoint, DefaultDoc: "`cas.ap-southeast-1.aliyuncs.com`", Meaning: "Certificate Management Service's endpoint, ap-southeast-1", Endpoint: true},
+		{Name: AliDNSEndpoint, DefaultDoc: "`alidns.aliyuncs.com`", Meaning: "Alibaba Cloud DNS's endpoint (renewal)", Endpoint: true},
+	}
+}
+
+// Lookup returns the variable named name.
+func Lookup(name string) (Var, bool) {
+	for _, v := range Vars() {
+		if v.Name == name {
+			return v, true
+		}
+	}
+	return Var{}, false
+}
+
+// Endpoints returns the variables that override an API's endpoint.
+func Endpoints() []Var {
+	var out []Var
+	for _, v := range Vars() {
+		if v.Endpoint {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// Get returns the variable's value read through getenv, or its default
+// when it is unset or empty.
+func Get(getenv func(string) string, name string) string {
+	if s := getenv(name); s != "" {
+		return s
+	}
+	v, _ := Lookup(name)
+	return v.Default
+}
+
+// Seconds reads a variable holding a number of seconds (fractions
+// allowed), its default when unset or empty, 0 when it has none. A value
+// that is not a non-negative number is an error naming the variable.
+func Seconds(getenv func(string) string, name string) (time.Duration, error) {
+	s := Get(getenv, name)
+	if s == "" {
+		return 0, nil
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f < 0 {
+		return 0, fmt.Errorf("%s=%q: want a number of seconds", name, s)
+	}
+	return time.Duration(f * float64(time.Second)), nil
+}
