@@ -40,6 +40,10 @@ const (
 	AliDNSEndpoint  = "CERTDROP_ALIDNS_ENDPOINT"
 )
 
+// RenewConcurrency is how many certificates the renewal checks, then
+// orders, at once.
+const RenewConcurrency = "CERTDROP_RENEW_CONCURRENCY"
+
 // SecretPrefix starts the name of every variable a manifest may name for a
 // secret (an EAB key, a DNS provider's token); see manifest.CheckSecretEnv.
 const SecretPrefix = "CERTDROP_SECRET_"
@@ -100,6 +104,7 @@ func Vars() []Var {
 		{Name: WebhookFormat, Default: "json", Meaning: "the webhook's format: json, dingtalk, feishu or slack"},
 		{Name: WebhookOn, Default: "failure", Meaning: "when the webhook is told: failure or always"},
 		{Name: DNSResolvers, DefaultDoc: "the system's (`/etc/resolv.conf`)", Meaning: "renewal: the DNS resolvers asked (host or host:port)"},
+		{Name: RenewConcurrency, Default: "50", Meaning: "renewal: certificates checked, then ordered, at once (1 to 100)"},
 		{Name: ACMETrustRoots, Meaning: "renewal: extra roots for the ACME server's TLS certificate: oss:// or a path"},
 		{Name: OpenAPIParams, Default: "body", Meaning: "where the OpenAPI calls' parameters travel: body or query"},
 		{Name: CDNEndpoint, DefaultDoc: "`cdn.aliyuncs.com`", Meaning: "CDN's endpoint (cdn and cdn-legacy targets)", Endpoint: true},

@@ -149,7 +149,7 @@ func ConfigFromEnv(getenv func(string) string) (*Config, error) {
 	if c.Resolvers, err = renew.ParseResolvers(getenv(config.DNSResolvers)); err != nil {
 		return nil, err
 	}
-	if c.RenewConcurrency, err = renew.ParseConcurrency(getenv(renew.EnvConcurrency)); err != nil {
+	if c.RenewConcurrency, err = renew.ParseConcurrency(getenv(config.RenewConcurrency)); err != nil {
 		return nil, err
 	}
 	return c, c.check()

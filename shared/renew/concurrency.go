@@ -5,12 +5,13 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/certdrop/certdrop/shared/config"
 	"github.com/certdrop/certdrop/shared/manifest"
 )
 
 // EnvConcurrency sets how many certificates are ordered at once: an
 // integer from 1 to MaxConcurrency; empty means DefaultConcurrency.
-const EnvConcurrency = "CERTDROP_RENEW_CONCURRENCY"
+const EnvConcurrency = config.RenewConcurrency
 
 // MaxConcurrency bounds Options.Concurrency: a manifest holds at most
 // manifest.MaxCertificates, so more would never run at once.

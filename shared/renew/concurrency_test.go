@@ -11,11 +11,13 @@ import (
 	"fmt"
 	"math/big"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/certdrop/certdrop/shared/cloudsim"
+	"github.com/certdrop/certdrop/shared/config"
 	"github.com/certdrop/certdrop/shared/manifest"
 	"github.com/certdrop/certdrop/shared/renew"
 )
@@ -222,5 +224,14 @@ func TestDeadlineRenewsMostUrgentFirst(t *testing.T) {
 				t.Errorf("%d orders; want %d", n, tc.concurrency)
 			}
 		})
+	}
+}
+
+// TestConcurrencyDocumented: shared/config documents the default the
+// engine uses.
+func TestConcurrencyDocumented(t *testing.T) {
+	v, ok := config.Lookup(renew.EnvConcurrency)
+	if !ok || v.Default != strconv.Itoa(renew.DefaultConcurrency) {
+		t.Errorf("%s is documented with default %q; the engine's is %d", renew.EnvConcurrency, v.Default, renew.DefaultConcurrency)
 	}
 }
