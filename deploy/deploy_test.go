@@ -124,7 +124,7 @@ func TestSYAMLSchema(t *testing.T) {
 	}
 }
 
-// TestSYAMLSettings checks what the issue asks of the deployment, with the
+// TestSYAMLSettings checks the deployment docs/function.md describes, with the
 // vars as shipped and as a user may set them: the trigger, the timer's
 // reconcile and the function's configuration follow vars.prefix.
 func TestSYAMLSettings(t *testing.T) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make demo: certdrop's whole loop end to end, offline, on the local emulator.
 #
-#  1. start `certdrop sim` (CDN/VOD/Live OpenAPI, OSS with an OSS trigger,
+#  1. start `certdrop sim` (the products' OpenAPI, OSS with an OSS trigger,
 #     Alibaba Cloud DNS API and an authoritative DNS server for the zone
 #     certdrop-demo.test, and an ACME CA, pebble) with a demo account: 20 CDN,
 #     5 VOD and 5 Live domains under certdrop-demo.test, one offline;

@@ -18,6 +18,7 @@ import (
 	"github.com/certdrop/certdrop/internal/credchain"
 	"github.com/certdrop/certdrop/shared/cloud"
 	"github.com/certdrop/certdrop/shared/cloudsim"
+	"github.com/certdrop/certdrop/shared/cloudsim/cloudsimtest"
 	"github.com/certdrop/certdrop/shared/fanout"
 	"github.com/certdrop/certdrop/shared/fcruntime"
 	"github.com/certdrop/certdrop/shared/manifest"
@@ -30,7 +31,7 @@ import (
 // and the paths.
 func deployEnv(t *testing.T) (env map[string]string, sim *cloudsim.Sim, bundleDir, root, manifestPath string) {
 	t.Helper()
-	sim, env = startSim(t, cloudsim.Config{
+	sim, env = cloudsimtest.StartEnv(t, cloudsim.Config{
 		Credentials: []cloudsim.Credential{{AccessKeyID: "cliAK", AccessKeySecret: "cliSK"}},
 		Domains: cloudsim.Domains{
 			CDN:  []cloudsim.Domain{{Name: "www.example.test"}, {Name: ".example.test"}, {Name: "old.example.test", State: "offline"}},

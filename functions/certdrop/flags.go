@@ -29,7 +29,7 @@ func (m *multiFlag) Set(v string) error {
 type flagSet struct {
 	*flag.FlagSet
 	name     string // the command
-	synopsis string // its arguments and flags, as the README's synopsis
+	synopsis string // its arguments and flags, as docs/cli.md's synopsis
 	about    string // what it does
 	c        *cli
 }

@@ -5,6 +5,7 @@ import (
 	"go/parser"
 	"go/token"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -120,8 +121,8 @@ func TestHelpListsEveryFlag(t *testing.T) {
 	}
 }
 
-// TestDocumentedFlagsExist: every flag the READMEs show with a certdrop
-// command (in code blocks, continuation lines included) is a flag of that
+// TestDocumentedFlagsExist: every flag the READMEs and docs/ show with a
+// certdrop command (in code blocks, continuation lines included) is a flag of that
 // command.
 func TestDocumentedFlagsExist(t *testing.T) {
 	defined := definedFlags(t)
@@ -129,7 +130,11 @@ func TestDocumentedFlagsExist(t *testing.T) {
 	cmdLine := regexp.MustCompile(`(?:^\s*(?:\$\s+)?|(?:;|&&|\|\||\||\$\()\s*)(?:[^\s"']*/)?certdrop\s+([a-z]+)\b(.*)$`)
 	flagTok := regexp.MustCompile(`(?:^|[\s\[])(--?[a-zA-Z][a-zA-Z0-9-]*)`)
 	checked := 0
-	for _, doc := range []string{"../../README.md", "../../deploy/README.md"} {
+	docs, err := filepath.Glob("../../docs/*.md")
+	if err != nil || len(docs) == 0 {
+		t.Fatalf("no docs/*.md: %v", err)
+	}
+	for _, doc := range append([]string{"../../README.md", "../../deploy/README.md"}, docs...) {
 		data, err := os.ReadFile(doc)
 		if err != nil {
 			t.Fatal(err)

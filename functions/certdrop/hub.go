@@ -78,13 +78,21 @@ func runRollback(ctx context.Context, c *cli, args []string) int {
 	if m == nil {
 		return code
 	}
-	client, cas, fo, code := hubClient(ctx, c, "rollback")
+	client, _, fo, code := hubClient(ctx, c, "rollback")
 	if client == nil {
 		return code
 	}
 	fo.Logger = cliLogger(c.stderr, *verbose)
-	rep, err := hub.Rollback(ctx, client, cas, m, hub.RollbackOptions{To: *to, DryRun: *dryRun, Fanout: fo,
-		Meta: report.Meta{Trigger: report.TriggerCLI, StartedAt: time.Now()}})
+	// The function's rollback: the same rollback and the same pin.
+	rr := job.RollbackRequest{
+		RollbackOptions: hub.RollbackOptions{To: *to, DryRun: *dryRun, Fanout: fo,
+			Meta: report.Meta{Trigger: report.TriggerCLI, StartedAt: time.Now()}},
+		PinnedBy: cliWho(c),
+	}
+	if pinBucket != "" {
+		rr.Pins = func(ctx context.Context) (store.Store, error) { return openPins(ctx, c, pinBucket, *region) }
+	}
+	rb, err := job.Rollback(ctx, client, m, rr)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "certdrop rollback: %v\n", err)
 		var re *hub.RefusedError
@@ -93,6 +101,7 @@ func runRollback(ctx context.Context, c *cli, args []string) int {
 		}
 		return exitFail
 	}
+	rep := rb.Report
 	if *asJSON {
 		printJSON(c.stdout, rep)
 	} else {
@@ -111,11 +120,13 @@ func runRollback(ctx context.Context, c *cli, args []string) int {
 		fmt.Fprintf(c.stderr, "not pinned: no bucket (--bucket, CERTDROP_BUCKET, or an oss:// manifest); if the function watches a bucket, "+
 			"its next reconcile or upload event redeploys the newest bundle for %s: roll back again with --bucket\n",
 			strings.Join(rep.Bundle.SANs, ", "))
+	case rb.PinErr != nil:
+		fmt.Fprintf(c.stderr, "NOT PINNED: %v: the function's next reconcile redeploys the newest bundle; roll back again once the bucket can be written\n", regionHint(rb.PinErr))
+		code = exitFail
 	default:
-		if err := writePin(ctx, c, pinBucket, *region, rep); err != nil {
-			fmt.Fprintf(c.stderr, "NOT PINNED: %v: the function's next reconcile redeploys the newest bundle; roll back again once the bucket can be written\n", regionHint(err))
-			code = exitFail
-		}
+		p := rb.Pin
+		fmt.Fprintf(c.stderr, "pinned: oss://%s/%s: bundles for %s issued before %s are not deployed until a newer certificate "+
+			"arrives or 'certdrop rollback --release %s'\n", pinBucket, p.Key, strings.Join(p.Names, ", "), p.PinnedAt.Format(time.RFC3339), p.CertName)
 	}
 	return code
 }
@@ -130,56 +141,54 @@ func cliWho(c *cli) string {
 	return fmt.Sprintf("cli-%s@%s-%d", who, host, time.Now().Unix())
 }
 
-// writePin records the rollback's pin in the bucket.
-func writePin(ctx context.Context, c *cli, bucket, region string, rep *report.Report) error {
-	st, err := store.Open(ctx, "oss://"+bucket+"/", store.Options{Getenv: c.getenv, Region: region})
-	if err != nil {
-		return err
-	}
-	p := hub.PinOf(rep, time.Now(), report.TriggerCLI, cliWho(c))
-	key, err := pin.Write(ctx, st, p)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(c.stderr, "pinned: oss://%s/%s: bundles for %s issued before %s are not deployed until a newer certificate "+
-		"arrives or 'certdrop rollback --release %s'\n", bucket, key, strings.Join(p.Names, ", "), p.At.Format(time.RFC3339), p.CertName)
-	return nil
+// openPins opens the bucket where rollback pins are kept.
+func openPins(ctx context.Context, c *cli, bucket, region string) (store.Store, error) {
+	return store.Open(ctx, "oss://"+bucket+"/", store.Options{Getenv: c.getenv, Region: region})
 }
 
-// releasePin lifts the pins a name matches.
+// releasePin lifts the pins a name matches, as the function's release
+// does (job.ReleasePins): every matched pin is deleted, a deletion that
+// fails is reported and the others are still deleted; exit 1 when any
+// failed.
 func releasePin(ctx context.Context, c *cli, bucket, region, name string, dryRun bool) int {
-	st, err := store.Open(ctx, "oss://"+bucket+"/", store.Options{Getenv: c.getenv, Region: region})
+	st, err := openPins(ctx, c, bucket, region)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "certdrop rollback: %v\n", regionHint(err))
 		return exitUsage
 	}
-	set, problems, err := pin.Load(ctx, st)
-	if err != nil {
-		fmt.Fprintf(c.stderr, "certdrop rollback: listing the pins: %v\n", err)
+	notes, err := job.ReleasePins(ctx, st, name, dryRun, nil)
+	code := exitOK
+	unlisted := ""
+	for _, n := range notes {
+		switch {
+		case n.State == job.PinProblem && n.Error != nil && n.Error.Code == job.CodePinsUnlisted:
+			unlisted = n.Message
+		case n.State == job.PinProblem && n.Failed():
+			fmt.Fprintf(c.stderr, "certdrop rollback: %s\n", n.Message)
+			code = exitFail
+		case n.State == job.PinProblem:
+			fmt.Fprintf(c.stderr, "warning: pin %s: %s\n", n.Key, n.Message)
+		case dryRun:
+			fmt.Fprintf(c.stdout, "would release the rollback to %s (%s), pinned %s by %s\n", n.CertName, strings.Join(n.Names, ", "),
+				n.PinnedAt.Format(time.RFC3339), n.PinnedBy)
+		default:
+			fmt.Fprintf(c.stdout, "released the rollback to %s (%s), pinned %s by %s: the next reconcile or upload deploys the newest bundle\n",
+				n.CertName, strings.Join(n.Names, ", "), n.PinnedAt.Format(time.RFC3339), n.PinnedBy)
+		}
+	}
+	var f *job.Failure
+	switch {
+	case err == nil:
+		return code
+	case errors.As(err, &f) && f.Err.Code == job.CodePinsUnlisted:
+		fmt.Fprintf(c.stderr, "certdrop rollback: listing the pins: %s\n", unlisted)
 		return exitFail
-	}
-	for _, p := range problems {
-		fmt.Fprintf(c.stderr, "warning: pin %s: %v\n", p.Key, p.Err)
-	}
-	matched, others := set.Match(name, 10)
-	if len(matched) == 0 {
-		fmt.Fprintf(c.stderr, "certdrop rollback: %s (in oss://%s/%s)\n", pin.NoMatch(name, others), bucket, pin.Prefix)
+	case errors.As(err, &f) && f.Err.Code == job.CodeNoPin:
+		fmt.Fprintf(c.stderr, "certdrop rollback: %s (in oss://%s/%s)\n", f.Err.Message, bucket, pin.Prefix)
 		return exitUsage
 	}
-	for _, p := range matched {
-		if dryRun {
-			fmt.Fprintf(c.stdout, "would release the rollback to %s (%s), pinned %s by %s %s\n", p.CertName, strings.Join(p.Names, ", "),
-				p.At.Format(time.RFC3339), p.Trigger, p.RequestID)
-			continue
-		}
-		if err := pin.Delete(ctx, st, p.Key()); err != nil {
-			fmt.Fprintf(c.stderr, "certdrop rollback: %v\n", err)
-			return exitFail
-		}
-		fmt.Fprintf(c.stdout, "released the rollback to %s (%s), pinned %s by %s %s: the next reconcile or upload deploys the newest bundle\n",
-			p.CertName, strings.Join(p.Names, ", "), p.At.Format(time.RFC3339), p.Trigger, p.RequestID)
-	}
-	return exitOK
+	fmt.Fprintf(c.stderr, "certdrop rollback: %v\n", err)
+	return exitFail
 }
 
 func runPrune(ctx context.Context, c *cli, args []string) int {

@@ -13,7 +13,9 @@ import (
 
 	"github.com/certdrop/certdrop/internal/credchain"
 	"github.com/certdrop/certdrop/shared/cloudsim"
+	"github.com/certdrop/certdrop/shared/cloudsim/cloudsimtest"
 	"github.com/certdrop/certdrop/shared/hub"
+	"github.com/certdrop/certdrop/shared/pin"
 	"github.com/certdrop/certdrop/shared/store"
 )
 
@@ -64,7 +66,7 @@ func TestDeployCASRollbackPrune(t *testing.T) {
 // matches no pin is refused (exit 2); without a bucket the rollback says
 // it is not pinned.
 func TestRollbackPinCLI(t *testing.T) {
-	_, env := startSim(t, cloudsim.Config{
+	_, env := cloudsimtest.StartEnv(t, cloudsim.Config{
 		Credentials: []cloudsim.Credential{{AccessKeyID: "pinAK", AccessKeySecret: "pinSK"}},
 		Domains:     cloudsim.Domains{CDN: []cloudsim.Domain{{Name: "www.example.test"}}},
 		OSS:         cloudsim.OSSSettings{Buckets: []string{"pin-bucket"}},
@@ -126,5 +128,79 @@ func TestRollbackPinCLI(t *testing.T) {
 	}
 	if code, _, errs = runWithEnv(env, "rollback", "--release", "www.example.test", "--to", name); code != exitUsage {
 		t.Errorf("--to with --release: exit %d\n%s", code, errs)
+	}
+}
+
+// TestReleaseFailedDeleteBothPaths: a release that matches two pins, one
+// of which OSS refuses to delete, behaves the same from the command line
+// (rollback --release) and in the function (the release event, run as
+// the function runs it): the other pin is still deleted, the refused one
+// stays and is reported as not deleted, and the run fails (exit 1; the
+// outcome "failed").
+func TestReleaseFailedDeleteBothPaths(t *testing.T) {
+	at := time.Date(2027, 2, 21, 8, 0, 0, 0, time.UTC)
+	pins := []*pin.Pin{
+		{Names: []string{"www.example.test"}, CertName: "certdrop-www.example.test-20270101-11111111", At: at, Trigger: "manual", RequestID: "r-1"},
+		{Names: []string{"img.example.test", "www.example.test"}, CertName: "certdrop-www.example.test-20270102-22222222", At: at, Trigger: "cli", RequestID: "r-2"},
+	}
+	// The first pin a release meets (pins are met in key order) is the
+	// one OSS refuses to delete.
+	refused, released := pins[0], pins[1]
+	if released.Key() < refused.Key() {
+		refused, released = released, refused
+	}
+	for _, path := range []string{"command line", "function"} {
+		t.Run(path, func(t *testing.T) {
+			_, env := cloudsimtest.StartEnv(t, cloudsim.Config{
+				Credentials: []cloudsim.Credential{{AccessKeyID: "relAK", AccessKeySecret: "relSK"}},
+				OSS: cloudsim.OSSSettings{Buckets: []string{"rel-bucket"}, Faults: cloudsim.OSSFaults{Scripted: []cloudsim.OSSScript{
+					{API: "DeleteObject", Key: refused.Key(), Status: 403, Code: "AccessDenied", Times: 1000}}}},
+			})
+			env["CERTDROP_BUCKET"] = "rel-bucket"
+			ctx := context.Background()
+			st, err := store.OpenOSS(ctx, "rel-bucket", "", store.Options{Getenv: func(k string) string { return env[k] },
+				Credentials: &credchain.Credentials{AccessKeyID: "relAK", AccessKeySecret: "relSK"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range pins {
+				if _, err := pin.Write(ctx, st, p); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var code int
+			var out, errs string
+			if path == "function" {
+				ev := filepath.Join(t.TempDir(), "release.json")
+				if err := os.WriteFile(ev, []byte(`{"mode":"rollback","release":"www.example.test"}`), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				code, out, errs = runWithEnv(env, "invoke", "--event", ev)
+				var o struct {
+					Status string
+					Pins   []struct {
+						State, Key, CertName string
+						Error                *struct{ Code string }
+					}
+				}
+				if err := json.Unmarshal([]byte(out), &o); err != nil || o.Status != "failed" || len(o.Pins) != 2 ||
+					o.Pins[0].State != "problem" || o.Pins[0].Key != refused.Key() || o.Pins[0].Error == nil || o.Pins[0].Error.Code != "PinNotDeleted" ||
+					o.Pins[1].State != "released" || o.Pins[1].CertName != released.CertName {
+					t.Errorf("outcome: %v\n%s\n%s", err, out, errs)
+				}
+			} else {
+				code, out, errs = runWithEnv(env, "rollback", "--release", "www.example.test")
+				if !strings.Contains(errs, "deleting the pin "+refused.Key()) || !strings.Contains(out, "released the rollback to "+released.CertName) {
+					t.Errorf("output:\n%s\n%s", out, errs)
+				}
+			}
+			if code != exitFail {
+				t.Errorf("exit %d; want %d", code, exitFail)
+			}
+			infos, err := st.List(ctx, pin.Prefix)
+			if err != nil || len(infos) != 1 || infos[0].Key != refused.Key() {
+				t.Errorf("pins left %+v (%v); want only %s, the one OSS refused to delete", infos, err, refused.Key())
+			}
+		})
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/certdrop/certdrop/shared/bundle"
 	"github.com/certdrop/certdrop/shared/cloudsim"
+	"github.com/certdrop/certdrop/shared/cloudsim/cloudsimtest"
 	"github.com/certdrop/certdrop/shared/store"
 )
 
@@ -30,9 +31,9 @@ func gencertIn(t *testing.T, days string) (folder, rootPath string) {
 	return folder, rootPath
 }
 
-// TestValidateWarnDays is issue 8 §6: --warn-days 0 warned at 14 days,
-// while the manifest's warnDays: 0 means never; and a fresh 90-day
-// certificate showed 89 days left.
+// TestValidateWarnDays: --warn-days 0 means never, as the manifest's
+// warnDays: 0 does, not 14 days; and a fresh 90-day certificate shows 90
+// days left.
 func TestValidateWarnDays(t *testing.T) {
 	soon, soonRoot := gencertIn(t, "5")
 	fresh, freshRoot := gencertIn(t, "90")
@@ -101,9 +102,9 @@ func certbotLive(t *testing.T, from, name string) string {
 	return live
 }
 
-// TestCertbotLiveFolder is issue 8 §1: certbot's live/<name>/ folder holds
-// symbolic links, and validate, plan, deploy and push refused it ("no .pem,
-// .crt, .cer or .key files"). `certdrop push "$RENEWED_LINEAGE"` must work.
+// TestCertbotLiveFolder: certbot's live/<name>/ folder holds symbolic
+// links, and validate, plan, deploy and push read it (not "no .pem, .crt,
+// .cer or .key files"). `certdrop push "$RENEWED_LINEAGE"` must work.
 func TestCertbotLiveFolder(t *testing.T) {
 	env, sim, bundleDir, root, manifestPath := deployEnv(t)
 	live := certbotLive(t, bundleDir, "example.test")
@@ -140,7 +141,7 @@ func TestCertbotLiveFolder(t *testing.T) {
 // environment that points push at it.
 func ossEnv(t *testing.T) map[string]string {
 	t.Helper()
-	_, env := startSim(t, cloudsim.Config{
+	_, env := cloudsimtest.StartEnv(t, cloudsim.Config{
 		Credentials: []cloudsim.Credential{{AccessKeyID: "pushAK", AccessKeySecret: "pushSK"}},
 		OSS:         cloudsim.OSSSettings{Buckets: []string{"certs"}, Region: "cn-hangzhou"},
 	})
@@ -258,8 +259,8 @@ func legoFolder(t *testing.T) (dir, rootPath string) {
 	return dir, rootPath
 }
 
-// TestLegoFolder is issue 8 §1: lego's shared certificates/ folder was
-// refused once it held two certificates. Each key goes with the
+// TestLegoFolder: lego's shared certificates/ folder is read whatever
+// number of certificates it holds. Each key goes with the
 // certificate it matches; validate, plan, deploy and push handle each
 // bundle and say which files formed which.
 func TestLegoFolder(t *testing.T) {

@@ -16,7 +16,7 @@ import (
 )
 
 // TestJSONShapes: validate, plan and deploy --json print one object, with
-// the keys README's command-line section documents and a "bundles" array,
+// the keys docs/cli.md documents and a "bundles" array,
 // for one bundle (a certbot-like folder) as for several (lego's
 // certificates/ folder); show reads what deploy printed.
 func TestJSONShapes(t *testing.T) {

@@ -1,6 +1,7 @@
-// Command certdrop installs renewed TLS certificates on Alibaba Cloud CDN,
-// VOD and Live domains. It is both the Function Compute custom-runtime
-// server and the command line; see README.md.
+// Command certdrop installs renewed TLS certificates on the Alibaba Cloud
+// domains a manifest lists, whatever their product. It is both the
+// Function Compute custom-runtime server and the command line; see
+// README.md and docs/cli.md.
 package main
 
 import (
@@ -128,7 +129,7 @@ func run(ctx context.Context, c *cli, args []string) int {
 }
 
 func usage(w io.Writer, cmds map[string]command) {
-	fmt.Fprintln(w, "certdrop installs renewed TLS certificates on Alibaba Cloud CDN, VOD and Live domains.")
+	fmt.Fprintln(w, "certdrop installs renewed TLS certificates on Alibaba Cloud CDN, DCDN, VOD, Live and OSS custom domains.")
 	fmt.Fprintln(w, "\nUsage: certdrop <command> [flags]\n\nCommands:")
 	names := make([]string, 0, len(cmds))
 	for n := range cmds {

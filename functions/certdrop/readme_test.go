@@ -14,16 +14,16 @@ import (
 )
 
 // readmeBlock returns the first code block after the line starting with
-// heading in README.md.
+// heading in docs/cli.md.
 func readmeBlock(t *testing.T, heading string) string {
 	t.Helper()
-	data, err := os.ReadFile("../../README.md")
+	data, err := os.ReadFile("../../docs/cli.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, after, ok := strings.Cut(string(data), "\n"+heading)
 	if !ok {
-		t.Fatalf("README.md has no %q", heading)
+		t.Fatalf("docs/cli.md has no %q", heading)
 	}
 	_, after, ok = strings.Cut(after, "```sh\n")
 	block, _, closed := strings.Cut(after, "\n```")
@@ -33,10 +33,10 @@ func readmeBlock(t *testing.T, heading string) string {
 	return block + "\n"
 }
 
-// TestReadmeTryIt runs the README's "Trying it without an account" block
+// TestReadmeTryIt runs the "Trying it without an account" block of docs/cli.md
 // as a user pastes it into bash, from the repository's root: each command
 // must find what the previous ones made, and the runs must end as the
-// README says (FAILED only for the offline domain, then unchanged).
+// docs say (FAILED only for the offline domain, then unchanged).
 func TestReadmeTryIt(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds certdrop and runs the emulator")
@@ -46,7 +46,7 @@ func TestReadmeTryIt(t *testing.T) {
 			t.Skipf("%s is not installed", tool)
 		}
 	}
-	block := readmeBlock(t, "Trying it without an account")
+	block := readmeBlock(t, "## Trying it without an account")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	// Interactive bash does not stop at a failing command: neither does

@@ -8,11 +8,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/certdrop/certdrop/shared/bundle"
 	"github.com/certdrop/certdrop/shared/cloud"
 	"github.com/certdrop/certdrop/shared/config"
 	"github.com/certdrop/certdrop/shared/dnsprovider/alidns"
 	"github.com/certdrop/certdrop/shared/event"
+	"github.com/certdrop/certdrop/shared/job"
 	"github.com/certdrop/certdrop/shared/renew"
 	"github.com/certdrop/certdrop/shared/store"
 )
@@ -71,34 +71,23 @@ func runRenew(ctx context.Context, c *cli, args []string) int {
 	if err != nil {
 		return usageError(c, "renew", err.Error())
 	}
-	opts := renew.Options{
-		Store:     st,
-		Prefix:    prefix,
-		Resolvers: resolvers,
-		Getenv:    c.getenv,
-		Providers: renew.NewProviders(c.getenv, func(context.Context) (alidns.Caller, error) {
-			return cloud.New(cloud.Options{Getenv: c.getenv})
-		}),
-	}
-	if opts.Concurrency, err = renew.ParseConcurrency(c.getenv(renew.EnvConcurrency)); err != nil {
+	concurrency, err := renew.ParseConcurrency(c.getenv(renew.EnvConcurrency))
+	if err != nil {
 		return usageError(c, "renew", err.Error())
-	}
-	if loc := c.getenv(renew.EnvTrustRoots); loc != "" {
-		data, err := readLocation(ctx, c, loc)
-		if err == nil {
-			opts.Roots, err = bundle.ParseRoots(loc, data)
-		}
-		if err != nil {
-			fmt.Fprintf(c.stderr, "certdrop renew: %s=%s: %v\n", renew.EnvTrustRoots, loc, err)
-			return exitUsage
-		}
 	}
 	level := slog.LevelWarn
 	if *verbose {
 		level = slog.LevelInfo
 	}
-	opts.Logger = slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: level}))
-	eng, err := renew.New(opts)
+	// The function's renewal engine: the same providers, resolvers and
+	// ACME roots.
+	eng, err := job.NewRenewEngine(ctx, job.RenewSetup{
+		Options:    renew.Options{Store: st, Prefix: prefix, Getenv: c.getenv, Concurrency: concurrency, Logger: slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: level}))},
+		Resolvers:  resolvers,
+		TrustRoots: c.getenv(renew.EnvTrustRoots),
+		Load:       func(ctx context.Context, loc string) ([]byte, error) { return readLocation(ctx, c, loc) },
+		DNS:        func(context.Context) (alidns.Caller, error) { return cloud.New(cloud.Options{Getenv: c.getenv}) },
+	})
 	if err != nil {
 		fmt.Fprintf(c.stderr, "certdrop renew: %v\n", err)
 		return exitUsage

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/certdrop/certdrop/shared/cloudsim"
+	"github.com/certdrop/certdrop/shared/cloudsim/cloudsimtest"
 	"github.com/certdrop/certdrop/shared/report"
 	"github.com/certdrop/certdrop/shared/store"
 )
@@ -27,7 +28,7 @@ func renewEnv(t *testing.T) (env map[string]string, manifestPath string) {
 // "renew-bucket".
 func renewEnvOSS(t *testing.T) (env map[string]string, manifestPath string, sim *cloudsim.Sim) {
 	t.Helper()
-	sim, env = startSim(t, cloudsim.Config{
+	sim, env = cloudsimtest.StartEnv(t, cloudsim.Config{
 		Credentials: []cloudsim.Credential{{AccessKeyID: "LTAIcli", AccessKeySecret: "cli-secret-value"}},
 		OSS:         cloudsim.OSSSettings{Buckets: []string{"renew-bucket"}},
 		DNS:         cloudsim.DNSSettings{Zones: []cloudsim.ZoneSettings{{Name: "example.test"}}},
@@ -165,7 +166,7 @@ func TestReadLocationKeyAsWritten(t *testing.T) {
 // then holds it back, as the function alerts both; --json carries the
 // error as the function's outcome does (code, message, hint, transient).
 func TestRenewCommandNotRenewed(t *testing.T) {
-	sim, env := startSim(t, cloudsim.Config{
+	sim, env := cloudsimtest.StartEnv(t, cloudsim.Config{
 		Credentials: []cloudsim.Credential{{AccessKeyID: "LTAIcli", AccessKeySecret: "cli-secret-value"}},
 		OSS:         cloudsim.OSSSettings{Buckets: []string{"renew-bucket"}},
 		DNS:         cloudsim.DNSSettings{Zones: []cloudsim.ZoneSettings{{Name: "example.test"}, {Name: "elsewhere.test", External: true}}},

@@ -47,7 +47,7 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 			"timer renewal and reconcile, manual re-run, renewal or rollback), POST /initialize, GET /pre-stop. It listens at\n"+
 			"FC_CUSTOM_LISTEN_PORT, else FC_SERVER_PORT, else 9000, on all interfaces inside Function\n"+
 			"Compute (FC_FUNCTION_NAME set) and on 127.0.0.1 anywhere else; it stops gracefully on SIGTERM.\n"+
-			"Configuration comes from the environment (see README).", c)
+			"Configuration comes from the environment (see docs/configuration.md).", c)
 	listen := fs.String("listen", "", "the listen `ADDR`, overriding the FC port variables (e.g. 127.0.0.1:9000)")
 	if _, err := parseInterleaved(fs, args); err != nil {
 		return flagExit(err)

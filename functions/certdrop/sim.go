@@ -17,12 +17,12 @@ import (
 // source them; everything else goes to stderr.
 func runSim(ctx context.Context, c *cli, args []string) int {
 	fs := newFlagSet("sim", "--config FILE [--journal FILE] [--data DIR] [--notify URL [--notify-prefix P]]",
-		"Runs the local cloud emulator: one loopback listener that answers the CDN, VOD, Live and\n"+
-			"DCDN certificate APIs and Certificate Management Service (cn-hangzhou) as the real\n"+
-			"OpenAPI does (signatures, quotas, error codes, injected faults), one for Certificate\n"+
-			"Management Service in ap-southeast-1, and one for OSS (objects and custom domains with\n"+
-			"certificates). Prints the environment that points certdrop at it, then serves until\n"+
-			"interrupted. See testdata/sim/demo.yaml for the configuration format.", c)
+		"Runs the local cloud emulator: one loopback listener that answers the products'\n"+
+			"certificate APIs, Alibaba Cloud DNS and Certificate Management Service (cn-hangzhou)\n"+
+			"as the real OpenAPI does (signatures, quotas, error codes, injected faults), one for\n"+
+			"Certificate Management Service in ap-southeast-1, and one for OSS (objects and custom\n"+
+			"domains with certificates). Prints the environment that points certdrop at it, then\n"+
+			"serves until interrupted. See testdata/sim/demo.yaml for the configuration format.", c)
 	config := fs.String("config", "", "the emulator's YAML configuration `FILE`")
 	journal := fs.String("journal", "", "write every call as a JSON line to `FILE`")
 	data := fs.String("data", "", "keep OSS buckets and objects in `DIR` (default: in memory)")

@@ -1,5 +1,5 @@
 // Package credchain finds Alibaba Cloud credentials the one way certdrop
-// uses for every client, the OpenAPI clients (CDN, VOD, Live) and the OSS
+// uses for every client, the OpenAPI clients and the OSS
 // store alike, so that a command that can read the bucket can also call the
 // APIs and the other way round. It builds on credentials-go's providers and
 // reads the environment only through the getenv it is given.

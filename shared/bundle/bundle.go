@@ -1,6 +1,6 @@
 // Package bundle reads a renewed TLS certificate bundle (one combined PEM
 // file, or the files of one folder), checks it before anything is deployed,
-// and renders it in the forms the Alibaba Cloud CDN, VOD and Live APIs take.
+// and renders it in the forms the Alibaba Cloud certificate APIs take.
 //
 // Parse does the structural work: PEM and DER decoding, finding the one
 // private key and the leaf it belongs to, and ordering the chain. Split does

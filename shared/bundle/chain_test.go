@@ -166,8 +166,8 @@ func TestValidateMissingIntermediate(t *testing.T) {
 	}
 }
 
-// TestValidateAllowUntrustedMissingRoot is issue 8 §5: with allowUntrusted,
-// a private CA's usual bundle (leaf and intermediate, root not at hand) was
+// TestValidateAllowUntrustedMissingRoot: with allowUntrusted, a private
+// CA's usual bundle (leaf and intermediate, root not at hand) is not
 // refused as "missing intermediate". With no root to check against, a
 // missing root and a missing intermediate look the same: it is accepted
 // with a warning that says so.

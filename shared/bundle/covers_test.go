@@ -53,7 +53,7 @@ func TestCovers(t *testing.T) {
 		{"IDN under a punycode wildcard", idn, "www.bücher.example", true},
 		{"IDN CDN wildcard", idn, ".bücher.example", true},
 		{"other IDN", idn, "bucher.example", false},
-		// Issue 8 §5: browsers and Go ignore the CN, so a certificate
+		// Browsers and Go ignore the CN, so a certificate
 		// without DNS SANs covers nothing, not its CN.
 		{"CN ignored when there are no SANs", cnOnly, "cn.example.com", false},
 		{"CN wildcard ignored when there are no SANs", cnWild, "a.cn.example.com", false},

@@ -23,7 +23,7 @@ var (
 	// covers no domain (its subject CN does not count, for Go and for
 	// browsers).
 	ErrNoNames = errors.New("certificate names no DNS name")
-	// ErrOverLimit: the certificate is over what the CDN, VOD and Live APIs
+	// ErrOverLimit: the certificate is over what the certificate APIs
 	// take (MaxCertPEM bytes, MaxNames names), refused before any call.
 	ErrOverLimit = errors.New("certificate over the APIs' limits")
 )

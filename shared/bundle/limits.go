@@ -63,7 +63,7 @@ const (
 	maxRSABits = 8192
 )
 
-// Limits of the CDN, VOD and Live APIs, applied by Validate so that a
+// Limits of the certificate APIs, applied by Validate so that a
 // certificate they would refuse fails before any call. The vendor
 // documents the refusals (InvalidCertificate.TooLong, "the maximum length
 // of the certificate is exceeded") but not the numbers; these are

@@ -495,7 +495,7 @@ func utf16(ascii []byte) []byte {
 }
 
 // TestParseRefusesCostlyKeys: keys that make one public-key operation slow
-// are refused before it is done (issue 8 §4, bounded cost): ECDSA other
+// are refused before it is done (bounded cost): ECDSA other
 // than P-256 and P-384, in a certificate or as the private key, and a
 // private-key block larger than any RSA key certdrop takes.
 func TestParseRefusesCostlyKeys(t *testing.T) {
@@ -527,7 +527,7 @@ func TestParseRefusesCostlyKeys(t *testing.T) {
 // TestDERWithNewlineWhoseSignatureEndsInNewline: a DER certificate that
 // gained a trailing newline is named as DER even when its own last byte
 // is a newline too (the signature is random: 1 in 64 RSA certificates end
-// in a whitespace byte, which made TestParseRejects fail now and then).
+// in a whitespace byte).
 func TestDERWithNewlineWhoseSignatureEndsInNewline(t *testing.T) {
 	p := fixture(t)
 	var der []byte

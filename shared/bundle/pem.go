@@ -253,7 +253,7 @@ func parseKey(source string, blk block) (crypto.Signer, error) {
 	unsupported := func(kind string) error {
 		return newError(ErrUnsupportedKey, source,
 			fmt.Sprintf("the private key at line %d is %s", blk.line, kind),
-			"the CDN, VOD and Live APIs take RSA and ECDSA keys: issue the certificate with an RSA (2048 bits or more) or ECDSA P-256 key")
+			"certdrop deploys RSA and ECDSA keys only: issue the certificate with an RSA (2048 bits or more) or ECDSA P-256 key")
 	}
 	malformed := func(err error) error {
 		return newError(ErrMalformed, source,

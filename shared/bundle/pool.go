@@ -233,7 +233,7 @@ func (p *pool) addKey(i int, blk block) (*poolKey, error) {
 	if len(blk.Bytes) > maxKeyDER && plain {
 		return nil, newError(ErrUnsupportedKey, name,
 			fmt.Sprintf("the private key at line %d is %d bytes, larger than an RSA key of %d bits", blk.line, len(blk.Bytes), maxRSABits),
-			"the CDN, VOD and Live APIs take RSA and ECDSA keys: issue the certificate with an RSA (2048 bits or more) or ECDSA P-256 key")
+			"certdrop deploys RSA and ECDSA keys only: issue the certificate with an RSA (2048 bits or more) or ECDSA P-256 key")
 	}
 	// The same bytes again cost nothing; a key may also come in another
 	// encoding (PKCS#1 and PKCS#8) in another file. More parses than that

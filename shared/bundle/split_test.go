@@ -314,7 +314,7 @@ func TestSplitMatchesParse(t *testing.T) {
 	}
 }
 
-// TestIncompleteClassification is issue 8 §2: only half a pair may wait;
+// TestIncompleteClassification: only half a pair may wait;
 // a bundle that can never complete is a failure.
 func TestIncompleteClassification(t *testing.T) {
 	p := fixture(t)

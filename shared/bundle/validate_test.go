@@ -90,9 +90,9 @@ func TestDaysLeft(t *testing.T) {
 	}
 }
 
-// TestDaysLeftFreshCertificate is issue 8 §6: a fresh 90-day certificate,
-// shaped as Let's Encrypt issues them (notBefore backdated an hour,
-// notAfter = notBefore + 90 days - 1 s), showed "89 days left".
+// TestDaysLeftFreshCertificate: a fresh 90-day certificate, shaped as
+// Let's Encrypt issues them (notBefore backdated an hour, notAfter =
+// notBefore + 90 days - 1 s), shows 90 days left, not 89.
 func TestDaysLeftFreshCertificate(t *testing.T) {
 	issued := time.Date(2030, 3, 1, 10, 0, 0, 0, time.UTC)
 	nb := issued.Add(-time.Hour)
@@ -231,7 +231,7 @@ func TestValidateTrust(t *testing.T) {
 	}
 }
 
-// TestValidateNoDNSNames is issue 8 §5: a certificate with a CN and no DNS
+// TestValidateNoDNSNames: a certificate with a CN and no DNS
 // SANs covers nothing, and Validate says so instead of letting it through.
 func TestValidateNoDNSNames(t *testing.T) {
 	p := fixture(t)
@@ -246,8 +246,8 @@ func TestValidateNoDNSNames(t *testing.T) {
 	checkError(t, b.Validate(p.opts()), bundle.ErrNoNames, []string{`"cn.example.com"`, "names no DNS name", "ignore the subject CN"}, cnOnly.Key)
 }
 
-// TestValidateAPILimits is issue 8 §4: a certificate with 5,000 names was
-// sent to every target and refused there one by one. What the APIs refuse
+// TestValidateAPILimits: a certificate with 5,000 names is not sent to
+// every target to be refused there one by one. What the APIs refuse
 // (too many names, too long a certificate) fails Validate, before any call,
 // and the message echoes long names shortened.
 func TestValidateAPILimits(t *testing.T) {
@@ -347,7 +347,7 @@ func TestLoadRoots(t *testing.T) {
 
 func crlfOf(b []byte) []byte { return []byte(strings.ReplaceAll(string(b), "\n", "\r\n")) }
 
-// TestMessagesShortenLongNames is issue 8 §4: long object keys and
+// TestMessagesShortenLongNames: long object keys and
 // certificate names are echoed shortened, keeping the file name.
 func TestMessagesShortenLongNames(t *testing.T) {
 	p := fixture(t)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/certdrop/certdrop/shared/bundle"
 	"github.com/certdrop/certdrop/shared/cloudsim"
+	"github.com/certdrop/certdrop/shared/cloudsim/cloudsimtest"
 	"github.com/certdrop/certdrop/shared/fanout"
 	"github.com/certdrop/certdrop/shared/manifest"
 	"github.com/certdrop/certdrop/shared/plan"
@@ -21,7 +22,7 @@ func casSim(t *testing.T, faults cloudsim.Faults) (*cloudsim.Sim, *Client) {
 	cfg.Domains.DCDN = []cloudsim.Domain{{Name: "dcdn." + testDomain}}
 	cfg.Domains.Live = append(cfg.Domains.Live, cloudsim.Domain{Name: "up." + testDomain})
 	cfg.Faults = faults
-	s := startSim(t, cfg)
+	s := cloudsimtest.Start(t, cfg)
 	ep := s.Endpoints()
 	c := newClient(t, Options{Getenv: env(s, EnvDCDNEndpoint, ep.OpenAPI, EnvCASEndpoint, ep.OpenAPI, EnvCASIntlEndpoint, ep.CASIntl)})
 	return s, c
@@ -168,8 +169,7 @@ func TestCASUploadThrottledIsRetried(t *testing.T) {
 // targets referencing them: they fail with the upload's error. (Every
 // target is delivered by reference here: an upload-delivery Set stores the
 // certificate in CAS under the same name, as the service does, and the
-// lookup may then find it and rightly use it: that race made a mixed
-// version of this test fail now and then.)
+// lookup may then find it and rightly use it, a race this test avoids.)
 func TestCASUploadFailsNoSet(t *testing.T) {
 	b := testBundle(t, testDomain, "*."+testDomain)
 	name := plan.CASCertName(b.Identity())

@@ -95,8 +95,8 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Client calls the CDN, VOD, Live and DCDN APIs, and OSS's custom-domain
-// operations. It is safe for concurrent use
+// Client calls the products' certificate APIs (OpenAPI and OSS's
+// custom-domain operations) and Certificate Management Service. It is safe for concurrent use
 // and implements fanout.Client.
 type Client struct {
 	opts      Options

@@ -17,6 +17,7 @@ import (
 	"github.com/certdrop/certdrop/internal/credchain"
 	"github.com/certdrop/certdrop/shared/bundle"
 	"github.com/certdrop/certdrop/shared/cloudsim"
+	"github.com/certdrop/certdrop/shared/cloudsim/cloudsimtest"
 	"github.com/certdrop/certdrop/shared/fanout"
 	"github.com/certdrop/certdrop/shared/manifest"
 	"github.com/certdrop/certdrop/shared/plan"
@@ -36,7 +37,7 @@ func describe(ctx context.Context, c *Client, call plan.Call) (fanout.Installed,
 }
 
 func TestSetThenDescribeEveryProduct(t *testing.T) {
-	s := startSim(t, simConfig())
+	s := cloudsimtest.Start(t, simConfig())
 	c := newClient(t, Options{Getenv: env(s)})
 	b := testBundle(t, "*."+testDomain, "vod."+testDomain, "pull."+testDomain)
 	id := b.Identity()
@@ -101,7 +102,7 @@ func TestSetThenDescribeEveryProduct(t *testing.T) {
 // the emulator installs on staging only; VOD's is the only Set API whose
 // current reference documents Env.
 func TestStagingTarget(t *testing.T) {
-	s := startSim(t, simConfig())
+	s := cloudsimtest.Start(t, simConfig())
 	c := newClient(t, Options{Getenv: env(s)})
 	b := testBundle(t, "vod."+testDomain)
 	call := planFor(t, b, manifest.Target{Product: manifest.VOD, Domain: "vod." + testDomain, Region: manifest.VODRegionShanghai, Staging: true})["vod vod."+testDomain]
@@ -223,7 +224,7 @@ func TestErrorClasses(t *testing.T) {
 			if tt.cfg != nil {
 				tt.cfg(&cfg)
 			}
-			s := startSim(t, cfg)
+			s := cloudsimtest.Start(t, cfg)
 			o := Options{Getenv: env(s)}
 			if tt.opts != nil {
 				tt.opts(&o, s)
@@ -301,7 +302,7 @@ func TestErrorsNeverEchoSecrets(t *testing.T) {
 	for i, msg := range echoes {
 		cfg.Faults.Scripted = append(cfg.Faults.Scripted, cloudsim.Script{Domain: "www." + testDomain, Code: "InvalidSSLPri", Message: msg, After: i, Times: 1})
 	}
-	s := startSim(t, cfg)
+	s := cloudsimtest.Start(t, cfg)
 	c := newClient(t, Options{Getenv: env(s), Credentials: &credchain.Credentials{AccessKeyID: testSTSAK, AccessKeySecret: testSTSSK, SecurityToken: testToken}})
 	call := planFor(t, b, manifest.Target{Product: manifest.CDN, Domain: "www." + testDomain})["cdn www."+testDomain]
 	for i := range echoes {
@@ -327,7 +328,7 @@ func TestErrorsNeverEchoSecrets(t *testing.T) {
 }
 
 func TestHTTPSEndpointAndConnectionReuse(t *testing.T) {
-	sim := startSim(t, simConfig())
+	sim := cloudsimtest.Start(t, simConfig())
 	var conns atomic.Int32
 	srv := httptest.NewUnstartedServer(sim.Handler())
 	srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
@@ -379,7 +380,7 @@ func TestConcurrentCalls(t *testing.T) {
 		targets = append(targets, manifest.Target{Product: manifest.CDN, Domain: d})
 	}
 	cfg.Quotas = map[string]float64{"SetCdnDomainSSLCertificate": -1, "DescribeDomainCertificateInfo": -1}
-	s := startSim(t, cfg)
+	s := cloudsimtest.Start(t, cfg)
 	c := newClient(t, Options{Getenv: env(s)})
 	b := testBundle(t, "*."+testDomain)
 	calls := planFor(t, b, targets...)
@@ -415,14 +416,7 @@ func TestConcurrentCalls(t *testing.T) {
 func BenchmarkSetThroughEmulator(b *testing.B) {
 	cfg := simConfig()
 	cfg.Quotas = map[string]float64{"SetCdnDomainSSLCertificate": -1}
-	s, err := cloudsim.New(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := s.Start(context.Background()); err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
+	s := cloudsimtest.Start(b, cfg)
 	c, err := New(Options{Getenv: env(s)})
 	if err != nil {
 		b.Fatal(err)
@@ -453,7 +447,7 @@ func TestParamsPlacement(t *testing.T) {
 			want = ParamsInBody
 		}
 		t.Run("mode="+mode, func(t *testing.T) {
-			s := startSim(t, simConfig())
+			s := cloudsimtest.Start(t, simConfig())
 			getenv := env(s, EnvOpenAPIParams, mode, EnvCASEndpoint, s.Endpoints().OpenAPI)
 			c := newClient(t, Options{Getenv: getenv})
 			b := testBundle(t, "www."+testDomain)

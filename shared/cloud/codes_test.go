@@ -88,7 +88,8 @@ func TestEverySeedCodeIsClassified(t *testing.T) {
 
 // TestSeedListMatchesTheDocuments checks testdata/seed_error_codes.txt
 // against the reference documents themselves, where they are at hand
-// (/work/shared/seeds in the development environment): every listed code
+// (the folder CERTDROP_SEEDS names, by default shared/seeds beside the
+// repository): every listed code
 // is in its document, and each document's error table has exactly as many
 // rows as the list gives it.
 func TestSeedListMatchesTheDocuments(t *testing.T) {

@@ -2,7 +2,6 @@ package cloud
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"log/slog"
 	"os"
@@ -125,20 +124,6 @@ func simConfig() cloudsim.Config {
 		},
 		OSS: cloudsim.OSSSettings{Disabled: true},
 	}
-}
-
-// startSim runs an emulator for one test.
-func startSim(t *testing.T, cfg cloudsim.Config) *cloudsim.Sim {
-	t.Helper()
-	s, err := cloudsim.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return s
 }
 
 // env is a test environment: endpoints pointed at the emulator, the test

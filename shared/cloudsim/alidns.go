@@ -1,8 +1,26 @@
 package cloudsim
 
-// The Alibaba Cloud DNS OpenAPI (product alidns, version 2015-01-09, RPC
-// style), served on the OpenAPI listener with the same signature checks,
-// quotas, fault injection and journal as CDN, VOD and Live. Point a client
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/miekg/dns"
+	"golang.org/x/net/publicsuffix"
+
+	"github.com/certdrop/certdrop/shared/config"
+)
+
+// ProductDNS is the Alibaba Cloud DNS OpenAPI (product alidns, version
+// 2015-01-09, RPC style), served on the OpenAPI listener with the same
+// signature checks, quotas, fault injection and journal as every product. Point a client
 // at it with CERTDROP_ALIDNS_ENDPOINT (Sim.Env). Every answer is JSON;
 // errors are {"RequestId","HostId":"alidns.aliyuncs.com","Code","Message",
 // "Recommend"} with HTTP 400 unless noted.
@@ -98,25 +116,74 @@ package cloudsim
 // terraform-provider-alicloud PR 3813 and 5400 when records of one domain
 // are written concurrently); TTL minimums per edition from
 // https://www.alibabacloud.com/help/en/dns/ttl-definition.
-
-import (
-	"crypto/sha256"
-	"encoding/hex"
-	"fmt"
-	"net"
-	"net/url"
-	"slices"
-	"strconv"
-	"strings"
-	"sync"
-	"time"
-
-	"github.com/miekg/dns"
-	"golang.org/x/net/publicsuffix"
-)
-
-// ProductDNS names Alibaba Cloud DNS in the journal and the API table.
 const ProductDNS = "alidns"
+
+// dnsProduct registers Alibaba Cloud DNS.
+func dnsProduct() productSpec {
+	return productSpec{
+		name: ProductDNS, code: "Alidns", host: "alidns.aliyuncs.com",
+		env:       []string{config.AliDNSEndpoint},
+		errors:    dnsErrors(),
+		authorize: dnsAuthorize,
+		// Alibaba Cloud DNS's "API rate quota" page
+		// (https://www.alibabacloud.com/help/en/dns/api-alidns-2015-01-09-quota)
+		// lists the record operations; DescribeDomains and
+		// GetMainDomainName are not listed: 10/s is the emulator's choice.
+		actions: []apiSpec{
+			{action: "DescribeDomains", version: "2015-01-09", quota: 10, journal: dnsJournal, handle: (*Sim).dnsDescribeDomains},
+			{action: "GetMainDomainName", version: "2015-01-09", quota: 10, journal: dnsJournal, handle: (*Sim).dnsGetMainDomainName},
+			{action: "DescribeDomainRecords", version: "2015-01-09", quota: 100, journal: dnsJournal, handle: (*Sim).dnsDescribeRecords},
+			{action: "DescribeSubDomainRecords", version: "2015-01-09", quota: 300, journal: dnsJournal, handle: (*Sim).dnsDescribeRecords},
+			{action: "DescribeDomainRecordInfo", version: "2015-01-09", quota: 200, journal: dnsJournal, handle: (*Sim).dnsDescribeRecordInfo},
+			{action: "AddDomainRecord", version: "2015-01-09", quota: 60, journal: dnsJournal, handle: (*Sim).dnsAddRecord},
+			{action: "DeleteDomainRecord", version: "2015-01-09", quota: 60, journal: dnsJournal, handle: (*Sim).dnsDeleteRecord},
+		},
+	}
+}
+
+// dnsErrors are the codes of Alibaba Cloud DNS (ProductDNS lists the
+// sources).
+func dnsErrors() map[string]knownError {
+	return map[string]knownError{
+		"MissingDomainName":           {400, "DomainName is mandatory for this action."},
+		"InvalidDomainName.NoExist":   {400, "The specified domain name does not exist. Refresh the page and try again."},
+		"IncorrectDomainUser":         {400, "The domain name does not belong to this user."},
+		"InvalidDomainName.Format":    {400, "The format of domain is error."},
+		"QuotaExceeded.StringLength":  {400, "You Can't finish this operation because the input string length has been out of MAX count."},
+		"DomainRecordDuplicate":       {400, "The domain record is duplicated."},
+		"DomainRecordConflict":        {400, "The domain record is conflict with other records."},
+		"DomainRecordNotBelongToUser": {400, "The domain record does not belong to this user."},
+		"QuotaExceeded.TTL":           {400, "The specified TTL is invalid. A valid TTL must be in the range of 600 to 86400."},
+		"QuotaExceeded.Record":        {400, "You Can't add this domain record because the record has been out of MAX count (90)."},
+		"LastOperationNotFinished":    {400, "The last operation is not finished. Try again later."},
+		"InvalidParameter":            {400, "The specified parameter is invalid."},
+		"MissingRR":                   {400, "RR is mandatory for this action."},
+		"MissingType":                 {400, "Type is mandatory for this action."},
+		"MissingValue":                {400, "Value is mandatory for this action."},
+		"MissingRecordId":             {400, "RecordId is mandatory for this action."},
+		"MissingSubDomain":            {400, "SubDomain is mandatory for this action."},
+		"MissingInputString":          {400, "InputString is mandatory for this action."},
+	}
+}
+
+// dnsJournal names the zone a call is about when it has no DomainName
+// (callDomain), for the journal and the fault rules.
+func dnsJournal(s *Sim, c *call, p url.Values) {
+	if c.entry.Domain == "" {
+		c.entry.Domain = s.dns.callDomain(p)
+	}
+}
+
+// dnsAuthorize refuses a call about a zone the credential's DNSZones does
+// not list, as a RAM policy scoped to acs:alidns::<account>:domain/<zone>
+// does (Forbidden.RAM, HTTP 403).
+func dnsAuthorize(cred Credential, c *call) *apiError {
+	if len(cred.DNSZones) > 0 && c.entry.Domain != "" &&
+		!slices.ContainsFunc(cred.DNSZones, func(z string) bool { return canonicalZone(z) == c.entry.Domain }) {
+		return newAPIError(ProductDNS, "Forbidden.RAM")
+	}
+	return nil
+}
 
 // maxRecordsPerRRSet is the documented cap on records of one RR, Type and
 // Line (QuotaExceeded.Record).
@@ -592,200 +659,222 @@ func (st *dnsState) callDomain(p url.Values) string {
 	return ""
 }
 
-// alidnsCall validates and applies one alidns action, filling the journal
-// entry's record fields.
-func (s *Sim) alidnsCall(api apiSpec, p url.Values, c *call) (any, *apiError) {
+// dnsDescribeDomains answers DescribeDomains: the account's zones, newest
+// first, filtered by KeyWord and paged.
+func (s *Sim) dnsDescribeDomains(c *call, p url.Values) (any, *apiError) {
 	st := s.dns
-	reqID := c.entry.RequestID
-	switch api.action {
-	case "DescribeDomains":
-		number, size, e := page(p, 100)
-		if e != nil {
-			return nil, e
-		}
-		kw, exact := p.Get("KeyWord"), strings.EqualFold(p.Get("SearchMode"), "EXACT")
-		st.mu.Lock()
-		zones := make([]*dnsZone, 0, len(st.zones))
-		for _, z := range st.zones {
-			if !z.external && matchKeyword(z.name, kw, exact) {
-				zones = append(zones, z)
-			}
-		}
-		slices.SortFunc(zones, func(a, b *dnsZone) int {
-			if c := b.created.Compare(a.created); c != 0 {
-				return c
-			}
-			return strings.Compare(a.name, b.name)
-		})
-		var list []map[string]any
-		for _, z := range slicePage(zones, number, size) {
-			code, name := versionOf(z.edition)
-			list = append(list, map[string]any{
-				"DomainId":        z.id,
-				"DomainName":      z.name,
-				"PunyCode":        z.name,
-				"AliDomain":       false,
-				"VersionCode":     code,
-				"VersionName":     name,
-				"RecordCount":     len(z.records),
-				"DnsServers":      map[string]any{"DnsServer": slices.Clone(st.nameServers)},
-				"CreateTime":      z.created.UTC().Format("2006-01-02T15:04Z"),
-				"CreateTimestamp": z.created.UnixMilli(),
-			})
-		}
-		st.mu.Unlock()
-		if list == nil {
-			list = []map[string]any{}
-		}
-		return map[string]any{"RequestId": reqID, "TotalCount": len(zones), "PageNumber": number, "PageSize": size,
-			"Domains": map[string]any{"Domain": list}}, nil
-
-	case "GetMainDomainName":
-		in := canonicalZone(p.Get("InputString"))
-		if in == "" {
-			return nil, newAPIError(ProductDNS, "MissingInputString")
-		}
-		if len(in) > 128 {
-			return nil, newAPIError(ProductDNS, "QuotaExceeded.StringLength")
-		}
-		if _, ok := dns.IsDomainName(in); !ok {
-			return nil, newAPIError(ProductDNS, "InvalidDomainName.Format")
-		}
-		main, err := publicsuffix.EffectiveTLDPlusOne(in)
-		if err != nil {
-			return nil, newAPIError(ProductDNS, "InvalidDomainName.Format")
-		}
-		suffix, _ := publicsuffix.PublicSuffix(in)
-		rr := strings.TrimSuffix(strings.TrimSuffix(in, main), ".")
-		if rr == "" {
-			rr = "@"
-		}
-		return map[string]any{"RequestId": reqID, "DomainName": main, "RR": rr,
-			"DomainLevel": dns.CountLabel(in) - dns.CountLabel(suffix)}, nil
-
-	case "DescribeDomainRecords", "DescribeSubDomainRecords":
-		max := 500 // DescribeDomainRecords: "最大值 500"
-		if api.action == "DescribeSubDomainRecords" {
-			max = 100 // its current reference: "最大值 100"
-		}
-		number, size, e := page(p, max)
-		if e != nil {
-			return nil, e
-		}
-		var zoneName, onlyRR string
-		if api.action == "DescribeSubDomainRecords" {
-			sub := canonicalZone(p.Get("SubDomain"))
-			if sub == "" {
-				return nil, newAPIError(ProductDNS, "MissingSubDomain")
-			}
-			zoneName = canonicalZone(p.Get("DomainName"))
-			if zoneName == "" {
-				main, err := publicsuffix.EffectiveTLDPlusOne(sub)
-				if err != nil {
-					return nil, newAPIError(ProductDNS, "InvalidDomainName.Format")
-				}
-				zoneName = main
-			}
-			switch {
-			case sub == zoneName:
-				onlyRR = "@"
-			case strings.HasSuffix(sub, "."+zoneName):
-				onlyRR = strings.TrimSuffix(sub, "."+zoneName)
-			default:
-				return nil, newAPIError(ProductDNS, "InvalidParameter").withMessage("The specified SubDomain is not under DomainName.")
-			}
-		} else {
-			zoneName = canonicalZone(p.Get("DomainName"))
-			if zoneName == "" {
-				return nil, newAPIError(ProductDNS, "MissingDomainName")
-			}
-		}
-		typ := strings.ToUpper(p.Get("Type"))
-		if typ == "" {
-			typ = strings.ToUpper(p.Get("TypeKeyWord"))
-		}
-		exact := strings.EqualFold(p.Get("SearchMode"), "EXACT")
-		st.mu.Lock()
-		z := st.zones[zoneName]
-		if z == nil || z.external {
-			st.mu.Unlock()
-			return nil, newAPIError(ProductDNS, "InvalidDomainName.NoExist")
-		}
-		var hits []map[string]any
-		for i := len(z.records) - 1; i >= 0; i-- { // newest first
-			r := z.records[i]
-			switch {
-			case onlyRR != "" && r.rr != onlyRR,
-				typ != "" && r.typ != typ,
-				!matchKeyword(r.rr, p.Get("RRKeyWord"), exact),
-				!matchKeyword(r.value, p.Get("ValueKeyWord"), exact),
-				p.Get("KeyWord") != "" && !matchKeyword(r.rr, p.Get("KeyWord"), exact) && !matchKeyword(r.value, p.Get("KeyWord"), exact):
-				continue
-			}
-			hits = append(hits, r.apiRecord(z.name))
-		}
-		st.mu.Unlock()
-		list := slicePage(hits, number, size)
-		return map[string]any{"RequestId": reqID, "TotalCount": len(hits), "PageNumber": number, "PageSize": size,
-			"DomainRecords": map[string]any{"Record": list}}, nil
-
-	case "DescribeDomainRecordInfo":
-		id := p.Get("RecordId")
-		if id == "" {
-			return nil, newAPIError(ProductDNS, "MissingRecordId")
-		}
-		n, _ := strconv.ParseInt(id, 10, 64)
-		st.mu.Lock()
-		defer st.mu.Unlock()
-		z := st.byID[n]
-		if z == nil || z.external {
-			return nil, newAPIError(ProductDNS, "DomainRecordNotBelongToUser")
-		}
-		i := slices.IndexFunc(z.records, func(r *zoneRecord) bool { return r.id == n })
-		m := z.records[i].apiRecord(z.name)
-		m["RequestId"], m["DomainId"] = reqID, z.id
-		return m, nil
-
-	case "AddDomainRecord":
-		zone := canonicalZone(p.Get("DomainName"))
-		if zone == "" {
-			return nil, newAPIError(ProductDNS, "MissingDomainName")
-		}
-		c.entry.RR, c.entry.RecordType, c.entry.Value = strings.ToLower(p.Get("RR")), strings.ToUpper(p.Get("Type")), p.Get("Value")
-		ttl, priority := 0, 0
-		for _, f := range []struct {
-			name string
-			dst  *int
-		}{{"TTL", &ttl}, {"Priority", &priority}} {
-			if v := p.Get(f.name); v != "" {
-				n, err := strconv.Atoi(v)
-				if err != nil {
-					return nil, newAPIError(ProductDNS, "InvalidParameter").withMessage("The specified " + f.name + " is not a number.")
-				}
-				*f.dst = n
-			}
-		}
-		r, e := st.add(zone, p.Get("RR"), p.Get("Type"), p.Get("Value"), ttl, priority, p.Get("Line"), true)
-		if e != nil {
-			return nil, e
-		}
-		c.entry.RecordID = strconv.FormatInt(r.id, 10)
-		return map[string]any{"RequestId": reqID, "RecordId": c.entry.RecordID}, nil
-
-	case "DeleteDomainRecord":
-		id := p.Get("RecordId")
-		if id == "" {
-			return nil, newAPIError(ProductDNS, "MissingRecordId")
-		}
-		c.entry.RecordID = id
-		r, e := st.remove(id, true)
-		if e != nil {
-			return nil, e
-		}
-		c.entry.RR, c.entry.RecordType, c.entry.Value = r.RR, r.Type, r.Value
-		return map[string]any{"RequestId": reqID, "RecordId": id}, nil
+	number, size, e := page(p, 100)
+	if e != nil {
+		return nil, e
 	}
-	return nil, newAPIError(ProductDNS, "InvalidAction.NotFound")
+	kw, exact := p.Get("KeyWord"), strings.EqualFold(p.Get("SearchMode"), "EXACT")
+	st.mu.Lock()
+	zones := make([]*dnsZone, 0, len(st.zones))
+	for _, z := range st.zones {
+		if !z.external && matchKeyword(z.name, kw, exact) {
+			zones = append(zones, z)
+		}
+	}
+	slices.SortFunc(zones, func(a, b *dnsZone) int {
+		if c := b.created.Compare(a.created); c != 0 {
+			return c
+		}
+		return strings.Compare(a.name, b.name)
+	})
+	var list []map[string]any
+	for _, z := range slicePage(zones, number, size) {
+		code, name := versionOf(z.edition)
+		list = append(list, map[string]any{
+			"DomainId":        z.id,
+			"DomainName":      z.name,
+			"PunyCode":        z.name,
+			"AliDomain":       false,
+			"VersionCode":     code,
+			"VersionName":     name,
+			"RecordCount":     len(z.records),
+			"DnsServers":      map[string]any{"DnsServer": slices.Clone(st.nameServers)},
+			"CreateTime":      z.created.UTC().Format("2006-01-02T15:04Z"),
+			"CreateTimestamp": z.created.UnixMilli(),
+		})
+	}
+	st.mu.Unlock()
+	if list == nil {
+		list = []map[string]any{}
+	}
+	return map[string]any{"RequestId": c.entry.RequestID, "TotalCount": len(zones), "PageNumber": number, "PageSize": size,
+		"Domains": map[string]any{"Domain": list}}, nil
+}
+
+// dnsGetMainDomainName answers GetMainDomainName: the registrable domain
+// of InputString by the public suffix list, zone of the account or not.
+func (s *Sim) dnsGetMainDomainName(c *call, p url.Values) (any, *apiError) {
+	in := canonicalZone(p.Get("InputString"))
+	if in == "" {
+		return nil, newAPIError(ProductDNS, "MissingInputString")
+	}
+	if len(in) > 128 {
+		return nil, newAPIError(ProductDNS, "QuotaExceeded.StringLength")
+	}
+	if _, ok := dns.IsDomainName(in); !ok {
+		return nil, newAPIError(ProductDNS, "InvalidDomainName.Format")
+	}
+	main, err := publicsuffix.EffectiveTLDPlusOne(in)
+	if err != nil {
+		return nil, newAPIError(ProductDNS, "InvalidDomainName.Format")
+	}
+	suffix, _ := publicsuffix.PublicSuffix(in)
+	rr := strings.TrimSuffix(strings.TrimSuffix(in, main), ".")
+	if rr == "" {
+		rr = "@"
+	}
+	return map[string]any{"RequestId": c.entry.RequestID, "DomainName": main, "RR": rr,
+		"DomainLevel": dns.CountLabel(in) - dns.CountLabel(suffix)}, nil
+}
+
+// dnsDescribeRecords answers DescribeDomainRecords (a zone's records)
+// and DescribeSubDomainRecords (one host's records): newest first,
+// filtered and paged.
+func (s *Sim) dnsDescribeRecords(c *call, p url.Values) (any, *apiError) {
+	st := s.dns
+	sub := c.api.action == "DescribeSubDomainRecords"
+	max := 500 // DescribeDomainRecords: "最大值 500"
+	if sub {
+		max = 100 // its current reference: "最大值 100"
+	}
+	number, size, e := page(p, max)
+	if e != nil {
+		return nil, e
+	}
+	zoneName, onlyRR, e := recordsScope(p, sub)
+	if e != nil {
+		return nil, e
+	}
+	typ := strings.ToUpper(p.Get("Type"))
+	if typ == "" {
+		typ = strings.ToUpper(p.Get("TypeKeyWord"))
+	}
+	exact := strings.EqualFold(p.Get("SearchMode"), "EXACT")
+	st.mu.Lock()
+	z := st.zones[zoneName]
+	if z == nil || z.external {
+		st.mu.Unlock()
+		return nil, newAPIError(ProductDNS, "InvalidDomainName.NoExist")
+	}
+	var hits []map[string]any
+	for i := len(z.records) - 1; i >= 0; i-- { // newest first
+		r := z.records[i]
+		switch {
+		case onlyRR != "" && r.rr != onlyRR,
+			typ != "" && r.typ != typ,
+			!matchKeyword(r.rr, p.Get("RRKeyWord"), exact),
+			!matchKeyword(r.value, p.Get("ValueKeyWord"), exact),
+			p.Get("KeyWord") != "" && !matchKeyword(r.rr, p.Get("KeyWord"), exact) && !matchKeyword(r.value, p.Get("KeyWord"), exact):
+			continue
+		}
+		hits = append(hits, r.apiRecord(z.name))
+	}
+	st.mu.Unlock()
+	list := slicePage(hits, number, size)
+	return map[string]any{"RequestId": c.entry.RequestID, "TotalCount": len(hits), "PageNumber": number, "PageSize": size,
+		"DomainRecords": map[string]any{"Record": list}}, nil
+}
+
+// recordsScope reads which zone a Describe*Records call lists and, for
+// DescribeSubDomainRecords (sub), the one host record ("@" for the apex)
+// it is limited to.
+func recordsScope(p url.Values, sub bool) (zoneName, onlyRR string, e *apiError) {
+	if !sub {
+		zoneName = canonicalZone(p.Get("DomainName"))
+		if zoneName == "" {
+			return "", "", newAPIError(ProductDNS, "MissingDomainName")
+		}
+		return zoneName, "", nil
+	}
+	name := canonicalZone(p.Get("SubDomain"))
+	if name == "" {
+		return "", "", newAPIError(ProductDNS, "MissingSubDomain")
+	}
+	zoneName = canonicalZone(p.Get("DomainName"))
+	if zoneName == "" {
+		main, err := publicsuffix.EffectiveTLDPlusOne(name)
+		if err != nil {
+			return "", "", newAPIError(ProductDNS, "InvalidDomainName.Format")
+		}
+		zoneName = main
+	}
+	switch {
+	case name == zoneName:
+		return zoneName, "@", nil
+	case strings.HasSuffix(name, "."+zoneName):
+		return zoneName, strings.TrimSuffix(name, "."+zoneName), nil
+	}
+	return "", "", newAPIError(ProductDNS, "InvalidParameter").withMessage("The specified SubDomain is not under DomainName.")
+}
+
+// dnsDescribeRecordInfo answers DescribeDomainRecordInfo: one record by
+// RecordId.
+func (s *Sim) dnsDescribeRecordInfo(c *call, p url.Values) (any, *apiError) {
+	st := s.dns
+	id := p.Get("RecordId")
+	if id == "" {
+		return nil, newAPIError(ProductDNS, "MissingRecordId")
+	}
+	n, _ := strconv.ParseInt(id, 10, 64)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	z := st.byID[n]
+	if z == nil || z.external {
+		return nil, newAPIError(ProductDNS, "DomainRecordNotBelongToUser")
+	}
+	i := slices.IndexFunc(z.records, func(r *zoneRecord) bool { return r.id == n })
+	m := z.records[i].apiRecord(z.name)
+	m["RequestId"], m["DomainId"] = c.entry.RequestID, z.id
+	return m, nil
+}
+
+// dnsAddRecord answers AddDomainRecord, journaling the record's RR, type,
+// value and assigned RecordId.
+func (s *Sim) dnsAddRecord(c *call, p url.Values) (any, *apiError) {
+	zone := canonicalZone(p.Get("DomainName"))
+	if zone == "" {
+		return nil, newAPIError(ProductDNS, "MissingDomainName")
+	}
+	c.entry.RR, c.entry.RecordType, c.entry.Value = strings.ToLower(p.Get("RR")), strings.ToUpper(p.Get("Type")), p.Get("Value")
+	ttl, priority := 0, 0
+	for _, f := range []struct {
+		name string
+		dst  *int
+	}{{"TTL", &ttl}, {"Priority", &priority}} {
+		if v := p.Get(f.name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return nil, newAPIError(ProductDNS, "InvalidParameter").withMessage("The specified " + f.name + " is not a number.")
+			}
+			*f.dst = n
+		}
+	}
+	r, e := s.dns.add(zone, p.Get("RR"), p.Get("Type"), p.Get("Value"), ttl, priority, p.Get("Line"), true)
+	if e != nil {
+		return nil, e
+	}
+	c.entry.RecordID = strconv.FormatInt(r.id, 10)
+	return map[string]any{"RequestId": c.entry.RequestID, "RecordId": c.entry.RecordID}, nil
+}
+
+// dnsDeleteRecord answers DeleteDomainRecord, journaling the deleted
+// record's RecordId, RR, type and value.
+func (s *Sim) dnsDeleteRecord(c *call, p url.Values) (any, *apiError) {
+	id := p.Get("RecordId")
+	if id == "" {
+		return nil, newAPIError(ProductDNS, "MissingRecordId")
+	}
+	c.entry.RecordID = id
+	r, e := s.dns.remove(id, true)
+	if e != nil {
+		return nil, e
+	}
+	c.entry.RR, c.entry.RecordType, c.entry.Value = r.RR, r.Type, r.Value
+	return map[string]any{"RequestId": c.entry.RequestID, "RecordId": id}, nil
 }
 
 // DNSRecords returns the records of a zone as the API holds them, in the

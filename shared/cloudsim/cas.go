@@ -1,8 +1,28 @@
 package cloudsim
 
-// Certificate Management Service (product cas, API version 2020-04-07, RPC
-// style), served with the same V3 signature checks, quotas, fault
-// injection and journal as the other OpenAPI products. The two regions are
+import (
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/certdrop/certdrop/shared/bundle"
+	"github.com/certdrop/certdrop/shared/config"
+)
+
+// ProductCAS is Certificate Management Service (product cas, API version
+// 2020-04-07, RPC style), served with the same V3 signature checks,
+// quotas, fault injection and journal as the other OpenAPI products. The two regions are
 // separate endpoints with separate stores, as cas.aliyuncs.com and
 // cas.ap-southeast-1.aliyuncs.com are:
 //
@@ -14,10 +34,8 @@ package cloudsim
 //
 // Certificate IDs are unique across both regions (one counter).
 //
-// A certificate uploaded through SetCdnDomainSSLCertificate,
-// SetDomainServerCertificate, SetVodDomainSSLCertificate,
-// SetLiveDomainCertificate or SetDcdnDomainSSLCertificate with
-// CertType=upload is stored in the cn-hangzhou store under its CertName,
+// A certificate uploaded through a domain product's Set operation
+// (domaincert.go) with CertType=upload is stored in the cn-hangzhou store under its CertName,
 // as the products keep their uploads in CAS (that is how every renewal
 // leaves a certificate behind in the account): ListUserCertificateOrder
 // lists it and its CertId is the one the CDN's Describe reports. A name is
@@ -124,29 +142,59 @@ package cloudsim
 // response field names as the cas-20200407 Go SDK reads them in public
 // code (CertificateId, Name, Sans, SerialNo, StartDate, EndDate, Expired,
 // CommonName, Fingerprint, Issuer, OrgName).
-
-import (
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/rsa"
-	"crypto/sha1"
-	"crypto/sha256"
-	"crypto/x509"
-	"encoding/hex"
-	"errors"
-	"fmt"
-	"net/url"
-	"slices"
-	"strconv"
-	"strings"
-	"time"
-
-	"github.com/certdrop/certdrop/shared/bundle"
-)
-
-// ProductCAS names Certificate Management Service in the journal and the
-// API table.
 const ProductCAS = "cas"
+
+// casProduct registers Certificate Management Service. Its quotas are
+// each page's "QPS limit".
+func casProduct() productSpec {
+	return productSpec{
+		name: ProductCAS, code: "cas", host: "cas.aliyuncs.com",
+		hostIn: map[string]string{CASRegionSingapore: "cas.ap-southeast-1.aliyuncs.com"},
+		// The OpenAPI listener is the cn-hangzhou endpoint; Sim.Env adds
+		// the ap-southeast-1 one.
+		env:    []string{config.CASEndpoint},
+		errors: casErrors(),
+		actions: []apiSpec{
+			{action: "UploadUserCertificate", version: "2020-04-07", quota: 100, handle: (*Sim).casUpload,
+				journal: casJournal(func(p url.Values) string { return p.Get("Name") })},
+			{action: "ListUserCertificateOrder", version: "2020-04-07", quota: 10, handle: (*Sim).casList,
+				journal: casJournal(func(p url.Values) string { return p.Get("Keyword") })},
+			{action: "GetUserCertificateDetail", version: "2020-04-07", quota: 100, handle: (*Sim).casDetail,
+				journal: casJournal(func(p url.Values) string { return p.Get("CertId") })},
+			{action: "DeleteUserCertificate", version: "2020-04-07", quota: 100, handle: (*Sim).casDelete,
+				journal: casJournal(func(p url.Values) string { return p.Get("CertId") })},
+		},
+	}
+}
+
+// casErrors are the codes of Certificate Management Service: the
+// emulator's choices (see ProductCAS), and the products' certificate
+// codes it shares.
+func casErrors() map[string]knownError {
+	return map[string]knownError{
+		"MissingName":               {400, "Name is mandatory for this action."},
+		"MissingCert":               {400, "Cert is mandatory for this action."},
+		"MissingKey":                {400, "Key is mandatory for this action."},
+		"MissingCertId":             {400, "CertId is mandatory for this action."},
+		"Key.Malformed":             {400, "The specified Key format is invalid."},
+		"CertNameAlreadyExists":     {400, "The CertName already exists."},
+		"QuotaExceeded.Certificate": {400, "The number of certificates exceeds the quota."},
+		"NotFound":                  {400, "The certificate does not exist."},
+		"InvalidParameter":          {400, "The specified parameter is invalid."},
+		"Certificate.FormatError":   {400, "The format of the certificate is invalid."},
+		"Certificate.MissMatch":     {400, "The SSLPri does not match the certificate."},
+		"Certificate.Expired":       {400, "The certificate has expired."},
+	}
+}
+
+// casJournal records a CAS call's region (the endpoint's) and, as its
+// Domain, what names the certificate: the fault rules match on it.
+func casJournal(name func(url.Values) string) func(*Sim, *call, url.Values) {
+	return func(_ *Sim, c *call, p url.Values) {
+		c.entry.Region = c.region
+		c.entry.Domain = name(p)
+	}
+}
 
 // The CAS regions, each its own endpoint and store.
 const (
@@ -319,150 +367,173 @@ type SeedCASCert struct {
 	KeyFile  string `yaml:"keyFile"`
 }
 
-// casCall answers one CAS action in region.
-func (s *Sim) casCall(api apiSpec, p url.Values, c *call) (any, *apiError) {
+// casUpload answers UploadUserCertificate in the endpoint's region.
+func (s *Sim) casUpload(c *call, p url.Values) (any, *apiError) {
 	errf := func(code string) *apiError { return newAPIError(ProductCAS, code) }
 	region := c.region
 	now := s.certNow()
-	switch api.action {
-	case "UploadUserCertificate":
-		name, certPEM, key := p.Get("Name"), p.Get("Cert"), p.Get("Key")
-		switch {
-		case name == "":
-			return nil, errf("MissingName")
-		case len([]rune(name)) > maxCASName:
-			return nil, errf("InvalidParameter").withMessage("The Name cannot be longer than 64 characters.")
-		case certPEM == "":
-			return nil, errf("MissingCert")
-		case key == "":
-			return nil, errf("MissingKey")
-		}
-		b, e := s.checkCASPair(certPEM, key, now)
-		if e != nil {
-			return nil, e
-		}
-		s.reg.mu.Lock()
-		defer s.reg.mu.Unlock()
-		st := s.reg.casLocked(region)
-		taken := st.byName[name] != nil
-		var id int64
-		if region == CASRegionHangzhou {
-			// The products' certificate names are the cn-hangzhou names.
-			if rec := s.reg.names[name]; rec != nil {
-				taken = true
-			}
-		}
-		if taken {
-			return nil, errf("CertNameAlreadyExists")
-		}
-		if max := s.cfg.CAS.MaxCertificates; max > 0 && s.reg.casCountLocked(region) >= max {
-			return nil, errf("QuotaExceeded.Certificate")
-		}
-		if region == CASRegionHangzhou {
-			rec := s.reg.nameLocked(name, bundle.Fingerprint(b.Leaf))
-			id = rec.id
-		}
-		cc := s.reg.putCASLocked(region, name, id, certPEM, key, b.Leaf, api.action, now)
-		c.entry.CertID = strconv.FormatInt(cc.id, 10)
-		return map[string]any{"RequestId": c.entry.RequestID, "CertId": cc.id}, nil
-
-	case "ListUserCertificateOrder":
-		orderType := p.Get("OrderType")
-		if orderType == "" {
-			orderType = "CPACK"
-		}
-		switch orderType {
-		case "CPACK", "BUY", "UPLOAD", "CERT":
-		default:
-			return nil, errf("InvalidParameter").withMessage("The OrderType is invalid.")
-		}
-		status := p.Get("Status")
-		switch status {
-		case "", "ISSUED", "WILLEXPIRED", "EXPIRED":
-		case "PAYED", "CHECKING", "CHECKED_FAIL", "NOTACTIVATED", "REVOKED":
-			// Order statuses: no certificate has them.
-		default:
-			return nil, errf("InvalidParameter").withMessage("The Status is invalid.")
-		}
-		pageNo, e := casPositive(p, "CurrentPage", 1)
-		if e != nil {
-			return nil, e
-		}
-		size, e := casPositive(p, "ShowSize", 50)
-		if e != nil {
-			return nil, e
-		}
-		kw := strings.ToLower(p.Get("Keyword"))
-		var items []map[string]any
-		if orderType == "UPLOAD" || orderType == "CERT" {
-			s.reg.mu.Lock()
-			var certs []*casCert
-			for _, cc := range s.reg.casLocked(region).byID {
-				certs = append(certs, cc)
-			}
-			s.reg.mu.Unlock()
-			slices.SortFunc(certs, func(a, b *casCert) int {
-				if c := b.uploaded.Compare(a.uploaded); c != 0 {
-					return c
-				}
-				return int(b.id - a.id)
-			})
-			for _, cc := range certs {
-				st := cc.status(now)
-				if status == "" && st == "EXPIRED" || status != "" && st != status {
-					continue
-				}
-				if kw != "" && !cc.matches(kw) {
-					continue
-				}
-				items = append(items, cc.listItem(now))
-			}
-		}
-		total := len(items)
-		items = slicePage(items, pageNo, size)
-		if items == nil {
-			items = []map[string]any{}
-		}
-		return map[string]any{
-			"RequestId": c.entry.RequestID, "TotalCount": total, "CurrentPage": pageNo, "ShowSize": size,
-			"CertificateOrderList": items,
-		}, nil
-
-	case "GetUserCertificateDetail", "DeleteUserCertificate":
-		raw := p.Get("CertId")
-		if raw == "" {
-			return nil, errf("MissingCertId")
-		}
-		id, err := strconv.ParseInt(raw, 10, 64)
-		if err != nil || id <= 0 {
-			return nil, errf("InvalidParameter").withMessage("The CertId must be a positive integer.")
-		}
-		c.entry.CertID = raw
-		s.reg.mu.Lock()
-		defer s.reg.mu.Unlock()
-		st := s.reg.casLocked(region)
-		cc := st.byID[id]
-		if cc == nil {
-			return nil, errf("NotFound")
-		}
-		if api.action == "DeleteUserCertificate" {
-			delete(st.byID, id)
-			delete(st.byName, cc.name)
-			if region == CASRegionHangzhou {
-				delete(s.reg.names, cc.name)
-			}
-			return map[string]any{"RequestId": c.entry.RequestID}, nil
-		}
-		d := cc.detail(now)
-		d["RequestId"] = c.entry.RequestID
-		if p.Get("CertFilter") != "true" {
-			d["Cert"] = cc.certPEM
-			d["Key"] = cc.key
-			c.entry.KeyReturned = cc.key != ""
-		}
-		return d, nil
+	name, certPEM, key := p.Get("Name"), p.Get("Cert"), p.Get("Key")
+	switch {
+	case name == "":
+		return nil, errf("MissingName")
+	case len([]rune(name)) > maxCASName:
+		return nil, errf("InvalidParameter").withMessage("The Name cannot be longer than 64 characters.")
+	case certPEM == "":
+		return nil, errf("MissingCert")
+	case key == "":
+		return nil, errf("MissingKey")
 	}
-	return nil, errf("InvalidAction.NotFound")
+	b, e := s.checkCASPair(certPEM, key, now)
+	if e != nil {
+		return nil, e
+	}
+	s.reg.mu.Lock()
+	defer s.reg.mu.Unlock()
+	st := s.reg.casLocked(region)
+	taken := st.byName[name] != nil
+	var id int64
+	if region == CASRegionHangzhou {
+		// The products' certificate names are the cn-hangzhou names.
+		if rec := s.reg.names[name]; rec != nil {
+			taken = true
+		}
+	}
+	if taken {
+		return nil, errf("CertNameAlreadyExists")
+	}
+	if max := s.cfg.CAS.MaxCertificates; max > 0 && s.reg.casCountLocked(region) >= max {
+		return nil, errf("QuotaExceeded.Certificate")
+	}
+	if region == CASRegionHangzhou {
+		rec := s.reg.nameLocked(name, bundle.Fingerprint(b.Leaf))
+		id = rec.id
+	}
+	cc := s.reg.putCASLocked(region, name, id, certPEM, key, b.Leaf, c.api.action, now)
+	c.entry.CertID = strconv.FormatInt(cc.id, 10)
+	return map[string]any{"RequestId": c.entry.RequestID, "CertId": cc.id}, nil
+}
+
+// casList answers ListUserCertificateOrder in the endpoint's region.
+func (s *Sim) casList(c *call, p url.Values) (any, *apiError) {
+	errf := func(code string) *apiError { return newAPIError(ProductCAS, code) }
+	region := c.region
+	now := s.certNow()
+	orderType := p.Get("OrderType")
+	if orderType == "" {
+		orderType = "CPACK"
+	}
+	switch orderType {
+	case "CPACK", "BUY", "UPLOAD", "CERT":
+	default:
+		return nil, errf("InvalidParameter").withMessage("The OrderType is invalid.")
+	}
+	status := p.Get("Status")
+	switch status {
+	case "", "ISSUED", "WILLEXPIRED", "EXPIRED":
+	case "PAYED", "CHECKING", "CHECKED_FAIL", "NOTACTIVATED", "REVOKED":
+		// Order statuses: no certificate has them.
+	default:
+		return nil, errf("InvalidParameter").withMessage("The Status is invalid.")
+	}
+	pageNo, e := casPositive(p, "CurrentPage", 1)
+	if e != nil {
+		return nil, e
+	}
+	size, e := casPositive(p, "ShowSize", 50)
+	if e != nil {
+		return nil, e
+	}
+	kw := strings.ToLower(p.Get("Keyword"))
+	var items []map[string]any
+	if orderType == "UPLOAD" || orderType == "CERT" {
+		s.reg.mu.Lock()
+		var certs []*casCert
+		for _, cc := range s.reg.casLocked(region).byID {
+			certs = append(certs, cc)
+		}
+		s.reg.mu.Unlock()
+		slices.SortFunc(certs, func(a, b *casCert) int {
+			if c := b.uploaded.Compare(a.uploaded); c != 0 {
+				return c
+			}
+			return int(b.id - a.id)
+		})
+		for _, cc := range certs {
+			st := cc.status(now)
+			if status == "" && st == "EXPIRED" || status != "" && st != status {
+				continue
+			}
+			if kw != "" && !cc.matches(kw) {
+				continue
+			}
+			items = append(items, cc.listItem(now))
+		}
+	}
+	total := len(items)
+	items = slicePage(items, pageNo, size)
+	if items == nil {
+		items = []map[string]any{}
+	}
+	return map[string]any{
+		"RequestId": c.entry.RequestID, "TotalCount": total, "CurrentPage": pageNo, "ShowSize": size,
+		"CertificateOrderList": items,
+	}, nil
+}
+
+// casCertOf reads a call's CertId, journals it, and finds the
+// certificate in the endpoint's region. Callers hold s.reg.mu.
+func (s *Sim) casCertOf(c *call, p url.Values) (*casRegion, *casCert, *apiError) {
+	raw := p.Get("CertId")
+	if raw == "" {
+		return nil, nil, newAPIError(ProductCAS, "MissingCertId")
+	}
+	id, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || id <= 0 {
+		return nil, nil, newAPIError(ProductCAS, "InvalidParameter").withMessage("The CertId must be a positive integer.")
+	}
+	c.entry.CertID = raw
+	st := s.reg.casLocked(c.region)
+	cc := st.byID[id]
+	if cc == nil {
+		return nil, nil, newAPIError(ProductCAS, "NotFound")
+	}
+	return st, cc, nil
+}
+
+// casDetail answers GetUserCertificateDetail in the endpoint's region:
+// with the chain and THE PRIVATE KEY unless CertFilter=true.
+func (s *Sim) casDetail(c *call, p url.Values) (any, *apiError) {
+	s.reg.mu.Lock()
+	defer s.reg.mu.Unlock()
+	_, cc, e := s.casCertOf(c, p)
+	if e != nil {
+		return nil, e
+	}
+	d := cc.detail(s.certNow())
+	d["RequestId"] = c.entry.RequestID
+	if p.Get("CertFilter") != "true" {
+		d["Cert"] = cc.certPEM
+		d["Key"] = cc.key
+		c.entry.KeyReturned = cc.key != ""
+	}
+	return d, nil
+}
+
+// casDelete answers DeleteUserCertificate in the endpoint's region; a
+// cn-hangzhou certificate's name is free again for the products.
+func (s *Sim) casDelete(c *call, p url.Values) (any, *apiError) {
+	s.reg.mu.Lock()
+	defer s.reg.mu.Unlock()
+	st, cc, e := s.casCertOf(c, p)
+	if e != nil {
+		return nil, e
+	}
+	delete(st.byID, cc.id)
+	delete(st.byName, cc.name)
+	if c.region == CASRegionHangzhou {
+		delete(s.reg.names, cc.name)
+	}
+	return map[string]any{"RequestId": c.entry.RequestID}, nil
 }
 
 // casPositive reads an optional positive integer parameter.

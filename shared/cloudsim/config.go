@@ -268,40 +268,12 @@ func (c *Config) validate() error {
 			return fmt.Errorf("quotas: %s: 0 calls per second would refuse every call; use a negative value for unlimited", a)
 		}
 	}
-	for _, p := range []struct {
-		product string
-		list    []Domain
-	}{{ProductCDN, c.Domains.CDN}, {ProductVOD, c.Domains.VOD}, {ProductLive, c.Domains.Live}, {ProductDCDN, c.Domains.DCDN}} {
-		names := map[string]bool{}
-		for i, d := range p.list {
-			n := strings.ToLower(strings.TrimSpace(d.Name))
-			if n == "" {
-				return fmt.Errorf("domains.%s[%d]: name is required", p.product, i)
-			}
-			if (p.product == ProductCDN || p.product == ProductDCDN) && strings.HasPrefix(n, "*.") {
-				return fmt.Errorf("domains.%s[%d]: the %s names a wildcard domain %q, not %q", p.product, i, strings.ToUpper(p.product), n[1:], n)
-			}
-			if names[n] {
-				return fmt.Errorf("domains.%s[%d]: duplicate domain %s", p.product, i, n)
-			}
-			names[n] = true
-			switch d.State {
-			case "", StateOnline, StateOffline, StateConfiguring, StateSafeMode:
-			default:
-				return fmt.Errorf("domains.%s[%d] %s: state must be online, offline, configuring or safemode, not %q", p.product, i, n, d.State)
-			}
-			if s := d.Installed; s != nil {
-				if s.CertName == "" {
-					return fmt.Errorf("domains.%s[%d] %s: installed.certName is required", p.product, i, n)
-				}
-				if s.Cert != "" {
-					if _, ok := firstCertificate(s.Cert); !ok {
-						return fmt.Errorf("domains.%s[%d] %s: installed.cert holds no parsable certificate", p.product, i, n)
-					}
-				} else if s.NotAfter.IsZero() {
-					return fmt.Errorf("domains.%s[%d] %s: installed needs cert, certFile or notAfter", p.product, i, n)
-				}
-			}
+	for _, p := range catalog().products {
+		if p.domains == nil {
+			continue
+		}
+		if err := validateDomains(p, p.domains.configured(c.Domains)); err != nil {
+			return err
 		}
 	}
 	if c.CAS.MaxCertificates < 0 {
@@ -345,4 +317,40 @@ func (c *Config) validate() error {
 		return err
 	}
 	return c.Faults.validate()
+}
+
+// validateDomains checks the configured domains of product p.
+func validateDomains(p *productSpec, list []Domain) error {
+	names := map[string]bool{}
+	for i, d := range list {
+		n := strings.ToLower(strings.TrimSpace(d.Name))
+		if n == "" {
+			return fmt.Errorf("domains.%s[%d]: name is required", p.name, i)
+		}
+		if p.domains.dotWildcard && strings.HasPrefix(n, "*.") {
+			return fmt.Errorf("domains.%s[%d]: the %s names a wildcard domain %q, not %q", p.name, i, strings.ToUpper(p.name), n[1:], n)
+		}
+		if names[n] {
+			return fmt.Errorf("domains.%s[%d]: duplicate domain %s", p.name, i, n)
+		}
+		names[n] = true
+		switch d.State {
+		case "", StateOnline, StateOffline, StateConfiguring, StateSafeMode:
+		default:
+			return fmt.Errorf("domains.%s[%d] %s: state must be online, offline, configuring or safemode, not %q", p.name, i, n, d.State)
+		}
+		if s := d.Installed; s != nil {
+			if s.CertName == "" {
+				return fmt.Errorf("domains.%s[%d] %s: installed.certName is required", p.name, i, n)
+			}
+			if s.Cert != "" {
+				if _, ok := firstCertificate(s.Cert); !ok {
+					return fmt.Errorf("domains.%s[%d] %s: installed.cert holds no parsable certificate", p.name, i, n)
+				}
+			} else if s.NotAfter.IsZero() {
+				return fmt.Errorf("domains.%s[%d] %s: installed needs cert, certFile or notAfter", p.name, i, n)
+			}
+		}
+	}
+	return nil
 }

@@ -1,7 +1,6 @@
 package cloudsim
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -36,14 +35,7 @@ func TestLoadDemoConfig(t *testing.T) {
 	if len(cfg.Credentials) != 1 || cfg.Credentials[0].AccessKeyID != "simAK" || cfg.Credentials[0].AccessKeySecret != "simSK" {
 		t.Fatalf("credentials: %v", cfg.Credentials)
 	}
-	s, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := startSim(t, cfg)
 	env := strings.Join(s.Env(), "\n")
 	for _, want := range []string{"CERTDROP_CDN_ENDPOINT=http://127.0.0.1:", "CERTDROP_VOD_ENDPOINT=", "CERTDROP_LIVE_ENDPOINT=", "CERTDROP_OSS_ENDPOINT=http://127.0.0.1:", "ALIBABA_CLOUD_ACCESS_KEY_ID=simAK",
 		"CERTDROP_DCDN_ENDPOINT=http://127.0.0.1:", "CERTDROP_CAS_ENDPOINT=http://127.0.0.1:", "CERTDROP_CAS_AP_SOUTHEAST_1_ENDPOINT=http://127.0.0.1:"} {
@@ -163,14 +155,7 @@ acme:
 		a.BadNonceRate != 5 || a.AuthzReuse != 50 {
 		t.Fatalf("acme: %+v", a)
 	}
-	s, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	startSim(t, cfg)
 	if b, err := os.ReadFile(filepath.Join(dir, "root.pem")); err != nil || !strings.Contains(string(b), "BEGIN CERTIFICATE") {
 		t.Fatalf("trust root file: %v", err)
 	}

@@ -1,7 +1,9 @@
 package cloudsim
 
-// DCDN (Edge Security Acceleration; product dcdn, API version 2018-01-15,
-// RPC style), served on the OpenAPI listener (CERTDROP_DCDN_ENDPOINT) with
+import "github.com/certdrop/certdrop/shared/config"
+
+// ProductDCDN is DCDN (Edge Security Acceleration; product dcdn, API
+// version 2018-01-15, RPC style), served on the OpenAPI listener (CERTDROP_DCDN_ENDPOINT) with
 // the same signature checks, quotas, faults and journal as CDN. Its domains
 // are configured under domains.dcdn, like the other products'.
 //
@@ -50,9 +52,34 @@ package cloudsim
 // https://help.aliyun.com/document_detail/131400.htm and
 // https://www.alibabacloud.com/help/en/dcdn/developer-reference/api-dcdn-2018-01-15-describedcdndomaincertificateinfo
 // (DescribeDcdnDomainCertificateInfo: response fields, 100 calls/s).
+const ProductDCDN = "dcdn"
 
-// The DCDN quotas the emulator applies (see above: not documented).
+// The DCDN quotas the emulator applies (ProductDCDN says which the vendor
+// documents).
 const (
 	dcdnSetQuota      = 30
 	dcdnDescribeQuota = 100
 )
+
+// dcdnProduct registers DCDN.
+func dcdnProduct() productSpec {
+	return productSpec{
+		name: ProductDCDN, code: "dcdn", host: "dcdn.aliyuncs.com",
+		env:    []string{config.DCDNEndpoint},
+		errors: domainErrors(),
+		domains: &domainProduct{
+			configured:  func(d Domains) []Domain { return d.DCDN },
+			offline:     "InvalidDomain.Offline",
+			dotWildcard: true,
+			describe: func(info map[string]string, dc DomainCert) {
+				sslProtocolFields(info, dc)
+				certIDFields(info, dc)
+			},
+		},
+		actions: []apiSpec{
+			{action: "SetDcdnDomainSSLCertificate", version: "2018-01-15", quota: dcdnSetQuota, journal: domainSetJournal,
+				handle: domainSet(setSpec{certRegion: true, reference: refByID})},
+			{action: "DescribeDcdnDomainCertificateInfo", version: "2018-01-15", quota: dcdnDescribeQuota, handle: domainDescribe},
+		},
+	}
+}

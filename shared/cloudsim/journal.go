@@ -13,8 +13,8 @@ type Entry struct {
 	// Time is when the call arrived; for OpenAPI calls that passed
 	// authentication, when the quota admitted or refused it.
 	Time time.Time `json:"time"`
-	// Service is "cdn", "vod", "live", "dcdn", "cas", "alidns", "oss" or
-	// "acme".
+	// Service is the OpenAPI product's name (a Product* constant: "cdn",
+	// "alidns", ...), "oss" or "acme".
 	Service string `json:"service"`
 	// API is the action ("SetCdnDomainSSLCertificate") or the OSS
 	// operation ("PutObject").

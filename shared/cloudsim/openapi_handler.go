@@ -68,44 +68,11 @@ type call struct {
 func (s *Sim) serveOpenAPI(w http.ResponseWriter, r *http.Request, region string, casOnly bool) {
 	c := &call{w: w, r: r, region: region, entry: Entry{Time: time.Now().UTC(), RequestID: acsRequestID()}}
 
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxOpenAPIBody))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			s.fail(c, &apiError{status: http.StatusRequestEntityTooLarge, code: "RequestEntityTooLarge",
-				message: "The request body is too large."})
-			return
-		}
-		s.fail(c, &apiError{status: http.StatusBadRequest, code: "InvalidParameter", message: "The request body cannot be read."})
+	body, params, e := readOpenAPIRequest(c)
+	if e != nil {
+		s.fail(c, e)
 		return
 	}
-	params := r.URL.Query()
-	inQuery, inBody := len(params) > 0, false
-	if ct := r.Header.Get("Content-Type"); strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
-		form, err := url.ParseQuery(string(body))
-		if err != nil {
-			s.fail(c, &apiError{status: http.StatusBadRequest, code: "InvalidParameter", message: "The request body is not a valid form."})
-			return
-		}
-		inBody = len(form) > 0
-		for k, v := range form {
-			params[k] = v
-		}
-	}
-	switch {
-	case inQuery && inBody:
-		c.entry.ParamsIn = "both"
-	case inQuery:
-		c.entry.ParamsIn = "query"
-	case inBody:
-		c.entry.ParamsIn = "body"
-	}
-	c.entry.Domain = strings.ToLower(strings.TrimSpace(params.Get("DomainName")))
-	c.entry.CertName = params.Get("CertName")
-	c.entry.Env = params.Get("Env")
-	c.entry.CertType = params.Get("CertType")
-	// A private key crossed the wire, whatever happens next.
-	c.entry.KeySent = params.Get("SSLPri") != "" || params.Get("PrivateKey") != "" || params.Get("Key") != ""
 
 	action := r.Header.Get("x-acs-action")
 	if action == "" {
@@ -119,26 +86,8 @@ func (s *Sim) serveOpenAPI(w http.ResponseWriter, r *http.Request, region string
 	}
 	c.api, c.product = api, api.product
 	c.entry.Service = api.product
-	if api.product == ProductDNS && c.entry.Domain == "" {
-		c.entry.Domain = s.dns.callDomain(params)
-	}
-	if api.product == ProductCAS {
-		c.entry.Region = region
-		switch action {
-		case "UploadUserCertificate":
-			c.entry.Domain = params.Get("Name")
-		case "ListUserCertificateOrder":
-			c.entry.Domain = params.Get("Keyword")
-		default:
-			c.entry.Domain = params.Get("CertId")
-		}
-	}
-	if api.set && c.entry.CertType == "cas" {
-		c.entry.CertID = params.Get("CertId")
-		c.entry.Region = params.Get("CertRegion")
-		if c.entry.Region == "" {
-			c.entry.Region = CASRegionHangzhou
-		}
+	if api.journal != nil {
+		api.journal(s, c, params)
 	}
 	version := r.Header.Get("x-acs-version")
 	if version == "" {
@@ -158,10 +107,11 @@ func (s *Sim) serveOpenAPI(w http.ResponseWriter, r *http.Request, region string
 		s.fail(c, newAPIError(api.product, "Forbidden.RAM"))
 		return
 	}
-	if zones := s.creds[keyID].DNSZones; api.product == ProductDNS && len(zones) > 0 && c.entry.Domain != "" &&
-		!slices.ContainsFunc(zones, func(z string) bool { return canonicalZone(z) == c.entry.Domain }) {
-		s.fail(c, newAPIError(api.product, "Forbidden.RAM"))
-		return
+	if authorize := lookupProduct(api.product).authorize; authorize != nil {
+		if e := authorize(s.creds[keyID], c); e != nil {
+			s.fail(c, e)
+			return
+		}
 	}
 
 	ok, rate, at := s.quotas.allow(action, time.Now)
@@ -202,25 +152,8 @@ func (s *Sim) serveOpenAPI(w http.ResponseWriter, r *http.Request, region string
 		return
 	}
 
-	var status int
-	var resp any
-	var e *apiError
-	switch {
-	case api.product == ProductDNS:
-		resp, e = s.alidnsCall(api, params, c)
-		status = http.StatusOK
-	case api.product == ProductCAS:
-		resp, e = s.casCall(api, params, c)
-		status = http.StatusOK
-	case api.set:
-		c.entry.CertName, e = s.applySet(api, params)
-		if e == nil {
-			status, resp = http.StatusOK, map[string]string{"RequestId": c.entry.RequestID}
-		}
-	default:
-		resp, e = s.describe(api, params, c.entry.RequestID)
-		status = http.StatusOK
-	}
+	status := http.StatusOK
+	resp, e := api.handle(s, c, params)
 	if d.kind == faultResetApplied {
 		code := ""
 		if e != nil {
@@ -244,6 +177,49 @@ func (s *Sim) serveOpenAPI(w http.ResponseWriter, r *http.Request, region string
 		s.wait(r, d.slow)
 	}
 	s.write(c, status, resp, nil)
+}
+
+// readOpenAPIRequest reads a request's body (the signature covers it) and
+// its parameters, from the query string and a form body, and fills the
+// journal fields every product shares.
+func readOpenAPIRequest(c *call) ([]byte, url.Values, *apiError) {
+	w, r := c.w, c.r
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxOpenAPIBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, nil, &apiError{status: http.StatusRequestEntityTooLarge, code: "RequestEntityTooLarge",
+				message: "The request body is too large."}
+		}
+		return nil, nil, &apiError{status: http.StatusBadRequest, code: "InvalidParameter", message: "The request body cannot be read."}
+	}
+	params := r.URL.Query()
+	inQuery, inBody := len(params) > 0, false
+	if ct := r.Header.Get("Content-Type"); strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
+		form, err := url.ParseQuery(string(body))
+		if err != nil {
+			return nil, nil, &apiError{status: http.StatusBadRequest, code: "InvalidParameter", message: "The request body is not a valid form."}
+		}
+		inBody = len(form) > 0
+		for k, v := range form {
+			params[k] = v
+		}
+	}
+	switch {
+	case inQuery && inBody:
+		c.entry.ParamsIn = "both"
+	case inQuery:
+		c.entry.ParamsIn = "query"
+	case inBody:
+		c.entry.ParamsIn = "body"
+	}
+	c.entry.Domain = strings.ToLower(strings.TrimSpace(params.Get("DomainName")))
+	c.entry.CertName = params.Get("CertName")
+	c.entry.Env = params.Get("Env")
+	c.entry.CertType = params.Get("CertType")
+	// A private key crossed the wire, whatever happens next.
+	c.entry.KeySent = params.Get("SSLPri") != "" || params.Get("PrivateKey") != "" || params.Get("Key") != ""
+	return body, params, nil
 }
 
 func rateLimit(ri *rateInfo) int {
@@ -346,14 +322,16 @@ func (s *Sim) rst(c *call) {
 	_ = conn.Close()
 }
 
+// gatewayHostID is the HostId of an answer that names no product: an
+// unknown action, or a request refused before its action was read.
+const gatewayHostID = "cdn.aliyuncs.com"
+
 // errorBody is the JSON error answer of the real services.
 func (s *Sim) errorBody(c *call, e *apiError) map[string]string {
-	host := c.api.hostID()
-	if c.product == ProductCAS && c.region == CASRegionSingapore {
-		host = "cas.ap-southeast-1.aliyuncs.com"
+	host, product := gatewayHostID, ""
+	if p := lookupProduct(c.product); p != nil {
+		host, product = p.hostID(c.region), p.code
 	}
-	product := map[string]string{ProductCDN: "Cdn", ProductVOD: "vod", ProductLive: "live", ProductDNS: "Alidns",
-		ProductCAS: "cas", ProductDCDN: "dcdn"}[c.product]
 	return map[string]string{
 		"RequestId": c.entry.RequestID,
 		"HostId":    host,

@@ -549,8 +549,8 @@ func (f *fcFunction) Calls() []fcCall {
 	return append([]fcCall(nil), f.calls...)
 }
 
-// referenceEvent is /work/shared/reference/oss-event.json, the event as
-// Function Compute documents it.
+// referenceEvent is the OSS trigger event as Function Compute documents
+// it.
 const referenceEvent = `{"events":[{"eventName":"ObjectCreated:PutObject","eventSource":"acs:oss",
 "eventTime":"2022-08-13T06:45:43.000Z","eventVersion":"1.0","oss":{"bucket":{"arn":"acs:oss:cn-hangzhou:123456789:testbucket",
 "name":"testbucket","ownerIdentity":"164901546557****"},"object":{"deltaSize":122539,"eTag":"688A7BF4F233DC9C88A80BF985AB****",

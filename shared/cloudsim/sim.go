@@ -17,10 +17,13 @@ import (
 	"github.com/certdrop/certdrop/shared/config"
 )
 
-// Sim is the local cloud emulator: an OpenAPI listener that speaks the
-// CDN, VOD and Live certificate operations exactly as the real SDK expects
-// them (signatures, quotas, error shapes), and an OSS listener. Both bind
-// loopback only. Build it with New, then Start it; Close stops it.
+// Sim is the local cloud emulator: an OpenAPI listener that answers every
+// registered product's operations (openapi_products.go: the Product*
+// constants) as the real SDK expects them (signatures, quotas, error
+// shapes), a second one for Certificate Management Service in
+// ap-southeast-1, an OSS listener, and on demand an authoritative DNS
+// server and an ACME CA. All bind loopback only. Build it with New, then
+// Start it; Close stops it.
 type Sim struct {
 	cfg          Config
 	log          *slog.Logger
@@ -54,8 +57,9 @@ type Sim struct {
 
 // Endpoints are the URLs the emulator listens on.
 type Endpoints struct {
-	// OpenAPI serves CDN, VOD, Live, DCDN, Alibaba Cloud DNS and the
-	// cn-hangzhou Certificate Management Service: "http://127.0.0.1:PORT".
+	// OpenAPI serves every registered product (the Product* constants),
+	// Certificate Management Service as its cn-hangzhou endpoint:
+	// "http://127.0.0.1:PORT".
 	OpenAPI string
 	// CASIntl serves the ap-southeast-1 Certificate Management Service
 	// only (cas.go).
@@ -110,11 +114,11 @@ func New(cfg Config) (*Sim, error) {
 	maps.Copy(limits, cfg.Quotas)
 	s.quotas = newQuotas(limits)
 
-	for _, p := range []struct {
-		product string
-		list    []Domain
-	}{{ProductCDN, cfg.Domains.CDN}, {ProductVOD, cfg.Domains.VOD}, {ProductLive, cfg.Domains.Live}, {ProductDCDN, cfg.Domains.DCDN}} {
-		for _, d := range p.list {
+	for _, p := range catalog().products {
+		if p.domains == nil {
+			continue
+		}
+		for _, d := range p.domains.configured(cfg.Domains) {
 			ent := &domainEntry{state: d.State}
 			if ent.state == "" {
 				ent.state = StateOnline
@@ -136,7 +140,7 @@ func New(cfg Config) (*Sim, error) {
 				}
 				ent.prod = dc
 			}
-			s.reg.domains[domainKey(p.product, d.Name)] = ent
+			s.reg.domains[domainKey(p.name, d.Name)] = ent
 		}
 	}
 
@@ -346,29 +350,27 @@ func (s *Sim) Endpoints() Endpoints {
 }
 
 // Env returns the environment that points certdrop at the emulator, as
-// NAME=value pairs: CERTDROP_CDN_ENDPOINT, CERTDROP_VOD_ENDPOINT,
-// CERTDROP_LIVE_ENDPOINT, CERTDROP_DCDN_ENDPOINT, CERTDROP_ALIDNS_ENDPOINT,
-// CERTDROP_CAS_ENDPOINT (Certificate Management Service, cn-hangzhou),
-// CERTDROP_CAS_AP_SOUTHEAST_1_ENDPOINT (its ap-southeast-1 endpoint),
-// CERTDROP_OSS_ENDPOINT
-// (when OSS runs), CERTDROP_DNS_RESOLVERS (when the DNS server runs),
+// NAME=value pairs: every registered product's endpoint variable on the
+// OpenAPI listener (CERTDROP_CDN_ENDPOINT, CERTDROP_ALIDNS_ENDPOINT,
+// CERTDROP_CAS_ENDPOINT for Certificate Management Service in
+// cn-hangzhou, ...), CERTDROP_CAS_AP_SOUTHEAST_1_ENDPOINT (its
+// ap-southeast-1 endpoint), CERTDROP_OSS_ENDPOINT (when OSS runs),
+// CERTDROP_DNS_RESOLVERS (when the DNS server runs),
 // CERTDROP_ACME_DIRECTORY, CERTDROP_ACME_TRUST_ROOTS and
 // CERTDROP_SIM_ACME_ISSUER_ROOT (the file of the root the issued chains
 // lead to, for scripts to add to CERTDROP_TRUST_ROOTS; certdrop itself
 // does not read it) when the ACME CA runs, and ALIBABA_CLOUD_ACCESS_KEY_ID
-// of the first configured credential. The
-// secret is left out on purpose: it is in the configuration file.
+// of the first configured credential. The secret is left out on purpose:
+// it is in the configuration file.
 func (s *Sim) Env() []string {
 	e := s.Endpoints()
 	var env []string
 	if e.OpenAPI != "" {
-		env = append(env,
-			config.CDNEndpoint+"="+e.OpenAPI,
-			config.VODEndpoint+"="+e.OpenAPI,
-			config.LiveEndpoint+"="+e.OpenAPI,
-			config.DCDNEndpoint+"="+e.OpenAPI,
-			config.AliDNSEndpoint+"="+e.OpenAPI,
-			config.CASEndpoint+"="+e.OpenAPI)
+		for _, p := range catalog().products {
+			for _, name := range p.env {
+				env = append(env, name+"="+e.OpenAPI)
+			}
+		}
 	}
 	if e.CASIntl != "" {
 		env = append(env, config.CASIntlEndpoint+"="+e.CASIntl)
@@ -399,8 +401,9 @@ func (s *Sim) OSS() *OSS { return s.oss }
 // a test, say).
 func (s *Sim) Handler() http.Handler { return openAPIHandler{s: s, region: CASRegionHangzhou} }
 
-// Installed returns what a domain of product ("cdn", "vod", "live", "dcdn") carries
-// in production, as Describe reports it.
+// Installed returns what a domain of product (a product configured under
+// Config.Domains, such as ProductCDN) carries in production, as Describe
+// reports it.
 func (s *Sim) Installed(product, domain string) (DomainCert, bool) {
 	s.reg.mu.Lock()
 	defer s.reg.mu.Unlock()

@@ -2,8 +2,8 @@
 // reads, once: its name, its default and what it means. The packages that
 // read a variable name it by its constant here and read its default
 // through Get or Seconds; Vars lists them all, for the documentation
-// (README's configuration table, which a test checks against it) and for
-// the command line's help. The package imports nothing of certdrop.
+// (the configuration table of docs/configuration.md, which a test checks
+// against it) and for the command line's help. The package imports nothing of certdrop.
 package config
 
 import (

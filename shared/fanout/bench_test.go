@@ -18,6 +18,7 @@ import (
 	"github.com/certdrop/certdrop/shared/bundle"
 	"github.com/certdrop/certdrop/shared/cloud"
 	"github.com/certdrop/certdrop/shared/cloudsim"
+	"github.com/certdrop/certdrop/shared/cloudsim/cloudsimtest"
 	"github.com/certdrop/certdrop/shared/fanout"
 	"github.com/certdrop/certdrop/shared/manifest"
 	"github.com/certdrop/certdrop/shared/plan"
@@ -58,8 +59,8 @@ func (fs fleetSpec) names() (cdn, vod, live []string) {
 	return names("c", fs.CDN), names("v", fs.VOD), names("l", fs.Live)
 }
 
-// start runs the emulator for the spec and returns its environment.
-func (fs fleetSpec) start(ctx context.Context) (*cloudsim.Sim, []string, error) {
+// config is the emulator's configuration for the spec.
+func (fs fleetSpec) config() cloudsim.Config {
 	reg := func(ds []string) []cloudsim.Domain {
 		out := make([]cloudsim.Domain, len(ds))
 		for i, d := range ds {
@@ -81,7 +82,13 @@ func (fs fleetSpec) start(ctx context.Context) (*cloudsim.Sim, []string, error) 
 	if fs.Mutate != nil {
 		fs.Mutate(&cfg)
 	}
-	sim, err := cloudsim.New(cfg)
+	return cfg
+}
+
+// start runs the emulator for the spec in a child process (TestMain) and
+// returns its environment; it serves until ctx ends.
+func (fs fleetSpec) start(ctx context.Context) (*cloudsim.Sim, []string, error) {
+	sim, err := cloudsim.New(fs.config())
 	if err != nil {
 		return nil, nil, err
 	}
@@ -153,19 +160,13 @@ func newFleet(tb testing.TB, cdn, vod, live int, faults cloudsim.Faults, quotas 
 // certificate for every domain.
 func (fs fleetSpec) build(tb testing.TB, child bool) *fleet {
 	tb.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	tb.Cleanup(cancel)
 	f := &fleet{}
 	var simEnv []string
 	if child {
 		simEnv = fs.startChild(tb)
 	} else {
-		sim, e, err := fs.start(ctx)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		tb.Cleanup(func() { _ = sim.Close() })
-		f.sim, simEnv = sim, e
+		f.sim = cloudsimtest.Start(tb, fs.config())
+		simEnv = f.sim.Env()
 	}
 	cdnNames, vodNames, liveNames := fs.names()
 	env := map[string]string{"ALIBABA_CLOUD_ACCESS_KEY_SECRET": "benchSK"}
@@ -211,7 +212,8 @@ func (fs fleetSpec) build(tb testing.TB, child bool) *fleet {
 	return f
 }
 
-// run deploys the fleet's plan and reports the figures the issue asks for.
+// run deploys the fleet's plan and reports the figures docs/benchmarks.md
+// gives.
 func (f *fleet) run(b *testing.B, opts fanout.Options) []fanout.Result {
 	res, _ := f.timedRun(b, opts)
 	return res
@@ -313,7 +315,7 @@ func BenchmarkFleet1000Faults(b *testing.B) { benchFaults(b, 600, 200, 200) }
 func BenchmarkFleet300Faults(b *testing.B) { benchFaults(b, 300, 0, 0) }
 
 // benchFaults runs a fleet under faults, once with throttling answers that
-// carry no retry-after hint (hint=none: the case the issue measured) and
+// carry no retry-after hint (hint=none: as the service sometimes answers) and
 // once with the emulator's default 500 ms TimeLeft (hint=500ms), each
 // BENCH_RUNS times with its own fault seed. It reports the worst run as a
 // ratio to the fault-adjusted floor (x-floor-worst), and as a ratio to

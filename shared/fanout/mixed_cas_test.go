@@ -31,7 +31,7 @@ func (f *mixedFleet) casPlan(t *testing.T) *plan.Plan {
 // custom domains) with delivery: cas: one UploadUserCertificate, then every
 // target set by reference (OSS by "<CertId>-<region>") but Live, whose
 // Set documents no reference and goes by upload; the key crosses the wire
-// twice in all (the upload, Live's Set). A re-run uploads nothing, sends
+// at most twice in all (the upload, Live's Set). A re-run uploads nothing, sends
 // no key, and sets only the staging target (never compared), by reference.
 func TestMixedFleetCAS(t *testing.T) {
 	f := newMixedFleet(t, nil, "v1.mixed.test")
@@ -49,8 +49,11 @@ func TestMixedFleetCAS(t *testing.T) {
 		}
 		t.Fatalf("first run: %v", c)
 	}
-	if sent, _ := f.sim.Journal().KeysSent(); sent != 2 {
-		t.Errorf("the key crossed the wire %d times; want twice (the CAS upload, Live's Set)", sent)
+	// Live's Set, and each upload attempt (none when the lookup found
+	// Live's copy first).
+	keys := 1 + ups[0].Attempts
+	if sent, _ := f.sim.Journal().KeysSent(); sent != keys || keys > 2 {
+		t.Errorf("the key crossed the wire %d times; want %d (Live's Set, %d CAS upload attempt(s)), at most twice", sent, keys, ups[0].Attempts)
 	}
 	if got, _ := f.sim.Installed(cloudsim.ProductLive, "l1.mixed.test"); got.CertType != "upload" || got.Fingerprint != f.bundle.Identity().Fingerprint {
 		t.Errorf("live l1.mixed.test carries %+v; want the certificate by upload", got)
@@ -80,7 +83,7 @@ func TestMixedFleetCAS(t *testing.T) {
 	if len(byDomain) != 1 || byDomain["SetVodDomainSSLCertificate v1.mixed.test"] != 1 {
 		t.Errorf("re-run set %v; want only the staging target", byDomain)
 	}
-	if sent, _ := f.sim.Journal().KeysSent(); sent != 2 {
-		t.Errorf("after the re-run the key crossed the wire %d times; want still twice", sent)
+	if sent, _ := f.sim.Journal().KeysSent(); sent != keys {
+		t.Errorf("after the re-run the key crossed the wire %d times; want still %d", sent, keys)
 	}
 }

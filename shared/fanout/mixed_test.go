@@ -12,6 +12,7 @@ import (
 	"github.com/certdrop/certdrop/shared/bundle"
 	"github.com/certdrop/certdrop/shared/cloud"
 	"github.com/certdrop/certdrop/shared/cloudsim"
+	"github.com/certdrop/certdrop/shared/cloudsim/cloudsimtest"
 	"github.com/certdrop/certdrop/shared/fanout"
 	"github.com/certdrop/certdrop/shared/manifest"
 	"github.com/certdrop/certdrop/shared/plan"
@@ -86,19 +87,7 @@ func buildMixedFleet(tb testing.TB, domains map[manifest.Product][]string, mutat
 	if mutate != nil {
 		mutate(&cfg, root)
 	}
-	sim, err := cloudsim.New(cfg)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := sim.Start(context.Background()); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { _ = sim.Close() })
-	env := map[string]string{"ALIBABA_CLOUD_ACCESS_KEY_ID": "mixedAK", "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "mixedSK"}
-	for _, kv := range sim.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		env[k] = v
-	}
+	sim, env := cloudsimtest.StartEnv(tb, cfg)
 	client, err := cloud.New(cloud.Options{Getenv: func(k string) string { return env[k] }})
 	if err != nil {
 		tb.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"github.com/certdrop/certdrop/shared/bundle"
 	"github.com/certdrop/certdrop/shared/cloud"
 	"github.com/certdrop/certdrop/shared/cloudsim"
+	"github.com/certdrop/certdrop/shared/cloudsim/cloudsimtest"
 	"github.com/certdrop/certdrop/shared/fanout"
 	"github.com/certdrop/certdrop/shared/manifest"
 	"github.com/certdrop/certdrop/shared/plan"
@@ -22,7 +23,7 @@ const zone = "certdrop.test"
 // a client pointed at it, CAS included.
 func account(t *testing.T) (*cloudsim.Sim, *cloud.Client, *manifest.Manifest) {
 	t.Helper()
-	s, err := cloudsim.New(cloudsim.Config{
+	s := cloudsimtest.Start(t, cloudsim.Config{
 		Credentials: []cloudsim.Credential{{AccessKeyID: "ak", AccessKeySecret: "sk"}},
 		Domains: cloudsim.Domains{
 			CDN:  []cloudsim.Domain{{Name: "www." + zone}},
@@ -32,13 +33,6 @@ func account(t *testing.T) (*cloudsim.Sim, *cloud.Client, *manifest.Manifest) {
 		},
 		OSS: cloudsim.OSSSettings{Disabled: true},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
 	ep := s.Endpoints()
 	vars := map[string]string{
 		"ALIBABA_CLOUD_ACCESS_KEY_ID": "ak", "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "sk",
@@ -243,8 +237,8 @@ func TestRollback(t *testing.T) {
 
 // TestRollbackSameSecond: two renewals forced back to back can be issued
 // in the same second; rolling back from the second to the first sets the
-// targets (the one they carry is not earlier), where it used to leave them
-// as they were (a flake of the pin end-to-end test).
+// targets (the one they carry is not earlier) instead of leaving them as
+// they are.
 func TestRollbackSameSecond(t *testing.T) {
 	s, c, m := account(t)
 	at := time.Now().Add(-time.Hour).Truncate(time.Second)

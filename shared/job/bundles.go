@@ -13,44 +13,44 @@ import (
 	"github.com/certdrop/certdrop/shared/report"
 )
 
-// bundleOptions are the bundle options of this invocation: the
-// manifest's defaults, the trusted roots and the clock.
-func (inv *invocation) bundleOptions() bundle.Options {
-	opts := inv.manifest.Defaults.BundleOptions()
-	opts.Now, opts.Roots = inv.r.Now, inv.roots
+// bundleOptions are the bundle options of this run: the manifest's
+// defaults, the trusted roots and the clock.
+func (s *session) bundleOptions() bundle.Options {
+	opts := s.manifest.Defaults.BundleOptions()
+	opts.Now, opts.Roots = s.r.Now, s.roots
 	return opts
 }
 
 // split reads a located folder's parts as bundles, once: one folder may
 // hold one bundle (certbot, acme.sh, a combined file) or several (lego's
 // certificates/). A folder that cannot be read as bundles at all (over
-// the size or count limits) is recorded as invalid.
-func (inv *invocation) split(ctx context.Context, loc *located) (*bundle.Folder, bool) {
-	f, err := bundle.Split(ctx, loc.Sources, inv.bundleOptions())
+// the size or count limits) is refused: nil and the refusal.
+func (s *session) split(ctx context.Context, loc *located) (*bundle.Folder, Result) {
+	f, err := bundle.Split(ctx, loc.Sources, s.bundleOptions())
 	if err != nil {
-		inv.refuse(loc, err, false)
-		return nil, false
+		return nil, s.refuse(loc, err, false)
 	}
 	for _, w := range f.Warnings {
-		inv.log.Warn("bundle warning", "unit", shortKey(loc.Unit), "warning", w)
+		s.log.Warn("bundle warning", "unit", shortKey(loc.Unit), "warning", w)
 	}
 	if len(f.Unused) > 0 {
-		inv.log.Info("files that form no bundle", "unit", shortKey(loc.Unit), "files", shortKeys(f.Unused))
+		s.log.Info("files that form no bundle", "unit", shortKey(loc.Unit), "files", shortKeys(f.Unused))
 	}
-	return f, true
+	return f, Result{}
 }
 
 // deployUnit deploys the bundles of a located folder: all of them, or,
 // when only is set (an OSS event's objects, a manual re-run of one
-// object), those the objects helped form. Every part that formed no bundle because
-// it is broken or incomplete is recorded as invalid or waiting; parts that
-// are merely unused (a CA certificate no bundle needs yet) are not.
+// object), those the objects helped form. Every part that formed no
+// bundle because it is broken or incomplete is invalid or waiting; parts
+// that are merely unused (a CA certificate no bundle needs yet) are not.
 // Objects of only that form nothing and are blamed for nothing (a CA
-// certificate no bundle uses yet) are noted as ignored.
-func (inv *invocation) deployUnit(ctx context.Context, loc *located, only []string, dryRun, force bool) {
-	f, ok := inv.split(ctx, loc)
-	if !ok {
-		return
+// certificate no bundle uses yet) are ignored. Its error is the run's
+// failure (no API client); the other bundles are still judged.
+func (s *session) deployUnit(ctx context.Context, loc *located, only []string) (Result, error) {
+	f, res := s.split(ctx, loc)
+	if f == nil {
+		return res, nil
 	}
 	bundles, rejected := f.Bundles, f.Rejected
 	if only != nil {
@@ -58,7 +58,7 @@ func (inv *invocation) deployUnit(ctx context.Context, loc *located, only []stri
 		for _, k := range only {
 			bs, rs := f.Of(k)
 			if len(bs)+len(rs) == 0 {
-				inv.out.Ignored = append(inv.out.Ignored, Skipped{Unit: shortKey(k),
+				res.Ignored = append(res.Ignored, Skipped{Unit: shortKey(k),
 					Reason: "forms no bundle: a CA certificate no bundle here uses, or a file without certificate or key"})
 			}
 			for _, b := range bs {
@@ -74,8 +74,9 @@ func (inv *invocation) deployUnit(ctx context.Context, loc *located, only []stri
 		}
 	}
 	for _, e := range rejected {
-		inv.refuse(loc.part(e.Source), e, bundle.IsIncomplete(e))
+		res.add(s.refuse(loc.part(e.Source), e, bundle.IsIncomplete(e)))
 	}
+	var failed error
 	for _, b := range bundles {
 		objectKey := b.Sources[0]
 		for _, k := range only {
@@ -84,92 +85,87 @@ func (inv *invocation) deployUnit(ctx context.Context, loc *located, only []stri
 				break
 			}
 		}
-		inv.deploy(ctx, loc.of(b), b, objectKey, dryRun, force)
+		r, err := s.deploy(ctx, loc.of(b), b, objectKey)
+		res.add(r)
+		failed = firstErr(failed, err)
 	}
+	return res, failed
 }
 
-// deploy validates, plans, fans out and reports one bundle of a folder.
-func (inv *invocation) deploy(ctx context.Context, loc *located, b *bundle.Bundle, objectKey string, dryRun, force bool) {
-	p, err := inv.plan(loc, b, objectKey)
-	if err != nil {
-		return
+// deploy validates, plans, fans out and reports one bundle of a folder,
+// unless a rollback's pin holds it back; a bundle issued after the pin
+// lifts it once deployed. Its error is the run's failure (no API client).
+func (s *session) deploy(ctx context.Context, loc *located, b *bundle.Bundle, objectKey string) (Result, error) {
+	p, res := s.plan(loc, b, objectKey)
+	if p == nil {
+		return res, nil
 	}
-	hold, lifts := inv.held(ctx, p, loc.Unit, loc.Keys) // pins.go: a rollback in force
+	hold, lifts, notes := s.pins.held(ctx, p, loc.Unit, loc.Keys)
+	res.add(notes)
 	if hold {
-		return
+		return res, nil
 	}
-	client, ok := inv.apiClient(ctx)
-	if !ok {
-		return
+	client, err := s.apiClient(ctx)
+	if err != nil {
+		return res, err
 	}
-	inv.log.Info("deploying", "unit", shortKey(loc.Unit), "files", shortKeys(loc.Keys), "certName", p.CertName, "targets", len(p.Calls),
-		"notCovered", len(p.NotCovered), "dryRun", dryRun, "lowerBound", p.LowerBound().String())
-	rep := Run(ctx, client, p, inv.manifest, shortKeys(loc.Keys), inv.runOptions(dryRun, force))
+	s.log.Info("deploying", "unit", shortKey(loc.Unit), "files", shortKeys(loc.Keys), "certName", p.CertName, "targets", len(p.Calls),
+		"notCovered", len(p.NotCovered), "dryRun", s.opts.DryRun, "lowerBound", p.LowerBound().String())
+	rep := Run(ctx, client, p, s.manifest, shortKeys(loc.Keys), s.opts)
 	rep.Warnings = b.Warnings
-	inv.out.Reports = append(inv.out.Reports, rep)
-	inv.log.Info("run finished", "unit", shortKey(loc.Unit), "summary", report.SummaryLine(rep))
-	inv.lift(ctx, lifts, rep, dryRun)
+	res.Reports = append(res.Reports, rep)
+	s.log.Info("run finished", "unit", shortKey(loc.Unit), "summary", report.SummaryLine(rep))
+	res.add(s.pins.lift(ctx, lifts, rep, s.opts.DryRun))
+	return res, nil
 }
 
 // plan validates a parsed bundle under the manifest's defaults and plans
-// its calls; a refusal (waiting for a missing intermediate, or invalid) is
-// recorded and returned.
-func (inv *invocation) plan(loc *located, b *bundle.Bundle, objectKey string) (*plan.Plan, error) {
-	if err := b.Validate(inv.bundleOptions()); err != nil {
-		inv.refuse(loc, err, bundle.IsIncomplete(err))
-		return nil, err
+// its calls; a refusal (waiting for a missing intermediate, or invalid)
+// is a nil plan and the refusal.
+func (s *session) plan(loc *located, b *bundle.Bundle, objectKey string) (*plan.Plan, Result) {
+	if err := b.Validate(s.bundleOptions()); err != nil {
+		return nil, s.refuse(loc, err, bundle.IsIncomplete(err))
 	}
 	for _, w := range b.Warnings {
-		inv.log.Warn("bundle warning", "unit", shortKey(loc.Unit), "warning", w)
+		s.log.Warn("bundle warning", "unit", shortKey(loc.Unit), "warning", w)
 	}
-	p, err := plan.Build(b, inv.manifest, objectKey)
+	p, err := plan.Build(b, s.manifest, objectKey)
 	if err != nil {
-		inv.refuse(loc, err, false)
-		return nil, err
+		return nil, s.refuse(loc, err, false)
 	}
-	return p, nil
+	return p, Result{}
 }
 
-// runOptions are the options of every deployment of this invocation.
-func (inv *invocation) runOptions(dryRun, force bool) Options {
-	return Options{
-		Trigger: inv.out.Trigger, RequestID: inv.req.RequestID, DryRun: dryRun, Force: force,
-		StopAt: inv.stopAt, Quotas: inv.r.Config.Quotas, Log: inv.log, Fanout: inv.r.Fanout,
-	}
-}
-
-// refuse records a bundle that was refused: waiting for its other half
+// refuse says a bundle was refused: waiting for its other half
 // (incomplete: a key or a leaf alone, a pair of files that do not match
 // yet, a missing intermediate), or invalid. Only what is incomplete waits,
 // and not longer than Config.WaitLimit after its newest part was written;
 // a single object holding a certificate and a key that does not match it
 // is complete and invalid (bundle.Split classifies it so).
-func (inv *invocation) refuse(loc *located, err error, incomplete bool) {
-	s := Skipped{Unit: shortKey(loc.Unit), Keys: shortKeys(loc.Keys)}
+func (s *session) refuse(loc *located, err error, incomplete bool) Result {
+	sk := Skipped{Unit: shortKey(loc.Unit), Keys: shortKeys(loc.Keys)}
 	if !incomplete {
-		inv.log.Error("bundle invalid", "unit", s.Unit, "error", err.Error())
-		s.Reason, s.Error = "invalid bundle", problem(err)
-		inv.out.Invalid = append(inv.out.Invalid, s)
-		return
+		s.log.Error("bundle invalid", "unit", sk.Unit, "error", err.Error())
+		sk.Reason, sk.Error = "invalid bundle", problem(err)
+		return Result{Invalid: []Skipped{sk}}
 	}
 	why := err.Error()
 	if !loc.Modified.IsZero() {
 		since := loc.Modified.UTC()
-		s.Since = &since
+		sk.Since = &since
 	}
-	if waited := inv.r.now().Sub(loc.Modified); !loc.Modified.IsZero() && waited > inv.r.Config.WaitLimit {
-		inv.log.Error("bundle waited too long", "unit", s.Unit, "since", loc.Modified, "reason", why)
-		s.Reason = "incomplete for too long"
-		s.Error = &report.Error{Code: "WaitTimeout",
+	if waited := s.r.now().Sub(loc.Modified); !loc.Modified.IsZero() && waited > s.r.Config.WaitLimit {
+		s.log.Error("bundle waited too long", "unit", sk.Unit, "since", loc.Modified, "reason", why)
+		sk.Reason = "incomplete for too long"
+		sk.Error = &report.Error{Code: "WaitTimeout",
 			Message: clip(fmt.Sprintf("the bundle is still incomplete %s after its last part was written (%s): %s",
 				waited.Round(time.Second), loc.Modified.UTC().Format(time.RFC3339), why)),
 			Hint: "upload the missing file, or the key generated with this certificate (CERTDROP_WAIT_LIMIT sets how long a bundle may wait)"}
-		inv.out.Invalid = append(inv.out.Invalid, s)
-		return
+		return Result{Invalid: []Skipped{sk}}
 	}
-	s.Reason = "incomplete: " + clip(why) + "; the event of the other file completes it"
-	inv.log.Info("bundle waiting", "unit", s.Unit, "reason", s.Reason)
-	inv.out.Waiting = append(inv.out.Waiting, s)
+	sk.Reason = "incomplete: " + clip(why) + "; the event of the other file completes it"
+	s.log.Info("bundle waiting", "unit", sk.Unit, "reason", sk.Reason)
+	return Result{Waiting: []Skipped{sk}}
 }
 
 // problem renders an error for the outcome, keeping a bundle error's hint.

@@ -160,7 +160,8 @@ func TestAlertsWithinDeadline(t *testing.T) {
 			const timeout = 8 * time.Second
 			fc := &fcruntime.Invocation{RequestID: "req-hook", Body: []byte(body), Received: time.Now(), Timeout: timeout,
 				Log: slog.New(slog.DiscardHandler)}
-			// Bounded for the old code's sake, which took 10 s a post.
+			// Bounded, so that an unbounded post (10 s each) fails the test
+			// instead of hanging it.
 			ctx, cancel := context.WithTimeout(context.Background(), 3*timeout)
 			defer cancel()
 			answer, retry := r.Invoke(ctx, fc)

@@ -17,7 +17,7 @@ const reconcileTimer = `{"triggerTime":"2026-11-23T03:00:00Z","triggerName":"dai
 
 // TestE2ECombinedForeignKey: one object holding a certificate and a key
 // that does not match it can never complete: it is invalid at once,
-// written and alerted, and not retried (it used to wait forever, silent).
+// written and alerted, and not retried; it is never left waiting, silent.
 func TestE2ECombinedForeignKey(t *testing.T) {
 	h := newHarness(t, nil)
 	l := h.leaf(time.Now().AddDate(0, 3, 0), "example.com", "*.example.com")

@@ -48,8 +48,9 @@ func (r *Runner) Invoke(ctx context.Context, fc *fcruntime.Invocation) ([]byte, 
 	day := started
 	if err != nil {
 		fc.Log.Error("unrecognized event", "error", err.Error())
-		out = &Outcome{RequestID: fc.RequestID, Reports: []*report.Report{}, Bucket: r.Config.Bucket,
+		out = &Outcome{RequestID: fc.RequestID, Bucket: r.Config.Bucket,
 			Error: &report.Error{Code: "BadEvent", Message: clip(err.Error())}}
+		out.Reports = []*report.Report{}
 	} else {
 		out = r.Run(ctx, Request{Event: ev, RequestID: fc.RequestID, Credentials: credentialsOf(fc),
 			Deadline: deadline, Log: fc.Log})

@@ -184,8 +184,8 @@ func TestPinProblemsOutcome(t *testing.T) {
 		{"PinUnreadable", false, false, false, "pinned"},
 		{"PinsUnlisted", true, false, false, "pinned"},
 	} {
-		out := &Outcome{Pins: []PinNote{{State: PinProblem, Key: "certdrop/pins/x.json",
-			Error: &report.Error{Code: tt.code, Message: "m", Transient: tt.transient}}}}
+		out := &Outcome{Result: Result{Pins: []PinNote{{State: PinProblem, Key: "certdrop/pins/x.json",
+			Error: &report.Error{Code: tt.code, Message: "m", Transient: tt.transient}}}}}
 		if out.Failed() != tt.failed || out.Retry() != tt.retry || out.status() != tt.status || !out.Worth() {
 			t.Errorf("%s transient=%v: failed %v retry %v status %q; want %v %v %q", tt.code, tt.transient,
 				out.Failed(), out.Retry(), out.status(), tt.failed, tt.retry, tt.status)

@@ -20,71 +20,60 @@ func (c *Config) manifestLocation() string {
 	return "oss://" + c.Bucket + "/" + DefaultManifestKey
 }
 
-// prepare loads the manifest and trusted roots once. It reports false,
-// the failure recorded, when the run cannot go on.
-func (inv *invocation) prepare(ctx context.Context) bool {
-	if inv.manifest != nil {
-		return true
+// prepare loads the manifest and trusted roots once; its error is the
+// run's failure.
+func (s *session) prepare(ctx context.Context) error {
+	if s.manifest != nil {
+		return nil
 	}
-	if inv.out.Error != nil {
-		return false
-	}
-	loc := inv.r.Config.manifestLocation()
-	data, err := inv.load(ctx, loc)
+	loc := s.r.Config.manifestLocation()
+	data, err := s.load(ctx, loc)
 	if err != nil {
 		hint := "upload the manifest there, or point CERTDROP_MANIFEST at it"
 		if !errors.Is(err, store.ErrNotFound) {
 			hint = storeHint(err, "oss:GetObject on the manifest")
 		}
-		inv.failErr("ManifestUnreadable", fmt.Errorf("cannot read the manifest %s: %w", loc, err), hint)
-		return false
+		return failErr("ManifestUnreadable", fmt.Errorf("cannot read the manifest %s: %w", loc, err), hint)
 	}
 	m, err := manifest.Parse(loc, data)
 	if err != nil {
-		inv.fail("ManifestInvalid", err.Error(), "fix the manifest; `certdrop plan` checks it locally")
-		return false
+		return fail("ManifestInvalid", err.Error(), "fix the manifest; `certdrop plan` checks it locally")
 	}
-	if tr := inv.r.Config.TrustRoots; tr != "" {
-		data, err := inv.load(ctx, tr)
+	if tr := s.r.Config.TrustRoots; tr != "" {
+		data, err := s.load(ctx, tr)
 		if err != nil {
-			inv.failErr("TrustRootsUnreadable", fmt.Errorf("CERTDROP_TRUST_ROOTS %s: %w", tr, err), "")
-			return false
+			return failErr("TrustRootsUnreadable", fmt.Errorf("CERTDROP_TRUST_ROOTS %s: %w", tr, err), "")
 		}
-		if inv.roots, err = bundle.ParseRoots(tr, data); err != nil {
-			inv.fail("TrustRootsInvalid", fmt.Sprintf("CERTDROP_TRUST_ROOTS %s: %v", tr, err), "")
-			return false
+		if s.roots, err = bundle.ParseRoots(tr, data); err != nil {
+			return fail("TrustRootsInvalid", fmt.Sprintf("CERTDROP_TRUST_ROOTS %s: %v", tr, err), "")
 		}
 	}
-	inv.manifest = m
-	return true
+	s.manifest = m
+	return nil
 }
 
 // begin readies the run: the manifest and roots loaded, the configured
-// bucket's store open. It reports false, the failure recorded, when the
-// run cannot go on.
-func (inv *invocation) begin(ctx context.Context) (store.Store, bool) {
-	if !inv.prepare(ctx) {
-		return nil, false
+// bucket's store open. Its error is the run's failure.
+func (s *session) begin(ctx context.Context) (store.Store, error) {
+	if err := s.prepare(ctx); err != nil {
+		return nil, err
 	}
-	st, err := inv.store(ctx, inv.r.Config.Bucket)
+	st, err := s.store(ctx, s.r.Config.Bucket)
 	if err != nil {
-		inv.failErr("StoreUnavailable", err, "")
-		return nil, false
+		return nil, failErr("StoreUnavailable", err, "")
 	}
-	return st, true
+	return st, nil
 }
 
-// apiClient builds (once) the API client. It reports false, the failure
-// recorded, when there is none to be had (no credentials, a refused
-// endpoint).
-func (inv *invocation) apiClient(ctx context.Context) (fanout.Client, bool) {
-	if inv.client == nil {
-		c, err := inv.r.NewClient(ctx, inv.req.Credentials)
+// apiClient builds (once) the API client. Its error, the run's failure,
+// says there is none to be had (no credentials, a refused endpoint).
+func (s *session) apiClient(ctx context.Context) (fanout.Client, error) {
+	if s.client == nil {
+		c, err := s.r.NewClient(ctx, s.req.Credentials)
 		if err != nil {
-			inv.fail("NoClient", err.Error(), "give the function a role (s.yaml role:) or set ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET; check CERTDROP_*_ENDPOINT")
-			return nil, false
+			return nil, fail("NoClient", err.Error(), "give the function a role (s.yaml role:) or set ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET; check CERTDROP_*_ENDPOINT")
 		}
-		inv.client = c
+		s.client = c
 	}
-	return inv.client, true
+	return s.client, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 
@@ -13,21 +14,22 @@ import (
 	"github.com/certdrop/certdrop/shared/store"
 )
 
-// onOSS handles an OSS trigger event: the bundles each created object
+// HandleOSS handles an OSS trigger event: the bundles each created object
 // belongs to, reading each folder once however many records name it and
 // holding one folder's objects at a time. Records for another bucket than
 // CERTDROP_BUCKET, and keys outside CERTDROP_TRIGGER_PREFIX, are ignored
 // without a call: the event is not trusted.
-func (inv *invocation) onOSS(ctx context.Context, ev *event.OSSEvent) {
-	cfg := inv.r.Config
+func (r *Runner) HandleOSS(ctx context.Context, ev *event.OSSEvent) (res Result, err error) {
+	s := r.session(ctx, report.TriggerOSS, false, false)
+	cfg := r.Config
 	var order []string             // folders, in the order records name them
 	named := map[string][]string{} // folder -> candidate keys of its records
 	var records [][]string         // each kept record's candidate keys
 	for _, rec := range ev.Events {
 		bucket, raw := rec.OSS.Bucket.Name, rec.OSS.Object.Key
 		ignore := func(reason string) {
-			inv.log.Info("object ignored", "bucket", shortKey(bucket), "key", shortKey(raw), "reason", reason)
-			inv.out.Ignored = append(inv.out.Ignored, Skipped{Unit: shortKey(raw), Reason: reason})
+			s.log.Info("object ignored", "bucket", shortKey(bucket), "key", shortKey(raw), "reason", reason)
+			res.Ignored = append(res.Ignored, Skipped{Unit: shortKey(raw), Reason: reason})
 		}
 		if bucket != cfg.Bucket {
 			ignore(fmt.Sprintf("bucket %q is not CERTDROP_BUCKET %q", shortKey(bucket), cfg.Bucket))
@@ -64,29 +66,29 @@ func (inv *invocation) onOSS(ctx context.Context, ev *event.OSSEvent) {
 		}
 	}
 	if len(order) == 0 {
-		return
+		return res, nil
 	}
-	st, ok := inv.begin(ctx)
-	if !ok {
-		return
+	st, err := s.begin(ctx)
+	if err != nil {
+		return res, err
 	}
 	exists := map[string]bool{}
 	defer func() {
 		for _, cands := range records {
 			if !slices.ContainsFunc(cands, func(k string) bool { return exists[k] }) {
-				inv.out.Ignored = append(inv.out.Ignored, Skipped{Unit: shortKey(cands[0]), Reason: "the object no longer exists"})
+				res.Ignored = append(res.Ignored, Skipped{Unit: shortKey(cands[0]), Reason: "the object no longer exists"})
 			}
 		}
 	}()
+	var failed error
 	for _, f := range order {
-		if err := inv.stopped(ctx); err != nil {
-			inv.failErr("Deadline", fmt.Errorf("the event's folder %s was not read: %w", shortKey(f), err),
-				"FC's retry of this event reads it")
-			return
+		if err := s.stopped(ctx); err != nil {
+			return res, firstErr(failed, failErr("Deadline", fmt.Errorf("the event's folder %s was not read: %w", shortKey(f), err),
+				"FC's retry of this event reads it"))
 		}
 		infos, err := st.List(ctx, f)
 		if err != nil {
-			inv.unreadable(f, err)
+			res.Invalid = append(res.Invalid, unreadable(s.log, f, err))
 			for _, k := range named[f] {
 				exists[k] = true // not known to be gone: the failure is recorded
 			}
@@ -101,11 +103,14 @@ func (inv *invocation) onOSS(ctx context.Context, ev *event.OSSEvent) {
 		}
 		loc, err := readParts(ctx, st, f, infos)
 		if err != nil {
-			inv.out.Invalid = append(inv.out.Invalid, Skipped{Unit: shortKey(f), Keys: shortKeys(only), Reason: "no bundle", Error: noBundle(err)})
+			res.Invalid = append(res.Invalid, Skipped{Unit: shortKey(f), Keys: shortKeys(only), Reason: "no bundle", Error: noBundle(err)})
 			continue
 		}
-		inv.deployUnit(ctx, loc, only, false, false)
+		done, err := s.deployUnit(ctx, loc, only)
+		res.add(done)
+		failed = firstErr(failed, err)
 	}
+	return res, failed
 }
 
 // present keeps the keys that the folder's listing holds.
@@ -122,12 +127,12 @@ func present(keys []string, infos []store.ObjectInfo) []string {
 	return out
 }
 
-// unreadable records an object that could not be read: too large, denied,
-// or a store that could not be reached (transient: a retry reads it).
-func (inv *invocation) unreadable(key string, err error) {
-	inv.log.Error("object unreadable", "key", shortKey(key), "error", err.Error())
-	inv.out.Invalid = append(inv.out.Invalid, Skipped{Unit: shortKey(key), Reason: "unreadable",
-		Error: &report.Error{Code: "StoreError", Message: clip(err.Error()), Transient: transient(err)}})
+// unreadable is an object that could not be read: too large, denied, or
+// a store that could not be reached (transient: a retry reads it).
+func unreadable(log *slog.Logger, key string, err error) Skipped {
+	log.Error("object unreadable", "key", shortKey(key), "error", err.Error())
+	return Skipped{Unit: shortKey(key), Reason: "unreadable",
+		Error: &report.Error{Code: "StoreError", Message: clip(err.Error()), Transient: transient(err)}}
 }
 
 // noBundle renders the error of a folder that could not be read as a

@@ -25,6 +25,29 @@ type Outcome struct {
 	// Bucket is CERTDROP_BUCKET, the bucket the function works on; the
 	// outcome is written there. Never taken from the event.
 	Bucket string `json:"bucket,omitempty"`
+	// Result is what the event's handler did: renewals, reports, bundles
+	// waiting, refused or ignored, expiring targets, pins, the prune.
+	Result
+	// Error says why the run could not start (bad event, configuration,
+	// manifest, credentials); nothing was called.
+	Error *report.Error `json:"error,omitempty"`
+	// ReportKey is where this document was written in the bucket.
+	ReportKey string `json:"reportKey,omitempty"`
+	// ReportError says why the document could not be written (in the
+	// response and the webhook only, naturally). It fails the invocation.
+	ReportError *report.Error `json:"reportError,omitempty"`
+	// AlertError says how many webhook messages could not be delivered
+	// (no answer, an answer other than 2xx after a second try, or the
+	// deadline near), and the last cause. The report is written again to
+	// carry it. It does not fail the invocation: a retry would deploy
+	// nothing new and post again to the same endpoint.
+	AlertError *report.Error `json:"alertError,omitempty"`
+}
+
+// Result is what a handler did about its event (Runner.HandleOSS and the
+// other handlers return it): the outcome holds it beside what the
+// invocation as a whole did (its request, error, report and alerts).
+type Result struct {
 	// Renewals holds, for a timer run or a manual renewal, what was done
 	// about each certificate of the manifest's certificates section:
 	// renewed (why, the new expiry), not due, skipped (why) or failed. The
@@ -51,26 +74,26 @@ type Outcome struct {
 	// Pins says what rollback pins did: written by a rollback, holding a
 	// bundle issued before it back ("pinned"), lifted by a bundle issued
 	// after it, released, or a problem (unreadable, malformed, not
-	// written or not deleted). See pins.go.
+	// written or not deleted).
 	Pins []PinNote `json:"pins,omitempty"`
 	// Prune is, after a timer run whose manifest says defaults.prune,
 	// which of certdrop's certificates in CAS were deleted and which kept,
 	// and why.
 	Prune *hub.PruneResult `json:"prune,omitempty"`
-	// Error says why the run could not start (bad event, configuration,
-	// manifest, credentials); nothing was called.
-	Error *report.Error `json:"error,omitempty"`
-	// ReportKey is where this document was written in the bucket.
-	ReportKey string `json:"reportKey,omitempty"`
-	// ReportError says why the document could not be written (in the
-	// response and the webhook only, naturally). It fails the invocation.
-	ReportError *report.Error `json:"reportError,omitempty"`
-	// AlertError says how many webhook messages could not be delivered
-	// (no answer, an answer other than 2xx after a second try, or the
-	// deadline near), and the last cause. The report is written again to
-	// carry it. It does not fail the invocation: a retry would deploy
-	// nothing new and post again to the same endpoint.
-	AlertError *report.Error `json:"alertError,omitempty"`
+}
+
+// add appends what o did to what r holds.
+func (r *Result) add(o Result) {
+	r.Renewals = append(r.Renewals, o.Renewals...)
+	r.Reports = append(r.Reports, o.Reports...)
+	r.Waiting = append(r.Waiting, o.Waiting...)
+	r.Invalid = append(r.Invalid, o.Invalid...)
+	r.Ignored = append(r.Ignored, o.Ignored...)
+	r.Expiring = append(r.Expiring, o.Expiring...)
+	r.Pins = append(r.Pins, o.Pins...)
+	if o.Prune != nil {
+		r.Prune = o.Prune
+	}
 }
 
 // Skipped is a bundle or object that was not deployed, and why.
@@ -121,7 +144,7 @@ func (o *Outcome) Failed() bool {
 		}
 	}
 	for _, p := range o.Pins {
-		if p.failed() {
+		if p.Failed() {
 			return true
 		}
 	}
@@ -163,7 +186,7 @@ func (o *Outcome) Retry() bool {
 	for _, p := range o.Pins {
 		// A retry rolls back (or deploys) again, finds every target
 		// unchanged, and writes (or deletes) the pin.
-		if p.failed() && p.Error.Transient {
+		if p.Failed() && p.Error.Transient {
 			return true
 		}
 	}

@@ -3,13 +3,14 @@ package job
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
-	"github.com/certdrop/certdrop/shared/hub"
 	"github.com/certdrop/certdrop/shared/pin"
 	"github.com/certdrop/certdrop/shared/plan"
 	"github.com/certdrop/certdrop/shared/report"
+	"github.com/certdrop/certdrop/shared/store"
 )
 
 // Pin note states (PinNote.State).
@@ -28,6 +29,21 @@ const (
 	// PinProblem: a pin that could not be read, written or deleted, or is
 	// malformed; it is not in force (or still is, for a failed deletion).
 	PinProblem = "problem"
+)
+
+// Pin problem codes: the code of a PinProblem note's error, and of the
+// failures ReleasePins returns.
+const (
+	// CodePinNotWritten: a rollback's pin could not be written.
+	CodePinNotWritten = "PinNotWritten"
+	// CodePinNotDeleted: a released or lifted pin could not be deleted.
+	CodePinNotDeleted = "PinNotDeleted"
+	// CodePinUnreadable: a pin could not be read or is malformed.
+	CodePinUnreadable = "PinUnreadable"
+	// CodePinsUnlisted: the pins could not be listed.
+	CodePinsUnlisted = "PinsUnlisted"
+	// CodeNoPin: a release matches no pin.
+	CodeNoPin = "NoPin"
 )
 
 // PinNote is what a rollback's pin did in this run. It names the pin and
@@ -55,12 +71,12 @@ type PinNote struct {
 	Error *report.Error `json:"error,omitempty"`
 }
 
-// failed reports whether the note is a pin that could not be written or
+// Failed reports whether the note is a pin that could not be written or
 // deleted: the rollback is not held, or a lifted or released pin is still
 // in force. A pin that cannot be read is reported, not a failure (the run
 // goes on without it).
-func (n PinNote) failed() bool {
-	return n.State == PinProblem && n.Error != nil && (n.Error.Code == "PinNotWritten" || n.Error.Code == "PinNotDeleted")
+func (n PinNote) Failed() bool {
+	return n.State == PinProblem && n.Error != nil && (n.Error.Code == CodePinNotWritten || n.Error.Code == CodePinNotDeleted)
 }
 
 // releaseHint says how to lift a pin.
@@ -85,58 +101,75 @@ func note(state string, p *pin.Pin) PinNote {
 	return PinNote{State: state, Key: p.Key(), Names: p.Names, CertName: p.CertName, PinnedAt: &at, PinnedBy: strings.TrimSpace(by)}
 }
 
-// pinSet reads (once per invocation) the pins in CERTDROP_BUCKET. Pins
-// that cannot be read or are malformed are reported and not in force; a
-// listing that fails is reported and no pin is in force for the run (the
-// deployments go on: holding every renewal back because the pins cannot
-// be listed would let certificates expire), and alerted.
-func (inv *invocation) pinSet(ctx context.Context) *pin.Set {
-	if inv.pinsRead {
-		return inv.pins
+// pinBook is the rollback pins in CERTDROP_BUCKET for one run, read once
+// on first use.
+type pinBook struct {
+	// open opens the bucket.
+	open func(context.Context) (store.Store, error)
+	log  *slog.Logger
+	set  *pin.Set
+	read bool
+	// renewed are the serial numbers (hex, lower case) of the
+	// certificates the run's renewal obtained: ordered after any pin in
+	// force, they lift it whatever their backdated not-before says.
+	renewed map[string]bool
+}
+
+// load reads the pins once; the notes are its problems, on the first
+// call only. Pins that cannot be read or are malformed are reported and
+// not in force; a listing that fails is reported and no pin is in force
+// for the run (the deployments go on: holding every renewal back because
+// the pins cannot be listed would let certificates expire), and alerted.
+func (b *pinBook) load(ctx context.Context) (*pin.Set, Result) {
+	if b.read {
+		return b.set, Result{}
 	}
-	inv.pinsRead = true
-	st, err := inv.store(ctx, inv.r.Config.Bucket)
+	b.read = true
+	var res Result
+	st, err := b.open(ctx)
 	if err == nil {
 		var problems []pin.Problem
-		inv.pins, problems, err = pin.Load(ctx, st)
+		b.set, problems, err = pin.Load(ctx, st)
 		for _, p := range problems {
-			inv.pinProblem(p.Key, "PinUnreadable", p.Err, "a pin that cannot be read is not in force: delete it, or roll back again to rewrite it")
+			res.Pins = append(res.Pins, pinProblem(b.log, p.Key, CodePinUnreadable, p.Err,
+				"a pin that cannot be read is not in force: delete it, or roll back again to rewrite it"))
 		}
 	}
 	if err != nil {
-		inv.pinProblem(pin.Prefix, "PinsUnlisted", err,
+		res.Pins = append(res.Pins, pinProblem(b.log, pin.Prefix, CodePinsUnlisted, err,
 			storeHint(err, "oss:ListObjects under "+pin.Prefix+" and oss:GetObject on "+pin.Prefix+"*")+
-				"; no rollback pin was in force for this run")
+				"; no rollback pin was in force for this run"))
 	}
-	return inv.pins
+	return b.set, res
 }
 
-// pinProblem records a pin problem.
-func (inv *invocation) pinProblem(key, code string, err error, hint string) {
-	inv.log.Error("rollback pin problem", "key", shortKey(key), "code", code, "error", err.Error())
-	inv.out.Pins = append(inv.out.Pins, PinNote{State: PinProblem, Key: shortKey(key), Message: clip(err.Error()), Hint: hint,
-		Error: &report.Error{Code: code, Message: clip(err.Error()), Hint: hint, Transient: transient(err)}})
+// pinProblem is the note of a pin problem.
+func pinProblem(log *slog.Logger, key, code string, err error, hint string) PinNote {
+	log.Error("rollback pin problem", "key", shortKey(key), "code", code, "error", err.Error())
+	return PinNote{State: PinProblem, Key: shortKey(key), Message: clip(err.Error()), Hint: hint,
+		Error: &report.Error{Code: code, Message: clip(err.Error()), Hint: hint, Transient: transient(err)}}
 }
 
 // judge says what the pin for a planned bundle's names (if any) means
-// for it, and returns that pin. A certificate this invocation's renewal
-// obtained was ordered after any pin in force: it lifts the pin even when
-// its not-before, backdated by the CA (an hour, for Let's Encrypt), is
-// before the pin's time.
-func (inv *invocation) judge(ctx context.Context, p *plan.Plan) (pin.Verdict, *pin.Pin) {
-	pn := inv.pinSet(ctx).For(pin.Names(p.Bundle.SANs, p.Bundle.CommonName))
+// for it, and returns that pin. A certificate the run's renewal obtained
+// was ordered after any pin in force: it lifts the pin even when its
+// not-before, backdated by the CA (an hour, for Let's Encrypt), is before
+// the pin's time.
+func (b *pinBook) judge(ctx context.Context, p *plan.Plan) (pin.Verdict, *pin.Pin, Result) {
+	set, res := b.load(ctx)
+	pn := set.For(pin.Names(p.Bundle.SANs, p.Bundle.CommonName))
 	v := pn.Judge(p.Bundle.Fingerprint, p.Bundle.NotBefore)
-	if v == pin.Held && p.Bundle.Serial != "" && inv.renewed[strings.ToLower(p.Bundle.Serial)] {
+	if v == pin.Held && p.Bundle.Serial != "" && b.renewed[strings.ToLower(p.Bundle.Serial)] {
 		v = pin.Lifts
 	}
-	return v, pn
+	return v, pn, res
 }
 
-// held reports whether a rollback pin holds a planned bundle back, and
-// records it so. It returns the pin the bundle lifts, if any: the
-// caller deletes it once the bundle is deployed.
-func (inv *invocation) held(ctx context.Context, p *plan.Plan, unit string, keys []string) (bool, *pin.Pin) {
-	v, pn := inv.judge(ctx, p)
+// held reports whether a rollback pin holds a planned bundle back (the
+// note says so). It returns the pin the bundle lifts, if any: the caller
+// lifts it once the bundle is deployed.
+func (b *pinBook) held(ctx context.Context, p *plan.Plan, unit string, keys []string) (bool, *pin.Pin, Result) {
+	v, pn, res := b.judge(ctx, p)
 	switch v {
 	case pin.Held:
 		n := note(PinHeld, pn)
@@ -145,98 +178,110 @@ func (inv *invocation) held(ctx context.Context, p *plan.Plan, unit string, keys
 		n.Message = fmt.Sprintf("not deployed: issued %s, before the rollback to %s at %s",
 			nb.Format(time.RFC3339), pn.CertName, pn.At.UTC().Format(time.RFC3339))
 		n.Hint = releaseHint(pn)
-		inv.log.Info("bundle held back by a rollback pin", "unit", shortKey(unit), "certName", p.CertName, "pin", pn.Key())
-		inv.out.Pins = append(inv.out.Pins, n)
-		return true, nil
+		b.log.Info("bundle held back by a rollback pin", "unit", shortKey(unit), "certName", p.CertName, "pin", pn.Key())
+		res.Pins = append(res.Pins, n)
+		return true, nil, res
 	case pin.Lifts:
-		return false, pn
+		return false, pn, res
 	}
-	return false, nil
+	return false, nil, res
 }
 
 // lift deletes the pin a newer bundle lifted, once it was deployed (not
-// on a dry run), and records it.
-func (inv *invocation) lift(ctx context.Context, pn *pin.Pin, rep *report.Report, dryRun bool) {
+// on a dry run).
+func (b *pinBook) lift(ctx context.Context, pn *pin.Pin, rep *report.Report, dryRun bool) Result {
 	if pn == nil || rep == nil {
-		return
+		return Result{}
 	}
 	n := note(PinLifted, pn)
 	n.Unit, n.Keys, n.BundleCertName = "", rep.Bundle.Keys, rep.Bundle.CertName
 	if dryRun {
 		n.Message = fmt.Sprintf("would lift the rollback to %s: %s was issued after it (dry run: the pin is kept)", pn.CertName, rep.Bundle.CertName)
-		inv.out.Pins = append(inv.out.Pins, n)
-		return
+		return Result{Pins: []PinNote{n}}
 	}
-	st, err := inv.store(ctx, inv.r.Config.Bucket)
+	st, err := b.open(ctx)
 	if err == nil {
 		err = pin.Delete(ctx, st, pn.Key())
 	}
 	if err != nil {
-		inv.pinProblem(pn.Key(), "PinNotDeleted", err, storeHint(err, "oss:DeleteObject on "+pin.Prefix+"*")+
-			"; the pin stays, and holds back only certificates issued before it")
-		return
+		return Result{Pins: []PinNote{pinProblem(b.log, pn.Key(), CodePinNotDeleted, err, storeHint(err, "oss:DeleteObject on "+pin.Prefix+"*")+
+			"; the pin stays, and holds back only certificates issued before it")}}
 	}
-	inv.pins.Remove(pn)
+	b.set.Remove(pn)
 	n.Message = fmt.Sprintf("the rollback to %s is lifted: %s was issued after it and deployed; the pin was deleted", pn.CertName, rep.Bundle.CertName)
-	inv.log.Info("rollback pin lifted", "pin", pn.Key(), "by", rep.Bundle.CertName)
-	inv.out.Pins = append(inv.out.Pins, n)
+	b.log.Info("rollback pin lifted", "pin", pn.Key(), "by", rep.Bundle.CertName)
+	return Result{Pins: []PinNote{n}}
 }
 
-// writePin records a rollback's pin in CERTDROP_BUCKET.
-func (inv *invocation) writePin(ctx context.Context, rep *report.Report) {
-	p := hub.PinOf(rep, inv.r.now(), inv.out.Trigger, inv.req.RequestID)
-	st, err := inv.store(ctx, inv.r.Config.Bucket)
-	if err == nil {
-		_, err = pin.Write(ctx, st, p)
-	}
-	if err != nil {
-		inv.pinProblem(p.Key(), "PinNotWritten", err, storeHint(err, "oss:PutObject on "+pin.Prefix+"*")+
-			"; the rollback is done but not pinned: the next reconcile redeploys the newest bundle unless it is removed from the bucket")
-		return
+// WritePin records in st the pin that keeps a rollback in force (p,
+// from hub.PinOf). The note says it holds, or, with the error, that it
+// was not written: the rollback is done but not pinned. The function's
+// rollback and the command line's write pins with it.
+func WritePin(ctx context.Context, st store.Store, p *pin.Pin, log *slog.Logger) (PinNote, error) {
+	log = orDiscard(log)
+	if _, err := pin.Write(ctx, st, p); err != nil {
+		return pinNotWritten(log, p, err), err
 	}
 	n := note(PinWritten, p)
 	n.Message = fmt.Sprintf("the rollback to %s holds: bundles for %s issued before %s are not deployed", p.CertName,
 		strings.Join(p.Names, ", "), p.At.Format(time.RFC3339))
 	n.Hint = releaseHint(p)
-	inv.out.Pins = append(inv.out.Pins, n)
+	return n, nil
 }
 
-// onRelease lifts the pins a name matches (the certificate rolled back
-// to, or one of its names). None matching is refused, naming the pins in
-// force.
-func (inv *invocation) onRelease(ctx context.Context, name string, dryRun bool) {
-	st, err := inv.store(ctx, inv.r.Config.Bucket)
-	if err != nil {
-		inv.failErr("StoreUnavailable", err, "")
-		return
+// orDiscard is log, or when it is nil a logger that discards.
+func orDiscard(log *slog.Logger) *slog.Logger {
+	if log == nil {
+		return slog.New(slog.DiscardHandler)
 	}
-	set := inv.pinSet(ctx)
+	return log
+}
+
+// pinNotWritten is the note of a pin that could not be written.
+func pinNotWritten(log *slog.Logger, p *pin.Pin, err error) PinNote {
+	return pinProblem(log, p.Key(), CodePinNotWritten, err, storeHint(err, "oss:PutObject on "+pin.Prefix+"*")+
+		"; the rollback is done but not pinned: the next reconcile redeploys the newest bundle unless it is removed from the bucket")
+}
+
+// ReleasePins lifts the rollback pins in st that name matches (the
+// certificate rolled back to, or one of its names); on a dry run it only
+// says which it would. Every matched pin is deleted: a deletion that
+// fails is a PinNotDeleted problem and the others are still deleted, so
+// one pass lifts all it can and reports every failure. The notes are, in
+// order, the pins that could not be read, then one per matched pin. The
+// error, a *Failure, says that the pins could not be listed (PinsUnlisted)
+// or that none matches (NoPin, naming those in force). The function's
+// release and the command line's run it.
+func ReleasePins(ctx context.Context, st store.Store, name string, dryRun bool, log *slog.Logger) ([]PinNote, error) {
+	log = orDiscard(log)
+	book := pinBook{open: func(context.Context) (store.Store, error) { return st, nil }, log: log}
+	set, res := book.load(ctx)
+	notes := res.Pins
 	if set == nil {
-		inv.fail("PinsUnlisted", "the rollback pins could not be listed", "see the pin problem above")
-		return
+		return notes, fail(CodePinsUnlisted, "the rollback pins could not be listed", "see the pin problem above")
 	}
 	matched, others := set.Match(name, 10)
 	if len(matched) == 0 {
-		inv.fail("NoPin", pin.NoMatch(shortKey(name), others), "name the certificate rolled back to, or one of its domain names")
-		return
+		return notes, fail(CodeNoPin, pin.NoMatch(shortKey(name), others), "name the certificate rolled back to, or one of its domain names")
 	}
 	for _, p := range matched {
 		n := note(PinReleased, p)
 		if dryRun {
 			n.Message = fmt.Sprintf("would release the rollback to %s (dry run: the pin is kept)", p.CertName)
-			inv.out.Pins = append(inv.out.Pins, n)
+			notes = append(notes, n)
 			continue
 		}
 		if err := pin.Delete(ctx, st, p.Key()); err != nil {
-			inv.pinProblem(p.Key(), "PinNotDeleted", err, storeHint(err, "oss:DeleteObject on "+pin.Prefix+"*"))
+			notes = append(notes, pinProblem(log, p.Key(), CodePinNotDeleted, err, storeHint(err, "oss:DeleteObject on "+pin.Prefix+"*")))
 			continue
 		}
 		set.Remove(p)
 		n.Message = fmt.Sprintf("released the rollback to %s: the next reconcile or upload deploys the newest bundle for %s",
 			p.CertName, strings.Join(p.Names, ", "))
-		inv.log.Info("rollback pin released", "pin", p.Key(), "certName", p.CertName)
-		inv.out.Pins = append(inv.out.Pins, n)
+		log.Info("rollback pin released", "pin", p.Key(), "certName", p.CertName)
+		notes = append(notes, n)
 	}
+	return notes, nil
 }
 
 // pinNotice adds the pin notes to a webhook message; it returns what to

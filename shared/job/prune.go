@@ -9,37 +9,24 @@ import (
 	"github.com/certdrop/certdrop/shared/report"
 )
 
-// hubFanout is the base of the fan-out options of a rollback or a prune:
-// the runner's, with the invocation's deadline, quotas and logger.
-func (inv *invocation) hubFanout() fanout.Options {
-	var fo fanout.Options
-	if inv.r.Fanout != nil {
-		fo = *inv.r.Fanout
-	}
-	fo.StopAt, fo.Logger = inv.stopAt, inv.log
-	if inv.r.Config.Quotas != nil {
-		fo.Quotas = inv.r.Config.Quotas
-	}
-	return fo
-}
-
-// prune runs, after the timer's reconcile, when the manifest says
+// prune runs after the timer's reconcile when the manifest says
 // defaults.prune: true, and deletes certdrop's own certificates from CAS
 // that have expired or that no target carries and are older than the
 // newest two for the same names. A dry-run reconcile prunes as a dry run.
-func (inv *invocation) prune(ctx context.Context, client fanout.Client, dryRun bool) {
-	if inv.manifest == nil || !inv.manifest.Defaults.Prune {
-		return
+// It returns nil when the manifest does not prune.
+func (s *session) prune(ctx context.Context, client fanout.Client) *hub.PruneResult {
+	if s.manifest == nil || !s.manifest.Defaults.Prune {
+		return nil
 	}
-	if err := inv.stopped(ctx); err != nil {
-		inv.out.Prune = &hub.PruneResult{DryRun: dryRun, Deleted: []hub.PrunedCert{}, Kept: []hub.PrunedCert{},
+	dryRun := s.opts.DryRun
+	if err := s.stopped(ctx); err != nil {
+		return &hub.PruneResult{DryRun: dryRun, Deleted: []hub.PrunedCert{}, Kept: []hub.PrunedCert{},
 			Problems: []report.Error{{Code: "Deadline", Message: "the reconcile left no time to prune; the next timer run prunes", Transient: true}}}
-		return
 	}
 	cas, _ := client.(fanout.CASClient)
-	res := hub.Prune(ctx, client, cas, inv.manifest, hub.PruneOptions{Delete: !dryRun, Now: inv.r.Now, Fanout: inv.hubFanout()})
-	inv.out.Prune = res
-	inv.log.Info("pruned", "deleted", len(res.Deleted), "kept", len(res.Kept), "failed", len(res.Failed), "problems", len(res.Problems))
+	res := hub.Prune(ctx, client, cas, s.manifest, hub.PruneOptions{Delete: !dryRun, Now: s.r.Now, Fanout: s.hub})
+	s.log.Info("pruned", "deleted", len(res.Deleted), "kept", len(res.Kept), "failed", len(res.Failed), "problems", len(res.Problems))
+	return res
 }
 
 // pruneNotice adds the prune's deletions, failures and problems to a

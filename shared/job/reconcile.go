@@ -26,12 +26,15 @@ type found struct {
 	fingerprint string
 }
 
-// onTimer reconciles: it deploys the newest valid bundle of each
-// certificate identity in the bucket wherever a target carries an older
-// certificate or none (the fan-out skips the rest), then reports targets
-// whose certificate expires within warnDays with nothing newer to deploy.
-// It catches targets added to the manifest later, failed runs, and
-// certificates changed by hand in the console.
+// HandleTimer reconciles, after renewing what is due (HandleRenew's
+// engine, for every certificate of the manifest): it deploys the newest
+// valid bundle of each certificate identity in the bucket wherever a
+// target carries an older certificate or none (the fan-out skips the
+// rest), then reports targets whose certificate expires within warnDays
+// with nothing newer to deploy, and prunes CAS when the manifest says
+// defaults.prune. It catches targets added to the manifest later, failed
+// runs, and certificates changed by hand in the console. The payload's
+// dryRun holds for all of it.
 //
 // It streams: the first pass reads one folder at a time (at most
 // bundle.MaxParts objects of the store's size cap) and keeps of each valid
@@ -39,39 +42,43 @@ type found struct {
 // each certificate just before deploying it. An object that cannot be read
 // or is over the size cap, and a folder with too many parts, are reported
 // and skipped; the rest of the reconcile goes on.
-func (inv *invocation) onTimer(ctx context.Context, t *event.TimerEvent) {
-	cfg := inv.r.Config
+func (r *Runner) HandleTimer(ctx context.Context, t *event.TimerEvent) (Result, error) {
 	rc := t.Reconcile
+	s := r.session(ctx, report.TriggerTimer, rc.DryRun, false)
 	bucket, prefix := rc.Bucket, rc.Prefix
 	if bucket == "" {
-		bucket = cfg.Bucket
+		bucket = r.Config.Bucket
 	}
 	if prefix == "" {
-		prefix = cfg.TriggerPrefix
+		prefix = r.Config.TriggerPrefix
 	}
-	if !inv.trusted(bucket, prefix) {
-		return
+	if err := r.Config.trusted(bucket, prefix); err != nil {
+		return Result{}, err
 	}
-	st, ok := inv.begin(ctx)
-	if !ok {
-		return
-	}
-	inv.renewDue(ctx, st, rc.DryRun) // renew.go: first renew what is due, so the reconcile deploys it
-	folders, err := inv.folders(ctx, st, prefix)
+	st, err := s.begin(ctx)
 	if err != nil {
-		inv.failErr("StoreUnavailable", err, "")
-		return
+		return Result{}, err
+	}
+	// First renew what is due, so that the reconcile deploys it.
+	res, failed := s.renewDue(ctx, st)
+	folders, err := listFolders(ctx, st, prefix, r.Config.ReportPrefix)
+	if err != nil {
+		return res, firstErr(failed, failErr("StoreUnavailable", err, ""))
 	}
 	newest := map[string]found{}
 	var order []string
 	for _, f := range folders {
-		if err := inv.stopped(ctx); err != nil {
-			inv.failErr("Deadline", fmt.Errorf("the reconcile stopped reading the bucket at %s: %w", shortKey(f.name), err),
-				"the next reconcile (or FC's retry) reads the rest")
+		if err := s.stopped(ctx); err != nil {
+			failed = firstErr(failed, failErr("Deadline", fmt.Errorf("the reconcile stopped reading the bucket at %s: %w", shortKey(f.name), err),
+				"the next reconcile (or FC's retry) reads the rest"))
 			break
 		}
-		for _, c := range inv.readFolder(ctx, st, f) {
-			if hold, _ := inv.held(ctx, c.plan, c.loc.Unit, c.loc.Keys); hold {
+		cands, read := s.readFolder(ctx, st, f)
+		res.add(read)
+		for _, c := range cands {
+			hold, _, notes := s.pins.held(ctx, c.plan, c.loc.Unit, c.loc.Keys)
+			res.add(notes)
+			if hold {
 				continue // a rollback's pin holds it back: the newest of the others is deployed
 			}
 			id := identityKey(c.plan.Bundle)
@@ -85,37 +92,39 @@ func (inv *invocation) onTimer(ctx context.Context, t *event.TimerEvent) {
 			}
 		}
 	}
-	client, ok := inv.apiClient(ctx)
-	if !ok {
-		return
+	client, err := s.apiClient(ctx)
+	if err != nil {
+		return res, firstErr(failed, err)
 	}
 	for _, id := range order {
-		f := newest[id]
-		c, ok := inv.reread(ctx, st, f)
+		c, ok, read := s.reread(ctx, st, newest[id])
+		res.add(read)
 		if !ok {
 			continue
 		}
-		var lifts *pin.Pin // a bundle issued after a rollback's pin lifts it once deployed
-		if v, pn := inv.judge(ctx, c.plan); v == pin.Lifts {
-			lifts = pn
-		}
-		rep := Run(ctx, client, c.plan, inv.manifest, shortKeys(c.loc.Keys), inv.runOptions(rc.DryRun, false))
+		// A bundle issued after a rollback's pin lifts it once deployed.
+		v, pn, notes := s.pins.judge(ctx, c.plan)
+		res.add(notes)
+		rep := Run(ctx, client, c.plan, s.manifest, shortKeys(c.loc.Keys), s.opts)
 		rep.Warnings = c.warnings
-		inv.out.Reports = append(inv.out.Reports, rep)
-		inv.log.Info("reconciled", "unit", shortKey(c.loc.Unit), "summary", report.SummaryLine(rep))
-		inv.lift(ctx, lifts, rep, rc.DryRun)
+		res.Reports = append(res.Reports, rep)
+		s.log.Info("reconciled", "unit", shortKey(c.loc.Unit), "summary", report.SummaryLine(rep))
+		if v == pin.Lifts {
+			res.add(s.pins.lift(ctx, pn, rep, s.opts.DryRun))
+		}
 	}
-	inv.expiring(ctx, client)
-	inv.prune(ctx, client, rc.DryRun) // prune.go: when the manifest says defaults.prune
+	res.add(s.expiring(ctx, client, res.Reports))
+	res.Prune = s.prune(ctx, client)
+	return res, failed
 }
 
 // stopped reports why the run must not go on reading: the context ended,
 // or the safety margin before the deadline is reached.
-func (inv *invocation) stopped(ctx context.Context) error {
+func (s *session) stopped(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if !inv.stopAt.IsZero() && !time.Now().Before(inv.stopAt) {
+	if !s.stopAt.IsZero() && !time.Now().Before(s.stopAt) {
 		return context.DeadlineExceeded
 	}
 	return nil
@@ -128,9 +137,10 @@ type folder struct {
 	infos []store.ObjectInfo
 }
 
-// folders lists the bundle parts under prefix, grouped by folder in key
-// order. Only the listing is held (at most the store's list cap).
-func (inv *invocation) folders(ctx context.Context, st store.Store, prefix string) ([]folder, error) {
+// listFolders lists the bundle parts under prefix (reports excepted), grouped
+// by folder in key order. Only the listing is held (at most the store's
+// list cap).
+func listFolders(ctx context.Context, st store.Store, prefix, reportPrefix string) ([]folder, error) {
 	infos, err := st.List(ctx, prefix)
 	if err != nil {
 		return nil, err
@@ -138,7 +148,7 @@ func (inv *invocation) folders(ctx context.Context, st store.Store, prefix strin
 	at := map[string]int{}
 	var out []folder
 	for _, in := range infos {
-		if !bundle.IsPartName(in.Key) || strings.HasPrefix(in.Key, inv.r.Config.ReportPrefix) {
+		if !bundle.IsPartName(in.Key) || strings.HasPrefix(in.Key, reportPrefix) {
 			continue
 		}
 		f := folderOf(in.Key)
@@ -162,40 +172,41 @@ type candidate struct {
 }
 
 // readFolder reads one folder's parts and returns its valid bundles that
-// cover a manifest target. A folder over the part or size limit is
-// reported and not read; an object that cannot be read is reported and
-// the folder skipped (what is left of it may be half a bundle, reported
-// next time); broken and incomplete bundles are reported as for an upload.
-func (inv *invocation) readFolder(ctx context.Context, st store.Store, f folder) []candidate {
+// cover a manifest target, and what it refused. A folder over the part or
+// size limit is refused and not read; an object that cannot be read is
+// reported and the folder skipped (what is left of it may be half a
+// bundle, reported next time); broken and incomplete bundles are refused
+// as for an upload.
+func (s *session) readFolder(ctx context.Context, st store.Store, f folder) ([]candidate, Result) {
 	loc, err := readParts(ctx, st, f.name, f.infos)
 	if err != nil {
 		var se *store.Error
 		if errors.As(err, &se) {
-			inv.unreadable(f.name, err)
-		} else {
-			inv.out.Invalid = append(inv.out.Invalid, Skipped{Unit: shortKey(f.name), Reason: "no bundle", Error: noBundle(err)})
+			return nil, Result{Invalid: []Skipped{unreadable(s.log, f.name, err)}}
 		}
-		return nil
+		return nil, Result{Invalid: []Skipped{{Unit: shortKey(f.name), Reason: "no bundle", Error: noBundle(err)}}}
 	}
-	fo, ok := inv.split(ctx, loc)
-	if !ok {
-		return nil
+	fo, res := s.split(ctx, loc)
+	if fo == nil {
+		return nil, res
 	}
 	for _, e := range fo.Rejected {
-		inv.refuse(loc.part(e.Source), e, bundle.IsIncomplete(e))
+		res.add(s.refuse(loc.part(e.Source), e, bundle.IsIncomplete(e)))
 	}
 	var out []candidate
 	for _, b := range fo.Bundles {
-		if c, ok := inv.candidate(loc.of(b), b); ok {
+		c, ok, r := s.candidate(loc.of(b), b)
+		res.add(r)
+		if ok {
 			out = append(out, c)
 		}
 	}
-	return out
+	return out, res
 }
 
 // reread reads a bundle found by the first pass again, to deploy it: the
 // same files, which must still form the same certificate.
-func (inv *invocation) reread(ctx context.Context, st store.Store, f found) (candidate, bool) {
+func (s *session) reread(ctx context.Context, st store.Store, f found) (candidate, bool, Result) {
 	loc := &located{Unit: f.unit}
 	for _, k := range f.keys {
 		obj, err := st.Get(ctx, k)
@@ -203,47 +214,43 @@ func (inv *invocation) reread(ctx context.Context, st store.Store, f found) (can
 			continue // deleted since: what is left is judged again
 		}
 		if err != nil {
-			inv.unreadable(k, err)
-			return candidate{}, false
+			return candidate{}, false, Result{Invalid: []Skipped{unreadable(s.log, k, err)}}
 		}
 		loc.add(obj)
 	}
-	fo, ok := inv.split(ctx, loc)
-	if !ok {
-		return candidate{}, false
+	fo, res := s.split(ctx, loc)
+	if fo == nil {
+		return candidate{}, false, res
 	}
 	for _, b := range fo.Bundles {
 		if b.Identity().Fingerprint == f.fingerprint {
-			return inv.candidate(loc.of(b), b)
+			return s.candidate(loc.of(b), b)
 		}
 	}
-	inv.out.Ignored = append(inv.out.Ignored, Skipped{Unit: shortKey(f.unit), Keys: shortKeys(f.keys),
+	res.Ignored = append(res.Ignored, Skipped{Unit: shortKey(f.unit), Keys: shortKeys(f.keys),
 		Reason: "changed since the bucket was read: the next reconcile or its upload event deploys it"})
-	return candidate{}, false
+	return candidate{}, false, res
 }
 
 // candidate validates and plans a bundle for the reconcile. An expired
 // bundle (an old one left in the bucket is normal) and one that covers no
-// manifest target are noted as ignored; every other refusal is waiting or
+// manifest target are ignored; every other refusal is waiting or
 // invalid, as for an upload.
-func (inv *invocation) candidate(loc *located, b *bundle.Bundle) (candidate, bool) {
-	err := b.Validate(inv.bundleOptions())
+func (s *session) candidate(loc *located, b *bundle.Bundle) (candidate, bool, Result) {
+	err := b.Validate(s.bundleOptions())
 	var p *plan.Plan
 	if err == nil {
-		p, err = plan.Build(b, inv.manifest, b.Sources[0])
+		p, err = plan.Build(b, s.manifest, b.Sources[0])
 	}
 	switch {
 	case errors.Is(err, bundle.ErrExpired):
-		inv.out.Ignored = append(inv.out.Ignored, Skipped{Unit: shortKey(loc.Unit), Keys: shortKeys(loc.Keys), Reason: clip("expired: " + err.Error())})
-		return candidate{}, false
+		return candidate{}, false, Result{Ignored: []Skipped{{Unit: shortKey(loc.Unit), Keys: shortKeys(loc.Keys), Reason: clip("expired: " + err.Error())}}}
 	case err != nil:
-		inv.refuse(loc, err, bundle.IsIncomplete(err))
-		return candidate{}, false
+		return candidate{}, false, s.refuse(loc, err, bundle.IsIncomplete(err))
 	case len(p.Calls) == 0 && len(p.NotCovered) == 0:
-		inv.out.Ignored = append(inv.out.Ignored, Skipped{Unit: shortKey(loc.Unit), Keys: shortKeys(loc.Keys), Reason: "covers no manifest target"})
-		return candidate{}, false
+		return candidate{}, false, Result{Ignored: []Skipped{{Unit: shortKey(loc.Unit), Keys: shortKeys(loc.Keys), Reason: "covers no manifest target"}}}
 	}
-	return candidate{loc: loc, plan: p, warnings: b.Warnings}, true
+	return candidate{loc: loc, plan: p, warnings: b.Warnings}, true, Result{}
 }
 
 // identityKey names what a certificate is for: its names as a rollback
@@ -253,14 +260,15 @@ func identityKey(id bundle.Identity) string {
 	return strings.Join(pin.Names(id.SANs, id.CommonName), ",")
 }
 
-// expiring reports every manifest target whose certificate, after the
-// reconcile, expires within warnDays. Targets no run touched are described.
-func (inv *invocation) expiring(ctx context.Context, client fanout.Client) {
-	now := inv.r.now()
+// expiring returns every manifest target whose certificate, after the
+// reconcile's reports, expires within warnDays. Targets no report names
+// are described.
+func (s *session) expiring(ctx context.Context, client fanout.Client, reports []*report.Report) Result {
+	now := s.r.now()
 	type key struct{ product, domain string }
 	notAfter := map[key]time.Time{}
 	certName := map[key]string{}
-	for _, rep := range inv.out.Reports {
+	for _, rep := range reports {
 		for _, t := range rep.Targets {
 			k := key{string(t.Product), t.Domain}
 			switch {
@@ -272,7 +280,7 @@ func (inv *invocation) expiring(ctx context.Context, client fanout.Client) {
 		}
 	}
 	var unknown []plan.Call
-	for _, t := range inv.manifest.Targets {
+	for _, t := range s.manifest.Targets {
 		if observedNot(t) {
 			continue
 		}
@@ -284,19 +292,20 @@ func (inv *invocation) expiring(ctx context.Context, client fanout.Client) {
 			unknown = append(unknown, c)
 		}
 	}
-	opts := fanout.Options{StopAt: inv.stopAt, Quotas: inv.r.Config.Quotas, Logger: inv.log}
+	opts := fanout.Options{StopAt: s.stopAt, Quotas: s.r.Config.Quotas, Logger: s.log}
 	for _, in := range fanout.Inspect(ctx, client, unknown, opts) {
 		if in.Installed != nil && !in.Installed.NotAfter.IsZero() {
 			k := key{string(in.Call.Target.Product), in.Call.DomainName}
 			notAfter[k], certName[k] = in.Installed.NotAfter, in.Installed.CertName
 		}
 	}
-	warn := inv.manifest.Defaults.WarnDays
+	warn := s.manifest.Defaults.WarnDays
 	pinOf := map[string]string{} // the certificate rolled back to -> its pin's key
-	for _, p := range inv.pinSet(ctx).All() {
+	set, res := s.pins.load(ctx)
+	for _, p := range set.All() {
 		pinOf[p.CertName] = p.Key()
 	}
-	for _, t := range inv.manifest.Targets {
+	for _, t := range s.manifest.Targets {
 		if observedNot(t) {
 			continue
 		}
@@ -316,9 +325,10 @@ func (inv *invocation) expiring(ctx context.Context, client fanout.Client) {
 			if certName[k] != "" {
 				e.Pinned = pinOf[certName[k]]
 			}
-			inv.out.Expiring = append(inv.out.Expiring, e)
+			res.Expiring = append(res.Expiring, e)
 		}
 	}
+	return res
 }
 
 // observedNot reports whether a target's certificate cannot be observed:

@@ -108,9 +108,9 @@ func memSetup(t *testing.T) (*genStore, *nopClient, *Runner) {
 }
 
 // TestReconcileMemoryBounded: the reconcile holds one folder's objects at
-// a time, whatever the bucket holds. 40 objects of ~1 MB made the old
-// reconcile hold 40 MB before deploying anything; the bound now is a
-// folder (bundle.MaxParts objects of the size cap; here one object).
+// a time, whatever the bucket holds: with 40 objects of ~1 MB, the bound
+// is a folder (bundle.MaxParts objects of the size cap; here one object),
+// not the 40 MB of the whole bucket.
 func TestReconcileMemoryBounded(t *testing.T) {
 	st, client, r := memSetup(t)
 	ev, err := event.Parse([]byte(`{"triggerTime":"t","triggerName":"daily","payload":"{\"mode\":\"reconcile\"}"}`))
@@ -134,8 +134,8 @@ func TestReconcileMemoryBounded(t *testing.T) {
 }
 
 // TestOSSEventMemoryBounded: an OSS event naming many folders holds one
-// folder's objects at a time (it used to keep every object it read until
-// the end of the invocation).
+// folder's objects at a time, not every object it read until the end of
+// the invocation.
 func TestOSSEventMemoryBounded(t *testing.T) {
 	st, client, r := memSetup(t)
 	var recs []string

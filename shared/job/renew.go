@@ -20,7 +20,7 @@ import (
 	"github.com/certdrop/certdrop/shared/store"
 )
 
-// Renewal is what an invocation did about one certificate of the
+// Renewal is what a run did about one certificate of the
 // manifest's certificates section: renewed (why, the new expiry, where
 // the bundle was written), not due, due but skipped (why, and when the
 // next attempt is), or failed. It holds no key material: Key is the
@@ -70,25 +70,28 @@ func (r Renewal) stalled() bool {
 // renewDue is the timer's first step: it renews every certificate of the
 // manifest that is due (none when the manifest has no certificates
 // section), writing each to <CERTDROP_TRIGGER_PREFIX><name>/bundle.pem,
-// within the invocation's deadline minus the safety margin. The reconcile
-// that follows in the same invocation deploys what it wrote.
-func (inv *invocation) renewDue(ctx context.Context, st store.Store, dryRun bool) {
-	if len(inv.manifest.Certificates) == 0 {
-		return
+// within the run's deadline minus the safety margin. The reconcile that
+// follows in the same run deploys what it wrote.
+func (s *session) renewDue(ctx context.Context, st store.Store) (Result, error) {
+	if len(s.manifest.Certificates) == 0 {
+		return Result{}, nil
 	}
-	inv.renew(ctx, st, renew.RunOptions{DryRun: dryRun})
+	_, res, err := s.renew(ctx, st, renew.RunOptions{DryRun: s.opts.DryRun})
+	return res, err
 }
 
-// onRenew handles the manual renewal: the named certificate is renewed
+// HandleRenew handles the manual renewal: the named certificate is renewed
 // (whether due or not when forced) and, when a new bundle was written,
-// deployed in the same invocation, as the OSS trigger would deploy it.
-// A name the manifest does not know is refused before any call.
-func (inv *invocation) onRenew(ctx context.Context, ev *event.RenewEvent) {
-	st, ok := inv.begin(ctx)
-	if !ok {
-		return
+// deployed in the same run, as the OSS trigger would deploy it (neither a
+// dry run nor forced: the event's force and dryRun are the renewal's). A
+// name the manifest does not know is refused before any call.
+func (r *Runner) HandleRenew(ctx context.Context, ev *event.RenewEvent) (Result, error) {
+	s := r.session(ctx, report.TriggerManual, false, false)
+	st, err := s.begin(ctx)
+	if err != nil {
+		return Result{}, err
 	}
-	certs := inv.manifest.Certificates
+	certs := s.manifest.Certificates
 	i := slices.IndexFunc(certs, func(c manifest.Certificate) bool { return strings.EqualFold(c.Name, ev.Certificate) })
 	if i < 0 {
 		names := make([]string, 0, len(certs))
@@ -99,67 +102,68 @@ func (inv *invocation) onRenew(ctx context.Context, ev *event.RenewEvent) {
 		if len(names) > 0 {
 			known = "the manifest's certificates are " + strings.Join(names, ", ")
 		}
-		inv.fail("UnknownCertificate", fmt.Sprintf("no certificate named %q in the manifest; %s", shortKey(ev.Certificate), known),
+		return Result{}, fail("UnknownCertificate", fmt.Sprintf("no certificate named %q in the manifest; %s", shortKey(ev.Certificate), known),
 			`name one of the manifest's certificates ({"mode":"renew","certificate":"<name>"}), or add it to the certificates section`)
-		return
 	}
-	res := inv.renew(ctx, st, renew.RunOptions{Names: []string{certs[i].Name}, Force: ev.Force, DryRun: ev.DryRun})
-	for _, r := range res {
-		if !r.Renewed || r.Key == "" {
+	done, res, failed := s.renew(ctx, st, renew.RunOptions{Names: []string{certs[i].Name}, Force: ev.Force, DryRun: ev.DryRun})
+	for _, rr := range done {
+		if !rr.Renewed || rr.Key == "" {
 			continue
 		}
-		if err := inv.deployKey(ctx, st, r.Key, false, false); err != nil {
-			inv.out.Invalid = append(inv.out.Invalid, Skipped{Unit: shortKey(r.Key), Reason: "no bundle", Error: noBundle(err)})
-		}
+		dep, err := s.deployKey(ctx, st, rr.Key, rr.Key)
+		res.add(dep)
+		failed = firstErr(failed, err)
 	}
+	return res, failed
 }
 
-// renew runs the renewal engine on the invocation's bucket and records a
-// Renewal per certificate. A renewal that cannot be set up (the ACME
-// roots unreadable, a state prefix under the watched prefix) is recorded
-// as failed for every certificate it concerns; the reconcile goes on.
-func (inv *invocation) renew(ctx context.Context, st store.Store, ro renew.RunOptions) []renew.Result {
-	certs := inv.manifest.Certificates
-	eng, err := inv.engine(ctx, st)
+// renew runs the renewal engine on the run's bucket: the engine's
+// results, and a Renewal per certificate. A renewal that cannot be set up
+// (the ACME roots unreadable, a state prefix under the watched prefix)
+// is failed for every certificate it concerns; the reconcile goes on.
+// Its error is the run's failure (a name the manifest does not know).
+func (s *session) renew(ctx context.Context, st store.Store, ro renew.RunOptions) ([]renew.Result, Result, error) {
+	var res Result
+	certs := s.manifest.Certificates
+	eng, err := s.engine(ctx, st)
 	if err != nil {
 		for _, c := range certs {
 			if len(ro.Names) > 0 && !slices.Contains(ro.Names, c.Name) {
 				continue
 			}
-			inv.out.Renewals = append(inv.out.Renewals, Renewal{Name: c.Name, Domains: c.Domains, Reason: renew.ReasonNotDue,
+			res.Renewals = append(res.Renewals, Renewal{Name: c.Name, Domains: c.Domains, Reason: renew.ReasonNotDue,
 				Error: &report.Error{Code: "RenewalSetup", Message: clip(err.Error()), Hint: renewHint(err), Transient: transient(err)}})
 		}
-		inv.log.Error("renewal cannot start", "error", err.Error())
-		return nil
+		s.log.Error("renewal cannot start", "error", err.Error())
+		return nil, res, nil
 	}
-	if !inv.stopAt.IsZero() {
+	if !s.stopAt.IsZero() {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, inv.renewStop())
+		ctx, cancel = context.WithDeadline(ctx, s.renewStop())
 		defer cancel()
 	}
-	res, err := eng.Run(ctx, certs, ro)
-	if err != nil { // an unknown name: onRenew checked it
-		inv.fail("UnknownCertificate", err.Error(), "")
-		return nil
+	done, err := eng.Run(ctx, certs, ro)
+	if err != nil { // an unknown name: HandleRenew checked it
+		return nil, res, fail("UnknownCertificate", err.Error(), "")
 	}
-	for _, r := range res {
-		inv.out.Renewals = append(inv.out.Renewals, renewal(r))
+	for _, r := range done {
+		res.Renewals = append(res.Renewals, renewal(r))
 		if r.Renewed && r.Serial != "" && !ro.DryRun {
-			if inv.renewed == nil {
-				inv.renewed = map[string]bool{}
+			if s.pins.renewed == nil {
+				s.pins.renewed = map[string]bool{}
 			}
-			inv.renewed[strings.ToLower(r.Serial)] = true
+			s.pins.renewed[strings.ToLower(r.Serial)] = true
 		}
 	}
-	return res
+	return done, res, nil
 }
 
 // renewStop is when the renewal stops: the stop point, or earlier so that
 // what it does after its stop on a context of its own (removing the
 // challenge records, writing the issued bundle and its state, each within
 // the cleanup timeout) ends before the calls' end.
-func (inv *invocation) renewStop() time.Time {
-	return minTime(inv.stopAt, inv.sched.callsEnd.Add(-3*inv.renewCleanup))
+func (s *session) renewStop() time.Time {
+	return minTime(s.stopAt, s.sched.callsEnd.Add(-3*s.renewCleanup))
 }
 
 // minTime is the earlier of a and b.
@@ -170,40 +174,76 @@ func minTime(a, b time.Time) time.Time {
 	return a
 }
 
-// engine builds the renewal engine for this invocation: the bucket's
-// store, CERTDROP_TRIGGER_PREFIX, the DNS providers (alidns signing with
-// the invocation's credentials, like the fan-out's client), the resolvers
-// and ACME roots of the configuration.
-func (inv *invocation) engine(ctx context.Context, st store.Store) (*renew.Engine, error) {
-	cfg := inv.r.Config
+// engine builds the renewal engine for this run (NewRenewEngine): the
+// bucket's store, CERTDROP_TRIGGER_PREFIX, the DNS providers (alidns
+// signing with the request's credentials, like the fan-out's client), the
+// resolvers and ACME roots of the configuration.
+func (s *session) engine(ctx context.Context, st store.Store) (*renew.Engine, error) {
+	cfg := s.r.Config
 	var opts renew.Options
-	if inv.r.Renew != nil {
-		opts = *inv.r.Renew
+	if s.r.Renew != nil {
+		opts = *s.r.Renew
 	}
 	getenv := cfg.Getenv
 	if getenv == nil {
 		getenv = func(string) string { return "" }
 	}
-	opts.Store, opts.Prefix, opts.Getenv, opts.Logger = st, cfg.TriggerPrefix, getenv, inv.log
-	if len(cfg.Resolvers) > 0 {
-		opts.Resolvers = cfg.Resolvers
-	}
+	opts.Store, opts.Prefix, opts.Getenv, opts.Logger = st, cfg.TriggerPrefix, getenv, s.log
 	if cfg.RenewConcurrency > 0 {
 		opts.Concurrency = cfg.RenewConcurrency
 	}
 	if opts.Now == nil {
-		opts.Now = inv.r.Now
+		opts.Now = s.r.Now
 	}
 	// The records of an order cut by the deadline are removed, and the
 	// issued bundle and the renewal's state written, after it, each
 	// within CleanupTimeout: renewStop leaves them that time before the
 	// calls' end.
-	if opts.CleanupTimeout == 0 && !inv.sched.callsEnd.IsZero() {
-		opts.CleanupTimeout = min(renew.DefaultCleanupTimeout, max(time.Until(inv.sched.callsEnd)/8, time.Second))
+	if opts.CleanupTimeout == 0 && !s.sched.callsEnd.IsZero() {
+		opts.CleanupTimeout = min(renew.DefaultCleanupTimeout, max(time.Until(s.sched.callsEnd)/8, time.Second))
 	}
-	inv.renewCleanup = cmp.Or(opts.CleanupTimeout, renew.DefaultCleanupTimeout)
-	if loc := cfg.ACMETrustRoots; loc != "" {
-		data, err := inv.load(ctx, loc)
+	s.renewCleanup = cmp.Or(opts.CleanupTimeout, renew.DefaultCleanupTimeout)
+	return NewRenewEngine(ctx, RenewSetup{Options: opts, Resolvers: cfg.Resolvers, TrustRoots: cfg.ACMETrustRoots, Load: s.load,
+		DNS: func(ctx context.Context) (alidns.Caller, error) {
+			c, err := s.r.NewClient(ctx, s.req.Credentials)
+			if err != nil {
+				return nil, err
+			}
+			ac, ok := c.(alidns.Caller)
+			if !ok {
+				return nil, fmt.Errorf("the API client (%T) cannot call Alibaba Cloud DNS", c)
+			}
+			return ac, nil
+		}})
+}
+
+// RenewSetup is what a renewal engine is built from, in the function and
+// on the command line alike.
+type RenewSetup struct {
+	// Options is the base: the store, prefix, getenv, logger, clock and
+	// cleanup timeout as the caller sets them.
+	Options renew.Options
+	// Resolvers (CERTDROP_DNS_RESOLVERS), when set, replace Options'.
+	Resolvers []string
+	// TrustRoots is CERTDROP_ACME_TRUST_ROOTS, oss:// or a path, read
+	// with Load: roots trusted for the ACME server's TLS certificate, added
+	// to Options'.
+	TrustRoots string
+	Load       func(ctx context.Context, location string) ([]byte, error)
+	// DNS builds the API client the alidns DNS provider signs with; it is
+	// called once, when the provider first needs it.
+	DNS func(ctx context.Context) (alidns.Caller, error)
+}
+
+// NewRenewEngine builds the renewal engine: the function's renewals and
+// `certdrop renew` run the engine it builds.
+func NewRenewEngine(ctx context.Context, rs RenewSetup) (*renew.Engine, error) {
+	opts := rs.Options
+	if len(rs.Resolvers) > 0 {
+		opts.Resolvers = rs.Resolvers
+	}
+	if loc := rs.TrustRoots; loc != "" {
+		data, err := rs.Load(ctx, loc)
 		if err != nil {
 			return nil, fmt.Errorf("%s %s: %w", renew.EnvTrustRoots, loc, err)
 		}
@@ -213,6 +253,10 @@ func (inv *invocation) engine(ctx context.Context, st store.Store) (*renew.Engin
 		}
 		opts.Roots = append(append([]*x509.Certificate(nil), opts.Roots...), roots...)
 	}
+	getenv := opts.Getenv
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
 	var mu sync.Mutex
 	var caller alidns.Caller
 	opts.Providers = renew.NewProviders(getenv, func(ctx context.Context) (alidns.Caller, error) {
@@ -221,13 +265,9 @@ func (inv *invocation) engine(ctx context.Context, st store.Store) (*renew.Engin
 		if caller != nil {
 			return caller, nil
 		}
-		c, err := inv.r.NewClient(ctx, inv.req.Credentials)
+		ac, err := rs.DNS(ctx)
 		if err != nil {
 			return nil, err
-		}
-		ac, ok := c.(alidns.Caller)
-		if !ok {
-			return nil, fmt.Errorf("the API client (%T) cannot call Alibaba Cloud DNS", c)
 		}
 		caller = ac
 		return ac, nil

@@ -36,7 +36,7 @@ func TestRenewalOutcome(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			o := &Outcome{RequestID: "r", Trigger: report.TriggerTimer, Reports: []*report.Report{}, Renewals: []Renewal{tt.r}}
+			o := &Outcome{RequestID: "r", Trigger: report.TriggerTimer, Result: Result{Reports: []*report.Report{}, Renewals: []Renewal{tt.r}}}
 			if o.Failed() != tt.failed || (o.status() == "failed") != tt.failed {
 				t.Errorf("Failed %v status %s, want failed=%v", o.Failed(), o.status(), tt.failed)
 			}
@@ -60,7 +60,7 @@ func TestRenewalOutcome(t *testing.T) {
 		})
 	}
 	// A manual renewal's outcome is written even when it did nothing else.
-	if o := (&Outcome{Trigger: report.TriggerManual, Renewals: []Renewal{{Name: "a", Reason: renew.ReasonNotDue}}}); !o.Worth() {
+	if o := (&Outcome{Trigger: report.TriggerManual, Result: Result{Renewals: []Renewal{{Name: "a", Reason: renew.ReasonNotDue}}}}); !o.Worth() {
 		t.Error("a manual renewal's outcome is not written")
 	}
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/certdrop/certdrop/shared/event"
 	"github.com/certdrop/certdrop/shared/fanout"
 	"github.com/certdrop/certdrop/shared/manifest"
-	"github.com/certdrop/certdrop/shared/pin"
 	"github.com/certdrop/certdrop/shared/renew"
 	"github.com/certdrop/certdrop/shared/report"
 	"github.com/certdrop/certdrop/shared/store"
@@ -85,30 +84,48 @@ type Request struct {
 	Log      *slog.Logger
 }
 
-// invocation is the state of one Run: the stores, manifest, roots and
-// client, each made once and only when needed. One goroutine uses it.
-type invocation struct {
-	r      *Runner
-	req    Request
-	log    *slog.Logger
-	out    *Outcome
-	stopAt time.Time
-	// sched is when each part of the invocation ends (config.go).
-	sched schedule
-	// renewCleanup is the renewal engine's cleanup timeout (renew.go).
-	renewCleanup time.Duration
+// Failure is the error a handler returns when its run cannot go on: a
+// bad event, configuration, manifest or credentials, the deadline. Run
+// puts it in the outcome as its error; what the handler did before it is
+// in the handler's Result.
+type Failure struct {
+	// Err says what failed and what to do; Transient when a retry may
+	// get past it.
+	Err *report.Error
+}
 
-	stores   map[string]store.Store
-	manifest *manifest.Manifest
-	roots    []*x509.Certificate
-	client   fanout.Client
-	// pins are the rollback pins in CERTDROP_BUCKET, read once (pins.go).
-	pins     *pin.Set
-	pinsRead bool
-	// renewed are the serial numbers (hex, lower case) of the
-	// certificates this invocation's renewal obtained: ordered after any
-	// pin in force, they lift it whatever their backdated not-before says.
-	renewed map[string]bool
+// Error returns the code and the message.
+func (f *Failure) Error() string { return f.Err.Code + ": " + f.Err.Message }
+
+// fail is a failure a retry cannot change.
+func fail(code, msg, hint string) *Failure {
+	return &Failure{Err: &report.Error{Code: code, Message: clip(msg), Hint: hint}}
+}
+
+// failErr is a failure caused by err, transient when err is (a store that
+// could not be reached, a deadline).
+func failErr(code string, err error, hint string) *Failure {
+	return &Failure{Err: &report.Error{Code: code, Message: clip(err.Error()), Hint: hint, Transient: transient(err)}}
+}
+
+// firstErr returns the first error that is not nil: a run that goes on
+// after a failure reports the first.
+func firstErr(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// outcomeError renders a handler's error for the outcome.
+func outcomeError(err error) *report.Error {
+	var f *Failure
+	if errors.As(err, &f) {
+		return f.Err
+	}
+	return &report.Error{Code: "Error", Message: clip(err.Error()), Transient: transient(err)}
 }
 
 func (r *Runner) now() time.Time {
@@ -121,91 +138,155 @@ func (r *Runner) now() time.Time {
 // Run carries out one invocation and returns its outcome. It never panics
 // on bad input: everything that goes wrong is in the outcome.
 //
+// It checks what every event needs (CERTDROP_BUCKET, time for a call, the
+// process's one slot), bounds every call by the invocation's schedule, and
+// hands the event to its kind's handler (HandleOSS, HandleTimer,
+// HandleManual, HandleRenew, HandleRollback), whose Result and error the
+// outcome holds.
+//
 // The bucket is Config.Bucket, whatever the event says: an OSS record for
 // another bucket or a key outside Config.TriggerPrefix is ignored, and a
 // manual or timer event naming another bucket or prefix is refused before
 // any call. The outcome's Bucket, where the report goes, is Config.Bucket.
 func (r *Runner) Run(ctx context.Context, req Request) *Outcome {
-	log := req.Log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+	log := orDiscard(req.Log)
+	out := &Outcome{RequestID: req.RequestID, Bucket: r.Config.Bucket, Trigger: triggerOf(req.Event.Kind)}
+	out.Reports = []*report.Report{}
+	failed := func(err error) *Outcome {
+		out.Error = outcomeError(err)
+		log.Error("run cannot go on", "code", out.Error.Code, "error", out.Error.Message, "transient", out.Error.Transient)
+		return out
 	}
-	inv := &invocation{r: r, req: req, log: log, stores: map[string]store.Store{},
-		out: &Outcome{RequestID: req.RequestID, Reports: []*report.Report{}, Bucket: r.Config.Bucket}}
 	// Deadlines are real time; Now (a test's clock) judges validity only.
 	start := time.Now()
 	deadline := req.Deadline
 	if deadline.IsZero() && r.Config.Timeout > 0 {
 		deadline = start.Add(r.Config.Timeout)
 	}
-	inv.sched = r.Config.schedule(start, deadline)
-	inv.stopAt = inv.sched.stopAt
-	ev := req.Event
-	switch ev.Kind {
-	case event.KindOSS:
-		inv.out.Trigger = report.TriggerOSS
-	case event.KindManual, event.KindRenew, event.KindRollback:
-		inv.out.Trigger = report.TriggerManual
-	case event.KindTimer:
-		inv.out.Trigger = report.TriggerTimer
-	}
+	sched := r.Config.schedule(start, deadline)
 	if err := r.Config.RequireBucket(); err != nil {
-		inv.fail("NoBucket", err.Error(), "set CERTDROP_BUCKET to the OSS trigger's bucket")
-		return inv.out
+		return failed(fail("NoBucket", err.Error(), "set CERTDROP_BUCKET to the OSS trigger's bucket"))
 	}
-	if !inv.stopAt.IsZero() && !inv.stopAt.After(start) {
-		inv.fail("TimeoutTooShort", fmt.Sprintf("the invocation has %s, no more than the %s safety margin: no call could start",
-			deadline.Sub(start).Round(time.Second), inv.sched.margin),
-			fmt.Sprintf("give the function a timeout well above %s (s.yaml timeout:), or lower CERTDROP_SAFETY_MARGIN", MinMargin))
-		return inv.out
+	if !sched.stopAt.IsZero() && !sched.stopAt.After(start) {
+		return failed(fail("TimeoutTooShort", fmt.Sprintf("the invocation has %s, no more than the %s safety margin: no call could start",
+			deadline.Sub(start).Round(time.Second), sched.margin),
+			fmt.Sprintf("give the function a timeout well above %s (s.yaml timeout:), or lower CERTDROP_SAFETY_MARGIN", MinMargin)))
 	}
 	// Waiting behind another invocation is not this one's fault: when the
 	// wait reaches the stop point, nothing was started and a retry does
 	// it (transient, not a failure of the event).
-	if !r.acquire(ctx, inv.stopAt) {
-		inv.failWith(&report.Error{Code: CodeBusy, Transient: true,
+	if !r.acquire(ctx, sched.stopAt) {
+		return failed(&Failure{Err: &report.Error{Code: CodeBusy, Transient: true,
 			Message: fmt.Sprintf("waited for another invocation of this instance until the stop point (%s before the deadline): nothing was started",
-				inv.sched.margin.Round(time.Millisecond)),
-			Hint: "Function Compute retries the invocation; keep instanceConcurrency: 1 (s.yaml) so that invocations queue in Function Compute, not here"})
-		return inv.out
+				sched.margin.Round(time.Millisecond)),
+			Hint: "Function Compute retries the invocation; keep instanceConcurrency: 1 (s.yaml) so that invocations queue in Function Compute, not here"}})
 	}
 	defer r.release()
 	// Every call of the run ends by callsEnd, whatever its own timeout:
 	// the rest of the margin is the report's and the alerts'.
-	ctx, cancel := until(ctx, inv.sched.callsEnd)
+	ctx, cancel := until(ctx, sched.callsEnd)
 	defer cancel()
+	ctx = context.WithValue(ctx, runningKey{}, &running{req: req, log: log, sched: sched})
+	res, err := r.handle(ctx, req.Event)
+	out.Result = res
+	if out.Reports == nil {
+		out.Reports = []*report.Report{}
+	}
+	if err != nil {
+		return failed(err)
+	}
+	return out
+}
+
+// handle hands an event to its kind's handler.
+func (r *Runner) handle(ctx context.Context, ev *event.Event) (Result, error) {
 	switch ev.Kind {
 	case event.KindOSS:
-		inv.onOSS(ctx, ev.OSS)
+		return r.HandleOSS(ctx, ev.OSS)
 	case event.KindManual:
-		inv.onManual(ctx, ev.Manual)
+		return r.HandleManual(ctx, ev.Manual)
 	case event.KindRenew:
-		inv.onRenew(ctx, ev.Renew)
+		return r.HandleRenew(ctx, ev.Renew)
 	case event.KindRollback:
-		inv.onRollback(ctx, ev.Rollback) // rollback.go
+		return r.HandleRollback(ctx, ev.Rollback)
 	case event.KindTimer:
-		inv.onTimer(ctx, ev.Timer)
+		return r.HandleTimer(ctx, ev.Timer)
 	}
-	return inv.out
+	return Result{}, fail("BadEvent", fmt.Sprintf("no handler for the event kind %q", ev.Kind), "")
 }
 
-// fail records why the run could not go on; the failure is permanent (a
-// retry cannot change it).
-func (inv *invocation) fail(code, msg, hint string) {
-	inv.failWith(&report.Error{Code: code, Message: clip(msg), Hint: hint})
-}
-
-// failErr records a failure caused by err, transient when err is (a store
-// that could not be reached, a deadline).
-func (inv *invocation) failErr(code string, err error, hint string) {
-	inv.failWith(&report.Error{Code: code, Message: clip(err.Error()), Hint: hint, Transient: transient(err)})
-}
-
-func (inv *invocation) failWith(e *report.Error) {
-	inv.log.Error("run cannot go on", "code", e.Code, "error", e.Message, "transient", e.Transient)
-	if inv.out.Error == nil {
-		inv.out.Error = e
+// triggerOf is the outcome's trigger for an event kind.
+func triggerOf(k event.Kind) string {
+	switch k {
+	case event.KindOSS:
+		return report.TriggerOSS
+	case event.KindManual, event.KindRenew, event.KindRollback:
+		return report.TriggerManual
+	case event.KindTimer:
+		return report.TriggerTimer
 	}
+	return ""
+}
+
+// runningKey is the context key of the request Run hands its handlers.
+type runningKey struct{}
+
+// running is what Run hands its handlers through the context, as a
+// Lambda runtime hands its handlers the request's context: the request
+// (its id, credentials and logger) and its deadline's schedule.
+type running struct {
+	req   Request
+	log   *slog.Logger
+	sched schedule
+}
+
+// session is one handler's run: the request, the deployment options held
+// once, and the stores, manifest, roots, client and pins, each made once
+// and only when needed. One goroutine uses it. It holds no result: its
+// methods return what they did.
+type session struct {
+	r     *Runner
+	req   Request
+	log   *slog.Logger
+	sched schedule
+	// stopAt: no call starts at or after it (sched.stopAt).
+	stopAt time.Time
+	// opts are the options of every deployment of the run: the trigger,
+	// request id, dry run and force, the deadline, quotas and logger.
+	opts Options
+	// hub is the base of the fan-out options of a rollback or a prune.
+	hub fanout.Options
+	// renewCleanup is the renewal engine's cleanup timeout (engine).
+	renewCleanup time.Duration
+
+	stores   map[string]store.Store
+	manifest *manifest.Manifest
+	roots    []*x509.Certificate
+	client   fanout.Client
+	// pins are the rollback pins in CERTDROP_BUCKET.
+	pins pinBook
+}
+
+// session starts a handler's run of an event of trigger, with the request
+// Run put in ctx (none: the default credentials and no deadline), dry run
+// and force as the event says.
+func (r *Runner) session(ctx context.Context, trigger string, dryRun, force bool) *session {
+	run, _ := ctx.Value(runningKey{}).(*running)
+	if run == nil {
+		run = &running{log: slog.New(slog.DiscardHandler)}
+	}
+	s := &session{r: r, req: run.req, log: run.log, sched: run.sched, stopAt: run.sched.stopAt, stores: map[string]store.Store{}}
+	s.opts = Options{Trigger: trigger, RequestID: run.req.RequestID, DryRun: dryRun, Force: force,
+		StopAt: s.stopAt, Quotas: r.Config.Quotas, Log: s.log, Fanout: r.Fanout}
+	if r.Fanout != nil {
+		s.hub = *r.Fanout
+	}
+	s.hub.StopAt, s.hub.Logger = s.stopAt, s.log
+	if r.Config.Quotas != nil {
+		s.hub.Quotas = r.Config.Quotas
+	}
+	s.pins = pinBook{open: func(ctx context.Context) (store.Store, error) { return s.store(ctx, r.Config.Bucket) }, log: s.log}
+	return s
 }
 
 // transient reports whether err may not happen again on a retry: anything

@@ -9,23 +9,23 @@ import (
 	"github.com/certdrop/certdrop/shared/store"
 )
 
-// store opens (once per invocation) the store of a bucket, with the
-// invocation's credentials.
-func (inv *invocation) store(ctx context.Context, bucket string) (store.Store, error) {
-	if st, ok := inv.stores[bucket]; ok {
+// store opens (once per run) the store of a bucket, with the
+// request's credentials.
+func (s *session) store(ctx context.Context, bucket string) (store.Store, error) {
+	if st, ok := s.stores[bucket]; ok {
 		return st, nil
 	}
-	st, err := inv.r.OpenStore(ctx, bucket, inv.req.Credentials)
+	st, err := s.r.OpenStore(ctx, bucket, s.req.Credentials)
 	if err != nil {
 		return nil, err
 	}
-	inv.stores[bucket] = st
+	s.stores[bucket] = st
 	return st, nil
 }
 
 // load reads an oss:// object or a local file (a path in the code
 // package). Only configuration names what it reads.
-func (inv *invocation) load(ctx context.Context, location string) ([]byte, error) {
+func (s *session) load(ctx context.Context, location string) ([]byte, error) {
 	if !strings.HasPrefix(location, "oss://") {
 		return os.ReadFile(location)
 	}
@@ -33,7 +33,7 @@ func (inv *invocation) load(ctx context.Context, location string) ([]byte, error
 	if err != nil {
 		return nil, err
 	}
-	st, err := inv.store(ctx, bucket)
+	st, err := s.store(ctx, bucket)
 	if err != nil {
 		return nil, err
 	}

@@ -22,8 +22,7 @@ func ossEvent(recs ...[2]string) string {
 	return `{"events":[` + strings.Join(parts, ",") + `]}`
 }
 
-// TestE2ETrustBoundary: the event is not trusted. Each attack of issue 8
-// (an event for another bucket, a key outside the watched prefix, manual and
+// TestE2ETrustBoundary: the event is not trusted. Each attack (an event for another bucket, a key outside the watched prefix, manual and
 // timer events naming another bucket or prefix) ends with no Set call and
 // no request to the other bucket; the manifest is read and the report
 // written where configuration says.

@@ -65,7 +65,8 @@ func (p *parser) targetDelivery(n *yaml.Node, f fields, d Defaults, known bool, 
 	p.delivery(f.value("delivery"), &t.Delivery)
 	p.casRegion(f.value("casRegion"), &t.CASRegion)
 	// The defaults are kept as the zero values, so that a manifest
-	// without these fields parses exactly as before.
+	// without these fields parses to the same Manifest as one that gives
+	// the defaults.
 	if t.Delivery == DeliveryUpload {
 		t.Delivery = ""
 	}

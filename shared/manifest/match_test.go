@@ -134,7 +134,7 @@ func TestMatch(t *testing.T) {
 			wantNotCovered: []string{"cdn-legacy legacy.example.com"},
 		},
 		{
-			// Issue 8 §5: browsers and Go ignore the CN.
+			// Browsers and Go ignore the CN.
 			name: "subject CN does not count when there are no SANs",
 			leaf: newLeaf(t, "www.example.com"),
 			key:  "",

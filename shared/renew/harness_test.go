@@ -16,6 +16,7 @@ import (
 	"github.com/certdrop/certdrop/internal/testutil"
 	"github.com/certdrop/certdrop/shared/cloud"
 	"github.com/certdrop/certdrop/shared/cloudsim"
+	"github.com/certdrop/certdrop/shared/cloudsim/cloudsimtest"
 	"github.com/certdrop/certdrop/shared/dnsprovider/alidns"
 	"github.com/certdrop/certdrop/shared/manifest"
 	"github.com/certdrop/certdrop/shared/renew"
@@ -80,26 +81,15 @@ func newHarness(t testing.TB, ho harnessOpts) *harness {
 	if ho.requireEAB {
 		acmeCfg.ExternalAccountBinding = cloudsim.EABSettings{Required: true, Keys: map[string]string{eabKID: eabMAC}}
 	}
-	sim, err := cloudsim.New(cloudsim.Config{
+	sim, env := cloudsimtest.StartEnv(t, cloudsim.Config{
 		Credentials: []cloudsim.Credential{{AccessKeyID: simKey, AccessKeySecret: simSecret, DenyActions: ho.denyActions}},
 		OSS:         cloudsim.OSSSettings{Buckets: []string{bucket}},
 		DNS:         cloudsim.DNSSettings{Zones: zones},
 		ACME:        acmeCfg,
 		Faults:      ho.faults,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sim.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sim.Close() })
-	h.sim = sim
-	h.env = map[string]string{"ALIBABA_CLOUD_ACCESS_KEY_SECRET": simSecret, "FC_REGION": sim.OSS().Region()}
-	for _, kv := range sim.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		h.env[k] = v
-	}
+	h.sim, h.env = sim, env
+	var err error
 	h.getenv = func(k string) string { return h.env[k] }
 	if h.st, err = store.OpenOSS(ctx, bucket, "", store.Options{Getenv: h.getenv}); err != nil {
 		t.Fatal(err)

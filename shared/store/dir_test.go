@@ -211,7 +211,7 @@ func certbotConfig(t *testing.T, name string, files map[string]string) string {
 	return conf
 }
 
-// TestDirCertbotLayout is issue 8 §1: certbot's live/<name>/ files are
+// TestDirCertbotLayout: certbot's live/<name>/ files are
 // symbolic links into ../../archive/<name>/. Opened at certbot's
 // configuration directory, the store reads them as files, the size cap
 // applying to the target; opened at live/<name>/, the links lead out and

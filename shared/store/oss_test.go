@@ -420,8 +420,8 @@ func TestOSSFromEnvironment(t *testing.T) {
 
 // TestOSSCredentialChain: without credentials given, the store finds them
 // as the OpenAPI clients do (internal/credchain), through Options.Getenv:
-// here an Alibaba Cloud CLI profile, which the store used to ignore (it
-// read the process's own environment). With no source it refuses to open.
+// here an Alibaba Cloud CLI profile, found through Getenv and not the
+// process's own environment. With no source it refuses to open.
 func TestOSSCredentialChain(t *testing.T) {
 	srv, _ := emulator(t, nil)
 	cfg := filepath.Join(t.TempDir(), "config.json")

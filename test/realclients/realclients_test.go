@@ -39,6 +39,7 @@ import (
 
 	"github.com/certdrop/certdrop/internal/testutil"
 	"github.com/certdrop/certdrop/shared/cloudsim"
+	"github.com/certdrop/certdrop/shared/cloudsim/cloudsimtest"
 	"github.com/certdrop/certdrop/shared/store"
 )
 
@@ -277,7 +278,7 @@ func newEnv(t *testing.T) *env {
 			live = append(live, d)
 		}
 	}
-	sim, err := cloudsim.New(cloudsim.Config{
+	sim, vars := cloudsimtest.StartEnv(t, cloudsim.Config{
 		Credentials: []cloudsim.Credential{{AccessKeyID: simKey, AccessKeySecret: simSecret}},
 		Domains:     cloudsim.Domains{CDN: cdn, VOD: vod, Live: live},
 		OSS: cloudsim.OSSSettings{
@@ -286,23 +287,9 @@ func newEnv(t *testing.T) *env {
 				Prefix: prefix, Credentials: simKey, Timeout: 60 * time.Second}},
 		},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sim.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sim.Close() })
 	e.sim = sim
+	var err error
 
-	vars := map[string]string{
-		"ALIBABA_CLOUD_ACCESS_KEY_SECRET": simSecret,
-		"FC_REGION":                       sim.OSS().Region(),
-	}
-	for _, kv := range sim.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		vars[k] = v
-	}
 	e.getenv = func(k string) string { return vars[k] }
 	if e.st, err = store.OpenOSS(ctx, bucket, "", store.Options{Getenv: e.getenv}); err != nil {
 		t.Fatal(err)

@@ -5,7 +5,7 @@
 //
 // Calls go through certdrop's OpenAPI client (shared/cloud): the same SDK,
 // ACS3-HMAC-SHA256 signing, credentials, endpoint rules and error classes
-// as the CDN, VOD and Live calls. Each action is paced below its
+// as the certificate calls. Each action is paced below its
 // documented quota, throttled and transient answers are retried (after
 // the server's retry hint when it gives one), and nothing else is.
 package alidns

@@ -11,6 +11,7 @@ import (
 
 	"github.com/certdrop/certdrop/shared/cloud"
 	"github.com/certdrop/certdrop/shared/cloudsim"
+	"github.com/certdrop/certdrop/shared/cloudsim/cloudsimtest"
 	"github.com/certdrop/certdrop/shared/dnsprovider/alidns"
 )
 
@@ -25,21 +26,7 @@ func provider(t *testing.T, cfg cloudsim.Config) (*alidns.Provider, *cloudsim.Si
 	t.Helper()
 	cfg.Credentials = []cloudsim.Credential{{AccessKeyID: key, AccessKeySecret: secret}}
 	cfg.OSS.Disabled = true
-	sim, err := cloudsim.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	if err := sim.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sim.Close() })
-	env := map[string]string{"ALIBABA_CLOUD_ACCESS_KEY_SECRET": secret}
-	for _, kv := range sim.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		env[k] = v
-	}
+	sim, env := cloudsimtest.StartEnv(t, cfg)
 	getenv := func(k string) string { return env[k] }
 	c, err := cloud.New(cloud.Options{Getenv: getenv})
 	if err != nil {
