@@ -108,8 +108,10 @@ func runDeploy(ctx context.Context, c *cli, args []string) int {
 			}
 			_ = report.WriteTable(c.stdout, rep)
 		}
-		if cfg.Webhook != nil {
-			if _, err := cfg.Webhook.Notify(ctx, rep); err != nil {
+		// A person runs this: every destination hears of the run's
+		// failures, without the function's once-a-day state.
+		for _, w := range cfg.Webhooks {
+			if _, err := w.Notify(ctx, rep); err != nil {
 				fmt.Fprintf(c.stderr, "warning: %v\n", err)
 			}
 		}

@@ -156,7 +156,7 @@ func TestAlertsWithinDeadline(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			st, _, r, body := smallSetup(t, tt.bundles)
 			hook, posts := hangingHook(t, tt.code)
-			r.Config.Webhook, r.Config.Margin = hook, 4*time.Second
+			r.Config.Webhooks, r.Config.Margin = []*report.Webhook{hook}, 4*time.Second
 			const timeout = 8 * time.Second
 			fc := &fcruntime.Invocation{RequestID: "req-hook", Body: []byte(body), Received: time.Now(), Timeout: timeout,
 				Log: slog.New(slog.DiscardHandler)}

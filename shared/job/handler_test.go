@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/certdrop/certdrop/internal/credchain"
+	"github.com/certdrop/certdrop/shared/alert"
 	"github.com/certdrop/certdrop/shared/fcruntime"
 	"github.com/certdrop/certdrop/shared/report"
 	"github.com/certdrop/certdrop/shared/store"
@@ -26,7 +27,17 @@ type flakyStore struct {
 	puts int
 }
 
-func (s *flakyStore) Put(context.Context, string, []byte, string) error {
+// Get finds nothing (the alert state is not there yet).
+func (s *flakyStore) Get(context.Context, string) (*store.Object, error) {
+	return nil, store.ErrNotFound
+}
+
+// Put fails the report's first writes with errs; the alert state is
+// written.
+func (s *flakyStore) Put(_ context.Context, key string, _ []byte, _ string) error {
+	if key == alert.StateKey {
+		return nil
+	}
 	s.puts++
 	if s.puts <= len(s.errs) {
 		return s.errs[s.puts-1]
@@ -46,7 +57,7 @@ func hookRecorder(t *testing.T) (*report.Webhook, func() []string) {
 		mu.Unlock()
 	}))
 	t.Cleanup(srv.Close)
-	return &report.Webhook{URL: srv.URL}, func() []string {
+	return &report.Webhook{URL: srv.URL, Name: "1"}, func() []string {
 		mu.Lock()
 		defer mu.Unlock()
 		return append([]string(nil), got...)
@@ -101,7 +112,7 @@ func TestReportWrite(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			st := tt.store(t)
 			hook, posted := hookRecorder(t)
-			r := &Runner{Config: &Config{Bucket: "certs-bucket", ReportPrefix: "certdrop/reports/", Webhook: hook},
+			r := &Runner{Config: &Config{Bucket: "certs-bucket", ReportPrefix: "certdrop/reports/", Webhooks: []*report.Webhook{hook}},
 				OpenStore: func(context.Context, string, *credchain.Credentials) (store.Store, error) { return st, nil }}
 			fc := &fcruntime.Invocation{RequestID: "req-1", Body: []byte(`{"hello":"world"}`), Received: time.Now(),
 				Log: slog.New(slog.DiscardHandler)}
@@ -121,7 +132,7 @@ func TestReportWrite(t *testing.T) {
 				if !strings.Contains(h, tt.hintHas) || (tt.hintHasNo != "" && strings.Contains(h, tt.hintHasNo)) {
 					t.Errorf("hint %q, want %q and not %q", h, tt.hintHas, tt.hintHasNo)
 				}
-				if p := posted(); len(p) != 1 || !strings.Contains(p[0], "report not written") {
+				if p := posted(); len(p) != 1 || !strings.Contains(p[0], "ReportNotWritten: 1 report(s) not written") {
 					t.Errorf("webhook posts %q", p)
 				}
 			}

@@ -282,20 +282,20 @@ func TestWebhookErrorsHideToken(t *testing.T) {
 
 func TestWebhookFromEnv(t *testing.T) {
 	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
-	if w, err := WebhookFromEnv(env(nil)); w != nil || err != nil {
-		t.Errorf("no URL: %v %v", w, err)
+	if ws, err := WebhooksFromEnv(env(nil)); ws != nil || err != nil {
+		t.Errorf("no URL: %v %v", ws, err)
 	}
-	w, err := WebhookFromEnv(env(map[string]string{"CERTDROP_WEBHOOK_URL": "https://oapi.dingtalk.com/robot/send?access_token=x",
+	ws, err := WebhooksFromEnv(env(map[string]string{"CERTDROP_WEBHOOK_URL": "https://oapi.dingtalk.com/robot/send?access_token=x",
 		"CERTDROP_WEBHOOK_FORMAT": "DingTalk", "CERTDROP_WEBHOOK_ON": "always"}))
-	if err != nil || w.Format != FormatDingTalk || !w.Always {
-		t.Errorf("got %+v %v", w, err)
+	if err != nil || len(ws) != 1 || ws[0].Format != FormatDingTalk || !ws[0].Always || ws[0].Name != "1" {
+		t.Errorf("got %v %v", ws, err)
 	}
 	for _, bad := range []map[string]string{
 		{"CERTDROP_WEBHOOK_URL": "https://x", "CERTDROP_WEBHOOK_FORMAT": "teams"},
 		{"CERTDROP_WEBHOOK_URL": "https://x", "CERTDROP_WEBHOOK_ON": "sometimes"},
 		{"CERTDROP_WEBHOOK_URL": "not a url"},
 	} {
-		if _, err := WebhookFromEnv(env(bad)); err == nil {
+		if _, err := WebhooksFromEnv(env(bad)); err == nil {
 			t.Errorf("%v: want an error", bad)
 		}
 	}
@@ -323,12 +323,16 @@ func TestWebhookURLChecked(t *testing.T) {
 		{"https:///alert?token=TOKEN", "no host"},
 	}
 	for _, tt := range tests {
-		w, err := WebhookFromEnv(func(k string) string {
+		ws, err := WebhooksFromEnv(func(k string) string {
 			if k == "CERTDROP_WEBHOOK_URL" {
 				return tt.url
 			}
 			return ""
 		})
+		var w *Webhook
+		if len(ws) == 1 {
+			w = ws[0]
+		}
 		switch {
 		case tt.errHas == "" && (err != nil || w == nil || w.URL != tt.url):
 			t.Errorf("%s: %+v %v; want it accepted", tt.url, w, err)
