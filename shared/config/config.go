@@ -43,6 +43,10 @@ const (
 	AliDNSEndpoint  = "CERTDROP_ALIDNS_ENDPOINT"
 )
 
+// RenewConcurrency is how many certificates the renewal checks, then
+// orders, at once.
+const RenewConcurrency = "CERTDROP_RENEW_CONCURRENCY"
+
 // MaxWebhooks is how many webhook destinations there may be, numbered 1
 // to MaxWebhooks.
 const MaxWebhooks = 8
@@ -120,6 +124,7 @@ func Vars() []Var {
 		{Name: WebhookOn, Default: "failure", Meaning: "when the webhook is told: failure (each problem once a day) or always"},
 		{Name: StatusURL, Meaning: "where people open the status page: alerts end with it"},
 		{Name: DNSResolvers, DefaultDoc: "the system's (`/etc/resolv.conf`)", Meaning: "renewal: the DNS resolvers asked (host or host:port)"},
+		{Name: RenewConcurrency, Default: "50", Meaning: "renewal: certificates checked, then ordered, at once (1 to 100)"},
 		{Name: ACMETrustRoots, Meaning: "renewal: extra roots for the ACME server's TLS certificate: oss:// or a path"},
 		{Name: OpenAPIParams, Default: "body", Meaning: "where the OpenAPI calls' parameters travel: body or query"},
 		{Name: CDNEndpoint, DefaultDoc: "`cdn.aliyuncs.com`", Meaning: "CDN's endpoint (cdn and cdn-legacy targets)", Endpoint: true},

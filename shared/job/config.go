@@ -107,6 +107,10 @@ type Config struct {
 	// asks to follow CNAMEs and find a zone's authoritative servers
 	// (host:port); empty means the system's.
 	Resolvers []string
+	// RenewConcurrency is CERTDROP_RENEW_CONCURRENCY: how many
+	// certificates the renewal orders at once; 0 means
+	// renew.DefaultConcurrency.
+	RenewConcurrency int
 	// ACMETrustRoots is CERTDROP_ACME_TRUST_ROOTS: roots trusted for the
 	// ACME server's TLS certificate (a private or test CA), oss:// or a
 	// path.
@@ -152,6 +156,9 @@ func ConfigFromEnv(getenv func(string) string) (*Config, error) {
 		return nil, err
 	}
 	if c.Resolvers, err = renew.ParseResolvers(getenv(config.DNSResolvers)); err != nil {
+		return nil, err
+	}
+	if c.RenewConcurrency, err = renew.ParseConcurrency(getenv(config.RenewConcurrency)); err != nil {
 		return nil, err
 	}
 	return c, c.check()
