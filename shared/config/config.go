@@ -41,6 +41,8 @@ const (
 	CASEndpoint     = "CERTDROP_CAS_ENDPOINT"
 	CASIntlEndpoint = "CERTDROP_CAS_AP_SOUTHEAST_1_ENDPOINT"
 	AliDNSEndpoint  = "CERTDROP_ALIDNS_ENDPOINT"
+	ESAEndpoint     = "CERTDROP_ESA_ENDPOINT"
+	FCEndpoint      = "CERTDROP_FC_ENDPOINT"
 )
 
 // RenewConcurrency is how many certificates the renewal checks, then
@@ -135,6 +137,8 @@ func Vars() []Var {
 		{Name: CASEndpoint, DefaultDoc: "`cas.aliyuncs.com`", Meaning: "Certificate Management Service's endpoint, cn-hangzhou", Endpoint: true},
 		{Name: CASIntlEndpoint, DefaultDoc: "`cas.ap-southeast-1.aliyuncs.com`", Meaning: "Certificate Management Service's endpoint, ap-southeast-1", Endpoint: true},
 		{Name: AliDNSEndpoint, DefaultDoc: "`alidns.aliyuncs.com`", Meaning: "Alibaba Cloud DNS's endpoint (renewal)", Endpoint: true},
+		{Name: ESAEndpoint, DefaultDoc: "`esa.cn-hangzhou.aliyuncs.com`", Meaning: "ESA's endpoint (esa targets and `dns: esa` renewal)", Endpoint: true},
+		{Name: FCEndpoint, DefaultDoc: "`fcv3.<region>.aliyuncs.com`", Meaning: "Function Compute 3.0's endpoint (fc targets), every region", Endpoint: true},
 	}
 }
 
