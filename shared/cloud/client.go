@@ -3,7 +3,9 @@
 // no product. An OpenAPI call (Call) goes through the official
 // darabonba-openapi SDK, RPC style, POST with the parameters in a form
 // body (or, with CERTDROP_OPENAPI_PARAMS=query, in the query string as the
-// vendor's SDKs send them), signed ACS3-HMAC-SHA256; an OSS REST call
+// vendor's SDKs send them), signed ACS3-HMAC-SHA256; an ROA-style call
+// (ROA: a method on a resource path with a JSON body, Function Compute
+// 3.0's) through the same SDK client and signature; an OSS REST call
 // (OSS) through the OSS SDK, V4-signed. It also makes the Certificate
 // Management Service calls of delivery: cas (UploadCAS, ListCAS,
 // DeleteCAS), which implement fanout.CASClient.
@@ -219,16 +221,10 @@ func checkDebug(getenv func(string) string) error {
 	return nil
 }
 
-// rpc makes one RPC-style call (POST, form body, ACS3-HMAC-SHA256) to ep
-// and returns the answer's JSON body, or an *Error naming subject.
-// own are the caller's answers to error codes, before the OpenAPI table.
-func (c *Client) rpc(ctx context.Context, ep endpoint, d doer, api plan.API, subject string, form map[string]string, secrets []string, own answers) (map[string]any, *Error) {
-	red := newRedactor(append(secrets, c.creds.secretValues()...)...)
-	if err := ctx.Err(); err != nil {
-		return nil, convert(ctx, api.Action, subject, err, nil, red, own)
-	}
-	// An SDK client is cheap, and not safe for concurrent use (it resets
-	// its Headers field on every RPC call): one per call.
+// sdk builds the SDK client of one call to ep over d. An SDK client is
+// cheap, and not safe for concurrent use (it resets its Headers field on
+// every call): one per call.
+func (c *Client) sdk(ep endpoint, d doer, api plan.API, subject string, red redactor) (*openapi.Client, *Error) {
 	sdk, err := openapi.NewClient(&openapiutil.Config{
 		Credential:     c.sdkCred,
 		Endpoint:       dara.String(ep.Host),
@@ -245,6 +241,21 @@ func (c *Client) rpc(ctx context.Context, ep endpoint, d doer, api plan.API, sub
 	// Errors come back as *ClientError / *ServerError / *ThrottlingError,
 	// not flattened into an SDKError that loses the retry hint.
 	sdk.DisableSDKError = dara.Bool(true)
+	return sdk, nil
+}
+
+// rpc makes one RPC-style call (POST, form body, ACS3-HMAC-SHA256) to ep
+// and returns the answer's JSON body, or an *Error naming subject.
+// own are the caller's answers to error codes, before the OpenAPI table.
+func (c *Client) rpc(ctx context.Context, ep endpoint, d doer, api plan.API, subject string, form map[string]string, secrets []string, own answers) (map[string]any, *Error) {
+	red := newRedactor(append(secrets, c.creds.secretValues()...)...)
+	if err := ctx.Err(); err != nil {
+		return nil, convert(ctx, api.Action, subject, err, nil, red, own)
+	}
+	sdk, e := c.sdk(ep, d, api, subject, red)
+	if e != nil {
+		return nil, e
+	}
 
 	body := make(map[string]any, len(form))
 	for k, v := range form {
