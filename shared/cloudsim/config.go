@@ -52,6 +52,10 @@ type Config struct {
 	ACME ACMESettings `yaml:"acme"`
 	// CAS configures Certificate Management Service (cas.go).
 	CAS CASSettings `yaml:"cas"`
+	// ESA configures ESA's sites (esa.go).
+	ESA ESASettings `yaml:"esa"`
+	// FC configures Function Compute 3.0's custom domains (fc.go).
+	FC FCSettings `yaml:"fc"`
 	// CASIntlAddr is the loopback address of the ap-southeast-1 CAS
 	// endpoint; default "127.0.0.1:0".
 	CASIntlAddr string `yaml:"casIntlAddr"`
@@ -217,6 +221,31 @@ func LoadConfig(path string) (Config, error) {
 			*f.data, *f.file = string(b), ""
 		}
 	}
+	var certFiles []struct{ file, data *string }
+	for i := range cfg.ESA.Sites {
+		for j := range cfg.ESA.Sites[i].Certificates {
+			c := &cfg.ESA.Sites[i].Certificates[j]
+			certFiles = append(certFiles, struct{ file, data *string }{&c.CertFile, &c.Cert})
+		}
+	}
+	for i := range cfg.FC.Domains {
+		d := &cfg.FC.Domains[i]
+		certFiles = append(certFiles, struct{ file, data *string }{&d.CertFile, &d.Cert})
+	}
+	for _, f := range certFiles {
+		if *f.file == "" {
+			continue
+		}
+		name := *f.file
+		if !filepath.IsAbs(name) {
+			name = filepath.Join(dir, name)
+		}
+		b, err := os.ReadFile(name)
+		if err != nil {
+			return Config{}, fmt.Errorf("cloudsim: %s: %w", path, err)
+		}
+		*f.data, *f.file = string(b), ""
+	}
 	for _, f := range []*string{&cfg.ACME.TrustRootFile, &cfg.ACME.IssuerRootFile} {
 		if *f != "" && !filepath.IsAbs(*f) {
 			*f = filepath.Join(dir, *f)
@@ -311,6 +340,12 @@ func (c *Config) validate() error {
 		return err
 	}
 	if err := c.DNS.validate(); err != nil {
+		return err
+	}
+	if err := c.ESA.validate(c.DNS.Zones); err != nil {
+		return err
+	}
+	if err := c.FC.validate(); err != nil {
 		return err
 	}
 	if err := c.ACME.validate(); err != nil {

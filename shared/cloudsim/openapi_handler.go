@@ -60,6 +60,8 @@ type call struct {
 	product string
 	// region is the CAS region of the endpoint the call came to.
 	region string
+	// body is the request body as received (an ROA operation's JSON).
+	body []byte
 }
 
 // serveOpenAPI answers one request: route, authenticate, apply the quota,
@@ -73,6 +75,7 @@ func (s *Sim) serveOpenAPI(w http.ResponseWriter, r *http.Request, region string
 		s.fail(c, e)
 		return
 	}
+	c.body = body
 
 	action := r.Header.Get("x-acs-action")
 	if action == "" {
@@ -86,6 +89,10 @@ func (s *Sim) serveOpenAPI(w http.ResponseWriter, r *http.Request, region string
 	}
 	c.api, c.product = api, api.product
 	c.entry.Service = api.product
+	if e := routeROA(api, r, params); e != nil {
+		s.fail(c, e)
+		return
+	}
 	if api.journal != nil {
 		api.journal(s, c, params)
 	}

@@ -18,6 +18,8 @@ func products() []productSpec {
 		dcdnProduct(), // dcdn.go
 		dnsProduct(),  // alidns.go
 		casProduct(),  // cas.go
+		esaProduct(),  // esa.go
+		fcProduct(),   // fc.go
 	}
 }
 
@@ -64,6 +66,11 @@ type apiSpec struct {
 	product string
 	// quota is the default per-account calls per second.
 	quota float64
+	// method and path, set for an ROA-style operation, are its HTTP method
+	// and resource path ("/2023-03-30/custom-domains/{domainName}"): a
+	// request must use both, and the path's {variables} become parameters
+	// (routeROA). An RPC operation leaves them empty.
+	method, path string
 	// journal, when set, fills the journal entry's fields from the
 	// parameters before the call is authenticated, so that refused calls
 	// and fault rules see them too.

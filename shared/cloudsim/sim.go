@@ -40,6 +40,8 @@ type Sim struct {
 
 	oss *OSS
 	dns *dnsState
+	esa *esaState
+	fc  *fcState
 
 	mu        sync.Mutex
 	dnsSrv    *dnsServer
@@ -153,6 +155,10 @@ func New(cfg Config) (*Sim, error) {
 		return nil, err
 	}
 	s.dns = st
+	if s.esa, err = newESAState(cfg.ESA, st, time.Now().UTC()); err != nil {
+		return nil, err
+	}
+	s.fc = newFCState(cfg.FC, time.Now().UTC())
 
 	if !cfg.OSS.Disabled {
 		oss, err := NewOSS(s.ossConfig())
@@ -248,7 +254,7 @@ func (s *Sim) Start(ctx context.Context) error {
 		s.ossLn = oln
 		s.serve(oln, s.oss)
 	}
-	if len(s.cfg.DNS.Zones) > 0 || s.cfg.ACME.Enabled {
+	if len(s.cfg.DNS.Zones) > 0 || len(s.cfg.ESA.Sites) > 0 || s.cfg.ACME.Enabled {
 		d, err := startDNSServer(ctx, s.dns, s.cfg.DNS.Addr, s.log)
 		if err != nil {
 			s.closeListenersLocked()
