@@ -49,6 +49,17 @@ type Product interface {
 	Describe(ctx context.Context, tr *cloud.Client, call plan.Call, calls fanout.Caller) (fanout.Installed, error)
 }
 
+// Pruner is a Product that keeps certificates on its targets themselves
+// (an ESA site's list of certificates) and prunes certdrop's own there:
+// the prune timer asks it through Client.Prune (fanout.Pruner). A product
+// whose certificates live in Certificate Management Service only does not
+// implement it.
+type Pruner interface {
+	// Prune prunes certdrop's certificates of the call's target through
+	// tr, making every API call through calls.
+	Prune(ctx context.Context, tr *cloud.Client, call plan.Call, calls fanout.Caller, o fanout.PruneOptions) ([]fanout.PrunedTarget, error)
+}
+
 // Registry holds the products of a run, in the order reports and plans
 // list them. It is built once and never changed.
 type Registry struct {
@@ -147,6 +158,7 @@ type Client struct {
 var (
 	_ fanout.Client    = (*Client)(nil)
 	_ fanout.CASClient = (*Client)(nil)
+	_ fanout.Pruner    = (*Client)(nil)
 )
 
 // Transport returns the client's transport.
@@ -180,6 +192,22 @@ func (c *Client) Describe(ctx context.Context, call plan.Call, calls fanout.Call
 		return fanout.Installed{}, err
 	}
 	return p.Describe(ctx, c.tr, call, calls)
+}
+
+// Prune prunes certdrop's certificates of the call's target as its
+// product does (Pruner); ok is false when the product keeps none of its
+// own.
+func (c *Client) Prune(ctx context.Context, call plan.Call, calls fanout.Caller, o fanout.PruneOptions) ([]fanout.PrunedTarget, bool, error) {
+	p, err := c.product(call)
+	if err != nil {
+		return nil, false, err
+	}
+	pr, ok := p.(Pruner)
+	if !ok {
+		return nil, false, nil
+	}
+	list, err := pr.Prune(ctx, c.tr, call, calls, o)
+	return list, true, err
 }
 
 // Call makes one OpenAPI call of a service certdrop has no product for

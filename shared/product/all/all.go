@@ -7,6 +7,8 @@ import (
 	"github.com/certdrop/certdrop/shared/product"
 	"github.com/certdrop/certdrop/shared/product/cdn"
 	"github.com/certdrop/certdrop/shared/product/dcdn"
+	"github.com/certdrop/certdrop/shared/product/esa"
+	"github.com/certdrop/certdrop/shared/product/fc"
 	"github.com/certdrop/certdrop/shared/product/live"
 	"github.com/certdrop/certdrop/shared/product/oss"
 	"github.com/certdrop/certdrop/shared/product/vod"
@@ -22,5 +24,7 @@ func Products() *product.Registry {
 		live.New(),
 		dcdn.New(),
 		oss.New(),
+		esa.New(),
+		fc.New(),
 	)
 }
