@@ -18,6 +18,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/certdrop/certdrop/shared/dnsprovider/alidns"
+	esadns "github.com/certdrop/certdrop/shared/dnsprovider/esa"
 	"github.com/certdrop/certdrop/shared/event"
 	"github.com/certdrop/certdrop/shared/job"
 	"github.com/certdrop/certdrop/shared/plan"
@@ -230,6 +231,11 @@ func TestRAMPolicy(t *testing.T) {
 		"alidns:AddDomainRecord", "alidns:DeleteDomainRecord", "alidns:DescribeDomains", "alidns:DescribeSubDomainRecords",
 		"cdn:DescribeDomainCertificateInfo", "cdn:SetCdnDomainSSLCertificate", "cdn:SetDomainServerCertificate",
 		"dcdn:DescribeDcdnDomainCertificateInfo", "dcdn:SetDcdnDomainSSLCertificate",
+		// esa targets (DeleteCertificate: certdrop's own expired or
+		// superseded certificates only) and dns: esa (the records).
+		"esa:CreateRecord", "esa:DeleteCertificate", "esa:DeleteRecord", "esa:ListCertificates", "esa:ListRecords",
+		"esa:ListSites", "esa:SetCertificate",
+		"fc:GetCustomDomain", "fc:UpdateCustomDomain",
 		"live:DescribeLiveDomainCertificateInfo", "live:SetLiveDomainCertificate",
 		// oss:DeleteObject: a rollback's pin, lifted (certdrop/pins/*).
 		"oss:DeleteObject", "oss:GetObject", "oss:ListCname", "oss:ListObjects", "oss:PutCname", "oss:PutObject",
@@ -312,6 +318,9 @@ func TestRAMPolicyGrantsWhatTheCodeCalls(t *testing.T) {
 		if a != "DescribeDomainRecords" {
 			called = append(called, "alidns:"+a)
 		}
+	}
+	for a := range esadns.Quotas() {
+		called = append(called, "esa:"+a)
 	}
 	for _, a := range called {
 		if !granted[a] {
