@@ -69,6 +69,11 @@ type PrunedCert struct {
 	Name     string    `json:"name"`
 	CertID   int64     `json:"certId"`
 	NotAfter time.Time `json:"notAfter"`
+	// Target and ID name a certificate a target keeps itself (an ESA
+	// site's: "esa example.com" and its Id); Region and CertID are then
+	// empty.
+	Target string `json:"target,omitempty"`
+	ID     string `json:"id,omitempty"`
 	// Reason says why it was deleted or kept.
 	Reason string        `json:"reason"`
 	Error  *report.Error `json:"error,omitempty"`
@@ -83,7 +88,8 @@ type PrunedCert struct {
 // deployment); when a target cannot be described, only expired
 // certificates are deleted. Both CAS regions are looked at (the products
 // keep certificates set by upload in cn-hangzhou too); a region that
-// cannot be listed is reported and left alone.
+// cannot be listed is reported and left alone. Targets that keep
+// certificates themselves (ESA sites) are pruned too (pruneTargets).
 func Prune(ctx context.Context, client fanout.Client, cas fanout.CASClient, m *manifest.Manifest, o PruneOptions) *PruneResult {
 	start := time.Now()
 	res := &PruneResult{DryRun: !o.Delete, Deleted: []PrunedCert{}, Kept: []PrunedCert{}}
@@ -139,6 +145,8 @@ func Prune(ctx context.Context, client fanout.Client, cas fanout.CASClient, m *m
 		}
 	}
 
+	pruneTargets(ctx, client, m, o, res)
+
 	for _, c := range certs {
 		pc := PrunedCert{Region: c.Region, Name: c.Name, CertID: c.ID, NotAfter: c.NotAfter}
 		names := strings.Join(namesOf(c), ", ")
@@ -185,6 +193,73 @@ func Prune(ctx context.Context, client fanout.Client, cas fanout.CASClient, m *m
 		res.Deleted = append(res.Deleted, pc)
 	}
 	return res
+}
+
+// pruneTargets prunes the certificates the manifest's targets keep
+// themselves (an ESA site's), when the client's products keep any
+// (fanout.Pruner): each target once, its certdrop certificates that have
+// expired or that a later one for the same names supersedes. A
+// certificate certdrop did not create is never touched. The calls are
+// retried as the CAS calls are.
+func pruneTargets(ctx context.Context, client fanout.Client, m *manifest.Manifest, o PruneOptions, res *PruneResult) {
+	pr, ok := client.(fanout.Pruner)
+	if !ok || m == nil {
+		return
+	}
+	seen := map[string]bool{}
+	for _, t := range m.Targets {
+		call, err := plan.TargetCall(o.Products, t)
+		if err != nil {
+			continue // described, and reported, by carriedBy
+		}
+		label := string(t.Product) + " " + call.DomainName
+		if seen[label] {
+			continue
+		}
+		seen[label] = true
+		list, ok, err := pr.Prune(ctx, call, retried{o.Fanout}, fanout.PruneOptions{Delete: o.Delete, Now: o.now()})
+		if err != nil {
+			e := report.ErrorOf(err)
+			e.Message = fmt.Sprintf("listing the certificates of %s: %s; nothing there was touched", label, e.Message)
+			res.Problems = append(res.Problems, *e)
+			continue
+		}
+		if !ok {
+			continue
+		}
+		for _, c := range list {
+			pc := PrunedCert{Target: label, ID: c.ID, Name: c.Name, NotAfter: c.NotAfter, Reason: c.Reason}
+			switch {
+			case c.Err != nil:
+				pc.Error = report.ErrorOf(c.Err)
+				res.Failed = append(res.Failed, pc)
+			case c.Delete:
+				res.Deleted = append(res.Deleted, pc)
+			default:
+				res.Kept = append(res.Kept, pc)
+			}
+		}
+	}
+}
+
+// now is the prune's clock.
+func (o PruneOptions) now() time.Time {
+	if o.Now != nil {
+		return o.Now()
+	}
+	return time.Now()
+}
+
+// retried is a fanout.Caller that retries each call as the CAS calls are
+// (fanout.CallCAS): for a prune's few calls outside a run.
+type retried struct{ o fanout.Options }
+
+// Call makes the call, retrying throttled and transient failures.
+func (r retried) Call(ctx context.Context, _ plan.API, send func() (string, error)) error {
+	return fanout.CallCAS(ctx, r.o, func() error {
+		_, err := send()
+		return err
+	})
 }
 
 // carriedBy describes every manifest target and returns, by certificate
