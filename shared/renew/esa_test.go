@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/certdrop/certdrop/shared/cloudsim"
 	"github.com/certdrop/certdrop/shared/manifest"
@@ -77,6 +78,36 @@ func TestRenewalThroughESA(t *testing.T) {
 		if !deleted[id] {
 			t.Errorf("record %s written and never deleted", id)
 		}
+	}
+	for _, r := range h.sim.DNSRecords("esa.test") {
+		if r.Type == "TXT" {
+			t.Errorf("TXT record %s left on the site", r.Name())
+		}
+	}
+}
+
+// TestRenewalThroughFlakyESA: throttling and 5xx from ESA's record API are
+// retried, a record that reaches the site's name servers only after a
+// delay is waited for, and nothing is left behind.
+func TestRenewalThroughFlakyESA(t *testing.T) {
+	h := newHarness(t, harnessOpts{
+		zones:    []cloudsim.ZoneSettings{{Name: "alidns.test"}},
+		esaSites: []cloudsim.ESASiteSettings{{Name: "esa.test", Propagation: 300 * time.Millisecond}},
+		faults:   cloudsim.Faults{Seed: 11, ThrottleRate: 0.3, ErrorRate: 0.1},
+	})
+	c := h.cert("flaky", "esa.test", "*.esa.test")
+	c.DNS = manifest.DNS{Provider: manifest.DNSESA}
+	if r := h.run(h.ctx, h.engine(nil), []manifest.Certificate{c}, renew.RunOptions{})[0]; !r.Renewed {
+		t.Fatalf("%+v", r)
+	}
+	faults := 0
+	for _, e := range h.sim.Journal().Entries() {
+		if e.Service == cloudsim.ProductESA && e.Fault != "" {
+			faults++
+		}
+	}
+	if faults == 0 {
+		t.Errorf("no fault was injected: the test proves nothing")
 	}
 	for _, r := range h.sim.DNSRecords("esa.test") {
 		if r.Type == "TXT" {

@@ -232,9 +232,17 @@ func (p *Provider) AppendRecords(ctx context.Context, zone string, recs []libdns
 			ttl = 30
 		}
 		data, _ := json.Marshal(map[string]string{"Value": rr.Data})
-		body, err := p.call(ctx, "CreateRecord", full, map[string]string{
+		// A CreateRecord that failed without an answer may have been
+		// applied: the record is looked for before it is sent again.
+		body, err := p.callChecked(ctx, "CreateRecord", full, map[string]string{
 			"SiteId": strconv.FormatInt(s.id, 10), "RecordName": full, "Type": rr.Type,
 			"Ttl": strconv.Itoa(ttl), "Data": string(data),
+		}, func() (map[string]any, bool) {
+			have, err := p.find(ctx, s, full, rr.Type, rr.Data)
+			if err != nil || len(have) == 0 {
+				return nil, false
+			}
+			return map[string]any{"RecordId": have[0].id}, true
 		})
 		if err != nil {
 			return added, refusal(err)
@@ -339,6 +347,13 @@ func (p *Provider) find(ctx context.Context, s site, full, typ, value string) ([
 
 // call makes one call, paced and retried.
 func (p *Provider) call(ctx context.Context, action, subject string, params map[string]string) (map[string]any, error) {
+	return p.callChecked(ctx, action, subject, params, nil)
+}
+
+// callChecked is call; applied, when not nil, is asked before a write is
+// sent again after a transient failure (it may have been applied): its
+// answer, when it found the write done, ends the call.
+func (p *Provider) callChecked(ctx context.Context, action, subject string, params map[string]string, applied func() (map[string]any, bool)) (map[string]any, error) {
 	lim := p.limiters[action]
 	throttled, transient := 0, 0
 	for {
@@ -375,6 +390,11 @@ func (p *Provider) call(ctx context.Context, action, subject string, params map[
 				return nil, fmt.Errorf("esa: failed %d times: %w", transient, err)
 			}
 			wait = backoff(transient)
+			if applied != nil {
+				if body, ok := applied(); ok {
+					return body, nil
+				}
+			}
 		default:
 			return nil, fmt.Errorf("esa: %w", err)
 		}

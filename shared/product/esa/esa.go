@@ -502,10 +502,19 @@ func set(ctx context.Context, tr *cloud.Client, call plan.Call, calls fanout.Cal
 	return err
 }
 
-// Delete sends DeleteCertificate for one of the site's certificates.
+// Delete sends DeleteCertificate for one of the site's certificates. A
+// deletion that fails (a retry of one applied without an answer, say)
+// while ListCertificates no longer lists the certificate succeeded.
 func Delete(ctx context.Context, tr *cloud.Client, call plan.Call, calls fanout.Caller, site int64, id string) error {
 	_, err := product.RPC(ctx, tr, calls, DeleteAPI, request(call, map[string]string{
 		"SiteId": strconv.FormatInt(site, 10), "Id": id}, nil), nil)
+	if err == nil || ctx.Err() != nil {
+		return err
+	}
+	certs, _, lerr := Certificates(ctx, tr, call, calls, site)
+	if lerr == nil && !slices.ContainsFunc(certs, func(c Cert) bool { return c.ID == id }) {
+		return nil
+	}
 	return err
 }
 
