@@ -54,8 +54,10 @@ import (
 // A site with accessType NS is a zone of the authoritative DNS server
 // (dns_server.go), unknown to the alidns API: its records are answered
 // there after the site's propagation delay, so that an ACME CA finds a
-// challenge written through CreateRecord. A CNAME site's records are kept
-// and never served (its DNS is hosted elsewhere).
+// challenge written through CreateRecord. A CNAME site's DNS is hosted
+// elsewhere (it may be a zone of dns.zones, the alidns API's): the
+// emulator keeps no records for it, and CreateRecord and ListRecords
+// answer InvalidParameter saying so.
 //
 // Quotas: the ESA reference pages read (the operations above, help.aliyun.com
 // and alibabacloud.com "api-esa-2024-09-10-*") document no per-second
@@ -200,18 +202,19 @@ func esaSiteID(name string) int64 {
 
 // validate checks the ESA settings.
 func (e *ESASettings) validate(dnsZones []ZoneSettings) error {
-	seen := map[string]bool{}
+	seen, zones := map[string]bool{}, map[string]bool{}
 	ids := map[int64]bool{}
 	for _, z := range dnsZones {
-		seen[canonicalZone(z.Name)] = true
+		zones[canonicalZone(z.Name)] = true
 	}
 	for i, st := range e.Sites {
 		n := canonicalZone(st.Name)
 		if n == "" || !strings.Contains(n, ".") {
 			return fmt.Errorf("esa.sites[%d]: name %q is not a domain name with at least two labels", i, st.Name)
 		}
-		if seen[n] {
-			return fmt.Errorf("esa.sites[%d]: %s is configured twice (as a site or as a dns zone)", i, n)
+		ns := !strings.EqualFold(st.AccessType, "CNAME")
+		if seen[n] || (ns && zones[n]) {
+			return fmt.Errorf("esa.sites[%d]: %s is configured twice (as a site, or as an NS site and a dns zone)", i, n)
 		}
 		seen[n] = true
 		id := st.ID
@@ -278,23 +281,25 @@ func newESAState(cfg ESASettings, st *dnsState, now time.Time) (*esaState, error
 			site.certs = append(site.certs, &esaCert{id: es.newCertID(name), name: cc.Name, typ: typ, leaf: leaf,
 				created: now, updated: now})
 		}
-		if err := st.addSiteZone(name, sc.Propagation, site.access != "NS", sc.Records, now); err != nil {
-			return nil, err
+		if site.access == "NS" {
+			if err := st.addSiteZone(name, sc.Propagation, sc.Records, now); err != nil {
+				return nil, err
+			}
 		}
 		es.sites = append(es.sites, site)
 	}
 	return es, nil
 }
 
-// addSiteZone adds an ESA site's zone: served by the DNS server, unknown
-// to the alidns API (external), unpublished for a CNAME site.
-func (st *dnsState) addSiteZone(name string, propagation time.Duration, unpublished bool, recs []RecordSettings, now time.Time) error {
+// addSiteZone adds an NS site's zone: served by the DNS server, unknown
+// to the alidns API (external).
+func (st *dnsState) addSiteZone(name string, propagation time.Duration, recs []RecordSettings, now time.Time) error {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	sum := sha256.Sum256([]byte("esa/" + name))
 	h := hex.EncodeToString(sum[:16])
 	z := &dnsZone{name: name, id: h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32],
-		edition: EditionEnterprise, propagation: propagation, unpublished: unpublished, external: true,
+		edition: EditionEnterprise, propagation: propagation, external: true,
 		created: now, serial: 1}
 	for _, rc := range recs {
 		r, e := newZoneRecord(name, rc.RR, rc.Type, rc.Value, rc.TTL, rc.Priority, 1)
@@ -606,6 +611,9 @@ func (s *Sim) esaCreateRecord(c *call, p url.Values) (any, *apiError) {
 	if e != nil {
 		return nil, e
 	}
+	if site.access != "NS" {
+		return nil, esaBad("The site %s is connected by CNAME: its DNS records are not hosted on ESA.", site.name)
+	}
 	rr, ok := esaRR(site.name, p.Get("RecordName"))
 	if !ok {
 		return nil, esaBad("The specified RecordName %q is not a name of the site %s.", p.Get("RecordName"), site.name)
@@ -647,6 +655,9 @@ func (s *Sim) esaListRecords(c *call, p url.Values) (any, *apiError) {
 	s.esa.mu.Unlock()
 	if e != nil {
 		return nil, e
+	}
+	if site.access != "NS" {
+		return nil, esaBad("The site %s is connected by CNAME: its DNS records are not hosted on ESA.", site.name)
 	}
 	name := canonicalZone(p.Get("RecordName"))
 	exact := strings.EqualFold(p.Get("RecordMatchType"), "exact")

@@ -20,7 +20,8 @@ import (
 // saying that its DNS is hosted elsewhere, and writes nothing.
 func TestRenewalThroughESA(t *testing.T) {
 	h := newHarness(t, harnessOpts{
-		zones: []cloudsim.ZoneSettings{{Name: "alidns.test"}},
+		// cname.test: a site connected by CNAME, its DNS in Alibaba Cloud DNS.
+		zones: []cloudsim.ZoneSettings{{Name: "alidns.test"}, {Name: "cname.test"}},
 		esaSites: []cloudsim.ESASiteSettings{
 			{Name: "esa.test"},
 			{Name: "cname.test", AccessType: "CNAME"},
