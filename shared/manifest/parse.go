@@ -38,8 +38,8 @@ const maxInt = math.MaxInt32
 // Field names, as a manifest spells them.
 var (
 	manifestFields = []string{"version", "defaults", "targets", "certificates"}
-	defaultsFields = []string{"staging", "allowUntrusted", "warnDays", "canary", "verify", "replace", "delivery", "casRegion", "prune"}
-	targetFields   = []string{"product", "domain", "domains", "region", "bucket", "bundle", "staging", "delivery", "casRegion"}
+	defaultsFields = []string{"staging", "allowUntrusted", "warnDays", "canary", "verify", "replace", "delivery", "casRegion", "prune", "probe"}
+	targetFields   = []string{"product", "domain", "domains", "region", "bucket", "bundle", "staging", "delivery", "casRegion", "probe", "probeName"}
 )
 
 // ossRegionRE and bucketRE check an oss target's region and bucket.
@@ -232,6 +232,7 @@ func (p *parser) defaults(raw *yaml.Node, d *Defaults) {
 	p.count(f.value("canary"), "canary", &d.Canary)
 	p.either(f.value("replace"), "replace", &d.Replace, ReplaceOlder, ReplaceAlways)
 	p.defaultsDelivery(f, d)
+	p.defaultsProbe(f, d)
 }
 
 // target reads one entry of targets: one Target per domain it lists.
@@ -252,7 +253,9 @@ func (p *parser) target(raw *yaml.Node, d Defaults) []Target {
 
 	f := p.fields(n, "target", targetFields)
 	t, known := p.settings(n, f, d)
-	return p.expand(t, known, p.domainNodes(n, f))
+	ts := p.expand(t, known, p.domainNodes(n, f))
+	p.checkProbeName(f, ts)
+	return ts
 }
 
 // settings reads everything of a target but its domains; known reports
@@ -336,6 +339,7 @@ func (p *parser) settings(n *yaml.Node, f fields, d Defaults) (t Target, known b
 	}
 	t.Staging = staging && t.Product.HasEnv()
 	p.targetDelivery(n, f, d, known, &t)
+	p.targetProbe(f, d, &t)
 	return t, known
 }
 
