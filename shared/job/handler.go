@@ -56,12 +56,15 @@ func (r *Runner) Invoke(ctx context.Context, fc *fcruntime.Invocation) ([]byte, 
 			Deadline: deadline, Log: fc.Log})
 		day = eventDay(ev, started)
 	}
+	out.started = started
 	if out.Worth() {
-		// The report first, then the alerts, each in its share of the
-		// margin; the report again when an alert was not delivered.
+		// The report first, then the status page, then the alerts, each
+		// in its share of the margin; the report again when an alert was
+		// not delivered or the status page not written.
 		r.save(ctx, fc, out, day, sched)
+		r.status(ctx, fc, out, sched)
 		r.notify(ctx, fc, out, sched)
-		if out.AlertError != nil && out.ReportKey != "" {
+		if (out.AlertError != nil || out.StatusError != nil) && out.ReportKey != "" {
 			r.record(ctx, fc, out, day, sched)
 		}
 	}
@@ -141,8 +144,28 @@ func (r *Runner) record(ctx context.Context, fc *fcruntime.Invocation, out *Outc
 	ctx, cancel := until(ctx, sched.recordEnd)
 	defer cancel()
 	if _, err := r.write(ctx, fc, out, day, 1, sched.reportTry); err != nil {
-		fc.Log.Error("cannot record the undelivered alerts in the report", "error", err.Error())
-		out.AlertError.Message = clip(out.AlertError.Message + "; the report does not say so: " + err.Error())
+		fc.Log.Error("cannot record the undelivered alerts or the unwritten status page in the report", "error", err.Error())
+		for _, e := range []*report.Error{out.AlertError, out.StatusError} {
+			if e != nil {
+				e.Message = clip(e.Message + "; the report does not say so: " + err.Error())
+			}
+		}
+	}
+}
+
+// status writes the status page (writeStatus), ending by
+// sched.statusEnd; what it cannot do is out.StatusError.
+func (r *Runner) status(ctx context.Context, fc *fcruntime.Invocation, out *Outcome, sched schedule) {
+	ctx, cancel := until(ctx, sched.statusEnd)
+	defer cancel()
+	if err := r.writeStatus(ctx, credentialsOf(fc), out); err != nil {
+		fc.Log.Error("status page not written", "error", err.Error())
+		out.StatusError = statusError(err)
+		return
+	}
+	if r.Config.Bucket != "" && !out.Busy() {
+		page, _ := r.Config.StatusKeys()
+		fc.Log.Info("status page written", "key", page)
 	}
 }
 
@@ -285,6 +308,7 @@ func notice(out *Outcome, retry int) (report.Notice, bool) {
 	what = append(what, renewalNotice(out, &n)...)
 	what = append(what, pruneNotice(out, &n)...)
 	what = append(what, pinNotice(out, &n)...)
+	what = append(what, edgeNotice(out, &n)...)
 	if len(out.Invalid) > 0 {
 		what = append(what, fmt.Sprintf("%d bundle(s) refused", len(out.Invalid)))
 		for _, s := range out.Invalid {

@@ -14,19 +14,26 @@ import (
 	"time"
 
 	"github.com/certdrop/certdrop/internal/credchain"
+	"github.com/certdrop/certdrop/shared/config"
 	"github.com/certdrop/certdrop/shared/fcruntime"
 	"github.com/certdrop/certdrop/shared/report"
 	"github.com/certdrop/certdrop/shared/store"
 )
 
-// flakyStore fails its first Puts with the errors given.
+// flakyStore fails its first Puts of reports with the errors given; it
+// holds no status page.
 type flakyStore struct {
 	store.Store
 	errs []error
 	puts int
 }
 
-func (s *flakyStore) Put(context.Context, string, []byte, string) error {
+func (s *flakyStore) Get(context.Context, string) (*store.Object, error) { return nil, store.ErrNotFound }
+
+func (s *flakyStore) Put(_ context.Context, key string, _ []byte, _ string) error {
+	if strings.HasPrefix(key, config.DefaultStatusPrefix) {
+		return nil
+	}
 	s.puts++
 	if s.puts <= len(s.errs) {
 		return s.errs[s.puts-1]
