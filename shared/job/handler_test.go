@@ -28,7 +28,9 @@ type flakyStore struct {
 	puts int
 }
 
-func (s *flakyStore) Get(context.Context, string) (*store.Object, error) { return nil, store.ErrNotFound }
+func (s *flakyStore) Get(context.Context, string) (*store.Object, error) {
+	return nil, store.ErrNotFound
+}
 
 func (s *flakyStore) Put(_ context.Context, key string, _ []byte, _ string) error {
 	if strings.HasPrefix(key, config.DefaultStatusPrefix) {
