@@ -121,8 +121,9 @@ type probeTarget struct {
 // deployment set (deployed, production only), each at the name the
 // manifest says (manifest.Target.ProbeAt), expecting the bundle's
 // certificate, the one Describe reported before the Set being the stale
-// one. It waits up to CERTDROP_PROBE_WAIT for stale edges to turn, never
-// past the stop point. The fan-out is over when it is called: the next
+// one. It waits up to CERTDROP_PROBE_WAIT for stale edges to turn (and
+// for the edges of domains whose HTTPS was off, unreachable until they
+// serve), never past the stop point. The fan-out is over when it is called: the next
 // bundle's deployment does not wait for it. Run joins it; the verdicts go
 // in rep's targets, and an edge serving a certificate certdrop did not set
 // is an EdgeDrift problem of the result Run returns.
@@ -140,8 +141,13 @@ func (s *session) probeDeployed(ctx context.Context, p *plan.Plan, rep *report.R
 			continue
 		}
 		req := probe.Request{Name: name, Expected: rep.Bundle.Fingerprint}
-		if prev := rep.Targets[i].Previous; prev != nil && prev.Fingerprint != "" {
-			req.Previous = []string{prev.Fingerprint}
+		if prev := rep.Targets[i].Previous; prev != nil {
+			if prev.Fingerprint != "" {
+				req.Previous = []string{prev.Fingerprint}
+			}
+			// HTTPS was off: its edge served nothing, and is waited for
+			// until it serves.
+			req.Fresh = !prev.HTTPS
 		}
 		pts = append(pts, probeTarget{at: i, t: c.Target, api: c.DomainName, req: req})
 	}
