@@ -140,7 +140,7 @@ func statusUpdate(out *Outcome, now time.Time) (status.Update, status.Options) {
 		}
 	}
 	for _, rn := range out.Renewals {
-		sr := status.Renewal{Name: rn.Name, Names: rn.Domains, NotAfter: rn.NotAfter, NextAttempt: rn.NextAttempt}
+		sr := status.Renewal{Name: rn.Name, Names: rn.Domains, NotAfter: rn.NotAfter, NextDue: rn.NextDue, NextAttempt: rn.NextAttempt}
 		switch {
 		case rn.Error != nil:
 			sr.LastError = rn.Error.Code + ": " + rn.Error.Message
