@@ -20,8 +20,8 @@ import (
 	"github.com/certdrop/certdrop/shared/dnsprovider/alidns"
 	"github.com/certdrop/certdrop/shared/event"
 	"github.com/certdrop/certdrop/shared/job"
-	"github.com/certdrop/certdrop/shared/manifest"
 	"github.com/certdrop/certdrop/shared/plan"
+	"github.com/certdrop/certdrop/shared/product/all"
 )
 
 // fc3Schema is the fc3 component's JSON Schema, kept beside the repository
@@ -251,8 +251,8 @@ func TestRAMPolicy(t *testing.T) {
 	}
 	for _, r := range resources["oss:PutObject"] {
 		if !strings.HasSuffix(r, "/certdrop/reports/*") && !strings.HasSuffix(r, "/certdrop/acme/*") && !strings.HasSuffix(r, "/certs/*/bundle.pem") &&
-			!strings.HasSuffix(r, "/certdrop/pins/*") && !strings.HasSuffix(r, "/certdrop/status/*") {
-			t.Errorf("oss:PutObject on %s: only reports, the status page, the ACME account and state, rollback pins and renewed bundles", r)
+			!strings.HasSuffix(r, "/certdrop/pins/*") && !strings.HasSuffix(r, "/certdrop/alerts/state.json") && !strings.HasSuffix(r, "/certdrop/status/*") {
+			t.Errorf("oss:PutObject on %s: only reports, the status page, the ACME account and state, rollback pins, the alert state and renewed bundles", r)
 		}
 	}
 	for _, r := range resources["oss:DeleteObject"] {
@@ -284,7 +284,7 @@ func TestRAMPolicy(t *testing.T) {
 }
 
 // TestRAMPolicyGrantsWhatTheCodeCalls derives the OpenAPI actions from the
-// code (the plan's Set and Describe operations of every product, the CAS
+// code (every operation each product declares, with its RAM service, the CAS
 // operations, the Alibaba Cloud DNS provider's paced actions), so that a
 // product or action added to the code without its grant fails here.
 func TestRAMPolicyGrantsWhatTheCodeCalls(t *testing.T) {
@@ -294,21 +294,17 @@ func TestRAMPolicyGrantsWhatTheCodeCalls(t *testing.T) {
 			granted[a] = true
 		}
 	}
-	service := map[manifest.Product]string{
-		manifest.CDN: "cdn", manifest.CDNLegacy: "cdn", manifest.VOD: "vod",
-		manifest.Live: "live", manifest.DCDN: "dcdn", manifest.OSS: "oss",
-	}
 	var called []string
-	for _, p := range manifest.Products() {
-		svc, ok := service[p]
-		if !ok {
-			t.Errorf("product %s: which RAM service does it call?", p)
-			continue
+	for _, p := range all.Products().Products() {
+		for _, api := range p.APIs() {
+			if api.Service == "" {
+				t.Errorf("product %s: %s names no RAM service", p.Spec().Name, api.Action)
+			}
+			called = append(called, api.Service+":"+api.Action)
 		}
-		called = append(called, svc+":"+plan.SetAPI(p).Action, svc+":"+plan.DescribeAPI(p).Action)
 	}
 	for _, api := range []plan.API{plan.CASUploadAPI, plan.CASListAPI, plan.CASDeleteAPI} {
-		called = append(called, "yundun-cert:"+api.Action)
+		called = append(called, api.Service+":"+api.Action)
 	}
 	for a := range alidns.Quotas() {
 		// GetRecords (DescribeDomainRecords) is there for libdns; renewal

@@ -7,6 +7,7 @@ import (
 	"github.com/certdrop/certdrop/internal/credchain"
 	"github.com/certdrop/certdrop/shared/cloud"
 	"github.com/certdrop/certdrop/shared/fanout"
+	"github.com/certdrop/certdrop/shared/product"
 )
 
 // clients keeps the API clients of a process, so that invocations share
@@ -20,8 +21,14 @@ type clients struct {
 	getenv func(string) string
 
 	mu    sync.Mutex
-	base  *cloud.Client // the first client built, whose connections the given credentials' share
-	chain *cloud.Client // the client of the default chain, once built
+	base  *cloud.Client   // the first transport built, whose connections the given credentials' share
+	chain *product.Client // the client of the default chain, once built
+}
+
+// newTransport builds a transport that checks the products' endpoint
+// overrides.
+func (cs *clients) newTransport(creds *credchain.Credentials) (*cloud.Client, error) {
+	return cloud.New(cloud.Options{Getenv: cs.getenv, Credentials: creds, EndpointVars: products().EndpointVars()})
 }
 
 // get returns a client signing with creds when given, else with the
@@ -31,11 +38,11 @@ func (cs *clients) get(_ context.Context, creds *credchain.Credentials) (fanout.
 	defer cs.mu.Unlock()
 	if creds == nil {
 		if cs.chain == nil {
-			c, err := cloud.New(cloud.Options{Getenv: cs.getenv})
+			c, err := cs.newTransport(nil)
 			if err != nil {
 				return nil, err
 			}
-			cs.chain = c
+			cs.chain = products().Client(c)
 			if cs.base == nil {
 				cs.base = c
 			}
@@ -43,14 +50,18 @@ func (cs *clients) get(_ context.Context, creds *credchain.Credentials) (fanout.
 		return cs.chain, nil
 	}
 	if cs.base == nil {
-		c, err := cloud.New(cloud.Options{Getenv: cs.getenv, Credentials: creds})
+		c, err := cs.newTransport(creds)
 		if err != nil {
 			return nil, err
 		}
 		cs.base = c
-		return c, nil
+		return products().Client(c), nil
 	}
-	return cs.base.WithCredentials(*creds)
+	c, err := cs.base.WithCredentials(*creds)
+	if err != nil {
+		return nil, err
+	}
+	return products().Client(c), nil
 }
 
 // newAPIClient builds a client for one command-line run.

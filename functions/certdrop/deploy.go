@@ -50,7 +50,7 @@ func runDeploy(ctx context.Context, c *cli, args []string) int {
 	var plans []*plan.Plan
 	var covering []*bundle.Bundle
 	for _, b := range in.bundles {
-		p, err := plan.Build(b, in.manifest, *key)
+		p, err := plan.Build(b, in.manifest, *key, products())
 		if err != nil {
 			fmt.Fprintf(c.stderr, "certdrop deploy: %v\n", err)
 			return exitUsage
@@ -108,8 +108,10 @@ func runDeploy(ctx context.Context, c *cli, args []string) int {
 			}
 			_ = report.WriteTable(c.stdout, rep)
 		}
-		if cfg.Webhook != nil {
-			if _, err := cfg.Webhook.Notify(ctx, rep); err != nil {
+		// A person runs this: every destination hears of the run's
+		// failures, without the function's once-a-day state.
+		for _, w := range cfg.Webhooks {
+			if _, err := w.Notify(ctx, rep); err != nil {
 				fmt.Fprintf(c.stderr, "warning: %v\n", err)
 			}
 		}

@@ -19,10 +19,14 @@ import (
 	"github.com/certdrop/certdrop/shared/cloud"
 	"github.com/certdrop/certdrop/shared/cloudsim"
 	"github.com/certdrop/certdrop/shared/cloudsim/cloudsimtest"
+	"github.com/certdrop/certdrop/shared/failure"
 	"github.com/certdrop/certdrop/shared/fanout"
 	"github.com/certdrop/certdrop/shared/fcruntime"
 	"github.com/certdrop/certdrop/shared/manifest"
 	"github.com/certdrop/certdrop/shared/plan"
+	"github.com/certdrop/certdrop/shared/product"
+	"github.com/certdrop/certdrop/shared/product/all"
+	"github.com/certdrop/certdrop/shared/product/cdn"
 	"github.com/certdrop/certdrop/shared/report"
 )
 
@@ -207,7 +211,7 @@ func TestInvokeLocally(t *testing.T) {
 func TestClientsSignPerInvocation(t *testing.T) {
 	env, _, _, _, _ := deployEnv(t)
 	cs := &clients{getenv: func(k string) string { return env[k] }}
-	call, err := plan.TargetCall(manifest.Target{Product: manifest.CDN, Domain: "www.example.test"})
+	call, err := plan.TargetCall(all.Products(), manifest.Target{Product: cdn.Name, Domain: "www.example.test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,12 +229,12 @@ func TestClientsSignPerInvocation(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = c.Describe(context.Background(), call)
+		_, err = c.Describe(context.Background(), call, product.Once{})
 		var ce *cloud.Error
 		switch {
 		case tt.ok && err != nil:
 			t.Errorf("call %d: %v", i, err)
-		case !tt.ok && (!errors.As(err, &ce) || ce.Class() != fanout.Auth):
+		case !tt.ok && (!errors.As(err, &ce) || ce.Class() != failure.Auth):
 			t.Errorf("call %d with a wrong secret: %v, want an auth error", i, err)
 		}
 	}

@@ -85,7 +85,7 @@ func runRollback(ctx context.Context, c *cli, args []string) int {
 	fo.Logger = cliLogger(c.stderr, *verbose)
 	// The function's rollback: the same rollback and the same pin.
 	rr := job.RollbackRequest{
-		RollbackOptions: hub.RollbackOptions{To: *to, DryRun: *dryRun, Fanout: fo,
+		RollbackOptions: hub.RollbackOptions{To: *to, DryRun: *dryRun, Fanout: fo, Products: products(),
 			Meta: report.Meta{Trigger: report.TriggerCLI, StartedAt: time.Now()}},
 		PinnedBy: cliWho(c),
 	}
@@ -219,7 +219,7 @@ func runPrune(ctx context.Context, c *cli, args []string) int {
 		return code
 	}
 	fo.Logger = cliLogger(c.stderr, *verbose)
-	res := hub.Prune(ctx, client, cas, m, hub.PruneOptions{Delete: *yes, Keep: *keep, Fanout: fo})
+	res := hub.Prune(ctx, client, cas, m, hub.PruneOptions{Delete: *yes, Keep: *keep, Fanout: fo, Products: products()})
 	if *asJSON {
 		printJSON(c.stdout, res)
 	} else {

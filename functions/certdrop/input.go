@@ -120,7 +120,7 @@ func loadManifest(ctx context.Context, c *cli, name, loc string) (*manifest.Mani
 		fmt.Fprintf(c.stderr, "certdrop %s: the manifest: %v\n", name, err)
 		return nil, exitUsage
 	}
-	m, err := manifest.Parse(loc, data)
+	m, err := manifest.Parse(loc, data, products().Catalog())
 	if err != nil {
 		fmt.Fprintf(c.stderr, "certdrop %s: %v\n", name, err)
 		return nil, exitUsage
@@ -148,7 +148,7 @@ type bundleInput struct {
 // form one bundle, anything wrong with it. Files that form
 // several bundles give every valid one, and problems for the rest.
 func loadInput(ctx context.Context, files []string, manifestPath, rootsPath string) (*bundleInput, error) {
-	m, err := manifest.Load(manifestPath)
+	m, err := manifest.Load(manifestPath, products().Catalog())
 	if err != nil {
 		return nil, err
 	}

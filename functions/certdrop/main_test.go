@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/certdrop/certdrop/shared/plan"
+	"github.com/certdrop/certdrop/shared/product/live"
 )
 
 const (
@@ -215,7 +215,7 @@ func TestPlanLiveByUpload(t *testing.T) {
 	code, out, _ = runCLI(t, "plan", "--json", "--bundle", bundles+"certbot", "--manifest", m, "--trust-roots", root)
 	var got planOutputs
 	if err := json.Unmarshal([]byte(out), &got); code != exitOK || err != nil || len(got.Bundles) != 1 ||
-		len(got.Bundles[0].Notices) != 1 || got.Bundles[0].Notices[0] != plan.LiveByUpload {
+		len(got.Bundles[0].Notices) != 1 || got.Bundles[0].Notices[0] != live.ByUpload {
 		t.Fatalf("exit %d, %v\n%s", code, err, out)
 	}
 }

@@ -21,8 +21,9 @@ func printNothingCovered(w io.Writer, cmd string, p *plan.Plan, m *manifest.Mani
 	fmt.Fprintf(w, "  the certificate names: %s\n", strings.Join(p.Bundle.SANs, ", "))
 	if len(p.NotCovered) > 0 {
 		fmt.Fprintln(w, "  not covered (bound to this bundle, but the certificate does not name them):")
-		for _, t := range p.NotCovered {
-			fmt.Fprintf(w, "    %-10s %s (manifest line %d)\n", t.Product, t.Domain, t.Line)
+		for _, c := range p.NotCovered {
+			t := c.Target
+			fmt.Fprintf(w, "    %-10s %s (manifest line %d)\n", t.Product, t.Where(), t.Line)
 		}
 		return
 	}

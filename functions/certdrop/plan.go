@@ -87,7 +87,7 @@ func runPlan(ctx context.Context, c *cli, args []string) int {
 	var plans []*plan.Plan
 	var outs []planOutput
 	for _, b := range in.bundles {
-		p, err := plan.Build(b, in.manifest, *key)
+		p, err := plan.Build(b, in.manifest, *key, products())
 		if err != nil {
 			fmt.Fprintf(c.stderr, "certdrop plan: %v\n", err)
 			return exitUsage
@@ -153,8 +153,9 @@ func planOutputOf(p *plan.Plan, key string, warnings []string, getenv func(strin
 		})
 		out.Quotas[call.API.Action] = fmt.Sprintf("%g/s", call.API.Quota)
 	}
-	for _, t := range p.NotCovered {
-		out.NotCovered = append(out.NotCovered, planTarget{Product: t.Product, Domain: t.Domain, Line: t.Line})
+	for _, c := range p.NotCovered {
+		t := c.Target
+		out.NotCovered = append(out.NotCovered, planTarget{Product: t.Product, Domain: t.Where(), Line: t.Line})
 	}
 	return out, nil
 }
@@ -176,7 +177,7 @@ func printPlan(w io.Writer, p *plan.Plan, out planOutput) {
 	for _, n := range out.Notices {
 		fmt.Fprintf(w, "  notice    %s\n", n)
 	}
-	for _, prod := range manifest.Products() {
+	for _, prod := range products().Names() {
 		var calls []planCall
 		for _, c := range out.Calls {
 			if c.Product == prod {
@@ -186,10 +187,16 @@ func printPlan(w io.Writer, p *plan.Plan, out planOutput) {
 		if len(calls) == 0 {
 			continue
 		}
-		api := plan.SetAPI(prod)
+		var api plan.API
+		for _, c := range p.Calls {
+			if c.Target.Product == prod {
+				api = c.API
+				break
+			}
+		}
 		version := api.Version
 		if version == "" {
-			version = "OSS REST" // PutCname has no API version
+			version = strings.ToUpper(api.Service) + " REST" // a REST operation has no API version
 		}
 		fmt.Fprintf(w, "\n%s: %d call(s) to %s (%s), quota %g/s\n", prod, len(calls), api.Action, version, api.Quota)
 		for _, call := range calls {
@@ -199,8 +206,9 @@ func printPlan(w io.Writer, p *plan.Plan, out planOutput) {
 	}
 	if len(p.NotCovered) > 0 {
 		fmt.Fprintln(w, "\nnot covered (bound to this bundle, but the certificate does not name them):")
-		for _, t := range p.NotCovered {
-			fmt.Fprintf(w, "  %-10s %-36s manifest line %d\n", t.Product, t.Domain, t.Line)
+		for _, c := range p.NotCovered {
+			t := c.Target
+			fmt.Fprintf(w, "  %-10s %-36s manifest line %d\n", t.Product, t.Where(), t.Line)
 		}
 	}
 	if len(p.Calls) == 0 {

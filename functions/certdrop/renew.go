@@ -71,6 +71,10 @@ func runRenew(ctx context.Context, c *cli, args []string) int {
 	if err != nil {
 		return usageError(c, "renew", err.Error())
 	}
+	concurrency, err := renew.ParseConcurrency(c.getenv(renew.EnvConcurrency))
+	if err != nil {
+		return usageError(c, "renew", err.Error())
+	}
 	level := slog.LevelWarn
 	if *verbose {
 		level = slog.LevelInfo
@@ -78,7 +82,7 @@ func runRenew(ctx context.Context, c *cli, args []string) int {
 	// The function's renewal engine: the same providers, resolvers and
 	// ACME roots.
 	eng, err := job.NewRenewEngine(ctx, job.RenewSetup{
-		Options:    renew.Options{Store: st, Prefix: prefix, Getenv: c.getenv, Logger: slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: level}))},
+		Options:    renew.Options{Store: st, Prefix: prefix, Getenv: c.getenv, Concurrency: concurrency, Logger: slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: level}))},
 		Resolvers:  resolvers,
 		TrustRoots: c.getenv(renew.EnvTrustRoots),
 		Load:       func(ctx context.Context, loc string) ([]byte, error) { return readLocation(ctx, c, loc) },

@@ -84,7 +84,7 @@ func runValidate(ctx context.Context, c *cli, args []string) int {
 	}
 	var notices []string
 	if *manifestPath != "" {
-		m, err := manifest.Load(*manifestPath)
+		m, err := manifest.Load(*manifestPath, products().Catalog())
 		if err != nil {
 			fmt.Fprintf(c.stderr, "certdrop validate: %v\n", err)
 			return exitUsage

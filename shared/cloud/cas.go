@@ -80,9 +80,9 @@ func (c *Client) casCall(ctx context.Context, region string, api plan.API, subje
 		return nil, errorf(api.Action, subject, "%v", err)
 	}
 	if err := c.casPace.wait(ctx, api); err != nil {
-		return nil, convert(ctx, api.Action, subject, err, nil, newRedactor())
+		return nil, convert(ctx, api.Action, subject, err, nil, newRedactor(), answers{})
 	}
-	body, e := c.rpc(ctx, ep, c.rpcDoer, api, subject, form, secrets)
+	body, e := c.rpc(ctx, ep, c.rpcDoer, api, subject, form, secrets, answers{})
 	if e != nil {
 		return nil, e
 	}
@@ -96,7 +96,7 @@ func (c *Client) UploadCAS(ctx context.Context, region, name, certPEM string, ke
 	body, err := c.casCall(ctx, region, plan.CASUploadAPI, name,
 		map[string]string{"Name": name, "Cert": certPEM, "Key": key.Reveal()}, []string{key.Reveal()})
 	if err != nil {
-		return 0, requestIDOf(err), err
+		return 0, RequestIDOf(err), err
 	}
 	rid, _ := body["RequestId"].(string)
 	id, ok := toInt64(body["CertId"])
@@ -175,14 +175,14 @@ func casCert(region string, m map[string]any) fanout.CASCert {
 }
 
 // casTime reads the first of keys that holds a time: Unix milliseconds, or
-// a date the way parseTime reads them.
+// a date the way ParseTime reads them.
 func casTime(m map[string]any, keys ...string) time.Time {
 	for _, k := range keys {
 		if ms, ok := toInt64(m[k]); ok && ms > 0 {
 			return time.UnixMilli(ms).UTC()
 		}
 		if s, ok := m[k].(string); ok {
-			if t, ok := parseTime(s); ok {
+			if t, ok := ParseTime(s); ok {
 				return t
 			}
 			if t, err := time.Parse("2006-01-02", s); err == nil {

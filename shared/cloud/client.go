@@ -1,18 +1,17 @@
-// Package cloud is certdrop's client of the Alibaba Cloud OpenAPI: it
-// makes the planned Set calls (SetCdnDomainSSLCertificate,
-// SetDomainServerCertificate, SetVodDomainSSLCertificate,
-// SetLiveDomainCertificate, SetDcdnDomainSSLCertificate) and the matching
-// Describe calls through the official darabonba-openapi SDK, RPC style,
-// POST with the parameters in a form body (or, with
-// CERTDROP_OPENAPI_PARAMS=query, in the query string as the vendor's SDKs
-// send them), signed ACS3-HMAC-SHA256; and
-// an OSS bucket custom domain's certificate (PutCname, ListCname) through
-// the OSS SDK, V4-signed (ossCname). It implements fanout.Client.
+// Package cloud is certdrop's transport to Alibaba Cloud: it signs, sends
+// and classifies the calls the products make (shared/product), and knows
+// no product. An OpenAPI call (Call) goes through the official
+// darabonba-openapi SDK, RPC style, POST with the parameters in a form
+// body (or, with CERTDROP_OPENAPI_PARAMS=query, in the query string as the
+// vendor's SDKs send them), signed ACS3-HMAC-SHA256; an OSS REST call
+// (OSS) through the OSS SDK, V4-signed. It also makes the Certificate
+// Management Service calls of delivery: cas (UploadCAS, ListCAS,
+// DeleteCAS), which implement fanout.CASClient.
 //
-// The SDK's own retries are off (the fan-out retries, paced by quota), its
-// errors become *Error values the fan-out classifies, and nothing it
-// returns or logs carries the private key, the AccessKey secret or the
-// security token.
+// The SDKs' own retries are off (the fan-out retries, paced by quota),
+// their errors become *Error values classified by failure.Class, and
+// nothing the client returns or logs carries the private key, the
+// AccessKey secret or the security token.
 package cloud
 
 import (
@@ -21,6 +20,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	openapi "github.com/alibabacloud-go/darabonba-openapi/v2/client"
@@ -31,8 +31,6 @@ import (
 
 	"github.com/certdrop/certdrop/internal/credchain"
 	"github.com/certdrop/certdrop/shared/config"
-	"github.com/certdrop/certdrop/shared/fanout"
-	"github.com/certdrop/certdrop/shared/manifest"
 	"github.com/certdrop/certdrop/shared/plan"
 )
 
@@ -79,13 +77,18 @@ type Options struct {
 	// (ALIBABA_CLOUD_*), HOME for the CLI profile, and proxies. nil reads
 	// nothing.
 	Getenv func(string) string
+	// EndpointVars are the endpoint override variables New reads and
+	// checks, so that a bad override fails before any call: the products'
+	// (product.Registry.EndpointVars). An override of another variable a
+	// call names is read and checked at that call.
+	EndpointVars []string
 	// Credentials, when set, are used instead of the default chain:
 	// Function Compute's per-invocation credentials, say.
 	Credentials *credchain.Credentials
 	// ConnectTimeout bounds dialing and the TLS handshake; ReadTimeout
 	// bounds the wait for an answer. Together they cap one call.
 	ConnectTimeout, ReadTimeout time.Duration
-	// MaxConnsPerHost is how many idle connections a product keeps.
+	// MaxConnsPerHost is how many idle connections a connection pool keeps.
 	MaxConnsPerHost int
 	// RootCAs, when set, are trusted instead of the system roots (a
 	// private endpoint, tests).
@@ -95,9 +98,8 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Client calls the products' certificate APIs (OpenAPI and OSS's
-// custom-domain operations) and Certificate Management Service. It is safe for concurrent use
-// and implements fanout.Client.
+// Client signs and sends the products' calls. It is safe for concurrent
+// use.
 type Client struct {
 	opts      Options
 	creds     *credentialSource
@@ -105,13 +107,33 @@ type Client struct {
 	endpoints endpoints
 	// paramsIn is ParamsInBody or ParamsInQuery (EnvOpenAPIParams).
 	paramsIn string
-	doers    map[manifest.Product]doer
-	rpcDoer  doer // for Call
-	casPace  *casPacers
-	log      *slog.Logger
+	// pools are the named connection pools (one per product), shared by
+	// the clients WithCredentials derives; rpcDoer is the pool of calls
+	// that name none.
+	pools   *pools
+	rpcDoer doer
+	casPace *casPacers
+	log     *slog.Logger
 }
 
-var _ fanout.Client = (*Client)(nil)
+// pools are a client's connection pools, by name, built at first use.
+type pools struct {
+	opts Options
+	mu   sync.Mutex
+	m    map[string]doer
+}
+
+// get returns the pool named name, building it at its first use.
+func (p *pools) get(name string) doer {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	d, ok := p.m[name]
+	if !ok {
+		d = newDoer(p.opts)
+		p.m[name] = d
+	}
+	return d
+}
 
 // New builds a client. It fails, before any call, when there are no
 // credentials, when an endpoint override is not https (or http to a
@@ -132,7 +154,7 @@ func New(opts Options) (*Client, error) {
 	if err := checkDebug(opts.Getenv); err != nil {
 		return nil, err
 	}
-	eps, err := readEndpoints(opts.Getenv)
+	eps, err := readEndpoints(opts.Getenv, opts.EndpointVars)
 	if err != nil {
 		return nil, err
 	}
@@ -156,13 +178,8 @@ func New(opts Options) (*Client, error) {
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
-	// One HTTP client per product; CDN's two operations share one.
-	cdn := newDoer(opts)
-	c.doers = map[manifest.Product]doer{
-		manifest.CDN: cdn, manifest.CDNLegacy: cdn,
-		manifest.VOD: newDoer(opts), manifest.Live: newDoer(opts),
-		manifest.DCDN: newDoer(opts), manifest.OSS: newDoer(opts),
-	}
+	// One HTTP client per pool a call names (each product names its own).
+	c.pools = &pools{opts: opts, m: map[string]doer{}}
 	c.rpcDoer = newDoer(opts)
 	return c, nil
 }
@@ -180,16 +197,15 @@ func (c *Client) WithCredentials(cr credchain.Credentials) (*Client, error) {
 	return &n, nil
 }
 
-// CloseIdleConnections closes the idle connections of every product.
+// CloseIdleConnections closes the idle connections of every pool.
 func (c *Client) CloseIdleConnections() {
-	for _, d := range c.doers {
+	c.pools.mu.Lock()
+	for _, d := range c.pools.m {
 		d.c.CloseIdleConnections()
 	}
+	c.pools.mu.Unlock()
 	c.rpcDoer.c.CloseIdleConnections()
 }
-
-// Endpoint returns the URL a call would go to, for reports and dry runs.
-func (c *Client) Endpoint(call plan.Call) string { return c.endpoints.forCall(call).String() }
 
 // checkDebug refuses to run when DEBUG enables the SDK's debug log, which
 // prints every request header (the security token among them) to stdout.
@@ -203,56 +219,13 @@ func checkDebug(getenv func(string) string) error {
 	return nil
 }
 
-// Set installs the call's certificate on its domain and returns the
-// RequestId. The certificate and key travel in the POST body (in the query
-// string with CERTDROP_OPENAPI_PARAMS=query).
-func (c *Client) Set(ctx context.Context, call plan.Call) (string, error) {
-	if call.Target.Product == manifest.OSS {
-		return ossCname{c, c.doers[manifest.OSS]}.set(ctx, call)
-	}
-	body, err := c.do(ctx, call, call.API, call.Form(), call.Secrets())
-	if err != nil {
-		return err.RequestID, err
-	}
-	id, _ := body["RequestId"].(string)
-	return id, nil
-}
-
-// Describe reads what the call's domain carries now, through the
-// product's Describe operation.
-func (c *Client) Describe(ctx context.Context, call plan.Call) (fanout.Installed, error) {
-	if call.Target.Product == manifest.OSS {
-		return ossCname{c, c.doers[manifest.OSS]}.describe(ctx, call)
-	}
-	api := plan.DescribeAPI(call.Target.Product)
-	body, err := c.do(ctx, call, api, map[string]string{"DomainName": call.DomainName}, nil)
-	if err != nil {
-		return fanout.Installed{RequestID: err.RequestID}, err
-	}
-	inst, perr := parseInstalled(call.DomainName, body)
-	if perr != nil {
-		e := errorf(api.Action, call.DomainName, "the answer could not be read: %v", perr)
-		e.RequestID = inst.RequestID
-		return inst, e
-	}
-	return inst, nil
-}
-
-// do makes one call and returns the answer's JSON body, or an *Error.
-func (c *Client) do(ctx context.Context, call plan.Call, api plan.API, form map[string]string, secrets []string) (map[string]any, *Error) {
-	d, ok := c.doers[call.Target.Product]
-	if !ok {
-		return nil, errorf(api.Action, call.DomainName, "unknown product %q", call.Target.Product)
-	}
-	return c.rpc(ctx, c.endpoints.forCall(call), d, api, call.DomainName, form, secrets)
-}
-
 // rpc makes one RPC-style call (POST, form body, ACS3-HMAC-SHA256) to ep
 // and returns the answer's JSON body, or an *Error naming subject.
-func (c *Client) rpc(ctx context.Context, ep endpoint, d doer, api plan.API, subject string, form map[string]string, secrets []string) (map[string]any, *Error) {
+// own are the caller's answers to error codes, before the OpenAPI table.
+func (c *Client) rpc(ctx context.Context, ep endpoint, d doer, api plan.API, subject string, form map[string]string, secrets []string, own answers) (map[string]any, *Error) {
 	red := newRedactor(append(secrets, c.creds.secretValues()...)...)
 	if err := ctx.Err(); err != nil {
-		return nil, convert(ctx, api.Action, subject, err, nil, red)
+		return nil, convert(ctx, api.Action, subject, err, nil, red, own)
 	}
 	// An SDK client is cheap, and not safe for concurrent use (it resets
 	// its Headers field on every RPC call): one per call.
@@ -297,7 +270,7 @@ func (c *Client) rpc(ctx context.Context, ep endpoint, d doer, api plan.API, sub
 	}
 	res, err := sdk.CallApiWithCtx(mctx, params, req, &dara.RuntimeOptions{})
 	if err != nil {
-		e := convert(ctx, api.Action, subject, err, meta, red)
+		e := convert(ctx, api.Action, subject, err, meta, red, own)
 		c.log.Debug("api call failed", "api", api.Action, "domain", subject, "endpoint", ep.String(),
 			"status", e.HTTPStatus, "code", e.Code, "class", e.class.String(), "requestId", e.RequestID,
 			"duration", time.Since(start))

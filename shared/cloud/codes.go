@@ -5,25 +5,27 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/certdrop/certdrop/shared/fanout"
+	"github.com/certdrop/certdrop/shared/failure"
 )
 
 // CodeInfo is how certdrop treats one OpenAPI error code, and what a
 // person can do about it.
 type CodeInfo struct {
-	Class fanout.Class
+	Class failure.Class
 	// Hint is one line a person can act on.
 	Hint string
 }
 
-// Codes returns the classification table: every error code of the
-// vendor's reference documents for the five Set operations (DCDN's
-// SetDcdnDomainSSLCertificate answers CDN's codes, and its error centre
-// adds SystemUpgrading and MissingParameter), the gateway's
-// authentication and throttling codes, and the few others the Describe
-// operations answer. Codes not in the table are classified by HTTP status
-// (429 throttled, 5xx transient) and are otherwise permanent, with the
-// API's own message. The map is a fresh copy.
+// Codes returns the OpenAPI classification table: the gateway's
+// authentication and throttling codes, and every error code of the
+// vendor's reference documents for the domain certificate operations of
+// CDN, VOD, Live and DCDN, which answer the same codes (DCDN's
+// SetDcdnDomainSSLCertificate answers CDN's, and its error centre adds
+// SystemUpgrading and MissingParameter), and the few others their
+// Describe operations answer. A call's own codes (Request.Codes) come
+// first. Codes in neither are classified by HTTP status (429 throttled,
+// 5xx transient) and are otherwise permanent, with the API's own message.
+// The map is a fresh copy.
 func Codes() map[string]CodeInfo { return maps.Clone(codeTable) }
 
 // codeTable is the table Codes copies and classify reads: built once, at
@@ -32,12 +34,12 @@ var codeTable = buildCodes()
 
 // buildCodes builds the table Codes describes.
 func buildCodes() map[string]CodeInfo {
-	p, t, r, a := fanout.Permanent, fanout.Transient, fanout.Throttled, fanout.Auth
+	p, t, r, a := failure.Permanent, failure.Transient, failure.Throttled, failure.Auth
 	// f: the permission is missing for this action only (RAM grants are per
 	// action): the API's targets fail, the other APIs go on.
 	// c: the certificate or key itself was refused: every target of the
 	// API would get the same answer, so its remaining targets fail at once.
-	f, c := fanout.Forbidden, fanout.Refused
+	f, c := failure.Forbidden, failure.Refused
 	return map[string]CodeInfo{
 		// Throttling: slow down and retry after the server's hint.
 		"Throttling":          {r, "the API's request rate limit was hit: certdrop backs off and retries"},
@@ -125,87 +127,53 @@ func buildCodes() map[string]CodeInfo {
 	}
 }
 
-// classify returns how a failed call is treated, from its code, then its
-// HTTP status. The hint is empty for codes outside the table.
-func classify(code string, status int) (fanout.Class, string) {
+// answers are a caller's own answers to error codes: codes classify them
+// before the OpenAPI table does; hint, when set, replaces the hint of the
+// codes it gives one for.
+type answers struct {
+	codes map[string]CodeInfo
+	hint  func(code string) string
+}
+
+// classify returns how a failed call is treated, from its code (in codes,
+// the caller's own, then in the table), then its HTTP status. The hint is
+// empty for codes outside the tables.
+func classify(code string, status int, codes map[string]CodeInfo) (failure.Class, string) {
+	if ci, ok := codes[code]; ok {
+		return ci.Class, ci.Hint
+	}
 	if ci, ok := codeTable[code]; ok {
 		return ci.Class, ci.Hint
 	}
 	switch {
 	case status == http.StatusTooManyRequests || strings.HasPrefix(code, "Throttling"):
-		return fanout.Throttled, "the service is limiting the request rate: certdrop backs off and retries"
+		return failure.Throttled, "the service is limiting the request rate: certdrop backs off and retries"
 	case status >= 500:
-		return fanout.Transient, "the service failed: certdrop retries"
+		return failure.Transient, "the service failed: certdrop retries"
 	case strings.HasPrefix(code, "InvalidAccessKeyId") || strings.HasPrefix(code, "InvalidSecurityToken"):
-		return fanout.Auth, "the credentials were refused: check the AccessKey and security token"
+		return failure.Auth, "the credentials were refused: check the AccessKey and security token"
 	case strings.HasPrefix(code, "Forbidden"):
-		return fanout.Forbidden, "the caller may not call this API: grant the action in RAM"
+		return failure.Forbidden, "the caller may not call this API: grant the action in RAM"
 	}
-	return fanout.Permanent, ""
+	return failure.Permanent, ""
 }
 
-// OSSCodes returns how certdrop treats the error codes OSS answers
-// PutCname and ListCname with: OSS's common codes (which differ from the
-// OpenAPI gateway's) and NeedVerifyDomainOwnership, which PutCname answers
-// for a domain whose ownership OSS has not verified. Codes not in it go
-// through Codes and the HTTP status; OSS's certificate refusals come as
-// InvalidArgument with an EC code in the message (0018-00000210: a key
-// without its certificate), which stay Permanent. The map is a fresh copy.
-func OSSCodes() map[string]CodeInfo { return maps.Clone(ossCodeTable) }
-
-// ossCodeTable is the table OSSCodes copies and classifyOSS reads: built
-// once, at init, and never written.
-var ossCodeTable = buildOSSCodes()
-
-// buildOSSCodes builds the table OSSCodes describes.
-func buildOSSCodes() map[string]CodeInfo {
-	p, t, r, a, f := fanout.Permanent, fanout.Transient, fanout.Throttled, fanout.Auth, fanout.Forbidden
-	return map[string]CodeInfo{
-		"SlowDown":                  {r, "OSS is limiting the request rate: certdrop backs off and retries"},
-		"TotalQpsLimitExceeded":     {r, "the account's OSS request rate limit was hit: certdrop backs off and retries"},
-		"InternalError":             {t, "OSS failed internally: certdrop retries"},
-		"ServiceUnavailable":        {t, "OSS is temporarily unavailable: certdrop retries"},
-		"AccessDenied":              {f, "the RAM policy does not allow this OSS action: grant oss:PutCname and oss:ListCname on the bucket (and the yundun-cert actions PutCname with a certificate needs)"},
-		"InvalidAccessKeyId":        {a, "the AccessKey ID does not exist: check ALIBABA_CLOUD_ACCESS_KEY_ID or the function's role"},
-		"SignatureDoesNotMatch":     {a, "the signature does not match: the AccessKey secret is wrong"},
-		"SecurityTokenExpired":      {a, "the STS security token expired: get fresh credentials (FC passes new ones per invocation)"},
-		"InvalidSecurityToken":      {a, "the STS security token is invalid: check ALIBABA_CLOUD_SECURITY_TOKEN"},
-		"RequestTimeTooSkewed":      {a, "the request time is too far from OSS's: fix this machine's clock"},
-		"NoSuchBucket":              {p, "the bucket does not exist in that region: check the target's bucket and region in the manifest"},
-		"NeedVerifyDomainOwnership": {p, "OSS has not verified that you own the domain: add the _dnsauth TXT record of its CNAME token, then run certdrop again"},
-		"InvalidArgument":           {p, "OSS rejected an argument: check the message"},
-		"MalformedXML":              {p, "OSS could not read the request: report this as a certdrop bug"},
-	}
-}
-
-// classifyOSS returns how a failed OSS call is treated: its code in
-// OSSCodes, else as classify does (the OpenAPI table, then the status:
-// 429 and a 503 are throttling or transient alike, 5xx transient).
-func classifyOSS(code string, status int) (fanout.Class, string) {
-	if ci, ok := ossCodeTable[code]; ok {
-		return ci.Class, ci.Hint
-	}
-	return classify(code, status)
-}
-
-// LegacyAction is the deprecated CDN operation of product cdn-legacy.
-const LegacyAction = "SetDomainServerCertificate"
-
-// LegacyHint answers a refusal of LegacyAction itself: the vendor
-// deprecated it (removed from the CDN SDK in v6.0.0; its page points to
-// SetCdnDomainSSLCertificate), so a gateway that no longer knows it is
-// the expected end, and the way on is product cdn.
-const LegacyHint = "SetDomainServerCertificate (product cdn-legacy) is deprecated and the gateway no longer takes it: move the target to product: cdn (SetCdnDomainSSLCertificate)"
-
-// actionRefused reports whether code says the gateway does not know or
+// ActionRefused reports whether code says the gateway does not know or
 // no longer serves the action: InvalidAction.NotFound (the gateway's
 // answer to an unknown action), InvalidAction, and the deprecation codes
 // some gateways give (OperationDeprecated, Deprecated.*).
-func actionRefused(code string) bool {
+func ActionRefused(code string) bool {
 	switch {
 	case code == "InvalidAction.NotFound", code == "InvalidAction", code == "InvalidApi.NotFound",
 		code == "OperationDeprecated", strings.HasPrefix(code, "Deprecated"):
 		return true
 	}
 	return false
+}
+
+// Classify says how a failed call answered with code and HTTP status is
+// treated, and what a person can do: codes (a product's own, nil for
+// none) first, then the OpenAPI table (Codes), then the status.
+func Classify(code string, status int, codes map[string]CodeInfo) (failure.Class, string) {
+	return classify(code, status, codes)
 }

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/certdrop/certdrop/shared/fanout"
+	"github.com/certdrop/certdrop/shared/failure"
 )
 
 // seedRow is one row of a reference document's error table.
@@ -55,24 +55,24 @@ func TestEverySeedCodeIsClassified(t *testing.T) {
 			t.Errorf("%s has no hint", r.code)
 		}
 	}
-	want := map[string]fanout.Class{
-		"Throttling": fanout.Throttled, "Throttling.User": fanout.Throttled, "Throttling.Api": fanout.Throttled,
-		"Rejected.Throttling": fanout.Throttled,
-		"ServiceUnavailable":  fanout.Transient, "InternalError": fanout.Transient, "ServiceBusy": fanout.Transient,
-		"CreateCertificateFailed": fanout.Transient, "CertStorage.failed": fanout.Transient, "SignatureNonceUsed": fanout.Transient,
-		"InvalidAccessKeyId.NotFound": fanout.Auth, "InvalidAccessKeyId.Inactive": fanout.Auth,
-		"InvalidSecurityToken.Expired": fanout.Auth, "InvalidSecurityToken.Malformed": fanout.Auth,
-		"SignatureDoesNotMatch": fanout.Auth, "Forbidden.AccessKeyDisabled": fanout.Auth,
+	want := map[string]failure.Class{
+		"Throttling": failure.Throttled, "Throttling.User": failure.Throttled, "Throttling.Api": failure.Throttled,
+		"Rejected.Throttling": failure.Throttled,
+		"ServiceUnavailable":  failure.Transient, "InternalError": failure.Transient, "ServiceBusy": failure.Transient,
+		"CreateCertificateFailed": failure.Transient, "CertStorage.failed": failure.Transient, "SignatureNonceUsed": failure.Transient,
+		"InvalidAccessKeyId.NotFound": failure.Auth, "InvalidAccessKeyId.Inactive": failure.Auth,
+		"InvalidSecurityToken.Expired": failure.Auth, "InvalidSecurityToken.Malformed": failure.Auth,
+		"SignatureDoesNotMatch": failure.Auth, "Forbidden.AccessKeyDisabled": failure.Auth,
 		// A missing permission is per action: that API's targets fail, the run goes on.
-		"Forbidden.RAM": fanout.Forbidden, "NoPermission": fanout.Forbidden,
-		"Forbidden.NoPermission": fanout.Forbidden, "Forbidden.SubUser": fanout.Forbidden,
+		"Forbidden.RAM": failure.Forbidden, "NoPermission": failure.Forbidden,
+		"Forbidden.NoPermission": failure.Forbidden, "Forbidden.SubUser": failure.Forbidden,
 		// The certificate or key refused: every target of the API would get it.
-		"Certificate.MissMatch": fanout.Refused, "InvalidSSLPub": fanout.Refused, "InvalidSSLPri": fanout.Refused,
-		"Key.Malformed": fanout.Refused, "InvalidCertificate.TooLong": fanout.Refused,
-		"Certificate.Expired": fanout.Refused, "Certificate.FormatError": fanout.Refused, "Decode.Error": fanout.Refused,
-		"InvalidDomain.Offline": fanout.Permanent, "InvalidDomain.notOnline": fanout.Permanent,
-		"DomainInSafeMode": fanout.Permanent, "Certificate.Duplicated": fanout.Permanent,
-		"InvalidDomain.NotFound": fanout.Permanent,
+		"Certificate.MissMatch": failure.Refused, "InvalidSSLPub": failure.Refused, "InvalidSSLPri": failure.Refused,
+		"Key.Malformed": failure.Refused, "InvalidCertificate.TooLong": failure.Refused,
+		"Certificate.Expired": failure.Refused, "Certificate.FormatError": failure.Refused, "Decode.Error": failure.Refused,
+		"InvalidDomain.Offline": failure.Permanent, "InvalidDomain.notOnline": failure.Permanent,
+		"DomainInSafeMode": failure.Permanent, "Certificate.Duplicated": failure.Permanent,
+		"InvalidDomain.NotFound": failure.Permanent,
 	}
 	for code, class := range want {
 		if got := codes[code].Class; got != class {
@@ -151,53 +151,38 @@ func TestClassifyUnknownCodes(t *testing.T) {
 	tests := []struct {
 		code   string
 		status int
-		want   fanout.Class
+		want   failure.Class
 	}{
-		{"Whatever", 429, fanout.Throttled},
-		{"Throttling.Something", 400, fanout.Throttled},
-		{"Whatever", 502, fanout.Transient},
-		{"InvalidAccessKeyId.Something", 403, fanout.Auth},
-		{"InvalidSecurityToken.New", 400, fanout.Auth},
-		{"Forbidden.NewAction", 403, fanout.Forbidden},
-		{"Brand.New", 400, fanout.Permanent},
-		{"Brand.New", 404, fanout.Permanent},
+		{"Whatever", 429, failure.Throttled},
+		{"Throttling.Something", 400, failure.Throttled},
+		{"Whatever", 502, failure.Transient},
+		{"InvalidAccessKeyId.Something", 403, failure.Auth},
+		{"InvalidSecurityToken.New", 400, failure.Auth},
+		{"Forbidden.NewAction", 403, failure.Forbidden},
+		{"Brand.New", 400, failure.Permanent},
+		{"Brand.New", 404, failure.Permanent},
 	}
 	for _, tt := range tests {
-		if got, _ := classify(tt.code, tt.status); got != tt.want {
+		if got, _ := classify(tt.code, tt.status, nil); got != tt.want {
 			t.Errorf("classify(%s, %d) = %v, want %v", tt.code, tt.status, got, tt.want)
 		}
 	}
 }
 
-// TestDCDNAndOSSCodes: the codes DCDN's error centre adds, and OSS's own
-// codes, are classified: a 403 SystemUpgrading is retried (not taken for a
-// permission), OSS's throttling is retried, an unverified domain fails
-// the target with what to do; an OSS code outside its table falls back to
-// the OpenAPI table and the status.
-func TestDCDNAndOSSCodes(t *testing.T) {
+// TestDCDNCodes: the codes DCDN's error centre adds are classified: a
+// 403 SystemUpgrading is retried (not taken for a permission).
+func TestDCDNCodes(t *testing.T) {
 	tests := []struct {
 		code   string
 		status int
-		oss    bool
-		want   fanout.Class
+		want   failure.Class
 	}{
-		{"SystemUpgrading", 403, false, fanout.Transient},
-		{"MissingParameter", 400, false, fanout.Permanent},
-		{"SlowDown", 503, true, fanout.Throttled},
-		{"TotalQpsLimitExceeded", 503, true, fanout.Throttled},
-		{"NeedVerifyDomainOwnership", 400, true, fanout.Permanent},
-		{"AccessDenied", 403, true, fanout.Forbidden},
-		{"SecurityTokenExpired", 403, true, fanout.Auth},
-		{"NoSuchBucket", 404, true, fanout.Permanent},
-		{"SomethingNew", 503, true, fanout.Transient},
-		{"SomethingNew", 429, true, fanout.Throttled},
+		{"SystemUpgrading", 403, failure.Transient},
+		{"MissingParameter", 400, failure.Permanent},
 	}
 	for _, tt := range tests {
-		c, hint := classify(tt.code, tt.status)
-		if tt.oss {
-			c, hint = classifyOSS(tt.code, tt.status)
-		}
-		if c != tt.want || (hint == "" && tt.code != "SomethingNew") {
+		c, hint := classify(tt.code, tt.status, nil)
+		if c != tt.want || hint == "" {
 			t.Errorf("%s (HTTP %d): %s %q, want %s", tt.code, tt.status, c, hint, tt.want)
 		}
 	}
@@ -208,14 +193,12 @@ func TestDCDNAndOSSCodes(t *testing.T) {
 func TestClassifyAllocatesNothing(t *testing.T) {
 	for _, tt := range []struct {
 		name     string
-		classify func(string, int) (fanout.Class, string)
+		classify func(string, int) (failure.Class, string)
 		code     string
 		status   int
 	}{
-		{"OpenAPI code in the table", classify, "InvalidSSLPub", 400},
-		{"OpenAPI code by status", classify, "SomethingNew", 503},
-		{"OSS code in the table", classifyOSS, "SlowDown", 503},
-		{"OSS code through the OpenAPI table", classifyOSS, "Throttling.User", 400},
+		{"OpenAPI code in the table", openAPI, "InvalidSSLPub", 400},
+		{"OpenAPI code by status", openAPI, "SomethingNew", 503},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			if n := testing.AllocsPerRun(100, func() { tt.classify(tt.code, tt.status) }); n != 0 {
@@ -225,16 +208,27 @@ func TestClassifyAllocatesNothing(t *testing.T) {
 	}
 }
 
-// TestCodesIsACopy: a caller that writes to what Codes or OSSCodes
-// returned changes no classification.
+// TestCodesIsACopy: a caller that writes to what Codes returned changes
+// no classification.
 func TestCodesIsACopy(t *testing.T) {
-	c, o := Codes(), OSSCodes()
-	c["InvalidSSLPub"] = CodeInfo{Class: fanout.Transient, Hint: "changed"}
-	o["SlowDown"] = CodeInfo{Class: fanout.Permanent, Hint: "changed"}
-	if class, hint := classify("InvalidSSLPub", 400); class != fanout.Refused || hint == "changed" {
+	c := Codes()
+	c["InvalidSSLPub"] = CodeInfo{Class: failure.Transient, Hint: "changed"}
+	if class, hint := classify("InvalidSSLPub", 400, nil); class != failure.Refused || hint == "changed" {
 		t.Errorf("classify after writing to Codes(): %v %q", class, hint)
 	}
-	if class, hint := classifyOSS("SlowDown", 503); class != fanout.Throttled || hint == "changed" {
-		t.Errorf("classifyOSS after writing to OSSCodes(): %v %q", class, hint)
+}
+
+// openAPI classifies with the OpenAPI table only.
+func openAPI(code string, status int) (failure.Class, string) { return classify(code, status, nil) }
+
+// TestOwnCodesFirst: a call's own codes classify before the table, and
+// their hint is the one given.
+func TestOwnCodesFirst(t *testing.T) {
+	own := map[string]CodeInfo{"InternalError": {Class: failure.Permanent, Hint: "ours"}}
+	if c, h := Classify("InternalError", 500, own); c != failure.Permanent || h != "ours" {
+		t.Errorf("own code: %v %q", c, h)
+	}
+	if c, _ := Classify("InternalError", 500, nil); c != failure.Transient {
+		t.Errorf("without own codes: %v, want the table's transient", c)
 	}
 }

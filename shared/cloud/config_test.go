@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/certdrop/certdrop/internal/credchain"
-	"github.com/certdrop/certdrop/shared/manifest"
 	"github.com/certdrop/certdrop/shared/plan"
 )
 
@@ -34,7 +33,7 @@ func TestParseEndpoint(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.raw, func(t *testing.T) {
-			got, err := parseEndpoint(EnvCDNEndpoint, tt.raw)
+			got, err := parseEndpoint("CERTDROP_CDN_ENDPOINT", tt.raw)
 			switch {
 			case tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)):
 				t.Fatalf("got %v, %v; want an error containing %q", got, err, tt.err)
@@ -45,38 +44,44 @@ func TestParseEndpoint(t *testing.T) {
 	}
 }
 
+// TestEndpointsForCalls: a call goes to the override its EndpointVar
+// names (read at New when listed in EndpointVars, else at the call), else
+// to https:// its planned host; a bad override read at the call fails it.
 func TestEndpointsForCalls(t *testing.T) {
-	call := func(p manifest.Product, region string) plan.Call {
-		return plan.Call{Target: manifest.Target{Product: p, Domain: "a.example.com", Region: region}}
-	}
-	none, err := readEndpoints(func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	over, err := readEndpoints(env(nil, EnvCDNEndpoint, "http://127.0.0.1:1", EnvLiveEndpoint, "https://live.internal"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	call := func(envVar, host string) plan.Call { return plan.Call{EndpointVar: envVar, Endpoint: host} }
+	getenv := env("CERTDROP_CDN_ENDPOINT", "http://127.0.0.1:1", "CERTDROP_LIVE_ENDPOINT", "https://live.internal",
+		"CERTDROP_BAD_ENDPOINT", "http://bad.example.com")
+	none := newClient(t, Options{Getenv: env()})
+	over := newClient(t, Options{Getenv: getenv, EndpointVars: []string{"CERTDROP_CDN_ENDPOINT"}})
 	tests := []struct {
-		eps  endpoints
+		c    *Client
 		call plan.Call
 		want string
 	}{
-		{none, call(manifest.CDN, ""), "https://cdn.aliyuncs.com"},
-		{none, call(manifest.CDNLegacy, ""), "https://cdn.aliyuncs.com"},
-		{none, call(manifest.VOD, ""), "https://vod.cn-shanghai.aliyuncs.com"},
-		{none, call(manifest.VOD, manifest.VODRegionSingapore), "https://vod.ap-southeast-1.aliyuncs.com"},
-		{none, call(manifest.Live, ""), "https://live.aliyuncs.com"},
-		{none, plan.Call{Target: manifest.Target{Product: manifest.VOD}, Endpoint: "vod.ap-southeast-1.aliyuncs.com"}, "https://vod.ap-southeast-1.aliyuncs.com"},
-		{over, call(manifest.CDN, ""), "http://127.0.0.1:1"},
-		{over, call(manifest.CDNLegacy, ""), "http://127.0.0.1:1"},
-		{over, call(manifest.VOD, manifest.VODRegionSingapore), "https://vod.ap-southeast-1.aliyuncs.com"},
-		{over, call(manifest.Live, ""), "https://live.internal"},
+		{none, call("CERTDROP_CDN_ENDPOINT", "cdn.aliyuncs.com"), "https://cdn.aliyuncs.com"},
+		{none, call("CERTDROP_VOD_ENDPOINT", "vod.ap-southeast-1.aliyuncs.com"), "https://vod.ap-southeast-1.aliyuncs.com"},
+		{none, call("", "live.aliyuncs.com"), "https://live.aliyuncs.com"},
+		{over, call("CERTDROP_CDN_ENDPOINT", "cdn.aliyuncs.com"), "http://127.0.0.1:1"},
+		{over, call("CERTDROP_VOD_ENDPOINT", "vod.ap-southeast-1.aliyuncs.com"), "https://vod.ap-southeast-1.aliyuncs.com"},
+		{over, call("CERTDROP_LIVE_ENDPOINT", "live.aliyuncs.com"), "https://live.internal"},
 	}
 	for _, tt := range tests {
-		if got := tt.eps.forCall(tt.call).String(); got != tt.want {
-			t.Errorf("%s %s: %s, want %s", tt.call.Target.Product, tt.call.Target.Region, got, tt.want)
+		if got := tt.c.Endpoint(tt.call); got != tt.want {
+			t.Errorf("%s %s: %s, want %s", tt.call.EndpointVar, tt.call.Endpoint, got, tt.want)
 		}
+		ge := getenv
+		if tt.c == none {
+			ge = env()
+		}
+		if got, err := ResolveEndpoint(ge, tt.call); err != nil || got != tt.want {
+			t.Errorf("ResolveEndpoint %s %s: %s %v, want %s", tt.call.EndpointVar, tt.call.Endpoint, got, err, tt.want)
+		}
+	}
+	if _, err := over.endpointFor("CERTDROP_BAD_ENDPOINT", "x.aliyuncs.com"); err == nil || !strings.Contains(err.Error(), "CERTDROP_BAD_ENDPOINT") {
+		t.Errorf("a plain-http override to a remote host read at the call: %v, want refused", err)
+	}
+	if _, err := ResolveEndpoint(getenv, call("CERTDROP_BAD_ENDPOINT", "x.aliyuncs.com")); err == nil {
+		t.Error("ResolveEndpoint took a plain-http override to a remote host")
 	}
 }
 
@@ -87,17 +92,17 @@ func TestNewRefusesBadSetups(t *testing.T) {
 		want   string
 		is     error
 	}{
-		{"http to a remote host", env(nil, EnvVODEndpoint, "http://vod.cn-shanghai.aliyuncs.com"), "CERTDROP_VOD_ENDPOINT", nil},
+		{"http to a remote host", env("CERTDROP_VOD_ENDPOINT", "http://vod.cn-shanghai.aliyuncs.com"), "CERTDROP_VOD_ENDPOINT", nil},
 		{"no credentials", func(k string) string { return map[string]string{"HOME": "/nonexistent"}[k] }, "no Alibaba Cloud credentials", ErrNoCredentials},
 		{"half the credentials", func(k string) string {
 			return map[string]string{"ALIBABA_CLOUD_ACCESS_KEY_ID": "id", "HOME": "/nonexistent"}[k]
 		}, "ALIBABA_CLOUD_ACCESS_KEY_SECRET is not set", ErrNoCredentials},
-		{"SDK debug log on", env(nil, "DEBUG", "foo,dara"), "DEBUG=dara", nil},
-		{"credentials debug log on", env(nil, "DEBUG", "credential"), "DEBUG=credential", nil},
+		{"SDK debug log on", env("DEBUG", "foo,dara"), "DEBUG=dara", nil},
+		{"credentials debug log on", env("DEBUG", "credential"), "DEBUG=credential", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := New(Options{Getenv: tt.getenv})
+			_, err := New(Options{Getenv: tt.getenv, EndpointVars: []string{"CERTDROP_VOD_ENDPOINT"}})
 			leaks.seen(err)
 			if err == nil || !strings.Contains(err.Error(), tt.want) || (tt.is != nil && !errors.Is(err, tt.is)) {
 				t.Fatalf("got %v, want an error containing %q", err, tt.want)
@@ -176,7 +181,7 @@ func TestCredentialsChain(t *testing.T) {
 // TestWithCredentials: a client for one invocation's credentials shares
 // the connections and signs with those credentials.
 func TestWithCredentials(t *testing.T) {
-	cl, err := New(Options{Getenv: env(nil), Credentials: &credchain.Credentials{AccessKeyID: "fcAK", AccessKeySecret: testSTSSK, SecurityToken: testToken}})
+	cl, err := New(Options{Getenv: env(), Credentials: &credchain.Credentials{AccessKeyID: "fcAK", AccessKeySecret: testSTSSK, SecurityToken: testToken}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +193,7 @@ func TestWithCredentials(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := other.creds.GetCredentials(); got.AccessKeyId != "next" || other.doers[manifest.CDN].c != cl.doers[manifest.CDN].c {
+	if got, _ := other.creds.GetCredentials(); got.AccessKeyId != "next" || other.pools.get("cdn").c != cl.pools.get("cdn").c || other.rpcDoer.c != cl.rpcDoer.c {
 		t.Fatal("WithCredentials does not share the connections or does not switch credentials")
 	}
 	if _, err := cl.WithCredentials(credchain.Credentials{AccessKeyID: "x"}); !errors.Is(err, ErrNoCredentials) {
@@ -197,11 +202,11 @@ func TestWithCredentials(t *testing.T) {
 }
 
 func TestOptionsDefaults(t *testing.T) {
-	c, err := New(Options{Getenv: env(nil)})
+	c, err := New(Options{Getenv: env()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := c.doers[manifest.VOD]
+	d := c.pools.get("vod")
 	if d.c.Timeout != DefaultConnectTimeout+DefaultReadTimeout {
 		t.Fatalf("client timeout %v", d.c.Timeout)
 	}
@@ -210,7 +215,7 @@ func TestOptionsDefaults(t *testing.T) {
 		tr.MaxIdleConnsPerHost != DefaultMaxConnsPerHost || tr.TLSClientConfig.MinVersion == 0 {
 		t.Fatalf("transport: %+v", tr)
 	}
-	if c.doers[manifest.CDN].c != c.doers[manifest.CDNLegacy].c || c.doers[manifest.CDN].c == c.doers[manifest.Live].c {
-		t.Fatal("one HTTP client per product, shared by CDN's two APIs")
+	if c.pools.get("cdn").c != c.pools.get("cdn").c || c.pools.get("cdn").c == c.pools.get("live").c {
+		t.Fatal("one HTTP client per pool name, built once")
 	}
 }

@@ -14,11 +14,11 @@ import (
 	openapi "github.com/alibabacloud-go/darabonba-openapi/v2/client"
 	"github.com/alibabacloud-go/tea/dara"
 
-	"github.com/certdrop/certdrop/shared/fanout"
+	"github.com/certdrop/certdrop/shared/failure"
 )
 
 // Error is a failed API call. Callers branch on Class (through
-// fanout.ClassifiedError) and show Error() to people. No field ever holds
+// failure.ClassifiedError) and show Error() to people. No field ever holds
 // the private key, the AccessKey secret or the security token: messages
 // are scrubbed of them before an Error is built.
 type Error struct {
@@ -37,7 +37,7 @@ type Error struct {
 	// HTTPStatus is the answer's status; 0 when there was no answer.
 	HTTPStatus int
 
-	class      fanout.Class
+	class      failure.Class
 	retryAfter time.Duration
 	// err is the cause for errors.Is / errors.As: context.Canceled,
 	// context.DeadlineExceeded, a net.Error. Never an SDK error, whose
@@ -80,7 +80,7 @@ func (e *Error) Error() string {
 }
 
 // Class says how the fan-out treats the error.
-func (e *Error) Class() fanout.Class { return e.class }
+func (e *Error) Class() failure.Class { return e.class }
 
 // RetryAfter is the server's hint of when to try again (from
 // x-ratelimit-user-api / x-ratelimit-user TimeLeft, or Retry-After); 0
@@ -95,7 +95,7 @@ func (e *Error) Unwrap() error { return e.err }
 
 // Temporary reports whether retrying may help (throttled or transient).
 func (e *Error) Temporary() bool {
-	return e.class == fanout.Throttled || e.class == fanout.Transient
+	return e.class == failure.Throttled || e.class == failure.Transient
 }
 
 // responseMeta is what the transport saw of the answer.
@@ -104,8 +104,9 @@ type responseMeta struct {
 	header http.Header
 }
 
-// convert turns whatever CallApiWithCtx returned into an *Error.
-func convert(ctx context.Context, api, domain string, err error, meta *responseMeta, red redactor) *Error {
+// convert turns whatever CallApiWithCtx returned into an *Error, the
+// caller's own answers first.
+func convert(ctx context.Context, api, domain string, err error, meta *responseMeta, red redactor, own answers) *Error {
 	e := &Error{API: api, Domain: domain}
 	if meta != nil {
 		e.HTTPStatus = meta.status
@@ -116,21 +117,21 @@ func convert(ctx context.Context, api, domain string, err error, meta *responseM
 	var cred *credentialError
 	switch {
 	case errors.As(err, &te):
-		e.fromResponse(dara.StringValue(te.Code), dara.IntValue(te.StatusCode), dara.StringValue(te.RequestId), te.Data)
+		e.fromResponse(dara.StringValue(te.Code), dara.IntValue(te.StatusCode), dara.StringValue(te.RequestId), te.Data, own)
 		if ms := dara.Int64Value(te.RetryAfter); ms > 0 {
 			e.retryAfter = time.Duration(ms) * time.Millisecond
 		}
 	case errors.As(err, &ce):
-		e.fromResponse(dara.StringValue(ce.Code), dara.IntValue(ce.StatusCode), dara.StringValue(ce.RequestId), ce.Data)
+		e.fromResponse(dara.StringValue(ce.Code), dara.IntValue(ce.StatusCode), dara.StringValue(ce.RequestId), ce.Data, own)
 	case errors.As(err, &se):
-		e.fromResponse(dara.StringValue(se.Code), dara.IntValue(se.StatusCode), dara.StringValue(se.RequestId), se.Data)
+		e.fromResponse(dara.StringValue(se.Code), dara.IntValue(se.StatusCode), dara.StringValue(se.RequestId), se.Data, own)
 	case errors.As(err, &cred):
-		e.class, e.Message = fanout.Auth, cred.Error()
+		e.class, e.Message = failure.Auth, cred.Error()
 		e.Hint = "check the credentials: the run cannot make any call without them"
 	case ctx.Err() != nil:
 		// Cancellation or the caller's deadline: report it as such, whatever
 		// the transport made of it.
-		e.class, e.err = fanout.Transient, ctx.Err()
+		e.class, e.err = failure.Transient, ctx.Err()
 		e.Message = ctx.Err().Error()
 		if cause := context.Cause(ctx); cause != nil && cause != ctx.Err() {
 			e.Message += " (" + cause.Error() + ")"
@@ -138,7 +139,7 @@ func convert(ctx context.Context, api, domain string, err error, meta *responseM
 	default:
 		// Network errors, timeouts, an answer that is not JSON. Only a
 		// net.Error is kept as the cause: other errors' text is not ours.
-		e.class = fanout.Transient
+		e.class = failure.Transient
 		var ne net.Error
 		if errors.As(err, &ne) {
 			e.err = ne
@@ -151,14 +152,11 @@ func convert(ctx context.Context, api, domain string, err error, meta *responseM
 		var cve *tls.CertificateVerificationError
 		if errors.As(err, &cve) {
 			// Retrying cannot make an untrusted endpoint trusted.
-			e.class = fanout.Permanent
+			e.class = failure.Permanent
 			e.Hint = "the endpoint's TLS certificate is not trusted: check the endpoint (a proxy intercepting TLS?)"
 		}
 	}
-	if api == LegacyAction && actionRefused(e.Code) {
-		e.Hint = LegacyHint
-	}
-	if e.class == fanout.Throttled && e.retryAfter == 0 && meta != nil {
+	if e.class == failure.Throttled && e.retryAfter == 0 && meta != nil {
 		e.retryAfter = retryAfterHeader(meta.header)
 	}
 	// One line: a report shows one error per target.
@@ -167,7 +165,7 @@ func convert(ctx context.Context, api, domain string, err error, meta *responseM
 }
 
 // fromResponse fills an error from an OpenAPI error answer.
-func (e *Error) fromResponse(code string, status int, requestID string, data map[string]any) {
+func (e *Error) fromResponse(code string, status int, requestID string, data map[string]any, own answers) {
 	e.Code, e.HTTPStatus, e.RequestID = code, status, requestID
 	if m, ok := data["Message"].(string); ok {
 		e.Message = m
@@ -177,7 +175,12 @@ func (e *Error) fromResponse(code string, status int, requestID string, data map
 	if e.RequestID == "" {
 		e.RequestID, _ = data["RequestId"].(string)
 	}
-	e.class, e.Hint = classify(code, status)
+	e.class, e.Hint = classify(code, status, own.codes)
+	if own.hint != nil {
+		if h := own.hint(code); h != "" {
+			e.Hint = h
+		}
+	}
 }
 
 // retryAfterHeader reads the server's hint: the larger TimeLeft (ms) of
@@ -209,7 +212,7 @@ func retryAfterHeader(h http.Header) time.Duration {
 
 // errorf builds a permanent client-side Error (bad input, before any call).
 func errorf(api, domain, format string, args ...any) *Error {
-	return &Error{API: api, Domain: domain, Message: fmt.Sprintf(format, args...), class: fanout.Permanent}
+	return &Error{API: api, Domain: domain, Message: fmt.Sprintf(format, args...), class: failure.Permanent}
 }
 
 // APICode returns the OpenAPI error code (report.APIError).
@@ -220,3 +223,19 @@ func (e *Error) APIMessage() string { return e.Message }
 
 // APIHint returns what a person can do (report.APIError).
 func (e *Error) APIHint() string { return e.Hint }
+
+// RequestIDOf returns the RequestId an *Error in err's chain carries; ""
+// when none.
+func RequestIDOf(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.RequestID
+	}
+	return ""
+}
+
+// Errorf builds a permanent Error of api about subject, for a product: an
+// answer it cannot read, a target it cannot call.
+func Errorf(api, subject, format string, args ...any) *Error {
+	return errorf(api, subject, format, args...)
+}

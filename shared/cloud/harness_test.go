@@ -12,8 +12,6 @@ import (
 
 	"github.com/certdrop/certdrop/shared/bundle"
 	"github.com/certdrop/certdrop/shared/cloudsim"
-	"github.com/certdrop/certdrop/shared/manifest"
-	"github.com/certdrop/certdrop/shared/plan"
 )
 
 // leakCheck collects every error the client tests produce and every log
@@ -103,39 +101,11 @@ const (
 
 func init() { leaks.secret(testSK, testSTSSK, testToken) }
 
-// simConfig is the account the client tests run against.
-func simConfig() cloudsim.Config {
-	return cloudsim.Config{
-		Credentials: []cloudsim.Credential{
-			{AccessKeyID: testAK, AccessKeySecret: testSK},
-			{AccessKeyID: testSTSAK, AccessKeySecret: testSTSSK, SecurityToken: testToken},
-			{AccessKeyID: "expired", AccessKeySecret: testSK, SecurityToken: testToken, Expired: true},
-			{AccessKeyID: "readonly", AccessKeySecret: testSK, DenyActions: []string{"SetCdnDomainSSLCertificate"}},
-		},
-		Domains: cloudsim.Domains{
-			CDN: []cloudsim.Domain{
-				{Name: "www." + testDomain}, {Name: "img." + testDomain}, {Name: "." + testDomain},
-				{Name: "old." + testDomain, State: cloudsim.StateOffline},
-				{Name: "busy." + testDomain, State: cloudsim.StateConfiguring},
-				{Name: "safe." + testDomain, State: cloudsim.StateSafeMode},
-			},
-			VOD:  []cloudsim.Domain{{Name: "vod." + testDomain}, {Name: "vod-sg." + testDomain}},
-			Live: []cloudsim.Domain{{Name: "pull." + testDomain}},
-		},
-		OSS: cloudsim.OSSSettings{Disabled: true},
-	}
-}
-
-// env is a test environment: endpoints pointed at the emulator, the test
-// credentials.
-func env(s *cloudsim.Sim, kv ...string) func(string) string {
+// env is a test environment: the test credentials, and kv.
+func env(kv ...string) func(string) string {
 	m := map[string]string{
 		"ALIBABA_CLOUD_ACCESS_KEY_ID":     testAK,
 		"ALIBABA_CLOUD_ACCESS_KEY_SECRET": testSK,
-	}
-	if s != nil {
-		ep := s.Endpoints().OpenAPI
-		m[EnvCDNEndpoint], m[EnvVODEndpoint], m[EnvLiveEndpoint] = ep, ep, ep
 	}
 	for i := 0; i+1 < len(kv); i += 2 {
 		m[kv[i]] = kv[i+1]
@@ -198,21 +168,4 @@ func registerKey(keyPEM string) {
 		}
 	}
 	leaks.secret(keyPEM, body.String())
-}
-
-// planFor plans the bundle onto targets and returns the calls by domain.
-func planFor(t testing.TB, b *bundle.Bundle, targets ...manifest.Target) map[string]plan.Call {
-	t.Helper()
-	p, err := plan.Build(b, &manifest.Manifest{Version: 1, Targets: targets}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	calls := map[string]plan.Call{}
-	for _, c := range p.Calls {
-		calls[string(c.Target.Product)+" "+c.Target.Domain] = c
-	}
-	if len(calls) != len(targets) {
-		t.Fatalf("planned %d calls for %d targets", len(calls), len(targets))
-	}
-	return calls
 }

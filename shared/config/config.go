@@ -9,6 +9,7 @@ package config
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -26,6 +27,8 @@ const (
 	WebhookURL      = "CERTDROP_WEBHOOK_URL"
 	WebhookFormat   = "CERTDROP_WEBHOOK_FORMAT"
 	WebhookOn       = "CERTDROP_WEBHOOK_ON"
+	WebhookSecret   = "CERTDROP_WEBHOOK_SECRET"
+	StatusURL       = "CERTDROP_STATUS_URL"
 	DNSResolvers    = "CERTDROP_DNS_RESOLVERS"
 	ACMETrustRoots  = "CERTDROP_ACME_TRUST_ROOTS"
 	OpenAPIParams   = "CERTDROP_OPENAPI_PARAMS"
@@ -42,6 +45,25 @@ const (
 	CASIntlEndpoint = "CERTDROP_CAS_AP_SOUTHEAST_1_ENDPOINT"
 	AliDNSEndpoint  = "CERTDROP_ALIDNS_ENDPOINT"
 )
+
+// RenewConcurrency is how many certificates the renewal checks, then
+// orders, at once.
+const RenewConcurrency = "CERTDROP_RENEW_CONCURRENCY"
+
+// MaxWebhooks is how many webhook destinations there may be, numbered 1
+// to MaxWebhooks.
+const MaxWebhooks = 8
+
+// WebhookVar names webhook destination n's variable field (WebhookURL,
+// WebhookFormat, WebhookSecret or WebhookOn): CERTDROP_WEBHOOK_<n>_URL and
+// so on; n = 0 gives field itself, the other name of destination 1.
+func WebhookVar(n int, field string) string {
+	if n == 0 {
+		return field
+	}
+	const prefix = "CERTDROP_WEBHOOK_"
+	return fmt.Sprintf("%s%d_%s", prefix, n, strings.TrimPrefix(field, prefix))
+}
 
 // SecretPrefix starts the name of every variable a manifest may name for a
 // secret (an EAB key, a DNS provider's token); see manifest.CheckSecretEnv.
@@ -102,12 +124,15 @@ func Vars() []Var {
 		{Name: WaitLimit, Default: strconv.Itoa(int(DefaultWaitLimit / time.Second)), Meaning: "seconds a bundle may wait for its other half"},
 		{Name: TrustRoots, Meaning: "extra trusted roots (private CA): oss:// or a path"},
 		{Name: FunctionTimeout, Meaning: "seconds, when the invocation lacks x-fc-function-timeout"},
-		{Name: SafetyMargin, DefaultDoc: "a tenth of the timeout up to 60 s, at least 26 s", Meaning: "seconds before the deadline within which no call starts"},
+		{Name: SafetyMargin, DefaultDoc: "a tenth of the timeout up to 60 s, at least 28 s", Meaning: "seconds before the deadline within which no call starts"},
 		{Name: Quotas, DefaultDoc: "the documented quotas", Meaning: "calls per second by API action: Action=rate,..."},
-		{Name: WebhookURL, Meaning: "where a summary of failures is POSTed"},
-		{Name: WebhookFormat, Default: "json", Meaning: "the webhook's format: json, dingtalk, feishu or slack"},
-		{Name: WebhookOn, Default: "failure", Meaning: "when the webhook is told: failure or always"},
+		{Name: WebhookURL, Meaning: "where alerts are POSTed (destination 1; CERTDROP_WEBHOOK_<n>_URL for n = 1 to 8)"},
+		{Name: WebhookFormat, Default: "json", Meaning: "the webhook's format: json, dingtalk, feishu, slack or wecom"},
+		{Name: WebhookSecret, Meaning: "a dingtalk or feishu robot's signing secret"},
+		{Name: WebhookOn, Default: "failure", Meaning: "when the webhook is told: failure (each problem once a day) or always"},
+		{Name: StatusURL, Meaning: "where people open the status page: alerts end with it"},
 		{Name: DNSResolvers, DefaultDoc: "the system's (`/etc/resolv.conf`)", Meaning: "renewal: the DNS resolvers asked (host or host:port)"},
+		{Name: RenewConcurrency, Default: "50", Meaning: "renewal: certificates checked, then ordered, at once (1 to 100)"},
 		{Name: ACMETrustRoots, Meaning: "renewal: extra roots for the ACME server's TLS certificate: oss:// or a path"},
 		{Name: OpenAPIParams, Default: "body", Meaning: "where the OpenAPI calls' parameters travel: body or query"},
 		{Name: StatusPrefix, Default: DefaultStatusPrefix, Meaning: "where the status page (index.html) and its data (status.json) are written in the bucket"},

@@ -10,7 +10,11 @@ import (
 	"github.com/certdrop/certdrop/shared/cloudsim"
 	"github.com/certdrop/certdrop/shared/fanout"
 	"github.com/certdrop/certdrop/shared/manifest"
-	"github.com/certdrop/certdrop/shared/plan"
+	"github.com/certdrop/certdrop/shared/product/cdn"
+	"github.com/certdrop/certdrop/shared/product/dcdn"
+	"github.com/certdrop/certdrop/shared/product/live"
+	"github.com/certdrop/certdrop/shared/product/oss"
+	"github.com/certdrop/certdrop/shared/product/vod"
 )
 
 // BenchmarkFleetMixedCAS deploys a mixed fleet, 300 CDN, 150 DCDN, 150
@@ -23,7 +27,7 @@ import (
 func BenchmarkFleetMixedCAS(b *testing.B) {
 	for range b.N {
 		b.StopTimer()
-		counts := map[manifest.Product]int{manifest.CDN: 300, manifest.DCDN: 150, manifest.VOD: 150, manifest.Live: 150, manifest.OSS: 50}
+		counts := map[manifest.Product]int{cdn.Name: 300, dcdn.Name: 150, vod.Name: 150, live.Name: 150, oss.Name: 50}
 		names := map[manifest.Product][]string{}
 		for p, n := range counts {
 			for i := range n {
@@ -51,7 +55,7 @@ func BenchmarkFleetMixedCAS(b *testing.B) {
 		sent, _ := sim.Journal().KeysSent()
 		sets := 0
 		for _, e := range sim.Journal().Entries()[from:] {
-			if strings.HasPrefix(e.API, "Set") || e.API == plan.OSSPutCname {
+			if strings.HasPrefix(e.API, "Set") || e.API == oss.PutCname.Action {
 				sets++
 			}
 		}

@@ -22,6 +22,11 @@ import (
 	"github.com/certdrop/certdrop/shared/fanout"
 	"github.com/certdrop/certdrop/shared/manifest"
 	"github.com/certdrop/certdrop/shared/plan"
+	"github.com/certdrop/certdrop/shared/product"
+	"github.com/certdrop/certdrop/shared/product/all"
+	"github.com/certdrop/certdrop/shared/product/cdn"
+	"github.com/certdrop/certdrop/shared/product/live"
+	"github.com/certdrop/certdrop/shared/product/vod"
 )
 
 // fleet is an emulated account with n CDN, VOD and Live domains under
@@ -29,7 +34,7 @@ import (
 // client of the emulator.
 type fleet struct {
 	sim    *cloudsim.Sim
-	client *cloud.Client
+	client *product.Client
 	plan   *plan.Plan
 }
 
@@ -178,7 +183,7 @@ func (fs fleetSpec) build(tb testing.TB, child bool) *fleet {
 	if fs.Client != nil {
 		fs.Client(&copts)
 	}
-	client, err := cloud.New(copts)
+	client, err := all.Products().NewClient(copts)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -199,12 +204,12 @@ func (fs fleetSpec) build(tb testing.TB, child bool) *fleet {
 	for _, g := range []struct {
 		p  manifest.Product
 		ds []string
-	}{{manifest.CDN, cdnNames}, {manifest.VOD, vodNames}, {manifest.Live, liveNames}} {
+	}{{cdn.Name, cdnNames}, {vod.Name, vodNames}, {live.Name, liveNames}} {
 		for _, d := range g.ds {
 			m.Targets = append(m.Targets, manifest.Target{Product: g.p, Domain: d})
 		}
 	}
-	p, err := plan.Build(b, m, "")
+	p, err := plan.Build(b, m, "", all.Products())
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -384,14 +389,14 @@ func ownFloor(sim *cloudsim.Sim) time.Duration {
 }
 
 // newPlanCalls is a fleet's Set calls, for its bound, without an emulator.
-func newPlanCalls(cdn, vod, live int) []plan.Call {
+func newPlanCalls(cdns, vods, lives int) []plan.Call {
 	var calls []plan.Call
 	for _, g := range []struct {
-		p manifest.Product
-		n int
-	}{{manifest.CDN, cdn}, {manifest.VOD, vod}, {manifest.Live, live}} {
+		api plan.API
+		n   int
+	}{{cdn.SetAPI, cdns}, {vod.SetAPI, vods}, {live.SetAPI, lives}} {
 		for range g.n {
-			calls = append(calls, plan.Call{API: plan.SetAPI(g.p)})
+			calls = append(calls, plan.Call{API: g.api})
 		}
 	}
 	return calls

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/certdrop/certdrop/shared/bundle"
+	"github.com/certdrop/certdrop/shared/failure"
 	"github.com/certdrop/certdrop/shared/plan"
 )
 
@@ -110,7 +111,7 @@ func short(fp string) string {
 }
 
 // Class: a name clash does not go away by retrying.
-func (e *NameTakenError) Class() Class { return Permanent }
+func (e *NameTakenError) Class() failure.Class { return failure.Permanent }
 
 // RetryAfter has no hint.
 func (e *NameTakenError) RetryAfter() time.Duration { return 0 }
@@ -280,7 +281,7 @@ func retryCAS(ctx context.Context, opts Options, call func() (string, error), up
 		class, hint := classify(err)
 		var wait time.Duration
 		switch class {
-		case Throttled:
+		case failure.Throttled:
 			throttles++
 			if up != nil {
 				up.Throttled++
@@ -292,7 +293,7 @@ func retryCAS(ctx context.Context, opts Options, call func() (string, error), up
 			if wait <= 0 {
 				wait = opts.backoff(throttles)
 			}
-		case Transient:
+		case failure.Transient:
 			tries++
 			if tries >= opts.maxAttempts() {
 				return err

@@ -7,14 +7,31 @@ import (
 	"github.com/certdrop/certdrop/shared/plan"
 )
 
-// Client performs planned calls against the cloud. shared/cloud implements
-// it over the real OpenAPI; tests may implement it in memory.
+// Client performs planned calls against the cloud: it sets and describes
+// a call's target as the target's product does it. The products'
+// registry implements it over shared/cloud (product.Client); tests may
+// implement it in memory.
 type Client interface {
-	// Set installs the call's certificate on its domain and returns the
-	// API's RequestId.
-	Set(ctx context.Context, call plan.Call) (requestID string, err error)
-	// Describe reads what the call's domain carries now.
-	Describe(ctx context.Context, call plan.Call) (Installed, error)
+	// Set installs the call's certificate on its target, making every API
+	// call of the way (one call, or several: add, wait, remove) through
+	// calls.
+	Set(ctx context.Context, call plan.Call, calls Caller) error
+	// Describe reads what the call's target carries now, making every API
+	// call through calls.
+	Describe(ctx context.Context, call plan.Call, calls Caller) (Installed, error)
+}
+
+// Caller makes the API calls of one target's Set or Describe for its
+// product: each call waits in the lane of its API (paced at the API's
+// quota, within its call slots), and a throttled or transient failure is
+// retried there within the target's budgets. An API's lane is shared by
+// every target that calls it, so a product whose Set takes several calls
+// is paced per API as one whose Set takes one.
+type Caller interface {
+	// Call makes one call of api: send makes it and returns the answer's
+	// RequestId (also with an error, when the API answered). It returns
+	// nil once a try succeeded, else the last error, or the run's stop.
+	Call(ctx context.Context, api plan.API, send func() (requestID string, err error)) error
 }
 
 // Installed is what a domain carries now, as a Describe API reports it.
@@ -34,61 +51,4 @@ type Installed struct {
 	HTTPS bool
 	// RequestID is the Describe call's RequestId.
 	RequestID string
-}
-
-// Class says how the fan-out treats a failed call.
-type Class int
-
-// The error classes. The zero value is Permanent: an error nobody
-// classified is not retried.
-const (
-	// Permanent errors fail the one target; retrying cannot help.
-	Permanent Class = iota
-	// Throttled errors are retried after backing off, and slow the API's pace.
-	Throttled
-	// Transient errors (5xx, busy, network) are retried after backing off.
-	Transient
-	// Auth errors stop the whole run: the credentials were refused (unknown
-	// key, bad signature, expired token), so every further call would fail
-	// alike.
-	Auth
-	// Forbidden errors say the credentials may not call this API (a RAM
-	// policy without the action). RAM grants are per action, so the API's
-	// remaining calls are not sent (their targets fail with the same
-	// error) and the other APIs go on.
-	Forbidden
-	// Refused errors belong to the certificate, not to the domain: the
-	// certificate or key was refused as malformed, too long, expired or
-	// mismatched. Every target of the API would be refused alike, so the
-	// API's remaining targets fail at once with the same error.
-	Refused
-)
-
-// String names the class.
-func (c Class) String() string {
-	switch c {
-	case Throttled:
-		return "throttled"
-	case Transient:
-		return "transient"
-	case Auth:
-		return "auth"
-	case Forbidden:
-		return "forbidden"
-	case Refused:
-		return "refused"
-	default:
-		return "permanent"
-	}
-}
-
-// ClassifiedError is implemented by client errors that know their class.
-// Errors that do not implement it are Transient if they are context or
-// network errors, else Permanent.
-type ClassifiedError interface {
-	error
-	// Class returns the error's class.
-	Class() Class
-	// RetryAfter is the server's hint of when to try again; 0 when none.
-	RetryAfter() time.Duration
 }

@@ -10,8 +10,10 @@ import (
 
 	"github.com/certdrop/certdrop/shared/cloud"
 	"github.com/certdrop/certdrop/shared/cloudsim"
+	"github.com/certdrop/certdrop/shared/failure"
 	"github.com/certdrop/certdrop/shared/fanout"
 	"github.com/certdrop/certdrop/shared/plan"
+	"github.com/certdrop/certdrop/shared/product"
 )
 
 // setEntries returns the emulator's Set calls of one action, in order.
@@ -109,7 +111,7 @@ func TestSharedQuotaConverges(t *testing.T) {
 			case <-ctx.Done():
 				return
 			case <-tick.C:
-				wg.Go(func() { _, _ = f.client.Set(ctx, other) })
+				wg.Go(func() { _ = f.client.Set(ctx, other, product.Once{}) })
 			}
 		}
 	})
@@ -215,7 +217,7 @@ func TestRefusedCredentialsStopTheRun(t *testing.T) {
 	}
 	for _, r := range res {
 		var ce *cloud.Error
-		if r.State == fanout.Failed && (!errors.As(r.Err, &ce) || ce.Class() != fanout.Auth) ||
+		if r.State == fanout.Failed && (!errors.As(r.Err, &ce) || ce.Class() != failure.Auth) ||
 			r.State == fanout.NotStarted && !strings.Contains(r.Err.Error(), "credentials were refused") {
 			t.Errorf("%s: %s %v", r.Call.DomainName, r.State, r.Err)
 		}
@@ -267,12 +269,12 @@ type panicky struct {
 	domain string
 }
 
-func (p panicky) Set(ctx context.Context, c plan.Call) (string, error) {
+func (p panicky) Set(ctx context.Context, c plan.Call, calls fanout.Caller) error {
 	if c.DomainName == p.domain {
 		var m map[string]int
 		m["boom"]++ // a nil map write: a runtime panic
 	}
-	return p.Client.Set(ctx, c)
+	return p.Client.Set(ctx, c, calls)
 }
 
 // TestPanickingClient: a panic in a fan-out worker fails its target; the

@@ -7,6 +7,8 @@ import (
 	"net"
 	"strings"
 	"time"
+
+	"github.com/certdrop/certdrop/shared/failure"
 )
 
 // StopError says why the run stopped before a target was started or
@@ -48,16 +50,16 @@ func (e *VerifyError) Error() string {
 // classify returns an error's class and retry-after hint. Errors that do not
 // classify themselves are transient when they come from the network or a
 // timeout, and permanent otherwise.
-func classify(err error) (Class, time.Duration) {
-	var ce ClassifiedError
+func classify(err error) (failure.Class, time.Duration) {
+	var ce failure.ClassifiedError
 	if errors.As(err, &ce) {
 		return ce.Class(), ce.RetryAfter()
 	}
 	var ne net.Error
 	if errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) {
-		return Transient, 0
+		return failure.Transient, 0
 	}
-	return Permanent, 0
+	return failure.Permanent, 0
 }
 
 // NotSentError fails a target whose call was not sent because another call
@@ -90,7 +92,7 @@ type PanicError struct {
 func (e *PanicError) Error() string { return "internal error: the call panicked: " + e.Value }
 
 // Class: retrying a panicking call is unlikely to help.
-func (e *PanicError) Class() Class { return Permanent }
+func (e *PanicError) Class() failure.Class { return failure.Permanent }
 
 // RetryAfter has no hint.
 func (e *PanicError) RetryAfter() time.Duration { return 0 }

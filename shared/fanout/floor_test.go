@@ -4,8 +4,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/certdrop/certdrop/shared/manifest"
 	"github.com/certdrop/certdrop/shared/plan"
+	"github.com/certdrop/certdrop/shared/product/cdn"
+	"github.com/certdrop/certdrop/shared/product/vod"
 )
 
 // faultAdjustedBound is plan.LowerBound under faults, the floor the fleet
@@ -24,10 +25,10 @@ func faultAdjustedBound(calls []plan.Call, lost float64) time.Duration {
 func TestFaultAdjustedBound(t *testing.T) {
 	var calls []plan.Call
 	for range 300 {
-		calls = append(calls, plan.Call{API: plan.SetAPI(manifest.CDN)})
+		calls = append(calls, plan.Call{API: cdn.SetAPI})
 	}
 	for range 100 {
-		calls = append(calls, plan.Call{API: plan.SetAPI(manifest.VOD)})
+		calls = append(calls, plan.Call{API: vod.SetAPI})
 	}
 	if got := plan.LowerBound(calls); got != 10*time.Second {
 		t.Fatalf("lower bound %v, want 10s", got)

@@ -9,19 +9,19 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/certdrop/certdrop/shared/manifest"
+	"github.com/certdrop/certdrop/shared/failure"
 	"github.com/certdrop/certdrop/shared/plan"
 )
 
 var (
-	errRefused   = &fakeErr{class: Refused, code: "InvalidCertificate.TooLong"}
-	errForbidden = &fakeErr{class: Forbidden, code: "Forbidden.RAM"}
+	errRefused   = &fakeErr{class: failure.Refused, code: "InvalidCertificate.TooLong"}
+	errForbidden = &fakeErr{class: failure.Forbidden, code: "Forbidden.RAM"}
 )
 
 // mixedPlan is testPlan's n CDN calls followed by m VOD calls.
 func mixedPlan(n, m int) *plan.Plan {
 	p := testPlan(n)
-	addCalls(p, manifest.VOD, "v", m)
+	addCalls(p, "vod", "v", m)
 	return p
 }
 

@@ -9,6 +9,8 @@ import (
 	"github.com/certdrop/certdrop/shared/fanout"
 	"github.com/certdrop/certdrop/shared/manifest"
 	"github.com/certdrop/certdrop/shared/plan"
+	"github.com/certdrop/certdrop/shared/product/all"
+	"github.com/certdrop/certdrop/shared/product/dcdn"
 )
 
 // casPlan is the mixed fleet's plan with delivery: cas on every target.
@@ -20,7 +22,7 @@ func (f *mixedFleet) casPlan(t *testing.T) *plan.Plan {
 		tg.Delivery = manifest.DeliveryCAS
 		m.Targets = append(m.Targets, tg)
 	}
-	p, err := plan.Build(f.bundle, m, "")
+	p, err := plan.Build(f.bundle, m, "", all.Products())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +66,7 @@ func TestMixedFleetCAS(t *testing.T) {
 			t.Errorf("oss %s carries %+v; want CAS %s", d, c, want)
 		}
 	}
-	for _, d := range mixedDomains[manifest.DCDN][:2] {
+	for _, d := range mixedDomains[dcdn.Name][:2] {
 		if got, _ := f.sim.Installed("dcdn", d); got.CertType != "cas" || got.CertID != ups[0].CertID {
 			t.Errorf("dcdn %s carries %+v; want CertId %d by reference", d, got, ups[0].CertID)
 		}

@@ -16,6 +16,13 @@ import (
 	"github.com/certdrop/certdrop/shared/fanout"
 	"github.com/certdrop/certdrop/shared/manifest"
 	"github.com/certdrop/certdrop/shared/plan"
+	"github.com/certdrop/certdrop/shared/product"
+	"github.com/certdrop/certdrop/shared/product/all"
+	"github.com/certdrop/certdrop/shared/product/cdn"
+	"github.com/certdrop/certdrop/shared/product/dcdn"
+	"github.com/certdrop/certdrop/shared/product/live"
+	ossproduct "github.com/certdrop/certdrop/shared/product/oss"
+	"github.com/certdrop/certdrop/shared/product/vod"
 )
 
 // mixedFleet is an emulated account with domains of every product
@@ -23,7 +30,7 @@ import (
 // certificate for *.mixed.test planned onto all of them, and a client.
 type mixedFleet struct {
 	sim    *cloudsim.Sim
-	client *cloud.Client
+	client *product.Client
 	plan   *plan.Plan
 	bundle *bundle.Bundle
 	root   *cloudsim.CA
@@ -34,11 +41,11 @@ type mixedFleet struct {
 
 // The mixed fleet's domains, one list per product.
 var mixedDomains = map[manifest.Product][]string{
-	manifest.CDN:  {"c1.mixed.test", "c2.mixed.test"},
-	manifest.DCDN: {"d1.mixed.test", "d2.mixed.test", "d3.mixed.test"},
-	manifest.VOD:  {"v1.mixed.test"},
-	manifest.Live: {"l1.mixed.test"},
-	manifest.OSS:  {"o1.mixed.test", "o2.mixed.test"},
+	cdn.Name:        {"c1.mixed.test", "c2.mixed.test"},
+	dcdn.Name:       {"d1.mixed.test", "d2.mixed.test", "d3.mixed.test"},
+	vod.Name:        {"v1.mixed.test"},
+	live.Name:       {"l1.mixed.test"},
+	ossproduct.Name: {"o1.mixed.test", "o2.mixed.test"},
 }
 
 // The bucket the mixed fleet's OSS custom domains are bound to, and its
@@ -54,7 +61,8 @@ const (
 func newMixedFleet(t *testing.T, mutate func(*cloudsim.Config, *cloudsim.CA), staging ...string) *mixedFleet {
 	t.Helper()
 	return buildMixedFleet(t, mixedDomains, mutate, func(tg *manifest.Target) {
-		tg.Staging = slices.Contains(staging, tg.Domain) && tg.Product.HasEnv()
+		p, _ := all.Products().Get(tg.Product)
+		tg.Staging = slices.Contains(staging, tg.Domain) && p.Spec().NoStaging == ""
 	})
 }
 
@@ -78,8 +86,8 @@ func buildMixedFleet(tb testing.TB, domains map[manifest.Product][]string, mutat
 	cfg := cloudsim.Config{
 		Credentials: []cloudsim.Credential{{AccessKeyID: "mixedAK", AccessKeySecret: "mixedSK"}},
 		Domains: cloudsim.Domains{
-			CDN: reg(domains[manifest.CDN]), DCDN: reg(domains[manifest.DCDN]),
-			VOD: reg(domains[manifest.VOD]), Live: reg(domains[manifest.Live]),
+			CDN: reg(domains[cdn.Name]), DCDN: reg(domains[dcdn.Name]),
+			VOD: reg(domains[vod.Name]), Live: reg(domains[live.Name]),
 		},
 		Quotas: quick(),
 		OSS:    cloudsim.OSSSettings{Region: mixedRegion, Buckets: []string{mixedBucket}},
@@ -88,18 +96,18 @@ func buildMixedFleet(tb testing.TB, domains map[manifest.Product][]string, mutat
 		mutate(&cfg, root)
 	}
 	sim, env := cloudsimtest.StartEnv(tb, cfg)
-	client, err := cloud.New(cloud.Options{Getenv: func(k string) string { return env[k] }})
+	client, err := all.Products().NewClient(cloud.Options{Getenv: func(k string) string { return env[k] }})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(client.CloseIdleConnections)
+	tb.Cleanup(client.Transport().CloseIdleConnections)
 	b := issueMixed(tb, root, now.Add(-time.Hour))
 	m := &manifest.Manifest{}
-	for _, p := range manifest.Products() {
+	for _, p := range all.Products().Names() {
 		for _, d := range domains[p] {
 			t := manifest.Target{Product: p, Domain: d}
-			if p == manifest.OSS {
-				t.Bucket, t.Region = mixedBucket, mixedRegion
+			if p == ossproduct.Name {
+				t.Fields, t.Region = map[string]string{"bucket": mixedBucket}, mixedRegion
 			}
 			if target != nil {
 				target(&t)
@@ -107,7 +115,7 @@ func buildMixedFleet(tb testing.TB, domains map[manifest.Product][]string, mutat
 			m.Targets = append(m.Targets, t)
 		}
 	}
-	p, err := plan.Build(b, m, "")
+	p, err := plan.Build(b, m, "", all.Products())
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -115,7 +123,7 @@ func buildMixedFleet(tb testing.TB, domains map[manifest.Product][]string, mutat
 	// The custom domains are bound to the bucket, without a certificate,
 	// as the console leaves them (the emulator skips the ownership check).
 	oc := f.ossClient(tb, env)
-	for _, d := range domains[manifest.OSS] {
+	for _, d := range domains[ossproduct.Name] {
 		if err := oc.PutBucketCname(mixedBucket, d); err != nil {
 			tb.Fatal(err)
 		}
@@ -155,7 +163,7 @@ func (f *mixedFleet) sets(from int) (byDomain map[string]int, byAPI map[string]i
 	byDomain, byAPI = map[string]int{}, map[string]int{}
 	all := f.sim.Journal().Entries()
 	for _, e := range all[from:] {
-		if strings.HasPrefix(e.API, "Set") || e.API == plan.OSSPutCname {
+		if strings.HasPrefix(e.API, "Set") || e.API == ossproduct.PutCname.Action {
 			d := e.Domain
 			if e.Service == "oss" {
 				d = e.Key // the journal names the bucket; Key is the custom domain
@@ -191,7 +199,7 @@ func TestMixedFleet(t *testing.T) {
 			t.Errorf("%s %s: %d Set calls, want 1", c.API.Action, c.DomainName, n)
 		}
 	}
-	if byAPI["SetDcdnDomainSSLCertificate"] != len(mixedDomains[manifest.DCDN]) {
+	if byAPI["SetDcdnDomainSSLCertificate"] != len(mixedDomains[dcdn.Name]) {
 		t.Errorf("Set calls by API: %v", byAPI)
 	}
 	for _, e := range entries {
@@ -200,21 +208,21 @@ func TestMixedFleet(t *testing.T) {
 		}
 	}
 	cnames := f.sim.OSS().Cnames(mixedBucket)
-	for _, d := range mixedDomains[manifest.OSS] {
+	for _, d := range mixedDomains[ossproduct.Name] {
 		if got := cnames[d]; got == nil || got.Fingerprint != f.bundle.Identity().Fingerprint {
 			t.Errorf("oss %s carries %+v", d, got)
 		}
 	}
 	keys := 0
 	for _, e := range entries {
-		if e.API == plan.OSSPutCname && e.KeySent {
+		if e.API == ossproduct.PutCname.Action && e.KeySent {
 			keys++
 		}
 	}
-	if keys != len(mixedDomains[manifest.OSS]) {
+	if keys != len(mixedDomains[ossproduct.Name]) {
 		t.Errorf("%d PutCname calls carried the key, want one per oss target", keys)
 	}
-	for _, d := range mixedDomains[manifest.DCDN] {
+	for _, d := range mixedDomains[dcdn.Name] {
 		if got, ok := f.sim.Installed(cloudsim.ProductDCDN, d); !ok || got.CertName != f.plan.CertName {
 			t.Errorf("dcdn %s carries %+v in production", d, got)
 		}

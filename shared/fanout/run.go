@@ -20,6 +20,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/certdrop/certdrop/shared/failure"
 	"github.com/certdrop/certdrop/shared/plan"
 )
 
@@ -274,7 +275,7 @@ func (r *run) target(ctx context.Context, res *Result, verify bool) {
 				return
 			}
 		}
-	} else if c, _ := classify(err); c == Auth {
+	} else if c, _ := classify(err); c == failure.Auth {
 		res.State, res.Err = Failed, err
 		return
 	} else if isStop(err) {
@@ -285,7 +286,7 @@ func (r *run) target(ctx context.Context, res *Result, verify bool) {
 			res.State = Failed
 		}
 		return
-	} else if (c == Throttled || c == Transient) && !blind {
+	} else if (c == failure.Throttled || c == failure.Transient) && !blind {
 		// What the target carries is unknown: setting it could replace
 		// this certificate's successor. A later run reads it again.
 		res.State, res.Err = Failed, &unreadError{err}
@@ -350,17 +351,11 @@ func (r *run) describeBefore(ctx context.Context, res *Result, blind bool) (Inst
 // Its calls count in Describes and DescribeThrottled, not in Attempts and
 // Throttled.
 func (r *run) describe(ctx context.Context, res *Result, n, maxThrottled int) (Installed, error) {
-	var inst Installed
 	prio := prioFirst
 	if res.Attempts > 0 {
 		prio = prioRetry // verifying: the target is under way
 	}
-	err := r.attempt(ctx, res, plan.DescribeAPI(res.Call.Target.Product), false, prio, n, maxThrottled, nil, func() (string, error) {
-		res.Describes++
-		var err error
-		inst, err = r.client.Describe(ctx, res.Call)
-		return inst.RequestID, err
-	})
+	inst, err := r.client.Describe(ctx, res.Call, &caller{r: r, res: res, prio: prio, n: n, maxThrottled: maxThrottled})
 	return inst, err
 }
 
@@ -373,9 +368,37 @@ func (r *run) set(ctx context.Context, res *Result) error {
 	if !res.Call.Target.Staging {
 		recheck = func() (bool, error) { return r.applied(ctx, res) }
 	}
-	return r.attempt(ctx, res, res.Call.API, true, prioFirst, r.opts.maxAttempts(), r.opts.maxThrottled(), recheck, func() (string, error) {
-		res.Attempts++
-		return r.client.Set(ctx, res.Call)
+	return r.client.Set(ctx, res.Call, &caller{r: r, res: res, set: true, prio: prioFirst,
+		n: r.opts.maxAttempts(), maxThrottled: r.opts.maxThrottled(), recheck: recheck})
+}
+
+// caller is the Caller of one target's Set (set) or Describe: each call
+// goes through attempt in its API's lane, with the target's budgets. A
+// Set's calls count in Attempts and Throttled, a Describe's in Describes
+// and DescribeThrottled. recheck applies to the calls of the target's Set
+// API, whose effect Describe shows.
+type caller struct {
+	r               *run
+	res             *Result
+	set             bool
+	prio            int
+	n, maxThrottled int
+	recheck         func() (bool, error)
+}
+
+// Call makes one call of api through its lane.
+func (c *caller) Call(ctx context.Context, api plan.API, send func() (string, error)) error {
+	recheck := c.recheck
+	if api.Action != c.res.Call.API.Action {
+		recheck = nil
+	}
+	return c.r.attempt(ctx, c.res, api, c.set, c.prio, c.n, c.maxThrottled, recheck, func() (string, error) {
+		if c.set {
+			c.res.Attempts++
+		} else {
+			c.res.Describes++
+		}
+		return send()
 	})
 }
 
@@ -509,8 +532,8 @@ func (r *run) attempt(ctx context.Context, res *Result, api plan.API, set bool, 
 			res.RequestIDs = append(res.RequestIDs, rid)
 		}
 		class, hint := classify(err)
-		l.pc.observe(time.Now(), err != nil && class == Throttled)
-		if err != nil && (class == Refused || class == Forbidden) {
+		l.pc.observe(time.Now(), err != nil && class == failure.Throttled)
+		if err != nil && (class == failure.Refused || class == failure.Forbidden) {
 			l.refuse(&NotSentError{API: api.Action, Domain: res.Call.DomainName, Err: err})
 		}
 		l.release(true)
@@ -519,7 +542,7 @@ func (r *run) attempt(ctx context.Context, res *Result, api plan.API, set bool, 
 		}
 		last = err
 		switch class {
-		case Throttled:
+		case failure.Throttled:
 			throttles++
 			if set {
 				res.Throttled++
@@ -530,13 +553,13 @@ func (r *run) attempt(ctx context.Context, res *Result, api plan.API, set bool, 
 			if throttles >= maxThrottled {
 				return err
 			}
-		case Transient:
+		case failure.Transient:
 			tries++
 			if tries >= n {
 				return err
 			}
 			unanswered = rid == ""
-		case Auth:
+		case failure.Auth:
 			r.halt(&StopError{Code: "AuthFailed", Cause: err,
 				Message: "stopped: the credentials were refused (" + err.Error() + ")"})
 			return err
@@ -611,8 +634,8 @@ func (e *stoppedError) Unwrap() []error { return []error{e.last, e.stop} }
 //
 // A transient failure (5xx, busy, network) backs off exponentially with
 // full jitter: a uniform delay in [0, min(MaxDelay, BaseDelay × 2^(try-1))].
-func (r *run) retryAt(class Class, try int, hint time.Duration, sent time.Time) time.Time {
-	if class == Throttled {
+func (r *run) retryAt(class failure.Class, try int, hint time.Duration, sent time.Time) time.Time {
+	if class == failure.Throttled {
 		if hint <= 0 {
 			return time.Time{}
 		}

@@ -11,27 +11,28 @@ import (
 	"time"
 
 	"github.com/certdrop/certdrop/shared/bundle"
+	"github.com/certdrop/certdrop/shared/failure"
 	"github.com/certdrop/certdrop/shared/manifest"
 	"github.com/certdrop/certdrop/shared/plan"
 )
 
 // fakeErr is a classified API error for tests.
 type fakeErr struct {
-	class Class
+	class failure.Class
 	code  string
 	hint  time.Duration
 }
 
 func (e *fakeErr) Error() string             { return e.code }
-func (e *fakeErr) Class() Class              { return e.class }
+func (e *fakeErr) Class() failure.Class      { return e.class }
 func (e *fakeErr) RetryAfter() time.Duration { return e.hint }
 func (e *fakeErr) APIRequestID() string      { return "req-" + e.code }
 
 var (
-	errThrottled = &fakeErr{class: Throttled, code: "Throttling.User"}
-	errBusy      = &fakeErr{class: Transient, code: "ServiceBusy"}
-	errOffline   = &fakeErr{class: Permanent, code: "InvalidDomain.Offline"}
-	errAuth      = &fakeErr{class: Auth, code: "InvalidAccessKeyId.NotFound"}
+	errThrottled = &fakeErr{class: failure.Throttled, code: "Throttling.User"}
+	errBusy      = &fakeErr{class: failure.Transient, code: "ServiceBusy"}
+	errOffline   = &fakeErr{class: failure.Permanent, code: "InvalidDomain.Offline"}
+	errAuth      = &fakeErr{class: failure.Auth, code: "InvalidAccessKeyId.NotFound"}
 )
 
 // fakeClient answers from per-domain scripts and records every call.
@@ -58,7 +59,24 @@ func newFake() *fakeClient {
 		descAlways: map[string]error{}, panics: map[string]bool{}, setsByAPI: map[string]int{}, descByAPI: map[string]int{}}
 }
 
-func (f *fakeClient) Set(_ context.Context, c plan.Call) (string, error) {
+// Set makes the call's one Set through calls.
+func (f *fakeClient) Set(ctx context.Context, c plan.Call, calls Caller) error {
+	return calls.Call(ctx, c.API, func() (string, error) { return f.set(c) })
+}
+
+// Describe makes the call's one Describe through calls.
+func (f *fakeClient) Describe(ctx context.Context, c plan.Call, calls Caller) (Installed, error) {
+	var in Installed
+	err := calls.Call(ctx, describeAPI(c), func() (string, error) {
+		var err error
+		in, err = f.describe(c)
+		return in.RequestID, err
+	})
+	return in, err
+}
+
+// set answers one Set call.
+func (f *fakeClient) set(c plan.Call) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.sets[c.DomainName]++
@@ -79,11 +97,12 @@ func (f *fakeClient) Set(_ context.Context, c plan.Call) (string, error) {
 	return fmt.Sprintf("set-%s-%d", c.DomainName, f.sets[c.DomainName]), nil
 }
 
-func (f *fakeClient) Describe(_ context.Context, c plan.Call) (Installed, error) {
+// describe answers one Describe call.
+func (f *fakeClient) describe(c plan.Call) (Installed, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.describes++
-	f.descByAPI[plan.DescribeAPI(c.Target.Product).Action]++
+	f.descByAPI[describeAPI(c).Action]++
 	if f.panics["describe:"+c.DomainName] {
 		panic(fmt.Errorf("describe of %s blew up", c.DomainName))
 	}
@@ -114,11 +133,27 @@ var (
 	notBefore = notAfter.AddDate(0, -3, 0)
 )
 
+// TestAPIs are the Set and Describe APIs of the products the tests name,
+// as their packages declare them (TestAPIsAreTheProducts checks them).
+var TestAPIs = map[manifest.Product][2]plan.API{
+	"cdn": {
+		{Service: "cdn", Action: "SetCdnDomainSSLCertificate", Version: "2018-05-10", Quota: 30},
+		{Service: "cdn", Action: "DescribeDomainCertificateInfo", Version: "2018-05-10", Quota: 100},
+	},
+	"vod": {
+		{Service: "vod", Action: "SetVodDomainSSLCertificate", Version: "2017-03-21", Quota: 30},
+		{Service: "vod", Action: "DescribeVodDomainCertificateInfo", Version: "2017-03-21", Quota: 30},
+	},
+}
+
+// describeAPI is the Describe API of a call's product.
+func describeAPI(c plan.Call) plan.API { return TestAPIs[c.Target.Product][1] }
+
 // testPlan builds a plan of n CDN calls without a real bundle.
 func testPlan(n int) *plan.Plan {
 	p := &plan.Plan{Bundle: bundle.Identity{Fingerprint: "ab12cd34ef", NotBefore: notBefore, NotAfter: notAfter, CommonName: "example.com"}}
 	p.CertName = plan.CertName(bundle.Identity{Fingerprint: "ab12cd34ef56", NotAfter: notAfter, CommonName: "example.com"})
-	addCalls(p, manifest.CDN, "d", n)
+	addCalls(p, manifest.Product("cdn"), "d", n)
 	return p
 }
 
@@ -129,7 +164,7 @@ func addCalls(p *plan.Plan, product manifest.Product, prefix string, n int) {
 		d := fmt.Sprintf("%s%02d.example.com", prefix, i)
 		p.Calls = append(p.Calls, plan.Call{
 			Target:     manifest.Target{Product: product, Domain: d},
-			API:        plan.SetAPI(product),
+			API:        TestAPIs[product][0],
 			DomainName: d,
 			Params:     []plan.Param{{Name: "DomainName", Value: d}, {Name: "CertName", Value: p.CertName}},
 		})
@@ -321,18 +356,18 @@ func TestRetryAt(t *testing.T) {
 	}
 	sent := time.Now().Add(-100 * time.Millisecond)
 	// A throttled call without a hint is retried as soon as the pacer allows.
-	if at := r.retryAt(Throttled, 3, 0, sent); !at.IsZero() {
+	if at := r.retryAt(failure.Throttled, 3, 0, sent); !at.IsZero() {
 		t.Errorf("throttled without a hint: due %v, want at once", at)
 	}
 	// With a hint: exactly the hint after the throttled call was sent, no jitter.
-	if at := r.retryAt(Throttled, 5, 3*time.Second, sent); !at.Equal(sent.Add(3 * time.Second)) {
+	if at := r.retryAt(failure.Throttled, 5, 3*time.Second, sent); !at.Equal(sent.Add(3 * time.Second)) {
 		t.Errorf("a hint of 3s gave %v after sending, want 3s", at.Sub(sent))
 	}
-	if at := r.retryAt(Throttled, 1, time.Hour, sent); !at.Equal(sent.Add(DefaultMaxDelay)) {
+	if at := r.retryAt(failure.Throttled, 1, time.Hour, sent); !at.Equal(sent.Add(DefaultMaxDelay)) {
 		t.Errorf("a huge hint gave %v, want the cap %v", at.Sub(sent), DefaultMaxDelay)
 	}
 	// Transient failures back off.
-	if at := r.retryAt(Transient, 1, 0, sent); at.IsZero() || time.Until(at) > DefaultBaseDelay {
+	if at := r.retryAt(failure.Transient, 1, 0, sent); at.IsZero() || time.Until(at) > DefaultBaseDelay {
 		t.Errorf("transient: due in %v, want within [0, %v]", time.Until(at), DefaultBaseDelay)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certdrop/certdrop/shared/failure"
 	"github.com/certdrop/certdrop/shared/plan"
 )
 
@@ -23,15 +24,17 @@ type lostAnswers struct {
 	lose map[string]int
 }
 
-func (l *lostAnswers) Set(ctx context.Context, c plan.Call) (string, error) {
-	rid, err := l.fakeClient.Set(ctx, c)
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if err == nil && l.lose[c.DomainName] > 0 {
-		l.lose[c.DomainName]--
-		return "", errReset
-	}
-	return rid, err
+func (l *lostAnswers) Set(ctx context.Context, c plan.Call, calls Caller) error {
+	return calls.Call(ctx, c.API, func() (string, error) {
+		rid, err := l.fakeClient.set(c)
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if err == nil && l.lose[c.DomainName] > 0 {
+			l.lose[c.DomainName]--
+			return "", errReset
+		}
+		return rid, err
+	})
 }
 
 // TestNeverSetBlind: a target whose Describe keeps failing is not set
@@ -88,7 +91,7 @@ func TestNeverSetBlind(t *testing.T) {
 			}
 			if tt.errHas != "" {
 				c, _ := classify(r.Err)
-				if r.Err == nil || !strings.Contains(r.Err.Error(), tt.errHas) || (c != Throttled && c != Transient) {
+				if r.Err == nil || !strings.Contains(r.Err.Error(), tt.errHas) || (c != failure.Throttled && c != failure.Transient) {
 					t.Errorf("error %v (class %s), want a transient one saying %q", r.Err, c, tt.errHas)
 				}
 			}
@@ -103,7 +106,7 @@ func TestStopDuringDescribeRetry(t *testing.T) {
 	d := p.Calls[0].DomainName
 	f := newFake()
 	f.installed[d] = Installed{CertName: "newer-by-hand", NotBefore: notBefore.AddDate(0, 1, 0), HTTPS: true}
-	f.descErrs[d] = []error{&fakeErr{class: Throttled, code: "Throttling.User", hint: time.Second}}
+	f.descErrs[d] = []error{&fakeErr{class: failure.Throttled, code: "Throttling.User", hint: time.Second}}
 	opts := serial(Options{StopAt: time.Now().Add(300 * time.Millisecond)})
 	opts.MaxDelay = 2 * time.Second
 	r := Run(context.Background(), f, p, opts)[0]
@@ -114,7 +117,7 @@ func TestStopDuringDescribeRetry(t *testing.T) {
 	if r.State != Failed || !errors.As(r.Err, &se) || se.Code != "Deadline" || !strings.Contains(r.Err.Error(), "Throttling.User") {
 		t.Fatalf("%s %v, want failed with the throttle and the deadline", r.State, r.Err)
 	}
-	if c, _ := classify(r.Err); c != Throttled {
+	if c, _ := classify(r.Err); c != failure.Throttled {
 		t.Errorf("class %s, want throttled (transient)", c)
 	}
 }
@@ -131,7 +134,7 @@ func TestStopAfterKeepsBoth(t *testing.T) {
 	if want := "ServiceBusy (then " + deadlineStop().Error() + ")"; err.Error() != want {
 		t.Errorf("%q, want %q", err.Error(), want)
 	}
-	if c, _ := classify(err); c != Transient {
+	if c, _ := classify(err); c != failure.Transient {
 		t.Errorf("class %s, want the call's", c)
 	}
 	if stopAfter(deadlineStop(), nil).Error() != deadlineStop().Error() {
@@ -184,10 +187,12 @@ func TestUnansweredSetThenNewer(t *testing.T) {
 // domain carries a certificate issued later.
 type newerMeanwhile struct{ *fakeClient }
 
-func (n *newerMeanwhile) Set(_ context.Context, c plan.Call) (string, error) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	n.sets[c.DomainName]++
-	n.installed[c.DomainName] = Installed{CertName: "newer-by-hand", NotBefore: notBefore.AddDate(0, 1, 0), HTTPS: true}
-	return "", errReset
+func (n *newerMeanwhile) Set(ctx context.Context, c plan.Call, calls Caller) error {
+	return calls.Call(ctx, c.API, func() (string, error) {
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		n.sets[c.DomainName]++
+		n.installed[c.DomainName] = Installed{CertName: "newer-by-hand", NotBefore: notBefore.AddDate(0, 1, 0), HTTPS: true}
+		return "", errReset
+	})
 }

@@ -15,13 +15,19 @@ import (
 	"github.com/certdrop/certdrop/shared/fanout"
 	"github.com/certdrop/certdrop/shared/manifest"
 	"github.com/certdrop/certdrop/shared/plan"
+	"github.com/certdrop/certdrop/shared/product"
+	"github.com/certdrop/certdrop/shared/product/all"
+	"github.com/certdrop/certdrop/shared/product/cdn"
+	"github.com/certdrop/certdrop/shared/product/dcdn"
+	"github.com/certdrop/certdrop/shared/product/live"
+	"github.com/certdrop/certdrop/shared/product/vod"
 )
 
 const zone = "certdrop.test"
 
 // account is an emulator with a CDN, a VOD, a Live and a DCDN domain and
 // a client pointed at it, CAS included.
-func account(t *testing.T) (*cloudsim.Sim, *cloud.Client, *manifest.Manifest) {
+func account(t *testing.T) (*cloudsim.Sim, *product.Client, *manifest.Manifest) {
 	t.Helper()
 	s := cloudsimtest.Start(t, cloudsim.Config{
 		Credentials: []cloudsim.Credential{{AccessKeyID: "ak", AccessKeySecret: "sk"}},
@@ -36,19 +42,19 @@ func account(t *testing.T) (*cloudsim.Sim, *cloud.Client, *manifest.Manifest) {
 	ep := s.Endpoints()
 	vars := map[string]string{
 		"ALIBABA_CLOUD_ACCESS_KEY_ID": "ak", "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "sk",
-		cloud.EnvCDNEndpoint: ep.OpenAPI, cloud.EnvVODEndpoint: ep.OpenAPI, cloud.EnvLiveEndpoint: ep.OpenAPI,
-		cloud.EnvDCDNEndpoint: ep.OpenAPI, cloud.EnvCASEndpoint: ep.OpenAPI, cloud.EnvCASIntlEndpoint: ep.CASIntl,
+		cdn.EnvEndpoint: ep.OpenAPI, vod.EnvEndpoint: ep.OpenAPI, live.EnvEndpoint: ep.OpenAPI,
+		dcdn.EnvEndpoint: ep.OpenAPI, cloud.EnvCASEndpoint: ep.OpenAPI, cloud.EnvCASIntlEndpoint: ep.CASIntl,
 	}
-	c, err := cloud.New(cloud.Options{Getenv: func(k string) string { return vars[k] }})
+	c, err := all.Products().NewClient(cloud.Options{Getenv: func(k string) string { return vars[k] }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(c.CloseIdleConnections)
+	t.Cleanup(c.Transport().CloseIdleConnections)
 	cas := manifest.DeliveryCAS
 	m := &manifest.Manifest{Version: 1, Targets: []manifest.Target{
-		{Product: manifest.CDN, Domain: "www." + zone, Delivery: cas},
-		{Product: manifest.VOD, Domain: "vod." + zone, Region: "cn-shanghai", Delivery: cas},
-		{Product: manifest.DCDN, Domain: "dcdn." + zone, Delivery: cas},
+		{Product: cdn.Name, Domain: "www." + zone, Delivery: cas},
+		{Product: vod.Name, Domain: "vod." + zone, Region: "cn-shanghai", Delivery: cas},
+		{Product: dcdn.Name, Domain: "dcdn." + zone, Delivery: cas},
 	}}
 	return s, c, m
 }
@@ -59,7 +65,7 @@ func account(t *testing.T) (*cloudsim.Sim, *cloud.Client, *manifest.Manifest) {
 // Live Set is sent, and the other targets are rolled back.
 func TestRollbackLive(t *testing.T) {
 	s, c, m := account(t)
-	m.Targets = append(m.Targets, manifest.Target{Product: manifest.Live, Domain: "pull." + zone, Delivery: manifest.DeliveryCAS})
+	m.Targets = append(m.Targets, manifest.Target{Product: live.Name, Domain: "pull." + zone, Delivery: manifest.DeliveryCAS})
 	now := time.Now()
 	names := []string{zone, "*." + zone}
 	b := issue(t, now.Add(-2*time.Hour), 90*24*time.Hour, names...)
@@ -79,7 +85,7 @@ func TestRollbackLive(t *testing.T) {
 		return n
 	}
 	before := liveSets()
-	rep, err := Rollback(context.Background(), c, c, m, RollbackOptions{To: plan.CASCertName(b.Identity())})
+	rep, err := Rollback(context.Background(), c, c, m, RollbackOptions{Products: all.Products(), To: plan.CASCertName(b.Identity())})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +94,7 @@ func TestRollbackLive(t *testing.T) {
 	}
 	found := false
 	for _, tg := range rep.Targets {
-		if tg.Product == manifest.Live {
+		if tg.Product == live.Name {
 			found = true
 			if tg.Error == nil || tg.Error.Code != "RollbackNoReference" {
 				t.Errorf("live target %+v; want RollbackNoReference", tg)
@@ -127,7 +133,7 @@ func issue(t *testing.T, notBefore time.Time, life time.Duration, names ...strin
 
 // upload puts a bundle in CAS cn-hangzhou under name ("" for its certdrop
 // name) without deploying it.
-func upload(t *testing.T, c *cloud.Client, b *bundle.Bundle, name string) int64 {
+func upload(t *testing.T, c *product.Client, b *bundle.Bundle, name string) int64 {
 	t.Helper()
 	if name == "" {
 		name = plan.CASCertName(b.Identity())
@@ -140,9 +146,9 @@ func upload(t *testing.T, c *cloud.Client, b *bundle.Bundle, name string) int64 
 }
 
 // deploy deploys a bundle to the manifest with CAS delivery.
-func deploy(t *testing.T, c *cloud.Client, b *bundle.Bundle, m *manifest.Manifest) int64 {
+func deploy(t *testing.T, c *product.Client, b *bundle.Bundle, m *manifest.Manifest) int64 {
 	t.Helper()
-	p, err := plan.Build(b, m, "")
+	p, err := plan.Build(b, m, "", all.Products())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,11 +189,11 @@ func TestRollback(t *testing.T) {
 
 	ctx := context.Background()
 	sets := setCount(s)
-	rep, err := Rollback(ctx, c, c, m, RollbackOptions{To: plan.CASCertName(b.Identity()), DryRun: true})
+	rep, err := Rollback(ctx, c, c, m, RollbackOptions{Products: all.Products(), To: plan.CASCertName(b.Identity()), DryRun: true})
 	if err != nil || rep.Summary.Planned != len(m.Targets) || !rep.DryRun || setCount(s) != sets {
 		t.Errorf("dry-run rollback: %v %+v, %d Set calls; want every target planned, none set", err, rep.Summary, setCount(s)-sets)
 	}
-	rep, err = Rollback(ctx, c, c, m, RollbackOptions{To: plan.CASCertName(b.Identity())})
+	rep, err = Rollback(ctx, c, c, m, RollbackOptions{Products: all.Products(), To: plan.CASCertName(b.Identity())})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,13 +208,13 @@ func TestRollback(t *testing.T) {
 		t.Errorf("the rollback sent a key %d times; want 0", after-keys)
 	}
 
-	rep, err = Rollback(ctx, c, c, m, RollbackOptions{To: plan.CASCertName(b.Identity())})
+	rep, err = Rollback(ctx, c, c, m, RollbackOptions{Products: all.Products(), To: plan.CASCertName(b.Identity())})
 	if err != nil || rep.Summary.Unchanged != len(m.Targets) {
 		t.Errorf("second rollback: %v %+v; want every target unchanged", err, rep.Summary)
 	}
 	// Rolling "back" to C, issued later than the B every target carries,
 	// leaves them as they are: a rollback replaces only later certificates.
-	rep, err = Rollback(ctx, c, c, m, RollbackOptions{To: plan.CASCertName(cNew.Identity())})
+	rep, err = Rollback(ctx, c, c, m, RollbackOptions{Products: all.Products(), To: plan.CASCertName(cNew.Identity())})
 	if err != nil || rep.Summary.Skipped != len(m.Targets) {
 		t.Errorf("rollback to a later certificate: %v %+v; want every target skipped", err, rep.Summary)
 	}
@@ -224,7 +230,7 @@ func TestRollback(t *testing.T) {
 		{plan.CASCertName(b.Identity()), now.Add(91 * 24 * time.Hour), "RollbackExpired"},
 		{"", now, "RollbackNoName"},
 	} {
-		_, err := Rollback(ctx, c, c, m, RollbackOptions{To: tc.to, Now: func() time.Time { return tc.now }})
+		_, err := Rollback(ctx, c, c, m, RollbackOptions{Products: all.Products(), To: tc.to, Now: func() time.Time { return tc.now }})
 		var re *RefusedError
 		if !errors.As(err, &re) || re.Code != tc.code || re.Hint == "" {
 			t.Errorf("Rollback(%q): %v; want refused %s with a hint", tc.to, err, tc.code)
@@ -247,7 +253,7 @@ func TestRollbackSameSecond(t *testing.T) {
 	second := issue(t, at, 90*24*time.Hour, names...)
 	idFirst := deploy(t, c, first, m)
 	carries(t, s, m, deploy(t, c, second, m))
-	rep, err := Rollback(context.Background(), c, c, m, RollbackOptions{To: plan.CASCertName(first.Identity())})
+	rep, err := Rollback(context.Background(), c, c, m, RollbackOptions{Products: all.Products(), To: plan.CASCertName(first.Identity())})
 	if err != nil || rep.Summary.Deployed != len(m.Targets) {
 		t.Fatalf("rollback: %v %+v; want every target deployed", err, rep.Summary)
 	}
@@ -294,7 +300,7 @@ func TestPrune(t *testing.T) {
 	later := func() time.Time { return now.Add(2 * time.Hour) } // e has expired by then
 
 	ctx := context.Background()
-	dry := Prune(ctx, c, c, m, PruneOptions{Now: later})
+	dry := Prune(ctx, c, c, m, PruneOptions{Products: all.Products(), Now: later})
 	if n := deletes(s); n != 0 {
 		t.Fatalf("the dry run sent %d DeleteUserCertificate calls; want 0", n)
 	}
@@ -333,7 +339,7 @@ func TestPrune(t *testing.T) {
 		t.Errorf("dry run result %+v", dry)
 	}
 
-	res := Prune(ctx, c, c, m, PruneOptions{Delete: true, Now: later})
+	res := Prune(ctx, c, c, m, PruneOptions{Products: all.Products(), Delete: true, Now: later})
 	check(res, idA, idE)
 	if n := deletes(s); n != 2 {
 		t.Errorf("%d DeleteUserCertificate calls; want 2", n)
@@ -351,7 +357,7 @@ func TestPrune(t *testing.T) {
 		t.Errorf("%d certificates left; want B, C and the two not named by certdrop", len(left))
 	}
 	// The deleted certificate cannot be rolled back to.
-	_, err = Rollback(ctx, c, c, m, RollbackOptions{To: plan.CASCertName(a.Identity())})
+	_, err = Rollback(ctx, c, c, m, RollbackOptions{Products: all.Products(), To: plan.CASCertName(a.Identity())})
 	var re *RefusedError
 	if !errors.As(err, &re) || re.Code != "RollbackNotInCAS" {
 		t.Errorf("rollback to a pruned certificate: %v; want RollbackNotInCAS", err)
@@ -411,5 +417,35 @@ func TestOurs(t *testing.T) {
 		if got := ours(tt.c); got != tt.want {
 			t.Errorf("%s: ours = %v, want %v", tt.name, got, tt.want)
 		}
+	}
+}
+
+// TestPruneTargetsItCannotPlan: a target Prune cannot plan a Describe for
+// (here: no products given, so no product is known) is not taken for a
+// target that carries nothing: the run says so, and only expired
+// certificates are deleted.
+func TestPruneTargetsItCannotPlan(t *testing.T) {
+	s, c, m := account(t)
+	now := time.Now()
+	names := []string{zone, "*." + zone}
+	a := issue(t, now.Add(-3*time.Hour), 90*24*time.Hour, names...)
+	b := issue(t, now.Add(-2*time.Hour), 90*24*time.Hour, names...)
+	cNew := issue(t, now.Add(-time.Hour), 90*24*time.Hour, names...)
+	e := issue(t, now.Add(-time.Hour), 2*time.Hour, "e."+zone)
+	idA, _, idE := upload(t, c, a, ""), upload(t, c, b, ""), upload(t, c, e, "")
+	deploy(t, c, cNew, m)
+	later := func() time.Time { return now.Add(2 * time.Hour) }
+
+	res := Prune(context.Background(), c, c, m, PruneOptions{Delete: true, Now: later})
+	if res.OK() || len(res.Problems) == 0 || !strings.Contains(res.Problems[0].Message, "unknown product") {
+		t.Errorf("problems %+v; want each target that could not be planned", res.Problems)
+	}
+	for _, d := range res.Deleted {
+		if d.CertID == idA {
+			t.Error("a certificate whose use is unknown was deleted")
+		}
+	}
+	if len(res.Deleted) != 1 || res.Deleted[0].CertID != idE || deletes(s) != 1 {
+		t.Errorf("deleted %+v (%d calls); want the expired one only", res.Deleted, deletes(s))
 	}
 }

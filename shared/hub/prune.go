@@ -33,6 +33,9 @@ type PruneOptions struct {
 	// Fanout is the base of the options of the Describe calls and of the
 	// CAS calls' retries (quotas, deadline).
 	Fanout fanout.Options
+	// Products plan the calls that describe the manifest's targets
+	// (product.Registry).
+	Products plan.Products
 }
 
 // PruneResult is what a prune did and why. Its JSON names are part of
@@ -116,7 +119,7 @@ func Prune(ctx context.Context, client fanout.Client, cas fanout.CASClient, m *m
 		}
 	}
 
-	carried, complete := carriedBy(ctx, client, m, o.Fanout, res)
+	carried, complete := carriedBy(ctx, client, o.Products, m, o.Fanout, res)
 
 	// Newest first within each region and set of names.
 	groups := map[string][]fanout.CASCert{}
@@ -188,13 +191,18 @@ func Prune(ctx context.Context, client fanout.Client, cas fanout.CASClient, m *m
 // name and by "sha256:<fingerprint>", the targets carrying it; complete is
 // false when a target could not be described (the failures are added to
 // res.Problems).
-func carriedBy(ctx context.Context, client fanout.Client, m *manifest.Manifest, opts fanout.Options, res *PruneResult) (map[string][]string, bool) {
+func carriedBy(ctx context.Context, client fanout.Client, products plan.Products, m *manifest.Manifest, opts fanout.Options, res *PruneResult) (map[string][]string, bool) {
 	var calls []plan.Call
 	complete := true
 	for _, t := range m.Targets {
-		c, err := plan.TargetCall(t)
+		c, err := plan.TargetCall(products, t)
 		if err != nil {
-			continue // the manifest parser refuses such domains
+			// The manifest parser refuses such targets; what one carries
+			// is unknown, so nothing but the expired is deleted.
+			complete = false
+			res.Problems = append(res.Problems, report.Error{Code: "DescribeFailed",
+				Message: fmt.Sprintf("describing %s: %v; only expired certificates were deleted", t, err)})
+			continue
 		}
 		calls = append(calls, c)
 	}

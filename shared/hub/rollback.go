@@ -29,6 +29,8 @@ type RollbackOptions struct {
 	Fanout fanout.Options
 	// Meta describes the run for the report.
 	Meta report.Meta
+	// Products plan the calls by reference (product.Registry).
+	Products plan.Products
 }
 
 // RefusedError is a rollback certdrop will not start: nothing was set.
@@ -120,7 +122,7 @@ func Rollback(ctx context.Context, client fanout.Client, cas fanout.CASClient, m
 	var at []int
 	for i, t := range covered {
 		c, in := found[t.CertRegion()]
-		call, err := plan.Reference(t, name, c.ID)
+		call, err := plan.Reference(o.Products, t, name, c.ID)
 		if errors.Is(err, plan.ErrNoReference) {
 			calls[i] = call
 			missing[i] = &RefusedError{Code: "RollbackNoReference",

@@ -130,7 +130,7 @@ func (s *session) plan(loc *located, b *bundle.Bundle, objectKey string) (*plan.
 	for _, w := range b.Warnings {
 		s.log.Warn("bundle warning", "unit", shortKey(loc.Unit), "warning", w)
 	}
-	p, err := plan.Build(b, s.manifest, objectKey)
+	p, err := plan.Build(b, s.manifest, objectKey, products())
 	if err != nil {
 		return nil, s.refuse(loc, err, false)
 	}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -53,9 +54,9 @@ const (
 	// new one and the page: a few megabytes for 10,000 targets, within
 	// the region. What it cannot do in time is said in the outcome.
 	StatusBudget = 4 * time.Second
-	// AlertBudget is one message's posting, two bounded tries (the posts
-	// are concurrent).
-	AlertBudget = report.PostBudget
+	// AlertBudget is reading the alert state, one message's posting (two
+	// bounded tries; the posts are concurrent), and writing the state.
+	AlertBudget = report.PostBudget + 2*alertStateTimeout
 	// RecordBudget is one try at writing the report again.
 	RecordBudget = reportAttemptTimeout
 	// AnswerBudget is the time left to answer Function Compute.
@@ -102,12 +103,21 @@ type Config struct {
 	// Quotas override the documented calls per second, by API action:
 	// CERTDROP_QUOTAS="SetCdnDomainSSLCertificate=20,DescribeDomainCertificateInfo=50".
 	Quotas map[string]float64
-	// Webhook, when set, is told about runs with failures.
-	Webhook *report.Webhook
+	// Webhooks are the alert destinations (CERTDROP_WEBHOOK_<n>_*, at most
+	// report.MaxWebhooks): each hears of a problem once a day and of its
+	// recovery once (package alert), or, _ON=always, of every run.
+	Webhooks []*report.Webhook
+	// StatusURL is CERTDROP_STATUS_URL: where people open the status
+	// page; alerts end with it (optional).
+	StatusURL string
 	// Resolvers is CERTDROP_DNS_RESOLVERS: the DNS servers the renewal
 	// asks to follow CNAMEs and find a zone's authoritative servers
 	// (host:port); empty means the system's.
 	Resolvers []string
+	// RenewConcurrency is CERTDROP_RENEW_CONCURRENCY: how many
+	// certificates the renewal orders at once; 0 means
+	// renew.DefaultConcurrency.
+	RenewConcurrency int
 	// ACMETrustRoots is CERTDROP_ACME_TRUST_ROOTS: roots trusted for the
 	// ACME server's TLS certificate (a private or test CA), oss:// or a
 	// path.
@@ -170,10 +180,16 @@ func ConfigFromEnv(getenv func(string) string) (*Config, error) {
 	if c.Quotas, err = parseQuotas(getenv(config.Quotas)); err != nil {
 		return nil, err
 	}
-	if c.Webhook, err = report.WebhookFromEnv(getenv); err != nil {
+	if c.Webhooks, err = report.WebhooksFromEnv(getenv); err != nil {
+		return nil, err
+	}
+	if c.StatusURL, err = statusURL(getenv(config.StatusURL)); err != nil {
 		return nil, err
 	}
 	if c.Resolvers, err = renew.ParseResolvers(getenv(config.DNSResolvers)); err != nil {
+		return nil, err
+	}
+	if c.RenewConcurrency, err = renew.ParseConcurrency(getenv(config.RenewConcurrency)); err != nil {
 		return nil, err
 	}
 	return c, c.check()
@@ -241,14 +257,15 @@ type schedule struct {
 	// end by these.
 	reportEnd, statusEnd, alertsEnd, recordEnd time.Time
 	// reportTry and postTry bound one try at writing the report and at
-	// posting a message.
-	reportTry, postTry time.Duration
+	// posting a message; stateTry is kept, at the end of the alerts' part,
+	// for writing the alert state.
+	reportTry, postTry, stateTry time.Duration
 }
 
 // schedule shares out the time from start to deadline (zero: none).
 func (c *Config) schedule(start, deadline time.Time) schedule {
 	if deadline.IsZero() {
-		return schedule{reportTry: reportAttemptTimeout, postTry: report.PostAttemptTimeout}
+		return schedule{reportTry: reportAttemptTimeout, postTry: report.PostAttemptTimeout, stateTry: alertStateTimeout}
 	}
 	m := c.stopMargin(deadline.Sub(start))
 	// A margin below MinMargin (CERTDROP_SAFETY_MARGIN) shares out less
@@ -260,7 +277,7 @@ func (c *Config) schedule(start, deadline time.Time) schedule {
 		return time.Duration(float64(d) * float64(m) / float64(MinMargin))
 	}
 	s := schedule{deadline: deadline, margin: m, stopAt: deadline.Add(-m),
-		reportTry: part(reportAttemptTimeout), postTry: part(report.PostAttemptTimeout)}
+		reportTry: part(reportAttemptTimeout), postTry: part(report.PostAttemptTimeout), stateTry: part(alertStateTimeout)}
 	s.recordEnd = deadline.Add(-part(AnswerBudget))
 	s.alertsEnd = s.recordEnd.Add(-part(RecordBudget))
 	s.statusEnd = s.alertsEnd.Add(-part(AlertBudget))
@@ -275,6 +292,19 @@ func until(ctx context.Context, t time.Time) (context.Context, context.CancelFun
 		return context.WithCancel(ctx)
 	}
 	return context.WithDeadline(ctx, t)
+}
+
+// statusURL checks CERTDROP_STATUS_URL: an absolute http(s) URL, or
+// nothing.
+func statusURL(v string) (string, error) {
+	if v == "" {
+		return "", nil
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return "", fmt.Errorf("CERTDROP_STATUS_URL %q: want an absolute https URL, the address people open the status page at", v)
+	}
+	return v, nil
 }
 
 func parseQuotas(v string) (map[string]float64, error) {

@@ -39,18 +39,25 @@ func (c *deadlineClient) note(ctx context.Context) {
 	c.mu.Unlock()
 }
 
-func (c *deadlineClient) Set(ctx context.Context, _ plan.Call) (string, error) {
-	c.note(ctx)
-	c.mu.Lock()
-	c.sets++
-	c.mu.Unlock()
-	return "rid", nil
+func (c *deadlineClient) Set(ctx context.Context, call plan.Call, calls fanout.Caller) error {
+	return calls.Call(ctx, call.API, func() (string, error) {
+		c.note(ctx)
+		c.mu.Lock()
+		c.sets++
+		c.mu.Unlock()
+		return "rid", nil
+	})
 }
 
-func (c *deadlineClient) Describe(ctx context.Context, _ plan.Call) (fanout.Installed, error) {
-	c.note(ctx)
-	return fanout.Installed{}, nil
+func (c *deadlineClient) Describe(ctx context.Context, _ plan.Call, calls fanout.Caller) (fanout.Installed, error) {
+	return fanout.Installed{}, calls.Call(ctx, describeAPI, func() (string, error) {
+		c.note(ctx)
+		return "rid", nil
+	})
 }
+
+// describeAPI is the fake clients' Describe operation.
+var describeAPI = plan.API{Action: "Describe", Quota: 100}
 
 // puttingStore is a genStore that keeps the reports written to it, and
 // the status page's objects apart.
@@ -179,7 +186,7 @@ func TestAlertsWithinDeadline(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			st, _, r, body := smallSetup(t, tt.bundles)
 			hook, posts := hangingHook(t, tt.code)
-			r.Config.Webhook, r.Config.Margin = hook, 4*time.Second
+			r.Config.Webhooks, r.Config.Margin = []*report.Webhook{hook}, 4*time.Second
 			const timeout = 8 * time.Second
 			fc := &fcruntime.Invocation{RequestID: "req-hook", Body: []byte(body), Received: time.Now(), Timeout: timeout,
 				Log: slog.New(slog.DiscardHandler)}
@@ -269,10 +276,12 @@ func TestBusyNotTimeoutTooShort(t *testing.T) {
 // hangingClient's calls answer only when their context ends.
 type hangingClient struct{ deadlineClient }
 
-func (c *hangingClient) Describe(ctx context.Context, _ plan.Call) (fanout.Installed, error) {
-	c.note(ctx)
-	<-ctx.Done()
-	return fanout.Installed{}, ctx.Err()
+func (c *hangingClient) Describe(ctx context.Context, _ plan.Call, calls fanout.Caller) (fanout.Installed, error) {
+	return fanout.Installed{}, calls.Call(ctx, describeAPI, func() (string, error) {
+		c.note(ctx)
+		<-ctx.Done()
+		return "", ctx.Err()
+	})
 }
 
 // TestCallCutAtCallsEnd: a call that does not answer is cut where the

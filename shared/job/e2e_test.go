@@ -22,6 +22,7 @@ import (
 
 	"github.com/certdrop/certdrop/internal/credchain"
 	"github.com/certdrop/certdrop/internal/testutil"
+	"github.com/certdrop/certdrop/shared/alert"
 	"github.com/certdrop/certdrop/shared/bundle"
 	"github.com/certdrop/certdrop/shared/cloud"
 	"github.com/certdrop/certdrop/shared/cloudsim"
@@ -31,6 +32,9 @@ import (
 	"github.com/certdrop/certdrop/shared/job"
 	"github.com/certdrop/certdrop/shared/manifest"
 	"github.com/certdrop/certdrop/shared/plan"
+	"github.com/certdrop/certdrop/shared/product"
+	"github.com/certdrop/certdrop/shared/product/all"
+	"github.com/certdrop/certdrop/shared/product/cdn"
 	"github.com/certdrop/certdrop/shared/renew"
 	"github.com/certdrop/certdrop/shared/store"
 )
@@ -182,7 +186,7 @@ func newHarnessEnv(t *testing.T, mutate func(*cloudsim.Config), extra map[string
 			return store.OpenOSS(ctx, b, "", store.Options{Getenv: h.getenv, Credentials: creds})
 		},
 		NewClient: func(ctx context.Context, creds *credchain.Credentials) (fanout.Client, error) {
-			return cloud.New(cloud.Options{Getenv: h.getenv, Credentials: creds})
+			return all.Products().NewClient(cloud.Options{Getenv: h.getenv, Credentials: creds})
 		},
 		// Fast retries: the behaviour under test is which calls happen.
 		Fanout: &fanout.Options{BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond},
@@ -656,15 +660,15 @@ func (h *harness) setByHand(domain string, l *cloudsim.Leaf) {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	p, err := plan.Build(b, &manifest.Manifest{Targets: []manifest.Target{{Product: manifest.CDN, Domain: domain}}}, "")
+	p, err := plan.Build(b, &manifest.Manifest{Targets: []manifest.Target{{Product: cdn.Name, Domain: domain}}}, "", all.Products())
 	if err != nil || len(p.Calls) != 1 {
 		h.t.Fatalf("plan: %v %v", p, err)
 	}
-	c, err := cloud.New(cloud.Options{Getenv: h.getenv})
+	c, err := all.Products().NewClient(cloud.Options{Getenv: h.getenv})
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	if _, err := c.Set(h.ctx, p.Calls[0]); err != nil {
+	if err := c.Set(h.ctx, p.Calls[0], product.Once{}); err != nil {
 		h.t.Fatal(err)
 	}
 }
@@ -688,9 +692,12 @@ func TestE2EBadEvent(t *testing.T) {
 				o.Status != "failed" || o.ReportKey == "" {
 				t.Errorf("HTTP %d %+v", code, o)
 			}
+			// The report, and the alert state (certdrop's own object, at
+			// a fixed key): nothing else.
 			for _, e := range h.sim.Journal().Entries() {
-				// The report, and the status page, which lists every run.
-				if e.Service != "oss" || (e.API != "PutObject" && !strings.HasPrefix(e.Key, "certdrop/status/")) {
+				// The report, the alert state, and the status page, which
+				// lists every run.
+				if e.Service != "oss" || (e.API != "PutObject" && e.Key != alert.StateKey && !strings.HasPrefix(e.Key, "certdrop/status/")) {
 					t.Errorf("a bad event caused a call: %+v", e)
 				}
 			}

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/certdrop/certdrop/shared/alert"
 	"github.com/certdrop/certdrop/shared/event"
 	"github.com/certdrop/certdrop/shared/fcruntime"
 	"github.com/certdrop/certdrop/shared/report"
@@ -222,60 +223,91 @@ func storeHint(err error, perm string) string {
 	return ""
 }
 
-// notify tells the webhook about each report, then about everything else
-// the outcome holds that people must hear of: bundles refused or waiting
-// too long, a run that could not start, a report not written, expiring
-// certificates. The messages are posted concurrently (maxPosts at a
-// time), each in at most two bounded tries, and posting ends by
-// sched.alertsEnd. A message not delivered (no answer, an answer other
-// than 2xx, or not posted before the end) is counted in out.AlertError;
+// notify tells the webhooks. A destination that hears of failures only
+// (the default) is sent one message about this outcome's problems that
+// it was not told of in the last day, and its recoveries (alerts.go); an
+// _ON=always destination hears of each report, then of everything else
+// the outcome holds: bundles refused or waiting too long, a run that
+// could not start, a report not written, expiring certificates. The
+// messages are posted concurrently (maxPosts at a time), each in at most
+// two bounded tries, and posting ends by sched.alertsEnd, less the time
+// to write the alert state. A message not delivered (no answer, an
+// answer other than 2xx or a chat's error code, or not posted before the
+// end) is counted in out.AlertError, as is an alert state not written;
 // it never fails the invocation.
 func (r *Runner) notify(ctx context.Context, fc *fcruntime.Invocation, out *Outcome, sched schedule) {
-	if r.Config.Webhook == nil {
+	if len(r.Config.Webhooks) == 0 {
 		return
-	}
-	w := *r.Config.Webhook
-	w.AttemptTimeout = sched.postTry
-	var posts []func(context.Context) (bool, error)
-	for _, rep := range out.Reports {
-		if w.Wants(rep) {
-			posts = append(posts, func(ctx context.Context) (bool, error) { return w.Notify(ctx, rep) })
-		}
-	}
-	if n, ok := notice(out, fc.RetryCount); ok || w.Always {
-		posts = append(posts, func(ctx context.Context) (bool, error) { return w.Post(ctx, n) })
 	}
 	ctx, cancel := until(ctx, sched.alertsEnd)
 	defer cancel()
+	var posts []post
+	var failureOnly []report.Webhook
+	for _, hook := range r.Config.Webhooks {
+		w := *hook
+		w.AttemptTimeout = sched.postTry
+		if !w.Always {
+			failureOnly = append(failureOnly, w)
+			continue
+		}
+		for _, rep := range out.Reports {
+			posts = append(posts, post{w.Name, func(ctx context.Context) (bool, error) { return w.Notify(ctx, rep) }})
+		}
+		n, _ := notice(out, fc.RetryCount)
+		posts = append(posts, post{w.Name, func(ctx context.Context) (bool, error) { return w.Post(ctx, n) }})
+	}
+	state, digests := r.decideAlerts(ctx, fc, out, failureOnly)
+	posts = append(posts, digests...)
+	pctx, pcancel := ctx, context.CancelFunc(func() {})
+	if !sched.alertsEnd.IsZero() && state != nil {
+		pctx, pcancel = context.WithDeadline(ctx, sched.alertsEnd.Add(-sched.stateTry))
+	}
+	defer pcancel()
 	errs := make([]error, len(posts))
 	slots := make(chan struct{}, maxPosts)
 	var wg sync.WaitGroup
-	for i, post := range posts {
+	for i, p := range posts {
 		select {
 		case slots <- struct{}{}:
-		case <-ctx.Done():
-			errs[i] = fmt.Errorf("not posted: the invocation's deadline was near (%w)", ctx.Err())
+		case <-pctx.Done():
+			errs[i] = fmt.Errorf("not posted: the invocation's deadline was near (%w)", pctx.Err())
 			continue
 		}
 		wg.Go(func() {
 			defer func() { <-slots }()
-			_, errs[i] = post(ctx)
+			_, errs[i] = p.send(pctx)
 		})
 	}
 	wg.Wait()
 	failed := 0
 	var last error
-	for _, err := range errs {
+	var undelivered []string
+	for i, err := range errs {
 		if err != nil {
 			failed++
 			last = err
+			undelivered = append(undelivered, posts[i].dest)
 			fc.Log.Warn("webhook message not delivered", "error", err.Error())
 		}
 	}
 	if failed > 0 {
 		out.AlertError = &report.Error{Code: "AlertNotDelivered", Transient: true,
 			Message: clip(fmt.Sprintf("%d of %d webhook message(s) not delivered: %v", failed, len(posts), last)),
-			Hint:    "check CERTDROP_WEBHOOK_URL and that the endpoint answers 2xx within " + report.PostAttemptTimeout.String() + "; this report holds everything the messages said"}
+			Hint: "check the CERTDROP_WEBHOOK_* variables (URL, FORMAT, SECRET) and that the endpoint answers 2xx within " +
+				report.PostAttemptTimeout.String() + "; this report holds everything the messages said"}
+	}
+	if state == nil {
+		return
+	}
+	if err := state.commit(ctx, undelivered); err != nil {
+		fc.Log.Warn("alert state not written: the next invocation repeats these alerts", "error", err.Error())
+		msg := "the alert state was not written (the next invocation repeats these alerts): " + err.Error()
+		if out.AlertError != nil {
+			out.AlertError.Message = clip(out.AlertError.Message + "; " + msg)
+		} else {
+			out.AlertError = &report.Error{Code: "AlertStateNotWritten", Transient: true, Message: clip(msg),
+				Hint: storeHint(err, "oss:PutObject on "+alert.StateKey+" in CERTDROP_BUCKET")}
+		}
 	}
 }
 

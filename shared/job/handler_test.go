@@ -15,6 +15,7 @@ import (
 
 	"github.com/certdrop/certdrop/internal/credchain"
 	"github.com/certdrop/certdrop/shared/config"
+	"github.com/certdrop/certdrop/shared/alert"
 	"github.com/certdrop/certdrop/shared/fcruntime"
 	"github.com/certdrop/certdrop/shared/report"
 	"github.com/certdrop/certdrop/shared/store"
@@ -28,12 +29,15 @@ type flakyStore struct {
 	puts int
 }
 
+// Get finds nothing (the alert state is not there yet).
 func (s *flakyStore) Get(context.Context, string) (*store.Object, error) {
 	return nil, store.ErrNotFound
 }
 
+// Put fails the report's first writes with errs; the alert state and
+// the status page are written.
 func (s *flakyStore) Put(_ context.Context, key string, _ []byte, _ string) error {
-	if strings.HasPrefix(key, config.DefaultStatusPrefix) {
+	if key == alert.StateKey || strings.HasPrefix(key, config.DefaultStatusPrefix) {
 		return nil
 	}
 	s.puts++
@@ -55,7 +59,7 @@ func hookRecorder(t *testing.T) (*report.Webhook, func() []string) {
 		mu.Unlock()
 	}))
 	t.Cleanup(srv.Close)
-	return &report.Webhook{URL: srv.URL}, func() []string {
+	return &report.Webhook{URL: srv.URL, Name: "1"}, func() []string {
 		mu.Lock()
 		defer mu.Unlock()
 		return append([]string(nil), got...)
@@ -110,7 +114,7 @@ func TestReportWrite(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			st := tt.store(t)
 			hook, posted := hookRecorder(t)
-			r := &Runner{Config: &Config{Bucket: "certs-bucket", ReportPrefix: "certdrop/reports/", Webhook: hook},
+			r := &Runner{Config: &Config{Bucket: "certs-bucket", ReportPrefix: "certdrop/reports/", Webhooks: []*report.Webhook{hook}},
 				OpenStore: func(context.Context, string, *credchain.Credentials) (store.Store, error) { return st, nil }}
 			fc := &fcruntime.Invocation{RequestID: "req-1", Body: []byte(`{"hello":"world"}`), Received: time.Now(),
 				Log: slog.New(slog.DiscardHandler)}
@@ -130,7 +134,7 @@ func TestReportWrite(t *testing.T) {
 				if !strings.Contains(h, tt.hintHas) || (tt.hintHasNo != "" && strings.Contains(h, tt.hintHasNo)) {
 					t.Errorf("hint %q, want %q and not %q", h, tt.hintHas, tt.hintHasNo)
 				}
-				if p := posted(); len(p) != 1 || !strings.Contains(p[0], "report not written") {
+				if p := posted(); len(p) != 1 || !strings.Contains(p[0], "ReportNotWritten: 1 report(s) not written") {
 					t.Errorf("webhook posts %q", p)
 				}
 			}

@@ -35,7 +35,7 @@ func (s *session) prepare(ctx context.Context) error {
 		}
 		return failErr("ManifestUnreadable", fmt.Errorf("cannot read the manifest %s: %w", loc, err), hint)
 	}
-	m, err := manifest.Parse(loc, data)
+	m, err := manifest.Parse(loc, data, products().Catalog())
 	if err != nil {
 		return fail("ManifestInvalid", err.Error(), "fix the manifest; `certdrop plan` checks it locally")
 	}

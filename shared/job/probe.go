@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/certdrop/certdrop/shared/alert"
 	"github.com/certdrop/certdrop/shared/fanout"
 	"github.com/certdrop/certdrop/shared/manifest"
 	"github.com/certdrop/certdrop/shared/plan"
@@ -222,7 +223,7 @@ type carried struct {
 type targetKey struct{ product, bucket, domain string }
 
 func keyOfTarget(t manifest.Target, apiDomain string) targetKey {
-	return targetKey{string(t.Product), t.Bucket, strings.ToLower(apiDomain)}
+	return targetKey{string(t.Product), t.Field("bucket"), strings.ToLower(apiDomain)}
 }
 
 // probeFleet is the daily probe: every manifest target not probed after a
@@ -264,7 +265,7 @@ func (s *session) probeFleet(ctx context.Context, reports []*report.Report, know
 		if !ok {
 			continue
 		}
-		c, err := plan.TargetCall(t)
+		c, err := plan.TargetCall(products(), t)
 		if err != nil {
 			continue
 		}
@@ -303,8 +304,8 @@ func (s *session) probeFleet(ctx context.Context, reports []*report.Report, know
 		if ir := reported[k]; ir.rep != nil {
 			ir.rep.Targets[ir.at].Probe = rp
 		}
-		obs = append(obs, status.Observation{Product: k.product, Address: pt.api, Bucket: pt.t.Bucket, Probe: statusProbe(rp)})
-		ep := EdgeProblem{Product: k.product, Domain: pt.api, Bucket: pt.t.Bucket, Name: r.Name, Expected: pt.req.Expected, Served: rp.Served}
+		obs = append(obs, status.Observation{Product: k.product, Address: pt.api, Bucket: pt.t.Field("bucket"), Probe: statusProbe(rp)})
+		ep := EdgeProblem{Product: k.product, Domain: pt.api, Bucket: pt.t.Field("bucket"), Name: r.Name, Expected: pt.req.Expected, Served: rp.Served}
 		c := known[k]
 		if r.Verdict == probe.Other && (c.fingerprint != "" || !c.notAfter.IsZero()) {
 			ep.Problem = EdgeDrift
@@ -402,4 +403,59 @@ func edgeNotice(out *Outcome, n *report.Notice) (what []string) {
 		n.Lines = append(n.Lines, fmt.Sprintf("%s: %s%s", e.Code, e.Message, hintOf(e)))
 	}
 	return what
+}
+
+// edgeSubject names a target in alerts as observe does: "cdn
+// www.example.com", with an oss target's bucket.
+func edgeSubject(product, domain, bucket string) string {
+	s := product + " " + domain
+	if bucket != "" {
+		s += " (" + bucket + ")"
+	}
+	return s
+}
+
+// observeEdges adds what the probes found to the alerts' observation: each
+// edge problem, each edge found serving what certdrop set, and the status
+// page not written (or written).
+func observeEdges(out *Outcome, add func(kind, subject, code, detail, hint string), well func(kind, subject string)) {
+	for _, e := range out.Edges {
+		where := ""
+		if e.Name != e.Domain {
+			where = " (probed at " + e.Name + ")"
+		}
+		served := "a certificate"
+		if sv := e.Served; sv != nil {
+			served = fmt.Sprintf("%s by %s, expiring %s (%d day(s) left)", sv.Subject, sv.Issuer, sv.NotAfter.Format(time.DateOnly), sv.DaysLeft)
+		}
+		switch e.Problem {
+		case EdgeDrift:
+			add(alert.KindEdge, edgeSubject(e.Product, e.Domain, e.Bucket), "Drift", "the edge serves "+served+where+", not the certificate certdrop set there",
+				"someone replaced it outside certdrop, or the domain is not served by this product: find who changed it, or deploy again (certdrop deploy --force)")
+		case EdgeExpiring:
+			add(alert.KindEdge, edgeSubject(e.Product, e.Domain, e.Bucket), "ServedExpiring", "the edge serves "+served+where+": users see it expire",
+				"the target's API reports another certificate: find why the edge does not serve it, or upload a newer certificate")
+		}
+	}
+	for _, rep := range out.Reports {
+		for _, t := range rep.Targets {
+			if t.Probe != nil && t.Probe.Verdict == string(probe.Serving) {
+				well(alert.KindEdge, edgeSubject(string(t.Product), t.Domain, t.Bucket))
+			}
+		}
+	}
+	if rs := out.run; rs != nil {
+		rs.mu.Lock()
+		for _, ob := range rs.seen {
+			if ob.Probe != nil && ob.Probe.Verdict == string(probe.Serving) {
+				well(alert.KindEdge, edgeSubject(ob.Product, ob.Address, ob.Bucket))
+			}
+		}
+		rs.mu.Unlock()
+	}
+	if e := out.StatusError; e != nil {
+		add(alert.KindStatus, "", e.Code, e.Message, e.Hint)
+	} else if out.ReportKey != "" {
+		well(alert.KindStatus, "")
+	}
 }

@@ -24,7 +24,7 @@ func (s *session) prune(ctx context.Context, client fanout.Client) *hub.PruneRes
 			Problems: []report.Error{{Code: "Deadline", Message: "the reconcile left no time to prune; the next timer run prunes", Transient: true}}}
 	}
 	cas, _ := client.(fanout.CASClient)
-	res := hub.Prune(ctx, client, cas, s.manifest, hub.PruneOptions{Delete: !dryRun, Now: s.r.Now, Fanout: s.hub})
+	res := hub.Prune(ctx, client, cas, s.manifest, hub.PruneOptions{Delete: !dryRun, Now: s.r.Now, Fanout: s.hub, Products: products()})
 	s.log.Info("pruned", "deleted", len(res.Deleted), "kept", len(res.Kept), "failed", len(res.Failed), "problems", len(res.Problems))
 	return res
 }

@@ -243,7 +243,7 @@ func (s *session) candidate(loc *located, b *bundle.Bundle) (candidate, bool, Re
 	err := b.Validate(s.bundleOptions())
 	var p *plan.Plan
 	if err == nil {
-		p, err = plan.Build(b, s.manifest, b.Sources[0])
+		p, err = plan.Build(b, s.manifest, b.Sources[0], products())
 	}
 	switch {
 	case errors.Is(err, bundle.ErrExpired):
@@ -288,7 +288,7 @@ func (s *session) expiring(ctx context.Context, client fanout.Client, reports []
 		if observedNot(t) {
 			continue
 		}
-		c, err := plan.TargetCall(t)
+		c, err := plan.TargetCall(products(), t)
 		if err != nil {
 			continue
 		}
@@ -301,7 +301,7 @@ func (s *session) expiring(ctx context.Context, client fanout.Client, reports []
 		if in.Installed != nil && !in.Installed.NotAfter.IsZero() {
 			k := key{string(in.Call.Target.Product), in.Call.DomainName}
 			notAfter[k], certName[k], fingerprint[k] = in.Installed.NotAfter, in.Installed.CertName, in.Installed.Fingerprint
-			s.run.observe(status.Observation{Product: k.product, Address: k.domain, Bucket: in.Call.Target.Bucket, Outcome: "checked",
+			s.run.observe(status.Observation{Product: k.product, Address: k.domain, Bucket: in.Call.Target.Field("bucket"), Outcome: "checked",
 				Cert: &status.Cert{Name: in.Installed.CertName, NotAfter: in.Installed.NotAfter, Fingerprint: in.Installed.Fingerprint}})
 		}
 	}
@@ -315,7 +315,7 @@ func (s *session) expiring(ctx context.Context, client fanout.Client, reports []
 		if observedNot(t) {
 			continue
 		}
-		c, err := plan.TargetCall(t)
+		c, err := plan.TargetCall(products(), t)
 		if err != nil {
 			continue
 		}
@@ -342,8 +342,8 @@ func (s *session) expiring(ctx context.Context, client fanout.Client, reports []
 }
 
 // observedNot reports whether a target's certificate cannot be observed:
-// a staging target, since Describe reports what production carries. Its
-// expiry is not judged (never production's taken for staging's).
-func observedNot(t manifest.Target) bool {
-	return t.Staging && t.Product.HasEnv()
-}
+// a staging target (the manifest resolves staging only for a product
+// whose Set API takes Env), since Describe reports what production
+// carries. Its expiry is not judged (never production's taken for
+// staging's).
+func observedNot(t manifest.Target) bool { return t.Staging }

@@ -64,9 +64,12 @@ func (s *genStore) Put(context.Context, string, []byte, string) error { return n
 // nopClient finds nothing installed and accepts every Set.
 type nopClient struct{ sets int }
 
-func (c *nopClient) Set(context.Context, plan.Call) (string, error) { c.sets++; return "rid", nil }
-func (c *nopClient) Describe(context.Context, plan.Call) (fanout.Installed, error) {
-	return fanout.Installed{}, nil
+func (c *nopClient) Set(ctx context.Context, call plan.Call, calls fanout.Caller) error {
+	return calls.Call(ctx, call.API, func() (string, error) { c.sets++; return "rid", nil })
+}
+
+func (c *nopClient) Describe(ctx context.Context, call plan.Call, calls fanout.Caller) (fanout.Installed, error) {
+	return fanout.Installed{}, calls.Call(ctx, describeAPI, func() (string, error) { return "rid", nil })
 }
 
 // memSetup builds a runner over a genStore of 40 valid bundles of ~1 MB,

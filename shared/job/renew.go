@@ -191,6 +191,9 @@ func (s *session) engine(ctx context.Context, st store.Store) (*renew.Engine, er
 		getenv = func(string) string { return "" }
 	}
 	opts.Store, opts.Prefix, opts.Getenv, opts.Logger = st, cfg.TriggerPrefix, getenv, s.log
+	if cfg.RenewConcurrency > 0 {
+		opts.Concurrency = cfg.RenewConcurrency
+	}
 	if opts.Now == nil {
 		opts.Now = s.r.Now
 	}

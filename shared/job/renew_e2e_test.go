@@ -241,7 +241,7 @@ func TestE2ERenewRecordNeverVisible(t *testing.T) {
 		t.Errorf("the reconcile did not run after the failed renewal: %s", dump(o))
 	}
 	hooks := h.webhooks()
-	if len(hooks) != 1 || !strings.Contains(hooks[0], "renewal of example.com failed") || !strings.Contains(hooks[0], "RecordNotVisible") {
+	if len(hooks) != 1 || !strings.Contains(hooks[0], "RecordNotVisible: 1 renewal(s) failed: example.com") {
 		t.Fatalf("webhook posts: %q", hooks)
 	}
 	if len(h.recorded()) != 1 {

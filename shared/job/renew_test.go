@@ -64,3 +64,27 @@ func TestRenewalOutcome(t *testing.T) {
 		t.Error("a manual renewal's outcome is not written")
 	}
 }
+
+// TestConfigRenewConcurrency: CERTDROP_RENEW_CONCURRENCY is read as the
+// renewal's concurrency; a value out of range stops the start, naming
+// the variable.
+func TestConfigRenewConcurrency(t *testing.T) {
+	for _, tc := range []struct {
+		value string
+		want  int
+		ok    bool
+	}{{"", 0, true}, {"8", 8, true}, {"100", 100, true}, {"0", 0, false}, {"500", 0, false}, {"fast", 0, false}} {
+		c, err := ConfigFromEnv(func(k string) string {
+			if k == renew.EnvConcurrency {
+				return tc.value
+			}
+			return ""
+		})
+		switch {
+		case tc.ok && (err != nil || c.RenewConcurrency != tc.want):
+			t.Errorf("%q: %v, %v; want %d", tc.value, c, err, tc.want)
+		case !tc.ok && (err == nil || !strings.Contains(err.Error(), renew.EnvConcurrency)):
+			t.Errorf("%q: accepted (%v)", tc.value, err)
+		}
+	}
+}

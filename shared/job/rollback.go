@@ -38,7 +38,7 @@ func (r *Runner) HandleRollback(ctx context.Context, ev *event.RollbackEvent) (R
 		return Result{}, err
 	}
 	rb, err := Rollback(ctx, client, s.manifest, RollbackRequest{
-		RollbackOptions: hub.RollbackOptions{To: ev.To, DryRun: ev.DryRun, Now: r.Now, Fanout: s.hub,
+		RollbackOptions: hub.RollbackOptions{To: ev.To, DryRun: ev.DryRun, Now: r.Now, Fanout: s.hub, Products: products(),
 			Meta: report.Meta{Trigger: s.opts.Trigger, RequestID: s.req.RequestID, StartedAt: time.Now()}},
 		Pins:     func(ctx context.Context) (store.Store, error) { return s.store(ctx, r.Config.Bucket) },
 		PinnedBy: s.req.RequestID, Log: s.log,
@@ -88,9 +88,13 @@ type RollbackResult struct {
 // issued after it arrives or a release lifts it, no deployment path
 // redeploys a bundle for the same names issued before it. A pin not
 // written does not undo the rollback: the result says so. The error is
-// hub.Rollback's (a *hub.RefusedError when nothing was set).
+// hub.Rollback's (a *hub.RefusedError when nothing was set). The calls
+// are planned with rr.Products, every product when nil.
 func Rollback(ctx context.Context, client fanout.Client, m *manifest.Manifest, rr RollbackRequest) (RollbackResult, error) {
 	log := orDiscard(rr.Log)
+	if rr.Products == nil {
+		rr.Products = products()
+	}
 	cas, _ := client.(fanout.CASClient)
 	rep, err := hub.Rollback(ctx, client, cas, m, rr.RollbackOptions)
 	if err != nil {

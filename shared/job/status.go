@@ -179,11 +179,11 @@ func observation(rep *report.Report, t report.Target) status.Observation {
 func manifestRefs(m *manifest.Manifest) []status.Ref {
 	refs := make([]status.Ref, 0, len(m.Targets))
 	for _, t := range m.Targets {
-		c, err := plan.TargetCall(t)
+		c, err := plan.TargetCall(products(), t)
 		if err != nil {
 			continue
 		}
-		ref := status.Ref{Product: string(t.Product), Address: c.DomainName, Bucket: t.Bucket}
+		ref := status.Ref{Product: string(t.Product), Address: c.DomainName, Bucket: t.Field("bucket")}
 		if name, ok := t.ProbeAt(); ok && name != strings.ToLower(c.DomainName) {
 			ref.Names = []string{name}
 		}

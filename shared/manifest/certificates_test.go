@@ -10,7 +10,7 @@ import (
 )
 
 func TestCertificatesExample(t *testing.T) {
-	m, err := Load(filepath.Join(manifestsDir, "certificates.yaml"))
+	m, err := loadTest(filepath.Join(manifestsDir, "certificates.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +85,7 @@ func TestCertificatesParse(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m, err := Parse("m.yaml", []byte(head+tt.in))
+			m, err := parseTest("m.yaml", []byte(head+tt.in))
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("error %v, want one containing %q", err, tt.wantErr)
@@ -115,7 +115,7 @@ func TestCertificatesBound(t *testing.T) {
 	for i := 0; i <= MaxCertificates; i++ {
 		b.WriteString("  - {name: c" + strings.Repeat("x", i%5) + string(rune('a'+i%26)) + ", domains: [a.example.com], dns: alidns}\n")
 	}
-	_, err := Parse("m.yaml", []byte(b.String()))
+	_, err := parseTest("m.yaml", []byte(b.String()))
 	if err == nil || !strings.Contains(err.Error(), "too many certificates") {
 		t.Fatalf("error %v, want too many certificates", err)
 	}
@@ -221,7 +221,7 @@ func TestIssuerAtMetadataAddress(t *testing.T) {
 		"[::ffff:100.100.100.200]", "[::169.254.169.254]", "[64:ff9b::a9fe:a9fe]", "[fd00:ec2::254]",
 	} {
 		url := "https://" + host + "/latest/meta-data/"
-		_, err := Parse("m.yaml", []byte(head+`"`+url+`"`+"\n"))
+		_, err := parseTest("m.yaml", []byte(head+`"`+url+`"`+"\n"))
 		want := `m.yaml:7:13: issuer "` + url + `": `
 		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "certdrop sends no request there") {
 			t.Errorf("issuer %s: %v; want %q", url, err, want+"… certdrop sends no request there")
@@ -231,7 +231,7 @@ func TestIssuerAtMetadataAddress(t *testing.T) {
 		"https://acme.internal.example/directory", "https://127.0.0.1:14000/dir", "https://[::1]:14000/dir", "https://localhost/dir",
 		"https://10.0.0.1/dir", "https://100.100.100.201/dir", "https://169.253.255.255/dir", "https://169.254.169.254.example.com/dir",
 	} {
-		if _, err := Parse("m.yaml", []byte(head+`"`+url+`"`+"\n")); err != nil {
+		if _, err := parseTest("m.yaml", []byte(head+`"`+url+`"`+"\n")); err != nil {
 			t.Errorf("issuer %s: %v", url, err)
 		}
 	}

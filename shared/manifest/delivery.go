@@ -27,12 +27,6 @@ const (
 // CASRegions lists the CAS regions.
 func CASRegions() []string { return []string{CASRegionMainland, CASRegionInternational} }
 
-// HasCertRegion reports whether the product's Set API takes CertRegion
-// (and CertId) with CertType=cas: cdn, vod and dcdn do; live and
-// cdn-legacy take the certificate's name only, which CAS resolves in
-// cn-hangzhou; an oss custom domain takes "<CertId>-<region>".
-func (p Product) HasCertRegion() bool { return p == CDN || p == VOD || p == DCDN || p == OSS }
-
 // delivery reads a delivery field: upload or cas.
 func (p *parser) delivery(v *yaml.Node, dst *string) {
 	p.either(v, "delivery", dst, DeliveryUpload, DeliveryCAS)
@@ -58,9 +52,9 @@ func (p *parser) defaultsDelivery(f fields, d *Defaults) {
 
 // targetDelivery reads a target's delivery and casRegion over the
 // defaults. A CAS region other than cn-hangzhou is refused for a product
-// whose API takes no CertRegion (live, cdn-legacy): CAS would look the
-// name up in cn-hangzhou, where the certificate is not.
-func (p *parser) targetDelivery(n *yaml.Node, f fields, d Defaults, known bool, t *Target) {
+// whose API takes a CAS certificate by name only (Spec.CASByName): CAS
+// would look the name up in cn-hangzhou, where the certificate is not.
+func (p *parser) targetDelivery(n *yaml.Node, f fields, d Defaults, spec *Spec, t *Target) {
 	t.Delivery, t.CASRegion = d.Delivery, d.CASRegion
 	p.delivery(f.value("delivery"), &t.Delivery)
 	p.casRegion(f.value("casRegion"), &t.CASRegion)
@@ -73,7 +67,7 @@ func (p *parser) targetDelivery(n *yaml.Node, f fields, d Defaults, known bool, 
 	if t.CASRegion == CASRegionMainland {
 		t.CASRegion = ""
 	}
-	if known && t.CAS() && t.CertRegion() != CASRegionMainland && !t.Product.HasCertRegion() {
+	if spec != nil && t.CAS() && t.CertRegion() != CASRegionMainland && spec.CASByName {
 		at := f.value("casRegion")
 		if at == nil {
 			at = n

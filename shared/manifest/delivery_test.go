@@ -9,7 +9,7 @@ import (
 // the defaults' delivery and casRegion reach every target that does not
 // say otherwise, and a target's own setting wins.
 func TestDeliveryCASManifest(t *testing.T) {
-	m, err := Load(filepath.Join(manifestsDir, "cas.yaml"))
+	m, err := loadTest(filepath.Join(manifestsDir, "cas.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +43,7 @@ func TestDeliveryCASManifest(t *testing.T) {
 // TestDeliveryDefaultsUnchanged: a manifest without the new fields parses
 // to upload delivery everywhere, with the zero values it always had.
 func TestDeliveryDefaultsUnchanged(t *testing.T) {
-	m, err := Parse("m.yaml", []byte("version: 1\ntargets:\n  - {product: live, domain: pull.example.com}\n"))
+	m, err := parseTest("m.yaml", []byte("version: 1\ntargets:\n  - {product: live, domain: pull.example.com}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,8 @@
-// Package manifest reads the manifest: which domains of which Alibaba Cloud
-// products (CDN, CDN through its legacy API, VOD, Live, DCDN, and the
-// custom domains of OSS buckets) receive renewed certificates, and with
-// which settings.
+// Package manifest reads the manifest: which targets of which Alibaba Cloud
+// products receive renewed certificates, and with which settings. The
+// manifest names no product itself: Parse reads targets against a Catalog
+// of product specs (each product's package under shared/product declares
+// its own: the fields its targets take, and their checks).
 //
 // A manifest is YAML (and so also JSON), versioned:
 //

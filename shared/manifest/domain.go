@@ -43,13 +43,3 @@ func checkDomain(d string) (string, error) {
 	}
 	return n, nil
 }
-
-// resource names what a target's Set call changes: cdn and cdn-legacy set
-// the certificate of the same CDN domain, so listing a domain under both is
-// a conflict, not two targets.
-func resource(p Product) Product {
-	if p == CDNLegacy {
-		return CDN
-	}
-	return p
-}

@@ -3,6 +3,7 @@ package manifest
 import (
 	"errors"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -69,7 +70,7 @@ func FuzzLoadManifest(f *testing.F) {
 	}
 	sch := compileSchema(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		m, err := Parse("fuzz.yaml", data)
+		m, err := parseTest("fuzz.yaml", data)
 		if (m == nil) == (err == nil) {
 			t.Fatalf("Parse returned manifest %v and error %v: want exactly one", m != nil, err)
 		}
@@ -113,25 +114,47 @@ func checkInvariants(t *testing.T, m *Manifest) {
 	}
 	seen := map[string]bool{}
 	for _, tg := range m.Targets {
-		if !isProduct(tg.Product) || tg.Line < 1 {
+		spec, ok := TestProducts.spec(tg.Product)
+		if !ok || tg.Line < 1 {
 			t.Fatalf("target %+v", tg)
 		}
-		norm, err := checkDomain(tg.Domain)
-		if err != nil {
-			t.Fatalf("target %+v has an invalid domain: %v", tg, err)
+		var norm string
+		for _, name := range tg.Covered() {
+			n, err := checkDomain(name)
+			if err != nil {
+				t.Fatalf("target %+v has an invalid domain: %v", tg, err)
+			}
+			if spec.NoWildcard != "" && strings.HasPrefix(n, "*.") {
+				t.Fatalf("target %+v: a wildcard", tg)
+			}
+			norm = n
 		}
-		key := string(resource(tg.Product)) + " " + norm
+		if len(spec.Address) > 0 {
+			norm = tg.Address
+		}
+		key := spec.resource() + " " + norm
 		if seen[key] {
 			t.Fatalf("duplicate target %+v", tg)
 		}
 		seen[key] = true
-		switch {
-		case tg.Product == VOD && tg.Region != VODRegionShanghai && tg.Region != VODRegionSingapore,
-			tg.Product == OSS && (!ossRegionRE.MatchString(tg.Region) || !bucketRE.MatchString(tg.Bucket) || strings.HasPrefix(norm, "*.")),
-			!tg.Product.HasRegion() && tg.Region != "",
-			tg.Product != OSS && tg.Bucket != "",
-			tg.Staging && !tg.Product.HasEnv():
-			t.Fatalf("target %+v", tg)
+		values := map[string]string{}
+		maps.Copy(values, tg.Fields)
+		if tg.Region != "" {
+			values["region"] = tg.Region
+		}
+		for name, v := range values {
+			f, takes := spec.field(name)
+			if !takes || f.Check != nil && f.Check(v) != "" {
+				t.Fatalf("target %+v: field %s=%q", tg, name, v)
+			}
+		}
+		for _, f := range spec.Fields {
+			if _, set := values[f.Name]; !set && f.Missing != "" {
+				t.Fatalf("target %+v: no %s", tg, f.Name)
+			}
+		}
+		if tg.Staging && spec.NoStaging != "" {
+			t.Fatalf("target %+v: staging", tg)
 		}
 	}
 }

@@ -23,11 +23,21 @@ func (m *Manifest) Match(leaf *x509.Certificate, objectKey string) (covered, not
 			continue
 		}
 		switch {
-		case leaf != nil && bundle.Covers(leaf, t.Domain):
+		case leaf != nil && coversAll(leaf, t.Covered()):
 			covered = append(covered, t)
 		case bound:
 			notCovered = append(notCovered, t)
 		}
 	}
 	return covered, notCovered
+}
+
+// coversAll reports whether leaf covers every one of names.
+func coversAll(leaf *x509.Certificate, names []string) bool {
+	for _, n := range names {
+		if !bundle.Covers(leaf, n) {
+			return false
+		}
+	}
+	return len(names) > 0
 }

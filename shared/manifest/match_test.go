@@ -51,7 +51,7 @@ func names(ts []Target) []string {
 }
 
 func TestMatch(t *testing.T) {
-	m, err := Parse("m.yaml", []byte(lines(
+	m, err := parseTest("m.yaml", []byte(lines(
 		"version: 1",
 		"targets:",
 		"  - product: cdn",
@@ -163,7 +163,7 @@ func TestMatch(t *testing.T) {
 // a certificate for certdrop-demo.test and *.certdrop-demo.test covers
 // every target of testdata/manifests/demo.yaml.
 func TestMatchDemo(t *testing.T) {
-	m, err := Load(filepath.Join(manifestsDir, "demo.yaml"))
+	m, err := loadTest(filepath.Join(manifestsDir, "demo.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

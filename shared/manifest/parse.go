@@ -39,19 +39,16 @@ const maxInt = math.MaxInt32
 var (
 	manifestFields = []string{"version", "defaults", "targets", "certificates"}
 	defaultsFields = []string{"staging", "allowUntrusted", "warnDays", "canary", "verify", "replace", "delivery", "casRegion", "prune", "probe"}
-	targetFields   = []string{"product", "domain", "domains", "region", "bucket", "bundle", "staging", "delivery", "casRegion", "probe", "probeName"}
+	// targetHead and targetTail are the fields every target has; the
+	// products' own fields go between them.
+	targetHead = []string{"product", "domain", "domains"}
+	targetTail = []string{"bundle", "staging", "delivery", "casRegion", "probe", "probeName"}
 )
 
-// ossRegionRE and bucketRE check an oss target's region and bucket.
-var (
-	ossRegionRE = regexp.MustCompile(OSSRegionPattern)
-	bucketRE    = regexp.MustCompile(BucketPattern)
-)
-
-// Load reads and parses the manifest at path. Problems with the content
-// are reported as Errors naming path; a file that cannot be read gives the
-// os error, wrapped.
-func Load(path string) (*Manifest, error) {
+// Load reads and parses the manifest at path against products. Problems
+// with the content are reported as Errors naming path; a file that cannot
+// be read gives the os error, wrapped.
+func Load(path string, products Catalog) (*Manifest, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("manifest: %w", err)
@@ -61,14 +58,17 @@ func Load(path string) (*Manifest, error) {
 	if err != nil {
 		return nil, fmt.Errorf("manifest: %w", err)
 	}
-	return Parse(path, data)
+	return Parse(path, data, products)
 }
 
 // Parse parses and validates a manifest; name is the file it came from and
-// is used in messages. It returns either a valid Manifest or an error that
-// is Errors: every problem found, each with name, line and column.
-func Parse(name string, data []byte) (*Manifest, error) {
-	p := &parser{file: name, seen: map[Error]bool{}}
+// is used in messages; products are the products its targets may name. It
+// returns either a valid Manifest or an error that is Errors: every
+// problem found, each with name, line and column.
+func Parse(name string, data []byte, products Catalog) (*Manifest, error) {
+	p := &parser{file: name, seen: map[Error]bool{}, products: products, noticed: map[int]bool{}}
+	p.extra = products.fields()
+	p.targetFields = append(append(append([]string{}, targetHead...), p.extra...), targetTail...)
 	if len(data) > MaxSize {
 		p.add(0, 0, "manifest is larger than %d bytes", MaxSize)
 		return nil, p.errs
@@ -77,6 +77,7 @@ func Parse(name string, data []byte) (*Manifest, error) {
 	if len(p.errs) > 0 {
 		return nil, p.errs.sorted()
 	}
+	m.notices = p.notices
 	return m, nil
 }
 
@@ -84,7 +85,16 @@ func Parse(name string, data []byte) (*Manifest, error) {
 type parser struct {
 	file string
 	errs Errors
-	seen map[Error]bool // errors already reported, so an alias reports once
+	// products are the products targets may name; extra their own target
+	// fields, and targetFields every field a target may have.
+	products     Catalog
+	extra        []string
+	targetFields []string
+	// notices are the manifest's Notices, one per line of the targets of
+	// a product with a Spec.Notice (noticed).
+	notices []string
+	noticed map[int]bool
+	seen    map[Error]bool // errors already reported, so an alias reports once
 	// targets maps each (resource, normalised domain) to its first target,
 	// to find duplicates.
 	targets map[string]Target
@@ -251,67 +261,39 @@ func (p *parser) target(raw *yaml.Node, d Defaults) []Target {
 	}
 	p.targetNodes[n] = n.Line
 
-	f := p.fields(n, "target", targetFields)
-	t, known := p.settings(n, f, d)
-	ts := p.expand(t, known, p.domainNodes(n, f))
-	p.checkProbeName(f, ts)
-	return ts
+	f := p.fields(n, "target", p.targetFields)
+	t, spec := p.settings(n, f, d)
+	out := p.expand(n, t, spec, p.domainNodes(n, f))
+	if spec != nil && spec.Notice != "" {
+		for _, t := range out {
+			if !p.noticed[t.Line] {
+				p.noticed[t.Line] = true
+				p.notices = append(p.notices, fmt.Sprintf("%s:%d: %s", p.file, t.Line, spec.Notice))
+			}
+		}
+	}
+	p.checkProbeName(f, out)
+	return out
 }
 
-// settings reads everything of a target but its domains; known reports
-// whether its product is one certdrop knows.
-func (p *parser) settings(n *yaml.Node, f fields, d Defaults) (t Target, known bool) {
+// settings reads everything of a target but its domains; spec is its
+// product's, nil when the product is not one of the catalog's.
+func (p *parser) settings(n *yaml.Node, f fields, d Defaults) (t Target, spec *Spec) {
 	if v := f.value("product"); v == nil {
-		p.errorf(n, "target has no product (want %s)", productList())
+		p.errorf(n, "target has no product (want %s)", p.products.list())
 	} else if s, ok := p.str(v, "product"); ok {
-		t.Product, known = Product(s), isProduct(Product(s))
-		switch {
-		case known:
-		case suggest(s, productNames()) != "":
-			p.errorf(v, "unknown product %q%s", s, suggest(s, productNames()))
+		t.Product = Product(s)
+		spec, _ = p.products.spec(t.Product)
+		switch names := p.products.names(); {
+		case spec != nil:
+		case suggest(s, names) != "":
+			p.errorf(v, "unknown product %q%s", s, suggest(s, names))
 		default:
-			p.errorf(v, "unknown product %q (want %s)", s, productList())
+			p.errorf(v, "unknown product %q (want %s)", s, p.products.list())
 		}
 	}
-
-	switch v := f.value("region"); {
-	case v == nil:
-		switch t.Product {
-		case VOD:
-			t.Region = VODRegionShanghai
-		case OSS:
-			p.errorf(n, "oss target has no region (the bucket's region, e.g. cn-hangzhou)")
-		}
-	case known && !t.Product.HasRegion():
-		p.errorf(f.key("region"), "region is only for vod and oss targets, not %s", t.Product)
-	default:
-		if s, ok := p.str(v, "region"); ok {
-			switch {
-			case t.Product == OSS:
-				if !ossRegionRE.MatchString(s) {
-					p.errorf(v, "invalid oss region %q (a region ID such as cn-hangzhou)", s)
-				}
-			case s != VODRegionShanghai && s != VODRegionSingapore:
-				p.errorf(v, "unknown vod region %q (want %s or %s)", s, VODRegionShanghai, VODRegionSingapore)
-			}
-			t.Region = s
-		}
-	}
-
-	switch v := f.value("bucket"); {
-	case v == nil:
-		if t.Product == OSS {
-			p.errorf(n, "oss target has no bucket (the bucket the custom domain is bound to)")
-		}
-	case known && t.Product != OSS:
-		p.errorf(f.key("bucket"), "bucket is only for oss targets, not %s", t.Product)
-	default:
-		if s, ok := p.str(v, "bucket"); ok {
-			if !bucketRE.MatchString(s) {
-				p.errorf(v, "invalid bucket name %q (3 to 63 lower-case letters, digits and hyphens)", s)
-			}
-			t.Bucket = s
-		}
+	if spec != nil {
+		p.productFields(n, f, spec, &t)
 	}
 
 	if v := f.value("bundle"); v != nil {
@@ -324,23 +306,81 @@ func (p *parser) settings(n *yaml.Node, f fields, d Defaults) (t Target, known b
 	}
 
 	// Staging: the target's own setting, else the default. Only a product
-	// whose Set API documents Env (vod) can have it; true elsewhere, set
-	// on the target or inherited from defaults, is an error: the call
-	// would release to production, or be refused. An explicit false is
-	// allowed: it states what happens.
+	// whose Set API documents Env (Spec.NoStaging empty) can have it; true
+	// elsewhere, set on the target or inherited from defaults, is an
+	// error: the call would release to production, or be refused. An
+	// explicit false is allowed: it states what happens.
 	staging := d.Staging
+	noEnv := spec != nil && spec.NoStaging != ""
 	if v := f.value("staging"); v != nil {
-		if p.boolean(v, "staging", &staging) && staging && known && !t.Product.HasEnv() {
-			p.errorf(v, "staging: true is not possible for %s: %s", t.Product, noEnv(t.Product))
+		if p.boolean(v, "staging", &staging) && staging && noEnv {
+			p.errorf(v, "staging: true is not possible for %s: %s", t.Product, spec.NoStaging)
 		}
-	} else if staging && known && !t.Product.HasEnv() {
+	} else if staging && noEnv {
 		p.errorf(n, "staging: true (from defaults.staging, line %d) is not possible for %s: %s; set staging: false on this target",
-			p.stagingLine, t.Product, noEnv(t.Product))
+			p.stagingLine, t.Product, spec.NoStaging)
 	}
-	t.Staging = staging && t.Product.HasEnv()
-	p.targetDelivery(n, f, d, known, &t)
-	p.targetProbe(f, d, &t)
-	return t, known
+	t.Staging = staging && spec != nil && spec.NoStaging == ""
+	p.targetDelivery(n, f, d, spec, &t)
+	p.targetProbe(f, d, spec, &t)
+	return t, spec
+}
+
+// productFields reads the fields a product takes into t (region into
+// Region, the others into Fields), and reports the fields of other
+// products that t has.
+func (p *parser) productFields(n *yaml.Node, f fields, spec *Spec, t *Target) {
+	set := func(name, value string) {
+		if name == "region" {
+			t.Region = value
+			return
+		}
+		if t.Fields == nil {
+			t.Fields = map[string]string{}
+		}
+		t.Fields[name] = value
+	}
+	for _, name := range p.extra {
+		v := f.value(name)
+		field, takes := spec.field(name)
+		switch {
+		case !takes:
+			if v != nil {
+				p.errorf(f.key(name), "%s is only for %s targets, not %s", name, p.products.takers(name), spec.Name)
+			}
+		case v == nil:
+			if field.Missing != "" {
+				p.errorf(n, "%s", field.Missing)
+			} else if field.Default != "" {
+				set(name, field.Default)
+			}
+		default:
+			s, ok := p.scalar(v, field)
+			if !ok {
+				continue
+			}
+			if field.Check != nil {
+				if msg := field.Check(s); msg != "" {
+					p.errorf(v, "%s", msg)
+				}
+			}
+			set(name, s)
+		}
+	}
+}
+
+// scalar reads a product field's value as its Kind says, as a string.
+func (p *parser) scalar(v *yaml.Node, field Field) (string, bool) {
+	switch field.Kind {
+	case Integer:
+		i, ok := p.integer(v, field.Name)
+		return strconv.FormatInt(i, 10), ok
+	case Boolean:
+		var b bool
+		ok := p.boolean(v, field.Name, &b)
+		return strconv.FormatBool(b), ok
+	}
+	return p.str(v, field.Name)
 }
 
 // domainNodes returns the nodes of a target's domain and domains fields,
@@ -369,42 +409,63 @@ func (p *parser) domainNodes(n *yaml.Node, f fields) []*yaml.Node {
 	return nodes
 }
 
-// expand returns one copy of t per valid domain node, checking each
-// domain and, when the product is known, that no earlier target has it.
-func (p *parser) expand(t Target, known bool, nodes []*yaml.Node) []Target {
+// expand returns the targets of one target entry: for a product whose
+// targets are domains, one copy of t per valid domain node; for the
+// others, t itself with the valid domains as its Names. Each domain is
+// checked and, when the product is known, the targets are checked
+// against the earlier ones.
+func (p *parser) expand(n *yaml.Node, t Target, spec *Spec, nodes []*yaml.Node) []Target {
 	var out []Target
-	for _, n := range nodes {
+	var names []string
+	for _, dn := range nodes {
 		if p.visited++; p.visited > MaxTargets {
-			p.errorf(n, "too many domains: a manifest lists at most %d", MaxTargets)
+			p.errorf(dn, "too many domains: a manifest lists at most %d", MaxTargets)
 			p.full = true
 			break
 		}
-		s, ok := p.str(n, "domain")
+		s, ok := p.str(dn, "domain")
 		if !ok {
 			continue
 		}
 		norm, err := checkDomain(s)
 		if err != nil {
-			p.errorf(n, "%v", err)
+			p.errorf(dn, "%v", err)
 			continue
 		}
-		if t.Product == OSS && strings.HasPrefix(norm, "*.") {
-			p.errorf(n, "%q: an oss custom domain cannot be a wildcard", s)
+		if spec != nil && spec.NoWildcard != "" && strings.HasPrefix(norm, "*.") {
+			p.errorf(dn, "%q: %s", s, spec.NoWildcard)
 			continue
 		}
-		t.Domain, t.Line = s, n.Line
-		if known {
-			p.unique(n, t, norm)
+		if spec != nil && len(spec.Address) > 0 {
+			names = append(names, s)
+			continue
+		}
+		t.Domain, t.Line = s, dn.Line
+		if spec != nil {
+			p.unique(dn, t, spec, norm)
 		}
 		out = append(out, t)
 	}
-	return out
+	if spec == nil || len(spec.Address) == 0 || len(names) == 0 {
+		return out
+	}
+	var addr []string
+	for _, name := range spec.Address {
+		if v, ok := t.Fields[name]; ok {
+			addr = append(addr, v)
+		} else if name == "region" {
+			addr = append(addr, t.Region)
+		}
+	}
+	t.Names, t.Address, t.Line = names, strings.Join(addr, ":"), n.Line
+	p.unique(n, t, spec, t.Address)
+	return []Target{t}
 }
 
-// unique reports a target whose (product, domain) an earlier target
-// already has.
-func (p *parser) unique(n *yaml.Node, t Target, norm string) {
-	key := string(resource(t.Product)) + " " + norm
+// unique reports a target whose (product, domain) or (product, address)
+// an earlier target already has.
+func (p *parser) unique(n *yaml.Node, t Target, spec *Spec, norm string) {
+	key := spec.resource() + " " + norm
 	first, dup := p.targets[key]
 	switch {
 	case !dup:
@@ -413,10 +474,10 @@ func (p *parser) unique(n *yaml.Node, t Target, norm string) {
 		}
 		p.targets[key] = t
 	case first.Product == t.Product:
-		p.errorf(n, "duplicate target: %s %s is already listed on line %d", t.Product, t.Domain, first.Line)
+		p.errorf(n, "duplicate target: %s %s is already listed on line %d", t.Product, t.Where(), first.Line)
 	default:
-		p.errorf(n, "%s %s is already a %s target on line %d: both set the certificate of the same CDN domain",
-			t.Product, t.Domain, first.Product, first.Line)
+		p.errorf(n, "%s %s is already a %s target on line %d: both set the certificate of the same %s",
+			t.Product, t.Where(), first.Product, first.Line, spec.Resource)
 	}
 }
 
@@ -467,7 +528,7 @@ func (p *parser) fields(n *yaml.Node, what string, allowed []string) fields {
 		}
 		name := k.Value
 		if !contains(allowed, name) {
-			p.errorf(rawKey, "unknown field %q in %s%s", name, what, hint(name, what, allowed))
+			p.errorf(rawKey, "unknown field %q in %s%s", name, what, p.hint(name, what, allowed))
 			continue
 		}
 		if prev, dup := f.get(name); dup {
@@ -480,14 +541,14 @@ func (p *parser) fields(n *yaml.Node, what string, allowed []string) fields {
 }
 
 // hint suggests what an unknown field was meant to be.
-func hint(name, what string, allowed []string) string {
+func (p *parser) hint(name, what string, allowed []string) string {
 	if s := suggest(name, allowed); s != "" {
 		return s
 	}
 	if what == "manifest" && contains(defaultsFields, name) {
 		return " (it belongs under defaults)"
 	}
-	if what == "manifest" && contains(targetFields, name) {
+	if what == "manifest" && (contains(targetHead, name) || contains(targetTail, name) || contains(p.extra, name)) {
 		return " (it belongs to an entry of targets)"
 	}
 	return ""
@@ -623,22 +684,6 @@ func describe(n *yaml.Node) string {
 	return "an unresolved alias"
 }
 
-func isProduct(p Product) bool { return contains(Products(), p) }
-
-func productNames() []string {
-	var names []string
-	for _, p := range Products() {
-		names = append(names, string(p))
-	}
-	return names
-}
-
-// productList is "cdn, cdn-legacy, vod, live, dcdn or oss".
-func productList() string {
-	n := productNames()
-	return strings.Join(n[:len(n)-1], ", ") + " or " + n[len(n)-1]
-}
-
 func contains[T comparable](list []T, v T) bool {
 	for _, e := range list {
 		if e == v {
@@ -694,13 +739,4 @@ func distance(a, b string) int {
 		prev2, prev, cur = prev, cur, prev2
 	}
 	return prev[len(b)]
-}
-
-// noEnv says why a product cannot take staging: true.
-func noEnv(p Product) string {
-	switch p {
-	case CDN, DCDN:
-		return "its Set API's current reference has no Env parameter (only vod's has)"
-	}
-	return "its API has no Env parameter"
 }

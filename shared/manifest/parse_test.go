@@ -240,7 +240,7 @@ func TestParseValid(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m, err := Parse("m.yaml", []byte(tt.in))
+			m, err := parseTest("m.yaml", []byte(tt.in))
 			if err != nil {
 				t.Fatalf("Parse: %v", err)
 			}
@@ -609,7 +609,7 @@ func TestParseErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m, err := Parse("m.yaml", []byte(tt.in))
+			m, err := parseTest("m.yaml", []byte(tt.in))
 			if err == nil {
 				t.Fatalf("Parse succeeded with %d targets; want errors:\n%s", len(m.Targets), tt.want)
 			}
@@ -652,7 +652,7 @@ func TestParseDomainRules(t *testing.T) {
 	for _, d := range tests {
 		t.Run(d, func(t *testing.T) {
 			in := "version: 1\ntargets:\n  - product: cdn\n    domain: '" + d + "'\n"
-			_, err := Parse("m.yaml", []byte(in))
+			_, err := parseTest("m.yaml", []byte(in))
 			var es Errors
 			if !errors.As(err, &es) || len(es) != 1 {
 				t.Fatalf("Parse: %v; want one error", err)
@@ -671,7 +671,7 @@ func TestParseTooManyDomains(t *testing.T) {
 	for i := range MaxTargets + 5 {
 		b.WriteString("      - d" + strconv.Itoa(i) + ".example.com\n")
 	}
-	_, err := Parse("m.yaml", []byte(b.String()))
+	_, err := parseTest("m.yaml", []byte(b.String()))
 	want := "m.yaml:" + strconv.Itoa(5+MaxTargets) + ":9: too many domains: a manifest lists at most " + strconv.Itoa(MaxTargets)
 	if err == nil || err.Error() != want {
 		t.Fatalf("err = %v\nwant %s", err, want)
@@ -680,7 +680,7 @@ func TestParseTooManyDomains(t *testing.T) {
 
 func TestParseTooLarge(t *testing.T) {
 	data := []byte("version: 1\n" + strings.Repeat("#", MaxSize))
-	_, err := Parse("m.yaml", data)
+	_, err := parseTest("m.yaml", data)
 	want := "m.yaml: manifest is larger than 1048576 bytes"
 	if err == nil || err.Error() != want {
 		t.Fatalf("err = %v, want %s", err, want)
@@ -688,7 +688,7 @@ func TestParseTooLarge(t *testing.T) {
 }
 
 func TestErrorsAs(t *testing.T) {
-	_, err := Parse("m.yaml", []byte("version: 2\ntargets: []\n"))
+	_, err := parseTest("m.yaml", []byte("version: 2\ntargets: []\n"))
 	var e *Error
 	if !errors.As(err, &e) {
 		t.Fatalf("errors.As(*Error) failed on %v", err)
@@ -735,29 +735,29 @@ func TestLoad(t *testing.T) {
 	write(bad, "version: 1\ntargets: [{product: cdn, domian: www.example.com}]\n")
 	write(big, strings.Repeat("#", MaxSize+1))
 
-	m, err := Load(good)
+	m, err := loadTest(good)
 	if err != nil {
-		t.Fatalf("Load(good): %v", err)
+		t.Fatalf("loadTest(good): %v", err)
 	}
 	if m.Path != good || len(m.Targets) != 1 {
-		t.Errorf("Load(good) = Path %q, %d targets", m.Path, len(m.Targets))
+		t.Errorf("loadTest(good) = Path %q, %d targets", m.Path, len(m.Targets))
 	}
 
-	_, err = Load(bad)
+	_, err = loadTest(bad)
 	want := bad + ":2:11: target has no domain or domains\n" +
 		bad + `:2:26: unknown field "domian" in target (did you mean "domain"?)`
 	if err == nil || err.Error() != want {
-		t.Errorf("Load(bad) = %v\nwant %s", err, want)
+		t.Errorf("loadTest(bad) = %v\nwant %s", err, want)
 	}
 
-	_, err = Load(big)
+	_, err = loadTest(big)
 	if want := big + ": manifest is larger than 1048576 bytes"; err == nil || err.Error() != want {
-		t.Errorf("Load(big) = %v, want %s", err, want)
+		t.Errorf("loadTest(big) = %v, want %s", err, want)
 	}
 
-	_, err = Load(filepath.Join(dir, "missing.yaml"))
+	_, err = loadTest(filepath.Join(dir, "missing.yaml"))
 	if !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("Load(missing) = %v, want fs.ErrNotExist", err)
+		t.Errorf("loadTest(missing) = %v, want fs.ErrNotExist", err)
 	}
 }
 
@@ -786,7 +786,7 @@ func BenchmarkParseExample(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := Parse("example.yaml", data); err != nil {
+		if _, err := parseTest("example.yaml", data); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -795,7 +795,7 @@ func BenchmarkParseExample(b *testing.B) {
 // TestDCDNAndOSSTargets checks what a dcdn and an oss target become: oss
 // carries its bucket and region.
 func TestDCDNAndOSSTargets(t *testing.T) {
-	m, err := Load(filepath.Join(manifestsDir, "edge-and-oss.yaml"))
+	m, err := loadTest(filepath.Join(manifestsDir, "edge-and-oss.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -803,20 +803,17 @@ func TestDCDNAndOSSTargets(t *testing.T) {
 		{Product: CDN, Domain: "www.example.com", Line: 7},
 		{Product: DCDN, Domain: "api.example.com", Line: 9},
 		{Product: DCDN, Domain: "*.edge.example.com", Line: 9},
-		{Product: OSS, Domain: "static.example.com", Bucket: "example-static", Region: "cn-hangzhou", Line: 11},
-		{Product: OSS, Domain: "files.example.com", Bucket: "example-media-sg", Region: "ap-southeast-1", Line: 15},
-		{Product: OSS, Domain: "media.example.com", Bucket: "example-media-sg", Region: "ap-southeast-1", Line: 15},
+		{Product: OSS, Domain: "static.example.com", Fields: map[string]string{"bucket": "example-static"}, Region: "cn-hangzhou", Line: 11},
+		{Product: OSS, Domain: "files.example.com", Fields: map[string]string{"bucket": "example-media-sg"}, Region: "ap-southeast-1", Line: 15},
+		{Product: OSS, Domain: "media.example.com", Fields: map[string]string{"bucket": "example-media-sg"}, Region: "ap-southeast-1", Line: 15},
 	}
 	if !reflect.DeepEqual(m.Targets, want) {
 		t.Errorf("targets:\n got %+v\nwant %+v", m.Targets, want)
 	}
 	for _, p := range []Product{DCDN, OSS} {
-		if !isProduct(p) {
-			t.Errorf("%s is not in Products()", p)
+		if _, ok := TestProducts.spec(p); !ok {
+			t.Errorf("%s is not in the catalog", p)
 		}
-	}
-	if DCDN.HasEnv() || OSS.HasEnv() || !OSS.HasRegion() || DCDN.HasRegion() {
-		t.Errorf("HasEnv/HasRegion: dcdn %t/%t, oss %t/%t", DCDN.HasEnv(), DCDN.HasRegion(), OSS.HasEnv(), OSS.HasRegion())
 	}
 }
 
@@ -824,7 +821,7 @@ func TestDCDNAndOSSTargets(t *testing.T) {
 // target entry and with its line, that the product is deprecated and to
 // move to cdn; one without says nothing.
 func TestNotices(t *testing.T) {
-	m, err := Parse("m.yaml", []byte(lines(
+	m, err := parseTest("m.yaml", []byte(lines(
 		"version: 1",
 		"targets:",
 		"  - {product: cdn-legacy, domains: [a.example.com, b.example.com]}",
@@ -843,7 +840,7 @@ func TestNotices(t *testing.T) {
 			t.Errorf("notice %q does not say it is deprecated and to move to cdn", n)
 		}
 	}
-	m, err = Parse("m.yaml", []byte(lines("version: 1", "targets:", "  - {product: cdn, domain: c.example.com}")))
+	m, err = parseTest("m.yaml", []byte(lines("version: 1", "targets:", "  - {product: cdn, domain: c.example.com}")))
 	if err != nil || len(m.Notices()) != 0 {
 		t.Errorf("a manifest without cdn-legacy: %v %q", err, m.Notices())
 	}

@@ -2,25 +2,13 @@ package manifest
 
 import "strings"
 
-// ServedByName reports whether the product's targets are domains served
-// over TLS by name (SNI), so that probing the domain shows the certificate
-// its edge serves: every product certdrop deploys to today. A product
-// whose targets are not (a load balancer's listener, say) returns false
-// and its targets are never probed.
-func (p Product) ServedByName() bool {
-	switch p {
-	case CDN, CDNLegacy, VOD, Live, DCDN, OSS:
-		return true
-	}
-	return false
-}
-
 // ProbeAt returns the name the target's edge is probed at (the SNI) and
 // whether it is probed at all: not when the manifest says probe: false,
-// not when its product is not served by name, and a wildcard domain only
-// at its probeName.
+// not when its product's targets are not domains served by name
+// (Spec.NoProbe, Spec.Address), and a wildcard domain only at its
+// probeName.
 func (t Target) ProbeAt() (string, bool) {
-	if t.NoProbe || !t.Product.ServedByName() {
+	if t.NoProbe || t.Domain == "" {
 		return "", false
 	}
 	d := strings.ToLower(strings.TrimSuffix(t.Domain, "."))
@@ -31,10 +19,16 @@ func (t Target) ProbeAt() (string, bool) {
 }
 
 // targetProbe reads a target's probe (over defaults.probe) and probeName.
-func (p *parser) targetProbe(f fields, d Defaults, t *Target) {
+// A product whose targets are not domains served over TLS by name is
+// never probed: probe: true is refused for it.
+func (p *parser) targetProbe(f fields, d Defaults, spec *Spec, t *Target) {
 	probe := !d.NoProbe
-	p.boolean(f.value("probe"), "probe", &probe)
-	t.NoProbe = !probe
+	set := p.boolean(f.value("probe"), "probe", &probe)
+	byName := spec != nil && !spec.NoProbe && len(spec.Address) == 0
+	if set && probe && spec != nil && !byName {
+		p.errorf(f.value("probe"), "probe: true is not possible for %s: its targets are not domains served over TLS by name", spec.Name)
+	}
+	t.NoProbe = !probe || !byName
 	v := f.value("probeName")
 	if v == nil {
 		return

@@ -27,7 +27,7 @@ func TestProbeSettings(t *testing.T) {
 		"    probe: true",
 		"    probeName: a.dcdn.example.com",
 	)
-	m, err := Parse("m.yaml", []byte(in))
+	m, err := parseTest("m.yaml", []byte(in))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,17 +44,31 @@ func TestProbeSettings(t *testing.T) {
 	}
 	// Without defaults.probe every domain is probed; a product not served
 	// by name never is.
-	m, err = Parse("m.yaml", []byte(lines("version: 1", "targets:", "  - product: live", "    domain: pull.example.com")))
+	m, err = parseTest("m.yaml", []byte(lines("version: 1", "targets:", "  - product: live", "    domain: pull.example.com")))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if name, ok := m.Targets[0].ProbeAt(); !ok || name != "pull.example.com" {
 		t.Errorf("default: %q %v", name, ok)
 	}
-	tg := m.Targets[0]
-	tg.Product = "slb"
-	if _, ok := tg.ProbeAt(); ok {
-		t.Error("a product not served by name is probed")
+	// A product whose targets are not domains, or that says its targets
+	// are not served by name, is never probed; probe: true is refused.
+	cat := listenerCatalog()
+	cat = append(cat, Spec{Name: "gw", NoProbe: true})
+	m, err = Parse("m.yaml", []byte(lines("version: 1", "targets:",
+		"  - product: lb", "    region: cn-hangzhou", "    listener: lsn-1", "    domain: api.example.com",
+		"  - product: gw", "    domain: gw.example.com")), cat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tg := range m.Targets {
+		if _, ok := tg.ProbeAt(); ok {
+			t.Errorf("%s is probed", tg)
+		}
+	}
+	_, err = Parse("m.yaml", []byte(lines("version: 1", "targets:", "  - product: gw", "    domain: gw.example.com", "    probe: true")), cat)
+	if err == nil || !strings.Contains(err.Error(), "m.yaml:5:12: probe: true is not possible for gw") {
+		t.Errorf("probe: true on a product not served by name: %v", err)
 	}
 }
 
@@ -86,7 +100,7 @@ func TestProbeErrors(t *testing.T) {
 				in = lines("version: 1", "defaults:", "  probe: 1", "targets:", "  - product: cdn", "    domain: www.example.com")
 				tt.want = "m.yaml:3:10: probe must be true or false, not an integer"
 			}
-			_, err := Parse("m.yaml", []byte(in))
+			_, err := parseTest("m.yaml", []byte(in))
 			if err == nil {
 				t.Fatal("accepted")
 			}

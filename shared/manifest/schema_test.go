@@ -129,7 +129,7 @@ func TestTestdataManifests(t *testing.T) {
 				t.Fatal(err)
 			}
 			schemaErr := schemaValidate(sch, data)
-			m, parseErr := Parse(filepath.Base(path), data)
+			m, parseErr := parseTest(filepath.Base(path), data)
 			switch kind {
 			case valid:
 				if schemaErr != nil {
@@ -183,11 +183,11 @@ func TestTestdataManifests(t *testing.T) {
 // TestExampleYAMLAndJSON checks that example.json is example.yaml: the
 // same manifest apart from where each domain is written.
 func TestExampleYAMLAndJSON(t *testing.T) {
-	y, err := Load(filepath.Join(manifestsDir, "example.yaml"))
+	y, err := loadTest(filepath.Join(manifestsDir, "example.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	j, err := Load(filepath.Join(manifestsDir, "example.json"))
+	j, err := loadTest(filepath.Join(manifestsDir, "example.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

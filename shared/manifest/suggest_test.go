@@ -5,7 +5,7 @@ import "testing"
 // TestSuggest: a swapped pair of letters is one typo, so "vdo" is vod, not
 // cdn (Levenshtein counts a swap as two edits and ties them).
 func TestSuggest(t *testing.T) {
-	products := productNames()
+	products := TestProducts.names()
 	tests := []struct {
 		word       string
 		candidates []string

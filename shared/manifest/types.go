@@ -1,54 +1,13 @@
 package manifest
 
 import (
-	"fmt"
-
 	"github.com/certdrop/certdrop/shared/bundle"
 )
 
-// Product names an Alibaba Cloud product and the API certdrop calls on it.
+// Product names an Alibaba Cloud product: the value of a target's product
+// field ("cdn"). What a product takes and does is its package's
+// (shared/product), given to Parse as a Catalog.
 type Product string
-
-// The products a target can name.
-const (
-	// CDN is Alibaba Cloud CDN through SetCdnDomainSSLCertificate.
-	CDN Product = "cdn"
-	// CDNLegacy is Alibaba Cloud CDN through the older
-	// SetDomainServerCertificate (10 calls/s), which the vendor has
-	// deprecated (Manifest.Notices says so): cdn is its successor.
-	CDNLegacy Product = "cdn-legacy"
-	// VOD is ApsaraVideo VOD through SetVodDomainSSLCertificate.
-	VOD Product = "vod"
-	// Live is ApsaraVideo Live through SetLiveDomainCertificate.
-	Live Product = "live"
-	// DCDN is Edge Security Acceleration (formerly Dynamic Route for CDN)
-	// through SetDcdnDomainSSLCertificate.
-	DCDN Product = "dcdn"
-	// OSS is the certificate of an OSS bucket's custom domain (CNAME),
-	// through PutCname with a certificate configuration. Its targets name
-	// the bucket and its region.
-	OSS Product = "oss"
-)
-
-// Products lists every product, in the order reports group them.
-func Products() []Product { return []Product{CDN, CDNLegacy, VOD, Live, DCDN, OSS} }
-
-// HasEnv reports whether the product's Set API documents Env=staging: vod
-// only. The current references of SetCdnDomainSSLCertificate and
-// SetDcdnDomainSSLCertificate have no Env parameter (their SDKs dropped
-// it: CDN in v8.0.0, DCDN in v4.0.0), nor have Live's, the legacy CDN
-// operation's or OSS's PutCname.
-func (p Product) HasEnv() bool { return p == VOD }
-
-// HasRegion reports whether the product's targets name a region: vod
-// (optional, two regions) and oss (required: the bucket's region).
-func (p Product) HasRegion() bool { return p == VOD || p == OSS }
-
-// VOD regions a target may name.
-const (
-	VODRegionShanghai  = "cn-shanghai"
-	VODRegionSingapore = "ap-southeast-1"
-)
 
 // Manifest is a parsed, validated manifest: which domains of which products
 // receive certificates.
@@ -63,6 +22,9 @@ type Manifest struct {
 	// Certificates are the certificates certdrop renews itself through
 	// ACME (the optional certificates section), in file order.
 	Certificates []Certificate
+
+	// notices are what Notices returns.
+	notices []string
 }
 
 // Defaults apply to every target unless the target overrides them.
@@ -117,17 +79,30 @@ func (d Defaults) BundleOptions() bundle.Options {
 	return o
 }
 
-// Target is one domain of one product.
+// Target is one thing of one product that receives the certificate: a
+// domain, for the products whose targets are domains; what the product's
+// address fields name (a listener, a site), for the others.
 type Target struct {
+	// Product is the target's product.
 	Product Product
-	// Domain is the domain as written in the manifest.
+	// Domain is the domain as written in the manifest, for a product whose
+	// targets are domains; empty for the others (see Names).
 	Domain string
-	// Region is the VOD region (cn-shanghai or ap-southeast-1), or the
-	// region of an OSS target's bucket (cn-hangzhou, say); empty for the
-	// other products.
+	// Names are, for a product whose targets are not domains (Spec.Address),
+	// the names the certificate must cover, as written; nil for the
+	// others, whose certificate must cover Domain.
+	Names []string
+	// Address is, for a product whose targets are not domains, the values
+	// of its address fields joined by ":" ("lsn-1", "lb-1:443"); empty for
+	// the others, which Domain addresses.
+	Address string
+	// Region is the target's region where its product takes one (the
+	// region field): the region of an OSS bucket, or of VOD's API; empty
+	// for the other products.
 	Region string
-	// Bucket is the OSS bucket whose custom domain Domain is; oss only.
-	Bucket string
+	// Fields holds the values of the product's other target fields (an
+	// OSS target's bucket), by name, as written; nil when it has none.
+	Fields map[string]string
 	// Bundle, when set, restricts the target to bundles whose object key
 	// starts with it.
 	Bundle string
@@ -139,8 +114,9 @@ type Target struct {
 	// CASRegion is the CAS region of a cas target's certificate, empty
 	// for cn-hangzhou; see CertRegion.
 	CASRegion string
-	// NoProbe is the resolved probe: false: the target's edge is not
-	// probed (ProbeAt).
+	// NoProbe is the resolved probe: false, or a product whose targets
+	// are not domains served by name: the target's edge is not probed
+	// (ProbeAt).
 	NoProbe bool
 	// ProbeName is the host a wildcard domain is probed at (probeName);
 	// a wildcard without it is not probed.
@@ -149,33 +125,32 @@ type Target struct {
 	Line int
 }
 
+// Field returns the value of one of the product's target fields ("" when
+// the target has none).
+func (t Target) Field(name string) string { return t.Fields[name] }
+
+// Where is what the target addresses, as messages name it: Address, else
+// Domain.
+func (t Target) Where() string {
+	if t.Address != "" {
+		return t.Address
+	}
+	return t.Domain
+}
+
+// Covered are the names the certificate must cover to be set on the
+// target: Names, else Domain.
+func (t Target) Covered() []string {
+	if t.Names != nil {
+		return t.Names
+	}
+	return []string{t.Domain}
+}
+
 // String names the target as messages do: "cdn www.example.com".
-func (t Target) String() string { return string(t.Product) + " " + t.Domain }
-
-// OSSRegionPattern is the form of an OSS region ID (cn-hangzhou,
-// ap-southeast-1, eu-central-1): the manifest and the schema check it.
-const OSSRegionPattern = `^[a-z]{2,4}(-[a-z0-9]{1,16}){1,4}$`
-
-// BucketPattern is OSS's bucket naming rule: 3 to 63 lower-case letters,
-// digits and hyphens, starting and ending with a letter or digit.
-const BucketPattern = `^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$`
-
-// LegacyNotice says why a cdn-legacy target should move to cdn.
-const LegacyNotice = "product cdn-legacy calls SetDomainServerCertificate, which the vendor has deprecated " +
-	"(removed from the CDN SDK in v6.0.0; its reference page points to SetCdnDomainSSLCertificate): " +
-	"certdrop still calls it as its reference documents it, but move the target to product: cdn"
+func (t Target) String() string { return string(t.Product) + " " + t.Where() }
 
 // Notices are what a person should know about a valid manifest, one line
-// each, "file:line: text": the deprecated cdn-legacy product, once per
-// target entry.
-func (m *Manifest) Notices() []string {
-	var out []string
-	seen := map[int]bool{}
-	for _, t := range m.Targets {
-		if t.Product == CDNLegacy && !seen[t.Line] {
-			seen[t.Line] = true
-			out = append(out, fmt.Sprintf("%s:%d: %s", m.Path, t.Line, LegacyNotice))
-		}
-	}
-	return out
-}
+// each, "file:line: text": a product's Spec.Notice (a deprecated API),
+// once per target entry.
+func (m *Manifest) Notices() []string { return append([]string(nil), m.notices...) }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"strings"
 
 	"github.com/certdrop/certdrop/shared/bundle"
 	"github.com/certdrop/certdrop/shared/manifest"
@@ -15,11 +14,14 @@ import (
 type Call struct {
 	Target manifest.Target
 	API    API
-	// Endpoint is the product's default endpoint host; shared/cloud may
-	// override it from the environment.
-	Endpoint string
-	// DomainName is the domain as the API takes it: lower-case, punycode,
-	// a CDN wildcard as ".example.com".
+	// Endpoint is the product's default endpoint host; EndpointVar names
+	// the environment variable that overrides it (CERTDROP_CDN_ENDPOINT),
+	// which shared/cloud reads.
+	Endpoint    string
+	EndpointVar string
+	// DomainName is what the call addresses as the API takes it: a domain
+	// lower-case and in punycode (a CDN wildcard as ".example.com"), or
+	// the product's own address (a listener).
 	DomainName string
 	// Params are the request parameters in the order the reference
 	// documents list them, Action and Version excluded.
@@ -28,6 +30,9 @@ type Call struct {
 	// certificate the call references; empty for an upload call, which
 	// carries the certificate and key itself.
 	CASRegion string
+	// CertIDSuffix follows the CertId in the CertId parameter WithCertID
+	// sets: "-cn-hangzhou" where the API takes "<CertId>-<region>".
+	CertIDSuffix string
 }
 
 // Param is one request parameter. Sensitive values (the private key) print,
@@ -114,73 +119,13 @@ func (c Call) LogValue() slog.Value {
 	)
 }
 
-// APIDomain returns a target's domain as its product's API takes it:
-// normalised by bundle.NormalizeDomain, and a CDN or DCDN wildcard written
-// ".example.com" (the CDN answers InvalidDomain.NotFound for
-// "*.example.com"). DCDN's reference pages do not say how its API writes a
-// wildcard domain: certdrop writes it as CDN's (an assumption to check
-// against a real account; the emulator takes the same form).
-func APIDomain(p manifest.Product, domain string) (string, error) {
-	d, err := bundle.NormalizeDomain(domain)
+// TargetCall returns the call that names t without a certificate, as its
+// product plans it (Planner.Target): what a Describe of a target needs,
+// for reconciles that inspect targets no bundle covers.
+func TargetCall(ps Products, t manifest.Target) (Call, error) {
+	pl, err := planner(ps, t)
 	if err != nil {
-		return "", err
+		return Call{}, err
 	}
-	if p == manifest.CDN || p == manifest.CDNLegacy || p == manifest.DCDN {
-		if rest, ok := strings.CutPrefix(d, "*."); ok {
-			d = "." + rest
-		}
-	}
-	return d, nil
-}
-
-// newUploadCall plans a target's Set call with the certificate and its
-// key in the request (delivery: upload), on c, the target's TargetCall.
-func newUploadCall(c Call, t manifest.Target, certName, certPEM string, key bundle.Secret) Call {
-	domain := c.DomainName
-	add := func(name, value string) { c.Params = append(c.Params, Param{Name: name, Value: value}) }
-	switch t.Product {
-	case manifest.OSS:
-		// PutCname's CertificateConfiguration: the certificate and key
-		// (upload), Force so that the domain's current certificate is
-		// replaced without naming its CertId (the fan-out decided to
-		// replace it from ListCname). OSS has no certificate name: the
-		// bucket goes with the call, for the client.
-		add("Bucket", t.Bucket)
-		add("Domain", domain)
-		add("Certificate", certPEM)
-		c.Params = append(c.Params, Param{Name: "PrivateKey", Value: key.Reveal(), Sensitive: true})
-		add("Force", "true")
-	case manifest.CDNLegacy:
-		add("DomainName", domain)
-		add("ServerCertificateStatus", "on")
-		add("CertName", certName)
-		add("ServerCertificate", certPEM)
-		c.Params = append(c.Params, Param{Name: "PrivateKey", Value: key.Reveal(), Sensitive: true})
-		add("ForceSet", "1")
-	default:
-		add("DomainName", domain)
-		add("CertName", certName)
-		add("CertType", "upload")
-		add("SSLProtocol", "on")
-		add("SSLPub", certPEM)
-		c.Params = append(c.Params, Param{Name: "SSLPri", Value: key.Reveal(), Sensitive: true})
-		if t.Product == manifest.Live {
-			add("ForceSet", "1")
-		}
-		if t.Staging && t.Product.HasEnv() {
-			add("Env", "staging")
-		}
-	}
-	return c
-}
-
-// TargetCall returns a call that names a target without a certificate: its
-// API, endpoint and API domain, no parameters. It is what a Describe of a
-// target needs, for reconciles that inspect targets no bundle covers.
-func TargetCall(t manifest.Target) (Call, error) {
-	domain, err := APIDomain(t.Product, t.Domain)
-	if err != nil {
-		return Call{}, fmt.Errorf("target %s %s: %w", t.Product, t.Domain, err)
-	}
-	return Call{Target: t, API: SetAPI(t.Product), Endpoint: DefaultEndpoint(t.Product, t.Region), DomainName: domain}, nil
+	return pl.Target(t)
 }

@@ -18,12 +18,12 @@ const CASVersion = "2020-04-07"
 // quotas their pages document (calls per second per account).
 var (
 	// CASUploadAPI uploads a certificate and its key; it answers CertId.
-	CASUploadAPI = API{Product: "cas", Action: "UploadUserCertificate", Version: CASVersion, Quota: 100}
+	CASUploadAPI = API{Service: "yundun-cert", Action: "UploadUserCertificate", Version: CASVersion, Quota: 100}
 	// CASListAPI lists the account's uploaded certificates, a page at a
 	// time, filtered by a keyword (the name).
-	CASListAPI = API{Product: "cas", Action: "ListUserCertificateOrder", Version: CASVersion, Quota: 10}
+	CASListAPI = API{Service: "yundun-cert", Action: "ListUserCertificateOrder", Version: CASVersion, Quota: 10}
 	// CASDeleteAPI deletes an uploaded or expired certificate.
-	CASDeleteAPI = API{Product: "cas", Action: "DeleteUserCertificate", Version: CASVersion, Quota: 100}
+	CASDeleteAPI = API{Service: "yundun-cert", Action: "DeleteUserCertificate", Version: CASVersion, Quota: 100}
 )
 
 // CASEndpoint returns the public endpoint host of a CAS region:
@@ -89,21 +89,17 @@ func (p *Plan) CASUploads() []CASUpload {
 	return ups
 }
 
-// WithCertID returns the call with its CertId parameter set to id: a CAS
-// call is planned before its certificate is uploaded, and bound to the
-// upload's CertId once it is known. An OSS custom domain takes the id as
-// "<id>-<region>". Calls without a CertId parameter (live, cdn-legacy,
-// which take the name) are returned unchanged.
+// WithCertID returns the call with its CertId parameter set to id and the
+// call's CertIDSuffix: a CAS call is planned before its certificate is
+// uploaded, and bound to the upload's CertId once it is known. Calls
+// without a CertId parameter (those whose API takes the certificate's
+// name) are returned unchanged.
 func (c Call) WithCertID(id int64) Call {
 	out := c
 	out.Params = append([]Param(nil), c.Params...)
 	for i, p := range out.Params {
 		if p.Name == ParamCertID {
-			v := strconv.FormatInt(id, 10)
-			if c.Target.Product == manifest.OSS {
-				v += "-" + c.CASRegion
-			}
-			out.Params[i].Value = v
+			out.Params[i].Value = strconv.FormatInt(id, 10) + c.CertIDSuffix
 		}
 	}
 	return out
@@ -112,79 +108,48 @@ func (c Call) WithCertID(id int64) Call {
 // ParamCertID names the CertId parameter of a CAS call.
 const ParamCertID = "CertId"
 
-// LiveByUpload is why a live target with delivery: cas is planned as an
-// upload: SetLiveDomainCertificate's reference requires SSLPub and SSLPri
-// whenever SSLProtocol is on, and documents no CertId, so it gives no way
-// to name a certificate in Certificate Management Service instead.
-const LiveByUpload = "live targets with delivery: cas are delivered by upload (the certificate and key in " +
-	"SetLiveDomainCertificate): its reference requires SSLPub and SSLPri with SSLProtocol=on and documents " +
-	"no way to name a certificate in Certificate Management Service"
-
-// ErrNoReference is Reference's answer for a product whose Set API
-// documents no reference to a certificate in CAS (live).
+// ErrNoReference is what a Set by reference to a certificate in CAS
+// fails with for a product whose Set API documents no such reference.
 var ErrNoReference = errors.New("its Set API documents no reference to a certificate in Certificate Management Service: " +
 	"it takes the certificate and key themselves")
 
-// HasReference reports whether the product's Set API documents setting a
-// certificate by reference to Certificate Management Service: every
-// product but live.
-func HasReference(p manifest.Product) bool { return p != manifest.Live }
-
-// newCASCall plans a target's Set call by reference to a certificate in
-// CAS, as each API's page documents it: CDN and VOD take CertType=cas
-// with CertId and CertRegion (and the name); the legacy
-// SetDomainServerCertificate takes CertType=cas with the name only (its
-// page: with cas, the private key is optional); DCDN as CDN; an OSS
-// custom domain takes CertificateConfiguration's CertId as
-// "<CertId>-<region>". Live has none (HasReference): Build plans its
-// targets as uploads. No parameter carries the private key.
-func newCASCall(c Call, t manifest.Target, name, certPEM string) Call {
-	add := func(n, v string) { c.Params = append(c.Params, Param{Name: n, Value: v}) }
-	c.CASRegion = t.CertRegion()
-	switch t.Product {
-	case manifest.OSS:
-		// PutCname's CertificateConfiguration by CAS id, "<CertId>-<region>";
-		// the certificate (public) stays with the call so that ListCname's
-		// fingerprint can be compared with it, and is not sent.
-		add("Bucket", t.Bucket)
-		add("Domain", c.DomainName)
-		add(ParamCertID, "")
-		add("Force", "true")
-		if certPEM != "" {
-			add("Certificate", certPEM)
-		}
-	case manifest.CDNLegacy:
-		add("DomainName", c.DomainName)
-		add("ServerCertificateStatus", "on")
-		add("CertName", name)
-		add("CertType", "cas")
-	default:
-		add("DomainName", c.DomainName)
-		add("CertName", name)
-		add(ParamCertID, "")
-		add("CertType", "cas")
-		add("SSLProtocol", "on")
-		add("CertRegion", c.CASRegion)
-		if t.Staging && t.Product.HasEnv() {
-			add("Env", "staging")
-		}
-	}
-	return c
+// NoReferenceError is a Planner's answer to Reference when its Set API
+// takes no reference: Build then plans the target as an upload and adds
+// Note to the plan's Notes. It is ErrNoReference.
+type NoReferenceError struct {
+	// Note says, for a person, how the product's targets with delivery:
+	// cas are delivered instead, and why.
+	Note string
 }
+
+// Error returns the note.
+func (e *NoReferenceError) Error() string { return e.Note }
+
+// Is makes errors.Is(err, ErrNoReference) hold.
+func (e *NoReferenceError) Is(target error) bool { return target == ErrNoReference }
 
 // Reference plans a target's Set call by reference to a certificate
 // already in CAS (a rollback): its name, and its CertId in the target's
-// CAS region, with the parameters newCASCall gives each API. Nothing in
-// it carries a certificate or a key.
-func Reference(t manifest.Target, name string, certID int64) (Call, error) {
-	c, err := TargetCall(t)
+// CAS region, with the parameters its product's Planner.Reference gives.
+// Nothing in it carries a certificate or a key. A product whose Set API
+// takes no reference gives an error that is ErrNoReference.
+func Reference(ps Products, t manifest.Target, name string, certID int64) (Call, error) {
+	pl, err := planner(ps, t)
 	if err != nil {
 		return Call{}, err
 	}
-	if !HasReference(t.Product) {
-		return c, fmt.Errorf("target %s %s: %w", t.Product, t.Domain, ErrNoReference)
+	c, err := pl.Target(t)
+	if err != nil {
+		return Call{}, err
 	}
-	return newCASCall(c, t, name, "").WithCertID(certID), nil
+	ref, err := pl.Reference(c, name, "")
+	if errors.Is(err, ErrNoReference) {
+		return c, fmt.Errorf("target %s %s: %w", t.Product, t.Where(), ErrNoReference)
+	}
+	if err != nil {
+		return c, err
+	}
+	return ref.WithCertID(certID), nil
 }
 
 // casKeyword is the domain an upload of id is looked up by: its common

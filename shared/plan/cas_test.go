@@ -16,16 +16,16 @@ func TestBuildCAS(t *testing.T) {
 	b := testBundle(t, "example.com", "*.example.com")
 	cas := manifest.DeliveryCAS
 	m := &manifest.Manifest{Targets: []manifest.Target{
-		{Product: manifest.CDN, Domain: "www.example.com", Delivery: cas, Staging: true},
-		{Product: manifest.CDN, Domain: "img.example.com", Delivery: cas, CASRegion: manifest.CASRegionInternational},
-		{Product: manifest.CDNLegacy, Domain: ".example.com", Delivery: cas},
-		{Product: manifest.VOD, Domain: "vod.example.com", Region: "cn-shanghai", Delivery: cas, Staging: true},
-		{Product: manifest.Live, Domain: "pull.example.com", Delivery: cas},
-		{Product: manifest.Live, Domain: "up.example.com"}, // upload
-		{Product: manifest.DCDN, Domain: "dcdn.example.com", Delivery: cas},
-		{Product: manifest.OSS, Domain: "static.example.com", Bucket: "assets", Region: "cn-beijing", Delivery: cas, CASRegion: manifest.CASRegionInternational},
+		{Product: CDN, Domain: "www.example.com", Delivery: cas, Staging: true},
+		{Product: CDN, Domain: "img.example.com", Delivery: cas, CASRegion: manifest.CASRegionInternational},
+		{Product: CDNLegacy, Domain: ".example.com", Delivery: cas},
+		{Product: VOD, Domain: "vod.example.com", Region: "cn-shanghai", Delivery: cas, Staging: true},
+		{Product: Live, Domain: "pull.example.com", Delivery: cas},
+		{Product: Live, Domain: "up.example.com"}, // upload
+		{Product: DCDN, Domain: "dcdn.example.com", Delivery: cas},
+		{Product: OSS, Domain: "static.example.com", Fields: map[string]string{"bucket": "assets"}, Region: "cn-beijing", Delivery: cas, CASRegion: manifest.CASRegionInternational},
 	}}
-	p, err := Build(b, m, "")
+	p, err := Build(b, m, "", TestProducts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,10 +70,16 @@ func TestBuildCAS(t *testing.T) {
 	if c := p.Calls[4]; c.Param("SSLPri") == "" || c.Param("SSLPub") == "" || c.Param("CertType") != "upload" || c.CASRegion != "" {
 		t.Errorf("live with delivery: cas: %v; want an upload", c.Params)
 	}
-	if len(p.Notes) != 1 || p.Notes[0] != LiveByUpload {
-		t.Errorf("notes %q; want LiveByUpload once", p.Notes)
+	live, _ := TestProducts.Planner(Live)
+	_, noRef := live.Reference(p.Calls[4], name, "")
+	var nr *NoReferenceError
+	if !errors.As(noRef, &nr) || !strings.HasPrefix(nr.Note, "live targets with delivery: cas are delivered by upload") {
+		t.Fatalf("live's Reference: %v; want a NoReferenceError saying why", noRef)
 	}
-	if _, err := Reference(manifest.Target{Product: manifest.Live, Domain: "pull.example.com"}, name, 7); !errors.Is(err, ErrNoReference) {
+	if len(p.Notes) != 1 || p.Notes[0] != nr.Note {
+		t.Errorf("notes %q; want live's note once", p.Notes)
+	}
+	if _, err := Reference(TestProducts, manifest.Target{Product: Live, Domain: "pull.example.com"}, name, 7); !errors.Is(err, ErrNoReference) {
 		t.Errorf("Reference for live: %v; want ErrNoReference", err)
 	}
 	// The API client scrubs exactly the key from errors: the upload call's

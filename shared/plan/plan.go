@@ -1,8 +1,10 @@
 package plan
 
 import (
+	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -21,9 +23,10 @@ type Plan struct {
 	CertName string
 	// Calls holds one Set call per covered target, in manifest order.
 	Calls []Call
-	// NotCovered are targets bound to this bundle by their bundle prefix
-	// that the certificate does not cover: reported, never dropped.
-	NotCovered []manifest.Target
+	// NotCovered are the calls (as TargetCall plans them, never sent) of
+	// the targets bound to this bundle by their bundle prefix that the
+	// certificate does not cover: reported, never dropped.
+	NotCovered []Call
 	// CASName is the name the certificate has in Certificate Management
 	// Service, for targets with delivery: cas (CASCertName).
 	CASName string
@@ -32,7 +35,8 @@ type Plan struct {
 	// or ReplaceAlways.
 	Replace string
 	// Notes say what a person should know about how the plan delivers:
-	// live targets with delivery: cas go by upload (LiveByUpload).
+	// the targets with delivery: cas of a product whose Set API takes no
+	// reference go by upload (NoReferenceError), once per product.
 	Notes []string
 
 	// certPEM and key are kept for CASUploads; key never prints.
@@ -46,10 +50,11 @@ const (
 	ReplaceAlways = manifest.ReplaceAlways
 )
 
-// Build plans the calls that deploy b to the targets of m it matches.
-// objectKey is where the bundle was found ("" when unknown: bundle prefixes
-// are then not checked). b must already have passed Validate.
-func Build(b *bundle.Bundle, m *manifest.Manifest, objectKey string) (*Plan, error) {
+// Build plans the calls that deploy b to the targets of m it matches,
+// each as its product plans it (ps). objectKey is where the bundle was
+// found ("" when unknown: bundle prefixes are then not checked). b must
+// already have passed Validate.
+func Build(b *bundle.Bundle, m *manifest.Manifest, objectKey string, ps Products) (*Plan, error) {
 	id := b.Identity()
 	p := &Plan{
 		Bundle:   id,
@@ -62,27 +67,42 @@ func Build(b *bundle.Bundle, m *manifest.Manifest, objectKey string) (*Plan, err
 		p.Replace = ReplaceOlder
 	}
 	covered, notCovered := m.Match(b.Leaf, objectKey)
-	p.NotCovered = notCovered
+	for _, t := range notCovered {
+		c, err := TargetCall(ps, t)
+		if err != nil {
+			// Reported as the manifest wrote it.
+			c = Call{Target: t, DomainName: t.Where()}
+		}
+		p.NotCovered = append(p.NotCovered, c)
+	}
 	certPEM, keyPEM := b.CertPEM(), b.KeyPEM()
-	liveNoted := false
 	for _, t := range covered {
-		c, err := TargetCall(t)
+		pl, err := planner(ps, t)
 		if err != nil {
 			return nil, err
 		}
-		switch {
-		case t.CAS() && !HasReference(t.Product):
-			// Live: by upload, as its reference documents (LiveByUpload).
-			c = newUploadCall(c, t, p.CertName, certPEM, keyPEM)
-			if !liveNoted {
-				liveNoted = true
-				p.Notes = append(p.Notes, LiveByUpload)
+		c, err := pl.Target(t)
+		if err != nil {
+			return nil, err
+		}
+		if t.CAS() {
+			ref, err := pl.Reference(c, p.CASName, certPEM)
+			var nr *NoReferenceError
+			switch {
+			case errors.As(err, &nr):
+				// By upload, as the product's Set API documents.
+				c = pl.Upload(c, p.CertName, certPEM, keyPEM)
+				if !slices.Contains(p.Notes, nr.Note) {
+					p.Notes = append(p.Notes, nr.Note)
+				}
+			case err != nil:
+				return nil, err
+			default:
+				p.certPEM, p.key = certPEM, keyPEM
+				c = ref
 			}
-		case t.CAS():
-			p.certPEM, p.key = certPEM, keyPEM
-			c = newCASCall(c, t, p.CASName, certPEM)
-		default:
-			c = newUploadCall(c, t, p.CertName, certPEM, keyPEM)
+		} else {
+			c = pl.Upload(c, p.CertName, certPEM, keyPEM)
 		}
 		p.Calls = append(p.Calls, c)
 	}

@@ -35,15 +35,15 @@ func testBundle(t testing.TB, names ...string) *bundle.Bundle {
 func TestBuild(t *testing.T) {
 	b := testBundle(t, "example.com", "*.example.com")
 	m := &manifest.Manifest{Targets: []manifest.Target{
-		{Product: manifest.CDN, Domain: "WWW.Example.com", Staging: true},
-		{Product: manifest.CDN, Domain: "*.example.com"},
-		{Product: manifest.CDNLegacy, Domain: ".example.com"},
-		{Product: manifest.VOD, Domain: "vod.example.com", Region: "ap-southeast-1", Staging: true},
-		{Product: manifest.Live, Domain: "pull.example.com", Staging: true},
-		{Product: manifest.Live, Domain: "a.b.example.com", Bundle: "certs/example.com/"},
-		{Product: manifest.CDN, Domain: "other.org"},
+		{Product: CDN, Domain: "WWW.Example.com", Staging: true},
+		{Product: CDN, Domain: "*.example.com"},
+		{Product: CDNLegacy, Domain: ".example.com"},
+		{Product: VOD, Domain: "vod.example.com", Region: "ap-southeast-1", Staging: true},
+		{Product: Live, Domain: "pull.example.com", Staging: true},
+		{Product: Live, Domain: "a.b.example.com", Bundle: "certs/example.com/"},
+		{Product: CDN, Domain: "other.org"},
 	}}
-	p, err := Build(b, m, "certs/example.com/fullchain.pem")
+	p, err := Build(b, m, "certs/example.com/fullchain.pem", TestProducts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +63,7 @@ func TestBuild(t *testing.T) {
 			"DomainName=pull.example.com CertName=" + name + " CertType=upload SSLProtocol=on SSLPub=CERT SSLPri=KEY ForceSet=1"},
 	}
 	assertCalls(t, p.Calls, want, cert, key)
-	if len(p.NotCovered) != 1 || p.NotCovered[0].Domain != "a.b.example.com" {
+	if len(p.NotCovered) != 1 || p.NotCovered[0].Target.Domain != "a.b.example.com" || p.NotCovered[0].API.Action != "SetLiveDomainCertificate" {
 		t.Errorf("not covered = %v, want the bound a.b.example.com", p.NotCovered)
 	}
 	// 2 CDN calls at 30/s and 1 legacy call at 10/s: the legacy API bounds it.
@@ -76,7 +76,11 @@ func TestLowerBound(t *testing.T) {
 	calls := func(p manifest.Product, n int) []Call {
 		cs := make([]Call, n)
 		for i := range cs {
-			cs[i] = Call{API: SetAPI(p)}
+			c, err := TargetCall(TestProducts, manifest.Target{Product: p, Domain: "www.example.com", Region: "cn-hangzhou"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cs[i] = c
 		}
 		return cs
 	}
@@ -85,9 +89,9 @@ func TestLowerBound(t *testing.T) {
 		want  time.Duration
 	}{
 		{nil, 0},
-		{calls(manifest.CDN, 600), 20 * time.Second},
-		{append(append(calls(manifest.CDN, 600), calls(manifest.VOD, 200)...), calls(manifest.Live, 200)...), 20 * time.Second},
-		{append(calls(manifest.CDN, 30), calls(manifest.CDNLegacy, 30)...), 3 * time.Second},
+		{calls(CDN, 600), 20 * time.Second},
+		{append(append(calls(CDN, 600), calls(VOD, 200)...), calls(Live, 200)...), 20 * time.Second},
+		{append(calls(CDN, 30), calls(CDNLegacy, 30)...), 3 * time.Second},
 	}
 	for i, tt := range tests {
 		if got := LowerBound(tt.calls); got != tt.want {
@@ -122,33 +126,12 @@ func TestCertName(t *testing.T) {
 	}
 }
 
-func TestAPIDomain(t *testing.T) {
-	tests := []struct {
-		p          manifest.Product
-		in, want   string
-		shouldFail bool
-	}{
-		{manifest.CDN, "WWW.Example.COM.", "www.example.com", false},
-		{manifest.CDN, "*.example.com", ".example.com", false},
-		{manifest.CDNLegacy, ".example.com", ".example.com", false},
-		{manifest.Live, "*.example.com", "*.example.com", false},
-		{manifest.VOD, "bücher.example", "xn--bcher-kva.example", false},
-		{manifest.CDN, "no spaces.com", "", true},
-	}
-	for _, tt := range tests {
-		got, err := APIDomain(tt.p, tt.in)
-		if (err != nil) != tt.shouldFail || got != tt.want {
-			t.Errorf("APIDomain(%s, %q) = %q, %v", tt.p, tt.in, got, err)
-		}
-	}
-}
-
 // TestSecretsRedacted checks every way a call can be printed, logged or
 // marshalled hides the key.
 func TestSecretsRedacted(t *testing.T) {
 	b := testBundle(t, "example.com")
-	m := &manifest.Manifest{Targets: []manifest.Target{{Product: manifest.CDN, Domain: "example.com"}, {Product: manifest.CDNLegacy, Domain: "example.com"}}}
-	p, err := Build(b, m, "")
+	m := &manifest.Manifest{Targets: []manifest.Target{{Product: CDN, Domain: "example.com"}, {Product: CDNLegacy, Domain: "example.com"}}}
+	p, err := Build(b, m, "", TestProducts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,8 +158,8 @@ func TestBuildCarriesReplace(t *testing.T) {
 	b := testBundle(t, "www.example.com")
 	for _, tt := range []struct{ in, want string }{{"", ReplaceOlder}, {ReplaceOlder, ReplaceOlder}, {ReplaceAlways, ReplaceAlways}} {
 		m := &manifest.Manifest{Defaults: manifest.Defaults{Replace: tt.in},
-			Targets: []manifest.Target{{Product: manifest.CDN, Domain: "www.example.com"}}}
-		p, err := Build(b, m, "")
+			Targets: []manifest.Target{{Product: CDN, Domain: "www.example.com"}}}
+		p, err := Build(b, m, "", TestProducts)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -195,12 +178,12 @@ func TestBuildCarriesReplace(t *testing.T) {
 func TestBuildDCDNAndOSS(t *testing.T) {
 	b := testBundle(t, "example.com", "*.example.com")
 	m := &manifest.Manifest{Targets: []manifest.Target{
-		{Product: manifest.DCDN, Domain: "API.example.com", Staging: true},
-		{Product: manifest.DCDN, Domain: "*.example.com"},
-		{Product: manifest.OSS, Domain: "static.example.com", Bucket: "example-static", Region: "cn-hangzhou"},
-		{Product: manifest.OSS, Domain: "files.example.com", Bucket: "example-sg", Region: "ap-southeast-1"},
+		{Product: DCDN, Domain: "API.example.com", Staging: true},
+		{Product: DCDN, Domain: "*.example.com"},
+		{Product: OSS, Domain: "static.example.com", Fields: map[string]string{"bucket": "example-static"}, Region: "cn-hangzhou"},
+		{Product: OSS, Domain: "files.example.com", Fields: map[string]string{"bucket": "example-sg"}, Region: "ap-southeast-1"},
 	}}
-	p, err := Build(b, m, "")
+	p, err := Build(b, m, "", TestProducts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,12 +199,6 @@ func TestBuildDCDNAndOSS(t *testing.T) {
 			"Bucket=example-sg Domain=files.example.com Certificate=CERT PrivateKey=KEY Force=true"},
 	}
 	assertCalls(t, p.Calls, want, cert, key)
-	if d := DescribeAPI(manifest.DCDN); d.Action != "DescribeDcdnDomainCertificateInfo" || d.Version != DCDNVersion || d.Quota != 100 {
-		t.Errorf("DCDN describe = %+v", d)
-	}
-	if d := DescribeAPI(manifest.OSS); d.Action != "ListCname" || d.Quota != 10 {
-		t.Errorf("OSS describe = %+v", d)
-	}
 	// 2 PutCname calls at 10/s bound it (2 DCDN calls at 30/s take less).
 	if got := p.LowerBound(); got != 200*time.Millisecond {
 		t.Errorf("lower bound = %v, want 200ms", got)

@@ -13,6 +13,35 @@
 // most one order per certificate per day, back-off after failures and the
 // CA's Retry-After are honoured unless forced. Keys never reach a log,
 // result or error.
+//
+// Certificates are checked, then ordered, Concurrency at a time
+// (DefaultConcurrency, 50; CERTDROP_RENEW_CONCURRENCY, 1 to 100), the most
+// urgent first. Each order waits for its own records and nothing is held
+// across that wait (no lock, no shared checker), so the waits for DNS
+// propagation overlap: a hundred certificates whose records take T to
+// appear take about 2 × T, not 50 × T. The bound respects what the CAs
+// document. Let's Encrypt (https://letsencrypt.org/docs/rate-limits/):
+// 300 new orders per account per 3 hours (refilling one per 36 s): a run
+// orders each certificate at most once and a manifest holds at most 100,
+// so a run takes at most a third of it whatever the concurrency; 50
+// certificates per registered domain per 7 days and 5 duplicate
+// certificates (the same names) per 7 days, counts that the daily limit
+// keeps (one order per certificate per day unless forced; renewals are
+// exempt from the first); 5 failed authorizations per identifier per
+// account per hour, which one order per run and the back-off (1 h, 4 h, a
+// day) keep under; 10 new accounts per IP address per 3 hours, where one
+// account per CA and e-mail is registered once, under a lock. ZeroSSL and
+// Google Trust Services document no such figures; any CA's rateLimited
+// answer and Retry-After are honoured. The DNS side: the alidns provider
+// is one per run, its writes paced at 97% of the account's 60
+// AddDomainRecord and 60 DeleteDomainRecord per second, and an order
+// writes four records per challenge name (the preflight's, the
+// challenge's, each added and removed), so 50 orders at once need about
+// 3.5 s of that quota. There is no bound per zone or registered domain:
+// the write quota is the account's, the CA's per-domain limit counts
+// certificates, not orders in flight, and a per-zone bound would
+// serialise the propagation waits it is meant to overlap; writes to one
+// zone that overlap and are answered LastOperationNotFinished are retried.
 package renew
 
 import (
@@ -27,6 +56,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/certdrop/certdrop/internal/secureurl"
@@ -38,7 +68,11 @@ import (
 
 // Defaults of Options' zero values.
 const (
-	DefaultConcurrency        = 2
+	// DefaultConcurrency is how many certificates are checked, and then
+	// ordered, at once (see the package documentation for the limits it
+	// respects); CERTDROP_RENEW_CONCURRENCY sets another, up to
+	// MaxConcurrency.
+	DefaultConcurrency        = 50
 	DefaultPropagationTimeout = 2 * time.Minute
 	DefaultPollInterval       = 2 * time.Second
 	DefaultCleanupTimeout     = 30 * time.Second
@@ -79,7 +113,8 @@ type Options struct {
 	HTTPClient *http.Client
 	// Getenv reads the EAB variables; nil reads nothing.
 	Getenv func(string) string
-	// Concurrency bounds the certificates ordered at once.
+	// Concurrency bounds the certificates checked, and then ordered, at
+	// once: DefaultConcurrency when zero, at most MaxConcurrency.
 	Concurrency int
 	// PropagationTimeout bounds the wait for a record to be visible;
 	// PollInterval is the pause between checks; CleanupTimeout bounds the
@@ -149,6 +184,7 @@ func New(opts Options) (*Engine, error) {
 	if e.opts.Concurrency <= 0 {
 		e.opts.Concurrency = DefaultConcurrency
 	}
+	e.opts.Concurrency = min(e.opts.Concurrency, MaxConcurrency)
 	if e.opts.PropagationTimeout <= 0 {
 		e.opts.PropagationTimeout = DefaultPropagationTimeout
 	}
@@ -183,9 +219,18 @@ func New(opts Options) (*Engine, error) {
 func (e *Engine) BundleKey(name string) string { return e.opts.Prefix + name + "/" + BundleName }
 
 // Run renews the due certificates among certs (all of them, or those
-// RunOptions.Names selects), at most Concurrency at a time, within ctx's
-// deadline, and returns one Result per certificate in manifest order. An
-// error is returned only when the run cannot start (an unknown name).
+// RunOptions.Names selects) within ctx's deadline, and returns one Result
+// per certificate in manifest order. An error is returned only when the
+// run cannot start (an unknown name).
+//
+// It goes in two steps, each at most Concurrency certificates at a time.
+// First every certificate is checked: is it due, may it be ordered now
+// (back-off, daily limit, dry run). Then the due ones are ordered, the
+// most urgent first: no valid certificate in the bucket, then expired,
+// then the nearest expiry (manifest order among equals). No order starts
+// with less than MinOrderTime before the deadline: a certificate still
+// waiting then ends Skipped SkipNotStarted, its error saying how many more
+// urgent ones were ordered first, and the next run renews it.
 func (e *Engine) Run(ctx context.Context, certs []manifest.Certificate, ro RunOptions) ([]Result, error) {
 	selected := certs
 	if len(ro.Names) > 0 {
@@ -199,37 +244,137 @@ func (e *Engine) Run(ctx context.Context, certs []manifest.Certificate, ro RunOp
 		}
 	}
 	results := make([]Result, len(selected))
-	sem := make(chan struct{}, e.opts.Concurrency)
-	var wg sync.WaitGroup
-	for i, c := range selected {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-				defer func() { <-sem }()
-			case <-ctx.Done():
-				res := Result{Name: c.Name, Domains: c.Domains, Reason: ReasonNotDue, Skipped: SkipNotStarted}
-				res.Error = e.newError(fmt.Errorf("the run's deadline came before this certificate was checked: %w", ctx.Err()), res)
-				results[i] = res
-				return
-			}
-			results[i] = e.one(ctx, c, ro)
-		}()
+	jobs := make([]*job, len(selected))
+	all := make([]int, len(selected))
+	for i := range all {
+		all[i] = i
 	}
-	wg.Wait()
+	unchecked := e.each(ctx, all, func(i int) {
+		results[i], jobs[i] = e.assess(ctx, selected[i], ro)
+	})
+	for _, i := range unchecked {
+		c := selected[i]
+		res := Result{Name: c.Name, Domains: c.Domains, Reason: ReasonNotDue, Skipped: SkipNotStarted}
+		results[i] = e.finish(ctx, res, fmt.Errorf("the run's deadline came before this certificate was checked: %w", ctx.Err()), 0, e.log.With("certificate", c.Name))
+	}
+
+	var due []int
+	for i, j := range jobs {
+		if j != nil {
+			due = append(due, i)
+		}
+	}
+	// The most urgent first; the zero time (no valid certificate) sorts
+	// before every expiry.
+	slices.SortStableFunc(due, func(a, b int) int { return jobs[a].expires().Compare(jobs[b].expires()) })
+	var started atomic.Int64
+	unordered := e.each(ctx, due, func(i int) {
+		results[i] = e.orderJob(ctx, jobs[i], &started)
+	})
+	for _, i := range unordered {
+		j := jobs[i]
+		j.res.Skipped = SkipNotStarted
+		results[i] = e.finish(ctx, j.res, e.deadlineError(ctx, int(started.Load())), j.took, j.log)
+	}
 	return results, nil
 }
 
-// one handles one certificate and logs what it did.
-func (e *Engine) one(ctx context.Context, c manifest.Certificate, ro RunOptions) Result {
+// job is a due certificate that may be ordered in this run, as its check
+// left it.
+type job struct {
+	c      manifest.Certificate
+	client *certClient
+	d      dueInfo
+	state  State
+	res    Result
+	log    *slog.Logger
+	took   time.Duration // the check's time
+}
+
+// expires is the expiry of the certificate in the bucket; zero when
+// there is no valid one.
+func (j *job) expires() time.Time {
+	if j.d.current == nil {
+		return time.Time{}
+	}
+	return j.d.current.NotAfter
+}
+
+// each calls work for every index of idx, starting them in that order, at
+// most Concurrency at a time, and returns the indexes not started because
+// ctx ended first.
+func (e *Engine) each(ctx context.Context, idx []int, work func(i int)) (notStarted []int) {
+	sem := make(chan struct{}, e.opts.Concurrency)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for k, i := range idx {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			return idx[k:]
+		}
+		if ctx.Err() != nil {
+			<-sem
+			return idx[k:]
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			work(i)
+		})
+	}
+	return nil
+}
+
+// assess checks one certificate: its result when it needs no order in
+// this run (not due, held back, failed), or the job that orders it.
+func (e *Engine) assess(ctx context.Context, c manifest.Certificate, ro RunOptions) (Result, *job) {
 	start := time.Now()
 	log := e.log.With("certificate", c.Name)
-	res, err := e.check(ctx, c, ro, log)
+	j, res, err := e.check(ctx, c, ro, log)
+	if j != nil {
+		j.took = time.Since(start)
+		return Result{}, j
+	}
+	return e.finish(ctx, res, err, time.Since(start), log), nil
+}
+
+// orderJob orders a due certificate, unless the deadline is too near
+// (started counts the orders this run has started).
+func (e *Engine) orderJob(ctx context.Context, j *job, started *atomic.Int64) Result {
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < e.opts.MinOrderTime {
+		j.res.Skipped = SkipNotStarted
+		return e.finish(ctx, j.res, e.deadlineError(ctx, int(started.Load())), j.took, j.log)
+	}
+	started.Add(1)
+	start := time.Now()
+	res, err := e.renew(ctx, j.client, j.c, j.d, j.state, j.res, j.log)
+	return e.finish(ctx, res, err, j.took+time.Since(start), j.log)
+}
+
+// deadlineError says why a due certificate was not ordered: the deadline,
+// after started more urgent orders.
+func (e *Engine) deadlineError(ctx context.Context, started int) error {
+	left := "no time"
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) > 0 {
+		left = "only " + time.Until(dl).Round(time.Second).String()
+	}
+	msg := fmt.Sprintf("%s left before the deadline: not starting an order", left)
+	if started > 0 {
+		msg += fmt.Sprintf("; %d more urgent certificate(s) were ordered first in this run", started)
+	}
+	msg += " (the next run renews it)"
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%s: %w", msg, err)
+	}
+	return errors.New(msg)
+}
+
+// finish completes one certificate's result and logs what was done.
+func (e *Engine) finish(ctx context.Context, res Result, err error, took time.Duration, log *slog.Logger) Result {
 	if err != nil {
 		res.Error = e.newError(err, res)
 	}
-	res.DurationMs = time.Since(start).Milliseconds()
+	res.DurationMs = took.Milliseconds()
 	lvl := slog.LevelInfo
 	if res.Failed() {
 		lvl = slog.LevelError
@@ -239,15 +384,15 @@ func (e *Engine) one(ctx context.Context, c manifest.Certificate, ro RunOptions)
 	return res
 }
 
-// check decides whether c is due and may be ordered now, and renews it
-// when so.
-func (e *Engine) check(ctx context.Context, c manifest.Certificate, ro RunOptions, log *slog.Logger) (Result, error) {
+// check decides whether c is due and may be ordered in this run: the job
+// that orders it when so, else its result (and error).
+func (e *Engine) check(ctx context.Context, c manifest.Certificate, ro RunOptions, log *slog.Logger) (*job, Result, error) {
 	res := Result{Name: c.Name, Domains: c.Domains}
 	// The manifest's checks hold for a caller that builds a Certificate
 	// itself: no variable outside the manifest's reach is read, no
 	// directory at a link-local or metadata address is asked.
 	if err := checkCertificate(c); err != nil {
-		return res, err
+		return nil, res, err
 	}
 	// The secrets this certificate's variables hold are scrubbed from
 	// every error (a provider's message might echo its token).
@@ -261,12 +406,12 @@ func (e *Engine) check(ctx context.Context, c manifest.Certificate, ro RunOption
 	case err != nil:
 		// Without the state, the daily limit and the back-off cannot be
 		// honoured: order nothing.
-		return res, fmt.Errorf("reading the renewal state: %w", err)
+		return nil, res, fmt.Errorf("reading the renewal state: %w", err)
 	}
 	client := e.newClient(c.Directory, log)
 	d, err := e.due(ctx, client, c)
 	if err != nil {
-		return res, err
+		return nil, res, err
 	}
 	res.Due, res.Reason, res.Detail, res.NextDue = d.due, d.reason, d.detail, d.nextDue
 	if d.current != nil {
@@ -276,18 +421,18 @@ func (e *Engine) check(ctx context.Context, c manifest.Certificate, ro RunOption
 		res.Due, res.Reason = true, ReasonForced
 	}
 	if !res.Due {
-		return res, nil
+		return nil, res, nil
 	}
-	if err := e.held(ctx, &res, state, ro); res.Skipped != "" {
-		return res, err
+	if e.held(&res, state, ro); res.Skipped != "" {
+		return nil, res, nil
 	}
-	return e.renew(ctx, client, c, d, state, res, log)
+	return &job{c: c, client: client, d: d, state: state, res: res, log: log}, res, nil
 }
 
 // held sets res.Skipped when a due certificate may not be ordered in this
-// run: the back-off, the daily limit (both unless forced), a dry run, or
-// too little time before the deadline (an error: the run was cut short).
-func (e *Engine) held(ctx context.Context, res *Result, state State, ro RunOptions) error {
+// run: the back-off, the daily limit (both unless forced), or a dry run.
+// The deadline is judged when its turn to be ordered comes (orderJob).
+func (e *Engine) held(res *Result, state State, ro RunOptions) {
 	now := e.opts.Now()
 	switch {
 	case !ro.Force && state.Failures > 0 && now.Before(state.NextAttempt):
@@ -297,13 +442,7 @@ func (e *Engine) held(ctx context.Context, res *Result, state State, ro RunOptio
 		res.Skipped, res.NextAttempt = SkipDailyLimit, state.LastOrder.Add(OrderInterval)
 	case ro.DryRun:
 		res.Skipped = SkipDryRun
-	default:
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < e.opts.MinOrderTime {
-			res.Skipped = SkipNotStarted
-			return fmt.Errorf("only %s left before the deadline: not starting an order (the next run does it)", time.Until(dl).Round(time.Second))
-		}
 	}
-	return nil
 }
 
 // renew orders a new certificate for c and records the attempt in its

@@ -12,6 +12,9 @@ import (
 	"github.com/certdrop/certdrop/shared/fanout"
 	"github.com/certdrop/certdrop/shared/manifest"
 	"github.com/certdrop/certdrop/shared/plan"
+	"github.com/certdrop/certdrop/shared/product/all"
+	"github.com/certdrop/certdrop/shared/product/cdn"
+	"github.com/certdrop/certdrop/shared/product/oss"
 )
 
 // TestCASInReports: a deployment's CAS uploads are in the table and the
@@ -64,13 +67,13 @@ func TestCertIDOf(t *testing.T) {
 		target manifest.Target
 		want   int64
 	}{
-		{manifest.Target{Product: manifest.CDN, Domain: "www.example.com", Delivery: manifest.DeliveryCAS}, 4711},
-		{manifest.Target{Product: manifest.OSS, Domain: "static.example.com", Bucket: "site", Region: "cn-hangzhou",
+		{manifest.Target{Product: cdn.Name, Domain: "www.example.com", Delivery: manifest.DeliveryCAS}, 4711},
+		{manifest.Target{Product: oss.Name, Domain: "static.example.com", Fields: map[string]string{"bucket": "site"}, Region: "cn-hangzhou",
 			Delivery: manifest.DeliveryCAS, CASRegion: manifest.CASRegionInternational}, 4711},
-		{manifest.Target{Product: manifest.CDNLegacy, Domain: "old.example.com", Delivery: manifest.DeliveryCAS}, 0},
+		{manifest.Target{Product: cdn.LegacyName, Domain: "old.example.com", Delivery: manifest.DeliveryCAS}, 0},
 	}
 	for _, tt := range tests {
-		c, err := plan.Reference(tt.target, "certdrop-example.com-20270101-0123abcd", 4711)
+		c, err := plan.Reference(all.Products(), tt.target, "certdrop-example.com-20270101-0123abcd", 4711)
 		if err != nil {
 			t.Fatal(err)
 		}

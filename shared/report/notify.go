@@ -7,10 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/certdrop/certdrop/internal/secureurl"
 	"github.com/certdrop/certdrop/shared/config"
@@ -23,7 +26,14 @@ const (
 	FormatDingTalk = "dingtalk"
 	FormatFeishu   = "feishu"
 	FormatSlack    = "slack"
+	// FormatWeCom is a WeCom (企业微信) group robot: msgtype text, no
+	// signature (its webhook key is the credential).
+	FormatWeCom = "wecom"
 )
+
+// MaxWebhooks bounds the destinations: CERTDROP_WEBHOOK_1_* to
+// CERTDROP_WEBHOOK_8_* (CERTDROP_WEBHOOK_* is another name for the first).
+const MaxWebhooks = config.MaxWebhooks
 
 // How a message is posted: a failed post (no answer in time, a network
 // error, an answer other than 2xx) is tried once more after a pause, each
@@ -43,8 +53,15 @@ type Webhook struct {
 	// URL receives the POST. It often embeds a token (DingTalk's
 	// access_token), so it is never logged or put in an error whole.
 	URL string
-	// Format is json (default), dingtalk, feishu or slack.
+	// Format is json (default), dingtalk, feishu, slack or wecom.
 	Format string
+	// Secret is the robot's signing secret (dingtalk, feishu): each post
+	// carries a timestamp and its signature (sign.go). It is never
+	// logged, put in an error or in a report; String hides it.
+	Secret string
+	// Name is the destination's number ("1" to "8"): errors name it, and
+	// the alert state remembers per destination what it was told.
+	Name string
 	// Always posts after every run, not only after runs with failures.
 	Always bool
 	// Client sends the request; nil means a client that follows no
@@ -53,31 +70,116 @@ type Webhook struct {
 	// AttemptTimeout bounds each try; 0 means PostAttemptTimeout. A try
 	// never outlasts the context's deadline either.
 	AttemptTimeout time.Duration
+	// Now is the clock a signature's timestamp is taken from; nil means
+	// time.Now.
+	Now func() time.Time
 }
 
-// WebhookFromEnv reads CERTDROP_WEBHOOK_URL, CERTDROP_WEBHOOK_FORMAT and
-// CERTDROP_WEBHOOK_ON ("failure", the default, or "always"). It returns nil
-// when no URL is set.
-func WebhookFromEnv(getenv func(string) string) (*Webhook, error) {
-	u := getenv(config.WebhookURL)
+// String names the destination without its URL's path and query (a
+// chat's token) or its secret, so that printing a Webhook leaks neither.
+func (w Webhook) String() string {
+	f := w.Format
+	if f == "" {
+		f = FormatJSON
+	}
+	s := fmt.Sprintf("webhook %s (%s, %s", w.Name, f, redactURL(w.URL))
+	if w.Secret != "" {
+		s += ", signed"
+	}
+	return s + ")"
+}
+
+// GoString is String: %#v prints no secret either.
+func (w Webhook) GoString() string { return w.String() }
+
+// LogValue is String: a Webhook logged with slog shows no secret.
+func (w Webhook) LogValue() slog.Value { return slog.StringValue(w.String()) }
+
+// WebhooksFromEnv reads the webhook destinations, at most MaxWebhooks:
+// destination n (1 to 8) is CERTDROP_WEBHOOK_<n>_URL, _FORMAT, _SECRET
+// and _ON; CERTDROP_WEBHOOK_URL, _FORMAT, _SECRET and _ON are another name
+// for destination 1 (setting both is refused). _FORMAT is json (default),
+// dingtalk, feishu, slack or wecom; _SECRET is a dingtalk or feishu
+// robot's signing secret; _ON is "failure" (default) or "always". It
+// returns no destination when no URL is set. Its errors never repeat a
+// secret or a URL's path and query.
+func WebhooksFromEnv(getenv func(string) string) ([]*Webhook, error) {
+	var out []*Webhook
+	for n := 1; n <= MaxWebhooks; n++ {
+		at := n
+		if n == 1 && anySet(getenv, 0) {
+			if anySet(getenv, 1) {
+				return nil, fmt.Errorf("%s and %s name the same destination: set one of them",
+					config.WebhookURL, config.WebhookVar(1, config.WebhookURL))
+			}
+			at = 0
+		}
+		w, err := webhookFromEnv(getenv, at, strconv.Itoa(n))
+		if err != nil {
+			return nil, err
+		}
+		if w != nil {
+			out = append(out, w)
+		}
+	}
+	if anySet(getenv, MaxWebhooks+1) {
+		return nil, fmt.Errorf("%s: destinations are numbered 1 to %d", config.WebhookVar(MaxWebhooks+1, config.WebhookURL), MaxWebhooks)
+	}
+	return out, nil
+}
+
+// webhookFields are a destination's variables, by their unnumbered names.
+var webhookFields = []string{config.WebhookURL, config.WebhookFormat, config.WebhookSecret, config.WebhookOn}
+
+// anySet reports whether one of destination n's variables is set (n = 0:
+// the unnumbered names).
+func anySet(getenv func(string) string, n int) bool {
+	for _, f := range webhookFields {
+		if getenv(config.WebhookVar(n, f)) != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// webhookFromEnv reads destination n's variables (n = 0: the unnumbered
+// names), named name; nil when none is set.
+func webhookFromEnv(getenv func(string) string, n int, name string) (*Webhook, error) {
+	v := func(field string) string { return config.WebhookVar(n, field) }
+	u := getenv(v(config.WebhookURL))
 	if u == "" {
+		for _, f := range webhookFields[1:] {
+			if getenv(v(f)) != "" {
+				return nil, fmt.Errorf("%s is set but %s is not", v(f), v(config.WebhookURL))
+			}
+		}
 		return nil, nil
 	}
-	w := &Webhook{URL: u, Format: strings.ToLower(getenv(config.WebhookFormat))}
+	w := &Webhook{URL: u, Name: name, Format: strings.ToLower(getenv(v(config.WebhookFormat))),
+		Secret: strings.TrimSpace(getenv(v(config.WebhookSecret)))}
 	switch w.Format {
-	case "", FormatJSON, FormatDingTalk, FormatFeishu, FormatSlack:
+	case "", FormatJSON, FormatDingTalk, FormatFeishu, FormatSlack, FormatWeCom:
 	default:
-		return nil, fmt.Errorf("CERTDROP_WEBHOOK_FORMAT %q: use json, dingtalk, feishu or slack", w.Format)
+		return nil, fmt.Errorf("%s %q: use json, dingtalk, feishu, slack or wecom", v(config.WebhookFormat), w.Format)
 	}
-	switch on := strings.ToLower(getenv(config.WebhookOn)); on {
+	if w.Secret != "" && w.Format != FormatDingTalk && w.Format != FormatFeishu {
+		// Said rather than ignored: a person who set a secret expects
+		// signed posts.
+		f := w.Format
+		if f == "" {
+			f = FormatJSON
+		}
+		return nil, fmt.Errorf("%s is set but the %s format is not signed: only dingtalk and feishu robots take a signing secret", v(config.WebhookSecret), f)
+	}
+	switch on := strings.ToLower(getenv(v(config.WebhookOn))); on {
 	case "", "failure":
 	case "always":
 		w.Always = true
 	default:
-		return nil, fmt.Errorf("CERTDROP_WEBHOOK_ON %q: use failure or always", on)
+		return nil, fmt.Errorf("%s %q: use failure or always", v(config.WebhookOn), on)
 	}
 	if err := checkURL(u); err != nil {
-		return nil, fmt.Errorf("CERTDROP_WEBHOOK_URL: %w", err)
+		return nil, fmt.Errorf("%s: %w", v(config.WebhookURL), err)
 	}
 	return w, nil
 }
@@ -135,6 +237,9 @@ type Notice struct {
 	// Alert marks a notice about a failure or an expiring certificate: it
 	// is posted whatever Always says.
 	Alert bool
+	// Link, when set, is where the whole list is (the status page): the
+	// message ends with it.
+	Link string
 }
 
 // MaxNoticeLines bounds the lines a notice posts (the rest are counted).
@@ -147,10 +252,17 @@ func (n Notice) Text() string {
 	b.WriteString("\n")
 	for i, l := range n.Lines {
 		if i == MaxNoticeLines {
-			fmt.Fprintf(&b, "(and %d more; see the report of request %s)\n", len(n.Lines)-i, n.RequestID)
+			if n.Link != "" {
+				fmt.Fprintf(&b, "(and %d more: see the status page)\n", len(n.Lines)-i)
+			} else {
+				fmt.Fprintf(&b, "(and %d more; see the report of request %s)\n", len(n.Lines)-i, n.RequestID)
+			}
 			break
 		}
 		b.WriteString("- " + l + "\n")
+	}
+	if n.Link != "" {
+		b.WriteString("status page: " + n.Link + "\n")
 	}
 	return b.String()
 }
@@ -163,7 +275,7 @@ func (w *Webhook) Post(ctx context.Context, n Notice) (bool, error) {
 	}
 	text := n.Text()
 	var js any = map[string]any{"text": text, "trigger": n.Trigger, "requestId": n.RequestID, "title": n.Title,
-		"lines": n.Lines[:min(len(n.Lines), MaxNoticeLines)]}
+		"lines": n.Lines[:min(len(n.Lines), MaxNoticeLines)], "link": n.Link}
 	if w.Format != "" && w.Format != FormatJSON {
 		js = w.chat(text)
 	}
@@ -171,8 +283,11 @@ func (w *Webhook) Post(ctx context.Context, n Notice) (bool, error) {
 }
 
 // send posts one JSON body: a failed try is repeated once after a pause,
-// when ctx leaves time for it.
+// when ctx leaves time for it. A chat that answered with an error code (a
+// wrong signature, a keyword missing) is not tried again: the same post
+// would be refused alike.
 func (w *Webhook) send(ctx context.Context, payload any) error {
+	target, payload := w.sign(payload)
 	body, err := json.Marshal(payload)
 	if err != nil {
 		return err
@@ -186,9 +301,10 @@ func (w *Webhook) send(ctx context.Context, payload any) error {
 		timeout = PostAttemptTimeout
 	}
 	try := 1
+	var refused *RefusedError
 	for ; ; try++ {
-		err = w.try(ctx, client, timeout, body)
-		if err == nil || try == PostAttempts || !pause(ctx, postPause) {
+		err = w.try(ctx, client, timeout, target, body)
+		if err == nil || errors.As(err, &refused) || try == PostAttempts || !pause(ctx, postPause) {
 			break
 		}
 	}
@@ -211,23 +327,35 @@ func pause(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// try posts body once, within timeout.
-func (w *Webhook) try(ctx context.Context, client *http.Client, timeout time.Duration, body []byte) error {
+// label names the destination in errors: its number and its URL's scheme
+// and host only.
+func (w *Webhook) label() string {
+	if w.Name == "" {
+		return "webhook " + redactURL(w.URL)
+	}
+	return "webhook " + w.Name + " " + redactURL(w.URL)
+}
+
+// try posts body to target once, within timeout.
+func (w *Webhook) try(ctx context.Context, client *http.Client, timeout time.Duration, target string, body []byte) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
 	if err != nil {
-		return fmt.Errorf("webhook %s: %w", redactURL(w.URL), unwrapURLError(err))
+		return fmt.Errorf("%s: %w", w.label(), unwrapURLError(err))
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := client.Do(req)
 	if err != nil {
-		return fmt.Errorf("webhook %s: %w", redactURL(w.URL), unwrapURLError(err))
+		return fmt.Errorf("%s: %w", w.label(), unwrapURLError(err))
 	}
 	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("webhook %s answered HTTP %d", redactURL(w.URL), resp.StatusCode)
+		return fmt.Errorf("%s answered HTTP %d", w.label(), resp.StatusCode)
+	}
+	if err := refusal(w.Format, answer); err != nil {
+		return fmt.Errorf("%s: %w", w.label(), err)
 	}
 	return nil
 }
@@ -239,8 +367,29 @@ func (w *Webhook) chat(text string) any {
 		return map[string]any{"msgtype": "text", "text": map[string]string{"content": text}}
 	case FormatFeishu:
 		return map[string]any{"msg_type": "text", "content": map[string]string{"text": text}}
+	case FormatWeCom:
+		// WeCom's text content is at most 2048 bytes of UTF-8
+		// (https://developer.work.weixin.qq.com/document/path/91770).
+		return map[string]any{"msgtype": "text", "text": map[string]string{"content": clipBytes(text, weComMaxText)}}
 	}
-	return map[string]string{"text": text}
+	return map[string]any{"text": text}
+}
+
+// weComMaxText is the most bytes a WeCom robot's text message holds.
+const weComMaxText = 2048
+
+// clipBytes cuts s to at most n bytes on a character boundary, ending it
+// with "…" when cut.
+func clipBytes(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	const more = "…"
+	cut := n - len(more)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + more
 }
 
 // payload shapes the message for the webhook's format.

@@ -6,6 +6,7 @@ package report
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"strings"
 	"time"
 
 	"github.com/certdrop/certdrop/shared/fanout"
@@ -58,8 +59,8 @@ type Bundle struct {
 type Target struct {
 	Product manifest.Product `json:"product"`
 	Domain  string           `json:"domain"`
-	// Bucket and Region name an oss target's bucket, whose custom domain
-	// Domain is; empty for the other products.
+	// Bucket and Region name the bucket whose custom domain Domain is (an
+	// oss target's), and its region; empty for targets without a bucket.
 	Bucket string       `json:"bucket,omitempty"`
 	Region string       `json:"region,omitempty"`
 	API    string       `json:"api"`
@@ -203,15 +204,13 @@ func New(m Meta, p *plan.Plan, results []fanout.Result, finished time.Time) *Rep
 	for _, res := range results {
 		r.Targets = append(r.Targets, targetOf(res))
 	}
-	for _, t := range p.NotCovered {
-		domain, err := plan.APIDomain(t.Product, t.Domain)
-		if err != nil {
-			domain = t.Domain
-		}
+	for _, c := range p.NotCovered {
+		t := c.Target
+		bucket, region := bucketOf(t)
 		r.Targets = append(r.Targets, Target{
-			Product: t.Product, Domain: domain, Bucket: t.Bucket, Region: ossRegion(t), API: plan.SetAPI(t.Product).Action,
+			Product: t.Product, Domain: c.DomainName, Bucket: bucket, Region: region, API: c.API.Action,
 			State: fanout.NotCovered, RequestIDs: []string{},
-			Error: &Error{Code: "NotCovered", Message: "the certificate does not cover " + t.Domain,
+			Error: &Error{Code: "NotCovered", Message: "the certificate does not cover " + strings.Join(t.Covered(), ", "),
 				Hint: "issue a certificate that names this domain, or remove its bundle: binding"},
 		})
 	}
@@ -222,11 +221,12 @@ func New(m Meta, p *plan.Plan, results []fanout.Result, finished time.Time) *Rep
 }
 
 func targetOf(res fanout.Result) Target {
+	bucket, region := bucketOf(res.Call.Target)
 	t := Target{
 		Product:    res.Call.Target.Product,
 		Domain:     res.Call.DomainName,
-		Bucket:     res.Call.Target.Bucket,
-		Region:     ossRegion(res.Call.Target),
+		Bucket:     bucket,
+		Region:     region,
 		API:        res.Call.API.Action,
 		State:      res.State,
 		Attempts:   res.Attempts,
@@ -301,11 +301,13 @@ func NewRunID(start time.Time) string {
 	return start.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
 }
 
-// ossRegion is an oss target's bucket region; "" for the other products
-// (a VOD target's region is its API's, not a bucket's).
-func ossRegion(t manifest.Target) string {
-	if t.Product == manifest.OSS {
-		return t.Region
+// bucketOf returns the bucket a target's domain is bound to (its bucket
+// field, an OSS custom domain's) and the bucket's region; empty for a
+// target without a bucket (a VOD target's region is its API's, not a
+// bucket's).
+func bucketOf(t manifest.Target) (bucket, region string) {
+	if b := t.Field("bucket"); b != "" {
+		return b, t.Region
 	}
-	return ""
+	return "", ""
 }

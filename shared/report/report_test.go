@@ -20,9 +20,23 @@ import (
 	"github.com/certdrop/certdrop/shared/fanout"
 	"github.com/certdrop/certdrop/shared/manifest"
 	"github.com/certdrop/certdrop/shared/plan"
+	"github.com/certdrop/certdrop/shared/product/all"
+	"github.com/certdrop/certdrop/shared/product/cdn"
+	"github.com/certdrop/certdrop/shared/product/live"
+	"github.com/certdrop/certdrop/shared/product/oss"
+	"github.com/certdrop/certdrop/shared/product/vod"
 )
 
 const fakeKey = "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIFAKEFAKEFAKE\n-----END EC PRIVATE KEY-----\n"
+
+// targetCall is the call naming t, as its product plans it.
+func targetCall(t manifest.Target) plan.Call {
+	c, err := plan.TargetCall(all.Products(), t)
+	if err != nil {
+		panic(err)
+	}
+	return c
+}
 
 func testRun() (*plan.Plan, []fanout.Result) {
 	na := time.Date(2027, 2, 1, 0, 0, 0, 0, time.UTC)
@@ -30,14 +44,14 @@ func testRun() (*plan.Plan, []fanout.Result) {
 		Bundle:     bundle.Identity{CommonName: "example.com", SANs: []string{"example.com", "*.example.com"}, NotAfter: na, Fingerprint: "00ff"},
 		Sources:    []string{"certs/example.com/fullchain.pem", "certs/example.com/privkey.pem"},
 		CertName:   "certdrop-example.com-20270201-00ff00ff",
-		NotCovered: []manifest.Target{{Product: manifest.Live, Domain: "live.other.com", Bundle: "certs/example.com/"}},
+		NotCovered: []plan.Call{targetCall(manifest.Target{Product: live.Name, Domain: "live.other.com", Bundle: "certs/example.com/"})},
 	}
 	mk := func(prod manifest.Product, d string) plan.Call {
-		return plan.Call{Target: manifest.Target{Product: prod, Domain: d}, API: plan.SetAPI(prod), DomainName: d,
+		return plan.Call{Target: manifest.Target{Product: prod, Domain: d}, API: targetCall(manifest.Target{Product: prod, Domain: d}).API, DomainName: d,
 			Params: []plan.Param{{Name: "SSLPri", Value: fakeKey, Sensitive: true}}}
 	}
-	p.Calls = []plan.Call{mk(manifest.CDN, "a.example.com"), mk(manifest.CDN, "b.example.com"),
-		mk(manifest.VOD, "v.example.com"), mk(manifest.Live, "l.example.com")}
+	p.Calls = []plan.Call{mk(cdn.Name, "a.example.com"), mk(cdn.Name, "b.example.com"),
+		mk(vod.Name, "v.example.com"), mk(live.Name, "l.example.com")}
 	later := na.AddDate(0, 2, 0)
 	rs := []fanout.Result{
 		{Call: p.Calls[0], State: fanout.Deployed, Attempts: 2, Throttled: 1, RequestIDs: []string{"r1", "r2"}, Duration: 300 * time.Millisecond},
@@ -282,20 +296,20 @@ func TestWebhookErrorsHideToken(t *testing.T) {
 
 func TestWebhookFromEnv(t *testing.T) {
 	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
-	if w, err := WebhookFromEnv(env(nil)); w != nil || err != nil {
-		t.Errorf("no URL: %v %v", w, err)
+	if ws, err := WebhooksFromEnv(env(nil)); ws != nil || err != nil {
+		t.Errorf("no URL: %v %v", ws, err)
 	}
-	w, err := WebhookFromEnv(env(map[string]string{"CERTDROP_WEBHOOK_URL": "https://oapi.dingtalk.com/robot/send?access_token=x",
+	ws, err := WebhooksFromEnv(env(map[string]string{"CERTDROP_WEBHOOK_URL": "https://oapi.dingtalk.com/robot/send?access_token=x",
 		"CERTDROP_WEBHOOK_FORMAT": "DingTalk", "CERTDROP_WEBHOOK_ON": "always"}))
-	if err != nil || w.Format != FormatDingTalk || !w.Always {
-		t.Errorf("got %+v %v", w, err)
+	if err != nil || len(ws) != 1 || ws[0].Format != FormatDingTalk || !ws[0].Always || ws[0].Name != "1" {
+		t.Errorf("got %v %v", ws, err)
 	}
 	for _, bad := range []map[string]string{
 		{"CERTDROP_WEBHOOK_URL": "https://x", "CERTDROP_WEBHOOK_FORMAT": "teams"},
 		{"CERTDROP_WEBHOOK_URL": "https://x", "CERTDROP_WEBHOOK_ON": "sometimes"},
 		{"CERTDROP_WEBHOOK_URL": "not a url"},
 	} {
-		if _, err := WebhookFromEnv(env(bad)); err == nil {
+		if _, err := WebhooksFromEnv(env(bad)); err == nil {
 			t.Errorf("%v: want an error", bad)
 		}
 	}
@@ -323,12 +337,16 @@ func TestWebhookURLChecked(t *testing.T) {
 		{"https:///alert?token=TOKEN", "no host"},
 	}
 	for _, tt := range tests {
-		w, err := WebhookFromEnv(func(k string) string {
+		ws, err := WebhooksFromEnv(func(k string) string {
 			if k == "CERTDROP_WEBHOOK_URL" {
 				return tt.url
 			}
 			return ""
 		})
+		var w *Webhook
+		if len(ws) == 1 {
+			w = ws[0]
+		}
 		switch {
 		case tt.errHas == "" && (err != nil || w == nil || w.URL != tt.url):
 			t.Errorf("%s: %+v %v; want it accepted", tt.url, w, err)
@@ -553,13 +571,11 @@ func TestPanicError(t *testing.T) {
 // target of another product names neither.
 func TestOSSTargetBucket(t *testing.T) {
 	p, _ := testRun()
-	oss := plan.Call{Target: manifest.Target{Product: manifest.OSS, Domain: "static.example.com", Bucket: "example-static", Region: "cn-hangzhou"},
-		API: plan.SetAPI(manifest.OSS), DomainName: "static.example.com"}
-	vod := plan.Call{Target: manifest.Target{Product: manifest.VOD, Domain: "v.example.com", Region: manifest.VODRegionShanghai},
-		API: plan.SetAPI(manifest.VOD), DomainName: "v.example.com"}
-	p.Calls = []plan.Call{oss, vod}
-	p.NotCovered = []manifest.Target{{Product: manifest.OSS, Domain: "other.example.org", Bucket: "example-other", Region: "cn-beijing", Bundle: "certs/"}}
-	rs := []fanout.Result{{Call: oss, State: fanout.Deployed}, {Call: vod, State: fanout.Unchanged}}
+	ossCall := targetCall(manifest.Target{Product: oss.Name, Domain: "static.example.com", Fields: map[string]string{"bucket": "example-static"}, Region: "cn-hangzhou"})
+	vodCall := targetCall(manifest.Target{Product: vod.Name, Domain: "v.example.com", Region: vod.RegionShanghai})
+	p.Calls = []plan.Call{ossCall, vodCall}
+	p.NotCovered = []plan.Call{targetCall(manifest.Target{Product: oss.Name, Domain: "other.example.org", Fields: map[string]string{"bucket": "example-other"}, Region: "cn-beijing", Bundle: "certs/"})}
+	rs := []fanout.Result{{Call: ossCall, State: fanout.Deployed}, {Call: vodCall, State: fanout.Unchanged}}
 	r := New(Meta{Trigger: TriggerOSS}, p, rs, time.Now())
 	data, err := json.Marshal(r.Targets)
 	if err != nil {

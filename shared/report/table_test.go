@@ -12,6 +12,7 @@ import (
 	"github.com/certdrop/certdrop/shared/fanout"
 	"github.com/certdrop/certdrop/shared/manifest"
 	"github.com/certdrop/certdrop/shared/plan"
+	"github.com/certdrop/certdrop/shared/product/cdn"
 )
 
 const (
@@ -26,7 +27,7 @@ func wideReport() *Report {
 	for i := range 12 {
 		p.Bundle.SANs = append(p.Bundle.SANs, strings.Repeat("x", i+3)+".example.com")
 	}
-	call := plan.Call{Target: manifest.Target{Product: manifest.CDN, Domain: longDomain}, API: plan.SetAPI(manifest.CDN), DomainName: longDomain}
+	call := plan.Call{Target: manifest.Target{Product: cdn.Name, Domain: longDomain}, API: cdn.SetAPI, DomainName: longDomain}
 	p.Calls = append(p.Calls, call)
 	rs = append(rs, fanout.Result{Call: call, State: fanout.Failed, Attempts: 1, Duration: 1234 * time.Millisecond,
 		Err: &cloud.Error{API: "SetCdnDomainSSLCertificate", Domain: longDomain, Code: "InvalidDomain.Offline",

@@ -26,7 +26,7 @@ import (
 	"github.com/certdrop/certdrop/internal/secureurl"
 	"github.com/certdrop/certdrop/shared/cloud"
 	"github.com/certdrop/certdrop/shared/config"
-	"github.com/certdrop/certdrop/shared/fanout"
+	"github.com/certdrop/certdrop/shared/failure"
 )
 
 // EnvEndpoint overrides the API endpoint, as a URL (the emulator:
@@ -329,7 +329,7 @@ func (p *Provider) call(ctx context.Context, action, subject string, params map[
 		}
 		var wait time.Duration
 		switch {
-		case ce.Class() == fanout.Throttled:
+		case ce.Class() == failure.Throttled:
 			if throttled++; throttled >= maxThrottledAttempts {
 				return nil, fmt.Errorf("alidns: throttled %d times: %w", throttled, err)
 			}
@@ -339,7 +339,7 @@ func (p *Provider) call(ctx context.Context, action, subject string, params map[
 			} else {
 				wait = backoff(throttled)
 			}
-		case ce.Class() == fanout.Transient || ce.Code == "LastOperationNotFinished":
+		case ce.Class() == failure.Transient || ce.Code == "LastOperationNotFinished":
 			// LastOperationNotFinished: a write to the same zone is still
 			// settling; the same call succeeds a moment later.
 			if ctx.Err() != nil {

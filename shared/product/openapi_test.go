@@ -1,4 +1,4 @@
-package cloud
+package product
 
 import (
 	"strings"
@@ -6,10 +6,32 @@ import (
 	"time"
 
 	"github.com/certdrop/certdrop/shared/bundle"
+	"github.com/certdrop/certdrop/shared/cloudsim"
 )
 
-func TestParseInstalled(t *testing.T) {
-	b := testBundle(t, "www."+testDomain)
+// testBundle issues a certificate for names under a throwaway CA and
+// parses it as certdrop does.
+func testBundle(t testing.TB, names ...string) *bundle.Bundle {
+	t.Helper()
+	now := time.Now()
+	root, err := cloudsim.NewRootCA("test root", now.Add(-48*time.Hour), now.AddDate(2, 0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := root.Issue(cloudsim.LeafRequest{DNSNames: names, NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(0, 0, 90)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := bundle.Parse([]bundle.Source{{Name: "fullchain.pem", Data: append(append([]byte{}, leaf.CertPEM...), leaf.KeyPEM...)}}, bundle.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestParseCertInfo: every shape of a Describe*CertificateInfo answer.
+func TestParseCertInfo(t *testing.T) {
+	b := testBundle(t, "www.certdrop.test")
 	chain := b.CertPEM()
 	fp, notBefore, notAfter := b.Identity().Fingerprint, b.Identity().NotBefore, b.Identity().NotAfter
 	info := func(kv ...string) map[string]any {
@@ -49,7 +71,7 @@ func TestParseInstalled(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := parseInstalled("www.certdrop.test", tt.body)
+			got, err := ParseCertInfo("www.certdrop.test", tt.body)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -61,82 +83,31 @@ func TestParseInstalled(t *testing.T) {
 			}
 		})
 	}
-	if _, err := parseInstalled("x", map[string]any{"CertInfos": "nonsense"}); err == nil {
+	if _, err := ParseCertInfo("x", map[string]any{"CertInfos": "nonsense"}); err == nil {
 		t.Fatal("a CertInfos string was accepted")
 	}
 }
 
-func TestParseTime(t *testing.T) {
-	want := time.Date(2018, 6, 3, 22, 3, 0, 0, time.UTC)
-	for _, s := range []string{"2018-06-03T22:03:00Z", "2018-06-03T22:03Z", "2018-06-03 22:03:00", "1528063380000", "2018-06-04T06:03:00+08:00"} {
-		if got, ok := parseTime(s); !ok || !got.Equal(want) {
-			t.Errorf("%s: %v %v", s, got, ok)
-		}
-	}
-	for _, s := range []string{"", "soon", "0"} {
-		if _, ok := parseTime(s); ok {
-			t.Errorf("%q parsed", s)
-		}
-	}
-}
-
-// TestParseTimeListCname reads OSS ListCname's dates in both forms OSS
-// writes: a two-digit day (RFC 1123) and a one-digit day, as the OSS SDK's
-// own ListCname fixture has it ("Mon, 4 May 2048 10:14:51 GMT").
-func TestParseTimeListCname(t *testing.T) {
-	for _, tt := range []struct {
-		in   string
-		want time.Time
+// TestAPIDomain: a domain as the APIs take it, a CDN-style wildcard only
+// where asked.
+func TestAPIDomain(t *testing.T) {
+	tests := []struct {
+		in          string
+		dotWildcard bool
+		want        string
+		shouldFail  bool
 	}{
-		{"Mon, 4 May 2048 10:14:51 GMT", time.Date(2048, 5, 4, 10, 14, 51, 0, time.UTC)},
-		{"Mon, 04 May 2048 10:14:51 GMT", time.Date(2048, 5, 4, 10, 14, 51, 0, time.UTC)},
-		{"Wed, 12 Apr 2023 10:14:51 GMT", time.Date(2023, 4, 12, 10, 14, 51, 0, time.UTC)},
-		{"Sat, 1 Jan 2028 00:00:00 GMT", time.Date(2028, 1, 1, 0, 0, 0, 0, time.UTC)},
-	} {
-		got, ok := parseTime(tt.in)
-		if !ok || !got.Equal(tt.want) {
-			t.Errorf("%q: got %v %v, want %v", tt.in, got, ok, tt.want)
-		}
-	}
-}
-
-func TestRedactor(t *testing.T) {
-	b := testBundle(t, "www."+testDomain)
-	key := b.KeyPEM().Reveal()
-	lines := strings.Split(strings.TrimSpace(key), "\n")
-	r := newRedactor(key, testSK, "", "abc")
-	tests := []struct{ in, gone string }{
-		{"whole key: " + key, key},
-		{"one line: " + lines[1], lines[1]},
-		{"secret " + testSK + " in the middle", testSK},
-		{"an unknown key " + "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIN\n-----END EC PRIVATE KEY-----", "MHcCAQEEIN"},
-		{"a truncated unknown key -----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBg", "MIIEvQIBADANBg"},
+		{"WWW.Example.COM.", true, "www.example.com", false},
+		{"*.example.com", true, ".example.com", false},
+		{".example.com", true, ".example.com", false},
+		{"*.example.com", false, "*.example.com", false},
+		{"bücher.example", false, "xn--bcher-kva.example", false},
+		{"no spaces.com", true, "", true},
 	}
 	for _, tt := range tests {
-		got := r.scrub(tt.in)
-		if strings.Contains(got, tt.gone) || !strings.Contains(got, bundle.Redacted) {
-			t.Errorf("scrub left a secret of %d bytes", len(tt.gone))
+		got, err := APIDomain(tt.in, tt.dotWildcard)
+		if (err != nil) != tt.shouldFail || got != tt.want {
+			t.Errorf("APIDomain(%q, %t) = %q, %v", tt.in, tt.dotWildcard, got, err)
 		}
-	}
-	if got := r.scrub("abc is short and stays"); got != "abc is short and stays" {
-		t.Errorf("short values are not secrets: %q", got)
-	}
-}
-
-func TestLeakCheckDetectsLeaks(t *testing.T) {
-	l := &leakCheck{secrets: map[string]bool{}}
-	l.secret("hunter2-secret")
-	l.seen(&Error{API: "X", Message: "fine"})
-	if found := l.check(); len(found) != 0 {
-		t.Fatalf("false positive: %v", found)
-	}
-	l.seen(&Error{API: "X", Message: "oops hunter2-secret"})
-	if found := l.check(); len(found) == 0 {
-		t.Fatal("a leak in an error went unnoticed")
-	}
-	l2 := &leakCheck{secrets: map[string]bool{"hunter2-secret": true}}
-	l2.logger().Info("x", "v", "hunter2-secret")
-	if found := l2.check(); len(found) == 0 {
-		t.Fatal("a leak in a log line went unnoticed")
 	}
 }

@@ -1,4 +1,4 @@
-package cloud
+package all_test
 
 import (
 	"context"
@@ -6,16 +6,22 @@ import (
 	"testing"
 
 	"github.com/certdrop/certdrop/shared/bundle"
+	"github.com/certdrop/certdrop/shared/cloud"
 	"github.com/certdrop/certdrop/shared/cloudsim"
 	"github.com/certdrop/certdrop/shared/cloudsim/cloudsimtest"
 	"github.com/certdrop/certdrop/shared/fanout"
 	"github.com/certdrop/certdrop/shared/manifest"
 	"github.com/certdrop/certdrop/shared/plan"
+	"github.com/certdrop/certdrop/shared/product"
+	"github.com/certdrop/certdrop/shared/product/all"
+	"github.com/certdrop/certdrop/shared/product/cdn"
+	"github.com/certdrop/certdrop/shared/product/dcdn"
+	"github.com/certdrop/certdrop/shared/product/vod"
 )
 
 // casSim is an account with a domain of every OpenAPI product, CAS in both
 // regions, the given faults.
-func casSim(t *testing.T, faults cloudsim.Faults) (*cloudsim.Sim, *Client) {
+func casSim(t *testing.T, faults cloudsim.Faults) (*cloudsim.Sim, *product.Client) {
 	t.Helper()
 	cfg := simConfig()
 	cfg.Domains.CDN = append(cfg.Domains.CDN, cloudsim.Domain{Name: "intl." + testDomain}, cloudsim.Domain{Name: "legacy." + testDomain})
@@ -24,7 +30,7 @@ func casSim(t *testing.T, faults cloudsim.Faults) (*cloudsim.Sim, *Client) {
 	cfg.Faults = faults
 	s := cloudsimtest.Start(t, cfg)
 	ep := s.Endpoints()
-	c := newClient(t, Options{Getenv: env(s, EnvDCDNEndpoint, ep.OpenAPI, EnvCASEndpoint, ep.OpenAPI, EnvCASIntlEndpoint, ep.CASIntl)})
+	c := newClient(t, cloud.Options{Getenv: env(s, dcdn.EnvEndpoint, ep.OpenAPI, cloud.EnvCASEndpoint, ep.OpenAPI, cloud.EnvCASIntlEndpoint, ep.CASIntl)})
 	return s, c
 }
 
@@ -33,11 +39,11 @@ func casSim(t *testing.T, faults cloudsim.Faults) (*cloudsim.Sim, *Client) {
 func casTargets() []manifest.Target {
 	cas := manifest.DeliveryCAS
 	ts := []manifest.Target{
-		{Product: manifest.CDN, Domain: "www." + testDomain, Delivery: cas},
-		{Product: manifest.CDN, Domain: "intl." + testDomain, Delivery: cas, CASRegion: manifest.CASRegionInternational},
-		{Product: manifest.CDNLegacy, Domain: "legacy." + testDomain, Delivery: cas},
-		{Product: manifest.VOD, Domain: "vod." + testDomain, Region: "cn-shanghai", Delivery: cas},
-		{Product: manifest.DCDN, Domain: "dcdn." + testDomain, Delivery: cas},
+		{Product: cdn.Name, Domain: "www." + testDomain, Delivery: cas},
+		{Product: cdn.Name, Domain: "intl." + testDomain, Delivery: cas, CASRegion: manifest.CASRegionInternational},
+		{Product: cdn.LegacyName, Domain: "legacy." + testDomain, Delivery: cas},
+		{Product: vod.Name, Domain: "vod." + testDomain, Region: "cn-shanghai", Delivery: cas},
+		{Product: dcdn.Name, Domain: "dcdn." + testDomain, Delivery: cas},
 		// No live target: SetLiveDomainCertificate documents no reference
 		// to CAS, so a live target with delivery: cas goes by upload (plan
 		// tests it), and its Set would store the certificate in CAS under
@@ -48,7 +54,7 @@ func casTargets() []manifest.Target {
 
 func casPlan(t *testing.T, b *bundle.Bundle) *plan.Plan {
 	t.Helper()
-	p, err := plan.Build(b, &manifest.Manifest{Version: 1, Targets: casTargets()}, "")
+	p, err := plan.Build(b, &manifest.Manifest{Version: 1, Targets: casTargets()}, "", all.Products())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +205,7 @@ func TestCASUploadFailsNoSet(t *testing.T) {
 			t.Errorf("%s: %d Set calls reached the service; want 0", r.Call, n)
 		}
 	}
-	var e *Error
+	var e *cloud.Error
 	if !errors.As(results[0].Err, &e) || e.Code != "QuotaExceeded.Certificate" {
 		t.Errorf("the failed target's error is %v; want the upload's QuotaExceeded.Certificate", results[0].Err)
 	}
@@ -219,7 +225,7 @@ func setCalls(s *cloudsim.Sim, domain string) int {
 // productOf names a product as the emulator does.
 func productOf(p manifest.Product) string {
 	switch p {
-	case manifest.CDNLegacy:
+	case cdn.LegacyName:
 		return "cdn"
 	}
 	return string(p)
@@ -229,7 +235,7 @@ func productOf(p manifest.Product) string {
 // after it by someone else (a product's Set with CertType=upload stores
 // its certificate in CAS under the same name).
 type racer struct {
-	*Client
+	*product.Client
 	b     *bundle.Bundle
 	raced bool
 }
@@ -251,8 +257,8 @@ func (r *racer) ListCAS(ctx context.Context, region, keyword string, expired boo
 func TestCASUploadNameTakenBySameCertificate(t *testing.T) {
 	s, c := casSim(t, cloudsim.Faults{})
 	b := testBundle(t, testDomain, "*."+testDomain)
-	tg := []manifest.Target{{Product: manifest.CDN, Domain: "www." + testDomain, Delivery: manifest.DeliveryCAS}}
-	p, err := plan.Build(b, &manifest.Manifest{Version: 1, Targets: tg}, "")
+	tg := []manifest.Target{{Product: cdn.Name, Domain: "www." + testDomain, Delivery: manifest.DeliveryCAS}}
+	p, err := plan.Build(b, &manifest.Manifest{Version: 1, Targets: tg}, "", all.Products())
 	if err != nil {
 		t.Fatal(err)
 	}

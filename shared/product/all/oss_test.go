@@ -1,4 +1,4 @@
-package cloud
+package all_test
 
 import (
 	"context"
@@ -16,9 +16,12 @@ import (
 
 	"github.com/aliyun/aliyun-oss-go-sdk/oss"
 
-	"github.com/certdrop/certdrop/shared/fanout"
+	"github.com/certdrop/certdrop/shared/cloud"
+	"github.com/certdrop/certdrop/shared/failure"
 	"github.com/certdrop/certdrop/shared/manifest"
 	"github.com/certdrop/certdrop/shared/plan"
+	"github.com/certdrop/certdrop/shared/product"
+	ossproduct "github.com/certdrop/certdrop/shared/product/oss"
 )
 
 // fakeOSS answers PutCname and ListCname for one bucket the way OSS
@@ -71,7 +74,7 @@ func (f *fakeOSS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.puts = append(f.puts, in)
 		cc := in.CertificateConfiguration
 		var fp string
-		if leaf := firstCert(cc.Certificate); leaf != nil {
+		if leaf := product.FirstCert(cc.Certificate); leaf != nil {
 			s := sha1.Sum(leaf.Raw)
 			parts := make([]string, len(s))
 			for i, b := range s {
@@ -100,23 +103,23 @@ func TestOSSCname(t *testing.T) {
 	f := &fakeOSS{cnames: map[string]oss.Cname{"bound.example.com": {Domain: "bound.example.com", Status: "Enabled"}}}
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
-	c := newClient(t, Options{Getenv: env(nil, EnvOSSEndpoint, srv.URL)})
+	c := newClient(t, cloud.Options{Getenv: env(nil, ossproduct.EnvEndpoint, srv.URL)})
 	b := testBundle(t, "static.example.com", "bound.example.com")
 	calls := planFor(t, b,
-		manifest.Target{Product: manifest.OSS, Domain: "static.example.com", Bucket: "example-static", Region: "cn-hangzhou"},
-		manifest.Target{Product: manifest.OSS, Domain: "bound.example.com", Bucket: "example-static", Region: "cn-hangzhou"},
+		manifest.Target{Product: ossproduct.Name, Domain: "static.example.com", Fields: map[string]string{"bucket": "example-static"}, Region: "cn-hangzhou"},
+		manifest.Target{Product: ossproduct.Name, Domain: "bound.example.com", Fields: map[string]string{"bucket": "example-static"}, Region: "cn-hangzhou"},
 	)
 	call := calls["oss static.example.com"]
 	ctx := context.Background()
 
-	before, err := c.Describe(ctx, call)
+	before, err := describe(ctx, c, call)
 	if err != nil || before.HTTPS || before.Fingerprint != "" || before.RequestID != "rid-GET" {
 		t.Fatalf("before: %+v, %v", before, err)
 	}
-	if got, err := c.Describe(ctx, calls["oss bound.example.com"]); err != nil || got.HTTPS {
+	if got, err := describe(ctx, c, calls["oss bound.example.com"]); err != nil || got.HTTPS {
 		t.Fatalf("a bound domain without a certificate: %+v, %v", got, err)
 	}
-	id, err := c.Set(ctx, call)
+	id, err := set(ctx, c, call)
 	if err != nil || id != "rid-POST" {
 		t.Fatalf("set: %q, %v", id, err)
 	}
@@ -133,7 +136,7 @@ func TestOSSCname(t *testing.T) {
 			t.Errorf("Authorization %q is not a V4 signature for cn-hangzhou", a)
 		}
 	}
-	after, err := c.Describe(ctx, call)
+	after, err := describe(ctx, c, call)
 	if err != nil || !after.HTTPS || after.Fingerprint != b.Identity().Fingerprint || !after.NotBefore.Equal(b.Leaf.NotBefore.UTC()) {
 		t.Fatalf("after: %+v, %v (want fingerprint %s)", after, err, b.Identity().Fingerprint)
 	}
@@ -142,74 +145,43 @@ func TestOSSCname(t *testing.T) {
 	// dates come from ListCname.
 	other := testBundle(t, "static.example.com")
 	oc := planFor(t, other, call.Target)["oss static.example.com"]
-	got, err := c.Describe(ctx, oc)
+	got, err := describe(ctx, c, oc)
 	if err != nil || !got.HTTPS || got.Fingerprint != "" || got.NotAfter.IsZero() || got.NotAfter.Sub(b.Leaf.NotAfter) > time.Second {
 		t.Errorf("describe with another certificate: %+v, %v", got, err)
 	}
 
 	for _, tt := range []struct {
 		code  string
-		class fanout.Class
+		class failure.Class
 	}{
-		{"SlowDown", fanout.Throttled},
-		{"NeedVerifyDomainOwnership", fanout.Permanent},
-		{"AccessDenied", fanout.Forbidden},
+		{"SlowDown", failure.Throttled},
+		{"NeedVerifyDomainOwnership", failure.Permanent},
+		{"AccessDenied", failure.Forbidden},
 	} {
 		f.mu.Lock()
 		f.failPut = tt.code
 		f.mu.Unlock()
-		_, err := c.Set(ctx, call)
-		leaks.seen(err)
-		var e *Error
+		_, err := set(ctx, c, call)
+		var e *cloud.Error
 		if !errors.As(err, &e) || e.Code != tt.code || e.Class() != tt.class || e.RequestID != "rid-POST" || e.API != "PutCname" {
 			t.Errorf("%s: %#v", tt.code, err)
 		}
 	}
 	wrong := call
-	wrong.Target.Bucket = "example-gone"
+	wrong.Target.Fields = map[string]string{"bucket": "example-gone"}
 	wrong.Params = append([]plan.Param(nil), call.Params...)
 	for i := range wrong.Params {
 		if wrong.Params[i].Name == "Bucket" {
 			wrong.Params[i].Value = "example-gone"
 		}
 	}
-	_, err = c.Describe(ctx, wrong)
-	leaks.seen(err)
-	if e := (*Error)(nil); !errors.As(err, &e) || e.Code != "NoSuchBucket" || e.Class() != fanout.Permanent {
+	_, err = describe(ctx, c, wrong)
+	if e := (*cloud.Error)(nil); !errors.As(err, &e) || e.Code != "NoSuchBucket" || e.Class() != failure.Permanent {
 		t.Errorf("a missing bucket: %v", err)
 	}
 }
 
-func TestSameFingerprint(t *testing.T) {
-	b := testBundle(t, "fp.example.com")
-	raw := b.Leaf.Raw
-	s1 := sha1.Sum(raw)
-	colon := func(bs []byte) string {
-		var parts []string
-		for _, x := range bs {
-			parts = append(parts, fmt.Sprintf("%02X", x))
-		}
-		return strings.Join(parts, ":")
-	}
-	tests := []struct {
-		fp   string
-		want bool
-	}{
-		{colon(s1[:]), true},
-		{strings.ToLower(strings.ReplaceAll(colon(s1[:]), ":", "")), true},
-		{b.Identity().Fingerprint, true},
-		{colon(s1[:19]) + ":**", false},
-		{"", false},
-		{strings.Repeat("0", 40), false},
-	}
-	for _, tt := range tests {
-		if got := sameFingerprint(tt.fp, raw); got != tt.want {
-			t.Errorf("sameFingerprint(%q) = %t, want %t", tt.fp, got, tt.want)
-		}
-	}
-}
-
-// TestOSSCnameListBounded: a ListCname answer over maxCnameList bytes is
+// TestOSSCnameListBounded: a ListCname answer over ossproduct.MaxCnameList bytes is
 // refused, not read whole: the cost of a Describe stays bounded whatever
 // the endpoint answers.
 func TestOSSCnameListBounded(t *testing.T) {
@@ -218,7 +190,7 @@ func TestOSSCnameListBounded(t *testing.T) {
 		w.Header().Set("x-oss-request-id", "rid-big")
 		fmt.Fprint(w, "<ListCnameResult><Bucket>example-static</Bucket>")
 		pad := strings.Repeat("<Cname><Domain>x.example.com</Domain></Cname>", 1024)
-		for served < 4*maxCnameList {
+		for served < 4*ossproduct.MaxCnameList {
 			n, err := io.WriteString(w, pad)
 			served += int64(n)
 			if err != nil {
@@ -228,13 +200,12 @@ func TestOSSCnameListBounded(t *testing.T) {
 		fmt.Fprint(w, "</ListCnameResult>")
 	}))
 	t.Cleanup(srv.Close)
-	c := newClient(t, Options{Getenv: env(nil, EnvOSSEndpoint, srv.URL)})
+	c := newClient(t, cloud.Options{Getenv: env(nil, ossproduct.EnvEndpoint, srv.URL)})
 	b := testBundle(t, "static.example.com")
-	call := planFor(t, b, manifest.Target{Product: manifest.OSS, Domain: "static.example.com", Bucket: "example-static", Region: "cn-hangzhou"})["oss static.example.com"]
-	_, err := c.Describe(context.Background(), call)
-	leaks.seen(err)
-	var e *Error
-	if !errors.As(err, &e) || !strings.Contains(e.Message, "larger than") || e.Class() != fanout.Permanent || e.RequestID != "rid-big" {
+	call := planFor(t, b, manifest.Target{Product: ossproduct.Name, Domain: "static.example.com", Fields: map[string]string{"bucket": "example-static"}, Region: "cn-hangzhou"})["oss static.example.com"]
+	_, err := describe(context.Background(), c, call)
+	var e *cloud.Error
+	if !errors.As(err, &e) || !strings.Contains(e.Message, "larger than") || e.Class() != failure.Permanent || e.RequestID != "rid-big" {
 		t.Fatalf("an oversized ListCname answer: %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package cloud
+package all_test
 
 import (
 	"context"
@@ -16,41 +16,49 @@ import (
 
 	"github.com/certdrop/certdrop/internal/credchain"
 	"github.com/certdrop/certdrop/shared/bundle"
+	"github.com/certdrop/certdrop/shared/cloud"
 	"github.com/certdrop/certdrop/shared/cloudsim"
 	"github.com/certdrop/certdrop/shared/cloudsim/cloudsimtest"
+	"github.com/certdrop/certdrop/shared/failure"
 	"github.com/certdrop/certdrop/shared/fanout"
 	"github.com/certdrop/certdrop/shared/manifest"
 	"github.com/certdrop/certdrop/shared/plan"
+	"github.com/certdrop/certdrop/shared/product"
+	"github.com/certdrop/certdrop/shared/product/all"
+	"github.com/certdrop/certdrop/shared/product/cdn"
+	"github.com/certdrop/certdrop/shared/product/live"
+	"github.com/certdrop/certdrop/shared/product/vod"
 )
 
 // set and describe call the client and hand every error to the leak check.
-func set(ctx context.Context, c *Client, call plan.Call) (string, error) {
-	id, err := c.Set(ctx, call)
+func set(ctx context.Context, c *product.Client, call plan.Call) (string, error) {
+	o := &once{}
+	err := c.Set(ctx, call, o)
 	leaks.seen(err)
-	return id, err
+	return o.rid, err
 }
 
-func describe(ctx context.Context, c *Client, call plan.Call) (fanout.Installed, error) {
-	inst, err := c.Describe(ctx, call)
+func describe(ctx context.Context, c *product.Client, call plan.Call) (fanout.Installed, error) {
+	inst, err := c.Describe(ctx, call, &once{})
 	leaks.seen(err)
 	return inst, err
 }
 
 func TestSetThenDescribeEveryProduct(t *testing.T) {
 	s := cloudsimtest.Start(t, simConfig())
-	c := newClient(t, Options{Getenv: env(s)})
+	c := newClient(t, cloud.Options{Getenv: env(s)})
 	b := testBundle(t, "*."+testDomain, "vod."+testDomain, "pull."+testDomain)
 	id := b.Identity()
 	calls := planFor(t, b,
-		manifest.Target{Product: manifest.CDN, Domain: "www." + testDomain},
-		manifest.Target{Product: manifest.CDN, Domain: "*." + testDomain},
-		manifest.Target{Product: manifest.CDNLegacy, Domain: "img." + testDomain},
-		manifest.Target{Product: manifest.VOD, Domain: "vod." + testDomain, Region: manifest.VODRegionShanghai, Staging: false},
-		manifest.Target{Product: manifest.VOD, Domain: "vod-sg." + testDomain, Region: manifest.VODRegionSingapore},
-		manifest.Target{Product: manifest.Live, Domain: "pull." + testDomain},
+		manifest.Target{Product: cdn.Name, Domain: "www." + testDomain},
+		manifest.Target{Product: cdn.Name, Domain: "*." + testDomain},
+		manifest.Target{Product: cdn.LegacyName, Domain: "img." + testDomain},
+		manifest.Target{Product: vod.Name, Domain: "vod." + testDomain, Region: vod.RegionShanghai, Staging: false},
+		manifest.Target{Product: vod.Name, Domain: "vod-sg." + testDomain, Region: vod.RegionSingapore},
+		manifest.Target{Product: live.Name, Domain: "pull." + testDomain},
 	)
-	products := map[manifest.Product]string{manifest.CDN: cloudsim.ProductCDN, manifest.CDNLegacy: cloudsim.ProductCDN,
-		manifest.VOD: cloudsim.ProductVOD, manifest.Live: cloudsim.ProductLive}
+	products := map[manifest.Product]string{cdn.Name: cloudsim.ProductCDN, cdn.LegacyName: cloudsim.ProductCDN,
+		vod.Name: cloudsim.ProductVOD, live.Name: cloudsim.ProductLive}
 	ctx := context.Background()
 	for name, call := range calls {
 		t.Run(name, func(t *testing.T) {
@@ -103,9 +111,9 @@ func TestSetThenDescribeEveryProduct(t *testing.T) {
 // current reference documents Env.
 func TestStagingTarget(t *testing.T) {
 	s := cloudsimtest.Start(t, simConfig())
-	c := newClient(t, Options{Getenv: env(s)})
+	c := newClient(t, cloud.Options{Getenv: env(s)})
 	b := testBundle(t, "vod."+testDomain)
-	call := planFor(t, b, manifest.Target{Product: manifest.VOD, Domain: "vod." + testDomain, Region: manifest.VODRegionShanghai, Staging: true})["vod vod."+testDomain]
+	call := planFor(t, b, manifest.Target{Product: vod.Name, Domain: "vod." + testDomain, Region: vod.RegionShanghai, Staging: true})["vod vod."+testDomain]
 	if _, err := set(context.Background(), c, call); err != nil {
 		t.Fatal(err)
 	}
@@ -121,13 +129,13 @@ func TestStagingTarget(t *testing.T) {
 type errorCase struct {
 	name      string
 	cfg       func(*cloudsim.Config)
-	opts      func(*Options, *cloudsim.Sim)
+	opts      func(*cloud.Options, *cloudsim.Sim)
 	target    manifest.Target
 	describe  bool
 	ctx       func() (context.Context, context.CancelFunc)
 	code      string
 	status    int
-	class     fanout.Class
+	class     failure.Class
 	hint      string // substring
 	retryMin  time.Duration
 	retryMax  time.Duration
@@ -137,71 +145,71 @@ type errorCase struct {
 }
 
 func TestErrorClasses(t *testing.T) {
-	www := manifest.Target{Product: manifest.CDN, Domain: "www." + testDomain}
+	www := manifest.Target{Product: cdn.Name, Domain: "www." + testDomain}
 	script := func(sc ...cloudsim.Script) func(*cloudsim.Config) {
 		return func(c *cloudsim.Config) { c.Faults.Scripted = sc }
 	}
-	creds := func(id, secret, token string) func(*Options, *cloudsim.Sim) {
-		return func(o *Options, _ *cloudsim.Sim) {
+	creds := func(id, secret, token string) func(*cloud.Options, *cloudsim.Sim) {
+		return func(o *cloud.Options, _ *cloudsim.Sim) {
 			o.Credentials = &credchain.Credentials{AccessKeyID: id, AccessKeySecret: secret, SecurityToken: token}
 		}
 	}
 	tests := []errorCase{
-		{name: "offline domain", target: manifest.Target{Product: manifest.CDN, Domain: "old." + testDomain},
-			code: "InvalidDomain.Offline", status: 400, class: fanout.Permanent, hint: "offline"},
-		{name: "unknown domain", target: manifest.Target{Product: manifest.VOD, Domain: "nope." + testDomain},
-			code: "InvalidDomain.NotFound", status: 404, class: fanout.Permanent, hint: "not in this account"},
-		{name: "safe mode", target: manifest.Target{Product: manifest.CDN, Domain: "safe." + testDomain},
-			code: "DomainInSafeMode", status: 400, class: fanout.Permanent, hint: "safe mode"},
+		{name: "offline domain", target: manifest.Target{Product: cdn.Name, Domain: "old." + testDomain},
+			code: "InvalidDomain.Offline", status: 400, class: failure.Permanent, hint: "offline"},
+		{name: "unknown domain", target: manifest.Target{Product: vod.Name, Domain: "nope." + testDomain},
+			code: "InvalidDomain.NotFound", status: 404, class: failure.Permanent, hint: "not in this account"},
+		{name: "safe mode", target: manifest.Target{Product: cdn.Name, Domain: "safe." + testDomain},
+			code: "DomainInSafeMode", status: 400, class: failure.Permanent, hint: "safe mode"},
 		{name: "duplicate name", target: www, cfg: script(cloudsim.Script{Domain: "www." + testDomain, Code: "Certificate.Duplicated"}),
-			code: "Certificate.Duplicated", status: 400, class: fanout.Permanent, hint: "fingerprint"},
+			code: "Certificate.Duplicated", status: 400, class: failure.Permanent, hint: "fingerprint"},
 		{name: "unknown code keeps the API's message", target: www,
 			cfg:  script(cloudsim.Script{Domain: "www." + testDomain, Code: "Brand.NewCode", Message: "something new happened"}),
-			code: "Brand.NewCode", status: 400, class: fanout.Permanent},
+			code: "Brand.NewCode", status: 400, class: failure.Permanent},
 		{name: "quota", target: www, describe: true,
 			cfg: func(c *cloudsim.Config) {
 				c.Quotas = map[string]float64{"DescribeDomainCertificateInfo": 0.1}
 			},
-			code: "Throttling.User", status: 400, class: fanout.Throttled, retryMin: time.Second, retryMax: 10 * time.Second},
+			code: "Throttling.User", status: 400, class: failure.Throttled, retryMin: time.Second, retryMax: 10 * time.Second},
 		{name: "HTTP 429 Rejected.Throttling, hint from the captured header", target: www,
 			cfg:  script(cloudsim.Script{Domain: "www." + testDomain, Code: "Rejected.Throttling", Status: 429}),
-			code: "Rejected.Throttling", status: 429, class: fanout.Throttled, retryMin: 500 * time.Millisecond, retryMax: 500 * time.Millisecond},
+			code: "Rejected.Throttling", status: 429, class: failure.Throttled, retryMin: 500 * time.Millisecond, retryMax: 500 * time.Millisecond},
 		{name: "503", target: www, cfg: script(cloudsim.Script{Domain: "www." + testDomain, Code: "ServiceUnavailable"}),
-			code: "ServiceUnavailable", status: 503, class: fanout.Transient},
+			code: "ServiceUnavailable", status: 503, class: failure.Transient},
 		{name: "500", target: www, cfg: script(cloudsim.Script{Domain: "www." + testDomain, Code: "InternalError"}),
-			code: "InternalError", status: 500, class: fanout.Transient},
-		{name: "domain being configured", target: manifest.Target{Product: manifest.CDN, Domain: "busy." + testDomain},
-			code: "ServiceBusy", status: 503, class: fanout.Transient},
+			code: "InternalError", status: 500, class: failure.Transient},
+		{name: "domain being configured", target: manifest.Target{Product: cdn.Name, Domain: "busy." + testDomain},
+			code: "ServiceBusy", status: 503, class: failure.Transient},
 		{name: "certificate storage", target: www, cfg: script(cloudsim.Script{Domain: "www." + testDomain, Code: "CertStorage.failed"}),
-			code: "CertStorage.failed", status: 400, class: fanout.Transient},
+			code: "CertStorage.failed", status: 400, class: failure.Transient},
 		{name: "connection reset", target: www, cfg: script(cloudsim.Script{Domain: "www." + testDomain, Fault: "reset"}),
-			class: fanout.Transient, netErr: true, noRequest: true},
+			class: failure.Transient, netErr: true, noRequest: true},
 		{name: "answer slower than the read timeout", target: www,
 			cfg:   script(cloudsim.Script{Domain: "www." + testDomain, Fault: "slow"}),
-			opts:  func(o *Options, _ *cloudsim.Sim) { o.ReadTimeout = 300 * time.Millisecond },
-			class: fanout.Transient, netErr: true, noRequest: true},
+			opts:  func(o *cloud.Options, _ *cloudsim.Sim) { o.ReadTimeout = 300 * time.Millisecond },
+			class: failure.Transient, netErr: true, noRequest: true},
 		{name: "the gateway no longer takes the deprecated legacy action",
-			target: manifest.Target{Product: manifest.CDNLegacy, Domain: "www." + testDomain},
+			target: manifest.Target{Product: cdn.LegacyName, Domain: "www." + testDomain},
 			cfg:    script(cloudsim.Script{Domain: "www." + testDomain, API: "SetDomainServerCertificate", Code: "InvalidAction.NotFound"}),
-			code:   "InvalidAction.NotFound", status: 404, class: fanout.Permanent, hint: "deprecated and the gateway no longer takes it: move the target to product: cdn"},
+			code:   "InvalidAction.NotFound", status: 404, class: failure.Permanent, hint: "deprecated and the gateway no longer takes it: move the target to product: cdn"},
 		{name: "an unknown action elsewhere points at the endpoint", target: www,
 			cfg:  script(cloudsim.Script{Domain: "www." + testDomain, API: "SetCdnDomainSSLCertificate", Code: "InvalidAction.NotFound"}),
-			code: "InvalidAction.NotFound", status: 404, class: fanout.Permanent, hint: "CERTDROP_*_ENDPOINT"},
+			code: "InvalidAction.NotFound", status: 404, class: failure.Permanent, hint: "CERTDROP_*_ENDPOINT"},
 		{name: "wrong secret", target: www, opts: creds(testAK, "wrong-secret", ""),
-			code: "SignatureDoesNotMatch", status: 400, class: fanout.Auth},
+			code: "SignatureDoesNotMatch", status: 400, class: failure.Auth},
 		{name: "unknown AccessKey", target: www, opts: creds("nobody", testSK, ""),
-			code: "InvalidAccessKeyId.NotFound", status: 404, class: fanout.Auth},
+			code: "InvalidAccessKeyId.NotFound", status: 404, class: failure.Auth},
 		{name: "expired token", target: www, opts: creds("expired", testSK, testToken),
-			code: "InvalidSecurityToken.Expired", status: 400, class: fanout.Auth},
+			code: "InvalidSecurityToken.Expired", status: 400, class: failure.Auth},
 		{name: "RAM denies the action", target: www, opts: creds("readonly", testSK, ""),
-			code: "Forbidden.RAM", status: 403, class: fanout.Forbidden},
+			code: "Forbidden.RAM", status: 403, class: failure.Forbidden},
 		{name: "canceled before the call", target: www,
 			ctx: func() (context.Context, context.CancelFunc) {
 				ctx, cancel := context.WithCancel(context.Background())
 				cancel()
 				return ctx, cancel
 			},
-			class: fanout.Transient, is: context.Canceled, noRequest: true},
+			class: failure.Transient, is: context.Canceled, noRequest: true},
 		{name: "canceled during the call", target: www,
 			cfg: func(c *cloudsim.Config) { c.Faults.Latency = cloudsim.Latency{Median: 5 * time.Second} },
 			ctx: func() (context.Context, context.CancelFunc) {
@@ -209,13 +217,13 @@ func TestErrorClasses(t *testing.T) {
 				time.AfterFunc(100*time.Millisecond, cancel)
 				return ctx, cancel
 			},
-			class: fanout.Transient, is: context.Canceled, noRequest: true},
+			class: failure.Transient, is: context.Canceled, noRequest: true},
 		{name: "deadline during the call", target: www,
 			cfg: func(c *cloudsim.Config) { c.Faults.Latency = cloudsim.Latency{Median: 5 * time.Second} },
 			ctx: func() (context.Context, context.CancelFunc) {
 				return context.WithTimeout(context.Background(), 100*time.Millisecond)
 			},
-			class: fanout.Transient, is: context.DeadlineExceeded, noRequest: true},
+			class: failure.Transient, is: context.DeadlineExceeded, noRequest: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -225,7 +233,7 @@ func TestErrorClasses(t *testing.T) {
 				tt.cfg(&cfg)
 			}
 			s := cloudsimtest.Start(t, cfg)
-			o := Options{Getenv: env(s)}
+			o := cloud.Options{Getenv: env(s)}
 			if tt.opts != nil {
 				tt.opts(&o, s)
 			}
@@ -244,11 +252,11 @@ func TestErrorClasses(t *testing.T) {
 			} else {
 				_, err = set(ctx, c, call)
 			}
-			var e *Error
+			var e *cloud.Error
 			if !errors.As(err, &e) {
 				t.Fatalf("error %T %v is not a *cloud.Error", err, err)
 			}
-			var ce fanout.ClassifiedError
+			var ce failure.ClassifiedError
 			if !errors.As(err, &ce) || ce.Class() != tt.class {
 				t.Fatalf("class %v, want %v: %v", e.Class(), tt.class, err)
 			}
@@ -303,11 +311,11 @@ func TestErrorsNeverEchoSecrets(t *testing.T) {
 		cfg.Faults.Scripted = append(cfg.Faults.Scripted, cloudsim.Script{Domain: "www." + testDomain, Code: "InvalidSSLPri", Message: msg, After: i, Times: 1})
 	}
 	s := cloudsimtest.Start(t, cfg)
-	c := newClient(t, Options{Getenv: env(s), Credentials: &credchain.Credentials{AccessKeyID: testSTSAK, AccessKeySecret: testSTSSK, SecurityToken: testToken}})
-	call := planFor(t, b, manifest.Target{Product: manifest.CDN, Domain: "www." + testDomain})["cdn www."+testDomain]
+	c := newClient(t, cloud.Options{Getenv: env(s), Credentials: &credchain.Credentials{AccessKeyID: testSTSAK, AccessKeySecret: testSTSSK, SecurityToken: testToken}})
+	call := planFor(t, b, manifest.Target{Product: cdn.Name, Domain: "www." + testDomain})["cdn www."+testDomain]
 	for i := range echoes {
 		_, err := set(context.Background(), c, call)
-		var e *Error
+		var e *cloud.Error
 		if !errors.As(err, &e) || e.Code != "InvalidSSLPri" {
 			t.Fatalf("echo %d: %v", i, err)
 		}
@@ -341,9 +349,9 @@ func TestHTTPSEndpointAndConnectionReuse(t *testing.T) {
 	roots := x509.NewCertPool()
 	roots.AddCert(srv.Certificate())
 	https := srv.URL // https://127.0.0.1:port
-	c := newClient(t, Options{Getenv: env(nil, EnvCDNEndpoint, https), RootCAs: roots})
+	c := newClient(t, cloud.Options{Getenv: env(nil, cdn.EnvEndpoint, https), RootCAs: roots})
 	b := testBundle(t, "www."+testDomain)
-	call := planFor(t, b, manifest.Target{Product: manifest.CDN, Domain: "www." + testDomain})["cdn www."+testDomain]
+	call := planFor(t, b, manifest.Target{Product: cdn.Name, Domain: "www." + testDomain})["cdn www."+testDomain]
 	if _, err := set(context.Background(), c, call); err != nil {
 		t.Fatal(err)
 	}
@@ -362,10 +370,10 @@ func TestHTTPSEndpointAndConnectionReuse(t *testing.T) {
 	}
 	others := x509.NewCertPool()
 	others.AddCert(otherRoot.Cert)
-	strict := newClient(t, Options{Getenv: env(nil, EnvCDNEndpoint, https), RootCAs: others})
+	strict := newClient(t, cloud.Options{Getenv: env(nil, cdn.EnvEndpoint, https), RootCAs: others})
 	_, err = set(context.Background(), strict, call)
-	var e *Error
-	if !errors.As(err, &e) || e.Class() != fanout.Permanent || !strings.Contains(err.Error(), "certificate") {
+	var e *cloud.Error
+	if !errors.As(err, &e) || e.Class() != failure.Permanent || !strings.Contains(err.Error(), "certificate") {
 		t.Fatalf("untrusted server: %v", err)
 	}
 }
@@ -377,11 +385,11 @@ func TestConcurrentCalls(t *testing.T) {
 	for i := 0; i < 40; i++ {
 		d := "d" + string(rune('a'+i%26)) + string(rune('a'+i/26)) + "." + testDomain
 		cfg.Domains.CDN = append(cfg.Domains.CDN, cloudsim.Domain{Name: d})
-		targets = append(targets, manifest.Target{Product: manifest.CDN, Domain: d})
+		targets = append(targets, manifest.Target{Product: cdn.Name, Domain: d})
 	}
 	cfg.Quotas = map[string]float64{"SetCdnDomainSSLCertificate": -1, "DescribeDomainCertificateInfo": -1}
 	s := cloudsimtest.Start(t, cfg)
-	c := newClient(t, Options{Getenv: env(s)})
+	c := newClient(t, cloud.Options{Getenv: env(s)})
 	b := testBundle(t, "*."+testDomain)
 	calls := planFor(t, b, targets...)
 	var wg sync.WaitGroup
@@ -417,16 +425,16 @@ func BenchmarkSetThroughEmulator(b *testing.B) {
 	cfg := simConfig()
 	cfg.Quotas = map[string]float64{"SetCdnDomainSSLCertificate": -1}
 	s := cloudsimtest.Start(b, cfg)
-	c, err := New(Options{Getenv: env(s)})
+	c, err := all.Products().NewClient(cloud.Options{Getenv: env(s)})
 	if err != nil {
 		b.Fatal(err)
 	}
 	bd := testBundle(b, "www."+testDomain)
-	call := planFor(b, bd, manifest.Target{Product: manifest.CDN, Domain: "www." + testDomain})["cdn www."+testDomain]
+	call := planFor(b, bd, manifest.Target{Product: cdn.Name, Domain: "www." + testDomain})["cdn www."+testDomain]
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if _, err := c.Set(context.Background(), call); err != nil {
+			if err := c.Set(context.Background(), call, product.Once{}); err != nil {
 				b.Error(err)
 				return
 			}
@@ -441,17 +449,17 @@ func BenchmarkSetThroughEmulator(b *testing.B) {
 // journal shows where they travelled, and a wrong secret is refused in
 // both.
 func TestParamsPlacement(t *testing.T) {
-	for _, mode := range []string{"", ParamsInBody, ParamsInQuery} {
+	for _, mode := range []string{"", cloud.ParamsInBody, cloud.ParamsInQuery} {
 		want := mode
 		if want == "" {
-			want = ParamsInBody
+			want = cloud.ParamsInBody
 		}
 		t.Run("mode="+mode, func(t *testing.T) {
 			s := cloudsimtest.Start(t, simConfig())
-			getenv := env(s, EnvOpenAPIParams, mode, EnvCASEndpoint, s.Endpoints().OpenAPI)
-			c := newClient(t, Options{Getenv: getenv})
+			getenv := env(s, cloud.EnvOpenAPIParams, mode, cloud.EnvCASEndpoint, s.Endpoints().OpenAPI)
+			c := newClient(t, cloud.Options{Getenv: getenv})
 			b := testBundle(t, "www."+testDomain)
-			call := planFor(t, b, manifest.Target{Product: manifest.CDN, Domain: "www." + testDomain})["cdn www."+testDomain]
+			call := planFor(t, b, manifest.Target{Product: cdn.Name, Domain: "www." + testDomain})["cdn www."+testDomain]
 			ctx := context.Background()
 			if _, err := set(ctx, c, call); err != nil {
 				t.Fatalf("Set: %v", err)
@@ -475,14 +483,14 @@ func TestParamsPlacement(t *testing.T) {
 			if n != 3 {
 				t.Errorf("%d OpenAPI calls journaled; want 3", n)
 			}
-			bad := newClient(t, Options{Getenv: env(s, EnvOpenAPIParams, mode, "ALIBABA_CLOUD_ACCESS_KEY_SECRET", "wrong-secret")})
+			bad := newClient(t, cloud.Options{Getenv: env(s, cloud.EnvOpenAPIParams, mode, "ALIBABA_CLOUD_ACCESS_KEY_SECRET", "wrong-secret")})
 			_, err := set(ctx, bad, call)
-			if e := (*Error)(nil); !errors.As(err, &e) || e.Code != "SignatureDoesNotMatch" {
+			if e := (*cloud.Error)(nil); !errors.As(err, &e) || e.Code != "SignatureDoesNotMatch" {
 				t.Errorf("a wrong secret with parameters in the %s: %v; want SignatureDoesNotMatch", want, err)
 			}
 		})
 	}
-	if _, err := New(Options{Getenv: env(nil, EnvOpenAPIParams, "url")}); err == nil || !strings.Contains(err.Error(), EnvOpenAPIParams) {
+	if _, err := cloud.New(cloud.Options{Getenv: env(nil, cloud.EnvOpenAPIParams, "url")}); err == nil || !strings.Contains(err.Error(), cloud.EnvOpenAPIParams) {
 		t.Errorf("CERTDROP_OPENAPI_PARAMS=url: %v; want refused, naming the variable", err)
 	}
 }

@@ -1,0 +1,245 @@
+package all_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/certdrop/certdrop/shared/bundle"
+	"github.com/certdrop/certdrop/shared/cloud"
+	"github.com/certdrop/certdrop/shared/cloudsim"
+	"github.com/certdrop/certdrop/shared/dnsprovider/alidns"
+	"github.com/certdrop/certdrop/shared/manifest"
+	"github.com/certdrop/certdrop/shared/plan"
+	"github.com/certdrop/certdrop/shared/product"
+	"github.com/certdrop/certdrop/shared/product/all"
+	"github.com/certdrop/certdrop/shared/product/cdn"
+	"github.com/certdrop/certdrop/shared/product/live"
+	"github.com/certdrop/certdrop/shared/product/vod"
+)
+
+// The products' tests through the transport against the emulator (and a
+// fake OSS): every product set and described, the error classes, the
+// secrets never echoed, the endpoints, connection reuse and concurrency,
+// delivery by CAS.
+
+// leakCheck collects every error the client tests produce and every log
+// line the clients write, and the secrets they must never contain; TestMain
+// checks them all after the tests ran.
+type leakCheck struct {
+	mu      sync.Mutex
+	outputs []string
+	secrets map[string]bool
+	logs    bytes.Buffer
+}
+
+var leaks = &leakCheck{secrets: map[string]bool{}}
+
+// seen records an error's every rendering.
+func (l *leakCheck) seen(err error) {
+	if err == nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.outputs = append(l.outputs, err.Error(), fmt.Sprintf("%v|%+v|%#v", err, err, err))
+	if e, ok := err.(*cloud.Error); ok {
+		l.outputs = append(l.outputs, e.Message, e.Hint)
+	}
+}
+
+// secret registers a value no output may contain.
+func (l *leakCheck) secret(vals ...string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, v := range vals {
+		if v != "" {
+			l.secrets[v] = true
+		}
+	}
+}
+
+// Write implements io.Writer for the clients' debug logs.
+func (l *leakCheck) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.logs.Write(p)
+}
+
+func (l *leakCheck) logger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// check returns a description of every leak, without the secret itself.
+func (l *leakCheck) check() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	all := append(append([]string(nil), l.outputs...), l.logs.String())
+	var found []string
+	for s := range l.secrets {
+		for i, out := range all {
+			if strings.Contains(out, s) {
+				found = append(found, fmt.Sprintf("output %d of %d holds a registered secret of %d bytes", i, len(all), len(s)))
+			}
+		}
+	}
+	return found
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if found := leaks.check(); len(found) > 0 {
+		fmt.Fprintln(os.Stderr, "SECRET LEAK:\n  "+strings.Join(found, "\n  "))
+		code = 1
+	} else if code == 0 {
+		fmt.Fprintf(os.Stderr, "leak check: %d error renderings and %d bytes of logs hold none of %d secrets\n",
+			len(leaks.outputs), leaks.logs.Len(), len(leaks.secrets))
+	}
+	os.Exit(code)
+}
+
+// Test credentials: the secret and token are registered as secrets.
+const (
+	testAK     = "simAK"
+	testSK     = "simSK-0123456789abcdef"
+	testSTSAK  = "STS.simAK"
+	testSTSSK  = "stsSK-fedcba9876543210"
+	testToken  = "stsTOKEN-CAIS0123456789abcdefghijklmnop"
+	testDomain = "certdrop.test"
+)
+
+func init() { leaks.secret(testSK, testSTSSK, testToken) }
+
+// simConfig is the account the client tests run against.
+func simConfig() cloudsim.Config {
+	return cloudsim.Config{
+		Credentials: []cloudsim.Credential{
+			{AccessKeyID: testAK, AccessKeySecret: testSK},
+			{AccessKeyID: testSTSAK, AccessKeySecret: testSTSSK, SecurityToken: testToken},
+			{AccessKeyID: "expired", AccessKeySecret: testSK, SecurityToken: testToken, Expired: true},
+			{AccessKeyID: "readonly", AccessKeySecret: testSK, DenyActions: []string{"SetCdnDomainSSLCertificate"}},
+		},
+		Domains: cloudsim.Domains{
+			CDN: []cloudsim.Domain{
+				{Name: "www." + testDomain}, {Name: "img." + testDomain}, {Name: "." + testDomain},
+				{Name: "old." + testDomain, State: cloudsim.StateOffline},
+				{Name: "busy." + testDomain, State: cloudsim.StateConfiguring},
+				{Name: "safe." + testDomain, State: cloudsim.StateSafeMode},
+			},
+			VOD:  []cloudsim.Domain{{Name: "vod." + testDomain}, {Name: "vod-sg." + testDomain}},
+			Live: []cloudsim.Domain{{Name: "pull." + testDomain}},
+		},
+		OSS: cloudsim.OSSSettings{Disabled: true},
+	}
+}
+
+// env is a test environment: endpoints pointed at the emulator, the test
+// credentials.
+func env(s *cloudsim.Sim, kv ...string) func(string) string {
+	m := map[string]string{
+		"ALIBABA_CLOUD_ACCESS_KEY_ID":     testAK,
+		"ALIBABA_CLOUD_ACCESS_KEY_SECRET": testSK,
+	}
+	if s != nil {
+		ep := s.Endpoints().OpenAPI
+		m[cdn.EnvEndpoint], m[vod.EnvEndpoint], m[live.EnvEndpoint] = ep, ep, ep
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return func(k string) string { return m[k] }
+}
+
+// newClient builds a client with the leak checker's logger.
+func newClient(t *testing.T, o cloud.Options) *product.Client {
+	t.Helper()
+	if o.Logger == nil {
+		o.Logger = leaks.logger()
+	}
+	c, err := all.Products().NewClient(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Transport().CloseIdleConnections)
+	return c
+}
+
+// once makes each call once, as product.Once does, and keeps the
+// RequestId of the last.
+type once struct{ rid string }
+
+func (o *once) Call(_ context.Context, _ plan.API, send func() (string, error)) error {
+	var err error
+	o.rid, err = send()
+	return err
+}
+
+// testBundle issues a certificate for names under a throwaway CA and
+// parses it as certdrop does; its key is registered as a secret.
+func testBundle(t testing.TB, names ...string) *bundle.Bundle {
+	t.Helper()
+	now := time.Now()
+	root, err := cloudsim.NewRootCA("test root", now.Add(-48*time.Hour), now.AddDate(2, 0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inter, err := root.Intermediate("test intermediate", now.Add(-48*time.Hour), now.AddDate(2, 0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := inter.Issue(cloudsim.LeafRequest{DNSNames: names, NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(0, 0, 90)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := bundle.Parse([]bundle.Source{
+		{Name: "fullchain.pem", Data: append(append([]byte{}, leaf.CertPEM...), inter.CertPEM()...)},
+		{Name: "privkey.pem", Data: leaf.KeyPEM},
+	}, bundle.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	registerKey(b.KeyPEM().Reveal())
+	registerKey(string(leaf.KeyPEM))
+	return b
+}
+
+// registerKey registers a key PEM and each line of its body as secrets.
+func registerKey(keyPEM string) {
+	var body strings.Builder
+	for _, line := range strings.Split(keyPEM, "\n") {
+		if line != "" && !strings.HasPrefix(line, "-----") {
+			body.WriteString(line)
+			if len(line) >= 32 {
+				leaks.secret(line)
+			}
+		}
+	}
+	leaks.secret(keyPEM, body.String())
+}
+
+// planFor plans the bundle onto targets and returns the calls by domain.
+func planFor(t testing.TB, b *bundle.Bundle, targets ...manifest.Target) map[string]plan.Call {
+	t.Helper()
+	p, err := plan.Build(b, &manifest.Manifest{Version: 1, Targets: targets}, "", all.Products())
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := map[string]plan.Call{}
+	for _, c := range p.Calls {
+		calls[string(c.Target.Product)+" "+c.Target.Domain] = c
+	}
+	if len(calls) != len(targets) {
+		t.Fatalf("planned %d calls for %d targets", len(calls), len(targets))
+	}
+	return calls
+}
+
+// The client calls Alibaba Cloud DNS for the renewer as it calls the
+// products.
+var _ alidns.Caller = (*product.Client)(nil)

@@ -1,0 +1,120 @@
+package oss
+
+import (
+	"crypto/sha1"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/certdrop/certdrop/shared/bundle"
+	"github.com/certdrop/certdrop/shared/cloud"
+	"github.com/certdrop/certdrop/shared/cloudsim"
+	"github.com/certdrop/certdrop/shared/failure"
+)
+
+// testBundle issues a certificate for names under a throwaway CA.
+func testBundle(t testing.TB, names ...string) *bundle.Bundle {
+	t.Helper()
+	now := time.Now()
+	root, err := cloudsim.NewRootCA("test root", now.Add(-48*time.Hour), now.AddDate(2, 0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := root.Issue(cloudsim.LeafRequest{DNSNames: names, NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(0, 0, 90)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := bundle.Parse([]bundle.Source{{Name: "fullchain.pem", Data: append(append([]byte{}, leaf.CertPEM...), leaf.KeyPEM...)}}, bundle.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestSameFingerprint: OSS's fingerprint, SHA-1 or SHA-256, with or
+// without colons, in any case.
+func TestSameFingerprint(t *testing.T) {
+	b := testBundle(t, "fp.example.com")
+	raw := b.Leaf.Raw
+	s1 := sha1.Sum(raw)
+	colon := func(bs []byte) string {
+		var parts []string
+		for _, x := range bs {
+			parts = append(parts, fmt.Sprintf("%02X", x))
+		}
+		return strings.Join(parts, ":")
+	}
+	tests := []struct {
+		fp   string
+		want bool
+	}{
+		{colon(s1[:]), true},
+		{strings.ToLower(strings.ReplaceAll(colon(s1[:]), ":", "")), true},
+		{b.Identity().Fingerprint, true},
+		{colon(s1[:19]) + ":**", false},
+		{"", false},
+		{strings.Repeat("0", 40), false},
+	}
+	for _, tt := range tests {
+		if got := sameFingerprint(tt.fp, raw); got != tt.want {
+			t.Errorf("sameFingerprint(%q) = %t, want %t", tt.fp, got, tt.want)
+		}
+	}
+}
+
+// TestCodes: OSS's own codes are classified: its throttling is retried,
+// an unverified domain fails the target with what to do; a code outside
+// the table falls back to the OpenAPI table and the status.
+func TestCodes(t *testing.T) {
+	tests := []struct {
+		code   string
+		status int
+		want   failure.Class
+	}{
+		{"SlowDown", 503, failure.Throttled},
+		{"TotalQpsLimitExceeded", 503, failure.Throttled},
+		{"NeedVerifyDomainOwnership", 400, failure.Permanent},
+		{"AccessDenied", 403, failure.Forbidden},
+		{"SecurityTokenExpired", 403, failure.Auth},
+		{"NoSuchBucket", 404, failure.Permanent},
+		{"Throttling.User", 400, failure.Throttled},
+		{"SomethingNew", 503, failure.Transient},
+		{"SomethingNew", 429, failure.Throttled},
+	}
+	for _, tt := range tests {
+		c, hint := cloud.Classify(tt.code, tt.status, ossCodeTable)
+		if c != tt.want || (hint == "" && tt.code != "SomethingNew") {
+			t.Errorf("%s (HTTP %d): %s %q, want %s", tt.code, tt.status, c, hint, tt.want)
+		}
+	}
+}
+
+// TestClassifyAllocatesNothing: classifying a failed call reads the table
+// built once; it does not build it again for every call.
+func TestClassifyAllocatesNothing(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		code   string
+		status int
+	}{
+		{"OSS code in the table", "SlowDown", 503},
+		{"OSS code through the OpenAPI table", "Throttling.User", 400},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if n := testing.AllocsPerRun(100, func() { cloud.Classify(tt.code, tt.status, ossCodeTable) }); n != 0 {
+				t.Errorf("%v allocations per classification, want 0", n)
+			}
+		})
+	}
+}
+
+// TestCodesIsACopy: a caller that writes to what Codes returned changes
+// no classification.
+func TestCodesIsACopy(t *testing.T) {
+	o := Codes()
+	o["SlowDown"] = cloud.CodeInfo{Class: failure.Permanent, Hint: "changed"}
+	if class, hint := cloud.Classify("SlowDown", 503, ossCodeTable); class != failure.Throttled || hint == "changed" {
+		t.Errorf("classify after writing to Codes(): %v %q", class, hint)
+	}
+}
