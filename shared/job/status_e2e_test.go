@@ -160,17 +160,25 @@ func TestE2ETimerProbesDrift(t *testing.T) {
 	if www := reportTarget(o, "cdn", "www.example.com"); www == nil || www.Probe == nil || www.Probe.Verdict != "serving" {
 		t.Errorf("www in the report: %+v", www)
 	}
-	hooks := h.webhooks()[hooksBefore:]
-	if len(hooks) == 0 || !strings.Contains(strings.Join(hooks, "\n"), "img.example.com: the edge serves") ||
-		!strings.Contains(strings.Join(hooks, "\n"), "certdrop did not set") {
-		t.Errorf("webhook posts %q; want the drift", hooks)
+	hooks := strings.Join(h.webhooks()[hooksBefore:], "\n")
+	if !strings.Contains(hooks, "Drift: ") || !strings.Contains(hooks, "ServedExpiring: ") ||
+		!strings.Contains(hooks, "cdn img.example.com: the edge serves CN=img.example.com") {
+		t.Errorf("webhook posts %q; want the drift and the served expiry", hooks)
+	}
+	// The same drift the next run is not told again the same day.
+	hooksBefore = len(h.webhooks())
+	if _, o := h.invoke(reconcileTimer); len(o.Edges) != 2 {
+		t.Errorf("second timer: edges %+v", o.Edges)
+	}
+	if again := strings.Join(h.webhooks()[hooksBefore:], "\n"); strings.Contains(again, "Drift") {
+		t.Errorf("the drift is told again within the day: %q", again)
 	}
 	st, _ := h.readStatus()
 	if img := statusTarget(st, "cdn", "img.example.com"); img == nil || (img.State != status.StateOther && img.State != status.StateExpiring) ||
 		img.Probe == nil || img.Probe.Verdict != "other" {
 		t.Errorf("status of img: %+v", img)
 	}
-	if len(st.Runs) != 2 || st.Runs[0].Trigger != "timer" {
+	if len(st.Runs) != 3 || st.Runs[0].Trigger != "timer" {
 		t.Errorf("runs %+v", st.Runs)
 	}
 }
