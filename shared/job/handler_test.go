@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/certdrop/certdrop/internal/credchain"
-	"github.com/certdrop/certdrop/shared/config"
 	"github.com/certdrop/certdrop/shared/alert"
+	"github.com/certdrop/certdrop/shared/config"
 	"github.com/certdrop/certdrop/shared/fcruntime"
 	"github.com/certdrop/certdrop/shared/report"
 	"github.com/certdrop/certdrop/shared/store"
