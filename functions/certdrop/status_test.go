@@ -1,3 +1,5 @@
+//go:build !fc
+
 package main
 
 import (
