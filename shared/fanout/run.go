@@ -286,10 +286,12 @@ func (r *run) target(ctx context.Context, res *Result, verify bool) {
 			res.State = Failed
 		}
 		return
-	} else if (c == failure.Throttled || c == failure.Transient) && !blind {
+	} else if !blind {
 		// What the target carries is unknown: setting it could replace
-		// this certificate's successor. A later run reads it again.
-		res.State, res.Err = Failed, &unreadError{err}
+		// this certificate's successor. Throttled or transient, a later
+		// run reads it again; refused (a missing Describe permission),
+		// only replace: always sets it without comparing.
+		res.State, res.Err = Failed, &unreadError{err: err, class: c}
 		return
 	}
 	if r.opts.DryRun {
@@ -441,10 +443,22 @@ func (e *skipNewerError) Error() string { return e.note }
 // unreadError fails a target that was not set because what it carries
 // could not be read. It unwraps to the Describe's last error, so the
 // report shows that error's code, and its class (transient).
-type unreadError struct{ err error }
+// unreadError fails a target whose Describe failed: it is not set
+// without knowing what it carries (unless replace: always).
+type unreadError struct {
+	err   error
+	class failure.Class
+}
 
 func (e *unreadError) Error() string {
-	return e.err.Error() + "; not set, since what the domain carries could not be read: a later run reads it again"
+	if e.class == failure.Throttled || e.class == failure.Transient {
+		return e.err.Error() + "; not set, since what the target carries could not be read: a later run reads it again"
+	}
+	if e.class == failure.Forbidden {
+		return e.err.Error() + "; not set, since what the target carries could not be read: grant the role its Describe " +
+			"action, or set replace: always to set it without comparing"
+	}
+	return e.err.Error() + "; not set, since what the target carries could not be read (replace: always sets it without comparing)"
 }
 
 func (e *unreadError) Unwrap() error { return e.err }
