@@ -124,7 +124,7 @@ func Vars() []Var {
 		{Name: WaitLimit, Default: strconv.Itoa(int(DefaultWaitLimit / time.Second)), Meaning: "seconds a bundle may wait for its other half"},
 		{Name: TrustRoots, Meaning: "extra trusted roots (private CA): oss:// or a path"},
 		{Name: FunctionTimeout, Meaning: "seconds, when the invocation lacks x-fc-function-timeout"},
-		{Name: SafetyMargin, DefaultDoc: "a tenth of the timeout up to 60 s, at least 28 s", Meaning: "seconds before the deadline within which no call starts"},
+		{Name: SafetyMargin, DefaultDoc: "a tenth of the timeout up to 60 s, at least 24 s", Meaning: "seconds before the deadline within which no call starts"},
 		{Name: Quotas, DefaultDoc: "the documented quotas", Meaning: "calls per second by API action: Action=rate,..."},
 		{Name: WebhookURL, Meaning: "where alerts are POSTed (destination 1; CERTDROP_WEBHOOK_<n>_URL for n = 1 to 8)"},
 		{Name: WebhookFormat, Default: "json", Meaning: "the webhook's format: json, dingtalk, feishu, slack or wecom"},

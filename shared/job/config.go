@@ -38,10 +38,10 @@ const (
 // runs under a context that ends CallWindow after the margin's start at
 // the latest: no call's timeout reaches past the deadline less what the
 // end of the invocation needs. That is, in order: writing the report
-// (ReportBudget), writing the status page (StatusBudget), posting the
-// alerts (AlertBudget), writing the report again when an alert could not
-// be delivered or the status not written (RecordBudget), and answering
-// Function Compute (AnswerBudget).
+// (ReportBudget) and, at the same time, the status page (StatusBudget,
+// which is shorter), posting the alerts (AlertBudget), writing the report
+// again when an alert could not be delivered or the status not written
+// (RecordBudget), and answering Function Compute (AnswerBudget).
 const (
 	// CallWindow is the least time a call started just before the margin
 	// has to answer (API calls answer in well under a second; a call cut
@@ -52,7 +52,8 @@ const (
 	ReportBudget = reportAttempts*reportAttemptTimeout + time.Second
 	// StatusBudget is reading the previous status.json and writing the
 	// new one and the page: a few megabytes for 10,000 targets, within
-	// the region. What it cannot do in time is said in the outcome.
+	// the region. It runs beside the report's write, within its part.
+	// What it cannot do in time is said in the outcome.
 	StatusBudget = 4 * time.Second
 	// AlertBudget is reading the alert state, one message's posting (two
 	// bounded tries; the posts are concurrent), and writing the state.
@@ -61,8 +62,9 @@ const (
 	RecordBudget = reportAttemptTimeout
 	// AnswerBudget is the time left to answer Function Compute.
 	AnswerBudget = 500 * time.Millisecond
-	// MinMargin is the smallest safety margin: all of the above.
-	MinMargin = CallWindow + ReportBudget + StatusBudget + AlertBudget + RecordBudget + AnswerBudget
+	// MinMargin is the smallest safety margin: all of the above, the
+	// status page's write within the report's.
+	MinMargin = CallWindow + ReportBudget + AlertBudget + RecordBudget + AnswerBudget
 )
 
 // Config is the function's configuration, read from its environment
@@ -253,8 +255,8 @@ type schedule struct {
 	// callsEnd: every call of the run ends by it (the run's context).
 	callsEnd time.Time
 	// reportEnd, statusEnd, alertsEnd, recordEnd: writing the report,
-	// writing the status, posting the alerts, and writing the report again
-	// end by these.
+	// writing the status (which starts with the report's), posting the
+	// alerts, and writing the report again end by these.
 	reportEnd, statusEnd, alertsEnd, recordEnd time.Time
 	// reportTry and postTry bound one try at writing the report and at
 	// posting a message; stateTry is kept, at the end of the alerts' part,
@@ -280,9 +282,9 @@ func (c *Config) schedule(start, deadline time.Time) schedule {
 		reportTry: part(reportAttemptTimeout), postTry: part(report.PostAttemptTimeout), stateTry: part(alertStateTimeout)}
 	s.recordEnd = deadline.Add(-part(AnswerBudget))
 	s.alertsEnd = s.recordEnd.Add(-part(RecordBudget))
-	s.statusEnd = s.alertsEnd.Add(-part(AlertBudget))
-	s.reportEnd = s.statusEnd.Add(-part(StatusBudget))
+	s.reportEnd = s.alertsEnd.Add(-part(AlertBudget))
 	s.callsEnd = s.reportEnd.Add(-part(ReportBudget))
+	s.statusEnd = s.callsEnd.Add(part(StatusBudget))
 	return s
 }
 

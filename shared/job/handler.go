@@ -59,11 +59,13 @@ func (r *Runner) Invoke(ctx context.Context, fc *fcruntime.Invocation) ([]byte, 
 	}
 	out.started = started
 	if out.Worth() {
-		// The report first, then the status page, then the alerts, each
-		// in its share of the margin; the report again when an alert was
-		// not delivered or the status page not written.
+		// The report and, beside it, the status page (two OSS writes;
+		// the page links the report by its key, known in advance), then
+		// the alerts, each in its share of the margin; the report again
+		// when an alert was not delivered or the status page not written.
+		statusDone := r.status(ctx, fc, out, day, sched)
 		r.save(ctx, fc, out, day, sched)
-		r.status(ctx, fc, out, sched)
+		statusDone()
 		r.notify(ctx, fc, out, sched)
 		if (out.AlertError != nil || out.StatusError != nil) && out.ReportKey != "" {
 			r.record(ctx, fc, out, day, sched)
@@ -154,17 +156,29 @@ func (r *Runner) record(ctx context.Context, fc *fcruntime.Invocation, out *Outc
 	}
 }
 
-// status writes the status page (writeStatus), ending by
-// sched.statusEnd; what it cannot do is out.StatusError.
-func (r *Runner) status(ctx context.Context, fc *fcruntime.Invocation, out *Outcome, sched schedule) {
-	ctx, cancel := until(ctx, sched.statusEnd)
-	defer cancel()
-	if err := r.writeStatus(ctx, credentialsOf(fc), out); err != nil {
-		fc.Log.Error("status page not written", "error", err.Error())
-		out.StatusError = statusError(err)
-		return
+// status starts writing the status page (writeStatus) from what out says
+// now, ending by sched.statusEnd, and returns the function that waits for
+// it: what it could not do is then out.StatusError. Nothing else may
+// change out until it is called but the report's write.
+func (r *Runner) status(ctx context.Context, fc *fcruntime.Invocation, out *Outcome, day time.Time, sched schedule) (wait func()) {
+	if r.Config.Bucket == "" || out.Busy() {
+		return func() {}
 	}
-	if r.Config.Bucket != "" && !out.Busy() {
+	now := r.now()
+	u, opts := statusUpdate(out, now)
+	if u.Run != nil {
+		u.Run.ReportKey = ReportKey(r.Config.ReportPrefix, day, out.RequestID)
+	}
+	ctx, cancel := until(ctx, sched.statusEnd)
+	done := make(chan error, 1)
+	go func() { done <- r.writeStatus(ctx, credentialsOf(fc), u, opts, now) }()
+	return func() {
+		defer cancel()
+		if err := <-done; err != nil {
+			fc.Log.Error("status page not written", "error", err.Error())
+			out.StatusError = statusError(err)
+			return
+		}
 		page, _ := r.Config.StatusKeys()
 		fc.Log.Info("status page written", "key", page)
 	}

@@ -41,10 +41,7 @@ func (c *Config) StatusKeys() (page, data string) {
 // every target this run did not see); a damaged one is replaced. Either
 // way, and when the page cannot be written, out.StatusError says so; it
 // never fails the invocation.
-func (r *Runner) writeStatus(ctx context.Context, creds *credchain.Credentials, out *Outcome) error {
-	if r.Config.Bucket == "" || out.Busy() {
-		return nil
-	}
+func (r *Runner) writeStatus(ctx context.Context, creds *credchain.Credentials, u status.Update, opts status.Options, now time.Time) error {
 	pageKey, dataKey := r.Config.StatusKeys()
 	st, err := r.OpenStore(ctx, r.Config.Bucket, creds)
 	if err != nil {
@@ -66,8 +63,6 @@ func (r *Runner) writeStatus(ctx context.Context, creds *credchain.Credentials, 
 			prev = nil
 		}
 	}
-	now := r.now()
-	u, opts := statusUpdate(out, now)
 	next := status.Merge(prev, u, now, opts)
 	data, err := next.JSON()
 	if err != nil {
