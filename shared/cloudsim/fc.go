@@ -282,6 +282,12 @@ func (s *Sim) fcUpdate(c *call, p url.Values) (any, *apiError) {
 		return nil, newAPIError(ProductFC, "DomainNameNotFound").withMessage("domain name " + p.Get("domainName") + " does not exist")
 	}
 	d.conf, d.keyPEM, d.modified = conf, key, time.Now().UTC()
+	if cc, ok := conf["certConfig"].(map[string]any); ok && strings.Contains(proto, "HTTPS") {
+		certPEM, _ := cc["certificate"].(string)
+		s.edgeSet(d.name, certPEM, key) // the edge serves it by SNI, as FC's front does
+	} else {
+		s.edgeRemove(d.name)
+	}
 	return s.fc.answer(d), nil
 }
 

@@ -120,7 +120,7 @@ func TestESASiteQuota(t *testing.T) {
 	state := map[string]fanout.Result{}
 	for _, r := range results {
 		state[r.Call.DomainName] = r
-		leaks.seen(r.Err)
+		leaks.Seen(r.Err)
 	}
 	fp := newCert.b.Identity().Fingerprint
 

@@ -82,7 +82,7 @@ func TestFCCustomDomain(t *testing.T) {
 	state := map[string]fanout.Result{}
 	for _, r := range fanout.Run(ctx, c, p, fanout.Options{}) {
 		state[r.Call.DomainName] = r
-		leaks.seen(r.Err)
+		leaks.Seen(r.Err)
 	}
 
 	if r := state["api.example.test"]; r.State != fanout.Deployed {
@@ -167,7 +167,7 @@ func TestFCEmulatorAsTheAPI(t *testing.T) {
 		{"unknown domain", http.MethodPut, "nope.example.test", map[string]any{"protocol": "HTTP"}, "DomainNameNotFound"},
 	} {
 		_, err := roa(tc.method, tc.domain, tc.body, pkcs1, pkcs8)
-		leaks.seen(err)
+		leaks.Seen(err)
 		var ce *cloud.Error
 		if !errors.As(err, &ce) || ce.Code != tc.code {
 			t.Errorf("%s: %v, want %s", tc.name, err, tc.code)
