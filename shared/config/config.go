@@ -41,6 +41,7 @@ const (
 	CASEndpoint     = "CERTDROP_CAS_ENDPOINT"
 	CASIntlEndpoint = "CERTDROP_CAS_AP_SOUTHEAST_1_ENDPOINT"
 	AliDNSEndpoint  = "CERTDROP_ALIDNS_ENDPOINT"
+	STSEndpoint     = "CERTDROP_STS_ENDPOINT"
 )
 
 // RenewConcurrency is how many certificates the renewal checks, then
@@ -135,6 +136,7 @@ func Vars() []Var {
 		{Name: CASEndpoint, DefaultDoc: "`cas.aliyuncs.com`", Meaning: "Certificate Management Service's endpoint, cn-hangzhou", Endpoint: true},
 		{Name: CASIntlEndpoint, DefaultDoc: "`cas.ap-southeast-1.aliyuncs.com`", Meaning: "Certificate Management Service's endpoint, ap-southeast-1", Endpoint: true},
 		{Name: AliDNSEndpoint, DefaultDoc: "`alidns.aliyuncs.com`", Meaning: "Alibaba Cloud DNS's endpoint (renewal)", Endpoint: true},
+		{Name: STSEndpoint, DefaultDoc: "`sts.aliyuncs.com`", Meaning: "STS's endpoint: AssumeRole for the manifest's accounts", Endpoint: true},
 	}
 }
 
