@@ -18,6 +18,7 @@ func products() []productSpec {
 		dcdnProduct(), // dcdn.go
 		dnsProduct(),  // alidns.go
 		casProduct(),  // cas.go
+		stsProduct(),  // sts.go
 	}
 }
 
