@@ -113,7 +113,9 @@ type Client struct {
 	pools   *pools
 	rpcDoer doer
 	casPace *casPacers
-	log     *slog.Logger
+	// roles are the clients AssumeRole built with these credentials.
+	roles *roleClients
+	log   *slog.Logger
 }
 
 // pools are a client's connection pools, by name, built at first use.
@@ -121,6 +123,8 @@ type pools struct {
 	opts Options
 	mu   sync.Mutex
 	m    map[string]doer
+	// cas are the CAS pacers of the accounts roles act in, by account ID.
+	cas map[string]*casPacers
 }
 
 // get returns the pool named name, building it at its first use.
@@ -154,7 +158,7 @@ func New(opts Options) (*Client, error) {
 	if err := checkDebug(opts.Getenv); err != nil {
 		return nil, err
 	}
-	eps, err := readEndpoints(opts.Getenv, opts.EndpointVars)
+	eps, err := readEndpoints(opts.Getenv, append(append([]string(nil), opts.EndpointVars...), EnvSTSEndpoint))
 	if err != nil {
 		return nil, err
 	}
@@ -173,6 +177,7 @@ func New(opts Options) (*Client, error) {
 		endpoints: eps,
 		paramsIn:  in,
 		casPace:   &casPacers{m: map[string]*rate.Limiter{}},
+		roles:     &roleClients{m: map[string]*roleClient{}},
 		log:       opts.Logger,
 	}
 	if c.log == nil {
@@ -194,6 +199,7 @@ func (c *Client) WithCredentials(cr credchain.Credentials) (*Client, error) {
 	n := *c
 	n.creds = staticSource("given", cr)
 	n.sdkCred = credentials.FromCredentialsProvider("certdrop", n.creds)
+	n.roles = &roleClients{m: map[string]*roleClient{}}
 	return &n, nil
 }
 
@@ -223,10 +229,13 @@ func checkDebug(getenv func(string) string) error {
 // and returns the answer's JSON body, or an *Error naming subject.
 // own are the caller's answers to error codes, before the OpenAPI table.
 func (c *Client) rpc(ctx context.Context, ep endpoint, d doer, api plan.API, subject string, form map[string]string, secrets []string, own answers) (map[string]any, *Error) {
-	red := newRedactor(append(secrets, c.creds.secretValues()...)...)
 	if err := ctx.Err(); err != nil {
-		return nil, convert(ctx, api.Action, subject, err, nil, red, own)
+		return nil, convert(ctx, api.Action, subject, err, nil, newRedactor(append(secrets, c.creds.secretValues()...)...), own)
 	}
+	if err := c.prepare(ctx); err != nil {
+		return nil, convert(ctx, api.Action, subject, err, nil, newRedactor(append(secrets, c.creds.secretValues()...)...), own)
+	}
+	red := newRedactor(append(secrets, c.creds.secretValues()...)...)
 	// An SDK client is cheap, and not safe for concurrent use (it resets
 	// its Headers field on every RPC call): one per call.
 	sdk, err := openapi.NewClient(&openapiutil.Config{
