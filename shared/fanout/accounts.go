@@ -15,6 +15,14 @@ import (
 // not be assumed) fails that account's targets, none of which is called.
 type OpenAccount func(ctx context.Context, name string) (Client, CASClient, error)
 
+// RoleAssumer is a Client that can act in another account through a RAM
+// role there (product.Client).
+type RoleAssumer interface {
+	// AssumeRole returns the Client acting in the account of the role
+	// roleArn, or why the role could not be assumed.
+	AssumeRole(ctx context.Context, roleArn string) (Client, error)
+}
+
 // AccountError fails a target whose account could not be reached: its
 // role was not assumed, so no call was made for it. It unwraps to the
 // cause, so the report shows the cause's code and hint.
