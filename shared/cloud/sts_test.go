@@ -52,13 +52,13 @@ func describe(ctx context.Context, c *Client, domain string) error {
 	_, err := c.Call(ctx, Request{EndpointVar: config.CDNEndpoint, Host: "cdn.aliyuncs.com", Pool: "cdn",
 		Action: "DescribeDomainCertificateInfo", Version: "2018-05-10",
 		Params: map[string]string{"DomainName": domain}, Subject: domain})
-	leaks.seen(err)
+	leaks.Seen(err)
 	return err
 }
 
 // registerRole registers the role credentials a client handed out as
 // secrets: no error or log may hold them.
-func registerRole(c *Client) { leaks.secret(c.creds.secretValues()...) }
+func registerRole(c *Client) { leaks.Secret(c.creds.secretValues()...) }
 
 // TestAssumeRole: the role's client acts in the role's account (the
 // function's own account's domain is not found there, and the other way
@@ -117,7 +117,7 @@ func TestAssumeRoleRefused(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.arn, func(t *testing.T) {
 			_, err := c.AssumeRole(context.Background(), tt.arn)
-			leaks.seen(err)
+			leaks.Seen(err)
 			var re *RoleError
 			var e *Error
 			if !errors.As(err, &re) || !errors.As(err, &e) {

@@ -41,6 +41,11 @@ type Spec struct {
 	// Notice is what a person should know about every target of the
 	// product (a deprecated API); Notices says it once per target entry.
 	Notice string
+	// NoProbe says that the product's targets are not served over TLS
+	// by their domain name (SNI), so that probing the domain would not
+	// show what the target serves: they are never probed. A product whose
+	// targets are not domains (Address) is never probed either.
+	NoProbe bool
 }
 
 // FieldKind is the YAML type of a product's target field.
