@@ -115,7 +115,9 @@ type Client struct {
 	pools   *pools
 	rpcDoer doer
 	casPace *casPacers
-	log     *slog.Logger
+	// roles are the clients AssumeRole built with these credentials.
+	roles *roleClients
+	log   *slog.Logger
 }
 
 // pools are a client's connection pools, by name, built at first use.
@@ -123,6 +125,8 @@ type pools struct {
 	opts Options
 	mu   sync.Mutex
 	m    map[string]doer
+	// cas are the CAS pacers of the accounts roles act in, by account ID.
+	cas map[string]*casPacers
 }
 
 // get returns the pool named name, building it at its first use.
@@ -156,7 +160,7 @@ func New(opts Options) (*Client, error) {
 	if err := checkDebug(opts.Getenv); err != nil {
 		return nil, err
 	}
-	eps, err := readEndpoints(opts.Getenv, opts.EndpointVars)
+	eps, err := readEndpoints(opts.Getenv, append(append([]string(nil), opts.EndpointVars...), EnvSTSEndpoint))
 	if err != nil {
 		return nil, err
 	}
@@ -175,6 +179,7 @@ func New(opts Options) (*Client, error) {
 		endpoints: eps,
 		paramsIn:  in,
 		casPace:   &casPacers{m: map[string]*rate.Limiter{}},
+		roles:     &roleClients{m: map[string]*roleClient{}},
 		log:       opts.Logger,
 	}
 	if c.log == nil {
@@ -196,6 +201,7 @@ func (c *Client) WithCredentials(cr credchain.Credentials) (*Client, error) {
 	n := *c
 	n.creds = staticSource("given", cr)
 	n.sdkCred = credentials.FromCredentialsProvider("certdrop", n.creds)
+	n.roles = &roleClients{m: map[string]*roleClient{}}
 	return &n, nil
 }
 
@@ -248,10 +254,15 @@ func (c *Client) sdk(ep endpoint, d doer, api plan.API, subject string, red reda
 // and returns the answer's JSON body, or an *Error naming subject.
 // own are the caller's answers to error codes, before the OpenAPI table.
 func (c *Client) rpc(ctx context.Context, ep endpoint, d doer, api plan.API, subject string, form map[string]string, secrets []string, own answers) (map[string]any, *Error) {
-	red := newRedactor(append(secrets, c.creds.secretValues()...)...)
 	if err := ctx.Err(); err != nil {
-		return nil, convert(ctx, api.Action, subject, err, nil, red, own)
+		return nil, convert(ctx, api.Action, subject, err, nil, newRedactor(append(secrets, c.creds.secretValues()...)...), own)
 	}
+	// The role's credentials renewed first, so that the redactor knows
+	// the secrets the call is signed with.
+	if err := c.prepare(ctx); err != nil {
+		return nil, convert(ctx, api.Action, subject, err, nil, newRedactor(append(secrets, c.creds.secretValues()...)...), own)
+	}
+	red := newRedactor(append(secrets, c.creds.secretValues()...)...)
 	sdk, e := c.sdk(ep, d, api, subject, red)
 	if e != nil {
 		return nil, e

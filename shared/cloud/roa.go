@@ -84,13 +84,18 @@ func (c *Client) ROA(ctx context.Context, r ROARequest) (ROAResponse, error) {
 	}
 	api := plan.API{Action: r.Action, Version: r.Version}
 	own := answers{r.Codes, r.Hint}
-	red := newRedactor(append(r.Secrets, c.creds.secretValues()...)...)
 	if err := ctx.Err(); err != nil {
-		return ROAResponse{}, convert(ctx, api.Action, r.Subject, err, nil, red, own)
+		return ROAResponse{}, convert(ctx, api.Action, r.Subject, err, nil, newRedactor(append(r.Secrets, c.creds.secretValues()...)...), own)
 	}
 	if !strings.HasPrefix(r.Path, "/") || r.Method == "" {
 		return ROAResponse{}, errorf(r.Action, r.Subject, "an ROA call needs a method and an absolute path")
 	}
+	// The role's credentials renewed first, so that the redactor knows
+	// the secrets the call is signed with.
+	if err := c.prepare(ctx); err != nil {
+		return ROAResponse{}, convert(ctx, api.Action, r.Subject, err, nil, newRedactor(append(r.Secrets, c.creds.secretValues()...)...), own)
+	}
+	red := newRedactor(append(r.Secrets, c.creds.secretValues()...)...)
 	sdk, e := c.sdk(ep, d, api, r.Subject, red)
 	if e != nil {
 		return ROAResponse{}, e

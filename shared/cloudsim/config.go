@@ -31,9 +31,19 @@ type Config struct {
 	// OSSAddr is the loopback address of the OSS listener; default
 	// "127.0.0.1:0".
 	OSSAddr string `yaml:"ossAddr"`
+	// AccountID is the 16-digit ID of the account Credentials, Domains
+	// and Quotas belong to (the function's own); empty means
+	// DefaultAccountID.
+	AccountID string `yaml:"accountId"`
 	// Credentials are the access keys the emulator accepts, for OpenAPI
-	// and OSS alike. They all belong to one account.
+	// and OSS alike. They all belong to the account AccountID.
 	Credentials []Credential `yaml:"credentials"`
+	// Accounts are other accounts, each with its own domains, quotas and
+	// RAM roles, reached through the credentials STS AssumeRole gives for
+	// one of their roles (sts.go).
+	Accounts []AccountSettings `yaml:"accounts"`
+	// STS configures Security Token Service (sts.go).
+	STS STSSettings `yaml:"sts"`
 	// Quotas are calls per second per account by API action; missing
 	// actions get DefaultQuotas, a negative value means unlimited.
 	Quotas map[string]float64 `yaml:"quotas"`
@@ -88,6 +98,11 @@ type Credential struct {
 	// DenyActions are API actions this key's RAM policy does not allow:
 	// Forbidden.RAM (403).
 	DenyActions []string `yaml:"denyActions"`
+	// RoleArn, for STS credentials, is the RAM role they are of
+	// ("acs:ram::<AccountID>:role/<name>", as Function Compute passes a
+	// function's role's): the principal the other accounts' trust
+	// policies name. Empty: a RAM user of the account.
+	RoleArn string `yaml:"roleArn"`
 	// DNSZones, when set, scopes this key's RAM policy for Alibaba Cloud
 	// DNS to these zones (resource acs:alidns::<account>:domain/<zone>):
 	// an alidns call about another zone answers Forbidden.RAM.
@@ -204,7 +219,12 @@ func LoadConfig(path string) (Config, error) {
 		return Config{}, fmt.Errorf("cloudsim: %s: %w", path, err)
 	}
 	dir := filepath.Dir(path)
-	for _, list := range []*[]Domain{&cfg.Domains.CDN, &cfg.Domains.VOD, &cfg.Domains.Live, &cfg.Domains.DCDN} {
+	lists := []*[]Domain{&cfg.Domains.CDN, &cfg.Domains.VOD, &cfg.Domains.Live, &cfg.Domains.DCDN}
+	for i := range cfg.Accounts {
+		d := &cfg.Accounts[i].Domains
+		lists = append(lists, &d.CDN, &d.VOD, &d.Live, &d.DCDN)
+	}
+	for _, list := range lists {
 		for i := range *list {
 			s := (*list)[i].Installed
 			if s == nil || s.CertFile == "" {
@@ -293,6 +313,9 @@ func (c *Config) validate() error {
 		if !secureurl.IsLoopback(host) {
 			return fmt.Errorf("%s: %q is not a loopback address: the emulator receives private keys and serves plain HTTP", a.name, a.addr)
 		}
+	}
+	if err := c.validateAccounts(); err != nil {
+		return err
 	}
 	seen := map[string]bool{}
 	for i, cr := range c.Credentials {

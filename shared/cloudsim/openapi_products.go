@@ -20,6 +20,7 @@ func products() []productSpec {
 		casProduct(),  // cas.go
 		esaProduct(),  // esa.go
 		fcProduct(),   // fc.go
+		stsProduct(),  // sts.go
 	}
 }
 

@@ -44,6 +44,15 @@ type Sim struct {
 	esa  *esaState
 	fc   *fcState
 
+	// accounts are the other accounts' Sims, by ID (sts.go); root is the
+	// Sim an account's Sim belongs to (nil for the emulator's own), and
+	// settings its configuration.
+	accounts map[string]*Sim
+	root     *Sim
+	settings AccountSettings
+	// sts holds the credentials AssumeRole gave.
+	sts stsState
+
 	mu        sync.Mutex
 	dnsSrv    *dnsServer
 	acme      *acmeCA
@@ -151,6 +160,9 @@ func New(cfg Config) (*Sim, error) {
 	}
 
 	if err := s.seedCAS(); err != nil {
+		return nil, fmt.Errorf("cloudsim: %w", err)
+	}
+	if err := s.newAccounts(); err != nil {
 		return nil, fmt.Errorf("cloudsim: %w", err)
 	}
 

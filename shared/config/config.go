@@ -46,6 +46,7 @@ const (
 	AliDNSEndpoint  = "CERTDROP_ALIDNS_ENDPOINT"
 	ESAEndpoint     = "CERTDROP_ESA_ENDPOINT"
 	FCEndpoint      = "CERTDROP_FC_ENDPOINT"
+	STSEndpoint     = "CERTDROP_STS_ENDPOINT"
 )
 
 // RenewConcurrency is how many certificates the renewal checks, then
@@ -150,6 +151,7 @@ func Vars() []Var {
 		{Name: AliDNSEndpoint, DefaultDoc: "`alidns.aliyuncs.com`", Meaning: "Alibaba Cloud DNS's endpoint (renewal)", Endpoint: true},
 		{Name: ESAEndpoint, DefaultDoc: "`esa.cn-hangzhou.aliyuncs.com`", Meaning: "ESA's endpoint (esa targets and `dns: esa` renewal)", Endpoint: true},
 		{Name: FCEndpoint, DefaultDoc: "`fcv3.<region>.aliyuncs.com`", Meaning: "Function Compute 3.0's endpoint (fc targets), every region", Endpoint: true},
+		{Name: STSEndpoint, DefaultDoc: "`sts.aliyuncs.com`", Meaning: "STS's endpoint: AssumeRole for the manifest's accounts", Endpoint: true},
 	}
 }
 

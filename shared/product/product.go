@@ -156,10 +156,24 @@ type Client struct {
 }
 
 var (
-	_ fanout.Client    = (*Client)(nil)
-	_ fanout.CASClient = (*Client)(nil)
-	_ fanout.Pruner    = (*Client)(nil)
+	_ fanout.Client      = (*Client)(nil)
+	_ fanout.CASClient   = (*Client)(nil)
+	_ fanout.Pruner      = (*Client)(nil)
+	_ fanout.RoleAssumer = (*Client)(nil)
 )
+
+// AssumeRole returns the Client that deploys the same products in the
+// account of the RAM role roleArn, through a transport signing with the
+// role's temporary credentials (cloud.Client.AssumeRole: obtained from
+// STS with this client's credentials, renewed before they expire). A
+// role that cannot be assumed is a *cloud.RoleError.
+func (c *Client) AssumeRole(ctx context.Context, roleArn string) (fanout.Client, error) {
+	tr, err := c.tr.AssumeRole(ctx, roleArn)
+	if err != nil {
+		return nil, err
+	}
+	return &Client{reg: c.reg, tr: tr}, nil
+}
 
 // Transport returns the client's transport.
 func (c *Client) Transport() *cloud.Client { return c.tr }
