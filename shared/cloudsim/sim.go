@@ -182,6 +182,11 @@ func New(cfg Config) (*Sim, error) {
 			return nil, err
 		}
 		s.edge = e
+		// One front serves every account's domains, as one resolver
+		// reaches them all.
+		for _, a := range s.accounts {
+			a.edge = e
+		}
 	}
 	if !cfg.OSS.Disabled {
 		oss, err := NewOSS(s.ossConfig())

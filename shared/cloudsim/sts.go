@@ -237,7 +237,8 @@ func (s *Sim) newAccounts() error {
 		sub, err := New(Config{
 			AccountID: a.ID, Domains: a.Domains, Quotas: a.Quotas, Faults: s.cfg.Faults,
 			MaxCertificateBytes: s.cfg.MaxCertificateBytes, CAS: CASSettings{MaxCertificates: s.cfg.CAS.MaxCertificates},
-			OSS: OSSSettings{Disabled: true}, CertificateClock: s.cfg.CertificateClock, Logger: s.cfg.Logger,
+			OSS: OSSSettings{Disabled: true}, Edge: EdgeSettings{Disabled: true}, // the edge is s's (New)
+			CertificateClock: s.cfg.CertificateClock, Logger: s.cfg.Logger,
 		})
 		if err != nil {
 			return fmt.Errorf("account %s: %w", a.ID, err)

@@ -110,6 +110,11 @@ func TestE2EAccounts(t *testing.T) {
 			if tg.State != "deployed" {
 				t.Errorf("%s %s: %s %+v, want deployed", tg.Account, tg.Domain, tg.State, tg.Error)
 			}
+			// The edge serves every account's domains: the probe sees the
+			// new certificate at once, without waiting out the stale bound.
+			if tg.Probe == nil || tg.Probe.Verdict != "serving" {
+				t.Errorf("%s %s: probe %+v, want serving", tg.Account, tg.Domain, tg.Probe)
+			}
 			byAccount[tg.Account]++
 		}
 	}
