@@ -113,16 +113,10 @@ func (esaProduct) Spec() manifest.Spec {
 	return manifest.Spec{
 		Name:    Name,
 		Address: []string{"site"},
-		Fields: []manifest.Field{{
-			Name:    "site",
-			Missing: "esa target has no site (the ESA site's name, e.g. example.com)",
-			Check: func(s string) string {
-				if !siteRE.MatchString(s) {
-					return fmt.Sprintf("invalid esa site %q (the site's name, a lower-case domain such as example.com)", s)
-				}
-				return ""
-			},
-		}},
+		Fields: []manifest.Field{
+			product.PatternField("site", siteRE, "esa target has no site (the ESA site's name, e.g. example.com)",
+				"invalid esa site %q (the site's name, a lower-case domain such as example.com)"),
+		},
 		NoStaging: "its API has no Env parameter",
 	}
 }
