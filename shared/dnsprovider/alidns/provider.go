@@ -136,7 +136,9 @@ func (p *Provider) listZones(ctx context.Context) ([]string, error) {
 			if name, _ := d["DomainName"].(string); name != "" {
 				zones = append(zones, openapidns.Canonical(name))
 			}
-			if puny, _ := d["PunyCode"].(string); puny != "" {
+			// An IDN zone is also known by its punycode; an ASCII one's is
+			// its name, listed once.
+			if puny, _ := d["PunyCode"].(string); puny != "" && (len(zones) == 0 || zones[len(zones)-1] != openapidns.Canonical(puny)) {
 				zones = append(zones, openapidns.Canonical(puny))
 			}
 		}

@@ -232,6 +232,10 @@ func TestPaging(t *testing.T) {
 	if ok, _ := calls(sim, "DescribeDomains"); ok != 2 {
 		t.Errorf("DescribeDomains called %d times, want 2 (two pages, cached)", ok)
 	}
+	// An ASCII zone, whose punycode is its name, counts once.
+	if _, err := p.FindZone(ctx, "www.elsewhere.org"); !errors.Is(err, alidns.ErrNoZone) || !strings.Contains(err.Error(), "(150 zones listed)") {
+		t.Errorf("a name in no zone: %v; want ErrNoZone, 150 zones listed", err)
+	}
 	if _, err := p.AppendRecords(ctx, "zone000.com.", []libdns.Record{libdns.TXT{Name: "_acme-challenge", Text: "v", TTL: 900 * time.Second}}); err != nil {
 		t.Fatal(err)
 	}
