@@ -455,6 +455,9 @@ func (p *parser) expand(n *yaml.Node, t Target, spec *Spec, nodes []*yaml.Node) 
 		}
 	}
 	t.Names, t.Address, t.Line = names, strings.Join(addr, ":"), n.Line
+	if spec.AddressOf != nil {
+		t.Address = spec.AddressOf(t)
+	}
 	p.unique(n, t, spec, t.Address)
 	return []Target{t}
 }

@@ -41,6 +41,23 @@ type Spec struct {
 	// Notice is what a person should know about every target of the
 	// product (a deprecated API); Notices says it once per target entry.
 	Notice string
+	// CASOnly, when set, says why the product's targets receive their
+	// certificate by reference to Certificate Management Service only
+	// (its Set API takes no certificate body): their delivery is cas
+	// whatever the defaults say, and delivery: upload on such a target
+	// is an error.
+	CASOnly string
+	// CASRegionOf, when set, gives the CAS region a target's
+	// certificate goes to from the target's region (a load balancer in
+	// the Chinese mainland takes certificates from cn-hangzhou, one
+	// elsewhere from ap-southeast-1), unless the target sets casRegion
+	// itself.
+	CASRegionOf func(region string) string
+	// AddressOf, when set, computes a target's Address from the target
+	// (its fields, region and names) in place of the address fields
+	// joined by ":": a listener's default certificate and each of its
+	// additional certificates are then distinct targets.
+	AddressOf func(t Target) string
 }
 
 // FieldKind is the YAML type of a product's target field.
