@@ -41,6 +41,9 @@ const (
 	CASEndpoint     = "CERTDROP_CAS_ENDPOINT"
 	CASIntlEndpoint = "CERTDROP_CAS_AP_SOUTHEAST_1_ENDPOINT"
 	AliDNSEndpoint  = "CERTDROP_ALIDNS_ENDPOINT"
+	ALBEndpoint     = "CERTDROP_ALB_ENDPOINT"
+	NLBEndpoint     = "CERTDROP_NLB_ENDPOINT"
+	CLBEndpoint     = "CERTDROP_CLB_ENDPOINT"
 )
 
 // RenewConcurrency is how many certificates the renewal checks, then
@@ -135,6 +138,9 @@ func Vars() []Var {
 		{Name: CASEndpoint, DefaultDoc: "`cas.aliyuncs.com`", Meaning: "Certificate Management Service's endpoint, cn-hangzhou", Endpoint: true},
 		{Name: CASIntlEndpoint, DefaultDoc: "`cas.ap-southeast-1.aliyuncs.com`", Meaning: "Certificate Management Service's endpoint, ap-southeast-1", Endpoint: true},
 		{Name: AliDNSEndpoint, DefaultDoc: "`alidns.aliyuncs.com`", Meaning: "Alibaba Cloud DNS's endpoint (renewal)", Endpoint: true},
+		{Name: ALBEndpoint, DefaultDoc: "`alb.<region>.aliyuncs.com`", Meaning: "Application Load Balancer's endpoint (alb targets), every region", Endpoint: true},
+		{Name: NLBEndpoint, DefaultDoc: "`nlb.<region>.aliyuncs.com`", Meaning: "Network Load Balancer's endpoint (nlb targets), every region", Endpoint: true},
+		{Name: CLBEndpoint, DefaultDoc: "`slb.aliyuncs.com` or `slb.<region>.aliyuncs.com`", Meaning: "Classic Load Balancer's endpoint (clb targets), every region", Endpoint: true},
 	}
 }
 

@@ -458,6 +458,11 @@ func (p *parser) expand(n *yaml.Node, t Target, spec *Spec, nodes []*yaml.Node) 
 	if spec.AddressOf != nil {
 		t.Address = spec.AddressOf(t)
 	}
+	if spec.CheckTarget != nil {
+		if msg := spec.CheckTarget(t); msg != "" {
+			p.errorf(n, "%s", msg)
+		}
+	}
 	p.unique(n, t, spec, t.Address)
 	return []Target{t}
 }

@@ -58,6 +58,10 @@ type Spec struct {
 	// joined by ":": a listener's default certificate and each of its
 	// additional certificates are then distinct targets.
 	AddressOf func(t Target) string
+	// CheckTarget, when set, says what is wrong with a target whose
+	// fields and names were read (a domain extension takes exactly one
+	// name), at the target entry's line; "" when nothing.
+	CheckTarget func(t Target) string
 }
 
 // FieldKind is the YAML type of a product's target field.

@@ -142,6 +142,12 @@ func casOnlyCatalog() Catalog {
 				}
 				return CASRegionInternational
 			},
+			CheckTarget: func(t Target) string {
+				if t.Field("sni") == "true" && len(t.Names) != 1 {
+					return "an sni target names exactly one domain"
+				}
+				return ""
+			},
 			AddressOf: func(t Target) string {
 				if t.Field("sni") == "true" {
 					return t.Field("listener") + "/" + strings.Join(t.Names, ",")
@@ -225,8 +231,14 @@ targets:
     listener: lsn-1
     domain: x.example.com
     sni: true
+  - product: lb
+    region: cn-hangzhou
+    listener: lsn-9
+    domains: [y.example.com, z.example.com]
+    sni: true
 `), cat)
 	for _, w := range []string{
+		"bad.yaml:22:5: an sni target names exactly one domain",
 		"bad.yaml:7:15: delivery: upload is not possible for lb: its Set API takes a CAS certificate id only",
 		"bad.yaml:8:5: duplicate target: lb lsn-1 is already listed on line 3",
 		"bad.yaml:17:5: duplicate target: lb lsn-1/x.example.com is already listed on line 12",

@@ -5,9 +5,12 @@ package all
 
 import (
 	"github.com/certdrop/certdrop/shared/product"
+	"github.com/certdrop/certdrop/shared/product/alb"
 	"github.com/certdrop/certdrop/shared/product/cdn"
+	"github.com/certdrop/certdrop/shared/product/clb"
 	"github.com/certdrop/certdrop/shared/product/dcdn"
 	"github.com/certdrop/certdrop/shared/product/live"
+	"github.com/certdrop/certdrop/shared/product/nlb"
 	"github.com/certdrop/certdrop/shared/product/oss"
 	"github.com/certdrop/certdrop/shared/product/vod"
 )
@@ -22,5 +25,8 @@ func Products() *product.Registry {
 		live.New(),
 		dcdn.New(),
 		oss.New(),
+		alb.New(),
+		nlb.New(),
+		clb.New(),
 	)
 }
