@@ -55,6 +55,9 @@ type Config struct {
 	// CASIntlAddr is the loopback address of the ap-southeast-1 CAS
 	// endpoint; default "127.0.0.1:0".
 	CASIntlAddr string `yaml:"casIntlAddr"`
+	// LoadBalancers are the account's ALB, NLB and CLB load balancers
+	// (loadbalancer.go).
+	LoadBalancers LoadBalancerSettings `yaml:"loadBalancers"`
 
 	// JournalWriter, when set, receives every journal entry as a JSON line.
 	JournalWriter io.Writer `yaml:"-"`
@@ -216,6 +219,21 @@ func LoadConfig(path string) (Config, error) {
 			}
 			*f.data, *f.file = string(b), ""
 		}
+	}
+	for i := range cfg.LoadBalancers.ServerCertificates {
+		sc := &cfg.LoadBalancers.ServerCertificates[i]
+		if sc.CertFile == "" {
+			continue
+		}
+		name := sc.CertFile
+		if !filepath.IsAbs(name) {
+			name = filepath.Join(dir, name)
+		}
+		b, err := os.ReadFile(name)
+		if err != nil {
+			return Config{}, fmt.Errorf("cloudsim: %s: loadBalancers.serverCertificates[%d]: %w", path, i, err)
+		}
+		sc.Cert, sc.CertFile = string(b), ""
 	}
 	for _, f := range []*string{&cfg.ACME.TrustRootFile, &cfg.ACME.IssuerRootFile} {
 		if *f != "" && !filepath.IsAbs(*f) {

@@ -18,6 +18,9 @@ func products() []productSpec {
 		dcdnProduct(), // dcdn.go
 		dnsProduct(),  // alidns.go
 		casProduct(),  // cas.go
+		albProduct(),  // alb.go
+		nlbProduct(),  // nlb.go
+		clbProduct(),  // clb.go
 	}
 }
 

@@ -90,7 +90,10 @@ func (q *quotas) allow(key, action string, clock func() time.Time) (bool, *rateI
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	now := clock()
-	limit := q.limits[action]
+	limit, ok := q.limits[key]
+	if !ok {
+		limit = q.limits[action]
+	}
 	if limit < 0 {
 		return true, nil, now
 	}
