@@ -321,7 +321,7 @@ func (p *Listener) classify(ctx context.Context, tr *cloud.Client, call plan.Cal
 	kw := Keyword(call.Target.Names)
 	byRegion := map[string]bool{}
 	for _, c := range certs {
-		if c.isDefault || c.id == defaultCert {
+		if isDefault(c, defaultCert) {
 			continue
 		}
 		if id, ok := ParseCertID(c.id); ok {
@@ -343,7 +343,7 @@ func (p *Listener) classify(ctx context.Context, tr *cloud.Client, call plan.Cal
 		}
 	}
 	for _, c := range certs {
-		if c.isDefault || c.id == defaultCert {
+		if isDefault(c, defaultCert) {
 			continue
 		}
 		cc, known := out.certs[c.id]
@@ -356,6 +356,13 @@ func (p *Listener) classify(ctx context.Context, tr *cloud.Client, call plan.Cal
 		}
 	}
 	return out, nil
+}
+
+// isDefault reports whether a listed certificate is the listener's
+// default one: IsDefault, or, where the answer has no such field (NLB's
+// CertificateIds), the default's id.
+func isDefault(c listenerCert, defaultCert string) bool {
+	return c.isDefault || (c.status == "" && c.id == defaultCert)
 }
 
 // Describe reads what the target carries: the listener's default
@@ -489,7 +496,9 @@ func (p *Listener) setAdditional(ctx context.Context, tr *cloud.Client, call pla
 	if err != nil {
 		return err
 	}
-	if !slices.ContainsFunc(certs, func(c listenerCert) bool { return c.id == id }) {
+	// The listener may carry the certificate as its default one too:
+	// only an additional entry counts.
+	if !slices.ContainsFunc(certs, func(c listenerCert) bool { return c.id == id && !c.isDefault }) {
 		if _, err := p.waitRunning(ctx, tr, call, calls); err != nil {
 			return err
 		}
@@ -504,7 +513,7 @@ func (p *Listener) setAdditional(ctx context.Context, tr *cloud.Client, call pla
 			return false, err
 		}
 		certs, _, err = p.list(ctx, tr, call, calls)
-		return err == nil && slices.ContainsFunc(certs, func(c listenerCert) bool { return c.id == id && c.associated() }), err
+		return err == nil && slices.ContainsFunc(certs, func(c listenerCert) bool { return c.id == id && !c.isDefault && c.associated() }), err
 	})
 	if err != nil {
 		return err
@@ -531,7 +540,7 @@ func (p *Listener) setAdditional(ctx context.Context, tr *cloud.Client, call pla
 			return false, err
 		}
 		certs, _, err := p.list(ctx, tr, call, calls)
-		return err == nil && !slices.ContainsFunc(certs, func(c listenerCert) bool { return gone[c.id] }), err
+		return err == nil && !slices.ContainsFunc(certs, func(c listenerCert) bool { return gone[c.id] && !c.isDefault }), err
 	})
 }
 
