@@ -364,11 +364,11 @@ func TestLBTargetFailures(t *testing.T) {
     domains: [api.certdrop.test, www.certdrop.test]
 `)
 	want := map[string]struct{ code, hint string }{
-		"lsn-http":                   {"ListenerProtocol", "HTTPS or QUIC listener"},
-		"lsn-missing":                {"ResourceNotFound.Listener", "check the target's listener and region"},
-		"lsn-intl":                   {"ResourceNotFound.Listener", "check the target's listener and region"},
-		"lsn-a/api.certdrop.test":    {"QuotaExceeded.AdditionalCertificatesNum", "remove additional certificates nothing uses"},
-		"lsn-n":                      {"", ""},
+		"lsn-http":                {"ListenerProtocol", "HTTPS or QUIC listener"},
+		"lsn-missing":             {"ResourceNotFound.Listener", "check the target's listener and region"},
+		"lsn-intl":                {"ResourceNotFound.Listener", "check the target's listener and region"},
+		"lsn-a/api.certdrop.test": {"QuotaExceeded.AdditionalCertificatesNum", "remove additional certificates nothing uses"},
+		"lsn-n":                   {"", ""},
 	}
 	for _, r := range res {
 		w := want[r.Call.DomainName]
