@@ -65,13 +65,53 @@ func (r *PruneResult) OK() bool { return len(r.Failed) == 0 && len(r.Problems) =
 
 // PrunedCert is one certificate a prune looked at.
 type PrunedCert struct {
-	Region   string    `json:"region"`
-	Name     string    `json:"name"`
-	CertID   int64     `json:"certId"`
-	NotAfter time.Time `json:"notAfter"`
+	// Product is the product whose own store holds the certificate
+	// ("clb": a CLB server certificate); empty for CAS.
+	Product string `json:"product,omitempty"`
+	Region  string `json:"region"`
+	Name    string `json:"name"`
+	CertID  int64  `json:"certId"`
+	// ServerCertificateID is a CLB server certificate's id.
+	ServerCertificateID string    `json:"serverCertificateId,omitempty"`
+	NotAfter            time.Time `json:"notAfter"`
 	// Reason says why it was deleted or kept.
 	Reason string        `json:"reason"`
 	Error  *report.Error `json:"error,omitempty"`
+}
+
+// Where says where the certificate is: "CertId 123, cn-hangzhou", or
+// "clb server certificate <id>, cn-hangzhou" for a product's own store.
+func (c PrunedCert) Where() string {
+	if c.Product != "" {
+		return fmt.Sprintf("%s server certificate %s, %s", c.Product, c.ServerCertificateID, c.Region)
+	}
+	return fmt.Sprintf("CertId %d, %s", c.CertID, c.Region)
+}
+
+// StorePruner is a client whose products keep certificates in stores of
+// their own besides CAS (CLB's server certificates, per region): Prune
+// has it prune those too, by the same rule (certdrop's own, used by
+// nothing, not among the newest keep for the same names; never one
+// certdrop did not upload, never one in use). product.Client implements
+// it.
+type StorePruner interface {
+	// PruneStores prunes the stores of the regions m's targets use:
+	// deletes with del, else only says what it would delete. A store that
+	// cannot be read whole is reported in Problems and left alone.
+	PruneStores(ctx context.Context, m *manifest.Manifest, del bool, keep int, now time.Time, opts fanout.Options) fanout.StorePrune
+}
+
+// storeCerts converts a store's certificates for the result.
+func storeCerts(list []fanout.StoreCert) []PrunedCert {
+	out := make([]PrunedCert, 0, len(list))
+	for _, c := range list {
+		pc := PrunedCert{Product: c.Product, Region: c.Region, Name: c.Name, ServerCertificateID: c.ID, NotAfter: c.NotAfter, Reason: c.Reason}
+		if c.Err != nil {
+			pc.Error = report.ErrorOf(c.Err)
+		}
+		out = append(out, pc)
+	}
+	return out
 }
 
 // Prune deletes from Certificate Management Service the certificates
@@ -136,6 +176,15 @@ func Prune(ctx context.Context, client fanout.Client, cas fanout.CASClient, m *m
 		})
 		for i, c := range g {
 			rank[idKey(c)] = i
+		}
+	}
+
+	if sp, ok := client.(StorePruner); ok {
+		sr := sp.PruneStores(ctx, m, o.Delete, keep, now(), o.Fanout)
+		res.Deleted, res.Kept = append(res.Deleted, storeCerts(sr.Deleted)...), append(res.Kept, storeCerts(sr.Kept)...)
+		res.Failed = append(res.Failed, storeCerts(sr.Failed)...)
+		for _, err := range sr.Problems {
+			res.Problems = append(res.Problems, *report.ErrorOf(err))
 		}
 	}
 

@@ -20,6 +20,7 @@ package product
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/certdrop/certdrop/shared/bundle"
 	"github.com/certdrop/certdrop/shared/cloud"
@@ -203,6 +204,40 @@ func (c *Client) ListCAS(ctx context.Context, region, keyword string, expired bo
 // DeleteCAS deletes a certificate (cloud.Client.DeleteCAS).
 func (c *Client) DeleteCAS(ctx context.Context, region string, id int64) error {
 	return c.tr.DeleteCAS(ctx, region, id)
+}
+
+// StorePruner is a product that keeps certificates in a store of its own
+// (CLB's server certificates) and prunes it (hub.StorePruner, through
+// Client).
+type StorePruner interface {
+	// PruneStore prunes the product's store in the regions of targets
+	// (the manifest's targets of the product).
+	PruneStore(ctx context.Context, tr *cloud.Client, targets []manifest.Target, del bool, keep int, now time.Time, opts fanout.Options) fanout.StorePrune
+}
+
+// PruneStores prunes the stores of the products that keep their own
+// certificates, each for its targets in m (hub.StorePruner).
+func (c *Client) PruneStores(ctx context.Context, m *manifest.Manifest, del bool, keep int, now time.Time, opts fanout.Options) fanout.StorePrune {
+	var out fanout.StorePrune
+	for _, p := range c.reg.list {
+		sp, ok := p.(StorePruner)
+		if !ok {
+			continue
+		}
+		var targets []manifest.Target
+		for _, t := range m.Targets {
+			if t.Product == p.Spec().Name {
+				targets = append(targets, t)
+			}
+		}
+		if len(targets) == 0 {
+			continue
+		}
+		r := sp.PruneStore(ctx, c.tr, targets, del, keep, now, opts)
+		out.Deleted, out.Kept = append(out.Deleted, r.Deleted...), append(out.Kept, r.Kept...)
+		out.Failed, out.Problems = append(out.Failed, r.Failed...), append(out.Problems, r.Problems...)
+	}
+	return out
 }
 
 // Once is a fanout.Caller that makes each call once, unpaced and without

@@ -12,6 +12,7 @@ import (
 	"github.com/certdrop/certdrop/shared/cloudsim"
 	"github.com/certdrop/certdrop/shared/cloudsim/cloudsimtest"
 	"github.com/certdrop/certdrop/shared/fanout"
+	"github.com/certdrop/certdrop/shared/hub"
 	"github.com/certdrop/certdrop/shared/manifest"
 	"github.com/certdrop/certdrop/shared/plan"
 	"github.com/certdrop/certdrop/shared/product"
@@ -567,3 +568,79 @@ func TestCLBErrors(t *testing.T) {
 
 // The load balancers' own errors are report errors with a code and hint.
 var _ report.APIError = (*lb.Error)(nil)
+
+// The products' client prunes their own stores (CLB's server
+// certificates) beside CAS.
+var _ hub.StorePruner = (*product.Client)(nil)
+
+// TestCLBPrune: the prune deletes certdrop's server certificate that
+// nothing uses and that is older than the newest two, keeps the newest
+// two, one a listener uses (though older) and one certdrop did not
+// upload; a dry run says the same and deletes nothing.
+func TestCLBPrune(t *testing.T) {
+	cfg := lbAccount(t)
+	old := time.Now().AddDate(0, 0, -60)
+	usedPEM := seedPEM(t, old, "api."+testDomain, "www."+testDomain)
+	leaf := product.FirstCert(usedPEM)
+	usedName := "certdrop-api.certdrop.test-" + leaf.NotAfter.UTC().Format("20060102") + "-" + bundle.Fingerprint(leaf)[:8]
+	cfg.LoadBalancers.ServerCertificates = []cloudsim.SeedServerCert{
+		{Region: "cn-hangzhou", Name: usedName, Cert: usedPEM},
+		{Region: "cn-hangzhou", Name: "by-hand", Cert: seedPEM(t, old, "api."+testDomain)},
+	}
+	cfg.LoadBalancers.CLB[1].Listeners[0].ServerCertificate = usedName
+	s, c := lbClient(t, cfg)
+	target := `  - product: clb
+    region: cn-hangzhou
+    loadBalancer: lb-1
+    port: 443
+    domains: [api.certdrop.test, www.certdrop.test]
+`
+	var first string
+	for i := 0; i < 3; i++ {
+		res, _ := deployYAML(t, c, testBundle(t, "api."+testDomain, "www."+testDomain), target)
+		if res[0].State != fanout.Deployed {
+			t.Fatalf("deployment %d: %s (%v)", i, res[0].State, res[0].Err)
+		}
+		if i == 0 {
+			l, _ := s.CLBListener("lb-1", 443)
+			first = l.ServerCertificateID
+		}
+	}
+	m, err := manifest.Parse("lb.yaml", []byte("version: 1\ntargets:\n"+target), c.Registry().Catalog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, del := range []bool{false, true} {
+		res := hub.Prune(ctx, c, c, m, hub.PruneOptions{Delete: del, Products: c.Registry()})
+		var gone []string
+		for _, d := range res.Deleted {
+			if d.Product == "clb" {
+				gone = append(gone, d.ServerCertificateID)
+			}
+		}
+		if !slices.Equal(gone, []string{first}) || len(res.Failed) > 0 || len(res.Problems) > 0 {
+			t.Errorf("delete=%v: deleted %v, failed %+v, problems %+v; want only %s", del, gone, res.Failed, res.Problems, first)
+		}
+		have := map[string]bool{}
+		for _, sc := range s.ServerCertificates("cn-hangzhou") {
+			have[sc.Name] = true
+			if sc.ID == first && del {
+				t.Errorf("%s is still there", first)
+			}
+		}
+		if !have[usedName] || !have["by-hand"] {
+			t.Errorf("delete=%v: the used or hand-made certificate was deleted: %v", del, have)
+		}
+		if n := len(s.ServerCertificates("cn-hangzhou")); n != 5-b2i(del) {
+			t.Errorf("delete=%v: %d server certificates left; want %d", del, n, 5-b2i(del))
+		}
+	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

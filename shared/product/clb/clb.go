@@ -65,6 +65,7 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -413,20 +414,16 @@ func parseServerCertificates(body map[string]any) []serverCertificate {
 		c.id, _ = m["ServerCertificateId"].(string)
 		c.name, _ = m["ServerCertificateName"].(string)
 		c.fingerprint, _ = m["Fingerprint"].(string)
-		if ms, ok := m["ExpireTimeStamp"].(float64); ok && ms > 0 {
-			c.notAfter = time.UnixMilli(int64(ms)).UTC()
+		if ms, ok := number(m["ExpireTimeStamp"]); ok && ms > 0 {
+			c.notAfter = time.UnixMilli(ms).UTC()
 		} else if t, ok := cloud.ParseTime(str(m["ExpireTime"])); ok {
 			c.notAfter = t
 		}
-		if ms, ok := m["CreateTimeStamp"].(float64); ok && ms > 0 {
-			c.created = time.UnixMilli(int64(ms)).UTC()
+		if ms, ok := number(m["CreateTimeStamp"]); ok && ms > 0 {
+			c.created = time.UnixMilli(ms).UTC()
 		}
-		switch v := m["IsAliCloudCertificate"].(type) {
-		case float64:
-			c.aliCloud = v == 1
-		case string:
-			c.aliCloud = v == "1"
-		}
+		n, _ := number(m["IsAliCloudCertificate"])
+		c.aliCloud = n == 1
 		for _, n := range list(m, "SubjectAlternativeNames", "SubjectAlternativeName") {
 			if s, ok := n.(string); ok {
 				c.names = append(c.names, s)
@@ -438,6 +435,26 @@ func parseServerCertificates(body map[string]any) []serverCertificate {
 		out = append(out, c)
 	}
 	return out
+}
+
+// number reads a JSON number as the SDK decodes it (float64, an
+// integer, json.Number, or a decimal string).
+func number(v any) (int64, bool) {
+	switch n := v.(type) {
+	case float64:
+		return int64(n), true
+	case int64:
+		return n, true
+	case int:
+		return int64(n), true
+	case json.Number:
+		i, err := n.Int64()
+		return i, err == nil
+	case string:
+		i, err := strconv.ParseInt(n, 10, 64)
+		return i, err == nil
+	}
+	return 0, false
 }
 
 func str(v any) string {
