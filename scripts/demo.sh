@@ -4,14 +4,17 @@
 #  1. start `certdrop sim` (the products' OpenAPI, OSS with an OSS trigger,
 #     Alibaba Cloud DNS API and an authoritative DNS server for the zone
 #     certdrop-demo.test, and an ACME CA, pebble) with a demo account: 20 CDN,
-#     5 VOD and 5 Live domains under certdrop-demo.test, one offline;
+#     5 VOD and 5 Live domains under certdrop-demo.test, one offline, an ALB
+#     listener with another team's additional certificate, a CLB listener;
 #  2. start `certdrop serve`, the Function Compute custom runtime, against it;
 #  3. write the manifest (CERTDROP_MANIFEST): the domains, and a certificates
 #     section asking for certdrop-demo.test and *.certdrop-demo.test;
 #  4. invoke the daily timer: the function renews the certificate through ACME
 #     DNS-01 (TXT records through the DNS API, checked at the DNS server,
 #     validated by pebble, removed), writes certs/certdrop-demo.test/bundle.pem,
-#     and its reconcile deploys it to every domain;
+#     and its reconcile deploys it to every domain and load balancer listener
+#     (the ALB listener's default and additional certificates by CAS
+#     reference, the CLB listener through one server certificate);
 #  5. the OSS trigger fires for the new bundle.pem: its invocation finds every
 #     domain already carrying the certificate;
 #  6. invoke the timer again: nothing is due, nothing is set;
@@ -90,7 +93,7 @@ brief() { "$BIN" show "$1" | grep -E '^(renewals:|  [^ ].*: |invocation |(OK|FAI
 # count API: the calls of API the emulator answered well, from its journal.
 count() { grep "\"api\":\"$1" "$work/journal.jsonl" | grep -c '"outcome":"ok"' || true; }
 
-step "1. the emulator: $SIM_CONFIG (20 CDN, 5 VOD, 5 Live domains; zone certdrop-demo.test; an ACME CA)"
+step "1. the emulator: $SIM_CONFIG (20 CDN, 5 VOD, 5 Live domains; an ALB and a CLB listener; zone certdrop-demo.test; an ACME CA)"
 echo "old.certdrop-demo.test is offline: its Set fails, with a hint, on every run (so every run says FAILED)"
 port=$(free_port)
 "$BIN" sim --config "$SIM_CONFIG" --notify "http://127.0.0.1:$port/invoke" --notify-prefix certs/ \
@@ -113,7 +116,7 @@ pids+=($!)
 wait_for bash -c "exec 3<>/dev/tcp/127.0.0.1/$port"
 echo "listening; its JSON log is $work/serve.log"
 
-step "3. the manifest: 30 targets, and the certificate certdrop-demo.test + *.certdrop-demo.test"
+step "3. the manifest: 33 targets, and the certificate certdrop-demo.test + *.certdrop-demo.test"
 # CERTDROP_MANIFEST names a file, as a path in the code package would; in
 # Function Compute it is usually oss://<bucket>/certdrop/manifest.yaml.
 sed "s|https://127.0.0.1:14000/dir|$CERTDROP_ACME_DIRECTORY|" "$MANIFEST" >"$work/manifest.yaml"
@@ -129,6 +132,10 @@ ms=$((($(date +%s%N) - start) / 1000000))
 renewal_ms=$(grep -o '"durationMs":[0-9]*' "$work/timer-1.json" | head -1 | cut -d: -f2)
 echo "the emulator's journal: $(count newOrder) ACME order, $(count AddDomainRecord) TXT records added through the DNS API" \
 	"and $(count DeleteDomainRecord) deleted; the renewal took ${renewal_ms} ms, the whole invocation ${ms} ms"
+echo "the load balancers: $(count UpdateListenerAttribute) ALB default certificate set, $(count AssociateAdditionalCertificatesWithListener)" \
+	"additional one added, $(count DissociateAdditionalCertificatesFromListener) removed (the partner's *.example.com stays);" \
+	"$(count UploadServerCertificate) CLB server certificate uploaded, $(count SetLoadBalancerHTTPSListenerAttribute) CLB listener set"
+"$BIN" show "$report" | grep -E '^ *(alb|clb) ' || true
 
 step "5. the OSS trigger fired for certs/certdrop-demo.test/bundle.pem: its invocation"
 wait_for has_trigger_report
@@ -136,9 +143,12 @@ brief "$(trigger_report)"
 
 step "6. the next day's timer: nothing is due, nothing to set"
 sets=$(count Set)
+lb_writes=$(($(count UpdateListenerAttribute) + $(count AssociateAdditionalCertificatesWithListener) + $(count UploadServerCertificate)))
 report=$(invoke timer-2 "$TIMER")
 brief "$report"
 timer2_sets=$(($(count Set) - sets))
+"$BIN" show "$report" | grep -E '^ *(alb|clb) ' || true
+echo "load balancer writes on this run: $(($(count UpdateListenerAttribute) + $(count AssociateAdditionalCertificatesWithListener) + $(count UploadServerCertificate) - lb_writes))"
 
 step "7. delivery: cas from the command line: two more certificates, each uploaded once to CAS and set by reference"
 # The manifest with delivery: cas. Two throwaway certificates, the second
@@ -151,7 +161,7 @@ sleep 1
 uploads=$(count UploadUserCertificate)
 "$BIN" deploy --bundle "$work/a" --manifest "$work/manifest-cas.yaml" --trust-roots "$work/a-root.pem" --force --json >"$work/cas-a.json" 2>/dev/null || true
 "$BIN" deploy --bundle "$work/b" --manifest "$work/manifest-cas.yaml" --trust-roots "$work/b-root.pem" 2>/dev/null | grep -E '^(CAS |OK|FAILED)' || true
-echo "UploadUserCertificate calls: $(($(count UploadUserCertificate) - uploads)) for two certificates on 30 targets"
+echo "UploadUserCertificate calls: $(($(count UploadUserCertificate) - uploads)) for two certificates on 33 targets"
 name_a=$(grep -o '"certName": *"[^"]*"' "$work/cas-a.json" | head -1 | cut -d'"' -f4)
 
 step "8. rollback to the first of them, by reference: no bundle, no key"
