@@ -644,3 +644,30 @@ func b2i(b bool) int {
 	}
 	return 0
 }
+
+// TestALBAdditionalByWildcardRerun: an additional certificate set for a
+// name its wildcard covers is found on the next run (read by its id, not
+// by the target's name, which CAS's keyword would not match): unchanged,
+// no write.
+func TestALBAdditionalByWildcardRerun(t *testing.T) {
+	s, c := lbClient(t, lbAccount(t))
+	b := testBundle(t, testDomain, "*."+testDomain)
+	target := `  - product: alb
+    region: cn-hangzhou
+    listener: lsn-a
+    domain: api.certdrop.test
+    sni: true
+`
+	res, _ := deployYAML(t, c, b, target)
+	if res[0].State != fanout.Deployed {
+		t.Fatalf("%s (%v); want deployed", res[0].State, res[0].Err)
+	}
+	before := writes(s, cloudsim.ProductALB, "AssociateAdditionalCertificatesWithListener", "DissociateAdditionalCertificatesFromListener")
+	res, _ = deployYAML(t, c, b, target)
+	if res[0].State != fanout.Unchanged {
+		t.Errorf("re-run: %s (%v); want unchanged", res[0].State, res[0].Err)
+	}
+	if after := writes(s, cloudsim.ProductALB, "AssociateAdditionalCertificatesWithListener", "DissociateAdditionalCertificatesFromListener"); after != before {
+		t.Errorf("the re-run made %d writes; want none", after-before)
+	}
+}

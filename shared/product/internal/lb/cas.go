@@ -125,15 +125,6 @@ func OwnEarlier(c fanout.CASCert, casName string) bool {
 	return len(c.Fingerprint) < 8 || c.Fingerprint[:8] == m[3]
 }
 
-// Keyword is the keyword a target's names are looked up by in CAS: the
-// first name without "*.".
-func Keyword(names []string) string {
-	if len(names) == 0 {
-		return ""
-	}
-	return strings.TrimPrefix(strings.ToLower(names[0]), "*.")
-}
-
 // Fingerprint is the SHA-256 of the first certificate of a PEM chain; ""
 // when there is none.
 func Fingerprint(certPEM string) string {

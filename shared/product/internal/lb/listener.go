@@ -318,28 +318,23 @@ type additional struct {
 func (p *Listener) classify(ctx context.Context, tr *cloud.Client, call plan.Call, calls fanout.Caller, certs []listenerCert, defaultCert, bound string) (additional, error) {
 	out := additional{certs: map[string]fanout.CASCert{}}
 	want := Fingerprint(call.Param(paramCert))
-	kw := Keyword(call.Target.Names)
-	byRegion := map[string]bool{}
+	// Each additional certificate is read by its own id (a listing by the
+	// target's names would miss a wildcard covering them); the listings
+	// are kept for the run.
 	for _, c := range certs {
 		if isDefault(c, defaultCert) {
 			continue
 		}
-		if id, ok := ParseCertID(c.id); ok {
-			byRegion[id.Region] = true
-		}
-	}
-	for region := range byRegion {
-		if region != manifest.CASRegionMainland && region != manifest.CASRegionInternational {
+		id, ok := ParseCertID(c.id)
+		if !ok {
 			continue
 		}
-		for _, expired := range []bool{false, true} {
-			list, err := p.cas.List(ctx, tr, calls, region, kw, expired)
-			if err != nil {
-				return out, err
-			}
-			for _, cc := range list {
-				out.certs[CertID{ID: cc.ID, Region: region}.String()] = cc
-			}
+		cc, found, err := p.cas.Resolve(ctx, tr, calls, id)
+		if err != nil {
+			return out, err
+		}
+		if found {
+			out.certs[c.id] = cc
 		}
 	}
 	for _, c := range certs {
