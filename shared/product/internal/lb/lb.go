@@ -147,8 +147,29 @@ var DefaultWait = WaitOptions{Interval: 500 * time.Millisecond, MaxInterval: 5 *
 // says; it returns check's error, ctx's, or a *Error (transient) when o's
 // Timeout passes first. what says what is awaited, for that error.
 func Wait(ctx context.Context, o WaitOptions, api, subject, what string, check func() (bool, error)) error {
+	return wait(ctx, o, api, subject, what, false, check)
+}
+
+// WaitAfterWrite is Wait for the outcome of a write just sent: the first
+// read comes after the first pause (a listener is Configuring right
+// after a write: reading it at once would spend a call of the read quota
+// for nothing).
+func WaitAfterWrite(ctx context.Context, o WaitOptions, api, subject, what string, check func() (bool, error)) error {
+	return wait(ctx, o, api, subject, what, true, check)
+}
+
+func wait(ctx context.Context, o WaitOptions, api, subject, what string, pauseFirst bool, check func() (bool, error)) error {
 	start := time.Now()
 	pause := o.Interval
+	if pauseFirst {
+		t := time.NewTimer(pause)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		}
+	}
 	for {
 		done, err := check()
 		if err != nil || done {

@@ -469,12 +469,13 @@ func (p *Listener) setDefault(ctx context.Context, tr *cloud.Client, call plan.C
 	if err != nil {
 		return err
 	}
-	if st.defaultCert != id {
-		if err := p.write(ctx, tr, call, calls, p.d.Update, map[string]string{p.d.DefaultParam: id}); err != nil {
-			return err
-		}
+	if st.defaultCert == id {
+		return nil
 	}
-	return Wait(ctx, p.wait, p.d.Get.Action, call.DomainName, "listener "+call.Target.Field("listener")+" Running with "+id, func() (bool, error) {
+	if err := p.write(ctx, tr, call, calls, p.d.Update, map[string]string{p.d.DefaultParam: id}); err != nil {
+		return err
+	}
+	return WaitAfterWrite(ctx, p.wait, p.d.Get.Action, call.DomainName, "listener "+call.Target.Field("listener")+" Running with "+id, func() (bool, error) {
 		st, err := p.get(ctx, tr, call, calls)
 		return err == nil && st.running() && st.defaultCert == id, err
 	})
@@ -501,15 +502,17 @@ func (p *Listener) setAdditional(ctx context.Context, tr *cloud.Client, call pla
 			return err
 		}
 	}
-	var st state
-	err = Wait(ctx, p.wait, p.d.List.Action, call.DomainName, id+" Associated on listener "+lsn, func() (bool, error) {
+	// The listing says each certificate's state (Associating,
+	// Associated): it alone is read while the association runs.
+	err = WaitAfterWrite(ctx, p.wait, p.d.List.Action, call.DomainName, id+" Associated on listener "+lsn, func() (bool, error) {
 		var err error
-		if st, err = p.get(ctx, tr, call, calls); err != nil || !st.running() {
-			return false, err
-		}
 		certs, _, err = p.list(ctx, tr, call, calls)
 		return err == nil && slices.ContainsFunc(certs, func(c listenerCert) bool { return c.id == id && !c.isDefault && c.associated() }), err
 	})
+	if err != nil {
+		return err
+	}
+	st, err := p.waitRunning(ctx, tr, call, calls)
 	if err != nil {
 		return err
 	}
@@ -529,11 +532,7 @@ func (p *Listener) setAdditional(ctx context.Context, tr *cloud.Client, call pla
 	if err := p.write(ctx, tr, call, calls, p.d.Dissociate, params); err != nil {
 		return fmt.Errorf("the new certificate is in place; removing the one it replaces: %w", err)
 	}
-	return Wait(ctx, p.wait, p.d.List.Action, call.DomainName, "the replaced certificates removed from listener "+lsn, func() (bool, error) {
-		st, err := p.get(ctx, tr, call, calls)
-		if err != nil || !st.running() {
-			return false, err
-		}
+	return WaitAfterWrite(ctx, p.wait, p.d.List.Action, call.DomainName, "the replaced certificates removed from listener "+lsn, func() (bool, error) {
 		certs, _, err := p.list(ctx, tr, call, calls)
 		return err == nil && !slices.ContainsFunc(certs, func(c listenerCert) bool { return gone[c.id] && !c.isDefault }), err
 	})
