@@ -21,7 +21,12 @@
 #  7. deploy two more certificates with delivery: cas from the command line
 #     (each uploaded once to CAS, every target set by reference);
 #  8. roll back to the first by reference, and show what prune would delete;
-#     stop everything.
+#  9. the next timer keeps the rollback;
+# 10. every invocation wrote the status page and its status.json in the
+#     bucket (the edge's verdict for every domain, probed through the
+#     emulator's TLS edge, which serves a new certificate a second after
+#     its Set): print it with `certdrop status`, and GET the page through
+#     the presigned link `certdrop status --url` prints; stop everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -169,9 +174,16 @@ step "8. rollback to the first of them, by reference: no bundle, no key"
 grep -E '^(pinned|not pinned|NOT PINNED)' "$work/rollback.err" || true
 
 step "9. the rollback holds: the next timer does not redeploy the bundle in the bucket (issued before it); then released"
+sleep 1 # the emulator's edge serves the rolled-back certificate a second after its Set
 report=$(invoke timer-3 "$TIMER")
 brief "$report" | grep -E 'pinned|^invocation' || true
 "$BIN" rollback --release certdrop-demo.test || true
 "$BIN" prune --manifest "$work/manifest-cas.yaml" | tail -1
+
+step "10. the status page: certdrop/status/index.html in the bucket, rewritten by every invocation"
+"$BIN" status || true # exit 1: old.certdrop-demo.test failed
+url=$("$BIN" status --url)
+code=$(curl -sS --max-time 10 -o "$work/status.html" -w '%{http_code}' "$url")
+echo "certdrop status --url: a link valid one hour; GET answered HTTP $code, a $(wc -c <"$work/status.html")-byte page"
 
 step "done: $(count newOrder) ACME order in all; the second timer run set $timer2_sets certificates; stopping"

@@ -88,6 +88,7 @@ func commands() map[string]command {
 		"push":     {"upload a bundle's files into the watched bucket folder", runPush},
 		"renew":    {"obtain or renew the manifest's certificates through ACME (DNS-01)", runRenew},
 		"show":     {"print a report as tables", runShow},
+		"status":   {"print the fleet's status (every target, its certificate and probe), or a link to the page", runStatus},
 		"rollback": {"redeploy a certificate already in CAS to the targets, by reference", runRollback},
 		"prune":    {"delete certdrop's old certificates from CAS (dry run unless --yes)", runPrune},
 		"schema":   {"print the manifest's JSON Schema", runSchema},

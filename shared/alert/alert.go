@@ -50,6 +50,11 @@ const (
 	KindHeld     = "held"
 	KindPin      = "pin"
 	KindPrune    = "prune"
+	// KindEdge is what a TLS probe found on a target's edge: a
+	// certificate certdrop did not set (drift), or a served one expiring.
+	KindEdge = "edge"
+	// KindStatus is the status page, not written.
+	KindStatus = "status"
 	// KindOverflow stands for the problems past MaxTracked.
 	KindOverflow = "overflow"
 )
@@ -62,11 +67,13 @@ var (
 		KindRun: "run(s) failed before any call", KindReport: "report(s) not written", KindRenewal: "renewal(s) failed",
 		KindRecord: "DNS record(s) left behind", KindHeld: "bundle(s) held back by a rollback pin",
 		KindPin: "rollback pin problem(s)", KindPrune: "CAS certificate(s) not pruned",
+		KindEdge: "edge(s) serving a certificate certdrop did not set, or one expiring", KindStatus: "status page(s) not written",
 	}
 	recoveredNoun = map[string]string{
 		KindTarget: "target(s) deployed or found carrying their certificate", KindExpiring: "target(s) no longer expiring",
 		KindBundle: "bundle(s) deployed", KindRun: "run(s) started", KindReport: "report(s) written",
 		KindRenewal: "renewal(s) through", KindHeld: "bundle(s) no longer held back",
+		KindEdge: "edge(s) serving what certdrop set", KindStatus: "status page(s) written",
 	}
 )
 

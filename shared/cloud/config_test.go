@@ -103,7 +103,7 @@ func TestNewRefusesBadSetups(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := New(Options{Getenv: tt.getenv, EndpointVars: []string{"CERTDROP_VOD_ENDPOINT"}})
-			leaks.seen(err)
+			leaks.Seen(err)
 			if err == nil || !strings.Contains(err.Error(), tt.want) || (tt.is != nil && !errors.Is(err, tt.is)) {
 				t.Fatalf("got %v, want an error containing %q", err, tt.want)
 			}

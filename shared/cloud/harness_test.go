@@ -1,93 +1,26 @@
 package cloud
 
 import (
-	"bytes"
-	"fmt"
-	"log/slog"
-	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/certdrop/certdrop/internal/testutil"
 	"github.com/certdrop/certdrop/shared/bundle"
 	"github.com/certdrop/certdrop/shared/cloudsim"
 )
 
-// leakCheck collects every error the client tests produce and every log
-// line the clients write, and the secrets they must never contain; TestMain
+// leaks collects every error the client tests produce and every log line
+// the clients write, and the secrets they must never contain; TestMain
 // checks them all after the tests ran.
-type leakCheck struct {
-	mu      sync.Mutex
-	outputs []string
-	secrets map[string]bool
-	logs    bytes.Buffer
-}
-
-var leaks = &leakCheck{secrets: map[string]bool{}}
-
-// seen records an error's every rendering.
-func (l *leakCheck) seen(err error) {
-	if err == nil {
-		return
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.outputs = append(l.outputs, err.Error(), fmt.Sprintf("%v|%+v|%#v", err, err, err))
+var leaks = &testutil.LeakCheck{Renderings: func(err error) []string {
 	if e, ok := err.(*Error); ok {
-		l.outputs = append(l.outputs, e.Message, e.Hint)
+		return []string{e.Message, e.Hint}
 	}
-}
+	return nil
+}}
 
-// secret registers a value no output may contain.
-func (l *leakCheck) secret(vals ...string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, v := range vals {
-		if v != "" {
-			l.secrets[v] = true
-		}
-	}
-}
-
-// Write implements io.Writer for the clients' debug logs.
-func (l *leakCheck) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.logs.Write(p)
-}
-
-func (l *leakCheck) logger() *slog.Logger {
-	return slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-// check returns a description of every leak, without the secret itself.
-func (l *leakCheck) check() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	all := append(append([]string(nil), l.outputs...), l.logs.String())
-	var found []string
-	for s := range l.secrets {
-		for i, out := range all {
-			if strings.Contains(out, s) {
-				found = append(found, fmt.Sprintf("output %d of %d holds a registered secret of %d bytes", i, len(all), len(s)))
-			}
-		}
-	}
-	return found
-}
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if found := leaks.check(); len(found) > 0 {
-		fmt.Fprintln(os.Stderr, "SECRET LEAK:\n  "+strings.Join(found, "\n  "))
-		code = 1
-	} else if code == 0 {
-		fmt.Fprintf(os.Stderr, "leak check: %d error renderings and %d bytes of logs hold none of %d secrets\n",
-			len(leaks.outputs), leaks.logs.Len(), len(leaks.secrets))
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { leaks.Main(m) }
 
 // Test credentials: the secret and token are registered as secrets.
 const (
@@ -99,7 +32,7 @@ const (
 	testDomain = "certdrop.test"
 )
 
-func init() { leaks.secret(testSK, testSTSSK, testToken) }
+func init() { leaks.Secret(testSK, testSTSSK, testToken) }
 
 // env is a test environment: the test credentials, and kv.
 func env(kv ...string) func(string) string {
@@ -117,7 +50,7 @@ func env(kv ...string) func(string) string {
 func newClient(t *testing.T, o Options) *Client {
 	t.Helper()
 	if o.Logger == nil {
-		o.Logger = leaks.logger()
+		o.Logger = leaks.Logger()
 	}
 	c, err := New(o)
 	if err != nil {
@@ -163,9 +96,9 @@ func registerKey(keyPEM string) {
 		if line != "" && !strings.HasPrefix(line, "-----") {
 			body.WriteString(line)
 			if len(line) >= 32 {
-				leaks.secret(line)
+				leaks.Secret(line)
 			}
 		}
 	}
-	leaks.secret(keyPEM, body.String())
+	leaks.Secret(keyPEM, body.String())
 }

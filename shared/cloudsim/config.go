@@ -58,6 +58,9 @@ type Config struct {
 	// LoadBalancers are the account's ALB, NLB and CLB load balancers
 	// (loadbalancer.go).
 	LoadBalancers LoadBalancerSettings `yaml:"loadBalancers"`
+	// Edge configures the TLS front (edge.go) that serves each domain the
+	// certificate last set on it.
+	Edge EdgeSettings `yaml:"edge"`
 
 	// JournalWriter, when set, receives every journal entry as a JSON line.
 	JournalWriter io.Writer `yaml:"-"`
@@ -133,6 +136,20 @@ type SeedCert struct {
 	NotAfter time.Time `yaml:"notAfter"`
 	// HTTPS defaults to true.
 	HTTPS *bool `yaml:"https"`
+}
+
+// EdgeSettings is the YAML form of the edge's configuration: the Sim
+// serves, on one loopback listener, each domain of every product (and
+// each OSS custom domain) the certificate last set on it in production,
+// Delay after the Set, as a CDN's nodes turn to a new certificate.
+type EdgeSettings struct {
+	// Disabled turns the edge off.
+	Disabled bool `yaml:"disabled"`
+	// Addr is the loopback address it binds; default "127.0.0.1:0".
+	Addr string `yaml:"addr"`
+	// Delay is how long after a Set the new certificate is served
+	// (0: at once).
+	Delay time.Duration `yaml:"delay"`
 }
 
 // OSSSettings is the YAML form of the OSS emulator's configuration; the
@@ -251,7 +268,10 @@ func LoadConfig(path string) (Config, error) {
 
 // validate checks the configuration for mistakes a person would make.
 func (c *Config) validate() error {
-	for _, a := range []struct{ name, addr string }{{"openapiAddr", c.OpenAPIAddr}, {"ossAddr", c.OSSAddr}, {"casIntlAddr", c.CASIntlAddr}} {
+	if c.Edge.Delay < 0 {
+		return errors.New("edge.delay must not be negative")
+	}
+	for _, a := range []struct{ name, addr string }{{"openapiAddr", c.OpenAPIAddr}, {"ossAddr", c.OSSAddr}, {"casIntlAddr", c.CASIntlAddr}, {"edge.addr", c.Edge.Addr}} {
 		if a.addr == "" {
 			continue
 		}

@@ -251,6 +251,9 @@ func (s *Sim) applySet(api apiSpec, o setSpec, p url.Values) (string, *apiError)
 			target = ent.staging
 		}
 		target.HTTPS, target.Updated = false, now.UTC()
+		if !staging {
+			s.edgeRemove(sp.domain)
+		}
 		return target.CertName, nil
 	}
 
@@ -298,6 +301,7 @@ func (s *Sim) applySet(api apiSpec, o setSpec, p url.Values) (string, *apiError)
 		ent.staging = &dc
 	} else {
 		ent.prod = dc
+		s.edgeSet(sp.domain, sp.pub, sp.pri)
 	}
 	return name, nil
 }
@@ -511,6 +515,7 @@ func (s *Sim) applySetByReference(api apiSpec, o setSpec, sp setParams, now time
 		ent.staging = &dc
 	} else {
 		ent.prod = dc
+		s.edgeSet(sp.domain, cc.certPEM, cc.key)
 	}
 	return cc.name, nil
 }

@@ -46,6 +46,16 @@ func (OSSCredential) Format(f fmt.State, _ rune) {
 	_, _ = f.Write([]byte("OSSCredential{<redacted>}"))
 }
 
+// CnameCertificate is a certificate PutCname set on a custom domain: an
+// upload (CertPEM, KeyPEM), a Certificate Management Service reference
+// (CASRegion, CASID), or its removal.
+type CnameCertificate struct {
+	CertPEM, KeyPEM string
+	CASRegion       string
+	CASID           int64
+	Removed         bool
+}
+
 // OSSConfig configures NewOSS. The zero value is an emulator in
 // DefaultOSSRegion that accepts no credentials, has no buckets, keeps data
 // in memory and fires no triggers.
@@ -104,6 +114,10 @@ type OSSConfig struct {
 	// PutCname CertId "<id>-<region>" (oss_cname.go); nil means none
 	// exists.
 	CASLookup func(region string, id int64) (*x509.Certificate, bool)
+	// OnCnameCertificate, when set, is told of every certificate PutCname
+	// sets on a custom domain or removes from it (the Sim's edge serves
+	// it).
+	OnCnameCertificate func(domain string, c CnameCertificate)
 	// CertificateClock is the time PutCname checks certificate expiry
 	// against; nil means Now.
 	CertificateClock func() time.Time

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -170,6 +171,12 @@ func signingDate(r *http.Request) (string, time.Time, bool) {
 
 // ossV4Signature computes the V4 signature of r for bucket/key with secret.
 func ossV4Signature(r *http.Request, a ossV4Auth, bucket, key, signDate, secret string) string {
+	return ossV4SignatureQuery(r, r.URL.Query(), a, bucket, key, signDate, secret)
+}
+
+// ossV4SignatureQuery is ossV4Signature over the query parameters q (a
+// presigned URL's, without its signature).
+func ossV4SignatureQuery(r *http.Request, q url.Values, a ossV4Auth, bucket, key, signDate, secret string) string {
 	payload := r.Header.Get(hdrContentSHA256)
 	if payload == "" {
 		payload = ossUnsignedBody
@@ -178,7 +185,7 @@ func ossV4Signature(r *http.Request, a ossV4Auth, bucket, key, signDate, secret 
 	sort.Strings(additional)
 	creq := r.Method + "\n" +
 		canonicalResourceV4(bucket, key) + "\n" +
-		canonicalQueryV4(r.URL.Query()) + "\n" +
+		canonicalQueryV4(q) + "\n" +
 		canonicalHeadersV4(r, a.additional) + "\n" +
 		strings.Join(additional, ";") + "\n" +
 		payload
@@ -205,8 +212,12 @@ func (o *OSS) authenticate(r *http.Request, bucket, key string) *ossError {
 	h := r.Header.Get("Authorization")
 	switch {
 	case h == "":
-		if r.URL.Query().Has("x-oss-signature") || r.URL.Query().Has("Signature") {
-			return &ossError{http.StatusForbidden, "AccessDenied", "Signed URLs are not supported by this emulator; sign the request header with OSS4-HMAC-SHA256."}
+		q := r.URL.Query()
+		if q.Get(qSignatureVersion) == ossV4Algorithm {
+			return o.authenticatePresigned(r, q, bucket, key)
+		}
+		if q.Has("x-oss-signature") || q.Has("Signature") {
+			return &ossError{http.StatusForbidden, "AccessDenied", "This emulator accepts only V4 signed URLs (x-oss-signature-version=OSS4-HMAC-SHA256); sign with oss.AuthVersion(oss.AuthV4) and oss.Region."}
 		}
 		return &ossError{http.StatusForbidden, "AccessDenied", "You have no right to access this object because of bucket acl."}
 	case !strings.HasPrefix(h, ossV4Algorithm+" "):
@@ -246,6 +257,80 @@ func (o *OSS) authenticate(r *http.Request, bucket, key string) *ossError {
 		return &ossError{http.StatusForbidden, "SignatureDoesNotMatch", "The date in the credential scope does not match the request date."}
 	}
 	want := ossV4Signature(r, a, bucket, key, signDate, cred.Secret)
+	if !hmac.Equal([]byte(want), []byte(a.signature)) {
+		return &ossError{http.StatusForbidden, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided. Check your key and signing method."}
+	}
+	return nil
+}
+
+// The query parameters of a V4 presigned URL, as the Go SDK's
+// Bucket.SignURL writes them under AuthV4 (conn.go signURL).
+const (
+	qSignatureVersion = "x-oss-signature-version"
+	qCredential       = "x-oss-credential"
+	qDate             = "x-oss-date"
+	qExpires          = "x-oss-expires"
+	qSignature        = "x-oss-signature"
+	qAdditional       = "x-oss-additional-headers"
+	qSecurityToken    = "x-oss-security-token"
+	// maxPresignExpires is the longest validity OSS accepts for a V4
+	// signed URL: 7 days.
+	maxPresignExpires = 7 * 24 * 60 * 60
+)
+
+// authenticatePresigned checks a V4 presigned URL: the credential scope,
+// the signing date and validity (x-oss-date plus x-oss-expires seconds),
+// the security token, and the signature over the canonical request whose
+// query is every parameter but x-oss-signature and whose payload is
+// UNSIGNED-PAYLOAD.
+func (o *OSS) authenticatePresigned(r *http.Request, q url.Values, bucket, key string) *ossError {
+	a, ok := parseV4Authorization(ossV4Algorithm + " Credential=" + q.Get(qCredential) +
+		",AdditionalHeaders=" + q.Get(qAdditional) + ",Signature=" + q.Get(qSignature))
+	if !ok {
+		return &ossError{http.StatusBadRequest, "InvalidArgument", "The signed URL's x-oss-credential or x-oss-signature is invalid."}
+	}
+	cred, ok := o.cfg.Credentials[a.accessKeyID]
+	if !ok {
+		return &ossError{http.StatusForbidden, "InvalidAccessKeyId", "The OSS Access Key Id you provided does not exist in our records."}
+	}
+	if tok := q.Get(qSecurityToken); tok != cred.SecurityToken {
+		if cred.SecurityToken == "" {
+			return &ossError{http.StatusForbidden, "InvalidAccessKeyId", "A security token was sent with a permanent AccessKey."}
+		}
+		return &ossError{http.StatusForbidden, "InvalidSecurityToken", "The security token you provided is invalid."}
+	}
+	if a.region != o.cfg.Region {
+		return &ossError{http.StatusBadRequest, "InvalidArgument", "Invalid signing region in x-oss-credential: the bucket is in " + o.cfg.Region + "."}
+	}
+	if a.product != ossV4Product {
+		return &ossError{http.StatusBadRequest, "InvalidArgument", "Invalid signing product in x-oss-credential."}
+	}
+	signDate := q.Get(qDate)
+	t, err := time.Parse(ossV4DateFormat, signDate)
+	if err != nil {
+		return &ossError{http.StatusForbidden, "AccessDenied", "The signed URL has no valid x-oss-date."}
+	}
+	expires, err := strconv.ParseInt(q.Get(qExpires), 10, 64)
+	if err != nil || expires <= 0 || expires > maxPresignExpires {
+		return &ossError{http.StatusBadRequest, "InvalidArgument", "x-oss-expires must be a number of seconds from 1 to 604800."}
+	}
+	now := o.now()
+	if t.Sub(now) > maxClockSkew {
+		return &ossError{http.StatusForbidden, "RequestTimeTooSkewed", "The difference between the request time and the current time is too large."}
+	}
+	if now.After(t.Add(time.Duration(expires) * time.Second)) {
+		return &ossError{http.StatusForbidden, "AccessDenied", "Request has expired."}
+	}
+	if t.UTC().Format(ossV4DayFormat) != a.day {
+		return &ossError{http.StatusForbidden, "SignatureDoesNotMatch", "The date in the credential scope does not match the request date."}
+	}
+	signed := url.Values{}
+	for k, v := range q {
+		if k != qSignature {
+			signed[k] = v
+		}
+	}
+	want := ossV4SignatureQuery(r, signed, a, bucket, key, signDate, cred.Secret)
 	if !hmac.Equal([]byte(want), []byte(a.signature)) {
 		return &ossError{http.StatusForbidden, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided. Check your key and signing method."}
 	}

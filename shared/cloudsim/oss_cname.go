@@ -222,6 +222,7 @@ func (o *OSS) putCname(w http.ResponseWriter, bucket string, cr *cnameRequest) *
 	}
 
 	var next *ossCnameCert
+	var change CnameCertificate
 	c := doc.Cname.Cert
 	if c != nil && !c.DeleteCertificate && (c.CertID != "" || c.Certificate != "" || c.PrivateKey != "") {
 		switch {
@@ -241,6 +242,7 @@ func (o *OSS) putCname(w http.ResponseWriter, bucket string, cr *cnameRequest) *
 				return badArg("The certificate does not exist.")
 			}
 			next = &ossCnameCert{typ: "CAS", certID: c.CertID, leaf: leaf}
+			change = CnameCertificate{CASRegion: region, CASID: id}
 		case c.Certificate == "" || c.PrivateKey == "":
 			return badArg("Certificate and PrivateKey must be given together.")
 		default:
@@ -254,6 +256,7 @@ func (o *OSS) putCname(w http.ResponseWriter, bucket string, cr *cnameRequest) *
 			}
 			id := o.nextCnameCertID()
 			next = &ossCnameCert{typ: "Upload", certID: strconv.FormatInt(id, 10) + "-cn-hangzhou", leaf: b.Leaf}
+			change = CnameCertificate{CertPEM: c.Certificate, KeyPEM: c.PrivateKey}
 		}
 		if certNow().After(next.leaf.NotAfter) {
 			return badArg("The certificate has expired.")
@@ -283,9 +286,11 @@ func (o *OSS) putCname(w http.ResponseWriter, bucket string, cr *cnameRequest) *
 	if cur == nil {
 		cur = &ossCname{domain: domain}
 	}
+	notify := o.cfg.OnCnameCertificate
 	switch {
 	case c != nil && c.DeleteCertificate:
 		cur.cert = nil
+		change.Removed = true
 	case next != nil:
 		if cur.cert != nil {
 			switch {
@@ -296,9 +301,14 @@ func (o *OSS) putCname(w http.ResponseWriter, bucket string, cr *cnameRequest) *
 			}
 		}
 		cur.cert = next
+	default:
+		notify = nil // the binding alone: the certificate is unchanged
 	}
 	cur.modified = now.UTC()
 	m[domain] = cur
+	if notify != nil {
+		notify(domain, change)
+	}
 	w.Header().Set("Content-Length", "0")
 	w.WriteHeader(http.StatusOK)
 	return nil

@@ -8,8 +8,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -57,6 +59,10 @@ type ossRoute struct {
 	unsupported bool // outside the emulated subset: answer NotImplemented
 }
 
+// presignParams are the query parameters of a V4 signed URL.
+var presignParams = map[string]bool{qSignatureVersion: true, qCredential: true, qDate: true, qExpires: true,
+	qSignature: true, qAdditional: true, qSecurityToken: true}
+
 // route maps a path-style request to its OSS operation.
 func route(r *http.Request) ossRoute {
 	bucket, key, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
@@ -64,7 +70,9 @@ func route(r *http.Request) ossRoute {
 	rt := ossRoute{bucket: bucket, key: key}
 	only := func(allowed ...string) bool { // every query parameter is allowed
 		for k := range q {
-			ok := strings.HasPrefix(k, "response-")
+			// A signed URL's parameters (authenticatePresigned) go with
+			// every operation.
+			ok := strings.HasPrefix(k, "response-") || presignParams[k]
 			for _, a := range allowed {
 				ok = ok || k == a
 			}
@@ -112,7 +120,7 @@ func route(r *http.Request) ossRoute {
 				rt.api, rt.unsupported = "CopyObject", true
 			default:
 				rt.api = "PutObject"
-				rt.unsupported = len(q) > 0
+				rt.unsupported = slices.ContainsFunc(slices.Collect(maps.Keys(q)), func(k string) bool { return !presignParams[k] })
 			}
 		case http.MethodGet:
 			if q.Has("symlink") {

@@ -39,9 +39,10 @@ type Sim struct {
 	attemptsMu sync.Mutex
 	attempts   map[string]int
 
-	oss *OSS
-	dns *dnsState
-	lbs *lbState
+	oss  *OSS
+	dns  *dnsState
+	edge *Edge
+	lbs  *lbState
 
 	mu        sync.Mutex
 	dnsSrv    *dnsServer
@@ -80,6 +81,9 @@ type Endpoints struct {
 	ACMEIssuerRoot string
 	// OSS serves object storage, path style; empty when disabled.
 	OSS string
+	// Edge is the TLS front's "127.0.0.1:PORT" (edge.go): it serves each
+	// domain the certificate last set on it; empty when disabled.
+	Edge string
 }
 
 // New builds an emulator from cfg: domains registered, seeded
@@ -182,6 +186,13 @@ func New(cfg Config) (*Sim, error) {
 	}
 	s.dns = st
 
+	if !cfg.Edge.Disabled {
+		e, err := NewEdge(EdgeConfig{Addr: cfg.Edge.Addr, Delay: cfg.Edge.Delay, Logger: s.log})
+		if err != nil {
+			return nil, err
+		}
+		s.edge = e
+	}
 	if !cfg.OSS.Disabled {
 		oss, err := NewOSS(s.ossConfig())
 		if err != nil {
@@ -229,8 +240,45 @@ func (s *Sim) ossConfig() OSSConfig {
 			c, ok := s.lookupCAS(region, id, "")
 			return c.leaf, ok
 		},
+		OnCnameCertificate: s.cnameToEdge,
 	}
 }
+
+// cnameToEdge makes the edge serve what PutCname set on an OSS custom
+// domain.
+func (s *Sim) cnameToEdge(domain string, c CnameCertificate) {
+	switch {
+	case c.Removed:
+		s.edgeRemove(domain)
+	case c.CASID != 0:
+		if cc, ok := s.lookupCAS(c.CASRegion, c.CASID, ""); ok {
+			s.edgeSet(domain, cc.certPEM, cc.key)
+		}
+	default:
+		s.edgeSet(domain, c.CertPEM, c.KeyPEM)
+	}
+}
+
+// edgeSet makes the edge serve a certificate for domain (after its
+// delay); a certificate without its key (a seeded one) is not served.
+func (s *Sim) edgeSet(domain, certPEM, keyPEM string) {
+	if s.edge == nil || certPEM == "" || keyPEM == "" {
+		return
+	}
+	if err := s.edge.SetPEM(domain, certPEM, keyPEM, time.Now()); err != nil {
+		s.log.Debug("cloudsim: the edge cannot serve the certificate", "domain", domain, "err", err)
+	}
+}
+
+// edgeRemove makes the edge serve nothing for domain (HTTPS off).
+func (s *Sim) edgeRemove(domain string) {
+	if s.edge != nil {
+		s.edge.Remove(domain, time.Now())
+	}
+}
+
+// Edge returns the TLS front, nil when disabled.
+func (s *Sim) Edge() *Edge { return s.edge }
 
 // Start binds the listeners and serves until Close or until ctx ends.
 func (s *Sim) Start(ctx context.Context) error {
@@ -275,6 +323,12 @@ func (s *Sim) Start(ctx context.Context) error {
 		}
 		s.ossLn = oln
 		s.serve(oln, s.oss)
+	}
+	if s.edge != nil {
+		if err := s.edge.Start(ctx); err != nil {
+			s.closeListenersLocked()
+			return err
+		}
 	}
 	if len(s.cfg.DNS.Zones) > 0 || s.cfg.ACME.Enabled {
 		d, err := startDNSServer(ctx, s.dns, s.cfg.DNS.Addr, s.log)
@@ -336,6 +390,9 @@ func (s *Sim) closeListenersLocked() {
 			_ = ln.Close()
 		}
 	}
+	if s.edge != nil {
+		_ = s.edge.Close()
+	}
 }
 
 func (s *Sim) serve(ln net.Listener, h http.Handler) {
@@ -369,6 +426,9 @@ func (s *Sim) Endpoints() Endpoints {
 	if s.dnsSrv != nil {
 		e.DNS = s.dnsSrv.addr
 	}
+	if s.edge != nil {
+		e.Edge = s.edge.Addr()
+	}
 	if s.acme != nil {
 		e.ACMEDirectory = s.acme.url + s.acme.dirPath
 		e.ACMETrustRoots = s.acme.rootFile
@@ -387,7 +447,8 @@ func (s *Sim) Endpoints() Endpoints {
 // CERTDROP_ACME_DIRECTORY, CERTDROP_ACME_TRUST_ROOTS and
 // CERTDROP_SIM_ACME_ISSUER_ROOT (the file of the root the issued chains
 // lead to, for scripts to add to CERTDROP_TRUST_ROOTS; certdrop itself
-// does not read it) when the ACME CA runs, and ALIBABA_CLOUD_ACCESS_KEY_ID
+// does not read it) when the ACME CA runs, CERTDROP_PROBE_DIAL (the
+// edge, so that certdrop's probes reach it) when the edge runs, and ALIBABA_CLOUD_ACCESS_KEY_ID
 // of the first configured credential. The secret is left out on purpose:
 // it is in the configuration file.
 func (s *Sim) Env() []string {
@@ -412,6 +473,9 @@ func (s *Sim) Env() []string {
 	if e.ACMEDirectory != "" {
 		env = append(env, "CERTDROP_ACME_DIRECTORY="+e.ACMEDirectory, config.ACMETrustRoots+"="+e.ACMETrustRoots,
 			"CERTDROP_SIM_ACME_ISSUER_ROOT="+e.ACMEIssuerRoot)
+	}
+	if e.Edge != "" {
+		env = append(env, config.ProbeDial+"="+e.Edge)
 	}
 	if len(s.cfg.Credentials) > 0 {
 		env = append(env, "ALIBABA_CLOUD_ACCESS_KEY_ID="+s.cfg.Credentials[0].AccessKeyID)
@@ -489,11 +553,14 @@ func (s *Sim) Close() error {
 			}
 		}
 		s.wg.Wait()
+		if s.edge != nil {
+			err = s.edge.Close()
+		}
 		s.mu.Lock()
 		d, a := s.dnsSrv, s.acme
 		s.mu.Unlock()
 		if d != nil {
-			err = d.shutdown(ctx)
+			err = errors.Join(err, d.shutdown(ctx))
 		}
 		if a != nil {
 			err = errors.Join(err, a.close())

@@ -32,6 +32,9 @@ const (
 	DNSResolvers    = "CERTDROP_DNS_RESOLVERS"
 	ACMETrustRoots  = "CERTDROP_ACME_TRUST_ROOTS"
 	OpenAPIParams   = "CERTDROP_OPENAPI_PARAMS"
+	StatusPrefix    = "CERTDROP_STATUS_PREFIX"
+	ProbeDial       = "CERTDROP_PROBE_DIAL"
+	ProbeWait       = "CERTDROP_PROBE_WAIT"
 
 	CDNEndpoint     = "CERTDROP_CDN_ENDPOINT"
 	VODEndpoint     = "CERTDROP_VOD_ENDPOINT"
@@ -77,6 +80,11 @@ const (
 	DefaultTriggerPrefix = "certs/"
 	// DefaultWaitLimit is WaitLimit's default.
 	DefaultWaitLimit = 15 * time.Minute
+	// DefaultStatusPrefix is StatusPrefix's default: the status page is
+	// index.html under it, its data status.json.
+	DefaultStatusPrefix = "certdrop/status/"
+	// DefaultProbeWait is ProbeWait's default.
+	DefaultProbeWait = 3 * time.Minute
 )
 
 // Var is one environment variable.
@@ -130,6 +138,9 @@ func Vars() []Var {
 		{Name: RenewConcurrency, Default: "50", Meaning: "renewal: certificates checked, then ordered, at once (1 to 100)"},
 		{Name: ACMETrustRoots, Meaning: "renewal: extra roots for the ACME server's TLS certificate: oss:// or a path"},
 		{Name: OpenAPIParams, Default: "body", Meaning: "where the OpenAPI calls' parameters travel: body or query"},
+		{Name: StatusPrefix, Default: DefaultStatusPrefix, Meaning: "where the status page (index.html) and its data (status.json) are written in the bucket"},
+		{Name: ProbeDial, DefaultDoc: "each name on port 443", Meaning: "host:port every TLS probe dials (the SNI is still the domain)"},
+		{Name: ProbeWait, Default: strconv.Itoa(int(DefaultProbeWait / time.Second)), Meaning: "seconds a deploy's probe waits for stale edges to serve the new certificate (0: no wait)"},
 		{Name: CDNEndpoint, DefaultDoc: "`cdn.aliyuncs.com`", Meaning: "CDN's endpoint (cdn and cdn-legacy targets)", Endpoint: true},
 		{Name: VODEndpoint, DefaultDoc: "`vod.<region>.aliyuncs.com`", Meaning: "VOD's endpoint", Endpoint: true},
 		{Name: LiveEndpoint, DefaultDoc: "`live.aliyuncs.com`", Meaning: "Live's endpoint", Endpoint: true},
@@ -140,7 +151,7 @@ func Vars() []Var {
 		{Name: AliDNSEndpoint, DefaultDoc: "`alidns.aliyuncs.com`", Meaning: "Alibaba Cloud DNS's endpoint (renewal)", Endpoint: true},
 		{Name: ALBEndpoint, DefaultDoc: "`alb.<region>.aliyuncs.com`", Meaning: "Application Load Balancer's endpoint (alb targets), every region", Endpoint: true},
 		{Name: NLBEndpoint, DefaultDoc: "`nlb.<region>.aliyuncs.com`", Meaning: "Network Load Balancer's endpoint (nlb targets), every region", Endpoint: true},
-		{Name: CLBEndpoint, DefaultDoc: "`slb.aliyuncs.com` or `slb.<region>.aliyuncs.com`", Meaning: "Classic Load Balancer's endpoint (clb targets), every region", Endpoint: true},
+		{Name: CLBEndpoint, DefaultDoc: "`slb[.<region>].aliyuncs.com`", Meaning: "Classic Load Balancer's endpoint (clb targets), every region", Endpoint: true},
 	}
 }
 

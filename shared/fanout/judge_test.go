@@ -96,9 +96,10 @@ func TestForbiddenFailsOneAPI(t *testing.T) {
 	}
 }
 
-// TestForbiddenDescribe: without the permission to Describe, the targets
-// are still set (as after any failed Describe), with one Describe call in
-// all, and verifying fails honestly.
+// TestForbiddenDescribe: without the permission to Describe, no target is
+// set without knowing what it carries (one Describe call in all, each
+// target failed saying what to do) unless replace: always; verifying
+// fails honestly.
 func TestForbiddenDescribe(t *testing.T) {
 	p := testPlan(6)
 	f := newFake()
@@ -107,12 +108,24 @@ func TestForbiddenDescribe(t *testing.T) {
 	}
 	res := Run(context.Background(), f, p, concurrent(Options{}))
 	for _, r := range res {
-		if r.State != Deployed || r.Attempts != 1 {
-			t.Errorf("%s: %s after %d attempts (%v), want deployed", r.Call.DomainName, r.State, r.Attempts, r.Err)
+		if r.State != Failed || r.Attempts != 0 || !strings.Contains(r.Err.Error(), "Forbidden.RAM") || !strings.Contains(r.Err.Error(), "replace: always") {
+			t.Errorf("%s: %s after %d attempts (%v), want failed without a Set, saying what to do", r.Call.DomainName, r.State, r.Attempts, r.Err)
 		}
 	}
-	if f.describes != 1 {
-		t.Errorf("%d Describe calls, want 1", f.describes)
+	if f.describes != 1 || f.totalSets() != 0 {
+		t.Errorf("%d Describe calls, %d Sets; want 1 and none", f.describes, f.totalSets())
+	}
+	// replace: always sets without comparing.
+	fa := newFake()
+	for _, c := range p.Calls {
+		fa.descAlways[c.DomainName] = errForbidden
+	}
+	pa := *p
+	pa.Replace = plan.ReplaceAlways
+	for _, r := range Run(context.Background(), fa, &pa, concurrent(Options{})) {
+		if r.State != Deployed || r.Attempts != 1 {
+			t.Errorf("replace: always: %s: %s after %d attempts (%v), want deployed", r.Call.DomainName, r.State, r.Attempts, r.Err)
+		}
 	}
 	f2 := newFake()
 	for _, c := range p.Calls {
@@ -126,7 +139,8 @@ func TestForbiddenDescribe(t *testing.T) {
 }
 
 // TestPanicFailsOneTarget: a client that panics fails its target, with
-// the report's usual error, and the run goes on.
+// the report's usual error (a panicking Describe too: the target is not
+// set unread), and the run goes on.
 func TestPanicFailsOneTarget(t *testing.T) {
 	p := testPlan(4)
 	f := newFake()
@@ -137,13 +151,16 @@ func TestPanicFailsOneTarget(t *testing.T) {
 	if !strings.Contains(logs.String(), "panic in a call") || !strings.Contains(logs.String(), "stack=") {
 		t.Errorf("the panic was not logged with its stack:\n%s", logs.String())
 	}
-	want := []State{Deployed, Failed, Deployed, Deployed}
+	want := []State{Deployed, Failed, Failed, Deployed}
 	if got := states(res); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("states %v, want %v", got, want)
 	}
 	var pe *PanicError
 	if !errors.As(res[1].Err, &pe) || !strings.Contains(pe.Error(), "blew up") {
 		t.Errorf("the panicking Set: %v", res[1].Err)
+	}
+	if !errors.As(res[2].Err, &pe) || res[2].Attempts != 0 {
+		t.Errorf("the panicking Describe: %v after %d Sets", res[2].Err, res[2].Attempts)
 	}
 	out := Inspect(context.Background(), f, p.Calls, concurrent(Options{}))
 	if !errors.As(out[2].Err, &pe) {

@@ -252,55 +252,85 @@ func (r *run) target(ctx context.Context, res *Result, verify bool) {
 		res.State, res.Err = NotStarted, err
 		return
 	}
-	staging := res.Call.Target.Staging
-	// blind: the target may be set without knowing what it carries.
-	blind := !r.opts.Rollback && (r.opts.Force || r.plan.Replace == plan.ReplaceAlways)
-	if staging {
-		// Describe shows the production certificate: a staging target is
-		// never compared with it, so it is set every time and not verified.
-		res.Note = NoteStaging
-	} else if before, err := r.describeBefore(ctx, res, blind); err == nil {
-		res.Before = &before
-		if r.opts.Rollback {
-			if r.carries(before) {
-				res.State = Unchanged
-				return
-			}
-			if why := r.notLater(before); why != "" {
-				res.State, res.Note = Skipped, why
-				return
-			}
-		} else if !r.opts.Force {
-			if r.carries(before) {
-				res.State = Unchanged
-				return
-			}
-			if why := r.newer(before); why != "" {
-				res.State, res.Note = SkippedNewer, why
-				return
-			}
-		}
-	} else if c, _ := classify(err); c == failure.Auth {
-		res.State, res.Err = Failed, err
-		return
-	} else if isStop(err) {
-		// Stopped before the target was read: not started, or failed
-		// (transient) when its Describe had failed first.
-		res.State, res.Err = NotStarted, err
-		if res.Describes > 0 {
-			res.State = Failed
-		}
-		return
-	} else if (c == failure.Throttled || c == failure.Transient) && !blind {
-		// What the target carries is unknown: setting it could replace
-		// this certificate's successor. A later run reads it again.
-		res.State, res.Err = Failed, &unreadError{err}
+	if r.judge(ctx, res) {
 		return
 	}
 	if r.opts.DryRun {
 		res.State = Planned
 		return
 	}
+	r.deploy(ctx, res, verify)
+}
+
+// judge reads what the target carries and decides whether it is to be
+// set: done reports that res holds the target's final state (unchanged,
+// skipped, or failed because what it carries could not be read).
+func (r *run) judge(ctx context.Context, res *Result) (done bool) {
+	// blind: the target may be set without knowing what it carries.
+	blind := !r.opts.Rollback && (r.opts.Force || r.plan.Replace == plan.ReplaceAlways)
+	if res.Call.Target.Staging {
+		// Describe shows the production certificate: a staging target is
+		// never compared with it, so it is set every time and not verified.
+		res.Note = NoteStaging
+		return false
+	}
+	before, err := r.describeBefore(ctx, res, blind)
+	if err != nil {
+		return r.unread(res, err, blind)
+	}
+	res.Before = &before
+	switch {
+	case r.opts.Rollback:
+		if r.carries(before) {
+			res.State = Unchanged
+			return true
+		}
+		if why := r.notLater(before); why != "" {
+			res.State, res.Note = Skipped, why
+			return true
+		}
+	case !r.opts.Force:
+		if r.carries(before) {
+			res.State = Unchanged
+			return true
+		}
+		if why := r.newer(before); why != "" {
+			res.State, res.Note = SkippedNewer, why
+			return true
+		}
+	}
+	return false
+}
+
+// unread settles a target whose Describe failed with err: done unless
+// the target may be set blind.
+func (r *run) unread(res *Result, err error, blind bool) (done bool) {
+	c, _ := classify(err)
+	switch {
+	case c == failure.Auth:
+		res.State, res.Err = Failed, err
+	case isStop(err):
+		// Stopped before the target was read: not started, or failed
+		// (transient) when its Describe had failed first.
+		res.State, res.Err = NotStarted, err
+		if res.Describes > 0 {
+			res.State = Failed
+		}
+	case !blind:
+		// What the target carries is unknown: setting it could replace
+		// this certificate's successor. Throttled or transient, a later
+		// run reads it again; refused (a missing Describe permission),
+		// only replace: always sets it without comparing.
+		res.State, res.Err = Failed, &unreadError{err: err, class: c}
+	default:
+		return false
+	}
+	return true
+}
+
+// deploy sets the target (bound to its CAS certificate first, when it
+// goes by reference) and, when verify asks, confirms it.
+func (r *run) deploy(ctx context.Context, res *Result, verify bool) {
 	if r.bind != nil && res.Call.CASRegion != "" {
 		// The certificate is looked up or uploaded while the targets are
 		// described; the Set waits for it, and is not sent without it.
@@ -327,7 +357,7 @@ func (r *run) target(ctx context.Context, res *Result, verify bool) {
 		return
 	}
 	res.State = Deployed
-	if verify && !staging {
+	if verify && !res.Call.Target.Staging {
 		if err := r.verify(ctx, res); err != nil {
 			res.State, res.Err = Failed, err
 		}
@@ -397,7 +427,7 @@ func (c *caller) Call(ctx context.Context, api plan.API, send func() (string, er
 	if api.Action != c.res.Call.API.Action {
 		recheck = nil
 	}
-	return c.r.attempt(ctx, c.res, api, c.set, c.prio, c.n, c.maxThrottled, recheck, func() (string, error) {
+	return c.attempt(ctx, api, recheck, func() (string, error) {
 		if c.set {
 			c.res.Attempts++
 		} else {
@@ -446,10 +476,22 @@ func (e *skipNewerError) Error() string { return e.note }
 // unreadError fails a target that was not set because what it carries
 // could not be read. It unwraps to the Describe's last error, so the
 // report shows that error's code, and its class (transient).
-type unreadError struct{ err error }
+// unreadError fails a target whose Describe failed: it is not set
+// without knowing what it carries (unless replace: always).
+type unreadError struct {
+	err   error
+	class failure.Class
+}
 
 func (e *unreadError) Error() string {
-	return e.err.Error() + "; not set, since what the domain carries could not be read: a later run reads it again"
+	if e.class == failure.Throttled || e.class == failure.Transient {
+		return e.err.Error() + "; not set, since what the target carries could not be read: a later run reads it again"
+	}
+	if e.class == failure.Forbidden {
+		return e.err.Error() + "; not set, since what the target carries could not be read: grant the role its Describe " +
+			"action, or set replace: always to set it without comparing"
+	}
+	return e.err.Error() + "; not set, since what the target carries could not be read (replace: always sets it without comparing)"
 }
 
 func (e *unreadError) Unwrap() error { return e.err }
@@ -488,7 +530,8 @@ func (r *run) verify(ctx context.Context, res *Result) error {
 // It returns nil on success, the run's StopError when it stopped before a
 // try, the last error followed by the stop (see stopAfter) when it
 // stopped after one, or the last error.
-func (r *run) attempt(ctx context.Context, res *Result, api plan.API, set bool, prio, n, maxThrottled int, recheck func() (bool, error), call func() (string, error)) error {
+func (c *caller) attempt(ctx context.Context, api plan.API, recheck func() (bool, error), call func() (string, error)) error {
+	r, res, set, prio, n, maxThrottled := c.r, c.res, c.set, c.prio, c.n, c.maxThrottled
 	l := r.lane(api, set)
 	var last error
 	var due time.Time

@@ -268,13 +268,13 @@ func TestRun(t *testing.T) {
 			wantCode: map[int]string{1: "InvalidAccessKeyId", 2: "credentials were refused", 3: "credentials were refused"},
 		},
 		{
-			name: "a busy describe is retried; a permanent describe failure falls back to set", n: 2,
+			name: "a busy describe is retried; a permanent describe failure fails the target unset", n: 2,
 			setup: func(f *fakeClient, p *plan.Plan) {
 				f.installed[d(0)] = Installed{CertName: p.CertName, HTTPS: true}
 				f.descErrs[d(0)] = []error{errBusy, errBusy, errBusy}
 				f.descErrs[d(1)] = []error{errOffline}
 			},
-			want: []State{Unchanged, Deployed}, wantSets: 1,
+			want: []State{Unchanged, Failed}, wantSets: 0, wantCode: map[int]string{1: "InvalidDomain.Offline"},
 		},
 		{
 			name: "dry run sets nothing", n: 3, opts: Options{DryRun: true},

@@ -92,7 +92,8 @@ type post struct {
 // observe turns an outcome into what the alerts decide on: its problems
 // (failed targets, expiring targets, refused bundles, a run that could
 // not start, a report not written, failed or stalled renewals, DNS
-// records left behind, pin and prune problems), what it found well, and
+// records left behind, pin and prune problems, what the TLS probes found
+// on the edges, a status page not written), what it found well, and
 // the events people hear of every time (a rollback, a pin written,
 // lifted or released).
 func observe(out *Outcome, retry int) alert.Observation {
@@ -206,6 +207,7 @@ func observe(out *Outcome, retry int) alert.Observation {
 			o.Notes = append(o.Notes, l)
 		}
 	}
+	observeEdges(out, add, well)
 	if p := out.Prune; p != nil {
 		for _, f := range p.Failed {
 			code, msg, hint := "NotDeleted", "", ""

@@ -115,6 +115,7 @@ func (s *session) deploy(ctx context.Context, loc *located, b *bundle.Bundle, ob
 	rep.Warnings = b.Warnings
 	res.Reports = append(res.Reports, rep)
 	s.log.Info("run finished", "unit", shortKey(loc.Unit), "summary", report.SummaryLine(rep))
+	s.probeDeployed(ctx, p, rep)
 	res.add(s.pins.lift(ctx, lifts, rep, s.opts.DryRun))
 	return res, nil
 }

@@ -8,12 +8,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/certdrop/certdrop/shared/config"
+	"github.com/certdrop/certdrop/shared/probe"
 	"github.com/certdrop/certdrop/shared/renew"
 	"github.com/certdrop/certdrop/shared/report"
 )
@@ -36,9 +38,10 @@ const (
 // runs under a context that ends CallWindow after the margin's start at
 // the latest: no call's timeout reaches past the deadline less what the
 // end of the invocation needs. That is, in order: writing the report
-// (ReportBudget), posting the alerts (AlertBudget), writing the report
-// again when an alert could not be delivered (RecordBudget), and
-// answering Function Compute (AnswerBudget).
+// (ReportBudget) and, at the same time, the status page (StatusBudget,
+// which is shorter), posting the alerts (AlertBudget), writing the report
+// again when an alert could not be delivered or the status not written
+// (RecordBudget), and answering Function Compute (AnswerBudget).
 const (
 	// CallWindow is the least time a call started just before the margin
 	// has to answer (API calls answer in well under a second; a call cut
@@ -47,6 +50,11 @@ const (
 	// ReportBudget is reportAttempts tries of reportAttemptTimeout and the
 	// pauses between them.
 	ReportBudget = reportAttempts*reportAttemptTimeout + time.Second
+	// StatusBudget is reading the previous status.json and writing the
+	// new one and the page: a few megabytes for 10,000 targets, within
+	// the region. It runs beside the report's write, within its part.
+	// What it cannot do in time is said in the outcome.
+	StatusBudget = 4 * time.Second
 	// AlertBudget is reading the alert state, one message's posting (two
 	// bounded tries; the posts are concurrent), and writing the state.
 	AlertBudget = report.PostBudget + 2*alertStateTimeout
@@ -54,7 +62,8 @@ const (
 	RecordBudget = reportAttemptTimeout
 	// AnswerBudget is the time left to answer Function Compute.
 	AnswerBudget = 500 * time.Millisecond
-	// MinMargin is the smallest safety margin: all of the above.
+	// MinMargin is the smallest safety margin: all of the above, the
+	// status page's write within the report's.
 	MinMargin = CallWindow + ReportBudget + AlertBudget + RecordBudget + AnswerBudget
 )
 
@@ -115,6 +124,17 @@ type Config struct {
 	// ACME server's TLS certificate (a private or test CA), oss:// or a
 	// path.
 	ACMETrustRoots string
+	// StatusPrefix is CERTDROP_STATUS_PREFIX: where the status page
+	// (index.html) and its data (status.json) are written in Bucket. It
+	// may not overlap TriggerPrefix.
+	StatusPrefix string
+	// ProbeDial is CERTDROP_PROBE_DIAL: the host:port every TLS probe
+	// dials (the SNI is still the domain); empty dials each name on 443.
+	ProbeDial string
+	// ProbeWait is CERTDROP_PROBE_WAIT (seconds, default 180): how long a
+	// deployment's probe waits for stale edges to serve the new
+	// certificate, within the run's deadline; 0 probes once.
+	ProbeWait time.Duration
 	// Getenv reads the variables a manifest names for renewal (the EAB
 	// key, a DNS provider's token); ConfigFromEnv sets it to its own
 	// getenv, nil reads nothing.
@@ -129,6 +149,8 @@ func ConfigFromEnv(getenv func(string) string) (*Config, error) {
 		TriggerPrefix: config.Get(getenv, config.TriggerPrefix),
 		Bucket:        getenv(config.Bucket),
 		TrustRoots:    getenv(config.TrustRoots),
+		StatusPrefix:  config.Get(getenv, config.StatusPrefix),
+		ProbeDial:     getenv(config.ProbeDial),
 		// The renewal's settings (shared/renew).
 		ACMETrustRoots: getenv(config.ACMETrustRoots),
 		Getenv:         getenv,
@@ -145,6 +167,17 @@ func ConfigFromEnv(getenv func(string) string) (*Config, error) {
 	}
 	if c.WaitLimit == 0 {
 		c.WaitLimit = DefaultWaitLimit
+	}
+	if c.ProbeWait, err = config.Seconds(getenv, config.ProbeWait); err != nil {
+		return nil, err
+	}
+	if c.ProbeWait > probe.MaxWait {
+		return nil, fmt.Errorf("%s=%s: at most %d seconds", config.ProbeWait, getenv(config.ProbeWait), int(probe.MaxWait/time.Second))
+	}
+	if c.ProbeDial != "" {
+		if _, _, err := net.SplitHostPort(c.ProbeDial); err != nil {
+			return nil, fmt.Errorf("%s=%q: want host:port", config.ProbeDial, c.ProbeDial)
+		}
 	}
 	if c.Quotas, err = parseQuotas(getenv(config.Quotas)); err != nil {
 		return nil, err
@@ -174,6 +207,17 @@ func (c *Config) check() error {
 		return fmt.Errorf("CERTDROP_REPORT_PREFIX %q overlaps the trigger prefix %q: every report would trigger the function again; "+
 			"use prefixes that do not contain each other (defaults: reports %q, bundles %q)",
 			c.ReportPrefix, c.TriggerPrefix, DefaultReportPrefix, DefaultTriggerPrefix)
+	}
+	if c.StatusPrefix == "" {
+		c.StatusPrefix = config.DefaultStatusPrefix
+	}
+	if !strings.HasSuffix(c.StatusPrefix, "/") {
+		c.StatusPrefix += "/"
+	}
+	if strings.HasPrefix(c.StatusPrefix, c.TriggerPrefix) || strings.HasPrefix(c.TriggerPrefix, c.StatusPrefix) {
+		return fmt.Errorf("CERTDROP_STATUS_PREFIX %q overlaps the trigger prefix %q: every status page written would trigger the function again; "+
+			"use prefixes that do not contain each other (defaults: status %q, bundles %q)",
+			c.StatusPrefix, c.TriggerPrefix, config.DefaultStatusPrefix, DefaultTriggerPrefix)
 	}
 	return nil
 }
@@ -210,9 +254,10 @@ type schedule struct {
 	stopAt time.Time
 	// callsEnd: every call of the run ends by it (the run's context).
 	callsEnd time.Time
-	// reportEnd, alertsEnd, recordEnd: writing the report, posting the
+	// reportEnd, statusEnd, alertsEnd, recordEnd: writing the report,
+	// writing the status (which starts with the report's), posting the
 	// alerts, and writing the report again end by these.
-	reportEnd, alertsEnd, recordEnd time.Time
+	reportEnd, statusEnd, alertsEnd, recordEnd time.Time
 	// reportTry and postTry bound one try at writing the report and at
 	// posting a message; stateTry is kept, at the end of the alerts' part,
 	// for writing the alert state.
@@ -239,6 +284,7 @@ func (c *Config) schedule(start, deadline time.Time) schedule {
 	s.alertsEnd = s.recordEnd.Add(-part(RecordBudget))
 	s.reportEnd = s.alertsEnd.Add(-part(AlertBudget))
 	s.callsEnd = s.reportEnd.Add(-part(ReportBudget))
+	s.statusEnd = s.callsEnd.Add(part(StatusBudget))
 	return s
 }
 

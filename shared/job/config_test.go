@@ -16,7 +16,7 @@ import (
 // short window for the last calls (which are cut at its end), whatever
 // the function's timeout: not the longest call's own 35 s timeout.
 func TestStopMargin(t *testing.T) {
-	if MinMargin != CallWindow+ReportBudget+AlertBudget+RecordBudget+AnswerBudget || MinMargin > 25*time.Second {
+	if MinMargin != CallWindow+ReportBudget+AlertBudget+RecordBudget+AnswerBudget || StatusBudget > ReportBudget || MinMargin > 24*time.Second {
 		t.Fatalf("MinMargin %v", MinMargin)
 	}
 	tests := []struct {
@@ -39,7 +39,7 @@ func TestStopMargin(t *testing.T) {
 
 // TestSchedule: the parts of an invocation's end follow one another
 // before the deadline: calls end CallWindow after the stop point (or
-// later, with a wider margin), then the report, the alerts, the record of
+// later, with a wider margin), then the report, the status, the alerts, the record of
 // undelivered alerts and the answer each get their budget. A margin set
 // below MinMargin shares out the same way, in proportion.
 func TestSchedule(t *testing.T) {
@@ -68,6 +68,7 @@ func TestSchedule(t *testing.T) {
 			budget   time.Duration
 		}{
 			{"report", s.callsEnd, s.reportEnd, ReportBudget},
+			{"status, beside the report", s.callsEnd, s.statusEnd, StatusBudget},
 			{"alerts", s.reportEnd, s.alertsEnd, AlertBudget},
 			{"record", s.alertsEnd, s.recordEnd, RecordBudget},
 			{"answer", s.recordEnd, start.Add(tt.timeout), AnswerBudget},

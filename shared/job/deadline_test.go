@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/certdrop/certdrop/internal/credchain"
+	"github.com/certdrop/certdrop/shared/config"
 	"github.com/certdrop/certdrop/shared/event"
 	"github.com/certdrop/certdrop/shared/fanout"
 	"github.com/certdrop/certdrop/shared/fcruntime"
@@ -58,18 +59,40 @@ func (c *deadlineClient) Describe(ctx context.Context, _ plan.Call, calls fanout
 // describeAPI is the fake clients' Describe operation.
 var describeAPI = plan.API{Action: "Describe", Quota: 100}
 
-// puttingStore is a genStore that keeps the reports written to it.
+// puttingStore is a genStore that keeps the reports written to it, and
+// the status page's objects apart.
 type puttingStore struct {
 	*genStore
-	mu   sync.Mutex
-	puts [][]byte
+	mu     sync.Mutex
+	puts   [][]byte
+	status map[string][]byte
 }
 
-func (s *puttingStore) Put(_ context.Context, _ string, data []byte, _ string) error {
+func (s *puttingStore) Put(_ context.Context, key string, data []byte, _ string) error {
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	if strings.HasPrefix(key, config.DefaultStatusPrefix) {
+		if s.status == nil {
+			s.status = map[string][]byte{}
+		}
+		s.status[key] = data
+		return nil
+	}
 	s.puts = append(s.puts, data)
-	s.mu.Unlock()
 	return nil
+}
+
+func (s *puttingStore) Get(ctx context.Context, key string) (*store.Object, error) {
+	if !strings.HasPrefix(key, config.DefaultStatusPrefix) {
+		return s.genStore.Get(ctx, key)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	data, ok := s.status[key]
+	if !ok {
+		return nil, store.ErrNotFound
+	}
+	return &store.Object{ObjectInfo: store.ObjectInfo{Key: key, Size: int64(len(data))}, Data: data}, nil
 }
 
 func (s *puttingStore) written() [][]byte {

@@ -57,12 +57,17 @@ func (r *Runner) Invoke(ctx context.Context, fc *fcruntime.Invocation) ([]byte, 
 			Deadline: deadline, Log: fc.Log})
 		day = eventDay(ev, started)
 	}
+	out.started = started
 	if out.Worth() {
-		// The report first, then the alerts, each in its share of the
-		// margin; the report again when an alert was not delivered.
+		// The report and, beside it, the status page (two OSS writes;
+		// the page links the report by its key, known in advance), then
+		// the alerts, each in its share of the margin; the report again
+		// when an alert was not delivered or the status page not written.
+		statusDone := r.status(ctx, fc, out, day, sched)
 		r.save(ctx, fc, out, day, sched)
+		statusDone()
 		r.notify(ctx, fc, out, sched)
-		if out.AlertError != nil && out.ReportKey != "" {
+		if (out.AlertError != nil || out.StatusError != nil) && out.ReportKey != "" {
 			r.record(ctx, fc, out, day, sched)
 		}
 	}
@@ -142,8 +147,40 @@ func (r *Runner) record(ctx context.Context, fc *fcruntime.Invocation, out *Outc
 	ctx, cancel := until(ctx, sched.recordEnd)
 	defer cancel()
 	if _, err := r.write(ctx, fc, out, day, 1, sched.reportTry); err != nil {
-		fc.Log.Error("cannot record the undelivered alerts in the report", "error", err.Error())
-		out.AlertError.Message = clip(out.AlertError.Message + "; the report does not say so: " + err.Error())
+		fc.Log.Error("cannot record the undelivered alerts or the unwritten status page in the report", "error", err.Error())
+		for _, e := range []*report.Error{out.AlertError, out.StatusError} {
+			if e != nil {
+				e.Message = clip(e.Message + "; the report does not say so: " + err.Error())
+			}
+		}
+	}
+}
+
+// status starts writing the status page (writeStatus) from what out says
+// now, ending by sched.statusEnd, and returns the function that waits for
+// it: what it could not do is then out.StatusError. Nothing else may
+// change out until it is called but the report's write.
+func (r *Runner) status(ctx context.Context, fc *fcruntime.Invocation, out *Outcome, day time.Time, sched schedule) (wait func()) {
+	if r.Config.Bucket == "" || out.Busy() {
+		return func() {}
+	}
+	now := r.now()
+	u, opts := statusUpdate(out, now)
+	if u.Run != nil {
+		u.Run.ReportKey = ReportKey(r.Config.ReportPrefix, day, out.RequestID)
+	}
+	ctx, cancel := until(ctx, sched.statusEnd)
+	done := make(chan error, 1)
+	go func() { done <- r.writeStatus(ctx, credentialsOf(fc), u, opts, now) }()
+	return func() {
+		defer cancel()
+		if err := <-done; err != nil {
+			fc.Log.Error("status page not written", "error", err.Error())
+			out.StatusError = statusError(err)
+			return
+		}
+		page, _ := r.Config.StatusKeys()
+		fc.Log.Info("status page written", "key", page)
 	}
 }
 
@@ -317,6 +354,7 @@ func notice(out *Outcome, retry int) (report.Notice, bool) {
 	what = append(what, renewalNotice(out, &n)...)
 	what = append(what, pruneNotice(out, &n)...)
 	what = append(what, pinNotice(out, &n)...)
+	what = append(what, edgeNotice(out, &n)...)
 	if len(out.Invalid) > 0 {
 		what = append(what, fmt.Sprintf("%d bundle(s) refused", len(out.Invalid)))
 		for _, s := range out.Invalid {

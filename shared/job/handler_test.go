@@ -15,12 +15,14 @@ import (
 
 	"github.com/certdrop/certdrop/internal/credchain"
 	"github.com/certdrop/certdrop/shared/alert"
+	"github.com/certdrop/certdrop/shared/config"
 	"github.com/certdrop/certdrop/shared/fcruntime"
 	"github.com/certdrop/certdrop/shared/report"
 	"github.com/certdrop/certdrop/shared/store"
 )
 
-// flakyStore fails its first Puts with the errors given.
+// flakyStore fails its first Puts of reports with the errors given; it
+// holds no status page.
 type flakyStore struct {
 	store.Store
 	errs []error
@@ -32,10 +34,10 @@ func (s *flakyStore) Get(context.Context, string) (*store.Object, error) {
 	return nil, store.ErrNotFound
 }
 
-// Put fails the report's first writes with errs; the alert state is
-// written.
+// Put fails the report's first writes with errs; the alert state and
+// the status page are written.
 func (s *flakyStore) Put(_ context.Context, key string, _ []byte, _ string) error {
-	if key == alert.StateKey {
+	if key == alert.StateKey || strings.HasPrefix(key, config.DefaultStatusPrefix) {
 		return nil
 	}
 	s.puts++

@@ -49,6 +49,7 @@ func (s *session) prepare(ctx context.Context) error {
 		}
 	}
 	s.manifest = m
+	s.run.noteManifest(m)
 	return nil
 }
 

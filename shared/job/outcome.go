@@ -17,7 +17,9 @@ type Outcome struct {
 	Trigger   string `json:"trigger"`
 	// Status sums the outcome up: "busy" (waited for another invocation
 	// until its stop point: retried, nothing started), "failed" (Failed), else "expiring" (a
-	// target's certificate runs out soon with nothing newer), else
+	// target's certificate, or the one its edge serves, runs out soon with
+	// nothing newer), else "drift" (an edge serves a certificate certdrop
+	// did not set), else
 	// "waiting" (a bundle waits for its other half), else "pinned" (a
 	// bundle was held back by a rollback's pin, or a pin could not be
 	// read), else "ok".
@@ -42,6 +44,15 @@ type Outcome struct {
 	// carry it. It does not fail the invocation: a retry would deploy
 	// nothing new and post again to the same endpoint.
 	AlertError *report.Error `json:"alertError,omitempty"`
+	// StatusError says why the status page (CERTDROP_STATUS_PREFIX) could
+	// not be written, or was written without the previous status. It does
+	// not fail the invocation: the report holds everything.
+	StatusError *report.Error `json:"statusError,omitempty"`
+
+	// run is what the run learned beside its result, for the status page.
+	run *runState
+	// started is when the invocation started.
+	started time.Time
 }
 
 // Result is what a handler did about its event (Runner.HandleOSS and the
@@ -76,6 +87,11 @@ type Result struct {
 	// after it, released, or a problem (unreadable, malformed, not
 	// written or not deleted).
 	Pins []PinNote `json:"pins,omitempty"`
+	// Edges are the problems the TLS probes found: an edge serving a
+	// certificate certdrop did not set (drift), after a deployment or on
+	// the daily probe, and a served certificate expiring (what users see)
+	// that is not the one the target's API reports.
+	Edges []EdgeProblem `json:"edges,omitempty"`
 	// Prune is, after a timer run whose manifest says defaults.prune,
 	// which of certdrop's certificates in CAS were deleted and which kept,
 	// and why.
@@ -91,6 +107,7 @@ func (r *Result) add(o Result) {
 	r.Ignored = append(r.Ignored, o.Ignored...)
 	r.Expiring = append(r.Expiring, o.Expiring...)
 	r.Pins = append(r.Pins, o.Pins...)
+	r.Edges = append(r.Edges, o.Edges...)
 	if o.Prune != nil {
 		r.Prune = o.Prune
 	}
@@ -200,6 +217,16 @@ func (o *Outcome) Worth() bool {
 		len(o.Waiting) > 0 || len(o.Expiring) > 0 || len(o.Pins) > 0
 }
 
+// edge reports whether a probe found the problem on an edge.
+func (o *Outcome) edge(problem string) bool {
+	for _, e := range o.Edges {
+		if e.Problem == problem {
+			return true
+		}
+	}
+	return false
+}
+
 // status computes Status.
 func (o *Outcome) status() string {
 	switch {
@@ -207,8 +234,10 @@ func (o *Outcome) status() string {
 		return "busy"
 	case o.Failed():
 		return "failed"
-	case len(o.Expiring) > 0:
+	case len(o.Expiring) > 0 || o.edge(EdgeExpiring):
 		return "expiring"
+	case o.edge(EdgeDrift):
+		return "drift"
 	case len(o.Waiting) > 0:
 		return "waiting"
 	}

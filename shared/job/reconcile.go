@@ -14,6 +14,7 @@ import (
 	"github.com/certdrop/certdrop/shared/pin"
 	"github.com/certdrop/certdrop/shared/plan"
 	"github.com/certdrop/certdrop/shared/report"
+	"github.com/certdrop/certdrop/shared/status"
 	"github.com/certdrop/certdrop/shared/store"
 )
 
@@ -109,11 +110,13 @@ func (r *Runner) HandleTimer(ctx context.Context, t *event.TimerEvent) (Result, 
 		rep.Warnings = c.warnings
 		res.Reports = append(res.Reports, rep)
 		s.log.Info("reconciled", "unit", shortKey(c.loc.Unit), "summary", report.SummaryLine(rep))
+		s.probeDeployed(ctx, c.plan, rep)
 		if v == pin.Lifts {
 			res.add(s.pins.lift(ctx, pn, rep, s.opts.DryRun))
 		}
 	}
 	res.add(s.expiring(ctx, client, res.Reports))
+	res.add(s.probeFleet(ctx, res.Reports, s.carried))
 	res.Prune = s.prune(ctx, client)
 	return res, failed
 }
@@ -268,14 +271,15 @@ func (s *session) expiring(ctx context.Context, client fanout.Client, reports []
 	type key struct{ product, domain string }
 	notAfter := map[key]time.Time{}
 	certName := map[key]string{}
+	fingerprint := map[key]string{}
 	for _, rep := range reports {
 		for _, t := range rep.Targets {
 			k := key{string(t.Product), t.Domain}
 			switch {
 			case t.State == fanout.Deployed || t.State == fanout.Unchanged:
-				notAfter[k], certName[k] = rep.Bundle.NotAfter, rep.Bundle.CertName
+				notAfter[k], certName[k], fingerprint[k] = rep.Bundle.NotAfter, rep.Bundle.CertName, rep.Bundle.Fingerprint
 			case t.Previous != nil && t.Previous.NotAfter != nil:
-				notAfter[k], certName[k] = *t.Previous.NotAfter, t.Previous.CertName
+				notAfter[k], certName[k], fingerprint[k] = *t.Previous.NotAfter, t.Previous.CertName, t.Previous.Fingerprint
 			}
 		}
 	}
@@ -296,7 +300,9 @@ func (s *session) expiring(ctx context.Context, client fanout.Client, reports []
 	for _, in := range fanout.Inspect(ctx, client, unknown, opts) {
 		if in.Installed != nil && !in.Installed.NotAfter.IsZero() {
 			k := key{string(in.Call.Target.Product), in.Call.DomainName}
-			notAfter[k], certName[k] = in.Installed.NotAfter, in.Installed.CertName
+			notAfter[k], certName[k], fingerprint[k] = in.Installed.NotAfter, in.Installed.CertName, in.Installed.Fingerprint
+			s.run.observe(status.Observation{Product: k.product, Address: k.domain, Bucket: in.Call.Target.Field("bucket"), Outcome: "checked",
+				Cert: &status.Cert{Name: in.Installed.CertName, NotAfter: in.Installed.NotAfter, Fingerprint: in.Installed.Fingerprint}})
 		}
 	}
 	warn := s.manifest.Defaults.WarnDays
@@ -318,6 +324,10 @@ func (s *session) expiring(ctx context.Context, client fanout.Client, reports []
 		if !ok {
 			continue
 		}
+		if s.carried == nil {
+			s.carried = map[targetKey]carried{}
+		}
+		s.carried[keyOfTarget(t, c.DomainName)] = carried{certName: certName[k], fingerprint: fingerprint[k], notAfter: na}
 		days := int(na.Sub(now).Hours() / 24)
 		if days < warn {
 			e := Expiring{Product: k.product, Domain: k.domain, State: "expiring",

@@ -33,6 +33,8 @@ type Renewal struct {
 	Due    bool   `json:"due"`
 	Reason string `json:"reason"`
 	Detail string `json:"detail,omitempty"`
+	// NextDue is, for a certificate not due, when it becomes due.
+	NextDue time.Time `json:"nextDue,omitzero"`
 	// Renewed reports a new certificate written to Key
 	// (<CERTDROP_TRIGGER_PREFIX><name>/bundle.pem).
 	Renewed bool   `json:"renewed"`
@@ -277,7 +279,7 @@ func NewRenewEngine(ctx context.Context, rs RenewSetup) (*renew.Engine, error) {
 
 // renewal turns an engine result into the outcome's form.
 func renewal(r renew.Result) Renewal {
-	out := Renewal{Name: r.Name, Domains: r.Domains, Due: r.Due, Reason: r.Reason, Detail: clip(r.Detail), Renewed: r.Renewed,
+	out := Renewal{Name: r.Name, Domains: r.Domains, Due: r.Due, Reason: r.Reason, Detail: clip(r.Detail), NextDue: r.NextDue, Renewed: r.Renewed,
 		Key: r.Key, NotAfter: r.NotAfter, Serial: r.Serial, Skipped: r.Skipped, NextAttempt: r.NextAttempt,
 		LeftBehind: r.LeftBehind, DurationMs: r.DurationMs}
 	if e := r.Error; e != nil {

@@ -167,8 +167,12 @@ func TestE2ERenewTimer(t *testing.T) {
 	if code != http.StatusOK || o.Status != "ok" || len(o.Renewals) != 1 {
 		t.Fatalf("second timer: HTTP %d %s", code, dump(o))
 	}
-	if r := o.Renewals[0]; r.Renewed || r.Due || r.Reason != "not_due" || r.NotAfter.IsZero() {
+	if r := o.Renewals[0]; r.Renewed || r.Due || r.Reason != "not_due" || r.NotAfter.IsZero() || !r.NextDue.After(time.Now()) || !r.NextDue.Before(r.NotAfter) {
 		t.Errorf("second timer renewal = %+v", r)
+	}
+	// The status page has its renewal state, with when it is next due.
+	if st, _ := h.readStatus(); len(st.Renewals) != 1 || st.Renewals[0].State != "ok" || !st.Renewals[0].NextDue.Equal(o.Renewals[0].NextDue) {
+		t.Errorf("status renewals %+v", st.Renewals)
 	}
 	if n := h.acmeOrders(); n != 1 {
 		t.Errorf("%d orders after the second timer run, want 1", n)

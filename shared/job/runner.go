@@ -186,8 +186,12 @@ func (r *Runner) Run(ctx context.Context, req Request) *Outcome {
 	// the rest of the margin is the report's and the alerts'.
 	ctx, cancel := until(ctx, sched.callsEnd)
 	defer cancel()
-	ctx = context.WithValue(ctx, runningKey{}, &running{req: req, log: log, sched: sched})
+	out.run = &runState{}
+	ctx = context.WithValue(ctx, runningKey{}, &running{req: req, log: log, sched: sched, state: out.run})
 	res, err := r.handle(ctx, req.Event)
+	// The probes of deployed domains end by the calls' end at the latest.
+	out.run.join()
+	res.Edges = append(deployDrift(res.Reports), res.Edges...)
 	out.Result = res
 	if out.Reports == nil {
 		out.Reports = []*report.Report{}
@@ -238,6 +242,7 @@ type running struct {
 	req   Request
 	log   *slog.Logger
 	sched schedule
+	state *runState
 }
 
 // session is one handler's run: the request, the deployment options held
@@ -265,6 +270,12 @@ type session struct {
 	client   fanout.Client
 	// pins are the rollback pins in CERTDROP_BUCKET.
 	pins pinBook
+	// run is what the run learns beside its result (nil outside Run): the
+	// manifest, the probes, what the timer inspected.
+	run *runState
+	// carried is what each target carries, as the timer's reconcile
+	// learned it (reports and inspections).
+	carried map[targetKey]carried
 }
 
 // session starts a handler's run of an event of trigger, with the request
@@ -275,7 +286,7 @@ func (r *Runner) session(ctx context.Context, trigger string, dryRun, force bool
 	if run == nil {
 		run = &running{log: slog.New(slog.DiscardHandler)}
 	}
-	s := &session{r: r, req: run.req, log: run.log, sched: run.sched, stopAt: run.sched.stopAt, stores: map[string]store.Store{}}
+	s := &session{r: r, req: run.req, log: run.log, sched: run.sched, stopAt: run.sched.stopAt, stores: map[string]store.Store{}, run: run.state}
 	s.opts = Options{Trigger: trigger, RequestID: run.req.RequestID, DryRun: dryRun, Force: force,
 		StopAt: s.stopAt, Quotas: r.Config.Quotas, Log: s.log, Fanout: r.Fanout}
 	if r.Fanout != nil {

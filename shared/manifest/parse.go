@@ -38,11 +38,11 @@ const maxInt = math.MaxInt32
 // Field names, as a manifest spells them.
 var (
 	manifestFields = []string{"version", "defaults", "targets", "certificates"}
-	defaultsFields = []string{"staging", "allowUntrusted", "warnDays", "canary", "verify", "replace", "delivery", "casRegion", "prune"}
+	defaultsFields = []string{"staging", "allowUntrusted", "warnDays", "canary", "verify", "replace", "delivery", "casRegion", "prune", "probe"}
 	// targetHead and targetTail are the fields every target has; the
 	// products' own fields go between them.
 	targetHead = []string{"product", "domain", "domains"}
-	targetTail = []string{"bundle", "staging", "delivery", "casRegion"}
+	targetTail = []string{"bundle", "staging", "delivery", "casRegion", "probe", "probeName"}
 )
 
 // Load reads and parses the manifest at path against products. Problems
@@ -242,6 +242,7 @@ func (p *parser) defaults(raw *yaml.Node, d *Defaults) {
 	p.count(f.value("canary"), "canary", &d.Canary)
 	p.either(f.value("replace"), "replace", &d.Replace, ReplaceOlder, ReplaceAlways)
 	p.defaultsDelivery(f, d)
+	p.defaultsProbe(f, d)
 }
 
 // target reads one entry of targets: one Target per domain it lists.
@@ -271,6 +272,7 @@ func (p *parser) target(raw *yaml.Node, d Defaults) []Target {
 			}
 		}
 	}
+	p.checkProbeName(f, out)
 	return out
 }
 
@@ -320,6 +322,7 @@ func (p *parser) settings(n *yaml.Node, f fields, d Defaults) (t Target, spec *S
 	}
 	t.Staging = staging && spec != nil && spec.NoStaging == ""
 	p.targetDelivery(n, f, d, spec, &t)
+	p.targetProbe(f, d, spec, &t)
 	return t, spec
 }
 

@@ -62,6 +62,11 @@ type Spec struct {
 	// fields and names were read (a domain extension takes exactly one
 	// name), at the target entry's line; "" when nothing.
 	CheckTarget func(t Target) string
+	// NoProbe says that the product's targets are not served over TLS
+	// by their domain name (SNI), so that probing the domain would not
+	// show what the target serves: they are never probed. A product whose
+	// targets are not domains (Address) is never probed either.
+	NoProbe bool
 }
 
 // FieldKind is the YAML type of a product's target field.

@@ -54,7 +54,7 @@ targets:
 	}
 	want := []Target{
 		{Product: "lb", Names: []string{"api.example.com", "*.example.com"}, Address: "lsn-1", Region: "cn-hangzhou",
-			Fields: map[string]string{"listener": "lsn-1", "port": "443", "sni": "true"}, Line: 3},
+			Fields: map[string]string{"listener": "lsn-1", "port": "443", "sni": "true"}, Line: 3, NoProbe: true},
 		{Product: "cdn", Domain: "www.example.com", Line: 9},
 	}
 	if !reflect.DeepEqual(m.Targets, want) {

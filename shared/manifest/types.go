@@ -56,6 +56,9 @@ type Defaults struct {
 	// CAS that have expired, or that no target carries and are older than
 	// the newest two of the same names (as certdrop prune --yes does).
 	Prune bool `json:"prune"`
+	// NoProbe is probe: false: no target's edge is probed over TLS
+	// unless the target says probe: true.
+	NoProbe bool `json:"noProbe,omitempty"`
 }
 
 // Replace settings.
@@ -111,6 +114,13 @@ type Target struct {
 	// CASRegion is the CAS region of a cas target's certificate, empty
 	// for cn-hangzhou; see CertRegion.
 	CASRegion string
+	// NoProbe is the resolved probe: false, or a product whose targets
+	// are not domains served by name: the target's edge is not probed
+	// (ProbeAt).
+	NoProbe bool
+	// ProbeName is the host a wildcard domain is probed at (probeName);
+	// a wildcard without it is not probed.
+	ProbeName string
 	// Line is the manifest line the domain was written on.
 	Line int
 }

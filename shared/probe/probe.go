@@ -35,7 +35,9 @@
 // it holds the certificate the API reported on the target before the Set
 // (whoever set it) and the certificates certdrop set there earlier; on the
 // daily probe, the certificates certdrop set there earlier. A fingerprint
-// in both Expected and Previous counts as serving.
+// in both Expected and Previous counts as serving. A request marked Fresh
+// is a name that served no certificate before (HTTPS just switched on):
+// WaitStale waits for its unreachable edge as for a stale one.
 //
 // # Names
 //
@@ -150,6 +152,10 @@ type Request struct {
 	// Previous are fingerprints of leaves the target carried before
 	// Expected (see the package doc).
 	Previous []string `json:"previous,omitempty"`
+	// Fresh marks a name that served no certificate before Expected
+	// was set (HTTPS was off): until its edge turns it is unreachable,
+	// and WaitStale waits for it as for a stale one.
+	Fresh bool `json:"fresh,omitempty"`
 	// Addr is the "host:port" to dial instead of Name:443; Options.Dial
 	// overrides it.
 	Addr string `json:"addr,omitempty"`

@@ -6,7 +6,8 @@ import (
 	"time"
 )
 
-// WaitStale re-probes the requests whose result is Stale, pausing
+// WaitStale re-probes the requests whose result is Stale (or Unreachable,
+// for a Fresh request), pausing
 // Options.Backoff before the first round and doubling the pause up to
 // Options.MaxBackoff, until none is stale, Options.Wait has passed since
 // the call, or ctx ends. results are Probe's for reqs (same order); it
@@ -28,7 +29,7 @@ func (p *Prober) WaitStale(ctx context.Context, reqs []Request, results []Result
 	for {
 		var stale []int
 		for i, r := range out {
-			if r.Verdict == Stale {
+			if r.Verdict == Stale || (reqs[i].Fresh && r.Verdict == Unreachable) {
 				stale = append(stale, i)
 			}
 		}

@@ -88,3 +88,40 @@ func TestWaitStaleContext(t *testing.T) {
 		t.Errorf("mismatched results: %v", err)
 	}
 }
+
+// TestWaitStaleFresh: a Fresh name (HTTPS just switched on) is waited for
+// while unreachable, until its edge serves; an unreachable name that is
+// not Fresh is not re-probed.
+func TestWaitStaleFresh(t *testing.T) {
+	srv := newSNIServer(t, 0)
+	cur := testCert(t, "new", time.Now().Add(80*24*time.Hour), "fresh.example.test", "gone.example.test")
+	fp := Fingerprint(cur.Leaf)
+	reqs := []Request{
+		{Name: "fresh.example.test", Expected: fp, Fresh: true},
+		{Name: "gone.example.test", Expected: fp},
+	}
+	p, err := New(Options{Rate: math.Inf(1), Dial: srv.addr(), Backoff: 40 * time.Millisecond,
+		MaxBackoff: 80 * time.Millisecond, Wait: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := p.Probe(t.Context(), reqs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first[0].Verdict != Unreachable || first[1].Verdict != Unreachable {
+		t.Fatalf("first probe: %s %s", first[0].Verdict, first[1].Verdict)
+	}
+	timer := time.AfterFunc(250*time.Millisecond, func() { srv.set("fresh.example.test", cur) })
+	defer timer.Stop()
+	res, err := p.WaitStale(t.Context(), reqs, first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[0].Verdict != Serving || res[0].Probes < 3 {
+		t.Errorf("fresh name: %s after %d probes, want serving after several", res[0].Verdict, res[0].Probes)
+	}
+	if res[1].Verdict != Unreachable || res[1].Probes != 1 {
+		t.Errorf("unreachable name not fresh: %s after %d probes, want not re-probed", res[1].Verdict, res[1].Probes)
+	}
+}

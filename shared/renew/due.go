@@ -22,6 +22,9 @@ const ariTimeout = 15 * time.Second
 type dueInfo struct {
 	due            bool
 	reason, detail string
+	// nextDue is when a certificate not due yet becomes due (zero when
+	// it is due or not known).
+	nextDue time.Time
 	// current is the certificate in the bucket, when there is a valid one.
 	current *x509.Certificate
 	// replaces is sent as the order's "replaces" (RFC 9773) when the CA
@@ -72,7 +75,7 @@ func (e *Engine) due(ctx context.Context, cl *certClient, c manifest.Certificate
 	if c.RenewBefore > 0 {
 		at := leaf.NotAfter.Add(-c.RenewBefore)
 		if now.Before(at) {
-			d.reason, d.detail = ReasonNotDue, "renews from "+at.UTC().Format(time.RFC3339)
+			d.reason, d.detail, d.nextDue = ReasonNotDue, "renews from "+at.UTC().Format(time.RFC3339), at.UTC()
 			return d, nil
 		}
 		d.due, d.reason = true, ReasonRenewBefore
@@ -84,7 +87,7 @@ func (e *Engine) due(ctx context.Context, cl *certClient, c manifest.Certificate
 	}
 	if start, end, selected, ok := ari(); ok {
 		if now.Before(selected) && now.Before(end) {
-			d.reason = ReasonNotDue
+			d.reason, d.nextDue = ReasonNotDue, selected.UTC()
 			d.detail = "the CA's renewal window is " + start.UTC().Format(time.RFC3339) + " to " + end.UTC().Format(time.RFC3339)
 			return d, nil
 		}
@@ -94,7 +97,7 @@ func (e *Engine) due(ctx context.Context, cl *certClient, c manifest.Certificate
 	}
 	at := leaf.NotAfter.Add(-leaf.NotAfter.Sub(leaf.NotBefore) / 3)
 	if now.Before(at) {
-		d.reason, d.detail = ReasonNotDue, "renews from "+at.UTC().Format(time.RFC3339)+" (a third of the lifetime left)"
+		d.reason, d.detail, d.nextDue = ReasonNotDue, "renews from "+at.UTC().Format(time.RFC3339)+" (a third of the lifetime left)", at.UTC()
 		return d, nil
 	}
 	d.due, d.reason = true, ReasonLifetime

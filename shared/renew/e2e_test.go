@@ -53,7 +53,8 @@ func TestFirstIssuanceThenNothingDue(t *testing.T) {
 	}
 
 	res = h.run(h.ctx, e, certs, renew.RunOptions{})
-	if r := res[0]; r.Due || r.Renewed || r.Reason != renew.ReasonNotDue || !strings.Contains(r.Detail, "renewal window") {
+	if r := res[0]; r.Due || r.Renewed || r.Reason != renew.ReasonNotDue || !strings.Contains(r.Detail, "renewal window") ||
+		r.NextDue.IsZero() || !r.NextDue.Before(r.NotAfter) {
 		t.Errorf("second run: %+v", r)
 	}
 	// Forced, a fresh engine (the next invocation) orders again at once,

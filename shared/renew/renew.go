@@ -413,7 +413,7 @@ func (e *Engine) check(ctx context.Context, c manifest.Certificate, ro RunOption
 	if err != nil {
 		return nil, res, err
 	}
-	res.Due, res.Reason, res.Detail = d.due, d.reason, d.detail
+	res.Due, res.Reason, res.Detail, res.NextDue = d.due, d.reason, d.detail, d.nextDue
 	if d.current != nil {
 		res.NotAfter = d.current.NotAfter
 	}

@@ -43,6 +43,10 @@ type Result struct {
 	Due    bool   `json:"due"`
 	Reason string `json:"reason"`
 	Detail string `json:"detail,omitempty"`
+	// NextDue is, for a certificate not due, when it becomes due (the
+	// CA's selected time in its renewal window, or renewBefore or a
+	// third of the lifetime before expiry).
+	NextDue time.Time `json:"nextDue,omitzero"`
 	// Renewed reports whether a new certificate was issued and written to
 	// Key.
 	Renewed bool   `json:"renewed"`

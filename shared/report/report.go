@@ -87,11 +87,46 @@ type Target struct {
 	// Previous is what the domain carried before the run, when Describe
 	// said; it explains unchanged and skipped_newer.
 	Previous *Previous `json:"previous,omitempty"`
+	// Probe is what the domain's edge served when probed over TLS after
+	// the deployment; nil when it was not probed (not deployed, probe:
+	// false, a wildcard without probeName, a dry run).
+	Probe *Probe `json:"probe,omitempty"`
+}
+
+// Probe is what a TLS probe of a target's edge found: the verdict
+// (serving: the certificate deployed; stale: the one it carried before;
+// other: a certificate certdrop did not set; unreachable: none read;
+// unprobed: the deadline came first), when, and the certificate served.
+type Probe struct {
+	// Name is the name probed (the SNI): the domain, or a wildcard's
+	// probeName.
+	Name    string    `json:"name"`
+	Verdict string    `json:"verdict"`
+	Reason  string    `json:"reason,omitempty"`
+	At      time.Time `json:"at"`
+	// Probes counts the probes made (more than one when it waited for a
+	// stale edge).
+	Probes int     `json:"probes"`
+	Served *Served `json:"served,omitempty"`
+}
+
+// Served is the certificate an edge presented.
+type Served struct {
+	Fingerprint string    `json:"fingerprint"`
+	Subject     string    `json:"subject"`
+	Issuer      string    `json:"issuer"`
+	NotAfter    time.Time `json:"notAfter"`
+	DaysLeft    int       `json:"daysLeft"`
+	// Covers says whether the certificate names the probed name.
+	Covers bool `json:"covers"`
 }
 
 // Previous is the certificate a domain carried before the run.
 type Previous struct {
 	CertName string `json:"certName,omitempty"`
+	// Fingerprint is the SHA-256 of its leaf (hex), when Describe
+	// returned the certificate.
+	Fingerprint string `json:"fingerprint,omitempty"`
 	// NotBefore is when it was issued, when Describe said.
 	NotBefore *time.Time `json:"notBefore,omitempty"`
 	NotAfter  *time.Time `json:"notAfter,omitempty"`
@@ -208,7 +243,7 @@ func targetOf(res fanout.Result) Target {
 		t.Error = errorOf(res.Err)
 	}
 	if b := res.Before; b != nil {
-		t.Previous = &Previous{CertName: b.CertName, HTTPS: b.HTTPS}
+		t.Previous = &Previous{CertName: b.CertName, Fingerprint: b.Fingerprint, HTTPS: b.HTTPS}
 		if !b.NotAfter.IsZero() {
 			na := b.NotAfter.UTC()
 			t.Previous.NotAfter = &na

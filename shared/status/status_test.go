@@ -284,3 +284,18 @@ func TestText(t *testing.T) {
 		t.Errorf("PerState not applied:\n%s", b.String())
 	}
 }
+
+// TestHTMLCertWithoutIssuer: a certificate whose issuer is not known (a
+// target only inspected: Describe names no issuer) shows no empty "by".
+func TestHTMLCertWithoutIssuer(t *testing.T) {
+	now := time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC)
+	st := Merge(nil, Update{Targets: []Observation{{Product: "cdn", Address: "a.example.com", Outcome: "checked",
+		Cert: &Cert{Name: "certdrop-a", NotAfter: now.AddDate(0, 2, 0)}}}}, now, Options{})
+	page, err := HTML(st, HTMLOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(page), "certdrop-a") || strings.Contains(string(page), "<small>by </small>") {
+		t.Errorf("the certificate cell: %s", page[strings.Index(string(page), "certdrop-a")-40:][:120])
+	}
+}

@@ -59,6 +59,13 @@ func OpenDir(dir string, opts Options) (*Dir, error) {
 // String returns the directory's path.
 func (d *Dir) String() string { return d.root }
 
+// WithMaxSize returns the store with Get's size cap set to n bytes.
+func (d *Dir) WithMaxSize(n int64) Store {
+	c := *d
+	c.maxSize = n
+	return &c
+}
+
 // dirKey checks a key names a file path inside the root: no empty, "." or
 // ".." segment, no backslash or NUL, not ending in "/".
 func dirKey(op, key string) error {

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aliyun/aliyun-oss-go-sdk/oss"
 
@@ -121,6 +122,42 @@ func OpenOSS(ctx context.Context, bucket, prefix string, opts Options) (*OSS, er
 // String describes the store as "oss://bucket/prefix at endpoint".
 func (s *OSS) String() string {
 	return "oss://" + s.name + "/" + s.prefix + " at " + s.endpoint
+}
+
+// WithMaxSize returns the store with Get's size cap set to n bytes.
+func (s *OSS) WithMaxSize(n int64) Store {
+	c := *s
+	c.maxSize = n
+	return &c
+}
+
+// MaxPresign is the longest validity of a signed URL: OSS accepts V4
+// signed URLs valid for up to 7 days.
+const MaxPresign = 7 * 24 * time.Hour
+
+// Presign returns a URL that reads the object at key (GET) without
+// credentials for ttl (at most MaxPresign): a V4 signed URL
+// (x-oss-signature-version=OSS4-HMAC-SHA256, the SDK's Bucket.SignURL)
+// made with the store's credentials, path style on a loopback endpoint.
+// Anyone holding the URL reads the object until it expires; it holds the
+// access key ID and, for temporary credentials, the security token (valid
+// no longer than they are), never the secret. No request is sent, but
+// temporary credentials may be fetched.
+func (s *OSS) Presign(ctx context.Context, key string, ttl time.Duration) (string, error) {
+	if err := validKey("presign", key); err != nil {
+		return "", err
+	}
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	if ttl < time.Second || ttl > MaxPresign {
+		return "", &Error{Op: "presign", Key: key, Err: ErrConfig, Detail: fmt.Sprintf("validity %s is not between 1 s and %s", ttl, MaxPresign)}
+	}
+	u, err := s.bucket.SignURL(s.prefix+key, oss.HTTPGet, int64(ttl/time.Second))
+	if err != nil {
+		return "", classify("presign", key, err)
+	}
+	return u, nil
 }
 
 // Get reads the object at key. It first asks for the object's metadata

@@ -63,6 +63,21 @@ type Deleter interface {
 	Delete(ctx context.Context, key string) error
 }
 
+// Resizer is a Store whose size cap can be set for one reader: the
+// status (status.json) is read with a cap of its own, far above a
+// bundle's. Both of certdrop's stores are Resizers.
+type Resizer interface {
+	// WithMaxSize returns the same store with Get's size cap set to n
+	// bytes; the receiver is unchanged.
+	WithMaxSize(n int64) Store
+}
+
+// Presigner is a Store that can sign a URL that reads one object without
+// credentials until it expires (OSS's signed URLs).
+type Presigner interface {
+	Presign(ctx context.Context, key string, ttl time.Duration) (string, error)
+}
+
 // ObjectInfo describes an object as a listing shows it.
 type ObjectInfo struct {
 	// Key is relative to the store's root.

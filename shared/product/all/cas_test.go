@@ -188,13 +188,13 @@ func TestCASUploadFailsNoSet(t *testing.T) {
 		t.Fatalf("uploads = %+v; want one per region", ups)
 	}
 	for _, u := range ups {
-		leaks.seen(u.Err) // TestMain checks that no rendering holds the key
+		leaks.Seen(u.Err) // TestMain checks that no rendering holds the key
 		if u.Err == nil || u.CertID != 0 || u.Uploaded {
 			t.Errorf("upload %s = %+v; want refused", u.Region, u)
 		}
 	}
 	for _, r := range results {
-		leaks.seen(r.Err)
+		leaks.Seen(r.Err)
 	}
 	for _, r := range results {
 		var ue *fanout.UploadError

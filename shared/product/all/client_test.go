@@ -34,13 +34,13 @@ import (
 func set(ctx context.Context, c *product.Client, call plan.Call) (string, error) {
 	o := &once{}
 	err := c.Set(ctx, call, o)
-	leaks.seen(err)
+	leaks.Seen(err)
 	return o.rid, err
 }
 
 func describe(ctx context.Context, c *product.Client, call plan.Call) (fanout.Installed, error) {
 	inst, err := c.Describe(ctx, call, &once{})
-	leaks.seen(err)
+	leaks.Seen(err)
 	return inst, err
 }
 
@@ -330,7 +330,7 @@ func TestErrorsNeverEchoSecrets(t *testing.T) {
 	}
 	for _, v := range []any{credchain.Credentials{AccessKeyID: "a", AccessKeySecret: testSK, SecurityToken: testToken}, call} {
 		for _, verb := range []string{"%v", "%+v", "%s"} {
-			leaks.seen(errors.New(fmt.Sprintf(verb, v)))
+			leaks.Seen(errors.New(fmt.Sprintf(verb, v)))
 		}
 	}
 }

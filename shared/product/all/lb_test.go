@@ -92,7 +92,7 @@ func lbClient(t *testing.T, cfg cloudsim.Config) (*cloudsim.Sim, *product.Client
 	t.Helper()
 	s := cloudsimtest.Start(t, cfg)
 	ep := s.Endpoints()
-	c, err := lbRegistry().NewClient(cloud.Options{Logger: leaks.logger(), Getenv: env(s,
+	c, err := lbRegistry().NewClient(cloud.Options{Logger: leaks.Logger(), Getenv: env(s,
 		alb.EnvEndpoint, ep.OpenAPI, nlb.EnvEndpoint, ep.OpenAPI, clb.EnvEndpoint, ep.OpenAPI,
 		cloud.EnvCASEndpoint, ep.OpenAPI, cloud.EnvCASIntlEndpoint, ep.CASIntl)})
 	if err != nil {
@@ -118,7 +118,7 @@ func deployYAML(t *testing.T, c *product.Client, b *bundle.Bundle, targets strin
 	defer cancel()
 	res, ups := fanout.RunCAS(ctx, c, c, p, fanout.Options{})
 	for _, r := range res {
-		leaks.seen(r.Err)
+		leaks.Seen(r.Err)
 	}
 	return res, ups
 }

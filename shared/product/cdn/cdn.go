@@ -33,12 +33,9 @@
 package cdn
 
 import (
-	"context"
-
 	"github.com/certdrop/certdrop/shared/bundle"
 	"github.com/certdrop/certdrop/shared/cloud"
 	"github.com/certdrop/certdrop/shared/config"
-	"github.com/certdrop/certdrop/shared/fanout"
 	"github.com/certdrop/certdrop/shared/manifest"
 	"github.com/certdrop/certdrop/shared/plan"
 	"github.com/certdrop/certdrop/shared/product"
@@ -88,73 +85,28 @@ const LegacyNotice = "product cdn-legacy calls SetDomainServerCertificate, which
 const LegacyHint = "SetDomainServerCertificate (product cdn-legacy) is deprecated and the gateway no longer takes it: move the target to product: cdn (SetCdnDomainSSLCertificate)"
 
 // New returns product cdn.
-func New() product.Product { return cdnProduct{} }
+func New() product.Product {
+	return &product.Domain{
+		Manifest: manifest.Spec{Name: Name, Resource: resource,
+			NoStaging: "its Set API's current reference has no Env parameter (only vod's has)"},
+		SetAPI: SetAPI, DescribeAPI: DescribeAPI, EnvEndpoint: EnvEndpoint,
+		Host: product.At(Host), DotWildcard: true, Pool: pool,
+	}
+}
 
 // NewLegacy returns product cdn-legacy.
-func NewLegacy() product.Product { return legacy{} }
-
-// cdnProduct is product cdn.
-type cdnProduct struct{}
-
-// Spec: a CDN domain, without staging.
-func (cdnProduct) Spec() manifest.Spec {
-	return manifest.Spec{Name: Name, Resource: resource,
-		NoStaging: "its Set API's current reference has no Env parameter (only vod's has)"}
+func NewLegacy() product.Product {
+	return &product.Domain{
+		Manifest: manifest.Spec{Name: LegacyName, Resource: resource, NoStaging: "its API has no Env parameter",
+			CASByName: true, Notice: LegacyNotice},
+		SetAPI: LegacySetAPI, DescribeAPI: DescribeAPI, EnvEndpoint: EnvEndpoint,
+		Host: product.At(Host), DotWildcard: true, Pool: pool,
+		UploadParams: legacyUpload, ReferenceParams: legacyReference, Hint: legacyHint,
+	}
 }
 
-// APIs are SetAPI and DescribeAPI.
-func (cdnProduct) APIs() []plan.API { return []plan.API{SetAPI, DescribeAPI} }
-
-// EndpointVar is EnvEndpoint.
-func (cdnProduct) EndpointVar() string { return EnvEndpoint }
-
-// Target plans SetCdnDomainSSLCertificate on the domain.
-func (cdnProduct) Target(t manifest.Target) (plan.Call, error) {
-	return product.DomainCall(t, SetAPI, Host, EnvEndpoint, true)
-}
-
-// Upload: CertType=upload with SSLPub and SSLPri.
-func (cdnProduct) Upload(c plan.Call, certName, certPEM string, key bundle.Secret) plan.Call {
-	return product.UploadSSL(c, certName, certPEM, key)
-}
-
-// Reference: CertType=cas with CertId and CertRegion.
-func (cdnProduct) Reference(c plan.Call, casName, _ string) (plan.Call, error) {
-	return product.ReferenceSSL(c, casName), nil
-}
-
-// Set sends SetCdnDomainSSLCertificate.
-func (cdnProduct) Set(ctx context.Context, tr *cloud.Client, call plan.Call, calls fanout.Caller) error {
-	return product.SetDomain(ctx, tr, call, calls, pool)
-}
-
-// Describe sends DescribeDomainCertificateInfo.
-func (cdnProduct) Describe(ctx context.Context, tr *cloud.Client, call plan.Call, calls fanout.Caller) (fanout.Installed, error) {
-	return product.DescribeDomain(ctx, tr, call, calls, DescribeAPI, pool)
-}
-
-// legacy is product cdn-legacy.
-type legacy struct{}
-
-// Spec: a CDN domain, without staging, by CAS name only, with a notice.
-func (legacy) Spec() manifest.Spec {
-	return manifest.Spec{Name: LegacyName, Resource: resource, NoStaging: "its API has no Env parameter",
-		CASByName: true, Notice: LegacyNotice}
-}
-
-// APIs are LegacySetAPI and DescribeAPI.
-func (legacy) APIs() []plan.API { return []plan.API{LegacySetAPI, DescribeAPI} }
-
-// EndpointVar is EnvEndpoint.
-func (legacy) EndpointVar() string { return EnvEndpoint }
-
-// Target plans SetDomainServerCertificate on the domain.
-func (legacy) Target(t manifest.Target) (plan.Call, error) {
-	return product.DomainCall(t, LegacySetAPI, Host, EnvEndpoint, true)
-}
-
-// Upload: ServerCertificate and PrivateKey, with ForceSet=1.
-func (legacy) Upload(c plan.Call, certName, certPEM string, key bundle.Secret) plan.Call {
+// legacyUpload: ServerCertificate and PrivateKey, with ForceSet=1.
+func legacyUpload(c plan.Call, certName, certPEM string, key bundle.Secret) plan.Call {
 	product.Add(&c, "DomainName", c.DomainName)
 	product.Add(&c, "ServerCertificateStatus", "on")
 	product.Add(&c, "CertName", certName)
@@ -164,24 +116,15 @@ func (legacy) Upload(c plan.Call, certName, certPEM string, key bundle.Secret) p
 	return c
 }
 
-// Reference: CertType=cas with the name only (its page: with cas, the
-// private key is optional); CAS looks the name up in cn-hangzhou.
-func (legacy) Reference(c plan.Call, casName, _ string) (plan.Call, error) {
+// legacyReference: CertType=cas with the name only (its page: with cas,
+// the private key is optional); CAS looks the name up in cn-hangzhou.
+func legacyReference(c plan.Call, casName string) (plan.Call, error) {
 	c.CASRegion = c.Target.CertRegion()
 	product.Add(&c, "DomainName", c.DomainName)
 	product.Add(&c, "ServerCertificateStatus", "on")
 	product.Add(&c, "CertName", casName)
 	product.Add(&c, "CertType", "cas")
 	return c, nil
-}
-
-// Set sends SetDomainServerCertificate; a gateway that no longer knows
-// the action gets LegacyHint.
-func (legacy) Set(ctx context.Context, tr *cloud.Client, call plan.Call, calls fanout.Caller) error {
-	r := product.SetRequest(call, pool)
-	r.Hint = legacyHint
-	_, err := product.RPC(ctx, tr, calls, call.API, r, nil)
-	return err
 }
 
 // legacyHint is LegacyHint for a code that says the gateway refuses the
@@ -191,9 +134,4 @@ func legacyHint(code string) string {
 		return LegacyHint
 	}
 	return ""
-}
-
-// Describe sends DescribeDomainCertificateInfo.
-func (legacy) Describe(ctx context.Context, tr *cloud.Client, call plan.Call, calls fanout.Caller) (fanout.Installed, error) {
-	return product.DescribeDomain(ctx, tr, call, calls, DescribeAPI, pool)
 }

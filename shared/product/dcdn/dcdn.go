@@ -22,12 +22,7 @@
 package dcdn
 
 import (
-	"context"
-
-	"github.com/certdrop/certdrop/shared/bundle"
-	"github.com/certdrop/certdrop/shared/cloud"
 	"github.com/certdrop/certdrop/shared/config"
-	"github.com/certdrop/certdrop/shared/fanout"
 	"github.com/certdrop/certdrop/shared/manifest"
 	"github.com/certdrop/certdrop/shared/plan"
 	"github.com/certdrop/certdrop/shared/product"
@@ -57,42 +52,10 @@ var (
 const pool = "dcdn"
 
 // New returns product dcdn.
-func New() product.Product { return dcdn{} }
-
-type dcdn struct{}
-
-// Spec: a DCDN domain, without staging.
-func (dcdn) Spec() manifest.Spec {
-	return manifest.Spec{Name: Name, NoStaging: "its Set API's current reference has no Env parameter (only vod's has)"}
-}
-
-// APIs are SetAPI and DescribeAPI.
-func (dcdn) APIs() []plan.API { return []plan.API{SetAPI, DescribeAPI} }
-
-// EndpointVar is EnvEndpoint.
-func (dcdn) EndpointVar() string { return EnvEndpoint }
-
-// Target plans SetDcdnDomainSSLCertificate on the domain.
-func (dcdn) Target(t manifest.Target) (plan.Call, error) {
-	return product.DomainCall(t, SetAPI, Host, EnvEndpoint, true)
-}
-
-// Upload: CertType=upload with SSLPub and SSLPri.
-func (dcdn) Upload(c plan.Call, certName, certPEM string, key bundle.Secret) plan.Call {
-	return product.UploadSSL(c, certName, certPEM, key)
-}
-
-// Reference: CertType=cas with CertId and CertRegion.
-func (dcdn) Reference(c plan.Call, casName, _ string) (plan.Call, error) {
-	return product.ReferenceSSL(c, casName), nil
-}
-
-// Set sends SetDcdnDomainSSLCertificate.
-func (dcdn) Set(ctx context.Context, tr *cloud.Client, call plan.Call, calls fanout.Caller) error {
-	return product.SetDomain(ctx, tr, call, calls, pool)
-}
-
-// Describe sends DescribeDcdnDomainCertificateInfo.
-func (dcdn) Describe(ctx context.Context, tr *cloud.Client, call plan.Call, calls fanout.Caller) (fanout.Installed, error) {
-	return product.DescribeDomain(ctx, tr, call, calls, DescribeAPI, pool)
+func New() product.Product {
+	return &product.Domain{
+		Manifest: manifest.Spec{Name: Name, NoStaging: "its Set API's current reference has no Env parameter (only vod's has)"},
+		SetAPI:   SetAPI, DescribeAPI: DescribeAPI, EnvEndpoint: EnvEndpoint,
+		Host: product.At(Host), DotWildcard: true, Pool: pool,
+	}
 }

@@ -18,12 +18,8 @@
 package live
 
 import (
-	"context"
-
 	"github.com/certdrop/certdrop/shared/bundle"
-	"github.com/certdrop/certdrop/shared/cloud"
 	"github.com/certdrop/certdrop/shared/config"
-	"github.com/certdrop/certdrop/shared/fanout"
 	"github.com/certdrop/certdrop/shared/manifest"
 	"github.com/certdrop/certdrop/shared/plan"
 	"github.com/certdrop/certdrop/shared/product"
@@ -59,44 +55,19 @@ const ByUpload = "live targets with delivery: cas are delivered by upload (the c
 const pool = "live"
 
 // New returns product live.
-func New() product.Product { return live{} }
-
-type live struct{}
-
-// Spec: a Live domain, without staging, by CAS name only.
-func (live) Spec() manifest.Spec {
-	return manifest.Spec{Name: Name, NoStaging: "its API has no Env parameter", CASByName: true}
-}
-
-// APIs are SetAPI and DescribeAPI.
-func (live) APIs() []plan.API { return []plan.API{SetAPI, DescribeAPI} }
-
-// EndpointVar is EnvEndpoint.
-func (live) EndpointVar() string { return EnvEndpoint }
-
-// Target plans SetLiveDomainCertificate on the domain.
-func (live) Target(t manifest.Target) (plan.Call, error) {
-	return product.DomainCall(t, SetAPI, Host, EnvEndpoint, false)
-}
-
-// Upload: CertType=upload with SSLPub and SSLPri, and ForceSet=1.
-func (live) Upload(c plan.Call, certName, certPEM string, key bundle.Secret) plan.Call {
-	c = product.UploadSSL(c, certName, certPEM, key)
-	product.Add(&c, "ForceSet", "1")
-	return c
-}
-
-// Reference: none (ByUpload).
-func (live) Reference(c plan.Call, _, _ string) (plan.Call, error) {
-	return c, &plan.NoReferenceError{Note: ByUpload}
-}
-
-// Set sends SetLiveDomainCertificate.
-func (live) Set(ctx context.Context, tr *cloud.Client, call plan.Call, calls fanout.Caller) error {
-	return product.SetDomain(ctx, tr, call, calls, pool)
-}
-
-// Describe sends DescribeLiveDomainCertificateInfo.
-func (live) Describe(ctx context.Context, tr *cloud.Client, call plan.Call, calls fanout.Caller) (fanout.Installed, error) {
-	return product.DescribeDomain(ctx, tr, call, calls, DescribeAPI, pool)
+func New() product.Product {
+	return &product.Domain{
+		Manifest: manifest.Spec{Name: Name, NoStaging: "its API has no Env parameter", CASByName: true},
+		SetAPI:   SetAPI, DescribeAPI: DescribeAPI, EnvEndpoint: EnvEndpoint,
+		Host: product.At(Host), Pool: pool,
+		UploadParams: func(c plan.Call, certName, certPEM string, key bundle.Secret) plan.Call {
+			// CertType=upload with SSLPub and SSLPri, and ForceSet=1.
+			c = product.UploadSSL(c, certName, certPEM, key)
+			product.Add(&c, "ForceSet", "1")
+			return c
+		},
+		ReferenceParams: func(c plan.Call, _ string) (plan.Call, error) {
+			return c, &plan.NoReferenceError{Note: ByUpload}
+		},
+	}
 }

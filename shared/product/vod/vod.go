@@ -18,13 +18,10 @@
 package vod
 
 import (
-	"context"
 	"fmt"
 
 	"github.com/certdrop/certdrop/shared/bundle"
-	"github.com/certdrop/certdrop/shared/cloud"
 	"github.com/certdrop/certdrop/shared/config"
-	"github.com/certdrop/certdrop/shared/fanout"
 	"github.com/certdrop/certdrop/shared/manifest"
 	"github.com/certdrop/certdrop/shared/plan"
 	"github.com/certdrop/certdrop/shared/product"
@@ -66,60 +63,32 @@ func Host(region string) string {
 }
 
 // New returns product vod.
-func New() product.Product { return vod{} }
-
-type vod struct{}
-
-// Spec: a VOD domain with an optional region, staging allowed.
-func (vod) Spec() manifest.Spec {
-	return manifest.Spec{Name: Name, Fields: []manifest.Field{{
-		Name: "region", Default: RegionShanghai,
-		Check: func(s string) string {
-			if s != RegionShanghai && s != RegionSingapore {
-				return fmt.Sprintf("unknown vod region %q (want %s or %s)", s, RegionShanghai, RegionSingapore)
-			}
-			return ""
+func New() product.Product {
+	return &product.Domain{
+		Manifest: manifest.Spec{Name: Name, Fields: []manifest.Field{{
+			Name: "region", Default: RegionShanghai,
+			Check: func(s string) string {
+				if s != RegionShanghai && s != RegionSingapore {
+					return fmt.Sprintf("unknown vod region %q (want %s or %s)", s, RegionShanghai, RegionSingapore)
+				}
+				return ""
+			},
+		}}},
+		SetAPI: SetAPI, DescribeAPI: DescribeAPI, EnvEndpoint: EnvEndpoint, Host: Host, Pool: pool,
+		UploadParams: func(c plan.Call, certName, certPEM string, key bundle.Secret) plan.Call {
+			return staging(product.UploadSSL(c, certName, certPEM, key))
 		},
-	}}}
+		ReferenceParams: func(c plan.Call, casName string) (plan.Call, error) {
+			return staging(product.ReferenceSSL(c, casName)), nil
+		},
+	}
 }
 
-// APIs are SetAPI and DescribeAPI.
-func (vod) APIs() []plan.API { return []plan.API{SetAPI, DescribeAPI} }
-
-// EndpointVar is EnvEndpoint.
-func (vod) EndpointVar() string { return EnvEndpoint }
-
-// Target plans SetVodDomainSSLCertificate in the target's region.
-func (vod) Target(t manifest.Target) (plan.Call, error) {
-	return product.DomainCall(t, SetAPI, Host(t.Region), EnvEndpoint, false)
-}
-
-// Upload: CertType=upload with SSLPub and SSLPri, and Env=staging for a
-// staging target.
-func (vod) Upload(c plan.Call, certName, certPEM string, key bundle.Secret) plan.Call {
-	c = product.UploadSSL(c, certName, certPEM, key)
+// staging adds Env=staging to a staging target's Set: VOD's is the one
+// Set reference that documents it.
+func staging(c plan.Call) plan.Call {
 	if c.Target.Staging {
 		product.Add(&c, "Env", "staging")
 	}
 	return c
-}
-
-// Reference: CertType=cas with CertId and CertRegion, and Env=staging for
-// a staging target.
-func (vod) Reference(c plan.Call, casName, _ string) (plan.Call, error) {
-	c = product.ReferenceSSL(c, casName)
-	if c.Target.Staging {
-		product.Add(&c, "Env", "staging")
-	}
-	return c, nil
-}
-
-// Set sends SetVodDomainSSLCertificate.
-func (vod) Set(ctx context.Context, tr *cloud.Client, call plan.Call, calls fanout.Caller) error {
-	return product.SetDomain(ctx, tr, call, calls, pool)
-}
-
-// Describe sends DescribeVodDomainCertificateInfo.
-func (vod) Describe(ctx context.Context, tr *cloud.Client, call plan.Call, calls fanout.Caller) (fanout.Installed, error) {
-	return product.DescribeDomain(ctx, tr, call, calls, DescribeAPI, pool)
 }
