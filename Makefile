@@ -43,11 +43,12 @@ deploy: package
 
 # bench: the micro-benchmarks and the renewal of 100 certificates whose
 # records take 10 s to appear (about 30 s), then the fleet runs against the
-# emulator at production quotas (about six minutes): 1,000 targets clean, then 300 and
+# emulator at production quotas (about seven minutes): 1,000 targets clean, then 300 and
 # 1,000 targets under 30% throttling and 2% 5xx, with and without
 # retry-after hints, BENCH_RUNS times each (3 by default, each with its own
 # fault seed), printing every run and reporting the worst as a ratio to the
-# fault-adjusted floor.
+# fault-adjusted floor; and several accounts at once through STS (3 × 300
+# CDN targets, 10 × 1,000 targets with the peak memory).
 BENCH_RUNS ?= 3
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -skip Fleet $(PKGS)

@@ -17,7 +17,9 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"gopkg.in/yaml.v3"
 
+	"github.com/certdrop/certdrop/shared/cloud"
 	"github.com/certdrop/certdrop/shared/dnsprovider/alidns"
+	esadns "github.com/certdrop/certdrop/shared/dnsprovider/esa"
 	"github.com/certdrop/certdrop/shared/event"
 	"github.com/certdrop/certdrop/shared/job"
 	"github.com/certdrop/certdrop/shared/plan"
@@ -235,6 +237,11 @@ func TestRAMPolicy(t *testing.T) {
 		"alidns:AddDomainRecord", "alidns:DeleteDomainRecord", "alidns:DescribeDomains", "alidns:DescribeSubDomainRecords",
 		"cdn:DescribeDomainCertificateInfo", "cdn:SetCdnDomainSSLCertificate", "cdn:SetDomainServerCertificate",
 		"dcdn:DescribeDcdnDomainCertificateInfo", "dcdn:SetDcdnDomainSSLCertificate",
+		// esa targets (DeleteCertificate: certdrop's own expired or
+		// superseded certificates only) and dns: esa (the records).
+		"esa:CreateRecord", "esa:DeleteCertificate", "esa:DeleteRecord", "esa:ListCertificates", "esa:ListRecords",
+		"esa:ListSites", "esa:SetCertificate",
+		"fc:GetCustomDomain", "fc:UpdateCustomDomain",
 		"live:DescribeLiveDomainCertificateInfo", "live:SetLiveDomainCertificate",
 		"nlb:AssociateAdditionalCertificatesWithListener", "nlb:DisassociateAdditionalCertificatesWithListener",
 		"nlb:GetListenerAttribute", "nlb:ListListenerCertificates", "nlb:UpdateListenerAttribute",
@@ -323,10 +330,69 @@ func TestRAMPolicyGrantsWhatTheCodeCalls(t *testing.T) {
 			called = append(called, "alidns:"+a)
 		}
 	}
+	for a := range esadns.Quotas() {
+		called = append(called, "esa:"+a)
+	}
 	for _, a := range called {
 		if !granted[a] {
 			t.Errorf("the code calls %s; ram-policy.json does not grant it", a)
 		}
+	}
+	// The manifest's accounts: AssumeRole, granted apart, on the roles
+	// listed (TestRAMPolicyAccounts).
+	sts := cloud.AssumeRoleAPI.Service + ":" + cloud.AssumeRoleAPI.Action
+	if granted[sts] {
+		t.Errorf("ram-policy.json grants %s: it belongs in ram-policy-accounts.json, limited to the accounts' roles", sts)
+	}
+	for _, s := range readRAMPolicy(t, "ram-policy-accounts.json").Statement {
+		for _, a := range s.Action {
+			granted[a] = true
+		}
+	}
+	if !granted[sts] {
+		t.Errorf("the code calls %s for the manifest's accounts; ram-policy-accounts.json does not grant it", sts)
+	}
+}
+
+// TestRAMPolicyAccounts: the grant for the manifest's accounts is
+// sts:AssumeRole and nothing else, on named roles of named accounts (no
+// wildcard); each account's trust policy names one role of the function's
+// account, for sts:AssumeRole only.
+func TestRAMPolicyAccounts(t *testing.T) {
+	role := regexp.MustCompile(`^acs:ram::[0-9]{16}:role/[A-Za-z0-9.-]{1,64}$`)
+	for _, s := range readRAMPolicy(t, "ram-policy-accounts.json").Statement {
+		if s.Effect != "Allow" || !slices.Equal(s.Action, []string{"sts:AssumeRole"}) || len(s.Resource) == 0 {
+			t.Errorf("statement %+v: want Allow sts:AssumeRole on the accounts' roles", s)
+		}
+		for _, r := range s.Resource {
+			if !role.MatchString(r) {
+				t.Errorf("sts:AssumeRole on %q: name each account's role (acs:ram::<account ID>:role/<name>)", r)
+			}
+		}
+	}
+	var trust struct {
+		Version   string
+		Statement []struct {
+			Effect    string
+			Action    string
+			Principal struct{ RAM []string }
+		}
+	}
+	data, err := os.ReadFile("trust-policy-account.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&trust); err != nil {
+		t.Fatal(err)
+	}
+	if trust.Version != "1" || len(trust.Statement) != 1 {
+		t.Fatalf("trust policy %+v", trust)
+	}
+	st := trust.Statement[0]
+	if st.Effect != "Allow" || st.Action != "sts:AssumeRole" || len(st.Principal.RAM) != 1 || !role.MatchString(st.Principal.RAM[0]) {
+		t.Errorf("trust policy statement %+v: want the function's role, one RAM principal, sts:AssumeRole", st)
 	}
 }
 

@@ -5,7 +5,9 @@
 #     Alibaba Cloud DNS API and an authoritative DNS server for the zone
 #     certdrop-demo.test, and an ACME CA, pebble) with a demo account: 20 CDN,
 #     5 VOD and 5 Live domains under certdrop-demo.test, one offline, an ALB
-#     listener with another team's additional certificate, a CLB listener;
+#     listener with another team's additional certificate, a CLB listener,
+#     an ESA site at its certificate quota and a Function Compute custom
+#     domain with routes;
 #  2. start `certdrop serve`, the Function Compute custom runtime, against it;
 #  3. write the manifest (CERTDROP_MANIFEST): the domains, and a certificates
 #     section asking for certdrop-demo.test and *.certdrop-demo.test;
@@ -97,8 +99,16 @@ invoke() {
 brief() { "$BIN" show "$1" | grep -E '^(renewals:|  [^ ].*: |invocation |(OK|FAILED|PARTIAL)[:,] )' || true; }
 # count API: the calls of API the emulator answered well, from its journal.
 count() { grep "\"api\":\"$1" "$work/journal.jsonl" | grep -c '"outcome":"ok"' || true; }
+# refused API CODE: the calls of API the emulator answered with CODE.
+refused() { grep "\"api\":\"$1\"" "$work/journal.jsonl" | grep -c "\"code\":\"$2\"" || true; }
+# esa_summary: what the ESA site and the FC custom domain were sent so far.
+esa_summary() {
+	echo "ESA site certdrop-demo.test (quota 2, one certificate not certdrop's): $(count SetCertificate) SetCertificate," \
+		"$(refused SetCertificate CertQuotaCheckFailed) answered CertQuotaCheckFailed, $(count DeleteCertificate) DeleteCertificate (certdrop's own only);" \
+		"FC fn.certdrop-demo.test: $(count UpdateCustomDomain) UpdateCustomDomain, each with the domain's three routes sent back"
+}
 
-step "1. the emulator: $SIM_CONFIG (20 CDN, 5 VOD, 5 Live domains; an ALB and a CLB listener; zone certdrop-demo.test; an ACME CA)"
+step "1. the emulator: $SIM_CONFIG (20 CDN, 5 VOD, 5 Live domains; an ALB and a CLB listener; an ESA site; an FC custom domain; zone certdrop-demo.test; an ACME CA)"
 echo "old.certdrop-demo.test is offline: its Set fails, with a hint, on every run (so every run says FAILED)"
 port=$(free_port)
 "$BIN" sim --config "$SIM_CONFIG" --notify "http://127.0.0.1:$port/invoke" --notify-prefix certs/ \
@@ -121,7 +131,7 @@ pids+=($!)
 wait_for bash -c "exec 3<>/dev/tcp/127.0.0.1/$port"
 echo "listening; its JSON log is $work/serve.log"
 
-step "3. the manifest: 33 targets, and the certificate certdrop-demo.test + *.certdrop-demo.test"
+step "3. the manifest: 35 targets, and the certificate certdrop-demo.test + *.certdrop-demo.test"
 # CERTDROP_MANIFEST names a file, as a path in the code package would; in
 # Function Compute it is usually oss://<bucket>/certdrop/manifest.yaml.
 sed "s|https://127.0.0.1:14000/dir|$CERTDROP_ACME_DIRECTORY|" "$MANIFEST" >"$work/manifest.yaml"
@@ -140,6 +150,8 @@ echo "the emulator's journal: $(count newOrder) ACME order, $(count AddDomainRec
 echo "the load balancers: $(count UpdateListenerAttribute) ALB default certificate set, $(count AssociateAdditionalCertificatesWithListener)" \
 	"additional one added, $(count DissociateAdditionalCertificatesFromListener) removed (the partner's *.example.com stays);" \
 	"$(count UploadServerCertificate) CLB server certificate uploaded, $(count SetLoadBalancerHTTPSListenerAttribute) CLB listener set"
+
+esa_summary
 
 step "5. the OSS trigger fired for certs/certdrop-demo.test/bundle.pem: its invocation"
 wait_for has_trigger_report
@@ -165,7 +177,8 @@ sleep 1
 uploads=$(count UploadUserCertificate)
 "$BIN" deploy --bundle "$work/a" --manifest "$work/manifest-cas.yaml" --trust-roots "$work/a-root.pem" --force --json >"$work/cas-a.json" 2>/dev/null || true
 "$BIN" deploy --bundle "$work/b" --manifest "$work/manifest-cas.yaml" --trust-roots "$work/b-root.pem" 2>/dev/null | grep -E '^(CAS |OK|FAILED)' || true
-echo "UploadUserCertificate calls: $(($(count UploadUserCertificate) - uploads)) for two certificates on 33 targets"
+echo "UploadUserCertificate calls: $(($(count UploadUserCertificate) - uploads)) for two certificates on 35 targets"
+esa_summary
 name_a=$(grep -o '"certName": *"[^"]*"' "$work/cas-a.json" | head -1 | cut -d'"' -f4)
 
 step "8. rollback to the first of them, by reference: no bundle, no key"

@@ -238,14 +238,20 @@ func writePrune(w io.Writer, r *hub.PruneResult) {
 		verb = "would delete"
 		fmt.Fprintln(w, "DRY RUN: nothing was deleted (--yes deletes)")
 	}
+	where := func(c hub.PrunedCert) string {
+		if c.Store != "" {
+			return fmt.Sprintf("%s  Id %s", c.Store, c.ID)
+		}
+		return fmt.Sprintf("%s  CertId %d", c.Region, c.CertID)
+	}
 	for _, d := range r.Deleted {
-		fmt.Fprintf(w, "%s  %s  CertId %d  %s: %s\n", verb, d.Region, d.CertID, d.Name, d.Reason)
+		fmt.Fprintf(w, "%s  %s  %s: %s\n", verb, where(d), d.Name, d.Reason)
 	}
 	for _, k := range r.Kept {
-		fmt.Fprintf(w, "kept  %s  CertId %d  %s: %s\n", k.Region, k.CertID, k.Name, k.Reason)
+		fmt.Fprintf(w, "kept  %s  %s: %s\n", where(k), k.Name, k.Reason)
 	}
 	for _, f := range r.Failed {
-		fmt.Fprintf(w, "FAILED to delete  %s  CertId %d  %s: %s\n", f.Region, f.CertID, f.Name, f.Error.Message)
+		fmt.Fprintf(w, "FAILED to delete  %s  %s: %s\n", where(f), f.Name, f.Error.Message)
 	}
 	for _, p := range r.Problems {
 		fmt.Fprintf(w, "problem: %s: %s\n", p.Code, p.Message)

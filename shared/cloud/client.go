@@ -3,7 +3,9 @@
 // no product. An OpenAPI call (Call) goes through the official
 // darabonba-openapi SDK, RPC style, POST with the parameters in a form
 // body (or, with CERTDROP_OPENAPI_PARAMS=query, in the query string as the
-// vendor's SDKs send them), signed ACS3-HMAC-SHA256; an OSS REST call
+// vendor's SDKs send them), signed ACS3-HMAC-SHA256; an ROA-style call
+// (ROA: a method on a resource path with a JSON body, Function Compute
+// 3.0's) through the same SDK client and signature; an OSS REST call
 // (OSS) through the OSS SDK, V4-signed. It also makes the Certificate
 // Management Service calls of delivery: cas (UploadCAS, ListCAS,
 // DeleteCAS), which implement fanout.CASClient.
@@ -113,7 +115,9 @@ type Client struct {
 	pools   *pools
 	rpcDoer doer
 	casPace *casPacers
-	log     *slog.Logger
+	// roles are the clients AssumeRole built with these credentials.
+	roles *roleClients
+	log   *slog.Logger
 }
 
 // pools are a client's connection pools, by name, built at first use.
@@ -121,6 +125,8 @@ type pools struct {
 	opts Options
 	mu   sync.Mutex
 	m    map[string]doer
+	// cas are the CAS pacers of the accounts roles act in, by account ID.
+	cas map[string]*casPacers
 }
 
 // get returns the pool named name, building it at its first use.
@@ -154,7 +160,7 @@ func New(opts Options) (*Client, error) {
 	if err := checkDebug(opts.Getenv); err != nil {
 		return nil, err
 	}
-	eps, err := readEndpoints(opts.Getenv, opts.EndpointVars)
+	eps, err := readEndpoints(opts.Getenv, append(append([]string(nil), opts.EndpointVars...), EnvSTSEndpoint))
 	if err != nil {
 		return nil, err
 	}
@@ -173,6 +179,7 @@ func New(opts Options) (*Client, error) {
 		endpoints: eps,
 		paramsIn:  in,
 		casPace:   &casPacers{m: map[string]*rate.Limiter{}},
+		roles:     &roleClients{m: map[string]*roleClient{}},
 		log:       opts.Logger,
 	}
 	if c.log == nil {
@@ -194,6 +201,7 @@ func (c *Client) WithCredentials(cr credchain.Credentials) (*Client, error) {
 	n := *c
 	n.creds = staticSource("given", cr)
 	n.sdkCred = credentials.FromCredentialsProvider("certdrop", n.creds)
+	n.roles = &roleClients{m: map[string]*roleClient{}}
 	return &n, nil
 }
 
@@ -219,16 +227,10 @@ func checkDebug(getenv func(string) string) error {
 	return nil
 }
 
-// rpc makes one RPC-style call (POST, form body, ACS3-HMAC-SHA256) to ep
-// and returns the answer's JSON body, or an *Error naming subject.
-// own are the caller's answers to error codes, before the OpenAPI table.
-func (c *Client) rpc(ctx context.Context, ep endpoint, d doer, api plan.API, subject string, form map[string]string, secrets []string, own answers) (map[string]any, *Error) {
-	red := newRedactor(append(secrets, c.creds.secretValues()...)...)
-	if err := ctx.Err(); err != nil {
-		return nil, convert(ctx, api.Action, subject, err, nil, red, own)
-	}
-	// An SDK client is cheap, and not safe for concurrent use (it resets
-	// its Headers field on every RPC call): one per call.
+// sdk builds the SDK client of one call to ep over d. An SDK client is
+// cheap, and not safe for concurrent use (it resets its Headers field on
+// every call): one per call.
+func (c *Client) sdk(ep endpoint, d doer, api plan.API, subject string, red redactor) (*openapi.Client, *Error) {
 	sdk, err := openapi.NewClient(&openapiutil.Config{
 		Credential:     c.sdkCred,
 		Endpoint:       dara.String(ep.Host),
@@ -245,6 +247,26 @@ func (c *Client) rpc(ctx context.Context, ep endpoint, d doer, api plan.API, sub
 	// Errors come back as *ClientError / *ServerError / *ThrottlingError,
 	// not flattened into an SDKError that loses the retry hint.
 	sdk.DisableSDKError = dara.Bool(true)
+	return sdk, nil
+}
+
+// rpc makes one RPC-style call (POST, form body, ACS3-HMAC-SHA256) to ep
+// and returns the answer's JSON body, or an *Error naming subject.
+// own are the caller's answers to error codes, before the OpenAPI table.
+func (c *Client) rpc(ctx context.Context, ep endpoint, d doer, api plan.API, subject string, form map[string]string, secrets []string, own answers) (map[string]any, *Error) {
+	if err := ctx.Err(); err != nil {
+		return nil, convert(ctx, api.Action, subject, err, nil, newRedactor(append(secrets, c.creds.secretValues()...)...), own)
+	}
+	// The role's credentials renewed first, so that the redactor knows
+	// the secrets the call is signed with.
+	if err := c.prepare(ctx); err != nil {
+		return nil, convert(ctx, api.Action, subject, err, nil, newRedactor(append(secrets, c.creds.secretValues()...)...), own)
+	}
+	red := newRedactor(append(secrets, c.creds.secretValues()...)...)
+	sdk, e := c.sdk(ep, d, api, subject, red)
+	if e != nil {
+		return nil, e
+	}
 
 	body := make(map[string]any, len(form))
 	for k, v := range form {

@@ -21,6 +21,8 @@ type credentialSource struct {
 	name   string
 	static *credchain.Credentials
 	inner  providers.CredentialsProvider
+	// role, when set, is a RAM role's temporary credentials (AssumeRole).
+	role *roleSource
 
 	mu      sync.Mutex
 	secrets map[string]bool
@@ -36,7 +38,11 @@ func (s *credentialSource) GetCredentials() (*providers.Credentials, error) {
 		return &providers.Credentials{AccessKeyId: c.AccessKeyID, AccessKeySecret: c.AccessKeySecret,
 			SecurityToken: c.SecurityToken, ProviderName: s.name}, nil
 	}
-	c, err := s.inner.GetCredentials()
+	inner := s.inner
+	if s.role != nil {
+		inner = s.role
+	}
+	c, err := inner.GetCredentials()
 	if err != nil {
 		return nil, &credentialError{source: s.name, msg: err.Error()}
 	}

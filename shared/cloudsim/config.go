@@ -31,9 +31,19 @@ type Config struct {
 	// OSSAddr is the loopback address of the OSS listener; default
 	// "127.0.0.1:0".
 	OSSAddr string `yaml:"ossAddr"`
+	// AccountID is the 16-digit ID of the account Credentials, Domains
+	// and Quotas belong to (the function's own); empty means
+	// DefaultAccountID.
+	AccountID string `yaml:"accountId"`
 	// Credentials are the access keys the emulator accepts, for OpenAPI
-	// and OSS alike. They all belong to one account.
+	// and OSS alike. They all belong to the account AccountID.
 	Credentials []Credential `yaml:"credentials"`
+	// Accounts are other accounts, each with its own domains, quotas and
+	// RAM roles, reached through the credentials STS AssumeRole gives for
+	// one of their roles (sts.go).
+	Accounts []AccountSettings `yaml:"accounts"`
+	// STS configures Security Token Service (sts.go).
+	STS STSSettings `yaml:"sts"`
 	// Quotas are calls per second per account by API action; missing
 	// actions get DefaultQuotas, a negative value means unlimited.
 	Quotas map[string]float64 `yaml:"quotas"`
@@ -52,6 +62,10 @@ type Config struct {
 	ACME ACMESettings `yaml:"acme"`
 	// CAS configures Certificate Management Service (cas.go).
 	CAS CASSettings `yaml:"cas"`
+	// ESA configures ESA's sites (esa.go).
+	ESA ESASettings `yaml:"esa"`
+	// FC configures Function Compute 3.0's custom domains (fc.go).
+	FC FCSettings `yaml:"fc"`
 	// CASIntlAddr is the loopback address of the ap-southeast-1 CAS
 	// endpoint; default "127.0.0.1:0".
 	CASIntlAddr string `yaml:"casIntlAddr"`
@@ -87,6 +101,11 @@ type Credential struct {
 	// DenyActions are API actions this key's RAM policy does not allow:
 	// Forbidden.RAM (403).
 	DenyActions []string `yaml:"denyActions"`
+	// RoleArn, for STS credentials, is the RAM role they are of
+	// ("acs:ram::<AccountID>:role/<name>", as Function Compute passes a
+	// function's role's): the principal the other accounts' trust
+	// policies name. Empty: a RAM user of the account.
+	RoleArn string `yaml:"roleArn"`
 	// DNSZones, when set, scopes this key's RAM policy for Alibaba Cloud
 	// DNS to these zones (resource acs:alidns::<account>:domain/<zone>):
 	// an alidns call about another zone answers Forbidden.RAM.
@@ -203,7 +222,12 @@ func LoadConfig(path string) (Config, error) {
 		return Config{}, fmt.Errorf("cloudsim: %s: %w", path, err)
 	}
 	dir := filepath.Dir(path)
-	for _, list := range []*[]Domain{&cfg.Domains.CDN, &cfg.Domains.VOD, &cfg.Domains.Live, &cfg.Domains.DCDN} {
+	lists := []*[]Domain{&cfg.Domains.CDN, &cfg.Domains.VOD, &cfg.Domains.Live, &cfg.Domains.DCDN}
+	for i := range cfg.Accounts {
+		d := &cfg.Accounts[i].Domains
+		lists = append(lists, &d.CDN, &d.VOD, &d.Live, &d.DCDN)
+	}
+	for _, list := range lists {
 		for i := range *list {
 			s := (*list)[i].Installed
 			if s == nil || s.CertFile == "" {
@@ -237,20 +261,34 @@ func LoadConfig(path string) (Config, error) {
 			*f.data, *f.file = string(b), ""
 		}
 	}
+	var certFiles []struct{ file, data *string }
+	for i := range cfg.ESA.Sites {
+		for j := range cfg.ESA.Sites[i].Certificates {
+			c := &cfg.ESA.Sites[i].Certificates[j]
+			certFiles = append(certFiles, struct{ file, data *string }{&c.CertFile, &c.Cert})
+		}
+	}
+	for i := range cfg.FC.Domains {
+		d := &cfg.FC.Domains[i]
+		certFiles = append(certFiles, struct{ file, data *string }{&d.CertFile, &d.Cert})
+	}
 	for i := range cfg.LoadBalancers.ServerCertificates {
 		sc := &cfg.LoadBalancers.ServerCertificates[i]
-		if sc.CertFile == "" {
+		certFiles = append(certFiles, struct{ file, data *string }{&sc.CertFile, &sc.Cert})
+	}
+	for _, f := range certFiles {
+		if *f.file == "" {
 			continue
 		}
-		name := sc.CertFile
+		name := *f.file
 		if !filepath.IsAbs(name) {
 			name = filepath.Join(dir, name)
 		}
 		b, err := os.ReadFile(name)
 		if err != nil {
-			return Config{}, fmt.Errorf("cloudsim: %s: loadBalancers.serverCertificates[%d]: %w", path, i, err)
+			return Config{}, fmt.Errorf("cloudsim: %s: %w", path, err)
 		}
-		sc.Cert, sc.CertFile = string(b), ""
+		*f.data, *f.file = string(b), ""
 	}
 	for _, f := range []*string{&cfg.ACME.TrustRootFile, &cfg.ACME.IssuerRootFile} {
 		if *f != "" && !filepath.IsAbs(*f) {
@@ -282,6 +320,9 @@ func (c *Config) validate() error {
 		if !secureurl.IsLoopback(host) {
 			return fmt.Errorf("%s: %q is not a loopback address: the emulator receives private keys and serves plain HTTP", a.name, a.addr)
 		}
+	}
+	if err := c.validateAccounts(); err != nil {
+		return err
 	}
 	seen := map[string]bool{}
 	for i, cr := range c.Credentials {
@@ -349,6 +390,12 @@ func (c *Config) validate() error {
 		return err
 	}
 	if err := c.DNS.validate(); err != nil {
+		return err
+	}
+	if err := c.ESA.validate(c.DNS.Zones); err != nil {
+		return err
+	}
+	if err := c.FC.validate(); err != nil {
 		return err
 	}
 	if err := c.ACME.validate(); err != nil {

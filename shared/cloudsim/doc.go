@@ -42,6 +42,15 @@
 // (openapi_errors.go), the journal (journal.go) and the configuration
 // (config.go).
 //
+// # Accounts
+//
+// Config.Credentials, Domains and Quotas are one account's, AccountID.
+// Config.Accounts adds others, each with its own domains, quotas and RAM
+// roles; STS AssumeRole (sts.go) gives credentials for a role whose trust
+// policy names the caller, and a call signed with them acts in the role's
+// account alone: its registry, its quotas, its attempt counts (the
+// account's Sim, Sim.Account), journaled with the account's ID.
+//
 // # Adding a product
 //
 // A new OpenAPI product is a file that declares its Product* constant and

@@ -19,6 +19,10 @@ type Entry struct {
 	// API is the action ("SetCdnDomainSSLCertificate") or the OSS
 	// operation ("PutObject").
 	API string `json:"api"`
+	// Account is the ID of the account an authenticated OpenAPI call
+	// acted in: the emulator's own, or another one through credentials
+	// STS gave for one of its roles.
+	Account string `json:"account,omitempty"`
 	// Domain is the DomainName parameter; for OSS, the bucket. For alidns
 	// calls without DomainName, the zone of RecordId, SubDomain or
 	// InputString. For an ACME newOrder, the identifiers, comma-separated.

@@ -60,6 +60,12 @@ type call struct {
 	product string
 	// region is the CAS region of the endpoint the call came to.
 	region string
+	// body is the request body as received (an ROA operation's JSON).
+	body []byte
+	// cred is the caller's credential, account the ID of the account it
+	// acts in (sts.go), once authenticated.
+	cred    Credential
+	account string
 }
 
 // serveOpenAPI answers one request: route, authenticate, apply the quota,
@@ -73,6 +79,7 @@ func (s *Sim) serveOpenAPI(w http.ResponseWriter, r *http.Request, region string
 		s.fail(c, e)
 		return
 	}
+	c.body = body
 
 	action := r.Header.Get("x-acs-action")
 	if action == "" {
@@ -94,6 +101,10 @@ func (s *Sim) serveOpenAPI(w http.ResponseWriter, r *http.Request, region string
 	}
 	c.api, c.product = api, api.product
 	c.entry.Service = api.product
+	if e := routeROA(api, r, params); e != nil {
+		s.fail(c, e)
+		return
+	}
 	if api.journal != nil {
 		api.journal(s, c, params)
 	}
@@ -107,12 +118,24 @@ func (s *Sim) serveOpenAPI(w http.ResponseWriter, r *http.Request, region string
 		s.fail(c, aerr)
 		return
 	}
-	if slices.Contains(s.creds[keyID].DenyActions, action) {
+	c.cred, c.account, _ = s.credential(keyID, time.Now())
+	c.entry.Account = c.account
+	// The call acts in its credential's account: that account's
+	// resources, quotas and attempt counts.
+	s.accountSim(c.account).serveAuthenticated(c, params)
+}
+
+// serveAuthenticated answers an authenticated call in s's account:
+// authorize, apply the quota, inject faults, then validate and apply the
+// operation.
+func (s *Sim) serveAuthenticated(c *call, params url.Values) {
+	r, api, action := c.r, c.api, c.api.action
+	if slices.Contains(c.cred.DenyActions, action) {
 		s.fail(c, newAPIError(api.product, "Forbidden.RAM"))
 		return
 	}
 	if authorize := lookupProduct(api.product).authorize; authorize != nil {
-		if e := authorize(s.creds[keyID], c); e != nil {
+		if e := authorize(c.cred, c); e != nil {
 			s.fail(c, e)
 			return
 		}

@@ -21,6 +21,9 @@ func products() []productSpec {
 		albProduct(),  // alb.go
 		nlbProduct(),  // nlb.go
 		clbProduct(),  // clb.go
+		esaProduct(),  // esa.go
+		fcProduct(),   // fc.go
+		stsProduct(),  // sts.go
 	}
 }
 
@@ -67,6 +70,11 @@ type apiSpec struct {
 	product string
 	// quota is the default per-account calls per second.
 	quota float64
+	// method and path, set for an ROA-style operation, are its HTTP method
+	// and resource path ("/2023-03-30/custom-domains/{domainName}"): a
+	// request must use both, and the path's {variables} become parameters
+	// (routeROA). An RPC operation leaves them empty.
+	method, path string
 	// journal, when set, fills the journal entry's fields from the
 	// parameters before the call is authenticated, so that refused calls
 	// and fault rules see them too.

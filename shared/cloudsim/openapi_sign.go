@@ -172,7 +172,7 @@ func (s *Sim) authenticate(r *http.Request, body []byte, now time.Time) (string,
 		return "", newAPIError("", "IncompleteSignature").withMessage(
 			"The request signature does not conform to Aliyun standards: only " + acsAlgorithm + " is supported.")
 	}
-	cred, ok := s.creds[auth.accessKeyID]
+	cred, _, ok := s.credential(auth.accessKeyID, now)
 	if !ok {
 		return "", newAPIError("", "InvalidAccessKeyId.NotFound")
 	}

@@ -43,6 +43,17 @@ type Sim struct {
 	dns  *dnsState
 	edge *Edge
 	lbs  *lbState
+	esa  *esaState
+	fc   *fcState
+
+	// accounts are the other accounts' Sims, by ID (sts.go); root is the
+	// Sim an account's Sim belongs to (nil for the emulator's own), and
+	// settings its configuration.
+	accounts map[string]*Sim
+	root     *Sim
+	settings AccountSettings
+	// sts holds the credentials AssumeRole gave.
+	sts stsState
 
 	mu        sync.Mutex
 	dnsSrv    *dnsServer
@@ -179,12 +190,19 @@ func New(cfg Config) (*Sim, error) {
 		return nil, fmt.Errorf("cloudsim: %w", err)
 	}
 	s.lbs = lbs
+	if err := s.newAccounts(); err != nil {
+		return nil, fmt.Errorf("cloudsim: %w", err)
+	}
 
 	st, err := newDNSState(cfg.DNS, time.Now)
 	if err != nil {
 		return nil, err
 	}
 	s.dns = st
+	if s.esa, err = newESAState(cfg.ESA, st, time.Now().UTC()); err != nil {
+		return nil, err
+	}
+	s.fc = newFCState(cfg.FC, time.Now().UTC())
 
 	if !cfg.Edge.Disabled {
 		e, err := NewEdge(EdgeConfig{Addr: cfg.Edge.Addr, Delay: cfg.Edge.Delay, Logger: s.log})
@@ -192,6 +210,11 @@ func New(cfg Config) (*Sim, error) {
 			return nil, err
 		}
 		s.edge = e
+		// One front serves every account's domains, as one resolver
+		// reaches them all.
+		for _, a := range s.accounts {
+			a.edge = e
+		}
 	}
 	if !cfg.OSS.Disabled {
 		oss, err := NewOSS(s.ossConfig())
@@ -330,7 +353,7 @@ func (s *Sim) Start(ctx context.Context) error {
 			return err
 		}
 	}
-	if len(s.cfg.DNS.Zones) > 0 || s.cfg.ACME.Enabled {
+	if len(s.cfg.DNS.Zones) > 0 || len(s.cfg.ESA.Sites) > 0 || s.cfg.ACME.Enabled {
 		d, err := startDNSServer(ctx, s.dns, s.cfg.DNS.Addr, s.log)
 		if err != nil {
 			s.closeListenersLocked()

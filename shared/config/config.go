@@ -47,6 +47,9 @@ const (
 	ALBEndpoint     = "CERTDROP_ALB_ENDPOINT"
 	NLBEndpoint     = "CERTDROP_NLB_ENDPOINT"
 	CLBEndpoint     = "CERTDROP_CLB_ENDPOINT"
+	ESAEndpoint     = "CERTDROP_ESA_ENDPOINT"
+	FCEndpoint      = "CERTDROP_FC_ENDPOINT"
+	STSEndpoint     = "CERTDROP_STS_ENDPOINT"
 )
 
 // RenewConcurrency is how many certificates the renewal checks, then
@@ -152,6 +155,9 @@ func Vars() []Var {
 		{Name: ALBEndpoint, DefaultDoc: "`alb.<region>.aliyuncs.com`", Meaning: "Application Load Balancer's endpoint (alb targets), every region", Endpoint: true},
 		{Name: NLBEndpoint, DefaultDoc: "`nlb.<region>.aliyuncs.com`", Meaning: "Network Load Balancer's endpoint (nlb targets), every region", Endpoint: true},
 		{Name: CLBEndpoint, DefaultDoc: "`slb[.<region>].aliyuncs.com`", Meaning: "Classic Load Balancer's endpoint (clb targets), every region", Endpoint: true},
+		{Name: ESAEndpoint, DefaultDoc: "`esa.cn-hangzhou.aliyuncs.com`", Meaning: "ESA's endpoint (esa targets and `dns: esa` renewal)", Endpoint: true},
+		{Name: FCEndpoint, DefaultDoc: "`fcv3.<region>.aliyuncs.com`", Meaning: "Function Compute 3.0's endpoint (fc targets), every region", Endpoint: true},
+		{Name: STSEndpoint, DefaultDoc: "`sts.aliyuncs.com`", Meaning: "STS's endpoint: AssumeRole for the manifest's accounts", Endpoint: true},
 	}
 }
 

@@ -130,7 +130,8 @@ func TestEndpoints(t *testing.T) {
 	for _, v := range Endpoints() {
 		names = append(names, v.Name)
 	}
-	want := []string{CDNEndpoint, VODEndpoint, LiveEndpoint, DCDNEndpoint, OSSEndpoint, CASEndpoint, CASIntlEndpoint, AliDNSEndpoint, ALBEndpoint, NLBEndpoint, CLBEndpoint}
+	want := []string{CDNEndpoint, VODEndpoint, LiveEndpoint, DCDNEndpoint, OSSEndpoint, CASEndpoint, CASIntlEndpoint, AliDNSEndpoint,
+		ALBEndpoint, NLBEndpoint, CLBEndpoint, ESAEndpoint, FCEndpoint, STSEndpoint}
 	if !slices.Equal(names, want) {
 		t.Fatalf("Endpoints = %v, want %v", names, want)
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -44,6 +45,11 @@ type fleetSpec struct {
 	CDN, VOD, Live int
 	Faults         cloudsim.Faults
 	Quotas         map[string]float64
+	// Accounts are the emulator's other accounts, and Domains, when set,
+	// its own account's domains in place of CDN, VOD and Live's
+	// (bench_accounts_test.go).
+	Accounts []cloudsim.AccountSettings `json:",omitempty"`
+	Domains  *cloudsim.Domains          `json:",omitempty"`
 	// Seed installs a certificate on domains before the run.
 	Seed map[string]*cloudsim.SeedCert `json:"-"`
 	// Offline lists domains the emulator has offline.
@@ -82,7 +88,11 @@ func (fs fleetSpec) config() cloudsim.Config {
 		Domains:     cloudsim.Domains{CDN: reg(cdn), VOD: reg(vod), Live: reg(live)},
 		Faults:      fs.Faults,
 		Quotas:      fs.Quotas,
+		Accounts:    fs.Accounts,
 		OSS:         cloudsim.OSSSettings{Disabled: true},
+	}
+	if fs.Domains != nil {
+		cfg.Domains = *fs.Domains
 	}
 	if fs.Mutate != nil {
 		fs.Mutate(&cfg)
@@ -103,15 +113,20 @@ func (fs fleetSpec) start(ctx context.Context) (*cloudsim.Sim, []string, error) 
 	return sim, sim.Env(), nil
 }
 
-// childEnv names the variable that makes the test binary an emulator.
+// childEnv names the variable that makes the test binary an emulator: the
+// file holding its fleetSpec.
 const childEnv = "CERTDROP_BENCH_SIM"
 
 // TestMain lets a benchmark run the emulator in a child process (this
 // binary again), so that the memory it measures is certdrop's alone.
 func TestMain(m *testing.M) {
-	if spec := os.Getenv(childEnv); spec != "" {
+	if path := os.Getenv(childEnv); path != "" {
 		var fs fleetSpec
-		if err := json.Unmarshal([]byte(spec), &fs); err != nil {
+		spec, err := os.ReadFile(path)
+		if err == nil {
+			err = json.Unmarshal(spec, &fs)
+		}
+		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(2)
 		}
@@ -131,9 +146,15 @@ func TestMain(m *testing.M) {
 // environment; the child ends with the benchmark.
 func (fs fleetSpec) startChild(tb testing.TB) []string {
 	tb.Helper()
+	// The spec travels in a file: ten thousand domains do not fit in an
+	// environment variable.
 	spec, _ := json.Marshal(fs)
+	path := filepath.Join(tb.TempDir(), "spec.json")
+	if err := os.WriteFile(path, spec, 0o600); err != nil {
+		tb.Fatal(err)
+	}
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"="+string(spec))
+	cmd.Env = append(os.Environ(), childEnv+"="+path)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		tb.Fatal(err)

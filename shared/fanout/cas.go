@@ -49,6 +49,9 @@ type CASClient interface {
 
 // Upload is what happened to one certificate in one CAS region.
 type Upload struct {
+	// Account is the manifest's name of the account it was put in; empty
+	// for the function's own (RunAccounts).
+	Account string
 	// Region and Name say where and under which name.
 	Region, Name string
 	// CertID is the certificate's CertId; 0 when it is not in CAS (the

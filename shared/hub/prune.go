@@ -65,53 +65,30 @@ func (r *PruneResult) OK() bool { return len(r.Failed) == 0 && len(r.Problems) =
 
 // PrunedCert is one certificate a prune looked at.
 type PrunedCert struct {
-	// Product is the product whose own store holds the certificate
-	// ("clb": a CLB server certificate); empty for CAS.
-	Product string `json:"product,omitempty"`
-	Region  string `json:"region"`
-	Name    string `json:"name"`
-	CertID  int64  `json:"certId"`
-	// ServerCertificateID is a CLB server certificate's id.
-	ServerCertificateID string    `json:"serverCertificateId,omitempty"`
-	NotAfter            time.Time `json:"notAfter"`
+	Region   string    `json:"region"`
+	Name     string    `json:"name"`
+	CertID   int64     `json:"certId"`
+	NotAfter time.Time `json:"notAfter"`
+	// Store and ID name a certificate a product keeps in a store of its
+	// own (fanout.StoreCert): the store ("esa example.com", an ESA site's
+	// certificates; "clb cn-hangzhou", CLB's server certificates of a
+	// region) and the certificate's id there; Region and CertID are then
+	// empty.
+	Store string `json:"store,omitempty"`
+	ID    string `json:"id,omitempty"`
 	// Reason says why it was deleted or kept.
 	Reason string        `json:"reason"`
 	Error  *report.Error `json:"error,omitempty"`
 }
 
-// Where says where the certificate is: "CertId 123, cn-hangzhou", or
-// "clb server certificate <id>, cn-hangzhou" for a product's own store.
+// Where says where the certificate is: "CertId 123, cn-hangzhou" in CAS,
+// "esa example.com, Id 17" or "clb cn-hangzhou, Id 1231579085529123_abc"
+// in a product's own store.
 func (c PrunedCert) Where() string {
-	if c.Product != "" {
-		return fmt.Sprintf("%s server certificate %s, %s", c.Product, c.ServerCertificateID, c.Region)
+	if c.Store != "" {
+		return fmt.Sprintf("%s, Id %s", c.Store, c.ID)
 	}
 	return fmt.Sprintf("CertId %d, %s", c.CertID, c.Region)
-}
-
-// StorePruner is a client whose products keep certificates in stores of
-// their own besides CAS (CLB's server certificates, per region): Prune
-// has it prune those too, by the same rule (certdrop's own, used by
-// nothing, not among the newest keep for the same names; never one
-// certdrop did not upload, never one in use). product.Client implements
-// it.
-type StorePruner interface {
-	// PruneStores prunes the stores of the regions m's targets use:
-	// deletes with del, else only says what it would delete. A store that
-	// cannot be read whole is reported in Problems and left alone.
-	PruneStores(ctx context.Context, m *manifest.Manifest, del bool, keep int, now time.Time, opts fanout.Options) fanout.StorePrune
-}
-
-// storeCerts converts a store's certificates for the result.
-func storeCerts(list []fanout.StoreCert) []PrunedCert {
-	out := make([]PrunedCert, 0, len(list))
-	for _, c := range list {
-		pc := PrunedCert{Product: c.Product, Region: c.Region, Name: c.Name, ServerCertificateID: c.ID, NotAfter: c.NotAfter, Reason: c.Reason}
-		if c.Err != nil {
-			pc.Error = report.ErrorOf(c.Err)
-		}
-		out = append(out, pc)
-	}
-	return out
 }
 
 // Prune deletes from Certificate Management Service the certificates
@@ -123,7 +100,9 @@ func storeCerts(list []fanout.StoreCert) []PrunedCert {
 // deployment); when a target cannot be described, only expired
 // certificates are deleted. Both CAS regions are looked at (the products
 // keep certificates set by upload in cn-hangzhou too); a region that
-// cannot be listed is reported and left alone.
+// cannot be listed is reported and left alone. The stores of products
+// that keep certificates of their own (ESA sites, CLB's server
+// certificates) are pruned too (pruneStores).
 func Prune(ctx context.Context, client fanout.Client, cas fanout.CASClient, m *manifest.Manifest, o PruneOptions) *PruneResult {
 	start := time.Now()
 	res := &PruneResult{DryRun: !o.Delete, Deleted: []PrunedCert{}, Kept: []PrunedCert{}}
@@ -159,7 +138,9 @@ func Prune(ctx context.Context, client fanout.Client, cas fanout.CASClient, m *m
 		}
 	}
 
-	carried, complete := carriedBy(ctx, client, o.Products, m, o.Fanout, res)
+	calls, complete := targetCalls(o.Products, m, res)
+	carried, described := carriedBy(ctx, client, calls, o.Fanout, res)
+	complete = complete && described
 
 	// Newest first within each region and set of names.
 	groups := map[string][]fanout.CASCert{}
@@ -179,14 +160,7 @@ func Prune(ctx context.Context, client fanout.Client, cas fanout.CASClient, m *m
 		}
 	}
 
-	if sp, ok := client.(StorePruner); ok {
-		sr := sp.PruneStores(ctx, m, o.Delete, keep, now(), o.Fanout)
-		res.Deleted, res.Kept = append(res.Deleted, storeCerts(sr.Deleted)...), append(res.Kept, storeCerts(sr.Kept)...)
-		res.Failed = append(res.Failed, storeCerts(sr.Failed)...)
-		for _, err := range sr.Problems {
-			res.Problems = append(res.Problems, *report.ErrorOf(err))
-		}
-	}
+	pruneStores(ctx, client, calls, o, keep, res)
 
 	for _, c := range certs {
 		pc := PrunedCert{Region: c.Region, Name: c.Name, CertID: c.ID, NotAfter: c.NotAfter}
@@ -236,11 +210,61 @@ func Prune(ctx context.Context, client fanout.Client, cas fanout.CASClient, m *m
 	return res
 }
 
-// carriedBy describes every manifest target and returns, by certificate
-// name and by "sha256:<fingerprint>", the targets carrying it; complete is
-// false when a target could not be described (the failures are added to
+// pruneStores prunes the stores of the products that keep certificates
+// of their own (fanout.Pruner: an ESA site's, CLB's server certificates
+// of a region), those the manifest's targets use: certdrop's
+// certificates that have expired or are superseded, never one certdrop
+// did not put there, never one in use. The calls are retried as the CAS
+// calls are.
+func pruneStores(ctx context.Context, client fanout.Client, calls []plan.Call, o PruneOptions, keep int, res *PruneResult) {
+	pr, ok := client.(fanout.Pruner)
+	if !ok || len(calls) == 0 {
+		return
+	}
+	sp := pr.Prune(ctx, calls, retried{o.Fanout}, fanout.PruneOptions{Delete: o.Delete, Keep: keep, Now: o.now()})
+	for _, p := range sp.Problems {
+		e := report.ErrorOf(p.Err)
+		e.Message = fmt.Sprintf("reading the certificates of %s: %s; nothing there was touched", p.Store, e.Message)
+		res.Problems = append(res.Problems, *e)
+	}
+	for _, c := range sp.Certs {
+		pc := PrunedCert{Store: c.Store, ID: c.ID, Name: c.Name, NotAfter: c.NotAfter, Reason: c.Reason}
+		switch {
+		case c.Err != nil:
+			pc.Error = report.ErrorOf(c.Err)
+			res.Failed = append(res.Failed, pc)
+		case c.Delete:
+			res.Deleted = append(res.Deleted, pc)
+		default:
+			res.Kept = append(res.Kept, pc)
+		}
+	}
+}
+
+// now is the prune's clock.
+func (o PruneOptions) now() time.Time {
+	if o.Now != nil {
+		return o.Now()
+	}
+	return time.Now()
+}
+
+// retried is a fanout.Caller that retries each call as the CAS calls are
+// (fanout.CallCAS): for a prune's few calls outside a run.
+type retried struct{ o fanout.Options }
+
+// Call makes the call, retrying throttled and transient failures.
+func (r retried) Call(ctx context.Context, _ plan.API, send func() (string, error)) error {
+	return fanout.CallCAS(ctx, r.o, func() error {
+		_, err := send()
+		return err
+	})
+}
+
+// targetCalls plans the call of every manifest target; complete is false
+// when a target could not be planned (the failures are added to
 // res.Problems).
-func carriedBy(ctx context.Context, client fanout.Client, products plan.Products, m *manifest.Manifest, opts fanout.Options, res *PruneResult) (map[string][]string, bool) {
+func targetCalls(products plan.Products, m *manifest.Manifest, res *PruneResult) ([]plan.Call, bool) {
 	var calls []plan.Call
 	complete := true
 	for _, t := range m.Targets {
@@ -255,6 +279,15 @@ func carriedBy(ctx context.Context, client fanout.Client, products plan.Products
 		}
 		calls = append(calls, c)
 	}
+	return calls, complete
+}
+
+// carriedBy describes the targets of calls and returns, by certificate
+// name and by "sha256:<fingerprint>", the targets carrying it; complete is
+// false when a target could not be described (the failures are added to
+// res.Problems).
+func carriedBy(ctx context.Context, client fanout.Client, calls []plan.Call, opts fanout.Options, res *PruneResult) (map[string][]string, bool) {
+	complete := true
 	res.Targets = len(calls)
 	carried := map[string][]string{}
 	opts.DryRun = true

@@ -140,7 +140,9 @@ func observe(out *Outcome, retry int) alert.Observation {
 			well(alert.KindBundle, path.Dir(k)+"/")
 		}
 		for _, t := range rep.Targets {
-			subject := string(t.Product) + " " + t.Domain
+			// The account leads the subject: a message lists each
+			// account's targets together.
+			subject := t.Name()
 			if t.Bucket != "" {
 				subject += " (" + t.Bucket + ")"
 			}

@@ -2,6 +2,7 @@ package job
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -30,7 +31,34 @@ type Options struct {
 	Fanout *fanout.Options
 }
 
-// Run fans a prepared plan out through client and reports the outcome.
+// accountsOf opens the accounts of m's targets: the function's own
+// through client, the others through their roles, which client assumes
+// with its credentials (a fanout.RoleAssumer: product.Client).
+func accountsOf(client fanout.Client, m *manifest.Manifest) fanout.OpenAccount {
+	return func(ctx context.Context, name string) (fanout.Client, fanout.CASClient, error) {
+		c := client
+		if name != "" {
+			a, ok := m.Account(name)
+			if !ok {
+				return nil, nil, fmt.Errorf("the manifest names no account %q", name)
+			}
+			ra, ok := client.(fanout.RoleAssumer)
+			if !ok {
+				return nil, nil, fmt.Errorf("this API client cannot assume the role %s", a.RoleArn)
+			}
+			var err error
+			if c, err = ra.AssumeRole(ctx, a.RoleArn); err != nil {
+				return nil, nil, err
+			}
+		}
+		cas, _ := c.(fanout.CASClient) // delivery: cas targets reference a certificate in CAS
+		return c, cas, nil
+	}
+}
+
+// Run fans a prepared plan out through client, each account's targets
+// through that account's client and pacers (fanout.RunAccounts), and
+// reports the outcome.
 func Run(ctx context.Context, client fanout.Client, p *plan.Plan, m *manifest.Manifest, keys []string, o Options) *report.Report {
 	start := time.Now()
 	var fo fanout.Options
@@ -43,8 +71,7 @@ func Run(ctx context.Context, client fanout.Client, p *plan.Plan, m *manifest.Ma
 	if o.Quotas != nil {
 		fo.Quotas = o.Quotas
 	}
-	cas, _ := client.(fanout.CASClient) // delivery: cas targets reference a certificate in CAS
-	results, uploads := fanout.RunCAS(ctx, client, cas, p, fo)
+	results, uploads := fanout.RunAccounts(ctx, accountsOf(client, m), p, fo)
 	rep := report.New(report.Meta{
 		Trigger: o.Trigger, RequestID: o.RequestID, DryRun: o.DryRun, StartedAt: start, Keys: keys,
 	}, p, results, time.Now())

@@ -152,7 +152,7 @@ func statusUpdate(out *Outcome, now time.Time) (status.Update, status.Options) {
 
 // observation is what a report says of one target.
 func observation(rep *report.Report, t report.Target) status.Observation {
-	ob := status.Observation{Product: string(t.Product), Address: t.Domain, Bucket: t.Bucket, Outcome: string(t.State),
+	ob := status.Observation{Account: t.Account, Product: string(t.Product), Address: t.Domain, Bucket: t.Bucket, Outcome: string(t.State),
 		Probe: statusProbe(t.Probe)}
 	if t.Error != nil {
 		ob.Error = t.Error.Code + ": " + t.Error.Message
@@ -178,7 +178,7 @@ func manifestRefs(m *manifest.Manifest) []status.Ref {
 		if err != nil {
 			continue
 		}
-		ref := status.Ref{Product: string(t.Product), Address: c.DomainName, Bucket: t.Field("bucket")}
+		ref := status.Ref{Account: t.Account, Product: string(t.Product), Address: c.DomainName, Bucket: t.Field("bucket")}
 		if name, ok := t.ProbeAt(); ok && name != strings.ToLower(c.DomainName) {
 			ref.Names = []string{name}
 		}

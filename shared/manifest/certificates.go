@@ -74,13 +74,16 @@ const (
 	DNSAlidns     = "alidns"
 	DNSCloudflare = "cloudflare"
 	DNSRFC2136    = "rfc2136"
+	// DNSESA writes the records through ESA's record API, for sites whose
+	// DNS is hosted on ESA (NS access).
+	DNSESA = "esa"
 )
 
 // DNS is how a certificate's DNS-01 records are written. Secrets are never
 // in the manifest: only the names of the environment variables that hold
 // them, each starting with SecretEnvPrefix.
 type DNS struct {
-	// Provider is alidns, cloudflare or rfc2136.
+	// Provider is alidns, cloudflare, rfc2136 or esa.
 	Provider string
 	// APITokenEnv (cloudflare) names the variable with a Zone.DNS:Edit
 	// token; default DefaultCloudflareTokenEnv.
@@ -235,7 +238,7 @@ func (p *parser) certificate(raw *yaml.Node) (Certificate, bool) {
 	}
 
 	if v := f.value("dns"); v == nil {
-		p.errorf(n, "certificate has no dns (how DNS-01 records are written: alidns, cloudflare or rfc2136)")
+		p.errorf(n, "certificate has no dns (how DNS-01 records are written: alidns, cloudflare, rfc2136 or esa)")
 	} else {
 		c.DNS = p.dns(v)
 	}
@@ -331,7 +334,7 @@ func (p *parser) dns(raw *yaml.Node) DNS {
 		f = p.fields(n, "dns", dnsFields)
 		at = f.value("provider")
 		if at == nil {
-			p.errorf(raw, "dns has no provider (alidns, cloudflare or rfc2136)")
+			p.errorf(raw, "dns has no provider (alidns, cloudflare, rfc2136 or esa)")
 			return d
 		}
 		s, ok := p.str(at, "provider")
@@ -343,14 +346,15 @@ func (p *parser) dns(raw *yaml.Node) DNS {
 		p.errorf(raw, "dns must be a provider name or a mapping, not %s", describe(n))
 		return d
 	}
-	names := []string{DNSAlidns, DNSCloudflare, DNSRFC2136}
+	names := []string{DNSAlidns, DNSCloudflare, DNSRFC2136, DNSESA}
 	if !contains(names, d.Provider) {
-		p.errorf(at, "unknown dns provider %q%s", d.Provider, or(suggest(d.Provider, names), " (want alidns, cloudflare or rfc2136)"))
+		p.errorf(at, "unknown dns provider %q%s", d.Provider, or(suggest(d.Provider, names), " (want alidns, cloudflare, rfc2136 or esa)"))
 		return d
 	}
 	// Settings that belong to another provider are an error, not ignored.
 	allowed := map[string][]string{
 		DNSAlidns:     {"provider"},
+		DNSESA:        {"provider"},
 		DNSCloudflare: {"provider", "apiTokenEnv"},
 		DNSRFC2136:    {"provider", "server", "keyName", "keyAlg", "keyEnv"},
 	}[d.Provider]

@@ -37,12 +37,12 @@ const maxInt = math.MaxInt32
 
 // Field names, as a manifest spells them.
 var (
-	manifestFields = []string{"version", "defaults", "targets", "certificates"}
+	manifestFields = []string{"version", "defaults", "accounts", "targets", "certificates"}
 	defaultsFields = []string{"staging", "allowUntrusted", "warnDays", "canary", "verify", "replace", "delivery", "casRegion", "prune", "probe"}
 	// targetHead and targetTail are the fields every target has; the
 	// products' own fields go between them.
 	targetHead = []string{"product", "domain", "domains"}
-	targetTail = []string{"bundle", "staging", "delivery", "casRegion", "probe", "probeName"}
+	targetTail = []string{"account", "bundle", "staging", "delivery", "casRegion", "probe", "probeName"}
 )
 
 // Load reads and parses the manifest at path against products. Problems
@@ -109,6 +109,9 @@ type parser struct {
 	// stagingLine is the line of defaults.staging, for the message of a
 	// target that inherits staging: true and cannot have it.
 	stagingLine int
+	// accountNames are the names the accounts section gives, for the
+	// targets' account fields.
+	accountNames []string
 }
 
 // errorf records an error at n's position.
@@ -196,6 +199,10 @@ func (p *parser) manifest(n *yaml.Node) *Manifest {
 
 	if v := f.value("defaults"); v != nil {
 		p.defaults(v, &m.Defaults)
+	}
+
+	if v := f.value("accounts"); v != nil {
+		m.Accounts = p.accounts(v)
 	}
 
 	if v := f.value("certificates"); v != nil {
@@ -295,6 +302,8 @@ func (p *parser) settings(n *yaml.Node, f fields, d Defaults) (t Target, spec *S
 	if spec != nil {
 		p.productFields(n, f, spec, &t)
 	}
+
+	p.targetAccount(f, &t)
 
 	if v := f.value("bundle"); v != nil {
 		if s, ok := p.str(v, "bundle"); ok {

@@ -16,6 +16,9 @@ type Manifest struct {
 	Path     string
 	Version  int
 	Defaults Defaults
+	// Accounts are the other Alibaba Cloud accounts the targets may name
+	// (the accounts section), in file order.
+	Accounts []Account
 	// Targets holds one entry per (product, domain), in file order, with
 	// defaults already applied.
 	Targets []Target
@@ -103,6 +106,9 @@ type Target struct {
 	// Fields holds the values of the product's other target fields (an
 	// OSS target's bucket), by name, as written; nil when it has none.
 	Fields map[string]string
+	// Account names the entry of Manifest.Accounts whose account the
+	// target is in; empty for the function's own account.
+	Account string
 	// Bundle, when set, restricts the target to bundles whose object key
 	// starts with it.
 	Bundle string

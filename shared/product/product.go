@@ -20,7 +20,6 @@ package product
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/certdrop/certdrop/shared/bundle"
 	"github.com/certdrop/certdrop/shared/cloud"
@@ -48,6 +47,22 @@ type Product interface {
 	// Describe reads what the call's target carries now through tr,
 	// making every API call through calls.
 	Describe(ctx context.Context, tr *cloud.Client, call plan.Call, calls fanout.Caller) (fanout.Installed, error)
+}
+
+// Pruner is a Product that keeps certificates in stores of its own
+// besides Certificate Management Service (an ESA site's list of
+// certificates; CLB's server certificates, per region) and prunes
+// certdrop's own there: the prune timer asks it through Client.Prune
+// (fanout.Pruner), with the calls of the manifest's targets of the
+// product. A product whose certificates live in Certificate Management
+// Service only does not implement it.
+type Pruner interface {
+	// Prune prunes the stores targets use through tr, making every API
+	// call through calls: certdrop's certificates that have expired or
+	// are superseded, never one certdrop did not put there, never one in
+	// use. A store that cannot be read whole is among the Problems and
+	// left alone.
+	Prune(ctx context.Context, tr *cloud.Client, targets []plan.Call, calls fanout.Caller, o fanout.PruneOptions) fanout.StorePrune
 }
 
 // Registry holds the products of a run, in the order reports and plans
@@ -146,9 +161,24 @@ type Client struct {
 }
 
 var (
-	_ fanout.Client    = (*Client)(nil)
-	_ fanout.CASClient = (*Client)(nil)
+	_ fanout.Client      = (*Client)(nil)
+	_ fanout.CASClient   = (*Client)(nil)
+	_ fanout.Pruner      = (*Client)(nil)
+	_ fanout.RoleAssumer = (*Client)(nil)
 )
+
+// AssumeRole returns the Client that deploys the same products in the
+// account of the RAM role roleArn, through a transport signing with the
+// role's temporary credentials (cloud.Client.AssumeRole: obtained from
+// STS with this client's credentials, renewed before they expire). A
+// role that cannot be assumed is a *cloud.RoleError.
+func (c *Client) AssumeRole(ctx context.Context, roleArn string) (fanout.Client, error) {
+	tr, err := c.tr.AssumeRole(ctx, roleArn)
+	if err != nil {
+		return nil, err
+	}
+	return &Client{reg: c.reg, tr: tr}, nil
+}
 
 // Transport returns the client's transport.
 func (c *Client) Transport() *cloud.Client { return c.tr }
@@ -183,6 +213,31 @@ func (c *Client) Describe(ctx context.Context, call plan.Call, calls fanout.Call
 	return p.Describe(ctx, c.tr, call, calls)
 }
 
+// Prune prunes the stores of the targets whose products keep certificates
+// of their own (Pruner), each product once with its targets, in the
+// registry's order.
+func (c *Client) Prune(ctx context.Context, targets []plan.Call, calls fanout.Caller, o fanout.PruneOptions) fanout.StorePrune {
+	var out fanout.StorePrune
+	for _, p := range c.reg.list {
+		pr, ok := p.(Pruner)
+		if !ok {
+			continue
+		}
+		var mine []plan.Call
+		for _, t := range targets {
+			if t.Target.Product == p.Spec().Name {
+				mine = append(mine, t)
+			}
+		}
+		if len(mine) == 0 {
+			continue
+		}
+		r := pr.Prune(ctx, c.tr, mine, calls, o)
+		out.Certs, out.Problems = append(out.Certs, r.Certs...), append(out.Problems, r.Problems...)
+	}
+	return out
+}
+
 // Call makes one OpenAPI call of a service certdrop has no product for
 // (Alibaba Cloud DNS) through the transport (cloud.Client.Call): the
 // client is an alidns.Caller.
@@ -204,40 +259,6 @@ func (c *Client) ListCAS(ctx context.Context, region, keyword string, expired bo
 // DeleteCAS deletes a certificate (cloud.Client.DeleteCAS).
 func (c *Client) DeleteCAS(ctx context.Context, region string, id int64) error {
 	return c.tr.DeleteCAS(ctx, region, id)
-}
-
-// StorePruner is a product that keeps certificates in a store of its own
-// (CLB's server certificates) and prunes it (hub.StorePruner, through
-// Client).
-type StorePruner interface {
-	// PruneStore prunes the product's store in the regions of targets
-	// (the manifest's targets of the product).
-	PruneStore(ctx context.Context, tr *cloud.Client, targets []manifest.Target, del bool, keep int, now time.Time, opts fanout.Options) fanout.StorePrune
-}
-
-// PruneStores prunes the stores of the products that keep their own
-// certificates, each for its targets in m (hub.StorePruner).
-func (c *Client) PruneStores(ctx context.Context, m *manifest.Manifest, del bool, keep int, now time.Time, opts fanout.Options) fanout.StorePrune {
-	var out fanout.StorePrune
-	for _, p := range c.reg.list {
-		sp, ok := p.(StorePruner)
-		if !ok {
-			continue
-		}
-		var targets []manifest.Target
-		for _, t := range m.Targets {
-			if t.Product == p.Spec().Name {
-				targets = append(targets, t)
-			}
-		}
-		if len(targets) == 0 {
-			continue
-		}
-		r := sp.PruneStore(ctx, c.tr, targets, del, keep, now, opts)
-		out.Deleted, out.Kept = append(out.Deleted, r.Deleted...), append(out.Kept, r.Kept...)
-		out.Failed, out.Problems = append(out.Failed, r.Failed...), append(out.Problems, r.Problems...)
-	}
-	return out
 }
 
 // Once is a fanout.Caller that makes each call once, unpaced and without

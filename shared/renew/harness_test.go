@@ -65,6 +65,8 @@ type harnessOpts struct {
 	caDelays map[string]time.Duration
 	// denyActions are the alidns actions the key's RAM policy denies.
 	denyActions []string
+	// esaSites are the account's ESA sites (dns: esa).
+	esaSites []cloudsim.ESASiteSettings
 }
 
 func newHarness(t testing.TB, ho harnessOpts) *harness {
@@ -85,6 +87,7 @@ func newHarness(t testing.TB, ho harnessOpts) *harness {
 		Credentials: []cloudsim.Credential{{AccessKeyID: simKey, AccessKeySecret: simSecret, DenyActions: ho.denyActions}},
 		OSS:         cloudsim.OSSSettings{Buckets: []string{bucket}},
 		DNS:         cloudsim.DNSSettings{Zones: zones},
+		ESA:         cloudsim.ESASettings{Sites: ho.esaSites},
 		ACME:        acmeCfg,
 		Faults:      ho.faults,
 	})

@@ -8,13 +8,15 @@ import (
 	"github.com/libdns/cloudflare"
 
 	"github.com/certdrop/certdrop/shared/dnsprovider/alidns"
+	esadns "github.com/certdrop/certdrop/shared/dnsprovider/esa"
 	"github.com/certdrop/certdrop/shared/dnsprovider/rfc2136"
 	"github.com/certdrop/certdrop/shared/manifest"
 )
 
-// NewProviders returns the built-in DNS providers: alidns through caller
+// NewProviders returns the built-in DNS providers: alidns and esa
+// (shared/dnsprovider/esa: ESA sites whose DNS ESA hosts) through caller
 // (certdrop's OpenAPI client, built lazily by the caller so that a run
-// without alidns certificates needs no Alibaba Cloud credentials),
+// without alidns or esa certificates needs no Alibaba Cloud credentials),
 // cloudflare (github.com/libdns/cloudflare) and rfc2136
 // (shared/dnsprovider/rfc2136, whose refusals name the TSIG error). Their secrets come from the environment
 // variables the manifest names; a variable that is not set is an error
@@ -24,6 +26,7 @@ import (
 func NewProviders(getenv func(string) string, caller func(ctx context.Context) (alidns.Caller, error)) ProviderFactory {
 	var mu sync.Mutex
 	var ali *alidns.Provider
+	var esaP *esadns.Provider
 	return func(ctx context.Context, c manifest.Certificate) (Provider, error) {
 		switch c.DNS.Provider {
 		case manifest.DNSAlidns:
@@ -44,6 +47,25 @@ func NewProviders(getenv func(string) string, caller func(ctx context.Context) (
 				return nil, err
 			}
 			ali = p
+			return p, nil
+		case manifest.DNSESA:
+			mu.Lock()
+			defer mu.Unlock()
+			if esaP != nil {
+				return esaP, nil
+			}
+			if caller == nil {
+				return nil, fmt.Errorf("no Alibaba Cloud API client")
+			}
+			cl, err := caller(ctx)
+			if err != nil {
+				return nil, err
+			}
+			p, err := esadns.New(cl, getenv)
+			if err != nil {
+				return nil, err
+			}
+			esaP = p
 			return p, nil
 		case manifest.DNSCloudflare:
 			if err := manifest.CheckSecretEnv(c.DNS.APITokenEnv); err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/mholt/acmez/v3/acme"
 
 	"github.com/certdrop/certdrop/shared/dnsprovider/alidns"
+	esadns "github.com/certdrop/certdrop/shared/dnsprovider/esa"
 )
 
 // Provider writes DNS records: any libdns provider that can append and
@@ -29,7 +30,8 @@ type Provider interface {
 
 // ZoneFinder is an optional Provider interface: the provider knows which of
 // its zones holds a name (alidns lists every page of the account's zones,
-// and answers alidns.ErrNoZone when none holds it). Providers without it
+// and answers alidns.ErrNoZone when none holds it; esa lists the sites and
+// answers esa.ErrNoZone). Providers without it
 // get the zone from DNS (the closest SOA). A libdns.ZoneLister is not
 // taken for one: cloudflare's (v0.2.2) lists only the API's first page of
 // zones, so a zone missing from it proves nothing.
@@ -94,7 +96,7 @@ func (s *dnsSolver) locate(ctx context.Context, name string) (target, error) {
 	var zone string
 	if zf, ok := s.provider.(ZoneFinder); ok {
 		zone, err = zf.FindZone(ctx, fqdn)
-		if errors.Is(err, alidns.ErrNoZone) {
+		if errors.Is(err, alidns.ErrNoZone) || errors.Is(err, esadns.ErrNoZone) {
 			err = kind{ErrNoZone, err}
 		}
 	} else {

@@ -11,8 +11,11 @@ import (
 // CASUpload is what happened to a bundle's certificate in one region of
 // Certificate Management Service, for targets with delivery: cas.
 type CASUpload struct {
-	Region string `json:"region"`
-	Name   string `json:"name"`
+	// Account is the manifest's name of the account whose CAS holds it;
+	// empty for the function's own.
+	Account string `json:"account,omitempty"`
+	Region  string `json:"region"`
+	Name    string `json:"name"`
 	// CertID is the certificate's CertId in that region; 0 when it is not
 	// there (the upload failed, or a dry run found none).
 	CertID int64 `json:"certId"`
@@ -38,7 +41,7 @@ func UploadsOf(ups []fanout.Upload) []CASUpload {
 	}
 	out := make([]CASUpload, 0, len(ups))
 	for _, u := range ups {
-		c := CASUpload{Region: u.Region, Name: u.Name, CertID: u.CertID, Found: u.Found, Uploaded: u.Uploaded,
+		c := CASUpload{Account: u.Account, Region: u.Region, Name: u.Name, CertID: u.CertID, Found: u.Found, Uploaded: u.Uploaded,
 			Attempts: u.Attempts, Throttled: u.Throttled, RequestIDs: append([]string{}, u.RequestIDs...),
 			Targets: u.Targets, DurationMs: u.Duration.Milliseconds()}
 		if u.Err != nil {

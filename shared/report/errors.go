@@ -49,8 +49,18 @@ func errorOf(err error) *Error {
 	var (
 		ue *fanout.UploadError
 		nt *fanout.NameTakenError
+		ac *fanout.AccountError
 	)
 	switch {
+	case errors.As(err, &ac):
+		// The refusal's own answer (NoPermission, EntityNotExist.Role),
+		// with the whole story as the message.
+		e := errorOf(ac.Err)
+		if e.Code == "" || e.Code == "Error" {
+			e.Code = "AccountUnavailable"
+		}
+		e.Message = err.Error()
+		return e
 	case errors.As(err, &ue):
 		// The upload's own answer, with the whole story as the message.
 		e := errorOf(ue.Err)

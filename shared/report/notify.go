@@ -417,14 +417,14 @@ func Text(r *Report) string {
 	}
 	fs := failures(r, 10)
 	for _, t := range fs {
-		fmt.Fprintf(&b, "- %s %s: %s %s\n", t.Product, t.Domain, t.State, detail(t))
+		fmt.Fprintf(&b, "- %s: %s %s\n", t.Name(), t.State, detail(t))
 	}
 	if n := r.Summary.Failed + r.Summary.NotStarted + r.Summary.NotCovered; n > len(fs) {
 		fmt.Fprintf(&b, "(and %d more; see the report of run %s)\n", n-len(fs), r.RunID)
 	}
 	sk := skipped(r, 10)
 	for _, t := range sk {
-		fmt.Fprintf(&b, "- %s %s: %s %s\n", t.Product, t.Domain, t.State, detail(t))
+		fmt.Fprintf(&b, "- %s: %s %s\n", t.Name(), t.State, detail(t))
 	}
 	if n := r.Summary.SkippedNewer; n > len(sk) {
 		fmt.Fprintf(&b, "(and %d more skipped; see the report of run %s)\n", n-len(sk), r.RunID)

@@ -6,6 +6,7 @@ package report
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"slices"
 	"strings"
 	"time"
 
@@ -57,6 +58,9 @@ type Bundle struct {
 
 // Target is what happened to one domain of one product.
 type Target struct {
+	// Account is the manifest's name of the account the target is in
+	// (its account field); empty for the function's own account.
+	Account string           `json:"account,omitempty"`
 	Product manifest.Product `json:"product"`
 	Domain  string           `json:"domain"`
 	// Bucket and Region name the bucket whose custom domain Domain is (an
@@ -119,6 +123,17 @@ type Served struct {
 	DaysLeft    int       `json:"daysLeft"`
 	// Covers says whether the certificate names the probed name.
 	Covers bool `json:"covers"`
+}
+
+// Name names the target as messages do: "cdn www.example.com", with its
+// account first when it is not the function's own: "[media] cdn
+// www.example.com".
+func (t Target) Name() string {
+	n := string(t.Product) + " " + t.Domain
+	if t.Account != "" {
+		n = "[" + t.Account + "] " + n
+	}
+	return n
 }
 
 // Previous is the certificate a domain carried before the run.
@@ -208,12 +223,13 @@ func New(m Meta, p *plan.Plan, results []fanout.Result, finished time.Time) *Rep
 		t := c.Target
 		bucket, region := bucketOf(t)
 		r.Targets = append(r.Targets, Target{
-			Product: t.Product, Domain: c.DomainName, Bucket: bucket, Region: region, API: c.API.Action,
+			Account: t.Account, Product: t.Product, Domain: c.DomainName, Bucket: bucket, Region: region, API: c.API.Action,
 			State: fanout.NotCovered, RequestIDs: []string{},
 			Error: &Error{Code: "NotCovered", Message: "the certificate does not cover " + strings.Join(t.Covered(), ", "),
 				Hint: "issue a certificate that names this domain, or remove its bundle: binding"},
 		})
 	}
+	groupByAccount(r.Targets)
 	r.Summary = summarize(r.Targets)
 	r.Summary.DurationMs = finished.Sub(m.StartedAt).Milliseconds()
 	r.Summary.LowerBoundMs = lowerBound(results).Milliseconds()
@@ -223,6 +239,7 @@ func New(m Meta, p *plan.Plan, results []fanout.Result, finished time.Time) *Rep
 func targetOf(res fanout.Result) Target {
 	bucket, region := bucketOf(res.Call.Target)
 	t := Target{
+		Account:    res.Call.Target.Account,
 		Product:    res.Call.Target.Product,
 		Domain:     res.Call.DomainName,
 		Bucket:     bucket,
@@ -254,6 +271,23 @@ func targetOf(res fanout.Result) Target {
 		}
 	}
 	return t
+}
+
+// groupByAccount orders targets by account, the function's own first,
+// then the others in the order their first targets appear, keeping each
+// account's targets in the plan's order. Without other accounts the order
+// is unchanged.
+func groupByAccount(ts []Target) {
+	rank := map[string]int{"": 0}
+	for _, t := range ts {
+		if _, ok := rank[t.Account]; !ok {
+			rank[t.Account] = len(rank)
+		}
+	}
+	if len(rank) == 1 {
+		return
+	}
+	slices.SortStableFunc(ts, func(a, b Target) int { return rank[a.Account] - rank[b.Account] })
 }
 
 // lowerBound is the shortest time the quotas allow for the Set calls the

@@ -76,7 +76,11 @@ func WriteTableWidth(w io.Writer, r *Report, width int) error {
 			hidden++
 			continue
 		}
-		rows = append(rows, []string{string(t.Product), t.Domain, string(t.State), fmt.Sprint(t.Attempts),
+		product := string(t.Product)
+		if t.Account != "" {
+			product = t.Account + ":" + product
+		}
+		rows = append(rows, []string{product, t.Domain, string(t.State), fmt.Sprint(t.Attempts),
 			fmt.Sprint(t.Throttled), (time.Duration(t.DurationMs) * time.Millisecond).String(), detail(t)})
 	}
 	lay := fitColumns(header, rows, width)
@@ -338,6 +342,9 @@ func SummaryLine(r *Report) string {
 
 // casLine describes a bundle's certificate in one CAS region.
 func casLine(c CASUpload) string {
+	if c.Account != "" {
+		c.Region = c.Region + " (account " + c.Account + ")"
+	}
 	switch {
 	case c.Error != nil:
 		return fmt.Sprintf("CAS %s: %s NOT in CAS: %s: %s (no Set was sent for its %d target(s))", c.Region, c.Name, c.Error.Code, c.Error.Message, c.Targets)

@@ -120,6 +120,9 @@ type Status struct {
 
 // Target is one deployment target.
 type Target struct {
+	// Account is the manifest's name of the account the target is in;
+	// empty for the function's own.
+	Account string `json:"account,omitempty"`
 	Product string `json:"product"`
 	// Address is the domain as its product's API names it.
 	Address string `json:"address"`
@@ -191,6 +194,7 @@ type Run struct {
 // Observation is what a run knows of one target. Nil or empty fields add
 // nothing: the previous status keeps its value.
 type Observation struct {
+	Account string
 	Product string
 	Address string
 	Bucket  string
@@ -206,6 +210,7 @@ type Observation struct {
 
 // Ref names a target of the manifest.
 type Ref struct {
+	Account                  string
 	Product, Address, Bucket string
 	Names                    []string
 }
@@ -267,6 +272,9 @@ func Merge(prev *Status, u Update, now time.Time, o Options) *Status {
 			continue
 		}
 		t := add(Target{Product: ob.Product, Address: ob.Address, Bucket: ob.Bucket})
+		if ob.Account != "" {
+			t.Account = ob.Account
+		}
 		if len(ob.Names) > 0 {
 			t.Names = slices.Clone(ob.Names)
 		}
@@ -285,7 +293,8 @@ func Merge(prev *Status, u Update, now time.Time, o Options) *Status {
 		keep := map[key]bool{}
 		for _, r := range u.Manifest {
 			keep[keyOf(r.Product, r.Bucket, r.Address)] = true
-			t := add(Target{Product: r.Product, Address: r.Address, Bucket: r.Bucket, Outcome: StatePending})
+			t := add(Target{Account: r.Account, Product: r.Product, Address: r.Address, Bucket: r.Bucket, Outcome: StatePending})
+			t.Account = r.Account
 			if len(t.Names) == 0 && len(r.Names) > 0 {
 				t.Names = slices.Clone(r.Names)
 			}

@@ -285,6 +285,30 @@ func TestText(t *testing.T) {
 	}
 }
 
+// TestMergeAccount: a target's account comes from the run's observation
+// or the manifest, and the text names it before the product.
+func TestMergeAccount(t *testing.T) {
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	st := Merge(nil, Update{
+		Targets:  []Observation{{Account: "media", Product: "cdn", Address: "m.example.com", Outcome: "deployed"}},
+		Manifest: []Ref{{Account: "media", Product: "cdn", Address: "m.example.com"}, {Product: "cdn", Address: "own.example.com"}},
+	}, now, Options{})
+	got := map[string]string{}
+	for _, tg := range st.Targets {
+		got[tg.Address] = tg.Account
+	}
+	if got["m.example.com"] != "media" || got["own.example.com"] != "" || len(got) != 2 {
+		t.Errorf("accounts: %v", got)
+	}
+	var b strings.Builder
+	if err := Text(&b, st, TextOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "media:cdn") {
+		t.Errorf("text:\n%s", b.String())
+	}
+}
+
 // TestHTMLCertWithoutIssuer: a certificate whose issuer is not known (a
 // target only inspected: Describe names no issuer) shows no empty "by".
 func TestHTMLCertWithoutIssuer(t *testing.T) {

@@ -55,7 +55,7 @@ func Text(w io.Writer, st *Status, o TextOptions) error {
 			}
 			shown++
 			t := st.Targets[i]
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", clean(t.Product), clean(targetName(t)), certText(t.Cert), outcomeText(t), probeText(t))
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", clean(accountProduct(t)), clean(targetName(t)), certText(t.Cert), outcomeText(t), probeText(t))
 		}
 		_ = tw.Flush()
 		if shown < counts[s] {
@@ -175,4 +175,13 @@ func (e *errWriter) Write(p []byte) (int, error) {
 	n, err := e.w.Write(p)
 	e.err = err
 	return n, err
+}
+
+// accountProduct is the target's product, after its account when it is
+// not the function's own ("media:cdn").
+func accountProduct(t Target) string {
+	if t.Account != "" {
+		return t.Account + ":" + t.Product
+	}
+	return t.Product
 }

@@ -9,6 +9,8 @@ import (
 	"github.com/certdrop/certdrop/shared/product/cdn"
 	"github.com/certdrop/certdrop/shared/product/clb"
 	"github.com/certdrop/certdrop/shared/product/dcdn"
+	"github.com/certdrop/certdrop/shared/product/esa"
+	"github.com/certdrop/certdrop/shared/product/fc"
 	"github.com/certdrop/certdrop/shared/product/live"
 	"github.com/certdrop/certdrop/shared/product/nlb"
 	"github.com/certdrop/certdrop/shared/product/oss"
@@ -28,5 +30,7 @@ func Products() *product.Registry {
 		alb.New(),
 		nlb.New(),
 		clb.New(),
+		esa.New(),
+		fc.New(),
 	)
 }

@@ -571,7 +571,7 @@ var _ report.APIError = (*lb.Error)(nil)
 
 // The products' client prunes their own stores (CLB's server
 // certificates) beside CAS.
-var _ hub.StorePruner = (*product.Client)(nil)
+var _ fanout.Pruner = (*product.Client)(nil)
 
 // TestCLBPrune: the prune deletes certdrop's server certificate that
 // nothing uses and that is older than the newest two, keeps the newest
@@ -615,8 +615,8 @@ func TestCLBPrune(t *testing.T) {
 		res := hub.Prune(ctx, c, c, m, hub.PruneOptions{Delete: del, Products: c.Registry()})
 		var gone []string
 		for _, d := range res.Deleted {
-			if d.Product == "clb" {
-				gone = append(gone, d.ServerCertificateID)
+			if d.Store == "clb cn-hangzhou" {
+				gone = append(gone, d.ID)
 			}
 		}
 		if !slices.Equal(gone, []string{first}) || len(res.Failed) > 0 || len(res.Problems) > 0 {

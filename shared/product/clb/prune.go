@@ -18,16 +18,7 @@ import (
 	"github.com/certdrop/certdrop/shared/product/internal/lb"
 )
 
-var _ product.StorePruner = (*clbProduct)(nil)
-
-// retryCaller makes a prune's calls through the retry policy of CAS
-// calls (fanout.CallCAS): outside a deployment there is no lane.
-type retryCaller struct{ opts fanout.Options }
-
-// Call makes the call, retrying throttled and transient answers.
-func (r retryCaller) Call(ctx context.Context, _ plan.API, send func() (string, error)) error {
-	return fanout.CallCAS(ctx, r.opts, func() error { _, err := send(); return err })
-}
+var _ product.Pruner = (*clbProduct)(nil)
 
 // certdropName matches the names certdrop gives certificates.
 var certdropName = regexp.MustCompile(`^certdrop-(.+)-([0-9]{8})-([0-9a-f]{8})$`)
@@ -55,33 +46,38 @@ func ours(c serverCertificate) bool {
 // 100.
 const maxLBPages = 50
 
-// PruneStore deletes, in each region of targets, the server certificates
+// Prune deletes, in each region of targets, the server certificates
 // certdrop uploaded that no listener or domain extension of any load
-// balancer of the region uses and that are not among the newest keep for
-// the same names (expired ones too, when unused). A region whose
-// certificates or load balancers cannot all be read is reported and left
-// alone.
-func (p *clbProduct) PruneStore(ctx context.Context, tr *cloud.Client, targets []manifest.Target, del bool, keep int, now time.Time, opts fanout.Options) (out fanout.StorePrune) {
+// balancer of the region uses and that are not among the newest o.Keep
+// for the same names (expired ones too, when unused). A region whose
+// certificates or load balancers cannot all be read is among the
+// Problems, untouched.
+func (p *clbProduct) Prune(ctx context.Context, tr *cloud.Client, targets []plan.Call, calls fanout.Caller, o fanout.PruneOptions) (out fanout.StorePrune) {
 	var regions []string
 	for _, t := range targets {
-		if t.Region != "" && !slices.Contains(regions, t.Region) {
-			regions = append(regions, t.Region)
+		if r := t.Target.Region; r != "" && !slices.Contains(regions, r) {
+			regions = append(regions, r)
 		}
 	}
-	calls := retryCaller{opts: opts}
+	now := o.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	keep := max(o.Keep, 1)
 	for _, region := range regions {
+		store := string(Name) + " " + region
 		call := plan.Call{Target: manifest.Target{Product: Name, Region: region}, Endpoint: Host(region), EndpointVar: EnvEndpoint, DomainName: region}
 		certs, err := p.describeCerts(ctx, tr, call, calls, "")
 		if err == nil {
 			var used map[string]bool
 			used, err = p.inUse(ctx, tr, call, calls)
 			if err == nil {
-				d, k, f := p.pruneRegion(ctx, tr, call, calls, certs, used, del, keep, now)
-				out.Deleted, out.Kept, out.Failed = append(out.Deleted, d...), append(out.Kept, k...), append(out.Failed, f...)
+				out.Certs = append(out.Certs, p.pruneRegion(ctx, tr, call, calls, certs, used, o.Delete, keep, now)...)
 				continue
 			}
 		}
-		out.Problems = append(out.Problems, fmt.Errorf("reading CLB's server certificates and load balancers in %s (nothing there was touched): %w", region, err))
+		out.Problems = append(out.Problems, fanout.StoreProblem{Store: store,
+			Err: fmt.Errorf("reading CLB's server certificates and load balancers in %s: %w", region, err)})
 	}
 	return out
 }
@@ -165,7 +161,7 @@ func (p *clbProduct) inUse(ctx context.Context, tr *cloud.Client, call plan.Call
 }
 
 // pruneRegion decides, and with del deletes, a region's certificates.
-func (p *clbProduct) pruneRegion(ctx context.Context, tr *cloud.Client, call plan.Call, calls fanout.Caller, certs []serverCertificate, used map[string]bool, del bool, keep int, now time.Time) (deleted, kept, failed []fanout.StoreCert) {
+func (p *clbProduct) pruneRegion(ctx context.Context, tr *cloud.Client, call plan.Call, calls fanout.Caller, certs []serverCertificate, used map[string]bool, del bool, keep int, now time.Time) []fanout.StoreCert {
 	groups := map[string][]serverCertificate{}
 	for _, c := range certs {
 		if ours(c) {
@@ -183,10 +179,10 @@ func (p *clbProduct) pruneRegion(ctx context.Context, tr *cloud.Client, call pla
 		}
 	}
 	region := call.Target.Region
+	out := make([]fanout.StoreCert, 0, len(certs))
 	for _, c := range certs {
-		pc := fanout.StoreCert{Product: string(Name), Region: region, Name: c.name, ID: c.id, NotAfter: c.notAfter}
+		pc := fanout.StoreCert{Store: string(Name) + " " + region, Name: c.name, ID: c.id, NotAfter: c.notAfter}
 		names := strings.Join(lb.Names(c.names), ", ")
-		remove := false
 		switch {
 		case !ours(c):
 			pc.Reason = "a CLB server certificate certdrop did not upload: never touched"
@@ -196,29 +192,18 @@ func (p *clbProduct) pruneRegion(ctx context.Context, tr *cloud.Client, call pla
 				pc.Reason += "; expired " + c.notAfter.UTC().Format(time.DateOnly) + ": deploy a valid certificate there"
 			}
 		case !now.Before(c.notAfter):
-			remove = true
+			pc.Delete = true
 			pc.Reason = "expired " + c.notAfter.UTC().Format(time.DateOnly) + ", used by nothing"
 		case rank[c.id] < keep:
 			pc.Reason = fmt.Sprintf("one of the newest %d CLB server certificates for %s in %s", keep, names, region)
 		default:
-			remove = true
+			pc.Delete = true
 			pc.Reason = fmt.Sprintf("used by nothing and older than the newest %d for %s in %s", keep, names, region)
 		}
-		if !remove {
-			kept = append(kept, pc)
-			continue
+		if pc.Delete && del {
+			_, pc.Err = product.RPC(ctx, tr, calls, DeleteCertAPI, request(call, map[string]string{"ServerCertificateId": c.id}, nil), nil)
 		}
-		if !del {
-			deleted = append(deleted, pc)
-			continue
-		}
-		_, err := product.RPC(ctx, tr, calls, DeleteCertAPI, request(call, map[string]string{"ServerCertificateId": c.id}, nil), nil)
-		if err != nil {
-			pc.Err = err
-			failed = append(failed, pc)
-			continue
-		}
-		deleted = append(deleted, pc)
+		out = append(out, pc)
 	}
-	return deleted, kept, failed
+	return out
 }
