@@ -38,8 +38,8 @@ type Config struct {
 	// Credentials are the access keys the emulator accepts, for OpenAPI
 	// and OSS alike. They all belong to the account AccountID.
 	Credentials []Credential `yaml:"credentials"`
-	// Accounts are other accounts, each with its own domains, quotas and
-	// RAM roles, reached through the credentials STS AssumeRole gives for
+	// Accounts are other accounts, each with its own domains, load
+	// balancers, quotas and RAM roles, reached through the credentials STS AssumeRole gives for
 	// one of their roles (sts.go).
 	Accounts []AccountSettings `yaml:"accounts"`
 	// STS configures Security Token Service (sts.go).
@@ -272,9 +272,15 @@ func LoadConfig(path string) (Config, error) {
 		d := &cfg.FC.Domains[i]
 		certFiles = append(certFiles, struct{ file, data *string }{&d.CertFile, &d.Cert})
 	}
-	for i := range cfg.LoadBalancers.ServerCertificates {
-		sc := &cfg.LoadBalancers.ServerCertificates[i]
-		certFiles = append(certFiles, struct{ file, data *string }{&sc.CertFile, &sc.Cert})
+	lbs := []*LoadBalancerSettings{&cfg.LoadBalancers}
+	for i := range cfg.Accounts {
+		lbs = append(lbs, &cfg.Accounts[i].LoadBalancers)
+	}
+	for _, l := range lbs {
+		for i := range l.ServerCertificates {
+			sc := &l.ServerCertificates[i]
+			certFiles = append(certFiles, struct{ file, data *string }{&sc.CertFile, &sc.Cert})
+		}
 	}
 	for _, f := range certFiles {
 		if *f.file == "" {
