@@ -3,9 +3,9 @@
 // the listener's certificate, or, with sni: true, the certificate of one
 // of its domain extensions.
 //
-// CLB keeps server certificates of its own, per region: certdrop puts
-// the certificate there once per load balancer region and run
-// (UploadServerCertificate), by reference to Certificate Management
+// CLB keeps server certificates of its own, per account and region:
+// certdrop puts the certificate there once per account, load balancer
+// region and run (UploadServerCertificate), by reference to Certificate Management
 // Service under delivery: cas (AliCloudCertificateId,
 // AliCloudCertificateName, AliCloudCertificateRegionId: no key sent), or
 // with its key otherwise (ServerCertificate, PrivateKey); a server
@@ -144,14 +144,15 @@ const maxName = 80
 var lbRE = regexp.MustCompile(`^lb-[A-Za-z0-9]{1,64}$`)
 
 // New returns product clb.
-func New() product.Product { return &clbProduct{certs: map[string]string{}} }
+func New() product.Product { return &clbProduct{certs: map[certKey]string{}} }
 
 // clbProduct is product clb. It holds one run's server certificates by
-// region and name, and the locks that make each one uploaded once.
+// account (the transport of its credentials), region and name, and the
+// locks that make each one uploaded once.
 type clbProduct struct {
 	lock  lb.Locks
 	mu    sync.Mutex
-	certs map[string]string // region|name -> ServerCertificateId
+	certs map[certKey]string // -> ServerCertificateId
 }
 
 // Spec: an HTTPS listener (region, loadBalancer, port), or with sni: true
@@ -288,7 +289,7 @@ func (p *clbProduct) Set(ctx context.Context, tr *cloud.Client, call plan.Call, 
 		err = p.setOn(ctx, tr, call, calls, id)
 		if try == 0 && code(err) == "ServerCertificateId.NotFound" {
 			// Deleted since this run found or uploaded it: once more.
-			p.forget(call)
+			p.forget(tr, call)
 			continue
 		}
 		return err
@@ -312,12 +313,22 @@ func (p *clbProduct) setOn(ctx context.Context, tr *cloud.Client, call plan.Call
 	return err
 }
 
-// certKey is where a call's server certificate is kept in p.certs.
-func certKey(call plan.Call) string { return call.Target.Region + "|" + call.Param(paramName) }
+// certKey is where a call's server certificate is kept in p.certs: by
+// the transport that found or uploaded it (each account has server
+// certificates of its own, and a transport of its own credentials), the
+// region and the name.
+type certKey struct {
+	tr           *cloud.Client
+	region, name string
+}
 
-func (p *clbProduct) forget(call plan.Call) {
+func keyOf(tr *cloud.Client, call plan.Call) certKey {
+	return certKey{tr, call.Target.Region, call.Param(paramName)}
+}
+
+func (p *clbProduct) forget(tr *cloud.Client, call plan.Call) {
 	p.mu.Lock()
-	delete(p.certs, certKey(call))
+	delete(p.certs, keyOf(tr, call))
 	p.mu.Unlock()
 }
 
@@ -327,8 +338,8 @@ func (p *clbProduct) forget(call plan.Call) {
 // and certificate wait for each other, so that the certificate (and its
 // key) is uploaded once.
 func (p *clbProduct) serverCert(ctx context.Context, tr *cloud.Client, call plan.Call, calls fanout.Caller) (string, error) {
-	key := certKey(call)
-	unlock, err := p.lock.Lock(ctx, "cert|"+key)
+	key := keyOf(tr, call)
+	unlock, err := p.lock.Lock(ctx, fmt.Sprintf("cert|%p|%s|%s", tr, key.region, key.name))
 	if err != nil {
 		return "", err
 	}

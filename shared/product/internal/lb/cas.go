@@ -20,17 +20,26 @@ import (
 // each call goes through the fan-out's Caller in the lane of
 // ListUserCertificateOrder (10 calls/s, as its page documents), and each
 // listing is kept for the product's lifetime (one run), so that a hundred
-// listeners carrying one certificate cost one listing. It is safe for
-// concurrent use.
+// listeners carrying one certificate cost one listing. A listing is kept
+// for the transport that made it: each account has its own CAS (and a
+// transport of its own credentials), so one account's listing never
+// answers for another's. It is safe for concurrent use.
 type CASLookup struct {
 	mu sync.Mutex
-	m  map[string][]fanout.CASCert
+	m  map[casKey][]fanout.CASCert
+}
+
+// casKey names a listing: the transport (the account) that made it, and
+// what was listed.
+type casKey struct {
+	tr    *cloud.Client
+	query string
 }
 
 // List returns the certificates of region matching keyword, the valid
 // ones, then, with expired, the expired ones too.
 func (l *CASLookup) List(ctx context.Context, tr *cloud.Client, calls fanout.Caller, region, keyword string, expired bool) ([]fanout.CASCert, error) {
-	key := region + "|" + keyword + "|" + strconv.FormatBool(expired)
+	key := casKey{tr, region + "|" + keyword + "|" + strconv.FormatBool(expired)}
 	l.mu.Lock()
 	got, ok := l.m[key]
 	l.mu.Unlock()
@@ -52,7 +61,7 @@ func (l *CASLookup) List(ctx context.Context, tr *cloud.Client, calls fanout.Cal
 	}
 	l.mu.Lock()
 	if l.m == nil {
-		l.m = map[string][]fanout.CASCert{}
+		l.m = map[casKey][]fanout.CASCert{}
 	}
 	l.m[key] = got
 	l.mu.Unlock()
