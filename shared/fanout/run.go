@@ -128,10 +128,10 @@ func (r *run) lane(api plan.API, set bool) *lane {
 	return l
 }
 
-// laneKey names an API's lane: its service and action, so that two
-// products' operations of one name (ALB's and NLB's
+// laneKey names an API's lane (plan.API.Lane): its service and action,
+// so that two products' operations of one name (ALB's and NLB's
 // UpdateListenerAttribute) have a lane, a pace and a RAM refusal each.
-func laneKey(api plan.API) string { return api.Service + ":" + api.Action }
+func laneKey(api plan.API) string { return api.Lane() }
 
 // halt stops the run; the first cause wins.
 func (r *run) halt(err error) {
