@@ -54,7 +54,7 @@ type PruneResult struct {
 	// could not be described (only expired certificates were deleted).
 	Problems []report.Error `json:"problems,omitempty"`
 	// Targets counts the manifest targets described to learn what they
-	// carry.
+	// carry: those of the function's own account.
 	Targets    int   `json:"targets"`
 	DurationMs int64 `json:"durationMs"`
 }
@@ -261,13 +261,19 @@ func (r retried) Call(ctx context.Context, _ plan.API, send func() (string, erro
 	})
 }
 
-// targetCalls plans the call of every manifest target; complete is false
-// when a target could not be planned (the failures are added to
-// res.Problems).
+// targetCalls plans the call of every manifest target in the function's
+// own account; complete is false when a target could not be planned (the
+// failures are added to res.Problems). A target in another account
+// (account:) is left out: the prune acts in the function's own account,
+// whose client it has, and that account's CAS and stores hold nothing of
+// such a target.
 func targetCalls(products plan.Products, m *manifest.Manifest, res *PruneResult) ([]plan.Call, bool) {
 	var calls []plan.Call
 	complete := true
 	for _, t := range m.Targets {
+		if t.Account != "" {
+			continue
+		}
 		c, err := plan.TargetCall(products, t)
 		if err != nil {
 			// The manifest parser refuses such targets; what one carries
