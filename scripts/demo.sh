@@ -159,12 +159,14 @@ brief "$(trigger_report)"
 
 step "6. the next day's timer: nothing is due, nothing to set"
 sets=$(count Set)
-lb_writes=$(($(count UpdateListenerAttribute) + $(count AssociateAdditionalCertificatesWithListener) + $(count UploadServerCertificate)))
+lb_writes() { echo $(($(count UpdateListenerAttribute) + $(count AssociateAdditionalCertificatesWithListener) + $(count UploadServerCertificate))); }
+lb=$(lb_writes) esa=$(count SetCertificate) fc=$(count UpdateCustomDomain)
 report=$(invoke timer-2 "$TIMER")
 brief "$report"
 timer2_sets=$(($(count Set) - sets))
-"$BIN" show "$report" | grep -E '^ *(alb|clb) ' || true
-echo "load balancer writes on this run: $(($(count UpdateListenerAttribute) + $(count AssociateAdditionalCertificatesWithListener) + $(count UploadServerCertificate) - lb_writes))"
+"$BIN" show "$report" | grep -E '^ *(alb|clb|esa|fc) ' || true
+echo "writes on this run: $(($(lb_writes) - lb)) to the load balancers, $(($(count SetCertificate) - esa)) SetCertificate to the ESA site," \
+	"$(($(count UpdateCustomDomain) - fc)) UpdateCustomDomain to the FC custom domain"
 
 step "7. delivery: cas from the command line: two more certificates, each uploaded once to CAS and set by reference"
 # The manifest with delivery: cas. Two throwaway certificates, the second
@@ -190,7 +192,11 @@ sleep 1 # the emulator's edge serves the rolled-back certificate a second after 
 report=$(invoke timer-3 "$TIMER")
 brief "$report" | grep -E 'pinned|^invocation' || true
 "$BIN" rollback --release certdrop-demo.test || true
-"$BIN" prune --manifest "$work/manifest-cas.yaml" | tail -1
+# The prune looks at CAS and at the stores products keep of their own: the
+# ESA site's certificates and CLB's server certificates in cn-hangzhou.
+"$BIN" prune --manifest "$work/manifest-cas.yaml" >"$work/prune.txt" || true
+grep -E '^(would delete|FAILED to delete|problem:) |^kept  (esa|clb) ' "$work/prune.txt" || true
+tail -1 "$work/prune.txt"
 
 step "10. the status page: certdrop/status/index.html in the bucket, rewritten by every invocation"
 "$BIN" status || true # exit 1: old.certdrop-demo.test failed
