@@ -3,6 +3,7 @@ package alidns_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -208,5 +209,37 @@ func TestRefused(t *testing.T) {
 	}
 	if _, err := p.FindZone(ctx, "www.elsewhere.com"); !errors.Is(err, alidns.ErrNoZone) {
 		t.Errorf("FindZone outside the zones: %v", err)
+	}
+}
+
+// TestPaging: the SDK decodes the answer's numbers as json.Number, so
+// TotalCount and TTL are read from them: every zone of an account with
+// more than a page of zones is found, and the records a lookup finds carry
+// their TTL.
+func TestPaging(t *testing.T) {
+	var zones []cloudsim.ZoneSettings
+	for i := range 150 {
+		zones = append(zones, cloudsim.ZoneSettings{Name: fmt.Sprintf("zone%03d.com", i)})
+	}
+	p, sim := provider(t, cloudsim.Config{DNS: cloudsim.DNSSettings{Zones: zones}})
+	ctx := context.Background()
+	for _, z := range zones {
+		got, err := p.FindZone(ctx, "_acme-challenge."+z.Name)
+		if err != nil || got != z.Name+"." {
+			t.Errorf("FindZone(_acme-challenge.%s) = %q, %v", z.Name, got, err)
+		}
+	}
+	if ok, _ := calls(sim, "DescribeDomains"); ok != 2 {
+		t.Errorf("DescribeDomains called %d times, want 2 (two pages, cached)", ok)
+	}
+	if _, err := p.AppendRecords(ctx, "zone000.com.", []libdns.Record{libdns.TXT{Name: "_acme-challenge", Text: "v", TTL: 900 * time.Second}}); err != nil {
+		t.Fatal(err)
+	}
+	del, err := p.DeleteRecords(ctx, "zone000.com.", []libdns.Record{libdns.TXT{Name: "_acme-challenge", Text: "v"}})
+	if err != nil || len(del) != 1 {
+		t.Fatalf("delete by value: %v %v", del, err)
+	}
+	if ttl := del[0].RR().TTL; ttl != 900*time.Second {
+		t.Errorf("deleted record's TTL %v, want 15m0s (the TTL DescribeSubDomainRecords answers)", ttl)
 	}
 }

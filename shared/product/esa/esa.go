@@ -46,7 +46,6 @@ package esa
 import (
 	"context"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -58,6 +57,7 @@ import (
 
 	"github.com/certdrop/certdrop/shared/bundle"
 	"github.com/certdrop/certdrop/shared/cloud"
+	"github.com/certdrop/certdrop/shared/cloud/answer"
 	"github.com/certdrop/certdrop/shared/config"
 	"github.com/certdrop/certdrop/shared/failure"
 	"github.com/certdrop/certdrop/shared/fanout"
@@ -115,16 +115,10 @@ func (esaProduct) Spec() manifest.Spec {
 	return manifest.Spec{
 		Name:    Name,
 		Address: []string{"site"},
-		Fields: []manifest.Field{{
-			Name:    "site",
-			Missing: "esa target has no site (the ESA site's name, e.g. example.com)",
-			Check: func(s string) string {
-				if !siteRE.MatchString(s) {
-					return fmt.Sprintf("invalid esa site %q (the site's name, a lower-case domain such as example.com)", s)
-				}
-				return ""
-			},
-		}},
+		Fields: []manifest.Field{
+			product.PatternField("site", siteRE, "esa target has no site (the ESA site's name, e.g. example.com)",
+				"invalid esa site %q (the site's name, a lower-case domain such as example.com)"),
+		},
 		NoStaging: "its API has no Env parameter",
 	}
 }
@@ -183,15 +177,15 @@ func SiteID(ctx context.Context, tr *cloud.Client, call plan.Call, calls fanout.
 		"SiteName": call.DomainName, "SiteSearchType": "exact", "PageSize": "500"}, nil),
 		func(body map[string]any) error {
 			id = 0
-			for _, s := range list(body["Sites"]) {
-				if strings.EqualFold(str(s["SiteName"]), call.DomainName) {
-					id, _ = strconv.ParseInt(str(s["SiteId"]), 10, 64)
+			for _, s := range answer.Objects(body["Sites"]) {
+				if strings.EqualFold(answer.String(s["SiteName"]), call.DomainName) {
+					id, _ = strconv.ParseInt(answer.String(s["SiteId"]), 10, 64)
 				}
 			}
 			if id == 0 {
 				e := cloud.Errorf(SitesAPI.Action, call.DomainName,
 					"this account has no ESA site %s: check the target's site (its name, e.g. example.com) and the account", call.DomainName)
-				e.RequestID = str(body["RequestId"])
+				e.RequestID = answer.String(body["RequestId"])
 				return e
 			}
 			return nil
@@ -222,9 +216,9 @@ func Certificates(ctx context.Context, tr *cloud.Client, call plan.Call, calls f
 		_, err := product.RPC(ctx, tr, calls, ListAPI, request(call, map[string]string{
 			"SiteId": strconv.FormatInt(site, 10), "PageNumber": strconv.Itoa(page), "PageSize": "500"}, nil),
 			func(body map[string]any) error {
-				rid = str(body["RequestId"])
-				items := list(body["Result"])
-				n, total = len(items), num(body["TotalCount"])
+				rid = answer.String(body["RequestId"])
+				items := answer.Objects(body["Result"])
+				n, total = len(items), answer.Int(body["TotalCount"])
 				for _, it := range items {
 					out = append(out, certOf(it))
 				}
@@ -242,18 +236,18 @@ func Certificates(ctx context.Context, tr *cloud.Client, call plan.Call, calls f
 
 // certOf reads one ListCertificates entry.
 func certOf(m map[string]any) Cert {
-	c := Cert{ID: str(m["Id"]), Name: str(m["Name"]), Type: str(m["Type"]), Status: str(m["Status"]),
-		CasID: str(m["CasId"]), Region: str(m["Region"]), Fingerprint: strings.ToLower(strings.ReplaceAll(str(m["FingerprintSha256"]), ":", ""))}
-	for _, n := range strings.Split(str(m["SAN"]), ",") {
+	c := Cert{ID: answer.String(m["Id"]), Name: answer.String(m["Name"]), Type: answer.String(m["Type"]), Status: answer.String(m["Status"]),
+		CasID: answer.String(m["CasId"]), Region: answer.String(m["Region"]), Fingerprint: strings.ToLower(strings.ReplaceAll(answer.String(m["FingerprintSha256"]), ":", ""))}
+	for _, n := range strings.Split(answer.String(m["SAN"]), ",") {
 		if n = strings.ToLower(strings.TrimSpace(n)); n != "" {
 			c.SANs = append(c.SANs, n)
 		}
 	}
-	if cn := strings.ToLower(str(m["CommonName"])); len(c.SANs) == 0 && cn != "" {
+	if cn := strings.ToLower(answer.String(m["CommonName"])); len(c.SANs) == 0 && cn != "" {
 		c.SANs = []string{cn}
 	}
-	c.NotBefore, _ = parseTime(str(m["NotBefore"]))
-	c.NotAfter, _ = parseTime(str(m["NotAfter"]))
+	c.NotBefore, _ = parseTime(answer.String(m["NotBefore"]))
+	c.NotAfter, _ = parseTime(answer.String(m["NotAfter"]))
 	return c
 }
 
@@ -602,33 +596,4 @@ var codeTable = map[string]cloud.CodeInfo{
 	"MissingSiteId":           {Class: failure.Permanent, Hint: "the SiteId was not sent: report this as a certdrop bug"},
 	"Certificate.StatusError": {Class: failure.Permanent, Hint: "ESA refused the certificate's status (expired, or a free certificate that cannot be replaced): check the certificate"},
 	"Certificate.Duplicated":  {Class: failure.Permanent, Hint: "the ESA site already carries this certificate"},
-}
-
-// list returns v as a list of objects.
-func list(v any) []map[string]any {
-	items, _ := v.([]any)
-	out := make([]map[string]any, 0, len(items))
-	for _, e := range items {
-		if m, ok := e.(map[string]any); ok {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-func str(v any) string {
-	switch v := v.(type) {
-	case string:
-		return v
-	case json.Number:
-		return v.String()
-	case float64:
-		return strconv.FormatFloat(v, 'f', -1, 64)
-	}
-	return ""
-}
-
-func num(v any) int {
-	n, _ := strconv.Atoi(str(v))
-	return n
 }

@@ -46,10 +46,8 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
-	"fmt"
 	"maps"
 	"net/http"
-	"regexp"
 	"strings"
 
 	"github.com/certdrop/certdrop/shared/bundle"
@@ -89,11 +87,6 @@ var (
 	GetAPI = plan.API{Service: "fc", Action: "GetCustomDomain", Version: Version, Quota: quota}
 )
 
-// RegionPattern is the form of a region ID.
-const RegionPattern = `^[a-z]{2,4}(-[a-z0-9]{1,16}){1,4}$`
-
-var regionRE = regexp.MustCompile(RegionPattern)
-
 // NoReferenceNote says how fc targets with delivery: cas are delivered.
 const NoReferenceNote = "fc targets with delivery: cas go by upload: UpdateCustomDomain's certConfig takes the certificate and key themselves, never a Certificate Management Service id"
 
@@ -106,16 +99,9 @@ type fcProduct struct{}
 func (fcProduct) Spec() manifest.Spec {
 	return manifest.Spec{
 		Name: Name,
-		Fields: []manifest.Field{{
-			Name:    "region",
-			Missing: "fc target has no region (the custom domain's Function Compute region, e.g. cn-hangzhou)",
-			Check: func(s string) string {
-				if !regionRE.MatchString(s) {
-					return fmt.Sprintf("invalid fc region %q (a region ID such as cn-hangzhou)", s)
-				}
-				return ""
-			},
-		}},
+		Fields: []manifest.Field{
+			product.RegionField(Name, "fc target has no region (the custom domain's Function Compute region, e.g. cn-hangzhou)"),
+		},
 		NoStaging: "its API has no Env parameter",
 	}
 }

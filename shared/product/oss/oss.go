@@ -68,18 +68,11 @@ var (
 	ListCname = plan.API{Service: "oss", Action: "ListCname", Quota: 10}
 )
 
-// RegionPattern is the form of an OSS region ID (cn-hangzhou,
-// ap-southeast-1, eu-central-1): the manifest and the schema check it.
-const RegionPattern = `^[a-z]{2,4}(-[a-z0-9]{1,16}){1,4}$`
-
 // BucketPattern is OSS's bucket naming rule: 3 to 63 lower-case letters,
 // digits and hyphens, starting and ending with a letter or digit.
 const BucketPattern = `^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$`
 
-var (
-	regionRE = regexp.MustCompile(RegionPattern)
-	bucketRE = regexp.MustCompile(BucketPattern)
-)
+var bucketRE = regexp.MustCompile(BucketPattern)
 
 // pool is the product's connection pool.
 const pool = "oss"
@@ -100,25 +93,11 @@ type ossProduct struct{}
 func (ossProduct) Spec() manifest.Spec {
 	return manifest.Spec{
 		Name: Name,
-		Fields: []manifest.Field{{
-			Name:    "region",
-			Missing: "oss target has no region (the bucket's region, e.g. cn-hangzhou)",
-			Check: func(s string) string {
-				if !regionRE.MatchString(s) {
-					return fmt.Sprintf("invalid oss region %q (a region ID such as cn-hangzhou)", s)
-				}
-				return ""
-			},
-		}, {
-			Name:    "bucket",
-			Missing: "oss target has no bucket (the bucket the custom domain is bound to)",
-			Check: func(s string) string {
-				if !bucketRE.MatchString(s) {
-					return fmt.Sprintf("invalid bucket name %q (3 to 63 lower-case letters, digits and hyphens)", s)
-				}
-				return ""
-			},
-		}},
+		Fields: []manifest.Field{
+			product.RegionField(Name, "oss target has no region (the bucket's region, e.g. cn-hangzhou)"),
+			product.PatternField("bucket", bucketRE, "oss target has no bucket (the bucket the custom domain is bound to)",
+				"invalid bucket name %q (3 to 63 lower-case letters, digits and hyphens)"),
+		},
 		NoStaging:  "its API has no Env parameter",
 		NoWildcard: "an oss custom domain cannot be a wildcard",
 	}
