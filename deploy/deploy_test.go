@@ -229,6 +229,11 @@ func TestRAMPolicy(t *testing.T) {
 	}
 	sort.Strings(actions)
 	want := []string{
+		// alb, nlb, slb: the listeners' certificates (and, for slb, the
+		// region's server certificates, and the prune's look at what uses
+		// them).
+		"alb:AssociateAdditionalCertificatesWithListener", "alb:DissociateAdditionalCertificatesFromListener",
+		"alb:GetListenerAttribute", "alb:ListListenerCertificates", "alb:UpdateListenerAttribute",
 		"alidns:AddDomainRecord", "alidns:DeleteDomainRecord", "alidns:DescribeDomains", "alidns:DescribeSubDomainRecords",
 		"cdn:DescribeDomainCertificateInfo", "cdn:SetCdnDomainSSLCertificate", "cdn:SetDomainServerCertificate",
 		"dcdn:DescribeDcdnDomainCertificateInfo", "dcdn:SetDcdnDomainSSLCertificate",
@@ -238,8 +243,13 @@ func TestRAMPolicy(t *testing.T) {
 		"esa:ListSites", "esa:SetCertificate",
 		"fc:GetCustomDomain", "fc:UpdateCustomDomain",
 		"live:DescribeLiveDomainCertificateInfo", "live:SetLiveDomainCertificate",
+		"nlb:AssociateAdditionalCertificatesWithListener", "nlb:DisassociateAdditionalCertificatesWithListener",
+		"nlb:GetListenerAttribute", "nlb:ListListenerCertificates", "nlb:UpdateListenerAttribute",
 		// oss:DeleteObject: a rollback's pin, lifted (certdrop/pins/*).
 		"oss:DeleteObject", "oss:GetObject", "oss:ListCname", "oss:ListObjects", "oss:PutCname", "oss:PutObject",
+		"slb:DeleteServerCertificate", "slb:DescribeDomainExtensions", "slb:DescribeLoadBalancerAttribute",
+		"slb:DescribeLoadBalancerHTTPSListenerAttribute", "slb:DescribeLoadBalancers", "slb:DescribeServerCertificates",
+		"slb:SetDomainExtensionAttribute", "slb:SetLoadBalancerHTTPSListenerAttribute", "slb:UploadServerCertificate",
 		"vod:DescribeVodDomainCertificateInfo", "vod:SetVodDomainSSLCertificate",
 		// PutCname with a certificate: OSS stores it in Certificate
 		// Management Service with the caller's permissions (PutCname's page).

@@ -4,16 +4,19 @@
 #  1. start `certdrop sim` (the products' OpenAPI, OSS with an OSS trigger,
 #     Alibaba Cloud DNS API and an authoritative DNS server for the zone
 #     certdrop-demo.test, and an ACME CA, pebble) with a demo account: 20 CDN,
-#     5 VOD and 5 Live domains under certdrop-demo.test, one offline, an ESA
-#     site at its certificate quota and a Function Compute custom domain with
-#     routes;
+#     5 VOD and 5 Live domains under certdrop-demo.test, one offline, an ALB
+#     listener with another team's additional certificate, a CLB listener,
+#     an ESA site at its certificate quota and a Function Compute custom
+#     domain with routes;
 #  2. start `certdrop serve`, the Function Compute custom runtime, against it;
 #  3. write the manifest (CERTDROP_MANIFEST): the domains, and a certificates
 #     section asking for certdrop-demo.test and *.certdrop-demo.test;
 #  4. invoke the daily timer: the function renews the certificate through ACME
 #     DNS-01 (TXT records through the DNS API, checked at the DNS server,
 #     validated by pebble, removed), writes certs/certdrop-demo.test/bundle.pem,
-#     and its reconcile deploys it to every domain;
+#     and its reconcile deploys it to every domain and load balancer listener
+#     (the ALB listener's default and additional certificates by CAS
+#     reference, the CLB listener through one server certificate);
 #  5. the OSS trigger fires for the new bundle.pem: its invocation finds every
 #     domain already carrying the certificate;
 #  6. invoke the timer again: nothing is due, nothing is set;
@@ -105,7 +108,7 @@ esa_summary() {
 		"FC fn.certdrop-demo.test: $(count UpdateCustomDomain) UpdateCustomDomain, each with the domain's three routes sent back"
 }
 
-step "1. the emulator: $SIM_CONFIG (20 CDN, 5 VOD, 5 Live domains; an ESA site; an FC custom domain; zone certdrop-demo.test; an ACME CA)"
+step "1. the emulator: $SIM_CONFIG (20 CDN, 5 VOD, 5 Live domains; an ALB and a CLB listener; an ESA site; an FC custom domain; zone certdrop-demo.test; an ACME CA)"
 echo "old.certdrop-demo.test is offline: its Set fails, with a hint, on every run (so every run says FAILED)"
 port=$(free_port)
 "$BIN" sim --config "$SIM_CONFIG" --notify "http://127.0.0.1:$port/invoke" --notify-prefix certs/ \
@@ -128,7 +131,7 @@ pids+=($!)
 wait_for bash -c "exec 3<>/dev/tcp/127.0.0.1/$port"
 echo "listening; its JSON log is $work/serve.log"
 
-step "3. the manifest: 32 targets, and the certificate certdrop-demo.test + *.certdrop-demo.test"
+step "3. the manifest: 35 targets, and the certificate certdrop-demo.test + *.certdrop-demo.test"
 # CERTDROP_MANIFEST names a file, as a path in the code package would; in
 # Function Compute it is usually oss://<bucket>/certdrop/manifest.yaml.
 sed "s|https://127.0.0.1:14000/dir|$CERTDROP_ACME_DIRECTORY|" "$MANIFEST" >"$work/manifest.yaml"
@@ -144,6 +147,9 @@ ms=$((($(date +%s%N) - start) / 1000000))
 renewal_ms=$(grep -o '"durationMs":[0-9]*' "$work/timer-1.json" | head -1 | cut -d: -f2)
 echo "the emulator's journal: $(count newOrder) ACME order, $(count AddDomainRecord) TXT records added through the DNS API" \
 	"and $(count DeleteDomainRecord) deleted; the renewal took ${renewal_ms} ms, the whole invocation ${ms} ms"
+echo "the load balancers: $(count UpdateListenerAttribute) ALB default certificate set, $(count AssociateAdditionalCertificatesWithListener)" \
+	"additional one added, $(count DissociateAdditionalCertificatesFromListener) removed (the partner's *.example.com stays);" \
+	"$(count UploadServerCertificate) CLB server certificate uploaded, $(count SetLoadBalancerHTTPSListenerAttribute) CLB listener set"
 
 esa_summary
 
@@ -153,9 +159,14 @@ brief "$(trigger_report)"
 
 step "6. the next day's timer: nothing is due, nothing to set"
 sets=$(count Set)
+lb_writes() { echo $(($(count UpdateListenerAttribute) + $(count AssociateAdditionalCertificatesWithListener) + $(count UploadServerCertificate))); }
+lb=$(lb_writes) esa=$(count SetCertificate) fc=$(count UpdateCustomDomain)
 report=$(invoke timer-2 "$TIMER")
 brief "$report"
 timer2_sets=$(($(count Set) - sets))
+"$BIN" show "$report" | grep -E '^ *(alb|clb|esa|fc) ' || true
+echo "writes on this run: $(($(lb_writes) - lb)) to the load balancers, $(($(count SetCertificate) - esa)) SetCertificate to the ESA site," \
+	"$(($(count UpdateCustomDomain) - fc)) UpdateCustomDomain to the FC custom domain"
 
 step "7. delivery: cas from the command line: two more certificates, each uploaded once to CAS and set by reference"
 # The manifest with delivery: cas. Two throwaway certificates, the second
@@ -168,7 +179,7 @@ sleep 1
 uploads=$(count UploadUserCertificate)
 "$BIN" deploy --bundle "$work/a" --manifest "$work/manifest-cas.yaml" --trust-roots "$work/a-root.pem" --force --json >"$work/cas-a.json" 2>/dev/null || true
 "$BIN" deploy --bundle "$work/b" --manifest "$work/manifest-cas.yaml" --trust-roots "$work/b-root.pem" 2>/dev/null | grep -E '^(CAS |OK|FAILED)' || true
-echo "UploadUserCertificate calls: $(($(count UploadUserCertificate) - uploads)) for two certificates on 32 targets"
+echo "UploadUserCertificate calls: $(($(count UploadUserCertificate) - uploads)) for two certificates on 35 targets"
 esa_summary
 name_a=$(grep -o '"certName": *"[^"]*"' "$work/cas-a.json" | head -1 | cut -d'"' -f4)
 
@@ -181,7 +192,11 @@ sleep 1 # the emulator's edge serves the rolled-back certificate a second after 
 report=$(invoke timer-3 "$TIMER")
 brief "$report" | grep -E 'pinned|^invocation' || true
 "$BIN" rollback --release certdrop-demo.test || true
-"$BIN" prune --manifest "$work/manifest-cas.yaml" | tail -1
+# The prune looks at CAS and at the stores products keep of their own: the
+# ESA site's certificates and CLB's server certificates in cn-hangzhou.
+"$BIN" prune --manifest "$work/manifest-cas.yaml" >"$work/prune.txt" || true
+grep -E '^(would delete|FAILED to delete|problem:) |^kept  (esa|clb) ' "$work/prune.txt" || true
+tail -1 "$work/prune.txt"
 
 step "10. the status page: certdrop/status/index.html in the bucket, rewritten by every invocation"
 "$BIN" status || true # exit 1: old.certdrop-demo.test failed

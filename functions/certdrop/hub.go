@@ -239,8 +239,8 @@ func writePrune(w io.Writer, r *hub.PruneResult) {
 		fmt.Fprintln(w, "DRY RUN: nothing was deleted (--yes deletes)")
 	}
 	where := func(c hub.PrunedCert) string {
-		if c.Target != "" {
-			return fmt.Sprintf("%s  Id %s", c.Target, c.ID)
+		if c.Store != "" {
+			return fmt.Sprintf("%s  Id %s", c.Store, c.ID)
 		}
 		return fmt.Sprintf("%s  CertId %d", c.Region, c.CertID)
 	}

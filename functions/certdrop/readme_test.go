@@ -89,12 +89,12 @@ func TestReadmeTryIt(t *testing.T) {
 		t.Fatalf("%d reports, want 2:\nstdout:\n%s\nstderr:\n%s", len(runs)-1, out, errs)
 	}
 	first, second := runs[1], runs[2]
-	for _, want := range []string{"FAILED: 31 deployed, 1 failed of 32 target(s)", "old.certdrop-demo.test", "InvalidDomain.Offline"} {
+	for _, want := range []string{"FAILED: 34 deployed, 1 failed of 35 target(s)", "old.certdrop-demo.test", "InvalidDomain.Offline"} {
 		if !strings.Contains(first, want) {
 			t.Errorf("the first run's report lacks %q", want)
 		}
 	}
-	if !strings.Contains(second, "FAILED: 31 unchanged, 1 failed of 32 target(s)") {
+	if !strings.Contains(second, "FAILED: 34 unchanged, 1 failed of 35 target(s)") {
 		t.Errorf("the second run's report lacks its summary")
 	}
 	if t.Failed() {

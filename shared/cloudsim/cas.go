@@ -726,7 +726,9 @@ func (s *Sim) seedCAS() error {
 // CarriedBy lists who carries the CAS certificate id of region, by
 // reference or as the product's own copy of an upload: "cdn/www.example.com",
 // "dcdn/.example.com (staging)" for a production or Env=staging
-// configuration, and "oss/<bucket>/<domain>" for a custom domain. A test of
+// configuration, "oss/<bucket>/<domain>" for a custom domain, and
+// "alb/<listener>" ("nlb/...", " (additional)" for an additional
+// certificate) for a load balancer listener. A test of
 // pruning asserts with it that no deleted certificate was carried. Only
 // the ID counts: a cn-hangzhou upload through a product Set has the CAS ID
 // of its name.
@@ -749,6 +751,21 @@ func (s *Sim) CarriedBy(region string, id int64) []string {
 		}
 	}
 	s.reg.mu.Unlock()
+	if s.lbs != nil {
+		want := strconv.FormatInt(id, 10) + "-" + region
+		s.lbs.mu.Lock()
+		for k, l := range s.lbs.listeners {
+			if l.def == want || l.pendingDef == want {
+				out = append(out, k)
+			}
+			for _, c := range l.certs {
+				if c.id == want && !c.removing {
+					out = append(out, k+" (additional)")
+				}
+			}
+		}
+		s.lbs.mu.Unlock()
+	}
 	if s.oss != nil {
 		want := strconv.FormatInt(id, 10) + "-" + region
 		s.oss.cnameMu.Lock()

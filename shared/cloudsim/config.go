@@ -38,8 +38,8 @@ type Config struct {
 	// Credentials are the access keys the emulator accepts, for OpenAPI
 	// and OSS alike. They all belong to the account AccountID.
 	Credentials []Credential `yaml:"credentials"`
-	// Accounts are other accounts, each with its own domains, quotas and
-	// RAM roles, reached through the credentials STS AssumeRole gives for
+	// Accounts are other accounts, each with its own domains, load
+	// balancers, quotas and RAM roles, reached through the credentials STS AssumeRole gives for
 	// one of their roles (sts.go).
 	Accounts []AccountSettings `yaml:"accounts"`
 	// STS configures Security Token Service (sts.go).
@@ -69,6 +69,9 @@ type Config struct {
 	// CASIntlAddr is the loopback address of the ap-southeast-1 CAS
 	// endpoint; default "127.0.0.1:0".
 	CASIntlAddr string `yaml:"casIntlAddr"`
+	// LoadBalancers are the account's ALB, NLB and CLB load balancers
+	// (loadbalancer.go).
+	LoadBalancers LoadBalancerSettings `yaml:"loadBalancers"`
 	// Edge configures the TLS front (edge.go) that serves each domain the
 	// certificate last set on it.
 	Edge EdgeSettings `yaml:"edge"`
@@ -268,6 +271,16 @@ func LoadConfig(path string) (Config, error) {
 	for i := range cfg.FC.Domains {
 		d := &cfg.FC.Domains[i]
 		certFiles = append(certFiles, struct{ file, data *string }{&d.CertFile, &d.Cert})
+	}
+	lbs := []*LoadBalancerSettings{&cfg.LoadBalancers}
+	for i := range cfg.Accounts {
+		lbs = append(lbs, &cfg.Accounts[i].LoadBalancers)
+	}
+	for _, l := range lbs {
+		for i := range l.ServerCertificates {
+			sc := &l.ServerCertificates[i]
+			certFiles = append(certFiles, struct{ file, data *string }{&sc.CertFile, &sc.Cert})
+		}
 	}
 	for _, f := range certFiles {
 		if *f.file == "" {

@@ -86,8 +86,16 @@ func (s *Sim) serveOpenAPI(w http.ResponseWriter, r *http.Request, region string
 		action = params.Get("Action")
 	}
 	c.entry.API = action
-	api, ok := lookupAPI(action)
-	if !ok || (casOnly && api.product != ProductCAS) {
+	version := r.Header.Get("x-acs-version")
+	if version == "" {
+		version = params.Get("Version")
+	}
+	api, ok, known := lookupVersion(action, version)
+	if !ok && known {
+		// A known action in a version no product has.
+		api, _ = lookupAPI(action)
+	}
+	if !known || (casOnly && api.product != ProductCAS) {
 		s.fail(c, newAPIError("", "InvalidAction.NotFound"))
 		return
 	}
@@ -100,11 +108,7 @@ func (s *Sim) serveOpenAPI(w http.ResponseWriter, r *http.Request, region string
 	if api.journal != nil {
 		api.journal(s, c, params)
 	}
-	version := r.Header.Get("x-acs-version")
-	if version == "" {
-		version = params.Get("Version")
-	}
-	if version != api.version {
+	if !ok {
 		s.fail(c, newAPIError(api.product, "InvalidVersion"))
 		return
 	}
@@ -137,7 +141,7 @@ func (s *Sim) serveAuthenticated(c *call, params url.Values) {
 		}
 	}
 
-	ok, rate, at := s.quotas.allow(action, time.Now)
+	ok, rate, at := s.quotas.allow(api.product+"/"+action, action, time.Now)
 	c.entry.Time, c.rate = at.UTC(), rate
 	if !ok {
 		e := newAPIError(api.product, "Throttling.User")

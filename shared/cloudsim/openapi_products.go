@@ -18,6 +18,9 @@ func products() []productSpec {
 		dcdnProduct(), // dcdn.go
 		dnsProduct(),  // alidns.go
 		casProduct(),  // cas.go
+		albProduct(),  // alb.go
+		nlbProduct(),  // nlb.go
+		clbProduct(),  // clb.go
 		esaProduct(),  // esa.go
 		fcProduct(),   // fc.go
 		stsProduct(),  // sts.go
@@ -84,7 +87,10 @@ type apiSpec struct {
 type catalogIndex struct {
 	products []*productSpec
 	byName   map[string]*productSpec
-	byAction map[string]apiSpec
+	// byAction holds each action's operations: one, or one per API
+	// version where two products name an operation alike (ALB's and
+	// NLB's UpdateListenerAttribute), told apart by the version.
+	byAction map[string][]apiSpec
 	// errors are the gateway's codes and every product's.
 	errors map[string]knownError
 }
@@ -106,7 +112,7 @@ func catalog() *catalogIndex {
 // version, a code defined twice differently), which any test of the
 // package finds.
 func buildCatalog() *catalogIndex {
-	ci := &catalogIndex{byName: map[string]*productSpec{}, byAction: map[string]apiSpec{}, errors: gatewayErrors()}
+	ci := &catalogIndex{byName: map[string]*productSpec{}, byAction: map[string][]apiSpec{}, errors: gatewayErrors()}
 	for _, p := range products() {
 		if p.name == "" || ci.byName[p.name] != nil {
 			panic(fmt.Sprintf("cloudsim: product %q registered twice or unnamed", p.name))
@@ -114,12 +120,16 @@ func buildCatalog() *catalogIndex {
 		ci.byName[p.name] = &p
 		ci.products = append(ci.products, &p)
 		for i, a := range p.actions {
-			if _, dup := ci.byAction[a.action]; dup || a.handle == nil || a.version == "" {
-				panic(fmt.Sprintf("cloudsim: action %q registered twice, or without handler or version", a.action))
+			dup := false
+			for _, b := range ci.byAction[a.action] {
+				dup = dup || b.version == a.version
+			}
+			if dup || a.handle == nil || a.version == "" {
+				panic(fmt.Sprintf("cloudsim: action %q registered twice in one version, or without handler or version", a.action))
 			}
 			a.product = p.name
 			p.actions[i] = a
-			ci.byAction[a.action] = a
+			ci.byAction[a.action] = append(ci.byAction[a.action], a)
 		}
 		for code, k := range p.errors {
 			if have, ok := ci.errors[code]; ok && have != k {
@@ -131,10 +141,26 @@ func buildCatalog() *catalogIndex {
 	return ci
 }
 
-// lookupAPI finds an operation by action name.
+// lookupAPI finds an operation by action name (the first registered,
+// where products share the name).
 func lookupAPI(action string) (apiSpec, bool) {
-	a, ok := catalog().byAction[action]
-	return a, ok
+	list := catalog().byAction[action]
+	if len(list) == 0 {
+		return apiSpec{}, false
+	}
+	return list[0], true
+}
+
+// lookupVersion finds the operation of action in version; known reports
+// whether any product has the action.
+func lookupVersion(action, version string) (a apiSpec, ok, known bool) {
+	list := catalog().byAction[action]
+	for _, a := range list {
+		if a.version == version {
+			return a, true, true
+		}
+	}
+	return apiSpec{}, false, len(list) > 0
 }
 
 // lookupProduct finds a registered product by name; nil when none.
@@ -157,7 +183,11 @@ func DefaultQuotas() map[string]float64 {
 	q := map[string]float64{}
 	for _, p := range catalog().products {
 		for _, a := range p.actions {
-			q[a.action] = a.quota
+			// Products sharing an action name share its entry: the lower
+			// quota (each product's calls are counted on their own).
+			if have, ok := q[a.action]; !ok || a.quota < have {
+				q[a.action] = a.quota
+			}
 		}
 	}
 	return q

@@ -37,7 +37,7 @@ func TestProductsRegistry(t *testing.T) {
 				t.Fatal("no actions")
 			}
 			for _, a := range p.actions {
-				got, ok := lookupAPI(a.action)
+				got, ok, _ := lookupVersion(a.action, a.version)
 				if !ok || got.product != p.name || got.version == "" || got.handle == nil {
 					t.Errorf("%s: lookup %v, product %q, version %q, handler %v", a.action, ok, got.product, got.version, got.handle != nil)
 				}

@@ -82,20 +82,25 @@ func newQuotas(limits map[string]float64) *quotas {
 }
 
 // allow admits a call to action arriving now, by clock read under the
-// lock so that the admitted times are in order. It returns the time the
-// decision was taken at. An action whose limit is negative is unlimited.
-func (q *quotas) allow(action string, clock func() time.Time) (bool, *rateInfo, time.Time) {
+// lock so that the admitted times are in order, counted in key's window
+// (its product's: two products' actions of one name are counted apart).
+// It returns the time the decision was taken at. An action whose limit is
+// negative is unlimited.
+func (q *quotas) allow(key, action string, clock func() time.Time) (bool, *rateInfo, time.Time) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	now := clock()
-	limit := q.limits[action]
+	limit, ok := q.limits[key]
+	if !ok {
+		limit = q.limits[action]
+	}
 	if limit < 0 {
 		return true, nil, now
 	}
-	w := q.windows[action]
+	w := q.windows[key]
 	if w == nil {
 		w = newSlidingWindow(limit)
-		q.windows[action] = w
+		q.windows[key] = w
 	}
 	ok, ri := w.allow(now)
 	return ok, &ri, now

@@ -10,6 +10,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -41,6 +42,7 @@ type Sim struct {
 	oss  *OSS
 	dns  *dnsState
 	edge *Edge
+	lbs  *lbState
 	esa  *esaState
 	fc   *fcState
 
@@ -126,7 +128,21 @@ func New(cfg Config) (*Sim, error) {
 		s.creds[c.AccessKeyID] = c
 	}
 	limits := DefaultQuotas()
+	// Each product's own quota, by product/action, where products share
+	// an action name; a configured quota (by action) applies to all.
+	for _, p := range catalog().products {
+		for _, a := range p.actions {
+			limits[p.name+"/"+a.action] = a.quota
+		}
+	}
 	maps.Copy(limits, cfg.Quotas)
+	for _, p := range catalog().products {
+		for _, a := range p.actions {
+			if q, ok := cfg.Quotas[a.action]; ok {
+				limits[p.name+"/"+a.action] = q
+			}
+		}
+	}
 	s.quotas = newQuotas(limits)
 
 	for _, p := range catalog().products {
@@ -162,6 +178,18 @@ func New(cfg Config) (*Sim, error) {
 	if err := s.seedCAS(); err != nil {
 		return nil, fmt.Errorf("cloudsim: %w", err)
 	}
+	lbs, err := newLBState(cfg.LoadBalancers, time.Now(), func(name string) (string, bool) {
+		for _, r := range casRegions() {
+			if c, ok := s.lookupCAS(r, 0, name); ok {
+				return strconv.FormatInt(c.id, 10) + "-" + r, true
+			}
+		}
+		return "", false
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cloudsim: %w", err)
+	}
+	s.lbs = lbs
 	if err := s.newAccounts(); err != nil {
 		return nil, fmt.Errorf("cloudsim: %w", err)
 	}

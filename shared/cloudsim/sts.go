@@ -58,6 +58,9 @@ type AccountSettings struct {
 	Domains Domains `yaml:"domains"`
 	// Quotas are its calls per second by API action, as Config.Quotas.
 	Quotas map[string]float64 `yaml:"quotas"`
+	// LoadBalancers are its ALB, NLB and CLB load balancers, as
+	// Config.LoadBalancers.
+	LoadBalancers LoadBalancerSettings `yaml:"loadBalancers"`
 }
 
 // RoleSettings is one RAM role of an account.
@@ -235,7 +238,7 @@ func (s *Sim) newAccounts() error {
 	s.accounts = map[string]*Sim{}
 	for _, a := range s.cfg.Accounts {
 		sub, err := New(Config{
-			AccountID: a.ID, Domains: a.Domains, Quotas: a.Quotas, Faults: s.cfg.Faults,
+			AccountID: a.ID, Domains: a.Domains, Quotas: a.Quotas, LoadBalancers: a.LoadBalancers, Faults: s.cfg.Faults,
 			MaxCertificateBytes: s.cfg.MaxCertificateBytes, CAS: CASSettings{MaxCertificates: s.cfg.CAS.MaxCertificates},
 			OSS: OSSSettings{Disabled: true}, Edge: EdgeSettings{Disabled: true}, // the edge is s's (New)
 			CertificateClock: s.cfg.CertificateClock, Logger: s.cfg.Logger,

@@ -44,6 +44,9 @@ const (
 	CASEndpoint     = "CERTDROP_CAS_ENDPOINT"
 	CASIntlEndpoint = "CERTDROP_CAS_AP_SOUTHEAST_1_ENDPOINT"
 	AliDNSEndpoint  = "CERTDROP_ALIDNS_ENDPOINT"
+	ALBEndpoint     = "CERTDROP_ALB_ENDPOINT"
+	NLBEndpoint     = "CERTDROP_NLB_ENDPOINT"
+	CLBEndpoint     = "CERTDROP_CLB_ENDPOINT"
 	ESAEndpoint     = "CERTDROP_ESA_ENDPOINT"
 	FCEndpoint      = "CERTDROP_FC_ENDPOINT"
 	STSEndpoint     = "CERTDROP_STS_ENDPOINT"
@@ -149,6 +152,9 @@ func Vars() []Var {
 		{Name: CASEndpoint, DefaultDoc: "`cas.aliyuncs.com`", Meaning: "Certificate Management Service's endpoint, cn-hangzhou", Endpoint: true},
 		{Name: CASIntlEndpoint, DefaultDoc: "`cas.ap-southeast-1.aliyuncs.com`", Meaning: "Certificate Management Service's endpoint, ap-southeast-1", Endpoint: true},
 		{Name: AliDNSEndpoint, DefaultDoc: "`alidns.aliyuncs.com`", Meaning: "Alibaba Cloud DNS's endpoint (renewal)", Endpoint: true},
+		{Name: ALBEndpoint, DefaultDoc: "`alb.<region>.aliyuncs.com`", Meaning: "Application Load Balancer's endpoint (alb targets), every region", Endpoint: true},
+		{Name: NLBEndpoint, DefaultDoc: "`nlb.<region>.aliyuncs.com`", Meaning: "Network Load Balancer's endpoint (nlb targets), every region", Endpoint: true},
+		{Name: CLBEndpoint, DefaultDoc: "`slb[.<region>].aliyuncs.com`", Meaning: "Classic Load Balancer's endpoint (clb targets), every region", Endpoint: true},
 		{Name: ESAEndpoint, DefaultDoc: "`esa.cn-hangzhou.aliyuncs.com`", Meaning: "ESA's endpoint (esa targets and `dns: esa` renewal)", Endpoint: true},
 		{Name: FCEndpoint, DefaultDoc: "`fcv3.<region>.aliyuncs.com`", Meaning: "Function Compute 3.0's endpoint (fc targets), every region", Endpoint: true},
 		{Name: STSEndpoint, DefaultDoc: "`sts.aliyuncs.com`", Meaning: "STS's endpoint: AssumeRole for the manifest's accounts", Endpoint: true},

@@ -131,7 +131,7 @@ func TestEndpoints(t *testing.T) {
 		names = append(names, v.Name)
 	}
 	want := []string{CDNEndpoint, VODEndpoint, LiveEndpoint, DCDNEndpoint, OSSEndpoint, CASEndpoint, CASIntlEndpoint, AliDNSEndpoint,
-		ESAEndpoint, FCEndpoint, STSEndpoint}
+		ALBEndpoint, NLBEndpoint, CLBEndpoint, ESAEndpoint, FCEndpoint, STSEndpoint}
 	if !slices.Equal(names, want) {
 		t.Fatalf("Endpoints = %v, want %v", names, want)
 	}

@@ -52,37 +52,3 @@ type Installed struct {
 	// RequestID is the Describe call's RequestId.
 	RequestID string
 }
-
-// Pruner is a Client whose products may keep certificates on a target
-// itself (an ESA site's own list of certificates) and prune certdrop's
-// own there; the prune timer (hub.Prune) asks it for every manifest
-// target besides pruning Certificate Management Service.
-type Pruner interface {
-	// Prune prunes certdrop's certificates of the call's target, making
-	// every API call through calls: with o.Delete it deletes, else it only
-	// says what it would delete. ok is false when the target's product
-	// keeps no certificates of its own (nothing was called).
-	Prune(ctx context.Context, call plan.Call, calls Caller, o PruneOptions) (list []PrunedTarget, ok bool, err error)
-}
-
-// PruneOptions tune a Pruner's prune of one target.
-type PruneOptions struct {
-	// Delete deletes; without it the prune only lists.
-	Delete bool
-	// Now is the time expiry is judged at; zero: the current time.
-	Now time.Time
-}
-
-// PrunedTarget is one certificate a target carries, as a Pruner judged
-// it.
-type PrunedTarget struct {
-	// ID and Name are the certificate's on the target.
-	ID, Name string
-	NotAfter time.Time
-	// Reason says why it is (or would be) deleted, or kept.
-	Reason string
-	// Delete is true for a certificate to delete; Err is the deletion's
-	// failure, if it was tried and failed.
-	Delete bool
-	Err    error
-}

@@ -119,14 +119,19 @@ func (r *run) slots(api plan.API) int {
 func (r *run) lane(api plan.API, set bool) *lane {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	l, ok := r.lanes[api.Action]
+	l, ok := r.lanes[laneKey(api)]
 	if !ok {
 		l = newLane(newPacer(r.opts.quota(api.Action, api.Quota)), r.slots(api), set)
-		r.lanes[api.Action] = l
+		r.lanes[laneKey(api)] = l
 		r.dispatch.Go(func() { l.dispatch(r.laneCtx) })
 	}
 	return l
 }
+
+// laneKey names an API's lane (plan.API.Lane): its service and action,
+// so that two products' operations of one name (ALB's and NLB's
+// UpdateListenerAttribute) have a lane, a pace and a RAM refusal each.
+func laneKey(api plan.API) string { return api.Lane() }
 
 // halt stops the run; the first cause wins.
 func (r *run) halt(err error) {
@@ -195,7 +200,7 @@ func (r *run) pool(ctx context.Context, idx []int, work func(i int)) {
 	groups := map[string][]int{}
 	var order []string
 	for _, i := range idx {
-		a := r.plan.Calls[i].API.Action
+		a := laneKey(r.plan.Calls[i].API)
 		if _, ok := groups[a]; !ok {
 			order = append(order, a)
 		}

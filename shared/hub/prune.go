@@ -54,7 +54,7 @@ type PruneResult struct {
 	// could not be described (only expired certificates were deleted).
 	Problems []report.Error `json:"problems,omitempty"`
 	// Targets counts the manifest targets described to learn what they
-	// carry.
+	// carry: those of the function's own account.
 	Targets    int   `json:"targets"`
 	DurationMs int64 `json:"durationMs"`
 }
@@ -69,14 +69,26 @@ type PrunedCert struct {
 	Name     string    `json:"name"`
 	CertID   int64     `json:"certId"`
 	NotAfter time.Time `json:"notAfter"`
-	// Target and ID name a certificate a target keeps itself (an ESA
-	// site's: "esa example.com" and its Id); Region and CertID are then
+	// Store and ID name a certificate a product keeps in a store of its
+	// own (fanout.StoreCert): the store ("esa example.com", an ESA site's
+	// certificates; "clb cn-hangzhou", CLB's server certificates of a
+	// region) and the certificate's id there; Region and CertID are then
 	// empty.
-	Target string `json:"target,omitempty"`
-	ID     string `json:"id,omitempty"`
+	Store string `json:"store,omitempty"`
+	ID    string `json:"id,omitempty"`
 	// Reason says why it was deleted or kept.
 	Reason string        `json:"reason"`
 	Error  *report.Error `json:"error,omitempty"`
+}
+
+// Where says where the certificate is: "CertId 123, cn-hangzhou" in CAS,
+// "esa example.com, Id 17" or "clb cn-hangzhou, Id 1231579085529123_abc"
+// in a product's own store.
+func (c PrunedCert) Where() string {
+	if c.Store != "" {
+		return fmt.Sprintf("%s, Id %s", c.Store, c.ID)
+	}
+	return fmt.Sprintf("CertId %d, %s", c.CertID, c.Region)
 }
 
 // Prune deletes from Certificate Management Service the certificates
@@ -88,8 +100,9 @@ type PrunedCert struct {
 // deployment); when a target cannot be described, only expired
 // certificates are deleted. Both CAS regions are looked at (the products
 // keep certificates set by upload in cn-hangzhou too); a region that
-// cannot be listed is reported and left alone. Targets that keep
-// certificates themselves (ESA sites) are pruned too (pruneTargets).
+// cannot be listed is reported and left alone. The stores of products
+// that keep certificates of their own (ESA sites, CLB's server
+// certificates) are pruned too (pruneStores).
 func Prune(ctx context.Context, client fanout.Client, cas fanout.CASClient, m *manifest.Manifest, o PruneOptions) *PruneResult {
 	start := time.Now()
 	res := &PruneResult{DryRun: !o.Delete, Deleted: []PrunedCert{}, Kept: []PrunedCert{}}
@@ -125,7 +138,9 @@ func Prune(ctx context.Context, client fanout.Client, cas fanout.CASClient, m *m
 		}
 	}
 
-	carried, complete := carriedBy(ctx, client, o.Products, m, o.Fanout, res)
+	calls, complete := targetCalls(o.Products, m, res)
+	carried, described := carriedBy(ctx, client, calls, o.Fanout, res)
+	complete = complete && described
 
 	// Newest first within each region and set of names.
 	groups := map[string][]fanout.CASCert{}
@@ -145,7 +160,7 @@ func Prune(ctx context.Context, client fanout.Client, cas fanout.CASClient, m *m
 		}
 	}
 
-	pruneTargets(ctx, client, m, o, res)
+	pruneStores(ctx, client, calls, o, keep, res)
 
 	for _, c := range certs {
 		pc := PrunedCert{Region: c.Region, Name: c.Name, CertID: c.ID, NotAfter: c.NotAfter}
@@ -195,49 +210,33 @@ func Prune(ctx context.Context, client fanout.Client, cas fanout.CASClient, m *m
 	return res
 }
 
-// pruneTargets prunes the certificates the manifest's targets keep
-// themselves (an ESA site's), when the client's products keep any
-// (fanout.Pruner): each target once, its certdrop certificates that have
-// expired or that a later one for the same names supersedes. A
-// certificate certdrop did not create is never touched. The calls are
-// retried as the CAS calls are.
-func pruneTargets(ctx context.Context, client fanout.Client, m *manifest.Manifest, o PruneOptions, res *PruneResult) {
+// pruneStores prunes the stores of the products that keep certificates
+// of their own (fanout.Pruner: an ESA site's, CLB's server certificates
+// of a region), those the manifest's targets use: certdrop's
+// certificates that have expired or are superseded, never one certdrop
+// did not put there, never one in use. The calls are retried as the CAS
+// calls are.
+func pruneStores(ctx context.Context, client fanout.Client, calls []plan.Call, o PruneOptions, keep int, res *PruneResult) {
 	pr, ok := client.(fanout.Pruner)
-	if !ok || m == nil {
+	if !ok || len(calls) == 0 {
 		return
 	}
-	seen := map[string]bool{}
-	for _, t := range m.Targets {
-		call, err := plan.TargetCall(o.Products, t)
-		if err != nil {
-			continue // described, and reported, by carriedBy
-		}
-		label := string(t.Product) + " " + call.DomainName
-		if seen[label] {
-			continue
-		}
-		seen[label] = true
-		list, ok, err := pr.Prune(ctx, call, retried{o.Fanout}, fanout.PruneOptions{Delete: o.Delete, Now: o.now()})
-		if err != nil {
-			e := report.ErrorOf(err)
-			e.Message = fmt.Sprintf("listing the certificates of %s: %s; nothing there was touched", label, e.Message)
-			res.Problems = append(res.Problems, *e)
-			continue
-		}
-		if !ok {
-			continue
-		}
-		for _, c := range list {
-			pc := PrunedCert{Target: label, ID: c.ID, Name: c.Name, NotAfter: c.NotAfter, Reason: c.Reason}
-			switch {
-			case c.Err != nil:
-				pc.Error = report.ErrorOf(c.Err)
-				res.Failed = append(res.Failed, pc)
-			case c.Delete:
-				res.Deleted = append(res.Deleted, pc)
-			default:
-				res.Kept = append(res.Kept, pc)
-			}
+	sp := pr.Prune(ctx, calls, retried{o.Fanout}, fanout.PruneOptions{Delete: o.Delete, Keep: keep, Now: o.now()})
+	for _, p := range sp.Problems {
+		e := report.ErrorOf(p.Err)
+		e.Message = fmt.Sprintf("reading the certificates of %s: %s; nothing there was touched", p.Store, e.Message)
+		res.Problems = append(res.Problems, *e)
+	}
+	for _, c := range sp.Certs {
+		pc := PrunedCert{Store: c.Store, ID: c.ID, Name: c.Name, NotAfter: c.NotAfter, Reason: c.Reason}
+		switch {
+		case c.Err != nil:
+			pc.Error = report.ErrorOf(c.Err)
+			res.Failed = append(res.Failed, pc)
+		case c.Delete:
+			res.Deleted = append(res.Deleted, pc)
+		default:
+			res.Kept = append(res.Kept, pc)
 		}
 	}
 }
@@ -262,14 +261,19 @@ func (r retried) Call(ctx context.Context, _ plan.API, send func() (string, erro
 	})
 }
 
-// carriedBy describes every manifest target and returns, by certificate
-// name and by "sha256:<fingerprint>", the targets carrying it; complete is
-// false when a target could not be described (the failures are added to
-// res.Problems).
-func carriedBy(ctx context.Context, client fanout.Client, products plan.Products, m *manifest.Manifest, opts fanout.Options, res *PruneResult) (map[string][]string, bool) {
+// targetCalls plans the call of every manifest target in the function's
+// own account; complete is false when a target could not be planned (the
+// failures are added to res.Problems). A target in another account
+// (account:) is left out: the prune acts in the function's own account,
+// whose client it has, and that account's CAS and stores hold nothing of
+// such a target.
+func targetCalls(products plan.Products, m *manifest.Manifest, res *PruneResult) ([]plan.Call, bool) {
 	var calls []plan.Call
 	complete := true
 	for _, t := range m.Targets {
+		if t.Account != "" {
+			continue
+		}
 		c, err := plan.TargetCall(products, t)
 		if err != nil {
 			// The manifest parser refuses such targets; what one carries
@@ -281,6 +285,15 @@ func carriedBy(ctx context.Context, client fanout.Client, products plan.Products
 		}
 		calls = append(calls, c)
 	}
+	return calls, complete
+}
+
+// carriedBy describes the targets of calls and returns, by certificate
+// name and by "sha256:<fingerprint>", the targets carrying it; complete is
+// false when a target could not be described (the failures are added to
+// res.Problems).
+func carriedBy(ctx context.Context, client fanout.Client, calls []plan.Call, opts fanout.Options, res *PruneResult) (map[string][]string, bool) {
+	complete := true
 	res.Targets = len(calls)
 	carried := map[string][]string{}
 	opts.DryRun = true

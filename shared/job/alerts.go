@@ -216,7 +216,7 @@ func observe(out *Outcome, retry int) alert.Observation {
 			if f.Error != nil {
 				code, msg, hint = f.Error.Code, f.Error.Message, f.Error.Hint
 			}
-			add(alert.KindPrune, fmt.Sprintf("%s (CertId %d, %s)", f.Name, f.CertID, f.Region), code, "not deleted: "+msg, hint)
+			add(alert.KindPrune, fmt.Sprintf("%s (%s)", f.Name, f.Where()), code, "not deleted: "+msg, hint)
 		}
 		for _, e := range p.Problems {
 			add(alert.KindPrune, "prune", e.Code, e.Message, e.Hint)

@@ -42,10 +42,10 @@ func pruneNotice(out *Outcome, n *report.Notice) []string {
 		verb = "would delete"
 	}
 	for _, d := range p.Deleted {
-		n.Lines = append(n.Lines, fmt.Sprintf("prune: %s %s (CertId %d, %s): %s", verb, d.Name, d.CertID, d.Region, d.Reason))
+		n.Lines = append(n.Lines, fmt.Sprintf("prune: %s %s (%s): %s", verb, d.Name, d.Where(), d.Reason))
 	}
 	for _, f := range p.Failed {
-		n.Lines = append(n.Lines, fmt.Sprintf("prune: could not delete %s (CertId %d, %s): %s%s", f.Name, f.CertID, f.Region, f.Error.Message, hintOf(f.Error)))
+		n.Lines = append(n.Lines, fmt.Sprintf("prune: could not delete %s (%s): %s%s", f.Name, f.Where(), f.Error.Message, hintOf(f.Error)))
 	}
 	for _, e := range p.Problems {
 		n.Lines = append(n.Lines, fmt.Sprintf("prune: %s: %s%s", e.Code, e.Message, hintOf(&e)))

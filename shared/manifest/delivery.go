@@ -67,6 +67,20 @@ func (p *parser) targetDelivery(n *yaml.Node, f fields, d Defaults, spec *Spec, 
 	if t.CASRegion == CASRegionMainland {
 		t.CASRegion = ""
 	}
+	if spec != nil && spec.CASOnly != "" {
+		if v := f.value("delivery"); v != nil && t.Delivery == "" {
+			p.errorf(v, "delivery: %s is not possible for %s: %s (leave delivery out, or set it to %s)",
+				DeliveryUpload, t.Product, spec.CASOnly, DeliveryCAS)
+		}
+		t.Delivery = DeliveryCAS
+	}
+	if spec != nil && spec.CASRegionOf != nil && f.value("casRegion") == nil && t.Region != "" {
+		// The target's region decides, not defaults.casRegion.
+		t.CASRegion = spec.CASRegionOf(t.Region)
+		if t.CASRegion == CASRegionMainland {
+			t.CASRegion = ""
+		}
+	}
 	if spec != nil && t.CAS() && t.CertRegion() != CASRegionMainland && spec.CASByName {
 		at := f.value("casRegion")
 		if at == nil {

@@ -467,6 +467,14 @@ func (p *parser) expand(n *yaml.Node, t Target, spec *Spec, nodes []*yaml.Node) 
 		}
 	}
 	t.Names, t.Address, t.Line = names, strings.Join(addr, ":"), n.Line
+	if spec.AddressOf != nil {
+		t.Address = spec.AddressOf(t)
+	}
+	if spec.CheckTarget != nil {
+		if msg := spec.CheckTarget(t); msg != "" {
+			p.errorf(n, "%s", msg)
+		}
+	}
 	p.unique(n, t, spec, t.Address)
 	return []Target{t}
 }

@@ -370,7 +370,7 @@ func TestParseErrors(t *testing.T) {
 			name: "target without product or domain",
 			in:   lines("version: 1", "targets:", "  - bundle: certs/"),
 			want: strings.Join([]string{
-				"m.yaml:3:5: target has no product (want cdn, cdn-legacy, vod, live, dcdn, oss, esa or fc)",
+				"m.yaml:3:5: target has no product (want cdn, cdn-legacy, vod, live, dcdn, oss, alb, nlb, clb, esa or fc)",
 				"m.yaml:3:5: target has no domain or domains",
 			}, "\n"),
 		},
@@ -387,7 +387,7 @@ func TestParseErrors(t *testing.T) {
 			want: strings.Join([]string{
 				`m.yaml:3:15: unknown product "CDN" (did you mean "cdn"?)`,
 				`m.yaml:4:15: unknown product "vood" (did you mean "vod"?)`,
-				`m.yaml:5:15: unknown product "waf" (want cdn, cdn-legacy, vod, live, dcdn, oss, esa or fc)`,
+				`m.yaml:5:15: unknown product "waf" (want cdn, cdn-legacy, vod, live, dcdn, oss, alb, nlb, clb, esa or fc)`,
 				`m.yaml:6:15: product must be a string, not an integer`,
 			}, "\n"),
 		},
@@ -494,8 +494,8 @@ func TestParseErrors(t *testing.T) {
 				"  - {product: vod, domain: e.example.com, region: CN-SHANGHAI}",
 			),
 			want: strings.Join([]string{
-				"m.yaml:3:43: region is only for vod, oss and fc targets, not cdn",
-				"m.yaml:4:44: region is only for vod, oss and fc targets, not live",
+				"m.yaml:3:43: region is only for vod, oss, alb, nlb, clb and fc targets, not cdn",
+				"m.yaml:4:44: region is only for vod, oss, alb, nlb, clb and fc targets, not live",
 				`m.yaml:5:51: unknown vod region "cn-beijing" (want cn-shanghai or ap-southeast-1)`,
 				"m.yaml:6:51: region must be a string, not an integer",
 				`m.yaml:7:51: unknown vod region "CN-SHANGHAI" (want cn-shanghai or ap-southeast-1)`,
@@ -568,7 +568,7 @@ func TestParseErrors(t *testing.T) {
 				"  - {<<: *t, domain: b.example.com}",
 			),
 			want: strings.Join([]string{
-				"m.yaml:4:5: target has no product (want cdn, cdn-legacy, vod, live, dcdn, oss, esa or fc)",
+				"m.yaml:4:5: target has no product (want cdn, cdn-legacy, vod, live, dcdn, oss, alb, nlb, clb, esa or fc)",
 				"m.yaml:4:6: YAML merge keys (<<) are not supported: write the fields out",
 			}, "\n"),
 		},
@@ -603,7 +603,7 @@ func TestParseErrors(t *testing.T) {
 			want: strings.Join([]string{
 				`m.yaml:2:53: domain "https://img.example.com" is a URL: write the host name only`,
 				`m.yaml:2:81: unknown field "stagging" in target (did you mean "staging"?)`,
-				`m.yaml:3:53: region is only for vod, oss and fc targets, not live`,
+				`m.yaml:3:53: region is only for vod, oss, alb, nlb, clb and fc targets, not live`,
 			}, "\n"),
 		},
 	}

@@ -41,6 +41,27 @@ type Spec struct {
 	// Notice is what a person should know about every target of the
 	// product (a deprecated API); Notices says it once per target entry.
 	Notice string
+	// CASOnly, when set, says why the product's targets receive their
+	// certificate by reference to Certificate Management Service only
+	// (its Set API takes no certificate body): their delivery is cas
+	// whatever the defaults say, and delivery: upload on such a target
+	// is an error.
+	CASOnly string
+	// CASRegionOf, when set, gives the CAS region a target's
+	// certificate goes to from the target's region (a load balancer in
+	// the Chinese mainland takes certificates from cn-hangzhou, one
+	// elsewhere from ap-southeast-1), unless the target sets casRegion
+	// itself.
+	CASRegionOf func(region string) string
+	// AddressOf, when set, computes a target's Address from the target
+	// (its fields, region and names) in place of the address fields
+	// joined by ":": a listener's default certificate and each of its
+	// additional certificates are then distinct targets.
+	AddressOf func(t Target) string
+	// CheckTarget, when set, says what is wrong with a target whose
+	// fields and names were read (a domain extension takes exactly one
+	// name), at the target entry's line; "" when nothing.
+	CheckTarget func(t Target) string
 	// NoProbe says that the product's targets are not served over TLS
 	// by their domain name (SNI), so that probing the domain would not
 	// show what the target serves: they are never probed. A product whose

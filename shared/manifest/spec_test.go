@@ -118,3 +118,133 @@ func TestOnlyForNamesEveryTaker(t *testing.T) {
 		t.Errorf("join = %q", got)
 	}
 }
+
+// casOnlyCatalog is a catalog with a load balancer product whose Set API
+// takes CAS references only, whose CAS region follows the target's region,
+// and whose default and additional (sni) certificates are distinct
+// targets.
+func casOnlyCatalog() Catalog {
+	return Catalog{
+		{Name: "cdn"},
+		{
+			Name: "lb",
+			Fields: []Field{
+				{Name: "region", Missing: "lb target has no region"},
+				{Name: "listener", Missing: "lb target has no listener"},
+				{Name: "sni", Kind: Boolean, Default: "false"},
+			},
+			Address:   []string{"listener"},
+			NoStaging: "its API has no Env parameter",
+			CASOnly:   "its Set API takes a CAS certificate id only",
+			CASRegionOf: func(region string) string {
+				if strings.HasPrefix(region, "cn-") {
+					return CASRegionMainland
+				}
+				return CASRegionInternational
+			},
+			CheckTarget: func(t Target) string {
+				if t.Field("sni") == "true" && len(t.Names) != 1 {
+					return "an sni target names exactly one domain"
+				}
+				return ""
+			},
+			AddressOf: func(t Target) string {
+				if t.Field("sni") == "true" {
+					return t.Field("listener") + "/" + strings.Join(t.Names, ",")
+				}
+				return t.Field("listener")
+			},
+		},
+	}
+}
+
+// TestCASOnlyAndRegionalCAS: a CAS-only product's targets are delivered
+// by CAS whatever the defaults say; delivery: upload on one is an error at
+// its line; the CAS region follows the target's region unless the target
+// sets casRegion; AddressOf makes a listener's default and additional
+// certificates distinct targets, and repeats of either duplicates.
+func TestCASOnlyAndRegionalCAS(t *testing.T) {
+	cat := casOnlyCatalog()
+	m, err := Parse("lb.yaml", []byte(`version: 1
+defaults:
+  casRegion: ap-southeast-1
+targets:
+  - product: lb
+    region: cn-hangzhou
+    listener: lsn-1
+    domain: api.example.com
+  - product: lb
+    region: cn-hangzhou
+    listener: lsn-1
+    domain: www.example.com
+    sni: true
+  - product: lb
+    region: eu-central-1
+    listener: lsn-2
+    domain: eu.example.com
+  - product: lb
+    region: cn-beijing
+    listener: lsn-3
+    domain: b.example.com
+    casRegion: ap-southeast-1
+  - product: cdn
+    domain: cdn.example.com
+`), cat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct{ addr, region string }{
+		{"lsn-1", CASRegionMainland}, {"lsn-1/www.example.com", CASRegionMainland},
+		{"lsn-2", CASRegionInternational}, {"lsn-3", CASRegionInternational}, {"", CASRegionInternational},
+	}
+	for i, w := range want {
+		got := m.Targets[i]
+		if got.Address != w.addr || got.CertRegion() != w.region {
+			t.Errorf("target %d: address %q CAS region %s; want %q %s", i, got.Address, got.CertRegion(), w.addr, w.region)
+		}
+		if i < 4 && !got.CAS() {
+			t.Errorf("target %d (%s): delivery %q; want cas", i, got, got.Delivery)
+		}
+	}
+	if m.Targets[4].CAS() {
+		t.Errorf("the cdn target is delivered by CAS; want upload (the default)")
+	}
+
+	_, err = Parse("bad.yaml", []byte(`version: 1
+targets:
+  - product: lb
+    region: cn-hangzhou
+    listener: lsn-1
+    domain: api.example.com
+    delivery: upload
+  - product: lb
+    region: cn-hangzhou
+    listener: lsn-1
+    domain: www.example.com
+  - product: lb
+    region: cn-hangzhou
+    listener: lsn-1
+    domain: x.example.com
+    sni: true
+  - product: lb
+    region: cn-hangzhou
+    listener: lsn-1
+    domain: x.example.com
+    sni: true
+  - product: lb
+    region: cn-hangzhou
+    listener: lsn-9
+    domains: [y.example.com, z.example.com]
+    sni: true
+`), cat)
+	for _, w := range []string{
+		"bad.yaml:22:5: an sni target names exactly one domain",
+		"bad.yaml:7:15: delivery: upload is not possible for lb: its Set API takes a CAS certificate id only",
+		"bad.yaml:8:5: duplicate target: lb lsn-1 is already listed on line 3",
+		"bad.yaml:17:5: duplicate target: lb lsn-1/x.example.com is already listed on line 12",
+	} {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("errors lack %q:\n%v", w, err)
+		}
+	}
+}

@@ -30,6 +30,11 @@ type API struct {
 // String returns the action name.
 func (a API) String() string { return a.Action }
 
+// Lane names the quota a call of the API is paced at in one account: its
+// service and action, so that two products' operations of one name
+// (ALB's and NLB's UpdateListenerAttribute) are paced apart.
+func (a API) Lane() string { return a.Service + ":" + a.Action }
+
 // Planner plans the calls of one product's targets; every product
 // implements it (shared/product).
 type Planner interface {

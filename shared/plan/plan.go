@@ -110,7 +110,9 @@ func Build(b *bundle.Bundle, m *manifest.Manifest, objectKey string, ps Products
 }
 
 // LowerBound is the shortest time the Set calls can take at the documented
-// quotas: the largest, over the APIs, of calls ÷ calls-per-second.
+// quotas: the largest, over the accounts and their APIs' lanes (API.Lane),
+// of calls ÷ calls-per-second. The accounts run at once, each at its own
+// quotas.
 func (p *Plan) LowerBound() time.Duration { return LowerBound(p.Calls) }
 
 // LowerBound is Plan.LowerBound for any calls.
@@ -118,8 +120,9 @@ func LowerBound(calls []Call) time.Duration {
 	perAPI := map[string]int{}
 	quota := map[string]float64{}
 	for _, c := range calls {
-		perAPI[c.API.Action]++
-		quota[c.API.Action] = c.API.Quota
+		k := c.Target.Account + "|" + c.API.Lane()
+		perAPI[k]++
+		quota[k] = c.API.Quota
 	}
 	var worst float64
 	for a, n := range perAPI {

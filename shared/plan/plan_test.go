@@ -100,6 +100,36 @@ func TestLowerBound(t *testing.T) {
 	}
 }
 
+// TestLowerBoundLanes: the bound groups calls as the fan-out paces them:
+// by account (each account's quotas are its own, its calls run beside
+// the others') and by service and action (ALB's and NLB's
+// UpdateListenerAttribute are two quotas).
+func TestLowerBoundLanes(t *testing.T) {
+	alb := API{Service: "alb", Action: "UpdateListenerAttribute", Quota: 10}
+	nlb := API{Service: "nlb", Action: "UpdateListenerAttribute", Quota: 10}
+	calls := func(api API, account string, n int) []Call {
+		cs := make([]Call, n)
+		for i := range cs {
+			cs[i] = Call{API: api, Target: manifest.Target{Account: account}}
+		}
+		return cs
+	}
+	tests := []struct {
+		name  string
+		calls []Call
+		want  time.Duration
+	}{
+		{"one API", calls(alb, "", 20), 2 * time.Second},
+		{"ALB and NLB", append(calls(alb, "", 20), calls(nlb, "", 20)...), 2 * time.Second},
+		{"three accounts", append(append(calls(alb, "", 20), calls(alb, "media", 20)...), calls(alb, "games", 30)...), 3 * time.Second},
+	}
+	for _, tt := range tests {
+		if got := LowerBound(tt.calls); got != tt.want {
+			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
 func TestCertName(t *testing.T) {
 	na := time.Date(2027, 1, 31, 12, 0, 0, 0, time.UTC)
 	fp := "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"

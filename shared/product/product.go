@@ -49,15 +49,20 @@ type Product interface {
 	Describe(ctx context.Context, tr *cloud.Client, call plan.Call, calls fanout.Caller) (fanout.Installed, error)
 }
 
-// Pruner is a Product that keeps certificates on its targets themselves
-// (an ESA site's list of certificates) and prunes certdrop's own there:
-// the prune timer asks it through Client.Prune (fanout.Pruner). A product
-// whose certificates live in Certificate Management Service only does not
-// implement it.
+// Pruner is a Product that keeps certificates in stores of its own
+// besides Certificate Management Service (an ESA site's list of
+// certificates; CLB's server certificates, per region) and prunes
+// certdrop's own there: the prune timer asks it through Client.Prune
+// (fanout.Pruner), with the calls of the manifest's targets of the
+// product. A product whose certificates live in Certificate Management
+// Service only does not implement it.
 type Pruner interface {
-	// Prune prunes certdrop's certificates of the call's target through
-	// tr, making every API call through calls.
-	Prune(ctx context.Context, tr *cloud.Client, call plan.Call, calls fanout.Caller, o fanout.PruneOptions) ([]fanout.PrunedTarget, error)
+	// Prune prunes the stores targets use through tr, making every API
+	// call through calls: certdrop's certificates that have expired or
+	// are superseded, never one certdrop did not put there, never one in
+	// use. A store that cannot be read whole is among the Problems and
+	// left alone.
+	Prune(ctx context.Context, tr *cloud.Client, targets []plan.Call, calls fanout.Caller, o fanout.PruneOptions) fanout.StorePrune
 }
 
 // Registry holds the products of a run, in the order reports and plans
@@ -208,20 +213,29 @@ func (c *Client) Describe(ctx context.Context, call plan.Call, calls fanout.Call
 	return p.Describe(ctx, c.tr, call, calls)
 }
 
-// Prune prunes certdrop's certificates of the call's target as its
-// product does (Pruner); ok is false when the product keeps none of its
-// own.
-func (c *Client) Prune(ctx context.Context, call plan.Call, calls fanout.Caller, o fanout.PruneOptions) ([]fanout.PrunedTarget, bool, error) {
-	p, err := c.product(call)
-	if err != nil {
-		return nil, false, err
+// Prune prunes the stores of the targets whose products keep certificates
+// of their own (Pruner), each product once with its targets, in the
+// registry's order.
+func (c *Client) Prune(ctx context.Context, targets []plan.Call, calls fanout.Caller, o fanout.PruneOptions) fanout.StorePrune {
+	var out fanout.StorePrune
+	for _, p := range c.reg.list {
+		pr, ok := p.(Pruner)
+		if !ok {
+			continue
+		}
+		var mine []plan.Call
+		for _, t := range targets {
+			if t.Target.Product == p.Spec().Name {
+				mine = append(mine, t)
+			}
+		}
+		if len(mine) == 0 {
+			continue
+		}
+		r := pr.Prune(ctx, c.tr, mine, calls, o)
+		out.Certs, out.Problems = append(out.Certs, r.Certs...), append(out.Problems, r.Problems...)
 	}
-	pr, ok := p.(Pruner)
-	if !ok {
-		return nil, false, nil
-	}
-	list, err := pr.Prune(ctx, c.tr, call, calls, o)
-	return list, true, err
+	return out
 }
 
 // Call makes one OpenAPI call of a service certdrop has no product for

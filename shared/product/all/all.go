@@ -5,11 +5,14 @@ package all
 
 import (
 	"github.com/certdrop/certdrop/shared/product"
+	"github.com/certdrop/certdrop/shared/product/alb"
 	"github.com/certdrop/certdrop/shared/product/cdn"
+	"github.com/certdrop/certdrop/shared/product/clb"
 	"github.com/certdrop/certdrop/shared/product/dcdn"
 	"github.com/certdrop/certdrop/shared/product/esa"
 	"github.com/certdrop/certdrop/shared/product/fc"
 	"github.com/certdrop/certdrop/shared/product/live"
+	"github.com/certdrop/certdrop/shared/product/nlb"
 	"github.com/certdrop/certdrop/shared/product/oss"
 	"github.com/certdrop/certdrop/shared/product/vod"
 )
@@ -24,6 +27,9 @@ func Products() *product.Registry {
 		live.New(),
 		dcdn.New(),
 		oss.New(),
+		alb.New(),
+		nlb.New(),
+		clb.New(),
 		esa.New(),
 		fc.New(),
 	)

@@ -266,12 +266,12 @@ func TestESAByCASAndPrune(t *testing.T) {
 	res := hub.Prune(ctx, c, c, m, hub.PruneOptions{Delete: true, Products: all.Products()})
 	var deleted, kept []string
 	for _, d := range res.Deleted {
-		if d.Target != "" {
+		if d.Store != "" {
 			deleted = append(deleted, d.Name)
 		}
 	}
 	for _, k := range res.Kept {
-		if k.Target != "" {
+		if k.Store != "" {
 			kept = append(kept, k.Name)
 		}
 	}

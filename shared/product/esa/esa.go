@@ -108,6 +108,8 @@ func New() product.Product { return esaProduct{} }
 
 type esaProduct struct{}
 
+var _ product.Pruner = esaProduct{}
+
 // Spec: a site and the names its certificate covers.
 func (esaProduct) Spec() manifest.Spec {
 	return manifest.Spec{
@@ -513,10 +515,35 @@ func Delete(ctx context.Context, tr *cloud.Client, call plan.Call, calls fanout.
 }
 
 // Prune deletes (with o.Delete; else only lists) certdrop's certificates
-// of the call's site that have expired or that a later certdrop
-// certificate for the same names supersedes. Every other certificate is
-// kept, and listed with why.
-func (esaProduct) Prune(ctx context.Context, tr *cloud.Client, call plan.Call, calls fanout.Caller, o fanout.PruneOptions) ([]fanout.PrunedTarget, error) {
+// of the targets' sites (each site once) that have expired or that a
+// later certdrop certificate for the same names supersedes. Every other
+// certificate is kept, and listed with why. A site whose certificates
+// cannot be listed is among the Problems, untouched.
+func (esaProduct) Prune(ctx context.Context, tr *cloud.Client, targets []plan.Call, calls fanout.Caller, o fanout.PruneOptions) fanout.StorePrune {
+	var out fanout.StorePrune
+	seen := map[string]bool{}
+	for _, call := range targets {
+		site := strings.ToLower(call.DomainName)
+		if seen[site] {
+			continue
+		}
+		seen[site] = true
+		store := string(Name) + " " + call.DomainName
+		certs, err := pruneSite(ctx, tr, call, calls, o)
+		if err != nil {
+			out.Problems = append(out.Problems, fanout.StoreProblem{Store: store, Err: err})
+			continue
+		}
+		for i := range certs {
+			certs[i].Store = store
+		}
+		out.Certs = append(out.Certs, certs...)
+	}
+	return out
+}
+
+// pruneSite prunes the call's site.
+func pruneSite(ctx context.Context, tr *cloud.Client, call plan.Call, calls fanout.Caller, o fanout.PruneOptions) ([]fanout.StoreCert, error) {
 	site, err := SiteID(ctx, tr, call, calls)
 	if err != nil {
 		return nil, err
@@ -529,9 +556,9 @@ func (esaProduct) Prune(ctx context.Context, tr *cloud.Client, call plan.Call, c
 	if now.IsZero() {
 		now = time.Now()
 	}
-	var out []fanout.PrunedTarget
+	var out []fanout.StoreCert
 	for _, c := range certs {
-		p := fanout.PrunedTarget{ID: c.ID, Name: c.Name, NotAfter: c.NotAfter}
+		p := fanout.StoreCert{ID: c.ID, Name: c.Name, NotAfter: c.NotAfter}
 		why := Stale(c, certs, nil, time.Time{}, now)
 		switch {
 		case !c.Ours():
