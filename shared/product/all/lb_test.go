@@ -671,3 +671,38 @@ func TestALBAdditionalByWildcardRerun(t *testing.T) {
 		t.Errorf("the re-run made %d writes; want none", after-before)
 	}
 }
+
+// TestALBAdditionalWildcardWithoutCertificate: a listener's additional
+// wildcard certificate that certdrop set for a name it does not list
+// exactly is what the target carries also to a Describe without a
+// certificate in hand (a reconcile, a prune, the status page), so that a
+// prune sees it in use.
+func TestALBAdditionalWildcardWithoutCertificate(t *testing.T) {
+	_, c := lbClient(t, lbAccount(t))
+	b := testBundle(t, testDomain, "*."+testDomain)
+	target := `  - product: alb
+    region: cn-hangzhou
+    listener: lsn-a
+    domain: api.certdrop.test
+    sni: true
+`
+	res, _ := deployYAML(t, c, b, target)
+	if res[0].State != fanout.Deployed {
+		t.Fatalf("%s (%v); want deployed", res[0].State, res[0].Err)
+	}
+	m, err := manifest.Parse("lb.yaml", []byte("version: 1\ntargets:\n"+target), c.Registry().Catalog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	call, err := plan.TargetCall(c.Registry(), m.Targets[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, err := c.Describe(context.Background(), call, product.Once{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inst.Fingerprint != b.Identity().Fingerprint {
+		t.Errorf("without the certificate in hand: %+v; want the wildcard certdrop set (%s)", inst, b.Identity().Fingerprint)
+	}
+}

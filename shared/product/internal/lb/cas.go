@@ -2,6 +2,7 @@ package lb
 
 import (
 	"context"
+	"crypto/x509"
 	"regexp"
 	"slices"
 	"strconv"
@@ -132,6 +133,25 @@ func OwnEarlier(c fanout.CASCert, casName string) bool {
 		return false
 	}
 	return len(c.Fingerprint) < 8 || c.Fingerprint[:8] == m[3]
+}
+
+// Own reports whether c is one of certdrop's certificates: its name has
+// certdrop's form and, where CAS gives the fingerprint, embeds it.
+func Own(c fanout.CASCert) bool {
+	m := certdropName.FindStringSubmatch(c.Name)
+	return m != nil && (len(c.Fingerprint) < 8 || c.Fingerprint[:8] == m[3])
+}
+
+// CoversAll reports whether c's names (its SANs) cover every one of names
+// by the rules of RFC 6125 (a wildcard one label deep).
+func CoversAll(c fanout.CASCert, names []string) bool {
+	leaf := &x509.Certificate{DNSNames: c.SANs}
+	for _, n := range names {
+		if !bundle.Covers(leaf, n) {
+			return false
+		}
+	}
+	return len(names) > 0
 }
 
 // Fingerprint is the SHA-256 of the first certificate of a PEM chain; ""

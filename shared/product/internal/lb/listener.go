@@ -406,6 +406,21 @@ func (p *Listener) Describe(ctx context.Context, tr *cloud.Client, call plan.Cal
 			newest = &cc
 		}
 	}
+	if newest == nil && call.Param(paramCert) == "" {
+		// Without a certificate in hand (a reconcile, a prune, the status
+		// page), certdrop's own certificate that covers the target's
+		// names is what the target carries, a wildcard among them: a
+		// prune must see it in use.
+		for _, c := range certs {
+			cc, known := a.certs[c.id]
+			if isDefault(c, st.defaultCert) || !known || !c.associated() || !Own(cc) || !CoversAll(cc, call.Target.Names) {
+				continue
+			}
+			if newest == nil || cc.NotBefore.After(newest.NotBefore) {
+				newest = &cc
+			}
+		}
+	}
 	if newest == nil {
 		return fanout.Installed{RequestID: rid}, nil
 	}
