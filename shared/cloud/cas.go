@@ -2,7 +2,6 @@ package cloud
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/certdrop/certdrop/internal/secureurl"
 	"github.com/certdrop/certdrop/shared/bundle"
+	"github.com/certdrop/certdrop/shared/cloud/answer"
 	"github.com/certdrop/certdrop/shared/config"
 	"github.com/certdrop/certdrop/shared/fanout"
 	"github.com/certdrop/certdrop/shared/manifest"
@@ -99,7 +99,7 @@ func (c *Client) UploadCAS(ctx context.Context, region, name, certPEM string, ke
 		return 0, RequestIDOf(err), err
 	}
 	rid, _ := body["RequestId"].(string)
-	id, ok := toInt64(body["CertId"])
+	id, ok := answer.Int64(body["CertId"])
 	if !ok || id <= 0 {
 		return 0, rid, errorf(plan.CASUploadAPI.Action, name, "the answer has no CertId")
 	}
@@ -130,7 +130,7 @@ func (c *Client) ListCAS(ctx context.Context, region, keyword string, expired bo
 				out = append(out, casCert(region, m))
 			}
 		}
-		total, _ := toInt64(body["TotalCount"])
+		total, _ := answer.Int64(body["TotalCount"])
 		if len(list) < casPageSize || int64(page*casPageSize) >= total {
 			return out, nil
 		}
@@ -157,7 +157,7 @@ func casCert(region string, m map[string]any) fanout.CASCert {
 	}
 	c := fanout.CASCert{Region: region, Name: str("Name"), CommonName: str("CommonName", "Common")}
 	for _, k := range []string{"CertificateId", "Id", "CertId"} {
-		if id, ok := toInt64(m[k]); ok && id > 0 {
+		if id, ok := answer.Int64(m[k]); ok && id > 0 {
 			c.ID = id
 			break
 		}
@@ -178,7 +178,7 @@ func casCert(region string, m map[string]any) fanout.CASCert {
 // a date the way ParseTime reads them.
 func casTime(m map[string]any, keys ...string) time.Time {
 	for _, k := range keys {
-		if ms, ok := toInt64(m[k]); ok && ms > 0 {
+		if ms, ok := answer.Int64(m[k]); ok && ms > 0 {
 			return time.UnixMilli(ms).UTC()
 		}
 		if s, ok := m[k].(string); ok {
@@ -191,23 +191,4 @@ func casTime(m map[string]any, keys ...string) time.Time {
 		}
 	}
 	return time.Time{}
-}
-
-// toInt64 reads a JSON number as the SDK decodes it.
-func toInt64(v any) (int64, bool) {
-	switch n := v.(type) {
-	case float64:
-		return int64(n), true
-	case int64:
-		return n, true
-	case int:
-		return int64(n), true
-	case json.Number:
-		i, err := n.Int64()
-		return i, err == nil
-	case string:
-		i, err := strconv.ParseInt(n, 10, 64)
-		return i, err == nil
-	}
-	return 0, false
 }

@@ -41,3 +41,24 @@ func Int(v any) int {
 	n, _ := strconv.Atoi(String(v))
 	return n
 }
+
+// Int64 reads a JSON number as the SDK decodes it (json.Number, float64,
+// an integer) or a string of decimal digits; ok is false for anything
+// else.
+func Int64(v any) (n int64, ok bool) {
+	switch v := v.(type) {
+	case float64:
+		return int64(v), true
+	case int64:
+		return v, true
+	case int:
+		return int64(v), true
+	case json.Number:
+		i, err := v.Int64()
+		return i, err == nil
+	case string:
+		i, err := strconv.ParseInt(v, 10, 64)
+		return i, err == nil
+	}
+	return 0, false
+}

@@ -65,3 +65,28 @@ func TestObjects(t *testing.T) {
 		}
 	}
 }
+
+// TestInt64: every form the SDK decodes a number in, and a decimal
+// string, reads; anything else is not a number.
+func TestInt64(t *testing.T) {
+	body := decode(t, `{"n": 1796557105123, "s": "42", "f": 1.5e3, "x": "4x", "b": true}`)
+	tests := []struct {
+		v    any
+		want int64
+		ok   bool
+	}{
+		{body["n"], 1796557105123, true},
+		{body["s"], 42, true},
+		{float64(1500), 1500, true},
+		{int64(7), 7, true},
+		{3, 3, true},
+		{body["x"], 0, false},
+		{body["b"], 0, false},
+		{nil, 0, false},
+	}
+	for i, tt := range tests {
+		if got, ok := answer.Int64(tt.v); got != tt.want || ok != tt.ok {
+			t.Errorf("%d: Int64(%#v) = %d, %v; want %d, %v", i, tt.v, got, ok, tt.want, tt.ok)
+		}
+	}
+}

@@ -65,7 +65,6 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -76,6 +75,7 @@ import (
 
 	"github.com/certdrop/certdrop/shared/bundle"
 	"github.com/certdrop/certdrop/shared/cloud"
+	"github.com/certdrop/certdrop/shared/cloud/answer"
 	"github.com/certdrop/certdrop/shared/config"
 	"github.com/certdrop/certdrop/shared/failure"
 	"github.com/certdrop/certdrop/shared/fanout"
@@ -425,15 +425,15 @@ func parseServerCertificates(body map[string]any) []serverCertificate {
 		c.id, _ = m["ServerCertificateId"].(string)
 		c.name, _ = m["ServerCertificateName"].(string)
 		c.fingerprint, _ = m["Fingerprint"].(string)
-		if ms, ok := number(m["ExpireTimeStamp"]); ok && ms > 0 {
+		if ms, ok := answer.Int64(m["ExpireTimeStamp"]); ok && ms > 0 {
 			c.notAfter = time.UnixMilli(ms).UTC()
 		} else if t, ok := cloud.ParseTime(str(m["ExpireTime"])); ok {
 			c.notAfter = t
 		}
-		if ms, ok := number(m["CreateTimeStamp"]); ok && ms > 0 {
+		if ms, ok := answer.Int64(m["CreateTimeStamp"]); ok && ms > 0 {
 			c.created = time.UnixMilli(ms).UTC()
 		}
-		n, _ := number(m["IsAliCloudCertificate"])
+		n, _ := answer.Int64(m["IsAliCloudCertificate"])
 		c.aliCloud = n == 1
 		for _, n := range list(m, "SubjectAlternativeNames", "SubjectAlternativeName") {
 			if s, ok := n.(string); ok {
@@ -446,26 +446,6 @@ func parseServerCertificates(body map[string]any) []serverCertificate {
 		out = append(out, c)
 	}
 	return out
-}
-
-// number reads a JSON number as the SDK decodes it (float64, an
-// integer, json.Number, or a decimal string).
-func number(v any) (int64, bool) {
-	switch n := v.(type) {
-	case float64:
-		return int64(n), true
-	case int64:
-		return n, true
-	case int:
-		return int64(n), true
-	case json.Number:
-		i, err := n.Int64()
-		return i, err == nil
-	case string:
-		i, err := strconv.ParseInt(n, 10, 64)
-		return i, err == nil
-	}
-	return 0, false
 }
 
 func str(v any) string {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/certdrop/certdrop/shared/cloud"
+	"github.com/certdrop/certdrop/shared/cloud/answer"
 	"github.com/certdrop/certdrop/shared/fanout"
 	"github.com/certdrop/certdrop/shared/manifest"
 	"github.com/certdrop/certdrop/shared/plan"
@@ -98,7 +99,7 @@ func (p *clbProduct) inUse(ctx context.Context, tr *cloud.Client, call plan.Call
 					got = append(got, str(m["LoadBalancerId"]))
 				}
 			}
-			if n, ok := number(body["TotalCount"]); ok {
+			if n, ok := answer.Int64(body["TotalCount"]); ok {
 				total = int(n)
 			}
 			return nil
@@ -124,7 +125,7 @@ func (p *clbProduct) inUse(ctx context.Context, tr *cloud.Client, call plan.Call
 				if !ok || !strings.EqualFold(str(m["ListenerProtocol"]), "https") {
 					continue
 				}
-				if n, ok := number(m["ListenerPort"]); ok {
+				if n, ok := answer.Int64(m["ListenerPort"]); ok {
 					ports = append(ports, strconv.FormatInt(n, 10))
 				}
 			}
