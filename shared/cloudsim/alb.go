@@ -257,19 +257,37 @@ func (d lbDialect) update(s *Sim, c *call, p url.Values) (any, *apiError) {
 	return map[string]any{"RequestId": c.entry.RequestID, "JobId": s.lbs.jobID()}, nil
 }
 
+// additionalWrite opens a write of a listener's additional
+// certificates: the listener, the ids the call names (mandatory, to verb
+// them), and the listener writable.
+func (d lbDialect) additionalWrite(s *Sim, p url.Values, verb string, now time.Time) (*lbListener, []string, *apiError) {
+	l, e := d.listener(s, p, now)
+	if e != nil {
+		return nil, nil, e
+	}
+	ids := indexed(p, d.additionalParam)
+	if len(ids) == 0 {
+		return nil, nil, newAPIError(d.product, "MissingParameter").withMessage("The certificates to " + verb + " are mandatory.")
+	}
+	if e := d.writable(l, now); e != nil {
+		return nil, nil, e
+	}
+	return l, ids, nil
+}
+
+// accepted answers a write of ids the listener takes until until: a job.
+func (s *Sim) lbAccepted(c *call, l *lbListener, ids []string, until time.Time) map[string]any {
+	c.entry.CertID = strings.Join(ids, ",")
+	l.busyUntil = until
+	return map[string]any{"RequestId": c.entry.RequestID, "JobId": s.lbs.jobID()}
+}
+
 func (d lbDialect) associate(s *Sim, c *call, p url.Values) (any, *apiError) {
 	s.lbs.mu.Lock()
 	defer s.lbs.mu.Unlock()
 	now := time.Now()
-	l, e := d.listener(s, p, now)
+	l, ids, e := d.additionalWrite(s, p, "associate", now)
 	if e != nil {
-		return nil, e
-	}
-	ids := indexed(p, d.additionalParam)
-	if len(ids) == 0 {
-		return nil, newAPIError(d.product, "MissingParameter").withMessage("The certificates to associate are mandatory.")
-	}
-	if e := d.writable(l, now); e != nil {
 		return nil, e
 	}
 	for _, id := range ids {
@@ -290,24 +308,15 @@ func (d lbDialect) associate(s *Sim, c *call, p url.Values) (any, *apiError) {
 	for _, id := range ids {
 		l.certs = append(l.certs, &lbCert{id: id, until: until})
 	}
-	c.entry.CertID = strings.Join(ids, ",")
-	l.busyUntil = until
-	return map[string]any{"RequestId": c.entry.RequestID, "JobId": s.lbs.jobID()}, nil
+	return s.lbAccepted(c, l, ids, until), nil
 }
 
 func (d lbDialect) dissociate(s *Sim, c *call, p url.Values) (any, *apiError) {
 	s.lbs.mu.Lock()
 	defer s.lbs.mu.Unlock()
 	now := time.Now()
-	l, e := d.listener(s, p, now)
+	l, ids, e := d.additionalWrite(s, p, "dissociate", now)
 	if e != nil {
-		return nil, e
-	}
-	ids := indexed(p, d.additionalParam)
-	if len(ids) == 0 {
-		return nil, newAPIError(d.product, "MissingParameter").withMessage("The certificates to dissociate are mandatory.")
-	}
-	if e := d.writable(l, now); e != nil {
 		return nil, e
 	}
 	var found []*lbCert
@@ -330,7 +339,5 @@ func (d lbDialect) dissociate(s *Sim, c *call, p url.Values) (any, *apiError) {
 	for _, c := range found {
 		c.removing, c.until = true, until
 	}
-	c.entry.CertID = strings.Join(ids, ",")
-	l.busyUntil = until
-	return map[string]any{"RequestId": c.entry.RequestID, "JobId": s.lbs.jobID()}, nil
+	return s.lbAccepted(c, l, ids, until), nil
 }
