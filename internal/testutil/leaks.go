@@ -94,3 +94,18 @@ func (l *LeakCheck) Main(m *testing.M) {
 	}
 	os.Exit(code)
 }
+
+// SecretPEM registers a private key's PEM, its body joined, and each of
+// its body lines long enough to be telling, as secrets.
+func (l *LeakCheck) SecretPEM(keyPEM string) {
+	var body strings.Builder
+	for _, line := range strings.Split(keyPEM, "\n") {
+		if line != "" && !strings.HasPrefix(line, "-----") {
+			body.WriteString(line)
+			if len(line) >= 32 {
+				l.Secret(line)
+			}
+		}
+	}
+	l.Secret(keyPEM, body.String())
+}

@@ -40,3 +40,24 @@ func TestLeakCheckDetectsLeaks(t *testing.T) {
 		t.Fatal("a leak in an extra rendering went unnoticed")
 	}
 }
+
+// TestSecretPEM: a key's body line, or its body joined, is found; its
+// armour lines are not secrets.
+func TestSecretPEM(t *testing.T) {
+	line := "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7"
+	key := "-----BEGIN PRIVATE KEY-----\n" + line + "\nAbc=\n-----END PRIVATE KEY-----\n"
+	for _, out := range []string{"…" + line + "…", line + "Abc=", key} {
+		l := &LeakCheck{}
+		l.SecretPEM(key)
+		l.Seen(errors.New(out))
+		if len(l.Check()) == 0 {
+			t.Errorf("%q went unnoticed", out)
+		}
+	}
+	l := &LeakCheck{}
+	l.SecretPEM(key)
+	l.Seen(errors.New("-----BEGIN PRIVATE KEY----- is not a secret, nor is Abc="))
+	if found := l.Check(); len(found) != 0 {
+		t.Errorf("false positive: %v", found)
+	}
+}

@@ -1,13 +1,11 @@
 package cloud
 
 import (
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/certdrop/certdrop/internal/testutil"
 	"github.com/certdrop/certdrop/shared/bundle"
-	"github.com/certdrop/certdrop/shared/cloudsim"
+	"github.com/certdrop/certdrop/shared/cloudsim/cloudsimtest"
 )
 
 // leaks collects every error the client tests produce and every log line
@@ -64,41 +62,8 @@ func newClient(t *testing.T, o Options) *Client {
 // parses it as certdrop does; its key is registered as a secret.
 func testBundle(t testing.TB, names ...string) *bundle.Bundle {
 	t.Helper()
-	now := time.Now()
-	root, err := cloudsim.NewRootCA("test root", now.Add(-48*time.Hour), now.AddDate(2, 0, 0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	inter, err := root.Intermediate("test intermediate", now.Add(-48*time.Hour), now.AddDate(2, 0, 0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := inter.Issue(cloudsim.LeafRequest{DNSNames: names, NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(0, 0, 90)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := bundle.Parse([]bundle.Source{
-		{Name: "fullchain.pem", Data: append(append([]byte{}, leaf.CertPEM...), inter.CertPEM()...)},
-		{Name: "privkey.pem", Data: leaf.KeyPEM},
-	}, bundle.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	registerKey(b.KeyPEM().Reveal())
-	registerKey(string(leaf.KeyPEM))
+	b, key := cloudsimtest.Bundle(t, names...)
+	leaks.SecretPEM(b.KeyPEM().Reveal())
+	leaks.SecretPEM(string(key))
 	return b
-}
-
-// registerKey registers a key PEM and each line of its body as secrets.
-func registerKey(keyPEM string) {
-	var body strings.Builder
-	for _, line := range strings.Split(keyPEM, "\n") {
-		if line != "" && !strings.HasPrefix(line, "-----") {
-			body.WriteString(line)
-			if len(line) >= 32 {
-				leaks.Secret(line)
-			}
-		}
-	}
-	leaks.Secret(keyPEM, body.String())
 }

@@ -53,13 +53,13 @@ func issue(t *testing.T, nb, na time.Time, names ...string) issued {
 	if err != nil {
 		t.Fatal(err)
 	}
-	registerKey(string(leaf.KeyPEM))
+	leaks.SecretPEM(string(leaf.KeyPEM))
 	chain := string(leaf.CertPEM) + string(root.CertPEM())
 	b, err := bundle.Parse([]bundle.Source{{Name: "fullchain.pem", Data: []byte(chain)}, {Name: "privkey.pem", Data: leaf.KeyPEM}}, bundle.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	registerKey(b.KeyPEM().Reveal())
+	leaks.SecretPEM(b.KeyPEM().Reveal())
 	return issued{pem: chain, b: b}
 }
 

@@ -149,8 +149,8 @@ func TestFCEmulatorAsTheAPI(t *testing.T) {
 	}
 	pkcs1 := string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: mustEC(t, seed)}))
 	pkcs8 := string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: mustPKCS8(t, seed)}))
-	registerKey(pkcs1)
-	registerKey(pkcs8)
+	leaks.SecretPEM(pkcs1)
+	leaks.SecretPEM(pkcs8)
 	cc := func(name, key string) map[string]any {
 		return map[string]any{"certName": name, "certificate": seed.pem, "privateKey": key}
 	}
@@ -219,7 +219,7 @@ func TestFCKeyAndName(t *testing.T) {
 			t.Fatal(err)
 		}
 		s := string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
-		registerKey(s)
+		leaks.SecretPEM(s)
 		return s
 	}
 	for _, tc := range []struct {
@@ -231,7 +231,7 @@ func TestFCKeyAndName(t *testing.T) {
 		{"not a key", "junk", ""},
 	} {
 		out := fc.Key(tc.in)
-		registerKey(out)
+		leaks.SecretPEM(out)
 		blk, _ := pem.Decode([]byte(out))
 		switch {
 		case tc.want == "" && out != tc.in:

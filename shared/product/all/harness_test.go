@@ -2,14 +2,13 @@ package all_test
 
 import (
 	"context"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/certdrop/certdrop/internal/testutil"
 	"github.com/certdrop/certdrop/shared/bundle"
 	"github.com/certdrop/certdrop/shared/cloud"
 	"github.com/certdrop/certdrop/shared/cloudsim"
+	"github.com/certdrop/certdrop/shared/cloudsim/cloudsimtest"
 	"github.com/certdrop/certdrop/shared/dnsprovider/alidns"
 	"github.com/certdrop/certdrop/shared/manifest"
 	"github.com/certdrop/certdrop/shared/plan"
@@ -117,43 +116,10 @@ func (o *once) Call(_ context.Context, _ plan.API, send func() (string, error)) 
 // parses it as certdrop does; its key is registered as a secret.
 func testBundle(t testing.TB, names ...string) *bundle.Bundle {
 	t.Helper()
-	now := time.Now()
-	root, err := cloudsim.NewRootCA("test root", now.Add(-48*time.Hour), now.AddDate(2, 0, 0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	inter, err := root.Intermediate("test intermediate", now.Add(-48*time.Hour), now.AddDate(2, 0, 0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := inter.Issue(cloudsim.LeafRequest{DNSNames: names, NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(0, 0, 90)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := bundle.Parse([]bundle.Source{
-		{Name: "fullchain.pem", Data: append(append([]byte{}, leaf.CertPEM...), inter.CertPEM()...)},
-		{Name: "privkey.pem", Data: leaf.KeyPEM},
-	}, bundle.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	registerKey(b.KeyPEM().Reveal())
-	registerKey(string(leaf.KeyPEM))
+	b, key := cloudsimtest.Bundle(t, names...)
+	leaks.SecretPEM(b.KeyPEM().Reveal())
+	leaks.SecretPEM(string(key))
 	return b
-}
-
-// registerKey registers a key PEM and each line of its body as secrets.
-func registerKey(keyPEM string) {
-	var body strings.Builder
-	for _, line := range strings.Split(keyPEM, "\n") {
-		if line != "" && !strings.HasPrefix(line, "-----") {
-			body.WriteString(line)
-			if len(line) >= 32 {
-				leaks.Secret(line)
-			}
-		}
-	}
-	leaks.Secret(keyPEM, body.String())
 }
 
 // planFor plans the bundle onto targets and returns the calls by domain.

@@ -47,7 +47,7 @@ func seedPEM(t *testing.T, notBefore time.Time, names ...string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	registerKey(string(leaf.KeyPEM))
+	leaks.SecretPEM(string(leaf.KeyPEM))
 	return string(leaf.CertPEM)
 }
 
