@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"time"
 
@@ -151,7 +152,7 @@ func planOutputOf(p *plan.Plan, key string, warnings []string, getenv func(strin
 			Product: call.Target.Product, Domain: call.DomainName, Action: call.API.Action,
 			Version: call.API.Version, Endpoint: ep, Params: call.Params,
 		})
-		out.Quotas[call.API.Action] = fmt.Sprintf("%g/s", call.API.Quota)
+		out.Quotas[call.API.Action] = quotaText(call.API.Quota)
 	}
 	for _, c := range p.NotCovered {
 		t := c.Target
@@ -198,7 +199,7 @@ func printPlan(w io.Writer, p *plan.Plan, out planOutput) {
 		if version == "" {
 			version = strings.ToUpper(api.Service) + " REST" // a REST operation has no API version
 		}
-		fmt.Fprintf(w, "\n%s: %d call(s) to %s (%s), quota %g/s\n", prod, len(calls), api.Action, version, api.Quota)
+		fmt.Fprintf(w, "\n%s: %d call(s) to %s (%s), quota %s\n", prod, len(calls), api.Action, version, quotaText(api.Quota))
 		for _, call := range calls {
 			fmt.Fprintf(w, "  %-36s %s\n", call.Domain, call.Endpoint)
 			fmt.Fprintf(w, "      %s\n", paramSummary(call.Params))
@@ -233,4 +234,14 @@ func paramSummary(params []plan.Param) string {
 		parts = append(parts, p.Name+"="+v)
 	}
 	return strings.Join(parts, " ")
+}
+
+// quotaText renders a quota in calls per second, or per minute when it is
+// one a minute's count was documented in (200 a minute: "200/min", not
+// "3.3333333333333335/s").
+func quotaText(perSecond float64) string {
+	if perMin := perSecond * 60; perSecond < 10 && math.Abs(perMin-math.Round(perMin)) < 1e-9 && perSecond != math.Trunc(perSecond) {
+		return fmt.Sprintf("%g/min", math.Round(perMin))
+	}
+	return fmt.Sprintf("%g/s", perSecond)
 }
