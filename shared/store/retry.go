@@ -28,8 +28,8 @@ type Retry struct {
 	Attempts int
 	// AttemptTimeout bounds each try; 0 means ctx alone.
 	AttemptTimeout time.Duration
-	// Delay is the pause after the first failure, doubled after the
-	// second, and so on (n × Delay); 0 means DefaultRetryDelay.
+	// Delay is the pause after the first failure; the pause after the
+	// nth is n × Delay. 0 means DefaultRetryDelay.
 	Delay time.Duration
 }
 
