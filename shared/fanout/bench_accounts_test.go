@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -203,34 +201,14 @@ func BenchmarkFleetAccounts10x1000(b *testing.B) {
 	for range b.N {
 		b.StopTimer()
 		f := newAccountFleet(b, 10, 600, 200, 200, true)
-		runtime.GC()
-		var base runtime.MemStats
-		runtime.ReadMemStats(&base)
-		peak := base.HeapInuse + base.StackInuse
-		done := make(chan struct{})
-		var wg sync.WaitGroup
-		wg.Go(func() {
-			t := time.NewTicker(5 * time.Millisecond)
-			defer t.Stop()
-			var ms runtime.MemStats
-			for {
-				select {
-				case <-done:
-					return
-				case <-t.C:
-					runtime.ReadMemStats(&ms)
-					peak = max(peak, ms.HeapInuse+ms.StackInuse)
-				}
-			}
-		})
+		stopWatch := watchMemory()
 		b.StartTimer()
 		_, elapsed := f.run(b)
 		b.StopTimer()
-		close(done)
-		wg.Wait()
-		b.ReportMetric(float64(peak)/(1<<20), "MiB-peak-in-use")
-		b.ReportMetric(float64(base.HeapInuse+base.StackInuse)/(1<<20), "MiB-before")
+		peak, before := stopWatch()
+		b.ReportMetric(peak, "MiB-peak-in-use")
+		b.ReportMetric(before, "MiB-before")
 		fmt.Fprintf(os.Stderr, "%s: 10,000 targets in 10 accounts in %.2f s: %.3f × the busiest account's bound (20 s); %.1f MiB peak in use (%.1f MiB before)\n",
-			b.Name(), elapsed.Seconds(), elapsed.Seconds()/20, float64(peak)/(1<<20), float64(base.HeapInuse+base.StackInuse)/(1<<20))
+			b.Name(), elapsed.Seconds(), elapsed.Seconds()/20, peak, before)
 	}
 }

@@ -438,33 +438,13 @@ func BenchmarkFleet10000Memory(b *testing.B) {
 		spec := fleetSpec{CDN: 6000, VOD: 2000, Live: 2000, Quotas: fast,
 			Faults: cloudsim.Faults{Seed: 3, Latency: cloudsim.Latency{Median: 5 * time.Millisecond, P99: 20 * time.Millisecond}}}
 		f := spec.build(b, true)
-		runtime.GC()
-		var base runtime.MemStats
-		runtime.ReadMemStats(&base)
-		peak := base.HeapInuse + base.StackInuse
-		done := make(chan struct{})
-		var wg sync.WaitGroup
-		wg.Go(func() {
-			t := time.NewTicker(5 * time.Millisecond)
-			defer t.Stop()
-			var ms runtime.MemStats
-			for {
-				select {
-				case <-done:
-					return
-				case <-t.C:
-					runtime.ReadMemStats(&ms)
-					peak = max(peak, ms.HeapInuse+ms.StackInuse)
-				}
-			}
-		})
+		stopWatch := watchMemory()
 		b.StartTimer()
 		// 3000 calls/s × 20 ms = 60 calls in flight per API: what production
 		// runs with (30 calls/s × the default 2 s p99).
 		res := fanout.Run(context.Background(), f.client, f.plan, fanout.Options{Quotas: fast, LatencyP99: 20 * time.Millisecond})
 		b.StopTimer()
-		close(done)
-		wg.Wait()
+		peak, before := stopWatch()
 		deployed := 0
 		for _, r := range res {
 			if r.State == fanout.Deployed {
@@ -472,8 +452,40 @@ func BenchmarkFleet10000Memory(b *testing.B) {
 			}
 		}
 		b.ReportMetric(float64(deployed), "deployed")
-		b.ReportMetric(float64(peak)/(1<<20), "MiB-peak-in-use")
-		b.ReportMetric(float64(base.HeapInuse+base.StackInuse)/(1<<20), "MiB-before")
+		b.ReportMetric(peak, "MiB-peak-in-use")
+		b.ReportMetric(before, "MiB-before")
+	}
+}
+
+// watchMemory collects garbage, notes the memory in use (heap and
+// stacks) and samples it every 5 ms until the returned stop is called;
+// stop returns the peak and the starting figure, in MiB.
+func watchMemory() (stop func() (peakMiB, beforeMiB float64)) {
+	runtime.GC()
+	var base runtime.MemStats
+	runtime.ReadMemStats(&base)
+	before := base.HeapInuse + base.StackInuse
+	peak := before
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(5 * time.Millisecond)
+		defer t.Stop()
+		var ms runtime.MemStats
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				runtime.ReadMemStats(&ms)
+				peak = max(peak, ms.HeapInuse+ms.StackInuse)
+			}
+		}
+	})
+	return func() (float64, float64) {
+		close(done)
+		wg.Wait()
+		return float64(peak) / (1 << 20), float64(before) / (1 << 20)
 	}
 }
 

@@ -114,24 +114,22 @@ func (r *run) slots(api plan.API) int {
 	return max(1, int(math.Ceil(r.opts.quota(api.Action, api.Quota)*r.opts.latencyP99().Seconds())))
 }
 
-// lane returns the shared lane of an API, starting its dispatcher. Set
-// APIs' lanes are gated (their first call goes alone).
+// lane returns the shared lane of an API, starting its dispatcher: one
+// per plan.API.Lane, so two products' operations of one name (ALB's and
+// NLB's UpdateListenerAttribute) have a lane, a pace and a RAM refusal
+// each. Set APIs' lanes are gated (their first call goes alone).
 func (r *run) lane(api plan.API, set bool) *lane {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	l, ok := r.lanes[laneKey(api)]
+	key := api.Lane()
+	l, ok := r.lanes[key]
 	if !ok {
 		l = newLane(newPacer(r.opts.quota(api.Action, api.Quota)), r.slots(api), set)
-		r.lanes[laneKey(api)] = l
+		r.lanes[key] = l
 		r.dispatch.Go(func() { l.dispatch(r.laneCtx) })
 	}
 	return l
 }
-
-// laneKey names an API's lane (plan.API.Lane): its service and action,
-// so that two products' operations of one name (ALB's and NLB's
-// UpdateListenerAttribute) have a lane, a pace and a RAM refusal each.
-func laneKey(api plan.API) string { return api.Lane() }
 
 // halt stops the run; the first cause wins.
 func (r *run) halt(err error) {
@@ -200,7 +198,7 @@ func (r *run) pool(ctx context.Context, idx []int, work func(i int)) {
 	groups := map[string][]int{}
 	var order []string
 	for _, i := range idx {
-		a := laneKey(r.plan.Calls[i].API)
+		a := r.plan.Calls[i].API.Lane()
 		if _, ok := groups[a]; !ok {
 			order = append(order, a)
 		}
@@ -474,10 +472,9 @@ type skipNewerError struct{ note string }
 func (e *skipNewerError) Error() string { return e.note }
 
 // unreadError fails a target that was not set because what it carries
-// could not be read. It unwraps to the Describe's last error, so the
-// report shows that error's code, and its class (transient).
-// unreadError fails a target whose Describe failed: it is not set
-// without knowing what it carries (unless replace: always).
+// could not be read (unless replace: always, a target is not set without
+// knowing). It unwraps to the Describe's last error, so the report shows
+// that error's code and class.
 type unreadError struct {
 	err   error
 	class failure.Class

@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -78,11 +79,7 @@ type Webhook struct {
 // String names the destination without its URL's path and query (a
 // chat's token) or its secret, so that printing a Webhook leaks neither.
 func (w Webhook) String() string {
-	f := w.Format
-	if f == "" {
-		f = FormatJSON
-	}
-	s := fmt.Sprintf("webhook %s (%s, %s", w.Name, f, redactURL(w.URL))
+	s := fmt.Sprintf("webhook %s (%s, %s", w.Name, cmp.Or(w.Format, FormatJSON), redactURL(w.URL))
 	if w.Secret != "" {
 		s += ", signed"
 	}
@@ -165,11 +162,8 @@ func webhookFromEnv(getenv func(string) string, n int, name string) (*Webhook, e
 	if w.Secret != "" && w.Format != FormatDingTalk && w.Format != FormatFeishu {
 		// Said rather than ignored: a person who set a secret expects
 		// signed posts.
-		f := w.Format
-		if f == "" {
-			f = FormatJSON
-		}
-		return nil, fmt.Errorf("%s is set but the %s format is not signed: only dingtalk and feishu robots take a signing secret", v(config.WebhookSecret), f)
+		return nil, fmt.Errorf("%s is set but the %s format is not signed: only dingtalk and feishu robots take a signing secret",
+			v(config.WebhookSecret), cmp.Or(w.Format, FormatJSON))
 	}
 	switch on := strings.ToLower(getenv(v(config.WebhookOn))); on {
 	case "", "failure":
