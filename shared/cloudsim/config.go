@@ -227,38 +227,40 @@ func LoadConfig(path string) (Config, error) {
 		d := &cfg.Accounts[i].Domains
 		lists = append(lists, &d.CDN, &d.VOD, &d.Live, &d.DCDN)
 	}
+	// readInto replaces a file name, relative to the config's folder, by
+	// the file's contents.
+	readInto := func(file, data *string) error {
+		if *file == "" {
+			return nil
+		}
+		name := *file
+		if !filepath.IsAbs(name) {
+			name = filepath.Join(dir, name)
+		}
+		b, err := os.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		*data, *file = string(b), ""
+		return nil
+	}
 	for _, list := range lists {
 		for i := range *list {
 			s := (*list)[i].Installed
-			if s == nil || s.CertFile == "" {
+			if s == nil {
 				continue
 			}
-			f := s.CertFile
-			if !filepath.IsAbs(f) {
-				f = filepath.Join(dir, f)
-			}
-			b, err := os.ReadFile(f)
-			if err != nil {
+			if err := readInto(&s.CertFile, &s.Cert); err != nil {
 				return Config{}, fmt.Errorf("cloudsim: %s: domain %s: %w", path, (*list)[i].Name, err)
 			}
-			s.Cert, s.CertFile = string(b), ""
 		}
 	}
 	for i := range cfg.CAS.Certificates {
 		sc := &cfg.CAS.Certificates[i]
 		for _, f := range []struct{ file, data *string }{{&sc.CertFile, &sc.Cert}, {&sc.KeyFile, &sc.Key}} {
-			if *f.file == "" {
-				continue
-			}
-			name := *f.file
-			if !filepath.IsAbs(name) {
-				name = filepath.Join(dir, name)
-			}
-			b, err := os.ReadFile(name)
-			if err != nil {
+			if err := readInto(f.file, f.data); err != nil {
 				return Config{}, fmt.Errorf("cloudsim: %s: cas.certificates[%d]: %w", path, i, err)
 			}
-			*f.data, *f.file = string(b), ""
 		}
 	}
 	var certFiles []struct{ file, data *string }
@@ -283,18 +285,9 @@ func LoadConfig(path string) (Config, error) {
 		}
 	}
 	for _, f := range certFiles {
-		if *f.file == "" {
-			continue
-		}
-		name := *f.file
-		if !filepath.IsAbs(name) {
-			name = filepath.Join(dir, name)
-		}
-		b, err := os.ReadFile(name)
-		if err != nil {
+		if err := readInto(f.file, f.data); err != nil {
 			return Config{}, fmt.Errorf("cloudsim: %s: %w", path, err)
 		}
-		*f.data, *f.file = string(b), ""
 	}
 	for _, f := range []*string{&cfg.ACME.TrustRootFile, &cfg.ACME.IssuerRootFile} {
 		if *f != "" && !filepath.IsAbs(*f) {

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -315,7 +314,7 @@ func (s *Sim) abandon(c *call) {
 func (s *Sim) reset(c *call) {
 	c.entry.Outcome, c.entry.Status = "reset", 0
 	s.journal.Record(c.entry)
-	s.rst(c)
+	resetConn(c.w)
 }
 
 // resetApplied records a call that was applied (outcome "ok", or "error"
@@ -330,23 +329,7 @@ func (s *Sim) resetApplied(c *call, code string) {
 	s.journal.Record(c.entry)
 	s.log.Debug("openapi call", "api", c.entry.API, "domain", c.entry.Domain, "status", 0,
 		"code", code, "attempt", c.entry.Attempt, "fault", c.entry.Fault, "requestId", c.entry.RequestID)
-	s.rst(c)
-}
-
-// rst closes the call's connection with a TCP RST, writing nothing.
-func (s *Sim) rst(c *call) {
-	hj, ok := c.w.(http.Hijacker)
-	if !ok {
-		panic(http.ErrAbortHandler)
-	}
-	conn, _, err := hj.Hijack()
-	if err != nil {
-		panic(http.ErrAbortHandler)
-	}
-	if tc, ok := conn.(*net.TCPConn); ok {
-		_ = tc.SetLinger(0)
-	}
-	_ = conn.Close()
+	resetConn(c.w)
 }
 
 // gatewayHostID is the HostId of an answer that names no product: an

@@ -24,49 +24,36 @@ import (
 // (manifest.CheckSecretEnv): the manifest's rule holds for a caller that
 // builds a Certificate itself.
 func NewProviders(getenv func(string) string, caller func(ctx context.Context) (alidns.Caller, error)) ProviderFactory {
+	// built holds the OpenAPI providers (alidns, esa), each built once,
+	// on first use, with the client caller returns.
 	var mu sync.Mutex
-	var ali *alidns.Provider
-	var esaP *esadns.Provider
+	built := map[string]Provider{}
+	openAPI := func(ctx context.Context, name string, build func(cl alidns.Caller) (Provider, error)) (Provider, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if p, ok := built[name]; ok {
+			return p, nil
+		}
+		if caller == nil {
+			return nil, fmt.Errorf("no Alibaba Cloud API client")
+		}
+		cl, err := caller(ctx)
+		if err != nil {
+			return nil, err
+		}
+		p, err := build(cl)
+		if err != nil {
+			return nil, err
+		}
+		built[name] = p
+		return p, nil
+	}
 	return func(ctx context.Context, c manifest.Certificate) (Provider, error) {
 		switch c.DNS.Provider {
 		case manifest.DNSAlidns:
-			mu.Lock()
-			defer mu.Unlock()
-			if ali != nil {
-				return ali, nil
-			}
-			if caller == nil {
-				return nil, fmt.Errorf("no Alibaba Cloud API client")
-			}
-			cl, err := caller(ctx)
-			if err != nil {
-				return nil, err
-			}
-			p, err := alidns.New(cl, getenv)
-			if err != nil {
-				return nil, err
-			}
-			ali = p
-			return p, nil
+			return openAPI(ctx, c.DNS.Provider, func(cl alidns.Caller) (Provider, error) { return alidns.New(cl, getenv) })
 		case manifest.DNSESA:
-			mu.Lock()
-			defer mu.Unlock()
-			if esaP != nil {
-				return esaP, nil
-			}
-			if caller == nil {
-				return nil, fmt.Errorf("no Alibaba Cloud API client")
-			}
-			cl, err := caller(ctx)
-			if err != nil {
-				return nil, err
-			}
-			p, err := esadns.New(cl, getenv)
-			if err != nil {
-				return nil, err
-			}
-			esaP = p
-			return p, nil
+			return openAPI(ctx, c.DNS.Provider, func(cl alidns.Caller) (Provider, error) { return esadns.New(cl, getenv) })
 		case manifest.DNSCloudflare:
 			if err := manifest.CheckSecretEnv(c.DNS.APITokenEnv); err != nil {
 				return nil, fmt.Errorf("apiTokenEnv: %w", err)
