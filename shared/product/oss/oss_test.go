@@ -5,30 +5,17 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/certdrop/certdrop/shared/bundle"
 	"github.com/certdrop/certdrop/shared/cloud"
-	"github.com/certdrop/certdrop/shared/cloudsim"
+	"github.com/certdrop/certdrop/shared/cloudsim/cloudsimtest"
 	"github.com/certdrop/certdrop/shared/failure"
 )
 
 // testBundle issues a certificate for names under a throwaway CA.
 func testBundle(t testing.TB, names ...string) *bundle.Bundle {
 	t.Helper()
-	now := time.Now()
-	root, err := cloudsim.NewRootCA("test root", now.Add(-48*time.Hour), now.AddDate(2, 0, 0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := root.Issue(cloudsim.LeafRequest{DNSNames: names, NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(0, 0, 90)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := bundle.Parse([]bundle.Source{{Name: "fullchain.pem", Data: append(append([]byte{}, leaf.CertPEM...), leaf.KeyPEM...)}}, bundle.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	b, _ := cloudsimtest.Bundle(t, names...)
 	return b
 }
 
