@@ -1,6 +1,8 @@
 package product
 
 import (
+	"crypto/sha1"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -96,6 +98,37 @@ func TestAPIDomain(t *testing.T) {
 		got, err := APIDomain(tt.in, tt.dotWildcard)
 		if (err != nil) != tt.shouldFail || got != tt.want {
 			t.Errorf("APIDomain(%q, %t) = %q, %v", tt.in, tt.dotWildcard, got, err)
+		}
+	}
+}
+
+// TestSameFingerprint: a product's fingerprint (OSS's, CLB's), SHA-1 or
+// SHA-256, with or without colons, in any case.
+func TestSameFingerprint(t *testing.T) {
+	b := testBundle(t, "fp.example.com")
+	raw := b.Leaf.Raw
+	s1 := sha1.Sum(raw)
+	colon := func(bs []byte) string {
+		var parts []string
+		for _, x := range bs {
+			parts = append(parts, fmt.Sprintf("%02X", x))
+		}
+		return strings.Join(parts, ":")
+	}
+	tests := []struct {
+		fp   string
+		want bool
+	}{
+		{colon(s1[:]), true},
+		{strings.ToLower(strings.ReplaceAll(colon(s1[:]), ":", "")), true},
+		{b.Identity().Fingerprint, true},
+		{colon(s1[:19]) + ":**", false},
+		{"", false},
+		{strings.Repeat("0", 40), false},
+	}
+	for _, tt := range tests {
+		if got := SameFingerprint(tt.fp, raw); got != tt.want {
+			t.Errorf("SameFingerprint(%q) = %t, want %t", tt.fp, got, tt.want)
 		}
 	}
 }
