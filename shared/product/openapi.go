@@ -2,7 +2,10 @@ package product
 
 import (
 	"context"
+	"crypto/sha1"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/pem"
 	"fmt"
 	"strings"
@@ -238,4 +241,20 @@ func FirstCert(chain string) *x509.Certificate {
 			return c
 		}
 	}
+}
+
+// SameFingerprint reports whether fp, as a product's API writes a
+// certificate's fingerprint (hex, any case, with or without colons), is
+// the SHA-1 or the SHA-256 of der.
+func SameFingerprint(fp string, der []byte) bool {
+	h := strings.ToLower(strings.NewReplacer(":", "", " ", "").Replace(fp))
+	switch len(h) {
+	case 2 * sha1.Size:
+		s := sha1.Sum(der)
+		return h == hex.EncodeToString(s[:])
+	case 2 * sha256.Size:
+		s := sha256.Sum256(der)
+		return h == hex.EncodeToString(s[:])
+	}
+	return false
 }

@@ -1,31 +1,21 @@
 package product
 
 import (
+	"crypto/sha1"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/certdrop/certdrop/shared/bundle"
-	"github.com/certdrop/certdrop/shared/cloudsim"
+	"github.com/certdrop/certdrop/shared/cloudsim/cloudsimtest"
 )
 
 // testBundle issues a certificate for names under a throwaway CA and
 // parses it as certdrop does.
 func testBundle(t testing.TB, names ...string) *bundle.Bundle {
 	t.Helper()
-	now := time.Now()
-	root, err := cloudsim.NewRootCA("test root", now.Add(-48*time.Hour), now.AddDate(2, 0, 0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := root.Issue(cloudsim.LeafRequest{DNSNames: names, NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(0, 0, 90)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := bundle.Parse([]bundle.Source{{Name: "fullchain.pem", Data: append(append([]byte{}, leaf.CertPEM...), leaf.KeyPEM...)}}, bundle.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	b, _ := cloudsimtest.Bundle(t, names...)
 	return b
 }
 
@@ -108,6 +98,37 @@ func TestAPIDomain(t *testing.T) {
 		got, err := APIDomain(tt.in, tt.dotWildcard)
 		if (err != nil) != tt.shouldFail || got != tt.want {
 			t.Errorf("APIDomain(%q, %t) = %q, %v", tt.in, tt.dotWildcard, got, err)
+		}
+	}
+}
+
+// TestSameFingerprint: a product's fingerprint (OSS's, CLB's), SHA-1 or
+// SHA-256, with or without colons, in any case.
+func TestSameFingerprint(t *testing.T) {
+	b := testBundle(t, "fp.example.com")
+	raw := b.Leaf.Raw
+	s1 := sha1.Sum(raw)
+	colon := func(bs []byte) string {
+		var parts []string
+		for _, x := range bs {
+			parts = append(parts, fmt.Sprintf("%02X", x))
+		}
+		return strings.Join(parts, ":")
+	}
+	tests := []struct {
+		fp   string
+		want bool
+	}{
+		{colon(s1[:]), true},
+		{strings.ToLower(strings.ReplaceAll(colon(s1[:]), ":", "")), true},
+		{b.Identity().Fingerprint, true},
+		{colon(s1[:19]) + ":**", false},
+		{"", false},
+		{strings.Repeat("0", 40), false},
+	}
+	for _, tt := range tests {
+		if got := SameFingerprint(tt.fp, raw); got != tt.want {
+			t.Errorf("SameFingerprint(%q) = %t, want %t", tt.fp, got, tt.want)
 		}
 	}
 }

@@ -106,11 +106,7 @@ func lbClient(t *testing.T, cfg cloudsim.Config) (*cloudsim.Sim, *product.Client
 // manifest, plans b onto it and runs the deployment as the function does.
 func deployYAML(t *testing.T, c *product.Client, b *bundle.Bundle, targets string) ([]fanout.Result, []fanout.Upload) {
 	t.Helper()
-	m, err := manifest.Parse("lb.yaml", []byte("version: 1\ntargets:\n"+targets), c.Registry().Catalog())
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := plan.Build(b, m, "", c.Registry())
+	p, err := plan.Build(b, parseYAML(t, c, targets), "", c.Registry())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,6 +117,17 @@ func deployYAML(t *testing.T, c *product.Client, b *bundle.Bundle, targets strin
 		leaks.Seen(r.Err)
 	}
 	return res, ups
+}
+
+// parseYAML parses targets (the manifest's targets section) as a user's
+// manifest, with c's products.
+func parseYAML(t *testing.T, c *product.Client, targets string) *manifest.Manifest {
+	t.Helper()
+	m, err := manifest.Parse("lb.yaml", []byte("version: 1\ntargets:\n"+targets), c.Registry().Catalog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
 
 // states maps each result's address to its state.
@@ -606,10 +613,7 @@ func TestCLBPrune(t *testing.T) {
 			first = l.ServerCertificateID
 		}
 	}
-	m, err := manifest.Parse("lb.yaml", []byte("version: 1\ntargets:\n"+target), c.Registry().Catalog())
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := parseYAML(t, c, target)
 	ctx := context.Background()
 	for _, del := range []bool{false, true} {
 		res := hub.Prune(ctx, c, c, m, hub.PruneOptions{Delete: del, Products: c.Registry()})
@@ -645,6 +649,15 @@ func b2i(b bool) int {
 	return 0
 }
 
+// albSNITarget is an additional (SNI) certificate on ALB listener lsn-a
+// for a name the test bundles' wildcard covers.
+const albSNITarget = `  - product: alb
+    region: cn-hangzhou
+    listener: lsn-a
+    domain: api.certdrop.test
+    sni: true
+`
+
 // TestALBAdditionalByWildcardRerun: an additional certificate set for a
 // name its wildcard covers is found on the next run (read by its id, not
 // by the target's name, which CAS's keyword would not match): unchanged,
@@ -652,12 +665,7 @@ func b2i(b bool) int {
 func TestALBAdditionalByWildcardRerun(t *testing.T) {
 	s, c := lbClient(t, lbAccount(t))
 	b := testBundle(t, testDomain, "*."+testDomain)
-	target := `  - product: alb
-    region: cn-hangzhou
-    listener: lsn-a
-    domain: api.certdrop.test
-    sni: true
-`
+	target := albSNITarget
 	res, _ := deployYAML(t, c, b, target)
 	if res[0].State != fanout.Deployed {
 		t.Fatalf("%s (%v); want deployed", res[0].State, res[0].Err)
@@ -680,20 +688,12 @@ func TestALBAdditionalByWildcardRerun(t *testing.T) {
 func TestALBAdditionalWildcardWithoutCertificate(t *testing.T) {
 	_, c := lbClient(t, lbAccount(t))
 	b := testBundle(t, testDomain, "*."+testDomain)
-	target := `  - product: alb
-    region: cn-hangzhou
-    listener: lsn-a
-    domain: api.certdrop.test
-    sni: true
-`
+	target := albSNITarget
 	res, _ := deployYAML(t, c, b, target)
 	if res[0].State != fanout.Deployed {
 		t.Fatalf("%s (%v); want deployed", res[0].State, res[0].Err)
 	}
-	m, err := manifest.Parse("lb.yaml", []byte("version: 1\ntargets:\n"+target), c.Registry().Catalog())
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := parseYAML(t, c, target)
 	call, err := plan.TargetCall(c.Registry(), m.Targets[0])
 	if err != nil {
 		t.Fatal(err)

@@ -62,9 +62,6 @@ package clb
 
 import (
 	"context"
-	"crypto/sha1"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"regexp"
@@ -541,24 +538,11 @@ func (p *clbProduct) Describe(ctx context.Context, tr *cloud.Client, call plan.C
 	return fanout.Installed{HTTPS: true, RequestID: rid}, nil
 }
 
-// sameFingerprint reports whether fp, as CLB writes it (hex, any case,
-// with or without colons), is the SHA-1 or the SHA-256 of the first
-// certificate of certPEM.
+// sameFingerprint reports whether fp, as CLB writes it, is the SHA-1 or
+// the SHA-256 of the first certificate of certPEM (product.SameFingerprint).
 func sameFingerprint(fp, certPEM string) bool {
 	leaf := product.FirstCert(certPEM)
-	if leaf == nil {
-		return false
-	}
-	h := strings.ToLower(strings.NewReplacer(":", "", " ", "").Replace(fp))
-	switch len(h) {
-	case 2 * sha1.Size:
-		s := sha1.Sum(leaf.Raw)
-		return h == hex.EncodeToString(s[:])
-	case 2 * sha256.Size:
-		s := sha256.Sum256(leaf.Raw)
-		return h == hex.EncodeToString(s[:])
-	}
-	return false
+	return leaf != nil && product.SameFingerprint(fp, leaf.Raw)
 }
 
 // code is the API code of err, "" when none.

@@ -31,9 +31,6 @@ package oss
 import (
 	"bytes"
 	"context"
-	"crypto/sha1"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/xml"
 	"fmt"
 	"io"
@@ -260,27 +257,12 @@ func parseCname(inst *fanout.Installed, call plan.Call, list alioss.ListBucketCn
 		if t, ok := cloud.ParseTime(cert.ValidEndDate); ok {
 			inst.NotAfter = t
 		}
-		if leaf := product.FirstCert(call.Param("Certificate")); leaf != nil && sameFingerprint(cert.Fingerprint, leaf.Raw) {
+		if leaf := product.FirstCert(call.Param("Certificate")); leaf != nil && product.SameFingerprint(cert.Fingerprint, leaf.Raw) {
 			inst.Fingerprint = bundle.Fingerprint(leaf)
 			inst.NotBefore, inst.NotAfter = leaf.NotBefore.UTC(), leaf.NotAfter.UTC()
 		}
 		return
 	}
-}
-
-// sameFingerprint reports whether fp, as OSS writes it (hex, any case,
-// with or without colons), is the SHA-1 or the SHA-256 of der.
-func sameFingerprint(fp string, der []byte) bool {
-	h := strings.ToLower(strings.NewReplacer(":", "", " ", "").Replace(fp))
-	switch len(h) {
-	case 2 * sha1.Size:
-		s := sha1.Sum(der)
-		return h == hex.EncodeToString(s[:])
-	case 2 * sha256.Size:
-		s := sha256.Sum256(der)
-		return h == hex.EncodeToString(s[:])
-	}
-	return false
 }
 
 // Codes returns how certdrop treats the error codes OSS answers PutCname

@@ -162,12 +162,8 @@ func wait(ctx context.Context, o WaitOptions, api, subject, what string, pauseFi
 	start := time.Now()
 	pause := o.Interval
 	if pauseFirst {
-		t := time.NewTimer(pause)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
+		if err := sleep(ctx, pause); err != nil {
+			return err
 		}
 	}
 	for {
@@ -180,14 +176,22 @@ func wait(ctx context.Context, o WaitOptions, api, subject, what string, pauseFi
 				Message: fmt.Sprintf("%s did not happen within %s", what, o.Timeout),
 				Hint:    "the load balancer is still configuring: a later run reads it again and goes on"}
 		}
-		t := time.NewTimer(pause)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
+		if err := sleep(ctx, pause); err != nil {
+			return err
 		}
 		pause = min(pause+pause/2, o.MaxInterval)
+	}
+}
+
+// sleep pauses for d, or until ctx ends (then its error).
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
