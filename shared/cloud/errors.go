@@ -239,3 +239,13 @@ func RequestIDOf(err error) string {
 func Errorf(api, subject, format string, args ...any) *Error {
 	return errorf(api, subject, format, args...)
 }
+
+// CodeOf returns the API error code err carries (a *Error's, or any
+// error's in its chain that says its APICode), "" when none.
+func CodeOf(err error) string {
+	var c interface{ APICode() string }
+	if errors.As(err, &c) {
+		return c.APICode()
+	}
+	return ""
+}

@@ -198,7 +198,7 @@ func (p *Provider) AppendRecords(ctx context.Context, zone string, recs []libdns
 		switch {
 		case err == nil:
 			id, _ = body["RecordId"].(string)
-		case code(err) == "DomainRecordDuplicate":
+		case cloud.CodeOf(err) == "DomainRecordDuplicate":
 			found, ferr := p.find(ctx, z, name, rr.Type, rr.Data)
 			if ferr != nil || len(found) == 0 {
 				return added, err
@@ -232,7 +232,7 @@ func (p *Provider) DeleteRecords(ctx context.Context, zone string, recs []libdns
 			switch {
 			case err == nil:
 				deleted = append(deleted, openapidns.Record(t.Name, t.Type, t.Value, t.TTL, t.ID))
-			case code(err) == "DomainRecordNotBelongToUser" || code(err) == "InvalidRR.NoExist":
+			case cloud.CodeOf(err) == "DomainRecordNotBelongToUser" || cloud.CodeOf(err) == "InvalidRR.NoExist":
 				// Already gone.
 			default:
 				return deleted, err
@@ -275,15 +275,6 @@ func (p *Provider) find(ctx context.Context, zone, name, typ, value string) ([]o
 		}
 	}
 	return out, nil
-}
-
-// code returns the OpenAPI error code of err, if it has one.
-func code(err error) string {
-	var ce *cloud.Error
-	if errors.As(err, &ce) {
-		return ce.Code
-	}
-	return ""
 }
 
 // items returns body[outer][inner] as a list of objects.

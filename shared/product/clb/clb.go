@@ -62,7 +62,6 @@ package clb
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -284,7 +283,7 @@ func (p *clbProduct) Set(ctx context.Context, tr *cloud.Client, call plan.Call, 
 			return err
 		}
 		err = p.setOn(ctx, tr, call, calls, id)
-		if try == 0 && code(err) == "ServerCertificateId.NotFound" {
+		if try == 0 && cloud.CodeOf(err) == "ServerCertificateId.NotFound" {
 			// Deleted since this run found or uploaded it: once more.
 			p.forget(tr, call)
 			continue
@@ -545,15 +544,6 @@ func sameFingerprint(fp, certPEM string) bool {
 	return leaf != nil && product.SameFingerprint(fp, leaf.Raw)
 }
 
-// code is the API code of err, "" when none.
-func code(err error) string {
-	var c interface{ APICode() string }
-	if err != nil && asAPI(err, &c) {
-		return c.APICode()
-	}
-	return ""
-}
-
 // codeTable classifies the SLB operations' codes before the OpenAPI
 // table.
 var codeTable = map[string]cloud.CodeInfo{
@@ -572,5 +562,3 @@ var codeTable = map[string]cloud.CodeInfo{
 	"AliCloudCertificate.NotFound":     {Class: failure.Permanent, Hint: "CAS has no such certificate in that region: check the target's casRegion"},
 	"ServerCertificateName.Duplicated": {Class: failure.Permanent, Hint: "another server certificate has this name in the region: certdrop names embed the fingerprint, so find who uploaded it"},
 }
-
-func asAPI(err error, target *interface{ APICode() string }) bool { return errors.As(err, target) }

@@ -46,7 +46,6 @@ package esa
 import (
 	"context"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"maps"
 	"regexp"
@@ -429,7 +428,7 @@ func (esaProduct) Set(ctx context.Context, tr *cloud.Client, call plan.Call, cal
 		return set(ctx, tr, call, calls, params)
 	}
 	err = set(ctx, tr, call, calls, params)
-	if code(err) != "CertQuotaCheckFailed" {
+	if cloud.CodeOf(err) != "CertQuotaCheckFailed" {
 		return err
 	}
 	now := time.Now()
@@ -574,15 +573,6 @@ func pruneSite(ctx context.Context, tr *cloud.Client, call plan.Call, calls fano
 		out = append(out, p)
 	}
 	return out, nil
-}
-
-// code returns the OpenAPI error code of err, if it has one.
-func code(err error) string {
-	var ce *cloud.Error
-	if errors.As(err, &ce) {
-		return ce.Code
-	}
-	return ""
 }
 
 // Codes returns how certdrop treats ESA's own error codes; the others go
