@@ -277,25 +277,23 @@ func (r *run) judge(ctx context.Context, res *Result) (done bool) {
 		return r.unread(res, err, blind)
 	}
 	res.Before = &before
-	switch {
-	case r.opts.Rollback:
-		if r.carries(before) {
-			res.State = Unchanged
-			return true
-		}
+	if r.opts.Force && !r.opts.Rollback {
+		return false
+	}
+	if r.carries(before) {
+		res.State = Unchanged
+		return true
+	}
+	// A rollback replaces only a later certificate; a deployment only an
+	// earlier one (replace: older).
+	if r.opts.Rollback {
 		if why := r.notLater(before); why != "" {
 			res.State, res.Note = Skipped, why
 			return true
 		}
-	case !r.opts.Force:
-		if r.carries(before) {
-			res.State = Unchanged
-			return true
-		}
-		if why := r.newer(before); why != "" {
-			res.State, res.Note = SkippedNewer, why
-			return true
-		}
+	} else if why := r.newer(before); why != "" {
+		res.State, res.Note = SkippedNewer, why
+		return true
 	}
 	return false
 }
