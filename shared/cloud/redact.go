@@ -13,15 +13,21 @@ var pemPrivateKey = regexp.MustCompile(`(?s)-----BEGIN [A-Z0-9 ]*PRIVATE KEY----
 
 // redactor removes known secret values from text that may have echoed
 // them: a server message quoting a parameter, a wrapped network error.
+// It keeps the values as given and works out what to look for only when
+// there is text to scrub, which is on a failure, not on every call.
 type redactor struct {
-	secrets []string // longest first
+	vals []string
 }
 
 // newRedactor scrubs the given values; a PEM value is scrubbed whole and
 // line by line (a message may quote part of the key body).
-func newRedactor(vals ...string) redactor {
+func newRedactor(vals ...string) redactor { return redactor{vals: vals} }
+
+// secrets returns what to look for, longest first: each value, and each
+// PEM value's body and body lines.
+func (r redactor) secrets() []string {
 	set := map[string]bool{}
-	for _, v := range vals {
+	for _, v := range r.vals {
 		v = strings.TrimSpace(v)
 		if len(v) < 4 {
 			continue
@@ -44,18 +50,18 @@ func newRedactor(vals ...string) redactor {
 			}
 		}
 	}
-	r := redactor{}
+	out := make([]string, 0, len(set))
 	for v := range set {
-		r.secrets = append(r.secrets, v)
+		out = append(out, v)
 	}
-	sort.Slice(r.secrets, func(i, j int) bool { return len(r.secrets[i]) > len(r.secrets[j]) })
-	return r
+	sort.Slice(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
+	return out
 }
 
 // scrub returns s without any known secret and without any private-key
 // PEM block.
 func (r redactor) scrub(s string) string {
-	for _, v := range r.secrets {
+	for _, v := range r.secrets() {
 		s = strings.ReplaceAll(s, v, bundle.Redacted)
 	}
 	return pemPrivateKey.ReplaceAllString(s, bundle.Redacted)
