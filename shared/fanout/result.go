@@ -76,6 +76,8 @@ type Result struct {
 	Duration time.Duration
 
 	index int // in the plan: the order of first calls in a lane
+	// queued is the time the target's calls waited in their lanes.
+	queued time.Duration
 }
 
 // NoteStaging is the Note of every staging target that was not skipped.

@@ -89,8 +89,11 @@ func newRun(ctx context.Context, client Client, p *plan.Plan, opts Options) *run
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	// The run keeps the plan's settings; its calls live in the results.
+	settings := *p
+	settings.Calls = nil
 	r := &run{
-		client: client, plan: p, opts: opts, log: log,
+		client: client, plan: &settings, opts: opts, log: log,
 		results: make([]Result, len(p.Calls)),
 		start:   time.Now(),
 		lanes:   map[string]*lane{},
@@ -188,17 +191,15 @@ func (r *run) runTargets(ctx context.Context, idx []int, verify bool) {
 }
 
 // pool calls work for each index, in order, each in its own goroutine,
-// with at most one and a half times the Set API's call slots of each
-// API's targets under way at a time: enough that the lanes always have
-// calls waiting while some targets wait out retry hints, while ten
-// thousand targets never mean ten thousand goroutines. A target under way
-// holds no call slot while it waits (for its lane, or out a retry hint);
-// the lanes bound the calls in flight.
+// admitting the targets of each Set API (a group) as its admission allows:
+// enough targets under way that the API's lane always has calls waiting,
+// and no more, so that ten thousand targets never mean ten thousand
+// goroutines and the memory a run takes follows its pace, not its size.
 func (r *run) pool(ctx context.Context, idx []int, work func(i int)) {
 	groups := map[string][]int{}
 	var order []string
 	for _, i := range idx {
-		a := r.plan.Calls[i].API.Lane()
+		a := r.results[i].Call.API.Lane()
 		if _, ok := groups[a]; !ok {
 			order = append(order, a)
 		}
@@ -207,15 +208,16 @@ func (r *run) pool(ctx context.Context, idx []int, work func(i int)) {
 	var wg sync.WaitGroup
 	for _, a := range order {
 		g := groups[a]
-		slots := r.slots(r.plan.Calls[g[0]].API)
-		admit := make(chan struct{}, slots+slots/2)
+		api := r.results[g[0]].Call.API
+		adm := newAdmission(r.opts.quota(api.Action, api.Quota), r.slots(api))
 		wg.Go(func() {
 			var tg sync.WaitGroup
 			for _, i := range g {
-				admit <- struct{}{}
+				adm.enter()
 				tg.Go(func() {
-					defer func() { <-admit }()
+					start := time.Now()
 					work(i)
+					adm.leave(time.Since(start) - r.results[i].queued)
 				})
 			}
 			tg.Wait()
@@ -552,7 +554,9 @@ func (c *caller) attempt(ctx context.Context, api plan.API, recheck func() (bool
 			}
 		}
 		wctx, cancel := r.startCtx(ctx)
+		asked := time.Now()
 		err := l.acquire(wctx, prio, uint64(res.index))
+		res.queued += time.Since(asked)
 		cancel()
 		if err != nil {
 			var ns *NotSentError
@@ -634,15 +638,27 @@ func (r *run) stopCause(ctx context.Context) error {
 // safeCall makes one client call; a panic in the client becomes the
 // call's (permanent) error instead of killing the process, and its stack
 // is logged (a stack shows addresses, never argument contents).
+//
+// The call runs on a goroutine of its own, which ends with it: the SDK's
+// request building and signing grow a stack several times the size the
+// target's goroutine needs to wait in a lane, and a grown stack is only
+// given back slowly, so the targets under way would otherwise each keep
+// the largest stack any of their calls needed.
 func (r *run) safeCall(call func() (string, error)) (rid string, err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			pe := newPanicError(v)
-			r.log.Error("panic in a call", "error", pe.Error(), "stack", string(debug.Stack()))
-			rid, err = "", pe
-		}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer func() {
+			if v := recover(); v != nil {
+				pe := newPanicError(v)
+				r.log.Error("panic in a call", "error", pe.Error(), "stack", string(debug.Stack()))
+				rid, err = "", pe
+			}
+		}()
+		rid, err = call()
 	}()
-	return call()
+	<-done
+	return rid, err
 }
 
 // stopAfter returns the stop cause, or, when a call was already made, the
