@@ -68,32 +68,39 @@ func RunAccounts(ctx context.Context, open OpenAccount, p *plan.Plan, opts Optio
 		}
 		return runAccount(ctx, open, name, p, opts)
 	}
-	results := make([]Result, len(p.Calls))
+	// Each account's results are put in the plan's order once every
+	// account has ended, not held twice while they run.
+	each := make([][]Result, len(names))
 	uploads := make([][]Upload, len(names))
 	prog := newProgressSum(opts.Progress, len(p.Calls), len(names))
 	var wg sync.WaitGroup
 	for k, name := range names {
-		sub := *p
-		sub.Calls = make([]plan.Call, len(idx[name]))
-		for j, i := range idx[name] {
-			sub.Calls[j] = p.Calls[i]
-		}
-		sub.NotCovered = nil
 		o := opts
 		o.Progress = prog.of(k)
 		if opts.Logger != nil && name != "" {
 			o.Logger = opts.Logger.With("account", name)
 		}
 		wg.Go(func() {
-			res, ups := runAccount(ctx, open, name, &sub, o)
+			// The account's plan is built here and let go of once its run
+			// has its results: no third copy of the calls while it runs.
+			sub := *p
+			sub.Calls = make([]plan.Call, len(idx[name]))
 			for j, i := range idx[name] {
-				results[i] = res[j]
-				results[i].index = i
+				sub.Calls[j] = p.Calls[i]
 			}
-			uploads[k] = ups
+			sub.NotCovered = nil
+			each[k], uploads[k] = runAccount(ctx, open, name, &sub, o)
 		})
 	}
 	wg.Wait()
+	results := make([]Result, len(p.Calls))
+	for k, name := range names {
+		for j, i := range idx[name] {
+			results[i] = each[k][j]
+			results[i].index = i
+		}
+		each[k] = nil
+	}
 	var all []Upload
 	for _, ups := range uploads {
 		all = append(all, ups...)
