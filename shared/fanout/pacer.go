@@ -10,12 +10,15 @@ import (
 )
 
 // Pacing constants. The pace of an API is judged once per window: when more
-// than tolerance of the window's calls were throttled, the pace is cut by
-// decrease (multiplicative decrease); otherwise it grows by increase × quota
-// (additive increase) up to the quota. Throttling a few calls in a window is
-// the platform's normal noise and does not slow the run; a quota shared
-// with another caller shows as a high throttled fraction, and the pace then
-// converges on the share that is left instead of storming.
+// than tolerance of the calls of two windows in a row were throttled, the
+// pace is cut by decrease (multiplicative decrease); otherwise it grows by
+// increase × quota (additive increase) up to the quota. Throttling a few
+// calls in a window is the platform's normal noise and does not slow the
+// run, nor does one unlucky window: at 30% of calls throttled at random,
+// one window of 29 calls in a hundred has more than half of them
+// throttled. A quota shared with another caller shows as a high throttled
+// fraction window after window, and the pace then converges on the share
+// that is left instead of storming.
 const (
 	paceWindow    = time.Second
 	paceTolerance = 0.5
@@ -39,6 +42,8 @@ type pacer struct {
 	windowStart time.Time
 	calls       int
 	throttled   int
+	// hot: the last window had more than tolerance of its calls throttled.
+	hot bool
 }
 
 // newPacer returns a pacer at quota calls per second. The bucket holds one
@@ -71,9 +76,14 @@ func (p *pacer) observe(now time.Time, throttled bool) {
 	}
 	cur := float64(p.lim.Limit())
 	next := math.Min(p.quota, cur+paceIncrease*p.quota)
-	if float64(p.throttled) > paceTolerance*float64(p.calls) {
+	hot := float64(p.throttled) > paceTolerance*float64(p.calls)
+	switch {
+	case hot && p.hot:
 		next = math.Max(paceFloor, cur*paceDecrease)
+	case hot:
+		next = cur // one window: noise, or the start of an overload
 	}
+	p.hot = hot
 	if next != cur {
 		p.lim.SetLimitAt(now, rate.Limit(next))
 	}

@@ -384,14 +384,27 @@ func TestPacerAIMD(t *testing.T) {
 			p.observe(start.Add(time.Duration(i)*time.Millisecond), i < throttled)
 		}
 	}
-	// A window with 60% throttled, closed by the first call of the next.
-	window(t0, 10, 6)
-	p.observe(t0.Add(paceWindow), false)
+	// Each window's first call closes the window before it, and counts
+	// there. One window with 8 of 11 calls throttled is noise: the pace
+	// holds.
+	window(t0, 10, 7)
+	window(t0.Add(paceWindow), 10, 3)
+	if got := p.limit(); got != q {
+		t.Fatalf("after one throttled window: %v, want %v", got, q)
+	}
+	// A calm window (3 of 10) between two throttled ones: still noise.
+	window(t0.Add(2*paceWindow), 10, 7)
+	window(t0.Add(3*paceWindow), 10, 7)
+	if got := p.limit(); got != q {
+		t.Fatalf("after throttled, calm, throttled windows: %v, want %v", got, q)
+	}
+	// The second throttled window in a row (7 of 10) cuts the pace.
+	p.observe(t0.Add(4*paceWindow), true)
 	if got := p.limit(); got != q*paceDecrease {
-		t.Fatalf("after a throttled window: %v, want %v", got, q*paceDecrease)
+		t.Fatalf("after two throttled windows in a row: %v, want %v", got, q*paceDecrease)
 	}
 	// Sporadic throttling (30%) does not slow the pace further; it recovers.
-	at := t0.Add(paceWindow)
+	at := t0.Add(4 * paceWindow)
 	for range 5 {
 		window(at, 10, 3)
 		at = at.Add(paceWindow)
