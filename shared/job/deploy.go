@@ -31,10 +31,10 @@ type Options struct {
 	Fanout *fanout.Options
 }
 
-// accountsOf opens the accounts of m's targets: the function's own
+// OpenAccounts opens the accounts of m's targets: the function's own
 // through client, the others through their roles, which client assumes
 // with its credentials (a fanout.RoleAssumer: product.Client).
-func accountsOf(client fanout.Client, m *manifest.Manifest) fanout.OpenAccount {
+func OpenAccounts(client fanout.Client, m *manifest.Manifest) fanout.OpenAccount {
 	return func(ctx context.Context, name string) (fanout.Client, fanout.CASClient, error) {
 		c := client
 		if name != "" {
@@ -71,7 +71,7 @@ func Run(ctx context.Context, client fanout.Client, p *plan.Plan, m *manifest.Ma
 	if o.Quotas != nil {
 		fo.Quotas = o.Quotas
 	}
-	results, uploads := fanout.RunAccounts(ctx, accountsOf(client, m), p, fo)
+	results, uploads := fanout.RunAccounts(ctx, OpenAccounts(client, m), p, fo)
 	rep := report.New(report.Meta{
 		Trigger: o.Trigger, RequestID: o.RequestID, DryRun: o.DryRun, StartedAt: start, Keys: keys,
 	}, p, results, time.Now())
