@@ -153,6 +153,14 @@ func TestRollbackAccounts(t *testing.T) {
 	if len(rep.CAS) != 2 || cas[""] != ids[""] || cas["media"] != ids["media"] {
 		t.Errorf("report CAS %+v; want B in each reachable account", rep.CAS)
 	}
+	// The pin names B's CertId in each account.
+	refs := map[string]int64{}
+	for _, r := range PinOf(rep, now, "cli", "test").CAS {
+		refs[r.Account] = r.CertID
+	}
+	if len(refs) != 2 || refs[""] != ids[""] || refs["media"] != ids["media"] {
+		t.Errorf("pin CAS %v; want B's CertId in each reachable account", refs)
+	}
 }
 
 // TestRollbackOtherAccountOnly: a manifest whose targets are all in
