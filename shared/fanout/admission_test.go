@@ -10,46 +10,73 @@ import (
 )
 
 func TestAdmissionLimit(t *testing.T) {
+	deployed := func(w time.Duration) ended { return ended{w, true, 100} }
+	unchanged := func(w time.Duration) ended { return ended{w, false, 100} }
 	tests := []struct {
 		name  string
 		q     float64
 		slots int
-		works []time.Duration // targets that ended, in order
+		ended []ended // targets that ended, in order
 		want  int
 	}{
 		// 30 × 0.25 s × 1.25 = 9.4 → 10, + the buffer max(4, 30 × 0.25 s) = 8.
 		{"first estimate", 30, 60, nil, 18},
-		// The estimate moves an eighth of the way to each work time.
-		{"one quick target", 30, 60, []time.Duration{50 * time.Millisecond}, 10 + 8 - 1},
-		{"slow targets", 30, 60, repeat(2*time.Second, 40), 83},
+		// The estimate moves an eighth of the way to each work time: 0.225 s.
+		{"one quick target", 30, 60, []ended{deployed(50 * time.Millisecond)}, 17},
+		{"slow targets", 30, 60, repeat(deployed(2*time.Second), 40), 83},
 		// Never more than one and a half times the call slots.
-		{"capped by the slots", 30, 10, repeat(2*time.Second, 40), 15},
+		{"capped by the slots", 30, 10, repeat(deployed(2*time.Second), 40), 15},
 		// A slow pace: the buffer, within the slots.
-		{"slow pace", 1, 4, repeat(10*time.Millisecond, 40), 5},
+		{"slow pace", 1, 4, repeat(deployed(10*time.Millisecond), 40), 5},
 		{"one slot", 1000, 1, nil, 1},
-		{"negative work counts as none", 30, 60, repeat(-time.Second, 60), 9},
+		{"negative work counts as none", 30, 60, repeat(deployed(-time.Second), 60), 9},
+		// A reconcile that finds its targets unchanged ends them at the
+		// Describe pace, 100 a second: 100 × 0.3 × 1.25 + 25 = 63.
+		{"unchanged targets end at the read pace", 30, 60, repeat(unchanged(300*time.Millisecond), 60), 63},
+		// Every other one set: the estimated share settles at 7/15 after an
+		// unchanged one, so targets end at 30 ÷ 7/15 = 64.3 a second:
+		// 64.3 × 0.3 × 1.25 = 24.1 → 25, + the buffer 17.
+		{"every other one set", 30, 60, alternate(deployed(300*time.Millisecond), unchanged(300*time.Millisecond), 60), 42},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			a := newAdmission(tt.q, tt.slots)
-			for _, w := range tt.works {
+			for _, e := range tt.ended {
 				a.enter()
-				a.leave(w)
+				a.leave(e.work, e.set, e.read)
 			}
 			a.mu.Lock()
 			got := a.limit()
 			a.mu.Unlock()
 			if got != tt.want {
-				t.Errorf("limit = %d, want %d (work estimate %v)", got, tt.want, a.work)
+				t.Errorf("limit = %d, want %d (work %v, sets %.2f, pace %.1f)", got, tt.want, a.work, a.sets, a.pace())
 			}
 		})
 	}
 }
 
-func repeat(d time.Duration, n int) []time.Duration {
-	out := make([]time.Duration, n)
+// ended is a target that ended, as leave takes it.
+type ended struct {
+	work time.Duration
+	set  bool
+	read float64
+}
+
+func alternate(a, b ended, n int) []ended {
+	out := make([]ended, n)
 	for i := range out {
-		out[i] = d
+		out[i] = a
+		if i%2 == 1 {
+			out[i] = b
+		}
+	}
+	return out
+}
+
+func repeat(e ended, n int) []ended {
+	out := make([]ended, n)
+	for i := range out {
+		out[i] = e
 	}
 	return out
 }
@@ -69,7 +96,7 @@ func TestAdmissionWaitsForALeave(t *testing.T) {
 		t.Fatal("a fifth target entered while four were under way")
 	case <-time.After(20 * time.Millisecond):
 	}
-	a.leave(time.Millisecond)
+	a.leave(time.Millisecond, true, 0)
 	select {
 	case <-entered:
 	case <-time.After(5 * time.Second):
@@ -132,4 +159,58 @@ func TestRunAdmitsWhatThePaceNeeds(t *testing.T) {
 		t.Errorf("%d targets were under way at once, want at most 113 of %d", u.most, n)
 	}
 	t.Logf("at most %d of %d targets under way", u.most, n)
+}
+
+// readsInFlight counts the Describe calls in flight and keeps the most at
+// once.
+type readsInFlight struct {
+	*fakeClient
+	latency time.Duration
+	mu      sync.Mutex
+	now     int
+	most    int
+}
+
+func (u *readsInFlight) Describe(ctx context.Context, c plan.Call, calls Caller) (Installed, error) {
+	u.mu.Lock()
+	u.now++
+	u.most = max(u.most, u.now)
+	u.mu.Unlock()
+	time.Sleep(u.latency)
+	defer func() {
+		u.mu.Lock()
+		u.now--
+		u.mu.Unlock()
+	}()
+	return u.fakeClient.Describe(ctx, c, calls)
+}
+
+// TestRunAdmitsAtTheReadPaceWhenNothingChanges: a reconcile whose targets
+// all carry the certificate already ends them at the Describe pace (300
+// a second here), not the Set pace (30): with reads taking 200 ms that
+// needs about 60 of them in flight, which the Set pace alone would hold
+// to about 18.
+func TestRunAdmitsAtTheReadPaceWhenNothingChanges(t *testing.T) {
+	const n = 600
+	p := testPlan(n)
+	u := &readsInFlight{fakeClient: newFake(), latency: 200 * time.Millisecond}
+	for _, c := range p.Calls {
+		u.installed[c.DomainName] = Installed{CertName: p.CertName, HTTPS: true}
+	}
+	o := Options{
+		Quotas:     map[string]float64{"SetCdnDomainSSLCertificate": 30, "DescribeDomainCertificateInfo": 300},
+		LatencyP99: 2 * time.Second,
+	}
+	for _, r := range Run(context.Background(), u, p, o) {
+		if r.State != Unchanged {
+			t.Fatalf("%s: %s %v", r.Call.DomainName, r.State, r.Err)
+		}
+	}
+	if u.totalSets() != 0 {
+		t.Fatalf("%d Set calls, want none", u.totalSets())
+	}
+	if u.most < 40 {
+		t.Errorf("at most %d Describe calls in flight; want the 60 the read pace needs, not the 18 of the Set pace", u.most)
+	}
+	t.Logf("at most %d Describe calls in flight", u.most)
 }

@@ -76,8 +76,10 @@ type Result struct {
 	Duration time.Duration
 
 	index int // in the plan: the order of first calls in a lane
-	// queued is the time the target's calls waited in their lanes.
-	queued time.Duration
+	// queued is the time the target's calls waited in their lanes, and
+	// readPace the quota of the fastest read (Describe) API it called.
+	queued   time.Duration
+	readPace float64
 }
 
 // NoteStaging is the Note of every staging target that was not skipped.

@@ -217,7 +217,8 @@ func (r *run) pool(ctx context.Context, idx []int, work func(i int)) {
 				tg.Go(func() {
 					start := time.Now()
 					work(i)
-					adm.leave(time.Since(start) - r.results[i].queued)
+					res := &r.results[i]
+					adm.leave(time.Since(start)-res.queued, res.Attempts > 0, res.readPace)
 				})
 			}
 			tg.Wait()
@@ -430,6 +431,7 @@ func (c *caller) Call(ctx context.Context, api plan.API, send func() (string, er
 			c.res.Attempts++
 		} else {
 			c.res.Describes++
+			c.res.readPace = max(c.res.readPace, c.r.opts.quota(api.Action, api.Quota))
 		}
 		return send()
 	})
