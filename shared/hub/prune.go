@@ -158,8 +158,8 @@ func Prune(ctx context.Context, client fanout.Client, cas fanout.CASClient, m *m
 		one := &PruneResult{}
 		pruneAccount(ctx, ac, acas, targets[name], o, keep, one)
 		for _, list := range []*[]PrunedCert{&one.Deleted, &one.Kept, &one.Failed} {
-			for i := range *list {
-				(*list)[i].Account = name
+			for j := range *list {
+				(*list)[j].Account = name
 			}
 		}
 		res.Deleted = append(res.Deleted, one.Deleted...)

@@ -316,3 +316,20 @@ func TestPruneAccountUnavailable(t *testing.T) {
 		})
 	}
 }
+
+// TestPruneStopped: a prune whose context has ended touches no account:
+// one problem says so, and no call is made.
+func TestPruneStopped(t *testing.T) {
+	f := newFleet(t)
+	f.seed(t, time.Now())
+	calls := len(f.sim.Journal().Entries())
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	res := Prune(ctx, f.client, f.client, f.m, PruneOptions{Products: all.Products(), Delete: true, Open: f.open()})
+	if len(res.Problems) != 1 || res.Problems[0].Code != "Stopped" || len(res.Deleted)+len(res.Kept)+len(res.Failed) != 0 {
+		t.Errorf("problems %+v, %d deleted, %d kept; want one Stopped and nothing looked at", res.Problems, len(res.Deleted), len(res.Kept))
+	}
+	if n := len(f.sim.Journal().Entries()) - calls; n != 0 {
+		t.Errorf("%d calls after the context ended; want 0", n)
+	}
+}
