@@ -57,15 +57,16 @@ func casLeaf(c fanout.CASCert) *x509.Certificate {
 		NotBefore: c.NotBefore, NotAfter: c.NotAfter}
 }
 
-// regions lists the CAS regions the manifest's targets reference (a
-// target with upload delivery counts for its CertRegion too: a rollback
-// sets it by reference), cn-hangzhou first.
-func regions(m *manifest.Manifest) []string {
+// regions lists the CAS regions the manifest's targets in account (the
+// manifest's name; "" the function's own) reference (a target with upload
+// delivery counts for its CertRegion too: a rollback sets it by
+// reference), cn-hangzhou first.
+func regions(m *manifest.Manifest, account string) []string {
 	seen := map[string]bool{}
 	var out []string
 	for _, r := range manifest.CASRegions() {
 		for _, t := range m.Targets {
-			if t.CertRegion() == r && !seen[r] {
+			if t.Account == account && t.CertRegion() == r && !seen[r] {
 				seen[r] = true
 				out = append(out, r)
 			}

@@ -18,7 +18,7 @@ func PinOf(rep *report.Report, at time.Time, trigger, requestID string) *pin.Pin
 	}
 	for _, c := range rep.CAS {
 		if c.CertID != 0 {
-			p.CAS = append(p.CAS, pin.CASRef{Region: c.Region, CertID: c.CertID})
+			p.CAS = append(p.CAS, pin.CASRef{Account: c.Account, Region: c.Region, CertID: c.CertID})
 		}
 	}
 	return p

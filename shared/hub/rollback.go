@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/certdrop/certdrop/shared/bundle"
@@ -31,6 +33,11 @@ type RollbackOptions struct {
 	Meta report.Meta
 	// Products plan the calls by reference (product.Registry).
 	Products plan.Products
+	// Open opens the accounts the manifest names, as a deployment does
+	// (job.OpenAccounts): a target in another account is rolled back
+	// there, to the certificate in that account's CAS. Nil: only the
+	// function's own account, and a target in another one fails.
+	Open fanout.OpenAccount
 }
 
 // RefusedError is a rollback certdrop will not start: nothing was set.
@@ -49,11 +56,14 @@ func (e *RefusedError) Error() string { return e.Message + "; " + e.Hint }
 // Service to every manifest target it covers that carries a later one,
 // by reference (CertType=cas), without its key: the key stays in CAS.
 // Targets carrying it already end unchanged, those carrying an earlier
-// certificate (or none) skipped. It refuses, setting nothing, when the
-// certificate is not in CAS in any region the manifest uses (deleted, or
-// never uploaded), when it has expired, or when it covers no target. A
-// target whose CAS region lacks the certificate fails (it cannot be
-// uploaded there without the key).
+// certificate (or none) skipped. A target in another account (account:)
+// is set there, to the certificate of that name in that account's CAS,
+// through o.Open; every account runs at once with its own pacers. It
+// refuses, setting nothing, when the certificate is in CAS in no region
+// the manifest uses in any account (deleted, or never uploaded), when it
+// has expired, or when it covers no target. A target whose account's CAS
+// region lacks the certificate fails (it cannot be uploaded there without
+// the key), and so do the targets of an account that cannot be reached.
 func Rollback(ctx context.Context, client fanout.Client, cas fanout.CASClient, m *manifest.Manifest, o RollbackOptions) (*report.Report, error) {
 	start := time.Now()
 	now := time.Now
@@ -65,33 +75,15 @@ func Rollback(ctx context.Context, client fanout.Client, cas fanout.CASClient, m
 		return nil, &RefusedError{Code: "RollbackNoName", Message: "no certificate to roll back to was named",
 			Hint: "name one with --to (or \"to\"): a certName from an earlier report, or one certdrop prune lists as kept"}
 	}
-	if cas == nil {
-		return nil, fmt.Errorf("this API client cannot reach Certificate Management Service")
-	}
-	regs := regions(m)
-	found := map[string]fanout.CASCert{}
-	for _, r := range regs {
-		list, err := listAll(ctx, cas, o.Fanout, r, "") // Keyword matches domains, not names
-		if err != nil {
-			return nil, fmt.Errorf("looking for %s in CAS (%s): %w", name, r, err)
-		}
-		for _, c := range list {
-			if c.Name == name {
-				found[r] = c
-				break
-			}
-		}
-	}
-	var cert fanout.CASCert
-	var ok bool
-	for _, r := range regs {
-		if cert, ok = found[r]; ok {
-			break
-		}
-	}
+	accs := newAccounts(client, cas, o.Open)
+	look := lookup(ctx, accs, m, name, o.Fanout)
+	cert, ok := look.first()
 	if !ok {
+		if err := look.firstErr(); err != nil {
+			return nil, err
+		}
 		return nil, &RefusedError{Code: "RollbackNotInCAS",
-			Message: fmt.Sprintf("the certificate %s is not in Certificate Management Service (%s): it was deleted, or never uploaded", name, strings.Join(regs, ", ")),
+			Message: fmt.Sprintf("the certificate %s is not in Certificate Management Service (%s): it was deleted, or never uploaded", name, look.where()),
 			Hint:    "roll back to a certificate that is still there (certdrop prune lists them, kept and why), or deploy its bundle again"}
 	}
 	if expired(cert, now()) {
@@ -118,10 +110,10 @@ func Rollback(ctx context.Context, client fanout.Client, cas fanout.CASClient, m
 	}
 	calls := make([]plan.Call, len(covered))
 	missing := map[int]error{}
-	sub := *p
-	var at []int
+	byAccount := map[string][]int{} // the calls to run, by account
+	var accounts []string
 	for i, t := range covered {
-		c, in := found[t.CertRegion()]
+		c, in := look.found[t.Account][t.CertRegion()]
 		call, err := plan.Reference(o.Products, t, name, c.ID)
 		if errors.Is(err, plan.ErrNoReference) {
 			calls[i] = call
@@ -134,14 +126,23 @@ func Rollback(ctx context.Context, client fanout.Client, cas fanout.CASClient, m
 			return nil, err
 		}
 		calls[i] = call
+		if err := look.errs[t.Account]; err != nil {
+			missing[i] = err
+			if t.Account != "" {
+				missing[i] = &fanout.AccountError{Account: t.Account, Err: err}
+			}
+			continue
+		}
 		if !in {
 			missing[i] = &RefusedError{Code: "RollbackNotInRegion",
-				Message: fmt.Sprintf("%s is not in CAS %s, this target's CAS region; no Set was sent", name, t.CertRegion()),
+				Message: fmt.Sprintf("%s is not in CAS %s%s, this target's CAS region; no Set was sent", name, t.CertRegion(), ofAccount(t.Account)),
 				Hint:    "it cannot be uploaded there without its key: deploy its bundle with delivery: cas, or set this target by hand"}
 			continue
 		}
-		sub.Calls = append(sub.Calls, call)
-		at = append(at, i)
+		if _, ok := byAccount[t.Account]; !ok {
+			accounts = append(accounts, t.Account)
+		}
+		byAccount[t.Account] = append(byAccount[t.Account], i)
 	}
 	p.Calls = calls
 	fo := o.Fanout
@@ -150,11 +151,26 @@ func Rollback(ctx context.Context, client fanout.Client, cas fanout.CASClient, m
 	for i, err := range missing {
 		results[i] = fanout.Result{Call: calls[i], State: fanout.Failed, Err: err}
 	}
-	if len(sub.Calls) > 0 {
-		for j, r := range fanout.Run(ctx, client, &sub, fo) {
-			results[at[j]] = r
+	var wg sync.WaitGroup
+	for _, a := range accounts {
+		at := byAccount[a]
+		sub := *p
+		sub.Calls = make([]plan.Call, len(at))
+		for j, i := range at {
+			sub.Calls[j] = calls[i]
 		}
+		ac, _, _ := accs.get(ctx, a) // opened by the lookup
+		afo := fo
+		if fo.Logger != nil && a != "" {
+			afo.Logger = fo.Logger.With("account", a)
+		}
+		wg.Go(func() {
+			for j, r := range fanout.Run(ctx, ac, &sub, afo) {
+				results[at[j]] = r
+			}
+		})
 	}
+	wg.Wait()
 	meta := o.Meta
 	meta.DryRun = o.DryRun
 	if meta.StartedAt.IsZero() {
@@ -165,18 +181,126 @@ func Rollback(ctx context.Context, client fanout.Client, cas fanout.CASClient, m
 	}
 	rep := report.New(meta, p, results, time.Now())
 	rep.Mode = "rollback"
-	for _, r := range regs {
-		if c, ok := found[r]; ok {
+	for _, a := range look.accounts {
+		for _, r := range look.regions[a] {
+			c, ok := look.found[a][r]
+			if !ok {
+				continue
+			}
 			n := 0
 			for _, t := range covered {
-				if t.CertRegion() == r {
+				if t.Account == a && t.CertRegion() == r {
 					n++
 				}
 			}
-			rep.CAS = append(rep.CAS, report.CASUpload{Region: r, Name: name, CertID: c.ID, Found: true, RequestIDs: []string{}, Targets: n})
+			rep.CAS = append(rep.CAS, report.CASUpload{Account: a, Region: r, Name: name, CertID: c.ID, Found: true, RequestIDs: []string{}, Targets: n})
 		}
 	}
 	return rep, nil
+}
+
+// found is where a rollback's certificate is in CAS: by account (the
+// manifest's name; "" the function's own) and region.
+type found struct {
+	name     string
+	accounts []string            // the accounts looked in, the function's own first
+	regions  map[string][]string // the regions looked in, by account
+	found    map[string]map[string]fanout.CASCert
+	// errs are why an account could not be looked in: its role could not
+	// be assumed, it has no CAS client, or a listing failed.
+	errs map[string]error
+}
+
+// lookup looks for the certificate named name in the CAS of every
+// account the manifest's targets use, in the regions that account's
+// targets reference.
+func lookup(ctx context.Context, accs *accounts, m *manifest.Manifest, name string, opts fanout.Options) *found {
+	f := &found{name: name, regions: map[string][]string{}, found: map[string]map[string]fanout.CASCert{}, errs: map[string]error{}}
+	for _, t := range m.Targets {
+		if _, ok := f.regions[t.Account]; !ok {
+			f.accounts = append(f.accounts, t.Account)
+			f.regions[t.Account] = nil
+		}
+	}
+	if i := slices.Index(f.accounts, ""); i > 0 { // the function's own first
+		f.accounts = slices.Insert(slices.Delete(f.accounts, i, i+1), 0, "")
+	}
+	for _, a := range f.accounts {
+		f.regions[a] = regions(m, a)
+		_, cas, err := accs.get(ctx, a)
+		if err == nil && cas == nil {
+			err = fmt.Errorf("this API client cannot reach Certificate Management Service")
+		}
+		if err != nil {
+			f.errs[a] = err
+			continue
+		}
+		f.found[a] = map[string]fanout.CASCert{}
+		for _, r := range f.regions[a] {
+			list, err := listAll(ctx, cas, opts, r, "") // Keyword matches domains, not names
+			if err != nil {
+				f.errs[a] = fmt.Errorf("looking for %s in CAS (%s%s): %w", name, r, ofAccount(a), err)
+				break
+			}
+			for _, c := range list {
+				if c.Name == name {
+					f.found[a][r] = c
+					break
+				}
+			}
+		}
+	}
+	return f
+}
+
+// first returns the certificate as the first account and region that
+// holds it lists it.
+func (f *found) first() (fanout.CASCert, bool) {
+	for _, a := range f.accounts {
+		for _, r := range f.regions[a] {
+			if c, ok := f.found[a][r]; ok {
+				return c, true
+			}
+		}
+	}
+	return fanout.CASCert{}, false
+}
+
+// firstErr returns why the first account that could not be looked in
+// could not.
+func (f *found) firstErr() error {
+	for _, a := range f.accounts {
+		if err := f.errs[a]; err != nil {
+			if a != "" {
+				return &fanout.AccountError{Account: a, Err: err}
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// where names the regions looked in, and the accounts when there are
+// several: "cn-hangzhou" or "cn-hangzhou; media: cn-hangzhou".
+func (f *found) where() string {
+	var parts []string
+	for _, a := range f.accounts {
+		rs := strings.Join(f.regions[a], ", ")
+		if a != "" {
+			rs = a + ": " + rs
+		}
+		parts = append(parts, rs)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// ofAccount is ", account <name>" for another account, "" for the
+// function's own.
+func ofAccount(a string) string {
+	if a == "" {
+		return ""
+	}
+	return ", account " + a
 }
 
 // APICode is the refusal's code, for a report's own field (with

@@ -89,13 +89,17 @@ type RollbackResult struct {
 // redeploys a bundle for the same names issued before it. A pin not
 // written does not undo the rollback: the result says so. The error is
 // hub.Rollback's (a *hub.RefusedError when nothing was set). The calls
-// are planned with rr.Products, every product when nil.
+// are planned with rr.Products, every product when nil; the targets of
+// other accounts are rolled back there (rr.Open, OpenAccounts when nil).
 func Rollback(ctx context.Context, client fanout.Client, m *manifest.Manifest, rr RollbackRequest) (RollbackResult, error) {
 	log := orDiscard(rr.Log)
 	if rr.Products == nil {
 		rr.Products = products()
 	}
 	cas, _ := client.(fanout.CASClient)
+	if rr.Open == nil {
+		rr.Open = OpenAccounts(client, m)
+	}
 	rep, err := hub.Rollback(ctx, client, cas, m, rr.RollbackOptions)
 	if err != nil {
 		return RollbackResult{}, err

@@ -65,10 +65,14 @@ type Pin struct {
 	RequestID string `json:"requestId,omitempty"`
 }
 
-// CASRef is the rolled-back-to certificate's id in one CAS region.
+// CASRef is the rolled-back-to certificate's id in one CAS region of one
+// account.
 type CASRef struct {
-	Region string `json:"region"`
-	CertID int64  `json:"certId"`
+	// Account is the manifest's name of the account whose CAS holds it;
+	// empty for the function's own.
+	Account string `json:"account,omitempty"`
+	Region  string `json:"region"`
+	CertID  int64  `json:"certId"`
 }
 
 // Names normalizes a certificate's names: its SANs (else its common
