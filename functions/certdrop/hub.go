@@ -195,9 +195,10 @@ func runPrune(ctx context.Context, c *cli, args []string) int {
 	fs := newFlagSet("prune", "[--manifest FILE|oss://B/KEY] [--yes] [--keep N] [--json] [-v]",
 		"Deletes certdrop's own certificates (certdrop-<cn>-<yyyymmdd>-<fp8>) from Certificate\n"+
 			"Management Service in both regions that have expired, or that no manifest target carries and\n"+
-			"are older than the newest N (2) for the same names. A certificate certdrop did not name is\n"+
-			"never touched. Without --yes nothing is deleted: it says what would be. Every certificate\n"+
-			"looked at is listed, deleted or kept, with why.\n"+
+			"are older than the newest N (2) for the same names, in this account and in every account a\n"+
+			"target names (through its role). A certificate certdrop did not name is never touched.\n"+
+			"Without --yes nothing is deleted: it says what would be. Every certificate looked at is\n"+
+			"listed, deleted or kept (with its account when not this one), with why.\n"+
 			"Exit 0 when it saw everything and every deletion succeeded; 1 otherwise; 2 for bad input.", c)
 	manifestLoc := fs.String("manifest", c.getenv(config.Manifest), "the manifest: a file or oss://bucket/key")
 	yes := fs.Bool("yes", false, "delete (without it, a dry run)")
@@ -219,7 +220,8 @@ func runPrune(ctx context.Context, c *cli, args []string) int {
 		return code
 	}
 	fo.Logger = cliLogger(c.stderr, *verbose)
-	res := hub.Prune(ctx, client, cas, m, hub.PruneOptions{Delete: *yes, Keep: *keep, Fanout: fo, Products: products()})
+	res := hub.Prune(ctx, client, cas, m, hub.PruneOptions{Delete: *yes, Keep: *keep, Fanout: fo, Products: products(),
+		Open: job.OpenAccounts(client, m)})
 	if *asJSON {
 		printJSON(c.stdout, res)
 	} else {
@@ -239,10 +241,14 @@ func writePrune(w io.Writer, r *hub.PruneResult) {
 		fmt.Fprintln(w, "DRY RUN: nothing was deleted (--yes deletes)")
 	}
 	where := func(c hub.PrunedCert) string {
+		w := fmt.Sprintf("%s  CertId %d", c.Region, c.CertID)
 		if c.Store != "" {
-			return fmt.Sprintf("%s  Id %s", c.Store, c.ID)
+			w = fmt.Sprintf("%s  Id %s", c.Store, c.ID)
 		}
-		return fmt.Sprintf("%s  CertId %d", c.Region, c.CertID)
+		if c.Account != "" {
+			w = "account " + c.Account + "  " + w
+		}
+		return w
 	}
 	for _, d := range r.Deleted {
 		fmt.Fprintf(w, "%s  %s  %s: %s\n", verb, where(d), d.Name, d.Reason)

@@ -449,16 +449,3 @@ func TestPruneTargetsItCannotPlan(t *testing.T) {
 		t.Errorf("deleted %+v (%d calls); want the expired one only", res.Deleted, deletes(s))
 	}
 }
-
-// TestPruneOwnAccountOnly: pruning acts in the function's own account: a
-// target in another account (account:) is neither described nor its
-// stores read with the function's credentials, where it does not exist.
-func TestPruneOwnAccountOnly(t *testing.T) {
-	_, c, m := account(t)
-	m.Accounts = []manifest.Account{{Name: "media", RoleArn: "acs:ram::1111111111111111:role/certdrop-deployer"}}
-	m.Targets = append(m.Targets, manifest.Target{Product: cdn.Name, Domain: "media." + zone, Account: "media"})
-	res := Prune(context.Background(), c, c, m, PruneOptions{Products: all.Products()})
-	if !res.OK() || res.Targets != 3 {
-		t.Errorf("%d target(s) described, problems %+v; want the own account's 3 and none", res.Targets, res.Problems)
-	}
-}

@@ -36,6 +36,11 @@ type PruneOptions struct {
 	// Products plan the calls that describe the manifest's targets
 	// (product.Registry).
 	Products plan.Products
+	// Open opens the accounts the manifest names, as a deployment does
+	// (job.OpenAccounts), each with its client and CAS client. nil: only
+	// the function's own account is opened, and the targets of other
+	// accounts are reported as a problem, not silently skipped.
+	Open fanout.OpenAccount
 }
 
 // PruneResult is what a prune did and why. Its JSON names are part of
@@ -49,12 +54,14 @@ type PruneResult struct {
 	Deleted []PrunedCert `json:"deleted"`
 	Kept    []PrunedCert `json:"kept"`
 	Failed  []PrunedCert `json:"failed,omitempty"`
-	// Problems are what kept the prune from seeing everything: a region
-	// that could not be listed (nothing there was touched), targets that
-	// could not be described (only expired certificates were deleted).
+	// Problems are what kept the prune from seeing everything: an
+	// account that could not be opened or a region that could not be
+	// listed (nothing there was touched), targets that could not be
+	// described (only expired certificates of their account were
+	// deleted). Each names its account when it is not the function's own.
 	Problems []report.Error `json:"problems,omitempty"`
 	// Targets counts the manifest targets described to learn what they
-	// carry: those of the function's own account.
+	// carry, in every account.
 	Targets    int   `json:"targets"`
 	DurationMs int64 `json:"durationMs"`
 }
@@ -65,6 +72,9 @@ func (r *PruneResult) OK() bool { return len(r.Failed) == 0 && len(r.Problems) =
 
 // PrunedCert is one certificate a prune looked at.
 type PrunedCert struct {
+	// Account is the manifest's name of the account whose CAS or store
+	// holds it; empty for the function's own.
+	Account  string    `json:"account,omitempty"`
 	Region   string    `json:"region"`
 	Name     string    `json:"name"`
 	CertID   int64     `json:"certId"`
@@ -83,12 +93,17 @@ type PrunedCert struct {
 
 // Where says where the certificate is: "CertId 123, cn-hangzhou" in CAS,
 // "esa example.com, Id 17" or "clb cn-hangzhou, Id 1231579085529123_abc"
-// in a product's own store.
+// in a product's own store, followed by ", account media" when it is in
+// another account than the function's own.
 func (c PrunedCert) Where() string {
+	w := fmt.Sprintf("CertId %d, %s", c.CertID, c.Region)
 	if c.Store != "" {
-		return fmt.Sprintf("%s, Id %s", c.Store, c.ID)
+		w = fmt.Sprintf("%s, Id %s", c.Store, c.ID)
 	}
-	return fmt.Sprintf("CertId %d, %s", c.CertID, c.Region)
+	if c.Account != "" {
+		w += ", account " + c.Account
+	}
+	return w
 }
 
 // Prune deletes from Certificate Management Service the certificates
@@ -103,21 +118,97 @@ func (c PrunedCert) Where() string {
 // cannot be listed is reported and left alone. The stores of products
 // that keep certificates of their own (ESA sites, CLB's server
 // certificates) are pruned too (pruneStores).
+//
+// It acts in the function's own account (client and cas) and in every
+// account a manifest target names (o.Open), one account after another:
+// each account's CAS and stores are read and pruned with that account's
+// clients, and its certificates are judged against its own targets only.
+// An account that cannot be opened is reported and nothing in it is
+// touched; the others go on.
 func Prune(ctx context.Context, client fanout.Client, cas fanout.CASClient, m *manifest.Manifest, o PruneOptions) *PruneResult {
 	start := time.Now()
 	res := &PruneResult{DryRun: !o.Delete, Deleted: []PrunedCert{}, Kept: []PrunedCert{}}
 	defer func() { res.DurationMs = time.Since(start).Milliseconds() }()
-	now := time.Now
-	if o.Now != nil {
-		now = o.Now
-	}
 	keep := o.Keep
 	if keep <= 0 {
 		keep = DefaultKeep
 	}
+	names, targets := accountTargets(m)
+	accts := newAccounts(client, cas, o.Open)
+	for i, name := range names {
+		if err := ctx.Err(); err != nil {
+			left := "the function's own account and every other"
+			if name != "" {
+				left = fmt.Sprintf("%d account(s) from %s on", len(names)-i, name)
+			}
+			res.Problems = append(res.Problems, report.Error{Code: "Stopped", Transient: true,
+				Message: fmt.Sprintf("the prune was stopped (%v): nothing in %s was touched", err, left)})
+			return res
+		}
+		ac, acas, err := accts.get(ctx, name)
+		if err != nil {
+			e := report.ErrorOf(err)
+			if e.Code == "" || e.Code == "Error" {
+				e.Code = "AccountUnavailable"
+			}
+			e.Message = fmt.Sprintf("account %s could not be opened: %v; nothing in it was touched", name, err)
+			res.Problems = append(res.Problems, *e)
+			continue
+		}
+		one := &PruneResult{}
+		pruneAccount(ctx, ac, acas, targets[name], o, keep, one)
+		for _, list := range []*[]PrunedCert{&one.Deleted, &one.Kept, &one.Failed} {
+			for j := range *list {
+				(*list)[j].Account = name
+			}
+		}
+		res.Deleted = append(res.Deleted, one.Deleted...)
+		res.Kept = append(res.Kept, one.Kept...)
+		res.Failed = append(res.Failed, one.Failed...)
+		for _, p := range one.Problems {
+			res.Problems = append(res.Problems, *inAccount(name, p))
+		}
+		res.Targets += one.Targets
+	}
+	return res
+}
+
+// accountTargets returns the accounts a prune acts in, the function's own
+// ("") first and then the others in the order the manifest's targets
+// first name them, and the targets of each.
+func accountTargets(m *manifest.Manifest) ([]string, map[string][]manifest.Target) {
+	names := []string{""}
+	targets := map[string][]manifest.Target{}
+	for _, t := range m.Targets {
+		if _, ok := targets[t.Account]; !ok && t.Account != "" {
+			names = append(names, t.Account)
+		}
+		targets[t.Account] = append(targets[t.Account], t)
+	}
+	return names, targets
+}
+
+// inAccount names the account in a problem's message when it is not the
+// function's own.
+func inAccount(name string, e report.Error) *report.Error {
+	if name != "" {
+		e.Message = "account " + name + ": " + e.Message
+	}
+	return &e
+}
+
+// pruneAccount prunes one account's CAS and stores, through that
+// account's clients, judging its certificates against targets, the
+// manifest's targets in that account. Its entries and problems go to res
+// without the account's name (Prune adds it).
+func pruneAccount(ctx context.Context, client fanout.Client, cas fanout.CASClient, targets []manifest.Target, o PruneOptions, keep int, res *PruneResult) {
+	now := time.Now
+	if o.Now != nil {
+		now = o.Now
+	}
 	if cas == nil {
 		res.Problems = append(res.Problems, report.Error{Code: "NoCAS", Message: "this API client cannot reach Certificate Management Service"})
-		return res
+		return
 	}
 
 	var certs []fanout.CASCert
@@ -138,7 +229,7 @@ func Prune(ctx context.Context, client fanout.Client, cas fanout.CASClient, m *m
 		}
 	}
 
-	calls, complete := targetCalls(o.Products, m, res)
+	calls, complete := targetCalls(o.Products, targets, res)
 	carried, described := carriedBy(ctx, client, calls, o.Fanout, res)
 	complete = complete && described
 
@@ -207,7 +298,6 @@ func Prune(ctx context.Context, client fanout.Client, cas fanout.CASClient, m *m
 		}
 		res.Deleted = append(res.Deleted, pc)
 	}
-	return res
 }
 
 // pruneStores prunes the stores of the products that keep certificates
@@ -261,19 +351,13 @@ func (r retried) Call(ctx context.Context, _ plan.API, send func() (string, erro
 	})
 }
 
-// targetCalls plans the call of every manifest target in the function's
-// own account; complete is false when a target could not be planned (the
-// failures are added to res.Problems). A target in another account
-// (account:) is left out: the prune acts in the function's own account,
-// whose client it has, and that account's CAS and stores hold nothing of
-// such a target.
-func targetCalls(products plan.Products, m *manifest.Manifest, res *PruneResult) ([]plan.Call, bool) {
+// targetCalls plans the call of every target of targets (one account's);
+// complete is false when a target could not be planned (the failures are
+// added to res.Problems).
+func targetCalls(products plan.Products, targets []manifest.Target, res *PruneResult) ([]plan.Call, bool) {
 	var calls []plan.Call
 	complete := true
-	for _, t := range m.Targets {
-		if t.Account != "" {
-			continue
-		}
+	for _, t := range targets {
 		c, err := plan.TargetCall(products, t)
 		if err != nil {
 			// The manifest parser refuses such targets; what one carries

@@ -12,7 +12,8 @@ import (
 // prune runs after the timer's reconcile when the manifest says
 // defaults.prune: true, and deletes certdrop's own certificates from CAS
 // that have expired or that no target carries and are older than the
-// newest two for the same names. A dry-run reconcile prunes as a dry run.
+// newest two for the same names, in the function's own account and in
+// every account a target names (through its role, as a deployment). A dry-run reconcile prunes as a dry run.
 // It returns nil when the manifest does not prune.
 func (s *session) prune(ctx context.Context, client fanout.Client) *hub.PruneResult {
 	if s.manifest == nil || !s.manifest.Defaults.Prune {
@@ -24,7 +25,8 @@ func (s *session) prune(ctx context.Context, client fanout.Client) *hub.PruneRes
 			Problems: []report.Error{{Code: "Deadline", Message: "the reconcile left no time to prune; the next timer run prunes", Transient: true}}}
 	}
 	cas, _ := client.(fanout.CASClient)
-	res := hub.Prune(ctx, client, cas, s.manifest, hub.PruneOptions{Delete: !dryRun, Now: s.r.Now, Fanout: s.hub, Products: products()})
+	res := hub.Prune(ctx, client, cas, s.manifest, hub.PruneOptions{Delete: !dryRun, Now: s.r.Now, Fanout: s.hub, Products: products(),
+		Open: OpenAccounts(client, s.manifest)})
 	s.log.Info("pruned", "deleted", len(res.Deleted), "kept", len(res.Kept), "failed", len(res.Failed), "problems", len(res.Problems))
 	return res
 }
