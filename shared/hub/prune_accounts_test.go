@@ -21,12 +21,12 @@ import (
 )
 
 const (
-	pruneMediaID = "1111111111111111"
-	pruneGamesID = "2222222222222222"
+	mediaID = "1111111111111111"
+	gamesID = "2222222222222222"
 	// seeder is a role of games that trusts the function's account, so
 	// the test can put certificates in games' CAS; the manifest's role
 	// there (certdrop-deployer) trusts someone else.
-	seeder = "acs:ram::" + pruneGamesID + ":role/seeder"
+	seeder = "acs:ram::" + gamesID + ":role/seeder"
 )
 
 // fleet is an emulator with the function's own account and two others,
@@ -47,9 +47,9 @@ func newFleet(t *testing.T) *fleet {
 		Credentials: []cloudsim.Credential{{AccessKeyID: "ak", AccessKeySecret: "sk"}},
 		Domains:     cloudsim.Domains{CDN: []cloudsim.Domain{{Name: "www." + zone}}},
 		Accounts: []cloudsim.AccountSettings{
-			{ID: pruneMediaID, Roles: []cloudsim.RoleSettings{{Name: "certdrop-deployer", Trust: trustOwn}},
+			{ID: mediaID, Roles: []cloudsim.RoleSettings{{Name: "certdrop-deployer", Trust: trustOwn}},
 				Domains: cloudsim.Domains{CDN: []cloudsim.Domain{{Name: "m00." + zone}, {Name: "m01." + zone}}}},
-			{ID: pruneGamesID, Roles: []cloudsim.RoleSettings{
+			{ID: gamesID, Roles: []cloudsim.RoleSettings{
 				{Name: "certdrop-deployer", Trust: []string{"acs:ram::" + cloudsim.DefaultAccountID + ":role/someone-else"}},
 				{Name: "seeder", Trust: trustOwn}},
 				Domains: cloudsim.Domains{CDN: []cloudsim.Domain{{Name: "g00." + zone}}}},
@@ -70,8 +70,8 @@ func newFleet(t *testing.T) *fleet {
 	cas := manifest.DeliveryCAS
 	m := &manifest.Manifest{Version: 1,
 		Accounts: []manifest.Account{
-			{Name: "media", RoleArn: "acs:ram::" + pruneMediaID + ":role/certdrop-deployer"},
-			{Name: "games", RoleArn: "acs:ram::" + pruneGamesID + ":role/certdrop-deployer"},
+			{Name: "media", RoleArn: "acs:ram::" + mediaID + ":role/certdrop-deployer"},
+			{Name: "games", RoleArn: "acs:ram::" + gamesID + ":role/certdrop-deployer"},
 		},
 		Targets: []manifest.Target{
 			{Product: cdn.Name, Domain: "www." + zone, Delivery: cas},
@@ -207,7 +207,7 @@ func TestPruneAccounts(t *testing.T) {
 			n := f.seed(t, now)
 			later := func() time.Time { return now.Add(2 * time.Hour) } // E has expired by then
 			f.m.Targets = f.m.Targets[:3]                               // games is TestPruneAccountUnavailable's
-			own, media := casNames(f.sim), casNames(f.sim.Account(pruneMediaID))
+			own, media := casNames(f.sim), casNames(f.sim.Account(mediaID))
 			del := deletes(f.sim)
 
 			res := Prune(context.Background(), f.client, f.client, f.m, PruneOptions{
@@ -247,7 +247,7 @@ func TestPruneAccounts(t *testing.T) {
 			if got := casNames(f.sim); !slices.Equal(got, wantOwn) {
 				t.Errorf("the own CAS holds %q; want %q", got, wantOwn)
 			}
-			if got := casNames(f.sim.Account(pruneMediaID)); !slices.Equal(got, wantMedia) {
+			if got := casNames(f.sim.Account(mediaID)); !slices.Equal(got, wantMedia) {
 				t.Errorf("media's CAS holds %q; want %q", got, wantMedia)
 			}
 			if d := deletes(f.sim) - del; (dry && d != 0) || (!dry && d != 3) {
@@ -278,7 +278,7 @@ func TestPruneAccountUnavailable(t *testing.T) {
 			now := time.Now()
 			n := f.seed(t, now)
 			later := func() time.Time { return now.Add(2 * time.Hour) }
-			games, media := casNames(f.sim.Account(pruneGamesID)), casNames(f.sim.Account(pruneMediaID))
+			games, media := casNames(f.sim.Account(gamesID)), casNames(f.sim.Account(mediaID))
 			o := PruneOptions{Products: all.Products(), Delete: true, Now: later}
 			if tt.open {
 				o.Open = f.open()
@@ -299,11 +299,11 @@ func TestPruneAccountUnavailable(t *testing.T) {
 					t.Errorf("an entry in an account that was not opened: %+v", c)
 				}
 			}
-			if got := casNames(f.sim.Account(pruneGamesID)); !slices.Equal(got, games) {
+			if got := casNames(f.sim.Account(gamesID)); !slices.Equal(got, games) {
 				t.Errorf("games' CAS holds %q; want it untouched %q", got, games)
 			}
 			if !tt.open {
-				if got := casNames(f.sim.Account(pruneMediaID)); !slices.Equal(got, media) {
+				if got := casNames(f.sim.Account(mediaID)); !slices.Equal(got, media) {
 					t.Errorf("media's CAS holds %q; want it untouched %q", got, media)
 				}
 			}
