@@ -228,6 +228,18 @@ func (h *harness) leaf(notAfter time.Time, names ...string) *cloudsim.Leaf {
 	return l
 }
 
+// issued issues a leaf for example.com and *.example.com, valid from
+// notBefore for three months.
+func (h *harness) issued(notBefore time.Time) *cloudsim.Leaf {
+	h.t.Helper()
+	l, err := h.ca.Issue(cloudsim.LeafRequest{DNSNames: []string{"example.com", "*.example.com"},
+		NotBefore: notBefore, NotAfter: time.Now().AddDate(0, 3, 0)})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return l
+}
+
 func (h *harness) fullchain(l *cloudsim.Leaf) []byte {
 	return append(append([]byte{}, l.CertPEM...), h.ca.CertPEM()...)
 }

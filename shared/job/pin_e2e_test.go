@@ -57,11 +57,7 @@ func pinSetup(t *testing.T) (h *harness, good, bad string, badBundle []byte) {
 	h.putQuiet("certdrop/manifest.yaml", []byte(pinManifest))
 	var names []string
 	for i := 3; i >= 2; i-- {
-		l, err := h.ca.Issue(cloudsim.LeafRequest{DNSNames: []string{"example.com", "*.example.com"},
-			NotBefore: time.Now().Add(-time.Duration(i) * time.Hour), NotAfter: time.Now().AddDate(0, 3, 0)})
-		if err != nil {
-			t.Fatal(err)
-		}
+		l := h.issued(time.Now().Add(-time.Duration(i) * time.Hour))
 		badBundle = append(h.fullchain(l), l.KeyPEM...)
 		h.put("certs/example.com/bundle.pem", badBundle)
 		outs := h.recorded()
@@ -211,11 +207,7 @@ func TestE2EPinLiftedByNewer(t *testing.T) {
 	h, good, _, _ := pinSetup(t)
 	// Issued after the pin (certificates count whole seconds): the
 	// function's clock is moved on so that it is valid.
-	l, err := h.ca.Issue(cloudsim.LeafRequest{DNSNames: []string{"example.com", "*.example.com"},
-		NotBefore: time.Now().Add(2 * time.Second), NotAfter: time.Now().AddDate(0, 3, 0)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := h.issued(time.Now().Add(2 * time.Second))
 	h.later(time.Minute)
 	h.put("certs/example.com/bundle.pem", append(h.fullchain(l), l.KeyPEM...))
 	outs := h.recorded()

@@ -38,11 +38,7 @@ targets:
 `))
 	var names []string
 	for i := 3; i >= 1; i-- {
-		l, err := h.ca.Issue(cloudsim.LeafRequest{DNSNames: []string{"example.com", "*.example.com"},
-			NotBefore: time.Now().Add(-time.Duration(i) * time.Hour), NotAfter: time.Now().AddDate(0, 3, 0)})
-		if err != nil {
-			t.Fatal(err)
-		}
+		l := h.issued(time.Now().Add(-time.Duration(i) * time.Hour))
 		h.putQuiet("certs/example.com/bundle.pem", append(h.fullchain(l), l.KeyPEM...))
 		code, o := h.invoke(reconcileTimer)
 		if code != http.StatusOK || len(o.Reports) != 1 || o.Status != "ok" || o.Prune == nil {
