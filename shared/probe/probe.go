@@ -140,6 +140,9 @@ var (
 	// ErrNotProbed: the context ended before every request was probed;
 	// the results say which were (the others are Unprobed).
 	ErrNotProbed = errors.New("probe: context ended before every name was probed")
+	// ErrNoTurn is why a request was not probed when the context has not
+	// ended: at the pace, its turn would come after the context's deadline.
+	ErrNoTurn = errors.New("its turn at the probes' pace comes after the deadline")
 )
 
 // Request is one name to probe.
@@ -304,10 +307,20 @@ func (p *Prober) Probe(ctx context.Context, reqs []Request) ([]Result, error) {
 	p.run(ctx, reqs, idx, out)
 	for _, r := range out {
 		if r.Verdict == Unprobed {
-			return out, fmt.Errorf("%w: %w", ErrNotProbed, context.Cause(ctx))
+			return out, fmt.Errorf("%w: %w", ErrNotProbed, notProbed(ctx))
 		}
 	}
 	return out, nil
+}
+
+// notProbed is why a request was not probed: ctx's cause when it has
+// ended, else ErrNoTurn (the pacer refuses a wait that would outlast the
+// deadline before the deadline comes).
+func notProbed(ctx context.Context) error {
+	if err := context.Cause(ctx); err != nil {
+		return err
+	}
+	return ErrNoTurn
 }
 
 // run probes reqs[i] for i in idx into out[i]. A request it could not
@@ -338,7 +351,7 @@ feed:
 	for _, i := range idx {
 		if out[i].At.IsZero() {
 			out[i] = Result{Name: reqs[i].Name, Addr: p.addr(reqs[i]), Verdict: Unprobed,
-				Reason: "not probed: " + context.Cause(ctx).Error()}
+				Reason: "not probed: " + notProbed(ctx).Error()}
 		}
 	}
 }

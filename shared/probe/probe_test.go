@@ -313,3 +313,25 @@ func TestDaysLeft(t *testing.T) {
 		}
 	}
 }
+
+// TestTurnAfterTheDeadline: at one probe a second, the second request's
+// turn comes after a deadline 300 ms away, so the pacer refuses it before
+// the context has ended: it is unprobed, with a reason, and the call says
+// the deadline left no time.
+func TestTurnAfterTheDeadline(t *testing.T) {
+	srv := newSNIServer(t, 0)
+	srv.set("a.example.test", testCert(t, "a", time.Now().Add(24*time.Hour), "a.example.test"))
+	p, err := New(Options{Workers: 1, HandshakeTimeout: time.Second, Rate: 1, Dial: srv.addr()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	res, err := p.Probe(ctx, []Request{{Name: "a.example.test"}, {Name: "b.example.test"}})
+	if !errors.Is(err, ErrNotProbed) || !errors.Is(err, ErrNoTurn) {
+		t.Errorf("err %v, want ErrNotProbed and ErrNoTurn", err)
+	}
+	if len(res) != 2 || res[0].Verdict == Unprobed || res[1].Verdict != Unprobed || !strings.Contains(res[1].Reason, "deadline") {
+		t.Errorf("results %+v; want the first probed, the second unprobed for the deadline", res)
+	}
+}
