@@ -16,26 +16,8 @@ import (
 // target, older than the newest two) from the own account's CAS and from
 // media's, each entry naming its account.
 func TestE2EPruneAccounts(t *testing.T) {
-	h := newHarness(t, func(c *cloudsim.Config) {
-		c.OSS.Triggers = nil
-		c.Accounts = []cloudsim.AccountSettings{{ID: mediaAccount,
-			Roles:   []cloudsim.RoleSettings{{Name: "certdrop-deployer", Trust: []string{"acs:ram::" + ownAccount + ":root"}}},
-			Domains: accountDomains("m", 1)}}
-	})
-	h.putQuiet("certdrop/manifest.yaml", []byte(`version: 1
-defaults:
-  delivery: cas
-  prune: true
-accounts:
-  - name: media
-    roleArn: acs:ram::`+mediaAccount+`:role/certdrop-deployer
-targets:
-  - product: cdn
-    domain: www.example.com
-  - product: cdn
-    account: media
-    domain: m00.example.com
-`))
+	h := newMediaHarness(t)
+	h.putQuiet("certdrop/manifest.yaml", []byte(mediaManifest))
 	var names []string
 	for i := 3; i >= 1; i-- {
 		l := h.issued(time.Now().Add(-time.Duration(i) * time.Hour))
@@ -71,4 +53,32 @@ targets:
 			t.Errorf("CAS holds %q; want %q", left, names[1:])
 		}
 	}
+}
+
+// mediaManifest deploys by reference to a CDN domain of the function's
+// own account and one of media's, through its role, and prunes.
+const mediaManifest = `version: 1
+defaults:
+  delivery: cas
+  prune: true
+accounts:
+  - name: media
+    roleArn: acs:ram::` + mediaAccount + `:role/certdrop-deployer
+targets:
+  - product: cdn
+    domain: www.example.com
+  - product: cdn
+    account: media
+    domain: m00.example.com
+`
+
+// newMediaHarness is a harness whose emulator has the media account,
+// with a role that trusts the function's account and one CDN domain.
+func newMediaHarness(t *testing.T) *harness {
+	return newHarness(t, func(c *cloudsim.Config) {
+		c.OSS.Triggers = nil
+		c.Accounts = []cloudsim.AccountSettings{{ID: mediaAccount,
+			Roles:   []cloudsim.RoleSettings{{Name: "certdrop-deployer", Trust: []string{"acs:ram::" + ownAccount + ":root"}}},
+			Domains: accountDomains("m", 1)}}
+	})
 }
