@@ -603,8 +603,9 @@ func esaRR(site, name string) (string, bool) {
 	return rr, ok && rr != ""
 }
 
-// esaCreateRecord answers CreateRecord.
-func (s *Sim) esaCreateRecord(c *call, p url.Values) (any, *apiError) {
+// esaNSSite returns the site of SiteId when its DNS records are hosted
+// on ESA (an NS site).
+func (s *Sim) esaNSSite(p url.Values) (*esaSite, *apiError) {
 	s.esa.mu.Lock()
 	site, e := s.esaSiteOf(p)
 	s.esa.mu.Unlock()
@@ -613,6 +614,15 @@ func (s *Sim) esaCreateRecord(c *call, p url.Values) (any, *apiError) {
 	}
 	if site.access != "NS" {
 		return nil, esaBad("The site %s is connected by CNAME: its DNS records are not hosted on ESA.", site.name)
+	}
+	return site, nil
+}
+
+// esaCreateRecord answers CreateRecord.
+func (s *Sim) esaCreateRecord(c *call, p url.Values) (any, *apiError) {
+	site, e := s.esaNSSite(p)
+	if e != nil {
+		return nil, e
 	}
 	rr, ok := esaRR(site.name, p.Get("RecordName"))
 	if !ok {
@@ -650,14 +660,9 @@ func (s *Sim) esaListRecords(c *call, p url.Values) (any, *apiError) {
 	if e != nil {
 		return nil, e
 	}
-	s.esa.mu.Lock()
-	site, e := s.esaSiteOf(p)
-	s.esa.mu.Unlock()
+	site, e := s.esaNSSite(p)
 	if e != nil {
 		return nil, e
-	}
-	if site.access != "NS" {
-		return nil, esaBad("The site %s is connected by CNAME: its DNS records are not hosted on ESA.", site.name)
 	}
 	name := canonicalZone(p.Get("RecordName"))
 	exact := strings.EqualFold(p.Get("RecordMatchType"), "exact")
