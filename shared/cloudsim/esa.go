@@ -476,12 +476,13 @@ func (s *Sim) esaSetCertificate(c *call, p url.Values) (any, *apiError) {
 	now := s.certNow()
 	typ := p.Get("Type")
 	var leaf *x509.Certificate
+	name := p.Get("Name")
 	var casID, region string
 	switch typ {
 	case "":
 		return nil, esaBad("Type is mandatory for this action.")
 	case "upload":
-		if p.Get("Name") == "" {
+		if name == "" {
 			return nil, esaBad("Name is mandatory when Type is upload.")
 		}
 		b, e := esaCheckPair(p.Get("Certificate"), p.Get("PrivateKey"), now)
@@ -503,6 +504,9 @@ func (s *Sim) esaSetCertificate(c *call, p url.Values) (any, *apiError) {
 			return nil, newAPIError(ProductESA, "Certificate.StatusError")
 		}
 		leaf = cc.leaf
+		if name == "" {
+			name = cc.name
+		}
 	default:
 		return nil, esaBad("The specified Type %q is not supported: upload or cas.", typ)
 	}
@@ -517,12 +521,6 @@ func (s *Sim) esaSetCertificate(c *call, p url.Values) (any, *apiError) {
 	for _, ec := range site.certs {
 		if ec.id != id && bundle.Fingerprint(ec.leaf) == fp {
 			return nil, newAPIError(ProductESA, "Certificate.Duplicated")
-		}
-	}
-	name := p.Get("Name")
-	if typ == "cas" && name == "" {
-		if cc, ok := s.lookupCASLocked(region, casID); ok {
-			name = cc
 		}
 	}
 	if id != "" {
@@ -545,17 +543,6 @@ func (s *Sim) esaSetCertificate(c *call, p url.Values) (any, *apiError) {
 		created: now, updated: now}
 	site.certs = append(site.certs, ec)
 	return map[string]any{"RequestId": c.entry.RequestID, "Id": ec.id}, nil
-}
-
-// lookupCASLocked returns the name of a CAS certificate, for a cas
-// certificate set without a Name.
-func (s *Sim) lookupCASLocked(region, id string) (string, bool) {
-	n, err := strconv.ParseInt(id, 10, 64)
-	if err != nil {
-		return "", false
-	}
-	cc, ok := s.lookupCAS(region, n, "")
-	return cc.name, ok
 }
 
 // esaCheckPair validates an uploaded certificate and key.
