@@ -337,7 +337,6 @@ func esaJournal(s *Sim, c *call, p url.Values) {
 		}
 		s.esa.mu.Unlock()
 	}
-	c.entry.KeySent = c.entry.KeySent || p.Get("PrivateKey") != ""
 }
 
 // siteLocked returns the site of id. Callers hold es.mu.
