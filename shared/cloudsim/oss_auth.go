@@ -227,21 +227,9 @@ func (o *OSS) authenticate(r *http.Request, bucket, key string) *ossError {
 	if !ok {
 		return &ossError{http.StatusBadRequest, "InvalidArgument", "Authorization header is invalid."}
 	}
-	cred, ok := o.cfg.Credentials[a.accessKeyID]
-	if !ok {
-		return &ossError{http.StatusForbidden, "InvalidAccessKeyId", "The OSS Access Key Id you provided does not exist in our records."}
-	}
-	if tok := r.Header.Get(hdrSecurityToken); tok != cred.SecurityToken {
-		if cred.SecurityToken == "" {
-			return &ossError{http.StatusForbidden, "InvalidAccessKeyId", "A security token was sent with a permanent AccessKey."}
-		}
-		return &ossError{http.StatusForbidden, "InvalidSecurityToken", "The security token you provided is invalid."}
-	}
-	if a.region != o.cfg.Region {
-		return &ossError{http.StatusBadRequest, "InvalidArgument", "Invalid signing region in Authorization header: the bucket is in " + o.cfg.Region + "."}
-	}
-	if a.product != ossV4Product {
-		return &ossError{http.StatusBadRequest, "InvalidArgument", "Invalid signing product in Authorization header."}
+	cred, e := o.credential(a, r.Header.Get(hdrSecurityToken), "Authorization header")
+	if e != nil {
+		return e
 	}
 	if r.Header.Get(hdrContentSHA256) == "" {
 		return &ossError{http.StatusBadRequest, "InvalidArgument", "Missing required header for this request: x-oss-content-sha256."}
@@ -261,6 +249,29 @@ func (o *OSS) authenticate(r *http.Request, bucket, key string) *ossError {
 		return &ossError{http.StatusForbidden, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided. Check your key and signing method."}
 	}
 	return nil
+}
+
+// credential checks a V4 credential scope against the configuration: its
+// AccessKey ID, the security token sent with it, its region and product;
+// where names the scope's carrier in the errors.
+func (o *OSS) credential(a ossV4Auth, token, where string) (OSSCredential, *ossError) {
+	cred, ok := o.cfg.Credentials[a.accessKeyID]
+	if !ok {
+		return OSSCredential{}, &ossError{http.StatusForbidden, "InvalidAccessKeyId", "The OSS Access Key Id you provided does not exist in our records."}
+	}
+	if token != cred.SecurityToken {
+		if cred.SecurityToken == "" {
+			return OSSCredential{}, &ossError{http.StatusForbidden, "InvalidAccessKeyId", "A security token was sent with a permanent AccessKey."}
+		}
+		return OSSCredential{}, &ossError{http.StatusForbidden, "InvalidSecurityToken", "The security token you provided is invalid."}
+	}
+	if a.region != o.cfg.Region {
+		return OSSCredential{}, &ossError{http.StatusBadRequest, "InvalidArgument", "Invalid signing region in " + where + ": the bucket is in " + o.cfg.Region + "."}
+	}
+	if a.product != ossV4Product {
+		return OSSCredential{}, &ossError{http.StatusBadRequest, "InvalidArgument", "Invalid signing product in " + where + "."}
+	}
+	return cred, nil
 }
 
 // The query parameters of a V4 presigned URL, as the Go SDK's
@@ -289,21 +300,9 @@ func (o *OSS) authenticatePresigned(r *http.Request, q url.Values, bucket, key s
 	if !ok {
 		return &ossError{http.StatusBadRequest, "InvalidArgument", "The signed URL's x-oss-credential or x-oss-signature is invalid."}
 	}
-	cred, ok := o.cfg.Credentials[a.accessKeyID]
-	if !ok {
-		return &ossError{http.StatusForbidden, "InvalidAccessKeyId", "The OSS Access Key Id you provided does not exist in our records."}
-	}
-	if tok := q.Get(qSecurityToken); tok != cred.SecurityToken {
-		if cred.SecurityToken == "" {
-			return &ossError{http.StatusForbidden, "InvalidAccessKeyId", "A security token was sent with a permanent AccessKey."}
-		}
-		return &ossError{http.StatusForbidden, "InvalidSecurityToken", "The security token you provided is invalid."}
-	}
-	if a.region != o.cfg.Region {
-		return &ossError{http.StatusBadRequest, "InvalidArgument", "Invalid signing region in x-oss-credential: the bucket is in " + o.cfg.Region + "."}
-	}
-	if a.product != ossV4Product {
-		return &ossError{http.StatusBadRequest, "InvalidArgument", "Invalid signing product in x-oss-credential."}
+	cred, e := o.credential(a, q.Get(qSecurityToken), "x-oss-credential")
+	if e != nil {
+		return e
 	}
 	signDate := q.Get(qDate)
 	t, err := time.Parse(ossV4DateFormat, signDate)
