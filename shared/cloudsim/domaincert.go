@@ -1,6 +1,7 @@
 package cloudsim
 
 import (
+	"crypto/x509"
 	"errors"
 	"net/url"
 	"strconv"
@@ -287,23 +288,23 @@ func (s *Sim) applySet(api apiSpec, o setSpec, p url.Values) (string, *apiError)
 	rec.fingerprint = fp
 	// The products keep their uploads in CAS (cas.go).
 	s.reg.putCASLocked(CASRegionHangzhou, name, rec.id, sp.pub, sp.pri, b.Leaf, api.action, now)
-	dc := DomainCert{
-		CertName:   name,
-		CertID:     rec.id,
-		CertPEM:    sp.pub,
-		HTTPS:      true,
-		Updated:    now.UTC(),
-		CertType:   "upload",
-		CertRegion: sp.certRegion,
-	}
-	describeLeaf(&dc, b.Leaf)
+	s.installDomainCert(ent, sp.domain, staging, DomainCert{CertName: name, CertID: rec.id, CertPEM: sp.pub, Updated: now.UTC(),
+		CertType: "upload", CertRegion: sp.certRegion}, b.Leaf, sp.pri)
+	return name, nil
+}
+
+// installDomainCert turns HTTPS on with dc, its leaf-derived fields filled from
+// leaf: in the domain's staging slot, or in production and on the edge
+// with key. Callers hold s.reg.mu.
+func (s *Sim) installDomainCert(ent *domainEntry, domain string, staging bool, dc DomainCert, leaf *x509.Certificate, key string) {
+	dc.HTTPS = true
+	describeLeaf(&dc, leaf)
 	if staging {
 		ent.staging = &dc
-	} else {
-		ent.prod = dc
-		s.edgeSet(sp.domain, sp.pub, sp.pri)
+		return
 	}
-	return name, nil
+	ent.prod = dc
+	s.edgeSet(domain, dc.CertPEM, key)
 }
 
 // domainWritable answers the domain's registration and state.
@@ -501,22 +502,8 @@ func (s *Sim) applySetByReference(api apiSpec, o setSpec, sp setParams, now time
 	if e := stateError(api, ent.state); e != nil {
 		return cc.name, e
 	}
-	dc := DomainCert{
-		CertName:   cc.name,
-		CertID:     cc.id,
-		CertPEM:    cc.certPEM,
-		HTTPS:      true,
-		Updated:    now.UTC(),
-		CertType:   "cas",
-		CertRegion: region,
-	}
-	describeLeaf(&dc, cc.leaf)
-	if staging {
-		ent.staging = &dc
-	} else {
-		ent.prod = dc
-		s.edgeSet(sp.domain, cc.certPEM, cc.key)
-	}
+	s.installDomainCert(ent, sp.domain, staging, DomainCert{CertName: cc.name, CertID: cc.id, CertPEM: cc.certPEM, Updated: now.UTC(),
+		CertType: "cas", CertRegion: region}, cc.leaf, cc.key)
 	return cc.name, nil
 }
 
