@@ -199,8 +199,7 @@ func (s *Sim) clbUpload(c *call, p url.Values) (any, *apiError) {
 		}
 	} else {
 		pub, key := p.Get("ServerCertificate"), p.Get("PrivateKey")
-		b, e := s.checkCASPair(pub, key, s.certNow())
-		if e != nil {
+		if _, e := s.checkCASPair(pub, key, s.certNow()); e != nil {
 			switch e.code {
 			case "Key.Malformed":
 				return nil, clbErr("InvalidPrivateKey")
@@ -210,7 +209,6 @@ func (s *Sim) clbUpload(c *call, p url.Values) (any, *apiError) {
 				return nil, clbErr("InvalidServerCertificate")
 			}
 		}
-		_ = b
 		sc.certPEM, sc.hasKey = pub, true
 	}
 	leaf, _ := firstCertificate(sc.certPEM)
