@@ -3,7 +3,6 @@ package cloudsim
 import (
 	"context"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -234,9 +233,6 @@ func (o *OSS) Close() error {
 	o.cancel()
 	return o.WaitNotifications(context.Background())
 }
-
-// errNotImplemented marks an operation outside the emulated subset.
-var errNotImplemented = errors.New("not implemented")
 
 // ServeHTTP answers one OSS request. Mount the handler at the root of a
 // server (or strip any prefix first): the path is /<bucket>/<object key>.
