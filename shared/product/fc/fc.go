@@ -48,6 +48,7 @@ import (
 	"encoding/pem"
 	"maps"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/certdrop/certdrop/shared/bundle"
@@ -237,7 +238,7 @@ func (fcProduct) Set(ctx context.Context, tr *cloud.Client, call plan.Call, call
 	}
 	body := map[string]any{}
 	for k, v := range cur.Body {
-		if v != nil && !contains(readOnly, k) {
+		if v != nil && !slices.Contains(readOnly, k) {
 			body[k] = v
 		}
 	}
@@ -252,15 +253,6 @@ func (fcProduct) Set(ctx context.Context, tr *cloud.Client, call plan.Call, call
 		}
 		return res.RequestID, nil
 	})
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // Describe reads what the domain carries: certConfig's certName and
