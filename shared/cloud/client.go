@@ -32,6 +32,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/certdrop/certdrop/internal/credchain"
+	"github.com/certdrop/certdrop/internal/secureurl"
 	"github.com/certdrop/certdrop/shared/config"
 	"github.com/certdrop/certdrop/shared/plan"
 )
@@ -250,19 +251,50 @@ func (c *Client) sdk(ep endpoint, d doer, api plan.API, subject string, red reda
 	return sdk, nil
 }
 
+// begin readies one call (RPC, ROA or OSS): ctx not done, and the
+// role's credentials renewed first, so that the redactor it returns
+// knows the secrets the call is signed with, besides secrets. A failure
+// is the call's *Error, classified with own.
+func (c *Client) begin(ctx context.Context, action, subject string, secrets []string, own answers) (redactor, *Error) {
+	err := ctx.Err()
+	if err == nil {
+		err = c.prepare(ctx)
+	}
+	red := newRedactor(append(secrets, c.creds.secretValues()...)...)
+	if err != nil {
+		return red, convert(ctx, action, subject, err, nil, red, own)
+	}
+	return red, nil
+}
+
+// route returns where a call goes (the URL in url, else the override in
+// envVar, else https://host) and the connection pool it uses (pool's, or
+// the pool of calls that name none).
+func (c *Client) route(url, envVar, host, pool string) (endpoint, doer, error) {
+	var ep endpoint
+	var err error
+	if url != "" {
+		ep, err = secureurl.Parse("endpoint", url)
+	} else {
+		ep, err = c.endpointFor(envVar, host)
+	}
+	if err != nil {
+		return endpoint{}, doer{}, err
+	}
+	if pool != "" {
+		return ep, c.pools.get(pool), nil
+	}
+	return ep, c.rpcDoer, nil
+}
+
 // rpc makes one RPC-style call (POST, form body, ACS3-HMAC-SHA256) to ep
 // and returns the answer's JSON body, or an *Error naming subject.
 // own are the caller's answers to error codes, before the OpenAPI table.
 func (c *Client) rpc(ctx context.Context, ep endpoint, d doer, api plan.API, subject string, form map[string]string, secrets []string, own answers) (map[string]any, *Error) {
-	if err := ctx.Err(); err != nil {
-		return nil, convert(ctx, api.Action, subject, err, nil, newRedactor(append(secrets, c.creds.secretValues()...)...), own)
+	red, e := c.begin(ctx, api.Action, subject, secrets, own)
+	if e != nil {
+		return nil, e
 	}
-	// The role's credentials renewed first, so that the redactor knows
-	// the secrets the call is signed with.
-	if err := c.prepare(ctx); err != nil {
-		return nil, convert(ctx, api.Action, subject, err, nil, newRedactor(append(secrets, c.creds.secretValues()...)...), own)
-	}
-	red := newRedactor(append(secrets, c.creds.secretValues()...)...)
 	sdk, e := c.sdk(ep, d, api, subject, red)
 	if e != nil {
 		return nil, e

@@ -44,13 +44,10 @@ type OSSRequest struct {
 // reads and closes; a failure is an *Error, classified by r.Codes, then
 // as an OpenAPI call's.
 func (c *Client) OSS(ctx context.Context, r OSSRequest) (*oss.Response, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, convert(ctx, r.Action, r.Subject, err, nil, newRedactor(append(r.Secrets, c.creds.secretValues()...)...), answers{})
+	red, e := c.begin(ctx, r.Action, r.Subject, r.Secrets, answers{})
+	if e != nil {
+		return nil, e
 	}
-	if err := c.prepare(ctx); err != nil {
-		return nil, convert(ctx, r.Action, r.Subject, err, nil, newRedactor(append(r.Secrets, c.creds.secretValues()...)...), answers{})
-	}
-	red := newRedactor(append(r.Secrets, c.creds.secretValues()...)...)
 	ep, err := c.endpointFor(r.EndpointVar, r.Host)
 	if err != nil {
 		return nil, errorf(r.Action, r.Subject, "%v", err)

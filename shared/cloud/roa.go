@@ -9,7 +9,6 @@ import (
 	openapiutil "github.com/alibabacloud-go/darabonba-openapi/v2/utils"
 	"github.com/alibabacloud-go/tea/dara"
 
-	"github.com/certdrop/certdrop/internal/secureurl"
 	"github.com/certdrop/certdrop/shared/plan"
 )
 
@@ -68,34 +67,19 @@ func PathSegment(s string) string { return dara.PercentEncode(s) }
 // every other call's; the caller retries. The client's own retries are
 // off.
 func (c *Client) ROA(ctx context.Context, r ROARequest) (ROAResponse, error) {
-	var ep endpoint
-	var err error
-	if r.Endpoint != "" {
-		ep, err = secureurl.Parse("endpoint", r.Endpoint)
-	} else {
-		ep, err = c.endpointFor(r.EndpointVar, r.Host)
-	}
+	ep, d, err := c.route(r.Endpoint, r.EndpointVar, r.Host, r.Pool)
 	if err != nil {
 		return ROAResponse{}, errorf(r.Action, r.Subject, "%v", err)
 	}
-	d := c.rpcDoer
-	if r.Pool != "" {
-		d = c.pools.get(r.Pool)
-	}
 	api := plan.API{Action: r.Action, Version: r.Version}
-	own := answers{r.Codes, r.Hint}
-	if err := ctx.Err(); err != nil {
-		return ROAResponse{}, convert(ctx, api.Action, r.Subject, err, nil, newRedactor(append(r.Secrets, c.creds.secretValues()...)...), own)
-	}
 	if !strings.HasPrefix(r.Path, "/") || r.Method == "" {
 		return ROAResponse{}, errorf(r.Action, r.Subject, "an ROA call needs a method and an absolute path")
 	}
-	// The role's credentials renewed first, so that the redactor knows
-	// the secrets the call is signed with.
-	if err := c.prepare(ctx); err != nil {
-		return ROAResponse{}, convert(ctx, api.Action, r.Subject, err, nil, newRedactor(append(r.Secrets, c.creds.secretValues()...)...), own)
+	own := answers{r.Codes, r.Hint}
+	red, e := c.begin(ctx, api.Action, r.Subject, r.Secrets, own)
+	if e != nil {
+		return ROAResponse{}, e
 	}
-	red := newRedactor(append(r.Secrets, c.creds.secretValues()...)...)
 	sdk, e := c.sdk(ep, d, api, r.Subject, red)
 	if e != nil {
 		return ROAResponse{}, e

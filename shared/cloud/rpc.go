@@ -3,7 +3,6 @@ package cloud
 import (
 	"context"
 
-	"github.com/certdrop/certdrop/internal/secureurl"
 	"github.com/certdrop/certdrop/shared/plan"
 )
 
@@ -46,19 +45,9 @@ type Request struct {
 // permanent, with the server's retry hint); the caller retries. The
 // client's own retries are off, as for every call.
 func (c *Client) Call(ctx context.Context, r Request) (map[string]any, error) {
-	var ep endpoint
-	var err error
-	if r.Endpoint != "" {
-		ep, err = secureurl.Parse("endpoint", r.Endpoint)
-	} else {
-		ep, err = c.endpointFor(r.EndpointVar, r.Host)
-	}
+	ep, d, err := c.route(r.Endpoint, r.EndpointVar, r.Host, r.Pool)
 	if err != nil {
 		return nil, errorf(r.Action, r.Subject, "%v", err)
-	}
-	d := c.rpcDoer
-	if r.Pool != "" {
-		d = c.pools.get(r.Pool)
 	}
 	body, e := c.rpc(ctx, ep, d, plan.API{Action: r.Action, Version: r.Version}, r.Subject, r.Params, r.Secrets, answers{r.Codes, r.Hint})
 	if e != nil {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certdrop/certdrop/shared/bundle"
 	"github.com/certdrop/certdrop/shared/probe"
 )
 
@@ -31,7 +32,7 @@ func fingerprintPEM(t *testing.T, p testPair) string {
 	if !ok {
 		t.Fatal("no certificate")
 	}
-	return probe.Fingerprint(leaf)
+	return bundle.Fingerprint(leaf)
 }
 
 func startEdge(t *testing.T, cfg EdgeConfig) *Edge {
@@ -165,7 +166,7 @@ func TestEdgeDelay(t *testing.T) {
 			t.Fatal(err)
 		}
 		for i, p := range pairs {
-			if probe.Fingerprint(c) == fingerprintPEM(t, p) {
+			if bundle.Fingerprint(c) == fingerprintPEM(t, p) {
 				return string(rune('0' + i))
 			}
 		}

@@ -4,12 +4,9 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/certdrop/certdrop/shared/bundle"
-	"github.com/certdrop/certdrop/shared/cloud"
 	"github.com/certdrop/certdrop/shared/cloudsim"
 	"github.com/certdrop/certdrop/shared/fanout"
 	"github.com/certdrop/certdrop/shared/manifest"
@@ -78,28 +75,8 @@ func newAccountFleet(tb testing.TB, accounts, cdns, vods, lives int, child bool)
 	} else {
 		_, simEnv = startInProcess(tb, spec)
 	}
-	env := map[string]string{"ALIBABA_CLOUD_ACCESS_KEY_SECRET": "benchSK"}
-	for _, kv := range simEnv {
-		k, v, _ := strings.Cut(kv, "=")
-		env[k] = v
-	}
-	client, err := all.Products().NewClient(cloud.Options{Getenv: func(k string) string { return env[k] }})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	now := time.Now()
-	root, err := cloudsim.NewRootCA("bench root", now.Add(-time.Hour), now.AddDate(1, 0, 0))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	leaf, err := root.Issue(cloudsim.LeafRequest{DNSNames: []string{"*.bench.test"}, NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(0, 3, 0), RSABits: 2048})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	b, err := bundle.Parse([]bundle.Source{{Name: "bench.pem", Data: append(leaf.CertPEM, leaf.KeyPEM...)}}, bundle.Options{})
-	if err != nil {
-		tb.Fatal(err)
-	}
+	client := benchClient(tb, simEnv, nil)
+	b := benchBundle(tb)
 	f := &accountFleet{client: client, roles: map[string]string{}}
 	m := &manifest.Manifest{}
 	for k := range accounts {
@@ -119,6 +96,7 @@ func newAccountFleet(tb testing.TB, accounts, cdns, vods, lives int, child bool)
 			}
 		}
 	}
+	var err error
 	if f.plan, err = plan.Build(b, m, "", all.Products()); err != nil {
 		tb.Fatal(err)
 	}

@@ -179,6 +179,46 @@ func (fs fleetSpec) startChild(tb testing.TB) []string {
 	return env
 }
 
+// benchClient is a client of every product pointed at the emulator whose
+// environment is simEnv, tuned by tune when not nil.
+func benchClient(tb testing.TB, simEnv []string, tune func(*cloud.Options)) *product.Client {
+	tb.Helper()
+	env := map[string]string{"ALIBABA_CLOUD_ACCESS_KEY_SECRET": "benchSK"}
+	for _, kv := range simEnv {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	copts := cloud.Options{Getenv: func(k string) string { return env[k] }}
+	if tune != nil {
+		tune(&copts)
+	}
+	client, err := all.Products().NewClient(copts)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return client
+}
+
+// benchBundle is a bundle for *.bench.test, valid for three months, with
+// a 2048-bit RSA key.
+func benchBundle(tb testing.TB) *bundle.Bundle {
+	tb.Helper()
+	now := time.Now()
+	root, err := cloudsim.NewRootCA("bench root", now.Add(-time.Hour), now.AddDate(1, 0, 0))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	leaf, err := root.Issue(cloudsim.LeafRequest{DNSNames: []string{"*.bench.test"}, NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(0, 3, 0), RSABits: 2048})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	b, err := bundle.Parse([]bundle.Source{{Name: "bench.pem", Data: append(leaf.CertPEM, leaf.KeyPEM...)}}, bundle.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
+
 func newFleet(tb testing.TB, cdn, vod, live int, faults cloudsim.Faults, quotas map[string]float64) *fleet {
 	return fleetSpec{CDN: cdn, VOD: vod, Live: live, Faults: faults, Quotas: quotas}.build(tb, false)
 }
@@ -196,32 +236,8 @@ func (fs fleetSpec) build(tb testing.TB, child bool) *fleet {
 		simEnv = f.sim.Env()
 	}
 	cdnNames, vodNames, liveNames := fs.names()
-	env := map[string]string{"ALIBABA_CLOUD_ACCESS_KEY_SECRET": "benchSK"}
-	for _, kv := range simEnv {
-		k, v, _ := strings.Cut(kv, "=")
-		env[k] = v
-	}
-	copts := cloud.Options{Getenv: func(k string) string { return env[k] }}
-	if fs.Client != nil {
-		fs.Client(&copts)
-	}
-	client, err := all.Products().NewClient(copts)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	now := time.Now()
-	root, err := cloudsim.NewRootCA("bench root", now.Add(-time.Hour), now.AddDate(1, 0, 0))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	leaf, err := root.Issue(cloudsim.LeafRequest{DNSNames: []string{"*.bench.test"}, NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(0, 3, 0), RSABits: 2048})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	b, err := bundle.Parse([]bundle.Source{{Name: "bench.pem", Data: append(leaf.CertPEM, leaf.KeyPEM...)}}, bundle.Options{})
-	if err != nil {
-		tb.Fatal(err)
-	}
+	client := benchClient(tb, simEnv, fs.Client)
+	b := benchBundle(tb)
 	m := &manifest.Manifest{}
 	for _, g := range []struct {
 		p  manifest.Product

@@ -3,7 +3,6 @@ package hub
 import (
 	"context"
 	"fmt"
-	"sync"
 
 	"github.com/certdrop/certdrop/shared/fanout"
 )
@@ -11,50 +10,39 @@ import (
 // accounts opens the accounts a rollback or a prune acts in, each once:
 // the function's own ("") through its client, the others through open
 // (the manifest's roles, as a deployment opens them). Without open, only
-// the function's own can be opened.
+// the function's own can be opened. It is not safe for concurrent use.
 type accounts struct {
 	own    fanout.Client
 	ownCAS fanout.CASClient
 	open   fanout.OpenAccount
-
-	mu  sync.Mutex
-	got map[string]*opened
+	got    map[string]opened
 }
 
 // opened is an account's clients, or why it could not be opened.
 type opened struct {
-	once   sync.Once
 	client fanout.Client
 	cas    fanout.CASClient
 	err    error
 }
 
 func newAccounts(client fanout.Client, cas fanout.CASClient, open fanout.OpenAccount) *accounts {
-	return &accounts{own: client, ownCAS: cas, open: open, got: map[string]*opened{}}
+	return &accounts{own: client, ownCAS: cas, open: open, got: map[string]opened{}}
 }
 
 // get returns the clients of the account the manifest names name, opening
 // it the first time.
 func (a *accounts) get(ctx context.Context, name string) (fanout.Client, fanout.CASClient, error) {
-	a.mu.Lock()
 	o, ok := a.got[name]
 	if !ok {
-		o = &opened{}
-		a.got[name] = o
-	}
-	a.mu.Unlock()
-	o.once.Do(func() {
 		switch {
 		case name == "":
-			o.client, o.cas = a.own, a.ownCAS
+			o = opened{client: a.own, cas: a.ownCAS}
 		case a.open == nil:
 			o.err = fmt.Errorf("this run cannot act in other accounts")
 		default:
 			o.client, o.cas, o.err = a.open(ctx, name)
 		}
-	})
+		a.got[name] = o
+	}
 	return o.client, o.cas, o.err
 }
-
-// opener is get as a fanout.OpenAccount, for fanout.RunAccounts.
-func (a *accounts) opener() fanout.OpenAccount { return a.get }

@@ -280,6 +280,20 @@ func deletes(s *cloudsim.Sim) int {
 	return n
 }
 
+// pruneSetup puts in CAS A, B and C for the same names, issued an hour
+// apart, C deployed to every target by reference, and E, for other names,
+// which expires an hour after now; it returns A and their CertIds.
+func pruneSetup(t *testing.T, c *product.Client, m *manifest.Manifest, now time.Time) (a *bundle.Bundle, idA, idB, idC, idE int64) {
+	t.Helper()
+	names := []string{zone, "*." + zone}
+	a = issue(t, now.Add(-3*time.Hour), 90*24*time.Hour, names...)
+	b := issue(t, now.Add(-2*time.Hour), 90*24*time.Hour, names...)
+	cNew := issue(t, now.Add(-time.Hour), 90*24*time.Hour, names...)
+	e := issue(t, now.Add(-time.Hour), 2*time.Hour, "e."+zone)
+	idA, idB, idE = upload(t, c, a, ""), upload(t, c, b, ""), upload(t, c, e, "")
+	return a, idA, idB, deploy(t, c, cNew, m), idE
+}
+
 // TestPrune: with A, B, C for the same names (C carried by every target),
 // a certificate about to expire, one uploaded by someone else and one whose
 // certdrop-like name is not its own, a dry run deletes nothing and lists A
@@ -288,13 +302,7 @@ func deletes(s *cloudsim.Sim) int {
 func TestPrune(t *testing.T) {
 	s, c, m := account(t)
 	now := time.Now()
-	names := []string{zone, "*." + zone}
-	a := issue(t, now.Add(-3*time.Hour), 90*24*time.Hour, names...)
-	b := issue(t, now.Add(-2*time.Hour), 90*24*time.Hour, names...)
-	cNew := issue(t, now.Add(-time.Hour), 90*24*time.Hour, names...)
-	e := issue(t, now.Add(-time.Hour), 2*time.Hour, "e."+zone)
-	idA, idB, idE := upload(t, c, a, ""), upload(t, c, b, ""), upload(t, c, e, "")
-	idC := deploy(t, c, cNew, m)
+	a, idA, idB, idC, idE := pruneSetup(t, c, m, now)
 	foreign := upload(t, c, issue(t, now.Add(-time.Hour), 24*time.Hour, "x."+zone), "manual-upload")
 	fake := upload(t, c, issue(t, now.Add(-time.Hour), 24*time.Hour, "y."+zone), "certdrop-y.certdrop.test-20990101-deadbeef")
 	later := func() time.Time { return now.Add(2 * time.Hour) } // e has expired by then
@@ -427,13 +435,7 @@ func TestOurs(t *testing.T) {
 func TestPruneTargetsItCannotPlan(t *testing.T) {
 	s, c, m := account(t)
 	now := time.Now()
-	names := []string{zone, "*." + zone}
-	a := issue(t, now.Add(-3*time.Hour), 90*24*time.Hour, names...)
-	b := issue(t, now.Add(-2*time.Hour), 90*24*time.Hour, names...)
-	cNew := issue(t, now.Add(-time.Hour), 90*24*time.Hour, names...)
-	e := issue(t, now.Add(-time.Hour), 2*time.Hour, "e."+zone)
-	idA, _, idE := upload(t, c, a, ""), upload(t, c, b, ""), upload(t, c, e, "")
-	deploy(t, c, cNew, m)
+	_, idA, _, _, idE := pruneSetup(t, c, m, now)
 	later := func() time.Time { return now.Add(2 * time.Hour) }
 
 	res := Prune(context.Background(), c, c, m, PruneOptions{Delete: true, Now: later})

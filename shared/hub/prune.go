@@ -173,8 +173,8 @@ func Prune(ctx context.Context, client fanout.Client, cas fanout.CASClient, m *m
 	return res
 }
 
-// accountTargets returns the accounts a prune acts in, the function's own
-// ("") first and then the others in the order the manifest's targets
+// accountTargets returns the accounts a prune or a rollback acts in, the
+// function's own ("") first and then the others in the order the manifest's targets
 // first name them, and the targets of each.
 func accountTargets(m *manifest.Manifest) ([]string, map[string][]manifest.Target) {
 	names := []string{""}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -202,7 +201,6 @@ func Rollback(ctx context.Context, client fanout.Client, cas fanout.CASClient, m
 // found is where a rollback's certificate is in CAS: by account (the
 // manifest's name; "" the function's own) and region.
 type found struct {
-	name     string
 	accounts []string            // the accounts looked in, the function's own first
 	regions  map[string][]string // the regions looked in, by account
 	found    map[string]map[string]fanout.CASCert
@@ -215,16 +213,8 @@ type found struct {
 // account the manifest's targets use, in the regions that account's
 // targets reference.
 func lookup(ctx context.Context, accs *accounts, m *manifest.Manifest, name string, opts fanout.Options) *found {
-	f := &found{name: name, regions: map[string][]string{}, found: map[string]map[string]fanout.CASCert{}, errs: map[string]error{}}
-	for _, t := range m.Targets {
-		if _, ok := f.regions[t.Account]; !ok {
-			f.accounts = append(f.accounts, t.Account)
-			f.regions[t.Account] = nil
-		}
-	}
-	if i := slices.Index(f.accounts, ""); i > 0 { // the function's own first
-		f.accounts = slices.Insert(slices.Delete(f.accounts, i, i+1), 0, "")
-	}
+	f := &found{regions: map[string][]string{}, found: map[string]map[string]fanout.CASCert{}, errs: map[string]error{}}
+	f.accounts, _ = accountTargets(m)
 	for _, a := range f.accounts {
 		f.regions[a] = regions(m, a)
 		_, cas, err := accs.get(ctx, a)
@@ -285,6 +275,9 @@ func (f *found) firstErr() error {
 func (f *found) where() string {
 	var parts []string
 	for _, a := range f.accounts {
+		if len(f.regions[a]) == 0 {
+			continue
+		}
 		rs := strings.Join(f.regions[a], ", ")
 		if a != "" {
 			rs = a + ": " + rs

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/certdrop/certdrop/shared/bundle"
 )
 
 // BenchmarkProbe2000Names probes 2,000 names (one op) against one loopback
@@ -36,7 +38,7 @@ func BenchmarkProbe2000Names(b *testing.B) {
 	defer func() { _ = ln.Close(); wg.Wait() }()
 	reqs := make([]Request, names)
 	for i := range reqs {
-		reqs[i] = Request{Name: fmt.Sprintf("d%d.fleet.test", i), Expected: Fingerprint(cert.Leaf)}
+		reqs[i] = Request{Name: fmt.Sprintf("d%d.fleet.test", i), Expected: bundle.Fingerprint(cert.Leaf)}
 	}
 	p, err := New(Options{Rate: math.Inf(1), Workers: 64, Dial: ln.Addr().(*net.TCPAddr).String()})
 	if err != nil {

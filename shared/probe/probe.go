@@ -82,7 +82,6 @@ package probe
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
@@ -95,6 +94,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/certdrop/certdrop/shared/bundle"
 )
 
 // Verdict is what a probe found the edge serving.
@@ -461,16 +462,9 @@ func classify(r Request, fp string) Verdict {
 	return Other
 }
 
-// Fingerprint is the SHA-256 of a certificate's DER, lower-case hex: the
-// form of bundle.Fingerprint.
-func Fingerprint(c *x509.Certificate) string {
-	sum := sha256.Sum256(c.Raw)
-	return hex.EncodeToString(sum[:])
-}
-
 func describe(c *x509.Certificate, name string, now time.Time) *Served {
 	s := &Served{
-		Fingerprint: Fingerprint(c),
+		Fingerprint: bundle.Fingerprint(c),
 		Subject:     c.Subject.String(),
 		Issuer:      c.Issuer.String(),
 		NotBefore:   c.NotBefore.UTC(),

@@ -23,7 +23,7 @@ func TestProbeVerdicts(t *testing.T) {
 	srv.set("new.example.test", newCert)
 	srv.set("stale.example.test", oldCert)
 	srv.set("other.example.test", foreign)
-	fpNew, fpOld := Fingerprint(newCert.Leaf), Fingerprint(oldCert.Leaf)
+	fpNew, fpOld := bundle.Fingerprint(newCert.Leaf), bundle.Fingerprint(oldCert.Leaf)
 	silent := newSilentListener(t)
 	notTLS := newNotTLSServer(t)
 
@@ -132,7 +132,7 @@ func TestDialOverride(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := p.Probe(t.Context(), []Request{{Name: "a.invalid", Expected: Fingerprint(c.Leaf), Addr: closedAddr(t)}})
+	res, err := p.Probe(t.Context(), []Request{{Name: "a.invalid", Expected: bundle.Fingerprint(c.Leaf), Addr: closedAddr(t)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,7 +252,7 @@ func TestPaced(t *testing.T) {
 	}
 	reqs := make([]Request, 11)
 	for i := range reqs {
-		reqs[i] = Request{Name: "p.example.test", Expected: Fingerprint(c.Leaf)}
+		reqs[i] = Request{Name: "p.example.test", Expected: bundle.Fingerprint(c.Leaf)}
 	}
 	start := time.Now()
 	res, err := p.Probe(t.Context(), reqs)

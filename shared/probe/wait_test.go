@@ -6,6 +6,8 @@ import (
 	"math"
 	"testing"
 	"time"
+
+	"github.com/certdrop/certdrop/shared/bundle"
 )
 
 func TestWaitStale(t *testing.T) {
@@ -13,7 +15,7 @@ func TestWaitStale(t *testing.T) {
 	srv := newSNIServer(t, 0)
 	old := testCert(t, "old", now.Add(20*24*time.Hour), "turns.example.test", "stays.example.test", "good.example.test")
 	cur := testCert(t, "new", now.Add(80*24*time.Hour), "turns.example.test", "stays.example.test", "good.example.test")
-	fpOld, fpNew := Fingerprint(old.Leaf), Fingerprint(cur.Leaf)
+	fpOld, fpNew := bundle.Fingerprint(old.Leaf), bundle.Fingerprint(cur.Leaf)
 	srv.set("turns.example.test", old)
 	srv.set("stays.example.test", old)
 	srv.set("good.example.test", cur)
@@ -65,7 +67,7 @@ func TestWaitStaleContext(t *testing.T) {
 	srv := newSNIServer(t, 0)
 	old := testCert(t, "old", time.Now().Add(20*24*time.Hour), "s.example.test")
 	srv.set("s.example.test", old)
-	reqs := []Request{{Name: "s.example.test", Expected: Fingerprint(testCert(t, "n", time.Now().Add(time.Hour)).Leaf), Previous: []string{Fingerprint(old.Leaf)}}}
+	reqs := []Request{{Name: "s.example.test", Expected: bundle.Fingerprint(testCert(t, "n", time.Now().Add(time.Hour)).Leaf), Previous: []string{bundle.Fingerprint(old.Leaf)}}}
 	p, err := New(Options{Rate: math.Inf(1), Dial: srv.addr(), Backoff: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -95,7 +97,7 @@ func TestWaitStaleContext(t *testing.T) {
 func TestWaitStaleFresh(t *testing.T) {
 	srv := newSNIServer(t, 0)
 	cur := testCert(t, "new", time.Now().Add(80*24*time.Hour), "fresh.example.test", "gone.example.test")
-	fp := Fingerprint(cur.Leaf)
+	fp := bundle.Fingerprint(cur.Leaf)
 	reqs := []Request{
 		{Name: "fresh.example.test", Expected: fp, Fresh: true},
 		{Name: "gone.example.test", Expected: fp},

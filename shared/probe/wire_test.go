@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/certdrop/certdrop/shared/bundle"
 )
 
 // recorder keeps every byte read from the connection.
@@ -99,7 +101,7 @@ func TestSendsOnlyClientHello(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			res, err := p.Probe(t.Context(), []Request{{Name: "w.example.test", Expected: Fingerprint(cert.Leaf)}})
+			res, err := p.Probe(t.Context(), []Request{{Name: "w.example.test", Expected: bundle.Fingerprint(cert.Leaf)}})
 			if err != nil {
 				t.Fatal(err)
 			}

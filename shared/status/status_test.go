@@ -116,7 +116,7 @@ func TestMergeBounds(t *testing.T) {
 	}
 	// The same run merged twice is listed once.
 	st2 := Merge(st, Update{Run: &st.Runs[0]}, now, Options{})
-	if len(st2.Runs) != MaxRuns || st2.Runs[0].ID != st2.Runs[0].ID || st2.Runs[1].ID == st2.Runs[0].ID {
+	if len(st2.Runs) != MaxRuns || st2.Runs[0].ID != st.Runs[0].ID || st2.Runs[1].ID == st2.Runs[0].ID {
 		t.Error("a run merged twice is listed twice")
 	}
 	long := strings.Repeat("é", MaxErrorLen)

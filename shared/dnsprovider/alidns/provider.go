@@ -161,7 +161,7 @@ func (p *Provider) GetRecords(ctx context.Context, zone string) ([]libdns.Record
 	var out []libdns.Record
 	for page := 1; page <= maxPages; page++ {
 		body, err := p.api.Call(ctx, "DescribeDomainRecords", z, map[string]string{
-			"DomainName": z, "PageNumber": strconv.Itoa(page), "PageSize": "500",
+			"DomainName": z, "PageNumber": strconv.Itoa(page), "PageSize": strconv.Itoa(recordsPageSize),
 		})
 		if err != nil {
 			return nil, err
@@ -170,7 +170,7 @@ func (p *Provider) GetRecords(ctx context.Context, zone string) ([]libdns.Record
 		for _, r := range list {
 			out = append(out, toLibdns(r))
 		}
-		if len(list) < subPageSize || page*subPageSize >= answer.Int(body["TotalCount"]) {
+		if len(list) < recordsPageSize || page*recordsPageSize >= answer.Int(body["TotalCount"]) {
 			break
 		}
 	}
@@ -242,9 +242,12 @@ func (p *Provider) DeleteRecords(ctx context.Context, zone string, recs []libdns
 	return deleted, nil
 }
 
-// subPageSize is DescribeSubDomainRecords' page: its current reference
-// allows 1 to 100 (DescribeDomainRecords' allows 500).
-const subPageSize = 100
+// Page sizes: DescribeDomainRecords allows 1 to 500 a page,
+// DescribeSubDomainRecords (in its current reference) 1 to 100.
+const (
+	recordsPageSize = 500
+	subPageSize     = 100
+)
 
 // find lists the records of one name (DescribeSubDomainRecords) that match
 // typ and value where those are given.

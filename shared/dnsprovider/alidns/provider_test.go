@@ -247,3 +247,31 @@ func TestPaging(t *testing.T) {
 		t.Errorf("deleted record's TTL %v, want 15m0s (the TTL DescribeSubDomainRecords answers)", ttl)
 	}
 }
+
+// TestGetRecordsPages: DescribeDomainRecords is listed in pages of 500, so
+// a zone of 300 records takes one call and one of 700 takes two.
+func TestGetRecordsPages(t *testing.T) {
+	for _, tc := range []struct {
+		records, calls int
+	}{{300, 1}, {700, 2}} {
+		t.Run(fmt.Sprint(tc.records), func(t *testing.T) {
+			p, sim := provider(t, cloudsim.Config{DNS: cloudsim.DNSSettings{Zones: []cloudsim.ZoneSettings{{Name: "example.com"}}}})
+			before := len(sim.DNSRecords("example.com"))
+			for i := range tc.records {
+				if _, err := sim.AddDNSRecord("example.com", fmt.Sprintf("r%03d", i), "TXT", "v", 600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := p.GetRecords(context.Background(), "example.com.")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := before + tc.records; len(got) != want {
+				t.Errorf("GetRecords returned %d records, want %d", len(got), want)
+			}
+			if ok, _ := calls(sim, "DescribeDomainRecords"); ok != tc.calls {
+				t.Errorf("DescribeDomainRecords called %d times, want %d", ok, tc.calls)
+			}
+		})
+	}
+}

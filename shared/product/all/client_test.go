@@ -247,7 +247,7 @@ func TestErrorClasses(t *testing.T) {
 			defer cancel()
 			var err error
 			if tt.describe {
-				_, err = describe(ctx, c, call) // the first is admitted
+				_, _ = describe(ctx, c, call) // the first is admitted; the second is judged
 				_, err = describe(ctx, c, call)
 			} else {
 				_, err = set(ctx, c, call)

@@ -91,6 +91,13 @@ func lbAccount(t *testing.T) cloudsim.Config {
 func lbClient(t *testing.T, cfg cloudsim.Config) (*cloudsim.Sim, *product.Client) {
 	t.Helper()
 	s := cloudsimtest.Start(t, cfg)
+	return s, lbSimClient(t, s)
+}
+
+// lbSimClient is a client of the load balancer products against s (a
+// fresh one is the next run's).
+func lbSimClient(t *testing.T, s *cloudsim.Sim) *product.Client {
+	t.Helper()
 	ep := s.Endpoints()
 	c, err := lbRegistry().NewClient(cloud.Options{Logger: leaks.Logger(), Getenv: env(s,
 		alb.EnvEndpoint, ep.OpenAPI, nlb.EnvEndpoint, ep.OpenAPI, clb.EnvEndpoint, ep.OpenAPI,
@@ -99,7 +106,7 @@ func lbClient(t *testing.T, cfg cloudsim.Config) (*cloudsim.Sim, *product.Client
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Transport().CloseIdleConnections)
-	return s, c
+	return c
 }
 
 // deployYAML parses targets (the manifest's targets section) as a user's
@@ -130,13 +137,30 @@ func parseYAML(t *testing.T, c *product.Client, targets string) *manifest.Manife
 	return m
 }
 
-// states maps each result's address to its state.
-func states(res []fanout.Result) map[string]fanout.State {
-	out := map[string]fanout.State{}
+// allIn stops the test unless every result is in state want.
+func allIn(t *testing.T, res []fanout.Result, want fanout.State) {
+	t.Helper()
 	for _, r := range res {
-		out[r.Call.DomainName] = r.State
+		if r.State != want {
+			t.Fatalf("%s: %s (%v); want %s", r.Call, r.State, r.Err, want)
+		}
 	}
-	return out
+}
+
+// rerunUnchanged deploys b onto targets again and fails the test unless
+// every target is unchanged and service answered none of writeAPIs.
+func rerunUnchanged(t *testing.T, s *cloudsim.Sim, c *product.Client, b *bundle.Bundle, targets, service string, writeAPIs ...string) {
+	t.Helper()
+	before := writes(s, service, writeAPIs...)
+	res, _ := deployYAML(t, c, b, targets)
+	for _, r := range res {
+		if r.State != fanout.Unchanged {
+			t.Errorf("re-run: %s: %s (%v); want unchanged", r.Call, r.State, r.Err)
+		}
+	}
+	if after := writes(s, service, writeAPIs...); after != before {
+		t.Errorf("the re-run made %d writes; want none", after-before)
+	}
 }
 
 // casID is the "<CertId>-<region>" of the only upload of region.
@@ -196,11 +220,7 @@ func TestALBDefaultAndAdditional(t *testing.T) {
 	oldWWW, other := seededID(t, s, "old-www"), seededID(t, s, "other")
 
 	res, ups := deployYAML(t, c, b, albTargets)
-	for _, r := range res {
-		if r.State != fanout.Deployed {
-			t.Fatalf("%s: %s (%v); want deployed", r.Call, r.State, r.Err)
-		}
-	}
+	allIn(t, res, fanout.Deployed)
 	id := casID(t, ups, "cn-hangzhou")
 	got, _ := s.LBListener(cloudsim.ProductALB, "lsn-a")
 	if got.Status != "Running" || got.Default != id {
@@ -222,16 +242,8 @@ func TestALBDefaultAndAdditional(t *testing.T) {
 		t.Errorf("the key crossed the wire %d times; want once", sent)
 	}
 
-	before := writes(s, cloudsim.ProductALB, "UpdateListenerAttribute", "AssociateAdditionalCertificatesWithListener", "DissociateAdditionalCertificatesFromListener")
-	res, _ = deployYAML(t, c, b, albTargets)
-	for _, r := range res {
-		if r.State != fanout.Unchanged {
-			t.Errorf("re-run: %s: %s (%v); want unchanged", r.Call, r.State, r.Err)
-		}
-	}
-	if after := writes(s, cloudsim.ProductALB, "UpdateListenerAttribute", "AssociateAdditionalCertificatesWithListener", "DissociateAdditionalCertificatesFromListener"); after != before {
-		t.Errorf("the re-run made %d writes; want none", after-before)
-	}
+	rerunUnchanged(t, s, c, b, albTargets, cloudsim.ProductALB,
+		"UpdateListenerAttribute", "AssociateAdditionalCertificatesWithListener", "DissociateAdditionalCertificatesFromListener")
 	if sent, _ := s.Journal().KeysSent(); sent != 1 {
 		t.Errorf("after the re-run the key crossed the wire %d times; want once", sent)
 	}
@@ -282,11 +294,7 @@ func TestALBWaitsForBusyListener(t *testing.T) {
     domain: www.certdrop.test
     sni: true
 `)
-	for _, r := range res {
-		if r.State != fanout.Deployed {
-			t.Errorf("%s: %s (%v); want deployed", r.Call, r.State, r.Err)
-		}
-	}
+	allIn(t, res, fanout.Deployed)
 	id := casID(t, ups, "cn-hangzhou")
 	if got, _ := s.LBListener(cloudsim.ProductALB, "lsn-busy"); got.Default != id {
 		t.Errorf("lsn-busy carries %s; want %s", got.Default, id)
@@ -325,11 +333,7 @@ func TestNLBDefaultAndAdditional(t *testing.T) {
     domains: [api.certdrop.test, www.certdrop.test]
     sni: true
 `)
-	for _, r := range res {
-		if r.State != fanout.Deployed {
-			t.Fatalf("%s: %s (%v); want deployed", r.Call, r.State, r.Err)
-		}
-	}
+	allIn(t, res, fanout.Deployed)
 	id := casID(t, ups, "cn-hangzhou")
 	got, _ := s.LBListener(cloudsim.ProductNLB, "lsn-n")
 	if got.Default != id || got.Additional[id] != "Associated" {
@@ -412,11 +416,7 @@ func TestLBCASRegionFollowsListener(t *testing.T) {
     listener: lsn-busy
     domains: [api.certdrop.test]
 `)
-	for _, r := range res {
-		if r.State != fanout.Deployed {
-			t.Fatalf("%s: %s (%v); want deployed", r.Call, r.State, r.Err)
-		}
-	}
+	allIn(t, res, fanout.Deployed)
 	if got, _ := s.LBListener(cloudsim.ProductALB, "lsn-intl"); got.Default != casID(t, ups, "ap-southeast-1") {
 		t.Errorf("lsn-intl carries %s; want the ap-southeast-1 upload", got.Default)
 	}
@@ -455,11 +455,7 @@ func TestCLBListenersAndExtension(t *testing.T) {
 	s, c := lbClient(t, lbAccount(t))
 	b := testBundle(t, "api."+testDomain, "www."+testDomain)
 	res, _ := deployYAML(t, c, b, clbTargets)
-	for _, r := range res {
-		if r.State != fanout.Deployed {
-			t.Fatalf("%s: %s (%v); want deployed", r.Call, r.State, r.Err)
-		}
-	}
+	allIn(t, res, fanout.Deployed)
 	certs := s.ServerCertificates("cn-hangzhou")
 	if len(certs) != 1 || !certs[0].HasKey {
 		t.Fatalf("server certificates %+v; want one, uploaded with its key", certs)
@@ -480,16 +476,8 @@ func TestCLBListenersAndExtension(t *testing.T) {
 		t.Errorf("SetLoadBalancerHTTPSListenerAttribute sent %v; want only %v", l1.LastSetParams, want)
 	}
 
-	before := writes(s, cloudsim.ProductCLB, "UploadServerCertificate", "SetLoadBalancerHTTPSListenerAttribute", "SetDomainExtensionAttribute")
-	res, _ = deployYAML(t, c, b, clbTargets)
-	for _, r := range res {
-		if r.State != fanout.Unchanged {
-			t.Errorf("re-run: %s: %s (%v); want unchanged", r.Call, r.State, r.Err)
-		}
-	}
-	if after := writes(s, cloudsim.ProductCLB, "UploadServerCertificate", "SetLoadBalancerHTTPSListenerAttribute", "SetDomainExtensionAttribute"); after != before {
-		t.Errorf("the re-run made %d writes; want none", after-before)
-	}
+	rerunUnchanged(t, s, c, b, clbTargets, cloudsim.ProductCLB,
+		"UploadServerCertificate", "SetLoadBalancerHTTPSListenerAttribute", "SetDomainExtensionAttribute")
 }
 
 // TestCLBByCASReference: under delivery: cas the server certificate is
@@ -500,11 +488,7 @@ func TestCLBByCASReference(t *testing.T) {
 	b := testBundle(t, "api."+testDomain, "www."+testDomain)
 	targets := strings.ReplaceAll(clbTargets, "    port: 443\n", "    port: 443\n    delivery: cas\n")
 	res, ups := deployYAML(t, c, b, targets)
-	for _, r := range res {
-		if r.State != fanout.Deployed {
-			t.Fatalf("%s: %s (%v); want deployed", r.Call, r.State, r.Err)
-		}
-	}
+	allIn(t, res, fanout.Deployed)
 	certs := s.ServerCertificates("cn-hangzhou")
 	if len(certs) != 1 || certs[0].HasKey || certs[0].AliCloudCertificateID == "" {
 		t.Fatalf("server certificates %+v; want one, by CAS reference, without key", certs)
@@ -513,19 +497,10 @@ func TestCLBByCASReference(t *testing.T) {
 		t.Errorf("the key crossed the wire %d times; want once (the CAS upload)", sent)
 	}
 	// A later run: a fresh client.
-	ep := s.Endpoints()
-	c3, err := lbRegistry().NewClient(cloud.Options{Getenv: env(s, alb.EnvEndpoint, ep.OpenAPI, nlb.EnvEndpoint, ep.OpenAPI,
-		clb.EnvEndpoint, ep.OpenAPI, cloud.EnvCASEndpoint, ep.OpenAPI, cloud.EnvCASIntlEndpoint, ep.CASIntl)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c3 := lbSimClient(t, s)
 	b2 := testBundle(t, "api."+testDomain, "www."+testDomain) // a renewal
 	res, _ = deployYAML(t, c3, b2, targets)
-	for _, r := range res {
-		if r.State != fanout.Deployed {
-			t.Errorf("renewal: %s: %s (%v); want deployed", r.Call, r.State, r.Err)
-		}
-	}
+	allIn(t, res, fanout.Deployed)
 	if n := len(s.ServerCertificates("cn-hangzhou")); n != 2 {
 		t.Errorf("%d server certificates after the renewal; want 2 (one per certificate)", n)
 	}
@@ -670,14 +645,8 @@ func TestALBAdditionalByWildcardRerun(t *testing.T) {
 	if res[0].State != fanout.Deployed {
 		t.Fatalf("%s (%v); want deployed", res[0].State, res[0].Err)
 	}
-	before := writes(s, cloudsim.ProductALB, "AssociateAdditionalCertificatesWithListener", "DissociateAdditionalCertificatesFromListener")
-	res, _ = deployYAML(t, c, b, target)
-	if res[0].State != fanout.Unchanged {
-		t.Errorf("re-run: %s (%v); want unchanged", res[0].State, res[0].Err)
-	}
-	if after := writes(s, cloudsim.ProductALB, "AssociateAdditionalCertificatesWithListener", "DissociateAdditionalCertificatesFromListener"); after != before {
-		t.Errorf("the re-run made %d writes; want none", after-before)
-	}
+	rerunUnchanged(t, s, c, b, target, cloudsim.ProductALB,
+		"AssociateAdditionalCertificatesWithListener", "DissociateAdditionalCertificatesFromListener")
 }
 
 // TestALBAdditionalWildcardWithoutCertificate: a listener's additional

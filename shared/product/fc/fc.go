@@ -48,6 +48,7 @@ import (
 	"encoding/pem"
 	"maps"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/certdrop/certdrop/shared/bundle"
@@ -193,18 +194,24 @@ func request(call plan.Call, api plan.API, method string) cloud.ROARequest {
 		Subject: call.DomainName, Codes: codeTable}
 }
 
-// get reads the custom domain's configuration (GetCustomDomain).
-func get(ctx context.Context, tr *cloud.Client, call plan.Call, calls fanout.Caller) (cloud.ROAResponse, error) {
+// roa makes one ROA call r of api through calls (paced in api's lane,
+// retried there) and returns the answer.
+func roa(ctx context.Context, tr *cloud.Client, calls fanout.Caller, api plan.API, r cloud.ROARequest) (cloud.ROAResponse, error) {
 	var res cloud.ROAResponse
-	err := calls.Call(ctx, GetAPI, func() (string, error) {
+	err := calls.Call(ctx, api, func() (string, error) {
 		var err error
-		res, err = tr.ROA(ctx, request(call, GetAPI, http.MethodGet))
+		res, err = tr.ROA(ctx, r)
 		if err != nil {
 			return cloud.RequestIDOf(err), err
 		}
 		return res.RequestID, nil
 	})
 	return res, err
+}
+
+// get reads the custom domain's configuration (GetCustomDomain).
+func get(ctx context.Context, tr *cloud.Client, call plan.Call, calls fanout.Caller) (cloud.ROAResponse, error) {
+	return roa(ctx, tr, calls, GetAPI, request(call, GetAPI, http.MethodGet))
 }
 
 // HTTPOnlyError is a custom domain that serves HTTP only: a certificate
@@ -237,7 +244,7 @@ func (fcProduct) Set(ctx context.Context, tr *cloud.Client, call plan.Call, call
 	}
 	body := map[string]any{}
 	for k, v := range cur.Body {
-		if v != nil && !contains(readOnly, k) {
+		if v != nil && !slices.Contains(readOnly, k) {
 			body[k] = v
 		}
 	}
@@ -245,22 +252,8 @@ func (fcProduct) Set(ctx context.Context, tr *cloud.Client, call plan.Call, call
 	body["certConfig"] = map[string]any{"certName": f["certName"], "certificate": f["certificate"], "privateKey": f["privateKey"]}
 	r := request(call, UpdateAPI, http.MethodPut)
 	r.Body, r.Secrets = body, call.Secrets()
-	return calls.Call(ctx, UpdateAPI, func() (string, error) {
-		res, err := tr.ROA(ctx, r)
-		if err != nil {
-			return cloud.RequestIDOf(err), err
-		}
-		return res.RequestID, nil
-	})
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
+	_, err = roa(ctx, tr, calls, UpdateAPI, r)
+	return err
 }
 
 // Describe reads what the domain carries: certConfig's certName and
